@@ -1,0 +1,164 @@
+//! Table-driven runners for the published conformance vectors: RFC 9420 (mlswg
+//! `mls-implementations`), RFC 9180 (HPKE) and Wycheproof.
+//!
+//! Each runner takes the parsed JSON of one vector file and returns a [`Tally`]: how many cases
+//! passed, failed or were skipped (a case is skipped only for an unsupported cipher suite, and
+//! the tally says why), plus how many individual values were compared. The engine's tests and
+//! the `canopy vectors` command both go through [`run_file`], so the command checks exactly
+//! what the tests check, on any file a user points it at.
+
+use std::fmt;
+use std::path::Path;
+
+use serde_json::Value;
+
+pub mod tree_math;
+
+/// Outcome counts for one vector file.
+#[derive(Debug, Default, Clone)]
+pub struct Tally {
+    /// Cases whose every check passed.
+    pub passed: usize,
+    /// Cases with at least one failed check.
+    pub failed: usize,
+    /// Cases not run (unsupported cipher suite), with the reason in `notes`.
+    pub skipped: usize,
+    /// Individual values compared or operations checked across all cases.
+    pub checks: usize,
+    /// One line per failure or skip reason (deduplicated for skips).
+    pub notes: Vec<String>,
+}
+
+impl Tally {
+    /// Record one case: `f` returns `Ok(checks)` with the number of values it compared, or a
+    /// description of the first mismatch. A panic inside `f` is caught and counted as a
+    /// failure, so one bad case cannot hide the rest.
+    pub fn case(&mut self, label: impl fmt::Display, f: impl FnOnce() -> Result<usize, String>) {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+            .unwrap_or_else(|_| Err("panicked".to_string()));
+        match outcome {
+            Ok(n) => {
+                self.passed += 1;
+                self.checks += n;
+            }
+            Err(why) => {
+                self.failed += 1;
+                self.notes.push(format!("FAIL {label}: {why}"));
+            }
+        }
+    }
+
+    /// Record a skipped case (only for a cipher suite Canopy does not support).
+    pub fn skip(&mut self, why: impl fmt::Display) {
+        self.skipped += 1;
+        let line = format!("skip: {why}");
+        if !self.notes.contains(&line) {
+            self.notes.push(line);
+        }
+    }
+
+    /// Add another tally's counts to this one.
+    pub fn absorb(&mut self, other: Tally) {
+        self.passed += other.passed;
+        self.failed += other.failed;
+        self.skipped += other.skipped;
+        self.checks += other.checks;
+        self.notes.extend(other.notes);
+    }
+}
+
+/// The vector files Canopy knows how to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Kind {
+    TreeMath,
+}
+
+impl Kind {
+    /// Every kind, for listing.
+    pub const ALL: &'static [Kind] = &[Kind::TreeMath];
+
+    /// The upstream file name this kind is published under (without `.json`).
+    pub fn file_stem(self) -> &'static str {
+        match self {
+            Kind::TreeMath => "tree-math",
+        }
+    }
+
+    /// Run a parsed vector file of this kind.
+    pub fn run(self, json: &Value) -> Tally {
+        match self {
+            Kind::TreeMath => tree_math::run(json),
+        }
+    }
+
+    /// Recognise a vector file by its shape (the keys of its first case), for files renamed by
+    /// the user.
+    fn from_shape(json: &Value) -> Option<Kind> {
+        let first = json.as_array()?.first()?.as_object()?;
+        let has = |k: &str| first.contains_key(k);
+        if has("n_leaves") && has("parent") && has("sibling") {
+            return Some(Kind::TreeMath);
+        }
+        None
+    }
+}
+
+/// Recognise a vector file: by its file name first, else by the shape of its JSON.
+pub fn detect(path: &Path, json: &Value) -> Option<Kind> {
+    let stem = path.file_stem()?.to_str()?;
+    Kind::ALL.iter().copied().find(|k| k.file_stem() == stem).or_else(|| Kind::from_shape(json))
+}
+
+/// Result of running one file.
+#[derive(Debug)]
+pub struct FileReport {
+    /// Which runner was used.
+    pub kind: Kind,
+    /// Its counts.
+    pub tally: Tally,
+}
+
+/// Read, recognise and run one vector file.
+pub fn run_file(path: &Path) -> Result<FileReport, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let json: Value =
+        serde_json::from_slice(&bytes).map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
+    let kind = detect(path, &json)
+        .ok_or_else(|| format!("{}: not a vector file Canopy recognises", path.display()))?;
+    Ok(FileReport { kind, tally: kind.run(&json) })
+}
+
+/// Helpers shared by the runners.
+pub(crate) mod util {
+    use serde_json::Value;
+
+    /// Decode a hex string field.
+    pub fn hex_field(v: &Value, key: &str) -> Result<Vec<u8>, String> {
+        let s = v.get(key).and_then(Value::as_str).ok_or_else(|| format!("missing field {key}"))?;
+        hex::decode(s).map_err(|e| format!("field {key}: bad hex: {e}"))
+    }
+
+    /// Read an unsigned integer field.
+    pub fn u64_field(v: &Value, key: &str) -> Result<u64, String> {
+        v.get(key).and_then(Value::as_u64).ok_or_else(|| format!("missing integer field {key}"))
+    }
+
+    /// Compare two values, naming the field on mismatch.
+    pub fn expect_eq<T: PartialEq + std::fmt::Debug>(
+        what: &str,
+        got: T,
+        want: T,
+    ) -> Result<usize, String> {
+        if got == want {
+            Ok(1)
+        } else {
+            Err(format!("{what}: got {got:?}, want {want:?}"))
+        }
+    }
+
+    /// The cases of a vector file (every file is a JSON array of objects).
+    pub fn cases(json: &Value) -> &[Value] {
+        json.as_array().map(Vec::as_slice).unwrap_or(&[])
+    }
+}

@@ -1,0 +1,22 @@
+//! # canopy-engine
+//!
+//! A high-throughput RFC 9420 (MLS) group-operations engine: the wire codec, a crypto provider
+//! bound to one cipher suite (aws-lc-rs primitives, HPKE through hpke-rs), the ratchet tree,
+//! TreeKEM and the key schedule.
+//!
+//! Module map:
+//! - [`codec`]: RFC 9420 wire structs in the TLS presentation language (varint vectors).
+//! - [`crypto`]: the cipher-suite provider (hash, HKDF, labels, AEAD, Ed25519, HPKE).
+//! - [`tree`]: array-tree math and the ratchet tree.
+//! - [`conformance`] (feature `conformance`): table-driven runners for the published vectors.
+#![forbid(unsafe_code)]
+
+pub mod codec;
+pub mod crypto;
+pub mod error;
+pub mod tree;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use error::{Error, Result};

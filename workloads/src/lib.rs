@@ -1,0 +1,1 @@
+//! Seeded MLS group states and churn workloads for Canopy (no timing here).
