@@ -1,0 +1,701 @@
+//! The public ratchet tree (RFC 9420 §4, §7): node storage, resolutions, tree hashes cached per
+//! node, parent hashes, full validation and the Add/Update/Remove edits.
+//!
+//! # Internal documentation
+//!
+//! The tree is always full (RFC 9420 §7.8): `n_leaves` is a power of two and `nodes` holds
+//! `2 * n_leaves - 1` entries in array (in-order) layout. Blank nodes are `None`.
+//!
+//! Tree hashes live in one flat `Vec<u8>` (`hash_len` bytes per node) with a validity flag
+//! per node, so a 50,000-member tree carries no per-node hash allocation. Every edit marks the
+//! edited node and its ancestors stale ([`RatchetTree::touch`]); [`RatchetTree::tree_hash`]
+//! recomputes only stale nodes, so an edit along one path costs O(log n) hashes.
+//!
+//! Validation (§7.9.2, §12.4.3.1) runs in linear time up to logarithmic factors in the number
+//! of unmerged leaves: parent-hash coverage is checked bottom-up from each node to its first
+//! non-blank ancestor (the only possible parent-hash partner, see
+//! [`RatchetTree::verify_parent_hashes`]), resolution sizes are computed in one pass, and key
+//! uniqueness uses hash sets.
+
+use std::collections::HashSet;
+
+use super::math::{self, LeafIndex, NodeIndex};
+use super::TreeError;
+use crate::codec::{
+    self, LeafNode, LeafNodeSource, LeafNodeTbs, Node, ParentHashInput, ParentNode, RatchetTree as
+    WireTree, TreeHashInput,
+};
+use crate::crypto::Provider;
+use crate::error::{Error, Result};
+
+/// The public state of a ratchet tree, with cached tree hashes.
+#[derive(Clone)]
+pub struct RatchetTree {
+    nodes: Vec<Option<Node>>,
+    n_leaves: u32,
+    hash_len: usize,
+    hashes: Vec<u8>,
+    hash_valid: Vec<bool>,
+}
+
+impl core::fmt::Debug for RatchetTree {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let filled = self.nodes.iter().filter(|n| n.is_some()).count();
+        f.debug_struct("RatchetTree")
+            .field("n_leaves", &self.n_leaves)
+            .field("non_blank_nodes", &filled)
+            .finish()
+    }
+}
+
+impl RatchetTree {
+    /// Build a tree from the wire form (the `ratchet_tree` extension, RFC 9420 §12.4.3.3):
+    /// trailing blank nodes were omitted, so pad to the full width; the last node sent must be
+    /// non-blank, leaves must sit at even and parents at odd indices.
+    pub fn from_wire(wire: WireTree, hash_len: usize) -> Result<Self, TreeError> {
+        let mut nodes = wire.0;
+        match nodes.last() {
+            None => return Err(TreeError::Empty),
+            Some(None) => return Err(TreeError::LastNodeBlank),
+            Some(Some(_)) => {}
+        }
+        if nodes.len() > (1usize << 31) {
+            return Err(TreeError::TooLarge);
+        }
+        for (i, n) in nodes.iter().enumerate() {
+            let leaf_slot = i % 2 == 0;
+            match n {
+                Some(Node::Leaf(_)) if !leaf_slot => {
+                    return Err(TreeError::WrongNodeType { index: i as u32 })
+                }
+                Some(Node::Parent(_)) if leaf_slot => {
+                    return Err(TreeError::WrongNodeType { index: i as u32 })
+                }
+                _ => {}
+            }
+        }
+        let sent_leaves = (nodes.len() as u32).div_ceil(2);
+        let n_leaves = math::full_leaf_count(sent_leaves);
+        nodes.resize(math::node_width(n_leaves) as usize, None);
+        Ok(Self::from_full_nodes(nodes, n_leaves, hash_len))
+    }
+
+    fn from_full_nodes(nodes: Vec<Option<Node>>, n_leaves: u32, hash_len: usize) -> Self {
+        let width = nodes.len();
+        RatchetTree {
+            nodes,
+            n_leaves,
+            hash_len,
+            hashes: vec![0; width * hash_len],
+            hash_valid: vec![false; width],
+        }
+    }
+
+    /// A one-member tree holding `leaf` (a new group, RFC 9420 §11).
+    pub fn new(leaf: LeafNode, hash_len: usize) -> Self {
+        Self::from_full_nodes(vec![Some(Node::Leaf(leaf))], 1, hash_len)
+    }
+
+    /// The wire form: the nodes with trailing blanks removed.
+    pub fn to_wire(&self) -> WireTree {
+        let end = self.nodes.iter().rposition(Option::is_some).map_or(0, |i| i + 1);
+        WireTree(self.nodes[..end].to_vec())
+    }
+
+    /// Number of leaves (a power of two; trailing leaves may be blank).
+    pub fn n_leaves(&self) -> u32 {
+        self.n_leaves
+    }
+
+    /// Number of nodes, `2 * n_leaves - 1`.
+    pub fn width(&self) -> u32 {
+        self.nodes.len() as u32
+    }
+
+    /// The root's node index.
+    pub fn root(&self) -> NodeIndex {
+        math::root(self.n_leaves)
+    }
+
+    /// The node at `x`, `None` if blank or out of range.
+    pub fn node(&self, x: NodeIndex) -> Option<&Node> {
+        self.nodes.get(x.0 as usize).and_then(Option::as_ref)
+    }
+
+    /// True if `x` is blank (or out of range).
+    pub fn is_blank(&self, x: NodeIndex) -> bool {
+        self.node(x).is_none()
+    }
+
+    /// The leaf node at `leaf`, if any.
+    pub fn leaf(&self, leaf: LeafIndex) -> Option<&LeafNode> {
+        match self.node(leaf.node()) {
+            Some(Node::Leaf(l)) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// The parent node at `x`, if any.
+    pub fn parent_node(&self, x: NodeIndex) -> Option<&ParentNode> {
+        match self.node(x) {
+            Some(Node::Parent(p)) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The HPKE public key held at `x`, if the node is not blank.
+    pub fn encryption_key(&self, x: NodeIndex) -> Option<&[u8]> {
+        match self.node(x)? {
+            Node::Leaf(l) => Some(l.encryption_key.as_slice()),
+            Node::Parent(p) => Some(p.encryption_key.as_slice()),
+        }
+    }
+
+    /// Iterate over the non-blank leaves.
+    pub fn leaves(&self) -> impl Iterator<Item = (LeafIndex, &LeafNode)> + '_ {
+        self.nodes.iter().step_by(2).enumerate().filter_map(|(i, n)| match n {
+            Some(Node::Leaf(l)) => Some((LeafIndex(i as u32), l)),
+            _ => None,
+        })
+    }
+
+    fn check_index(&self, x: NodeIndex) -> Result<(), TreeError> {
+        if (x.0 as usize) < self.nodes.len() {
+            Ok(())
+        } else {
+            Err(TreeError::IndexOutOfRange { index: x.0, width: self.width() })
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Resolutions and paths (RFC 9420 §4.1.1, §4.1.2)
+
+    /// The resolution of `x` (RFC 9420 §4.1.1), appended to `out` in left-to-right order.
+    pub fn resolution_into(&self, x: NodeIndex, out: &mut Vec<NodeIndex>) {
+        match self.node(x) {
+            Some(Node::Leaf(_)) => out.push(x),
+            Some(Node::Parent(p)) => {
+                out.push(x);
+                out.extend(p.unmerged_leaves.iter().map(|&l| LeafIndex(l).node()));
+            }
+            None => {
+                if let (Some(l), Some(r)) = (x.left(), x.right()) {
+                    self.resolution_into(l, out);
+                    self.resolution_into(r, out);
+                }
+            }
+        }
+    }
+
+    /// The resolution of `x`.
+    pub fn resolution(&self, x: NodeIndex) -> Vec<NodeIndex> {
+        let mut out = Vec::new();
+        self.resolution_into(x, &mut out);
+        out
+    }
+
+    /// True if the resolution of `x` is empty (no allocation).
+    pub fn resolution_is_empty(&self, x: NodeIndex) -> bool {
+        match self.node(x) {
+            Some(_) => false,
+            None => match (x.left(), x.right()) {
+                (Some(l), Some(r)) => self.resolution_is_empty(l) && self.resolution_is_empty(r),
+                _ => true,
+            },
+        }
+    }
+
+    /// The filtered direct path of `leaf` (RFC 9420 §4.1.2), with the copath child of each
+    /// node: `(direct-path node, copath child)` for every direct-path node whose copath child
+    /// has a non-empty resolution.
+    pub fn filtered_direct_path(&self, leaf: LeafIndex) -> Vec<(NodeIndex, NodeIndex)> {
+        let n = self.n_leaves;
+        let x = leaf.node();
+        math::direct_path(x, n)
+            .into_iter()
+            .zip(math::copath(x, n))
+            .filter(|&(_, c)| !self.resolution_is_empty(c))
+            .collect()
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Tree hashes (RFC 9420 §7.8)
+
+    /// Mark `x` and all its ancestors stale.
+    fn touch(&mut self, x: NodeIndex) {
+        let mut cur = Some(x);
+        while let Some(c) = cur {
+            if let Some(v) = self.hash_valid.get_mut(c.0 as usize) {
+                *v = false;
+            }
+            cur = math::parent(c, self.n_leaves);
+        }
+    }
+
+    /// The tree hash of the root, recomputing stale nodes only.
+    pub fn tree_hash(&mut self, provider: &Provider) -> Result<Vec<u8>> {
+        let root = self.root();
+        self.node_tree_hash(root, provider)
+    }
+
+    /// The tree hash of node `x`, recomputing stale nodes of its subtree.
+    pub fn node_tree_hash(&mut self, x: NodeIndex, provider: &Provider) -> Result<Vec<u8>> {
+        self.check_index(x)?;
+        self.refresh_hash(x, provider)?;
+        Ok(self.cached_hash(x).to_vec())
+    }
+
+    fn cached_hash(&self, x: NodeIndex) -> &[u8] {
+        let i = x.0 as usize * self.hash_len;
+        &self.hashes[i..i + self.hash_len]
+    }
+
+    fn refresh_hash(&mut self, x: NodeIndex, provider: &Provider) -> Result<()> {
+        if self.hash_valid[x.0 as usize] {
+            return Ok(());
+        }
+        let h = match (x.left(), x.right()) {
+            (Some(l), Some(r)) => {
+                self.refresh_hash(l, provider)?;
+                self.refresh_hash(r, provider)?;
+                let input = TreeHashInput::Parent {
+                    parent_node: self.parent_node(x),
+                    left_hash: self.cached_hash(l),
+                    right_hash: self.cached_hash(r),
+                };
+                provider.hash(&codec::encode(&input)?)
+            }
+            _ => {
+                let leaf_index = x.0 / 2;
+                let leaf_node = self.leaf(LeafIndex(leaf_index));
+                provider.hash(&codec::encode(&TreeHashInput::Leaf { leaf_index, leaf_node })?)
+            }
+        };
+        if h.len() != self.hash_len {
+            return Err(Error::Internal("hash length differs from the tree's hash length"));
+        }
+        let i = x.0 as usize * self.hash_len;
+        self.hashes[i..i + self.hash_len].copy_from_slice(&h);
+        self.hash_valid[x.0 as usize] = true;
+        Ok(())
+    }
+
+    /// Tree hash of `x` in the tree with the leaves in `excluded` (sorted) blanked and removed
+    /// from every `unmerged_leaves` list: the "original" tree hash of RFC 9420 §7.9. Reuses
+    /// the cached hash of every subtree that contains no excluded leaf.
+    fn tree_hash_excluding(
+        &mut self,
+        x: NodeIndex,
+        excluded: &[u32],
+        provider: &Provider,
+    ) -> Result<Vec<u8>> {
+        let in_subtree: Vec<u32> = excluded
+            .iter()
+            .copied()
+            .filter(|&l| math::in_subtree(LeafIndex(l).node(), x))
+            .collect();
+        if in_subtree.is_empty() {
+            return self.node_tree_hash(x, provider);
+        }
+        match (x.left(), x.right()) {
+            (Some(l), Some(r)) => {
+                let lh = self.tree_hash_excluding(l, &in_subtree, provider)?;
+                let rh = self.tree_hash_excluding(r, &in_subtree, provider)?;
+                let filtered = self.parent_node(x).map(|p| ParentNode {
+                    encryption_key: p.encryption_key.clone(),
+                    parent_hash: p.parent_hash.clone(),
+                    unmerged_leaves: p
+                        .unmerged_leaves
+                        .iter()
+                        .copied()
+                        .filter(|u| in_subtree.binary_search(u).is_err())
+                        .collect(),
+                });
+                let input = TreeHashInput::Parent {
+                    parent_node: filtered.as_ref(),
+                    left_hash: &lh,
+                    right_hash: &rh,
+                };
+                Ok(provider.hash(&codec::encode(&input)?))
+            }
+            // `x` is an excluded leaf: hash it as blank.
+            _ => {
+                let input = TreeHashInput::Leaf { leaf_index: x.0 / 2, leaf_node: None };
+                Ok(provider.hash(&codec::encode(&input)?))
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Parent hashes (RFC 9420 §7.9)
+
+    /// The parent hash of parent node `p` with copath child `s` (RFC 9420 §7.9), given the
+    /// original sibling tree hash.
+    pub fn parent_hash_with(
+        &self,
+        p: NodeIndex,
+        original_sibling_tree_hash: &[u8],
+        provider: &Provider,
+    ) -> Result<Vec<u8>> {
+        let parent = self.parent_node(p).ok_or(TreeError::BlankNode { index: p.0 })?;
+        let input = ParentHashInput {
+            encryption_key: &parent.encryption_key,
+            parent_hash: parent.parent_hash.as_slice(),
+            original_sibling_tree_hash,
+        };
+        Ok(provider.hash(&codec::encode(&input)?))
+    }
+
+    /// The parent hash of `p` with copath child `s`, computing the original sibling tree hash
+    /// (the tree hash of `s` with `p`'s unmerged leaves removed).
+    pub fn parent_hash(&mut self, p: NodeIndex, s: NodeIndex, provider: &Provider) -> Result<Vec<u8>> {
+        let unmerged =
+            self.parent_node(p).ok_or(TreeError::BlankNode { index: p.0 })?.unmerged_leaves.clone();
+        let osth = self.tree_hash_excluding(s, &unmerged, provider)?;
+        self.parent_hash_with(p, &osth, provider)
+    }
+
+    /// The `parent_hash` a node claims: a parent node's field, or a leaf's if its source is
+    /// `commit`. `None` for other leaves.
+    fn claimed_parent_hash(&self, x: NodeIndex) -> Option<&[u8]> {
+        match self.node(x)? {
+            Node::Parent(p) => Some(p.parent_hash.as_slice()),
+            Node::Leaf(l) => match &l.leaf_node_source {
+                LeafNodeSource::Commit(ph) => Some(ph.as_slice()),
+                _ => None,
+            },
+        }
+    }
+
+    /// Verify that every non-blank parent node is parent-hash valid (RFC 9420 §7.9.2).
+    ///
+    /// A node D can be parent-hash valid only with respect to its first non-blank ancestor P:
+    /// D must lie in the resolution of P's child C on D's side, and the rest of that resolution
+    /// must consist of P's unmerged leaves — leaves, so no non-blank parent may sit between D
+    /// and P. So each D has at most one candidate P, found by a top-down pass, and the check is
+    /// linear in the number of nodes (plus the unmerged-leaf walks). Each non-blank parent
+    /// must be covered by exactly one D.
+    pub fn verify_parent_hashes(&mut self, provider: &Provider) -> Result<()> {
+        let width = self.nodes.len();
+        // First non-blank strict ancestor of every node, top-down.
+        let mut anc: Vec<Option<NodeIndex>> = vec![None; width];
+        self.fill_first_ancestor(self.root(), None, &mut anc);
+        let res_len = self.resolution_lengths();
+        let mut covered = vec![0u32; width];
+        // Parent hash of (P, S) is needed by every candidate below P on S's other side: compute
+        // it at most once per (P, side).
+        let mut memo: std::collections::HashMap<(u32, u32), Vec<u8>> = Default::default();
+        for d in 0..width as u32 {
+            let d = NodeIndex(d);
+            let (Some(claimed), Some(p)) = (self.claimed_parent_hash(d), anc[d.0 as usize]) else {
+                continue;
+            };
+            // C: P's child on D's side; S: the other child.
+            let (Some(pl), Some(pr)) = (p.left(), p.right()) else {
+                return Err(Error::Internal("non-blank ancestor is not a parent"));
+            };
+            let (c, s) = if math::in_subtree(d, pl) { (pl, pr) } else { (pr, pl) };
+            let claimed = claimed.to_vec();
+            let expected = match memo.get(&(p.0, s.0)) {
+                Some(h) => h,
+                None => {
+                    let h = self.parent_hash(p, s, provider)?;
+                    memo.entry((p.0, s.0)).or_insert(h)
+                }
+            };
+            if &claimed != expected {
+                continue;
+            }
+            if self.resolution_matches_unmerged(p, c, d, &res_len) {
+                covered[p.0 as usize] += 1;
+            }
+        }
+        for (i, n) in self.nodes.iter().enumerate() {
+            if let Some(Node::Parent(_)) = n {
+                if covered[i] != 1 {
+                    return Err(TreeError::ParentHashInvalid { index: i as u32 }.into());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn fill_first_ancestor(
+        &self,
+        x: NodeIndex,
+        above: Option<NodeIndex>,
+        out: &mut [Option<NodeIndex>],
+    ) {
+        out[x.0 as usize] = above;
+        let next = if self.is_blank(x) { above } else { Some(x) };
+        if let (Some(l), Some(r)) = (x.left(), x.right()) {
+            self.fill_first_ancestor(l, next, out);
+            self.fill_first_ancestor(r, next, out);
+        }
+    }
+
+    /// Size of the resolution of every node, in one bottom-up pass.
+    fn resolution_lengths(&self) -> Vec<u32> {
+        let mut out = vec![0u32; self.nodes.len()];
+        // Process by level so children come before parents.
+        let depth = self.root().level();
+        for level in 0..=depth {
+            let step = 1usize << (level + 1);
+            let start = (1usize << level) - 1;
+            for i in (start..self.nodes.len()).step_by(step) {
+                let x = NodeIndex(i as u32);
+                out[i] = match self.node(x) {
+                    Some(Node::Leaf(_)) => 1,
+                    Some(Node::Parent(p)) => 1 + p.unmerged_leaves.len() as u32,
+                    None => match (x.left(), x.right()) {
+                        (Some(l), Some(r)) => out[l.0 as usize] + out[r.0 as usize],
+                        _ => 0,
+                    },
+                };
+            }
+        }
+        out
+    }
+
+    /// §7.9.2, third condition: `d` is in the resolution of `c`, and the resolution of `c`
+    /// without `d` equals the set of `p`'s unmerged leaves under `c`.
+    fn resolution_matches_unmerged(&self, p: NodeIndex, c: NodeIndex, d: NodeIndex, res_len: &[u32]) -> bool {
+        let Some(parent) = self.parent_node(p) else { return false };
+        let mut count = 0u32;
+        for &u in &parent.unmerged_leaves {
+            let un = LeafIndex(u).node();
+            if !math::in_subtree(un, c) {
+                continue;
+            }
+            if un == d || !self.in_resolution(c, un) {
+                return false;
+            }
+            count += 1;
+        }
+        // `d` is in res(c): every node strictly between `d` and `p` is blank, because `p` is
+        // `d`'s first non-blank ancestor. With the unmerged leaves (all distinct, all in
+        // res(c), none equal to d) that accounts for count + 1 members; equality of sizes
+        // makes the sets equal.
+        res_len[c.0 as usize] == count + 1
+    }
+
+    /// True if node `u` (in the subtree of `c`) is in the resolution of `c`.
+    fn in_resolution(&self, c: NodeIndex, u: NodeIndex) -> bool {
+        let mut x = c;
+        loop {
+            match self.node(x) {
+                Some(Node::Parent(p)) if x != u => {
+                    return u.leaf().is_some_and(|l| p.unmerged_leaves.binary_search(&l.0).is_ok())
+                }
+                Some(_) => return x == u,
+                None if x == u => return false,
+                None => {
+                    let (Some(l), Some(r)) = (x.left(), x.right()) else { return false };
+                    x = if math::in_subtree(u, l) { l } else { r };
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Validation (RFC 9420 §7.3, §12.4.3.1)
+
+    /// Full validation of a tree received from outside (joining a group): unmerged-leaf
+    /// rules, key uniqueness, every leaf's signature and capabilities, and parent hashes.
+    /// Returns the tree hash, for the caller to compare with the GroupContext.
+    pub fn validate(&mut self, provider: &Provider, group_id: &[u8]) -> Result<Vec<u8>> {
+        self.check_unmerged_leaves()?;
+        self.check_key_uniqueness()?;
+        let credential_types: HashSet<u16> =
+            self.leaves().map(|(_, l)| l.credential.credential_type().0).collect();
+        for (i, leaf) in self.leaves() {
+            validate_leaf_node(provider, leaf, Some((group_id, i)), &credential_types)?;
+        }
+        self.verify_parent_hashes(provider)?;
+        self.tree_hash(provider)
+    }
+
+    /// §12.4.3.1: every unmerged leaf is a non-blank descendant, lists are sorted, and every
+    /// non-blank node between the leaf and the parent lists it too.
+    pub fn check_unmerged_leaves(&self) -> Result<(), TreeError> {
+        for (i, n) in self.nodes.iter().enumerate() {
+            let Some(Node::Parent(p)) = n else { continue };
+            let px = NodeIndex(i as u32);
+            if p.unmerged_leaves.windows(2).any(|w| w[0] >= w[1]) {
+                return Err(TreeError::UnmergedLeavesUnsorted { index: px.0 });
+            }
+            for &u in &p.unmerged_leaves {
+                let un = LeafIndex(u).node();
+                if un.0 as usize >= self.nodes.len() || !math::in_subtree(un, px) || self.leaf(LeafIndex(u)).is_none() {
+                    return Err(TreeError::BadUnmergedLeaf { index: px.0, leaf: u });
+                }
+                let mut cur = math::parent(un, self.n_leaves);
+                while let Some(x) = cur {
+                    if x == px {
+                        break;
+                    }
+                    if let Some(q) = self.parent_node(x) {
+                        if q.unmerged_leaves.binary_search(&u).is_err() {
+                            return Err(TreeError::BadUnmergedLeaf { index: x.0, leaf: u });
+                        }
+                    }
+                    cur = math::parent(x, self.n_leaves);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// §7.3 and §12.4.3.1: signature keys are unique among leaves, encryption keys among all
+    /// nodes.
+    pub fn check_key_uniqueness(&self) -> Result<(), TreeError> {
+        let mut enc: HashSet<&[u8]> = HashSet::with_capacity(self.nodes.len());
+        let mut sig: HashSet<&[u8]> = HashSet::with_capacity(self.nodes.len() / 2 + 1);
+        for (i, n) in self.nodes.iter().enumerate() {
+            let Some(n) = n else { continue };
+            let key = match n {
+                Node::Leaf(l) => {
+                    if !sig.insert(l.signature_key.as_slice()) {
+                        return Err(TreeError::DuplicateSignatureKey { index: i as u32 });
+                    }
+                    l.encryption_key.as_slice()
+                }
+                Node::Parent(p) => p.encryption_key.as_slice(),
+            };
+            if !enc.insert(key) {
+                return Err(TreeError::DuplicateEncryptionKey { index: i as u32 });
+            }
+        }
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Edits (RFC 9420 §7.7, §12.1)
+
+    /// Add a leaf (RFC 9420 §12.1.1): the leftmost blank leaf, else extend the tree; the new
+    /// leaf index is added to the unmerged leaves of every non-blank ancestor.
+    pub fn add_leaf(&mut self, leaf: LeafNode) -> LeafIndex {
+        let idx = match (0..self.n_leaves).map(LeafIndex).find(|&l| self.leaf(l).is_none()) {
+            Some(l) => l,
+            None => {
+                let l = LeafIndex(self.n_leaves);
+                self.extend();
+                l
+            }
+        };
+        let x = idx.node();
+        self.nodes[x.0 as usize] = Some(Node::Leaf(leaf));
+        for a in math::direct_path(x, self.n_leaves) {
+            if let Some(Some(Node::Parent(p))) = self.nodes.get_mut(a.0 as usize) {
+                if let Err(pos) = p.unmerged_leaves.binary_search(&idx.0) {
+                    p.unmerged_leaves.insert(pos, idx.0);
+                }
+            }
+        }
+        self.touch(x);
+        idx
+    }
+
+    /// Double the number of leaves: the old tree becomes the left subtree of a new blank root.
+    fn extend(&mut self) {
+        self.n_leaves *= 2;
+        let width = math::node_width(self.n_leaves) as usize;
+        self.nodes.resize(width, None);
+        self.hashes.resize(width * self.hash_len, 0);
+        self.hash_valid.resize(width, false);
+        // New positions are stale already; the old root gained a parent.
+        let root = self.root();
+        self.touch(root);
+    }
+
+    /// Replace `leaf`'s node and blank its direct path (an Update, RFC 9420 §12.1.2).
+    pub fn update_leaf(&mut self, leaf: LeafIndex, node: LeafNode) -> Result<(), TreeError> {
+        if self.leaf(leaf).is_none() {
+            return Err(TreeError::BlankNode { index: leaf.node().0 });
+        }
+        self.nodes[leaf.node().0 as usize] = Some(Node::Leaf(node));
+        self.blank_direct_path(leaf);
+        self.touch(leaf.node());
+        Ok(())
+    }
+
+    /// Remove a member (RFC 9420 §12.1.3): blank its leaf and direct path, then truncate.
+    pub fn remove_leaf(&mut self, leaf: LeafIndex) -> Result<(), TreeError> {
+        if self.leaf(leaf).is_none() {
+            return Err(TreeError::BlankNode { index: leaf.node().0 });
+        }
+        self.nodes[leaf.node().0 as usize] = None;
+        self.blank_direct_path(leaf);
+        self.touch(leaf.node());
+        self.truncate();
+        Ok(())
+    }
+
+    fn blank_direct_path(&mut self, leaf: LeafIndex) {
+        for a in math::direct_path(leaf.node(), self.n_leaves) {
+            self.nodes[a.0 as usize] = None;
+        }
+    }
+
+    /// While the right half holds no non-blank leaf, drop it and the root.
+    fn truncate(&mut self) {
+        while self.n_leaves > 1 {
+            let half = self.n_leaves / 2;
+            if (half..self.n_leaves).any(|l| self.leaf(LeafIndex(l)).is_some()) {
+                break;
+            }
+            self.n_leaves = half;
+            let width = math::node_width(half) as usize;
+            self.nodes.truncate(width);
+            self.hashes.truncate(width * self.hash_len);
+            self.hash_valid.truncate(width);
+        }
+    }
+
+    /// Replace the node at `x` (used when merging an UpdatePath). `node` must match the slot
+    /// type (leaf at even index, parent at odd).
+    pub fn set_node(&mut self, x: NodeIndex, node: Option<Node>) -> Result<(), TreeError> {
+        self.check_index(x)?;
+        match (&node, x.is_leaf()) {
+            (Some(Node::Leaf(_)), false) | (Some(Node::Parent(_)), true) => {
+                return Err(TreeError::WrongNodeType { index: x.0 })
+            }
+            _ => {}
+        }
+        self.nodes[x.0 as usize] = node;
+        self.touch(x);
+        Ok(())
+    }
+}
+
+/// Validate one LeafNode (RFC 9420 §7.3): signature over LeafNodeTBS (with the group id and
+/// leaf index for `update` and `commit` sources), non-default extensions listed in its
+/// capabilities, its credential type listed in its capabilities and every credential type in
+/// use supported. The lifetime is not checked here (the caller owns the clock).
+pub fn validate_leaf_node(
+    provider: &Provider,
+    leaf: &LeafNode,
+    position: Option<(&[u8], LeafIndex)>,
+    credential_types_in_use: &HashSet<u16>,
+) -> Result<()> {
+    let tbs = LeafNodeTbs::new(leaf, position.map(|(g, i)| (g, i.0)));
+    provider.verify_with_label(
+        leaf.signature_key.as_slice(),
+        b"LeafNodeTBS",
+        &codec::encode(&tbs)?,
+        leaf.signature.as_slice(),
+    )?;
+    for ext in &leaf.extensions {
+        let t = ext.extension_type;
+        if !t.is_default() && !leaf.capabilities.extensions.contains(&t) {
+            return Err(TreeError::UnsupportedExtension { extension_type: t.0 }.into());
+        }
+    }
+    let caps: HashSet<u16> = leaf.capabilities.credentials.iter().map(|c| c.0).collect();
+    for t in credential_types_in_use.iter().chain([&leaf.credential.credential_type().0]) {
+        if !caps.contains(t) {
+            return Err(TreeError::UnsupportedCredential { credential_type: *t }.into());
+        }
+    }
+    Ok(())
+}
