@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use canopy_engine::conformance::{run_file, Kind};
 
 fn vector(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("test_vectors").join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("test_vectors")
+        .join(rel)
 }
 
 /// Run a file and require `passed` passes, no failures and `skipped` skips.
@@ -23,11 +25,91 @@ fn check(rel: &str, kind: Kind, passed: usize, skipped: usize) {
     }
     assert_eq!(report.kind, kind);
     assert_eq!(t.failed, 0, "{rel}: failures: {:#?}", t.notes);
-    assert_eq!((t.passed, t.skipped), (passed, skipped), "{rel}: case counts changed");
+    assert_eq!(
+        (t.passed, t.skipped),
+        (passed, skipped),
+        "{rel}: case counts changed"
+    );
     assert!(t.checks >= passed, "{rel}: fewer checks than cases");
 }
 
 #[test]
 fn tree_math() {
     check("mls/tree-math.json", Kind::TreeMath, 10, 0);
+}
+
+#[test]
+fn crypto_basics() {
+    // Suites 1 and 3 run; 2, 4, 5, 6 and 7 are not implemented.
+    check("mls/crypto-basics.json", Kind::CryptoBasics, 2, 5);
+}
+
+#[test]
+fn hpke_rfc9180() {
+    // The 32 DHKEM(X25519) vectors (KDF 1 and 3 × AEAD 1, 2, 3, export-only × 4 modes);
+    // the 96 P-256, P-521 and X448 vectors are skipped.
+    check("hpke/test-vectors.json", Kind::Hpke, 32, 96);
+}
+
+#[test]
+fn wycheproof_x25519() {
+    check(
+        "wycheproof/x25519_test.json",
+        Kind::WycheproofX25519,
+        518,
+        0,
+    );
+}
+
+#[test]
+fn wycheproof_ed25519() {
+    check(
+        "wycheproof/ed25519_test.json",
+        Kind::WycheproofEd25519,
+        151,
+        0,
+    );
+}
+
+#[test]
+fn wycheproof_aes_gcm() {
+    // 197 tests with 96-bit IVs (key sizes 128/192/256) plus 6 invalid empty-IV tests run;
+    // the 113 valid tests with other IV sizes are skipped.
+    check(
+        "wycheproof/aes_gcm_test.json",
+        Kind::WycheproofAesGcm,
+        203,
+        113,
+    );
+}
+
+#[test]
+fn wycheproof_chacha20_poly1305() {
+    // 316 tests with 96-bit nonces plus 9 invalid other-size nonces, all run.
+    check(
+        "wycheproof/chacha20_poly1305_test.json",
+        Kind::WycheproofChaCha20Poly1305,
+        325,
+        0,
+    );
+}
+
+#[test]
+fn wycheproof_hkdf_sha256() {
+    check(
+        "wycheproof/hkdf_sha256_test.json",
+        Kind::WycheproofHkdfSha256,
+        86,
+        0,
+    );
+}
+
+#[test]
+fn wycheproof_hmac_sha256() {
+    check(
+        "wycheproof/hmac_sha256_test.json",
+        Kind::WycheproofHmacSha256,
+        174,
+        0,
+    );
 }

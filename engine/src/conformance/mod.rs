@@ -12,7 +12,10 @@ use std::path::Path;
 
 use serde_json::Value;
 
+pub mod crypto_basics;
+pub mod hpke;
 pub mod tree_math;
+pub mod wycheproof;
 
 /// Outcome counts for one vector file.
 #[derive(Debug, Default, Clone)]
@@ -72,16 +75,50 @@ impl Tally {
 #[non_exhaustive]
 pub enum Kind {
     TreeMath,
+    /// `crypto-basics.json` (RFC 9420 §5.1, §5.2, §8).
+    CryptoBasics,
+    /// RFC 9180 `test-vectors.json`.
+    Hpke,
+    /// Wycheproof `x25519_test.json`.
+    WycheproofX25519,
+    /// Wycheproof `ed25519_test.json`.
+    WycheproofEd25519,
+    /// Wycheproof `aes_gcm_test.json`.
+    WycheproofAesGcm,
+    /// Wycheproof `chacha20_poly1305_test.json`.
+    WycheproofChaCha20Poly1305,
+    /// Wycheproof `hkdf_sha256_test.json`.
+    WycheproofHkdfSha256,
+    /// Wycheproof `hmac_sha256_test.json`.
+    WycheproofHmacSha256,
 }
 
 impl Kind {
     /// Every kind, for listing.
-    pub const ALL: &'static [Kind] = &[Kind::TreeMath];
+    pub const ALL: &'static [Kind] = &[
+        Kind::TreeMath,
+        Kind::CryptoBasics,
+        Kind::Hpke,
+        Kind::WycheproofX25519,
+        Kind::WycheproofEd25519,
+        Kind::WycheproofAesGcm,
+        Kind::WycheproofChaCha20Poly1305,
+        Kind::WycheproofHkdfSha256,
+        Kind::WycheproofHmacSha256,
+    ];
 
     /// The upstream file name this kind is published under (without `.json`).
     pub fn file_stem(self) -> &'static str {
         match self {
             Kind::TreeMath => "tree-math",
+            Kind::CryptoBasics => "crypto-basics",
+            Kind::Hpke => "test-vectors",
+            Kind::WycheproofX25519 => "x25519_test",
+            Kind::WycheproofEd25519 => "ed25519_test",
+            Kind::WycheproofAesGcm => "aes_gcm_test",
+            Kind::WycheproofChaCha20Poly1305 => "chacha20_poly1305_test",
+            Kind::WycheproofHkdfSha256 => "hkdf_sha256_test",
+            Kind::WycheproofHmacSha256 => "hmac_sha256_test",
         }
     }
 
@@ -89,16 +126,42 @@ impl Kind {
     pub fn run(self, json: &Value) -> Tally {
         match self {
             Kind::TreeMath => tree_math::run(json),
+            Kind::CryptoBasics => crypto_basics::run(json),
+            Kind::Hpke => hpke::run(json),
+            Kind::WycheproofX25519 => wycheproof::run_x25519(json),
+            Kind::WycheproofEd25519 => wycheproof::run_ed25519(json),
+            Kind::WycheproofAesGcm => wycheproof::run_aes_gcm(json),
+            Kind::WycheproofChaCha20Poly1305 => wycheproof::run_chacha20_poly1305(json),
+            Kind::WycheproofHkdfSha256 => wycheproof::run_hkdf_sha256(json),
+            Kind::WycheproofHmacSha256 => wycheproof::run_hmac_sha256(json),
         }
     }
 
     /// Recognise a vector file by its shape (the keys of its first case), for files renamed by
     /// the user.
     fn from_shape(json: &Value) -> Option<Kind> {
+        // Wycheproof files are one object naming their algorithm.
+        if let Some(algorithm) = json.get("algorithm").and_then(Value::as_str) {
+            return match algorithm {
+                "XDH" => Some(Kind::WycheproofX25519),
+                "EDDSA" => Some(Kind::WycheproofEd25519),
+                "AES-GCM" => Some(Kind::WycheproofAesGcm),
+                "CHACHA20-POLY1305" => Some(Kind::WycheproofChaCha20Poly1305),
+                "HKDF-SHA-256" => Some(Kind::WycheproofHkdfSha256),
+                "HMACSHA256" => Some(Kind::WycheproofHmacSha256),
+                _ => None,
+            };
+        }
         let first = json.as_array()?.first()?.as_object()?;
         let has = |k: &str| first.contains_key(k);
         if has("n_leaves") && has("parent") && has("sibling") {
             return Some(Kind::TreeMath);
+        }
+        if has("ref_hash") && has("expand_with_label") && has("encrypt_with_label") {
+            return Some(Kind::CryptoBasics);
+        }
+        if has("kem_id") && has("ikmE") && has("encryptions") {
+            return Some(Kind::Hpke);
         }
         None
     }
@@ -107,7 +170,11 @@ impl Kind {
 /// Recognise a vector file: by its file name first, else by the shape of its JSON.
 pub fn detect(path: &Path, json: &Value) -> Option<Kind> {
     let stem = path.file_stem()?.to_str()?;
-    Kind::ALL.iter().copied().find(|k| k.file_stem() == stem).or_else(|| Kind::from_shape(json))
+    Kind::ALL
+        .iter()
+        .copied()
+        .find(|k| k.file_stem() == stem)
+        .or_else(|| Kind::from_shape(json))
 }
 
 /// Result of running one file.
@@ -126,7 +193,10 @@ pub fn run_file(path: &Path) -> Result<FileReport, String> {
         serde_json::from_slice(&bytes).map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
     let kind = detect(path, &json)
         .ok_or_else(|| format!("{}: not a vector file Canopy recognises", path.display()))?;
-    Ok(FileReport { kind, tally: kind.run(&json) })
+    Ok(FileReport {
+        kind,
+        tally: kind.run(&json),
+    })
 }
 
 /// Helpers shared by the runners.
@@ -135,13 +205,18 @@ pub(crate) mod util {
 
     /// Decode a hex string field.
     pub fn hex_field(v: &Value, key: &str) -> Result<Vec<u8>, String> {
-        let s = v.get(key).and_then(Value::as_str).ok_or_else(|| format!("missing field {key}"))?;
+        let s = v
+            .get(key)
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("missing field {key}"))?;
         hex::decode(s).map_err(|e| format!("field {key}: bad hex: {e}"))
     }
 
     /// Read an unsigned integer field.
     pub fn u64_field(v: &Value, key: &str) -> Result<u64, String> {
-        v.get(key).and_then(Value::as_u64).ok_or_else(|| format!("missing integer field {key}"))
+        v.get(key)
+            .and_then(Value::as_u64)
+            .ok_or_else(|| format!("missing integer field {key}"))
     }
 
     /// Compare two values, naming the field on mismatch.

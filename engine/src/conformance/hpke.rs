@@ -1,0 +1,222 @@
+//! RFC 9180 `test-vectors.json`: DeriveKeyPair, deterministic Encap, the Seal/Open sequence
+//! and Export, in all four modes, through hpke-rs over both Canopy's aws-lc back end and the
+//! independent RustCrypto back end.
+//!
+//! Both back ends get their ephemeral randomness from [`HpkeRng::fixed`]`(ikmE)`, so `enc`
+//! and every ciphertext must equal the vector byte for byte. For vectors of an MLS suite
+//! Canopy implements (base mode, X25519, HKDF-SHA256, AES-128-GCM or ChaCha20-Poly1305) the
+//! provider's own `hpke_seal_with_ikm` / `hpke_open` are checked as well.
+
+use hpke_rs::{Hpke, HpkePrivateKey as RsPrivateKey, HpkePublicKey as RsPublicKey, Mode};
+use hpke_rs_crypto::types::{AeadAlgorithm, KdfAlgorithm, KemAlgorithm};
+use hpke_rs_crypto::HpkeCrypto;
+use hpke_rs_rust_crypto::HpkeRustCrypto;
+use serde_json::Value;
+
+use super::util::{cases, expect_eq, hex_field, u64_field};
+use super::Tally;
+use crate::crypto::hpke_backend::derive_x25519_key_pair;
+use crate::crypto::{CipherSuite, HpkeAwsLc, HpkeRng, Provider, WithHpkeRng};
+
+/// Run every vector whose (kem, kdf, aead) the aws-lc back end supports; skip the others.
+pub fn run(json: &Value) -> Tally {
+    let mut tally = Tally::default();
+    for (i, v) in cases(json).iter().enumerate() {
+        let ids = ["mode", "kem_id", "kdf_id", "aead_id"].map(|k| {
+            v.get(k)
+                .and_then(Value::as_u64)
+                .and_then(|x| u16::try_from(x).ok())
+                .unwrap_or(0)
+        });
+        let [mode, kem, kdf, aead] = ids;
+        match algorithms(kem, kdf, aead) {
+            Some(algs) => tally.case(
+                format_args!("vector {i} (mode {mode}, kem 0x{kem:04x}, kdf {kdf}, aead {aead})"),
+                || run_vector(v, algs),
+            ),
+            None => tally.skip(format_args!(
+                "kem/kdf/aead 0x{kem:04x}/{kdf}/{aead} not supported"
+            )),
+        }
+    }
+    tally
+}
+
+type Algorithms = (KemAlgorithm, KdfAlgorithm, AeadAlgorithm);
+
+/// The algorithms, if Canopy's back end implements all three.
+fn algorithms(kem: u16, kdf: u16, aead: u16) -> Option<Algorithms> {
+    let kem = KemAlgorithm::try_from(kem).ok()?;
+    let kdf = KdfAlgorithm::try_from(kdf).ok()?;
+    let aead = AeadAlgorithm::try_from(aead).ok()?;
+    HpkeAwsLc::supports_kem(kem).ok()?;
+    HpkeAwsLc::supports_kdf(kdf).ok()?;
+    HpkeAwsLc::supports_aead(aead).ok()?;
+    Some((kem, kdf, aead))
+}
+
+fn run_vector(v: &Value, algs: Algorithms) -> Result<usize, String> {
+    let mut checks = run_backend::<HpkeAwsLc>(v, algs).map_err(|e| format!("[aws-lc] {e}"))?;
+    checks += run_backend::<WithHpkeRng<HpkeRustCrypto>>(v, algs)
+        .map_err(|e| format!("[RustCrypto] {e}"))?;
+    checks += run_provider(v, algs).map_err(|e| format!("[Provider] {e}"))?;
+    Ok(checks)
+}
+
+/// Optional hex field (`psk`, `psk_id`, `ikmS`, ...).
+fn opt_hex(v: &Value, key: &str) -> Result<Option<Vec<u8>>, String> {
+    if v.get(key).is_some() {
+        hex_field(v, key).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+fn run_backend<C>(v: &Value, (kem, kdf, aead): Algorithms) -> Result<usize, String>
+where
+    C: HpkeCrypto<HpkePrng = HpkeRng> + 'static,
+{
+    let mode_id = u8::try_from(u64_field(v, "mode")?).map_err(|e| e.to_string())?;
+    let mode = Mode::try_from(mode_id).map_err(|e| e.to_string())?;
+    let mut hpke =
+        Hpke::<C>::new_with_rng(mode, kem, kdf, aead, HpkeRng::fixed(&hex_field(v, "ikmE")?));
+    let mut checks = 0;
+
+    // DeriveKeyPair (RFC 9180 §7.1.3) for the recipient, the ephemeral and the sender keys.
+    let mut derive = |ikm: &str, sk: &str, pk: &str| -> Result<Option<RsPrivateKey>, String> {
+        let Some(ikm_bytes) = opt_hex(v, ikm)? else {
+            return Ok(None);
+        };
+        let kp = hpke
+            .derive_key_pair(&ikm_bytes)
+            .map_err(|e| format!("derive {ikm}: {e}"))?;
+        checks += expect_eq(pk, kp.public_key().as_slice(), &hex_field(v, pk)?)?;
+        // hpke-rs keeps private-key bytes private; compare in constant time through its `Eq`.
+        let want = RsPrivateKey::new(hex_field(v, sk)?);
+        if kp.private_key() != &want {
+            return Err(format!("{sk}: derived private key differs"));
+        }
+        checks += 1;
+        Ok(Some(want))
+    };
+    let sk_r = derive("ikmR", "skRm", "pkRm")?.ok_or("missing ikmR")?;
+    derive("ikmE", "skEm", "pkEm")?;
+    let sk_s = derive("ikmS", "skSm", "pkSm")?;
+    let pk_r = RsPublicKey::new(hex_field(v, "pkRm")?);
+    let pk_s = opt_hex(v, "pkSm")?.map(RsPublicKey::new);
+    let psk = opt_hex(v, "psk")?;
+    let psk_id = opt_hex(v, "psk_id")?;
+    let info = hex_field(v, "info")?;
+
+    // Encap with the ephemeral key DeriveKeyPair(ikmE), then the key schedule on both sides.
+    let (enc, mut sender) = hpke
+        .setup_sender(
+            &pk_r,
+            &info,
+            psk.as_deref(),
+            psk_id.as_deref(),
+            sk_s.as_ref(),
+        )
+        .map_err(|e| format!("setup_sender: {e}"))?;
+    checks += expect_eq("enc", &enc, &hex_field(v, "enc")?)?;
+    let mut receiver = hpke
+        .setup_receiver(
+            &enc,
+            &sk_r,
+            &info,
+            psk.as_deref(),
+            psk_id.as_deref(),
+            pk_s.as_ref(),
+        )
+        .map_err(|e| format!("setup_receiver: {e}"))?;
+
+    // Seal and Open every encryption in order: the sequence number is the index.
+    let encryptions = v
+        .get("encryptions")
+        .and_then(Value::as_array)
+        .ok_or("no encryptions")?;
+    for (seq, e) in encryptions.iter().enumerate() {
+        let (aad, pt, ct) = (
+            hex_field(e, "aad")?,
+            hex_field(e, "pt")?,
+            hex_field(e, "ct")?,
+        );
+        let sealed = sender
+            .seal(&aad, &pt)
+            .map_err(|err| format!("seal {seq}: {err}"))?;
+        checks += expect_eq(&format!("ct {seq}"), &sealed, &ct)?;
+        let opened = receiver
+            .open(&aad, &ct)
+            .map_err(|err| format!("open {seq}: {err}"))?;
+        checks += expect_eq(&format!("pt {seq}"), &opened, &pt)?;
+    }
+
+    let exports = v
+        .get("exports")
+        .and_then(Value::as_array)
+        .ok_or("no exports")?;
+    for (i, x) in exports.iter().enumerate() {
+        let ctx = hex_field(x, "exporter_context")?;
+        let len = usize::try_from(u64_field(x, "L")?).map_err(|e| e.to_string())?;
+        let want = hex_field(x, "exported_value")?;
+        let got = sender
+            .export(&ctx, len)
+            .map_err(|e| format!("export {i}: {e}"))?;
+        checks += expect_eq(&format!("sender export {i}"), &got, &want)?;
+        let got = receiver
+            .export(&ctx, len)
+            .map_err(|e| format!("export {i}: {e}"))?;
+        checks += expect_eq(&format!("receiver export {i}"), &got, &want)?;
+    }
+    Ok(checks)
+}
+
+/// The provider's own API: `derive_hpke_key_pair` for every X25519 vector, and for base-mode
+/// vectors of an MLS suite, `hpke_seal_with_ikm` and `hpke_open` on the first encryption.
+fn run_provider(v: &Value, (kem, kdf, aead): Algorithms) -> Result<usize, String> {
+    let mut checks = 0;
+    if kem != KemAlgorithm::DhKem25519 {
+        return Ok(0);
+    }
+    let (sk_r, pk_r) = derive_x25519_key_pair(&hex_field(v, "ikmR")?).map_err(|e| e.to_string())?;
+    checks += expect_eq("DeriveKeyPair(ikmR).pk", &pk_r, &hex_field(v, "pkRm")?)?;
+    checks += expect_eq(
+        "DeriveKeyPair(ikmR).sk",
+        sk_r.as_bytes(),
+        &hex_field(v, "skRm")?,
+    )?;
+
+    let suite = match aead {
+        AeadAlgorithm::Aes128Gcm => CipherSuite::Mls128X25519Aes128GcmSha256Ed25519,
+        AeadAlgorithm::ChaCha20Poly1305 => CipherSuite::Mls128X25519ChaCha20Poly1305Sha256Ed25519,
+        _ => return Ok(checks),
+    };
+    if kdf != KdfAlgorithm::HkdfSha256 || u64_field(v, "mode")? != 0 {
+        return Ok(checks);
+    }
+    let p = Provider::new(suite);
+    let (sk, pk) = p
+        .derive_hpke_key_pair(&hex_field(v, "ikmR")?)
+        .map_err(|e| e.to_string())?;
+    checks += expect_eq("provider pk", &pk, &pk_r)?;
+    let first = v
+        .get("encryptions")
+        .and_then(Value::as_array)
+        .and_then(|a| a.first())
+        .ok_or("no encryptions")?;
+    let (info, aad, pt) = (
+        hex_field(v, "info")?,
+        hex_field(first, "aad")?,
+        hex_field(first, "pt")?,
+    );
+    let (enc, ct) = p
+        .hpke_seal_with_ikm(&pk, &info, &aad, &pt, &hex_field(v, "ikmE")?)
+        .map_err(|e| e.to_string())?;
+    checks += expect_eq("provider enc", &enc, &hex_field(v, "enc")?)?;
+    checks += expect_eq("provider ct 0", &ct, &hex_field(first, "ct")?)?;
+    let opened = p
+        .hpke_open(&sk, &enc, &info, &aad, &ct)
+        .map_err(|e| e.to_string())?;
+    checks += expect_eq("provider open", &opened, &pt)?;
+    Ok(checks)
+}

@@ -1,0 +1,251 @@
+//! The aws-lc-rs primitives behind the provider and the HPKE back end.
+//!
+//! Every function validates lengths itself and reports a typed [`CryptoError`]; none panics.
+
+use aws_lc_rs::{aead, agreement, digest, hkdf, hmac, rand, signature};
+
+use super::{CryptoError, Secret};
+
+/// X25519 scalar and point length (RFC 7748 §5).
+pub const X25519_LEN: usize = 32;
+/// Ed25519 private-key seed length (RFC 8032 §5.1.5).
+pub const ED25519_SEED_LEN: usize = 32;
+/// Ed25519 public-key length (RFC 8032 §5.1.5).
+pub const ED25519_PUBLIC_KEY_LEN: usize = 32;
+/// Length of the 96-bit nonces every AEAD here takes (RFC 5116 §3.2).
+pub const AEAD_NONCE_LEN: usize = 12;
+/// Tag length of every AEAD here.
+pub const AEAD_TAG_LEN: usize = 16;
+
+/// The hash functions used by the KDFs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashAlg {
+    /// SHA-256 (the MLS suites 1 and 3).
+    Sha256,
+    /// SHA-384 (HPKE KDF 0x0002).
+    Sha384,
+    /// SHA-512 (HPKE KDF 0x0003).
+    Sha512,
+}
+
+impl HashAlg {
+    fn hmac(self) -> hmac::Algorithm {
+        match self {
+            HashAlg::Sha256 => hmac::HMAC_SHA256,
+            HashAlg::Sha384 => hmac::HMAC_SHA384,
+            HashAlg::Sha512 => hmac::HMAC_SHA512,
+        }
+    }
+
+    fn hkdf(self) -> hkdf::Algorithm {
+        match self {
+            HashAlg::Sha256 => hkdf::HKDF_SHA256,
+            HashAlg::Sha384 => hkdf::HKDF_SHA384,
+            HashAlg::Sha512 => hkdf::HKDF_SHA512,
+        }
+    }
+
+    /// Output length in bytes (`Nh`).
+    pub fn output_len(self) -> usize {
+        match self {
+            HashAlg::Sha256 => 32,
+            HashAlg::Sha384 => 48,
+            HashAlg::Sha512 => 64,
+        }
+    }
+}
+
+/// The AEADs Canopy can run (RFC 5116, RFC 8439). AES-192/256-GCM are not used by the MLS
+/// suites Canopy implements; they are here for HPKE AEAD 0x0002 and for Wycheproof.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AeadAlg {
+    /// AES-128-GCM.
+    Aes128Gcm,
+    /// AES-192-GCM.
+    Aes192Gcm,
+    /// AES-256-GCM.
+    Aes256Gcm,
+    /// ChaCha20-Poly1305.
+    ChaCha20Poly1305,
+}
+
+impl AeadAlg {
+    fn algorithm(self) -> &'static aead::Algorithm {
+        match self {
+            AeadAlg::Aes128Gcm => &aead::AES_128_GCM,
+            AeadAlg::Aes192Gcm => &aead::AES_192_GCM,
+            AeadAlg::Aes256Gcm => &aead::AES_256_GCM,
+            AeadAlg::ChaCha20Poly1305 => &aead::CHACHA20_POLY1305,
+        }
+    }
+
+    /// Key length in bytes (`Nk`).
+    pub fn key_len(self) -> usize {
+        self.algorithm().key_len()
+    }
+}
+
+/// SHA-256 digest.
+pub fn sha256(data: &[u8]) -> Vec<u8> {
+    digest::digest(&digest::SHA256, data).as_ref().to_vec()
+}
+
+/// HMAC (RFC 2104) with the given hash.
+pub fn hmac(alg: HashAlg, key: &[u8], data: &[u8]) -> Vec<u8> {
+    let key = hmac::Key::new(alg.hmac(), key);
+    hmac::sign(&key, data).as_ref().to_vec()
+}
+
+/// HKDF-Extract (RFC 5869 §2.2): `HMAC-Hash(salt, IKM)`.
+///
+/// aws-lc's `hkdf::Salt::extract` keeps the PRK opaque, and MLS needs its bytes (it is the
+/// next key-schedule secret), so Extract is computed as the HMAC it is defined to be. An
+/// empty salt is HMAC with an empty key, which equals the `HashLen` zero bytes of §2.2.
+pub fn hkdf_extract(alg: HashAlg, salt: &[u8], ikm: &[u8]) -> Secret {
+    Secret::new(hmac(alg, salt, ikm))
+}
+
+/// The output length handed to aws-lc's HKDF-Expand.
+struct OkmLen(usize);
+
+impl hkdf::KeyType for OkmLen {
+    fn len(&self) -> usize {
+        self.0
+    }
+}
+
+/// HKDF-Expand (RFC 5869 §2.3) through aws-lc. Fails with [`CryptoError::InvalidLength`] if
+/// `len > 255 * HashLen` or the PRK is longer than the largest digest (64 bytes; aws-lc's
+/// limit, and never the case for a PRK produced by Extract).
+pub fn hkdf_expand(
+    alg: HashAlg,
+    prk: &[u8],
+    info: &[u8],
+    len: usize,
+) -> Result<Secret, CryptoError> {
+    if prk.len() > digest::MAX_OUTPUT_LEN {
+        return Err(CryptoError::InvalidLength("HKDF PRK longer than 64 bytes"));
+    }
+    if len > 255 * alg.output_len() {
+        return Err(CryptoError::InvalidLength(
+            "HKDF output longer than 255 * Nh",
+        ));
+    }
+    // `new_less_safe` panics only for a PRK over MAX_OUTPUT_LEN, excluded above.
+    let prk = hkdf::Prk::new_less_safe(alg.hkdf(), prk);
+    let info = [info];
+    let okm = prk
+        .expand(&info, OkmLen(len))
+        .map_err(|_| CryptoError::InvalidLength("HKDF output longer than 255 * Nh"))?;
+    let mut out = vec![0u8; len];
+    okm.fill(&mut out)
+        .map_err(|_| CryptoError::Backend("HKDF-Expand failed".into()))?;
+    Ok(Secret::new(out))
+}
+
+fn aead_key(
+    alg: AeadAlg,
+    key: &[u8],
+    nonce: &[u8],
+) -> Result<(aead::LessSafeKey, aead::Nonce), CryptoError> {
+    if key.len() != alg.key_len() {
+        return Err(CryptoError::InvalidLength("AEAD key"));
+    }
+    let nonce = aead::Nonce::try_assume_unique_for_key(nonce)
+        .map_err(|_| CryptoError::InvalidLength("AEAD nonce (must be 96 bits)"))?;
+    let key = aead::UnboundKey::new(alg.algorithm(), key)
+        .map_err(|_| CryptoError::InvalidLength("AEAD key"))?;
+    Ok((aead::LessSafeKey::new(key), nonce))
+}
+
+/// AEAD seal: returns `ciphertext || tag`.
+pub fn aead_seal(
+    alg: AeadAlg,
+    key: &[u8],
+    nonce: &[u8],
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    let (key, nonce) = aead_key(alg, key, nonce)?;
+    let mut in_out = Vec::with_capacity(plaintext.len() + AEAD_TAG_LEN);
+    in_out.extend_from_slice(plaintext);
+    key.seal_in_place_append_tag(nonce, aead::Aad::from(aad), &mut in_out)
+        .map_err(|_| CryptoError::Backend("AEAD seal failed".into()))?;
+    Ok(in_out)
+}
+
+/// AEAD open of `ciphertext || tag`. Any authentication failure, including a ciphertext
+/// shorter than the tag, is [`CryptoError::AeadOpenFailed`].
+pub fn aead_open(
+    alg: AeadAlg,
+    key: &[u8],
+    nonce: &[u8],
+    aad: &[u8],
+    ciphertext: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    let (key, nonce) = aead_key(alg, key, nonce)?;
+    if ciphertext.len() < AEAD_TAG_LEN {
+        return Err(CryptoError::AeadOpenFailed);
+    }
+    let mut in_out = ciphertext.to_vec();
+    let len = key
+        .open_in_place(nonce, aead::Aad::from(aad), &mut in_out)
+        .map_err(|_| CryptoError::AeadOpenFailed)?
+        .len();
+    in_out.truncate(len);
+    Ok(in_out)
+}
+
+fn x25519_private(sk: &[u8]) -> Result<agreement::PrivateKey, CryptoError> {
+    if sk.len() != X25519_LEN {
+        return Err(CryptoError::InvalidPrivateKey);
+    }
+    agreement::PrivateKey::from_private_key(&agreement::X25519, sk)
+        .map_err(|_| CryptoError::InvalidPrivateKey)
+}
+
+/// The X25519 public key of a 32-byte private key (RFC 7748 §6.1).
+pub fn x25519_public(sk: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let sk = x25519_private(sk)?;
+    let pk = sk
+        .compute_public_key()
+        .map_err(|_| CryptoError::InvalidPrivateKey)?;
+    Ok(pk.as_ref().to_vec())
+}
+
+/// X25519 Diffie-Hellman (RFC 7748 §6.1) that rejects an all-zero shared secret, as RFC 9180
+/// §7.1.4 requires of DHKEM(X25519).
+///
+/// X25519 accepts every 32-byte string as a public key, so once both lengths are right the only
+/// way aws-lc's `X25519()` fails is the all-zero output (it checks for it); that failure is
+/// reported as [`CryptoError::ZeroSharedSecret`]. The output is checked again here in case
+/// the back end ever stops doing so.
+pub fn x25519(sk: &[u8], pk: &[u8]) -> Result<Secret, CryptoError> {
+    let sk = x25519_private(sk)?;
+    if pk.len() != X25519_LEN {
+        return Err(CryptoError::InvalidPublicKey);
+    }
+    let peer = agreement::UnparsedPublicKey::new(&agreement::X25519, pk);
+    let shared = agreement::agree(&sk, peer, CryptoError::ZeroSharedSecret, |s| {
+        Ok(Secret::from_slice(s))
+    })?;
+    if super::secret::ct_eq(shared.as_bytes(), &[0u8; X25519_LEN]) {
+        return Err(CryptoError::ZeroSharedSecret);
+    }
+    Ok(shared)
+}
+
+/// Ed25519 verification (RFC 8032 §5.1.7) of `sig` over `msg`.
+pub fn ed25519_verify(pk: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), CryptoError> {
+    if pk.len() != ED25519_PUBLIC_KEY_LEN {
+        return Err(CryptoError::InvalidPublicKey);
+    }
+    signature::UnparsedPublicKey::new(&signature::ED25519, pk)
+        .verify(msg, sig)
+        .map_err(|_| CryptoError::InvalidSignature)
+}
+
+/// `n` bytes from aws-lc's RNG.
+pub fn fill_random(out: &mut [u8]) -> Result<(), CryptoError> {
+    rand::fill(out).map_err(|_| CryptoError::Backend("aws-lc RNG failure".into()))
+}

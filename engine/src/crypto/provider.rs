@@ -1,0 +1,341 @@
+//! [`Provider`]: every cryptographic operation MLS needs, for one cipher suite.
+
+use hpke_rs::{Hpke, HpkePublicKey as RsHpkePublicKey, Mode};
+use hpke_rs_crypto::types::{KdfAlgorithm, KemAlgorithm};
+
+use super::awslc::{self, AeadAlg, HashAlg};
+use super::hpke_backend::{self, HpkeAwsLc, HpkeRng, X25519_NSK};
+use super::suite::Aead;
+use super::{labels, CipherSuite, CryptoError, HpkePrivateKey, Secret, SignaturePrivateKey};
+
+/// Shorthand for results of this module.
+pub type Result<T, E = CryptoError> = core::result::Result<T, E>;
+
+/// The crypto provider, bound to one cipher suite when it is created (RFC 9420 §5.1).
+///
+/// It holds only the suite, so it is `Copy`, `Send` and `Sync`; the only per-call dispatch is
+/// a match on the suite's AEAD. Primitives are aws-lc-rs; HPKE (RFC 9180) runs in hpke-rs over
+/// the aws-lc back end [`HpkeAwsLc`].
+///
+/// Conventions: secret inputs are taken as `&[u8]` (pass [`Secret::as_bytes`]) and secret
+/// outputs are returned as [`Secret`]; public keys are plain bytes (`&[u8]` / `Vec<u8>`, the
+/// serialized form RFC 9420 puts on the wire), private keys are [`HpkePrivateKey`] and
+/// [`SignaturePrivateKey`]. Labels are passed without the `"MLS 1.0 "` prefix, which the
+/// labelled functions add.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Provider {
+    suite: CipherSuite,
+}
+
+impl Provider {
+    /// A provider for `suite`.
+    pub fn new(suite: CipherSuite) -> Self {
+        Provider { suite }
+    }
+
+    /// The suite this provider is bound to.
+    pub fn suite(&self) -> CipherSuite {
+        self.suite
+    }
+
+    /// `KDF.Nh`: hash and KDF output length (32 for SHA-256).
+    pub fn hash_len(&self) -> usize {
+        HashAlg::Sha256.output_len()
+    }
+
+    /// `AEAD.Nk`.
+    pub fn aead_key_len(&self) -> usize {
+        self.aead().key_len()
+    }
+
+    /// `AEAD.Nn`.
+    pub fn aead_nonce_len(&self) -> usize {
+        awslc::AEAD_NONCE_LEN
+    }
+
+    /// `Nsk` of the suite's KEM (RFC 9180 §7.1).
+    pub fn hpke_private_key_len(&self) -> usize {
+        X25519_NSK
+    }
+
+    /// `Npk` of the suite's KEM (RFC 9180 §7.1).
+    pub fn hpke_public_key_len(&self) -> usize {
+        awslc::X25519_LEN
+    }
+
+    fn aead(&self) -> AeadAlg {
+        match self.suite.aead() {
+            Aead::Aes128Gcm => AeadAlg::Aes128Gcm,
+            Aead::ChaCha20Poly1305 => AeadAlg::ChaCha20Poly1305,
+        }
+    }
+
+    // ----- hash, MAC, KDF (RFC 9420 §5.1, §8) -----
+
+    /// `Hash(data)` (SHA-256).
+    pub fn hash(&self, data: &[u8]) -> Vec<u8> {
+        awslc::sha256(data)
+    }
+
+    /// `MAC(key, data)`: HMAC-SHA256 (RFC 9420 §5.1).
+    pub fn mac(&self, key: &[u8], data: &[u8]) -> Vec<u8> {
+        awslc::hmac(HashAlg::Sha256, key, data)
+    }
+
+    /// `KDF.Extract(salt, ikm)`: HKDF-Extract (RFC 5869 §2.2).
+    pub fn extract(&self, salt: &[u8], ikm: &[u8]) -> Secret {
+        awslc::hkdf_extract(HashAlg::Sha256, salt, ikm)
+    }
+
+    /// `KDF.Expand(prk, info, len)`: HKDF-Expand (RFC 5869 §2.3).
+    pub fn expand(&self, prk: &[u8], info: &[u8], len: usize) -> Result<Secret> {
+        awslc::hkdf_expand(HashAlg::Sha256, prk, info, len)
+    }
+
+    /// `ExpandWithLabel(secret, label, context, len)` (RFC 9420 §8): `KDF.Expand` over the
+    /// serialized `KDFLabel { len, "MLS 1.0 " + label, context }`.
+    pub fn expand_with_label(
+        &self,
+        secret: &[u8],
+        label: &[u8],
+        context: &[u8],
+        len: u16,
+    ) -> Result<Secret> {
+        let info = labels::kdf_label(label, context, len)?;
+        self.expand(secret, &info, usize::from(len))
+    }
+
+    /// `DeriveSecret(secret, label) = ExpandWithLabel(secret, label, "", KDF.Nh)` (RFC 9420 §8).
+    pub fn derive_secret(&self, secret: &[u8], label: &[u8]) -> Result<Secret> {
+        // Nh = 32 fits in u16.
+        self.expand_with_label(secret, label, &[], self.hash_len() as u16)
+    }
+
+    /// `DeriveTreeSecret(secret, label, generation, len) = ExpandWithLabel(secret, label,
+    /// generation as big-endian uint32, len)` (RFC 9420 §9.1).
+    pub fn derive_tree_secret(
+        &self,
+        secret: &[u8],
+        label: &[u8],
+        generation: u32,
+        len: u16,
+    ) -> Result<Secret> {
+        self.expand_with_label(secret, label, &generation.to_be_bytes(), len)
+    }
+
+    /// `RefHash(label, value) = Hash(RefHashInput { label, value })` (RFC 9420 §5.2). The
+    /// label is used as given (e.g. `b"MLS 1.0 KeyPackage Reference"`). Fails only for inputs
+    /// of 2^30 bytes or more, which a variable-length vector cannot hold.
+    pub fn ref_hash(&self, label: &[u8], value: &[u8]) -> Result<Vec<u8>> {
+        Ok(self.hash(&labels::ref_hash_input(label, value)?))
+    }
+
+    // ----- AEAD (RFC 9420 §5.1, §6.3) -----
+
+    /// `AEAD.Seal(key, nonce, aad, pt)`: returns `ciphertext || tag`.
+    pub fn aead_seal(&self, key: &[u8], nonce: &[u8], aad: &[u8], pt: &[u8]) -> Result<Vec<u8>> {
+        awslc::aead_seal(self.aead(), key, nonce, aad, pt)
+    }
+
+    /// `AEAD.Open(key, nonce, aad, ct)`; [`CryptoError::AeadOpenFailed`] if it does not
+    /// authenticate.
+    pub fn aead_open(&self, key: &[u8], nonce: &[u8], aad: &[u8], ct: &[u8]) -> Result<Vec<u8>> {
+        awslc::aead_open(self.aead(), key, nonce, aad, ct)
+    }
+
+    // ----- signatures (RFC 9420 §5.1.2) -----
+
+    /// `SignWithLabel(sk, label, content)`: Ed25519 over
+    /// `SignContent { "MLS 1.0 " + label, content }`.
+    pub fn sign_with_label(
+        &self,
+        sk: &SignaturePrivateKey,
+        label: &[u8],
+        content: &[u8],
+    ) -> Result<Vec<u8>> {
+        let msg = labels::labeled_pair(label, content)?;
+        Ok(sk.key_pair().sign(&msg).as_ref().to_vec())
+    }
+
+    /// `VerifyWithLabel(pk, label, content, sig)`; [`CryptoError::InvalidSignature`] on a bad
+    /// signature, [`CryptoError::InvalidPublicKey`] on a key of the wrong length.
+    pub fn verify_with_label(
+        &self,
+        pk: &[u8],
+        label: &[u8],
+        content: &[u8],
+        sig: &[u8],
+    ) -> Result<()> {
+        let msg = labels::labeled_pair(label, content)?;
+        awslc::ed25519_verify(pk, &msg, sig)
+    }
+
+    /// A fresh Ed25519 key pair: (private key, 32-byte public key).
+    pub fn generate_signature_key_pair(&self) -> (SignaturePrivateKey, Vec<u8>) {
+        let seed = Secret::new(self.random_bytes(awslc::ED25519_SEED_LEN));
+        // Invariant: `from_seed` fails only for a seed that is not 32 bytes long.
+        let sk = SignaturePrivateKey::from_seed(seed.as_bytes())
+            .expect("a 32-byte seed is always a valid Ed25519 private key");
+        let pk = sk.public_key();
+        (sk, pk)
+    }
+
+    /// The Ed25519 key pair with this 32-byte seed (the MLS private-key encoding).
+    pub fn signature_key_pair_from_seed(
+        &self,
+        seed: &[u8],
+    ) -> Result<(SignaturePrivateKey, Vec<u8>)> {
+        let sk = SignaturePrivateKey::from_seed(seed)?;
+        let pk = sk.public_key();
+        Ok((sk, pk))
+    }
+
+    // ----- HPKE (RFC 9180; RFC 9420 §5.1.3) -----
+
+    fn hpke(&self, rng: HpkeRng) -> Hpke<HpkeAwsLc> {
+        Hpke::new_with_rng(
+            Mode::Base,
+            KemAlgorithm::DhKem25519,
+            KdfAlgorithm::HkdfSha256,
+            self.suite.hpke_aead(),
+            rng,
+        )
+    }
+
+    /// `DeriveKeyPair(ikm)` (RFC 9180 §7.1.3): (private key, public key).
+    pub fn derive_hpke_key_pair(&self, ikm: &[u8]) -> Result<(HpkePrivateKey, Vec<u8>)> {
+        hpke_backend::derive_x25519_key_pair(ikm)
+    }
+
+    /// A fresh HPKE key pair: `DeriveKeyPair` of `Nsk` random bytes.
+    pub fn generate_hpke_key_pair(&self) -> Result<(HpkePrivateKey, Vec<u8>)> {
+        let ikm = Secret::new(self.random_bytes(X25519_NSK));
+        self.derive_hpke_key_pair(ikm.as_bytes())
+    }
+
+    /// The public key of an HPKE private key.
+    pub fn hpke_public_key(&self, sk: &HpkePrivateKey) -> Result<Vec<u8>> {
+        awslc::x25519_public(sk.as_bytes())
+    }
+
+    /// `SealBase(pk, info, aad, pt)` (RFC 9180 §6.1): (`enc` / `kem_output`, ciphertext).
+    pub fn hpke_seal(
+        &self,
+        pk: &[u8],
+        info: &[u8],
+        aad: &[u8],
+        pt: &[u8],
+    ) -> Result<(Vec<u8>, Vec<u8>)> {
+        self.seal_with_rng(HpkeRng::system(), pk, info, aad, pt)
+    }
+
+    /// [`Provider::hpke_seal`] with the ephemeral key pair `DeriveKeyPair(ikm_e)` instead of a
+    /// random one: the same inputs give the same output bytes. `ikm_e` must be `Nsk` (32)
+    /// bytes, and must be unpredictable and never reused outside tests.
+    pub fn hpke_seal_with_ikm(
+        &self,
+        pk: &[u8],
+        info: &[u8],
+        aad: &[u8],
+        pt: &[u8],
+        ikm_e: &[u8],
+    ) -> Result<(Vec<u8>, Vec<u8>)> {
+        if ikm_e.len() != X25519_NSK {
+            return Err(CryptoError::InvalidLength(
+                "HPKE ikm_e must be Nsk (32) bytes",
+            ));
+        }
+        self.seal_with_rng(HpkeRng::fixed(ikm_e), pk, info, aad, pt)
+    }
+
+    fn seal_with_rng(
+        &self,
+        rng: HpkeRng,
+        pk: &[u8],
+        info: &[u8],
+        aad: &[u8],
+        pt: &[u8],
+    ) -> Result<(Vec<u8>, Vec<u8>)> {
+        if pk.len() != awslc::X25519_LEN {
+            return Err(CryptoError::InvalidPublicKey);
+        }
+        let pk = RsHpkePublicKey::new(pk.to_vec());
+        self.hpke(rng)
+            .seal(&pk, info, aad, pt, None, None, None)
+            .map_err(hpke_backend::map_hpke_error)
+    }
+
+    /// `OpenBase(enc, sk, info, aad, ct)` (RFC 9180 §6.1); [`CryptoError::HpkeOpenFailed`] if
+    /// the ciphertext does not authenticate.
+    pub fn hpke_open(
+        &self,
+        sk: &HpkePrivateKey,
+        kem_output: &[u8],
+        info: &[u8],
+        aad: &[u8],
+        ct: &[u8],
+    ) -> Result<Vec<u8>> {
+        if sk.as_bytes().len() != X25519_NSK {
+            return Err(CryptoError::InvalidPrivateKey);
+        }
+        if kem_output.len() != awslc::X25519_LEN {
+            return Err(CryptoError::InvalidPublicKey);
+        }
+        let sk = hpke_rs::HpkePrivateKey::new(sk.as_bytes().to_vec());
+        // `open` draws no randomness; the one-shot source is empty so it could not.
+        self.hpke(HpkeRng::fixed(&[]))
+            .open(kem_output, &sk, info, aad, ct, None, None, None)
+            .map_err(hpke_backend::map_hpke_error)
+    }
+
+    /// `EncryptWithLabel(pk, label, context, pt) = SealBase(pk, EncryptContext, "", pt)`
+    /// (RFC 9420 §5.1.3): (`kem_output`, ciphertext).
+    pub fn encrypt_with_label(
+        &self,
+        pk: &[u8],
+        label: &[u8],
+        context: &[u8],
+        pt: &[u8],
+    ) -> Result<(Vec<u8>, Vec<u8>)> {
+        let info = labels::labeled_pair(label, context)?;
+        self.hpke_seal(pk, &info, &[], pt)
+    }
+
+    /// [`Provider::encrypt_with_label`] with the ephemeral key `DeriveKeyPair(ikm_e)`.
+    pub fn encrypt_with_label_with_ikm(
+        &self,
+        pk: &[u8],
+        label: &[u8],
+        context: &[u8],
+        pt: &[u8],
+        ikm_e: &[u8],
+    ) -> Result<(Vec<u8>, Vec<u8>)> {
+        let info = labels::labeled_pair(label, context)?;
+        self.hpke_seal_with_ikm(pk, &info, &[], pt, ikm_e)
+    }
+
+    /// `DecryptWithLabel(sk, label, context, kem_output, ct)
+    /// = OpenBase(kem_output, sk, EncryptContext, "", ct)` (RFC 9420 §5.1.3).
+    pub fn decrypt_with_label(
+        &self,
+        sk: &HpkePrivateKey,
+        label: &[u8],
+        context: &[u8],
+        kem_output: &[u8],
+        ct: &[u8],
+    ) -> Result<Vec<u8>> {
+        let info = labels::labeled_pair(label, context)?;
+        self.hpke_open(sk, kem_output, &info, &[], ct)
+    }
+
+    // ----- randomness -----
+
+    /// `n` bytes from aws-lc's RNG.
+    pub fn random_bytes(&self, n: usize) -> Vec<u8> {
+        let mut out = vec![0u8; n];
+        // Invariant: aws-lc's RAND_bytes always returns 1 (it aborts the process rather than
+        // report an entropy failure), so `rand::fill` cannot fail.
+        awslc::fill_random(&mut out).expect("aws-lc RAND_bytes does not fail");
+        out
+    }
+}

@@ -1,0 +1,301 @@
+//! Unit tests of the provider: secrecy of `Debug`, rejection of degenerate inputs, typed
+//! errors, and byte-for-byte agreement of the seeded HPKE path with hpke-rs's RustCrypto back
+//! end.
+
+use hpke_rs::{Hpke, Mode};
+use hpke_rs_crypto::types::{KdfAlgorithm, KemAlgorithm};
+use hpke_rs_rust_crypto::HpkeRustCrypto;
+
+use super::*;
+
+fn providers() -> impl Iterator<Item = Provider> {
+    CipherSuite::ALL.iter().map(|&s| Provider::new(s))
+}
+
+/// A low-order X25519 point (order 8) from RFC 7748 / Wycheproof: DH with it is all zero.
+const LOW_ORDER_POINT: [u8; 32] = [
+    0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3, 0xfa, 0xf1, 0x9f, 0xc4, 0x6a,
+    0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32, 0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49, 0xb8, 0x00,
+];
+
+#[test]
+fn suite_ids_round_trip() {
+    for &s in CipherSuite::ALL {
+        assert_eq!(CipherSuite::from_u16(s.id()), Some(s));
+    }
+    assert_eq!(CipherSuite::from_u16(2), None);
+    assert_eq!(
+        CipherSuite::try_from(7),
+        Err(CryptoError::UnsupportedCipherSuite(7))
+    );
+}
+
+#[test]
+fn debug_does_not_leak_secret_bytes() {
+    let bytes = vec![0xab; 32];
+    let secret = Secret::from(bytes.clone());
+    let hpke_sk = HpkePrivateKey::new(bytes.clone());
+    let sig_sk = SignaturePrivateKey::from_seed(&bytes).unwrap();
+    for shown in [
+        format!("{secret:?}"),
+        format!("{hpke_sk:?}"),
+        format!("{sig_sk:?}"),
+    ] {
+        assert!(!shown.contains("ab"), "{shown}");
+        assert!(!shown.contains("171"), "{shown}");
+        assert!(shown.contains("32"), "{shown}");
+    }
+}
+
+#[test]
+fn secret_equality() {
+    assert_eq!(Secret::from(vec![1, 2, 3]), Secret::from_slice(&[1, 2, 3]));
+    assert_ne!(Secret::from(vec![1, 2, 3]), Secret::from(vec![1, 2, 4]));
+    assert_ne!(Secret::from(vec![1, 2, 3]), Secret::from(vec![1, 2]));
+}
+
+#[test]
+fn zero_shared_secret_is_rejected() {
+    let sk = [0x42u8; 32];
+    assert_eq!(
+        awslc::x25519(&sk, &LOW_ORDER_POINT),
+        Err(CryptoError::ZeroSharedSecret)
+    );
+    assert_eq!(
+        awslc::x25519(&sk, &[0u8; 32]),
+        Err(CryptoError::ZeroSharedSecret)
+    );
+    for p in providers() {
+        assert_eq!(
+            p.hpke_seal(&LOW_ORDER_POINT, b"info", b"", b"pt")
+                .unwrap_err(),
+            CryptoError::ZeroSharedSecret
+        );
+        assert_eq!(
+            p.encrypt_with_label_with_ikm(&[0u8; 32], b"l", b"c", b"pt", &[7; 32])
+                .unwrap_err(),
+            CryptoError::ZeroSharedSecret
+        );
+        // The receiver side: a low-order `enc`.
+        let (sk, _) = p.generate_hpke_key_pair().unwrap();
+        assert_eq!(
+            p.hpke_open(&sk, &LOW_ORDER_POINT, b"info", b"", &[0u8; 32])
+                .unwrap_err(),
+            CryptoError::ZeroSharedSecret
+        );
+    }
+}
+
+#[test]
+fn bad_lengths_are_typed_errors() {
+    let p = Provider::new(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519);
+    assert_eq!(
+        p.hpke_seal(&[1; 31], b"", b"", b"").unwrap_err(),
+        CryptoError::InvalidPublicKey
+    );
+    let (sk, pk) = p.generate_hpke_key_pair().unwrap();
+    assert_eq!(
+        p.hpke_seal_with_ikm(&pk, b"", b"", b"", &[0; 31])
+            .unwrap_err(),
+        CryptoError::InvalidLength("HPKE ikm_e must be Nsk (32) bytes")
+    );
+    assert_eq!(
+        p.hpke_open(&HpkePrivateKey::new(vec![1; 31]), &pk, b"", b"", &[0; 16])
+            .unwrap_err(),
+        CryptoError::InvalidPrivateKey
+    );
+    assert_eq!(
+        p.hpke_open(&sk, &pk[..31], b"", b"", &[0; 16]).unwrap_err(),
+        CryptoError::InvalidPublicKey
+    );
+    assert!(matches!(
+        p.aead_seal(&[0; 15], &[0; 12], b"", b""),
+        Err(CryptoError::InvalidLength(_))
+    ));
+    assert!(matches!(
+        p.aead_seal(&[0; 16], &[0; 11], b"", b""),
+        Err(CryptoError::InvalidLength(_))
+    ));
+    assert!(matches!(
+        p.expand(&[0; 32], b"", 255 * 32 + 1),
+        Err(CryptoError::InvalidLength(_))
+    ));
+    assert!(p.expand(&[0; 32], b"", 255 * 32).is_ok());
+    assert_eq!(
+        SignaturePrivateKey::from_seed(&[0; 31]).unwrap_err(),
+        CryptoError::InvalidPrivateKey
+    );
+}
+
+#[test]
+fn tampered_aead_ciphertext_fails() {
+    for p in providers() {
+        let key = p.random_bytes(p.aead_key_len());
+        let nonce = p.random_bytes(p.aead_nonce_len());
+        let ct = p.aead_seal(&key, &nonce, b"aad", b"hello").unwrap();
+        assert_eq!(p.aead_open(&key, &nonce, b"aad", &ct).unwrap(), b"hello");
+        let mut bad = ct.clone();
+        bad[0] ^= 1;
+        assert_eq!(
+            p.aead_open(&key, &nonce, b"aad", &bad),
+            Err(CryptoError::AeadOpenFailed)
+        );
+        assert_eq!(
+            p.aead_open(&key, &nonce, b"aaD", &ct),
+            Err(CryptoError::AeadOpenFailed)
+        );
+        assert_eq!(
+            p.aead_open(&key, &nonce, b"aad", &ct[..10]),
+            Err(CryptoError::AeadOpenFailed)
+        );
+    }
+}
+
+#[test]
+fn tampered_signature_fails() {
+    for p in providers() {
+        let (sk, pk) = p.generate_signature_key_pair();
+        assert_eq!(sk.public_key(), pk);
+        let sig = p.sign_with_label(&sk, b"LeafNodeTBS", b"content").unwrap();
+        p.verify_with_label(&pk, b"LeafNodeTBS", b"content", &sig)
+            .unwrap();
+        let mut bad = sig.clone();
+        bad[10] ^= 0x80;
+        assert_eq!(
+            p.verify_with_label(&pk, b"LeafNodeTBS", b"content", &bad),
+            Err(CryptoError::InvalidSignature)
+        );
+        assert_eq!(
+            p.verify_with_label(&pk, b"GroupInfoTBS", b"content", &sig),
+            Err(CryptoError::InvalidSignature)
+        );
+        assert_eq!(
+            p.verify_with_label(&pk[..31], b"LeafNodeTBS", b"content", &sig),
+            Err(CryptoError::InvalidPublicKey)
+        );
+        let (sk2, pk2) = p.signature_key_pair_from_seed(sk.as_bytes()).unwrap();
+        assert_eq!((&sk2, &pk2), (&sk, &pk));
+    }
+}
+
+#[test]
+fn tampered_hpke_ciphertext_fails() {
+    for p in providers() {
+        let (sk, pk) = p.generate_hpke_key_pair().unwrap();
+        assert_eq!(p.hpke_public_key(&sk).unwrap(), pk);
+        let (enc, ct) = p
+            .encrypt_with_label(&pk, b"UpdatePathNode", b"ctx", b"secret")
+            .unwrap();
+        assert_eq!(
+            p.decrypt_with_label(&sk, b"UpdatePathNode", b"ctx", &enc, &ct)
+                .unwrap(),
+            b"secret"
+        );
+        let mut bad = ct.clone();
+        bad[0] ^= 1;
+        assert_eq!(
+            p.decrypt_with_label(&sk, b"UpdatePathNode", b"ctx", &enc, &bad),
+            Err(CryptoError::HpkeOpenFailed)
+        );
+        assert_eq!(
+            p.decrypt_with_label(&sk, b"Welcome", b"ctx", &enc, &ct),
+            Err(CryptoError::HpkeOpenFailed)
+        );
+        let (other_sk, _) = p.generate_hpke_key_pair().unwrap();
+        assert_eq!(
+            p.decrypt_with_label(&other_sk, b"UpdatePathNode", b"ctx", &enc, &ct),
+            Err(CryptoError::HpkeOpenFailed)
+        );
+    }
+}
+
+#[test]
+fn seeded_hpke_is_reproducible() {
+    for p in providers() {
+        let (sk, pk) = p.derive_hpke_key_pair(&[1; 32]).unwrap();
+        let a = p
+            .encrypt_with_label_with_ikm(&pk, b"l", b"c", b"pt", &[9; 32])
+            .unwrap();
+        let b = p
+            .encrypt_with_label_with_ikm(&pk, b"l", b"c", b"pt", &[9; 32])
+            .unwrap();
+        let c = p
+            .encrypt_with_label_with_ikm(&pk, b"l", b"c", b"pt", &[8; 32])
+            .unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a.0, c.0);
+        // The kem_output is the public key of DeriveKeyPair(ikm_e).
+        assert_eq!(a.0, p.derive_hpke_key_pair(&[9; 32]).unwrap().1);
+        assert_eq!(
+            p.decrypt_with_label(&sk, b"l", b"c", &a.0, &a.1).unwrap(),
+            b"pt"
+        );
+    }
+}
+
+/// The seeded path through hpke-rs over aws-lc and the same through hpke-rs over RustCrypto
+/// give identical bytes, and each opens the other's output.
+#[test]
+fn seeded_hpke_matches_rust_crypto() {
+    for p in providers() {
+        let rc = |rng| {
+            Hpke::<WithHpkeRng<HpkeRustCrypto>>::new_with_rng(
+                Mode::Base,
+                KemAlgorithm::DhKem25519,
+                KdfAlgorithm::HkdfSha256,
+                p.suite().hpke_aead(),
+                rng,
+            )
+        };
+        for i in 0u8..8 {
+            let (sk, pk) = p.derive_hpke_key_pair(&[i; 32]).unwrap();
+            let ikm_e = [i.wrapping_mul(31).wrapping_add(5); 32];
+            let pt = vec![i; usize::from(i) * 7];
+            let ours = p
+                .hpke_seal_with_ikm(&pk, b"info", b"aad", &pt, &ikm_e)
+                .unwrap();
+            let theirs = rc(HpkeRng::fixed(&ikm_e))
+                .seal(&pk.clone().into(), b"info", b"aad", &pt, None, None, None)
+                .unwrap();
+            assert_eq!(ours, theirs);
+            let rs_sk = hpke_rs::HpkePrivateKey::new(sk.as_bytes().to_vec());
+            let opened = rc(HpkeRng::fixed(&[]))
+                .open(&ours.0, &rs_sk, b"info", b"aad", &ours.1, None, None, None)
+                .unwrap();
+            assert_eq!(opened, pt);
+            // A random RustCrypto encryption opens with Canopy.
+            let (enc, ct) = rc(HpkeRng::system())
+                .seal(&pk.clone().into(), b"info", b"aad", &pt, None, None, None)
+                .unwrap();
+            assert_eq!(p.hpke_open(&sk, &enc, b"info", b"aad", &ct).unwrap(), pt);
+        }
+    }
+}
+
+#[test]
+fn fixed_rng_is_one_shot() {
+    use hpke_rs_crypto::TryRng;
+    let mut rng = HpkeRng::fixed(&[1, 2, 3, 4]);
+    let mut out = [0u8; 3];
+    assert!(
+        rng.try_fill_bytes(&mut out).is_err(),
+        "wrong length must fail"
+    );
+    let mut rng = HpkeRng::fixed(&[1, 2, 3, 4]);
+    let mut out = [0u8; 4];
+    rng.try_fill_bytes(&mut out).unwrap();
+    assert_eq!(out, [1, 2, 3, 4]);
+    assert!(
+        rng.try_fill_bytes(&mut out).is_err(),
+        "second draw must fail"
+    );
+}
+
+#[test]
+fn provider_is_send_sync() {
+    fn assert_send_sync<T: Send + Sync + Clone>() {}
+    assert_send_sync::<Provider>();
+    assert_send_sync::<SignaturePrivateKey>();
+    assert_send_sync::<HpkePrivateKey>();
+    assert_send_sync::<Secret>();
+}
