@@ -31,3 +31,13 @@ fn check(rel: &str, kind: Kind, passed: usize, skipped: usize) {
 fn tree_math() {
     check("mls/tree-math.json", Kind::TreeMath, 10, 0);
 }
+
+#[test]
+fn messages() {
+    check("mls/messages.json", Kind::Messages, 300, 0);
+}
+
+#[test]
+fn deserialization() {
+    check("mls/deserialization.json", Kind::Deserialization, 14, 0);
+}

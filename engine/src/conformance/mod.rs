@@ -12,6 +12,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
+pub mod deserialization;
+pub mod messages;
 pub mod tree_math;
 
 /// Outcome counts for one vector file.
@@ -72,16 +74,20 @@ impl Tally {
 #[non_exhaustive]
 pub enum Kind {
     TreeMath,
+    Messages,
+    Deserialization,
 }
 
 impl Kind {
     /// Every kind, for listing.
-    pub const ALL: &'static [Kind] = &[Kind::TreeMath];
+    pub const ALL: &'static [Kind] = &[Kind::TreeMath, Kind::Messages, Kind::Deserialization];
 
     /// The upstream file name this kind is published under (without `.json`).
     pub fn file_stem(self) -> &'static str {
         match self {
             Kind::TreeMath => "tree-math",
+            Kind::Messages => "messages",
+            Kind::Deserialization => "deserialization",
         }
     }
 
@@ -89,6 +95,8 @@ impl Kind {
     pub fn run(self, json: &Value) -> Tally {
         match self {
             Kind::TreeMath => tree_math::run(json),
+            Kind::Messages => messages::run(json),
+            Kind::Deserialization => deserialization::run(json),
         }
     }
 
@@ -99,6 +107,12 @@ impl Kind {
         let has = |k: &str| first.contains_key(k);
         if has("n_leaves") && has("parent") && has("sibling") {
             return Some(Kind::TreeMath);
+        }
+        if has("mls_welcome") && has("commit") && has("private_message") {
+            return Some(Kind::Messages);
+        }
+        if has("vlbytes_header") && has("length") {
+            return Some(Kind::Deserialization);
         }
         None
     }
