@@ -113,3 +113,13 @@ fn wycheproof_hmac_sha256() {
         0,
     );
 }
+
+#[test]
+fn messages() {
+    check("mls/messages.json", Kind::Messages, 300, 0);
+}
+
+#[test]
+fn deserialization() {
+    check("mls/deserialization.json", Kind::Deserialization, 14, 0);
+}

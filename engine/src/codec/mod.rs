@@ -1,11 +1,270 @@
-//! RFC 9420 wire codec (placeholder: being written).
+//! RFC 9420 wire codec: every MLS wire struct (RFC 9420 §§5–12) in the TLS presentation
+//! language with MLS variable-length vector headers (§2.1.2), built on `tls_codec`.
+//!
+//! Decoding always goes through the `std::io::Read` based [`tls_codec::Deserialize`] path:
+//! that path enforces the MLS varint rules (minimal encoding, 30-bit maximum, no `0b11`
+//! prefix, with the `mls` feature) and never pre-allocates more than 4 KiB from a length
+//! header, so a header claiming 1 GiB in front of 10 bytes fails with
+//! [`CodecError::Truncated`] after reading those 10 bytes. (The slice based
+//! `DeserializeBytes` path of tls_codec 0.5 neither checks the 30-bit limit nor avoids a
+//! `debug_assert` on truncated `VLBytes`, so Canopy does not use it.)
+//!
+//! Use [`encode`] / [`encode_into`] and [`decode`] rather than the raw trait methods: they
+//! map errors into the typed [`CodecError`] and [`decode`] rejects trailing bytes.
+//!
+//! The "to-be-signed" and hash inputs ([`LeafNodeTbs`], [`FramedContentTbs`],
+//! [`TreeHashInput`], ...) borrow the structures they cover and only implement
+//! [`tls_codec::Serialize`], so signing or hashing never clones a tree node or message.
+
 use thiserror::Error as ThisError;
 
-/// Why bytes failed to decode.
+#[macro_use]
+mod macros;
+mod framing;
+mod primitives;
+mod proposals;
+mod tree;
+mod welcome;
+
+pub use framing::*;
+pub use primitives::*;
+pub use proposals::*;
+pub use tree::*;
+pub use welcome::*;
+
+pub use tls_codec::{Deserialize, Serialize, Size, VLBytes};
+
+/// Why bytes failed to decode (or a value failed to encode).
 #[derive(Debug, Clone, PartialEq, Eq, ThisError)]
 #[non_exhaustive]
 pub enum CodecError {
-    /// Placeholder.
+    /// The input ended in the middle of a structure (including a vector whose length header
+    /// claims more bytes than remain).
+    #[error("input truncated")]
+    Truncated,
+    /// A complete structure was decoded but bytes were left over.
+    #[error("{remaining} trailing bytes after the structure")]
+    TrailingBytes {
+        /// How many bytes were left.
+        remaining: usize,
+    },
+    /// A vector length header that RFC 9420 §2.1.2 forbids: the `0b11` prefix or a
+    /// non-minimal encoding.
+    #[error("invalid variable-length integer")]
+    InvalidVarint,
+    /// A length that does not fit the 30-bit MLS varint (only when encoding; any decodable
+    /// header is at most 2^30 - 1).
+    #[error("vector length too large for an MLS varint")]
+    LengthTooLarge,
+    /// An enumerated value this implementation does not know.
+    #[error("unknown {field}: {value}")]
+    UnknownValue {
+        /// The RFC 9420 field, e.g. `wire_format`.
+        field: &'static str,
+        /// The value read.
+        value: u64,
+    },
+    /// `PrivateMessageContent` padding that is not all zeros (RFC 9420 §6.3.1).
+    #[error("non-zero padding")]
+    InvalidPadding,
+    /// A value that cannot be encoded because its parts disagree (e.g. a commit without a
+    /// confirmation tag, a member-sent `PublicMessage` without a membership tag).
+    #[error("inconsistent structure: {0}")]
+    Inconsistent(&'static str),
+    /// Any other error reported by tls_codec (e.g. an `optional` presence byte other than 0/1).
     #[error("decode error: {0}")]
-    Decode(String),
+    Other(String),
+}
+
+/// Fields that can carry an unknown enumerated value; the index is packed into the
+/// `tls_codec::Error::UnknownValue` payload so [`CodecError::UnknownValue`] can name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u64)]
+pub(crate) enum Field {
+    WireFormat = 1,
+    ContentType,
+    SenderType,
+    ProposalType,
+    CredentialType,
+    LeafNodeSource,
+    NodeType,
+    PskType,
+    ResumptionPskUsage,
+    ProposalOrRefType,
+}
+
+const FIELD_NAMES: [&str; 11] = [
+    "discriminant",
+    "wire_format",
+    "content_type",
+    "sender_type",
+    "proposal_type",
+    "credential_type",
+    "leaf_node_source",
+    "node_type",
+    "psktype",
+    "resumption_psk_usage",
+    "proposal_or_ref_type",
+];
+
+/// Marker carried in `tls_codec::Error::DecodingError` for non-zero padding.
+const PADDING_MARKER: &str = "canopy: non-zero padding";
+/// Prefix carried in `tls_codec::Error::EncodingError` for inconsistent structures.
+const INCONSISTENT_PREFIX: &str = "canopy: inconsistent: ";
+
+/// The tls_codec error for an unknown value of `field`.
+pub(crate) fn unknown(field: Field, value: u64) -> tls_codec::Error {
+    // Enumerated MLS values are at most 16 bits, so the low 32 bits hold the value.
+    tls_codec::Error::UnknownValue(((field as u64) << 32) | (value & 0xffff_ffff))
+}
+
+/// The tls_codec error for an inconsistent structure at encoding time.
+pub(crate) fn inconsistent(what: &'static str) -> tls_codec::Error {
+    tls_codec::Error::EncodingError(format!("{INCONSISTENT_PREFIX}{what}"))
+}
+
+/// The tls_codec error for non-zero padding.
+pub(crate) fn bad_padding() -> tls_codec::Error {
+    tls_codec::Error::DecodingError(PADDING_MARKER.to_string())
+}
+
+/// Map a tls_codec error from the decoding path.
+fn from_decode_error(e: tls_codec::Error) -> CodecError {
+    use tls_codec::Error as E;
+    match e {
+        E::EndOfStream => CodecError::Truncated,
+        E::InvalidVectorLength => CodecError::InvalidVarint,
+        E::TrailingData => CodecError::TrailingBytes { remaining: 0 },
+        E::UnknownValue(v) => {
+            let idx = (v >> 32) as usize;
+            match FIELD_NAMES.get(idx) {
+                Some(&field) if idx != 0 => CodecError::UnknownValue { field, value: v & 0xffff_ffff },
+                _ => CodecError::UnknownValue { field: FIELD_NAMES[0], value: v },
+            }
+        }
+        E::DecodingError(s) if s == PADDING_MARKER => CodecError::InvalidPadding,
+        other => from_encode_error(other),
+    }
+}
+
+/// Map a tls_codec error from the encoding path.
+fn from_encode_error(e: tls_codec::Error) -> CodecError {
+    use tls_codec::Error as E;
+    match e {
+        E::InvalidVectorLength => CodecError::LengthTooLarge,
+        E::EncodingError(s) => match s.strip_prefix(INCONSISTENT_PREFIX) {
+            Some(_) => CodecError::Inconsistent(inconsistent_static(&s)),
+            None => CodecError::Other(s),
+        },
+        E::DecodingError(s) | E::InvalidWriteLength(s) => CodecError::Other(s),
+        other => CodecError::Other(other.to_string()),
+    }
+}
+
+/// Recover the `&'static str` of an [`inconsistent`] error.
+fn inconsistent_static(s: &str) -> &'static str {
+    INCONSISTENT_REASONS
+        .iter()
+        .copied()
+        .find(|r| s.ends_with(r))
+        .unwrap_or("structure parts disagree")
+}
+
+/// Every reason passed to [`inconsistent`], so the typed error can carry a `&'static str`.
+const INCONSISTENT_REASONS: &[&str] = &[
+    framing::NO_CONFIRMATION_TAG,
+    framing::STRAY_CONFIRMATION_TAG,
+    framing::NO_MEMBERSHIP_TAG,
+    framing::STRAY_MEMBERSHIP_TAG,
+    framing::NO_GROUP_CONTEXT,
+    framing::STRAY_GROUP_CONTEXT,
+];
+
+/// Serialize `v` into a fresh buffer.
+pub fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, CodecError> {
+    let mut out = Vec::with_capacity(v.tls_serialized_len());
+    encode_into(v, &mut out)?;
+    Ok(out)
+}
+
+/// Serialize `v`, appending to `out`; returns the number of bytes written. On error `out`
+/// may hold a partial encoding.
+pub fn encode_into<T: Serialize>(v: &T, out: &mut Vec<u8>) -> Result<usize, CodecError> {
+    v.tls_serialize(out).map_err(from_encode_error)
+}
+
+/// Decode exactly one `T` from `bytes`: trailing bytes are an error
+/// ([`CodecError::TrailingBytes`]).
+pub fn decode<T: Deserialize>(bytes: &[u8]) -> Result<T, CodecError> {
+    let (v, rest) = decode_prefix(bytes)?;
+    if rest.is_empty() {
+        Ok(v)
+    } else {
+        Err(CodecError::TrailingBytes { remaining: rest.len() })
+    }
+}
+
+/// Decode one `T` from the front of `bytes`, returning it and the unread rest.
+pub fn decode_prefix<T: Deserialize>(bytes: &[u8]) -> Result<(T, &[u8]), CodecError> {
+    let mut rest = bytes;
+    let v = T::tls_deserialize(&mut rest).map_err(from_decode_error)?;
+    Ok((v, rest))
+}
+
+/// Decode an RFC 9420 §2.1.2 variable-length vector header from the front of `bytes`:
+/// returns the length it encodes and the header's size (1, 2 or 4 bytes).
+pub fn decode_varint_length(bytes: &[u8]) -> Result<(u32, usize), CodecError> {
+    let first = *bytes.first().ok_or(CodecError::Truncated)?;
+    let prefix = first >> 6;
+    if prefix == 3 {
+        return Err(CodecError::InvalidVarint);
+    }
+    let len = 1usize << prefix;
+    let head = bytes.get(..len).ok_or(CodecError::Truncated)?;
+    let value = head[1..].iter().fold(u32::from(first & 0x3f), |v, b| (v << 8) | u32::from(*b));
+    // Minimal encoding: a value that would fit in the next shorter form is malformed.
+    if prefix >= 1 && value < (1u32 << (8 * (len / 2) - 2)) {
+        return Err(CodecError::InvalidVarint);
+    }
+    Ok((value, len))
+}
+
+/// Encode an RFC 9420 §2.1.2 variable-length vector header for `length`.
+pub fn encode_varint_length(length: usize, out: &mut Vec<u8>) -> Result<usize, CodecError> {
+    tls_codec::vlen::write_length(out, length).map_err(from_encode_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varint_rules() {
+        assert_eq!(decode_varint_length(&[0x25]), Ok((37, 1)));
+        assert_eq!(decode_varint_length(&[0x7b, 0xbd]), Ok((15293, 2)));
+        assert_eq!(decode_varint_length(&[0x9d, 0x7f, 0x3e, 0x7d]), Ok((494_878_333, 4)));
+        assert_eq!(decode_varint_length(&[0x40, 0x25]), Err(CodecError::InvalidVarint));
+        assert_eq!(decode_varint_length(&[0x80, 0, 0x3f, 0xff]), Err(CodecError::InvalidVarint));
+        assert_eq!(decode_varint_length(&[0xc0, 0, 0, 0, 0, 0, 0, 1]), Err(CodecError::InvalidVarint));
+        assert_eq!(decode_varint_length(&[0x80, 0]), Err(CodecError::Truncated));
+        // tls_codec's vector path agrees.
+        assert_eq!(decode::<VLBytes>(&[0x40, 0x01, 0xaa]), Err(CodecError::InvalidVarint));
+        assert_eq!(
+            decode::<VLBytes>(&[0xc0, 0, 0, 0, 0, 0, 0, 1, 0xaa]),
+            Err(CodecError::InvalidVarint)
+        );
+        assert_eq!(
+            decode::<VLBytes>(&[0xc0, 0, 0, 0, 0x40, 0, 0, 0, 0xaa]),
+            Err(CodecError::InvalidVarint)
+        );
+        let mut out = Vec::new();
+        assert_eq!(encode_varint_length(1 << 30, &mut out), Err(CodecError::LengthTooLarge));
+    }
+
+    #[test]
+    fn trailing_and_truncated() {
+        assert_eq!(decode::<VLBytes>(&[0x01, 0xaa, 0xbb]), Err(CodecError::TrailingBytes { remaining: 1 }));
+        assert_eq!(decode::<VLBytes>(&[0x02, 0xaa]), Err(CodecError::Truncated));
+        assert_eq!(decode::<VLBytes>(&[0xbf, 0xff, 0xff, 0xff, 1, 2]), Err(CodecError::Truncated));
+    }
 }

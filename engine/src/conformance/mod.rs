@@ -14,6 +14,8 @@ use serde_json::Value;
 
 pub mod crypto_basics;
 pub mod hpke;
+pub mod deserialization;
+pub mod messages;
 pub mod tree_math;
 pub mod wycheproof;
 
@@ -91,6 +93,8 @@ pub enum Kind {
     WycheproofHkdfSha256,
     /// Wycheproof `hmac_sha256_test.json`.
     WycheproofHmacSha256,
+    Messages,
+    Deserialization,
 }
 
 impl Kind {
@@ -105,6 +109,8 @@ impl Kind {
         Kind::WycheproofChaCha20Poly1305,
         Kind::WycheproofHkdfSha256,
         Kind::WycheproofHmacSha256,
+        Kind::Messages,
+        Kind::Deserialization,
     ];
 
     /// The upstream file name this kind is published under (without `.json`).
@@ -119,6 +125,8 @@ impl Kind {
             Kind::WycheproofChaCha20Poly1305 => "chacha20_poly1305_test",
             Kind::WycheproofHkdfSha256 => "hkdf_sha256_test",
             Kind::WycheproofHmacSha256 => "hmac_sha256_test",
+            Kind::Messages => "messages",
+            Kind::Deserialization => "deserialization",
         }
     }
 
@@ -134,6 +142,8 @@ impl Kind {
             Kind::WycheproofChaCha20Poly1305 => wycheproof::run_chacha20_poly1305(json),
             Kind::WycheproofHkdfSha256 => wycheproof::run_hkdf_sha256(json),
             Kind::WycheproofHmacSha256 => wycheproof::run_hmac_sha256(json),
+            Kind::Messages => messages::run(json),
+            Kind::Deserialization => deserialization::run(json),
         }
     }
 
@@ -162,6 +172,12 @@ impl Kind {
         }
         if has("kem_id") && has("ikmE") && has("encryptions") {
             return Some(Kind::Hpke);
+        }
+        if has("mls_welcome") && has("commit") && has("private_message") {
+            return Some(Kind::Messages);
+        }
+        if has("vlbytes_header") && has("length") {
+            return Some(Kind::Deserialization);
         }
         None
     }
