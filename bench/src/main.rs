@@ -13,7 +13,11 @@ use mimalloc::MiMalloc;
 static GLOBAL: MiMalloc = MiMalloc;
 
 #[derive(Debug, Parser)]
-#[command(name = "canopy", version, about = "High-throughput MLS (RFC 9420) engine and benchmarks")]
+#[command(
+    name = "canopy",
+    version,
+    about = "High-throughput MLS (RFC 9420) engine and benchmarks"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -100,8 +104,15 @@ fn vectors(paths: &[PathBuf], verbose: bool) -> Result<ExitCode> {
         }
     }
     let failed = total.failed + unreadable;
-    println!("{} passed, {} failed, {} skipped", total.passed, failed, total.skipped);
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    println!(
+        "{} passed, {} failed, {} skipped",
+        total.passed, failed, total.skipped
+    );
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// Every `.json` file below `dir`, sorted, marked as not explicitly named.

@@ -13,8 +13,8 @@ use std::path::Path;
 use serde_json::Value;
 
 pub mod crypto_basics;
-pub mod hpke;
 pub mod deserialization;
+pub mod hpke;
 pub mod messages;
 pub mod tree_math;
 pub mod wycheproof;

@@ -6,8 +6,8 @@ pub mod secret_tree;
 pub use secret_tree::{RatchetKey, SecretTree};
 
 use crate::codec::{
-    self, ConfirmedTranscriptHashInput, FramedContent, InterimTranscriptHashInput,
-    PreSharedKeyId, PskLabel, WireFormat,
+    self, ConfirmedTranscriptHashInput, FramedContent, InterimTranscriptHashInput, PreSharedKeyId,
+    PskLabel, WireFormat,
 };
 use crate::crypto::{Provider, Secret};
 use crate::error::{Error, Result};
@@ -98,26 +98,42 @@ impl EpochSecrets {
         length: u16,
     ) -> Result<Secret> {
         let derived = provider.derive_secret(self.exporter_secret.as_bytes(), label)?;
-        Ok(provider.expand_with_label(derived.as_bytes(), b"exported", &provider.hash(context), length)?)
+        Ok(provider.expand_with_label(
+            derived.as_bytes(),
+            b"exported",
+            &provider.hash(context),
+            length,
+        )?)
     }
 
     /// The group's `external_pub` (RFC 9420 §8.3): the public half of
     /// `DeriveKeyPair(external_secret)`.
     pub fn external_pub(&self, provider: &Provider) -> Result<Vec<u8>> {
-        Ok(provider.derive_hpke_key_pair(self.external_secret.as_bytes())?.1)
+        Ok(provider
+            .derive_hpke_key_pair(self.external_secret.as_bytes())?
+            .1)
     }
 
     /// `confirmation_tag = MAC(confirmation_key, confirmed_transcript_hash)` (RFC 9420 §6.1).
-    pub fn confirmation_tag(&self, provider: &Provider, confirmed_transcript_hash: &[u8]) -> Vec<u8> {
+    pub fn confirmation_tag(
+        &self,
+        provider: &Provider,
+        confirmed_transcript_hash: &[u8],
+    ) -> Vec<u8> {
         provider.mac(self.confirmation_key.as_bytes(), confirmed_transcript_hash)
     }
 }
 
 /// `welcome_key` and `welcome_nonce` (RFC 9420 §12.4.3.1) from the welcome secret.
 pub fn welcome_key_nonce(provider: &Provider, welcome_secret: &[u8]) -> Result<(Secret, Secret)> {
-    let key = provider.expand_with_label(welcome_secret, b"key", &[], provider.aead_key_len() as u16)?;
-    let nonce =
-        provider.expand_with_label(welcome_secret, b"nonce", &[], provider.aead_nonce_len() as u16)?;
+    let key =
+        provider.expand_with_label(welcome_secret, b"key", &[], provider.aead_key_len() as u16)?;
+    let nonce = provider.expand_with_label(
+        welcome_secret,
+        b"nonce",
+        &[],
+        provider.aead_nonce_len() as u16,
+    )?;
     Ok((key, nonce))
 }
 
@@ -130,7 +146,11 @@ pub fn psk_secret(provider: &Provider, psks: &[(PreSharedKeyId, Secret)]) -> Res
     for (index, (id, psk)) in psks.iter().enumerate() {
         let extracted = provider.extract(&zero, psk.as_bytes());
         // `index < count <= u16::MAX`.
-        let label = PskLabel { id, index: index as u16, count };
+        let label = PskLabel {
+            id,
+            index: index as u16,
+            count,
+        };
         let input = provider.expand_with_label(
             extracted.as_bytes(),
             b"derived psk",
@@ -152,7 +172,14 @@ pub fn confirmed_transcript_hash(
     signature: &[u8],
 ) -> Result<Vec<u8>> {
     let mut buf = interim_before.to_vec();
-    codec::encode_into(&ConfirmedTranscriptHashInput { wire_format, content, signature }, &mut buf)?;
+    codec::encode_into(
+        &ConfirmedTranscriptHashInput {
+            wire_format,
+            content,
+            signature,
+        },
+        &mut buf,
+    )?;
     Ok(provider.hash(&buf))
 }
 

@@ -54,7 +54,11 @@ impl SecretTree {
         let n_leaves = math::full_leaf_count(n_leaves);
         let mut nodes = HashMap::new();
         nodes.insert(math::root(n_leaves).0, encryption_secret);
-        SecretTree { n_leaves, nodes, ratchets: HashMap::new() }
+        SecretTree {
+            n_leaves,
+            nodes,
+            ratchets: HashMap::new(),
+        }
     }
 
     fn leaf_secret(&mut self, provider: &Provider, leaf: LeafIndex) -> Result<Secret> {
@@ -68,11 +72,16 @@ impl SecretTree {
         let start = path
             .iter()
             .position(|x| self.nodes.contains_key(&x.0))
-            .ok_or(Error::ApiMisuse("secret tree: leaf secret already consumed"))?;
+            .ok_or(Error::ApiMisuse(
+                "secret tree: leaf secret already consumed",
+            ))?;
         let nh = provider.hash_len() as u16;
         for i in (1..=start).rev() {
             let x = path[i];
-            let secret = self.nodes.remove(&x.0).ok_or(Error::Internal("secret tree path"))?;
+            let secret = self
+                .nodes
+                .remove(&x.0)
+                .ok_or(Error::Internal("secret tree path"))?;
             let (l, r) = match (x.left(), x.right()) {
                 (Some(l), Some(r)) => (l, r),
                 _ => return Err(Error::Internal("secret tree: leaf on a parent position")),
@@ -82,19 +91,40 @@ impl SecretTree {
             self.nodes.insert(l.0, ls);
             self.nodes.insert(r.0, rs);
         }
-        self.nodes.remove(&target.0).ok_or(Error::Internal("secret tree leaf"))
+        self.nodes
+            .remove(&target.0)
+            .ok_or(Error::Internal("secret tree leaf"))
     }
 
-    fn ratchet(&mut self, provider: &Provider, leaf: LeafIndex, kind: RatchetKind) -> Result<&mut Ratchet> {
-        if !self.ratchets.contains_key(&(leaf.0, RatchetKind::Handshake)) {
+    fn ratchet(
+        &mut self,
+        provider: &Provider,
+        leaf: LeafIndex,
+        kind: RatchetKind,
+    ) -> Result<&mut Ratchet> {
+        if !self
+            .ratchets
+            .contains_key(&(leaf.0, RatchetKind::Handshake))
+        {
             let leaf_secret = self.leaf_secret(provider, leaf)?;
             let nh = provider.hash_len() as u16;
-            for (k, label) in [(RatchetKind::Handshake, &b"handshake"[..]), (RatchetKind::Application, b"application")] {
+            for (k, label) in [
+                (RatchetKind::Handshake, &b"handshake"[..]),
+                (RatchetKind::Application, b"application"),
+            ] {
                 let secret = provider.expand_with_label(leaf_secret.as_bytes(), label, &[], nh)?;
-                self.ratchets.insert((leaf.0, k), Ratchet { generation: 0, secret });
+                self.ratchets.insert(
+                    (leaf.0, k),
+                    Ratchet {
+                        generation: 0,
+                        secret,
+                    },
+                );
             }
         }
-        self.ratchets.get_mut(&(leaf.0, kind)).ok_or(Error::Internal("ratchet just inserted"))
+        self.ratchets
+            .get_mut(&(leaf.0, kind))
+            .ok_or(Error::Internal("ratchet just inserted"))
     }
 
     /// The key and nonce of `generation` for `leaf`'s ratchet, advancing the ratchet past it
@@ -107,24 +137,37 @@ impl SecretTree {
         generation: u32,
     ) -> Result<RatchetKey> {
         let nh = provider.hash_len() as u16;
-        let (nk, nn) = (provider.aead_key_len() as u16, provider.aead_nonce_len() as u16);
+        let (nk, nn) = (
+            provider.aead_key_len() as u16,
+            provider.aead_nonce_len() as u16,
+        );
         let r = self.ratchet(provider, leaf, kind)?;
         if generation < r.generation {
             return Err(Error::ApiMisuse("secret tree: generation already consumed"));
         }
         while r.generation < generation {
-            r.secret = provider.derive_tree_secret(r.secret.as_bytes(), b"secret", r.generation, nh)?;
+            r.secret =
+                provider.derive_tree_secret(r.secret.as_bytes(), b"secret", r.generation, nh)?;
             r.generation += 1;
         }
         let key = provider.derive_tree_secret(r.secret.as_bytes(), b"key", generation, nk)?;
         let nonce = provider.derive_tree_secret(r.secret.as_bytes(), b"nonce", generation, nn)?;
         r.secret = provider.derive_tree_secret(r.secret.as_bytes(), b"secret", generation, nh)?;
         r.generation = generation + 1;
-        Ok(RatchetKey { generation, key, nonce })
+        Ok(RatchetKey {
+            generation,
+            key,
+            nonce,
+        })
     }
 
     /// The next unused generation of `leaf`'s ratchet (for sending).
-    pub fn next_generation(&mut self, provider: &Provider, leaf: LeafIndex, kind: RatchetKind) -> Result<u32> {
+    pub fn next_generation(
+        &mut self,
+        provider: &Provider,
+        leaf: LeafIndex,
+        kind: RatchetKind,
+    ) -> Result<u32> {
         Ok(self.ratchet(provider, leaf, kind)?.generation)
     }
 
@@ -142,9 +185,17 @@ pub fn sender_data_key_nonce(
     ciphertext: &[u8],
 ) -> Result<(Secret, Secret)> {
     let sample = &ciphertext[..ciphertext.len().min(provider.hash_len())];
-    let key = provider.expand_with_label(sender_data_secret, b"key", sample, provider.aead_key_len() as u16)?;
-    let nonce =
-        provider.expand_with_label(sender_data_secret, b"nonce", sample, provider.aead_nonce_len() as u16)?;
+    let key = provider.expand_with_label(
+        sender_data_secret,
+        b"key",
+        sample,
+        provider.aead_key_len() as u16,
+    )?;
+    let nonce = provider.expand_with_label(
+        sender_data_secret,
+        b"nonce",
+        sample,
+        provider.aead_nonce_len() as u16,
+    )?;
     Ok((key, nonce))
 }
-

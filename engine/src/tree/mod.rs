@@ -1,10 +1,10 @@
 //! The ratchet tree (RFC 9420 §4, §7): array-tree math below the MLS semantics.
 
 pub mod math;
-// pub mod ratchet; (wired in once the codec lands)
+pub mod ratchet;
 
 pub use math::{LeafIndex, NodeIndex};
-
+pub use ratchet::{validate_leaf_node, RatchetTree};
 
 use thiserror::Error as ThisError;
 

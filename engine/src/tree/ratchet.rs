@@ -22,8 +22,8 @@ use std::collections::HashSet;
 use super::math::{self, LeafIndex, NodeIndex};
 use super::TreeError;
 use crate::codec::{
-    self, LeafNode, LeafNodeSource, LeafNodeTbs, Node, ParentHashInput, ParentNode, RatchetTree as
-    WireTree, TreeHashInput,
+    self, LeafNode, LeafNodeHashInput, LeafNodeSourceData, LeafNodeTbs, Node, ParentHashInput,
+    ParentNode, ParentNodeHashInput, RatchetTree as WireTree, TreeHashInput,
 };
 use crate::crypto::Provider;
 use crate::error::{Error, Result};
@@ -98,7 +98,11 @@ impl RatchetTree {
 
     /// The wire form: the nodes with trailing blanks removed.
     pub fn to_wire(&self) -> WireTree {
-        let end = self.nodes.iter().rposition(Option::is_some).map_or(0, |i| i + 1);
+        let end = self
+            .nodes
+            .iter()
+            .rposition(Option::is_some)
+            .map_or(0, |i| i + 1);
         WireTree(self.nodes[..end].to_vec())
     }
 
@@ -153,17 +157,24 @@ impl RatchetTree {
 
     /// Iterate over the non-blank leaves.
     pub fn leaves(&self) -> impl Iterator<Item = (LeafIndex, &LeafNode)> + '_ {
-        self.nodes.iter().step_by(2).enumerate().filter_map(|(i, n)| match n {
-            Some(Node::Leaf(l)) => Some((LeafIndex(i as u32), l)),
-            _ => None,
-        })
+        self.nodes
+            .iter()
+            .step_by(2)
+            .enumerate()
+            .filter_map(|(i, n)| match n {
+                Some(Node::Leaf(l)) => Some((LeafIndex(i as u32), l)),
+                _ => None,
+            })
     }
 
     fn check_index(&self, x: NodeIndex) -> Result<(), TreeError> {
         if (x.0 as usize) < self.nodes.len() {
             Ok(())
         } else {
-            Err(TreeError::IndexOutOfRange { index: x.0, width: self.width() })
+            Err(TreeError::IndexOutOfRange {
+                index: x.0,
+                width: self.width(),
+            })
         }
     }
 
@@ -258,21 +269,26 @@ impl RatchetTree {
             (Some(l), Some(r)) => {
                 self.refresh_hash(l, provider)?;
                 self.refresh_hash(r, provider)?;
-                let input = TreeHashInput::Parent {
+                let input = TreeHashInput::Parent(ParentNodeHashInput {
                     parent_node: self.parent_node(x),
                     left_hash: self.cached_hash(l),
                     right_hash: self.cached_hash(r),
-                };
+                });
                 provider.hash(&codec::encode(&input)?)
             }
             _ => {
                 let leaf_index = x.0 / 2;
                 let leaf_node = self.leaf(LeafIndex(leaf_index));
-                provider.hash(&codec::encode(&TreeHashInput::Leaf { leaf_index, leaf_node })?)
+                provider.hash(&codec::encode(&TreeHashInput::Leaf(LeafNodeHashInput {
+                    leaf_index,
+                    leaf_node,
+                }))?)
             }
         };
         if h.len() != self.hash_len {
-            return Err(Error::Internal("hash length differs from the tree's hash length"));
+            return Err(Error::Internal(
+                "hash length differs from the tree's hash length",
+            ));
         }
         let i = x.0 as usize * self.hash_len;
         self.hashes[i..i + self.hash_len].copy_from_slice(&h);
@@ -311,16 +327,19 @@ impl RatchetTree {
                         .filter(|u| in_subtree.binary_search(u).is_err())
                         .collect(),
                 });
-                let input = TreeHashInput::Parent {
+                let input = TreeHashInput::Parent(ParentNodeHashInput {
                     parent_node: filtered.as_ref(),
                     left_hash: &lh,
                     right_hash: &rh,
-                };
+                });
                 Ok(provider.hash(&codec::encode(&input)?))
             }
             // `x` is an excluded leaf: hash it as blank.
             _ => {
-                let input = TreeHashInput::Leaf { leaf_index: x.0 / 2, leaf_node: None };
+                let input = TreeHashInput::Leaf(LeafNodeHashInput {
+                    leaf_index: x.0 / 2,
+                    leaf_node: None,
+                });
                 Ok(provider.hash(&codec::encode(&input)?))
             }
         }
@@ -337,9 +356,11 @@ impl RatchetTree {
         original_sibling_tree_hash: &[u8],
         provider: &Provider,
     ) -> Result<Vec<u8>> {
-        let parent = self.parent_node(p).ok_or(TreeError::BlankNode { index: p.0 })?;
+        let parent = self
+            .parent_node(p)
+            .ok_or(TreeError::BlankNode { index: p.0 })?;
         let input = ParentHashInput {
-            encryption_key: &parent.encryption_key,
+            encryption_key: parent.encryption_key.as_slice(),
             parent_hash: parent.parent_hash.as_slice(),
             original_sibling_tree_hash,
         };
@@ -348,9 +369,17 @@ impl RatchetTree {
 
     /// The parent hash of `p` with copath child `s`, computing the original sibling tree hash
     /// (the tree hash of `s` with `p`'s unmerged leaves removed).
-    pub fn parent_hash(&mut self, p: NodeIndex, s: NodeIndex, provider: &Provider) -> Result<Vec<u8>> {
-        let unmerged =
-            self.parent_node(p).ok_or(TreeError::BlankNode { index: p.0 })?.unmerged_leaves.clone();
+    pub fn parent_hash(
+        &mut self,
+        p: NodeIndex,
+        s: NodeIndex,
+        provider: &Provider,
+    ) -> Result<Vec<u8>> {
+        let unmerged = self
+            .parent_node(p)
+            .ok_or(TreeError::BlankNode { index: p.0 })?
+            .unmerged_leaves
+            .clone();
         let osth = self.tree_hash_excluding(s, &unmerged, provider)?;
         self.parent_hash_with(p, &osth, provider)
     }
@@ -361,7 +390,7 @@ impl RatchetTree {
         match self.node(x)? {
             Node::Parent(p) => Some(p.parent_hash.as_slice()),
             Node::Leaf(l) => match &l.leaf_node_source {
-                LeafNodeSource::Commit(ph) => Some(ph.as_slice()),
+                LeafNodeSourceData::Commit { parent_hash } => Some(parent_hash.as_slice()),
                 _ => None,
             },
         }
@@ -394,7 +423,11 @@ impl RatchetTree {
             let (Some(pl), Some(pr)) = (p.left(), p.right()) else {
                 return Err(Error::Internal("non-blank ancestor is not a parent"));
             };
-            let (c, s) = if math::in_subtree(d, pl) { (pl, pr) } else { (pr, pl) };
+            let (c, s) = if math::in_subtree(d, pl) {
+                (pl, pr)
+            } else {
+                (pr, pl)
+            };
             let claimed = claimed.to_vec();
             let expected = match memo.get(&(p.0, s.0)) {
                 Some(h) => h,
@@ -459,8 +492,16 @@ impl RatchetTree {
 
     /// §7.9.2, third condition: `d` is in the resolution of `c`, and the resolution of `c`
     /// without `d` equals the set of `p`'s unmerged leaves under `c`.
-    fn resolution_matches_unmerged(&self, p: NodeIndex, c: NodeIndex, d: NodeIndex, res_len: &[u32]) -> bool {
-        let Some(parent) = self.parent_node(p) else { return false };
+    fn resolution_matches_unmerged(
+        &self,
+        p: NodeIndex,
+        c: NodeIndex,
+        d: NodeIndex,
+        res_len: &[u32],
+    ) -> bool {
+        let Some(parent) = self.parent_node(p) else {
+            return false;
+        };
         let mut count = 0u32;
         for &u in &parent.unmerged_leaves {
             let un = LeafIndex(u).node();
@@ -485,12 +526,16 @@ impl RatchetTree {
         loop {
             match self.node(x) {
                 Some(Node::Parent(p)) if x != u => {
-                    return u.leaf().is_some_and(|l| p.unmerged_leaves.binary_search(&l.0).is_ok())
+                    return u
+                        .leaf()
+                        .is_some_and(|l| p.unmerged_leaves.binary_search(&l.0).is_ok())
                 }
                 Some(_) => return x == u,
                 None if x == u => return false,
                 None => {
-                    let (Some(l), Some(r)) = (x.left(), x.right()) else { return false };
+                    let (Some(l), Some(r)) = (x.left(), x.right()) else {
+                        return false;
+                    };
                     x = if math::in_subtree(u, l) { l } else { r };
                 }
             }
@@ -506,8 +551,10 @@ impl RatchetTree {
     pub fn validate(&mut self, provider: &Provider, group_id: &[u8]) -> Result<Vec<u8>> {
         self.check_unmerged_leaves()?;
         self.check_key_uniqueness()?;
-        let credential_types: HashSet<u16> =
-            self.leaves().map(|(_, l)| l.credential.credential_type().0).collect();
+        let credential_types: HashSet<u16> = self
+            .leaves()
+            .map(|(_, l)| l.credential.credential_type().0)
+            .collect();
         for (i, leaf) in self.leaves() {
             validate_leaf_node(provider, leaf, Some((group_id, i)), &credential_types)?;
         }
@@ -526,8 +573,14 @@ impl RatchetTree {
             }
             for &u in &p.unmerged_leaves {
                 let un = LeafIndex(u).node();
-                if un.0 as usize >= self.nodes.len() || !math::in_subtree(un, px) || self.leaf(LeafIndex(u)).is_none() {
-                    return Err(TreeError::BadUnmergedLeaf { index: px.0, leaf: u });
+                if un.0 as usize >= self.nodes.len()
+                    || !math::in_subtree(un, px)
+                    || self.leaf(LeafIndex(u)).is_none()
+                {
+                    return Err(TreeError::BadUnmergedLeaf {
+                        index: px.0,
+                        leaf: u,
+                    });
                 }
                 let mut cur = math::parent(un, self.n_leaves);
                 while let Some(x) = cur {
@@ -536,7 +589,10 @@ impl RatchetTree {
                     }
                     if let Some(q) = self.parent_node(x) {
                         if q.unmerged_leaves.binary_search(&u).is_err() {
-                            return Err(TreeError::BadUnmergedLeaf { index: x.0, leaf: u });
+                            return Err(TreeError::BadUnmergedLeaf {
+                                index: x.0,
+                                leaf: u,
+                            });
                         }
                     }
                     cur = math::parent(x, self.n_leaves);
@@ -575,7 +631,10 @@ impl RatchetTree {
     /// Add a leaf (RFC 9420 §12.1.1): the leftmost blank leaf, else extend the tree; the new
     /// leaf index is added to the unmerged leaves of every non-blank ancestor.
     pub fn add_leaf(&mut self, leaf: LeafNode) -> LeafIndex {
-        let idx = match (0..self.n_leaves).map(LeafIndex).find(|&l| self.leaf(l).is_none()) {
+        let idx = match (0..self.n_leaves)
+            .map(LeafIndex)
+            .find(|&l| self.leaf(l).is_none())
+        {
             Some(l) => l,
             None => {
                 let l = LeafIndex(self.n_leaves);
@@ -611,7 +670,9 @@ impl RatchetTree {
     /// Replace `leaf`'s node and blank its direct path (an Update, RFC 9420 §12.1.2).
     pub fn update_leaf(&mut self, leaf: LeafIndex, node: LeafNode) -> Result<(), TreeError> {
         if self.leaf(leaf).is_none() {
-            return Err(TreeError::BlankNode { index: leaf.node().0 });
+            return Err(TreeError::BlankNode {
+                index: leaf.node().0,
+            });
         }
         self.nodes[leaf.node().0 as usize] = Some(Node::Leaf(node));
         self.blank_direct_path(leaf);
@@ -622,7 +683,9 @@ impl RatchetTree {
     /// Remove a member (RFC 9420 §12.1.3): blank its leaf and direct path, then truncate.
     pub fn remove_leaf(&mut self, leaf: LeafIndex) -> Result<(), TreeError> {
         if self.leaf(leaf).is_none() {
-            return Err(TreeError::BlankNode { index: leaf.node().0 });
+            return Err(TreeError::BlankNode {
+                index: leaf.node().0,
+            });
         }
         self.nodes[leaf.node().0 as usize] = None;
         self.blank_direct_path(leaf);
@@ -678,23 +741,36 @@ pub fn validate_leaf_node(
     position: Option<(&[u8], LeafIndex)>,
     credential_types_in_use: &HashSet<u16>,
 ) -> Result<()> {
-    let tbs = LeafNodeTbs::new(leaf, position.map(|(g, i)| (g, i.0)));
+    let tbs = match position {
+        Some((group_id, i)) => LeafNodeTbs::in_group(leaf, group_id, i.0),
+        None => LeafNodeTbs::key_package(leaf),
+    };
     provider.verify_with_label(
         leaf.signature_key.as_slice(),
         b"LeafNodeTBS",
         &codec::encode(&tbs)?,
         leaf.signature.as_slice(),
     )?;
+    // Extension types 1..=5 are RFC 9420's "default" ones (§7.2), which MUST NOT be listed.
     for ext in &leaf.extensions {
         let t = ext.extension_type;
-        if !t.is_default() && !leaf.capabilities.extensions.contains(&t) {
-            return Err(TreeError::UnsupportedExtension { extension_type: t.0 }.into());
+        if !(1..=5).contains(&t.0) && !leaf.capabilities.extensions.contains(&t) {
+            return Err(TreeError::UnsupportedExtension {
+                extension_type: t.0,
+            }
+            .into());
         }
     }
     let caps: HashSet<u16> = leaf.capabilities.credentials.iter().map(|c| c.0).collect();
-    for t in credential_types_in_use.iter().chain([&leaf.credential.credential_type().0]) {
+    for t in credential_types_in_use
+        .iter()
+        .chain([&leaf.credential.credential_type().0])
+    {
         if !caps.contains(t) {
-            return Err(TreeError::UnsupportedCredential { credential_type: *t }.into());
+            return Err(TreeError::UnsupportedCredential {
+                credential_type: *t,
+            }
+            .into());
         }
     }
     Ok(())
