@@ -123,3 +123,28 @@ fn messages() {
 fn deserialization() {
     check("mls/deserialization.json", Kind::Deserialization, 14, 0);
 }
+
+#[test]
+fn key_schedule() {
+    check("mls/key-schedule.json", Kind::KeySchedule, 2, 5);
+}
+
+#[test]
+fn psk_secret() {
+    check("mls/psk_secret.json", Kind::PskSecret, 22, 55);
+}
+
+#[test]
+fn secret_tree() {
+    check("mls/secret-tree.json", Kind::SecretTree, 6, 15);
+}
+
+#[test]
+fn tree_validation() {
+    check("mls/tree-validation.json", Kind::TreeValidation, 28, 70);
+}
+
+#[test]
+fn tree_operations() {
+    check("mls/tree-operations.json", Kind::TreeOperations, 5, 0);
+}

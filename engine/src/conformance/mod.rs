@@ -16,6 +16,8 @@ pub mod crypto_basics;
 pub mod deserialization;
 pub mod hpke;
 pub mod messages;
+pub mod schedule;
+pub mod tree;
 pub mod tree_math;
 pub mod wycheproof;
 
@@ -95,6 +97,16 @@ pub enum Kind {
     WycheproofHmacSha256,
     Messages,
     Deserialization,
+    /// `key-schedule.json` (RFC 9420 §8).
+    KeySchedule,
+    /// `psk_secret.json` (§8.4).
+    PskSecret,
+    /// `secret-tree.json` (§9).
+    SecretTree,
+    /// `tree-validation.json` (§4.1.1, §7.8, §7.9.2).
+    TreeValidation,
+    /// `tree-operations.json` (§12.1).
+    TreeOperations,
 }
 
 impl Kind {
@@ -111,6 +123,11 @@ impl Kind {
         Kind::WycheproofHmacSha256,
         Kind::Messages,
         Kind::Deserialization,
+        Kind::KeySchedule,
+        Kind::PskSecret,
+        Kind::SecretTree,
+        Kind::TreeValidation,
+        Kind::TreeOperations,
     ];
 
     /// The upstream file name this kind is published under (without `.json`).
@@ -127,6 +144,11 @@ impl Kind {
             Kind::WycheproofHmacSha256 => "hmac_sha256_test",
             Kind::Messages => "messages",
             Kind::Deserialization => "deserialization",
+            Kind::KeySchedule => "key-schedule",
+            Kind::PskSecret => "psk_secret",
+            Kind::SecretTree => "secret-tree",
+            Kind::TreeValidation => "tree-validation",
+            Kind::TreeOperations => "tree-operations",
         }
     }
 
@@ -144,6 +166,11 @@ impl Kind {
             Kind::WycheproofHmacSha256 => wycheproof::run_hmac_sha256(json),
             Kind::Messages => messages::run(json),
             Kind::Deserialization => deserialization::run(json),
+            Kind::KeySchedule => schedule::run_key_schedule(json),
+            Kind::PskSecret => schedule::run_psk_secret(json),
+            Kind::SecretTree => schedule::run_secret_tree(json),
+            Kind::TreeValidation => tree::run_validation(json),
+            Kind::TreeOperations => tree::run_operations(json),
         }
     }
 
@@ -178,6 +205,21 @@ impl Kind {
         }
         if has("vlbytes_header") && has("length") {
             return Some(Kind::Deserialization);
+        }
+        if has("initial_init_secret") && has("epochs") {
+            return Some(Kind::KeySchedule);
+        }
+        if has("psks") && has("psk_secret") {
+            return Some(Kind::PskSecret);
+        }
+        if has("sender_data") && has("leaves") && has("encryption_secret") {
+            return Some(Kind::SecretTree);
+        }
+        if has("tree") && has("resolutions") && has("tree_hashes") {
+            return Some(Kind::TreeValidation);
+        }
+        if has("tree_before") && has("proposal") && has("tree_after") {
+            return Some(Kind::TreeOperations);
         }
         None
     }

@@ -3,7 +3,7 @@
 
 pub mod secret_tree;
 
-pub use secret_tree::{RatchetKey, SecretTree};
+pub use secret_tree::{RatchetKey, RatchetKind, SecretTree};
 
 use crate::codec::{
     self, ConfirmedTranscriptHashInput, FramedContent, InterimTranscriptHashInput, PreSharedKeyId,
