@@ -76,6 +76,18 @@ impl RatchetTree {
         }
         let sent_leaves = (nodes.len() as u32).div_ceil(2);
         let n_leaves = math::full_leaf_count(sent_leaves);
+        // Every later computation turns unmerged leaf indices into node indices: reject
+        // out-of-range ones here, at the trust boundary, so that math cannot overflow.
+        for (i, n) in nodes.iter().enumerate() {
+            if let Some(Node::Parent(p)) = n {
+                if let Some(&leaf) = p.unmerged_leaves.iter().find(|&&u| u >= n_leaves) {
+                    return Err(TreeError::BadUnmergedLeaf {
+                        index: i as u32,
+                        leaf,
+                    });
+                }
+            }
+        }
         nodes.resize(math::node_width(n_leaves) as usize, None);
         Ok(Self::from_full_nodes(nodes, n_leaves, hash_len))
     }
