@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use canopy_engine::codec::{
-    self, Add, CodecError, Commit, ExternalInit, GroupContextExtensions, GroupSecrets,
-    MlsMessage, PreSharedKey, RatchetTree, ReInit, Remove, Update, VLBytes,
+    self, Add, CodecError, Commit, ExternalInit, GroupContextExtensions, GroupSecrets, MlsMessage,
+    PreSharedKey, RatchetTree, ReInit, Remove, Update, VLBytes,
 };
 
 /// Decode as the named field's type, re-encode.
@@ -32,7 +32,11 @@ const FIELDS: &[(&str, RoundTrip, Option<usize>)] = &[
     ("pre_shared_key_proposal", rt::<PreSharedKey>, None),
     ("re_init_proposal", rt::<ReInit>, Some(0)),
     ("external_init_proposal", rt::<ExternalInit>, Some(0)),
-    ("group_context_extensions_proposal", rt::<GroupContextExtensions>, Some(0)),
+    (
+        "group_context_extensions_proposal",
+        rt::<GroupContextExtensions>,
+        Some(0),
+    ),
     ("commit", rt::<Commit>, Some(0)),
     ("public_message_application", rt::<MlsMessage>, Some(4)),
     ("public_message_proposal", rt::<MlsMessage>, Some(4)),
@@ -52,7 +56,11 @@ fn samples() -> Vec<(&'static str, RoundTrip, Option<usize>, Vec<u8>)> {
         for &(name, f, header) in FIELDS {
             let hex = json[i][name].as_str().expect("hex field");
             let bytes = hex::decode(hex).expect("hex");
-            assert_eq!(f(&bytes).as_deref(), Ok(bytes.as_slice()), "{name} case {i} round trip");
+            assert_eq!(
+                f(&bytes).as_deref(),
+                Ok(bytes.as_slice()),
+                "{name} case {i} round trip"
+            );
             out.push((name, f, header, bytes));
         }
     }
@@ -67,7 +75,11 @@ fn truncation_at_every_position() {
         expected += bytes.len();
         for k in 0..bytes.len() {
             tried += 1;
-            assert_eq!(f(&bytes[..k]), Err(CodecError::Truncated), "{name} truncated to {k}");
+            assert_eq!(
+                f(&bytes[..k]),
+                Err(CodecError::Truncated),
+                "{name} truncated to {k}"
+            );
         }
     }
     println!("truncations tried: {tried}");
@@ -88,7 +100,9 @@ fn single_bit_flips() {
                 tried += 1;
                 match f(&m) {
                     Err(_) => rejected += 1,
-                    Ok(again) => assert_eq!(again, m, "{name}: flip {pos}.{bit} decoded non-canonically"),
+                    Ok(again) => {
+                        assert_eq!(again, m, "{name}: flip {pos}.{bit} decoded non-canonically")
+                    }
                 }
             }
         }
@@ -106,7 +120,11 @@ fn trailing_byte() {
             let mut m = bytes.clone();
             m.push(extra);
             tried += 1;
-            assert_eq!(f(&m), Err(CodecError::TrailingBytes { remaining: 1 }), "{name}");
+            assert_eq!(
+                f(&m),
+                Err(CodecError::TrailingBytes { remaining: 1 }),
+                "{name}"
+            );
         }
     }
     println!("trailing-byte inputs tried: {tried}");
@@ -151,8 +169,16 @@ fn bad_length_headers() {
             // runs into the end (e.g. an unknown proposal type), so any typed error will do.
             assert!(f(&huge).is_err(), "{name}: 1 GiB header");
             assert!(f(&big).is_err(), "{name}: 64 KiB header");
-            assert_eq!(f(&eight), Err(CodecError::InvalidVarint), "{name}: 0b11 prefix");
-            assert_eq!(f(&nonmin), Err(CodecError::InvalidVarint), "{name}: non-minimal");
+            assert_eq!(
+                f(&eight),
+                Err(CodecError::InvalidVarint),
+                "{name}: 0b11 prefix"
+            );
+            assert_eq!(
+                f(&nonmin),
+                Err(CodecError::InvalidVarint),
+                "{name}: non-minimal"
+            );
         }
         // At every position that parses as a header, splice in a 1 GiB claim: Err, or (if the
         // position was not really a header) a canonical value.
@@ -164,7 +190,10 @@ fn bad_length_headers() {
             let m = splice_header(&bytes, at, &[0xbf, 0xff, 0xff, 0xff]);
             tried += 1;
             if let Ok(again) = f(&m) {
-                assert_eq!(again, m, "{name}: 1 GiB header at {at} decoded non-canonically");
+                assert_eq!(
+                    again, m,
+                    "{name}: 1 GiB header at {at} decoded non-canonically"
+                );
             }
         }
     }
@@ -195,9 +224,15 @@ fn gigabyte_header_does_not_allocate() {
         assert!(codec::decode::<GroupContextExtensions>(&input).is_err());
     }
     let elapsed = start.elapsed();
-    assert!(elapsed < Duration::from_secs(1), "400 rejections took {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(1),
+        "400 rejections took {elapsed:?}"
+    );
     if let (Some(b), Some(a)) = (before, vm_peak_kib()) {
         // A 1 GiB reservation would raise VmPeak by ~1 GiB; allow for thread arenas.
-        assert!(a.saturating_sub(b) < 512 * 1024, "VmPeak grew from {b} KiB to {a} KiB");
+        assert!(
+            a.saturating_sub(b) < 512 * 1024,
+            "VmPeak grew from {b} KiB to {a} KiB"
+        );
     }
 }

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use canopy_engine::conformance::{run_file, Kind};
 
 fn vector(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("test_vectors").join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("test_vectors")
+        .join(rel)
 }
 
 /// Run a file and require `passed` passes, no failures and `skipped` skips.
@@ -23,7 +25,11 @@ fn check(rel: &str, kind: Kind, passed: usize, skipped: usize) {
     }
     assert_eq!(report.kind, kind);
     assert_eq!(t.failed, 0, "{rel}: failures: {:#?}", t.notes);
-    assert_eq!((t.passed, t.skipped), (passed, skipped), "{rel}: case counts changed");
+    assert_eq!(
+        (t.passed, t.skipped),
+        (passed, skipped),
+        "{rel}: case counts changed"
+    );
     assert!(t.checks >= passed, "{rel}: fewer checks than cases");
 }
 

@@ -9,7 +9,7 @@ use tls_codec::{
 
 use super::tree::{vl_len, vl_write};
 use super::{
-    bad_padding, from_decode_error, inconsistent, Commit, CodecError, ContentType, GroupContext,
+    bad_padding, from_decode_error, inconsistent, CodecError, Commit, ContentType, GroupContext,
     Mac, Proposal, ProtocolVersion, SenderType, WireFormat,
 };
 
@@ -80,8 +80,12 @@ impl Serialize for Sender {
 impl Deserialize for Sender {
     fn tls_deserialize<R: Read>(r: &mut R) -> Result<Self, Error> {
         Ok(match SenderType::tls_deserialize(r)? {
-            SenderType::Member => Sender::Member { leaf_index: u32::tls_deserialize(r)? },
-            SenderType::External => Sender::External { sender_index: u32::tls_deserialize(r)? },
+            SenderType::Member => Sender::Member {
+                leaf_index: u32::tls_deserialize(r)?,
+            },
+            SenderType::External => Sender::External {
+                sender_index: u32::tls_deserialize(r)?,
+            },
             SenderType::NewMemberProposal => Sender::NewMemberProposal,
             SenderType::NewMemberCommit => Sender::NewMemberCommit,
         })
@@ -127,7 +131,9 @@ impl FramedContentBody {
     /// Write without the `content_type` byte (as in `PrivateMessageContent`).
     pub fn write_untagged<W: Write>(&self, w: &mut W) -> Result<usize, Error> {
         match self {
-            FramedContentBody::Application { application_data } => application_data.tls_serialize(w),
+            FramedContentBody::Application { application_data } => {
+                application_data.tls_serialize(w)
+            }
             FramedContentBody::Proposal(p) => p.tls_serialize(w),
             FramedContentBody::Commit(c) => c.tls_serialize(w),
         }
@@ -136,9 +142,9 @@ impl FramedContentBody {
     /// Read the arm selected by `content_type`.
     pub fn read_untagged<R: Read>(content_type: ContentType, r: &mut R) -> Result<Self, Error> {
         Ok(match content_type {
-            ContentType::Application => {
-                FramedContentBody::Application { application_data: VLBytes::tls_deserialize(r)? }
-            }
+            ContentType::Application => FramedContentBody::Application {
+                application_data: VLBytes::tls_deserialize(r)?,
+            },
             ContentType::Proposal => FramedContentBody::Proposal(Proposal::tls_deserialize(r)?),
             ContentType::Commit => FramedContentBody::Commit(Commit::tls_deserialize(r)?),
         })
@@ -204,7 +210,10 @@ impl FramedContentAuthData {
             ContentType::Commit => Some(Mac::tls_deserialize(r)?),
             ContentType::Application | ContentType::Proposal => None,
         };
-        Ok(FramedContentAuthData { signature, confirmation_tag })
+        Ok(FramedContentAuthData {
+            signature,
+            confirmation_tag,
+        })
     }
 
     /// Check that `confirmation_tag` matches `content_type`.
@@ -222,7 +231,10 @@ impl FramedContentAuthData {
 impl Size for FramedContentAuthData {
     fn tls_serialized_len(&self) -> usize {
         self.signature.tls_serialized_len()
-            + self.confirmation_tag.as_ref().map_or(0, Size::tls_serialized_len)
+            + self
+                .confirmation_tag
+                .as_ref()
+                .map_or(0, Size::tls_serialized_len)
     }
 }
 
@@ -270,7 +282,11 @@ impl Deserialize for AuthenticatedContent {
         let wire_format = WireFormat::tls_deserialize(r)?;
         let content = FramedContent::tls_deserialize(r)?;
         let auth = FramedContentAuthData::read_for(content.content_type(), r)?;
-        Ok(AuthenticatedContent { wire_format, content, auth })
+        Ok(AuthenticatedContent {
+            wire_format,
+            content,
+            auth,
+        })
     }
 }
 
@@ -294,8 +310,15 @@ impl<'a> FramedContentTbs<'a> {
         content: &'a FramedContent,
         group_context: &'a GroupContext,
     ) -> Self {
-        let group_context = content.sender.signs_group_context().then_some(group_context);
-        FramedContentTbs { wire_format, content, group_context }
+        let group_context = content
+            .sender
+            .signs_group_context()
+            .then_some(group_context);
+        FramedContentTbs {
+            wire_format,
+            content,
+            group_context,
+        }
     }
 }
 
@@ -309,7 +332,10 @@ impl Size for FramedContentTbs<'_> {
 
 impl Serialize for FramedContentTbs<'_> {
     fn tls_serialize<W: Write>(&self, w: &mut W) -> Result<usize, Error> {
-        match (self.content.sender.signs_group_context(), self.group_context) {
+        match (
+            self.content.sender.signs_group_context(),
+            self.group_context,
+        ) {
             (true, None) => return Err(inconsistent(NO_GROUP_CONTEXT)),
             (false, Some(_)) => return Err(inconsistent(STRAY_GROUP_CONTEXT)),
             _ => {}
@@ -341,7 +367,8 @@ impl Size for AuthenticatedContentTbm<'_> {
 
 impl Serialize for AuthenticatedContentTbm<'_> {
     fn tls_serialize<W: Write>(&self, w: &mut W) -> Result<usize, Error> {
-        self.auth.check_for(self.content_tbs.content.content_type())?;
+        self.auth
+            .check_for(self.content_tbs.content.content_type())?;
         Ok(self.content_tbs.tls_serialize(w)? + self.auth.tls_serialize(w)?)
     }
 }
@@ -361,7 +388,10 @@ impl Size for PublicMessage {
     fn tls_serialized_len(&self) -> usize {
         self.content.tls_serialized_len()
             + self.auth.tls_serialized_len()
-            + self.membership_tag.as_ref().map_or(0, Size::tls_serialized_len)
+            + self
+                .membership_tag
+                .as_ref()
+                .map_or(0, Size::tls_serialized_len)
     }
 }
 
@@ -390,7 +420,11 @@ impl Deserialize for PublicMessage {
             Sender::Member { .. } => Some(Mac::tls_deserialize(r)?),
             _ => None,
         };
-        Ok(PublicMessage { content, auth, membership_tag })
+        Ok(PublicMessage {
+            content,
+            auth,
+            membership_tag,
+        })
     }
 }
 
@@ -437,7 +471,11 @@ impl PrivateMessageContent {
             Ok((content, auth))
         };
         let (content, auth) = parse(&mut r).map_err(from_decode_error)?;
-        Ok(PrivateMessageContent { content, auth, padding_len: r.len() })
+        Ok(PrivateMessageContent {
+            content,
+            auth,
+            padding_len: r.len(),
+        })
     }
 }
 

@@ -138,8 +138,14 @@ fn from_decode_error(e: tls_codec::Error) -> CodecError {
         E::UnknownValue(v) => {
             let idx = (v >> 32) as usize;
             match FIELD_NAMES.get(idx) {
-                Some(&field) if idx != 0 => CodecError::UnknownValue { field, value: v & 0xffff_ffff },
-                _ => CodecError::UnknownValue { field: FIELD_NAMES[0], value: v },
+                Some(&field) if idx != 0 => CodecError::UnknownValue {
+                    field,
+                    value: v & 0xffff_ffff,
+                },
+                _ => CodecError::UnknownValue {
+                    field: FIELD_NAMES[0],
+                    value: v,
+                },
             }
         }
         E::DecodingError(s) if s == PADDING_MARKER => CodecError::InvalidPadding,
@@ -200,7 +206,9 @@ pub fn decode<T: Deserialize>(bytes: &[u8]) -> Result<T, CodecError> {
     if rest.is_empty() {
         Ok(v)
     } else {
-        Err(CodecError::TrailingBytes { remaining: rest.len() })
+        Err(CodecError::TrailingBytes {
+            remaining: rest.len(),
+        })
     }
 }
 
@@ -221,7 +229,9 @@ pub fn decode_varint_length(bytes: &[u8]) -> Result<(u32, usize), CodecError> {
     }
     let len = 1usize << prefix;
     let head = bytes.get(..len).ok_or(CodecError::Truncated)?;
-    let value = head[1..].iter().fold(u32::from(first & 0x3f), |v, b| (v << 8) | u32::from(*b));
+    let value = head[1..]
+        .iter()
+        .fold(u32::from(first & 0x3f), |v, b| (v << 8) | u32::from(*b));
     // Minimal encoding: a value that would fit in the next shorter form is malformed.
     if prefix >= 1 && value < (1u32 << (8 * (len / 2) - 2)) {
         return Err(CodecError::InvalidVarint);
@@ -242,13 +252,28 @@ mod tests {
     fn varint_rules() {
         assert_eq!(decode_varint_length(&[0x25]), Ok((37, 1)));
         assert_eq!(decode_varint_length(&[0x7b, 0xbd]), Ok((15293, 2)));
-        assert_eq!(decode_varint_length(&[0x9d, 0x7f, 0x3e, 0x7d]), Ok((494_878_333, 4)));
-        assert_eq!(decode_varint_length(&[0x40, 0x25]), Err(CodecError::InvalidVarint));
-        assert_eq!(decode_varint_length(&[0x80, 0, 0x3f, 0xff]), Err(CodecError::InvalidVarint));
-        assert_eq!(decode_varint_length(&[0xc0, 0, 0, 0, 0, 0, 0, 1]), Err(CodecError::InvalidVarint));
+        assert_eq!(
+            decode_varint_length(&[0x9d, 0x7f, 0x3e, 0x7d]),
+            Ok((494_878_333, 4))
+        );
+        assert_eq!(
+            decode_varint_length(&[0x40, 0x25]),
+            Err(CodecError::InvalidVarint)
+        );
+        assert_eq!(
+            decode_varint_length(&[0x80, 0, 0x3f, 0xff]),
+            Err(CodecError::InvalidVarint)
+        );
+        assert_eq!(
+            decode_varint_length(&[0xc0, 0, 0, 0, 0, 0, 0, 1]),
+            Err(CodecError::InvalidVarint)
+        );
         assert_eq!(decode_varint_length(&[0x80, 0]), Err(CodecError::Truncated));
         // tls_codec's vector path agrees.
-        assert_eq!(decode::<VLBytes>(&[0x40, 0x01, 0xaa]), Err(CodecError::InvalidVarint));
+        assert_eq!(
+            decode::<VLBytes>(&[0x40, 0x01, 0xaa]),
+            Err(CodecError::InvalidVarint)
+        );
         assert_eq!(
             decode::<VLBytes>(&[0xc0, 0, 0, 0, 0, 0, 0, 1, 0xaa]),
             Err(CodecError::InvalidVarint)
@@ -258,13 +283,22 @@ mod tests {
             Err(CodecError::InvalidVarint)
         );
         let mut out = Vec::new();
-        assert_eq!(encode_varint_length(1 << 30, &mut out), Err(CodecError::LengthTooLarge));
+        assert_eq!(
+            encode_varint_length(1 << 30, &mut out),
+            Err(CodecError::LengthTooLarge)
+        );
     }
 
     #[test]
     fn trailing_and_truncated() {
-        assert_eq!(decode::<VLBytes>(&[0x01, 0xaa, 0xbb]), Err(CodecError::TrailingBytes { remaining: 1 }));
+        assert_eq!(
+            decode::<VLBytes>(&[0x01, 0xaa, 0xbb]),
+            Err(CodecError::TrailingBytes { remaining: 1 })
+        );
         assert_eq!(decode::<VLBytes>(&[0x02, 0xaa]), Err(CodecError::Truncated));
-        assert_eq!(decode::<VLBytes>(&[0xbf, 0xff, 0xff, 0xff, 1, 2]), Err(CodecError::Truncated));
+        assert_eq!(
+            decode::<VLBytes>(&[0xbf, 0xff, 0xff, 0xff, 1, 2]),
+            Err(CodecError::Truncated)
+        );
     }
 }

@@ -218,10 +218,12 @@ impl Serialize for Credential {
 impl Deserialize for Credential {
     fn tls_deserialize<R: Read>(r: &mut R) -> Result<Self, Error> {
         match CredentialType::tls_deserialize(r)? {
-            CredentialType::BASIC => Ok(Credential::Basic { identity: VLBytes::tls_deserialize(r)? }),
-            CredentialType::X509 => {
-                Ok(Credential::X509 { certificates: Vec::tls_deserialize(r)? })
-            }
+            CredentialType::BASIC => Ok(Credential::Basic {
+                identity: VLBytes::tls_deserialize(r)?,
+            }),
+            CredentialType::X509 => Ok(Credential::X509 {
+                certificates: Vec::tls_deserialize(r)?,
+            }),
             CredentialType(other) => Err(unknown(Field::CredentialType, u64::from(other))),
         }
     }

@@ -7,8 +7,8 @@ use tls_codec::{
 };
 
 use super::{
-    unknown, CipherSuiteId, Extension, Field, HpkePublicKey, LeafNode, ProposalRef,
-    ProposalType, ProtocolVersion, UpdatePath,
+    unknown, CipherSuiteId, Extension, Field, HpkePublicKey, LeafNode, ProposalRef, ProposalType,
+    ProtocolVersion, UpdatePath,
 };
 
 /// `KeyPackage` (RFC 9420 §10).
@@ -162,7 +162,11 @@ impl Serialize for PskSource {
         let n = self.psktype().tls_serialize(w)?;
         Ok(n + match self {
             PskSource::External { psk_id } => psk_id.tls_serialize(w)?,
-            PskSource::Resumption { usage, psk_group_id, psk_epoch } => {
+            PskSource::Resumption {
+                usage,
+                psk_group_id,
+                psk_epoch,
+            } => {
                 usage.tls_serialize(w)?
                     + psk_group_id.tls_serialize(w)?
                     + psk_epoch.tls_serialize(w)?
@@ -174,7 +178,9 @@ impl Serialize for PskSource {
 impl Deserialize for PskSource {
     fn tls_deserialize<R: Read>(r: &mut R) -> Result<Self, Error> {
         Ok(match PskType::tls_deserialize(r)? {
-            PskType::External => PskSource::External { psk_id: VLBytes::tls_deserialize(r)? },
+            PskType::External => PskSource::External {
+                psk_id: VLBytes::tls_deserialize(r)?,
+            },
             PskType::Resumption => PskSource::Resumption {
                 usage: ResumptionPskUsage::tls_deserialize(r)?,
                 psk_group_id: VLBytes::tls_deserialize(r)?,
@@ -212,7 +218,9 @@ impl Size for PskLabel<'_> {
 
 impl Serialize for PskLabel<'_> {
     fn tls_serialize<W: Write>(&self, w: &mut W) -> Result<usize, Error> {
-        Ok(self.id.tls_serialize(w)? + self.index.tls_serialize(w)? + self.count.tls_serialize(w)?)
+        Ok(self.id.tls_serialize(w)?
+            + self.index.tls_serialize(w)?
+            + self.count.tls_serialize(w)?)
     }
 }
 

@@ -7,8 +7,8 @@ use tls_codec::{
     VLBytes,
 };
 
-use super::{Capabilities, Credential, Extension, HpkePublicKey, Lifetime};
 use super::SignaturePublicKey;
+use super::{Capabilities, Credential, Extension, HpkePublicKey, Lifetime};
 
 /// Size of `opaque x<V>` holding `s`.
 #[inline]
@@ -86,13 +86,13 @@ impl Serialize for LeafNodeSourceData {
 impl Deserialize for LeafNodeSourceData {
     fn tls_deserialize<R: Read>(r: &mut R) -> Result<Self, Error> {
         Ok(match LeafNodeSource::tls_deserialize(r)? {
-            LeafNodeSource::KeyPackage => {
-                LeafNodeSourceData::KeyPackage { lifetime: Lifetime::tls_deserialize(r)? }
-            }
+            LeafNodeSource::KeyPackage => LeafNodeSourceData::KeyPackage {
+                lifetime: Lifetime::tls_deserialize(r)?,
+            },
             LeafNodeSource::Update => LeafNodeSourceData::Update,
-            LeafNodeSource::Commit => {
-                LeafNodeSourceData::Commit { parent_hash: VLBytes::tls_deserialize(r)? }
-            }
+            LeafNodeSource::Commit => LeafNodeSourceData::Commit {
+                parent_hash: VLBytes::tls_deserialize(r)?,
+            },
         })
     }
 }
@@ -154,12 +154,20 @@ pub struct LeafNodeTbs<'a> {
 impl<'a> LeafNodeTbs<'a> {
     /// TBS for a leaf in a key package.
     pub fn key_package(leaf_node: &'a LeafNode) -> Self {
-        LeafNodeTbs { leaf_node, group_id: &[], leaf_index: 0 }
+        LeafNodeTbs {
+            leaf_node,
+            group_id: &[],
+            leaf_index: 0,
+        }
     }
 
     /// TBS for a leaf in a group (update/commit source).
     pub fn in_group(leaf_node: &'a LeafNode, group_id: &'a [u8], leaf_index: u32) -> Self {
-        LeafNodeTbs { leaf_node, group_id, leaf_index }
+        LeafNodeTbs {
+            leaf_node,
+            group_id,
+            leaf_index,
+        }
     }
 
     fn has_group_part(&self) -> bool {
@@ -169,7 +177,11 @@ impl<'a> LeafNodeTbs<'a> {
 
 impl Size for LeafNodeTbs<'_> {
     fn tls_serialized_len(&self) -> usize {
-        let tail = if self.has_group_part() { vl_len(self.group_id) + 4 } else { 0 };
+        let tail = if self.has_group_part() {
+            vl_len(self.group_id) + 4
+        } else {
+            0
+        };
         self.leaf_node.unsigned_len() + tail
     }
 }

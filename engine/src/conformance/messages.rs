@@ -27,7 +27,11 @@ fn round_trip<T: tls_codec::Deserialize + tls_codec::Serialize>(
     let v: T = codec::decode(bytes).map_err(|e| format!("{name}: decode: {e}"))?;
     let again = codec::encode(&v).map_err(|e| format!("{name}: encode: {e}"))?;
     if again != bytes {
-        return Err(format!("{name}: re-encoding differs ({} vs {} bytes)", again.len(), bytes.len()));
+        return Err(format!(
+            "{name}: re-encoding differs ({} vs {} bytes)",
+            again.len(),
+            bytes.len()
+        ));
     }
     Ok(v)
 }
@@ -36,7 +40,10 @@ fn round_trip<T: tls_codec::Deserialize + tls_codec::Serialize>(
 fn message(case: &Value, name: &str, wire_format: WireFormat) -> Result<MlsMessage, String> {
     let m: MlsMessage = round_trip(name, &hex_field(case, name)?)?;
     if m.wire_format() != wire_format {
-        return Err(format!("{name}: wire_format {:?}, want {wire_format:?}", m.wire_format()));
+        return Err(format!(
+            "{name}: wire_format {:?}, want {wire_format:?}",
+            m.wire_format()
+        ));
     }
     Ok(m)
 }

@@ -121,7 +121,11 @@ impl Kind {
 /// Recognise a vector file: by its file name first, else by the shape of its JSON.
 pub fn detect(path: &Path, json: &Value) -> Option<Kind> {
     let stem = path.file_stem()?.to_str()?;
-    Kind::ALL.iter().copied().find(|k| k.file_stem() == stem).or_else(|| Kind::from_shape(json))
+    Kind::ALL
+        .iter()
+        .copied()
+        .find(|k| k.file_stem() == stem)
+        .or_else(|| Kind::from_shape(json))
 }
 
 /// Result of running one file.
@@ -140,7 +144,10 @@ pub fn run_file(path: &Path) -> Result<FileReport, String> {
         serde_json::from_slice(&bytes).map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
     let kind = detect(path, &json)
         .ok_or_else(|| format!("{}: not a vector file Canopy recognises", path.display()))?;
-    Ok(FileReport { kind, tally: kind.run(&json) })
+    Ok(FileReport {
+        kind,
+        tally: kind.run(&json),
+    })
 }
 
 /// Helpers shared by the runners.
@@ -149,13 +156,18 @@ pub(crate) mod util {
 
     /// Decode a hex string field.
     pub fn hex_field(v: &Value, key: &str) -> Result<Vec<u8>, String> {
-        let s = v.get(key).and_then(Value::as_str).ok_or_else(|| format!("missing field {key}"))?;
+        let s = v
+            .get(key)
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("missing field {key}"))?;
         hex::decode(s).map_err(|e| format!("field {key}: bad hex: {e}"))
     }
 
     /// Read an unsigned integer field.
     pub fn u64_field(v: &Value, key: &str) -> Result<u64, String> {
-        v.get(key).and_then(Value::as_u64).ok_or_else(|| format!("missing integer field {key}"))
+        v.get(key)
+            .and_then(Value::as_u64)
+            .ok_or_else(|| format!("missing integer field {key}"))
     }
 
     /// Compare two values, naming the field on mismatch.
