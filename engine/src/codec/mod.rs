@@ -23,6 +23,8 @@ mod macros;
 mod framing;
 mod primitives;
 mod proposals;
+#[cfg(test)]
+mod tests;
 mod tree;
 mod welcome;
 
@@ -245,7 +247,7 @@ pub fn encode_varint_length(length: usize, out: &mut Vec<u8>) -> Result<usize, C
 }
 
 #[cfg(test)]
-mod tests {
+mod varint_tests {
     use super::*;
 
     #[test]
