@@ -1,0 +1,70 @@
+//! `canopy vectors` as a user runs it: files outside the repo, renamed files (recognised by
+//! shape), a corrupted vector (must fail), and the closing line's shape.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn vectors_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../engine/test_vectors")
+}
+
+fn run(args: &[&std::ffi::OsStr]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_canopy"))
+        .arg("vectors")
+        .args(args)
+        .output()
+        .unwrap();
+    (out.status.success(), String::from_utf8(out.stdout).unwrap())
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("canopy-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn renamed_file_is_recognised_by_shape() {
+    let dir = temp_dir("renamed");
+    let file = dir.join("my-tree-ops.json");
+    std::fs::copy(vectors_dir().join("mls/tree-operations.json"), &file).unwrap();
+    let (ok, out) = run(&[file.as_os_str()]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("[tree-operations] 5 passed, 0 failed"),
+        "{out}"
+    );
+    assert_eq!(out.lines().last(), Some("5 passed, 0 failed, 0 skipped"));
+}
+
+#[test]
+fn corrupted_vector_fails_with_nonzero_exit() {
+    let dir = temp_dir("corrupt");
+    let file = dir.join("key-schedule.json");
+    let text = std::fs::read_to_string(vectors_dir().join("mls/key-schedule.json")).unwrap();
+    // Change the first expected joiner_secret: its first hex digit flips.
+    let at = text.find("\"joiner_secret\": \"").unwrap() + "\"joiner_secret\": \"".len();
+    let mut bytes = text.into_bytes();
+    bytes[at] = if bytes[at] == b'0' { b'1' } else { b'0' };
+    std::fs::write(&file, bytes).unwrap();
+    let (ok, out) = run(&[file.as_os_str()]);
+    assert!(!ok, "a corrupted vector must fail: {out}");
+    assert!(out.contains("FAIL"), "{out}");
+    assert!(
+        out.lines()
+            .last()
+            .unwrap()
+            .starts_with("1 passed, 1 failed"),
+        "{out}"
+    );
+}
+
+#[test]
+fn unknown_named_file_is_an_error() {
+    let dir = temp_dir("unknown");
+    let file = dir.join("notes.json");
+    std::fs::write(&file, b"[{\"hello\": 1}]").unwrap();
+    let (ok, out) = run(&[file.as_os_str()]);
+    assert!(!ok);
+    assert!(out.contains("not a vector file Canopy recognises"), "{out}");
+}
