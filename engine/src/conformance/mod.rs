@@ -15,8 +15,11 @@ use serde_json::Value;
 pub mod crypto_basics;
 pub mod deserialization;
 pub mod hpke;
+pub mod message_protection;
 pub mod messages;
+pub mod transcript_hashes;
 pub mod tree_math;
+pub mod welcome;
 pub mod wycheproof;
 
 /// Outcome counts for one vector file.
@@ -95,6 +98,12 @@ pub enum Kind {
     WycheproofHmacSha256,
     Messages,
     Deserialization,
+    /// `message-protection.json` (RFC 9420 §6.1-§6.3).
+    MessageProtection,
+    /// `welcome.json` (RFC 9420 §12.4.3.1).
+    Welcome,
+    /// `transcript-hashes.json` (RFC 9420 §8.2).
+    TranscriptHashes,
 }
 
 impl Kind {
@@ -111,6 +120,9 @@ impl Kind {
         Kind::WycheproofHmacSha256,
         Kind::Messages,
         Kind::Deserialization,
+        Kind::MessageProtection,
+        Kind::Welcome,
+        Kind::TranscriptHashes,
     ];
 
     /// The upstream file name this kind is published under (without `.json`).
@@ -127,6 +139,9 @@ impl Kind {
             Kind::WycheproofHmacSha256 => "hmac_sha256_test",
             Kind::Messages => "messages",
             Kind::Deserialization => "deserialization",
+            Kind::MessageProtection => "message-protection",
+            Kind::Welcome => "welcome",
+            Kind::TranscriptHashes => "transcript-hashes",
         }
     }
 
@@ -144,6 +159,9 @@ impl Kind {
             Kind::WycheproofHmacSha256 => wycheproof::run_hmac_sha256(json),
             Kind::Messages => messages::run(json),
             Kind::Deserialization => deserialization::run(json),
+            Kind::MessageProtection => message_protection::run(json),
+            Kind::Welcome => welcome::run(json),
+            Kind::TranscriptHashes => transcript_hashes::run(json),
         }
     }
 
@@ -178,6 +196,15 @@ impl Kind {
         }
         if has("vlbytes_header") && has("length") {
             return Some(Kind::Deserialization);
+        }
+        if has("membership_key") && has("proposal_priv") && has("application_priv") {
+            return Some(Kind::MessageProtection);
+        }
+        if has("init_priv") && has("key_package") && has("welcome") {
+            return Some(Kind::Welcome);
+        }
+        if has("authenticated_content") && has("interim_transcript_hash_before") {
+            return Some(Kind::TranscriptHashes);
         }
         None
     }
