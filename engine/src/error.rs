@@ -16,6 +16,12 @@ pub enum Error {
     /// A cryptographic operation failed (bad signature, AEAD or HPKE open failure, bad key).
     #[error("crypto: {0}")]
     Crypto(#[from] crate::crypto::CryptoError),
+    /// A message rejected by the framing checks (RFC 9420 §6).
+    #[error("framing: {0}")]
+    Framing(#[from] crate::framing::FramingError),
+    /// A Welcome that cannot be processed (RFC 9420 §12.4.3.1).
+    #[error("welcome: {0}")]
+    Welcome(#[from] crate::welcome::WelcomeError),
     /// The caller asked for something the API does not allow.
     #[error("API misuse: {0}")]
     ApiMisuse(&'static str),

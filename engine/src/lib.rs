@@ -14,8 +14,10 @@
 pub mod codec;
 pub mod crypto;
 pub mod error;
+pub mod framing;
 pub mod schedule;
 pub mod tree;
+pub mod welcome;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;

@@ -15,10 +15,13 @@ use serde_json::Value;
 pub mod crypto_basics;
 pub mod deserialization;
 pub mod hpke;
+pub mod message_protection;
 pub mod messages;
 pub mod schedule;
 pub mod tree;
+pub mod transcript_hashes;
 pub mod tree_math;
+pub mod welcome;
 pub mod wycheproof;
 
 /// Outcome counts for one vector file.
@@ -107,6 +110,12 @@ pub enum Kind {
     TreeValidation,
     /// `tree-operations.json` (§12.1).
     TreeOperations,
+    /// `message-protection.json` (RFC 9420 §6.1-§6.3).
+    MessageProtection,
+    /// `welcome.json` (RFC 9420 §12.4.3.1).
+    Welcome,
+    /// `transcript-hashes.json` (RFC 9420 §8.2).
+    TranscriptHashes,
 }
 
 impl Kind {
@@ -128,6 +137,9 @@ impl Kind {
         Kind::SecretTree,
         Kind::TreeValidation,
         Kind::TreeOperations,
+        Kind::MessageProtection,
+        Kind::Welcome,
+        Kind::TranscriptHashes,
     ];
 
     /// The upstream file name this kind is published under (without `.json`).
@@ -149,6 +161,9 @@ impl Kind {
             Kind::SecretTree => "secret-tree",
             Kind::TreeValidation => "tree-validation",
             Kind::TreeOperations => "tree-operations",
+            Kind::MessageProtection => "message-protection",
+            Kind::Welcome => "welcome",
+            Kind::TranscriptHashes => "transcript-hashes",
         }
     }
 
@@ -171,6 +186,9 @@ impl Kind {
             Kind::SecretTree => schedule::run_secret_tree(json),
             Kind::TreeValidation => tree::run_validation(json),
             Kind::TreeOperations => tree::run_operations(json),
+            Kind::MessageProtection => message_protection::run(json),
+            Kind::Welcome => welcome::run(json),
+            Kind::TranscriptHashes => transcript_hashes::run(json),
         }
     }
 
@@ -220,6 +238,16 @@ impl Kind {
         }
         if has("tree_before") && has("proposal") && has("tree_after") {
             return Some(Kind::TreeOperations);
+        }
+        if has("membership_key") && has("proposal_priv") && has("application_priv") {
+            return Some(Kind::MessageProtection);
+        }
+        // The passive-client files share these keys but also carry `epochs`.
+        if has("init_priv") && has("key_package") && has("welcome") && !has("epochs") {
+            return Some(Kind::Welcome);
+        }
+        if has("authenticated_content") && has("interim_transcript_hash_before") {
+            return Some(Kind::TranscriptHashes);
         }
         None
     }

@@ -1,0 +1,314 @@
+//! Message framing (RFC 9420 §6): signing and verifying `FramedContent` (§6.1), protecting
+//! and unprotecting `PublicMessage` (§6.2, membership tag) and `PrivateMessage` (§6.3,
+//! content and sender-data encryption), and the confirmation tag check (§6.1, §8.2).
+//!
+//! - [`sign_content`] / [`verify_content`] / [`authenticate`]: the `FramedContentTBS`
+//!   signature, independent of any epoch state beyond the group context.
+//! - [`EpochFraming`]: the keys of one epoch (group context, `membership_key`,
+//!   `sender_data_secret`, the secret tree) and the protect / unprotect operations.
+//! - [`verify_confirmation_tag`]: `MAC(confirmation_key, confirmed_transcript_hash)`.
+//! - [`FramingError`]: why a message was rejected, beyond codec and crypto failures.
+//!
+//! Looking up a sender's signature key needs the ratchet tree (or the `external_senders`
+//! extension), which this module does not hold: unprotecting takes a closure from
+//! [`Sender`] to the key, returning `None` for a sender that is not (or no longer) in the
+//! group.
+//!
+// # Internal documentation
+//
+// Unprotecting a PrivateMessage advances the sender's ratchet in the secret tree before the
+// content AEAD is checked (the tree offers no "peek"), so a forged message from a holder of
+// the sender-data secret (a member) can burn generations of another member's ratchet. The
+// forward distance is bounded by `EpochFraming::max_forward_distance`.
+
+use tls_codec::VLBytes;
+
+use crate::codec::{
+    self, AuthenticatedContent, CodecError, ContentType, FramedContent, FramedContentAuthData,
+    FramedContentTbs, GroupContext, Mac, Sender, WireFormat,
+};
+use crate::crypto::{Provider, Secret, SignaturePrivateKey};
+use crate::error::{Error, Result};
+use crate::schedule::{EpochSecrets, SecretTree};
+
+mod private;
+mod public;
+
+#[cfg(test)]
+mod tests;
+
+/// Why a message failed framing checks (RFC 9420 §6). Codec failures are reported as
+/// [`Error::InvalidMessage`] and signature failures as
+/// [`crate::crypto::CryptoError::InvalidSignature`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FramingError {
+    /// The message's `group_id` is not this group's.
+    #[error("message for another group")]
+    WrongGroup,
+    /// The message's `epoch` is not the current epoch.
+    #[error("message for epoch {got}, current epoch is {expected}")]
+    WrongEpoch {
+        /// The current epoch.
+        expected: u64,
+        /// The message's epoch.
+        got: u64,
+    },
+    /// The content was authenticated for a different wire format than the one it is being
+    /// protected as (the wire format is covered by the signature, §6.1).
+    #[error("content authenticated for wire format {0:?}")]
+    WrongWireFormat(WireFormat),
+    /// Application data in a `PublicMessage`: RFC 9420 §6 requires `PrivateMessage`.
+    #[error("application message sent as PublicMessage")]
+    ApplicationAsPublicMessage,
+    /// A `PrivateMessage` whose sender is not a member (§6.3.2: the sender type must be
+    /// `member`).
+    #[error("PrivateMessage sender must be a member")]
+    NonMemberSender,
+    /// The sender is not in the group (blank or out-of-range leaf, unknown external sender).
+    #[error("unknown sender {0:?}")]
+    UnknownSender(Sender),
+    /// The `membership_tag` is missing, present for a non-member sender, or does not verify
+    /// (§6.2).
+    #[error("invalid membership tag")]
+    InvalidMembershipTag,
+    /// `confirmation_tag` is not `MAC(confirmation_key, confirmed_transcript_hash)` (§6.1).
+    #[error("invalid confirmation tag")]
+    InvalidConfirmationTag,
+    /// `encrypted_sender_data` did not decrypt (§6.3.2).
+    #[error("sender data did not decrypt")]
+    SenderDataDecryption,
+    /// `ciphertext` did not decrypt (§6.3.1).
+    #[error("content did not decrypt")]
+    ContentDecryption,
+    /// The generation's key has already been used or deleted (§9.2): a replay or a message
+    /// too far out of order.
+    #[error("generation {generation} already consumed")]
+    GenerationConsumed {
+        /// The message's generation.
+        generation: u32,
+    },
+    /// The generation is further ahead of the ratchet than the configured maximum.
+    #[error("generation {generation} too far ahead (next is {next})")]
+    GenerationTooFar {
+        /// The message's generation.
+        generation: u32,
+        /// The ratchet's next unused generation.
+        next: u32,
+    },
+}
+
+/// `SignWithLabel(sk, "FramedContentTBS", FramedContentTBS)` (RFC 9420 §6.1). The group
+/// context is covered only for `member` and `new_member_commit` senders.
+pub fn sign_content(
+    provider: &Provider,
+    sk: &SignaturePrivateKey,
+    wire_format: WireFormat,
+    content: &FramedContent,
+    group_context: &GroupContext,
+) -> Result<VLBytes> {
+    let tbs = codec::encode(&FramedContentTbs::new(wire_format, content, group_context))?;
+    Ok(provider
+        .sign_with_label(sk, b"FramedContentTBS", &tbs)?
+        .into())
+}
+
+/// `VerifyWithLabel(pk, "FramedContentTBS", FramedContentTBS, signature)` (RFC 9420 §6.1).
+/// Fails with [`crate::crypto::CryptoError::InvalidSignature`].
+pub fn verify_content(
+    provider: &Provider,
+    pk: &[u8],
+    content: &AuthenticatedContent,
+    group_context: &GroupContext,
+) -> Result<()> {
+    let tbs = codec::encode(&FramedContentTbs::new(
+        content.wire_format,
+        &content.content,
+        group_context,
+    ))?;
+    provider.verify_with_label(
+        pk,
+        b"FramedContentTBS",
+        &tbs,
+        content.auth.signature.as_slice(),
+    )?;
+    Ok(())
+}
+
+/// Sign `content` for `wire_format` and assemble the [`AuthenticatedContent`] (RFC 9420 §6.1).
+/// `confirmation_tag` must be given exactly when the content is a commit; a committer that
+/// needs the signature to compute the tag (§8.2) calls [`sign_content`] instead.
+pub fn authenticate(
+    provider: &Provider,
+    sk: &SignaturePrivateKey,
+    wire_format: WireFormat,
+    content: FramedContent,
+    group_context: &GroupContext,
+    confirmation_tag: Option<Mac>,
+) -> Result<AuthenticatedContent> {
+    if (content.content_type() == ContentType::Commit) != confirmation_tag.is_some() {
+        return Err(Error::ApiMisuse(
+            "confirmation_tag must be given exactly for commits",
+        ));
+    }
+    let signature = sign_content(provider, sk, wire_format, &content, group_context)?;
+    Ok(AuthenticatedContent {
+        wire_format,
+        content,
+        auth: FramedContentAuthData {
+            signature,
+            confirmation_tag,
+        },
+    })
+}
+
+/// Check `confirmation_tag == MAC(confirmation_key, confirmed_transcript_hash)` (RFC 9420
+/// §6.1) in constant time.
+pub fn verify_confirmation_tag(
+    provider: &Provider,
+    confirmation_key: &Secret,
+    confirmed_transcript_hash: &[u8],
+    confirmation_tag: &[u8],
+) -> Result<()> {
+    let want = provider.mac(confirmation_key.as_bytes(), confirmed_transcript_hash);
+    if ct_eq(&want, confirmation_tag) {
+        Ok(())
+    } else {
+        Err(FramingError::InvalidConfirmationTag.into())
+    }
+}
+
+/// Check that `auth` carries a confirmation tag exactly when the content is a commit
+/// (RFC 9420 §6.1), for structures built by hand rather than decoded.
+pub(crate) fn check_auth_shape(
+    content_type: ContentType,
+    auth: &FramedContentAuthData,
+) -> Result<()> {
+    if (content_type == ContentType::Commit) == auth.confirmation_tag.is_some() {
+        Ok(())
+    } else {
+        Err(CodecError::Inconsistent("confirmation_tag present iff the content is a commit").into())
+    }
+}
+
+/// Constant-time (in the contents) equality of two MACs.
+pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
+}
+
+/// Default bound on how far ahead of a sender's ratchet a received generation may be.
+pub const DEFAULT_MAX_FORWARD_DISTANCE: u32 = 1000;
+
+/// The framing state of one epoch (RFC 9420 §6): the group context, the `membership_key`
+/// (§6.2), the `sender_data_secret` (§6.3.2) and the secret tree (§9) with its ratchets.
+///
+/// Sending and receiving on a `PrivateMessage` ratchet consumes generations, so protecting
+/// and unprotecting take `&mut self`. Each member holds its own `EpochFraming`.
+#[derive(Debug)]
+pub struct EpochFraming {
+    provider: Provider,
+    group_context: GroupContext,
+    membership_key: Secret,
+    sender_data_secret: Secret,
+    secret_tree: SecretTree,
+    max_forward_distance: u32,
+}
+
+impl EpochFraming {
+    /// Framing state from the epoch's secrets; `n_leaves` is the ratchet tree's leaf count.
+    pub fn new(
+        provider: Provider,
+        group_context: GroupContext,
+        membership_key: Secret,
+        sender_data_secret: Secret,
+        encryption_secret: Secret,
+        n_leaves: u32,
+    ) -> Self {
+        EpochFraming {
+            provider,
+            group_context,
+            membership_key,
+            sender_data_secret,
+            secret_tree: SecretTree::new(encryption_secret, n_leaves),
+            max_forward_distance: DEFAULT_MAX_FORWARD_DISTANCE,
+        }
+    }
+
+    /// Framing state from a key-schedule epoch (RFC 9420 §8).
+    pub fn from_epoch_secrets(
+        provider: Provider,
+        group_context: GroupContext,
+        secrets: &EpochSecrets,
+        n_leaves: u32,
+    ) -> Self {
+        Self::new(
+            provider,
+            group_context,
+            secrets.membership_key.clone(),
+            secrets.sender_data_secret.clone(),
+            secrets.encryption_secret.clone(),
+            n_leaves,
+        )
+    }
+
+    /// Set how far ahead of a ratchet a received generation may be (default
+    /// [`DEFAULT_MAX_FORWARD_DISTANCE`]).
+    pub fn with_max_forward_distance(mut self, max_forward_distance: u32) -> Self {
+        self.max_forward_distance = max_forward_distance;
+        self
+    }
+
+    /// The epoch's group context.
+    pub fn group_context(&self) -> &GroupContext {
+        &self.group_context
+    }
+
+    /// The provider.
+    pub fn provider(&self) -> &Provider {
+        &self.provider
+    }
+
+    /// [`authenticate`] with this epoch's group context.
+    pub fn authenticate(
+        &self,
+        sk: &SignaturePrivateKey,
+        wire_format: WireFormat,
+        content: FramedContent,
+        confirmation_tag: Option<Mac>,
+    ) -> Result<AuthenticatedContent> {
+        authenticate(
+            &self.provider,
+            sk,
+            wire_format,
+            content,
+            &self.group_context,
+            confirmation_tag,
+        )
+    }
+
+    /// Check that a message is for this group and epoch.
+    fn check_group_epoch(&self, group_id: &[u8], epoch: u64) -> Result<()> {
+        if group_id != self.group_context.group_id.as_slice() {
+            return Err(FramingError::WrongGroup.into());
+        }
+        if epoch != self.group_context.epoch {
+            return Err(FramingError::WrongEpoch {
+                expected: self.group_context.epoch,
+                got: epoch,
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Verify the signature of `content` with the key `signature_key` gives for its sender.
+    fn verify_sender<F, K>(&self, content: &AuthenticatedContent, signature_key: F) -> Result<()>
+    where
+        F: FnOnce(&Sender) -> Option<K>,
+        K: AsRef<[u8]>,
+    {
+        let sender = content.content.sender;
+        let key = signature_key(&sender).ok_or(FramingError::UnknownSender(sender))?;
+        verify_content(&self.provider, key.as_ref(), content, &self.group_context)
+    }
+}

@@ -1,0 +1,339 @@
+//! Joining from a Welcome (RFC 9420 §12.4.3.1): find our `EncryptedGroupSecrets`, decrypt the
+//! `GroupSecrets` and the `GroupInfo`, verify the GroupInfo signature and confirmation tag,
+//! and run the key schedule for the new epoch.
+//!
+//! The ratchet tree is not handled here: the caller validates the tree (from the
+//! `ratchet_tree` extension or elsewhere) and supplies the signer's key through a closure
+//! given the decrypted [`GroupInfo`]. [`join`] runs every step; the single steps are public
+//! for callers that interleave tree work.
+//!
+//! The sending side ([`key_package_ref`], [`sign_group_info`], [`encrypt_group_info`],
+//! [`encrypt_group_secrets`]) is here too, for committers and for tests.
+
+use tls_codec::VLBytes;
+
+use crate::codec::{
+    self, CipherSuiteId, EncryptedGroupSecrets, GroupInfo, GroupInfoTbs, GroupSecrets,
+    HpkeCiphertext, KeyPackage, PathSecret, PreSharedKeyId, PskSource, ResumptionPskUsage, Welcome,
+};
+use crate::crypto::{HpkePrivateKey, Provider, Secret, SignaturePrivateKey};
+use crate::error::Result;
+use crate::framing::verify_confirmation_tag;
+use crate::schedule::{self, EpochSecrets};
+
+/// Why a Welcome could not be processed, beyond codec and crypto failures (RFC 9420
+/// §12.4.3.1).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WelcomeError {
+    /// The Welcome, KeyPackage, GroupInfo or provider disagree on the cipher suite.
+    #[error("cipher suite mismatch: {got} where {expected} was expected")]
+    CipherSuiteMismatch {
+        /// The suite of the provider / key package.
+        expected: u16,
+        /// The suite found.
+        got: u16,
+    },
+    /// No entry of `secrets` is for our KeyPackage.
+    #[error("no encrypted group secrets for this key package")]
+    NoMatchingKeyPackage,
+    /// The GroupSecrets name a PSK we do not hold (by position in `psks`).
+    #[error("PSK {0} of the GroupSecrets is not available")]
+    MissingPsk(usize),
+    /// More than one resumption PSK with usage `reinit` or `branch`.
+    #[error("more than one reinit/branch resumption PSK")]
+    MultipleReinitOrBranchPsks,
+    /// A reinit / branch resumption PSK in a GroupInfo whose epoch is not 1.
+    #[error("reinit/branch PSK but the new group's epoch is {0}, not 1")]
+    ReinitOrBranchEpoch(u64),
+    /// The GroupInfo `signer` has no signature key (blank or out-of-range leaf).
+    #[error("GroupInfo signer {0} is unknown")]
+    UnknownSigner(u32),
+}
+
+/// The decrypted `GroupSecrets` (RFC 9420 §12.4.3.1), with its secrets moved into
+/// [`Secret`]s.
+#[derive(Debug, Clone)]
+pub struct JoinerSecrets {
+    /// `joiner_secret` of the new epoch.
+    pub joiner_secret: Secret,
+    /// The path secret of the lowest common ancestor with the committer, if any.
+    pub path_secret: Option<Secret>,
+    /// The PSKs the new epoch uses, in order.
+    pub psks: Vec<PreSharedKeyId>,
+}
+
+impl From<GroupSecrets> for JoinerSecrets {
+    fn from(gs: GroupSecrets) -> Self {
+        // `Vec::from(VLBytes)` moves the buffer, so no unzeroized copy is left behind.
+        JoinerSecrets {
+            joiner_secret: Secret::new(gs.joiner_secret.into()),
+            path_secret: gs.path_secret.map(|p| Secret::new(p.path_secret.into())),
+            psks: gs.psks,
+        }
+    }
+}
+
+/// The state a new member gets from a Welcome ([`join`]).
+#[derive(Debug, Clone)]
+pub struct JoinedEpoch {
+    /// The verified GroupInfo (its `group_context` is the new epoch's).
+    pub group_info: GroupInfo,
+    /// The path secret from the GroupSecrets, for the tree's private keys (§12.4.3.1).
+    pub path_secret: Option<Secret>,
+    /// The PSKs used.
+    pub psks: Vec<PreSharedKeyId>,
+    /// The key schedule of the new epoch.
+    pub epoch_secrets: EpochSecrets,
+    /// `interim_transcript_hash` of the new epoch (§8.2).
+    pub interim_transcript_hash: Vec<u8>,
+}
+
+fn check_suite(provider: &Provider, got: CipherSuiteId) -> Result<()> {
+    let expected = provider.suite().id();
+    if got.0 == expected {
+        Ok(())
+    } else {
+        Err(WelcomeError::CipherSuiteMismatch {
+            expected,
+            got: got.0,
+        }
+        .into())
+    }
+}
+
+/// `KeyPackageRef = RefHash("MLS 1.0 KeyPackage Reference", KeyPackage)` (RFC 9420 §5.2).
+pub fn key_package_ref(provider: &Provider, key_package: &KeyPackage) -> Result<Vec<u8>> {
+    Ok(provider.ref_hash(
+        b"MLS 1.0 KeyPackage Reference",
+        &codec::encode(key_package)?,
+    )?)
+}
+
+/// The entry of `welcome.secrets` for the key package with reference `key_package_ref`.
+pub fn find_secrets<'a>(
+    welcome: &'a Welcome,
+    key_package_ref: &[u8],
+) -> Result<&'a EncryptedGroupSecrets> {
+    welcome
+        .secrets
+        .iter()
+        .find(|s| s.new_member.as_slice() == key_package_ref)
+        .ok_or_else(|| WelcomeError::NoMatchingKeyPackage.into())
+}
+
+/// Find our entry and `DecryptWithLabel(init_priv, "Welcome", encrypted_group_info,
+/// kem_output, ciphertext)` it into the `GroupSecrets` (RFC 9420 §12.4.3.1). Checks that
+/// the Welcome and the key package are of the provider's cipher suite.
+pub fn decrypt_group_secrets(
+    provider: &Provider,
+    welcome: &Welcome,
+    key_package: &KeyPackage,
+    init_priv: &HpkePrivateKey,
+) -> Result<JoinerSecrets> {
+    check_suite(provider, welcome.cipher_suite)?;
+    check_suite(provider, key_package.cipher_suite)?;
+    let kp_ref = key_package_ref(provider, key_package)?;
+    let entry = find_secrets(welcome, &kp_ref)?;
+    let plaintext = Secret::new(provider.decrypt_with_label(
+        init_priv,
+        b"Welcome",
+        welcome.encrypted_group_info.as_slice(),
+        entry.encrypted_group_secrets.kem_output.as_slice(),
+        entry.encrypted_group_secrets.ciphertext.as_slice(),
+    )?);
+    let secrets: GroupSecrets = codec::decode(plaintext.as_bytes())?;
+    Ok(secrets.into())
+}
+
+/// `welcome_secret = DeriveSecret(KDF.Extract(joiner_secret, psk_secret), "welcome")`
+/// (RFC 9420 §8).
+pub fn welcome_secret(
+    provider: &Provider,
+    joiner_secret: &Secret,
+    psk_secret: &Secret,
+) -> Result<Secret> {
+    let member = provider.extract(joiner_secret.as_bytes(), psk_secret.as_bytes());
+    Ok(provider.derive_secret(member.as_bytes(), b"welcome")?)
+}
+
+/// Decrypt `encrypted_group_info` with `welcome_key` / `welcome_nonce` (RFC 9420 §12.4.3.1;
+/// the AAD is empty) and decode it. The signature is not checked here.
+pub fn decrypt_group_info(
+    provider: &Provider,
+    welcome: &Welcome,
+    welcome_secret: &Secret,
+) -> Result<GroupInfo> {
+    let (key, nonce) = schedule::welcome_key_nonce(provider, welcome_secret.as_bytes())?;
+    let plaintext = provider.aead_open(
+        key.as_bytes(),
+        nonce.as_bytes(),
+        &[],
+        welcome.encrypted_group_info.as_slice(),
+    )?;
+    let group_info: GroupInfo = codec::decode(&plaintext)?;
+    check_suite(provider, group_info.group_context.cipher_suite)?;
+    Ok(group_info)
+}
+
+/// `VerifyWithLabel(signer_pub, "GroupInfoTBS", GroupInfoTBS, signature)` (RFC 9420
+/// §12.4.3).
+pub fn verify_group_info(
+    provider: &Provider,
+    group_info: &GroupInfo,
+    signer_pub: &[u8],
+) -> Result<()> {
+    let tbs = codec::encode(&GroupInfoTbs { group_info })?;
+    provider.verify_with_label(
+        signer_pub,
+        b"GroupInfoTBS",
+        &tbs,
+        group_info.signature.as_slice(),
+    )?;
+    Ok(())
+}
+
+/// Set `group_info.signature = SignWithLabel(sk, "GroupInfoTBS", GroupInfoTBS)` (RFC 9420
+/// §12.4.3).
+pub fn sign_group_info(
+    provider: &Provider,
+    sk: &SignaturePrivateKey,
+    group_info: &mut GroupInfo,
+) -> Result<()> {
+    let tbs = codec::encode(&GroupInfoTbs {
+        group_info: &*group_info,
+    })?;
+    group_info.signature = provider.sign_with_label(sk, b"GroupInfoTBS", &tbs)?.into();
+    Ok(())
+}
+
+/// Encrypt a (signed) GroupInfo under the welcome key and nonce (RFC 9420 §12.4.3.1).
+pub fn encrypt_group_info(
+    provider: &Provider,
+    group_info: &GroupInfo,
+    welcome_secret: &Secret,
+) -> Result<VLBytes> {
+    let (key, nonce) = schedule::welcome_key_nonce(provider, welcome_secret.as_bytes())?;
+    let plaintext = codec::encode(group_info)?;
+    Ok(provider
+        .aead_seal(key.as_bytes(), nonce.as_bytes(), &[], &plaintext)?
+        .into())
+}
+
+/// `EncryptWithLabel(init_key, "Welcome", encrypted_group_info, group_secrets)` for one new
+/// member (RFC 9420 §12.4.3.1).
+pub fn encrypt_group_secrets(
+    provider: &Provider,
+    key_package: &KeyPackage,
+    encrypted_group_info: &[u8],
+    secrets: &JoinerSecrets,
+) -> Result<EncryptedGroupSecrets> {
+    let group_secrets = GroupSecrets {
+        joiner_secret: secrets.joiner_secret.as_bytes().into(),
+        path_secret: secrets.path_secret.as_ref().map(|p| PathSecret {
+            path_secret: p.as_bytes().into(),
+        }),
+        psks: secrets.psks.clone(),
+    };
+    let plaintext = Secret::new(codec::encode(&group_secrets)?);
+    let (kem_output, ciphertext) = provider.encrypt_with_label(
+        key_package.init_key.as_slice(),
+        b"Welcome",
+        encrypted_group_info,
+        plaintext.as_bytes(),
+    )?;
+    Ok(EncryptedGroupSecrets {
+        new_member: codec::HashReference(key_package_ref(provider, key_package)?.into()),
+        encrypted_group_secrets: HpkeCiphertext {
+            kem_output: kem_output.into(),
+            ciphertext: ciphertext.into(),
+        },
+    })
+}
+
+/// Whether a PSK is a resumption PSK with usage `reinit` or `branch`.
+fn is_reinit_or_branch(id: &PreSharedKeyId) -> bool {
+    matches!(
+        id.source,
+        PskSource::Resumption {
+            usage: ResumptionPskUsage::Reinit | ResumptionPskUsage::Branch,
+            ..
+        }
+    )
+}
+
+/// Process a Welcome for `key_package` (RFC 9420 §12.4.3.1), except for the ratchet tree:
+///
+/// 1. find and decrypt our `GroupSecrets` with `init_priv`;
+/// 2. resolve each PSK with `psk` (`None`: [`WelcomeError::MissingPsk`]) and check there is
+///    at most one reinit / branch resumption PSK;
+/// 3. derive the welcome secret and decrypt the `GroupInfo`;
+/// 4. verify its signature with the key `signer_key` returns for it (the caller looks up
+///    leaf `group_info.signer` in the validated tree; `None`:
+///    [`WelcomeError::UnknownSigner`]);
+/// 5. run the key schedule from the joiner secret, verify the confirmation tag against the
+///    GroupInfo's `confirmed_transcript_hash`, and compute the interim transcript hash;
+/// 6. with a reinit / branch PSK, check the new epoch is 1.
+pub fn join<P, S, K>(
+    provider: &Provider,
+    welcome: &Welcome,
+    key_package: &KeyPackage,
+    init_priv: &HpkePrivateKey,
+    mut psk: P,
+    signer_key: S,
+) -> Result<JoinedEpoch>
+where
+    P: FnMut(&PreSharedKeyId) -> Option<Secret>,
+    S: FnOnce(&GroupInfo) -> Option<K>,
+    K: AsRef<[u8]>,
+{
+    let secrets = decrypt_group_secrets(provider, welcome, key_package, init_priv)?;
+
+    let mut resolved = Vec::with_capacity(secrets.psks.len());
+    for (i, id) in secrets.psks.iter().enumerate() {
+        let value = psk(id).ok_or(WelcomeError::MissingPsk(i))?;
+        resolved.push((id.clone(), value));
+    }
+    let special = secrets
+        .psks
+        .iter()
+        .filter(|id| is_reinit_or_branch(id))
+        .count();
+    if special > 1 {
+        return Err(WelcomeError::MultipleReinitOrBranchPsks.into());
+    }
+    let psk_secret = schedule::psk_secret(provider, &resolved)?;
+
+    let welcome_secret = welcome_secret(provider, &secrets.joiner_secret, &psk_secret)?;
+    let group_info = decrypt_group_info(provider, welcome, &welcome_secret)?;
+    let signer = group_info.signer;
+    let key = signer_key(&group_info).ok_or(WelcomeError::UnknownSigner(signer))?;
+    verify_group_info(provider, &group_info, key.as_ref())?;
+
+    let context = codec::encode(&group_info.group_context)?;
+    let epoch_secrets = EpochSecrets::from_joiner(
+        provider,
+        secrets.joiner_secret.clone(),
+        psk_secret.as_bytes(),
+        &context,
+    )?;
+    let confirmed = group_info
+        .group_context
+        .confirmed_transcript_hash
+        .as_slice();
+    let tag = group_info.confirmation_tag.as_slice();
+    verify_confirmation_tag(provider, &epoch_secrets.confirmation_key, confirmed, tag)?;
+    let interim_transcript_hash = schedule::interim_transcript_hash(provider, confirmed, tag)?;
+
+    if special == 1 && group_info.group_context.epoch != 1 {
+        return Err(WelcomeError::ReinitOrBranchEpoch(group_info.group_context.epoch).into());
+    }
+
+    Ok(JoinedEpoch {
+        group_info,
+        path_secret: secrets.path_secret,
+        psks: secrets.psks,
+        epoch_secrets,
+        interim_transcript_hash,
+    })
+}
