@@ -14,6 +14,7 @@
 pub mod codec;
 pub mod crypto;
 pub mod error;
+pub mod kem;
 pub mod schedule;
 pub mod tree;
 

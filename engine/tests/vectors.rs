@@ -123,3 +123,9 @@ fn messages() {
 fn deserialization() {
     check("mls/deserialization.json", Kind::Deserialization, 14, 0);
 }
+
+#[test]
+fn treekem() {
+    // 11 cases per suite: suites 1 and 3 run; 2, 4, 5, 6 and 7 are not implemented.
+    check("mls/treekem.json", Kind::TreeKem, 22, 55);
+}

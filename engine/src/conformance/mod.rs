@@ -17,6 +17,7 @@ pub mod deserialization;
 pub mod hpke;
 pub mod messages;
 pub mod tree_math;
+pub mod treekem;
 pub mod wycheproof;
 
 /// Outcome counts for one vector file.
@@ -95,6 +96,8 @@ pub enum Kind {
     WycheproofHmacSha256,
     Messages,
     Deserialization,
+    /// `treekem.json` (RFC 9420 §7.4–§7.6, §7.9).
+    TreeKem,
 }
 
 impl Kind {
@@ -111,6 +114,7 @@ impl Kind {
         Kind::WycheproofHmacSha256,
         Kind::Messages,
         Kind::Deserialization,
+        Kind::TreeKem,
     ];
 
     /// The upstream file name this kind is published under (without `.json`).
@@ -127,6 +131,7 @@ impl Kind {
             Kind::WycheproofHmacSha256 => "hmac_sha256_test",
             Kind::Messages => "messages",
             Kind::Deserialization => "deserialization",
+            Kind::TreeKem => "treekem",
         }
     }
 
@@ -144,6 +149,7 @@ impl Kind {
             Kind::WycheproofHmacSha256 => wycheproof::run_hmac_sha256(json),
             Kind::Messages => messages::run(json),
             Kind::Deserialization => deserialization::run(json),
+            Kind::TreeKem => treekem::run(json),
         }
     }
 
@@ -178,6 +184,9 @@ impl Kind {
         }
         if has("vlbytes_header") && has("length") {
             return Some(Kind::Deserialization);
+        }
+        if has("leaves_private") && has("update_paths") {
+            return Some(Kind::TreeKem);
         }
         None
     }
