@@ -15,6 +15,7 @@ pub mod codec;
 pub mod crypto;
 pub mod error;
 pub mod framing;
+pub mod kem;
 pub mod schedule;
 pub mod tree;
 pub mod welcome;

@@ -164,3 +164,9 @@ fn welcome() {
 fn transcript_hashes() {
     check("mls/transcript-hashes.json", Kind::TranscriptHashes, 2, 5);
 }
+
+#[test]
+fn treekem() {
+    // 11 cases per suite: suites 1 and 3 run; 2, 4, 5, 6 and 7 are not implemented.
+    check("mls/treekem.json", Kind::TreeKem, 22, 55);
+}

@@ -22,6 +22,7 @@ pub mod tree;
 pub mod transcript_hashes;
 pub mod tree_math;
 pub mod welcome;
+pub mod treekem;
 pub mod wycheproof;
 
 /// Outcome counts for one vector file.
@@ -116,6 +117,8 @@ pub enum Kind {
     Welcome,
     /// `transcript-hashes.json` (RFC 9420 §8.2).
     TranscriptHashes,
+    /// `treekem.json` (RFC 9420 §7.4–§7.6, §7.9).
+    TreeKem,
 }
 
 impl Kind {
@@ -140,6 +143,7 @@ impl Kind {
         Kind::MessageProtection,
         Kind::Welcome,
         Kind::TranscriptHashes,
+        Kind::TreeKem,
     ];
 
     /// The upstream file name this kind is published under (without `.json`).
@@ -164,6 +168,7 @@ impl Kind {
             Kind::MessageProtection => "message-protection",
             Kind::Welcome => "welcome",
             Kind::TranscriptHashes => "transcript-hashes",
+            Kind::TreeKem => "treekem",
         }
     }
 
@@ -189,6 +194,7 @@ impl Kind {
             Kind::MessageProtection => message_protection::run(json),
             Kind::Welcome => welcome::run(json),
             Kind::TranscriptHashes => transcript_hashes::run(json),
+            Kind::TreeKem => treekem::run(json),
         }
     }
 
@@ -248,6 +254,9 @@ impl Kind {
         }
         if has("authenticated_content") && has("interim_transcript_hash_before") {
             return Some(Kind::TranscriptHashes);
+        }
+        if has("leaves_private") && has("update_paths") {
+            return Some(Kind::TreeKem);
         }
         None
     }

@@ -1,0 +1,126 @@
+//! A member's private TreeKEM state (RFC 9420 §7.4, §7.5): the leaf's HPKE private key and
+//! the private keys of the non-blank nodes on the leaf's direct path.
+
+use std::collections::BTreeMap;
+
+use super::TreeKemError;
+use crate::crypto::{HpkePrivateKey, Provider, Secret};
+use crate::tree::{LeafIndex, NodeIndex, RatchetTree};
+
+/// The private TreeKEM state of the member at one leaf.
+///
+/// Every key is an [`HpkePrivateKey`], zeroized when dropped; `Debug` prints the leaf and the
+/// node indices only. The tree invariant (RFC 9420 §4.1) is that a member holds the private
+/// key of a node exactly when the node is on its direct path and not blank.
+#[derive(Clone)]
+pub struct TreeKemPrivate {
+    leaf: LeafIndex,
+    leaf_key: HpkePrivateKey,
+    path_keys: BTreeMap<NodeIndex, HpkePrivateKey>,
+}
+
+impl core::fmt::Debug for TreeKemPrivate {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TreeKemPrivate")
+            .field("leaf", &self.leaf)
+            .field("path_nodes", &self.path_keys.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// `node_secret = DeriveSecret(path_secret, "node")`, `(node_priv, node_pub) =
+/// KEM.DeriveKeyPair(node_secret)` (RFC 9420 §7.4).
+pub(super) fn node_key_pair(
+    provider: &Provider,
+    path_secret: &Secret,
+) -> Result<(HpkePrivateKey, Vec<u8>), TreeKemError> {
+    let node_secret = provider.derive_secret(path_secret.as_bytes(), b"node")?;
+    Ok(provider.derive_hpke_key_pair(node_secret.as_bytes())?)
+}
+
+/// `path_secret[n] = DeriveSecret(path_secret[n-1], "path")` (RFC 9420 §7.4); also the step
+/// from the last path secret to the `commit_secret` (§8).
+pub(super) fn next_path_secret(
+    provider: &Provider,
+    path_secret: &Secret,
+) -> Result<Secret, TreeKemError> {
+    Ok(provider.derive_secret(path_secret.as_bytes(), b"path")?)
+}
+
+impl TreeKemPrivate {
+    /// The state of a member holding only its leaf key (e.g. just after joining by Add).
+    pub fn new(leaf: LeafIndex, leaf_key: HpkePrivateKey) -> Self {
+        TreeKemPrivate {
+            leaf,
+            leaf_key,
+            path_keys: BTreeMap::new(),
+        }
+    }
+
+    /// The member's leaf index.
+    pub fn leaf(&self) -> LeafIndex {
+        self.leaf
+    }
+
+    /// The leaf's HPKE private key.
+    pub fn leaf_key(&self) -> &HpkePrivateKey {
+        &self.leaf_key
+    }
+
+    /// The private key held for node `x`: the leaf key for the member's own leaf, else the key
+    /// of a direct-path node, if held.
+    pub fn private_key(&self, x: NodeIndex) -> Option<&HpkePrivateKey> {
+        if x == self.leaf.node() {
+            Some(&self.leaf_key)
+        } else {
+            self.path_keys.get(&x)
+        }
+    }
+
+    /// The direct-path nodes whose private keys are held, bottom-up.
+    pub fn path_nodes(&self) -> impl Iterator<Item = NodeIndex> + '_ {
+        self.path_keys.keys().copied()
+    }
+
+    /// Store the key pair derived from `path_secret` at `node` (RFC 9420 §7.4); returns the
+    /// public key.
+    pub fn insert_path_secret(
+        &mut self,
+        provider: &Provider,
+        node: NodeIndex,
+        path_secret: &Secret,
+    ) -> Result<Vec<u8>, TreeKemError> {
+        let (sk, pk) = node_key_pair(provider, path_secret)?;
+        self.path_keys.insert(node, sk);
+        Ok(pk)
+    }
+
+    pub(super) fn insert_path_key(&mut self, node: NodeIndex, key: HpkePrivateKey) {
+        self.path_keys.insert(node, key);
+    }
+
+    pub(super) fn remove_path_key(&mut self, node: NodeIndex) {
+        self.path_keys.remove(&node);
+    }
+
+    /// Check the state against `tree` (the consistency condition of the TreeKEM test vectors
+    /// and the tree invariant, RFC 9420 §4.1): for every key held, the node is not blank and
+    /// holds the matching public key. Returns how many keys were checked.
+    pub fn check_against(
+        &self,
+        provider: &Provider,
+        tree: &RatchetTree,
+    ) -> Result<usize, TreeKemError> {
+        let keys = core::iter::once((self.leaf.node(), &self.leaf_key))
+            .chain(self.path_keys.iter().map(|(&x, k)| (x, k)));
+        let mut n = 0;
+        for (x, sk) in keys {
+            let public = provider.hpke_public_key(sk)?;
+            if tree.encryption_key(x) != Some(public.as_slice()) {
+                return Err(TreeKemError::PrivateKeyMismatch { node: x });
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
+}

@@ -1,0 +1,749 @@
+//! UpdatePath generation and processing (RFC 9420 §7.4–§7.6, §7.9, §12.4.2).
+
+use super::private::{next_path_secret, node_key_pair};
+use super::{TreeKemError, TreeKemPrivate};
+use crate::codec::{
+    self, GroupContext, HpkeCiphertext, HpkePublicKey, LeafNode, LeafNodeSourceData, LeafNodeTbs,
+    Node, ParentHashInput, ParentNode, UpdatePath, UpdatePathNode, VLBytes,
+};
+use crate::crypto::{Provider, Secret, SignaturePrivateKey};
+use crate::error::Error;
+use crate::tree::{math, LeafIndex, NodeIndex, RatchetTree};
+
+/// Label of the engine's own (non-RFC) derivation of deterministic HPKE ephemeral keys.
+const EPHEMERAL_LABEL: &[u8] = b"canopy treekem ephemeral";
+
+/// One node of the sender's filtered direct path (RFC 9420 §4.1.2) with its copath child and
+/// the resolution of that child minus the leaves added by the same commit (§7.6): the nodes
+/// the path secret is encrypted to, in order.
+#[derive(Debug, Clone)]
+struct PathStep {
+    node: NodeIndex,
+    copath: NodeIndex,
+    resolution: Vec<NodeIndex>,
+}
+
+/// The filtered direct path of `sender`, with the resolutions of the copath children minus
+/// `new_leaves`. The filtering itself counts new leaves (they are in the tree, §4.1.2); only
+/// the encryption excludes them (§7.6), so a step may have an empty resolution.
+fn path_steps(tree: &RatchetTree, sender: LeafIndex, new_leaves: &[LeafIndex]) -> Vec<PathStep> {
+    tree.filtered_direct_path(sender)
+        .into_iter()
+        .map(|(node, copath)| {
+            let mut resolution = tree.resolution(copath);
+            if !new_leaves.is_empty() {
+                resolution.retain(|r| !r.leaf().is_some_and(|l| new_leaves.contains(&l)));
+            }
+            PathStep {
+                node,
+                copath,
+                resolution,
+            }
+        })
+        .collect()
+}
+
+/// The parent nodes of the filtered direct path after the merge (RFC 9420 §7.5): the given
+/// public keys, no unmerged leaves, and parent hashes computed from the root down (§7.9).
+/// Returns the nodes bottom-up and the parent hash the sender's leaf must carry.
+///
+/// The first non-blank ancestor of `steps[i - 1]` after the merge is `steps[i]` (the nodes in
+/// between are blanked), and the sibling on the other side is `steps[i].copath`, whose subtree
+/// the merge does not touch and whose "original" tree hash equals its tree hash because the
+/// new parent has no unmerged leaves. So this is computed on the unmerged tree.
+fn path_parent_nodes(
+    provider: &Provider,
+    tree: &mut RatchetTree,
+    steps: &[PathStep],
+    public_keys: impl DoubleEndedIterator<Item = Vec<u8>> + ExactSizeIterator,
+) -> Result<(Vec<ParentNode>, Vec<u8>), TreeKemError> {
+    let mut parents = Vec::with_capacity(steps.len());
+    // The root's parent hash, and that of the top node of a filtered direct path that stops
+    // below the root, is empty (§7.9).
+    let mut parent_hash = Vec::new();
+    for (step, key) in steps.iter().zip(public_keys).rev() {
+        let original_sibling_tree_hash = tree.node_tree_hash(step.copath, provider)?;
+        let input = ParentHashInput {
+            encryption_key: &key,
+            parent_hash: &parent_hash,
+            original_sibling_tree_hash: &original_sibling_tree_hash,
+        };
+        let hash = provider.hash(&codec::encode(&input)?);
+        parents.push(ParentNode {
+            encryption_key: HpkePublicKey(key.into()),
+            parent_hash: core::mem::replace(&mut parent_hash, hash).into(),
+            unmerged_leaves: Vec::new(),
+        });
+    }
+    parents.reverse();
+    Ok((parents, parent_hash))
+}
+
+// -------------------------------------------------------------------------------------------
+// The public merge, shared by committer and receiver
+
+/// The public changes of an UpdatePath, checked and computed but not yet applied to the tree
+/// (RFC 9420 §7.5, "merges UpdatePath into the tree").
+#[derive(Debug, Clone)]
+pub struct StagedPath {
+    sender: LeafIndex,
+    n_leaves: u32,
+    leaf_node: LeafNode,
+    steps: Vec<PathStep>,
+    parents: Vec<ParentNode>,
+}
+
+/// What [`StagedPath::merge`] replaced: the sender's leaf and direct path as they were. Give
+/// it back to [`PathUndo::rollback`] to restore the tree.
+#[derive(Debug)]
+#[must_use = "dropping the undo record makes the merge permanent"]
+pub struct PathUndo {
+    saved: Vec<(NodeIndex, Option<Node>)>,
+}
+
+impl StagedPath {
+    /// The sender's leaf index.
+    pub fn sender(&self) -> LeafIndex {
+        self.sender
+    }
+
+    /// The sender's new leaf node.
+    pub fn leaf_node(&self) -> &LeafNode {
+        &self.leaf_node
+    }
+
+    /// The sender's filtered direct path, bottom-up.
+    pub fn filtered_direct_path(&self) -> impl Iterator<Item = NodeIndex> + '_ {
+        self.steps.iter().map(|s| s.node)
+    }
+
+    /// Merge into `tree` (RFC 9420 §7.5): blank the sender's direct path, set the filtered
+    /// direct path's new parent nodes (public key, parent hash, no unmerged leaves) and the
+    /// sender's new leaf. `tree` must be the tree the path was staged against.
+    pub fn merge(&self, tree: &mut RatchetTree) -> Result<PathUndo, TreeKemError> {
+        if tree.n_leaves() != self.n_leaves {
+            return Err(Error::ApiMisuse("UpdatePath merged into a tree of another width").into());
+        }
+        let leaf_x = self.sender.node();
+        let direct_path = math::direct_path(leaf_x, self.n_leaves);
+        let mut saved = Vec::with_capacity(direct_path.len() + 1);
+        saved.push((leaf_x, tree.node(leaf_x).cloned()));
+        saved.extend(direct_path.iter().map(|&x| (x, tree.node(x).cloned())));
+        let undo = PathUndo { saved };
+
+        let mut parents = self.steps.iter().zip(&self.parents).peekable();
+        let write = || -> Result<(), TreeKemError> {
+            for x in direct_path {
+                let node = match parents.peek() {
+                    Some((step, _)) if step.node == x => {
+                        parents.next().map(|(_, p)| Node::Parent(p.clone()))
+                    }
+                    _ => None,
+                };
+                tree.set_node(x, node)?;
+            }
+            tree.set_node(leaf_x, Some(Node::Leaf(self.leaf_node.clone())))?;
+            Ok(())
+        };
+        match write() {
+            Ok(()) => Ok(undo),
+            Err(e) => {
+                undo.rollback(tree)?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Check an UpdatePath from `sender` against `tree` and compute its merge, without
+    /// changing the tree's public state (RFC 9420 §7.5, §7.6, §12.4.2):
+    ///
+    /// - the sender's leaf is not blank;
+    /// - the path has one node per filtered-direct-path node, each with one ciphertext per
+    ///   member of the copath child's resolution minus `new_leaves`;
+    /// - the new leaf's source is `commit` and its signature over LeafNodeTBS (with
+    ///   `group_id` and `sender`) verifies;
+    /// - its `parent_hash` equals the parent hash recomputed over the merged path.
+    ///
+    /// The rest of §7.3 leaf validation (capabilities, lifetime, key uniqueness) is the
+    /// caller's.
+    pub fn stage(
+        provider: &Provider,
+        tree: &mut RatchetTree,
+        sender: LeafIndex,
+        path: &UpdatePath,
+        new_leaves: &[LeafIndex],
+        group_id: &[u8],
+    ) -> Result<Self, TreeKemError> {
+        if tree.leaf(sender).is_none() {
+            return Err(TreeKemError::SenderLeafBlank { leaf: sender.0 });
+        }
+        let steps = path_steps(tree, sender, new_leaves);
+        if path.nodes.len() != steps.len() {
+            return Err(TreeKemError::PathLength {
+                expected: steps.len(),
+                got: path.nodes.len(),
+            });
+        }
+        for (step, node) in steps.iter().zip(&path.nodes) {
+            if node.encrypted_path_secret.len() != step.resolution.len() {
+                return Err(TreeKemError::CiphertextCount {
+                    node: step.node,
+                    expected: step.resolution.len(),
+                    got: node.encrypted_path_secret.len(),
+                });
+            }
+        }
+        let leaf = &path.leaf_node;
+        let LeafNodeSourceData::Commit {
+            parent_hash: claimed,
+        } = &leaf.leaf_node_source
+        else {
+            return Err(TreeKemError::LeafSource);
+        };
+        let tbs = codec::encode(&LeafNodeTbs::in_group(leaf, group_id, sender.0))?;
+        provider
+            .verify_with_label(
+                leaf.signature_key.as_slice(),
+                b"LeafNodeTBS",
+                &tbs,
+                leaf.signature.as_slice(),
+            )
+            .map_err(|_| TreeKemError::LeafSignature)?;
+        let keys = path
+            .nodes
+            .iter()
+            .map(|n| n.encryption_key.as_slice().to_vec());
+        let (parents, leaf_parent_hash) = path_parent_nodes(provider, tree, &steps, keys)?;
+        if claimed.as_slice() != leaf_parent_hash.as_slice() {
+            return Err(TreeKemError::ParentHashMismatch);
+        }
+        Ok(StagedPath {
+            sender,
+            n_leaves: tree.n_leaves(),
+            leaf_node: leaf.clone(),
+            steps,
+            parents,
+        })
+    }
+
+    /// Decrypt the path secret meant for `private`'s member and derive the rest of the chain
+    /// (RFC 9420 §7.5, "decrypts the path secrets"): find the filtered-direct-path node whose
+    /// copath child holds the member, a node of that child's resolution the member has a
+    /// private key for, decrypt with `group_context` (the serialized provisional
+    /// GroupContext), derive the secrets of the nodes above, and check every derived public
+    /// key against the path. Returns the decrypted path secret and its node, the member's new
+    /// private state and the `commit_secret`.
+    pub fn decrypt(
+        &self,
+        provider: &Provider,
+        path: &UpdatePath,
+        private: &TreeKemPrivate,
+        group_context: &[u8],
+    ) -> Result<DecryptedPath, TreeKemError> {
+        let me = private.leaf().node();
+        if private.leaf() == self.sender {
+            return Err(TreeKemError::ReceiverIsSender);
+        }
+        let sender_x = self.sender.node();
+        let copath = math::copath(sender_x, self.n_leaves)
+            .into_iter()
+            .find(|&c| math::in_subtree(me, c))
+            .ok_or(Error::ApiMisuse("receiver leaf outside the tree"))?;
+        let i = self
+            .steps
+            .iter()
+            .position(|s| s.copath == copath)
+            .ok_or(TreeKemError::NoPrivateKey { copath })?;
+        let step = &self.steps[i];
+        let (j, key) = step
+            .resolution
+            .iter()
+            .enumerate()
+            .find_map(|(j, &r)| private.private_key(r).map(|k| (j, k)))
+            .ok_or(TreeKemError::NoPrivateKey { copath })?;
+        let ciphertext = path
+            .nodes
+            .get(i)
+            .and_then(|n| n.encrypted_path_secret.get(j))
+            .ok_or(Error::ApiMisuse("UpdatePath differs from the staged one"))?;
+        let path_secret = Secret::new(
+            provider
+                .decrypt_with_label(
+                    key,
+                    b"UpdatePathNode",
+                    group_context,
+                    ciphertext.kem_output.as_slice(),
+                    ciphertext.ciphertext.as_slice(),
+                )
+                .map_err(|source| TreeKemError::Decryption {
+                    node: step.node,
+                    source,
+                })?,
+        );
+
+        // The keys of the sender's direct path are replaced or blanked by the merge.
+        let mut new_private = private.clone();
+        for x in math::direct_path(sender_x, self.n_leaves) {
+            new_private.remove_path_key(x);
+        }
+        let mut current = path_secret.clone();
+        for (k, (step, node)) in self.steps.iter().zip(&path.nodes).enumerate().skip(i) {
+            if k > i {
+                current = next_path_secret(provider, &current)?;
+            }
+            let (sk, pk) = node_key_pair(provider, &current)?;
+            if pk.as_slice() != node.encryption_key.as_slice() {
+                return Err(TreeKemError::PublicKeyMismatch { node: step.node });
+            }
+            new_private.insert_path_key(step.node, sk);
+        }
+        Ok(DecryptedPath {
+            commit_secret: next_path_secret(provider, &current)?,
+            path_secret,
+            path_secret_node: step.node,
+            private: new_private,
+        })
+    }
+}
+
+impl PathUndo {
+    /// Restore the nodes the merge replaced.
+    pub fn rollback(self, tree: &mut RatchetTree) -> Result<(), TreeKemError> {
+        for (x, node) in self.saved {
+            tree.set_node(x, node)?;
+        }
+        Ok(())
+    }
+}
+
+/// The receiver's result of [`StagedPath::decrypt`].
+#[derive(Debug)]
+pub struct DecryptedPath {
+    /// `commit_secret = DeriveSecret(path_secret[last], "path")` (RFC 9420 §8).
+    pub commit_secret: Secret,
+    /// The path secret decrypted from the UpdatePath (that of the lowest common ancestor of
+    /// sender and receiver).
+    pub path_secret: Secret,
+    /// The node `path_secret` belongs to.
+    pub path_secret_node: NodeIndex,
+    /// The receiver's private state after the merge.
+    pub private: TreeKemPrivate,
+}
+
+/// The receiver's result of [`process_update_path`].
+#[derive(Debug)]
+pub struct ProcessedPath {
+    /// The `commit_secret` (RFC 9420 §8).
+    pub commit_secret: Secret,
+    /// The decrypted path secret, at [`ProcessedPath::path_secret_node`].
+    pub path_secret: Secret,
+    /// The lowest common ancestor of sender and receiver in the sender's filtered direct path.
+    pub path_secret_node: NodeIndex,
+    /// The receiver's private state for the merged tree.
+    pub private: TreeKemPrivate,
+    /// The tree hash of the merged tree (the provisional GroupContext's `tree_hash`).
+    pub tree_hash: Vec<u8>,
+    /// Restores the tree as it was before the merge, if the commit is later rejected.
+    pub undo: PathUndo,
+}
+
+/// Process an UpdatePath from `sender` as the member holding `private` (RFC 9420 §7.5,
+/// §12.4.2): check and stage it ([`StagedPath::stage`]), merge it into `tree`, compute the
+/// tree hash, and decrypt with `provisional_context` whose `tree_hash` is replaced by it
+/// ([`StagedPath::decrypt`]). On any error `tree` is left as it was.
+pub fn process_update_path(
+    provider: &Provider,
+    tree: &mut RatchetTree,
+    private: &TreeKemPrivate,
+    sender: LeafIndex,
+    path: &UpdatePath,
+    new_leaves: &[LeafIndex],
+    provisional_context: &GroupContext,
+) -> Result<ProcessedPath, TreeKemError> {
+    let group_id = provisional_context.group_id.as_slice();
+    let staged = StagedPath::stage(provider, tree, sender, path, new_leaves, group_id)?;
+    let undo = staged.merge(tree)?;
+    let decrypted = tree
+        .tree_hash(provider)
+        .map_err(TreeKemError::from)
+        .and_then(|tree_hash| {
+            let context = with_tree_hash(provisional_context, &tree_hash)?;
+            let d = staged.decrypt(provider, path, private, &context)?;
+            Ok((d, tree_hash))
+        });
+    match decrypted {
+        Ok((d, tree_hash)) => Ok(ProcessedPath {
+            commit_secret: d.commit_secret,
+            path_secret: d.path_secret,
+            path_secret_node: d.path_secret_node,
+            private: d.private,
+            tree_hash,
+            undo,
+        }),
+        Err(e) => {
+            undo.rollback(tree)?;
+            Err(e)
+        }
+    }
+}
+
+/// `context` with `tree_hash` replaced, serialized.
+fn with_tree_hash(context: &GroupContext, tree_hash: &[u8]) -> Result<Vec<u8>, TreeKemError> {
+    let mut gc = context.clone();
+    gc.tree_hash = VLBytes::from(tree_hash.to_vec());
+    Ok(codec::encode(&gc)?)
+}
+
+// -------------------------------------------------------------------------------------------
+// Generation (the committer)
+
+/// Source of the HPKE ephemeral keys used to seal path secrets.
+#[derive(Debug, Clone)]
+pub enum Ephemeral {
+    /// Fresh randomness per seal (production).
+    Random,
+    /// `ikm_e = ExpandWithLabel(seed, "canopy treekem ephemeral", node_position ||
+    /// recipient_position, Nsk)` (positions as big-endian `uint32`): reproducible output for
+    /// tests and benchmarks, independent of the order the seals run in. Never use a seed twice
+    /// outside tests.
+    Seeded(Secret),
+}
+
+impl Ephemeral {
+    /// The `ikm_e` for the seal at (`node_position`, `recipient_position`), `None` for fresh
+    /// randomness.
+    pub fn ikm(
+        &self,
+        provider: &Provider,
+        node_position: u32,
+        recipient_position: u32,
+    ) -> Result<Option<Secret>, TreeKemError> {
+        match self {
+            Ephemeral::Random => Ok(None),
+            Ephemeral::Seeded(seed) => {
+                let mut context = [0u8; 8];
+                context[..4].copy_from_slice(&node_position.to_be_bytes());
+                context[4..].copy_from_slice(&recipient_position.to_be_bytes());
+                // Nsk is 32 for X25519, well inside u16.
+                let len = provider.hpke_private_key_len() as u16;
+                Ok(Some(provider.expand_with_label(
+                    seed.as_bytes(),
+                    EPHEMERAL_LABEL,
+                    &context,
+                    len,
+                )?))
+            }
+        }
+    }
+}
+
+/// The committer's inputs to [`plan_update_path`].
+#[derive(Debug, Clone, Copy)]
+pub struct PathParams<'a> {
+    /// The committer's leaf.
+    pub sender: LeafIndex,
+    /// Fresh randomness of `KDF.Nh` bytes: `DeriveSecret(leaf_secret, "node")` seeds the new
+    /// leaf key pair and `path_secret[0] = DeriveSecret(leaf_secret, "path")` (RFC 9420 §7.4).
+    pub leaf_secret: &'a Secret,
+    /// Signs the new leaf node; must match its `signature_key`.
+    pub signer: &'a SignaturePrivateKey,
+    /// The new leaf's credential, capabilities, extensions and signature key; `None` keeps
+    /// those of the current leaf. Its encryption key, source and signature are replaced.
+    pub leaf_template: Option<&'a LeafNode>,
+    /// Leaves added by the same commit: excluded from every resolution (§7.6).
+    pub new_leaves: &'a [LeafIndex],
+}
+
+/// A planned UpdatePath (RFC 9420 §7.4, §7.5): every derivation done, the tree not yet
+/// changed and nothing sealed. Merge it ([`PathPlan::merge`]), compute the provisional
+/// GroupContext with the merged tree's hash, then seal ([`PathPlan::seal`]).
+#[derive(Debug)]
+pub struct PathPlan {
+    staged: StagedPath,
+    path_secrets: Vec<Secret>,
+    /// Public keys of each step's resolution, read before the merge (the copath subtrees are
+    /// not changed by it).
+    recipient_keys: Vec<Vec<Vec<u8>>>,
+    private: TreeKemPrivate,
+    commit_secret: Secret,
+}
+
+/// One HPKE seal of an UpdatePath: the path secret of filtered-direct-path node
+/// `node_position` to resolution member `recipient_position`. Jobs are independent and
+/// `Send + Sync`, so they can run in parallel.
+#[derive(Debug, Clone, Copy)]
+pub struct SealJob<'a> {
+    /// Index in the filtered direct path.
+    pub node_position: u32,
+    /// Index in the copath child's resolution (new leaves excluded).
+    pub recipient_position: u32,
+    recipient_key: &'a [u8],
+    path_secret: &'a Secret,
+    group_context: &'a [u8],
+}
+
+impl SealJob<'_> {
+    /// `EncryptWithLabel(pk, "UpdatePathNode", group_context, path_secret)` (RFC 9420 §7.6),
+    /// with the ephemeral key `DeriveKeyPair(ikm)` if `ikm` is given.
+    pub fn seal(
+        &self,
+        provider: &Provider,
+        ikm: Option<&Secret>,
+    ) -> Result<HpkeCiphertext, TreeKemError> {
+        let pt = self.path_secret.as_bytes();
+        let (kem_output, ciphertext) = match ikm {
+            None => provider.encrypt_with_label(
+                self.recipient_key,
+                b"UpdatePathNode",
+                self.group_context,
+                pt,
+            )?,
+            Some(ikm) => provider.encrypt_with_label_with_ikm(
+                self.recipient_key,
+                b"UpdatePathNode",
+                self.group_context,
+                pt,
+                ikm.as_bytes(),
+            )?,
+        };
+        Ok(HpkeCiphertext {
+            kem_output: kem_output.into(),
+            ciphertext: ciphertext.into(),
+        })
+    }
+
+    /// [`SealJob::seal`] with the ephemeral key chosen by `ephemeral` for this position.
+    pub fn seal_with(
+        &self,
+        provider: &Provider,
+        ephemeral: &Ephemeral,
+    ) -> Result<HpkeCiphertext, TreeKemError> {
+        let ikm = ephemeral.ikm(provider, self.node_position, self.recipient_position)?;
+        self.seal(provider, ikm.as_ref())
+    }
+}
+
+/// Plan an UpdatePath for the committer (RFC 9420 §7.4, §7.5): derive the path secrets over
+/// the filtered direct path, the node key pairs, the parent nodes with their parent hashes,
+/// and the new leaf (source `commit`, signed over LeafNodeTBS with `group_id` and the sender's
+/// index, §7.2). Reads `tree` only (and fills its hash cache).
+pub fn plan_update_path(
+    provider: &Provider,
+    tree: &mut RatchetTree,
+    params: &PathParams<'_>,
+    group_id: &[u8],
+) -> Result<PathPlan, TreeKemError> {
+    let sender = params.sender;
+    let current = tree
+        .leaf(sender)
+        .ok_or(TreeKemError::SenderLeafBlank { leaf: sender.0 })?;
+    let mut leaf = params.leaf_template.unwrap_or(current).clone();
+    if params.signer.public_key().as_slice() != leaf.signature_key.as_slice() {
+        return Err(TreeKemError::SignerMismatch);
+    }
+    let steps = path_steps(tree, sender, params.new_leaves);
+
+    let leaf_node_secret = provider.derive_secret(params.leaf_secret.as_bytes(), b"node")?;
+    let (leaf_key, leaf_public) = provider.derive_hpke_key_pair(leaf_node_secret.as_bytes())?;
+    let mut private = TreeKemPrivate::new(sender, leaf_key);
+
+    // The chain is serial; each key pair depends on its path secret only.
+    let mut path_secrets = Vec::with_capacity(steps.len());
+    let mut public_keys = Vec::with_capacity(steps.len());
+    let mut current_secret = params.leaf_secret.clone();
+    for step in &steps {
+        current_secret = next_path_secret(provider, &current_secret)?;
+        let (sk, pk) = node_key_pair(provider, &current_secret)?;
+        private.insert_path_key(step.node, sk);
+        public_keys.push(pk);
+        path_secrets.push(current_secret.clone());
+    }
+    let commit_secret = next_path_secret(provider, &current_secret)?;
+
+    let (parents, leaf_parent_hash) =
+        path_parent_nodes(provider, tree, &steps, public_keys.into_iter())?;
+    leaf.encryption_key = HpkePublicKey(leaf_public.into());
+    leaf.leaf_node_source = LeafNodeSourceData::Commit {
+        parent_hash: leaf_parent_hash.into(),
+    };
+    let tbs = codec::encode(&LeafNodeTbs::in_group(&leaf, group_id, sender.0))?;
+    leaf.signature = provider
+        .sign_with_label(params.signer, b"LeafNodeTBS", &tbs)?
+        .into();
+
+    let recipient_keys = steps
+        .iter()
+        .map(|s| {
+            s.resolution
+                .iter()
+                .map(|&r| {
+                    tree.encryption_key(r)
+                        .map(<[u8]>::to_vec)
+                        // Invariant: a resolution holds non-blank nodes only.
+                        .ok_or(Error::Internal("blank node in a resolution"))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+
+    Ok(PathPlan {
+        staged: StagedPath {
+            sender,
+            n_leaves: tree.n_leaves(),
+            leaf_node: leaf,
+            steps,
+            parents,
+        },
+        path_secrets,
+        recipient_keys,
+        private,
+        commit_secret,
+    })
+}
+
+impl PathPlan {
+    /// The public merge this plan makes.
+    pub fn staged(&self) -> &StagedPath {
+        &self.staged
+    }
+
+    /// Merge the plan into `tree` ([`StagedPath::merge`]).
+    pub fn merge(&self, tree: &mut RatchetTree) -> Result<PathUndo, TreeKemError> {
+        self.staged.merge(tree)
+    }
+
+    /// The committer's private state after the commit: the new leaf key and the key of every
+    /// filtered-direct-path node.
+    pub fn private(&self) -> &TreeKemPrivate {
+        &self.private
+    }
+
+    /// `commit_secret = DeriveSecret(path_secret[last], "path")` (RFC 9420 §8).
+    pub fn commit_secret(&self) -> &Secret {
+        &self.commit_secret
+    }
+
+    /// The seals to perform, in UpdatePath order (node by node, each in resolution order),
+    /// under `group_context`, the serialized provisional GroupContext whose `tree_hash` is that
+    /// of the merged tree (RFC 9420 §7.6, §12.4.2).
+    pub fn seal_jobs<'a>(&'a self, group_context: &'a [u8]) -> Vec<SealJob<'a>> {
+        let mut jobs = Vec::with_capacity(self.recipient_keys.iter().map(Vec::len).sum());
+        for (i, (keys, secret)) in self
+            .recipient_keys
+            .iter()
+            .zip(&self.path_secrets)
+            .enumerate()
+        {
+            for (j, key) in keys.iter().enumerate() {
+                jobs.push(SealJob {
+                    // Positions fit in u32: a tree has at most 2^31 nodes.
+                    node_position: i as u32,
+                    recipient_position: j as u32,
+                    recipient_key: key,
+                    path_secret: secret,
+                    group_context,
+                });
+            }
+        }
+        jobs
+    }
+
+    /// Build the UpdatePath from the ciphertexts of [`PathPlan::seal_jobs`], in job order.
+    pub fn assemble(&self, ciphertexts: Vec<HpkeCiphertext>) -> Result<UpdatePath, TreeKemError> {
+        let expected: usize = self.recipient_keys.iter().map(Vec::len).sum();
+        if ciphertexts.len() != expected {
+            return Err(Error::ApiMisuse("ciphertext count differs from the seal jobs").into());
+        }
+        let mut ciphertexts = ciphertexts.into_iter();
+        let nodes = self
+            .staged
+            .parents
+            .iter()
+            .zip(&self.recipient_keys)
+            .map(|(parent, keys)| UpdatePathNode {
+                encryption_key: parent.encryption_key.clone(),
+                encrypted_path_secret: ciphertexts.by_ref().take(keys.len()).collect(),
+            })
+            .collect();
+        Ok(UpdatePath {
+            leaf_node: self.staged.leaf_node.clone(),
+            nodes,
+        })
+    }
+
+    /// Run every seal job in order and assemble the UpdatePath. `group_context` is the
+    /// serialized provisional GroupContext (its `tree_hash` that of the merged tree).
+    pub fn seal(
+        &self,
+        provider: &Provider,
+        group_context: &[u8],
+        ephemeral: &Ephemeral,
+    ) -> Result<UpdatePath, TreeKemError> {
+        let ciphertexts = self
+            .seal_jobs(group_context)
+            .iter()
+            .map(|job| job.seal_with(provider, ephemeral))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.assemble(ciphertexts)
+    }
+
+    /// The committer's private state and `commit_secret`, consuming the plan (and with it the
+    /// path secrets, zeroized).
+    pub fn into_secrets(self) -> (TreeKemPrivate, Secret) {
+        (self.private, self.commit_secret)
+    }
+}
+
+/// The committer's result of [`generate_update_path`].
+#[derive(Debug)]
+pub struct GeneratedPath {
+    /// The UpdatePath to send.
+    pub update_path: UpdatePath,
+    /// The committer's private state for the merged tree.
+    pub private: TreeKemPrivate,
+    /// The `commit_secret` (RFC 9420 §8).
+    pub commit_secret: Secret,
+    /// The tree hash of the merged tree (the provisional GroupContext's `tree_hash`).
+    pub tree_hash: Vec<u8>,
+    /// Restores the tree as it was before the merge, if the commit is abandoned.
+    pub undo: PathUndo,
+}
+
+/// Plan, merge into `tree` and seal an UpdatePath in one call: [`plan_update_path`] with the
+/// group id of `provisional_context`, [`PathPlan::merge`], then [`PathPlan::seal`] under
+/// `provisional_context` with its `tree_hash` replaced by the merged tree's. On any error
+/// `tree` is left as it was.
+pub fn generate_update_path(
+    provider: &Provider,
+    tree: &mut RatchetTree,
+    params: &PathParams<'_>,
+    provisional_context: &GroupContext,
+    ephemeral: &Ephemeral,
+) -> Result<GeneratedPath, TreeKemError> {
+    let group_id = provisional_context.group_id.as_slice();
+    let plan = plan_update_path(provider, tree, params, group_id)?;
+    let undo = plan.merge(tree)?;
+    let sealed = tree
+        .tree_hash(provider)
+        .map_err(TreeKemError::from)
+        .and_then(|tree_hash| {
+            let context = with_tree_hash(provisional_context, &tree_hash)?;
+            Ok((plan.seal(provider, &context, ephemeral)?, tree_hash))
+        });
+    match sealed {
+        Ok((update_path, tree_hash)) => {
+            let (private, commit_secret) = plan.into_secrets();
+            Ok(GeneratedPath {
+                update_path,
+                private,
+                commit_secret,
+                tree_hash,
+                undo,
+            })
+        }
+        Err(e) => {
+            undo.rollback(tree)?;
+            Err(e)
+        }
+    }
+}
