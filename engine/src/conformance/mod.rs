@@ -18,11 +18,11 @@ pub mod hpke;
 pub mod message_protection;
 pub mod messages;
 pub mod schedule;
-pub mod tree;
 pub mod transcript_hashes;
+pub mod tree;
 pub mod tree_math;
-pub mod welcome;
 pub mod treekem;
+pub mod welcome;
 pub mod wycheproof;
 
 /// Outcome counts for one vector file.

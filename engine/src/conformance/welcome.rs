@@ -92,7 +92,7 @@ fn run_case(suite: CipherSuite, case: &Value) -> Result<usize, String> {
         &key_package,
         &init_priv,
         |_| None,
-        |_| Some(&init_priv.as_bytes()[..]),
+        |_| Some(init_priv.as_bytes()),
     );
     if wrong.is_ok() {
         return Err("join accepted a wrong signer key".to_string());
