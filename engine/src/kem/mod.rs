@@ -136,6 +136,3 @@ impl From<crate::tree::TreeError> for TreeKemError {
         TreeKemError::Engine(e.into())
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -747,3 +747,6 @@ pub fn generate_update_path(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
