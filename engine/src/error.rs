@@ -22,6 +22,10 @@ pub enum Error {
     /// A Welcome that cannot be processed (RFC 9420 §12.4.3.1).
     #[error("welcome: {0}")]
     Welcome(#[from] crate::welcome::WelcomeError),
+    /// TreeKEM: an UpdatePath could not be created or processed (boxed: `TreeKemError` can
+    /// itself carry an `Error` from a lower layer).
+    #[error("TreeKEM: {0}")]
+    TreeKem(Box<crate::kem::TreeKemError>),
     /// The caller asked for something the API does not allow.
     #[error("API misuse: {0}")]
     ApiMisuse(&'static str),
@@ -32,3 +36,9 @@ pub enum Error {
 
 /// Shorthand used across the engine.
 pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+impl From<crate::kem::TreeKemError> for Error {
+    fn from(e: crate::kem::TreeKemError) -> Self {
+        Error::TreeKem(Box::new(e))
+    }
+}

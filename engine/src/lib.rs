@@ -7,8 +7,14 @@
 //! Module map:
 //! - [`codec`]: RFC 9420 wire structs in the TLS presentation language (varint vectors).
 //! - [`crypto`]: the cipher-suite provider (hash, HKDF, labels, AEAD, Ed25519, HPKE).
-//! - [`tree`]: array-tree math and the ratchet tree.
-//! - [`conformance`] (feature `conformance`): table-driven runners for the published vectors.
+//! - [`tree`]: array-tree math and the ratchet tree (resolutions, tree and parent hashes,
+//!   validation, Add/Update/Remove).
+//! - [`kem`]: TreeKEM: UpdatePath generation (plan, then independent seal jobs) and
+//!   processing.
+//! - [`schedule`]: key schedule, PSK secret, transcript hashes, secret tree.
+//! - [`framing`]: PublicMessage and PrivateMessage protection.
+//! - [`welcome`]: Welcome and GroupInfo decryption and verification.
+//! - `conformance` (feature `conformance`): table-driven runners for the published vectors.
 #![forbid(unsafe_code)]
 
 pub mod codec;

@@ -8,7 +8,7 @@
 //!
 //! Tree hashes live in one flat `Vec<u8>` (`hash_len` bytes per node) with a validity flag
 //! per node, so a 50,000-member tree carries no per-node hash allocation. Every edit marks the
-//! edited node and its ancestors stale ([`RatchetTree::touch`]); [`RatchetTree::tree_hash`]
+//! edited node and its ancestors stale (`RatchetTree::touch`); [`RatchetTree::tree_hash`]
 //! recomputes only stale nodes, so an edit along one path costs O(log n) hashes.
 //!
 //! Validation (§7.9.2, §12.4.3.1) runs in linear time up to logarithmic factors in the number
