@@ -236,6 +236,14 @@ pub fn encrypt_group_secrets(
         psks: secrets.psks.clone(),
     };
     let plaintext = Secret::new(codec::encode(&group_secrets)?);
+    // Move the copies of the secrets back into `Secret`s so they are zeroized on drop.
+    let GroupSecrets {
+        joiner_secret,
+        path_secret,
+        ..
+    } = group_secrets;
+    drop(Secret::new(joiner_secret.into()));
+    drop(path_secret.map(|p| Secret::new(p.path_secret.into())));
     let (kem_output, ciphertext) = provider.encrypt_with_label(
         key_package.init_key.as_slice(),
         b"Welcome",
@@ -336,4 +344,201 @@ where
         epoch_secrets,
         interim_transcript_hash,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{MlsMessage, MlsMessageBody};
+    use crate::crypto::{CipherSuite, CryptoError};
+    use crate::framing::FramingError;
+    use crate::Error;
+
+    /// Case 0 of `welcome.json` (suite 1): (welcome, key package, init_priv, signer_pub).
+    fn vector() -> (Welcome, KeyPackage, HpkePrivateKey, Vec<u8>) {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/test_vectors/mls/welcome.json");
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let case = &json[0];
+        assert_eq!(case["cipher_suite"], 1);
+        let hex = |k: &str| hex::decode(case[k].as_str().unwrap()).unwrap();
+        let MlsMessageBody::Welcome(w) = codec::decode::<MlsMessage>(&hex("welcome")).unwrap().body
+        else {
+            panic!("not a welcome")
+        };
+        let MlsMessageBody::KeyPackage(kp) = codec::decode::<MlsMessage>(&hex("key_package"))
+            .unwrap()
+            .body
+        else {
+            panic!("not a key package")
+        };
+        (
+            w,
+            kp,
+            HpkePrivateKey::new(hex("init_priv")),
+            hex("signer_pub"),
+        )
+    }
+
+    fn provider() -> Provider {
+        Provider::new(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519)
+    }
+
+    fn join_with(
+        w: &Welcome,
+        kp: &KeyPackage,
+        init: &HpkePrivateKey,
+        signer: &[u8],
+    ) -> Result<JoinedEpoch> {
+        join(&provider(), w, kp, init, |_| None, |_| Some(signer))
+    }
+
+    #[test]
+    fn joins_the_vector() {
+        let (w, kp, init, signer) = vector();
+        let joined = join_with(&w, &kp, &init, &signer).unwrap();
+        assert_eq!(joined.psks.len(), 0);
+        assert_eq!(joined.interim_transcript_hash.len(), 32);
+    }
+
+    #[test]
+    fn failures_are_typed() {
+        let (w, kp, init, signer) = vector();
+
+        // Not our key package.
+        let mut other = w.clone();
+        other.secrets[0].new_member = codec::HashReference(vec![0; 32].into());
+        assert!(matches!(
+            join_with(&other, &kp, &init, &signer),
+            Err(Error::Welcome(WelcomeError::NoMatchingKeyPackage))
+        ));
+
+        // encrypted_group_info is the HPKE context of the group secrets.
+        let mut other = w.clone();
+        let mut egi = other.encrypted_group_info.as_slice().to_vec();
+        egi[0] ^= 1;
+        other.encrypted_group_info = egi.into();
+        assert!(matches!(
+            join_with(&other, &kp, &init, &signer),
+            Err(Error::Crypto(CryptoError::HpkeOpenFailed))
+        ));
+
+        // Wrong init key.
+        assert!(matches!(
+            join_with(&w, &kp, &HpkePrivateKey::new(vec![1; 32]), &signer),
+            Err(Error::Crypto(CryptoError::HpkeOpenFailed))
+        ));
+
+        // Wrong signer key, unknown signer.
+        let (_, wrong) = provider().signature_key_pair_from_seed(&[3; 32]).unwrap();
+        assert!(matches!(
+            join_with(&w, &kp, &init, &wrong),
+            Err(Error::Crypto(CryptoError::InvalidSignature))
+        ));
+        assert!(matches!(
+            join(&provider(), &w, &kp, &init, |_| None, |_| None::<Vec<u8>>),
+            Err(Error::Welcome(WelcomeError::UnknownSigner(_)))
+        ));
+
+        // Suite mismatch.
+        let mut other = w.clone();
+        other.cipher_suite = CipherSuiteId(3);
+        assert!(matches!(
+            join_with(&other, &kp, &init, &signer),
+            Err(Error::Welcome(WelcomeError::CipherSuiteMismatch {
+                expected: 1,
+                got: 3
+            }))
+        ));
+    }
+
+    /// Re-issue the vector's Welcome with a GroupInfo we sign ourselves (through the sending
+    /// helpers), optionally changed by `edit`, and with `psks` in the GroupSecrets.
+    fn reissue(
+        edit: impl FnOnce(&mut GroupInfo),
+        psks: Vec<PreSharedKeyId>,
+    ) -> (Welcome, KeyPackage, HpkePrivateKey, Vec<u8>) {
+        let p = provider();
+        let (w, kp, init, _) = vector();
+        let secrets = decrypt_group_secrets(&p, &w, &kp, &init).unwrap();
+        let zero = schedule::psk_secret(&p, &[]).unwrap();
+        let ws = welcome_secret(&p, &secrets.joiner_secret, &zero).unwrap();
+        let mut gi = decrypt_group_info(&p, &w, &ws).unwrap();
+        edit(&mut gi);
+        let (sk, pk) = p.signature_key_pair_from_seed(&[5; 32]).unwrap();
+        sign_group_info(&p, &sk, &mut gi).unwrap();
+        let resolved: Vec<_> = psks
+            .iter()
+            .map(|id| (id.clone(), Secret::new(vec![7; 32])))
+            .collect();
+        let psk_secret = schedule::psk_secret(&p, &resolved).unwrap();
+        let ws = welcome_secret(&p, &secrets.joiner_secret, &psk_secret).unwrap();
+        let egi = encrypt_group_info(&p, &gi, &ws).unwrap();
+        let secrets = JoinerSecrets { psks, ..secrets };
+        let entry = encrypt_group_secrets(&p, &kp, egi.as_slice(), &secrets).unwrap();
+        let w = Welcome {
+            cipher_suite: w.cipher_suite,
+            secrets: vec![entry],
+            encrypted_group_info: egi,
+        };
+        (w, kp, init, pk)
+    }
+
+    #[test]
+    fn sending_helpers_round_trip() {
+        let (w, kp, init, pk) = reissue(|_| {}, Vec::new());
+        join_with(&w, &kp, &init, &pk).unwrap();
+    }
+
+    #[test]
+    fn bad_confirmation_tag() {
+        let (w, kp, init, pk) = reissue(
+            |gi| {
+                let mut tag = gi.confirmation_tag.as_slice().to_vec();
+                tag[0] ^= 1;
+                gi.confirmation_tag = codec::Mac(tag.into());
+            },
+            Vec::new(),
+        );
+        assert!(matches!(
+            join_with(&w, &kp, &init, &pk),
+            Err(Error::Framing(FramingError::InvalidConfirmationTag))
+        ));
+    }
+
+    #[test]
+    fn psks() {
+        let external = PreSharedKeyId {
+            source: PskSource::External {
+                psk_id: b"psk".to_vec().into(),
+            },
+            psk_nonce: vec![0; 32].into(),
+        };
+        // The confirmation tag was made without the PSK, so the signature and decryption
+        // pass but the tag then fails: the PSK went into the key schedule.
+        let (w, kp, init, pk) = reissue(|_| {}, vec![external.clone()]);
+        assert!(matches!(
+            join_with(&w, &kp, &init, &pk),
+            Err(Error::Welcome(WelcomeError::MissingPsk(0)))
+        ));
+        let psk = |_: &PreSharedKeyId| Some(Secret::new(vec![7; 32]));
+        assert!(matches!(
+            join(&provider(), &w, &kp, &init, psk, |_| Some(&pk)),
+            Err(Error::Framing(FramingError::InvalidConfirmationTag))
+        ));
+
+        let reinit = |epoch| PreSharedKeyId {
+            source: PskSource::Resumption {
+                usage: ResumptionPskUsage::Reinit,
+                psk_group_id: b"old".to_vec().into(),
+                psk_epoch: epoch,
+            },
+            psk_nonce: vec![1; 32].into(),
+        };
+        let (w, kp, init, pk) = reissue(|_| {}, vec![reinit(1), reinit(2)]);
+        assert!(matches!(
+            join(&provider(), &w, &kp, &init, psk, |_| Some(&pk)),
+            Err(Error::Welcome(WelcomeError::MultipleReinitOrBranchPsks))
+        ));
+    }
 }

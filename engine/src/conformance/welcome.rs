@@ -86,13 +86,16 @@ fn run_case(suite: CipherSuite, case: &Value) -> Result<usize, String> {
     )?;
 
     // A wrong signer key is rejected.
+    let (_, wrong_pub) = p
+        .signature_key_pair_from_seed(&[3; 32])
+        .map_err(|e| e.to_string())?;
     let wrong = welcome::join(
         &p,
         &welcome_msg,
         &key_package,
         &init_priv,
         |_| None,
-        |_| Some(init_priv.as_bytes()),
+        |_| Some(&wrong_pub),
     );
     if wrong.is_ok() {
         return Err("join accepted a wrong signer key".to_string());

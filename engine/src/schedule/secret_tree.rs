@@ -153,7 +153,9 @@ impl SecretTree {
         let key = provider.derive_tree_secret(r.secret.as_bytes(), b"key", generation, nk)?;
         let nonce = provider.derive_tree_secret(r.secret.as_bytes(), b"nonce", generation, nn)?;
         r.secret = provider.derive_tree_secret(r.secret.as_bytes(), b"secret", generation, nh)?;
-        r.generation = generation + 1;
+        r.generation = generation.checked_add(1).ok_or(Error::ApiMisuse(
+            "secret tree: generation counter exhausted",
+        ))?;
         Ok(RatchetKey {
             generation,
             key,
