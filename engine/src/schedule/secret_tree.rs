@@ -145,6 +145,10 @@ impl SecretTree {
         if generation < r.generation {
             return Err(Error::ApiMisuse("secret tree: generation already consumed"));
         }
+        // Checked before anything changes, so an exhausted ratchet is left as it was.
+        let next = generation.checked_add(1).ok_or(Error::ApiMisuse(
+            "secret tree: generation counter exhausted",
+        ))?;
         while r.generation < generation {
             r.secret =
                 provider.derive_tree_secret(r.secret.as_bytes(), b"secret", r.generation, nh)?;
@@ -153,9 +157,7 @@ impl SecretTree {
         let key = provider.derive_tree_secret(r.secret.as_bytes(), b"key", generation, nk)?;
         let nonce = provider.derive_tree_secret(r.secret.as_bytes(), b"nonce", generation, nn)?;
         r.secret = provider.derive_tree_secret(r.secret.as_bytes(), b"secret", generation, nh)?;
-        r.generation = generation.checked_add(1).ok_or(Error::ApiMisuse(
-            "secret tree: generation counter exhausted",
-        ))?;
+        r.generation = next;
         Ok(RatchetKey {
             generation,
             key,
