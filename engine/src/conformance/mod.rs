@@ -327,6 +327,29 @@ pub(crate) mod util {
         }
     }
 
+    /// Run `f` on every case whose `cipher_suite` Canopy implements; skip (and say so) the
+    /// others. The one loop every per-suite MLS runner shares.
+    pub fn for_each_supported_suite(
+        json: &Value,
+        f: impl Fn(crate::crypto::CipherSuite, &Value) -> Result<usize, String>,
+    ) -> super::Tally {
+        let mut tally = super::Tally::default();
+        for (i, case) in cases(json).iter().enumerate() {
+            let id = case
+                .get("cipher_suite")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            match u16::try_from(id)
+                .ok()
+                .and_then(crate::crypto::CipherSuite::from_u16)
+            {
+                Some(suite) => tally.case(format_args!("case {i} (suite {id})"), || f(suite, case)),
+                None => tally.skip(format_args!("cipher suite {id} not supported")),
+            }
+        }
+        tally
+    }
+
     /// The cases of a vector file (every file is a JSON array of objects).
     pub fn cases(json: &Value) -> &[Value] {
         json.as_array().map(Vec::as_slice).unwrap_or(&[])

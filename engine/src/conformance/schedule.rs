@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::util::{cases, expect_eq, hex_field, u64_field};
+use super::util::{expect_eq, hex_field, u64_field};
 use super::Tally;
 use crate::codec::{
     self, CipherSuiteId, GroupContext, PreSharedKeyId, ProtocolVersion, PskSource, VLBytes,
@@ -12,31 +12,12 @@ use crate::crypto::{Provider, Secret};
 use crate::schedule::{self, secret_tree, EpochSecrets, RatchetKind, SecretTree};
 use crate::tree::LeafIndex;
 
-/// Run every case of a per-suite file with `f`, skipping unsupported suites.
+/// Run every case of a per-suite file with a provider for its suite.
 pub(crate) fn per_suite(
     json: &Value,
     f: impl Fn(&Provider, &Value) -> Result<usize, String>,
 ) -> Tally {
-    let mut tally = Tally::default();
-    for (i, case) in cases(json).iter().enumerate() {
-        let suite = case
-            .get("cipher_suite")
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
-        match u16::try_from(suite)
-            .ok()
-            .and_then(crate::crypto::CipherSuite::from_u16)
-        {
-            Some(cs) => {
-                let provider = Provider::new(cs);
-                tally.case(format_args!("case {i} (suite {suite})"), || {
-                    f(&provider, case)
-                });
-            }
-            None => tally.skip(format_args!("cipher suite {suite} not supported")),
-        }
-    }
-    tally
+    super::util::for_each_supported_suite(json, |suite, case| f(&Provider::new(suite), case))
 }
 
 fn e<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> String {

@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 
-use super::util::{cases, expect_eq, hex_field};
+use super::util::{expect_eq, hex_field};
 use super::Tally;
 use crate::codec::{self, KeyPackage, MlsMessage, MlsMessageBody, Welcome};
 use crate::crypto::{CipherSuite, HpkePrivateKey, Provider};
@@ -15,20 +15,7 @@ use crate::welcome;
 
 /// Run every case whose suite Canopy implements; skip the others.
 pub fn run(json: &Value) -> Tally {
-    let mut tally = Tally::default();
-    for (i, case) in cases(json).iter().enumerate() {
-        let id = case
-            .get("cipher_suite")
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
-        match u16::try_from(id).ok().and_then(CipherSuite::from_u16) {
-            Some(suite) => tally.case(format_args!("case {i} (suite {id})"), || {
-                run_case(suite, case)
-            }),
-            None => tally.skip(format_args!("cipher suite {id} not supported")),
-        }
-    }
-    tally
+    super::util::for_each_supported_suite(json, run_case)
 }
 
 fn run_case(suite: CipherSuite, case: &Value) -> Result<usize, String> {
