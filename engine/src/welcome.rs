@@ -146,15 +146,13 @@ pub fn decrypt_group_secrets(
     Ok(secrets.into())
 }
 
-/// `welcome_secret = DeriveSecret(KDF.Extract(joiner_secret, psk_secret), "welcome")`
-/// (RFC 9420 §8).
+/// `welcome_secret` (RFC 9420 §8); see [`schedule::welcome_secret`].
 pub fn welcome_secret(
     provider: &Provider,
     joiner_secret: &Secret,
     psk_secret: &Secret,
 ) -> Result<Secret> {
-    let member = provider.extract(joiner_secret.as_bytes(), psk_secret.as_bytes());
-    Ok(provider.derive_secret(member.as_bytes(), b"welcome")?)
+    schedule::welcome_secret(provider, joiner_secret.as_bytes(), psk_secret.as_bytes())
 }
 
 /// Decrypt `encrypted_group_info` with `welcome_key` / `welcome_nonce` (RFC 9420 §12.4.3.1;

@@ -124,17 +124,36 @@ impl EpochSecrets {
     }
 }
 
+/// An AEAD key and nonce from one secret: `ExpandWithLabel(secret, "key" | "nonce", context,
+/// Nk | Nn)`. RFC 9420 uses this shape for the Welcome (§12.4.3.1, empty context) and for
+/// sender data (§6.3.2, the ciphertext sample as context).
+pub(crate) fn aead_key_nonce(
+    provider: &Provider,
+    secret: &[u8],
+    context: &[u8],
+) -> Result<(Secret, Secret)> {
+    let key =
+        provider.expand_with_label(secret, b"key", context, provider.aead_key_len() as u16)?;
+    let nonce =
+        provider.expand_with_label(secret, b"nonce", context, provider.aead_nonce_len() as u16)?;
+    Ok((key, nonce))
+}
+
 /// `welcome_key` and `welcome_nonce` (RFC 9420 §12.4.3.1) from the welcome secret.
 pub fn welcome_key_nonce(provider: &Provider, welcome_secret: &[u8]) -> Result<(Secret, Secret)> {
-    let key =
-        provider.expand_with_label(welcome_secret, b"key", &[], provider.aead_key_len() as u16)?;
-    let nonce = provider.expand_with_label(
-        welcome_secret,
-        b"nonce",
-        &[],
-        provider.aead_nonce_len() as u16,
-    )?;
-    Ok((key, nonce))
+    aead_key_nonce(provider, welcome_secret, &[])
+}
+
+/// `welcome_secret = DeriveSecret(KDF.Extract(joiner_secret, psk_secret), "welcome")`
+/// (RFC 9420 §8), for a joiner who needs it before the GroupContext is known (the GroupInfo
+/// it decrypts carries the context).
+pub fn welcome_secret(
+    provider: &Provider,
+    joiner_secret: &[u8],
+    psk_secret: &[u8],
+) -> Result<Secret> {
+    let member = provider.extract(joiner_secret, psk_secret);
+    Ok(provider.derive_secret(member.as_bytes(), b"welcome")?)
 }
 
 /// `psk_secret` (RFC 9420 §8.4) over `(id, psk)` pairs in order; all zeros for none.

@@ -189,17 +189,5 @@ pub fn sender_data_key_nonce(
     ciphertext: &[u8],
 ) -> Result<(Secret, Secret)> {
     let sample = &ciphertext[..ciphertext.len().min(provider.hash_len())];
-    let key = provider.expand_with_label(
-        sender_data_secret,
-        b"key",
-        sample,
-        provider.aead_key_len() as u16,
-    )?;
-    let nonce = provider.expand_with_label(
-        sender_data_secret,
-        b"nonce",
-        sample,
-        provider.aead_nonce_len() as u16,
-    )?;
-    Ok((key, nonce))
+    super::aead_key_nonce(provider, sender_data_secret, sample)
 }
