@@ -26,6 +26,9 @@ pub enum Error {
     /// itself carry an `Error` from a lower layer).
     #[error("TreeKEM: {0}")]
     TreeKem(Box<crate::kem::TreeKemError>),
+    /// A KeyPackage or leaf node that fails validation (RFC 9420 §10.1, §7.3).
+    #[error("key package: {0}")]
+    KeyPackage(#[from] crate::key_package::KeyPackageError),
     /// The caller asked for something the API does not allow.
     #[error("API misuse: {0}")]
     ApiMisuse(&'static str),

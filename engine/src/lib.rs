@@ -13,6 +13,7 @@
 //!   processing.
 //! - [`schedule`]: key schedule, PSK secret, transcript hashes, secret tree.
 //! - [`framing`]: PublicMessage and PrivateMessage protection.
+//! - [`key_package`]: KeyPackage creation and validation against a settable [`key_package::Clock`].
 //! - [`welcome`]: Welcome and GroupInfo decryption and verification.
 //! - `conformance` (feature `conformance`): table-driven runners for the published vectors.
 #![forbid(unsafe_code)]
@@ -22,6 +23,7 @@ pub mod crypto;
 pub mod error;
 pub mod framing;
 pub mod kem;
+pub mod key_package;
 pub mod schedule;
 pub mod tree;
 pub mod welcome;
