@@ -17,7 +17,7 @@
 //! [`RatchetTree::verify_parent_hashes`]), resolution sizes are computed in one pass, and key
 //! uniqueness uses hash sets.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::math::{self, LeafIndex, NodeIndex};
 use super::TreeError;
@@ -36,6 +36,12 @@ pub struct RatchetTree {
     hash_len: usize,
     hashes: Vec<u8>,
     hash_valid: Vec<bool>,
+    /// Every leaf below this index is non-blank (see [`RatchetTree::add_leaf`]).
+    first_blank_hint: u32,
+    /// Open journal of edits, newest last (see [`RatchetTree::begin_journal`]).
+    journal: Option<Vec<JournalEntry>>,
+    /// Lazily built index of the keys in the tree.
+    key_index: Option<KeyIndex>,
 }
 
 impl core::fmt::Debug for RatchetTree {
@@ -100,6 +106,9 @@ impl RatchetTree {
             hash_len,
             hashes: vec![0; width * hash_len],
             hash_valid: vec![false; width],
+            first_blank_hint: 0,
+            journal: None,
+            key_index: None,
         }
     }
 
@@ -642,8 +651,11 @@ impl RatchetTree {
 
     /// Add a leaf (RFC 9420 §12.1.1): the leftmost blank leaf, else extend the tree; the new
     /// leaf index is added to the unmerged leaves of every non-blank ancestor.
+    ///
+    /// The search for the leftmost blank leaf starts at a hint below which every leaf is
+    /// known to be occupied, so `n` adds cost O(n) in total, not O(n^2).
     pub fn add_leaf(&mut self, leaf: LeafNode) -> LeafIndex {
-        let idx = match (0..self.n_leaves)
+        let idx = match (self.first_blank_hint.min(self.n_leaves)..self.n_leaves)
             .map(LeafIndex)
             .find(|&l| self.leaf(l).is_none())
         {
@@ -654,12 +666,16 @@ impl RatchetTree {
                 l
             }
         };
+        self.first_blank_hint = idx.0 + 1;
         let x = idx.node();
-        self.nodes[x.0 as usize] = Some(Node::Leaf(leaf));
+        self.write(x, Some(Node::Leaf(leaf)));
         for a in math::direct_path(x, self.n_leaves) {
             if let Some(Some(Node::Parent(p))) = self.nodes.get_mut(a.0 as usize) {
                 if let Err(pos) = p.unmerged_leaves.binary_search(&idx.0) {
                     p.unmerged_leaves.insert(pos, idx.0);
+                    if let Some(j) = self.journal.as_mut() {
+                        j.push(JournalEntry::UnmergedInsert(a, idx.0));
+                    }
                 }
             }
         }
@@ -669,14 +685,24 @@ impl RatchetTree {
 
     /// Double the number of leaves: the old tree becomes the left subtree of a new blank root.
     fn extend(&mut self) {
-        self.n_leaves *= 2;
-        let width = math::node_width(self.n_leaves) as usize;
-        self.nodes.resize(width, None);
-        self.hashes.resize(width * self.hash_len, 0);
-        self.hash_valid.resize(width, false);
-        // New positions are stale already; the old root gained a parent.
+        self.resize(self.n_leaves * 2);
+        // The old root gained a parent.
         let root = self.root();
         self.touch(root);
+    }
+
+    /// Set the leaf count (a power of two), growing with blank nodes or dropping the nodes
+    /// beyond the new width (which the caller has checked are blank).
+    fn resize(&mut self, n_leaves: u32) {
+        if let Some(j) = self.journal.as_mut() {
+            j.push(JournalEntry::Width(self.n_leaves));
+        }
+        self.n_leaves = n_leaves;
+        let width = math::node_width(n_leaves) as usize;
+        self.nodes.resize(width, None);
+        self.hashes.resize(width * self.hash_len, 0);
+        // New positions are stale.
+        self.hash_valid.resize(width, false);
     }
 
     /// Replace `leaf`'s node and blank its direct path (an Update, RFC 9420 §12.1.2).
@@ -686,9 +712,8 @@ impl RatchetTree {
                 index: leaf.node().0,
             });
         }
-        self.nodes[leaf.node().0 as usize] = Some(Node::Leaf(node));
+        self.write(leaf.node(), Some(Node::Leaf(node)));
         self.blank_direct_path(leaf);
-        self.touch(leaf.node());
         Ok(())
     }
 
@@ -699,31 +724,30 @@ impl RatchetTree {
                 index: leaf.node().0,
             });
         }
-        self.nodes[leaf.node().0 as usize] = None;
+        self.write(leaf.node(), None);
         self.blank_direct_path(leaf);
-        self.touch(leaf.node());
         self.truncate();
         Ok(())
     }
 
     fn blank_direct_path(&mut self, leaf: LeafIndex) {
         for a in math::direct_path(leaf.node(), self.n_leaves) {
-            self.nodes[a.0 as usize] = None;
+            if self.nodes[a.0 as usize].is_some() {
+                self.write(a, None);
+            }
         }
     }
 
-    /// While the right half holds no non-blank leaf, drop it and the root.
+    /// While the right half holds no non-blank leaf, drop it and the root. Every node dropped
+    /// is blank: a non-blank parent has a non-blank leaf below it, and the root was blanked
+    /// with the direct path of the removed leaf.
     fn truncate(&mut self) {
         while self.n_leaves > 1 {
             let half = self.n_leaves / 2;
             if (half..self.n_leaves).any(|l| self.leaf(LeafIndex(l)).is_some()) {
                 break;
             }
-            self.n_leaves = half;
-            let width = math::node_width(half) as usize;
-            self.nodes.truncate(width);
-            self.hashes.truncate(width * self.hash_len);
-            self.hash_valid.truncate(width);
+            self.resize(half);
         }
     }
 
@@ -737,9 +761,163 @@ impl RatchetTree {
             }
             _ => {}
         }
-        self.nodes[x.0 as usize] = node;
-        self.touch(x);
+        self.write(x, node);
         Ok(())
+    }
+
+    /// The one place a node is written: keeps the journal, the key index, the blank-leaf hint
+    /// and the hash cache in step. Returns the old node.
+    fn write(&mut self, x: NodeIndex, node: Option<Node>) -> Option<Node> {
+        if let Some(index) = self.key_index.as_mut() {
+            if let Some(old) = &self.nodes[x.0 as usize] {
+                index.remove(old);
+            }
+            if let Some(new) = &node {
+                index.insert(new);
+            }
+        }
+        if node.is_none() && x.is_leaf() {
+            self.first_blank_hint = self.first_blank_hint.min(x.0 / 2);
+        }
+        let old = core::mem::replace(&mut self.nodes[x.0 as usize], node);
+        if let Some(j) = self.journal.as_mut() {
+            j.push(JournalEntry::Node(x, old.clone()));
+        }
+        self.touch(x);
+        old
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Journal: all-or-nothing edits
+
+    /// Start recording edits so that [`RatchetTree::rollback`] can undo them. A group applies
+    /// a commit's proposals and path under a journal and either keeps the result
+    /// ([`RatchetTree::commit_journal`]) or restores the tree exactly. The cost is one saved
+    /// node per written node, nothing per untouched node (no whole-tree clone).
+    pub fn begin_journal(&mut self) -> Result<(), Error> {
+        if self.journal.is_some() {
+            return Err(Error::ApiMisuse("a tree journal is already open"));
+        }
+        self.journal = Some(Vec::new());
+        Ok(())
+    }
+
+    /// Keep every edit since [`RatchetTree::begin_journal`].
+    pub fn commit_journal(&mut self) {
+        self.journal = None;
+    }
+
+    /// True while a journal is open.
+    pub fn journal_open(&self) -> bool {
+        self.journal.is_some()
+    }
+
+    /// Undo every edit since [`RatchetTree::begin_journal`] and close the journal. Tree
+    /// hashes of the restored nodes are recomputed on demand.
+    pub fn rollback(&mut self) {
+        let Some(entries) = self.journal.take() else {
+            return;
+        };
+        for entry in entries.into_iter().rev() {
+            match entry {
+                JournalEntry::Node(x, old) => {
+                    self.write(x, old);
+                }
+                JournalEntry::UnmergedInsert(x, leaf) => {
+                    if let Some(Some(Node::Parent(p))) = self.nodes.get_mut(x.0 as usize) {
+                        if let Ok(pos) = p.unmerged_leaves.binary_search(&leaf) {
+                            p.unmerged_leaves.remove(pos);
+                        }
+                    }
+                    self.touch(x);
+                }
+                JournalEntry::Width(n) => {
+                    self.resize(n);
+                    let root = self.root();
+                    self.touch(root);
+                }
+            }
+        }
+        self.first_blank_hint = 0;
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Key index: uniqueness checks for new keys without scanning the tree
+
+    /// How many nodes hold HPKE public key `key` (0 or 1 in a valid tree). The index is built
+    /// on first use (one pass over the tree) and then kept up to date by every edit.
+    pub fn encryption_key_count(&mut self, key: &[u8]) -> u32 {
+        self.index().enc.get(key).copied().unwrap_or(0)
+    }
+
+    /// How many leaves hold signature key `key` (0 or 1 in a valid tree).
+    pub fn signature_key_count(&mut self, key: &[u8]) -> u32 {
+        self.index().sig.get(key).copied().unwrap_or(0)
+    }
+
+    fn index(&mut self) -> &KeyIndex {
+        if self.key_index.is_none() {
+            let mut index = KeyIndex::default();
+            for n in self.nodes.iter().flatten() {
+                index.insert(n);
+            }
+            self.key_index = Some(index);
+        }
+        self.key_index.as_ref().unwrap_or_else(|| unreachable!())
+    }
+}
+
+/// One recorded edit (see [`RatchetTree::begin_journal`]).
+#[derive(Debug, Clone)]
+enum JournalEntry {
+    /// The node at this index was replaced; this was its old value.
+    Node(NodeIndex, Option<Node>),
+    /// This leaf was inserted into the unmerged leaves of this parent node.
+    UnmergedInsert(NodeIndex, u32),
+    /// The leaf count was changed; this was the old one.
+    Width(u32),
+}
+
+/// Multiset of the keys in the tree.
+#[derive(Debug, Clone, Default)]
+struct KeyIndex {
+    enc: HashMap<Box<[u8]>, u32>,
+    sig: HashMap<Box<[u8]>, u32>,
+}
+
+impl KeyIndex {
+    fn keys(node: &Node) -> (&[u8], Option<&[u8]>) {
+        match node {
+            Node::Leaf(l) => (
+                l.encryption_key.as_slice(),
+                Some(l.signature_key.as_slice()),
+            ),
+            Node::Parent(p) => (p.encryption_key.as_slice(), None),
+        }
+    }
+
+    fn insert(&mut self, node: &Node) {
+        let (enc, sig) = Self::keys(node);
+        *self.enc.entry(enc.into()).or_insert(0) += 1;
+        if let Some(sig) = sig {
+            *self.sig.entry(sig.into()).or_insert(0) += 1;
+        }
+    }
+
+    fn remove(&mut self, node: &Node) {
+        fn dec(map: &mut HashMap<Box<[u8]>, u32>, key: &[u8]) {
+            if let Some(c) = map.get_mut(key) {
+                *c -= 1;
+                if *c == 0 {
+                    map.remove(key);
+                }
+            }
+        }
+        let (enc, sig) = Self::keys(node);
+        dec(&mut self.enc, enc);
+        if let Some(sig) = sig {
+            dec(&mut self.sig, sig);
+        }
     }
 }
 

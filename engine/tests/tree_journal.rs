@@ -1,0 +1,146 @@
+//! The ratchet tree's journal restores the tree exactly (nodes, width, tree hash, key index),
+//! and the blank-leaf hint and key index agree with a plain scan after arbitrary edits.
+
+use canopy_engine::codec::{self, LeafNodeSourceData, Lifetime, Node, ParentNode};
+use canopy_engine::crypto::{CipherSuite, Provider};
+use canopy_engine::key_package::signed_leaf_node;
+use canopy_engine::tree::{LeafIndex, NodeIndex, RatchetTree};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+fn provider() -> Provider {
+    Provider::new(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519)
+}
+
+fn leaf(p: &Provider, i: u32) -> codec::LeafNode {
+    let mut seed = [0u8; 32];
+    seed[..4].copy_from_slice(&i.to_be_bytes());
+    let (signer, _) = p.signature_key_pair_from_seed(&seed).unwrap();
+    seed[31] = 1;
+    let (_, enc) = p.derive_hpke_key_pair(&seed).unwrap();
+    let lifetime = Lifetime {
+        not_before: 0,
+        not_after: u64::MAX,
+    };
+    signed_leaf_node(
+        p,
+        &signer,
+        format!("m{i}").as_bytes(),
+        enc,
+        LeafNodeSourceData::KeyPackage { lifetime },
+        None,
+    )
+    .unwrap()
+}
+
+fn parent(p: &Provider, tag: u32) -> Node {
+    let mut seed = [9u8; 32];
+    seed[..4].copy_from_slice(&tag.to_be_bytes());
+    let (_, enc) = p.derive_hpke_key_pair(&seed).unwrap();
+    Node::Parent(ParentNode {
+        encryption_key: codec::HpkePublicKey(enc.into()),
+        parent_hash: Vec::new().into(),
+        unmerged_leaves: Vec::new(),
+    })
+}
+
+fn wire(t: &RatchetTree) -> Vec<u8> {
+    codec::encode(&t.to_wire()).unwrap()
+}
+
+/// Apply one random edit (add, remove, set a parent node).
+fn random_edit(p: &Provider, t: &mut RatchetTree, rng: &mut ChaCha8Rng, counter: &mut u32) {
+    *counter += 1;
+    match rng.random_range(0..3) {
+        0 => {
+            t.add_leaf(leaf(p, *counter));
+        }
+        1 => {
+            let occupied: Vec<LeafIndex> = t.leaves().map(|(i, _)| i).collect();
+            if occupied.len() > 1 {
+                let l = occupied[rng.random_range(0..occupied.len())];
+                t.remove_leaf(l).unwrap();
+            }
+        }
+        _ => {
+            if t.n_leaves() > 1 {
+                let x = NodeIndex(2 * rng.random_range(0..t.n_leaves() - 1) + 1);
+                t.set_node(x, Some(parent(p, *counter + 10_000))).unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+fn rollback_restores_everything() {
+    let p = provider();
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let mut checked = 0;
+    for start_size in [1u32, 2, 3, 4, 5, 8, 9, 17] {
+        let mut t = RatchetTree::new(leaf(&p, 0), p.hash_len());
+        let mut counter = 100 * start_size;
+        for i in 1..start_size {
+            t.add_leaf(leaf(&p, i));
+        }
+        for _ in 0..5 {
+            random_edit(&p, &mut t, &mut rng, &mut counter);
+        }
+        let before = wire(&t);
+        let hash_before = t.tree_hash(&p).unwrap();
+        let n_before = t.n_leaves();
+        let key = t
+            .leaf(LeafIndex(0))
+            .unwrap()
+            .signature_key
+            .as_slice()
+            .to_vec();
+        let sig_count = t.signature_key_count(&key);
+
+        t.begin_journal().unwrap();
+        assert!(t.begin_journal().is_err(), "nested journals are refused");
+        for _ in 0..rng.random_range(1..12) {
+            random_edit(&p, &mut t, &mut rng, &mut counter);
+        }
+        t.tree_hash(&p).unwrap();
+        t.rollback();
+
+        assert!(!t.journal_open());
+        assert_eq!(wire(&t), before);
+        assert_eq!(t.n_leaves(), n_before);
+        assert_eq!(t.tree_hash(&p).unwrap(), hash_before);
+        assert_eq!(t.signature_key_count(&key), sig_count);
+        // The key index matches a fresh scan.
+        let mut fresh = RatchetTree::from_wire(t.to_wire(), p.hash_len()).unwrap();
+        for (_, l) in t.clone().leaves() {
+            assert_eq!(
+                t.encryption_key_count(l.encryption_key.as_slice()),
+                fresh.encryption_key_count(l.encryption_key.as_slice())
+            );
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 8);
+}
+
+#[test]
+fn committed_journal_keeps_edits_and_hint_finds_leftmost_blank() {
+    let p = provider();
+    let mut t = RatchetTree::new(leaf(&p, 0), p.hash_len());
+    for i in 1..10 {
+        assert_eq!(t.add_leaf(leaf(&p, i)), LeafIndex(i));
+    }
+    t.begin_journal().unwrap();
+    t.remove_leaf(LeafIndex(6)).unwrap();
+    t.remove_leaf(LeafIndex(2)).unwrap();
+    t.commit_journal();
+    assert!(t.leaf(LeafIndex(2)).is_none());
+    // Leftmost blank first, then the next, then extend past the end.
+    assert_eq!(t.add_leaf(leaf(&p, 100)), LeafIndex(2));
+    assert_eq!(t.add_leaf(leaf(&p, 101)), LeafIndex(6));
+    assert_eq!(t.add_leaf(leaf(&p, 102)), LeafIndex(10));
+    let new = leaf(&p, 103);
+    assert_eq!(t.signature_key_count(new.signature_key.as_slice()), 0);
+    t.add_leaf(new.clone());
+    assert_eq!(t.signature_key_count(new.signature_key.as_slice()), 1);
+    assert_eq!(t.encryption_key_count(new.encryption_key.as_slice()), 1);
+}
