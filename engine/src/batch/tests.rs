@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use super::*;
+use crate::crypto::{CipherSuite, Provider, SealContext};
 
 /// 0, 1, 2, 3 and 2^k - 1, 2^k, 2^k + 1 for k = 2..=10, without repeats.
 fn sizes() -> Vec<usize> {
@@ -242,4 +243,43 @@ fn rayon_join_runs_on_several_threads() {
     });
     assert_eq!(out, [true, true], "item 1 never ran while item 0 waited");
     assert_eq!(threads.into_inner().unwrap().len(), 2);
+}
+
+/// The parallel seal path (SealContext on the Parallel executor, per-recipient ikm derived
+/// from the index) against the serial reference (hpke-rs through the provider, SerialJoin).
+fn parallel_seal_matches_reference(suite: CipherSuite) {
+    let p = Provider::new(suite);
+    let group_info = vec![0x5a; 40_000];
+    let ctx = SealContext::new(&p, b"Welcome", &group_info).unwrap();
+    let ikm = |i: usize| p.hash(&(i as u64).to_be_bytes());
+    let mut checks = 0;
+    for n in [0, 1, 2, 3, 15, 16, 17] {
+        let recipients: Vec<Vec<u8>> = (0..n)
+            .map(|i| p.derive_hpke_key_pair(&[i as u8; 32]).unwrap().1)
+            .collect();
+        let reference = try_map::<SerialJoin, _, _, _>(&recipients, 1, |i, pk| {
+            p.encrypt_with_label_with_ikm(pk, b"Welcome", &group_info, b"secrets", &ikm(i))
+        })
+        .unwrap();
+        for cutoff in [1, 2, 5] {
+            let fast = Executor::Parallel
+                .try_map(&recipients, cutoff, |i, pk| {
+                    ctx.seal(pk, b"secrets", Some(&ikm(i)))
+                })
+                .unwrap();
+            assert_eq!(fast, reference, "n = {n}, cutoff {cutoff}");
+            checks += 1;
+        }
+    }
+    assert_eq!(checks, 7 * 3);
+}
+
+#[test]
+fn parallel_seal_matches_reference_awslc_suite1() {
+    parallel_seal_matches_reference(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519);
+}
+
+#[test]
+fn parallel_seal_matches_reference_awslc_suite3() {
+    parallel_seal_matches_reference(CipherSuite::Mls128X25519ChaCha20Poly1305Sha256Ed25519);
 }
