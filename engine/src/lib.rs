@@ -18,6 +18,7 @@
 //! - `conformance` (feature `conformance`): table-driven runners for the published vectors.
 #![forbid(unsafe_code)]
 
+pub mod batch;
 pub mod codec;
 pub mod crypto;
 pub mod error;

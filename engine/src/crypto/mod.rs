@@ -25,12 +25,14 @@ use thiserror::Error as ThisError;
 
 pub mod awslc;
 pub mod hpke_backend;
+pub mod hpke_batch;
 pub mod labels;
 mod provider;
 mod secret;
 mod suite;
 
 pub use hpke_backend::{HpkeAwsLc, HpkeRng, WithHpkeRng};
+pub use hpke_batch::{OpenContext, SealContext};
 pub use provider::{Provider, Result};
 pub use secret::{HpkePrivateKey, Secret, SignaturePrivateKey};
 pub use suite::CipherSuite;

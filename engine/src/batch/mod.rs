@@ -1,0 +1,220 @@
+//! The batch executor: fan independent work (one HPKE seal per recipient, one key derivation
+//! per node) out over threads, with a serial path that runs the very same code.
+//!
+//! - [`Join`], [`SerialJoin`], [`RayonJoin`]: run two closures, in sequence or on rayon's pool.
+//! - [`map`] and [`try_map`]: apply a function to every item of a slice, splitting the slice
+//!   in halves recursively down to chunks of at most `cutoff` items, and return the results
+//!   in input order. Written once, generic over `J: Join`.
+//! - [`Executor`]: the same two functions behind a `Copy` value, so engine code can take
+//!   `exec: Executor` as a parameter instead of a type parameter.
+//!
+//! Results never depend on the executor or the number of threads: each item's result depends
+//! only on its index and value (derive per-item randomness from the index, STYLE.md §3), the
+//! output is in input order, and [`try_map`] reports the error at the lowest failing index.
+//!
+//! ```
+//! use canopy_engine::batch::{self, Executor, RayonJoin, SerialJoin};
+//!
+//! let items: Vec<u64> = (0..1000).collect();
+//! let serial = batch::map::<SerialJoin, _, _>(&items, 16, |i, x| x * x + i as u64);
+//! let parallel = batch::map::<RayonJoin, _, _>(&items, 16, |i, x| x * x + i as u64);
+//! assert_eq!(serial, parallel);
+//! assert_eq!(Executor::default().map(&items, 16, |i, x| x * x + i as u64), serial);
+//! ```
+//!
+//! # Choosing the cutoff
+//!
+//! `cutoff` is the largest number of items one task processes on its own. Each split costs a
+//! `rayon::join` (on the order of a microsecond when the other half is stolen, less when it is
+//! not), and there are about `items / cutoff` splits, so a chunk should hold well over that
+//! much work; below it, parallelism costs more than it saves. Larger chunks are not free
+//! either: with fewer chunks than threads, or uneven item costs, threads sit idle at the end.
+//!
+//! - One HPKE seal (`EncryptWithLabel`: two X25519 operations) is tens of microseconds, far
+//!   above the split cost, so seal batches use a cutoff of 1 and balance best that way.
+//! - Work of about a microsecond per item (a hash of a short input, one HKDF-Expand) wants
+//!   chunks of at least 64 items, so that the split overhead stays a few percent.
+//!
+//! A cutoff of 0 is treated as 1.
+//
+// # Internal documentation
+//
+// The recursion writes each result into its slot of a preallocated `Vec<Option<R>>`, split
+// with `split_at_mut` alongside the input, so there is no concatenation of partial vectors
+// (which would copy each result O(log n) times) and no `unsafe`. Once every slot is filled the
+// `Option`s are unwrapped in one pass; for the usual `R` with a niche (`Vec`, tuples of `Vec`)
+// `Option<R>` has `R`'s layout and the final `collect` reuses the allocation.
+//
+// `try_map` records the lowest failing index seen so far in an `AtomicUsize`. Items (and
+// whole subtrees) above it are skipped: any error they could report has a higher index, so it
+// could never be the one returned. Items at or below it are always run, so the lowest failing
+// index overall is always found, and the error returned is deterministic (for an `f` that is
+// deterministic per index) whatever the thread timing.
+
+use core::convert::Infallible;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+mod join;
+
+pub use join::{Join, RayonJoin, SerialJoin};
+
+/// Where batched work runs: the value-level counterpart of choosing `J: Join`.
+///
+/// The default is [`Executor::Parallel`] when the crate feature `rayon` is on (it is by
+/// default) and [`Executor::Serial`] otherwise. Both give identical results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Executor {
+    /// On rayon's global pool ([`RayonJoin`]). Without the feature `rayon` this runs
+    /// serially.
+    Parallel,
+    /// On the calling thread ([`SerialJoin`]): the reference path.
+    Serial,
+}
+
+impl Default for Executor {
+    fn default() -> Self {
+        if cfg!(feature = "rayon") {
+            Executor::Parallel
+        } else {
+            Executor::Serial
+        }
+    }
+}
+
+impl Executor {
+    /// [`Join::join`] of this executor's join.
+    pub fn join<A, B, RA, RB>(self, oper_a: A, oper_b: B) -> (RA, RB)
+    where
+        A: FnOnce() -> RA + Send,
+        B: FnOnce() -> RB + Send,
+        RA: Send,
+        RB: Send,
+    {
+        match self {
+            Executor::Parallel => RayonJoin::join(oper_a, oper_b),
+            Executor::Serial => SerialJoin::join(oper_a, oper_b),
+        }
+    }
+
+    /// [`map`] with this executor's join.
+    pub fn map<T, R, F>(self, items: &[T], cutoff: usize, f: F) -> Vec<R>
+    where
+        T: Sync,
+        R: Send,
+        F: Fn(usize, &T) -> R + Sync,
+    {
+        match self {
+            Executor::Parallel => map::<RayonJoin, T, R>(items, cutoff, f),
+            Executor::Serial => map::<SerialJoin, T, R>(items, cutoff, f),
+        }
+    }
+
+    /// [`try_map`] with this executor's join.
+    pub fn try_map<T, R, E, F>(self, items: &[T], cutoff: usize, f: F) -> Result<Vec<R>, E>
+    where
+        T: Sync,
+        R: Send,
+        E: Send,
+        F: Fn(usize, &T) -> Result<R, E> + Sync,
+    {
+        match self {
+            Executor::Parallel => try_map::<RayonJoin, T, R, E>(items, cutoff, f),
+            Executor::Serial => try_map::<SerialJoin, T, R, E>(items, cutoff, f),
+        }
+    }
+}
+
+/// `f(index, item)` for every item, in input order: `items` is split in halves recursively
+/// (through `J`) until chunks have at most `cutoff` items, and each chunk runs in order.
+/// See the [module docs](self#choosing-the-cutoff) for the cutoff.
+pub fn map<J: Join, T: Sync, R: Send>(
+    items: &[T],
+    cutoff: usize,
+    f: impl Fn(usize, &T) -> R + Sync,
+) -> Vec<R> {
+    match try_map::<J, T, R, Infallible>(items, cutoff, |i, item| Ok(f(i, item))) {
+        Ok(results) => results,
+        Err(never) => match never {},
+    }
+}
+
+/// [`map`] for a fallible `f`: all results in input order, or the error of the lowest index
+/// at which `f` fails. Once a failure is known, items above it are skipped (their results
+/// could not be returned anyway); every item below it still runs, so the error returned does
+/// not depend on thread timing.
+pub fn try_map<J: Join, T: Sync, R: Send, E: Send>(
+    items: &[T],
+    cutoff: usize,
+    f: impl Fn(usize, &T) -> Result<R, E> + Sync,
+) -> Result<Vec<R>, E> {
+    let mut out: Vec<Option<R>> = Vec::with_capacity(items.len());
+    out.resize_with(items.len(), || None);
+    let lowest_failure = AtomicUsize::new(usize::MAX);
+    let chunk = Chunk {
+        cutoff: cutoff.max(1),
+        f: &f,
+        lowest_failure: &lowest_failure,
+    };
+    chunk.run::<J, T, R, E>(0, items, &mut out)?;
+    // Invariant: `run` returned `Ok`, so no call of `f` failed, nothing was skipped, and every
+    // leaf filled each slot of its part of `out`.
+    Ok(out
+        .into_iter()
+        .map(|slot| slot.expect("every slot is filled when no item failed"))
+        .collect())
+}
+
+/// What every level of the recursion shares.
+struct Chunk<'a, F> {
+    cutoff: usize,
+    f: &'a F,
+    /// The lowest index at which `f` has failed so far (`usize::MAX`: none).
+    lowest_failure: &'a AtomicUsize,
+}
+
+impl<F> Chunk<'_, F> {
+    /// Fill `out[k]` with `f(offset + k, &items[k])`, or return the first error in index order
+    /// (`items` and `out` have the same length).
+    fn run<J, T, R, E>(&self, offset: usize, items: &[T], out: &mut [Option<R>]) -> Result<(), E>
+    where
+        J: Join,
+        T: Sync,
+        R: Send,
+        E: Send,
+        F: Fn(usize, &T) -> Result<R, E> + Sync,
+    {
+        // Relaxed is enough: the value is only a hint to skip work. A stale value means more
+        // work, never a different answer (see the internal documentation above).
+        if offset > self.lowest_failure.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        if items.len() <= self.cutoff {
+            for (k, (item, slot)) in items.iter().zip(out.iter_mut()).enumerate() {
+                let index = offset + k;
+                if index > self.lowest_failure.load(Ordering::Relaxed) {
+                    break;
+                }
+                match (self.f)(index, item) {
+                    Ok(result) => *slot = Some(result),
+                    Err(e) => {
+                        self.lowest_failure.fetch_min(index, Ordering::Relaxed);
+                        return Err(e);
+                    }
+                }
+            }
+            return Ok(());
+        }
+        let mid = items.len() / 2;
+        let (items_a, items_b) = items.split_at(mid);
+        let (out_a, out_b) = out.split_at_mut(mid);
+        let (a, b) = J::join(
+            || self.run::<J, T, R, E>(offset, items_a, out_a),
+            || self.run::<J, T, R, E>(offset + mid, items_b, out_b),
+        );
+        // Every index in `a` is below every index in `b`, so `a`'s error comes first.
+        a.and(b)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,285 @@
+//! The executor against the plain serial loop: sizes at the structural boundaries of the
+//! halving recursion (0, 1, 2, 3, 2^k, 2^k ± 1) times cutoffs below, at and above them, for
+//! [`SerialJoin`], [`RayonJoin`] and both [`Executor`]s. Each test counts what it checked.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use super::*;
+use crate::crypto::{CipherSuite, Provider, SealContext};
+
+/// 0, 1, 2, 3 and 2^k - 1, 2^k, 2^k + 1 for k = 2..=10, without repeats.
+fn sizes() -> Vec<usize> {
+    let mut out = vec![0, 1, 2, 3];
+    for k in 2..=10 {
+        for n in [(1 << k) - 1, 1 << k, (1 << k) + 1] {
+            if !out.contains(&n) {
+                out.push(n);
+            }
+        }
+    }
+    out
+}
+
+/// Cutoffs for `n` items: 0 (treated as 1), small ones, and at and around `n` (one chunk).
+fn cutoffs(n: usize) -> Vec<usize> {
+    let mut out = vec![0, 1, 2, 3, 4, 5, 7, 8, 64];
+    for c in [n.saturating_sub(1), n, n + 1] {
+        if !out.contains(&c) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Something to compute that depends on both the index and the item.
+fn work(index: usize, item: &u64) -> (usize, u64) {
+    (
+        index,
+        item.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ index as u64,
+    )
+}
+
+type MapFn = fn(&[u64], usize) -> Vec<(usize, u64)>;
+
+/// Every way to run `map`, by name.
+fn map_fns() -> [(&'static str, MapFn); 4] {
+    [
+        ("SerialJoin", |items, cutoff| {
+            map::<SerialJoin, _, _>(items, cutoff, work)
+        }),
+        ("RayonJoin", |items, cutoff| {
+            map::<RayonJoin, _, _>(items, cutoff, work)
+        }),
+        ("Executor::Serial", |items, cutoff| {
+            Executor::Serial.map(items, cutoff, work)
+        }),
+        ("Executor::Parallel", |items, cutoff| {
+            Executor::Parallel.map(items, cutoff, work)
+        }),
+    ]
+}
+
+#[test]
+fn map_matches_serial_loop_all_joins() {
+    let mut checks = 0;
+    let mut expected_checks = 0;
+    for n in sizes() {
+        let items: Vec<u64> = (0..n as u64).map(|i| i * 3 + 1).collect();
+        let reference: Vec<_> = items.iter().enumerate().map(|(i, x)| work(i, x)).collect();
+        for cutoff in cutoffs(n) {
+            for (name, f) in map_fns() {
+                assert_eq!(
+                    f(&items, cutoff),
+                    reference,
+                    "{name}, n = {n}, cutoff {cutoff}"
+                );
+                checks += 1;
+            }
+            expected_checks += 4;
+        }
+    }
+    assert_eq!(checks, expected_checks);
+    assert!(checks > 400, "{checks}");
+}
+
+#[test]
+fn every_index_runs_exactly_once_all_joins() {
+    let (mut checks, mut expected_checks) = (0, 0);
+    for n in [0, 1, 2, 3, 255, 256, 257] {
+        let items = vec![(); n];
+        expected_checks += 2 * cutoffs(n).len();
+        for cutoff in cutoffs(n) {
+            for exec in [Executor::Serial, Executor::Parallel] {
+                let calls: Vec<AtomicUsize> = (0..n).map(|_| AtomicUsize::new(0)).collect();
+                let out = exec.map(&items, cutoff, |i, ()| {
+                    calls[i].fetch_add(1, Ordering::Relaxed)
+                });
+                assert_eq!(out, vec![0; n], "{exec:?}, n = {n}, cutoff {cutoff}");
+                assert!(calls.iter().all(|c| c.load(Ordering::Relaxed) == 1));
+                checks += 1;
+            }
+        }
+    }
+    assert_eq!(checks, expected_checks);
+    assert_eq!(checks, 2 * (4 * 9 + 3 * 12));
+}
+
+/// The serial reference visits items in index order, whatever the cutoff.
+#[test]
+fn serial_join_runs_in_index_order() {
+    let mut checks = 0;
+    for n in [0, 1, 2, 3, 100, 127, 128, 129] {
+        let items = vec![(); n];
+        for cutoff in cutoffs(n) {
+            let order = Mutex::new(Vec::new());
+            map::<SerialJoin, _, _>(&items, cutoff, |i, ()| order.lock().unwrap().push(i));
+            assert_eq!(order.into_inner().unwrap(), (0..n).collect::<Vec<_>>());
+            checks += 1;
+        }
+    }
+    // Nine fixed cutoffs, plus n - 1, n and n + 1 where they are new.
+    assert_eq!(checks, 4 * 9 + 4 * 12);
+}
+
+#[test]
+fn try_map_ok_matches_map_all_joins() {
+    let mut checks = 0;
+    for n in sizes() {
+        let items: Vec<u64> = (0..n as u64).collect();
+        let reference: Vec<_> = items.iter().enumerate().map(|(i, x)| work(i, x)).collect();
+        for cutoff in cutoffs(n) {
+            let ok = |i, x: &u64| Ok::<_, ()>(work(i, x));
+            assert_eq!(
+                try_map::<SerialJoin, _, _, _>(&items, cutoff, ok),
+                Ok(reference.clone())
+            );
+            assert_eq!(
+                try_map::<RayonJoin, _, _, _>(&items, cutoff, ok),
+                Ok(reference.clone())
+            );
+            assert_eq!(
+                Executor::Parallel.try_map(&items, cutoff, ok),
+                Ok(reference.clone())
+            );
+            checks += 3;
+        }
+    }
+    assert!(checks > 300, "{checks}");
+}
+
+/// With several failing indices, every join and cutoff reports the lowest, every time, and
+/// every index below it ran.
+#[test]
+fn try_map_reports_lowest_failing_index_all_joins() {
+    let mut checks = 0;
+    for n in [1, 2, 3, 31, 32, 33, 1000, 1024, 1025] {
+        let items = vec![(); n];
+        // Failure sets: only the last; first and last; a spread ending at the last.
+        let spread: Vec<usize> = (n / 3..n).step_by(7).chain([n - 1]).collect();
+        for failing in [vec![n - 1], vec![0, n - 1], spread] {
+            let lowest = *failing.iter().min().unwrap();
+            for cutoff in cutoffs(n) {
+                for exec in [Executor::Serial, Executor::Parallel] {
+                    for _repeat in 0..3 {
+                        let ran: Vec<AtomicBool> = (0..n).map(|_| AtomicBool::new(false)).collect();
+                        let got = exec.try_map(&items, cutoff, |i, ()| {
+                            ran[i].store(true, Ordering::Relaxed);
+                            if failing.contains(&i) {
+                                Err(i)
+                            } else {
+                                Ok(i)
+                            }
+                        });
+                        assert_eq!(got, Err(lowest), "{exec:?}, n = {n}, cutoff {cutoff}");
+                        assert!(ran[..=lowest].iter().all(|r| r.load(Ordering::Relaxed)));
+                        checks += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(checks > 1000, "{checks}");
+}
+
+/// The serial reference stops at the first failure: nothing after it runs.
+#[test]
+fn serial_try_map_stops_at_first_failure() {
+    let items = vec![(); 100];
+    let calls = AtomicUsize::new(0);
+    let got = try_map::<SerialJoin, _, _, _>(&items, 4, |i, ()| {
+        calls.fetch_add(1, Ordering::Relaxed);
+        if i == 10 {
+            Err("ten")
+        } else {
+            Ok(i)
+        }
+    });
+    assert_eq!(got, Err("ten"));
+    assert_eq!(calls.load(Ordering::Relaxed), 11);
+}
+
+#[test]
+fn default_executor_follows_feature() {
+    let want = if cfg!(feature = "rayon") {
+        Executor::Parallel
+    } else {
+        Executor::Serial
+    };
+    assert_eq!(Executor::default(), want);
+    assert_eq!(Executor::Serial.join(|| 1, || 2), (1, 2));
+    assert_eq!(Executor::Parallel.join(|| 1, || 2), (1, 2));
+}
+
+/// `RayonJoin` really runs the two halves at the same time when the pool has more than one
+/// thread: item 0 waits (up to a generous timeout) until item 1 has started, which can only
+/// happen if another thread took item 1. With one thread the wait is skipped.
+#[cfg(feature = "rayon")]
+#[test]
+fn rayon_join_runs_on_several_threads() {
+    use std::collections::HashSet;
+    use std::time::{Duration, Instant};
+
+    if rayon::current_num_threads() == 1 {
+        println!("skip: rayon pool has one thread (RAYON_NUM_THREADS=1)");
+        return;
+    }
+    let started = AtomicBool::new(false);
+    let threads = Mutex::new(HashSet::new());
+    let out = map::<RayonJoin, _, _>(&[0, 1], 1, |i, _| {
+        threads.lock().unwrap().insert(std::thread::current().id());
+        if i == 1 {
+            started.store(true, Ordering::SeqCst);
+            return true;
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !started.load(Ordering::SeqCst) {
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        true
+    });
+    assert_eq!(out, [true, true], "item 1 never ran while item 0 waited");
+    assert_eq!(threads.into_inner().unwrap().len(), 2);
+}
+
+/// The parallel seal path (SealContext on the Parallel executor, per-recipient ikm derived
+/// from the index) against the serial reference (hpke-rs through the provider, SerialJoin).
+fn parallel_seal_matches_reference(suite: CipherSuite) {
+    let p = Provider::new(suite);
+    let group_info = vec![0x5a; 40_000];
+    let ctx = SealContext::new(&p, b"Welcome", &group_info).unwrap();
+    let ikm = |i: usize| p.hash(&(i as u64).to_be_bytes());
+    let mut checks = 0;
+    for n in [0, 1, 2, 3, 15, 16, 17] {
+        let recipients: Vec<Vec<u8>> = (0..n)
+            .map(|i| p.derive_hpke_key_pair(&[i as u8; 32]).unwrap().1)
+            .collect();
+        let reference = try_map::<SerialJoin, _, _, _>(&recipients, 1, |i, pk| {
+            p.encrypt_with_label_with_ikm(pk, b"Welcome", &group_info, b"secrets", &ikm(i))
+        })
+        .unwrap();
+        for cutoff in [1, 2, 5] {
+            let fast = Executor::Parallel
+                .try_map(&recipients, cutoff, |i, pk| {
+                    ctx.seal(pk, b"secrets", Some(&ikm(i)))
+                })
+                .unwrap();
+            assert_eq!(fast, reference, "n = {n}, cutoff {cutoff}");
+            checks += 1;
+        }
+    }
+    assert_eq!(checks, 7 * 3);
+}
+
+#[test]
+fn parallel_seal_matches_reference_awslc_suite1() {
+    parallel_seal_matches_reference(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519);
+}
+
+#[test]
+fn parallel_seal_matches_reference_awslc_suite3() {
+    parallel_seal_matches_reference(CipherSuite::Mls128X25519ChaCha20Poly1305Sha256Ed25519);
+}

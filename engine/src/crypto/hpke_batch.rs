@@ -1,0 +1,648 @@
+//! HPKE base mode (RFC 9180 §5.1, §6.1) with the per-`info` work done once, for sealing one
+//! message to many recipients: [`SealContext`] and [`OpenContext`].
+//!
+//! `EncryptWithLabel(pk, label, context, pt)` (RFC 9420 §5.1.3) is `SealBase(pk, info =
+//! EncryptContext { "MLS 1.0 " + label, context }, aad = "", pt)`. HPKE's `KeySchedule`
+//! (RFC 9180 §5.1) hashes all of `info` into `info_hash` on every call. A Welcome's context is
+//! the encrypted GroupInfo, which grows with the group (about 10 MB at 50,000 members), and it
+//! is sealed once per new member, so hashing it per seal is the dominant cost of a bulk add.
+//! A [`SealContext`] computes `key_schedule_context = mode || psk_id_hash || info_hash` once;
+//! each [`SealContext::seal`] then costs two X25519 operations, a few HMACs over short inputs
+//! and the AEAD over the plaintext, independent of the context's length.
+//!
+//! The output is byte-identical to [`Provider::encrypt_with_label_with_ikm`] (hpke-rs) for the
+//! same `ikm_e`, so the two paths are interchangeable and can be compared in tests.
+//!
+//! Only the suites of [`CipherSuite`](super::CipherSuite) are implemented: DHKEM(X25519,
+//! HKDF-SHA256), HKDF-SHA256, and AES-128-GCM or ChaCha20-Poly1305. Base mode only; no
+//! exporter secret (single-shot `Seal` never uses it).
+//!
+//! ```
+//! use canopy_engine::batch::Executor;
+//! use canopy_engine::crypto::{CipherSuite, Provider, SealContext};
+//!
+//! let provider = Provider::new(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519);
+//! let recipients: Vec<Vec<u8>> = (0..4)
+//!     .map(|_| provider.generate_hpke_key_pair().map(|(_, pk)| pk))
+//!     .collect::<Result<_, _>>()?;
+//! let encrypted_group_info = vec![0u8; 1 << 16];
+//! // The context is hashed here, once ...
+//! let ctx = SealContext::new(&provider, b"Welcome", &encrypted_group_info)?;
+//! // ... and not again for each recipient.
+//! let sealed = Executor::default().try_map(&recipients, 1, |_, pk| {
+//!     ctx.seal(pk, b"group secrets", None)
+//! })?;
+//! assert_eq!(sealed.len(), 4);
+//! # Ok::<(), canopy_engine::crypto::CryptoError>(())
+//! ```
+//
+// # Internal documentation
+//
+// The sender side is RFC 9180 §4.1 `Encap` for DHKEM(X25519, HKDF-SHA256) (§7.1: `DeriveKeyPair`
+// of `ikm_e`, `DH`, `ExtractAndExpand` with `kem_context = enc || pkR`), then §5.1
+// `KeySchedule` in mode_base with the precomputed context, then §5.2 `Seal` with sequence
+// number 0, so `nonce = base_nonce`. The receiver side is §4.1 `Decap` with the same schedule.
+//
+// Every intermediate secret we hold (the random `ikm_e`, the ephemeral private key, the DH
+// output, `eae_prk`, `shared_secret`, `secret`, `key`, `base_nonce`, and buffers that embed
+// any of them) is a [`Secret`], [`HpkePrivateKey`] or `Zeroizing` buffer, so it is wiped on
+// drop, also on early returns. The one copy out of reach is the `Copy` `hmac::Tag` that
+// aws-lc-rs returns from HKDF-Extract (see `awslc::hkdf_extract`) on the stack, which cannot be
+// wiped without `unsafe`; the provider's own Extract shares this.
+
+use aws_lc_rs::hmac;
+use zeroize::Zeroizing;
+
+use super::awslc::{self, AeadAlg, HashAlg, X25519_LEN};
+use super::hpke_backend::{derive_x25519_key_pair, X25519_NSK};
+use super::suite::Aead;
+use super::{labels, CryptoError, HpkePrivateKey, Provider, Result, Secret};
+
+/// The version label every RFC 9180 labelled derivation starts with (§4).
+const HPKE_V1: &[u8] = b"HPKE-v1";
+/// `suite_id` of the KEM: `"KEM" || I2OSP(kem_id = 0x0020, 2)` (RFC 9180 §4.1, §7.1).
+const KEM_SUITE_ID: &[u8] = b"KEM\x00\x20";
+/// `mode_base` (RFC 9180 §5.1, Table 1).
+const MODE_BASE: u8 = 0x00;
+/// `Nh` of HKDF-SHA256, the length of `psk_id_hash` and `info_hash`.
+const NH: usize = 32;
+/// `mode || psk_id_hash || info_hash`.
+const KEY_SCHEDULE_CONTEXT_LEN: usize = 1 + 2 * NH;
+/// `Nsecret` of DHKEM(X25519, HKDF-SHA256) (RFC 9180 §7.1).
+const NSECRET: u16 = 32;
+
+/// The HPKE key schedule of one (suite, `info`) in base mode, with everything that does not
+/// depend on the recipient or the ephemeral key computed.
+#[derive(Debug, Clone)]
+struct BaseSchedule {
+    aead: AeadAlg,
+    /// `"HPKE" || I2OSP(kem_id, 2) || I2OSP(kdf_id, 2) || I2OSP(aead_id, 2)` (RFC 9180 §5.1).
+    suite_id: [u8; 10],
+    /// `mode || psk_id_hash || info_hash` (RFC 9180 §5.1); public.
+    key_schedule_context: [u8; KEY_SCHEDULE_CONTEXT_LEN],
+}
+
+impl BaseSchedule {
+    fn new(provider: &Provider, info: &[u8]) -> Self {
+        // aead_id from RFC 9180 §7.3.
+        let (aead, aead_id) = match provider.suite().aead() {
+            Aead::Aes128Gcm => (AeadAlg::Aes128Gcm, 0x0001u16),
+            Aead::ChaCha20Poly1305 => (AeadAlg::ChaCha20Poly1305, 0x0003),
+        };
+        let mut suite_id = [0u8; 10];
+        suite_id[..4].copy_from_slice(b"HPKE");
+        suite_id[4..6].copy_from_slice(&0x0020u16.to_be_bytes()); // DHKEM(X25519, HKDF-SHA256)
+        suite_id[6..8].copy_from_slice(&0x0001u16.to_be_bytes()); // HKDF-SHA256
+        suite_id[8..].copy_from_slice(&aead_id.to_be_bytes());
+
+        // Both are LabeledExtract("", label, ikm) over public inputs; the HMAC is streamed so a
+        // large `info` is hashed in place, not copied behind its label.
+        let psk_id_hash = labeled_extract_public(&suite_id, b"psk_id_hash", b"");
+        let info_hash = labeled_extract_public(&suite_id, b"info_hash", info);
+        let mut key_schedule_context = [0u8; KEY_SCHEDULE_CONTEXT_LEN];
+        key_schedule_context[0] = MODE_BASE;
+        key_schedule_context[1..1 + NH].copy_from_slice(psk_id_hash.as_ref());
+        key_schedule_context[1 + NH..].copy_from_slice(info_hash.as_ref());
+        BaseSchedule {
+            aead,
+            suite_id,
+            key_schedule_context,
+        }
+    }
+
+    /// RFC 9180 §5.1 `KeySchedule` in mode_base from `shared_secret`: (`key`, `base_nonce`).
+    /// `psk` is empty, so `secret = LabeledExtract(shared_secret, "secret", "")`.
+    fn key_and_nonce(&self, shared_secret: &Secret) -> Result<(Secret, Secret)> {
+        let secret = labeled_extract(&self.suite_id, shared_secret.as_bytes(), b"secret", b"");
+        // Nk (16 or 32) and Nn (12) fit in u16.
+        let key = labeled_expand(
+            &self.suite_id,
+            secret.as_bytes(),
+            b"key",
+            &self.key_schedule_context,
+            self.aead.key_len() as u16,
+        )?;
+        let base_nonce = labeled_expand(
+            &self.suite_id,
+            secret.as_bytes(),
+            b"base_nonce",
+            &self.key_schedule_context,
+            awslc::AEAD_NONCE_LEN as u16,
+        )?;
+        Ok((key, base_nonce))
+    }
+}
+
+/// `SealBase` / `EncryptWithLabel` to many recipients with the same `info`: the
+/// `info`-dependent part of the HPKE key schedule is computed once, in [`SealContext::new`].
+///
+/// Cheap to share: it is `Send + Sync` and holds only public data (the suite and the 65-byte
+/// key schedule context), so one context can serve every thread of a parallel seal.
+#[derive(Debug, Clone)]
+pub struct SealContext {
+    schedule: BaseSchedule,
+}
+
+impl SealContext {
+    /// The context of `EncryptWithLabel(_, label, context, _)` (RFC 9420 §5.1.3): `info` is the
+    /// serialized `EncryptContext { "MLS 1.0 " + label, context }`, built exactly as
+    /// [`Provider::encrypt_with_label`] builds it. Costs one pass of SHA-256 over `context`.
+    /// Fails only if `context` is too long for a variable-length vector (2^30 bytes).
+    pub fn new(provider: &Provider, label: &[u8], context: &[u8]) -> Result<Self> {
+        let info = labels::labeled_pair(label, context)?;
+        Ok(Self::from_info(provider, &info))
+    }
+
+    /// The context of plain HPKE `SealBase(_, info, _, _)` (RFC 9180 §6.1) for the provider's
+    /// suite.
+    pub fn from_info(provider: &Provider, info: &[u8]) -> Self {
+        SealContext {
+            schedule: BaseSchedule::new(provider, info),
+        }
+    }
+
+    /// `EncryptWithLabel(pk_r, label, context, plaintext)` for this context's label and
+    /// context: (`kem_output`, ciphertext). The same bytes as
+    /// [`Provider::encrypt_with_label_with_ikm`] when `ikm_e` is given (the ephemeral key is
+    /// then `DeriveKeyPair(ikm_e)`; it must be `Nsk` = 32 bytes, unpredictable and never
+    /// reused outside tests), and as [`Provider::encrypt_with_label`] otherwise (a fresh
+    /// random ephemeral key).
+    ///
+    /// Errors: [`CryptoError::InvalidLength`] for an `ikm_e` that is not 32 bytes,
+    /// [`CryptoError::InvalidPublicKey`] for a `pk_r` that is not 32 bytes,
+    /// [`CryptoError::ZeroSharedSecret`] for a low-order `pk_r` (RFC 9180 §7.1.4).
+    pub fn seal(
+        &self,
+        pk_r: &[u8],
+        plaintext: &[u8],
+        ikm_e: Option<&[u8]>,
+    ) -> Result<(Vec<u8>, Vec<u8>)> {
+        self.seal_with_aad(pk_r, b"", plaintext, ikm_e)
+    }
+
+    /// `SealBase(pk_r, info, aad, plaintext)` (RFC 9180 §6.1) with this context's `info`:
+    /// [`SealContext::seal`] with a caller-chosen `aad` (MLS always uses the empty one).
+    pub fn seal_with_aad(
+        &self,
+        pk_r: &[u8],
+        aad: &[u8],
+        plaintext: &[u8],
+        ikm_e: Option<&[u8]>,
+    ) -> Result<(Vec<u8>, Vec<u8>)> {
+        // The same checks, in the same order, as `Provider::hpke_seal_with_ikm`.
+        if ikm_e.is_some_and(|ikm| ikm.len() != X25519_NSK) {
+            return Err(CryptoError::InvalidLength(
+                "HPKE ikm_e must be Nsk (32) bytes",
+            ));
+        }
+        if pk_r.len() != X25519_LEN {
+            return Err(CryptoError::InvalidPublicKey);
+        }
+        let mut random_ikm;
+        let ikm_e = match ikm_e {
+            Some(ikm) => ikm,
+            None => {
+                // hpke-rs draws its ephemeral key the same way: DeriveKeyPair of Nsk random
+                // bytes (RFC 9180 §4.1).
+                random_ikm = Zeroizing::new([0u8; X25519_NSK]);
+                awslc::fill_random(&mut *random_ikm)?;
+                random_ikm.as_slice()
+            }
+        };
+
+        // Encap (RFC 9180 §4.1): enc = pkE, kem_context = enc || pkR.
+        let (sk_e, enc) = derive_x25519_key_pair(ikm_e)?;
+        let dh = awslc::x25519(sk_e.as_bytes(), pk_r)?;
+        drop(sk_e);
+        let shared_secret = extract_and_expand(&dh, &enc, pk_r)?;
+        drop(dh);
+
+        let (key, base_nonce) = self.schedule.key_and_nonce(&shared_secret)?;
+        // Seal with sequence number 0: nonce = base_nonce XOR 0 (RFC 9180 §5.2).
+        let ct = awslc::aead_seal(
+            self.schedule.aead,
+            key.as_bytes(),
+            base_nonce.as_bytes(),
+            aad,
+            plaintext,
+        )?;
+        Ok((enc, ct))
+    }
+}
+
+/// `OpenBase` / `DecryptWithLabel` of many ciphertexts with the same `info`: the receiving
+/// counterpart of [`SealContext`].
+#[derive(Debug, Clone)]
+pub struct OpenContext {
+    schedule: BaseSchedule,
+}
+
+impl OpenContext {
+    /// The context of `DecryptWithLabel(_, label, context, _, _)` (RFC 9420 §5.1.3).
+    pub fn new(provider: &Provider, label: &[u8], context: &[u8]) -> Result<Self> {
+        let info = labels::labeled_pair(label, context)?;
+        Ok(Self::from_info(provider, &info))
+    }
+
+    /// The context of plain HPKE `OpenBase(_, _, info, _, _)` (RFC 9180 §6.1).
+    pub fn from_info(provider: &Provider, info: &[u8]) -> Self {
+        OpenContext {
+            schedule: BaseSchedule::new(provider, info),
+        }
+    }
+
+    /// `DecryptWithLabel(sk_r, label, context, kem_output, ciphertext)`; the same result as
+    /// [`Provider::decrypt_with_label`], including its errors
+    /// ([`CryptoError::HpkeOpenFailed`] if the ciphertext does not authenticate).
+    pub fn open(
+        &self,
+        sk_r: &HpkePrivateKey,
+        kem_output: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<Vec<u8>> {
+        self.open_with_aad(sk_r, kem_output, b"", ciphertext)
+    }
+
+    /// `OpenBase(kem_output, sk_r, info, aad, ciphertext)` (RFC 9180 §6.1).
+    pub fn open_with_aad(
+        &self,
+        sk_r: &HpkePrivateKey,
+        kem_output: &[u8],
+        aad: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<Vec<u8>> {
+        // The same checks, in the same order, as `Provider::hpke_open`.
+        if sk_r.as_bytes().len() != X25519_NSK {
+            return Err(CryptoError::InvalidPrivateKey);
+        }
+        if kem_output.len() != X25519_LEN {
+            return Err(CryptoError::InvalidPublicKey);
+        }
+        // Decap (RFC 9180 §4.1): kem_context = enc || pkRm.
+        let dh = awslc::x25519(sk_r.as_bytes(), kem_output)?;
+        let pk_r = awslc::x25519_public(sk_r.as_bytes())?;
+        let shared_secret = extract_and_expand(&dh, kem_output, &pk_r)?;
+        drop(dh);
+        let (key, base_nonce) = self.schedule.key_and_nonce(&shared_secret)?;
+        awslc::aead_open(
+            self.schedule.aead,
+            key.as_bytes(),
+            base_nonce.as_bytes(),
+            aad,
+            ciphertext,
+        )
+        .map_err(|e| match e {
+            CryptoError::AeadOpenFailed => CryptoError::HpkeOpenFailed,
+            other => other,
+        })
+    }
+}
+
+/// `ExtractAndExpand(dh, kem_context)` of DHKEM (RFC 9180 §4.1), with `kem_context = enc ||
+/// pk_r`: `eae_prk = LabeledExtract("", "eae_prk", dh)`, `shared_secret =
+/// LabeledExpand(eae_prk, "shared_secret", kem_context, Nsecret)`.
+fn extract_and_expand(dh: &Secret, enc: &[u8], pk_r: &[u8]) -> Result<Secret> {
+    let eae_prk = labeled_extract(KEM_SUITE_ID, b"", b"eae_prk", dh.as_bytes());
+    let kem_context = [enc, pk_r].concat();
+    labeled_expand(
+        KEM_SUITE_ID,
+        eae_prk.as_bytes(),
+        b"shared_secret",
+        &kem_context,
+        NSECRET,
+    )
+}
+
+/// RFC 9180 §4 `LabeledExtract(salt, label, ikm) = Extract(salt, "HPKE-v1" || suite_id ||
+/// label || ikm)`, for secret `salt` or `ikm`: the labelled input is built in a buffer that is
+/// wiped on drop.
+fn labeled_extract(suite_id: &[u8], salt: &[u8], label: &[u8], ikm: &[u8]) -> Secret {
+    let labeled_ikm = Zeroizing::new([HPKE_V1, suite_id, label, ikm].concat());
+    awslc::hkdf_extract(HashAlg::Sha256, salt, &labeled_ikm)
+}
+
+/// `LabeledExtract("", label, ikm)` for a public (and possibly very large) `ikm`, streamed
+/// through HMAC without copying it. An empty salt is the HMAC key of `Nh` zero bytes
+/// (RFC 5869 §2.2), which HMAC pads to the same block as the empty key.
+fn labeled_extract_public(suite_id: &[u8], label: &[u8], ikm: &[u8]) -> hmac::Tag {
+    let mut ctx = hmac::Context::with_key(&hmac::Key::new(hmac::HMAC_SHA256, b""));
+    for part in [HPKE_V1, suite_id, label, ikm] {
+        ctx.update(part);
+    }
+    ctx.sign()
+}
+
+/// RFC 9180 §4 `LabeledExpand(prk, label, info, L) = Expand(prk, I2OSP(L, 2) || "HPKE-v1" ||
+/// suite_id || label || info, L)`. `info` is public in every use here.
+fn labeled_expand(
+    suite_id: &[u8],
+    prk: &[u8],
+    label: &[u8],
+    info: &[u8],
+    len: u16,
+) -> Result<Secret> {
+    let labeled_info = [&len.to_be_bytes(), HPKE_V1, suite_id, label, info].concat();
+    awslc::hkdf_expand(HashAlg::Sha256, prk, &labeled_info, usize::from(len))
+}
+
+#[cfg(test)]
+mod tests {
+    //! Differential tests against hpke-rs (through [`Provider`], over aws-lc and over the
+    //! independent RustCrypto back end) and the RFC 9180 vectors. Each test counts the values
+    //! it compared and checks the count, so a loop that silently runs zero times fails.
+
+    use hpke_rs::{Hpke, Mode};
+    use hpke_rs_crypto::types::{KdfAlgorithm, KemAlgorithm};
+    use hpke_rs_rust_crypto::HpkeRustCrypto;
+    use rand::{Rng, RngCore, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+    use serde_json::Value;
+
+    use super::*;
+    use crate::crypto::{CipherSuite, HpkeRng, WithHpkeRng};
+
+    const SUITE_1: CipherSuite = CipherSuite::Mls128X25519Aes128GcmSha256Ed25519;
+    const SUITE_3: CipherSuite = CipherSuite::Mls128X25519ChaCha20Poly1305Sha256Ed25519;
+
+    /// A low-order X25519 point (order 8, RFC 7748 / Wycheproof): DH with it is all zero.
+    const LOW_ORDER_POINT: [u8; 32] = [
+        0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3, 0xfa, 0xf1, 0x9f, 0xc4,
+        0x6a, 0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32, 0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49,
+        0xb8, 0x00,
+    ];
+
+    fn random_bytes(rng: &mut ChaCha8Rng, len: usize) -> Vec<u8> {
+        let mut out = vec![0u8; len];
+        rng.fill_bytes(&mut out);
+        out
+    }
+
+    /// (label, context) pairs: empty, at each varint-header boundary, and about 1 MB (the
+    /// size class of a large group's encrypted GroupInfo).
+    fn contexts(rng: &mut ChaCha8Rng) -> Vec<(&'static [u8], Vec<u8>)> {
+        let mut out: Vec<(&'static [u8], Vec<u8>)> = vec![(b"", Vec::new()), (b"Welcome", vec![])];
+        for len in [1, 63, 64, 16383, 16384] {
+            out.push((b"UpdatePathNode", random_bytes(rng, len)));
+        }
+        out.push((b"Welcome", random_bytes(rng, (1 << 20) + 17)));
+        out
+    }
+
+    /// For every context, `SEALS` recipients: `SealContext::seal` with a given `ikm_e` equals
+    /// `Provider::encrypt_with_label_with_ikm` byte for byte; both `decrypt_with_label` and
+    /// `OpenContext::open` recover the plaintext.
+    fn seal_matches_provider(suite: CipherSuite, seed: u64) {
+        const SEALS: usize = 12;
+        let p = Provider::new(suite);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut checks = 0;
+        let ctxs = contexts(&mut rng);
+        for (label, context) in &ctxs {
+            let seal_ctx = SealContext::new(&p, label, context).unwrap();
+            let open_ctx = OpenContext::new(&p, label, context).unwrap();
+            for i in 0..SEALS {
+                let (sk, pk) = p.derive_hpke_key_pair(&random_bytes(&mut rng, 32)).unwrap();
+                let ikm_e = random_bytes(&mut rng, 32);
+                // Empty, short, and a few AEAD blocks plus a partial one.
+                let pt_len = [0, 1, 32, 100, 1000][i % 5] + rng.random_range(0..3);
+                let pt = random_bytes(&mut rng, pt_len);
+
+                let ours = seal_ctx.seal(&pk, &pt, Some(&ikm_e)).unwrap();
+                let reference = p
+                    .encrypt_with_label_with_ikm(&pk, label, context, &pt, &ikm_e)
+                    .unwrap();
+                assert_eq!(ours, reference, "suite {suite}, label {label:?}, seal {i}");
+                checks += 1;
+                let (enc, ct) = ours;
+                assert_eq!(
+                    p.decrypt_with_label(&sk, label, context, &enc, &ct)
+                        .unwrap(),
+                    pt
+                );
+                assert_eq!(open_ctx.open(&sk, &enc, &ct).unwrap(), pt);
+                checks += 2;
+            }
+        }
+        assert_eq!(checks, ctxs.len() * SEALS * 3);
+    }
+
+    #[test]
+    fn seal_matches_provider_awslc_suite1() {
+        seal_matches_provider(SUITE_1, 1);
+    }
+
+    #[test]
+    fn seal_matches_provider_awslc_suite3() {
+        seal_matches_provider(SUITE_3, 3);
+    }
+
+    /// Plain `SealBase` with a non-empty `aad` against hpke-rs over RustCrypto: independent
+    /// primitives as well as an independent HPKE.
+    fn seal_matches_rust_crypto(suite: CipherSuite, seed: u64) {
+        const SEALS: usize = 16;
+        let p = Provider::new(suite);
+        let rc = |rng| {
+            Hpke::<WithHpkeRng<HpkeRustCrypto>>::new_with_rng(
+                Mode::Base,
+                KemAlgorithm::DhKem25519,
+                KdfAlgorithm::HkdfSha256,
+                suite.hpke_aead(),
+                rng,
+            )
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut checks = 0;
+        for i in 0..SEALS {
+            let info = random_bytes(&mut rng, [0, 5, 200, 70_000][i % 4]);
+            let aad = random_bytes(&mut rng, i % 3 * 9);
+            let pt = random_bytes(&mut rng, i * 13);
+            let (sk, pk) = p.derive_hpke_key_pair(&random_bytes(&mut rng, 32)).unwrap();
+            let ikm_e = random_bytes(&mut rng, 32);
+            let ours = SealContext::from_info(&p, &info)
+                .seal_with_aad(&pk, &aad, &pt, Some(&ikm_e))
+                .unwrap();
+            let theirs = rc(HpkeRng::fixed(&ikm_e))
+                .seal(&pk.clone().into(), &info, &aad, &pt, None, None, None)
+                .unwrap();
+            assert_eq!(ours, theirs, "suite {suite}, seal {i}");
+            // A random RustCrypto encryption opens with OpenContext.
+            let (enc, ct) = rc(HpkeRng::system())
+                .seal(&pk.clone().into(), &info, &aad, &pt, None, None, None)
+                .unwrap();
+            let opened = OpenContext::from_info(&p, &info)
+                .open_with_aad(&sk, &enc, &aad, &ct)
+                .unwrap();
+            assert_eq!(opened, pt);
+            checks += 2;
+        }
+        assert_eq!(checks, 2 * SEALS);
+    }
+
+    #[test]
+    fn seal_matches_rust_crypto_awslc_suite1() {
+        seal_matches_rust_crypto(SUITE_1, 11);
+    }
+
+    #[test]
+    fn seal_matches_rust_crypto_awslc_suite3() {
+        seal_matches_rust_crypto(SUITE_3, 13);
+    }
+
+    /// Without `ikm_e` every seal draws a fresh ephemeral key, and the output opens.
+    #[test]
+    fn random_ephemeral_opens_awslc_all_suites() {
+        let mut checks = 0;
+        for &suite in CipherSuite::ALL {
+            let p = Provider::new(suite);
+            let (sk, pk) = p.generate_hpke_key_pair().unwrap();
+            let ctx = SealContext::new(&p, b"Welcome", b"group info").unwrap();
+            let (enc1, ct1) = ctx.seal(&pk, b"secrets", None).unwrap();
+            let (enc2, ct2) = ctx.seal(&pk, b"secrets", None).unwrap();
+            assert_ne!(enc1, enc2);
+            assert_ne!(ct1, ct2);
+            for (enc, ct) in [(&enc1, &ct1), (&enc2, &ct2)] {
+                let opened = p
+                    .decrypt_with_label(&sk, b"Welcome", b"group info", enc, ct)
+                    .unwrap();
+                assert_eq!(opened, b"secrets");
+                checks += 1;
+            }
+        }
+        assert_eq!(checks, 2 * CipherSuite::ALL.len());
+    }
+
+    /// RFC 9180 Appendix A: base mode, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, with
+    /// AES-128-GCM (A.1.1) and ChaCha20-Poly1305 (A.2.1). `ikmE` must reproduce `enc` and the
+    /// first ciphertext; the intermediate values and the receiver side are checked too.
+    #[test]
+    fn rfc9180_vectors_base_x25519_sha256_all_suites() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/test_vectors/hpke/test-vectors.json"
+        );
+        let json: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let hex = |v: &Value, k: &str| hex::decode(v[k].as_str().unwrap()).unwrap();
+        let (mut vectors, mut checks) = (0, 0);
+        for (i, v) in json.as_array().unwrap().iter().enumerate() {
+            let ids = ["mode", "kem_id", "kdf_id", "aead_id"].map(|k| v[k].as_u64().unwrap());
+            let suite = match ids {
+                [0, 0x20, 1, 1] => SUITE_1,
+                [0, 0x20, 1, 3] => SUITE_3,
+                _ => continue,
+            };
+            println!("vector {i}: {suite}");
+            let p = Provider::new(suite);
+            let info = hex(v, "info");
+            let first = &v["encryptions"][0];
+            let (aad, pt, ct) = (hex(first, "aad"), hex(first, "pt"), hex(first, "ct"));
+            let ikm_e = hex(v, "ikmE");
+            let pk_r = hex(v, "pkRm");
+
+            let seal_ctx = SealContext::from_info(&p, &info);
+            assert_eq!(
+                seal_ctx.schedule.key_schedule_context.as_slice(),
+                hex(v, "key_schedule_context")
+            );
+            let (enc, sealed) = seal_ctx
+                .seal_with_aad(&pk_r, &aad, &pt, Some(&ikm_e))
+                .unwrap();
+            assert_eq!(enc, hex(v, "enc"));
+            assert_eq!(sealed, ct);
+            checks += 3;
+
+            // Intermediate values from the ephemeral side.
+            let dh = awslc::x25519(&hex(v, "skEm"), &pk_r).unwrap();
+            let shared_secret = extract_and_expand(&dh, &enc, &pk_r).unwrap();
+            assert_eq!(shared_secret.as_bytes(), hex(v, "shared_secret"));
+            let (key, base_nonce) = seal_ctx.schedule.key_and_nonce(&shared_secret).unwrap();
+            assert_eq!(key.as_bytes(), hex(v, "key"));
+            assert_eq!(base_nonce.as_bytes(), hex(v, "base_nonce"));
+            assert_eq!(base_nonce.as_bytes(), hex(first, "nonce"));
+            checks += 4;
+
+            // The receiver opens the vector's ciphertext, and rejects it under another aad.
+            let sk_r = HpkePrivateKey::new(hex(v, "skRm"));
+            let open_ctx = OpenContext::from_info(&p, &info);
+            assert_eq!(open_ctx.open_with_aad(&sk_r, &enc, &aad, &ct).unwrap(), pt);
+            assert_eq!(
+                open_ctx.open_with_aad(&sk_r, &enc, b"Count-1", &ct),
+                Err(CryptoError::HpkeOpenFailed)
+            );
+            checks += 2;
+            vectors += 1;
+        }
+        assert_eq!(vectors, 2, "one vector per MLS suite");
+        assert_eq!(checks, 9 * 2);
+    }
+
+    /// Degenerate inputs give the same typed errors as the provider's hpke-rs path.
+    #[test]
+    fn errors_match_provider_awslc_all_suites() {
+        let mut checks = 0;
+        for &suite in CipherSuite::ALL {
+            let p = Provider::new(suite);
+            let (sk, pk) = p.derive_hpke_key_pair(&[5; 32]).unwrap();
+            let seal_ctx = SealContext::new(&p, b"l", b"c").unwrap();
+            let open_ctx = OpenContext::new(&p, b"l", b"c").unwrap();
+            let seal_cases: [(&[u8], Option<&[u8]>); 6] = [
+                (&LOW_ORDER_POINT, Some(&[7; 32])),
+                (&LOW_ORDER_POINT, None),
+                (&[0; 32], Some(&[7; 32])),
+                (&pk[..31], Some(&[7; 32])),
+                (&pk, Some(&[7; 31])),
+                (&pk[..31], Some(&[7; 33])),
+            ];
+            for (pk_r, ikm_e) in seal_cases {
+                let ours = seal_ctx.seal(pk_r, b"pt", ikm_e).unwrap_err();
+                let reference = match ikm_e {
+                    Some(ikm) => p.encrypt_with_label_with_ikm(pk_r, b"l", b"c", b"pt", ikm),
+                    None => p.encrypt_with_label(pk_r, b"l", b"c", b"pt"),
+                }
+                .unwrap_err();
+                assert_eq!(ours, reference, "{pk_r:?} {ikm_e:?}");
+                checks += 1;
+            }
+            assert_eq!(
+                seal_ctx
+                    .seal(&LOW_ORDER_POINT, b"pt", Some(&[7; 32]))
+                    .unwrap_err(),
+                CryptoError::ZeroSharedSecret
+            );
+            checks += 1;
+
+            let (enc, ct) = seal_ctx.seal(&pk, b"pt", Some(&[9; 32])).unwrap();
+            let mut bad_ct = ct.clone();
+            bad_ct[0] ^= 1;
+            let (other_sk, _) = p.derive_hpke_key_pair(&[6; 32]).unwrap();
+            let short_sk = HpkePrivateKey::new(vec![1; 31]);
+            let open_cases: [(&HpkePrivateKey, &[u8], &[u8]); 7] = [
+                (&sk, &enc, &bad_ct),
+                (&sk, &enc, &ct[..15]),
+                (&other_sk, &enc, &ct),
+                (&sk, &LOW_ORDER_POINT, &ct),
+                (&sk, &enc[..31], &ct),
+                (&short_sk, &enc, &ct),
+                (&short_sk, &enc[..31], &ct),
+            ];
+            for (sk_r, enc, ct) in open_cases {
+                let ours = open_ctx.open(sk_r, enc, ct).unwrap_err();
+                let reference = p.decrypt_with_label(sk_r, b"l", b"c", enc, ct).unwrap_err();
+                assert_eq!(ours, reference);
+                checks += 1;
+            }
+            // Another label or context does not open.
+            let other = OpenContext::new(&p, b"l", b"d").unwrap();
+            assert_eq!(other.open(&sk, &enc, &ct), Err(CryptoError::HpkeOpenFailed));
+            assert_eq!(open_ctx.open(&sk, &enc, &ct).unwrap(), b"pt");
+            checks += 2;
+        }
+        assert_eq!(checks, 16 * CipherSuite::ALL.len());
+    }
+
+    #[test]
+    fn contexts_are_send_sync() {
+        fn assert_send_sync<T: Send + Sync + Clone>() {}
+        assert_send_sync::<SealContext>();
+        assert_send_sync::<OpenContext>();
+    }
+}
