@@ -29,6 +29,9 @@ pub enum Error {
     /// A KeyPackage or leaf node that fails validation (RFC 9420 §10.1, §7.3).
     #[error("key package: {0}")]
     KeyPackage(#[from] crate::key_package::KeyPackageError),
+    /// A group operation refused (RFC 9420 §12: proposals, commits, Welcome).
+    #[error("group: {0}")]
+    Group(#[from] crate::group::GroupError),
     /// The caller asked for something the API does not allow.
     #[error("API misuse: {0}")]
     ApiMisuse(&'static str),

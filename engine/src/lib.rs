@@ -13,6 +13,7 @@
 //!   processing.
 //! - [`schedule`]: key schedule, PSK secret, transcript hashes, secret tree.
 //! - [`framing`]: PublicMessage and PrivateMessage protection.
+//! - [`group`]: group operations over bytes: create, commit, process, join.
 //! - [`key_package`]: KeyPackage creation and validation against a settable [`key_package::Clock`].
 //! - [`welcome`]: Welcome and GroupInfo decryption and verification.
 //! - `conformance` (feature `conformance`): table-driven runners for the published vectors.
@@ -23,6 +24,7 @@ pub mod codec;
 pub mod crypto;
 pub mod error;
 pub mod framing;
+pub mod group;
 pub mod kem;
 pub mod key_package;
 pub mod schedule;

@@ -95,12 +95,21 @@ impl TreeKemPrivate {
         Ok(pk)
     }
 
-    pub(super) fn insert_path_key(&mut self, node: NodeIndex, key: HpkePrivateKey) {
+    /// Store the private key of direct-path node `node` (for states built outside the
+    /// protocol flow, e.g. generated workloads).
+    pub fn insert_path_key(&mut self, node: NodeIndex, key: HpkePrivateKey) {
         self.path_keys.insert(node, key);
     }
 
-    pub(super) fn remove_path_key(&mut self, node: NodeIndex) {
+    /// Forget the key of `node`.
+    pub fn remove_path_key(&mut self, node: NodeIndex) {
         self.path_keys.remove(&node);
+    }
+
+    /// Forget the keys of nodes that are blank in `tree` or beyond it (after Removes blanked
+    /// or truncated them), keeping the invariant of [`TreeKemPrivate`].
+    pub fn prune(&mut self, tree: &RatchetTree) {
+        self.path_keys.retain(|&x, _| !tree.is_blank(x));
     }
 
     /// Check the state against `tree` (the consistency condition of the TreeKEM test vectors

@@ -483,6 +483,16 @@ pub struct SealJob<'a> {
 }
 
 impl SealJob<'_> {
+    /// The recipient's HPKE public key.
+    pub fn recipient_key(&self) -> &[u8] {
+        self.recipient_key
+    }
+
+    /// The path secret to seal.
+    pub fn path_secret(&self) -> &Secret {
+        self.path_secret
+    }
+
     /// `EncryptWithLabel(pk, "UpdatePathNode", group_context, path_secret)` (RFC 9420 §7.6),
     /// with the ephemeral key `DeriveKeyPair(ikm)` if `ikm` is given.
     pub fn seal(
@@ -616,6 +626,14 @@ impl PathPlan {
     /// filtered-direct-path node.
     pub fn private(&self) -> &TreeKemPrivate {
         &self.private
+    }
+
+    /// The path secret of filtered-direct-path node `node`, if it is on the path (what a
+    /// new member whose lowest common ancestor with the committer is `node` receives in its
+    /// GroupSecrets, RFC 9420 §12.4.3.1).
+    pub fn path_secret_at(&self, node: NodeIndex) -> Option<&Secret> {
+        let i = self.staged.steps.iter().position(|s| s.node == node)?;
+        self.path_secrets.get(i)
     }
 
     /// `commit_secret = DeriveSecret(path_secret[last], "path")` (RFC 9420 §8).

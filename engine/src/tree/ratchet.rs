@@ -781,7 +781,7 @@ impl RatchetTree {
         }
         let old = core::mem::replace(&mut self.nodes[x.0 as usize], node);
         if let Some(j) = self.journal.as_mut() {
-            j.push(JournalEntry::Node(x, old.clone()));
+            j.push(JournalEntry::Node(x, old.clone().map(Box::new)));
         }
         self.touch(x);
         old
@@ -821,7 +821,7 @@ impl RatchetTree {
         for entry in entries.into_iter().rev() {
             match entry {
                 JournalEntry::Node(x, old) => {
-                    self.write(x, old);
+                    self.write(x, old.map(|n| *n));
                 }
                 JournalEntry::UnmergedInsert(x, leaf) => {
                     if let Some(Some(Node::Parent(p))) = self.nodes.get_mut(x.0 as usize) {
@@ -871,7 +871,7 @@ impl RatchetTree {
 #[derive(Debug, Clone)]
 enum JournalEntry {
     /// The node at this index was replaced; this was its old value.
-    Node(NodeIndex, Option<Node>),
+    Node(NodeIndex, Option<Box<Node>>),
     /// This leaf was inserted into the unmerged leaves of this parent node.
     UnmergedInsert(NodeIndex, u32),
     /// The leaf count was changed; this was the old one.

@@ -1,0 +1,135 @@
+//! Joining from a Welcome (RFC 9420 §12.4.3.1), with the tree from the `ratchet_tree`
+//! extension or supplied out of band.
+
+use super::{decode_message, Group, GroupConfig, GroupError, NextEpoch, Rng};
+use crate::codec::{self, ExtensionType, GroupInfo, KeyPackage, MlsMessageBody, Node};
+use crate::crypto::Provider;
+use crate::error::Result;
+use crate::kem::TreeKemPrivate;
+use crate::key_package::KeyPackageSecrets;
+use crate::tree::{math, LeafIndex, RatchetTree};
+use crate::welcome;
+
+impl Group {
+    /// Join a group from an MLSMessage(Welcome) for `key_package` (whose private keys are
+    /// `secrets`). `ratchet_tree` is the serialized tree (the `ratchet_tree` extension body)
+    /// when the Welcome does not carry it.
+    ///
+    /// Validates the whole tree (RFC 9420 §12.4.3.1: unmerged leaves, key uniqueness, every
+    /// leaf signature, parent hashes, the tree hash against the GroupInfo), the GroupInfo
+    /// signature by its signer's leaf, the confirmation tag, and the private keys derived
+    /// from the path secret against the tree.
+    pub fn join(
+        provider: Provider,
+        welcome_bytes: &[u8],
+        key_package: &KeyPackage,
+        secrets: &KeyPackageSecrets,
+        ratchet_tree: Option<&[u8]>,
+        config: GroupConfig,
+    ) -> Result<Self> {
+        let message = decode_message(welcome_bytes)?;
+        let MlsMessageBody::Welcome(w) = message.body else {
+            return Err(GroupError::UnexpectedMessage("not a Welcome").into());
+        };
+
+        // The signer's key is looked up in the tree, which may come from the GroupInfo: the
+        // closure decodes and stashes it (validation follows once the GroupInfo is known).
+        let mut tree_slot: Option<Result<RatchetTree>> = None;
+        let joined = welcome::join(
+            &provider,
+            &w,
+            key_package,
+            &secrets.init_key,
+            |_| None,
+            |gi: &GroupInfo| {
+                let tree = load_tree(&provider, gi, ratchet_tree);
+                let key = tree.as_ref().ok().and_then(|t| {
+                    t.leaf(LeafIndex(gi.signer))
+                        .map(|l| l.signature_key.as_slice().to_vec())
+                });
+                tree_slot = Some(tree);
+                key
+            },
+        );
+        let mut tree = match tree_slot {
+            Some(t) => t?,
+            None => {
+                joined?;
+                return Err(crate::Error::Internal(
+                    "welcome::join did not ask for the signer",
+                ));
+            }
+        };
+        let joined = joined?;
+        let context = joined.group_info.group_context.clone();
+
+        let tree_hash = tree.validate(&provider, context.group_id.as_slice())?;
+        if tree_hash.as_slice() != context.tree_hash.as_slice() {
+            return Err(GroupError::TreeHashMismatch.into());
+        }
+        let me = tree
+            .leaves()
+            .find(|(_, l)| **l == key_package.leaf_node)
+            .map(|(i, _)| i)
+            .ok_or(GroupError::OwnLeafMissing)?;
+
+        let mut private = TreeKemPrivate::new(me, secrets.leaf_key.clone());
+        if let Some(path_secret) = &joined.path_secret {
+            // §12.4.3.1: the path secret is that of the lowest common ancestor of our leaf
+            // and the signer's; the secrets of the non-blank nodes above it follow by
+            // DeriveSecret(., "path").
+            let signer = LeafIndex(joined.group_info.signer);
+            let lca = math::common_ancestor(me.node(), signer.node());
+            let n = tree.n_leaves();
+            let mut current = path_secret.clone();
+            let mut first = true;
+            for x in core::iter::once(lca).chain(math::direct_path(lca, n)) {
+                if !matches!(tree.node(x), Some(Node::Parent(_))) {
+                    continue;
+                }
+                if !first {
+                    current = provider.derive_secret(current.as_bytes(), b"path")?;
+                }
+                first = false;
+                private.insert_path_secret(&provider, x, &current)?;
+            }
+        }
+        private.check_against(&provider, &tree)?;
+
+        let rng = Rng {
+            source: config.randomness.clone(),
+            counter: 0,
+        };
+        Ok(Self::assemble(
+            provider,
+            tree,
+            secrets.signer.clone(),
+            NextEpoch {
+                context,
+                private,
+                secrets: joined.epoch_secrets,
+                interim_transcript_hash: joined.interim_transcript_hash,
+            },
+            config,
+            rng,
+        ))
+    }
+}
+
+/// The tree from the GroupInfo's `ratchet_tree` extension, else from `out_of_band`.
+fn load_tree(
+    provider: &Provider,
+    gi: &GroupInfo,
+    out_of_band: Option<&[u8]>,
+) -> Result<RatchetTree> {
+    let in_welcome = gi
+        .extensions
+        .iter()
+        .find(|e| e.extension_type == ExtensionType::RATCHET_TREE)
+        .map(|e| e.extension_data.as_slice());
+    let bytes = in_welcome
+        .or(out_of_band)
+        .ok_or(GroupError::MissingRatchetTree)?;
+    let wire: codec::RatchetTree = codec::decode(bytes)?;
+    Ok(RatchetTree::from_wire(wire, provider.hash_len())?)
+}

@@ -1,0 +1,502 @@
+//! Group operations over RFC 9420 bytes: create a group, commit (adds, removes, a path),
+//! process another member's commit, join from a Welcome.
+//!
+//! # Design
+//!
+//! A [`Group`] is one member's state in one epoch. Every operation that changes it works on
+//! the ratchet tree in place under the tree's journal ([`RatchetTree::begin_journal`]) and
+//! computes everything else (the next epoch's context, key schedule, private keys, transcript
+//! hashes) into a separate [`NextEpoch`] value. Only when every check has passed is the
+//! journal committed and the `NextEpoch` moved in; on any error the journal is rolled back,
+//! so a failed operation leaves the state as it was, byte for byte, without cloning the tree.
+//!
+//! Work is proportional to the change: the tree keeps per-node tree hashes and recomputes
+//! only edited paths, key uniqueness uses the tree's incremental key index, and the
+//! independent crypto of an operation (HPKE seals of an UpdatePath and of a Welcome,
+//! KeyPackage signature checks) runs as a batch on the group's [`Executor`].
+
+mod commit;
+mod join;
+mod process;
+mod proposals;
+#[cfg(test)]
+mod tests;
+
+use crate::batch::Executor;
+use crate::codec::{
+    self, CipherSuiteId, ExtensionType, GroupContext, MlsMessage, MlsMessageBody, ProtocolVersion,
+    WireFormat,
+};
+use crate::crypto::{Provider, Secret, SignaturePrivateKey};
+use crate::error::{Error, Result};
+use crate::framing::EpochFraming;
+use crate::kem::TreeKemPrivate;
+use crate::key_package::{default_lifetime, signed_leaf_node, Clock};
+use crate::schedule::{self, EpochSecrets};
+use crate::tree::{LeafIndex, RatchetTree};
+
+pub use commit::{CommitOptions, CommitOutput};
+pub use process::ProcessOutcome;
+
+/// Why a group operation was refused, beyond codec, crypto, tree and framing failures.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GroupError {
+    /// A proposal type the engine does not process (yet).
+    #[error("proposal type {0} is not supported")]
+    UnsupportedProposal(u16),
+    /// A commit that references proposals sent earlier (not supported yet).
+    #[error("proposals by reference are not supported")]
+    ProposalByReference,
+    /// A Remove of a blank or out-of-range leaf.
+    #[error("remove of leaf {0}, which is not a member")]
+    RemoveNonMember(u32),
+    /// Two proposals affect the same leaf (RFC 9420 §12.2).
+    #[error("two proposals affect leaf {0}")]
+    ConflictingProposals(u32),
+    /// The committer removes itself (RFC 9420 §12.2).
+    #[error("the committer cannot remove itself")]
+    CommitterRemovesSelf,
+    /// An Update by value in a commit (RFC 9420 §12.4: the committer updates via the path;
+    /// other members' Updates come by reference).
+    #[error("Update proposal by value in a commit")]
+    UpdateByValue,
+    /// The commit needs an UpdatePath (RFC 9420 §12.4) and has none.
+    #[error("the commit needs a path and has none")]
+    PathRequired,
+    /// A new key is already in the tree (RFC 9420 §7.3, §12.2).
+    #[error("{what} of leaf {leaf} is already in use")]
+    DuplicateKey {
+        /// Which key.
+        what: &'static str,
+        /// The leaf that brought it.
+        leaf: u32,
+    },
+    /// The message is not of the kind this call handles.
+    #[error("unexpected message: {0}")]
+    UnexpectedMessage(&'static str),
+    /// The message is our own commit echoed back; merge it instead.
+    #[error("own commit received")]
+    OwnCommit,
+    /// The tree does not hash to the value in the GroupInfo.
+    #[error("ratchet tree does not match the GroupInfo's tree hash")]
+    TreeHashMismatch,
+    /// A Welcome with no ratchet_tree extension and no tree given out of band.
+    #[error("no ratchet tree: neither in the Welcome nor given")]
+    MissingRatchetTree,
+    /// The joiner's leaf is not in the tree.
+    #[error("our leaf node is not in the tree")]
+    OwnLeafMissing,
+    /// This member has been removed from the group.
+    #[error("this member is no longer in the group")]
+    NotAMember,
+    /// The protocol version is not mls10.
+    #[error("unsupported protocol version {0}")]
+    UnsupportedVersion(u16),
+}
+
+/// Where randomness comes from: the system, or (tests, benchmarks, simulations) a seed, so
+/// that runs are reproducible and the serial and parallel paths produce identical bytes.
+#[derive(Debug, Clone)]
+pub enum Randomness {
+    /// Fresh system randomness.
+    System,
+    /// Derived from a seed: `ExpandWithLabel(seed, "canopy rng", label || counter, n)`.
+    Seeded(Secret),
+}
+
+/// Per-group settings that are not part of the protocol state.
+#[derive(Debug, Clone)]
+pub struct GroupConfig {
+    /// How lifetimes of KeyPackages are checked.
+    pub clock: Clock,
+    /// Where the batched crypto runs.
+    pub executor: Executor,
+    /// Randomness source.
+    pub randomness: Randomness,
+}
+
+impl Default for GroupConfig {
+    fn default() -> Self {
+        GroupConfig {
+            clock: Clock::System,
+            executor: Executor::default(),
+            randomness: Randomness::System,
+        }
+    }
+}
+
+/// A stream of random secrets (see [`Randomness`]).
+#[derive(Debug, Clone)]
+struct Rng {
+    source: Randomness,
+    counter: u64,
+}
+
+impl Rng {
+    /// `n` random bytes for the purpose `label`.
+    fn secret(&mut self, provider: &Provider, label: &[u8], n: usize) -> Result<Secret> {
+        match &self.source {
+            Randomness::System => Ok(Secret::new(provider.random_bytes(n))),
+            Randomness::Seeded(seed) => {
+                self.counter += 1;
+                let mut context = label.to_vec();
+                context.extend_from_slice(&self.counter.to_be_bytes());
+                let n =
+                    u16::try_from(n).map_err(|_| Error::ApiMisuse("random request too long"))?;
+                Ok(provider.expand_with_label(seed.as_bytes(), b"canopy rng", &context, n)?)
+            }
+        }
+    }
+}
+
+/// The state an operation computes for the next epoch, moved into the [`Group`] only when
+/// the operation has succeeded.
+struct NextEpoch {
+    context: GroupContext,
+    private: TreeKemPrivate,
+    secrets: EpochSecrets,
+    interim_transcript_hash: Vec<u8>,
+}
+
+/// One member's state of an MLS group in one epoch.
+///
+/// `Clone` gives an independent copy whose message ratchets restart at generation 0 of the
+/// epoch (what a benchmark replaying one operation from the same state needs).
+#[derive(Debug)]
+pub struct Group {
+    provider: Provider,
+    context: GroupContext,
+    /// Serialized `context`, cached (it is signed and MACed over on every message).
+    tree: RatchetTree,
+    private: TreeKemPrivate,
+    signer: SignaturePrivateKey,
+    secrets: EpochSecrets,
+    interim_transcript_hash: Vec<u8>,
+    framing: EpochFraming,
+    config: GroupConfig,
+    rng: Rng,
+    /// Set when a processed commit removed this member.
+    removed: bool,
+}
+
+impl Clone for Group {
+    fn clone(&self) -> Self {
+        Group {
+            provider: self.provider,
+            context: self.context.clone(),
+            tree: self.tree.clone(),
+            private: self.private.clone(),
+            signer: self.signer.clone(),
+            secrets: self.secrets.clone(),
+            interim_transcript_hash: self.interim_transcript_hash.clone(),
+            framing: EpochFraming::from_epoch_secrets(
+                self.provider,
+                self.context.clone(),
+                &self.secrets,
+                self.tree.n_leaves(),
+            ),
+            config: self.config.clone(),
+            rng: self.rng.clone(),
+            removed: self.removed,
+        }
+    }
+}
+
+impl Group {
+    /// Create a one-member group (RFC 9420 §11) with a basic credential for `identity`,
+    /// signing with `signer`. The leaf's HPKE key and the first epoch secret come from the
+    /// configured randomness.
+    pub fn create(
+        provider: Provider,
+        group_id: &[u8],
+        identity: &[u8],
+        signer: SignaturePrivateKey,
+        config: GroupConfig,
+    ) -> Result<Self> {
+        let mut rng = Rng {
+            source: config.randomness.clone(),
+            counter: 0,
+        };
+        let nh = provider.hash_len();
+        let leaf_ikm = rng.secret(&provider, b"leaf", nh)?;
+        let (leaf_key, leaf_pub) = provider.derive_hpke_key_pair(leaf_ikm.as_bytes())?;
+        let now = config.clock.now().unwrap_or(0);
+        let leaf = signed_leaf_node(
+            &provider,
+            &signer,
+            identity,
+            leaf_pub,
+            codec::LeafNodeSourceData::KeyPackage {
+                lifetime: default_lifetime(now),
+            },
+            None,
+        )?;
+        let mut tree = RatchetTree::new(leaf, nh);
+        let tree_hash = tree.tree_hash(&provider)?;
+        let context = GroupContext {
+            version: ProtocolVersion::MLS10,
+            cipher_suite: CipherSuiteId(provider.suite().id()),
+            group_id: group_id.to_vec().into(),
+            epoch: 0,
+            tree_hash: tree_hash.into(),
+            confirmed_transcript_hash: Vec::new().into(),
+            extensions: Vec::new(),
+        };
+        // §11: a fresh random epoch secret. A random joiner secret gives one (the epoch
+        // secret is a PRF output of it), through the same code path as every later epoch.
+        let joiner = rng.secret(&provider, b"epoch", nh)?;
+        let zero = vec![0u8; nh];
+        let secrets =
+            EpochSecrets::from_joiner(&provider, joiner, &zero, &codec::encode(&context)?)?;
+        let tag = secrets.confirmation_tag(&provider, &[]);
+        let interim_transcript_hash = schedule::interim_transcript_hash(&provider, &[], &tag)?;
+        let private = TreeKemPrivate::new(LeafIndex(0), leaf_key);
+        Ok(Self::assemble(
+            provider,
+            tree,
+            signer,
+            NextEpoch {
+                context,
+                private,
+                secrets,
+                interim_transcript_hash,
+            },
+            config,
+            rng,
+        ))
+    }
+
+    /// A member's state from its parts, for states built outside the protocol flow (the
+    /// workload generators build 50,000-member trees directly). `tree` must be valid and
+    /// `context.tree_hash` its hash; `private` must match it.
+    pub fn from_parts(
+        provider: Provider,
+        context: GroupContext,
+        tree: RatchetTree,
+        private: TreeKemPrivate,
+        signer: SignaturePrivateKey,
+        joiner_secret: Secret,
+        config: GroupConfig,
+    ) -> Result<Self> {
+        let zero = vec![0u8; provider.hash_len()];
+        let secrets =
+            EpochSecrets::from_joiner(&provider, joiner_secret, &zero, &codec::encode(&context)?)?;
+        let tag = secrets.confirmation_tag(&provider, context.confirmed_transcript_hash.as_slice());
+        let interim_transcript_hash = schedule::interim_transcript_hash(
+            &provider,
+            context.confirmed_transcript_hash.as_slice(),
+            &tag,
+        )?;
+        let rng = Rng {
+            source: config.randomness.clone(),
+            counter: 0,
+        };
+        Ok(Self::assemble(
+            provider,
+            tree,
+            signer,
+            NextEpoch {
+                context,
+                private,
+                secrets,
+                interim_transcript_hash,
+            },
+            config,
+            rng,
+        ))
+    }
+
+    fn assemble(
+        provider: Provider,
+        tree: RatchetTree,
+        signer: SignaturePrivateKey,
+        next: NextEpoch,
+        config: GroupConfig,
+        rng: Rng,
+    ) -> Self {
+        let framing = EpochFraming::from_epoch_secrets(
+            provider,
+            next.context.clone(),
+            &next.secrets,
+            tree.n_leaves(),
+        );
+        Group {
+            provider,
+            context: next.context,
+            tree,
+            private: next.private,
+            signer,
+            secrets: next.secrets,
+            interim_transcript_hash: next.interim_transcript_hash,
+            framing,
+            config,
+            rng,
+            removed: false,
+        }
+    }
+
+    /// Move the next epoch in (after the tree journal was committed).
+    fn advance(&mut self, next: NextEpoch) {
+        self.framing = EpochFraming::from_epoch_secrets(
+            self.provider,
+            next.context.clone(),
+            &next.secrets,
+            self.tree.n_leaves(),
+        );
+        self.context = next.context;
+        self.private = next.private;
+        self.secrets = next.secrets;
+        self.interim_transcript_hash = next.interim_transcript_hash;
+    }
+
+    /// Run `op` on the tree under a journal: keep its edits if it succeeds, restore the tree
+    /// exactly if it fails.
+    fn transact<T>(&mut self, op: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        self.tree.begin_journal()?;
+        match op(self) {
+            Ok(v) => {
+                self.tree.commit_journal();
+                Ok(v)
+            }
+            Err(e) => {
+                self.tree.rollback();
+                Err(e)
+            }
+        }
+    }
+
+    /// Replace the executor (e.g. force the serial reference path).
+    pub fn set_executor(&mut self, executor: Executor) {
+        self.config.executor = executor;
+    }
+
+    /// The provider (cipher suite).
+    pub fn provider(&self) -> &Provider {
+        &self.provider
+    }
+
+    /// The current epoch.
+    pub fn epoch(&self) -> u64 {
+        self.context.epoch
+    }
+
+    /// The current GroupContext.
+    pub fn context(&self) -> &GroupContext {
+        &self.context
+    }
+
+    /// This member's leaf.
+    pub fn own_leaf(&self) -> LeafIndex {
+        self.private.leaf()
+    }
+
+    /// The public ratchet tree.
+    pub fn tree(&self) -> &RatchetTree {
+        &self.tree
+    }
+
+    /// This member's private TreeKEM state.
+    pub fn private(&self) -> &TreeKemPrivate {
+        &self.private
+    }
+
+    /// Number of members (non-blank leaves).
+    pub fn member_count(&self) -> usize {
+        self.tree.leaves().count()
+    }
+
+    /// True once a processed commit has removed this member.
+    pub fn is_removed(&self) -> bool {
+        self.removed
+    }
+
+    /// `epoch_authenticator` of the current epoch (RFC 9420 §8.7).
+    pub fn epoch_authenticator(&self) -> &Secret {
+        &self.secrets.epoch_authenticator
+    }
+
+    /// `MLS-Exporter(label, context, length)` (RFC 9420 §8.5).
+    pub fn export_secret(&self, label: &[u8], context: &[u8], length: u16) -> Result<Secret> {
+        self.secrets.export(&self.provider, label, context, length)
+    }
+
+    /// The ratchet tree in its wire form (the `ratchet_tree` extension body), serialized.
+    pub fn ratchet_tree_bytes(&self) -> Result<Vec<u8>> {
+        Ok(codec::encode(&self.tree.to_wire())?)
+    }
+
+    /// Protect application data as an MLSMessage(PrivateMessage) (RFC 9420 §6.3).
+    pub fn protect_application(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+        let content = codec::FramedContent {
+            group_id: self.context.group_id.clone(),
+            epoch: self.context.epoch,
+            sender: codec::Sender::Member {
+                leaf_index: self.own_leaf().0,
+            },
+            authenticated_data: Vec::new().into(),
+            content: codec::FramedContentBody::Application {
+                application_data: data.to_vec().into(),
+            },
+        };
+        let auth =
+            self.framing
+                .authenticate(&self.signer, WireFormat::PrivateMessage, content, None)?;
+        let reuse_guard = self.rng.secret(&self.provider, b"reuse guard", 4)?;
+        let mut guard = [0u8; 4];
+        guard.copy_from_slice(reuse_guard.as_bytes());
+        let message = self
+            .framing
+            .protect_private_with_reuse_guard(&auth, 0, guard)?;
+        encode_message(MlsMessageBody::PrivateMessage(message))
+    }
+
+    /// Decrypt an MLSMessage(PrivateMessage) carrying application data; returns the data.
+    pub fn unprotect_application(&mut self, bytes: &[u8]) -> Result<Vec<u8>> {
+        let message = decode_message(bytes)?;
+        let MlsMessageBody::PrivateMessage(pm) = message.body else {
+            return Err(GroupError::UnexpectedMessage("not a PrivateMessage").into());
+        };
+        let tree = &self.tree;
+        let auth = self.framing.unprotect_private(&pm, |sender| match sender {
+            codec::Sender::Member { leaf_index } => tree
+                .leaf(LeafIndex(*leaf_index))
+                .map(|l| l.signature_key.as_slice().to_vec()),
+            _ => None,
+        })?;
+        match auth.content.content {
+            codec::FramedContentBody::Application { application_data } => {
+                Ok(application_data.into())
+            }
+            _ => {
+                Err(GroupError::UnexpectedMessage("PrivateMessage is not application data").into())
+            }
+        }
+    }
+
+    /// Whether the GroupInfo of this epoch should carry the given extension type. Only
+    /// `ratchet_tree` is produced today.
+    fn ratchet_tree_extension(&self) -> Result<codec::Extension> {
+        Ok(codec::Extension {
+            extension_type: ExtensionType::RATCHET_TREE,
+            extension_data: codec::encode(&self.tree.to_wire())?.into(),
+        })
+    }
+}
+
+/// Serialize an MLSMessage with version mls10.
+fn encode_message(body: MlsMessageBody) -> Result<Vec<u8>> {
+    Ok(codec::encode(&MlsMessage {
+        version: ProtocolVersion::MLS10,
+        body,
+    })?)
+}
+
+/// Decode an MLSMessage and check its version.
+fn decode_message(bytes: &[u8]) -> Result<MlsMessage> {
+    let message: MlsMessage = codec::decode(bytes)?;
+    if message.version != ProtocolVersion::MLS10 {
+        return Err(GroupError::UnsupportedVersion(message.version.0).into());
+    }
+    Ok(message)
+}
