@@ -24,16 +24,21 @@
 //!
 //! # Choosing the cutoff
 //!
-//! `cutoff` is the largest number of items one task processes on its own. Each split costs a
-//! `rayon::join` (on the order of a microsecond when the other half is stolen, less when it is
-//! not), and there are about `items / cutoff` splits, so a chunk should hold well over that
-//! much work; below it, parallelism costs more than it saves. Larger chunks are not free
-//! either: with fewer chunks than threads, or uneven item costs, threads sit idle at the end.
+//! `cutoff` is the largest number of items one task processes on its own; a slice of `n`
+//! items is split about `n / cutoff` times. Measured by hand on the development host (2-core
+//! AMD EPYC, release build, 2 rayon threads, other builds running), mapping a one-instruction
+//! closure over 2^20 items: at cutoff 1, [`SerialJoin`] takes 15-22 ns per item and
+//! [`RayonJoin`] 61-66 ns, so a split that is not stolen costs about 45 ns more on rayon; from a
+//! cutoff of 64 (half a microsecond of work per chunk) on, the two are within noise. A split
+//! whose half is stolen costs more (a thread wakes up; not measured separately), so a chunk
+//! should carry at least a few microseconds of work. Larger chunks are not free either: with
+//! fewer chunks than threads, or uneven item costs, threads sit idle at the end.
 //!
-//! - One HPKE seal (`EncryptWithLabel`: two X25519 operations) is tens of microseconds, far
-//!   above the split cost, so seal batches use a cutoff of 1 and balance best that way.
-//! - Work of about a microsecond per item (a hash of a short input, one HKDF-Expand) wants
-//!   chunks of at least 64 items, so that the split overhead stays a few percent.
+//! - One HPKE seal ([`SealContext::seal`](crate::crypto::SealContext::seal): two X25519
+//!   operations) measured 70-160 µs, so seal batches use a cutoff of 1: the split overhead
+//!   is under 0.1% and the load balances best.
+//! - Work of a few nanoseconds to a microsecond per item (a hash of a short input, one
+//!   HKDF-Expand) wants chunks of at least 64 items.
 //!
 //! A cutoff of 0 is treated as 1.
 //
