@@ -63,7 +63,8 @@ impl Group {
         let joined = joined?;
         let context = joined.group_info.group_context.clone();
 
-        let tree_hash = tree.validate(&provider, context.group_id.as_slice())?;
+        let tree_hash =
+            tree.validate_with(&provider, context.group_id.as_slice(), config.executor)?;
         if tree_hash.as_slice() != context.tree_hash.as_slice() {
             return Err(GroupError::TreeHashMismatch.into());
         }

@@ -21,12 +21,17 @@ use std::collections::{HashMap, HashSet};
 
 use super::math::{self, LeafIndex, NodeIndex};
 use super::TreeError;
+use crate::batch::Executor;
 use crate::codec::{
     self, LeafNode, LeafNodeHashInput, LeafNodeSourceData, LeafNodeTbs, Node, ParentHashInput,
     ParentNode, ParentNodeHashInput, RatchetTree as WireTree, TreeHashInput,
 };
 use crate::crypto::Provider;
 use crate::error::{Error, Result};
+
+/// Leaves per task when validating leaves in parallel: one Ed25519 verification is tens of
+/// microseconds, so small chunks balance best (see [`crate::batch`]).
+const LEAF_CHECK_CUTOFF: usize = 4;
 
 /// The public state of a ratchet tree, with cached tree hashes.
 #[derive(Clone)]
@@ -570,15 +575,28 @@ impl RatchetTree {
     /// rules, key uniqueness, every leaf's signature and capabilities, and parent hashes.
     /// Returns the tree hash, for the caller to compare with the GroupContext.
     pub fn validate(&mut self, provider: &Provider, group_id: &[u8]) -> Result<Vec<u8>> {
+        self.validate_with(provider, group_id, Executor::default())
+    }
+
+    /// [`RatchetTree::validate`] with the leaf checks (one signature verification each, the
+    /// dominant cost of joining a large group) run as one batch on `executor`. The error
+    /// reported is that of the lowest failing leaf, whatever the executor.
+    pub fn validate_with(
+        &mut self,
+        provider: &Provider,
+        group_id: &[u8],
+        executor: Executor,
+    ) -> Result<Vec<u8>> {
         self.check_unmerged_leaves()?;
         self.check_key_uniqueness()?;
         let credential_types: HashSet<u16> = self
             .leaves()
             .map(|(_, l)| l.credential.credential_type().0)
             .collect();
-        for (i, leaf) in self.leaves() {
-            validate_leaf_node(provider, leaf, Some((group_id, i)), &credential_types)?;
-        }
+        let leaves: Vec<(LeafIndex, &LeafNode)> = self.leaves().collect();
+        executor.try_map(&leaves, LEAF_CHECK_CUTOFF, |_, &(i, leaf)| {
+            validate_leaf_node(provider, leaf, Some((group_id, i)), &credential_types)
+        })?;
         self.verify_parent_hashes(provider)?;
         self.tree_hash(provider)
     }
