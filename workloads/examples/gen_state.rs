@@ -4,7 +4,7 @@
 //! cargo run --release -p canopy-workloads --example gen_state -- \
 //!     --kind populated --members 50000 [--seed 1] [--suite 1|3] [--now SECS] [--validate]
 //! ```
-//! `--kind all` runs every kind in turn.
+//! `--kind all` runs every kind in turn. Prints wall and CPU time (all threads) per kind.
 
 use std::time::Instant;
 
@@ -55,9 +55,10 @@ fn main() -> Result<()> {
         if let Some(now) = now {
             cfg.now = now;
         }
-        let t = Instant::now();
+        let (t, cpu) = (Instant::now(), cpu_seconds());
         let state = generate(&cfg)?;
         let gen_time = t.elapsed();
+        let gen_cpu = cpu_seconds() - cpu;
         let tree = &state.tree;
         let (mut parents, mut unmerged) = (0usize, 0usize);
         for x in 0..tree.width() {
@@ -68,7 +69,7 @@ fn main() -> Result<()> {
         }
         let wire = codec::encode(&tree.to_wire())?.len();
         print!(
-            "{kind:>9}: {gen_time:>8.2?}  members {} / {} leaves, {parents} non-blank parents, \
+            "{kind:>9}: {gen_time:>8.2?} (cpu {gen_cpu:.2}s)  members {} / {} leaves, {parents} non-blank parents, \
              {unmerged} unmerged entries, epoch {}, ratchet_tree {:.1} MB",
             state.member_count(),
             tree.n_leaves(),
@@ -76,7 +77,7 @@ fn main() -> Result<()> {
             wire as f64 / 1e6,
         );
         if validate {
-            let t = Instant::now();
+            let (t, cpu) = (Instant::now(), cpu_seconds());
             let th = state
                 .tree
                 .clone()
@@ -84,9 +85,34 @@ fn main() -> Result<()> {
             if th != state.tree_hash {
                 bail!("validated tree hash differs");
             }
-            print!("  validate {:.2?}", t.elapsed());
+            print!(
+                "  validate {:.2?} (cpu {:.2}s)",
+                t.elapsed(),
+                cpu_seconds() - cpu
+            );
         }
         println!();
     }
     Ok(())
+}
+
+/// User + system CPU time of the whole process (all threads), from `/proc/self/stat` (Linux,
+/// in clock ticks of 1/100 s); 0 where unavailable. On a shared machine this is steadier than
+/// the wall time.
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
 }
