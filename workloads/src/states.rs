@@ -8,9 +8,9 @@
 //! byte-identical trees, whatever the number of rayon threads.
 //!
 //! Kinds ([`StateKind`]):
-//! - `populated`: every parent node that a commit could set is set, as if every member had
-//!   committed once (in descending leaf order, so each parent was last written by the leftmost
-//!   leaf of its subtree).
+//! - `populated`: every parent node that a commit could set is set, as if the members had
+//!   committed in descending leaf order, so that each parent was last written by the leftmost
+//!   leaf of its subtree.
 //! - `removes10` / `removes50`: `populated`, then 10% / 50% of the members removed in commits
 //!   of [`REMOVE_BATCH`] Removes, each committed with a path by a random remaining member.
 //! - `fresh`: right after member 0 added everybody in one commit with a path: every leaf set,
@@ -36,13 +36,14 @@
 //!
 //! ## The `populated` construction (n - 1 node key derivations, not n/2 full commits)
 //!
-//! The notional history: the group is created, then members commit a full UpdatePath one
-//! after another in *descending* leaf order. A parent node P is then last written by the
-//! lowest leaf of its subtree, i.e. its leftmost leaf L, and the nodes L wrote last form a
-//! chain up L's left spine: the parents of L's subtree-of-leftmost-leafness whose copath child
-//! has a non-empty resolution (a parent whose right subtree holds no member is never on a
-//! filtered direct path, so it stays blank; this happens only on the right edge of a tree
-//! whose member count is not a power of two).
+//! The notional history: member 0 creates the group and adds everybody (the `fresh` state),
+//! then every member with a right neighbour under a common parent (the even leaves L with
+//! L + 1 < n) commits a full UpdatePath, in *descending* leaf order. A parent node P is then
+//! last written by the lowest such leaf of its subtree, its leftmost leaf L, and the nodes L
+//! wrote last form a chain up L's left spine: L's ancestors whose leftmost leaf is L, except
+//! those whose copath child (right subtree) holds no member, which are never on a filtered
+//! direct path and stay blank (only on the right edge of a tree whose member count is not a
+//! power of two). The other members never committed: their leaves keep source `key_package`.
 //!
 //! Each chain is a valid parent-hash chain (RFC 9420 §7.9.2) because when L committed, the
 //! subtrees hanging to the right of its chain (the copath children) were already final: only
@@ -57,11 +58,15 @@
 //! The top T of a chain that stops below the root has a *stale* `parent_hash`: in the
 //! notional history L also wrote T's parent P, which a lower leaf overwrote since, so T's
 //! `parent_hash` is the hash of a ParentHashInput over a version of P that no longer exists.
-//! Nobody can recompute it and §7.9.2 never checks it (P is covered by the chain of its left
-//! child, and must be covered by exactly one chain). We store a seeded `Nh`-byte value
-//! (`"state stale parent hash"`, T): indistinguishable from such a hash and reproducible. It is
-//! deliberately not empty: an empty `parent_hash` would claim that T's filtered direct path
-//! ended at T, impossible with a non-blank P above. The root's `parent_hash` is empty.
+//! Nobody can recompute it, and §7.9.2 never checks it against P (P must be covered by exactly
+//! one chain, and the chain of its left child covers it). It is only an *input*: of the parent
+//! hashes of T's own chain below it, and of T's tree hash, which the chain to the left hashes
+//! as the sibling of P's left child. Both are computed after T's value is fixed, so any value
+//! is consistent (the test `a_chain_top_parent_hash_is_free` changes one, recomputes both
+//! chains and validates). We store a seeded `Nh`-byte value (`"state stale parent hash"`, T):
+//! indistinguishable from such a hash and reproducible. It is deliberately not empty: an empty
+//! `parent_hash` would claim that T's filtered direct path ended at T, impossible with a
+//! non-blank P above. The root's `parent_hash` is empty.
 //!
 //! `fresh` is the same construction with only leaf 0's direct path to set: one chain from leaf
 //! 0 to the root, every other leaf a `key_package` leaf under blank parents.
@@ -213,8 +218,8 @@ pub struct GeneratedState {
     pub config: StateConfig,
     /// Group id (seeded, 16 bytes).
     pub group_id: Vec<u8>,
-    /// Epoch: 1 after the initial bulk add (`fresh`), + members for `populated` (every member
-    /// committed once), + one per remove or add commit.
+    /// Epoch: 1 after the initial bulk add (`fresh`), + `members / 2` for `populated` (the
+    /// commits of its notional history), + one per remove or add commit.
     pub epoch: u64,
     /// The ratchet tree: valid, tree hash cached.
     pub tree: RatchetTree,
@@ -284,7 +289,7 @@ pub fn generate(cfg: &StateConfig) -> Result<GeneratedState> {
         // (leaf (x + 1) / 2 = x / 2 + 1 for odd x), is below n.
         _ => (
             build_chains(&seeds, &group_id, n, lifetime, |x| x.0 / 2 + 1 < n)?,
-            1 + u64::from(n),
+            1 + u64::from(n / 2),
         ),
     };
     let mut tree = RatchetTree::from_wire(WireTree(built.nodes), provider.hash_len())?;

@@ -156,7 +156,7 @@ fn check_structure(st: &GeneratedState) {
                 assert_eq!(is_commit_leaf(tree, LeafIndex(l)), bottom, "leaf {l}");
             }
             assert_eq!(unmerged_entries(tree), 0);
-            assert_eq!(st.epoch, 1 + u64::from(n));
+            assert_eq!(st.epoch, 1 + u64::from(n / 2));
         }
         StateKind::Fresh => {
             assert_eq!(members, (0..n).collect::<Vec<_>>());
@@ -181,7 +181,7 @@ fn check_structure(st: &GeneratedState) {
             let r = removed(n, percent);
             assert_eq!(members.len() as u32, n - r);
             let commits = u64::from(r).div_ceil(REMOVE_BATCH as u64);
-            assert_eq!(st.epoch, 1 + u64::from(n) + commits);
+            assert_eq!(st.epoch, 1 + u64::from(n / 2) + commits);
             assert_eq!(u64::from(st.remove_commits), commits);
             assert_eq!(unmerged_entries(tree), 0);
             // Blank leaves lie below the last member only (the tree is truncated).
