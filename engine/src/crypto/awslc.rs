@@ -2,6 +2,7 @@
 //!
 //! Every function validates lengths itself and reports a typed [`CryptoError`]; none panics.
 
+use super::counters;
 use aws_lc_rs::{aead, agreement, digest, hkdf, hmac, rand, signature};
 
 use super::{CryptoError, Secret};
@@ -87,11 +88,13 @@ impl AeadAlg {
 
 /// SHA-256 digest.
 pub fn sha256(data: &[u8]) -> Vec<u8> {
+    counters::hashed(data.len());
     digest::digest(&digest::SHA256, data).as_ref().to_vec()
 }
 
 /// HMAC (RFC 2104) with the given hash.
 pub fn hmac(alg: HashAlg, key: &[u8], data: &[u8]) -> Vec<u8> {
+    counters::hashed(data.len());
     let key = hmac::Key::new(alg.hmac(), key);
     hmac::sign(&key, data).as_ref().to_vec()
 }
@@ -123,6 +126,7 @@ pub fn hkdf_expand(
     info: &[u8],
     len: usize,
 ) -> Result<Secret, CryptoError> {
+    counters::hkdf_expand();
     if prk.len() > digest::MAX_OUTPUT_LEN {
         return Err(CryptoError::InvalidLength("HKDF PRK longer than 64 bytes"));
     }
@@ -166,6 +170,7 @@ pub fn aead_seal(
     aad: &[u8],
     plaintext: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
+    counters::aead(plaintext.len());
     let (key, nonce) = aead_key(alg, key, nonce)?;
     let mut in_out = Vec::with_capacity(plaintext.len() + AEAD_TAG_LEN);
     in_out.extend_from_slice(plaintext);
@@ -183,6 +188,7 @@ pub fn aead_open(
     aad: &[u8],
     ciphertext: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
+    counters::aead(ciphertext.len());
     let (key, nonce) = aead_key(alg, key, nonce)?;
     if ciphertext.len() < AEAD_TAG_LEN {
         return Err(CryptoError::AeadOpenFailed);
@@ -206,6 +212,7 @@ fn x25519_private(sk: &[u8]) -> Result<agreement::PrivateKey, CryptoError> {
 
 /// The X25519 public key of a 32-byte private key (RFC 7748 §6.1).
 pub fn x25519_public(sk: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    counters::x25519_base();
     let sk = x25519_private(sk)?;
     let pk = sk
         .compute_public_key()
@@ -221,6 +228,7 @@ pub fn x25519_public(sk: &[u8]) -> Result<Vec<u8>, CryptoError> {
 /// reported as [`CryptoError::ZeroSharedSecret`]. The output is checked again here in case
 /// the back end ever stops doing so.
 pub fn x25519(sk: &[u8], pk: &[u8]) -> Result<Secret, CryptoError> {
+    counters::x25519_dh();
     let sk = x25519_private(sk)?;
     if pk.len() != X25519_LEN {
         return Err(CryptoError::InvalidPublicKey);
@@ -237,6 +245,7 @@ pub fn x25519(sk: &[u8], pk: &[u8]) -> Result<Secret, CryptoError> {
 
 /// Ed25519 verification (RFC 8032 §5.1.7) of `sig` over `msg`.
 pub fn ed25519_verify(pk: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), CryptoError> {
+    counters::ed25519_verify(msg.len());
     if pk.len() != ED25519_PUBLIC_KEY_LEN {
         return Err(CryptoError::InvalidPublicKey);
     }

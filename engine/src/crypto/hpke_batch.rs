@@ -327,6 +327,7 @@ fn labeled_extract(suite_id: &[u8], salt: &[u8], label: &[u8], ikm: &[u8]) -> Se
 fn labeled_extract_public(suite_id: &[u8], label: &[u8], ikm: &[u8]) -> hmac::Tag {
     let mut ctx = hmac::Context::with_key(&hmac::Key::new(hmac::HMAC_SHA256, b""));
     for part in [HPKE_V1, suite_id, label, ikm] {
+        super::counters::hashed(part.len());
         ctx.update(part);
     }
     ctx.sign()

@@ -24,6 +24,7 @@
 use thiserror::Error as ThisError;
 
 pub mod awslc;
+pub mod counters;
 pub mod hpke_backend;
 pub mod hpke_batch;
 pub mod labels;

@@ -154,6 +154,7 @@ impl Provider {
         content: &[u8],
     ) -> Result<Vec<u8>> {
         let msg = labels::labeled_pair(label, content)?;
+        super::counters::ed25519_sign(msg.len());
         Ok(sk.key_pair().sign(&msg).as_ref().to_vec())
     }
 
