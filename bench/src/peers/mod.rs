@@ -1,0 +1,302 @@
+//! Byte-level adapters around the peer MLS implementations: **openmls 0.9.2** (with
+//! `openmls_rust_crypto` 0.6) and **mls-rs 0.57** (with `mls-rs-crypto-awslc` 0.27, `rayon` on).
+//!
+//! A [`PeerMember`] is ONE member of ONE group, held by a peer implementation. Everything that
+//! crosses the trait is serialized RFC 9420 bytes: KeyPackages, Welcomes, commits, proposals and
+//! application messages as `MLSMessage`, the ratchet tree as the TLS-serialized `RatchetTree`
+//! (`optional<Node> nodes<V>`, §12.4.3.3). No peer struct ever leaves its adapter, so Canopy, an
+//! openmls member and an mls-rs member can be mixed freely in one group.
+//!
+//! Only cipher suite 1 (`MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519`), protocol version
+//! mls10 and basic credentials (identity given by the caller) are used.
+//!
+//! # Design
+//!
+//! - **One trait, boxed.** [`new_member`] returns `Box<dyn PeerMember>`; the benchmark and the
+//!   interop tests drive both peers through the same calls. A member is `Send` (not `Sync`):
+//!   one thread drives it at a time.
+//! - **Own commits are merged at once.** [`PeerMember::commit`] creates the commit and applies
+//!   it locally (openmls `merge_pending_commit`, mls-rs `apply_pending_commit`), as if the
+//!   delivery service had accepted it. [`PeerMember::process`] fully applies another member's
+//!   commit, or stores its proposal for the next commit.
+//! - **What each [`CommitOp`] puts on the wire** (identical for both peers, so numbers compare):
+//!   `Empty` and `Update` are both a commit with no proposals and an UpdatePath — RFC 9420
+//!   §12.2 forbids a committer to commit its own Update proposal, so "update my leaf" *is* a
+//!   path-only commit; the two names are kept for the callers' labels. `Add` is adds only and
+//!   **no** path (path optional for adds, §12.4; mls-rs's default, while openmls's
+//!   `add_members` convenience would add a path). `AddWithPath` is adds plus an UpdatePath
+//!   (openmls's `add_members`). `Remove` always carries a path (required by §12.4). Proposals
+//!   received earlier in the epoch (via [`PeerMember::process`]) are committed by reference.
+//! - **`tree_in_welcome` is the peer's group configuration for that commit** (openmls
+//!   `use_ratchet_tree_extension`, mls-rs `CommitOptions::ratchet_tree_extension`). It is
+//!   applied to every commit, not only adds, because that is how the peers behave when so
+//!   configured: with it on, *both* peers build a GroupInfo carrying the whole ratchet tree for
+//!   every commit (openmls returns it in [`CommitOutput::group_info`]), i.e. they encode the
+//!   whole tree per commit. With it off, a commit that adds members returns the tree out of
+//!   band in [`CommitOutput::ratchet_tree`]; other commits return no tree and the adapter
+//!   serializes nothing.
+//! - **No per-call overhead in the adapter.** Incoming bytes are decoded once, straight into
+//!   the peer's own types; outgoing messages are encoded once. The whole tree is only encoded
+//!   when asked ([`PeerMember::ratchet_tree`]) or when a Welcome needs it out of band.
+//! - **[`PeerMember::fork`]** deep-copies a member (group state, private keys, unused
+//!   KeyPackages) so a benchmark can re-run one operation from the same start state. openmls
+//!   keeps its whole state in its `MemoryStorage`: the fork copies the storage map and
+//!   re-loads the group from it. mls-rs keeps the state in the `Group` value: the fork writes
+//!   a snapshot of a clone into a fresh in-memory storage and loads it with a fresh client, so
+//!   the fork shares nothing mutable with its origin (commit options, storages). Forking costs
+//!   a full state (de)serialization in both peers; do it outside timed regions.
+//! - **Errors** are `anyhow` errors whose context names the peer and the step
+//!   (`"mls-rs: commit: build"`).
+//!
+//! # What each peer demands of a KeyPackage (so Canopy-made ones are accepted)
+//!
+//! Both peers take the KeyPackage as an `MLSMessage` (`wire_format = mls_key_package`,
+//! `version = mls10`) and check the KeyPackage and leaf-node signatures. Beyond that:
+//!
+//! **openmls 0.9.2** (`KeyPackageIn::validate`, then the commit's leaf-node validation):
+//! - `version` = mls10 and `cipher_suite` = the group's suite (1);
+//! - `init_key` ≠ `leaf_node.encryption_key`;
+//! - `leaf_node_source` = `key_package` with a `Lifetime`; the lifetime must hold **now** on
+//!   the wall clock (`not_before <= now < not_after`, seconds) — when the KeyPackage is
+//!   validated before the commit, and again for every never-updated leaf in the tree when a
+//!   member joins. No maximum range is enforced. openmls's own KeyPackages use
+//!   `now - 1h .. now + 84 days`;
+//! - `capabilities.versions` ∋ mls10 and `capabilities.cipher_suites` ∋ 1 (checked when the
+//!   leaf enters the group);
+//! - `capabilities.credentials` ∋ basic (its own credential type), and ⊇ the credential types
+//!   of all current members (and every member must support this leaf's type);
+//! - every non-default extension type used in `KeyPackage.extensions` or
+//!   `leaf_node.extensions` listed in `capabilities.extensions` (default types 1–5 need not be
+//!   listed; listing them is tolerated). `leaf_node.extensions` must not contain
+//!   ratchet_tree, required_capabilities, external_pub, external_senders or last_resort;
+//!   `KeyPackage.extensions` must not contain ratchet_tree, required_capabilities,
+//!   external_pub or external_senders (application_id, last_resort and unknown types pass);
+//! - capabilities ⊇ the group's `required_capabilities`, if any;
+//! - signature key and encryption key unique among members and the commit's proposals, init
+//!   key unique among the proposals (identities may repeat).
+//!
+//! **mls-rs 0.57** (`CommitBuilder::add_member`/commit validation):
+//! - `version` = mls10, `cipher_suite` = 1, `init_key` a valid X25519 key and ≠
+//!   `leaf_node.encryption_key`;
+//! - `leaf_node_source` = `key_package`; its lifetime is checked against the **committer's**
+//!   wall clock when mls-rs builds the commit (`not_before <= now <= not_after`); receivers
+//!   and joiners do not re-check it (no time is passed). mls-rs's own KeyPackages use
+//!   `now .. now + 365 days` (no back-dating, so a peer whose clock is behind rejects them);
+//! - `capabilities.extensions` and `capabilities.proposals` must **not** list default types
+//!   (extensions 1–5, proposals 1–7): mls-rs rejects the leaf with `DefaultValueListed`;
+//! - every extension in `leaf_node.extensions` listed in `capabilities.extensions`, and the
+//!   group's non-default context extensions and `required_capabilities` supported;
+//! - `capabilities.credentials` ⊇ the credential types in use, and every member supports this
+//!   leaf's type (basic);
+//! - **unique identity**: the basic credential's identity, the signature key and the
+//!   encryption key must each be unique in the group (`DuplicateLeafData`) — 50,000 members
+//!   need 50,000 distinct identities;
+//! - `capabilities.versions` / `cipher_suites` are *not* checked by mls-rs.
+//!
+//! # Peer quirks found
+//!
+//! - **openmls sends and accepts only PrivateMessage handshakes by default**
+//!   (`PURE_CIPHERTEXT_WIRE_FORMAT_POLICY`); mls-rs sends PublicMessage commits. The openmls
+//!   adapter uses `MIXED_PLAINTEXT_WIRE_FORMAT_POLICY` (send commits/proposals as
+//!   PublicMessage, accept both); application messages are PrivateMessage either way.
+//! - **mls-rs keeps every prior epoch in memory until `write_to_storage`** (feature
+//!   `prior_epoch`, part of its default `rfc_compliant`): each epoch record holds all members'
+//!   signature keys (~3–4 MB at 50,000 members). The adapter flushes (`write_to_storage
+//!   _without_ratchet_tree`, which trims to the in-memory storage's 3 retained epochs) every
+//!   [`MLS_RS_FLUSH_EVERY`] epochs, and on [`PeerMember::trim_history`]. A flush clones the
+//!   tree inside mls-rs; call `trim_history` outside timed regions to keep it out of them.
+//! - **mls-rs clones the whole tree in every commit** it creates: into the GroupInfo's
+//!   ratchet-tree extension when configured with the tree in the Welcome (then also encodes
+//!   it to sign the GroupInfo, even without adds), or into the out-of-band tree otherwise.
+//! - **openmls's default `MemoryStorage` serializes group state with `serde_json`** on every
+//!   state change (create, stage, merge); in large groups this is a large part of openmls's
+//!   cost per commit. The adapter keeps this default provider.
+//! - openmls checks leaf-node lifetimes of all never-updated leaves against the wall clock when
+//!   joining (the RFC's "SHOULD"); a group built from KeyPackages that have since expired can
+//!   no longer be joined by openmls. mls-rs does not check them on join.
+//! - Welcomes whose commit carried an UpdatePath with nodes encrypted to nobody (zero
+//!   `encrypted_path_secret` entries: a creator alone adding members with a path) are accepted
+//!   by both peers, in both directions (tested).
+//!
+//! # Scale (measured, debug-test profile with dependencies at opt-level 3, 2 shared cores)
+//!
+//! One commit adding N members to a one-member group (`scale_add_batch` in
+//! `bench/tests/peers.rs`, an ignored probe): openmls 3.9 s for N = 2,000 and 146 s for
+//! N = 10,000 — superlinear, its tree diff recomputes copath resolutions per added leaf
+//! (`TreeSyncDiff::resolution` and the diff's B-tree lookups dominate a profile) — against
+//! mls-rs 0.9 s and 2.4 s. Building a 50,000-member group by openmls commits is therefore
+//! impractical; build it elsewhere (Canopy, mls-rs) and let openmls members join: joining a
+//! 10,001-member group took openmls ~2.4 s and mls-rs ~0.7 s; forking such a member
+//! 0.1–0.2 s. The first path commit after such a batch encrypts to every new leaf (blank
+//! parents): 1.2 s (openmls) / 1.6 s (mls-rs) at 10,001 members.
+//!
+//! # Clocks
+//!
+//! Both peers read the real clock (`SystemTime::now`) for KeyPackage lifetimes; nothing here
+//! fakes it. KeyPackages made by another implementation must be valid at the time of the
+//! commit (both peers) and, for leaves never updated since, at the time an openmls member
+//! joins.
+
+use std::fmt;
+use std::str::FromStr;
+
+use anyhow::{bail, Result};
+
+mod mls_rs;
+mod openmls;
+
+pub use self::mls_rs::MLS_RS_FLUSH_EVERY;
+
+/// The cipher suite every adapter uses (RFC 9420 suite 1).
+pub const CIPHER_SUITE: u16 = 1;
+
+/// Which peer implementation holds a member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PeerKind {
+    /// openmls 0.9.2 with the `openmls_rust_crypto` provider.
+    OpenMls,
+    /// mls-rs 0.57 with the aws-lc crypto provider.
+    MlsRs,
+}
+
+impl PeerKind {
+    /// Every peer, in a fixed order.
+    pub const ALL: [PeerKind; 2] = [PeerKind::OpenMls, PeerKind::MlsRs];
+
+    /// The peer's name: `"openmls"` or `"mls-rs"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            PeerKind::OpenMls => "openmls",
+            PeerKind::MlsRs => "mls-rs",
+        }
+    }
+}
+
+impl fmt::Display for PeerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for PeerKind {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "openmls" => Ok(PeerKind::OpenMls),
+            "mls-rs" | "mls_rs" => Ok(PeerKind::MlsRs),
+            other => bail!("unknown peer {other:?} (expected \"openmls\" or \"mls-rs\")"),
+        }
+    }
+}
+
+/// The proposals a [`PeerMember::commit`] commits by value. See the module docs for what each
+/// puts on the wire.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CommitOp {
+    /// A commit with no proposals and an UpdatePath.
+    Empty,
+    /// Update the committer's own leaf: a commit with an UpdatePath (on the wire the same as
+    /// [`CommitOp::Empty`]; a committer cannot commit its own Update proposal).
+    Update,
+    /// Add the members of these KeyPackages (each an `MLSMessage(KeyPackage)`); no UpdatePath.
+    Add(Vec<Vec<u8>>),
+    /// Add the members of these KeyPackages and include an UpdatePath.
+    AddWithPath(Vec<Vec<u8>>),
+    /// Remove the members at these leaf indices; with an UpdatePath.
+    Remove(Vec<u32>),
+}
+
+impl CommitOp {
+    /// The KeyPackages this op adds, if any.
+    pub fn key_packages(&self) -> &[Vec<u8>] {
+        match self {
+            CommitOp::Add(kps) | CommitOp::AddWithPath(kps) => kps,
+            _ => &[],
+        }
+    }
+}
+
+/// What a commit produced, all as serialized bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CommitOutput {
+    /// `MLSMessage(PublicMessage)` carrying the Commit.
+    pub commit: Vec<u8>,
+    /// `MLSMessage(Welcome)` for the added members, if the commit added any.
+    pub welcome: Option<Vec<u8>>,
+    /// The TLS-serialized `RatchetTree` after the commit, when members were added and the tree
+    /// is not in the Welcome (`tree_in_welcome == false`); `None` otherwise.
+    pub ratchet_tree: Option<Vec<u8>>,
+    /// `MLSMessage(GroupInfo)` if the peer produced one (openmls does whenever it puts the
+    /// tree in the GroupInfo); mls-rs produces none (no external commits configured).
+    pub group_info: Option<Vec<u8>>,
+}
+
+/// ONE member of ONE group held by a peer implementation, driven with RFC 9420 bytes only.
+pub trait PeerMember: Send {
+    /// Which peer holds this member.
+    fn kind(&self) -> PeerKind;
+
+    /// A fresh KeyPackage as `MLSMessage` bytes; its private keys are kept for [`join`].
+    ///
+    /// [`join`]: PeerMember::join
+    fn key_package(&mut self) -> Result<Vec<u8>>;
+
+    /// Create a one-member group with this group id (replacing any group held before).
+    fn create_group(&mut self, group_id: &[u8]) -> Result<()>;
+
+    /// Join from an `MLSMessage(Welcome)` made for one of this member's KeyPackages.
+    /// `ratchet_tree` is the TLS-serialized `RatchetTree` given out of band; `None` if the
+    /// Welcome's GroupInfo carries the `ratchet_tree` extension.
+    fn join(&mut self, welcome: &[u8], ratchet_tree: Option<&[u8]>) -> Result<()>;
+
+    /// Create a commit AND merge it locally. `tree_in_welcome` configures the peer to put the
+    /// ratchet tree into its GroupInfo/Welcome (see the module docs).
+    fn commit(&mut self, op: CommitOp, tree_in_welcome: bool) -> Result<CommitOutput>;
+
+    /// Apply another member's commit (fully: the epoch advances), or store its proposal for
+    /// this member's next commit.
+    fn process(&mut self, message: &[u8]) -> Result<()>;
+
+    /// Encrypt an application message: `MLSMessage(PrivateMessage)` bytes.
+    fn protect(&mut self, plaintext: &[u8]) -> Result<Vec<u8>>;
+
+    /// Decrypt another member's application message.
+    fn unprotect(&mut self, message: &[u8]) -> Result<Vec<u8>>;
+
+    /// The current epoch (0 before any group exists).
+    fn epoch(&self) -> u64;
+
+    /// This member's leaf index (0 before any group exists).
+    fn own_leaf(&self) -> u32;
+
+    /// The current epoch's `epoch_authenticator` (empty before any group exists).
+    fn epoch_authenticator(&self) -> Vec<u8>;
+
+    /// `MLS-Exporter(label, context, len)` of the current epoch.
+    fn export_secret(&self, label: &str, context: &[u8], len: usize) -> Result<Vec<u8>>;
+
+    /// The current TLS-serialized `RatchetTree` (encodes the whole tree).
+    fn ratchet_tree(&self) -> Result<Vec<u8>>;
+
+    /// A deep copy of this member's whole state (group, private keys, unused KeyPackages);
+    /// operations on the copy never affect the original and vice versa.
+    fn fork(&self) -> Result<Box<dyn PeerMember>>;
+
+    /// Drop state the peer keeps about past epochs, beyond what it needs. A no-op for
+    /// openmls (it keeps no past epochs by default); for mls-rs it flushes the prior-epoch
+    /// records it accumulates in memory (see the module docs). Call it outside timed regions.
+    fn trim_history(&mut self) -> Result<()>;
+}
+
+/// A new member held by `kind`, with a fresh Ed25519 signature key and a basic credential
+/// carrying `identity`. No group yet: call [`PeerMember::create_group`] or
+/// [`PeerMember::key_package`] then [`PeerMember::join`].
+///
+/// Fallible (unlike a constructor could be) because both peers' key generation is.
+pub fn new_member(kind: PeerKind, identity: &[u8]) -> Result<Box<dyn PeerMember>> {
+    Ok(match kind {
+        PeerKind::OpenMls => Box::new(openmls::OpenMlsMember::new(identity)?),
+        PeerKind::MlsRs => Box::new(mls_rs::MlsRsMember::new(identity)?),
+    })
+}
