@@ -1,7 +1,9 @@
 //! `canopy_bench`: the library half of the `canopy` CLI crate, shared by the binary, the
 //! integration tests and (later) the benches.
 //!
+//! - [`compare`]: `canopy compare`, Canopy and the peers side by side on one group state.
 //! - [`peers`]: byte-level adapters around the peer MLS implementations Canopy is compared
 //!   against and interoperates with (openmls, mls-rs).
 
+pub mod compare;
 pub mod peers;
