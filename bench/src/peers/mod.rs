@@ -100,17 +100,21 @@
 //!   adapter uses `MIXED_PLAINTEXT_WIRE_FORMAT_POLICY` (send commits/proposals as
 //!   PublicMessage, accept both); application messages are PrivateMessage either way.
 //! - **mls-rs keeps every prior epoch in memory until `write_to_storage`** (feature
-//!   `prior_epoch`, part of its default `rfc_compliant`): each epoch record holds all members'
-//!   signature keys (~3–4 MB at 50,000 members). The adapter flushes (`write_to_storage
-//!   _without_ratchet_tree`, which trims to the in-memory storage's 3 retained epochs) every
-//!   [`MLS_RS_FLUSH_EVERY`] epochs, and on [`PeerMember::trim_history`]. A flush clones the
-//!   tree inside mls-rs; call `trim_history` outside timed regions to keep it out of them.
-//! - **mls-rs clones the whole tree in every commit** it creates: into the GroupInfo's
-//!   ratchet-tree extension when configured with the tree in the Welcome (then also encodes
-//!   it to sign the GroupInfo, even without adds), or into the out-of-band tree otherwise.
-//! - **openmls's default `MemoryStorage` serializes group state with `serde_json`** on every
-//!   state change (create, stage, merge); in large groups this is a large part of openmls's
-//!   cost per commit. The adapter keeps this default provider.
+//!   `prior_epoch`, part of its default `rfc_compliant`): each epoch record holds all
+//!   members' signature keys (one `Option<Vec<u8>>` per leaf: an estimated 3–4 MB at 50,000
+//!   members). The adapter flushes (`write_to_storage_without_ratchet_tree`, which trims to
+//!   the in-memory storage's 3 retained epochs) every [`MLS_RS_FLUSH_EVERY`] epochs, and on
+//!   [`PeerMember::trim_history`]. A flush clones the tree inside mls-rs (0.3 s at 50,001
+//!   members); call `trim_history` outside timed regions to keep it out of them.
+//! - **mls-rs clones the whole tree in every commit** it creates, and builds, signs, encodes
+//!   and AEAD-encrypts a Welcome GroupInfo for every commit even when nobody is added (read
+//!   in `group/commit.rs`, not timed). Configured with the tree in the Welcome, that
+//!   GroupInfo carries the whole tree (9 MB at 50,001 members) — prefer
+//!   `tree_in_welcome = false` for mls-rs commits that add nobody.
+//! - **openmls writes its whole tree to storage on every merge** (`PublicGroup::store` →
+//!   `write_tree`, serde_json into the default `MemoryStorage`), and the staged commit when a
+//!   commit is staged: part of its per-commit cost in large groups (not measured separately).
+//!   The adapter keeps this default provider.
 //! - openmls checks leaf-node lifetimes of all never-updated leaves against the wall clock when
 //!   joining (the RFC's "SHOULD"); a group built from KeyPackages that have since expired can
 //!   no longer be joined by openmls. mls-rs does not check them on join.
@@ -120,15 +124,24 @@
 //!
 //! # Scale (measured, debug-test profile with dependencies at opt-level 3, 2 shared cores)
 //!
-//! One commit adding N members to a one-member group (`scale_add_batch` in
-//! `bench/tests/peers.rs`, an ignored probe): openmls 3.9 s for N = 2,000 and 146 s for
-//! N = 10,000 — superlinear, its tree diff recomputes copath resolutions per added leaf
-//! (`TreeSyncDiff::resolution` and the diff's B-tree lookups dominate a profile) — against
-//! mls-rs 0.9 s and 2.4 s. Building a 50,000-member group by openmls commits is therefore
-//! impractical; build it elsewhere (Canopy, mls-rs) and let openmls members join: joining a
-//! 10,001-member group took openmls ~2.4 s and mls-rs ~0.7 s; forking such a member
-//! 0.1–0.2 s. The first path commit after such a batch encrypts to every new leaf (blank
-//! parents): 1.2 s (openmls) / 1.6 s (mls-rs) at 10,001 members.
+//! From `scale_add_batch` in `bench/tests/peers.rs` (an ignored probe: one commit adding N
+//! members, half of each peer, to a one-member group; then joins, an update, a fork):
+//!
+//! | step | openmls | mls-rs |
+//! |---|---|---|
+//! | commit adding 2,000 / 10,000 / 50,000 | 3.9 s / 146 s / — | 0.9 s / 2.4 s / 17 s |
+//! | join a 10,001 / 20,001 / 50,001-member group | ~2.4 s / 17 s / 173 s | 0.7 s / 1.9 s / 4.8 s |
+//! | process the update after 50,000 adds | 1.6 s | 0.5 s |
+//! | fork / `trim_history` of a 50,001-member member | — | 0.55 s / 0.31 s |
+//!
+//! Both openmls columns grow quadratically. Joining: openmls validates every leaf's
+//! capabilities against every other leaf (`PublicGroup::validate_leaf_node_capabilities` is
+//! 43% of a 20,001-member join profile). Batch adds: its tree diff recomputes copath
+//! resolutions per added leaf (`TreeSyncDiff::resolution` and the diff's B-tree lookups
+//! dominate). Building a 50,000-member group by openmls commits is impractical; build it
+//! elsewhere (Canopy, mls-rs) — and budget ~3 minutes per openmls member joining it. The first
+//! path commit after a batch of adds encrypts to every new leaf (parents blank): mls-rs 4.9 s
+//! at 50,001 members.
 //!
 //! # Clocks
 //!
