@@ -275,3 +275,60 @@ impl MlsMessage {
         self.body.wire_format()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{decode, encode, CodecError};
+
+    /// `SecretBytes` encodes and decodes exactly as `VLBytes`, errors included.
+    #[test]
+    fn secret_bytes_match_vlbytes() {
+        for n in [0usize, 1, 32, 63, 64, 4095, 4096, 4097, 10_000] {
+            let bytes: Vec<u8> = (0..n).map(|i| (i * 7 + 1) as u8).collect();
+            let secret = SecretBytes::from(bytes.as_slice());
+            let wire = encode(&secret).unwrap();
+            assert_eq!(wire, encode(&VLBytes::from(bytes.clone())).unwrap(), "{n}");
+            assert_eq!(secret.tls_serialized_len(), wire.len());
+            let back: SecretBytes = decode(&wire).unwrap();
+            assert_eq!(back.as_bytes(), bytes.as_slice());
+            for cut in [0, 1, wire.len() / 2, wire.len().saturating_sub(1)] {
+                if cut < wire.len() {
+                    assert_eq!(
+                        decode::<SecretBytes>(&wire[..cut]).map(|s| s.as_bytes().to_vec()),
+                        decode::<VLBytes>(&wire[..cut]).map(|v| v.as_slice().to_vec()),
+                        "{n} cut at {cut}"
+                    );
+                }
+            }
+        }
+        // A header claiming ~1 GiB over a few bytes: a typed error, no large allocation.
+        let lie = [0xbf, 0xff, 0xff, 0xff, 1, 2, 3];
+        assert_eq!(decode::<SecretBytes>(&lie), Err(CodecError::Truncated));
+        assert_eq!(
+            decode::<SecretBytes>(&lie).map(|_| ()),
+            decode::<VLBytes>(&lie).map(|_| ())
+        );
+        // Non-minimal and 8-byte headers are refused as for VLBytes.
+        for bad in [&[0x40, 0x01, 9][..], &[0xc0, 0, 0, 0, 0, 0, 0, 1, 9]] {
+            assert!(decode::<SecretBytes>(bad).is_err());
+            assert_eq!(
+                decode::<SecretBytes>(bad).map(|_| ()),
+                decode::<VLBytes>(bad).map(|_| ())
+            );
+        }
+    }
+
+    #[test]
+    fn group_secrets_debug_hides_secrets() {
+        let gs = GroupSecrets {
+            joiner_secret: SecretBytes::from(&[0xab; 32][..]),
+            path_secret: Some(PathSecret {
+                path_secret: SecretBytes::from(&[0xcd; 32][..]),
+            }),
+            psks: Vec::new(),
+        };
+        let out = format!("{gs:?}");
+        assert!(!out.contains("171") && !out.contains("205"), "{out}");
+    }
+}
