@@ -65,10 +65,10 @@ pub struct JoinerSecrets {
 
 impl From<GroupSecrets> for JoinerSecrets {
     fn from(gs: GroupSecrets) -> Self {
-        // `Vec::from(VLBytes)` moves the buffer, so no unzeroized copy is left behind.
+        // The secrets were decoded into `Secret`s already; this only moves them.
         JoinerSecrets {
-            joiner_secret: Secret::new(gs.joiner_secret.into()),
-            path_secret: gs.path_secret.map(|p| Secret::new(p.path_secret.into())),
+            joiner_secret: gs.joiner_secret.into_secret(),
+            path_secret: gs.path_secret.map(|p| p.path_secret.into_secret()),
             psks: gs.psks,
         }
     }
@@ -135,6 +135,8 @@ pub fn decrypt_group_secrets(
     check_suite(provider, key_package.cipher_suite)?;
     let kp_ref = key_package_ref(provider, key_package)?;
     let entry = find_secrets(welcome, &kp_ref)?;
+    // The plaintext holds the secrets: it is a `Secret`, zeroized when dropped (on every
+    // path), and decoding copies the secrets from it straight into `Secret`s.
     let plaintext = Secret::new(provider.decrypt_with_label(
         init_priv,
         b"Welcome",
@@ -226,22 +228,17 @@ pub fn encrypt_group_secrets(
     encrypted_group_info: &[u8],
     secrets: &JoinerSecrets,
 ) -> Result<EncryptedGroupSecrets> {
+    // The copies of the secrets are `Secret`s (zeroized on drop), and `encode` sizes its
+    // buffer exactly, so the plaintext is never reallocated.
     let group_secrets = GroupSecrets {
-        joiner_secret: secrets.joiner_secret.as_bytes().into(),
-        path_secret: secrets.path_secret.as_ref().map(|p| PathSecret {
-            path_secret: p.as_bytes().into(),
+        joiner_secret: secrets.joiner_secret.clone().into(),
+        path_secret: secrets.path_secret.clone().map(|p| PathSecret {
+            path_secret: p.into(),
         }),
         psks: secrets.psks.clone(),
     };
     let plaintext = Secret::new(codec::encode(&group_secrets)?);
-    // Move the copies of the secrets back into `Secret`s so they are zeroized on drop.
-    let GroupSecrets {
-        joiner_secret,
-        path_secret,
-        ..
-    } = group_secrets;
-    drop(Secret::new(joiner_secret.into()));
-    drop(path_secret.map(|p| Secret::new(p.path_secret.into())));
+    drop(group_secrets);
     let (kem_output, ciphertext) = provider.encrypt_with_label(
         key_package.init_key.as_slice(),
         b"Welcome",

@@ -82,6 +82,15 @@ impl EpochFraming {
         self.protect_private_with_reuse_guard(content, padding_len, reuse_guard)
     }
 
+    /// Keep the keys of up to `tolerance` skipped generations below each sender's ratchet
+    /// position, so `PrivateMessage`s arriving out of order within that window still decrypt
+    /// (each once). The default, `0`, keeps none. See
+    /// [`SecretTree::with_out_of_order_tolerance`](crate::schedule::SecretTree::with_out_of_order_tolerance).
+    pub fn with_out_of_order_tolerance(mut self, tolerance: u32) -> Self {
+        self.secret_tree = self.secret_tree.with_out_of_order_tolerance(tolerance);
+        self
+    }
+
     /// [`EpochFraming::protect_private`] with a given reuse guard. The guard only matters if
     /// the ratchet state is lost; it must be random outside tests.
     pub fn protect_private_with_reuse_guard(
@@ -166,8 +175,15 @@ impl EpochFraming {
     /// checks the group and epoch, decrypts the sender data, looks up the sender's signature
     /// key with `signature_key` (`None`, e.g. for a blank leaf:
     /// [`FramingError::UnknownSender`]), decrypts the content with the sender's ratchet key
-    /// for the generation (consuming it), checks the padding is all zeros and verifies the
-    /// signature. The confirmation tag of a commit is left to the caller.
+    /// for the generation, checks the padding is all zeros and verifies the signature. The
+    /// confirmation tag of a commit is left to the caller.
+    ///
+    /// The generation's key is consumed (and the ratchet moved past it) only when every check
+    /// has passed: a message that fails leaves the secret tree as it was, so a forged message
+    /// cannot burn another member's generations. A generation already used, or deleted
+    /// (skipped beyond the out-of-order tolerance), fails with
+    /// [`FramingError::GenerationConsumed`]; one more than `max_forward_distance` ahead with
+    /// [`FramingError::GenerationTooFar`].
     pub fn unprotect_private<F, K>(
         &mut self,
         message: &PrivateMessage,
@@ -212,23 +228,27 @@ impl EpochFraming {
         }
         let verification_key = signature_key(&sender).ok_or(FramingError::UnknownSender(sender))?;
 
-        // Content (§6.3.1).
+        // Content (§6.3.1). The key is looked up without consuming it: the ratchet moves
+        // (and the key is deleted) only once the message has fully verified below.
         let leaf = LeafIndex(sender_data.leaf_index);
         let kind = ratchet_kind(content_type);
         let generation = sender_data.generation;
         let next = self
             .secret_tree
             .next_generation(&self.provider, leaf, kind)?;
-        if generation < next {
+        if !self
+            .secret_tree
+            .is_available(&self.provider, leaf, kind, generation)?
+        {
             return Err(FramingError::GenerationConsumed { generation }.into());
         }
-        if generation - next > self.max_forward_distance {
+        if generation >= next && generation - next > self.max_forward_distance {
             return Err(FramingError::GenerationTooFar { generation, next }.into());
         }
-        let key = self
+        let pending = self
             .secret_tree
-            .key(&self.provider, leaf, kind, generation)?;
-        let nonce = guarded_nonce(&key.nonce, sender_data.reuse_guard)?;
+            .peek_key(&self.provider, leaf, kind, generation)?;
+        let nonce = guarded_nonce(&pending.key().nonce, sender_data.reuse_guard)?;
         let aad = codec::encode(&PrivateContentAad {
             group_id: message.group_id.as_slice(),
             epoch: message.epoch,
@@ -237,7 +257,12 @@ impl EpochFraming {
         })?;
         let plaintext = Secret::new(
             self.provider
-                .aead_open(key.key.as_bytes(), nonce.as_bytes(), &aad, ciphertext)
+                .aead_open(
+                    pending.key().key.as_bytes(),
+                    nonce.as_bytes(),
+                    &aad,
+                    ciphertext,
+                )
                 .map_err(|_| FramingError::ContentDecryption)?,
         );
         let PrivateMessageContent { content, auth, .. } =
@@ -260,6 +285,10 @@ impl EpochFraming {
             &content,
             &self.group_context,
         )?;
+        // Every member can derive every leaf's ratchet keys, so a content AEAD that opens
+        // proves only membership; the signature proves the sender. Consume the key only now,
+        // so nobody but the sender can burn the sender's generations.
+        self.secret_tree.commit_key(pending)?;
         Ok(content)
     }
 }

@@ -410,10 +410,25 @@ fn hand_encrypt(
     let ct = p
         .aead_seal(key.key.as_bytes(), key.nonce.as_bytes(), &aad, plaintext)
         .unwrap();
+    with_sender_data(f, content_type, leaf_index, 0, b"", ct)
+}
+
+/// A PrivateMessage around the content ciphertext `ct` whose sender data (`leaf_index`,
+/// `generation`, a zero reuse guard) is validly encrypted, as any member can do with the
+/// sender-data secret.
+fn with_sender_data(
+    f: &Fixture,
+    content_type: ContentType,
+    leaf_index: u32,
+    generation: u32,
+    authenticated_data: &[u8],
+    ct: Vec<u8>,
+) -> PrivateMessage {
+    let p = &f.provider;
     let (sk, sn) = sender_data_key_nonce(p, &[4; 32], &ct).unwrap();
     let sd = codec::encode(&codec::SenderData {
         leaf_index,
-        generation: 0,
+        generation,
         reuse_guard: [0; 4],
     })
     .unwrap();
@@ -430,10 +445,161 @@ fn hand_encrypt(
         group_id: b"group".to_vec().into(),
         epoch: 42,
         content_type,
-        authenticated_data: Vec::new().into(),
+        authenticated_data: authenticated_data.to_vec().into(),
         encrypted_sender_data: esd.into(),
         ciphertext: ct.into(),
     }
+}
+
+/// The next generation of leaf 1's application ratchet in `framing`.
+fn next_app_generation(f: &Fixture, framing: &mut EpochFraming) -> u32 {
+    framing
+        .secret_tree
+        .next_generation(&f.provider, LeafIndex(1), RatchetKind::Application)
+        .unwrap()
+}
+
+/// A forged PrivateMessage (valid sender data naming a far-ahead generation, content that
+/// does not decrypt) fails with `ContentDecryption` and leaves the sender's ratchet as it
+/// was: the genuine next message still decrypts, and a replay of it is refused.
+#[test]
+fn forged_private_message_does_not_burn_ratchet() {
+    for f in both_suites() {
+        let signed = f.signed(WireFormat::PrivateMessage, SENDER, app(b"genuine"));
+        let mut sender = f.framing();
+        let mut receiver = f.framing();
+        let m0 = sender.protect_private(&signed, 0).unwrap();
+        let m1 = sender.protect_private(&signed, 0).unwrap();
+        receiver.unprotect_private(&m0, f.key()).unwrap();
+        assert_eq!(next_app_generation(&f, &mut receiver), 1);
+
+        // Generation g + 500 (g = 0, the last one received), garbage content.
+        let forged = with_sender_data(&f, ContentType::Application, 1, 500, b"aad", vec![0xa5; 80]);
+        for _ in 0..3 {
+            assert_eq!(
+                framing_err(receiver.unprotect_private(&forged, f.key())),
+                FramingError::ContentDecryption
+            );
+        }
+        assert_eq!(next_app_generation(&f, &mut receiver), 1);
+
+        // The genuine g + 1 still decrypts; then it is consumed.
+        assert_eq!(receiver.unprotect_private(&m1, f.key()).unwrap(), signed);
+        assert_eq!(next_app_generation(&f, &mut receiver), 2);
+        assert_eq!(
+            framing_err(receiver.unprotect_private(&m1, f.key())),
+            FramingError::GenerationConsumed { generation: 1 }
+        );
+        assert_eq!(
+            framing_err(receiver.unprotect_private(&m0, f.key())),
+            FramingError::GenerationConsumed { generation: 0 }
+        );
+    }
+}
+
+/// A member can derive every leaf's ratchet keys, so it can forge a message that decrypts
+/// under the sender's key; only the signature fails. That must not burn generations either.
+#[test]
+fn member_forged_private_message_does_not_burn_ratchet() {
+    let f = fixture(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519);
+    let (forger_sk, _) = f.provider.signature_key_pair_from_seed(&[8; 32]).unwrap();
+    let content = f.content(SENDER, app(b"forged"));
+    let forged = authenticate(
+        &f.provider,
+        &forger_sk,
+        WireFormat::PrivateMessage,
+        content,
+        &f.group_context,
+        None,
+    )
+    .unwrap();
+    let mut forger = f.framing();
+    forger
+        .secret_tree
+        .key(&f.provider, LeafIndex(1), RatchetKind::Application, 499)
+        .unwrap();
+    let forged_msg = forger.protect_private(&forged, 0).unwrap();
+
+    let mut receiver = f.framing();
+    assert!(matches!(
+        receiver.unprotect_private(&forged_msg, f.key()),
+        Err(Error::Crypto(CryptoError::InvalidSignature))
+    ));
+    assert_eq!(next_app_generation(&f, &mut receiver), 0);
+    // Bad padding inside a valid encryption: refused, nothing consumed either.
+    let mut pt = codec::encode(&crate::codec::Proposal::Remove(Remove { removed: 2 })).unwrap();
+    pt.extend_from_slice(&[0, 0, 0, 1]);
+    let bad = hand_encrypt(&f, ContentType::Proposal, 1, &pt);
+    assert!(matches!(
+        receiver.unprotect_private(&bad, f.key()),
+        Err(Error::InvalidMessage(CodecError::InvalidPadding))
+    ));
+    assert!(receiver
+        .secret_tree
+        .is_available(&f.provider, LeafIndex(1), RatchetKind::Handshake, 0)
+        .unwrap());
+
+    let signed = f.signed(WireFormat::PrivateMessage, SENDER, app(b"genuine"));
+    let genuine = f.framing().protect_private(&signed, 0).unwrap();
+    assert_eq!(
+        receiver.unprotect_private(&genuine, f.key()).unwrap(),
+        signed
+    );
+    assert_eq!(
+        framing_err(receiver.unprotect_private(&genuine, f.key())),
+        FramingError::GenerationConsumed { generation: 0 }
+    );
+}
+
+/// With an out-of-order tolerance, skipped generations within it stay usable (once each);
+/// older ones are deleted; a forged message at a retained generation does not delete it.
+#[test]
+fn private_out_of_order_tolerance() {
+    let f = fixture(CipherSuite::Mls128X25519ChaCha20Poly1305Sha256Ed25519);
+    let signed = f.signed(WireFormat::PrivateMessage, SENDER, app(b"x"));
+    let mut sender = f.framing();
+    let msgs: Vec<_> = (0..8)
+        .map(|_| sender.protect_private(&signed, 0).unwrap())
+        .collect();
+    let mut receiver = f.framing().with_out_of_order_tolerance(2);
+    let consumed = |generation| FramingError::GenerationConsumed { generation };
+
+    receiver.unprotect_private(&msgs[4], f.key()).unwrap();
+    // 2 and 3 are retained; 0 and 1 are gone.
+    assert_eq!(
+        framing_err(receiver.unprotect_private(&msgs[1], f.key())),
+        consumed(1)
+    );
+    assert_eq!(
+        framing_err(receiver.unprotect_private(&msgs[0], f.key())),
+        consumed(0)
+    );
+    let forged = with_sender_data(&f, ContentType::Application, 1, 3, b"aad", vec![7; 64]);
+    assert_eq!(
+        framing_err(receiver.unprotect_private(&forged, f.key())),
+        FramingError::ContentDecryption
+    );
+    receiver.unprotect_private(&msgs[3], f.key()).unwrap();
+    assert_eq!(
+        framing_err(receiver.unprotect_private(&msgs[3], f.key())),
+        consumed(3)
+    );
+    assert_eq!(
+        framing_err(receiver.unprotect_private(&msgs[4], f.key())),
+        consumed(4)
+    );
+    // Jumping to 7 keeps 5 and 6 and drops 2, still unused but now outside the window.
+    receiver.unprotect_private(&msgs[7], f.key()).unwrap();
+    assert_eq!(
+        framing_err(receiver.unprotect_private(&msgs[2], f.key())),
+        consumed(2)
+    );
+    receiver.unprotect_private(&msgs[5], f.key()).unwrap();
+    receiver.unprotect_private(&msgs[6], f.key()).unwrap();
+    assert_eq!(
+        framing_err(receiver.unprotect_private(&msgs[6], f.key())),
+        consumed(6)
+    );
 }
 
 #[test]

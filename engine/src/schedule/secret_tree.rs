@@ -2,12 +2,19 @@
 //!
 //! # Internal documentation
 //!
+//! Looking up a key ([`SecretTree::peek_key`]) changes nothing that loses information: it may
+//! derive a leaf's ratchets from its node secret (splitting nodes keeps both children), but
+//! the ratchet's position, its secret and any retained keys are untouched until
+//! [`SecretTree::commit_key`]. A receiver commits only once the message has authenticated, so
+//! an unauthenticated message (e.g. forged sender data naming a far-ahead generation) cannot
+//! burn generations.
+//!
 //! Node secrets are derived lazily, top-down, only along the paths to leaves that are used,
 //! and a node's secret is deleted once both children have been derived (§9.2 "Deletion
 //! Schedule"), so a 50,000-member group holds O(log n) secrets per active sender rather than
 //! 100,000.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::crypto::{Provider, Secret};
 use crate::error::{Error, Result};
@@ -35,8 +42,52 @@ pub struct RatchetKey {
 
 #[derive(Debug, Clone)]
 struct Ratchet {
+    /// The next unused generation.
     generation: u32,
+    /// The ratchet secret of `generation`.
     secret: Secret,
+    /// Keys of skipped, unused generations kept for out-of-order messages: only those within
+    /// the tree's `out_of_order_tolerance` below the last generation used.
+    retained: BTreeMap<u32, RatchetKey>,
+}
+
+/// A ratchet key looked up with [`SecretTree::peek_key`] without changing the ratchet.
+///
+/// Nothing is consumed until [`SecretTree::commit_key`] is called with it, after the message
+/// it protects has been authenticated (for a received `PrivateMessage`: after the content
+/// AEAD opened). Dropping it leaves the ratchet as it was; its secrets are zeroized.
+#[derive(Debug)]
+pub struct PendingKey {
+    leaf: u32,
+    kind: RatchetKind,
+    key: RatchetKey,
+    source: PendingSource,
+}
+
+#[derive(Debug)]
+enum PendingSource {
+    /// A key retained for a skipped generation: committing deletes it.
+    Retained,
+    /// A generation at or beyond the ratchet's next one: committing moves the ratchet from
+    /// `base` to `key.generation + 1`, keeping `retained` (skipped generations within the
+    /// tolerance).
+    Advance {
+        base: u32,
+        next_secret: Secret,
+        retained: Vec<RatchetKey>,
+    },
+}
+
+impl PendingKey {
+    /// The key and nonce.
+    pub fn key(&self) -> &RatchetKey {
+        &self.key
+    }
+
+    /// The generation.
+    pub fn generation(&self) -> u32 {
+        self.key.generation
+    }
 }
 
 /// The secret tree of one epoch.
@@ -46,10 +97,13 @@ pub struct SecretTree {
     /// Secrets of derived-but-not-yet-split nodes.
     nodes: HashMap<u32, Secret>,
     ratchets: HashMap<(u32, RatchetKind), Ratchet>,
+    /// How many skipped generations below a ratchet's next one keep their keys.
+    out_of_order_tolerance: u32,
 }
 
 impl SecretTree {
-    /// A secret tree over `n_leaves` leaves rooted at `encryption_secret`.
+    /// A secret tree over `n_leaves` leaves rooted at `encryption_secret`. No keys of skipped
+    /// generations are kept (see [`SecretTree::with_out_of_order_tolerance`]).
     pub fn new(encryption_secret: Secret, n_leaves: u32) -> Self {
         let n_leaves = math::full_leaf_count(n_leaves);
         let mut nodes = HashMap::new();
@@ -58,7 +112,23 @@ impl SecretTree {
             n_leaves,
             nodes,
             ratchets: HashMap::new(),
+            out_of_order_tolerance: 0,
         }
+    }
+
+    /// Keep the keys of skipped generations up to `tolerance` below the last generation used
+    /// on each ratchet (RFC 9420 §9.2 allows keeping them "for some time"), so messages that
+    /// arrive out of order within that window still decrypt; each such key is deleted once
+    /// used, and falls out of the window as the ratchet moves on. `0` (the default) keeps
+    /// none: once a generation is used, earlier ones are gone.
+    pub fn with_out_of_order_tolerance(mut self, tolerance: u32) -> Self {
+        self.out_of_order_tolerance = tolerance;
+        self
+    }
+
+    /// The configured out-of-order tolerance.
+    pub fn out_of_order_tolerance(&self) -> u32 {
+        self.out_of_order_tolerance
     }
 
     fn leaf_secret(&mut self, provider: &Provider, leaf: LeafIndex) -> Result<Secret> {
@@ -96,6 +166,9 @@ impl SecretTree {
             .ok_or(Error::Internal("secret tree leaf"))
     }
 
+    /// `leaf`'s ratchet, derived on first use. Deriving a leaf's ratchets only replaces
+    /// node secrets by their children's (§9.2 deletion schedule): no key is lost, so it is
+    /// safe to do for an unauthenticated message.
     fn ratchet(
         &mut self,
         provider: &Provider,
@@ -118,6 +191,7 @@ impl SecretTree {
                     Ratchet {
                         generation: 0,
                         secret,
+                        retained: BTreeMap::new(),
                     },
                 );
             }
@@ -127,8 +201,134 @@ impl SecretTree {
             .ok_or(Error::Internal("ratchet just inserted"))
     }
 
-    /// The key and nonce of `generation` for `leaf`'s ratchet, advancing the ratchet past it
-    /// (keys of earlier generations are gone: forward secrecy, §9.2).
+    /// Whether the key of `generation` is available: at or beyond the ratchet's next
+    /// generation, or a retained skipped generation. `false` means it was used or deleted
+    /// (§9.2).
+    pub fn is_available(
+        &mut self,
+        provider: &Provider,
+        leaf: LeafIndex,
+        kind: RatchetKind,
+        generation: u32,
+    ) -> Result<bool> {
+        let r = self.ratchet(provider, leaf, kind)?;
+        Ok(generation >= r.generation || r.retained.contains_key(&generation))
+    }
+
+    /// The key and nonce of `generation` for `leaf`'s ratchet, without consuming anything:
+    /// the ratchet is only moved (and the key deleted) by [`SecretTree::commit_key`]. A
+    /// generation ahead of the ratchet costs one derivation per skipped generation; the
+    /// caller bounds the distance.
+    pub fn peek_key(
+        &mut self,
+        provider: &Provider,
+        leaf: LeafIndex,
+        kind: RatchetKind,
+        generation: u32,
+    ) -> Result<PendingKey> {
+        let nh = provider.hash_len() as u16;
+        let (nk, nn) = (
+            provider.aead_key_len() as u16,
+            provider.aead_nonce_len() as u16,
+        );
+        let tolerance = self.out_of_order_tolerance;
+        let r = self.ratchet(provider, leaf, kind)?;
+        if generation < r.generation {
+            let key = r
+                .retained
+                .get(&generation)
+                .ok_or(Error::ApiMisuse("secret tree: generation already consumed"))?
+                .clone();
+            return Ok(PendingKey {
+                leaf: leaf.0,
+                kind,
+                key,
+                source: PendingSource::Retained,
+            });
+        }
+        // The ratchet after this generation; checked first, so an exhausted ratchet fails
+        // cleanly.
+        generation.checked_add(1).ok_or(Error::ApiMisuse(
+            "secret tree: generation counter exhausted",
+        ))?;
+        let keep_from = generation.saturating_sub(tolerance);
+        let base = r.generation;
+        let mut retained = Vec::new();
+        // `secret` starts as a copy of the ratchet secret; the ratchet itself is untouched.
+        let mut secret = r.secret.clone();
+        for g in base..generation {
+            if g >= keep_from {
+                retained.push(RatchetKey {
+                    generation: g,
+                    key: provider.derive_tree_secret(secret.as_bytes(), b"key", g, nk)?,
+                    nonce: provider.derive_tree_secret(secret.as_bytes(), b"nonce", g, nn)?,
+                });
+            }
+            secret = provider.derive_tree_secret(secret.as_bytes(), b"secret", g, nh)?;
+        }
+        let key = RatchetKey {
+            generation,
+            key: provider.derive_tree_secret(secret.as_bytes(), b"key", generation, nk)?,
+            nonce: provider.derive_tree_secret(secret.as_bytes(), b"nonce", generation, nn)?,
+        };
+        let next_secret =
+            provider.derive_tree_secret(secret.as_bytes(), b"secret", generation, nh)?;
+        Ok(PendingKey {
+            leaf: leaf.0,
+            kind,
+            key,
+            source: PendingSource::Advance {
+                base,
+                next_secret,
+                retained,
+            },
+        })
+    }
+
+    /// Consume a key from [`SecretTree::peek_key`]: delete it and, for a generation at or
+    /// beyond the ratchet's next one, move the ratchet past it, keeping the keys of skipped
+    /// generations within the out-of-order tolerance and deleting older ones (forward
+    /// secrecy, §9.2). Fails, changing nothing, if the ratchet has changed since the peek
+    /// (the key was consumed meanwhile, or the ratchet moved).
+    pub fn commit_key(&mut self, pending: PendingKey) -> Result<RatchetKey> {
+        let tolerance = self.out_of_order_tolerance;
+        let r = self
+            .ratchets
+            .get_mut(&(pending.leaf, pending.kind))
+            .ok_or(Error::ApiMisuse("secret tree: pending key of another tree"))?;
+        let generation = pending.key.generation;
+        match pending.source {
+            PendingSource::Retained => {
+                r.retained
+                    .remove(&generation)
+                    .ok_or(Error::ApiMisuse("secret tree: generation already consumed"))?;
+            }
+            PendingSource::Advance {
+                base,
+                next_secret,
+                retained,
+            } => {
+                if r.generation != base {
+                    return Err(Error::ApiMisuse(
+                        "secret tree: ratchet moved since the peek",
+                    ));
+                }
+                r.secret = next_secret;
+                // `peek_key` checked `generation + 1` does not overflow.
+                r.generation = generation.saturating_add(1);
+                r.retained
+                    .extend(retained.into_iter().map(|k| (k.generation, k)));
+                // Keep only the `tolerance` generations just below the one used.
+                let floor = generation.saturating_sub(tolerance);
+                r.retained = r.retained.split_off(&floor);
+            }
+        }
+        Ok(pending.key)
+    }
+
+    /// The key and nonce of `generation` for `leaf`'s ratchet, consumed at once:
+    /// [`SecretTree::peek_key`] then [`SecretTree::commit_key`]. For senders and for keys
+    /// whose use cannot fail; a receiver commits only after the message authenticates.
     pub fn key(
         &mut self,
         provider: &Provider,
@@ -136,33 +336,8 @@ impl SecretTree {
         kind: RatchetKind,
         generation: u32,
     ) -> Result<RatchetKey> {
-        let nh = provider.hash_len() as u16;
-        let (nk, nn) = (
-            provider.aead_key_len() as u16,
-            provider.aead_nonce_len() as u16,
-        );
-        let r = self.ratchet(provider, leaf, kind)?;
-        if generation < r.generation {
-            return Err(Error::ApiMisuse("secret tree: generation already consumed"));
-        }
-        // Checked before anything changes, so an exhausted ratchet is left as it was.
-        let next = generation.checked_add(1).ok_or(Error::ApiMisuse(
-            "secret tree: generation counter exhausted",
-        ))?;
-        while r.generation < generation {
-            r.secret =
-                provider.derive_tree_secret(r.secret.as_bytes(), b"secret", r.generation, nh)?;
-            r.generation += 1;
-        }
-        let key = provider.derive_tree_secret(r.secret.as_bytes(), b"key", generation, nk)?;
-        let nonce = provider.derive_tree_secret(r.secret.as_bytes(), b"nonce", generation, nn)?;
-        r.secret = provider.derive_tree_secret(r.secret.as_bytes(), b"secret", generation, nh)?;
-        r.generation = next;
-        Ok(RatchetKey {
-            generation,
-            key,
-            nonce,
-        })
+        let pending = self.peek_key(provider, leaf, kind, generation)?;
+        self.commit_key(pending)
     }
 
     /// The next unused generation of `leaf`'s ratchet (for sending).
@@ -190,4 +365,98 @@ pub fn sender_data_key_nonce(
 ) -> Result<(Secret, Secret)> {
     let sample = &ciphertext[..ciphertext.len().min(provider.hash_len())];
     super::aead_key_nonce(provider, sender_data_secret, sample)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::CipherSuite;
+
+    const LEAF: LeafIndex = LeafIndex(2);
+    const KIND: RatchetKind = RatchetKind::Application;
+
+    fn setup() -> (Provider, SecretTree) {
+        let p = Provider::new(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519);
+        (p, SecretTree::new(Secret::new(vec![5; 32]), 4))
+    }
+
+    #[test]
+    fn peek_consumes_nothing() {
+        let (p, mut tree) = setup();
+        let mut reference = tree.clone();
+        let peeked = tree.peek_key(&p, LEAF, KIND, 500).unwrap();
+        assert_eq!(peeked.generation(), 500);
+        drop(peeked);
+        assert_eq!(tree.next_generation(&p, LEAF, KIND).unwrap(), 0);
+        // Same keys as a tree that never saw the peek.
+        for g in [0, 1, 500] {
+            let a = tree.key(&p, LEAF, KIND, g).unwrap();
+            let b = reference.key(&p, LEAF, KIND, g).unwrap();
+            assert_eq!((a.key, a.nonce), (b.key, b.nonce));
+        }
+        assert_eq!(tree.next_generation(&p, LEAF, KIND).unwrap(), 501);
+    }
+
+    #[test]
+    fn commit_matches_key_and_rejects_stale() {
+        let (p, mut tree) = setup();
+        let mut reference = tree.clone();
+        let pending = tree.peek_key(&p, LEAF, KIND, 3).unwrap();
+        let stale = tree.peek_key(&p, LEAF, KIND, 7).unwrap();
+        let got = tree.commit_key(pending).unwrap();
+        let want = reference.key(&p, LEAF, KIND, 3).unwrap();
+        assert_eq!((got.key, got.nonce), (want.key, want.nonce));
+        // The ratchet moved since `stale` was taken: refused, nothing changes.
+        assert!(matches!(tree.commit_key(stale), Err(Error::ApiMisuse(_))));
+        assert_eq!(tree.next_generation(&p, LEAF, KIND).unwrap(), 4);
+        // Used and skipped generations are gone without a tolerance.
+        for g in [2, 3] {
+            assert!(!tree.is_available(&p, LEAF, KIND, g).unwrap());
+            assert!(matches!(
+                tree.peek_key(&p, LEAF, KIND, g),
+                Err(Error::ApiMisuse(_))
+            ));
+        }
+        // The other ratchet of the leaf is independent.
+        assert_eq!(
+            tree.next_generation(&p, LEAF, RatchetKind::Handshake)
+                .unwrap(),
+            0
+        );
+    }
+
+    #[test]
+    fn retained_keys_are_used_once() {
+        let (p, tree) = setup();
+        let mut tree = tree.with_out_of_order_tolerance(3);
+        let mut reference = tree.clone();
+        tree.key(&p, LEAF, KIND, 10).unwrap();
+        let available: Vec<u32> = (0..12)
+            .filter(|g| tree.is_available(&p, LEAF, KIND, *g).unwrap())
+            .collect();
+        assert_eq!(available, [7, 8, 9, 11]);
+        let a = tree.peek_key(&p, LEAF, KIND, 8).unwrap();
+        let b = tree.peek_key(&p, LEAF, KIND, 8).unwrap();
+        let got = tree.commit_key(a).unwrap();
+        assert!(matches!(tree.commit_key(b), Err(Error::ApiMisuse(_))));
+        let want = reference.key(&p, LEAF, KIND, 8).unwrap();
+        assert_eq!((got.key, got.nonce), (want.key, want.nonce));
+        assert!(!tree.is_available(&p, LEAF, KIND, 8).unwrap());
+        // Moving on drops what falls out of the window.
+        tree.key(&p, LEAF, KIND, 11).unwrap();
+        let available: Vec<u32> = (0..13)
+            .filter(|g| tree.is_available(&p, LEAF, KIND, *g).unwrap())
+            .collect();
+        assert_eq!(available, [9, 12]);
+    }
+
+    #[test]
+    fn exhausted_counter_changes_nothing() {
+        let (p, mut tree) = setup();
+        assert!(matches!(
+            tree.peek_key(&p, LEAF, KIND, u32::MAX),
+            Err(Error::ApiMisuse(_))
+        ));
+        assert_eq!(tree.next_generation(&p, LEAF, KIND).unwrap(), 0);
+    }
 }

@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Write seed corpora for the fuzz targets from the vendored RFC 9420 test vectors.
+
+Usage (from the repository root or fuzz/): python3 fuzz/seed_corpus.py
+Writes fuzz/corpus/<target>/<name> (one input per file); existing files are kept.
+"""
+import hashlib
+import json
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+VECTORS = os.path.join(HERE, "..", "engine", "test_vectors", "mls")
+CORPUS = os.path.join(HERE, "corpus")
+CASES = 24  # messages.json cases used (of 300)
+
+
+def load(name):
+    with open(os.path.join(VECTORS, name)) as f:
+        return json.load(f)
+
+
+def h(s):
+    return bytes.fromhex(s)
+
+
+written = {}
+
+
+def seed(target, data):
+    d = os.path.join(CORPUS, target)
+    os.makedirs(d, exist_ok=True)
+    name = hashlib.sha1(data).hexdigest()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+    written[target] = written.get(target, 0) + 1
+
+
+def body(mls_message):
+    """Strip the MLSMessage header (version, wire_format)."""
+    return mls_message[4:]
+
+
+PROPOSAL_TYPES = [
+    ("add_proposal", 1),
+    ("update_proposal", 2),
+    ("remove_proposal", 3),
+    ("pre_shared_key_proposal", 4),
+    ("re_init_proposal", 5),
+    ("external_init_proposal", 6),
+    ("group_context_extensions_proposal", 7),
+]
+
+for case in load("messages.json")[:CASES]:
+    for k in ["mls_welcome", "mls_group_info", "mls_key_package", "public_message_application",
+              "public_message_proposal", "public_message_commit", "private_message"]:
+        seed("mls_message", h(case[k]))
+    for k in ["public_message_application", "public_message_proposal", "public_message_commit"]:
+        seed("public_message", body(h(case[k])))
+    seed("private_message", body(h(case["private_message"])))
+    seed("welcome", body(h(case["mls_welcome"])))
+    seed("group_info", body(h(case["mls_group_info"])))
+    seed("key_package", body(h(case["mls_key_package"])))
+    seed("ratchet_tree", h(case["ratchet_tree"]))
+    seed("group_secrets", h(case["group_secrets"]))
+    seed("commit", h(case["commit"]))
+    for k, t in PROPOSAL_TYPES:
+        seed("proposal", struct.pack(">H", t) + h(case[k]))
+
+for case in load("welcome.json"):
+    seed("mls_message", h(case["welcome"]))
+    seed("mls_message", h(case["key_package"]))
+    seed("welcome", body(h(case["welcome"])))
+    seed("key_package", body(h(case["key_package"])))
+
+for case in load("message-protection.json"):
+    for k in ["proposal_pub", "commit_pub"]:
+        seed("mls_message", h(case[k]))
+        seed("public_message", body(h(case[k])))
+    for k in ["proposal_priv", "commit_priv", "application_priv"]:
+        seed("mls_message", h(case[k]))
+        seed("private_message", body(h(case[k])))
+    seed("proposal", h(case["proposal"]))
+    seed("commit", h(case["commit"]))
+
+for case in load("tree-validation.json")[:40]:
+    tree, gid = h(case["tree"]), h(case["group_id"])
+    seed("ratchet_tree", tree)
+    seed("tree_from_wire_validate", bytes([len(gid)]) + gid + tree)
+
+for case in load("treekem.json")[:20]:
+    tree, gid = h(case["ratchet_tree"]), h(case["group_id"])
+    seed("ratchet_tree", tree)
+    seed("tree_from_wire_validate", bytes([len(gid)]) + gid + tree)
+    for up in case["update_paths"]:
+        seed("update_path", h(up["update_path"]))
+
+for case in load("tree-operations.json"):
+    for k in ["tree_before", "tree_after"]:
+        seed("ratchet_tree", h(case[k]))
+        seed("tree_from_wire_validate", bytes([0]) + h(case[k]))
+    seed("proposal", h(case["proposal"]))
+
+# unprotect_private scripts (see fuzz_targets/unprotect_private.rs): byte 0 = tolerance, then
+# ops: 0 raw (u16 length, bytes), 1 vector message bit flip (which, position/4, mask),
+# 2 genuine (flags, generation, padding), 3 replay (index), 4 forged signature (flags,
+# generation), 5 garbage content (flags = leaf<<5 | far<<4 | proposal, generation, length,
+# bytes), 6 arbitrary plaintext (flags, generation, length, bytes).
+mp = load("message-protection.json")[0]
+scripts = [
+    bytes([0, 2, 0, 0, 0, 2, 0, 1, 0, 2, 1, 0, 3]),
+    bytes([1, 2, 0, 5, 0, 2, 0, 3, 0, 3, 0, 3, 1, 2, 0, 4, 7, 2, 0, 2, 0]),
+    bytes([3, 2, 0, 40, 0, 2, 0, 37, 0, 2, 0, 38, 0, 3, 1, 2, 0, 39, 0, 2, 0, 120, 0]),
+    bytes([0, 5, 0x20, 244, 40]) + bytes(range(40)) + bytes([2, 0, 0, 0, 2, 0, 1, 0]),
+    bytes([2, 5, 0x30, 9, 16]) + bytes(16) + bytes([5, 0x40, 3, 8]) + bytes(8),
+    bytes([0, 4, 1, 10, 2, 1, 10, 0, 4, 1, 10, 4, 0, 0, 2, 0, 0, 0]),
+    bytes([0, 1, 2, 0, 0, 1, 0, 0, 0, 1, 1, 0, 0]),
+    bytes([0, 1, 2, 20, 1, 2, 0, 0, 0]),
+    bytes([0, 6, 0, 0, 10]) + b"\x00\x03abc\x00\x00\x00\x00\x00" + bytes([6, 1, 3, 4, 0, 3, 0, 0]),
+]
+for k in ["proposal_priv", "commit_priv", "application_priv"]:
+    raw = body(h(mp[k]))
+    scripts.append(bytes([0, 0]) + struct.pack(">H", len(raw)) + raw + bytes([2, 0, 0, 0]))
+for s in scripts:
+    seed("unprotect_private", s)
+
+for t in sorted(written):
+    print(f"{t}: {written[t]} seeds")
