@@ -16,10 +16,11 @@
 //!
 // # Internal documentation
 //
-// Unprotecting a PrivateMessage advances the sender's ratchet in the secret tree before the
-// content AEAD is checked (the tree offers no "peek"), so a forged message from a holder of
-// the sender-data secret (a member) can burn generations of another member's ratchet. The
-// forward distance is bounded by `EpochFraming::max_forward_distance`.
+// Unprotecting a PrivateMessage peeks the sender's ratchet key (`SecretTree::peek_key`) and
+// commits the ratchet advance only after the content decrypts AND its signature verifies:
+// every member can derive every ratchet key, so decryption alone would let a member forge a
+// message that burns generations of another member's ratchet. The forward distance is
+// bounded by `EpochFraming::max_forward_distance`.
 
 use tls_codec::VLBytes;
 

@@ -25,25 +25,17 @@ const SEAL_CUTOFF: usize = 8;
 /// filtered-direct-path index, far below this).
 const WELCOME_POSITION: u32 = u32::MAX;
 
-/// The encoded GroupSecrets as a [`Secret`]; the field copies made for encoding are moved
-/// back into `Secret`s so that they are zeroized too.
+/// The encoded GroupSecrets as a [`Secret`]. The field copies are [`codec::SecretBytes`]
+/// (zeroized on drop) and `encode` sizes its buffer exactly, so no copy is left behind.
 fn group_secrets_plaintext(joiner_secret: &Secret, path_secret: Option<&Secret>) -> Result<Secret> {
     let gs = GroupSecrets {
-        joiner_secret: joiner_secret.as_bytes().into(),
+        joiner_secret: joiner_secret.clone().into(),
         path_secret: path_secret.map(|s| PathSecret {
-            path_secret: s.as_bytes().into(),
+            path_secret: s.clone().into(),
         }),
         psks: Vec::new(),
     };
-    let plaintext = codec::encode(&gs).map(Secret::new);
-    let GroupSecrets {
-        joiner_secret,
-        path_secret,
-        ..
-    } = gs;
-    drop(Secret::new(joiner_secret.into()));
-    drop(path_secret.map(|p| Secret::new(p.path_secret.into())));
-    Ok(plaintext?)
+    Ok(Secret::new(codec::encode(&gs)?))
 }
 
 /// What to commit.
