@@ -6,7 +6,7 @@
 //! A [`Group`] is one member's state in one epoch. Every operation that changes it works on
 //! the ratchet tree in place under the tree's journal ([`RatchetTree::begin_journal`]) and
 //! computes everything else (the next epoch's context, key schedule, private keys, transcript
-//! hashes) into a separate [`NextEpoch`] value. Only when every check has passed is the
+//! hashes) into a separate `NextEpoch` value. Only when every check has passed is the
 //! journal committed and the `NextEpoch` moved in; on any error the journal is rolled back,
 //! so a failed operation leaves the state as it was, byte for byte, without cloning the tree.
 //!
