@@ -167,7 +167,6 @@ struct NextEpoch {
 pub struct Group {
     provider: Provider,
     context: GroupContext,
-    /// Serialized `context`, cached (it is signed and MACed over on every message).
     tree: RatchetTree,
     private: TreeKemPrivate,
     signer: SignaturePrivateKey,
@@ -246,25 +245,10 @@ impl Group {
         // §11: a fresh random epoch secret. A random joiner secret gives one (the epoch
         // secret is a PRF output of it), through the same code path as every later epoch.
         let joiner = rng.secret(&provider, b"epoch", nh)?;
-        let zero = vec![0u8; nh];
-        let secrets =
-            EpochSecrets::from_joiner(&provider, joiner, &zero, &codec::encode(&context)?)?;
-        let tag = secrets.confirmation_tag(&provider, &[]);
-        let interim_transcript_hash = schedule::interim_transcript_hash(&provider, &[], &tag)?;
         let private = TreeKemPrivate::new(LeafIndex(0), leaf_key);
-        Ok(Self::assemble(
-            provider,
-            tree,
-            signer,
-            NextEpoch {
-                context,
-                private,
-                secrets,
-                interim_transcript_hash,
-            },
-            config,
-            rng,
-        ))
+        Self::from_joiner_secret(
+            provider, context, tree, private, signer, joiner, config, rng,
+        )
     }
 
     /// A member's state from its parts, for states built outside the protocol flow (the
@@ -279,6 +263,35 @@ impl Group {
         joiner_secret: Secret,
         config: GroupConfig,
     ) -> Result<Self> {
+        let rng = Rng {
+            source: config.randomness.clone(),
+            counter: 0,
+        };
+        Self::from_joiner_secret(
+            provider,
+            context,
+            tree,
+            private,
+            signer,
+            joiner_secret,
+            config,
+            rng,
+        )
+    }
+
+    /// The epoch whose key schedule starts from `joiner_secret` (no PSKs), with the interim
+    /// transcript hash from `context`'s confirmed transcript hash (§8.2, §11).
+    #[allow(clippy::too_many_arguments)]
+    fn from_joiner_secret(
+        provider: Provider,
+        context: GroupContext,
+        tree: RatchetTree,
+        private: TreeKemPrivate,
+        signer: SignaturePrivateKey,
+        joiner_secret: Secret,
+        config: GroupConfig,
+        rng: Rng,
+    ) -> Result<Self> {
         let zero = vec![0u8; provider.hash_len()];
         let secrets =
             EpochSecrets::from_joiner(&provider, joiner_secret, &zero, &codec::encode(&context)?)?;
@@ -288,10 +301,6 @@ impl Group {
             context.confirmed_transcript_hash.as_slice(),
             &tag,
         )?;
-        let rng = Rng {
-            source: config.randomness.clone(),
-            counter: 0,
-        };
         Ok(Self::assemble(
             provider,
             tree,
