@@ -361,13 +361,18 @@ impl<C: HpkeCrypto + HpkeDefaultPrng> HpkeCrypto for WithHpkeRng<C> {
 }
 
 /// RFC 9180 §4 `LabeledExtract` for a KEM suite id.
-fn labeled_extract(suite_id: &[u8], salt: &[u8], label: &[u8], ikm: &[u8]) -> super::Secret {
+pub(super) fn labeled_extract(
+    suite_id: &[u8],
+    salt: &[u8],
+    label: &[u8],
+    ikm: &[u8],
+) -> super::Secret {
     let labeled_ikm = Zeroizing::new([b"HPKE-v1".as_slice(), suite_id, label, ikm].concat());
     awslc::hkdf_extract(HashAlg::Sha256, salt, &labeled_ikm)
 }
 
 /// RFC 9180 §4 `LabeledExpand`.
-fn labeled_expand(
+pub(super) fn labeled_expand(
     suite_id: &[u8],
     prk: &[u8],
     label: &[u8],

@@ -53,8 +53,9 @@
 use aws_lc_rs::hmac;
 use zeroize::Zeroizing;
 
-use super::awslc::{self, AeadAlg, HashAlg, X25519_LEN};
+use super::awslc::{self, AeadAlg, X25519_LEN};
 use super::hpke_backend::{derive_x25519_key_pair, X25519_NSK};
+use super::hpke_backend::{labeled_expand, labeled_extract};
 use super::suite::Aead;
 use super::{labels, CryptoError, HpkePrivateKey, Provider, Result, Secret};
 
@@ -313,14 +314,6 @@ fn extract_and_expand(dh: &Secret, enc: &[u8], pk_r: &[u8]) -> Result<Secret> {
     )
 }
 
-/// RFC 9180 §4 `LabeledExtract(salt, label, ikm) = Extract(salt, "HPKE-v1" || suite_id ||
-/// label || ikm)`, for secret `salt` or `ikm`: the labelled input is built in a buffer that is
-/// wiped on drop.
-fn labeled_extract(suite_id: &[u8], salt: &[u8], label: &[u8], ikm: &[u8]) -> Secret {
-    let labeled_ikm = Zeroizing::new([HPKE_V1, suite_id, label, ikm].concat());
-    awslc::hkdf_extract(HashAlg::Sha256, salt, &labeled_ikm)
-}
-
 /// `LabeledExtract("", label, ikm)` for a public (and possibly very large) `ikm`, streamed
 /// through HMAC without copying it. An empty salt is the HMAC key of `Nh` zero bytes
 /// (RFC 5869 §2.2), which HMAC pads to the same block as the empty key.
@@ -331,19 +324,6 @@ fn labeled_extract_public(suite_id: &[u8], label: &[u8], ikm: &[u8]) -> hmac::Ta
         ctx.update(part);
     }
     ctx.sign()
-}
-
-/// RFC 9180 §4 `LabeledExpand(prk, label, info, L) = Expand(prk, I2OSP(L, 2) || "HPKE-v1" ||
-/// suite_id || label || info, L)`. `info` is public in every use here.
-fn labeled_expand(
-    suite_id: &[u8],
-    prk: &[u8],
-    label: &[u8],
-    info: &[u8],
-    len: u16,
-) -> Result<Secret> {
-    let labeled_info = [&len.to_be_bytes(), HPKE_V1, suite_id, label, info].concat();
-    awslc::hkdf_expand(HashAlg::Sha256, prk, &labeled_info, usize::from(len))
 }
 
 #[cfg(test)]
