@@ -170,3 +170,38 @@ fn treekem() {
     // 11 cases per suite: suites 1 and 3 run; 2, 4, 5, 6 and 7 are not implemented.
     check("mls/treekem.json", Kind::TreeKem, 22, 55);
 }
+
+#[test]
+fn passive_client_welcome() {
+    // 8 cases per suite (tree in the Welcome or out of band, with and without external
+    // PSKs): suites 1 and 3 run; 2, 4, 5, 6 and 7 are not implemented.
+    check(
+        "mls/passive-client-welcome.json",
+        Kind::PassiveClientWelcome,
+        16,
+        40,
+    );
+}
+
+#[test]
+fn passive_client_handling_commit() {
+    // 13 cases per suite, each one kind of commit (by value, by reference, PSKs, Updates,
+    // path or not); suites 1 and 3 run.
+    check(
+        "mls/passive-client-handling-commit.json",
+        Kind::PassiveClientHandlingCommit,
+        26,
+        65,
+    );
+}
+
+#[test]
+fn passive_client_random() {
+    // One suite-1 case: 200 epochs, 1,542 proposals by reference.
+    check(
+        "mls/passive-client-random.json",
+        Kind::PassiveClientRandom,
+        1,
+        0,
+    );
+}

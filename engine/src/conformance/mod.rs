@@ -17,6 +17,7 @@ pub mod deserialization;
 pub mod hpke;
 pub mod message_protection;
 pub mod messages;
+pub mod passive_client;
 pub mod schedule;
 pub mod transcript_hashes;
 pub mod tree;
@@ -119,6 +120,12 @@ pub enum Kind {
     TranscriptHashes,
     /// `treekem.json` (RFC 9420 §7.4–§7.6, §7.9).
     TreeKem,
+    /// `passive-client-welcome.json` (joins, including external PSKs).
+    PassiveClientWelcome,
+    /// `passive-client-handling-commit.json` (one kind of commit per case).
+    PassiveClientHandlingCommit,
+    /// `passive-client-random.json` (long random histories).
+    PassiveClientRandom,
 }
 
 impl Kind {
@@ -144,6 +151,9 @@ impl Kind {
         Kind::Welcome,
         Kind::TranscriptHashes,
         Kind::TreeKem,
+        Kind::PassiveClientWelcome,
+        Kind::PassiveClientHandlingCommit,
+        Kind::PassiveClientRandom,
     ];
 
     /// The upstream file name this kind is published under (without `.json`).
@@ -169,6 +179,9 @@ impl Kind {
             Kind::Welcome => "welcome",
             Kind::TranscriptHashes => "transcript-hashes",
             Kind::TreeKem => "treekem",
+            Kind::PassiveClientWelcome => "passive-client-welcome",
+            Kind::PassiveClientHandlingCommit => "passive-client-handling-commit",
+            Kind::PassiveClientRandom => "passive-client-random",
         }
     }
 
@@ -195,6 +208,9 @@ impl Kind {
             Kind::Welcome => welcome::run(json),
             Kind::TranscriptHashes => transcript_hashes::run(json),
             Kind::TreeKem => treekem::run(json),
+            Kind::PassiveClientWelcome
+            | Kind::PassiveClientHandlingCommit
+            | Kind::PassiveClientRandom => passive_client::run(json),
         }
     }
 
@@ -251,6 +267,24 @@ impl Kind {
         // The passive-client files share these keys but also carry `epochs`.
         if has("init_priv") && has("key_package") && has("welcome") && !has("epochs") {
             return Some(Kind::Welcome);
+        }
+        if has("init_priv") && has("welcome") && has("epochs") && has("external_psks") {
+            // The three passive-client files have the same shape: tell them apart by their
+            // contents (no epochs at all; one long history; short histories).
+            let cases = json.as_array()?;
+            let epochs = |c: &Value| {
+                c.get("epochs")
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len)
+            };
+            let most = cases.iter().map(epochs).max().unwrap_or(0);
+            return Some(if most == 0 {
+                Kind::PassiveClientWelcome
+            } else if most > 20 {
+                Kind::PassiveClientRandom
+            } else {
+                Kind::PassiveClientHandlingCommit
+            });
         }
         if has("authenticated_content") && has("interim_transcript_hash_before") {
             return Some(Kind::TranscriptHashes);

@@ -1,12 +1,13 @@
 //! Creating a commit (RFC 9420 §12.4.1) and its Welcome (§12.4.3).
 
-use super::proposals::Applied;
+use super::proposals::{CachedProposal, Entry};
 use super::{encode_message, Group, GroupError, NextEpoch};
 use crate::codec::{
-    self, Add, AuthenticatedContent, Commit, EncryptedGroupSecrets, FramedContent,
-    FramedContentAuthData, FramedContentBody, GroupContext, GroupInfo, GroupSecrets, HashReference,
-    HpkeCiphertext, KeyPackage, Mac, MlsMessageBody, PathSecret, Proposal, ProposalOrRef, Remove,
-    Sender, UpdatePath, Welcome, WireFormat,
+    self, Add, AuthenticatedContent, Commit, EncryptedGroupSecrets, Extension, FramedContent,
+    FramedContentAuthData, FramedContentBody, GroupContext, GroupContextExtensions, GroupInfo,
+    GroupSecrets, HashReference, HpkeCiphertext, KeyPackage, Mac, MlsMessageBody, PathSecret,
+    PreSharedKey, PreSharedKeyId, Proposal, ProposalOrRef, ReInit, Remove, Sender, UpdatePath,
+    Welcome, WireFormat,
 };
 use crate::crypto::hpke_batch::SealContext;
 use crate::crypto::Secret;
@@ -27,13 +28,17 @@ const WELCOME_POSITION: u32 = u32::MAX;
 
 /// The encoded GroupSecrets as a [`Secret`]. The field copies are [`codec::SecretBytes`]
 /// (zeroized on drop) and `encode` sizes its buffer exactly, so no copy is left behind.
-fn group_secrets_plaintext(joiner_secret: &Secret, path_secret: Option<&Secret>) -> Result<Secret> {
+fn group_secrets_plaintext(
+    joiner_secret: &Secret,
+    path_secret: Option<&Secret>,
+    psks: &[PreSharedKeyId],
+) -> Result<Secret> {
     let gs = GroupSecrets {
         joiner_secret: joiner_secret.clone().into(),
         path_secret: path_secret.map(|s| PathSecret {
             path_secret: s.clone().into(),
         }),
-        psks: Vec::new(),
+        psks: psks.to_vec(),
     };
     Ok(Secret::new(codec::encode(&gs)?))
 }
@@ -51,6 +56,15 @@ pub struct CommitOptions {
     /// Put the ratchet tree in the Welcome's GroupInfo (`ratchet_tree` extension). Without
     /// it, joiners need the tree out of band ([`Group::ratchet_tree_bytes`] after the commit).
     pub ratchet_tree_in_welcome: bool,
+    /// PSKs to inject (PreSharedKey proposals by value, RFC 9420 §12.1.4): external PSKs
+    /// from [`Group::add_external_psk`] or resumption PSKs of this group's retained epochs.
+    pub psks: Vec<PreSharedKeyId>,
+    /// New group context extensions (a GroupContextExtensions proposal by value, §12.1.7).
+    pub group_context_extensions: Option<Vec<Extension>>,
+    /// Commit a ReInit (§12.1.5), alone: the group then takes no further commits.
+    pub reinit: Option<ReInit>,
+    /// Send the commit as a PrivateMessage (§6.3) instead of a PublicMessage.
+    pub private_message: bool,
 }
 
 /// Work counts of one operation, for reports and the regression gate.
@@ -76,37 +90,91 @@ pub struct CommitOutput {
 impl Group {
     /// Create a commit with `options`, merge it into this member's state, and return the
     /// messages to send (RFC 9420 §12.4.1). On error the state is unchanged.
+    ///
+    /// The commit covers, by reference, every proposal cached in this epoch (RFC 9420
+    /// §12.4: received with [`Group::process`] or sent with the `propose_*` methods) except
+    /// this member's own Updates (it updates through the path), then the proposals of
+    /// `options` by value.
     pub fn commit(&mut self, options: &CommitOptions) -> Result<CommitOutput> {
         if self.removed {
             return Err(GroupError::NotAMember.into());
         }
-        let (output, next) = self.transact(|g| g.build_commit(options))?;
+        if self.reinit.is_some() {
+            return Err(GroupError::ReInitialized.into());
+        }
+        let cache = std::mem::take(&mut self.proposal_cache);
+        let result = self.transact(|g| g.build_commit(options, &cache));
+        self.proposal_cache = cache;
+        let (output, next, reinit) = result?;
         self.advance(next);
+        self.reinit = reinit;
         Ok(output)
     }
 
-    fn build_commit(&mut self, options: &CommitOptions) -> Result<(CommitOutput, NextEpoch)> {
+    fn build_commit(
+        &mut self,
+        options: &CommitOptions,
+        cache: &[CachedProposal],
+    ) -> Result<(CommitOutput, NextEpoch, Option<ReInit>)> {
         let provider = self.provider;
         let me = self.own_leaf();
-        let proposals: Vec<Proposal> = options
-            .removes
+        let by_value: Vec<Proposal> = options
+            .group_context_extensions
             .iter()
-            .map(|r| Proposal::Remove(Remove { removed: r.0 }))
+            .map(|e| {
+                Proposal::GroupContextExtensions(GroupContextExtensions {
+                    extensions: e.clone(),
+                })
+            })
+            .chain(
+                options
+                    .removes
+                    .iter()
+                    .map(|r| Proposal::Remove(Remove { removed: r.0 })),
+            )
             .chain(options.adds.iter().map(|kp| {
                 Proposal::Add(Add {
                     key_package: kp.clone(),
                 })
             }))
+            .chain(
+                options
+                    .psks
+                    .iter()
+                    .map(|id| Proposal::PreSharedKey(PreSharedKey { psk: id.clone() })),
+            )
+            .chain(options.reinit.iter().map(|r| Proposal::ReInit(r.clone())))
             .collect();
-        let refs: Vec<&Proposal> = proposals.iter().collect();
-        let applied = self.apply_proposals(me, &refs)?;
+        let cached: Vec<&CachedProposal> = cache
+            .iter()
+            .filter(|c| !(c.sender == me && matches!(c.proposal, Proposal::Update(_))))
+            .collect();
+        let entries: Vec<Entry<'_>> = cached
+            .iter()
+            .map(|c| Entry {
+                proposal: &c.proposal,
+                sender: c.sender,
+                reference: Some(c.reference.as_slice()),
+            })
+            .chain(by_value.iter().map(|p| Entry {
+                proposal: p,
+                sender: me,
+                reference: None,
+            }))
+            .collect();
+        let applied = self.apply_proposals(me, &entries)?;
         let new_leaves: Vec<LeafIndex> = applied.added.iter().map(|&(l, _)| l).collect();
+        let added: Vec<(LeafIndex, &KeyPackage)> = applied
+            .added
+            .iter()
+            .filter_map(|&(l, i)| match entries[i].proposal {
+                Proposal::Add(a) => Some((l, &a.key_package)),
+                _ => None,
+            })
+            .collect();
         let mut counts = OpCounts::default();
 
-        let mut provisional = GroupContext {
-            epoch: self.context.epoch + 1,
-            ..self.context.clone()
-        };
+        let mut provisional = self.provisional_context(&applied);
         let nh = provider.hash_len();
         let (path, plan, commit_secret) = if options.force_path || applied.path_required {
             let leaf_secret = self.rng.secret(&provider, b"leaf secret", nh)?;
@@ -135,59 +203,78 @@ impl Group {
             (None, None, Secret::new(vec![0; nh]))
         };
 
+        let proposals: Vec<ProposalOrRef> = cached
+            .iter()
+            .map(|c| ProposalOrRef::Reference(HashReference(c.reference.clone().into())))
+            .chain(by_value.iter().cloned().map(ProposalOrRef::Proposal))
+            .collect();
         let content = FramedContent {
             group_id: self.context.group_id.clone(),
             epoch: self.context.epoch,
             sender: Sender::Member { leaf_index: me.0 },
             authenticated_data: Vec::new().into(),
-            content: FramedContentBody::Commit(Commit {
-                proposals: proposals.into_iter().map(ProposalOrRef::Proposal).collect(),
-                path,
-            }),
+            content: FramedContentBody::Commit(Commit { proposals, path }),
+        };
+        let wire_format = if options.private_message {
+            WireFormat::PrivateMessage
+        } else {
+            WireFormat::PublicMessage
         };
         let signature = sign_content(
             &provider,
             &self.signer,
-            WireFormat::PublicMessage,
+            wire_format,
             &content,
             &self.context,
         )?;
         let confirmed = schedule::confirmed_transcript_hash(
             &provider,
             &self.interim_transcript_hash,
-            WireFormat::PublicMessage,
+            wire_format,
             &content,
             signature.as_slice(),
         )?;
         let mut context = provisional;
         context.confirmed_transcript_hash = confirmed.clone().into();
-        let psk_secret = vec![0u8; nh];
+        let psk_secret = self.psk_secret(&applied.psks)?;
         let secrets = EpochSecrets::derive(
             &provider,
             self.secrets.init_secret.as_bytes(),
             commit_secret.as_bytes(),
-            &psk_secret,
+            psk_secret.as_bytes(),
             &codec::encode(&context)?,
         )?;
         let tag = secrets.confirmation_tag(&provider, &confirmed);
         let interim = schedule::interim_transcript_hash(&provider, &confirmed, &tag)?;
 
-        let message = self.framing.protect_public(AuthenticatedContent {
-            wire_format: WireFormat::PublicMessage,
+        let auth = AuthenticatedContent {
+            wire_format,
             content,
             auth: FramedContentAuthData {
                 signature,
                 confirmation_tag: Some(Mac(tag.clone().into())),
             },
-        })?;
-        let commit = encode_message(MlsMessageBody::PublicMessage(message))?;
+        };
+        let commit = if options.private_message {
+            let guard = self.rng.secret(&provider, b"reuse guard", 4)?;
+            let mut reuse_guard = [0u8; 4];
+            reuse_guard.copy_from_slice(guard.as_bytes());
+            let message = self
+                .framing
+                .protect_private_with_reuse_guard(&auth, 0, reuse_guard)?;
+            encode_message(MlsMessageBody::PrivateMessage(message))?
+        } else {
+            let message = self.framing.protect_public(auth)?;
+            encode_message(MlsMessageBody::PublicMessage(message))?
+        };
 
-        let welcome = if applied.added.is_empty() {
+        let welcome = if added.is_empty() {
             None
         } else {
             let w = self.build_welcome(
                 options,
-                &applied,
+                &added,
+                &applied.psks,
                 plan.as_ref(),
                 &context,
                 &secrets,
@@ -217,6 +304,7 @@ impl Group {
                 secrets,
                 interim_transcript_hash: interim,
             },
+            applied.reinit,
         ))
     }
 
@@ -273,7 +361,8 @@ impl Group {
     fn build_welcome(
         &mut self,
         options: &CommitOptions,
-        applied: &Applied,
+        added: &[(LeafIndex, &KeyPackage)],
+        psks: &[PreSharedKeyId],
         plan: Option<&PathPlan>,
         context: &GroupContext,
         secrets: &EpochSecrets,
@@ -300,17 +389,10 @@ impl Group {
         let seal = SealContext::new(&provider, b"Welcome", encrypted_group_info.as_slice())?;
         let me = self.own_leaf().node();
         let joiner_secret = &secrets.joiner_secret;
-        let jobs: Vec<(u32, LeafIndex, &KeyPackage)> = applied
-            .added
+        let jobs: Vec<(u32, LeafIndex, &KeyPackage)> = added
             .iter()
             .enumerate()
-            .map(|(position, &(leaf, i))| {
-                (
-                    position as u32,
-                    leaf,
-                    &options.adds[i - options.removes.len()],
-                )
-            })
+            .map(|(position, &(leaf, kp))| (position as u32, leaf, kp))
             .collect();
         let ephemeral = self.ephemeral(b"welcome ephemeral")?;
         let entries =
@@ -321,7 +403,7 @@ impl Group {
                         let lca = math::common_ancestor(me, leaf.node());
                         p.path_secret_at(lca)
                     });
-                    let plaintext = group_secrets_plaintext(joiner_secret, path_secret)?;
+                    let plaintext = group_secrets_plaintext(joiner_secret, path_secret, psks)?;
                     let ikm = ephemeral.ikm(&provider, WELCOME_POSITION, *position)?;
                     let (kem_output, ciphertext) = seal.seal(
                         kp.init_key.as_slice(),

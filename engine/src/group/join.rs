@@ -2,8 +2,10 @@
 //! extension or supplied out of band.
 
 use super::{decode_message, Group, GroupConfig, GroupError, NextEpoch, Rng};
-use crate::codec::{self, ExtensionType, GroupInfo, KeyPackage, MlsMessageBody, Node};
-use crate::crypto::Provider;
+use crate::codec::{
+    self, ExtensionType, GroupInfo, KeyPackage, MlsMessageBody, Node, PreSharedKeyId, PskSource,
+};
+use crate::crypto::{Provider, Secret};
 use crate::error::Result;
 use crate::kem::TreeKemPrivate;
 use crate::key_package::KeyPackageSecrets;
@@ -27,6 +29,29 @@ impl Group {
         ratchet_tree: Option<&[u8]>,
         config: GroupConfig,
     ) -> Result<Self> {
+        Self::join_with_psks(
+            provider,
+            welcome_bytes,
+            key_package,
+            secrets,
+            ratchet_tree,
+            config,
+            &[],
+        )
+    }
+
+    /// [`Group::join`] with external PSKs `(psk_id, psk)` for the PSKs the Welcome's
+    /// GroupSecrets name (RFC 9420 §8.4, §12.4.3.1); they are kept in the new member's
+    /// store ([`Group::add_external_psk`]) for later PreSharedKey proposals.
+    pub fn join_with_psks(
+        provider: Provider,
+        welcome_bytes: &[u8],
+        key_package: &KeyPackage,
+        secrets: &KeyPackageSecrets,
+        ratchet_tree: Option<&[u8]>,
+        config: GroupConfig,
+        external_psks: &[(Vec<u8>, Secret)],
+    ) -> Result<Self> {
         let message = decode_message(welcome_bytes)?;
         let MlsMessageBody::Welcome(w) = message.body else {
             return Err(GroupError::UnexpectedMessage("not a Welcome").into());
@@ -40,7 +65,13 @@ impl Group {
             &w,
             key_package,
             &secrets.init_key,
-            |_| None,
+            |id: &PreSharedKeyId| match &id.source {
+                PskSource::External { psk_id } => external_psks
+                    .iter()
+                    .find(|(i, _)| i.as_slice() == psk_id.as_slice())
+                    .map(|(_, s)| s.clone()),
+                PskSource::Resumption { .. } => None,
+            },
             |gi: &GroupInfo| {
                 let tree = load_tree(&provider, gi, ratchet_tree);
                 let key = tree.as_ref().ok().and_then(|t| {
@@ -101,7 +132,7 @@ impl Group {
             source: config.randomness.clone(),
             counter: 0,
         };
-        Ok(Self::assemble(
+        let mut group = Self::assemble(
             provider,
             tree,
             secrets.signer.clone(),
@@ -113,7 +144,11 @@ impl Group {
             },
             config,
             rng,
-        ))
+        );
+        for (id, psk) in external_psks {
+            group.add_external_psk(id, psk.clone());
+        }
+        Ok(group)
     }
 }
 

@@ -19,8 +19,11 @@ mod commit;
 mod join;
 mod process;
 mod proposals;
+mod propose;
 #[cfg(test)]
 mod tests;
+
+use std::collections::{HashMap, VecDeque};
 
 use crate::batch::Executor;
 use crate::codec::{
@@ -45,9 +48,35 @@ pub enum GroupError {
     /// A proposal type the engine does not process (yet).
     #[error("proposal type {0} is not supported")]
     UnsupportedProposal(u16),
-    /// A commit that references proposals sent earlier (not supported yet).
-    #[error("proposals by reference are not supported")]
-    ProposalByReference,
+    /// A commit references a proposal that is not in this epoch's proposal cache.
+    #[error("commit references an unknown proposal")]
+    UnknownProposalRef,
+    /// The commit's proposal list breaks a rule of RFC 9420 §12.2 (or a per-proposal rule of
+    /// §12.1 that has its own name).
+    #[error("invalid proposal list: {0}")]
+    InvalidProposalList(ProposalRule),
+    /// A leaf (an existing member, or a new one when `leaf` is `None`) does not support an
+    /// extension, proposal or credential type the group context uses or requires
+    /// (RFC 9420 §11.1, §12.1.7).
+    #[error("leaf {leaf:?} does not support {what} type {value}")]
+    UnsupportedCapability {
+        /// The leaf, if already in the tree.
+        leaf: Option<u32>,
+        /// "extension", "proposal" or "credential".
+        what: &'static str,
+        /// The type number.
+        value: u16,
+    },
+    /// A PreSharedKey proposal (or a Welcome) names a PSK this member does not hold.
+    #[error("unknown pre-shared key")]
+    MissingPsk,
+    /// A ReInit was committed: this group takes no further commits or proposals
+    /// (RFC 9420 §11.2); the members move to the new group.
+    #[error("the group has been reinitialised")]
+    ReInitialized,
+    /// The GroupInfo for an external join lacks the `external_pub` extension.
+    #[error("the GroupInfo has no external_pub extension")]
+    MissingExternalPub,
     /// A Remove of a blank or out-of-range leaf.
     #[error("remove of leaf {0}, which is not a member")]
     RemoveNonMember(u32),
@@ -94,6 +123,60 @@ pub enum GroupError {
     #[error("unsupported protocol version {0}")]
     UnsupportedVersion(u16),
 }
+
+/// The RFC 9420 §12.2 (and §12.1) proposal-list rules, each named, for
+/// [`GroupError::InvalidProposalList`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProposalRule {
+    /// The committer's own Update is in its commit (it updates through the path).
+    CommitterUpdate,
+    /// Two Adds carry KeyPackages with the same signature key.
+    DuplicateAddSignatureKey,
+    /// Two PreSharedKey proposals name the same PSK.
+    DuplicatePsk,
+    /// More than one GroupContextExtensions proposal.
+    MultipleGroupContextExtensions,
+    /// A ReInit together with any other proposal.
+    ReInitNotAlone,
+    /// An ExternalInit in a member's commit (or sent standalone).
+    ExternalInitInMemberCommit,
+    /// An Update whose leaf node's source is not `update` (§12.1.2).
+    UpdateLeafSource,
+    /// A PSK nonce whose length is not `KDF.Nh` (§12.1.4).
+    PskNonceLength,
+    /// A resumption PSK with a usage other than `application` in a regular commit (§8.4).
+    PskUsage,
+    /// An external commit whose proposals are not one ExternalInit, at most one Remove and
+    /// PSKs, all by value (§12.2).
+    ExternalCommitProposals,
+}
+
+impl core::fmt::Display for ProposalRule {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            ProposalRule::CommitterUpdate => "the committer's own Update is committed",
+            ProposalRule::DuplicateAddSignatureKey => "two Adds with the same signature key",
+            ProposalRule::DuplicatePsk => "the same PSK twice",
+            ProposalRule::MultipleGroupContextExtensions => {
+                "more than one GroupContextExtensions proposal"
+            }
+            ProposalRule::ReInitNotAlone => "a ReInit with other proposals",
+            ProposalRule::ExternalInitInMemberCommit => {
+                "an ExternalInit outside an external commit"
+            }
+            ProposalRule::UpdateLeafSource => "an Update leaf node whose source is not update",
+            ProposalRule::PskNonceLength => "a PSK nonce whose length is not Nh",
+            ProposalRule::PskUsage => "a resumption PSK whose usage is not application",
+            ProposalRule::ExternalCommitProposals => {
+                "external commit proposals other than ExternalInit, one Remove and PSKs by value"
+            }
+        })
+    }
+}
+
+/// How many past epochs' `resumption_psk` a member keeps (RFC 9420 §8.6).
+pub const RESUMPTION_PSK_EPOCHS: usize = 16;
 
 /// Where randomness comes from: the system, or (tests, benchmarks, simulations) a seed, so
 /// that runs are reproducible and the serial and parallel paths produce identical bytes.
@@ -177,6 +260,16 @@ pub struct Group {
     rng: Rng,
     /// Set when a processed commit removed this member.
     removed: bool,
+    /// Proposals sent standalone in this epoch (RFC 9420 §12.4), cleared on epoch change.
+    proposal_cache: Vec<proposals::CachedProposal>,
+    /// Private keys of this member's own Updates in the cache.
+    pending_updates: Vec<proposals::PendingUpdate>,
+    /// External PSKs by `psk_id` (RFC 9420 §8.4).
+    external_psks: HashMap<Vec<u8>, Secret>,
+    /// `resumption_psk` of up to [`RESUMPTION_PSK_EPOCHS`] past epochs, oldest first.
+    resumption_psks: VecDeque<(u64, Secret)>,
+    /// A committed ReInit (RFC 9420 §11.2): the group is closed.
+    reinit: Option<codec::ReInit>,
 }
 
 impl Clone for Group {
@@ -198,6 +291,11 @@ impl Clone for Group {
             config: self.config.clone(),
             rng: self.rng.clone(),
             removed: self.removed,
+            proposal_cache: self.proposal_cache.clone(),
+            pending_updates: self.pending_updates.clone(),
+            external_psks: self.external_psks.clone(),
+            resumption_psks: self.resumption_psks.clone(),
+            reinit: self.reinit.clone(),
         }
     }
 }
@@ -342,11 +440,23 @@ impl Group {
             config,
             rng,
             removed: false,
+            proposal_cache: Vec::new(),
+            pending_updates: Vec::new(),
+            external_psks: HashMap::new(),
+            resumption_psks: VecDeque::new(),
+            reinit: None,
         }
     }
 
     /// Move the next epoch in (after the tree journal was committed).
     fn advance(&mut self, next: NextEpoch) {
+        if self.resumption_psks.len() == RESUMPTION_PSK_EPOCHS {
+            self.resumption_psks.pop_front();
+        }
+        self.resumption_psks
+            .push_back((self.context.epoch, self.secrets.resumption_psk.clone()));
+        self.proposal_cache.clear();
+        self.pending_updates.clear();
         self.framing = EpochFraming::from_epoch_secrets(
             self.provider,
             next.context.clone(),

@@ -1,124 +1,407 @@
 //! Proposal-list validation and application (RFC 9420 §12.2, §12.3), shared by the committer
-//! and every receiver so both sides apply exactly the same rules.
+//! and every receiver so both sides apply exactly the same rules; the per-epoch proposal
+//! cache for proposals sent by reference (§12.4).
 
 use std::collections::HashSet;
 
-use super::{Group, GroupError};
-use crate::codec::{KeyPackage, Proposal, ProposalOrRef};
+use super::{Group, GroupError, ProposalRule};
+use crate::codec::{
+    self, Extension, ExtensionType, KeyPackage, LeafNode, LeafNodeSourceData, PreSharedKeyId,
+    Proposal, ProposalOrRef, ProposalType, PskSource, ReInit, RequiredCapabilities,
+    ResumptionPskUsage,
+};
+use crate::crypto::{HpkePrivateKey, Provider, Secret};
 use crate::error::Result;
 use crate::key_package::validate_key_package;
-use crate::tree::LeafIndex;
+use crate::tree::{validate_leaf_node, LeafIndex};
 
 /// Below this many KeyPackages, validating them in parallel does not pay for the fork.
 const KEY_PACKAGE_CUTOFF: usize = 16;
 
-/// What applying a commit's proposals did to the tree.
+/// `ProposalRef = RefHash("MLS 1.0 Proposal Reference", AuthenticatedContent)` (RFC 9420
+/// §5.2) over the encoded AuthenticatedContent.
+pub(super) fn proposal_ref(provider: &Provider, authenticated_content: &[u8]) -> Result<Vec<u8>> {
+    Ok(provider.ref_hash(b"MLS 1.0 Proposal Reference", authenticated_content)?)
+}
+
+/// A proposal received (or sent) standalone in the current epoch, which a commit may
+/// reference.
+#[derive(Debug, Clone)]
+pub(super) struct CachedProposal {
+    /// Its ProposalRef.
+    pub reference: Vec<u8>,
+    /// The proposal.
+    pub proposal: Proposal,
+    /// The member that sent it.
+    pub sender: LeafIndex,
+}
+
+/// Our own pending Update: the private key of the leaf it proposes.
+#[derive(Debug, Clone)]
+pub(super) struct PendingUpdate {
+    /// The ProposalRef of our Update.
+    pub reference: Vec<u8>,
+    /// The new leaf's HPKE private key.
+    pub leaf_key: HpkePrivateKey,
+}
+
+/// One entry of a commit's resolved proposal list: the proposal, who proposed it (the
+/// committer for proposals by value) and its reference if it came by reference.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Entry<'a> {
+    pub proposal: &'a Proposal,
+    pub sender: LeafIndex,
+    pub reference: Option<&'a [u8]>,
+}
+
+/// What applying a commit's proposals did.
 #[derive(Debug, Default)]
 pub(super) struct Applied {
     /// Leaves added, with the index of their Add in the proposal list.
     pub added: Vec<(LeafIndex, usize)>,
     /// Leaves removed.
     pub removed: Vec<LeafIndex>,
-    /// RFC 9420 §12.4: the commit must carry a path (Remove or Update present, or no
-    /// proposals at all).
+    /// Leaves replaced by an Update, with the Update's reference.
+    pub updated: Vec<(LeafIndex, Option<Vec<u8>>)>,
+    /// RFC 9420 §12.4: the commit must carry a path (an Update, Remove, ExternalInit or
+    /// GroupContextExtensions proposal present, or no proposals at all).
     pub path_required: bool,
+    /// The PSKs to inject, in proposal order.
+    pub psks: Vec<PreSharedKeyId>,
+    /// The new group context extensions, if a GroupContextExtensions proposal is present.
+    pub extensions: Option<Vec<Extension>>,
+    /// A committed ReInit.
+    pub reinit: Option<ReInit>,
 }
 
-/// The inline proposals of a commit; references are refused for now.
-pub(super) fn inline(proposals: &[ProposalOrRef]) -> Result<Vec<&Proposal>> {
+/// Resolve a commit's proposal list against the cache: proposals by value are the
+/// committer's, references must name a cached proposal ([`GroupError::UnknownProposalRef`]).
+pub(super) fn resolve<'a>(
+    proposals: &'a [ProposalOrRef],
+    cache: &'a [CachedProposal],
+    committer: LeafIndex,
+) -> Result<Vec<Entry<'a>>> {
     proposals
         .iter()
         .map(|p| match p {
-            ProposalOrRef::Proposal(p) => Ok(p),
-            ProposalOrRef::Reference(_) => Err(GroupError::ProposalByReference.into()),
+            ProposalOrRef::Proposal(p) => Ok(Entry {
+                proposal: p,
+                sender: committer,
+                reference: None,
+            }),
+            ProposalOrRef::Reference(r) => cache
+                .iter()
+                .find(|c| c.reference == r.as_slice())
+                .map(|c| Entry {
+                    proposal: &c.proposal,
+                    sender: c.sender,
+                    reference: Some(c.reference.as_slice()),
+                })
+                .ok_or_else(|| GroupError::UnknownProposalRef.into()),
         })
         .collect()
 }
 
+fn violation(rule: ProposalRule) -> crate::Error {
+    GroupError::InvalidProposalList(rule).into()
+}
+
+/// The `required_capabilities` extension among `extensions`, decoded.
+pub(super) fn required_capabilities(
+    extensions: &[Extension],
+) -> Result<Option<RequiredCapabilities>> {
+    extensions
+        .iter()
+        .find(|e| e.extension_type == ExtensionType::REQUIRED_CAPABILITIES)
+        .map(|e| codec::decode::<RequiredCapabilities>(e.extension_data.as_slice()))
+        .transpose()
+        .map_err(Into::into)
+}
+
+/// Check that `leaf` supports the group context `extensions` (RFC 9420 §7.2, §11.1, §12.1.7):
+/// every non-default extension type in use, and everything `required_capabilities` lists.
+pub(super) fn check_leaf_supports(
+    leaf: &LeafNode,
+    index: Option<LeafIndex>,
+    extensions: &[Extension],
+    required: Option<&RequiredCapabilities>,
+) -> Result<()> {
+    let caps = &leaf.capabilities;
+    let unsupported = |what: &'static str, value: u16| GroupError::UnsupportedCapability {
+        leaf: index.map(|l| l.0),
+        what,
+        value,
+    };
+    for e in extensions {
+        let t = e.extension_type;
+        if !(1..=5).contains(&t.0) && !caps.extensions.contains(&t) {
+            return Err(unsupported("extension", t.0).into());
+        }
+    }
+    if let Some(req) = required {
+        for t in &req.extension_types {
+            if !(1..=5).contains(&t.0) && !caps.extensions.contains(t) {
+                return Err(unsupported("extension", t.0).into());
+            }
+        }
+        for t in &req.proposal_types {
+            if !(1..=7).contains(&t.0) && !caps.proposals.contains(t) {
+                return Err(unsupported("proposal", t.0).into());
+            }
+        }
+        for t in &req.credential_types {
+            if !caps.credentials.contains(t) {
+                return Err(unsupported("credential", t.0).into());
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Group {
-    /// Validate `proposals` (committed by `committer`) and apply them to the tree in RFC 9420
-    /// order (Removes, then Adds). The tree must be under a journal: on error the caller
-    /// rolls it back.
+    /// The secret of a PSK this member holds: an external PSK from its store, or the
+    /// resumption PSK of this group's current or a retained past epoch.
+    pub(super) fn psk_value(&self, id: &PreSharedKeyId) -> Option<Secret> {
+        match &id.source {
+            PskSource::External { psk_id } => self.external_psks.get(psk_id.as_slice()).cloned(),
+            PskSource::Resumption {
+                psk_group_id,
+                psk_epoch,
+                ..
+            } => {
+                if psk_group_id.as_slice() != self.context.group_id.as_slice() {
+                    return None;
+                }
+                if *psk_epoch == self.context.epoch {
+                    return Some(self.secrets.resumption_psk.clone());
+                }
+                self.resumption_psks
+                    .iter()
+                    .find(|(e, _)| e == psk_epoch)
+                    .map(|(_, s)| s.clone())
+            }
+        }
+    }
+
+    /// Per-proposal checks that do not depend on the rest of the list (RFC 9420 §12.1), run
+    /// when a standalone proposal arrives (and again, with the list rules, at commit time).
+    pub(super) fn check_standalone(&self, sender: LeafIndex, proposal: &Proposal) -> Result<()> {
+        match proposal {
+            Proposal::Remove(r) => {
+                if r.removed >= self.tree.n_leaves()
+                    || self.tree.leaf(LeafIndex(r.removed)).is_none()
+                {
+                    return Err(GroupError::RemoveNonMember(r.removed).into());
+                }
+            }
+            Proposal::Update(u) => {
+                if !matches!(u.leaf_node.leaf_node_source, LeafNodeSourceData::Update) {
+                    return Err(violation(ProposalRule::UpdateLeafSource));
+                }
+                let _ = sender;
+            }
+            Proposal::PreSharedKey(p) => self.check_psk(&p.psk)?,
+            Proposal::ExternalInit(_) => {
+                return Err(violation(ProposalRule::ExternalInitInMemberCommit))
+            }
+            Proposal::Add(_) | Proposal::ReInit(_) | Proposal::GroupContextExtensions(_) => {}
+        }
+        Ok(())
+    }
+
+    /// RFC 9420 §8.4, §12.1.4: a PSK in a regular commit has a nonce of length `Nh`, is
+    /// external or an `application` resumption PSK, and is one this member holds.
+    fn check_psk(&self, id: &PreSharedKeyId) -> Result<()> {
+        if id.psk_nonce.as_slice().len() != self.provider.hash_len() {
+            return Err(violation(ProposalRule::PskNonceLength));
+        }
+        if let PskSource::Resumption { usage, .. } = &id.source {
+            if *usage != ResumptionPskUsage::Application {
+                return Err(violation(ProposalRule::PskUsage));
+            }
+        }
+        if self.psk_value(id).is_none() {
+            return Err(GroupError::MissingPsk.into());
+        }
+        Ok(())
+    }
+
+    /// Validate `proposals` (committed by `committer`) against RFC 9420 §12.2 and apply them
+    /// to the tree in §12.3 order (GroupContextExtensions, Updates, Removes, Adds; PSKs are
+    /// collected). The tree must be under a journal: on error the caller rolls it back.
     ///
-    /// Checks: only Add and Remove (by value); a Remove names a current member other than
-    /// the committer, at most once; every KeyPackage is valid (§10.1: signatures, suite,
-    /// lifetime against the group's clock, capabilities) — checked as one parallel batch —
-    /// and brings a signature key and encryption keys new to the tree and to the commit.
+    /// Checks, each failing with a typed error: every proposal valid on its own (§12.1:
+    /// Remove of a member, Update leaf nodes signed for their sender's position with source
+    /// `update`, KeyPackages valid for the group — checked as one parallel batch — PSKs
+    /// known with an `Nh` nonce and `application` usage); no Update or Remove of the
+    /// committer; no Update by value; at most one Update/Remove per leaf; no two Adds with
+    /// the same signature key; no PSK twice; at most one GroupContextExtensions; a ReInit
+    /// alone; no ExternalInit in a member's commit; new keys new to the tree; every member
+    /// and every new leaf supporting the group context extensions and required
+    /// capabilities.
     pub(super) fn apply_proposals(
         &mut self,
         committer: LeafIndex,
-        proposals: &[&Proposal],
+        proposals: &[Entry<'_>],
     ) -> Result<Applied> {
         let mut applied = Applied {
             path_required: proposals.is_empty(),
             ..Applied::default()
         };
         let mut adds: Vec<(usize, &KeyPackage)> = Vec::new();
-        let mut removed = HashSet::new();
-        for (i, p) in proposals.iter().enumerate() {
+        let mut updates: Vec<(LeafIndex, &LeafNode, Option<&[u8]>)> = Vec::new();
+        let mut touched = HashSet::new();
+        let mut removed = Vec::new();
+        let mut add_keys = HashSet::new();
+        let mut psk_ids = Vec::new();
+        let mut n_reinit = 0;
+        for (i, entry) in proposals.iter().enumerate() {
+            let p = entry.proposal;
+            self.check_standalone(entry.sender, p)?;
             match p {
-                Proposal::Add(add) => adds.push((i, &add.key_package)),
+                Proposal::Add(add) => {
+                    if !add_keys.insert(add.key_package.leaf_node.signature_key.as_slice()) {
+                        return Err(violation(ProposalRule::DuplicateAddSignatureKey));
+                    }
+                    adds.push((i, &add.key_package));
+                }
                 Proposal::Remove(r) => {
                     let leaf = LeafIndex(r.removed);
                     if leaf == committer {
                         return Err(GroupError::CommitterRemovesSelf.into());
                     }
-                    if r.removed >= self.tree.n_leaves() || self.tree.leaf(leaf).is_none() {
-                        return Err(GroupError::RemoveNonMember(r.removed).into());
-                    }
-                    if !removed.insert(r.removed) {
+                    if !touched.insert(r.removed) {
                         return Err(GroupError::ConflictingProposals(r.removed).into());
                     }
+                    removed.push(leaf);
                     applied.path_required = true;
                 }
-                Proposal::Update(_) => return Err(GroupError::UpdateByValue.into()),
-                other => {
-                    return Err(GroupError::UnsupportedProposal(other.proposal_type().0).into())
+                Proposal::Update(u) => {
+                    if entry.reference.is_none() {
+                        return Err(GroupError::UpdateByValue.into());
+                    }
+                    if entry.sender == committer {
+                        return Err(violation(ProposalRule::CommitterUpdate));
+                    }
+                    if !touched.insert(entry.sender.0) {
+                        return Err(GroupError::ConflictingProposals(entry.sender.0).into());
+                    }
+                    updates.push((entry.sender, &u.leaf_node, entry.reference));
+                    applied.path_required = true;
+                }
+                Proposal::PreSharedKey(psk) => {
+                    if psk_ids.contains(&&psk.psk) {
+                        return Err(violation(ProposalRule::DuplicatePsk));
+                    }
+                    psk_ids.push(&psk.psk);
+                }
+                Proposal::GroupContextExtensions(gce) => {
+                    if applied.extensions.is_some() {
+                        return Err(violation(ProposalRule::MultipleGroupContextExtensions));
+                    }
+                    applied.extensions = Some(gce.extensions.clone());
+                    applied.path_required = true;
+                }
+                Proposal::ReInit(r) => {
+                    n_reinit += 1;
+                    applied.reinit = Some(r.clone());
+                }
+                Proposal::ExternalInit(_) => {
+                    return Err(violation(ProposalRule::ExternalInitInMemberCommit))
                 }
             }
         }
+        if n_reinit > 0 && proposals.len() > 1 {
+            return Err(violation(ProposalRule::ReInitNotAlone));
+        }
+        applied.psks = psk_ids.into_iter().cloned().collect();
 
+        // The extensions of the new epoch, against which leaves are checked.
+        let extensions = applied
+            .extensions
+            .clone()
+            .unwrap_or_else(|| self.context.extensions.clone());
+        let required = required_capabilities(&extensions)?;
+
+        let credentials: HashSet<u16> = self
+            .tree
+            .leaves()
+            .map(|(_, l)| l.credential.credential_type().0)
+            .collect();
+        let provider = self.provider;
+        let group_id = self.context.group_id.as_slice().to_vec();
         if !adds.is_empty() {
-            let credentials: HashSet<u16> = self
-                .tree
-                .leaves()
-                .map(|(_, l)| l.credential.credential_type().0)
-                .collect();
-            let provider = self.provider;
             let clock = self.config.clock;
+            let (ext, req) = (&extensions, required.as_ref());
             self.config
                 .executor
                 .try_map(&adds, KEY_PACKAGE_CUTOFF, |_, (_, kp)| {
-                    validate_key_package(&provider, kp, clock, &credentials)
+                    validate_key_package(&provider, kp, clock, &credentials)?;
+                    check_leaf_supports(&kp.leaf_node, None, ext, req)
                 })?;
         }
+        for &(leaf, node, _) in &updates {
+            if self.tree.leaf(leaf).is_none() {
+                return Err(GroupError::RemoveNonMember(leaf.0).into());
+            }
+            validate_leaf_node(&provider, node, Some((&group_id, leaf)), &credentials)?;
+            check_leaf_supports(node, Some(leaf), &extensions, required.as_ref())?;
+        }
 
-        let mut removed: Vec<u32> = removed.into_iter().collect();
+        for &(leaf, node, reference) in &updates {
+            self.tree.update_leaf(leaf, node.clone())?;
+            self.check_new_keys(leaf, node, "update")?;
+            applied.updated.push((leaf, reference.map(<[u8]>::to_vec)));
+        }
         removed.sort_unstable();
         for &r in &removed {
-            self.tree.remove_leaf(LeafIndex(r))?;
-            applied.removed.push(LeafIndex(r));
+            self.tree.remove_leaf(r)?;
+            applied.removed.push(r);
         }
         for (i, kp) in adds {
             let leaf = self.tree.add_leaf(kp.leaf_node.clone());
-            let sig = kp.leaf_node.signature_key.as_slice();
-            let enc = kp.leaf_node.encryption_key.as_slice();
-            if self.tree.signature_key_count(sig) > 1 {
-                return Err(GroupError::DuplicateKey {
-                    what: "signature key",
-                    leaf: leaf.0,
-                }
-                .into());
-            }
-            if self.tree.encryption_key_count(enc) > 1 {
-                return Err(GroupError::DuplicateKey {
-                    what: "encryption key",
-                    leaf: leaf.0,
-                }
-                .into());
-            }
+            self.check_new_keys(leaf, &kp.leaf_node, "add")?;
             applied.added.push((leaf, i));
+        }
+        if applied.extensions.is_some() {
+            // §12.1.7: every member (after this commit's changes) supports the new
+            // extensions.
+            for (i, leaf) in self.tree.leaves() {
+                check_leaf_supports(leaf, Some(i), &extensions, required.as_ref())?;
+            }
         }
         Ok(applied)
     }
+
+    /// §7.3, §12.2: the keys `node` brought to `leaf` must be new to the tree.
+    fn check_new_keys(&mut self, leaf: LeafIndex, node: &LeafNode, _why: &str) -> Result<()> {
+        if self.tree.signature_key_count(node.signature_key.as_slice()) > 1 {
+            return Err(GroupError::DuplicateKey {
+                what: "signature key",
+                leaf: leaf.0,
+            }
+            .into());
+        }
+        if self
+            .tree
+            .encryption_key_count(node.encryption_key.as_slice())
+            > 1
+        {
+            return Err(GroupError::DuplicateKey {
+                what: "encryption key",
+                leaf: leaf.0,
+            }
+            .into());
+        }
+        Ok(())
+    }
+}
+
+/// The proposal types whose presence requires a path (RFC 9420 §17.4, "Path Required").
+#[allow(dead_code)]
+pub(super) fn requires_path(t: ProposalType) -> bool {
+    !matches!(
+        t,
+        ProposalType::ADD | ProposalType::PSK | ProposalType::REINIT
+    )
 }

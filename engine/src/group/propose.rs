@@ -1,0 +1,145 @@
+//! Standalone proposals sent by this member (RFC 9420 §12.1), cached for the epoch so that
+//! a later commit (by any member) can reference them, and the PSK store.
+
+use super::proposals::{proposal_ref, CachedProposal, PendingUpdate};
+use super::{encode_message, Group, GroupError};
+use crate::codec::{
+    self, Add, AuthenticatedContent, Extension, FramedContent, FramedContentBody,
+    GroupContextExtensions, KeyPackage, LeafNodeSourceData, LeafNodeTbs, MlsMessageBody,
+    PreSharedKey, PreSharedKeyId, Proposal, Remove, Sender, Update, WireFormat,
+};
+use crate::crypto::{HpkePrivateKey, Secret};
+use crate::error::{Error, Result};
+use crate::tree::LeafIndex;
+
+impl Group {
+    /// Register an external PSK (RFC 9420 §8.4) under `psk_id`, for PreSharedKey proposals
+    /// and Welcomes that name it.
+    pub fn add_external_psk(&mut self, psk_id: &[u8], psk: Secret) {
+        self.external_psks.insert(psk_id.to_vec(), psk);
+    }
+
+    /// The ProposalRefs cached in this epoch (received or sent), in arrival order.
+    pub fn pending_proposals(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.proposal_cache.iter().map(|c| c.reference.as_slice())
+    }
+
+    /// The ReInit committed in this group, if any (RFC 9420 §11.2): the group is closed
+    /// and its members are expected to start the new group it describes.
+    pub fn reinit(&self) -> Option<&codec::ReInit> {
+        self.reinit.as_ref()
+    }
+
+    /// Propose adding `key_package` (RFC 9420 §12.1.1). Returns the MLSMessage to send.
+    pub fn propose_add(&mut self, key_package: KeyPackage, private: bool) -> Result<Vec<u8>> {
+        self.propose(Proposal::Add(Add { key_package }), private, None)
+    }
+
+    /// Propose removing `leaf` (RFC 9420 §12.1.3).
+    pub fn propose_remove(&mut self, leaf: LeafIndex, private: bool) -> Result<Vec<u8>> {
+        self.propose(Proposal::Remove(Remove { removed: leaf.0 }), private, None)
+    }
+
+    /// Propose injecting a PSK (RFC 9420 §12.1.4); this member must hold it.
+    pub fn propose_psk(&mut self, psk: PreSharedKeyId, private: bool) -> Result<Vec<u8>> {
+        self.propose(Proposal::PreSharedKey(PreSharedKey { psk }), private, None)
+    }
+
+    /// Propose new group context extensions (RFC 9420 §12.1.7).
+    pub fn propose_group_context_extensions(
+        &mut self,
+        extensions: Vec<Extension>,
+        private: bool,
+    ) -> Result<Vec<u8>> {
+        self.propose(
+            Proposal::GroupContextExtensions(GroupContextExtensions { extensions }),
+            private,
+            None,
+        )
+    }
+
+    /// Propose an Update of this member's leaf with a fresh HPKE key (RFC 9420 §12.1.2). The
+    /// new private key is kept until the epoch ends; if another member commits the Update,
+    /// processing that commit switches to it.
+    pub fn propose_update(&mut self, private: bool) -> Result<Vec<u8>> {
+        let provider = self.provider;
+        let me = self.own_leaf();
+        let mut leaf = self
+            .tree
+            .leaf(me)
+            .cloned()
+            .ok_or(Error::Internal("own leaf missing from the tree"))?;
+        let ikm = self
+            .rng
+            .secret(&provider, b"update leaf", provider.hash_len())?;
+        let (leaf_key, leaf_pub) = provider.derive_hpke_key_pair(ikm.as_bytes())?;
+        leaf.encryption_key = codec::HpkePublicKey(leaf_pub.into());
+        leaf.leaf_node_source = LeafNodeSourceData::Update;
+        let tbs = LeafNodeTbs::in_group(&leaf, self.context.group_id.as_slice(), me.0);
+        leaf.signature = provider
+            .sign_with_label(&self.signer, b"LeafNodeTBS", &codec::encode(&tbs)?)?
+            .into();
+        self.propose(
+            Proposal::Update(Update { leaf_node: leaf }),
+            private,
+            Some(leaf_key),
+        )
+    }
+
+    /// Frame, sign and protect a proposal from this member, and cache it.
+    fn propose(
+        &mut self,
+        proposal: Proposal,
+        private: bool,
+        update_key: Option<HpkePrivateKey>,
+    ) -> Result<Vec<u8>> {
+        if self.removed {
+            return Err(GroupError::NotAMember.into());
+        }
+        if self.reinit.is_some() {
+            return Err(GroupError::ReInitialized.into());
+        }
+        let me = self.own_leaf();
+        self.check_standalone(me, &proposal)?;
+        let wire_format = if private {
+            WireFormat::PrivateMessage
+        } else {
+            WireFormat::PublicMessage
+        };
+        let content = FramedContent {
+            group_id: self.context.group_id.clone(),
+            epoch: self.context.epoch,
+            sender: Sender::Member { leaf_index: me.0 },
+            authenticated_data: Vec::new().into(),
+            content: FramedContentBody::Proposal(proposal.clone()),
+        };
+        let auth: AuthenticatedContent =
+            self.framing
+                .authenticate(&self.signer, wire_format, content, None)?;
+        let reference = proposal_ref(&self.provider, &codec::encode(&auth)?)?;
+        let bytes = if private {
+            let guard = self.rng.secret(&self.provider, b"reuse guard", 4)?;
+            let mut reuse_guard = [0u8; 4];
+            reuse_guard.copy_from_slice(guard.as_bytes());
+            let message = self
+                .framing
+                .protect_private_with_reuse_guard(&auth, 0, reuse_guard)?;
+            encode_message(MlsMessageBody::PrivateMessage(message))?
+        } else {
+            let message = self.framing.protect_public(auth)?;
+            encode_message(MlsMessageBody::PublicMessage(message))?
+        };
+        if let Some(leaf_key) = update_key {
+            self.pending_updates.push(PendingUpdate {
+                reference: reference.clone(),
+                leaf_key,
+            });
+        }
+        self.proposal_cache.push(CachedProposal {
+            reference,
+            proposal,
+            sender: me,
+        });
+        Ok(bytes)
+    }
+}
