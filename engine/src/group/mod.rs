@@ -21,6 +21,8 @@ mod process;
 mod proposals;
 mod propose;
 #[cfg(test)]
+mod protocol_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::{HashMap, VecDeque};

@@ -9,14 +9,14 @@ use super::*;
 use crate::crypto::CipherSuite;
 use crate::key_package::{key_package_from_seed, KeyPackageSecrets};
 
-fn provider() -> Provider {
+pub(super) fn provider() -> Provider {
     Provider::new(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519)
 }
 
 /// A fixed time (2027-01-15), so that seeded runs are reproducible across seconds.
-const NOW: u64 = 1_800_000_000;
+pub(super) const NOW: u64 = 1_800_000_000;
 
-fn seeded(executor: Executor, seed: u32) -> GroupConfig {
+pub(super) fn seeded(executor: Executor, seed: u32) -> GroupConfig {
     let mut bytes = vec![0xc4; 32];
     bytes[..4].copy_from_slice(&seed.to_be_bytes());
     GroupConfig {
@@ -26,7 +26,7 @@ fn seeded(executor: Executor, seed: u32) -> GroupConfig {
     }
 }
 
-fn kp(p: &Provider, i: u32) -> (codec::KeyPackage, KeyPackageSecrets) {
+pub(super) fn kp(p: &Provider, i: u32) -> (codec::KeyPackage, KeyPackageSecrets) {
     let mut seed = [0x5a; 32];
     seed[..4].copy_from_slice(&i.to_be_bytes());
     key_package_from_seed(
@@ -38,13 +38,13 @@ fn kp(p: &Provider, i: u32) -> (codec::KeyPackage, KeyPackageSecrets) {
     .unwrap()
 }
 
-fn creator(p: &Provider, config: GroupConfig) -> Group {
+pub(super) fn creator(p: &Provider, config: GroupConfig) -> Group {
     let (signer, _) = p.signature_key_pair_from_seed(&[1; 32]).unwrap();
     Group::create(*p, b"group", b"creator", signer, config).unwrap()
 }
 
 /// Everything a member's view of the epoch must agree on.
-fn fingerprint(g: &Group) -> (u64, Vec<u8>, Vec<u8>, Vec<u8>) {
+pub(super) fn fingerprint(g: &Group) -> (u64, Vec<u8>, Vec<u8>, Vec<u8>) {
     (
         g.epoch(),
         g.epoch_authenticator().as_bytes().to_vec(),
@@ -57,7 +57,7 @@ fn fingerprint(g: &Group) -> (u64, Vec<u8>, Vec<u8>, Vec<u8>) {
 }
 
 /// The full observable state, to check that a failed operation changed nothing.
-fn snapshot(g: &Group) -> (Vec<u8>, Vec<u8>, Vec<u8>, Vec<usize>) {
+pub(super) fn snapshot(g: &Group) -> (Vec<u8>, Vec<u8>, Vec<u8>, Vec<usize>) {
     let mut t = g.tree().clone();
     (
         codec::encode(&g.tree().to_wire()).unwrap(),
@@ -68,7 +68,7 @@ fn snapshot(g: &Group) -> (Vec<u8>, Vec<u8>, Vec<u8>, Vec<usize>) {
 }
 
 /// Build a group of `n` members: the creator adds `n - 1` in one commit; all join.
-fn build(n: u32, executor: Executor, tree_in_welcome: bool) -> (Group, Vec<Group>) {
+pub(super) fn build(n: u32, executor: Executor, tree_in_welcome: bool) -> (Group, Vec<Group>) {
     let p = provider();
     let mut alice = creator(&p, seeded(executor, 9));
     let kps: Vec<_> = (1..n).map(|i| kp(&p, i)).collect();
@@ -102,7 +102,7 @@ fn build(n: u32, executor: Executor, tree_in_welcome: bool) -> (Group, Vec<Group
     (alice, members)
 }
 
-fn all_agree(groups: &[&Group]) {
+pub(super) fn all_agree(groups: &[&Group]) {
     let want = fingerprint(groups[0]);
     for g in groups {
         assert_eq!(fingerprint(g), want, "member {:?} disagrees", g.own_leaf());
