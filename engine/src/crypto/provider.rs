@@ -266,6 +266,60 @@ impl Provider {
             .map_err(hpke_backend::map_hpke_error)
     }
 
+    /// `SetupBaseS(pk, info)` then `context.export(exporter_context, length)` (RFC 9180
+    /// §5.3): (`enc` / `kem_output`, exported secret). RFC 9420 §8.3 uses it for external
+    /// joins.
+    pub fn hpke_send_export(
+        &self,
+        pk: &[u8],
+        info: &[u8],
+        exporter_context: &[u8],
+        length: usize,
+    ) -> Result<(Vec<u8>, Secret)> {
+        if pk.len() != awslc::X25519_LEN {
+            return Err(CryptoError::InvalidPublicKey);
+        }
+        let pk = RsHpkePublicKey::new(pk.to_vec());
+        let (enc, secret) = self
+            .hpke(HpkeRng::system())
+            .send_export(&pk, info, None, None, None, exporter_context, length)
+            .map_err(hpke_backend::map_hpke_error)?;
+        Ok((enc, Secret::new(secret)))
+    }
+
+    /// `SetupBaseR(enc, sk, info)` then `context.export(exporter_context, length)` (RFC 9180
+    /// §5.3): the receiving side of [`Provider::hpke_send_export`].
+    pub fn hpke_receiver_export(
+        &self,
+        sk: &HpkePrivateKey,
+        kem_output: &[u8],
+        info: &[u8],
+        exporter_context: &[u8],
+        length: usize,
+    ) -> Result<Secret> {
+        if sk.as_bytes().len() != X25519_NSK {
+            return Err(CryptoError::InvalidPrivateKey);
+        }
+        if kem_output.len() != awslc::X25519_LEN {
+            return Err(CryptoError::InvalidPublicKey);
+        }
+        let sk = hpke_rs::HpkePrivateKey::new(sk.as_bytes().to_vec());
+        let secret = self
+            .hpke(HpkeRng::fixed(&[]))
+            .receiver_export(
+                kem_output,
+                &sk,
+                info,
+                None,
+                None,
+                None,
+                exporter_context,
+                length,
+            )
+            .map_err(hpke_backend::map_hpke_error)?;
+        Ok(Secret::new(secret))
+    }
+
     /// `OpenBase(enc, sk, info, aad, ct)` (RFC 9180 §6.1); [`CryptoError::HpkeOpenFailed`] if
     /// the ciphertext does not authenticate.
     pub fn hpke_open(

@@ -324,7 +324,7 @@ impl Group {
     /// Seal every path secret of `plan` to its copath resolution as one batch on the
     /// group's executor (RFC 9420 §7.6). The GroupContext is hashed into HPKE's key schedule
     /// once for the whole batch ([`SealContext`]).
-    fn seal_path(
+    pub(super) fn seal_path(
         &mut self,
         plan: &PathPlan,
         context_bytes: &[u8],

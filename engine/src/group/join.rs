@@ -153,7 +153,7 @@ impl Group {
 }
 
 /// The tree from the GroupInfo's `ratchet_tree` extension, else from `out_of_band`.
-fn load_tree(
+pub(super) fn load_tree(
     provider: &Provider,
     gi: &GroupInfo,
     out_of_band: Option<&[u8]>,

@@ -16,6 +16,7 @@
 //! KeyPackage signature checks) runs as a batch on the group's [`Executor`].
 
 mod commit;
+mod external;
 mod join;
 mod process;
 mod proposals;

@@ -162,11 +162,6 @@ impl Group {
         })
     }
 
-    /// An external commit (RFC 9420 §12.4.3.2): not supported yet.
-    fn process_external_commit(&mut self, _public: codec::PublicMessage) -> Result<ProcessOutcome> {
-        Err(GroupError::UnexpectedMessage("external commits are not supported yet").into())
-    }
-
     /// The next epoch of a verified member commit, or `None` if it removes this member.
     fn process_commit_with(
         &mut self,

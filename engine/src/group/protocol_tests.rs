@@ -624,3 +624,94 @@ fn reinit_closes_the_group() {
         assert!(g.propose_update(false).is_err());
     }
 }
+
+#[test]
+fn external_commit_round_trip() {
+    let p = provider();
+    let (mut alice, mut members) = build(3, Executor::default(), true);
+    // A new member joins from a GroupInfo carrying the tree.
+    let gi = members[0].group_info(true).unwrap();
+    let (signer, _) = p.signature_key_pair_from_seed(&[0x77; 32]).unwrap();
+    let (mut zed, commit) = Group::join_external(
+        p,
+        &gi,
+        None,
+        b"zed",
+        signer,
+        None,
+        seeded(Executor::default(), 100),
+    )
+    .unwrap();
+    assert_eq!(zed.own_leaf(), LeafIndex(3));
+
+    // A tampered copy is rejected without a state change.
+    let before = full_state(&alice);
+    let mut bad = commit.clone();
+    let n = bad.len();
+    bad[n - 40] ^= 1;
+    assert!(alice.process(&bad).is_err());
+    assert_eq!(full_state(&alice), before);
+
+    assert_eq!(
+        alice.process(&commit).unwrap(),
+        ProcessOutcome::Committed {
+            epoch: 2,
+            committer: LeafIndex(3)
+        }
+    );
+    for m in members.iter_mut() {
+        m.process(&commit).unwrap();
+    }
+    all_agree(&[&alice, &members[0], &members[1], &zed]);
+
+    // The new member commits like any other.
+    let out = zed
+        .commit(&CommitOptions {
+            force_path: true,
+            ..CommitOptions::default()
+        })
+        .unwrap();
+    alice.process(&out.commit).unwrap();
+    for m in members.iter_mut() {
+        m.process(&out.commit).unwrap();
+    }
+    all_agree(&[&alice, &members[0], &members[1], &zed]);
+
+    // A member resyncs: it rejoins with a new key, removing its old leaf; the tree comes
+    // out of band.
+    let gi = alice.group_info(false).unwrap();
+    let tree = alice.ratchet_tree_bytes().unwrap();
+    let (signer, _) = p.signature_key_pair_from_seed(&[0x78; 32]).unwrap();
+    let old = members[1].own_leaf();
+    let (carol, commit) = Group::join_external(
+        p,
+        &gi,
+        Some(&tree),
+        b"member-2",
+        signer,
+        Some(old),
+        seeded(Executor::default(), 101),
+    )
+    .unwrap();
+    assert_eq!(
+        members[1].process(&commit).unwrap(),
+        ProcessOutcome::Removed
+    );
+    process_all(&mut [&mut alice, &mut members[0], &mut zed], &commit);
+    all_agree(&[&alice, &members[0], &zed, &carol]);
+    assert_eq!(alice.member_count(), 4);
+
+    // A GroupInfo of a past epoch gives a commit the members refuse (wrong epoch).
+    let (signer, _) = p.signature_key_pair_from_seed(&[0x79; 32]).unwrap();
+    let (_, stale) = Group::join_external(
+        p,
+        &gi,
+        Some(&tree),
+        b"late",
+        signer,
+        None,
+        seeded(Executor::default(), 102),
+    )
+    .unwrap();
+    assert!(alice.process(&stale).is_err());
+}
