@@ -9,6 +9,8 @@ use crate::codec::{
     PreSharedKey, PreSharedKeyId, Proposal, ProposalOrRef, ReInit, Remove, Sender, UpdatePath,
     Welcome, WireFormat,
 };
+use std::collections::HashSet;
+
 use crate::crypto::hpke_batch::SealContext;
 use crate::crypto::Secret;
 use crate::error::{Error, Result};
@@ -87,13 +89,81 @@ pub struct CommitOutput {
     pub counts: OpCounts,
 }
 
+/// The cached proposals a commit covers (RFC 9420 §12.2: the committer resolves conflicts
+/// among the proposals it received). Skipped: this member's own Updates (it updates through
+/// the path) and Removes of itself; anything when `by_value` holds a ReInit; a ReInit
+/// with anything else; a second Remove of a leaf; an Update of a leaf that is removed or
+/// already updated (a Remove wins); an Add whose signature key another Add brings; a PSK
+/// already injected; a GroupContextExtensions after another.
+fn select_cached<'a>(
+    cache: &'a [CachedProposal],
+    me: LeafIndex,
+    by_value: &[Proposal],
+) -> Vec<&'a CachedProposal> {
+    if by_value.iter().any(|p| matches!(p, Proposal::ReInit(_))) {
+        return Vec::new();
+    }
+    let mut removed: HashSet<u32> = HashSet::new();
+    let mut add_keys: HashSet<&[u8]> = HashSet::new();
+    let mut psks: Vec<&PreSharedKeyId> = Vec::new();
+    let mut gce = false;
+    for p in by_value {
+        match p {
+            Proposal::Remove(r) => {
+                removed.insert(r.removed);
+            }
+            Proposal::Add(a) => {
+                add_keys.insert(a.key_package.leaf_node.signature_key.as_slice());
+            }
+            Proposal::PreSharedKey(k) => psks.push(&k.psk),
+            Proposal::GroupContextExtensions(_) => gce = true,
+            _ => {}
+        }
+    }
+    // Removes first, so that a Remove wins over an Update of the same leaf.
+    let mut chosen_removes = Vec::new();
+    for c in cache {
+        if let Proposal::Remove(r) = &c.proposal {
+            if r.removed != me.0 && removed.insert(r.removed) {
+                chosen_removes.push(c.reference.as_slice());
+            }
+        }
+    }
+    let mut updated: HashSet<u32> = HashSet::new();
+    let mut out = Vec::new();
+    for c in cache {
+        let keep = match &c.proposal {
+            Proposal::Remove(_) => chosen_removes.contains(&c.reference.as_slice()),
+            Proposal::Update(_) => {
+                c.sender != me && !removed.contains(&c.sender.0) && updated.insert(c.sender.0)
+            }
+            Proposal::Add(a) => add_keys.insert(a.key_package.leaf_node.signature_key.as_slice()),
+            Proposal::PreSharedKey(k) => {
+                let fresh = !psks.contains(&&k.psk);
+                if fresh {
+                    psks.push(&k.psk);
+                }
+                fresh
+            }
+            Proposal::GroupContextExtensions(_) => !std::mem::replace(&mut gce, true),
+            Proposal::ReInit(_) => cache.len() == 1 && by_value.is_empty(),
+            Proposal::ExternalInit(_) => false,
+        };
+        if keep {
+            out.push(c);
+        }
+    }
+    out
+}
+
 impl Group {
     /// Create a commit with `options`, merge it into this member's state, and return the
     /// messages to send (RFC 9420 §12.4.1). On error the state is unchanged.
     ///
-    /// The commit covers, by reference, every proposal cached in this epoch (RFC 9420
-    /// §12.4: received with [`Group::process`] or sent with the `propose_*` methods) except
-    /// this member's own Updates (it updates through the path), then the proposals of
+    /// The commit covers, by reference, the proposals cached in this epoch (RFC 9420
+    /// §12.4: received with [`Group::process`] or sent with the `propose_*` methods) minus
+    /// those that conflict (see `select_cached`: own Updates, a second Remove of a leaf, an
+    /// Update of a removed leaf, duplicate Adds or PSKs, ...), then the proposals of
     /// `options` by value.
     pub fn commit(&mut self, options: &CommitOptions) -> Result<CommitOutput> {
         if self.removed {
@@ -145,10 +215,7 @@ impl Group {
             )
             .chain(options.reinit.iter().map(|r| Proposal::ReInit(r.clone())))
             .collect();
-        let cached: Vec<&CachedProposal> = cache
-            .iter()
-            .filter(|c| !(c.sender == me && matches!(c.proposal, Proposal::Update(_))))
-            .collect();
+        let cached = select_cached(cache, me, &by_value);
         let entries: Vec<Entry<'_>> = cached
             .iter()
             .map(|c| Entry {

@@ -401,28 +401,49 @@ fn every_proposal_list_rule_has_its_typed_error() {
 }
 
 #[test]
-fn conflicting_cached_proposals_are_refused_at_commit() {
-    // Two members each propose GroupContextExtensions; committing both (the committer
-    // covers every cached proposal) breaks §12.2 and is refused with no state change.
-    let (mut alice, mut members) = build(3, Executor::default(), true);
-    let a = members[0]
-        .propose_group_context_extensions(Vec::new(), false)
-        .unwrap();
-    let b = members[1]
-        .propose_group_context_extensions(Vec::new(), false)
-        .unwrap();
-    alice.process(&a).unwrap();
-    alice.process(&b).unwrap();
-    let before = full_state(&alice);
-    let err = alice.commit(&CommitOptions::default()).unwrap_err();
-    assert!(matches!(
-        err,
-        Error::Group(GroupError::InvalidProposalList(
-            ProposalRule::MultipleGroupContextExtensions
-        ))
-    ));
-    assert_eq!(full_state(&alice), before);
-    assert_eq!(alice.pending_proposals().count(), 2);
+fn the_committer_resolves_conflicting_cached_proposals() {
+    // Bob and Carol both propose removing Dave, Dave proposes an Update, Bob and Carol
+    // both propose GroupContextExtensions: the committer keeps one Remove (which wins over
+    // the Update) and one GroupContextExtensions, and every member follows.
+    let (mut alice, mut members) = build(4, Executor::default(), true);
+    let dave = members[2].own_leaf();
+    let msgs = [
+        members[0].propose_remove(dave, false).unwrap(),
+        members[1].propose_remove(dave, true).unwrap(),
+        members[2].propose_update(false).unwrap(),
+        members[0]
+            .propose_group_context_extensions(Vec::new(), false)
+            .unwrap(),
+        members[1]
+            .propose_group_context_extensions(Vec::new(), false)
+            .unwrap(),
+    ];
+    let senders = [0, 1, 2, 0, 1];
+    for (m, s) in msgs.iter().zip(senders) {
+        alice.process(m).unwrap();
+        for (i, g) in members.iter_mut().enumerate() {
+            if i != s {
+                g.process(m).unwrap();
+            }
+        }
+    }
+    let out = alice.commit(&CommitOptions::default()).unwrap();
+    let commit: MlsMessage = codec::decode(&out.commit).unwrap();
+    let MlsMessageBody::PublicMessage(pm) = commit.body else {
+        panic!("not public")
+    };
+    let codec::FramedContentBody::Commit(c) = pm.content.content else {
+        panic!("not a commit")
+    };
+    assert_eq!(c.proposals.len(), 2);
+    assert_eq!(
+        members[2].process(&out.commit).unwrap(),
+        ProcessOutcome::Removed
+    );
+    members[0].process(&out.commit).unwrap();
+    members[1].process(&out.commit).unwrap();
+    all_agree(&[&alice, &members[0], &members[1]]);
+    assert_eq!(alice.member_count(), 3);
 }
 
 #[test]
