@@ -205,3 +205,25 @@ fn passive_client_random() {
         0,
     );
 }
+
+#[test]
+fn passive_client_files_are_recognised_by_shape() {
+    // `canopy vectors` on a renamed copy must pick the same runner as on the upstream name.
+    for (rel, kind) in [
+        ("mls/passive-client-welcome.json", Kind::PassiveClientWelcome),
+        (
+            "mls/passive-client-handling-commit.json",
+            Kind::PassiveClientHandlingCommit,
+        ),
+        ("mls/passive-client-random.json", Kind::PassiveClientRandom),
+    ] {
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(vector(rel)).unwrap()).unwrap();
+        let renamed = std::path::Path::new("renamed.json");
+        assert_eq!(
+            canopy_engine::conformance::detect(renamed, &json),
+            Some(kind),
+            "{rel}"
+        );
+    }
+}
