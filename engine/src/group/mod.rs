@@ -1,5 +1,7 @@
-//! Group operations over RFC 9420 bytes: create a group, commit (adds, removes, a path),
-//! process another member's commit, join from a Welcome.
+//! Group operations over RFC 9420 bytes: create a group, propose (Add, Remove, Update, PSK,
+//! GroupContextExtensions) and commit (proposals by value and by reference, a path, PSKs,
+//! ReInit, as PublicMessage or PrivateMessage), process other members' proposals and
+//! commits, join from a Welcome (with external PSKs) or by external commit.
 //!
 //! # Design
 //!
