@@ -210,7 +210,10 @@ fn passive_client_random() {
 fn passive_client_files_are_recognised_by_shape() {
     // `canopy vectors` on a renamed copy must pick the same runner as on the upstream name.
     for (rel, kind) in [
-        ("mls/passive-client-welcome.json", Kind::PassiveClientWelcome),
+        (
+            "mls/passive-client-welcome.json",
+            Kind::PassiveClientWelcome,
+        ),
         (
             "mls/passive-client-handling-commit.json",
             Kind::PassiveClientHandlingCommit,
