@@ -102,6 +102,8 @@ impl Group {
         let applied = self.apply_proposals(me, &refs)?;
         let new_leaves: Vec<LeafIndex> = applied.added.iter().map(|&(l, _)| l).collect();
         let mut counts = OpCounts::default();
+        #[cfg(feature = "planted-regression")]
+        crate::testing::plant(&provider);
 
         let mut provisional = GroupContext {
             epoch: self.context.epoch + 1,
