@@ -46,13 +46,23 @@ fn peer_kinds() -> Vec<PeerKind> {
         .unwrap_or_else(|_| "openmls,mls-rs".into())
         .split(',')
         .filter(|s| !s.trim().is_empty())
-        .map(|s| s.trim().parse().expect("CANOPY_BENCH_PEERS: openmls, mls-rs"))
+        .map(|s| {
+            s.trim()
+                .parse()
+                .expect("CANOPY_BENCH_PEERS: openmls, mls-rs")
+        })
         .collect()
 }
 
 /// Panic with the whole error chain: a bench cannot return errors.
 fn ok<T, E: Into<anyhow::Error>>(r: std::result::Result<T, E>) -> T {
-    r.unwrap_or_else(|e| panic!("{e:#}"))
+    match r {
+        Ok(v) => v,
+        Err(e) => {
+            let e: anyhow::Error = e.into();
+            panic!("{e:#}")
+        }
+    }
 }
 
 fn setup(members: u32, peers: &[PeerKind]) -> Result<Shared> {
@@ -72,8 +82,12 @@ fn setup(members: u32, peers: &[PeerKind]) -> Result<Shared> {
     Ok(shared)
 }
 
-fn canopy_commit(c: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-                 id: BenchmarkId, group: &Group, options: CommitOptions) {
+fn canopy_commit(
+    c: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    id: BenchmarkId,
+    group: &Group,
+    options: CommitOptions,
+) {
     c.bench_function(id, |b| {
         b.iter_batched(
             || group.clone(),
@@ -86,10 +100,7 @@ fn canopy_commit(c: &mut criterion::BenchmarkGroup<'_, criterion::measurement::W
 fn benches(c: &mut Criterion) {
     let peers = peer_kinds();
     let sizes = sizes();
-    let mut states: Vec<(u32, Shared)> = sizes
-        .iter()
-        .map(|&n| (n, ok(setup(n, &peers))))
-        .collect();
+    let mut states: Vec<(u32, Shared)> = sizes.iter().map(|&n| (n, ok(setup(n, &peers)))).collect();
 
     // join: a member joins from a Welcome carrying the tree.
     let mut g = c.benchmark_group("join");
@@ -99,8 +110,14 @@ fn benches(c: &mut Criterion) {
         let (provider, config) = (s.provider, s.config.clone());
         g.bench_function(BenchmarkId::new("canopy", *n), |b| {
             b.iter(|| {
-                ok(Group::join(provider, &welcome, &kp, &secrets, None, config.clone())
-                    )
+                ok(Group::join(
+                    provider,
+                    &welcome,
+                    &kp,
+                    &secrets,
+                    None,
+                    config.clone(),
+                ))
             })
         });
         for &kind in &peers {
@@ -143,14 +160,10 @@ fn benches(c: &mut Criterion) {
     // process: the admin's commit, processed by another member.
     let mut g = c.benchmark_group("process");
     for (n, s) in &states {
-        let commit = ok(s
-            .admin
-            .clone()
-            .commit(&CommitOptions {
-                force_path: true,
-                ..CommitOptions::default()
-            })
-            )
+        let commit = ok(s.admin.clone().commit(&CommitOptions {
+            force_path: true,
+            ..CommitOptions::default()
+        }))
         .commit;
         g.bench_function(BenchmarkId::new("canopy", *n), |b| {
             b.iter_batched(
@@ -222,17 +235,14 @@ fn benches(c: &mut Criterion) {
         let kps: Vec<KeyPackage> = (1..*n).map(|_| ok(s.fresh_kp()).0).collect();
         let kp_bytes: Vec<Vec<u8>> = kps.iter().map(|k| ok(kp_message(k))).collect();
         let (provider, config) = (s.provider, s.config.clone());
-        let (signer, _) = ok(provider
-            .signature_key_pair_from_seed(&[0x42; 32])
-            );
+        let (signer, _) = ok(provider.signature_key_pair_from_seed(&[0x42; 32]));
         let creator = ok(Group::create(
             provider,
             b"canopy-build",
             b"creator",
             signer,
             config,
-        )
-        );
+        ));
         canopy_commit(
             &mut g,
             BenchmarkId::new("canopy", *n),

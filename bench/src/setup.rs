@@ -99,7 +99,8 @@ impl Shared {
             ratchet_tree_in_welcome: true,
             ..CommitOptions::default()
         })?;
-        out.welcome.ok_or_else(|| anyhow!("commit adding a member made no Welcome"))
+        out.welcome
+            .ok_or_else(|| anyhow!("commit adding a member made no Welcome"))
     }
 
     /// Add a `kind` peer member through an admin commit whose Welcome carries the tree; the

@@ -182,11 +182,7 @@ pub fn main(args: GateArgs) -> Result<ExitCode> {
     }
 }
 
-fn run_scenario(
-    name: &str,
-    perf: Option<(PathBuf, PathBuf)>,
-    serial: bool,
-) -> Result<ExitCode> {
+fn run_scenario(name: &str, perf: Option<(PathBuf, PathBuf)>, serial: bool) -> Result<ExitCode> {
     let scenario = scenarios::find(name)?;
     let executor = if serial || perf.is_some() {
         Executor::Serial
@@ -202,10 +198,9 @@ fn run_scenario(
             let _ = canopy_engine::crypto::awslc::fill_random(&mut [0u8; 32]);
             prepared.exact_counts()?;
             let control = std::cell::RefCell::new(perf::Control::open(&ctl, &ack)?);
-            prepared.run_with(
-                &mut || control.borrow_mut().send("enable"),
-                &mut || control.borrow_mut().send("disable"),
-            )?;
+            prepared.run_with(&mut || control.borrow_mut().send("enable"), &mut || {
+                control.borrow_mut().send("disable")
+            })?;
         }
         None => {
             let counts = prepared.exact_counts()?;
@@ -282,8 +277,10 @@ fn gate(args: &GateArgs) -> Result<ExitCode> {
         next.reason = args.reason.clone();
         for (name, c) in counts {
             let old = next.scenarios.remove(&name);
-            let measured = instructions.iter().find(|(n, _)| *n == name).map(|(_, runs)| {
-                InstructionBaseline {
+            let measured = instructions
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, runs)| InstructionBaseline {
                     median: check::median(runs).unwrap_or(0),
                     runs: runs.clone(),
                     threshold_pct: old
@@ -292,8 +289,7 @@ fn gate(args: &GateArgs) -> Result<ExitCode> {
                         .map_or(DEFAULT_THRESHOLD_PCT, |i| i.threshold_pct),
                     host: host.clone(),
                     profile: profile.to_string(),
-                }
-            });
+                });
             let instructions = measured.or_else(|| old.and_then(|o| o.instructions));
             next.scenarios.insert(
                 name,

@@ -112,11 +112,8 @@ pub fn profile() -> &'static str {
 /// Run scenario `name` once under perf stat, as a child `exe gate scenario NAME` (with the
 /// planted regression if `planted`), and return its instruction count.
 pub fn measure(exe: &Path, name: &str, run: usize, planted: bool) -> Result<u64> {
-    let dir = std::env::temp_dir().join(format!(
-        "canopy-gate-{}-{}-{run}",
-        std::process::id(),
-        name
-    ));
+    let dir =
+        std::env::temp_dir().join(format!("canopy-gate-{}-{}-{run}", std::process::id(), name));
     std::fs::create_dir_all(&dir)?;
     let result = measure_in(&dir, exe, name, planted);
     let _ = std::fs::remove_dir_all(&dir);

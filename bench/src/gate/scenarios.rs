@@ -124,7 +124,10 @@ pub fn find(name: &str) -> Result<Scenario> {
         .find(|s| s.name == name)
         .ok_or_else(|| {
             let names: Vec<_> = SCENARIOS.iter().map(|s| s.name).collect();
-            anyhow!("unknown gate scenario {name:?} (known: {})", names.join(", "))
+            anyhow!(
+                "unknown gate scenario {name:?} (known: {})",
+                names.join(", ")
+            )
         })
 }
 
@@ -322,7 +325,10 @@ impl Prepared {
                 stop()?;
                 r?;
                 if g.epoch() != group.epoch() + 1 {
-                    bail!("{}: processing did not advance the epoch", self.scenario.name);
+                    bail!(
+                        "{}: processing did not advance the epoch",
+                        self.scenario.name
+                    );
                 }
                 bytes.insert("commit_bytes".into(), message.len() as u64);
                 bytes.insert("welcome_bytes".into(), 0);

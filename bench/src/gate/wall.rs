@@ -127,7 +127,10 @@ mod tests {
                 r#"{{"mean":{{"point_estimate":{median}}},"median":{{"point_estimate":{median},"standard_error":1.0}}}}"#
             )
         };
-        for (id, b, n) in [("commit/canopy/1000", 100.0, 110.0), ("join/x/1", 50.0, 40.0)] {
+        for (id, b, n) in [
+            ("commit/canopy/1000", 100.0, 110.0),
+            ("join/x/1", 50.0, 40.0),
+        ] {
             for (name, v) in [("base", b), ("new", n)] {
                 let d = dir.join(id).join(name);
                 std::fs::create_dir_all(&d).unwrap();
