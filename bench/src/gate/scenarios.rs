@@ -143,7 +143,7 @@ pub fn gate_config(executor: Executor) -> GroupConfig {
 /// Exact work of one scenario run: every engine counter, plus message sizes, by name.
 pub type Counts = BTreeMap<String, u64>;
 
-/// The inputs of one scenario, prepared so that [`Prepared::run`] does nothing but the
+/// The inputs of one scenario, prepared so that [`Prepared::run_with`] does nothing but the
 /// operation on a copy of them.
 #[derive(Debug)]
 pub struct Prepared {
