@@ -72,11 +72,15 @@ enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Performance-regression gate: exact primitive counts (and instruction counts where perf
+    /// counters work) of fixed seeded scenarios against results/baseline/gate.json.
+    Gate(canopy_bench::gate::GateArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Gate(args) => canopy_bench::gate::main(args),
         Command::Vectors { paths, verbose } => vectors(&paths, verbose),
         Command::Compare {
             members,

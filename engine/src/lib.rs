@@ -17,6 +17,8 @@
 //! - [`key_package`]: KeyPackage creation and validation against a settable [`key_package::Clock`].
 //! - [`welcome`]: Welcome and GroupInfo decryption and verification.
 //! - `conformance` (feature `conformance`): table-driven runners for the published vectors.
+//! - `testing` (feature `planted-regression`): a run-time switch planting extra work in the
+//!   commit path, so the performance-regression gate can be shown to fail.
 #![forbid(unsafe_code)]
 
 pub mod batch;
@@ -33,5 +35,8 @@ pub mod welcome;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+
+#[cfg(feature = "planted-regression")]
+pub mod testing;
 
 pub use error::{Error, Result};

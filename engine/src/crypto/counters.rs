@@ -57,6 +57,10 @@ counters! {
     HKDF_EXPAND => hkdf_expand,
     /// Bytes AEAD-sealed or -opened.
     AEAD_BYTES => aead_bytes,
+    /// HPKE `SealBase` calls (batched [`super::SealContext`] and the provider's one-shot path).
+    HPKE_SEAL => hpke_seal,
+    /// HPKE `OpenBase` calls (batched [`super::OpenContext`] and the provider's one-shot path).
+    HPKE_OPEN => hpke_open,
 }
 
 #[inline]
@@ -86,4 +90,10 @@ pub(crate) fn hkdf_expand() {
 }
 pub(crate) fn aead(len: usize) {
     add(&AEAD_BYTES, len as u64);
+}
+pub(crate) fn hpke_seal() {
+    add(&HPKE_SEAL, 1);
+}
+pub(crate) fn hpke_open() {
+    add(&HPKE_OPEN, 1);
 }

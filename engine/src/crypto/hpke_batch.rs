@@ -199,6 +199,7 @@ impl SealContext {
         if pk_r.len() != X25519_LEN {
             return Err(CryptoError::InvalidPublicKey);
         }
+        super::counters::hpke_seal();
         let mut random_ikm;
         let ikm_e = match ikm_e {
             Some(ikm) => ikm,
@@ -279,6 +280,7 @@ impl OpenContext {
         if kem_output.len() != X25519_LEN {
             return Err(CryptoError::InvalidPublicKey);
         }
+        super::counters::hpke_open();
         // Decap (RFC 9180 §4.1): kem_context = enc || pkRm.
         let dh = awslc::x25519(sk_r.as_bytes(), kem_output)?;
         let pk_r = awslc::x25519_public(sk_r.as_bytes())?;

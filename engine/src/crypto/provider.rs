@@ -260,6 +260,7 @@ impl Provider {
         if pk.len() != awslc::X25519_LEN {
             return Err(CryptoError::InvalidPublicKey);
         }
+        super::counters::hpke_seal();
         let pk = RsHpkePublicKey::new(pk.to_vec());
         self.hpke(rng)
             .seal(&pk, info, aad, pt, None, None, None)
@@ -336,6 +337,7 @@ impl Provider {
         if kem_output.len() != awslc::X25519_LEN {
             return Err(CryptoError::InvalidPublicKey);
         }
+        super::counters::hpke_open();
         let sk = hpke_rs::HpkePrivateKey::new(sk.as_bytes().to_vec());
         // `open` draws no randomness; the one-shot source is empty so it could not.
         self.hpke(HpkeRng::fixed(&[]))

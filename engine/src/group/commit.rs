@@ -240,6 +240,8 @@ impl Group {
             })
             .collect();
         let mut counts = OpCounts::default();
+        #[cfg(feature = "planted-regression")]
+        crate::testing::plant(&provider);
 
         let mut provisional = self.provisional_context(&applied);
         let nh = provider.hash_len();
