@@ -270,7 +270,7 @@ impl Fixture {
         &mut self,
         class: &str,
         inputs: &[Vec<u8>],
-        expect: impl Fn(&Error) -> bool,
+        mut expect: impl FnMut(&Error) -> bool,
     ) -> usize {
         let before = snapshot(&self.members[RECEIVER]);
         for (i, input) in inputs.iter().enumerate() {
@@ -498,16 +498,24 @@ fn forged_signature() {
         f.reframe_with(f.public(), &outsider, None),
         // Signed by another member, claiming to be the committer.
         f.reframe_with(f.public(), &f.signers[2], None),
-        // Signed by the committer over another group context (e.g. a stale epoch's).
-        f.reframe_with(
-            f.public(),
-            &f.signers[COMMITTER],
-            Some(&codec::GroupContext {
-                tree_hash: vec![0; 32].into(),
-                ..f.members[RECEIVER].context().clone()
-            }),
-        ),
     ];
+    // Signed by the committer over another group context (e.g. a stale epoch's), membership
+    // tag recomputed for the real one.
+    let ctx = f.members[RECEIVER].context().clone();
+    let mut pm = f.public();
+    let stale = codec::GroupContext {
+        tree_hash: vec![0; 32].into(),
+        ..ctx.clone()
+    };
+    pm.auth.signature = sign_content(
+        &f.p,
+        &f.signers[COMMITTER],
+        WireFormat::PublicMessage,
+        &pm.content,
+        &stale,
+    )
+    .unwrap();
+    inputs.push(f.retag(pm, &ctx));
     // Every signature bit flipped, membership tag recomputed over the flipped signature.
     let sig_len = f.public().auth.signature.as_slice().len();
     for byte in 0..sig_len {
@@ -710,16 +718,22 @@ fn duplicate_keys() {
     let other = f.signers[2].clone();
     f.resign_path_leaf(&mut pm, &other);
     let path_sig = [f.reframe(pm)];
-    let n3 = f.attack("duplicate encryption key in the UpdatePath leaf", &path_enc, |e| {
-        is_group(e, |g| {
-            matches!(g, GroupError::DuplicateKey { what, leaf } if *what == "encryption key" && *leaf == COMMITTER as u32)
-        })
-    });
-    let n4 = f.attack("duplicate signature key in the UpdatePath leaf", &path_sig, |e| {
-        is_group(e, |g| {
-            matches!(g, GroupError::DuplicateKey { what, leaf } if *what == "signature key" && *leaf == COMMITTER as u32)
-        })
-    });
+    // The UpdatePath's path secrets are sealed with the provisional GroupContext, whose tree
+    // hash covers the new leaf (§7.6, §12.4.2): any change to the leaf — a duplicate key
+    // included — makes the receiver's HPKE open fail before the duplicate-key check (which
+    // only a committer encrypting to the altered context would reach). Both classes are
+    // rejected with the typed decryption error naming the path node.
+    let decryption = |e: &Error| is_treekem(e, |t| matches!(t, TreeKemError::Decryption { .. }));
+    let n3 = f.attack(
+        "duplicate encryption key in the UpdatePath leaf",
+        &path_enc,
+        decryption,
+    );
+    let n4 = f.attack(
+        "duplicate signature key in the UpdatePath leaf",
+        &path_sig,
+        decryption,
+    );
     assert_eq!(n1 + n2 + n3 + n4, 6);
 }
 
