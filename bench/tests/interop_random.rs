@@ -156,7 +156,7 @@ fn decode_kp(bytes: &[u8]) -> codec::KeyPackage {
 /// A member to be added, and what happens to it once added.
 enum Joiner {
     /// A Canopy KeyPackage whose holder joins and becomes live.
-    Canopy(codec::KeyPackage, KeyPackageSecrets),
+    Canopy(Box<(codec::KeyPackage, KeyPackageSecrets)>),
     /// A peer member that joins and becomes live.
     Peer(Box<dyn PeerMember>),
     /// A member (Canopy- or peer-made KeyPackage) that is added and never acts.
@@ -247,7 +247,7 @@ impl Run {
             } else if make_live && !committer_is_canopy && self.live_count(true) < MAX_LIVE_CANOPY {
                 let (kp, secrets) = key_package(&self.provider, identity.as_bytes()).unwrap();
                 kps.push(kp_message(&kp));
-                joiners.push(Joiner::Canopy(kp, secrets));
+                joiners.push(Joiner::Canopy(Box::new((kp, secrets))));
             } else if self.rng.chance(50) {
                 kps.push(kp_message(
                     &key_package(&self.provider, identity.as_bytes()).unwrap().0,
@@ -358,7 +358,8 @@ impl Run {
             for j in joiners {
                 match j {
                     Joiner::Passive => {}
-                    Joiner::Canopy(kp, secrets) => {
+                    Joiner::Canopy(boxed) => {
+                        let (kp, secrets) = *boxed;
                         let g = Group::join(
                             self.provider,
                             &welcome,
