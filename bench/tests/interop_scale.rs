@@ -4,9 +4,9 @@
 //! from each peer are processed by every live member, and all agree on the epoch, the epoch
 //! authenticator and an exported secret after every commit, and on the tree at the end.
 //!
-//! `interop_scale_10k` (10,000 members) is `#[ignore]`d: it is a heavy run (see
-//! notes/interop.md for its measured time); `interop_scale_1k_smoke` runs the same steps at
-//! 1,000 members in the suite.
+//! `interop_scale_10k` (10,000 members) takes ~18 s in the dev test profile (measured on 2
+//! shared cores; openmls's join is 7 s of it), so it runs in the suite;
+//! `interop_scale_1k_smoke` runs the same steps at 1,000 members (~4 s) as the quick signal.
 
 use std::time::Instant;
 
@@ -191,7 +191,6 @@ fn interop_scale_1k_smoke() {
 }
 
 #[test]
-#[ignore = "heavy: a 10,000-member group joined by openmls (~tens of seconds); run with --ignored"]
 fn interop_scale_10k() {
     scale(10_000);
 }
