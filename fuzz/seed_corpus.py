@@ -124,5 +124,21 @@ for k in ["proposal_priv", "commit_priv", "application_priv"]:
 for s in scripts:
     seed("unprotect_private", s)
 
+# process_live / join_live: genuine messages of the live group in src/lib.rs (`live`), which
+# only the engine can make: one run of the target (built by cargo fuzz) writes them when
+# CANOPY_FUZZ_SEEDS is set.
+import subprocess  # noqa: E402
+
+env = dict(os.environ, CANOPY_FUZZ_SEEDS=CORPUS, RUSTC_BOOTSTRAP="1")
+empty = os.path.join(HERE, "target", "empty-corpus")
+os.makedirs(empty, exist_ok=True)
+r = subprocess.run(["cargo", "fuzz", "run", "process_live", empty, "--", "-runs=1"],
+                   cwd=HERE, env=env, capture_output=True, text=True)
+if r.returncode != 0:
+    print(r.stdout[-2000:], r.stderr[-2000:])
+    raise SystemExit("live seeds: `cargo fuzz run process_live -- -runs=1` failed")
+for target in ["process_live", "join_live"]:
+    written[target] = len(os.listdir(os.path.join(CORPUS, target)))
+
 for t in sorted(written):
     print(f"{t}: {written[t]} seeds")

@@ -151,3 +151,156 @@ fn canopy_group_with_openmls_and_mls_rs_members() {
         assert_eq!(epochs, 10);
     }
 }
+
+/// Every live member agrees with `canopy` (epoch, authenticator, exporter, tree).
+fn agree_all(canopy: &Group, peers: &[&dyn PeerMember]) {
+    let auth = canopy.epoch_authenticator().as_bytes().to_vec();
+    let export = canopy.export_secret(b"interop", b"ctx", 32).unwrap();
+    let tree = canopy.ratchet_tree_bytes().unwrap();
+    for p in peers {
+        assert_eq!(p.epoch(), canopy.epoch(), "{}", p.kind());
+        assert_eq!(p.epoch_authenticator(), auth, "{}", p.kind());
+        assert_eq!(
+            p.export_secret("interop", b"ctx", 32).unwrap(),
+            export.as_bytes(),
+            "{}",
+            p.kind()
+        );
+        assert_eq!(p.ratchet_tree().unwrap(), tree, "{}", p.kind());
+    }
+}
+
+/// Issue 4, scenario 1: the PEER creates the group and adds a Canopy member (and another
+/// peer member, and passive members from Canopy- and peer-made KeyPackages); Canopy joins
+/// from the peer's Welcome (tree in it, or out of band); the peer members commit with and
+/// without a path — empty, update, add, add with path, remove, removes and adds mixed — and
+/// Canopy follows; then Canopy commits and the peers follow. Agreement at every epoch;
+/// application messages both ways.
+#[test]
+fn peer_creates_group_and_canopy_joins_from_its_welcome() {
+    let p = Provider::new(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519);
+    for kind in PeerKind::ALL {
+        for tree_in_welcome in [true, false] {
+            let mut creator = new_member(kind, b"creator").unwrap();
+            creator.create_group(b"peer-made group").unwrap();
+            let mut other = new_member(kind, b"other peer").unwrap();
+            let (kp, secrets) = key_package(&p, b"canopy").unwrap();
+            let passive_peer = new_member(kind, b"passive peer")
+                .unwrap()
+                .key_package()
+                .unwrap();
+            let passive: Vec<Vec<u8>> = (0..3)
+                .map(|i| {
+                    kp_bytes(
+                        &key_package(&p, format!("passive-{i}").as_bytes())
+                            .unwrap()
+                            .0,
+                    )
+                })
+                .collect();
+            let mut adds = vec![kp_bytes(&kp), other.key_package().unwrap(), passive_peer];
+            adds.extend(passive);
+            let out = creator
+                .commit(CommitOp::Add(adds), tree_in_welcome)
+                .unwrap();
+            let welcome = out.welcome.unwrap();
+            assert_eq!(out.ratchet_tree.is_some(), !tree_in_welcome);
+            let mut canopy = Group::join(
+                p,
+                &welcome,
+                &kp,
+                &secrets,
+                out.ratchet_tree.as_deref(),
+                GroupConfig::default(),
+            )
+            .unwrap();
+            other.join(&welcome, out.ratchet_tree.as_deref()).unwrap();
+            agree_all(&canopy, &[&*creator, &*other]);
+            assert_eq!(canopy.member_count(), 7);
+            let mut epochs = 1;
+
+            // The peers commit; Canopy (and the other peer) follow.
+            let fresh = |name: &str| kp_bytes(&key_package(&p, name.as_bytes()).unwrap().0);
+            let passive_leaf = |canopy: &Group, avoid: &[u32]| {
+                canopy
+                    .tree()
+                    .leaves()
+                    .map(|(l, _)| l.0)
+                    .filter(|l| !avoid.contains(l))
+                    .last()
+                    .unwrap()
+            };
+            let live = [0, canopy.own_leaf().0, other.own_leaf()];
+            for (who, step) in [
+                (0, "empty"),
+                (0, "update"),
+                (0, "add"),
+                (1, "add+path"),
+                (0, "remove"),
+                (1, "mixed"),
+                (1, "empty"),
+            ] {
+                let op = match step {
+                    "empty" => CommitOp::Empty,
+                    "update" => CommitOp::Update,
+                    "add" => CommitOp::Add(vec![fresh("a1"), fresh("a2")]),
+                    "add+path" => CommitOp::AddWithPath(vec![fresh("a3")]),
+                    "remove" => CommitOp::Remove(vec![passive_leaf(&canopy, &live)]),
+                    _ => CommitOp::Mixed {
+                        adds: vec![fresh("a4")],
+                        removes: vec![passive_leaf(&canopy, &live)],
+                    },
+                };
+                let (committer, follower) = if who == 0 {
+                    (&mut creator, &mut other)
+                } else {
+                    (&mut other, &mut creator)
+                };
+                let out = committer.commit(op, tree_in_welcome).unwrap();
+                canopy.process(&out.commit).unwrap();
+                follower.process(&out.commit).unwrap();
+                agree_all(&canopy, &[&*creator, &*other]);
+                epochs += 1;
+            }
+
+            // Canopy commits (path, add of a peer KeyPackage, remove); the peers follow.
+            let peer_kp = new_member(kind, b"late peer")
+                .unwrap()
+                .key_package()
+                .unwrap();
+            for options in [
+                CommitOptions {
+                    force_path: true,
+                    ..CommitOptions::default()
+                },
+                CommitOptions {
+                    adds: vec![decode_kp(&peer_kp)],
+                    ratchet_tree_in_welcome: tree_in_welcome,
+                    ..CommitOptions::default()
+                },
+                CommitOptions {
+                    removes: vec![LeafIndex(passive_leaf(&canopy, &live))],
+                    ..CommitOptions::default()
+                },
+            ] {
+                let out = canopy.commit(&options).unwrap();
+                creator.process(&out.commit).unwrap();
+                other.process(&out.commit).unwrap();
+                agree_all(&canopy, &[&*creator, &*other]);
+                epochs += 1;
+            }
+
+            // Application messages both ways.
+            let msg = creator.protect(b"from the creator").unwrap();
+            assert_eq!(
+                canopy.unprotect_application(&msg).unwrap(),
+                b"from the creator"
+            );
+            let msg = canopy.protect_application(b"from canopy").unwrap();
+            assert_eq!(creator.unprotect(&msg).unwrap(), b"from canopy");
+            assert_eq!(other.unprotect(&msg).unwrap(), b"from canopy");
+            assert_eq!(epochs, 11);
+            assert_eq!(canopy.epoch(), 11);
+        }
+    }
+}

@@ -89,3 +89,193 @@ pub fn protection() -> &'static Protection {
         }
     })
 }
+
+/// A small live group for the `process_live` and `join_live` targets: four members built
+/// with real commits and Welcomes from seeded randomness and a fixed clock, so every run
+/// (and `seed_corpus.py`) gets the same group, byte for byte.
+pub mod live {
+    use std::sync::OnceLock;
+
+    use canopy_engine::codec::{self, KeyPackage};
+    use canopy_engine::crypto::{CipherSuite, Provider, Secret};
+    use canopy_engine::group::{CommitOptions, Group, GroupConfig, Randomness};
+    use canopy_engine::key_package::{
+        default_lifetime, key_package_from_seed, Clock, KeyPackageSecrets,
+    };
+    use canopy_engine::tree::LeafIndex;
+
+    /// The fixed time KeyPackage lifetimes are checked against.
+    pub const NOW: u64 = 1_800_000_000;
+
+    /// The member whose state the targets attack (leaf 2).
+    pub const RECEIVER: usize = 2;
+
+    /// The live group and genuine messages of its current epoch.
+    pub struct Live {
+        /// The provider (suite 1).
+        pub provider: Provider,
+        /// The member at each leaf, all in the same epoch.
+        pub members: Vec<Group>,
+        /// Genuine `MLSMessage`s of the current epoch for the receiver: commits by other
+        /// members (path only, add, remove, add + remove with path) and application messages.
+        pub messages: Vec<(&'static str, Vec<u8>)>,
+        /// A KeyPackage the add commit adds, with its secrets (for `join_live`).
+        pub joiner: (KeyPackage, KeyPackageSecrets),
+        /// The Welcome of the add commit for `joiner` (tree inside).
+        pub welcome: Vec<u8>,
+    }
+
+    /// Group config with seeded randomness `seed` and the fixed clock.
+    pub fn config(seed: u8) -> GroupConfig {
+        GroupConfig {
+            clock: Clock::Fixed(NOW),
+            randomness: Randomness::Seeded(Secret::new(vec![seed; 32])),
+            ..GroupConfig::default()
+        }
+    }
+
+    /// A seeded KeyPackage for member `i`.
+    pub fn key_package(p: &Provider, i: u32) -> (KeyPackage, KeyPackageSecrets) {
+        let mut seed = [0x3c; 32];
+        seed[..4].copy_from_slice(&i.to_be_bytes());
+        key_package_from_seed(p, format!("m{i}").as_bytes(), &seed, default_lifetime(NOW))
+            .expect("seeded key package")
+    }
+
+    fn build() -> Live {
+        let provider = Provider::new(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519);
+        let p = provider;
+        let (signer, _) = p.signature_key_pair_from_seed(&[1; 32]).expect("seed");
+        let mut creator = Group::create(p, b"fuzz-live", b"m0", signer, config(1)).expect("create");
+        let kps: Vec<_> = (1..4).map(|i| key_package(&p, i)).collect();
+        let out = creator
+            .commit(&CommitOptions {
+                adds: kps.iter().map(|(k, _)| k.clone()).collect(),
+                ratchet_tree_in_welcome: true,
+                ..CommitOptions::default()
+            })
+            .expect("add commit");
+        let welcome = out.welcome.expect("welcome");
+        let mut members = vec![creator];
+        for (i, (k, s)) in kps.iter().enumerate() {
+            members.push(Group::join(p, &welcome, k, s, None, config(2 + i as u8)).expect("join"));
+        }
+        // One path commit so parent nodes are populated.
+        let out = members[1]
+            .commit(&CommitOptions {
+                force_path: true,
+                ..CommitOptions::default()
+            })
+            .expect("path commit");
+        for (i, m) in members.iter_mut().enumerate() {
+            if i != 1 {
+                m.process(&out.commit).expect("process");
+            }
+        }
+        let joiner = key_package(&p, 10);
+        let mut messages = Vec::new();
+        let commit = |g: &Group, options: CommitOptions| {
+            g.clone().commit(&options).expect("commit")
+        };
+        messages.push((
+            "path",
+            commit(
+                &members[0],
+                CommitOptions {
+                    force_path: true,
+                    ..CommitOptions::default()
+                },
+            )
+            .commit,
+        ));
+        let add = commit(
+            &members[3],
+            CommitOptions {
+                adds: vec![joiner.0.clone()],
+                ratchet_tree_in_welcome: true,
+                ..CommitOptions::default()
+            },
+        );
+        messages.push(("add", add.commit));
+        messages.push((
+            "remove",
+            commit(
+                &members[1],
+                CommitOptions {
+                    removes: vec![LeafIndex(3)],
+                    ..CommitOptions::default()
+                },
+            )
+            .commit,
+        ));
+        messages.push((
+            "add_remove_path",
+            commit(
+                &members[0],
+                CommitOptions {
+                    adds: vec![key_package(&p, 11).0],
+                    removes: vec![LeafIndex(1)],
+                    force_path: true,
+                    ..CommitOptions::default()
+                },
+            )
+            .commit,
+        ));
+        let app = members[1]
+            .clone()
+            .protect_application(b"hello")
+            .expect("protect");
+        messages.push(("application", app));
+        Live {
+            provider,
+            members,
+            messages,
+            joiner,
+            welcome: add.welcome.expect("welcome"),
+        }
+    }
+
+    /// The live group (built once). The genuine messages are checked (the commits are
+    /// processed by the receiver, the Welcome joins). When `CANOPY_FUZZ_SEEDS` names a
+    /// directory, they are written there as seeds (`<dir>/process_live/live_*`,
+    /// `<dir>/join_live/live_welcome`; `seed_corpus.py` does this).
+    pub fn live() -> &'static Live {
+        static L: OnceLock<Live> = OnceLock::new();
+        L.get_or_init(|| {
+            let l = build();
+            for (name, m) in &l.messages {
+                let r = l.members[RECEIVER].clone().process(m);
+                assert_eq!(r.is_ok(), *name != "application", "{name}: {r:?}");
+            }
+            let (kp, s) = &l.joiner;
+            Group::join(l.provider, &l.welcome, kp, s, None, config(9)).expect("join");
+            if let Ok(dir) = std::env::var("CANOPY_FUZZ_SEEDS") {
+                let dir = std::path::Path::new(&dir);
+                let welcome = vec![("welcome", l.welcome.clone())];
+                for (target, items) in [("process_live", &l.messages), ("join_live", &welcome)] {
+                    std::fs::create_dir_all(dir.join(target)).expect("mkdir");
+                    for (name, m) in items {
+                        std::fs::write(dir.join(target).join(format!("live_{name}")), m)
+                            .expect("write seed");
+                    }
+                }
+            }
+            l
+        })
+    }
+
+    /// What must not change when an input is rejected.
+    pub fn snapshot(g: &Group) -> Vec<Vec<u8>> {
+        vec![
+            g.epoch().to_be_bytes().to_vec(),
+            g.epoch_authenticator().as_bytes().to_vec(),
+            codec::encode(g.context()).expect("context encodes"),
+            g.ratchet_tree_bytes().expect("tree encodes"),
+            g.export_secret(b"fuzz", b"", 32)
+                .expect("export")
+                .as_bytes()
+                .to_vec(),
+            vec![u8::from(g.is_removed())],
+        ]
+    }
+}

@@ -331,6 +331,18 @@ impl PeerMember for MlsRsMember {
                         .context("mls-rs: commit: remove")?;
                 }
             }
+            CommitOp::Mixed { adds, removes } => {
+                for leaf in removes {
+                    builder = builder
+                        .remove_member(leaf)
+                        .context("mls-rs: commit: remove")?;
+                }
+                for kp in &adds {
+                    builder = builder
+                        .add_member(decode(kp, "commit: key package")?)
+                        .context("mls-rs: commit: add")?;
+                }
+            }
         }
         let output = builder.build().context("mls-rs: commit: build")?;
         group

@@ -25,7 +25,8 @@
 //!   path-only commit; the two names are kept for the callers' labels. `Add` is adds only and
 //!   **no** path (path optional for adds, §12.4; mls-rs's default, while openmls's
 //!   `add_members` convenience would add a path). `AddWithPath` is adds plus an UpdatePath
-//!   (openmls's `add_members`). `Remove` always carries a path (required by §12.4). Proposals
+//!   (openmls's `add_members`). `Remove` always carries a path (required by §12.4), and so
+//!   does `Mixed` (removes and adds in one commit). Proposals
 //!   received earlier in the epoch (via [`PeerMember::process`]) are committed by reference.
 //! - **`tree_in_welcome` is the peer's group configuration for that commit** (openmls
 //!   `use_ratchet_tree_extension`, mls-rs `CommitOptions::ratchet_tree_extension`). It is
@@ -218,6 +219,14 @@ pub enum CommitOp {
     AddWithPath(Vec<Vec<u8>>),
     /// Remove the members at these leaf indices; with an UpdatePath.
     Remove(Vec<u32>),
+    /// Remove the members at these leaf indices and add the members of these KeyPackages in
+    /// one commit, with an UpdatePath.
+    Mixed {
+        /// KeyPackages to add (each an `MLSMessage(KeyPackage)`).
+        adds: Vec<Vec<u8>>,
+        /// Leaf indices to remove.
+        removes: Vec<u32>,
+    },
 }
 
 impl CommitOp {
@@ -225,6 +234,7 @@ impl CommitOp {
     pub fn key_packages(&self) -> &[Vec<u8>] {
         match self {
             CommitOp::Add(kps) | CommitOp::AddWithPath(kps) => kps,
+            CommitOp::Mixed { adds, .. } => adds,
             _ => &[],
         }
     }

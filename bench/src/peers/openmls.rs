@@ -180,6 +180,10 @@ impl PeerMember for OpenMlsMember {
             CommitOp::Remove(leaves) => builder
                 .propose_removals(leaves.into_iter().map(LeafNodeIndex::new))
                 .force_self_update(true),
+            CommitOp::Mixed { removes, .. } => builder
+                .propose_removals(removes.into_iter().map(LeafNodeIndex::new))
+                .propose_adds(key_packages)
+                .force_self_update(true),
         };
         let bundle = builder
             .load_psks(self.provider.storage())
