@@ -17,6 +17,7 @@
 
 mod commit;
 mod join;
+pub mod multi;
 mod process;
 mod proposals;
 #[cfg(test)]
@@ -432,7 +433,7 @@ impl Group {
 
     /// The ratchet tree in its wire form (the `ratchet_tree` extension body), serialized.
     pub fn ratchet_tree_bytes(&self) -> Result<Vec<u8>> {
-        Ok(codec::encode(&self.tree.to_wire())?)
+        Ok(self.tree.wire_bytes()?)
     }
 
     /// Protect application data as an MLSMessage(PrivateMessage) (RFC 9420 §6.3).
@@ -488,7 +489,7 @@ impl Group {
     fn ratchet_tree_extension(&self) -> Result<codec::Extension> {
         Ok(codec::Extension {
             extension_type: ExtensionType::RATCHET_TREE,
-            extension_data: codec::encode(&self.tree.to_wire())?.into(),
+            extension_data: self.tree.wire_bytes()?.into(),
         })
     }
 }

@@ -135,6 +135,18 @@ impl RatchetTree {
         WireTree(self.nodes[..end].to_vec())
     }
 
+    /// The wire form serialized (the body of the `ratchet_tree` extension): the same bytes
+    /// as `codec::encode(&self.to_wire())`, encoded straight from node storage without
+    /// copying the tree first.
+    pub fn wire_bytes(&self) -> Result<Vec<u8>, codec::CodecError> {
+        let end = self
+            .nodes
+            .iter()
+            .rposition(Option::is_some)
+            .map_or(0, |i| i + 1);
+        codec::encode(&&self.nodes[..end])
+    }
+
     /// Number of leaves (a power of two; trailing leaves may be blank).
     pub fn n_leaves(&self) -> u32 {
         self.n_leaves

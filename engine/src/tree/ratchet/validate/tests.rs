@@ -204,3 +204,16 @@ fn the_tree_hash_matches_the_incremental_one() {
         assert_eq!(b.tree_hash(&p).unwrap(), via_validate);
     }
 }
+
+#[test]
+fn wire_bytes_equal_the_encoded_wire_form() {
+    let p = provider();
+    for (wire, _) in trees(17).into_iter().chain(trees(4)) {
+        let t = RatchetTree::from_wire(wire.clone(), p.hash_len()).unwrap();
+        assert_eq!(
+            t.wire_bytes().unwrap(),
+            codec::encode(&t.to_wire()).unwrap()
+        );
+        assert_eq!(t.wire_bytes().unwrap(), codec::encode(&wire).unwrap());
+    }
+}
