@@ -36,8 +36,14 @@ pub enum Op {
     Build,
     /// Join from a Welcome carrying the ratchet tree.
     Join,
-    /// Commit with path (no proposals).
+    /// Commit with path (no proposals), by a member that joined at the end of the tree just
+    /// before the peers, so that every system commits from neighbouring leaves.
     Commit,
+    /// Canopy only: commit with path by the creator (leaf 0). On the `fresh` state its whole
+    /// copath is blank: one HPKE seal per other member, the worst case.
+    #[value(name = "commit-creator")]
+    #[serde(rename = "commit-creator")]
+    CommitCreator,
     /// Process that commit as another member.
     Process,
     /// Add one member, Welcome with the tree.
@@ -52,6 +58,7 @@ impl Op {
             Op::Build => "build",
             Op::Join => "join",
             Op::Commit => "commit",
+            Op::CommitCreator => "commit-creator",
             Op::Process => "process",
             Op::Add1 => "add1",
             Op::Remove1 => "remove1",
@@ -134,15 +141,19 @@ impl PrimitiveCosts {
         // SealContext::seal without the DH and base multiplication is not separable; the DH
         // is measured through the provider's aws-lc wrapper.
         let _ = SealContext::new(p, b"x", b"y")?;
+        // aws-lc parses a private key with a fixed-base multiplication (counted as
+        // `x25519_base`, see `awslc::x25519_private`), so a DH alone is the difference.
+        let x25519_base = per(400, || {
+            canopy_engine::crypto::awslc::x25519_public(sk.as_bytes())?;
+            Ok(())
+        })?;
+        let x25519_dh_and_base = per(400, || {
+            canopy_engine::crypto::awslc::x25519(sk.as_bytes(), &pk)?;
+            Ok(())
+        })?;
         Ok(PrimitiveCosts {
-            x25519_dh: per(400, || {
-                canopy_engine::crypto::awslc::x25519(sk.as_bytes(), &pk)?;
-                Ok(())
-            })?,
-            x25519_base: per(400, || {
-                canopy_engine::crypto::awslc::x25519_public(sk.as_bytes())?;
-                Ok(())
-            })?,
+            x25519_dh: x25519_dh_and_base - x25519_base,
+            x25519_base,
             ed25519_sign: per(400, || {
                 p.sign_with_label(&ssk, b"l", b"m")?;
                 Ok(())
@@ -219,6 +230,10 @@ struct Setup {
     state: GeneratedState,
     admin: Group,
     receiver: Group,
+    /// A Canopy member that joined right before the peers (its leaf neighbours theirs): the
+    /// committer of `commit`, `add1` and `remove1`, so every system commits from the same
+    /// region of the tree.
+    committer: Option<Group>,
     peers: Vec<(PeerKind, Box<dyn PeerMember>)>,
     config: GroupConfig,
     kp_counter: u32,
@@ -285,6 +300,7 @@ pub fn run(cfg: &CompareConfig) -> Result<Report> {
         state,
         admin,
         receiver,
+        committer: None,
         peers: Vec::new(),
         config,
         kp_counter: 0,
@@ -296,6 +312,8 @@ pub fn run(cfg: &CompareConfig) -> Result<Report> {
     let needs_member = cfg.ops.iter().any(|o| *o != Op::Build);
     let mut failed_peers = Vec::new();
     if needs_member {
+        eprintln!("a Canopy member joins at the end of the tree…");
+        setup.committer = Some(join_canopy_member(&mut setup)?);
         for &kind in &cfg.peers {
             eprintln!(
                 "{kind} joins the {}-member group…",
@@ -316,7 +334,7 @@ pub fn run(cfg: &CompareConfig) -> Result<Report> {
         eprintln!("{}…", op.name());
         rows.extend(measure(&mut setup, op, cfg, &costs, threads)?);
         for (kind, why) in &failed_peers {
-            if op != Op::Build {
+            if op != Op::Build && op != Op::CommitCreator {
                 rows.push(Row {
                     op: op.name(),
                     system: kind.name(),
@@ -340,6 +358,27 @@ pub fn run(cfg: &CompareConfig) -> Result<Report> {
     })
 }
 
+/// Add a Canopy member at the end of the tree (a commit with a Welcome carrying the tree,
+/// like a peer's), processed by the receiver.
+fn join_canopy_member(setup: &mut Setup) -> Result<Group> {
+    let (kp, secrets) = setup.fresh_kp()?;
+    let out = setup.admin.commit(&CommitOptions {
+        adds: vec![kp.clone()],
+        ratchet_tree_in_welcome: true,
+        ..CommitOptions::default()
+    })?;
+    setup.receiver.process(&out.commit)?;
+    let welcome = out.welcome.ok_or_else(|| anyhow!("no Welcome"))?;
+    Ok(Group::join(
+        setup.provider,
+        &welcome,
+        &kp,
+        &secrets,
+        None,
+        setup.config.clone(),
+    )?)
+}
+
 /// Add a peer member to the group through a Canopy commit and Welcome (with the tree); every
 /// member already in processes the commit.
 fn join_peer(
@@ -358,6 +397,9 @@ fn join_peer(
         ..CommitOptions::default()
     })?;
     setup.receiver.process(&out.commit)?;
+    if let Some(c) = setup.committer.as_mut() {
+        c.process(&out.commit)?;
+    }
     for (_, p) in setup.peers.iter_mut() {
         p.process(&out.commit)?;
     }
@@ -392,6 +434,7 @@ fn measure(
     let mut peer_samples: Vec<(PeerKind, Vec<Sample>, Option<String>)> = cfg
         .peers
         .iter()
+        .filter(|_| op != Op::CommitCreator)
         .filter(|k| op == Op::Build || setup.peers.iter().any(|(p, _)| p == *k))
         .map(|&k| (k, Vec::new(), None))
         .collect();
@@ -523,10 +566,13 @@ fn canopy_sample(
                 Ok((commit_bytes(&out), out.counts.hpke_seals))
             })
         }
-        Op::Commit | Op::Add1 | Op::Remove1 => {
-            let mut g = setup.admin.clone();
+        Op::Commit | Op::CommitCreator | Op::Add1 | Op::Remove1 => {
+            let mut g = match (&setup.committer, op) {
+                (Some(c), Op::Commit | Op::Add1 | Op::Remove1) => c.clone(),
+                _ => setup.admin.clone(),
+            };
             let options = match op {
-                Op::Commit => CommitOptions {
+                Op::Commit | Op::CommitCreator => CommitOptions {
                     force_path: true,
                     ..CommitOptions::default()
                 },
@@ -614,6 +660,7 @@ fn peer_sample(
                 })
             })
         }
+        Op::CommitCreator => bail!("commit-creator is measured for Canopy only"),
         Op::Commit | Op::Add1 | Op::Remove1 => {
             let mut m = member()?;
             let op = match op {

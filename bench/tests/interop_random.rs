@@ -320,6 +320,7 @@ impl Run {
                         removes: removes.iter().map(|&l| LeafIndex(l)).collect(),
                         force_path: op != 2,
                         ratchet_tree_in_welcome: tree_in_welcome,
+                        ..CommitOptions::default()
                     })
                     .unwrap_or_else(|e| panic!("canopy commit {} at {n}: {e}", OP_NAMES[op]));
                 let tree = (!tree_in_welcome).then(|| g.ratchet_tree_bytes().unwrap());

@@ -3,7 +3,7 @@
 
 use canopy_engine::batch::Executor;
 use canopy_engine::crypto::counters;
-use canopy_engine::crypto::{CipherSuite, Provider, Secret};
+use canopy_engine::crypto::{CipherSuite, OpenContext, Provider, SealContext, Secret};
 use canopy_engine::group::{CommitOptions, Group, GroupConfig, Randomness};
 use canopy_engine::key_package::{default_lifetime, key_package_from_seed, Clock};
 
@@ -43,7 +43,31 @@ fn a_bulk_add_commit_counts_exactly() {
         // The new leaf, the commit, the GroupInfo.
         assert_eq!(d.ed25519_sign, 3, "{d:?}");
         // Ephemeral keys of 3 seals + the new leaf key + 2 path nodes (4 leaves: 2 levels).
+        // Each seal parses its ephemeral private key once, which yields both its public key
+        // and the key the DH runs with (aws-lc computes the public key on every parse, so a
+        // second parse for the DH would be a second, uncounted, base multiplication).
         assert_eq!(d.x25519_base, 6, "{d:?}");
         assert!(d.hash_bytes > 0 && d.aead_bytes > 0 && d.hkdf_expand > 0);
     }
+
+    // One HPKE seal and one open, in the batched and in the single-shot (hpke-rs) paths: a
+    // seal is one fixed-base multiplication (the ephemeral key pair) and one DH; an open is
+    // one DH plus one fixed-base multiplication (the recipient's public key for the KEM
+    // context, from the same parse of its private key).
+    let (sk, pk) = p.derive_hpke_key_pair(&[5; 32]).unwrap();
+    let seal = SealContext::new(&p, b"label", b"context").unwrap();
+    let open = OpenContext::new(&p, b"label", b"context").unwrap();
+    let before = counters::snapshot();
+    let (kem_output, ct) = seal.seal(&pk, b"plaintext", Some(&[6; 32])).unwrap();
+    let d = counters::snapshot() - before;
+    assert_eq!((d.x25519_base, d.x25519_dh), (1, 1), "seal {d:?}");
+    let before = counters::snapshot();
+    assert_eq!(open.open(&sk, &kem_output, &ct).unwrap(), b"plaintext");
+    let d = counters::snapshot() - before;
+    assert_eq!((d.x25519_base, d.x25519_dh), (1, 1), "open {d:?}");
+    // A bare DH parses the private key: one base multiplication and the DH.
+    let before = counters::snapshot();
+    canopy_engine::crypto::awslc::x25519(sk.as_bytes(), &pk).unwrap();
+    let d = counters::snapshot() - before;
+    assert_eq!((d.x25519_base, d.x25519_dh), (1, 1), "dh {d:?}");
 }

@@ -166,6 +166,7 @@ fn fixture() -> Fixture {
             removes: vec![LeafIndex(VICTIM)],
             force_path: true,
             ratchet_tree_in_welcome: true,
+            ..CommitOptions::default()
         })
         .unwrap();
     Fixture {

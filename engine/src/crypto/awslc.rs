@@ -202,45 +202,76 @@ pub fn aead_open(
     Ok(in_out)
 }
 
+/// Parse an X25519 private key. aws-lc derives the public key while parsing
+/// (`EVP_PKEY_new_raw_private_key` stores both halves of the key pair), so every parse is a
+/// fixed-base scalar multiplication, and is counted as one.
+///
+/// aws-lc-rs 1.18 offers no way to run a DH from raw private-key bytes without that parse
+/// (`agreement::PrivateKey::from_private_key` is the only constructor from bytes;
+/// `EphemeralPrivateKey` draws its own randomness, which seeded ephemerals cannot use), so the
+/// wrappers below parse once per key and use the parsed key for everything it is needed for:
+/// [`x25519_key_pair_and_dh`] gives the public key and the shared secret for one parse.
 fn x25519_private(sk: &[u8]) -> Result<agreement::PrivateKey, CryptoError> {
     if sk.len() != X25519_LEN {
         return Err(CryptoError::InvalidPrivateKey);
     }
+    counters::x25519_base();
     agreement::PrivateKey::from_private_key(&agreement::X25519, sk)
         .map_err(|_| CryptoError::InvalidPrivateKey)
 }
 
-/// The X25519 public key of a 32-byte private key (RFC 7748 §6.1).
+/// The X25519 public key of a 32-byte private key (RFC 7748 §6.1): one fixed-base
+/// multiplication.
 pub fn x25519_public(sk: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    counters::x25519_base();
     let sk = x25519_private(sk)?;
+    public_of(&sk)
+}
+
+fn public_of(sk: &agreement::PrivateKey) -> Result<Vec<u8>, CryptoError> {
+    // Reads the public key computed by the parse: no further multiplication.
     let pk = sk
         .compute_public_key()
         .map_err(|_| CryptoError::InvalidPrivateKey)?;
     Ok(pk.as_ref().to_vec())
 }
 
-/// X25519 Diffie-Hellman (RFC 7748 §6.1) that rejects an all-zero shared secret, as RFC 9180
-/// §7.1.4 requires of DHKEM(X25519).
-///
-/// X25519 accepts every 32-byte string as a public key, so once both lengths are right the only
-/// way aws-lc's `X25519()` fails is the all-zero output (it checks for it); that failure is
-/// reported as [`CryptoError::ZeroSharedSecret`]. The output is checked again here in case
-/// the back end ever stops doing so.
-pub fn x25519(sk: &[u8], pk: &[u8]) -> Result<Secret, CryptoError> {
-    counters::x25519_dh();
-    let sk = x25519_private(sk)?;
+fn dh(sk: &agreement::PrivateKey, pk: &[u8]) -> Result<Secret, CryptoError> {
     if pk.len() != X25519_LEN {
         return Err(CryptoError::InvalidPublicKey);
     }
+    counters::x25519_dh();
     let peer = agreement::UnparsedPublicKey::new(&agreement::X25519, pk);
-    let shared = agreement::agree(&sk, peer, CryptoError::ZeroSharedSecret, |s| {
+    let shared = agreement::agree(sk, peer, CryptoError::ZeroSharedSecret, |s| {
         Ok(Secret::from_slice(s))
     })?;
     if super::secret::ct_eq(shared.as_bytes(), &[0u8; X25519_LEN]) {
         return Err(CryptoError::ZeroSharedSecret);
     }
     Ok(shared)
+}
+
+/// X25519 Diffie-Hellman (RFC 7748 §6.1) that rejects an all-zero shared secret, as RFC 9180
+/// §7.1.4 requires of DHKEM(X25519). Costs a fixed-base multiplication (parsing `sk`, see
+/// [`x25519_private`]) and the DH; prefer [`x25519_key_pair_and_dh`] when the own public key
+/// is needed too.
+///
+/// X25519 accepts every 32-byte string as a public key, so once both lengths are right the only
+/// way aws-lc's `X25519()` fails is the all-zero output (it checks for it); that failure is
+/// reported as [`CryptoError::ZeroSharedSecret`]. The output is checked again here in case
+/// the back end ever stops doing so.
+pub fn x25519(sk: &[u8], pk: &[u8]) -> Result<Secret, CryptoError> {
+    let sk = x25519_private(sk)?;
+    dh(&sk, pk)
+}
+
+/// `(public key of sk, X25519(sk, pk))` for one parse of `sk`: what an HPKE Encap (the
+/// ephemeral's public key and the DH) and Decap (the DH and the recipient's own public key,
+/// RFC 9180 §4.1) need, at one fixed-base multiplication and one DH. The same checks and
+/// errors as [`x25519`].
+pub fn x25519_key_pair_and_dh(sk: &[u8], pk: &[u8]) -> Result<(Vec<u8>, Secret), CryptoError> {
+    let sk = x25519_private(sk)?;
+    let shared = dh(&sk, pk)?;
+    Ok((public_of(&sk)?, shared))
 }
 
 /// Ed25519 verification (RFC 8032 §5.1.7) of `sig` over `msg`.

@@ -397,13 +397,20 @@ pub(super) fn labeled_expand(
 /// bytes without its `hazmat` feature, so the derivation is repeated here for the long-term
 /// keys; the conformance runner checks both against the RFC 9180 vectors.
 pub fn derive_x25519_key_pair(ikm: &[u8]) -> Result<(HpkePrivateKey, Vec<u8>), CryptoError> {
+    let sk = derive_x25519_private(ikm)?;
+    let pk = awslc::x25519_public(sk.as_bytes())?;
+    Ok((sk, pk))
+}
+
+/// The private half of [`derive_x25519_key_pair`], for callers that get the public key from
+/// the same parse as a DH ([`awslc::x25519_key_pair_and_dh`]).
+pub fn derive_x25519_private(ikm: &[u8]) -> Result<HpkePrivateKey, CryptoError> {
     // suite_id = "KEM" || I2OSP(kem_id = 0x0020, 2)
     const SUITE_ID: &[u8] = b"KEM\x00\x20";
     let dkp_prk = labeled_extract(SUITE_ID, b"", b"dkp_prk", ikm);
     // Nsk fits in u16.
     let sk = labeled_expand(SUITE_ID, dkp_prk.as_bytes(), b"sk", b"", X25519_NSK as u16)?;
-    let pk = awslc::x25519_public(sk.as_bytes())?;
-    Ok((HpkePrivateKey::from(sk), pk))
+    Ok(HpkePrivateKey::from(sk))
 }
 
 /// Turn an hpke-rs error into a typed [`CryptoError`].

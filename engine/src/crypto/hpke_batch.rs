@@ -54,7 +54,7 @@ use aws_lc_rs::hmac;
 use zeroize::Zeroizing;
 
 use super::awslc::{self, AeadAlg, X25519_LEN};
-use super::hpke_backend::{derive_x25519_key_pair, X25519_NSK};
+use super::hpke_backend::{derive_x25519_private, X25519_NSK};
 use super::hpke_backend::{labeled_expand, labeled_extract};
 use super::suite::Aead;
 use super::{labels, CryptoError, HpkePrivateKey, Provider, Result, Secret};
@@ -213,8 +213,8 @@ impl SealContext {
         };
 
         // Encap (RFC 9180 §4.1): enc = pkE, kem_context = enc || pkR.
-        let (sk_e, enc) = derive_x25519_key_pair(ikm_e)?;
-        let dh = awslc::x25519(sk_e.as_bytes(), pk_r)?;
+        let sk_e = derive_x25519_private(ikm_e)?;
+        let (enc, dh) = awslc::x25519_key_pair_and_dh(sk_e.as_bytes(), pk_r)?;
         drop(sk_e);
         let shared_secret = extract_and_expand(&dh, &enc, pk_r)?;
         drop(dh);
@@ -282,8 +282,7 @@ impl OpenContext {
         }
         super::counters::hpke_open();
         // Decap (RFC 9180 §4.1): kem_context = enc || pkRm.
-        let dh = awslc::x25519(sk_r.as_bytes(), kem_output)?;
-        let pk_r = awslc::x25519_public(sk_r.as_bytes())?;
+        let (pk_r, dh) = awslc::x25519_key_pair_and_dh(sk_r.as_bytes(), kem_output)?;
         let shared_secret = extract_and_expand(&dh, kem_output, &pk_r)?;
         drop(dh);
         let (key, base_nonce) = self.schedule.key_and_nonce(&shared_secret)?;

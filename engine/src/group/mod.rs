@@ -20,6 +20,7 @@
 mod commit;
 mod external;
 mod join;
+pub mod multi;
 mod process;
 mod proposals;
 mod propose;
@@ -547,7 +548,7 @@ impl Group {
 
     /// The ratchet tree in its wire form (the `ratchet_tree` extension body), serialized.
     pub fn ratchet_tree_bytes(&self) -> Result<Vec<u8>> {
-        Ok(codec::encode(&self.tree.to_wire())?)
+        Ok(self.tree.wire_bytes()?)
     }
 
     /// Protect application data as an MLSMessage(PrivateMessage) (RFC 9420 §6.3).
@@ -603,7 +604,7 @@ impl Group {
     fn ratchet_tree_extension(&self) -> Result<codec::Extension> {
         Ok(codec::Extension {
             extension_type: ExtensionType::RATCHET_TREE,
-            extension_data: codec::encode(&self.tree.to_wire())?.into(),
+            extension_data: self.tree.wire_bytes()?.into(),
         })
     }
 }

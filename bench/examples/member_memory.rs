@@ -1,0 +1,111 @@
+//! How much memory one member's group state takes at N members: the resident-set growth of
+//! a fresh process across `Group::join` (Welcome with the ratchet tree), with the Welcome
+//! bytes dropped, plus a structural estimate of the ratchet tree's heap.
+//!
+//! ```sh
+//! cargo run --release -p canopy-bench --example member_memory -- [MEMBERS] [populated|fresh|…]
+//! ```
+//!
+//! The parent process generates the state and the Welcome and writes it to a temporary file;
+//! a child process (this binary again) measures VmRSS (`/proc/self/status`) before the join
+//! and after it, Welcome dropped. Freed transient allocations the allocator keeps count
+//! towards the figure, so it is an upper bound on the state's size. Linux only.
+
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Context, Result};
+use canopy_engine::codec::{self, Node};
+use canopy_engine::crypto::CipherSuite;
+use canopy_engine::crypto::Provider;
+use canopy_engine::group::{CommitOptions, Group, GroupConfig, Randomness};
+use canopy_engine::key_package::{default_lifetime, key_package_from_seed, Clock};
+use canopy_engine::tree::LeafIndex;
+use canopy_workloads::states::{generate, StateConfig, StateKind};
+
+const NOW: u64 = 1_800_000_000;
+const SEED: [u8; 32] = [0x6d; 32];
+
+fn rss_kib() -> Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .ok_or_else(|| anyhow!("no VmRSS"))?;
+    Ok(line
+        .split_whitespace()
+        .nth(1)
+        .ok_or_else(|| anyhow!("bad VmRSS"))?
+        .parse()?)
+}
+
+fn config() -> GroupConfig {
+    GroupConfig {
+        clock: Clock::Fixed(NOW),
+        randomness: Randomness::System,
+        ..GroupConfig::default()
+    }
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let provider = Provider::new(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519);
+    let (kp, secrets) =
+        key_package_from_seed(&provider, b"measured-joiner", &SEED, default_lifetime(NOW))?;
+    if args.get(1).map(String::as_str) == Some("--child") {
+        let path = args.get(2).ok_or_else(|| anyhow!("no file"))?;
+        let welcome = std::fs::read(path)?;
+        let before = rss_kib()?;
+        let t = Instant::now();
+        let group = Group::join(provider, &welcome, &kp, &secrets, None, config())?;
+        let join_ms = t.elapsed().as_secs_f64() * 1e3;
+        drop(welcome);
+        let after = rss_kib()?;
+        let tree = group.tree();
+        let width = tree.width() as usize;
+        let node_heap: usize = (0..tree.width())
+            .filter_map(|x| tree.node(canopy_engine::tree::NodeIndex(x)))
+            .map(|n| codec::encode(n).map(|b| b.len()))
+            .sum::<Result<usize, _>>()?;
+        let slots = width * core::mem::size_of::<Option<Node>>();
+        let hashes = width * (provider.hash_len() + 1);
+        println!(
+            "members {} join {join_ms:.0} ms; RSS growth across join {:.1} MiB (upper bound); \
+             tree estimate {:.1} MiB = node slots {:.1} + node contents (encoded) {:.1} + \
+             hash cache {:.1}",
+            group.member_count(),
+            (after.saturating_sub(before)) as f64 / 1024.0,
+            (slots + node_heap + hashes) as f64 / (1 << 20) as f64,
+            slots as f64 / (1 << 20) as f64,
+            node_heap as f64 / (1 << 20) as f64,
+            hashes as f64 / (1 << 20) as f64,
+        );
+        return Ok(());
+    }
+    let members: u32 = args.get(1).map_or(Ok(50_000), |s| s.parse())?;
+    let kind: StateKind = args
+        .get(2)
+        .map_or(Ok(StateKind::Populated), |s| s.parse())?;
+    let mut cfg = StateConfig::new(kind, members, 1);
+    cfg.now = NOW;
+    let state = generate(&cfg)?;
+    let mut admin = state.member_group(LeafIndex(0), config())?;
+    let out = admin.commit(&CommitOptions {
+        adds: vec![kp],
+        ratchet_tree_in_welcome: true,
+        ..CommitOptions::default()
+    })?;
+    let welcome = out.welcome.ok_or_else(|| anyhow!("no Welcome"))?;
+    let path =
+        std::env::temp_dir().join(format!("canopy-member-memory-{}.bin", std::process::id()));
+    std::fs::write(&path, &welcome)?;
+    let status = std::process::Command::new(std::env::current_exe()?)
+        .arg("--child")
+        .arg(&path)
+        .status()
+        .context("running the measuring child")?;
+    let _ = std::fs::remove_file(&path);
+    if !status.success() {
+        bail!("child failed: {status}");
+    }
+    Ok(())
+}
