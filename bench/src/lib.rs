@@ -4,6 +4,8 @@
 //! - [`compare`]: `canopy compare`, Canopy and the peers side by side on one group state.
 //! - [`peers`]: byte-level adapters around the peer MLS implementations Canopy is compared
 //!   against and interoperates with (openmls, mls-rs).
+//! - [`plan`]: `canopy plan` / `canopy merge`, capacity planning over churn workloads.
 
 pub mod compare;
 pub mod peers;
+pub mod plan;

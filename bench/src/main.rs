@@ -72,6 +72,13 @@ enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Capacity planning: simulate a churn workload (default `enterprise-50k`, 30 days) with
+    /// real commits, Welcomes and joins, print p50/p90/p99/max of times, sizes and seals,
+    /// CPU-seconds and delivery-service bytes per day, and write
+    /// `results/plan-<name>-<date>.json` and `.html`.
+    Plan(canopy_bench::plan::PlanArgs),
+    /// Merge `canopy plan --shard` outputs into one report (histograms added losslessly).
+    Merge(canopy_bench::plan::MergeArgs),
 }
 
 fn main() -> ExitCode {
@@ -100,6 +107,8 @@ fn main() -> ExitCode {
             &peers,
             json.as_deref(),
         ),
+        Command::Plan(args) => canopy_bench::plan::plan(&args).map(|_| ExitCode::SUCCESS),
+        Command::Merge(args) => canopy_bench::plan::merge(&args).map(|_| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
