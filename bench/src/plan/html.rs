@@ -246,7 +246,7 @@ pub fn blank_plot(run: &Run) -> String {
     let k = (pts.len() / 1000).max(1);
     let pts: Vec<(f64, f64)> = pts.into_iter().step_by(k).collect();
     line_plot(
-        "Blank parent nodes (fraction of all parent nodes)",
+        "Blank parent nodes (fraction of parents with members on both sides)",
         "day",
         "blank fraction",
         &[Series {

@@ -143,16 +143,35 @@ pub fn independent_counts(
     (sizes.len() as u64, sizes)
 }
 
-/// Blank parent nodes / parent nodes of the tree.
+/// Blank fraction of the parent nodes that matter: those with a member in both subtrees
+/// (exactly the nodes that can be on a filtered direct path; parents over an empty subtree,
+/// such as the right edge past the last member, are blank by construction and not counted).
 fn blank_fraction(tree: &RatchetTree) -> f64 {
-    let parents = tree.width() / 2;
-    if parents == 0 {
-        return 0.0;
+    /// Whether the subtree of `x` holds a member; counts (eligible, blank) parents below.
+    fn walk(tree: &RatchetTree, x: NodeIndex, counts: &mut (u64, u64)) -> bool {
+        if x.0 >= tree.width() {
+            return false;
+        }
+        match (x.left(), x.right()) {
+            (Some(l), Some(r)) => {
+                let left = walk(tree, l, counts);
+                let right = walk(tree, r, counts);
+                if left && right {
+                    counts.0 += 1;
+                    counts.1 += u64::from(tree.is_blank(x));
+                }
+                left || right
+            }
+            _ => !tree.is_blank(x),
+        }
     }
-    let blank = (0..parents)
-        .filter(|i| tree.is_blank(NodeIndex(2 * i + 1)))
-        .count();
-    blank as f64 / f64::from(parents)
+    let mut counts = (0, 0);
+    walk(tree, tree.root(), &mut counts);
+    if counts.0 == 0 {
+        0.0
+    } else {
+        counts.1 as f64 / counts.0 as f64
+    }
 }
 
 /// Number of blank nodes on each leaf's direct path, for the `most_blanks` policy: computed
