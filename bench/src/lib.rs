@@ -7,8 +7,10 @@
 //!   used by the criterion benches and the gate.
 //! - [`peers`]: byte-level adapters around the peer MLS implementations Canopy is compared
 //!   against and interoperates with (openmls, mls-rs).
+//! - [`plan`]: `canopy plan` / `canopy merge`, capacity planning over churn workloads.
 
 pub mod compare;
 pub mod gate;
 pub mod peers;
 pub mod setup;
+pub mod plan;

@@ -75,6 +75,13 @@ enum Command {
     /// Performance-regression gate: exact primitive counts (and instruction counts where perf
     /// counters work) of fixed seeded scenarios against results/baseline/gate.json.
     Gate(canopy_bench::gate::GateArgs),
+    /// Capacity planning: simulate a churn workload (default `enterprise-50k`, 30 days) with
+    /// real commits, Welcomes and joins, print p50/p90/p99/max of times, sizes and seals,
+    /// CPU-seconds and delivery-service bytes per day, and write
+    /// `results/plan-<name>-<date>.json` and `.html`.
+    Plan(canopy_bench::plan::PlanArgs),
+    /// Merge `canopy plan --shard` outputs into one report (histograms added losslessly).
+    Merge(canopy_bench::plan::MergeArgs),
 }
 
 fn main() -> ExitCode {
@@ -104,6 +111,8 @@ fn main() -> ExitCode {
             &peers,
             json.as_deref(),
         ),
+        Command::Plan(args) => canopy_bench::plan::plan(&args).map(|_| ExitCode::SUCCESS),
+        Command::Merge(args) => canopy_bench::plan::merge(&args).map(|_| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

@@ -383,6 +383,36 @@ impl Group {
         )
     }
 
+    /// The same epoch as another member sees it: this state's context, tree and epoch
+    /// secrets with `private` and `signer` in place of this member's, without copying the
+    /// tree. For simulations that hold every member's keys but only one tree (the capacity
+    /// planner lets whichever member commits next take over). `private` is checked against
+    /// the tree and `signer` against the leaf's signature key; on error nothing is returned.
+    pub fn into_member(self, private: TreeKemPrivate, signer: SignaturePrivateKey) -> Result<Self> {
+        private.check_against(&self.provider, &self.tree)?;
+        let leaf = self
+            .tree
+            .leaf(private.leaf())
+            .ok_or(GroupError::OwnLeafMissing)?;
+        if leaf.signature_key.as_slice() != signer.public_key().as_slice() {
+            return Err(Error::ApiMisuse("signer does not match the member's leaf"));
+        }
+        let next = NextEpoch {
+            context: self.context,
+            private,
+            secrets: self.secrets,
+            interim_transcript_hash: self.interim_transcript_hash,
+        };
+        Ok(Self::assemble(
+            self.provider,
+            self.tree,
+            signer,
+            next,
+            self.config,
+            self.rng,
+        ))
+    }
+
     /// The epoch whose key schedule starts from `joiner_secret` (no PSKs), with the interim
     /// transcript hash from `context`'s confirmed transcript hash (§8.2, §11).
     #[allow(clippy::too_many_arguments)]

@@ -1,0 +1,495 @@
+//! `canopy plan` and `canopy merge`: capacity planning over churn workloads.
+//!
+//! - [`sim`]: the simulation (real commits, Welcomes and joins; sampled receivers; checks).
+//! - [`report`]: the versioned result file, lossless merging, the summary table.
+//! - [`html`]: the offline HTML report with inline SVG plots.
+//!
+//! Sweeps: a sweep is a list of points (workloads with overrides) times `repeats` seeds; its
+//! jobs are numbered point-major and shard `i/n` runs the jobs `j` with `j % n == i`.
+//! `canopy merge` concatenates shard files and re-merges each point's runs (histograms added,
+//! not averaged). See `docs/sweeps.md` for Kubernetes Indexed Jobs and Slurm job arrays.
+
+pub mod html;
+pub mod report;
+pub mod sim;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, ensure, Context, Result};
+use canopy_workloads::churn::{builtin, Workload, BUILTIN_NAMES, DAY};
+
+pub use report::Report;
+pub use sim::{simulate, SimOptions};
+
+/// Sampled receivers by default: each processes every commit (~0.6-1 ms at 50,000 members),
+/// so 8 of them cost about as much as creating the commit, and give every commit's
+/// processing-time mean from 8 independent tree positions.
+pub const DEFAULT_RECEIVERS: usize = 8;
+
+/// Real joins by default: a join validates the whole tree (~1-2 s at 50,000 members), so 20
+/// spread over the run keep joins under a tenth of the 10-minute budget.
+pub const DEFAULT_JOINERS: usize = 20;
+
+/// Arguments of `canopy plan`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PlanArgs {
+    /// Built-in workload name or config file (TOML, or JSON if it ends in .json).
+    #[arg(long, default_value = "enterprise-50k")]
+    pub workload: String,
+    /// Replay a trace (CSV or JSON lines: time, operation, person, device) instead of the
+    /// workload's generated stream; the workload still gives the start state and policies.
+    #[arg(long)]
+    pub trace: Option<PathBuf>,
+    /// Members at the start (overrides the workload).
+    #[arg(long)]
+    pub members: Option<u32>,
+    /// Simulated days (overrides the workload; for a trace, default its span).
+    #[arg(long)]
+    pub days: Option<f64>,
+    /// Seed (overrides the workload).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Output directory.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    /// Sampled receivers processing every commit.
+    #[arg(long, default_value_t = DEFAULT_RECEIVERS)]
+    pub receivers: usize,
+    /// Real joins (spread evenly over the run).
+    #[arg(long, default_value_t = DEFAULT_JOINERS)]
+    pub joiners: usize,
+    /// A sweep file (TOML: `repeats`, `[[points]]` with `workload` and overrides).
+    #[arg(long)]
+    pub sweep: Option<PathBuf>,
+    /// Seeds per point (seed, seed+1, …); default 1, or n with `--shard i/n` and no sweep.
+    #[arg(long)]
+    pub repeats: Option<u32>,
+    /// Run one shard of the sweep: `i/n` (0-based), or `env` to read the index from
+    /// JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or SLURM_ARRAY_TASK_ID (Slurm array),
+    /// and the count from CANOPY_SHARDS or SLURM_ARRAY_TASK_COUNT.
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Arguments of `canopy merge`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MergeArgs {
+    /// Result files to merge (shard outputs).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Output directory.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    /// Name in the output file name (default: the first point's workload name).
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+/// A shard: index `i` of `n`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// 0-based index.
+    pub index: u32,
+    /// Number of shards.
+    pub count: u32,
+}
+
+impl Shard {
+    /// Parse `i/n`, or `env` via [`Shard::from_env`] with `env`.
+    pub fn parse(s: &str, env: impl Fn(&str) -> Option<String>) -> Result<Shard> {
+        if s == "env" {
+            return Shard::from_env(env);
+        }
+        let (i, n) = s
+            .split_once('/')
+            .ok_or_else(|| anyhow!("--shard {s:?}: expected i/n (e.g. 0/4) or env"))?;
+        let index: u32 = i
+            .trim()
+            .parse()
+            .with_context(|| format!("--shard index {i:?}"))?;
+        let count: u32 = n
+            .trim()
+            .parse()
+            .with_context(|| format!("--shard count {n:?}"))?;
+        ensure!(count >= 1, "--shard: the shard count must be at least 1");
+        ensure!(
+            index < count,
+            "--shard {index}/{count}: the index is 0-based, below the count"
+        );
+        Ok(Shard { index, count })
+    }
+
+    /// The shard from a batch system's environment (`env` looks a variable up):
+    /// - Kubernetes Indexed Job: `JOB_COMPLETION_INDEX` (0-based), count from
+    ///   `CANOPY_SHARDS` (set it to `.spec.completions` in the manifest);
+    /// - Slurm job array: `SLURM_ARRAY_TASK_ID` minus `SLURM_ARRAY_TASK_MIN` (if set), count
+    ///   from `CANOPY_SHARDS` or `SLURM_ARRAY_TASK_COUNT`.
+    pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Shard> {
+        let num = |name: &str| -> Result<Option<u32>> {
+            match env(name) {
+                None => Ok(None),
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .map(Some)
+                    .with_context(|| format!("{name}={v:?} is not a number")),
+            }
+        };
+        let (index, count) = if let Some(i) = num("JOB_COMPLETION_INDEX")? {
+            let n = num("CANOPY_SHARDS")?.ok_or_else(|| {
+                anyhow!("JOB_COMPLETION_INDEX is set but CANOPY_SHARDS is not (set it to the Job's completions)")
+            })?;
+            (i, n)
+        } else if let Some(id) = num("SLURM_ARRAY_TASK_ID")? {
+            let min = num("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
+            let n = match num("CANOPY_SHARDS")? {
+                Some(n) => n,
+                None => num("SLURM_ARRAY_TASK_COUNT")?
+                    .ok_or_else(|| anyhow!("SLURM_ARRAY_TASK_COUNT and CANOPY_SHARDS are unset"))?,
+            };
+            ensure!(
+                id >= min,
+                "SLURM_ARRAY_TASK_ID {id} is below SLURM_ARRAY_TASK_MIN {min}"
+            );
+            (id - min, n)
+        } else {
+            bail!("--shard env: neither JOB_COMPLETION_INDEX nor SLURM_ARRAY_TASK_ID is set");
+        };
+        ensure!(
+            count >= 1 && index < count,
+            "shard {index} of {count} is out of range"
+        );
+        Ok(Shard { index, count })
+    }
+}
+
+/// One job of a sweep: a resolved workload (seed included).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    /// The workload to simulate.
+    pub workload: Workload,
+}
+
+/// A built-in name or a config file.
+pub fn load_workload(spec: &str, base: Option<&Path>) -> Result<Workload> {
+    if BUILTIN_NAMES.contains(&spec) {
+        return builtin(spec);
+    }
+    let path = match base {
+        Some(dir) if Path::new(spec).is_relative() => dir.join(spec),
+        _ => PathBuf::from(spec),
+    };
+    if !path.exists() {
+        bail!(
+            "workload {spec:?} is neither a built-in ({}) nor a file",
+            BUILTIN_NAMES.join(", ")
+        );
+    }
+    Workload::from_file(&path)
+}
+
+/// The jobs of a sweep file: every point, `repeats` seeds each, point-major.
+pub fn sweep_jobs(text: &str, base: Option<&Path>, repeats_flag: Option<u32>) -> Result<Vec<Job>> {
+    let v: toml::Table = toml::from_str(text).context("sweep file (TOML)")?;
+    for k in v.keys() {
+        ensure!(
+            k == "repeats" || k == "points",
+            "sweep file: unknown key {k:?} (expected repeats and [[points]])"
+        );
+    }
+    let repeats = match (repeats_flag, v.get("repeats")) {
+        (Some(r), _) => r,
+        (None, Some(r)) => r
+            .as_integer()
+            .and_then(|r| u32::try_from(r).ok())
+            .ok_or_else(|| anyhow!("sweep file: repeats must be a positive integer"))?,
+        (None, None) => 1,
+    };
+    ensure!(repeats >= 1, "repeats must be at least 1");
+    let points = v
+        .get("points")
+        .and_then(|p| p.as_array())
+        .ok_or_else(|| anyhow!("sweep file: no [[points]]"))?;
+    let mut jobs = Vec::new();
+    for (i, p) in points.iter().enumerate() {
+        let t = p
+            .as_table()
+            .ok_or_else(|| anyhow!("sweep point {i} is not a table"))?;
+        let spec = t
+            .get("workload")
+            .and_then(|w| w.as_str())
+            .ok_or_else(|| anyhow!("sweep point {i}: `workload` (name or file) is required"))?;
+        let w = load_workload(spec, base).with_context(|| format!("sweep point {i}"))?;
+        let mut merged = toml::Table::try_from(&w)?;
+        for (k, val) in t {
+            if k != "workload" {
+                merged.insert(k.clone(), val.clone());
+            }
+        }
+        let w: Workload = merged
+            .try_into()
+            .with_context(|| format!("sweep point {i}: overrides"))?;
+        w.validate().with_context(|| format!("sweep point {i}"))?;
+        for r in 0..repeats {
+            let mut w = w.clone();
+            w.seed += u64::from(r);
+            jobs.push(Job { workload: w });
+        }
+    }
+    Ok(jobs)
+}
+
+/// The jobs of shard `shard` (all if `None`).
+pub fn shard_jobs(jobs: Vec<Job>, shard: Option<Shard>) -> Vec<Job> {
+    match shard {
+        None => jobs,
+        Some(s) => jobs
+            .into_iter()
+            .enumerate()
+            .filter(|(j, _)| *j as u32 % s.count == s.index)
+            .map(|(_, job)| job)
+            .collect(),
+    }
+}
+
+/// Write `report` as `<out>/<stem>.json` and `.html`; returns the paths.
+pub fn write_report(report: &Report, out: &Path, stem: &str) -> Result<(PathBuf, PathBuf)> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let json = out.join(format!("{stem}.json"));
+    let html = out.join(format!("{stem}.html"));
+    std::fs::write(&json, serde_json::to_string_pretty(report)? + "\n")
+        .with_context(|| format!("writing {}", json.display()))?;
+    std::fs::write(&html, html::render(report)?)
+        .with_context(|| format!("writing {}", html.display()))?;
+    Ok((json, html))
+}
+
+/// `canopy plan`.
+pub fn plan(args: &PlanArgs) -> Result<Report> {
+    let shard = args
+        .shard
+        .as_deref()
+        .map(|s| Shard::parse(s, |k| std::env::var(k).ok()))
+        .transpose()?;
+    let apply = |mut w: Workload| -> Result<Workload> {
+        if let Some(m) = args.members {
+            w.members = m;
+            w.admin = w.admin.min(m.saturating_sub(1));
+        }
+        if let Some(d) = args.days {
+            w.days = d;
+        }
+        if let Some(s) = args.seed {
+            w.seed = s;
+        }
+        w.validate()?;
+        Ok(w)
+    };
+    let (jobs, name) = match &args.sweep {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let jobs = sweep_jobs(&text, path.parent(), args.repeats)?
+                .into_iter()
+                .map(|j| {
+                    Ok(Job {
+                        workload: apply(j.workload)?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let stem = path
+                .file_stem()
+                .map_or("sweep".into(), |s| s.to_string_lossy().into_owned());
+            (jobs, stem)
+        }
+        None => {
+            let mut w = apply(load_workload(&args.workload, None)?)?;
+            let trace_ops = None::<()>;
+            let _ = trace_ops;
+            if let Some(t) = &args.trace {
+                if args.days.is_none() {
+                    let persons = w.members / w.devices_per_person;
+                    let tr = canopy_workloads::trace::read(t, persons, w.devices_per_person)?;
+                    w.days = (tr.span_seconds / DAY).floor() + 1.0;
+                }
+                w.name = format!(
+                    "trace-{}",
+                    t.file_stem()
+                        .map_or("trace".into(), |s| s.to_string_lossy().into_owned())
+                );
+            }
+            let repeats = args.repeats.unwrap_or(if args.trace.is_none() {
+                shard.map_or(1, |s| s.count)
+            } else {
+                1
+            });
+            let jobs = (0..repeats)
+                .map(|r| {
+                    let mut w = w.clone();
+                    w.seed += u64::from(r);
+                    Job { workload: w }
+                })
+                .collect();
+            (jobs, w.name.clone())
+        }
+    };
+    let mine = shard_jobs(jobs, shard);
+    let opts = SimOptions {
+        receivers: args.receivers,
+        joiners: args.joiners,
+        progress: !args.quiet,
+    };
+    let mut runs = Vec::new();
+    for (k, job) in mine.iter().enumerate() {
+        let w = &job.workload;
+        if !args.quiet {
+            eprintln!(
+                "[{}/{}] {}: {} members, {} days, seed {}",
+                k + 1,
+                mine.len(),
+                w.name,
+                w.members,
+                w.days,
+                w.seed
+            );
+        }
+        let trace = match &args.trace {
+            Some(t) => Some(canopy_workloads::trace::read(
+                t,
+                w.members / w.devices_per_person,
+                w.devices_per_person,
+            )?),
+            None => None,
+        };
+        let mut run = simulate(w, trace.as_ref().map(|t| t.ops.as_slice()), &opts)
+            .with_context(|| format!("simulating {} (seed {})", w.name, w.seed))?;
+        run.trace = args.trace.as_ref().map(|t| {
+            t.file_name()
+                .map_or(String::new(), |n| n.to_string_lossy().into_owned())
+        });
+        run.shard = shard.map(|s| [s.index, s.count]);
+        runs.push(run);
+    }
+    let shards = shard.map(|s| vec![[s.index, s.count]]).unwrap_or_default();
+    let kind = if shard.is_some() { "shard" } else { "run" };
+    let report = report::assemble(kind, shards, runs)?;
+    let date = report.date.clone();
+    let stem = match shard {
+        Some(s) => format!("plan-{name}-{date}-shard-{}-of-{}", s.index, s.count),
+        None => format!("plan-{name}-{date}"),
+    };
+    for p in &report.points {
+        println!("{}", report::summary_table(p)?);
+    }
+    let (json, html) = write_report(&report, &args.out, &stem)?;
+    eprintln!("wrote {} and {}", json.display(), html.display());
+    Ok(report)
+}
+
+/// `canopy merge`.
+pub fn merge(args: &MergeArgs) -> Result<Report> {
+    let mut reports = Vec::new();
+    for f in &args.files {
+        let text =
+            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+        let r: Report =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", f.display()))?;
+        reports.push(r);
+    }
+    let merged = report::merge(reports)?;
+    let name = match &args.name {
+        Some(n) => n.clone(),
+        None => merged
+            .points
+            .first()
+            .map(|p| p.key.split(':').next().unwrap_or("merged").to_string())
+            .unwrap_or_else(|| "merged".into()),
+    };
+    for p in &merged.points {
+        println!("{}", report::summary_table(p)?);
+    }
+    let stem = format!("plan-{name}-{}", merged.date);
+    let (json, html) = write_report(&merged, &args.out, &stem)?;
+    eprintln!("wrote {} and {}", json.display(), html.display());
+    Ok(merged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| m.get(k).cloned()
+    }
+
+    #[test]
+    fn shard_flags_and_env_mapping() {
+        assert_eq!(
+            Shard::parse("2/5", env(&[])).unwrap(),
+            Shard { index: 2, count: 5 }
+        );
+        assert!(Shard::parse("5/5", env(&[])).is_err());
+        assert!(Shard::parse("1", env(&[])).is_err());
+        assert!(Shard::parse("env", env(&[])).is_err());
+        // Kubernetes Indexed Job.
+        let k8s = env(&[("JOB_COMPLETION_INDEX", "3"), ("CANOPY_SHARDS", "4")]);
+        assert_eq!(
+            Shard::parse("env", k8s).unwrap(),
+            Shard { index: 3, count: 4 }
+        );
+        assert!(Shard::from_env(env(&[("JOB_COMPLETION_INDEX", "3")])).is_err());
+        assert!(Shard::from_env(env(&[
+            ("JOB_COMPLETION_INDEX", "4"),
+            ("CANOPY_SHARDS", "4")
+        ]))
+        .is_err());
+        // Slurm array --array=1-8: ids 1..=8, min 1, count 8.
+        let slurm = env(&[
+            ("SLURM_ARRAY_TASK_ID", "8"),
+            ("SLURM_ARRAY_TASK_MIN", "1"),
+            ("SLURM_ARRAY_TASK_COUNT", "8"),
+        ]);
+        assert_eq!(
+            Shard::from_env(slurm).unwrap(),
+            Shard { index: 7, count: 8 }
+        );
+        let slurm0 = env(&[
+            ("SLURM_ARRAY_TASK_ID", "0"),
+            ("SLURM_ARRAY_TASK_COUNT", "2"),
+        ]);
+        assert_eq!(
+            Shard::from_env(slurm0).unwrap(),
+            Shard { index: 0, count: 2 }
+        );
+        assert!(Shard::from_env(env(&[("SLURM_ARRAY_TASK_ID", "x")])).is_err());
+    }
+
+    #[test]
+    fn shards_partition_the_jobs() {
+        let text = "repeats = 3\n[[points]]\nworkload = \"smoke\"\n[[points]]\nworkload = \
+                    \"smoke\"\ncommitter = \"admin\"\nmembers = 40\n";
+        let jobs = sweep_jobs(text, None, None).unwrap();
+        assert_eq!(jobs.len(), 6);
+        assert_eq!(jobs[4].workload.members, 40);
+        assert_eq!(jobs[5].workload.seed, jobs[3].workload.seed + 2);
+        let mut seen = Vec::new();
+        for i in 0..4 {
+            let s = Shard { index: i, count: 4 };
+            seen.extend(shard_jobs(jobs.clone(), Some(s)));
+        }
+        assert_eq!(seen.len(), jobs.len());
+        for j in &jobs {
+            assert_eq!(seen.iter().filter(|x| *x == j).count(), 1);
+        }
+        assert!(sweep_jobs("[[points]]\nworkload = \"smoke\"\nbogus = 1\n", None, None).is_err());
+        assert!(sweep_jobs("[[points]]\nworkload = \"nope\"\n", None, None).is_err());
+    }
+}

@@ -1,0 +1,615 @@
+//! The `canopy plan` result file (schema `canopy-plan`, version [`SCHEMA_VERSION`]), the
+//! lossless merge of shard outputs, and the printed summary table.
+//!
+//! The schema is documented field by field in `docs/plan-schema.md`. Histograms are
+//! hdrhistogram V2 serialized (uncompressed) and base64-encoded, so merging shards adds the
+//! recorded counts exactly instead of averaging percentiles.
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, ensure, Context, Result};
+use base64::Engine as _;
+use canopy_workloads::churn::Workload;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+/// Name of the schema.
+pub const SCHEMA: &str = "canopy-plan";
+
+/// Version of the schema: bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// How member costs are obtained (copied into every run).
+pub const METHOD: &str = "Every commit is created for real by its committer (one group state handed to \
+whichever member commits, with that member's own keys) and its creation time is measured. A uniform \
+random sample of online members (the receivers) processes every commit in full; each must reach the \
+committer's epoch authenticator. CPU for all members = committer's measured time + for each commit \
+the mean processing time of the sampled receivers x the members that process it (all members \
+after the commit except the committer and the members it added; long-offline members count, they \
+process the backlog when they return) + joiners x the mean time of the sampled real joins (spread \
+evenly over the run). Seal counts and resolution sizes are recomputed from the tree for every commit \
+and must equal the engine's counts and the crypto provider's X25519 counter.";
+
+/// Encode a histogram: V2, base64.
+pub fn hist_encode(h: &Histogram<u64>) -> Result<String> {
+    let mut buf = Vec::new();
+    V2Serializer::new()
+        .serialize(h, &mut buf)
+        .map_err(|e| anyhow::anyhow!("serializing a histogram: {e:?}"))?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(buf))
+}
+
+/// Decode a histogram written by [`hist_encode`].
+pub fn hist_decode(s: &str) -> Result<Histogram<u64>> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .context("histogram: not base64")?;
+    let mut h: Histogram<u64> = Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .map_err(|e| anyhow::anyhow!("histogram: {e:?}"))?;
+    h.auto(true);
+    Ok(h)
+}
+
+/// Merge encoded histograms losslessly.
+pub fn hist_merge<'a>(items: impl IntoIterator<Item = &'a String>) -> Result<String> {
+    let mut acc: Histogram<u64> = Histogram::new(3).context("histogram")?;
+    for s in items {
+        let h = hist_decode(s)?;
+        acc.add(&h)
+            .map_err(|e| anyhow::anyhow!("merging histograms: {e:?}"))?;
+    }
+    hist_encode(&acc)
+}
+
+/// A result file: one or more runs, and per sweep point the runs merged.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Report {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// `run` (one `canopy plan`), `shard` (one shard of a sweep) or `merged` (`canopy merge`).
+    pub kind: String,
+    /// UTC date the file was written (`YYYY-MM-DD`).
+    pub date: String,
+    /// `canopy` version that wrote it.
+    pub canopy_version: String,
+    /// Shards this file covers (`[i, n]` each); empty for a plain run.
+    pub shards: Vec<[u32; 2]>,
+    /// The runs, sorted by point then seed.
+    pub runs: Vec<Run>,
+    /// Per sweep point (workload without its seed), the runs merged.
+    pub points: Vec<Point>,
+}
+
+/// One simulation.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Run {
+    /// The workload, fully resolved (flags applied).
+    pub workload: Workload,
+    /// Trace file name if the run replayed a trace.
+    pub trace: Option<String>,
+    /// `[i, n]` if the run came from a shard.
+    pub shard: Option<[u32; 2]>,
+    /// How members' costs are obtained.
+    pub sampling: Sampling,
+    /// Counts over the run.
+    pub totals: Totals,
+    /// Histograms over the run (names in `docs/plan-schema.md`), V2 + base64.
+    pub histograms: BTreeMap<String, String>,
+    /// One entry per simulated day.
+    pub days: Vec<Day>,
+    /// Per-commit series (columns).
+    pub commits: CommitSeries,
+}
+
+/// Sampling of the run.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Sampling {
+    /// Receivers processing every commit.
+    pub receivers: u64,
+    /// Their leaves at the start.
+    pub initial_receiver_leaves: Vec<u32>,
+    /// Joins performed for real (at most).
+    pub joiners: u64,
+    /// The extrapolation method, in words.
+    pub method: String,
+}
+
+/// Counts over a run (or, in a point, summed over its runs; start/end figures of the first).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Totals {
+    /// Members at the start.
+    pub members_start: u64,
+    /// Members at the end.
+    pub members_end: u64,
+    /// Blank fraction of parent nodes at the start.
+    pub blank_fraction_start: f64,
+    /// Commits made.
+    pub commits: u64,
+    /// Of which update commits (a member's own commit with a path).
+    pub update_commits: u64,
+    /// Devices added.
+    pub adds: u64,
+    /// Devices removed.
+    pub removes: u64,
+    /// HPKE seals (UpdatePath and Welcome).
+    pub hpke_seals: u64,
+    /// Operations dropped (a leave of a device not in the group, …).
+    pub skipped_ops: u64,
+    /// Membership commits whose policy's committer was unavailable (a random online member
+    /// committed instead).
+    pub committer_fallbacks: u64,
+    /// Real joins performed.
+    pub joins_sampled: u64,
+    /// (commit, receiver) pairs that agreed on the epoch authenticator.
+    pub receiver_checks: u64,
+    /// Commits whose seal counts were checked against the tree.
+    pub seal_checks: u64,
+    /// Receivers that were removed (and replaced).
+    pub receivers_removed: u64,
+    /// Commits no sampled receiver processed (the previous mean was used).
+    pub commits_without_sample: u64,
+    /// Seconds spent generating the start state.
+    pub generation_seconds: f64,
+    /// Wall seconds of the whole run.
+    pub wall_seconds: f64,
+}
+
+/// One simulated day.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Day {
+    /// Day number from 0.
+    pub day: u32,
+    /// Commits.
+    pub commits: u64,
+    /// Devices added.
+    pub adds: u64,
+    /// Devices removed.
+    pub removes: u64,
+    /// Update commits.
+    pub updates: u64,
+    /// Members at the end of the day.
+    pub members_end: u64,
+    /// Blank fraction of parent nodes at the end of the day.
+    pub blank_fraction_end: f64,
+    /// Mean over the day's commits.
+    pub blank_fraction_mean: f64,
+    /// Max over the day's commits.
+    pub blank_fraction_max: f64,
+    /// CPU seconds of the committers (measured).
+    pub committer_cpu_s: f64,
+    /// CPU seconds of the joiners (extrapolated).
+    pub joiners_cpu_s: f64,
+    /// CPU seconds of all members: committers + processing (extrapolated) + joiners.
+    pub member_cpu_s: f64,
+    /// Bytes the delivery service sends: each commit to every other member, each Welcome
+    /// to each joiner (and the tree, when Welcomes do not carry it).
+    pub ds_fanout_bytes: u64,
+    /// HPKE seals.
+    pub hpke_seals: u64,
+    /// Commit bytes (sum).
+    pub commit_bytes: u64,
+    /// Commit creation times of the day (V2 + base64).
+    pub create_ns: String,
+    /// Commit processing times of the day's sampled receivers (V2 + base64).
+    pub process_ns: String,
+}
+
+/// Per-commit series, as columns.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CommitSeries {
+    /// Seconds since the start.
+    pub time_s: Vec<f64>,
+    /// Creation time (ns).
+    pub create_ns: Vec<u64>,
+    /// Mean processing time of the sampled receivers (ns; 0 if none).
+    pub process_ns: Vec<u64>,
+    /// HPKE seals.
+    pub hpke_seals: Vec<u64>,
+    /// Commit bytes.
+    pub bytes: Vec<u64>,
+    /// Blank fraction after the commit.
+    pub blank_fraction: Vec<f64>,
+    /// Members after the commit.
+    pub members: Vec<u64>,
+}
+
+impl CommitSeries {
+    /// Append one commit.
+    #[allow(clippy::too_many_arguments)]
+    pub fn push(
+        &mut self,
+        time: f64,
+        create_ns: u64,
+        process_mean_s: Option<f64>,
+        seals: u64,
+        bytes: u64,
+        blank: f64,
+        members: u64,
+    ) {
+        self.time_s.push(time);
+        self.create_ns.push(create_ns);
+        self.process_ns
+            .push(process_mean_s.map_or(0, |s| (s * 1e9) as u64));
+        self.hpke_seals.push(seals);
+        self.bytes.push(bytes);
+        self.blank_fraction.push(blank);
+        self.members.push(members);
+    }
+}
+
+/// A sweep point: the runs of one workload (all seeds) merged.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Point {
+    /// The point's key: the workload name and every setting except the seed.
+    pub key: String,
+    /// Seeds of its runs.
+    pub seeds: Vec<u64>,
+    /// Counts summed over the runs (start figures of the first run).
+    pub totals: Totals,
+    /// Histograms merged over the runs.
+    pub histograms: BTreeMap<String, String>,
+    /// Days merged over the runs: counts, CPU and bytes summed, blank fractions averaged,
+    /// histograms merged.
+    pub days: Vec<Day>,
+}
+
+/// The point key of a workload: its config without the seed, as canonical JSON.
+pub fn point_key(w: &Workload) -> String {
+    let mut v = serde_json::to_value(w).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("seed");
+    }
+    format!("{}: {}", w.name, v)
+}
+
+fn run_key(r: &Run) -> (String, u64, Option<String>) {
+    (point_key(&r.workload), r.workload.seed, r.trace.clone())
+}
+
+/// Build a report from runs: sort them and merge them per point.
+pub fn assemble(kind: &str, shards: Vec<[u32; 2]>, mut runs: Vec<Run>) -> Result<Report> {
+    runs.sort_by_key(run_key);
+    for w in runs.windows(2) {
+        ensure!(
+            run_key(&w[0]) != run_key(&w[1]),
+            "run {} (seed {}) appears twice (overlapping shards?)",
+            w[0].workload.name,
+            w[0].workload.seed
+        );
+    }
+    let mut points: Vec<Point> = Vec::new();
+    let mut i = 0;
+    while i < runs.len() {
+        let key = point_key(&runs[i].workload);
+        let mut j = i;
+        while j < runs.len() && point_key(&runs[j].workload) == key {
+            j += 1;
+        }
+        points.push(merge_point(key, &runs[i..j])?);
+        i = j;
+    }
+    Ok(Report {
+        schema: SCHEMA.into(),
+        schema_version: SCHEMA_VERSION,
+        kind: kind.into(),
+        date: today(),
+        canopy_version: env!("CARGO_PKG_VERSION").into(),
+        shards,
+        runs,
+        points,
+    })
+}
+
+fn merge_point(key: String, runs: &[Run]) -> Result<Point> {
+    let first = &runs[0];
+    let mut totals = first.totals.clone();
+    for r in &runs[1..] {
+        let t = &r.totals;
+        totals.commits += t.commits;
+        totals.update_commits += t.update_commits;
+        totals.adds += t.adds;
+        totals.removes += t.removes;
+        totals.hpke_seals += t.hpke_seals;
+        totals.skipped_ops += t.skipped_ops;
+        totals.committer_fallbacks += t.committer_fallbacks;
+        totals.joins_sampled += t.joins_sampled;
+        totals.receiver_checks += t.receiver_checks;
+        totals.seal_checks += t.seal_checks;
+        totals.receivers_removed += t.receivers_removed;
+        totals.commits_without_sample += t.commits_without_sample;
+        totals.generation_seconds += t.generation_seconds;
+        totals.wall_seconds += t.wall_seconds;
+    }
+    let mut histograms = BTreeMap::new();
+    for name in first.histograms.keys() {
+        let merged = hist_merge(runs.iter().filter_map(|r| r.histograms.get(name)))?;
+        histograms.insert(name.clone(), merged);
+    }
+    let n_days = runs.iter().map(|r| r.days.len()).max().unwrap_or(0);
+    let mut days = Vec::with_capacity(n_days);
+    for d in 0..n_days {
+        let those: Vec<&Day> = runs.iter().filter_map(|r| r.days.get(d)).collect();
+        let k = those.len() as f64;
+        let mut m = Day {
+            day: d as u32,
+            ..Day::default()
+        };
+        for x in &those {
+            m.commits += x.commits;
+            m.adds += x.adds;
+            m.removes += x.removes;
+            m.updates += x.updates;
+            m.members_end += x.members_end;
+            m.blank_fraction_end += x.blank_fraction_end / k;
+            m.blank_fraction_mean += x.blank_fraction_mean / k;
+            m.blank_fraction_max = m.blank_fraction_max.max(x.blank_fraction_max);
+            m.committer_cpu_s += x.committer_cpu_s;
+            m.joiners_cpu_s += x.joiners_cpu_s;
+            m.member_cpu_s += x.member_cpu_s;
+            m.ds_fanout_bytes += x.ds_fanout_bytes;
+            m.hpke_seals += x.hpke_seals;
+            m.commit_bytes += x.commit_bytes;
+        }
+        // Members: the mean over runs (rounded), like the blank fractions.
+        m.members_end = (m.members_end as f64 / k).round() as u64;
+        m.create_ns = hist_merge(those.iter().map(|x| &x.create_ns))?;
+        m.process_ns = hist_merge(those.iter().map(|x| &x.process_ns))?;
+        days.push(m);
+    }
+    Ok(Point {
+        key,
+        seeds: runs.iter().map(|r| r.workload.seed).collect(),
+        totals,
+        histograms,
+        days,
+    })
+}
+
+/// Merge result files (shards of one sweep, or any reports): all their runs, points
+/// recomputed. Refuses other schemas and overlapping runs.
+pub fn merge(reports: Vec<Report>) -> Result<Report> {
+    ensure!(!reports.is_empty(), "nothing to merge");
+    let mut runs = Vec::new();
+    let mut shards = Vec::new();
+    for r in reports {
+        if r.schema != SCHEMA || r.schema_version != SCHEMA_VERSION {
+            bail!(
+                "cannot merge {} v{} (expected {SCHEMA} v{SCHEMA_VERSION})",
+                r.schema,
+                r.schema_version
+            );
+        }
+        shards.extend(r.shards);
+        runs.extend(r.runs);
+    }
+    shards.sort();
+    shards.dedup();
+    if let Some(&[_, n]) = shards.first() {
+        ensure!(
+            shards.iter().all(|s| s[1] == n),
+            "shards of different sweeps (different shard counts)"
+        );
+        let missing: Vec<u32> = (0..n)
+            .filter(|i| !shards.iter().any(|s| s[0] == *i))
+            .collect();
+        if !missing.is_empty() {
+            eprintln!("warning: shards {missing:?} of {n} are missing from the merge");
+        }
+    }
+    assemble("merged", shards, runs)
+}
+
+/// Today's UTC date, `YYYY-MM-DD`.
+pub fn today() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    civil(secs / 86_400)
+}
+
+/// The civil date of a day number since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil(days: u64) -> String {
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// p50, p90, p99, max of an encoded histogram, or `None` if empty.
+pub fn quantiles(encoded: &str) -> Result<Option<[u64; 4]>> {
+    let h = hist_decode(encoded)?;
+    if h.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some([
+        h.value_at_quantile(0.5),
+        h.value_at_quantile(0.9),
+        h.value_at_quantile(0.99),
+        h.max(),
+    ]))
+}
+
+fn fmt_ns(ns: u64) -> String {
+    let s = ns as f64 / 1e9;
+    if s >= 1.0 {
+        format!("{s:.2} s")
+    } else if s >= 1e-3 {
+        format!("{:.2} ms", s * 1e3)
+    } else {
+        format!("{:.1} µs", s * 1e6)
+    }
+}
+
+/// Human-readable bytes (powers of 1024).
+pub fn fmt_bytes(b: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{v:.0} {}", UNITS[u])
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// The summary table of one point, as text.
+pub fn summary_table(p: &Point) -> Result<String> {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let t = &p.totals;
+    let name = p.key.split(':').next().unwrap_or("");
+    writeln!(
+        out,
+        "{name} (seeds {:?}): {} commits ({} updates), +{} / -{} devices, members {} -> {}",
+        p.seeds, t.commits, t.update_commits, t.adds, t.removes, t.members_start, t.members_end
+    )?;
+    writeln!(
+        out,
+        "checks: {} receiver epoch-authenticator agreements, {} commits' seal counts, {} real joins",
+        t.receiver_checks, t.seal_checks, t.joins_sampled
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:<30} {:>11} {:>11} {:>11} {:>11} {:>8}",
+        "metric", "p50", "p90", "p99", "max", "count"
+    )?;
+    let rows: [(&str, &str, bool); 10] = [
+        ("commit create", "commit_create_ns", true),
+        ("commit process (per member)", "commit_process_ns", true),
+        ("join", "join_ns", true),
+        ("commit bytes", "commit_bytes", false),
+        (
+            "Welcome bytes (with tree)",
+            "welcome_with_tree_bytes",
+            false,
+        ),
+        (
+            "Welcome bytes (without tree)",
+            "welcome_without_tree_bytes",
+            false,
+        ),
+        ("GroupInfo bytes", "group_info_bytes", false),
+        (
+            "GroupInfo bytes (with tree)",
+            "group_info_with_tree_bytes",
+            false,
+        ),
+        ("HPKE seals per commit", "hpke_seals_per_commit", false),
+        ("resolution size", "resolution_size", false),
+    ];
+    for (label, key, time) in rows {
+        let Some(enc) = p.histograms.get(key) else {
+            continue;
+        };
+        let h = hist_decode(enc)?;
+        let Some(q) = quantiles(enc)? else {
+            writeln!(out, "{label:<30} {:>11}", "-")?;
+            continue;
+        };
+        let f = |v: u64| {
+            if time {
+                fmt_ns(v)
+            } else if key.ends_with("bytes") {
+                fmt_bytes(v as f64)
+            } else {
+                v.to_string()
+            }
+        };
+        writeln!(
+            out,
+            "{label:<30} {:>11} {:>11} {:>11} {:>11} {:>8}",
+            f(q[0]),
+            f(q[1]),
+            f(q[2]),
+            f(q[3]),
+            h.len()
+        )?;
+    }
+    writeln!(out)?;
+    let days = p.days.len().max(1) as f64;
+    let sum = |f: fn(&Day) -> f64| p.days.iter().map(f).sum::<f64>();
+    let committer = sum(|d| d.committer_cpu_s);
+    let members = sum(|d| d.member_cpu_s);
+    let fanout = sum(|d| d.ds_fanout_bytes as f64);
+    let runs = p.seeds.len().max(1) as f64;
+    writeln!(
+        out,
+        "per day (mean over {} days{}): CPU committers {:.2} s, all members {:.1} s; DS fan-out {}",
+        p.days.len(),
+        if runs > 1.0 { ", summed over runs" } else { "" },
+        committer / days,
+        members / days,
+        fmt_bytes(fanout / days)
+    )?;
+    let peak = p
+        .days
+        .iter()
+        .max_by(|a, b| a.member_cpu_s.total_cmp(&b.member_cpu_s));
+    if let Some(d) = peak {
+        writeln!(
+            out,
+            "busiest day {}: all members {:.1} CPU-s ({:.3} CPU-s per member), DS fan-out {}",
+            d.day,
+            d.member_cpu_s,
+            d.member_cpu_s / d.members_end.max(1) as f64,
+            fmt_bytes(d.ds_fanout_bytes as f64)
+        )?;
+    }
+    write!(
+        out,
+        "blank fraction (parents): start {:.3}",
+        t.blank_fraction_start
+    )?;
+    for d in p.days.iter().step_by((p.days.len() / 6).max(1)) {
+        write!(out, ", day {} {:.3}", d.day, d.blank_fraction_end)?;
+    }
+    if let Some(d) = p.days.last() {
+        write!(out, ", end {:.3}", d.blank_fraction_end)?;
+    }
+    writeln!(out)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_round_trip_and_merge_exactly() {
+        let mut a: Histogram<u64> = Histogram::new(3).unwrap();
+        let mut b: Histogram<u64> = Histogram::new(3).unwrap();
+        for v in 1..1000u64 {
+            a.record(v * 1_000).unwrap();
+            b.record(v * 7_919 + 3).unwrap();
+        }
+        let ea = hist_encode(&a).unwrap();
+        assert_eq!(hist_decode(&ea).unwrap(), a);
+        let m = hist_decode(&hist_merge([&ea, &hist_encode(&b).unwrap()]).unwrap()).unwrap();
+        let mut sum = a.clone();
+        sum.add(&b).unwrap();
+        assert_eq!(m, sum);
+        assert_eq!(m.len(), 1998);
+    }
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil(0), "1970-01-01");
+        assert_eq!(civil(20_820), "2027-01-01");
+        assert_eq!(civil(11_016), "2000-02-29");
+    }
+}

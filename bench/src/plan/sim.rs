@@ -1,0 +1,1019 @@
+//! The churn simulation: one live group state driven through a workload with real commits,
+//! real Welcomes and real joins, checked as it goes.
+//!
+//! # Method
+//!
+//! Holding 50,000 live [`Group`]s is impossible (each holds the whole tree), so the
+//! simulator holds **one** group state (the *carrier*) and every member's private keys:
+//! the start state's seeded keys ([`GeneratedState::member_keys`]), the KeyPackage keys of
+//! every joiner, and every key a commit writes (the committer's new leaf and path keys, read
+//! from its state after the commit). When member Y must commit, the carrier is handed to Y
+//! ([`Group::into_member`]: Y's leaf key and the keys of the non-blank nodes on its direct
+//! path that do not list it as unmerged, checked against the tree), and Y commits for real.
+//!
+//! A sample of receivers are full, separate [`Group`]s that process every commit and must
+//! reach the committer's `epoch_authenticator`; a sample of the joiners join from the real
+//! Welcome and must reach it too. Seal counts and resolution sizes of every commit are
+//! recomputed from the tree by [`independent_counts`] (its own resolution walk) and must
+//! equal the engine's [`OpCounts`] and the X25519 counter of the crypto provider.
+//!
+//! Timing covers engine work only: `Group::commit`, `Group::process`, `Group::join`.
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, ensure, Context, Result};
+use canopy_engine::codec::{self, GroupInfo, KeyPackage, Mac, MlsMessage, MlsMessageBody, Node};
+use canopy_engine::crypto::{counters, HpkePrivateKey, Provider, Secret, SignaturePrivateKey};
+use canopy_engine::group::{CommitOptions, Group, GroupConfig, ProcessOutcome, Randomness};
+use canopy_engine::kem::TreeKemPrivate;
+use canopy_engine::key_package::{
+    default_lifetime, key_package_from_seed, Clock, KeyPackageSecrets,
+};
+use canopy_engine::tree::{math, LeafIndex, NodeIndex, RatchetTree};
+use canopy_workloads::churn::{
+    plan_commits, CommitterPolicy, MemberId, Op, PlannedCommit, Workload, DAY,
+};
+use canopy_workloads::{generate, GeneratedState, StateConfig};
+use hdrhistogram::Histogram;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+
+use super::report::{hist_encode, CommitSeries, Day, Run, Sampling, Totals, METHOD};
+
+/// AEAD tag length of every supported suite (AES-128-GCM, ChaCha20-Poly1305).
+const AEAD_TAG: usize = 16;
+
+/// Ed25519 signature length (suites 1 and 3).
+const SIGNATURE_LEN: usize = 64;
+
+/// Sampling and display options of one simulation.
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    /// Receivers processing every commit in full.
+    pub receivers: usize,
+    /// Joiners that really join (spread evenly over the simulated time).
+    pub joiners: usize,
+    /// Draw a progress bar on stderr.
+    pub progress: bool,
+}
+
+/// Per-day accumulators.
+struct DayAcc {
+    day: Day,
+    create: Histogram<u64>,
+    process: Histogram<u64>,
+    /// Σ over commits of mean sampled process seconds × members that process it.
+    process_cpu_s: f64,
+    joiners: u64,
+    blank_sum: f64,
+}
+
+/// Record `v` (at least 1), growing the histogram as needed (`saturating_record` would clamp
+/// to the current, auto-resizing range).
+fn rec(h: &mut Histogram<u64>, v: u64) -> Result<()> {
+    h.record(v.max(1))
+        .map_err(|e| anyhow!("recording {v} in a histogram: {e:?}"))
+}
+
+fn hist() -> Histogram<u64> {
+    // Auto-resizing, 3 significant figures: values from 1 up, no fixed ceiling.
+    Histogram::new(3).expect("3 significant figures is a valid histogram precision")
+}
+
+/// The QUIC-style variable-length integer size of MLS vectors (RFC 9420 §2.1.2).
+fn varint_len(n: usize) -> usize {
+    match n {
+        0..=63 => 1,
+        64..=16_383 => 2,
+        _ => 4,
+    }
+}
+
+/// The resolution of `x` (RFC 9420 §4.1.1), recomputed from the nodes: a non-blank node and
+/// its unmerged leaves, a blank leaf nothing, a blank parent its children's resolutions.
+fn resolution(tree: &RatchetTree, x: NodeIndex, out: &mut Vec<NodeIndex>) {
+    match tree.node(x) {
+        Some(Node::Leaf(_)) => out.push(x),
+        Some(Node::Parent(p)) => {
+            out.push(x);
+            out.extend(p.unmerged_leaves.iter().map(|&l| LeafIndex(l).node()));
+        }
+        None => {
+            if let (Some(l), Some(r)) = (x.left(), x.right()) {
+                if l.0 < tree.width() {
+                    resolution(tree, l, out);
+                }
+                if r.0 < tree.width() {
+                    resolution(tree, r, out);
+                }
+            }
+        }
+    }
+}
+
+/// Independent counts of a path commit by `committer`, from the tree after the commit (the
+/// merge leaves every copath subtree as it was): the filtered direct path, and for each of
+/// its nodes the size of the copath child's resolution without the leaves added by this
+/// commit (they get the path secret in the Welcome, RFC 9420 §12.4.1). Returns (path nodes,
+/// resolution sizes).
+pub fn independent_counts(
+    tree: &RatchetTree,
+    committer: LeafIndex,
+    new_leaves: &[LeafIndex],
+) -> (u64, Vec<u64>) {
+    let n = tree.n_leaves();
+    let mut x = committer.node();
+    let mut sizes = Vec::new();
+    let mut buf = Vec::new();
+    while let Some(p) = math::parent(x, n) {
+        let Some(c) = math::sibling(x, n) else { break };
+        buf.clear();
+        resolution(tree, c, &mut buf);
+        if !buf.is_empty() {
+            let excluded = buf
+                .iter()
+                .filter(|y| y.leaf().is_some_and(|l| new_leaves.contains(&l)))
+                .count();
+            sizes.push((buf.len() - excluded) as u64);
+        }
+        x = p;
+    }
+    (sizes.len() as u64, sizes)
+}
+
+/// Blank fraction of the parent nodes that matter: those with a member in both subtrees
+/// (exactly the nodes that can be on a filtered direct path; parents over an empty subtree,
+/// such as the right edge past the last member, are blank by construction and not counted).
+fn blank_fraction(tree: &RatchetTree) -> f64 {
+    /// Whether the subtree of `x` holds a member; counts (eligible, blank) parents below.
+    fn walk(tree: &RatchetTree, x: NodeIndex, counts: &mut (u64, u64)) -> bool {
+        if x.0 >= tree.width() {
+            return false;
+        }
+        match (x.left(), x.right()) {
+            (Some(l), Some(r)) => {
+                let left = walk(tree, l, counts);
+                let right = walk(tree, r, counts);
+                if left && right {
+                    counts.0 += 1;
+                    counts.1 += u64::from(tree.is_blank(x));
+                }
+                left || right
+            }
+            _ => !tree.is_blank(x),
+        }
+    }
+    let mut counts = (0, 0);
+    walk(tree, tree.root(), &mut counts);
+    if counts.0 == 0 {
+        0.0
+    } else {
+        counts.1 as f64 / counts.0 as f64
+    }
+}
+
+/// Number of blank nodes on each leaf's direct path, for the `most_blanks` policy: computed
+/// top-down in one pass over the tree.
+fn blanks_on_direct_path(tree: &RatchetTree) -> Vec<u32> {
+    let n = tree.n_leaves();
+    let width = tree.width().max(1);
+    let mut above = vec![0u32; math::node_width(n) as usize];
+    // Parents from the root down: a node's count is its parent's count plus the parent's
+    // blankness.
+    let root = math::root(n);
+    let mut stack = vec![root];
+    while let Some(x) = stack.pop() {
+        if let (Some(l), Some(r)) = (x.left(), x.right()) {
+            let here = above[x.0 as usize] + u32::from(x.0 >= width || tree.is_blank(x));
+            for c in [l, r] {
+                if (c.0 as usize) < above.len() {
+                    above[c.0 as usize] = here;
+                    stack.push(c);
+                }
+            }
+        }
+    }
+    (0..n).map(|l| above[(2 * l) as usize]).collect()
+}
+
+/// The seed of the KeyPackage of a joining device.
+fn key_package_seed(seed: u64, m: MemberId) -> Vec<u8> {
+    let mut s = b"canopy plan key package".to_vec();
+    s.extend_from_slice(&seed.to_be_bytes());
+    s.extend_from_slice(&m.person.to_be_bytes());
+    s.extend_from_slice(&m.device.to_be_bytes());
+    s
+}
+
+struct Receiver {
+    member: MemberId,
+    group: Group,
+}
+
+/// The simulation state.
+struct Sim<'a> {
+    w: &'a Workload,
+    opts: &'a SimOptions,
+    provider: Provider,
+    config: GroupConfig,
+    now: u64,
+    state: GeneratedState,
+    carrier: Option<Group>,
+    /// Leaf of each present device, and the device at each leaf.
+    leaf_of: HashMap<MemberId, LeafIndex>,
+    member_at: HashMap<LeafIndex, MemberId>,
+    /// Blank leaves below `n_leaves` (where the next Adds go, leftmost first).
+    blank_leaves: BTreeSet<u32>,
+    /// Devices that are still at their start-state leaf (their untouched keys are seeded).
+    initial: BTreeSet<MemberId>,
+    /// Keys written since the start (commit paths, joiners' leaves): the latest per node.
+    written: HashMap<NodeIndex, HpkePrivateKey>,
+    /// Signature keys of joined devices.
+    signers: HashMap<MemberId, SignaturePrivateKey>,
+    offline: Vec<bool>,
+    receivers: Vec<Receiver>,
+    rng: ChaCha20Rng,
+    // Results.
+    totals: Totals,
+    days: Vec<DayAcc>,
+    h_create: Histogram<u64>,
+    h_process: Histogram<u64>,
+    h_join: Histogram<u64>,
+    h_commit_bytes: Histogram<u64>,
+    h_welcome_tree: Histogram<u64>,
+    h_welcome_no_tree: Histogram<u64>,
+    h_gi: Histogram<u64>,
+    h_gi_tree: Histogram<u64>,
+    h_seals: Histogram<u64>,
+    h_resolution: Histogram<u64>,
+    series: CommitSeries,
+    next_join_sample: f64,
+    join_sample_every: f64,
+    last_process_mean: Option<f64>,
+}
+
+impl Sim<'_> {
+    fn day(&mut self, time: f64) -> &mut DayAcc {
+        let d = ((time / DAY).floor().max(0.0) as usize).min(self.days.len() - 1);
+        &mut self.days[d]
+    }
+
+    fn is_online(&self, m: MemberId) -> bool {
+        !self
+            .offline
+            .get(m.person as usize)
+            .copied()
+            .unwrap_or(false)
+    }
+
+    fn tree(&self) -> &RatchetTree {
+        self.carrier
+            .as_ref()
+            .expect("the carrier is always present between steps")
+            .tree()
+    }
+
+    /// Member `m`'s private TreeKEM state and signer, from the key store.
+    fn member_keys(&self, m: MemberId) -> Result<(TreeKemPrivate, SignaturePrivateKey)> {
+        let leaf = *self
+            .leaf_of
+            .get(&m)
+            .ok_or_else(|| anyhow!("internal: {m:?} is not a member"))?;
+        let seeded = if self.initial.contains(&m) {
+            Some(self.state.member_keys(leaf)?)
+        } else {
+            None
+        };
+        let leaf_key = match (self.written.get(&leaf.node()), &seeded) {
+            (Some(k), _) => k.clone(),
+            (None, Some(s)) => s.leaf_key.clone(),
+            (None, None) => bail!("internal: no leaf key for {m:?}"),
+        };
+        let signer = match (self.signers.get(&m), &seeded) {
+            (Some(s), _) => s.clone(),
+            (None, Some(s)) => s.signer.clone(),
+            (None, None) => bail!("internal: no signer for {m:?}"),
+        };
+        let tree = self.tree();
+        let mut private = TreeKemPrivate::new(leaf, leaf_key);
+        for x in math::direct_path(leaf.node(), tree.n_leaves()) {
+            let Some(p) = tree.parent_node(x) else {
+                continue;
+            };
+            if p.unmerged_leaves.binary_search(&leaf.0).is_ok() {
+                continue;
+            }
+            let key = match self.written.get(&x) {
+                Some(k) => k.clone(),
+                None => seeded
+                    .as_ref()
+                    .and_then(|s| s.path_keys.iter().find(|(y, _)| *y == x))
+                    .map(|(_, k)| k.clone())
+                    .ok_or_else(|| anyhow!("internal: no key for {x:?} on {m:?}'s path"))?,
+            };
+            private.insert_path_key(x, key);
+        }
+        Ok((private, signer))
+    }
+
+    /// A random present, online device not in `exclude`.
+    fn random_online(&mut self, exclude: &[MemberId]) -> Option<MemberId> {
+        let mut candidates: Vec<MemberId> = self
+            .leaf_of
+            .keys()
+            .copied()
+            .filter(|m| self.is_online(*m) && !exclude.contains(m))
+            .collect();
+        if candidates.is_empty() {
+            return None;
+        }
+        candidates.sort();
+        Some(candidates[self.rng.random_range(0..candidates.len())])
+    }
+
+    fn choose_committer(&mut self, c: &PlannedCommit, removes: &[MemberId]) -> Result<MemberId> {
+        let ok = |s: &Self, m: MemberId| {
+            s.leaf_of.contains_key(&m) && s.is_online(m) && !removes.contains(&m)
+        };
+        let pick = match self.w.committer {
+            CommitterPolicy::Proposer => c.proposer.filter(|&p| ok(self, p)),
+            CommitterPolicy::Admin => {
+                let admin = MemberId {
+                    person: self.w.admin / self.w.devices_per_person,
+                    device: self.w.admin % self.w.devices_per_person,
+                };
+                Some(admin).filter(|&a| ok(self, a))
+            }
+            CommitterPolicy::MostBlanks => {
+                let blanks = blanks_on_direct_path(self.tree());
+                let mut best: Option<(u32, LeafIndex)> = None;
+                for (&leaf, &m) in &self.member_at {
+                    if !ok(self, m) {
+                        continue;
+                    }
+                    let b = blanks[leaf.0 as usize];
+                    if best.is_none_or(|(bb, bl)| b > bb || (b == bb && leaf < bl)) {
+                        best = Some((b, leaf));
+                    }
+                }
+                best.map(|(_, l)| self.member_at[&l])
+            }
+        };
+        match pick {
+            Some(p) => Ok(p),
+            None => {
+                self.totals.committer_fallbacks += 1;
+                self.random_online(removes)
+                    .ok_or_else(|| anyhow!("no online member left to commit"))
+            }
+        }
+    }
+
+    /// Hand the carrier to `m` (no-op if it already is `m`).
+    fn become_member(&mut self, m: MemberId) -> Result<()> {
+        let leaf = self.leaf_of[&m];
+        let carrier = self.carrier.take().expect("carrier present");
+        if carrier.own_leaf() == leaf && !carrier.is_removed() {
+            self.carrier = Some(carrier);
+            return Ok(());
+        }
+        // Keys are read from the tree held by the carrier: put it back for member_keys.
+        self.carrier = Some(carrier);
+        let (private, signer) = self.member_keys(m)?;
+        let carrier = self.carrier.take().expect("carrier present");
+        self.carrier = Some(
+            carrier
+                .into_member(private, signer)
+                .with_context(|| format!("handing the state to {m:?}"))?,
+        );
+        Ok(())
+    }
+
+    fn key_package(&self, m: MemberId) -> Result<(KeyPackage, KeyPackageSecrets)> {
+        let identity = format!("person-{}-device-{}", m.person, m.device);
+        Ok(key_package_from_seed(
+            &self.provider,
+            identity.as_bytes(),
+            &key_package_seed(self.w.seed, m),
+            default_lifetime(self.now),
+        )?)
+    }
+
+    fn step(&mut self, c: &PlannedCommit) -> Result<()> {
+        // Resolve the commit against the current membership.
+        let (committer, adds, removes) = match c.update {
+            Some(m) => {
+                if !self.leaf_of.contains_key(&m) {
+                    self.totals.skipped_ops += 1;
+                    return Ok(());
+                }
+                (m, Vec::new(), Vec::new())
+            }
+            None => {
+                let adds: Vec<MemberId> = c
+                    .adds
+                    .iter()
+                    .copied()
+                    .filter(|m| !self.leaf_of.contains_key(m))
+                    .collect();
+                let removes: Vec<MemberId> = c
+                    .removes
+                    .iter()
+                    .copied()
+                    .filter(|m| self.leaf_of.contains_key(m))
+                    .collect();
+                self.totals.skipped_ops +=
+                    (c.adds.len() - adds.len() + c.removes.len() - removes.len()) as u64;
+                if adds.is_empty() && removes.is_empty() {
+                    return Ok(());
+                }
+                if removes.len() + 1 >= self.leaf_of.len() {
+                    bail!("commit at t={} would remove every member", c.time);
+                }
+                let committer = self.choose_committer(c, &removes)?;
+                (committer, adds, removes)
+            }
+        };
+        self.become_member(committer)?;
+        let committer_leaf = self.leaf_of[&committer];
+        let members_before = self.leaf_of.len() as u64;
+
+        // Key packages and the leaves the Adds will take (RFC 9420 §12.1.1: leftmost blank
+        // leaf after the Removes, else extend the tree).
+        let kps: Vec<(KeyPackage, KeyPackageSecrets)> = adds
+            .iter()
+            .map(|&m| self.key_package(m))
+            .collect::<Result<_>>()?;
+        let remove_leaves: Vec<LeafIndex> = removes.iter().map(|m| self.leaf_of[m]).collect();
+        let mut blanks = self.blank_leaves.clone();
+        blanks.extend(remove_leaves.iter().map(|l| l.0));
+        let n_leaves = self.tree().n_leaves();
+        let slots: Vec<LeafIndex> = blanks
+            .iter()
+            .copied()
+            .filter(|&l| l < n_leaves)
+            .chain(n_leaves..)
+            .take(adds.len())
+            .map(LeafIndex)
+            .collect();
+
+        let options = CommitOptions {
+            adds: kps.iter().map(|(kp, _)| kp.clone()).collect(),
+            removes: remove_leaves.clone(),
+            force_path: c.update.is_some() || self.w.path_on_add,
+            ratchet_tree_in_welcome: self.w.ratchet_tree_in_welcome,
+        };
+        let before = counters::snapshot();
+        let t0 = Instant::now();
+        let out = self
+            .carrier
+            .as_mut()
+            .expect("carrier present")
+            .commit(&options)
+            .with_context(|| format!("commit by {committer:?} at t={:.0}s", c.time))?;
+        let create = t0.elapsed();
+        let primitive = counters::snapshot() - before;
+
+        // Membership bookkeeping.
+        for (m, l) in removes.iter().zip(&remove_leaves) {
+            self.leaf_of.remove(m);
+            self.member_at.remove(l);
+            self.initial.remove(m);
+            self.blank_leaves.insert(l.0);
+        }
+        let mut placed = Vec::with_capacity(adds.len());
+        {
+            let tree = self.carrier.as_ref().expect("carrier present").tree();
+            for ((m, (kp, secrets)), &predicted) in adds.iter().zip(&kps).zip(&slots) {
+                // The prediction misses only when the Removes truncated the tree; then look.
+                let slot = if tree.leaf(predicted).is_some_and(|l| *l == kp.leaf_node) {
+                    predicted
+                } else {
+                    tree.leaves()
+                        .find(|(_, l)| **l == kp.leaf_node)
+                        .map(|(i, _)| i)
+                        .ok_or_else(|| anyhow!("internal: {m:?} is not in the tree"))?
+                };
+                placed.push(slot);
+                self.blank_leaves.remove(&slot.0);
+                self.leaf_of.insert(*m, slot);
+                self.member_at.insert(slot, *m);
+                self.written.insert(slot.node(), secrets.leaf_key.clone());
+                self.signers.insert(*m, secrets.signer.clone());
+            }
+        }
+        let carrier = self.carrier.as_ref().expect("carrier present");
+        let private = carrier.private();
+        if options.force_path || !removes.is_empty() {
+            self.written
+                .insert(committer_leaf.node(), private.leaf_key().clone());
+            for x in private.path_nodes() {
+                if let Some(k) = private.private_key(x) {
+                    self.written.insert(x, k.clone());
+                }
+            }
+        }
+        // The tree may have grown (new blank leaves past the old end) or been truncated.
+        let n_now = carrier.tree().n_leaves();
+        self.blank_leaves.retain(|&l| l < n_now);
+        for l in n_leaves..n_now {
+            if carrier.tree().leaf(LeafIndex(l)).is_none() {
+                self.blank_leaves.insert(l);
+            }
+        }
+        let slots = placed;
+
+        // Independent counts from the tree.
+        let has_path = options.force_path || !removes.is_empty();
+        let (path_nodes, sizes) = if has_path {
+            independent_counts(carrier.tree(), committer_leaf, &slots)
+        } else {
+            (0, Vec::new())
+        };
+        let seals = sizes.iter().sum::<u64>() + adds.len() as u64;
+        ensure!(
+            out.counts.hpke_seals == seals && out.counts.path_nodes == path_nodes,
+            "seal count check failed at t={:.0}s: engine {:?}, tree {seals} seals over \
+             {path_nodes} path nodes",
+            c.time,
+            out.counts,
+        );
+        ensure!(
+            primitive.x25519_dh == seals,
+            "seal count check failed at t={:.0}s: {} X25519 DH, {seals} seals",
+            c.time,
+            primitive.x25519_dh
+        );
+        self.totals.seal_checks += 1;
+        for &s in &sizes {
+            rec(&mut self.h_resolution, s.max(1))?;
+        }
+        rec(&mut self.h_seals, seals.max(1))?;
+
+        // Sizes.
+        let commit_bytes = out.commit.len() as u64;
+        rec(&mut self.h_commit_bytes, commit_bytes)?;
+        let group_info = codec::encode(&GroupInfo {
+            group_context: carrier.context().clone(),
+            extensions: Vec::new(),
+            confirmation_tag: Mac(vec![0u8; self.provider.hash_len()].into()),
+            signer: committer_leaf.0,
+            signature: vec![0u8; SIGNATURE_LEN].into(),
+        })?
+        .len() as u64;
+        rec(&mut self.h_gi, group_info)?;
+        let epoch_authenticator = carrier.epoch_authenticator().as_bytes().to_vec();
+
+        let mut fanout = commit_bytes * (members_before - 1);
+        let mut tree_bytes: Option<Vec<u8>> = None;
+        if let Some(welcome) = &out.welcome {
+            let tree = carrier.ratchet_tree_bytes()?;
+            let t = tree.len();
+            let message: MlsMessage = codec::decode(welcome)?;
+            let MlsMessageBody::Welcome(w) = message.body else {
+                bail!("internal: the Welcome is not a Welcome");
+            };
+            let e = w.encrypted_group_info.as_slice().len();
+            // The ratchet_tree extension: type (2), tree <V>; inside the extensions <V>.
+            let ext = 2 + varint_len(t) + t;
+            let delta = ext + varint_len(ext) - varint_len(0);
+            let w_len = welcome.len();
+            let (with, without, e0) = if self.w.ratchet_tree_in_welcome {
+                let e0 = e - delta;
+                (w_len, w_len - (varint_len(e) + e) + varint_len(e0) + e0, e0)
+            } else {
+                let e1 = e + delta;
+                (w_len - (varint_len(e) + e) + varint_len(e1) + e1, w_len, e)
+            };
+            ensure!(
+                (e0 - AEAD_TAG) as u64 == group_info,
+                "GroupInfo size check failed: Welcome says {}, encoding says {group_info}",
+                e0 - AEAD_TAG
+            );
+            rec(&mut self.h_welcome_tree, with as u64)?;
+            rec(&mut self.h_welcome_no_tree, without as u64)?;
+            rec(&mut self.h_gi_tree, (e0 - AEAD_TAG + delta) as u64)?;
+            fanout += w_len as u64 * adds.len() as u64;
+            if !self.w.ratchet_tree_in_welcome {
+                fanout += t as u64 * adds.len() as u64;
+            }
+            tree_bytes = Some(tree);
+        }
+
+        // Receivers.
+        let mut process_sum = Duration::ZERO;
+        let mut process_n = 0u32;
+        let mut i = 0;
+        while i < self.receivers.len() {
+            let r = &mut self.receivers[i];
+            if r.member == committer {
+                // Its own commit: it continues as the committer's state.
+                r.group = self.carrier.as_ref().expect("carrier present").clone();
+                i += 1;
+                continue;
+            }
+            let t0 = Instant::now();
+            let outcome = r
+                .group
+                .process(&out.commit)
+                .with_context(|| format!("receiver {:?} processing t={:.0}s", r.member, c.time))?;
+            let dt = t0.elapsed();
+            match outcome {
+                ProcessOutcome::Committed { .. } => {
+                    ensure!(
+                        r.group.epoch_authenticator().as_bytes() == epoch_authenticator.as_slice(),
+                        "receiver {:?} disagrees with the committer at t={:.0}s",
+                        r.member,
+                        c.time
+                    );
+                    self.totals.receiver_checks += 1;
+                    rec(&mut self.h_process, dt.as_nanos() as u64)?;
+                    rec(&mut self.day(c.time).process, dt.as_nanos() as u64)?;
+                    process_sum += dt;
+                    process_n += 1;
+                    i += 1;
+                }
+                _ => {
+                    self.receivers.swap_remove(i);
+                    self.totals.receivers_removed += 1;
+                }
+            }
+        }
+        // Replace removed receivers.
+        while self.receivers.len() < self.opts.receivers {
+            let exclude: Vec<MemberId> = self.receivers.iter().map(|r| r.member).collect();
+            let Some(m) = self.random_online(&exclude) else {
+                break;
+            };
+            let (private, signer) = self.member_keys(m)?;
+            let group = self
+                .carrier
+                .as_ref()
+                .expect("carrier present")
+                .clone()
+                .into_member(private, signer)?;
+            self.receivers.push(Receiver { member: m, group });
+        }
+        let processors = self.leaf_of.len() as u64 - 1 - adds.len() as u64;
+        let mean = if process_n > 0 {
+            let m = process_sum.as_secs_f64() / f64::from(process_n);
+            self.last_process_mean = Some(m);
+            Some(m)
+        } else {
+            self.totals.commits_without_sample += 1;
+            self.last_process_mean
+        };
+
+        // Sampled join.
+        if let (Some(welcome), false) = (&out.welcome, adds.is_empty()) {
+            if c.time >= self.next_join_sample
+                && self.totals.joins_sampled < self.opts.joiners as u64
+            {
+                self.next_join_sample = c.time + self.join_sample_every;
+                let pick = self.rng.random_range(0..adds.len());
+                let (kp, secrets) = &kps[pick];
+                let tree = if self.w.ratchet_tree_in_welcome {
+                    None
+                } else {
+                    tree_bytes.as_deref()
+                };
+                let t0 = Instant::now();
+                let g = Group::join(
+                    self.provider,
+                    welcome,
+                    kp,
+                    secrets,
+                    tree,
+                    self.config.clone(),
+                )
+                .with_context(|| format!("sampled join of {:?}", adds[pick]))?;
+                let dt = t0.elapsed();
+                ensure!(
+                    g.epoch_authenticator().as_bytes() == epoch_authenticator.as_slice(),
+                    "joiner {:?} disagrees with the committer",
+                    adds[pick]
+                );
+                rec(&mut self.h_join, dt.as_nanos() as u64)?;
+                self.totals.joins_sampled += 1;
+            }
+        }
+
+        // Tree health and per-day accounting.
+        let blank = blank_fraction(self.tree());
+        let members = self.leaf_of.len() as u64;
+        let create_ns = create.as_nanos() as u64;
+        rec(&mut self.h_create, create_ns)?;
+        let is_update = c.update.is_some();
+        let day = self.day(c.time);
+        rec(&mut day.create, create_ns)?;
+        day.day.commits += 1;
+        day.day.adds += adds.len() as u64;
+        day.day.removes += removes.len() as u64;
+        day.day.updates += u64::from(is_update);
+        day.day.members_end = members;
+        day.day.blank_fraction_end = blank;
+        day.day.blank_fraction_max = day.day.blank_fraction_max.max(blank);
+        day.blank_sum += blank;
+        day.day.committer_cpu_s += create.as_secs_f64();
+        day.process_cpu_s += mean.unwrap_or(0.0) * processors as f64;
+        day.joiners += adds.len() as u64;
+        day.day.ds_fanout_bytes += fanout;
+        day.day.hpke_seals += seals;
+        day.day.commit_bytes += commit_bytes;
+
+        self.totals.commits += 1;
+        self.totals.update_commits += u64::from(is_update);
+        self.totals.adds += adds.len() as u64;
+        self.totals.removes += removes.len() as u64;
+        self.totals.hpke_seals += seals;
+        self.series
+            .push(c.time, create_ns, mean, seals, commit_bytes, blank, members);
+        Ok(())
+    }
+}
+
+/// Run `workload` (or, with `ops`, a trace's operations on the workload's start state).
+pub fn simulate(w: &Workload, trace_ops: Option<&[Op]>, opts: &SimOptions) -> Result<Run> {
+    w.validate()?;
+    let wall = Instant::now();
+    let kind = w.state_kind()?;
+    // Fixed clock: lifetimes are checked against the start, whatever day the run is on.
+    let now = 1_800_000_000 - 1_800_000_000 % 86_400;
+    let cfg = StateConfig {
+        now,
+        ..StateConfig::new(kind, w.members, w.seed)
+    };
+    let t0 = Instant::now();
+    let state = generate(&cfg).context("generating the start state")?;
+    let generation_seconds = t0.elapsed().as_secs_f64();
+    let provider = state.provider;
+    let seed_secret = Secret::new(
+        provider
+            .extract(b"canopy plan randomness", &w.seed.to_be_bytes())
+            .as_bytes()
+            .to_vec(),
+    );
+    let config = GroupConfig {
+        clock: Clock::Fixed(now),
+        randomness: Randomness::Seeded(seed_secret),
+        ..GroupConfig::default()
+    };
+
+    let (ops, offline) = match trace_ops {
+        Some(t) => (t.to_vec(), Vec::new()),
+        None => w.ops_and_offline()?,
+    };
+    let commits = plan_commits(&ops, w.commit_policy, w.batch_interval_minutes)?;
+
+    let k = w.devices_per_person;
+    let mut leaf_of = HashMap::new();
+    let mut member_at = HashMap::new();
+    let mut initial = BTreeSet::new();
+    for leaf in state.members() {
+        let m = MemberId {
+            person: leaf.0 / k,
+            device: leaf.0 % k,
+        };
+        leaf_of.insert(m, leaf);
+        member_at.insert(leaf, m);
+        initial.insert(m);
+    }
+    let blank_leaves = (0..state.tree.n_leaves())
+        .filter(|&l| state.tree.leaf(LeafIndex(l)).is_none())
+        .collect();
+    let admin = LeafIndex(w.admin);
+    let carrier = state
+        .member_group(admin, config.clone())
+        .context("the administrator's group")?;
+    let mut rng_seed = [0u8; 32];
+    rng_seed[..8].copy_from_slice(&w.seed.to_be_bytes());
+    rng_seed[8..24].copy_from_slice(b"canopy plan sim ");
+    let days_n = w.days.ceil().max(1.0) as usize;
+    let mut sim = Sim {
+        w,
+        opts,
+        provider,
+        config: config.clone(),
+        now,
+        state,
+        carrier: Some(carrier),
+        leaf_of,
+        member_at,
+        blank_leaves,
+        initial,
+        written: HashMap::new(),
+        signers: HashMap::new(),
+        offline,
+        receivers: Vec::new(),
+        rng: ChaCha20Rng::from_seed(rng_seed),
+        totals: Totals::default(),
+        days: (0..days_n)
+            .map(|d| DayAcc {
+                day: Day {
+                    day: d as u32,
+                    ..Day::default()
+                },
+                create: hist(),
+                process: hist(),
+                process_cpu_s: 0.0,
+                joiners: 0,
+                blank_sum: 0.0,
+            })
+            .collect(),
+        h_create: hist(),
+        h_process: hist(),
+        h_join: hist(),
+        h_commit_bytes: hist(),
+        h_welcome_tree: hist(),
+        h_welcome_no_tree: hist(),
+        h_gi: hist(),
+        h_gi_tree: hist(),
+        h_seals: hist(),
+        h_resolution: hist(),
+        series: CommitSeries::default(),
+        next_join_sample: 0.0,
+        join_sample_every: w.days * DAY / opts.joiners.max(1) as f64,
+        last_process_mean: None,
+    };
+    // Receivers: uniform among online devices.
+    let start_blank = blank_fraction(sim.tree());
+    while sim.receivers.len() < opts.receivers {
+        let exclude: Vec<MemberId> = sim.receivers.iter().map(|r| r.member).collect();
+        let Some(m) = sim.random_online(&exclude) else {
+            break;
+        };
+        let group = sim.state.member_group(sim.leaf_of[&m], config.clone())?;
+        sim.receivers.push(Receiver { member: m, group });
+    }
+    let initial_receivers: Vec<u32> = sim
+        .receivers
+        .iter()
+        .map(|r| sim.leaf_of[&r.member].0)
+        .collect();
+
+    let mut bar = Progress::new(opts.progress, commits.len(), w.days);
+    for (i, c) in commits.iter().enumerate() {
+        if c.time >= w.days * DAY {
+            break;
+        }
+        sim.step(c)?;
+        bar.tick(i + 1, c.time / DAY);
+    }
+    bar.finish();
+
+    // Joins: every joiner's cost from the mean sampled join.
+    let join_mean = if sim.h_join.is_empty() {
+        None
+    } else {
+        Some(sim.h_join.mean() / 1e9)
+    };
+    // Days without commits carry the previous day's membership and tree health.
+    let mut prev_members = u64::from(w.members);
+    let mut prev_blank = start_blank;
+    let mut days = Vec::with_capacity(days_n);
+    for acc in sim.days {
+        let mut d = acc.day;
+        if d.commits == 0 {
+            d.members_end = prev_members;
+            d.blank_fraction_end = prev_blank;
+            d.blank_fraction_max = prev_blank;
+            d.blank_fraction_mean = prev_blank;
+        } else {
+            d.blank_fraction_mean = acc.blank_sum / d.commits as f64;
+        }
+        prev_members = d.members_end;
+        prev_blank = d.blank_fraction_end;
+        d.joiners_cpu_s = join_mean.unwrap_or(0.0) * acc.joiners as f64;
+        d.member_cpu_s = d.committer_cpu_s + acc.process_cpu_s + d.joiners_cpu_s;
+        d.create_ns = hist_encode(&acc.create)?;
+        d.process_ns = hist_encode(&acc.process)?;
+        days.push(d);
+    }
+    let mut totals = sim.totals;
+    totals.members_start = u64::from(w.members);
+    totals.members_end = sim.leaf_of.len() as u64;
+    totals.blank_fraction_start = start_blank;
+    totals.generation_seconds = generation_seconds;
+    totals.wall_seconds = wall.elapsed().as_secs_f64();
+    let mut histograms = std::collections::BTreeMap::new();
+    for (name, h) in [
+        ("commit_create_ns", &sim.h_create),
+        ("commit_process_ns", &sim.h_process),
+        ("join_ns", &sim.h_join),
+        ("commit_bytes", &sim.h_commit_bytes),
+        ("welcome_with_tree_bytes", &sim.h_welcome_tree),
+        ("welcome_without_tree_bytes", &sim.h_welcome_no_tree),
+        ("group_info_bytes", &sim.h_gi),
+        ("group_info_with_tree_bytes", &sim.h_gi_tree),
+        ("hpke_seals_per_commit", &sim.h_seals),
+        ("resolution_size", &sim.h_resolution),
+    ] {
+        histograms.insert(name.to_string(), hist_encode(h)?);
+    }
+    Ok(Run {
+        workload: w.clone(),
+        trace: None,
+        shard: None,
+        sampling: Sampling {
+            receivers: opts.receivers as u64,
+            initial_receiver_leaves: initial_receivers,
+            joiners: opts.joiners as u64,
+            method: METHOD.to_string(),
+        },
+        totals,
+        histograms,
+        days,
+        commits: sim.series,
+    })
+}
+
+/// A simple progress bar on stderr (redrawn in place on a terminal, every 10% otherwise).
+struct Progress {
+    on: bool,
+    tty: bool,
+    total: usize,
+    days: f64,
+    start: Instant,
+    last: Instant,
+    last_decile: usize,
+}
+
+impl Progress {
+    fn new(on: bool, total: usize, days: f64) -> Self {
+        Progress {
+            on,
+            tty: std::io::stderr().is_terminal(),
+            total: total.max(1),
+            days,
+            start: Instant::now(),
+            last: Instant::now(),
+            last_decile: 0,
+        }
+    }
+
+    fn tick(&mut self, done: usize, day: f64) {
+        if !self.on {
+            return;
+        }
+        let decile = done * 10 / self.total;
+        let due = if self.tty {
+            self.last.elapsed() >= Duration::from_millis(200) || done == self.total
+        } else {
+            decile > self.last_decile
+        };
+        if !due {
+            return;
+        }
+        self.last = Instant::now();
+        self.last_decile = decile;
+        let frac = done as f64 / self.total as f64;
+        let width = 30;
+        let filled = (frac * width as f64) as usize;
+        let elapsed = self.start.elapsed().as_secs_f64();
+        let eta = if frac > 0.0 {
+            elapsed / frac - elapsed
+        } else {
+            0.0
+        };
+        let line = format!(
+            "[{}{}] {:3.0}%  day {:5.1}/{}  commit {}/{}  {:.0}s elapsed, ~{:.0}s left",
+            "#".repeat(filled),
+            ".".repeat(width - filled),
+            frac * 100.0,
+            day,
+            self.days,
+            done,
+            self.total,
+            elapsed,
+            eta
+        );
+        let mut err = std::io::stderr();
+        if self.tty {
+            let _ = write!(err, "\r{line}");
+        } else {
+            let _ = writeln!(err, "{line}");
+        }
+        let _ = err.flush();
+    }
+
+    fn finish(&mut self) {
+        if self.on && self.tty {
+            let _ = writeln!(std::io::stderr());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varint_sizes() {
+        assert_eq!(varint_len(63), 1);
+        assert_eq!(varint_len(64), 2);
+        assert_eq!(varint_len(16_383), 2);
+        assert_eq!(varint_len(16_384), 4);
+    }
+}

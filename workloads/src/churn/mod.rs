@@ -1,0 +1,945 @@
+//! Churn workloads: what happens to a group over simulated days, as a reproducible stream of
+//! operations, and the commits a commit policy turns them into.
+//!
+//! A [`Workload`] is a config (TOML or JSON, [`Workload::from_toml`] / [`Workload::from_json`])
+//! with a seed. [`Workload::ops`] turns it into a time-ordered list of [`Op`]s (join, leave,
+//! update of one device) and [`plan_commits`] groups them into [`PlannedCommit`]s. Both are
+//! pure functions of the config: the same config and seed give the same stream on every
+//! machine. No engine state is involved (who commits a membership change under the
+//! `most_blanks` policy depends on the tree, so the simulator decides that).
+//!
+//! Models (combine freely in one config):
+//! - **steady enterprise churn**: persons join and leave as Poisson processes
+//!   (`joins_per_day`, `leaves_per_day`); every online device updates its leaf every
+//!   `update_interval_days` (post-compromise security) at a seeded phase;
+//! - **onboarding waves** (`[[waves]]`): `persons` joins at `day`, committed together;
+//! - **reorganisations** (`[[reorgs]]`): `persons` random members leave at `day`, together;
+//! - **multi-device users**: `devices_per_person = k`, a person's k devices join and leave
+//!   together (one unit, one commit);
+//! - **long-offline members**: `offline_fraction` of the persons never update, so the nodes
+//!   their commits would refresh stay as others left them, and they never propose;
+//! - **adversarial** (`adversarial = true`): leaves take the initial members in bit-reversed
+//!   order of their leaf (spreading the blanked direct paths over every subtree, so
+//!   resolutions grow fastest) and nobody updates.
+//!
+//! A trace (a directory log of a real deployment) replaces the generated stream: see
+//! [`crate::trace`].
+//!
+//! # Internal documentation
+//!
+//! Initial members are the leaves of the generated start state ([`crate::generate`]): leaf
+//! `i` is device `i % k` of person `i / k`. Persons created later get the next ids. Every
+//! random choice comes from one ChaCha20 stream seeded by `seed`, consumed in event order.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+
+use anyhow::{bail, ensure, Context, Result};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::states::StateKind;
+
+mod builtin;
+
+pub use builtin::{builtin, BUILTIN_NAMES};
+
+/// Seconds per simulated day.
+pub const DAY: f64 = 86_400.0;
+
+/// When membership changes are committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommitPolicy {
+    /// Changes accumulate and are committed together at the end of each
+    /// `batch_interval_minutes` window.
+    Batch,
+    /// Every change (a person's join or leave with all its devices, a wave, a reorg) is its
+    /// own commit.
+    EveryChange,
+}
+
+/// Who commits membership changes (an update is always committed by the updating member).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommitterPolicy {
+    /// A fixed administrator device (`admin`, an initial member's leaf).
+    Admin,
+    /// The online member with the most blank nodes on its direct path (its path commit heals
+    /// the most), ties to the lowest leaf.
+    MostBlanks,
+    /// The member who proposed the (first) change.
+    Proposer,
+}
+
+/// An onboarding wave: `persons` persons join at `day`, in one unit.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Wave {
+    /// Simulated day (fractional) of the wave.
+    pub day: f64,
+    /// Persons joining.
+    pub persons: u32,
+}
+
+/// A reorganisation: `persons` random present persons leave at `day`, in one unit.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reorg {
+    /// Simulated day (fractional) of the reorganisation.
+    pub day: f64,
+    /// Persons leaving.
+    pub persons: u32,
+}
+
+/// A churn workload (see the module documentation for the models).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Workload {
+    /// Name used in reports and file names.
+    pub name: String,
+    /// Seed of every random choice (and of the start state's keys).
+    pub seed: u64,
+    /// Members (devices) at the start.
+    pub members: u32,
+    /// Shape of the start state (`populated`, `removes10`, `removes50`, `fresh`, `unmerged`).
+    pub initial_state: String,
+    /// Devices per person (k): a person's devices join and leave together.
+    pub devices_per_person: u32,
+    /// Simulated days.
+    pub days: f64,
+    /// Fraction of persons (initial and joining) that are long offline: they never update
+    /// and never propose or commit.
+    pub offline_fraction: f64,
+    /// Persons joining per day (Poisson process; 0 = none).
+    pub joins_per_day: f64,
+    /// Persons leaving per day (Poisson process; 0 = none).
+    pub leaves_per_day: f64,
+    /// Each online device updates its leaf every this many days (0 = never).
+    pub update_interval_days: f64,
+    /// When membership changes are committed.
+    pub commit_policy: CommitPolicy,
+    /// Window of the `batch` policy, in minutes.
+    pub batch_interval_minutes: f64,
+    /// Who commits membership changes.
+    pub committer: CommitterPolicy,
+    /// Leaf of the administrator device (`admin` policy): an initial, online member.
+    pub admin: u32,
+    /// Membership commits carry an UpdatePath even when only adding (RFC 9420 §12.4 makes it
+    /// optional): the committer's path is refreshed and joiners get path secrets.
+    pub path_on_add: bool,
+    /// Welcomes carry the ratchet tree (else joiners fetch it out of band).
+    pub ratchet_tree_in_welcome: bool,
+    /// Onboarding waves.
+    pub waves: Vec<Wave>,
+    /// Reorganisations.
+    pub reorgs: Vec<Reorg>,
+    /// Adversarial leave order (see the module documentation) and no updates.
+    pub adversarial: bool,
+}
+
+impl Default for Workload {
+    fn default() -> Self {
+        Workload {
+            name: "custom".into(),
+            seed: 1,
+            members: 1000,
+            initial_state: "populated".into(),
+            devices_per_person: 1,
+            days: 30.0,
+            offline_fraction: 0.0,
+            joins_per_day: 0.0,
+            leaves_per_day: 0.0,
+            update_interval_days: 0.0,
+            commit_policy: CommitPolicy::Batch,
+            batch_interval_minutes: 60.0,
+            committer: CommitterPolicy::Proposer,
+            admin: 0,
+            path_on_add: true,
+            ratchet_tree_in_welcome: true,
+            waves: Vec::new(),
+            reorgs: Vec::new(),
+            adversarial: false,
+        }
+    }
+}
+
+/// A device: the unit that holds a leaf.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct MemberId {
+    /// The person.
+    pub person: u32,
+    /// The device of that person (0-based).
+    pub device: u32,
+}
+
+/// What happens to a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpKind {
+    /// The device joins the group.
+    Join,
+    /// The device leaves (is removed).
+    Leave,
+    /// The device refreshes its leaf (its own commit with a path).
+    Update,
+}
+
+/// One operation of the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Op {
+    /// Seconds since the start of the simulation.
+    pub time: f64,
+    /// What happens.
+    pub kind: OpKind,
+    /// To whom.
+    pub member: MemberId,
+    /// Ops with the same nonzero unit are committed together (a person's devices, a wave,
+    /// a reorganisation); 0 = on its own.
+    pub unit: u64,
+    /// The device that proposed the change, if known (generated streams: a random online
+    /// member; traces: none).
+    pub proposer: Option<MemberId>,
+}
+
+/// One commit to make.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedCommit {
+    /// Seconds since the start.
+    pub time: f64,
+    /// `Some(m)`: `m` commits its own update (no proposals). Otherwise a membership commit.
+    pub update: Option<MemberId>,
+    /// Devices to add.
+    pub adds: Vec<MemberId>,
+    /// Devices to remove.
+    pub removes: Vec<MemberId>,
+    /// Proposer of the first change, if known.
+    pub proposer: Option<MemberId>,
+}
+
+impl Workload {
+    /// Parse a TOML config.
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let w: Workload = toml::from_str(text).context("workload config (TOML)")?;
+        w.validate()?;
+        Ok(w)
+    }
+
+    /// Parse a JSON config.
+    pub fn from_json(text: &str) -> Result<Self> {
+        let w: Workload = serde_json::from_str(text).context("workload config (JSON)")?;
+        w.validate()?;
+        Ok(w)
+    }
+
+    /// Read a config file: JSON if it ends in `.json`, else TOML.
+    pub fn from_file(path: &std::path::Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading workload {}", path.display()))?;
+        if path.extension().is_some_and(|e| e == "json") {
+            Self::from_json(&text)
+        } else {
+            Self::from_toml(&text)
+        }
+        .with_context(|| format!("in {}", path.display()))
+    }
+
+    /// The start state's kind.
+    pub fn state_kind(&self) -> Result<StateKind> {
+        self.initial_state.parse()
+    }
+
+    /// Check the config for values that cannot be simulated.
+    pub fn validate(&self) -> Result<()> {
+        self.state_kind()?;
+        ensure!(self.members >= 2, "a workload needs at least 2 members");
+        ensure!(
+            self.devices_per_person >= 1,
+            "devices_per_person must be at least 1"
+        );
+        ensure!(
+            self.members % self.devices_per_person == 0,
+            "members ({}) must be a multiple of devices_per_person ({})",
+            self.members,
+            self.devices_per_person
+        );
+        ensure!(
+            self.days.is_finite() && self.days > 0.0 && self.days <= 3650.0,
+            "days must be in (0, 3650]"
+        );
+        ensure!(
+            (0.0..1.0).contains(&self.offline_fraction),
+            "offline_fraction must be in [0, 1)"
+        );
+        for (what, v) in [
+            ("joins_per_day", self.joins_per_day),
+            ("leaves_per_day", self.leaves_per_day),
+            ("update_interval_days", self.update_interval_days),
+        ] {
+            ensure!(v.is_finite() && v >= 0.0, "{what} must be finite and >= 0");
+        }
+        ensure!(
+            self.batch_interval_minutes.is_finite() && self.batch_interval_minutes > 0.0,
+            "batch_interval_minutes must be > 0"
+        );
+        ensure!(
+            self.admin < self.members,
+            "admin must be an initial member's leaf"
+        );
+        for w in &self.waves {
+            ensure!(w.day.is_finite() && w.day >= 0.0, "wave day must be >= 0");
+        }
+        for r in &self.reorgs {
+            ensure!(r.day.is_finite() && r.day >= 0.0, "reorg day must be >= 0");
+        }
+        Ok(())
+    }
+
+    /// The operation stream, time-ordered (ties in generation order).
+    pub fn ops(&self) -> Result<Vec<Op>> {
+        Ok(self.ops_and_offline()?.0)
+    }
+
+    /// The operation stream, and for every person (initial and joined) whether it is offline.
+    pub fn ops_and_offline(&self) -> Result<(Vec<Op>, Vec<bool>)> {
+        self.validate()?;
+        Generator::new(self).run()
+    }
+}
+
+/// A pending event of the generator.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Event {
+    Join,
+    Leave,
+    Wave(usize),
+    Reorg(usize),
+    /// Update of (person, device) scheduled while the person had this incarnation.
+    Update(MemberId, u32),
+}
+
+#[derive(Debug)]
+struct Queued {
+    time: f64,
+    seq: u64,
+    event: Event,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Queued {
+    /// Reversed: the earliest (then first queued) event is the heap's maximum.
+    fn cmp(&self, other: &Self) -> Ordering {
+        other
+            .time
+            .total_cmp(&self.time)
+            .then(other.seq.cmp(&self.seq))
+    }
+}
+
+struct Generator<'a> {
+    w: &'a Workload,
+    rng: ChaCha20Rng,
+    queue: BinaryHeap<Queued>,
+    seq: u64,
+    /// Present persons, for uniform choice (swap-remove), and each one's position.
+    present: Vec<u32>,
+    position: HashMap<u32, usize>,
+    /// Present online persons (proposers), same structure.
+    online: Vec<u32>,
+    online_position: HashMap<u32, usize>,
+    offline: Vec<bool>,
+    /// Incarnation per person (bumped on leave) to drop stale updates.
+    alive: HashMap<u32, u32>,
+    next_person: u32,
+    next_unit: u64,
+    /// Adversarial leave order: initial persons, bit-reversed.
+    adversarial_order: Vec<u32>,
+    ops: Vec<Op>,
+}
+
+fn exp_sample(rng: &mut ChaCha20Rng, rate_per_second: f64) -> f64 {
+    // Inverse transform: -ln(U) / rate, U in (0, 1].
+    let u: f64 = 1.0 - rng.random::<f64>();
+    -u.ln() / rate_per_second
+}
+
+fn swap_insert(v: &mut Vec<u32>, pos: &mut HashMap<u32, usize>, p: u32) {
+    pos.insert(p, v.len());
+    v.push(p);
+}
+
+fn swap_remove(v: &mut Vec<u32>, pos: &mut HashMap<u32, usize>, p: u32) {
+    if let Some(i) = pos.remove(&p) {
+        v.swap_remove(i);
+        if let Some(&moved) = v.get(i) {
+            pos.insert(moved, i);
+        }
+    }
+}
+
+impl<'a> Generator<'a> {
+    fn new(w: &'a Workload) -> Self {
+        let mut seed = [0u8; 32];
+        seed[..8].copy_from_slice(&w.seed.to_be_bytes());
+        seed[8..24].copy_from_slice(b"canopy churn v1 ");
+        Generator {
+            w,
+            rng: ChaCha20Rng::from_seed(seed),
+            queue: BinaryHeap::new(),
+            seq: 0,
+            present: Vec::new(),
+            position: HashMap::new(),
+            online: Vec::new(),
+            online_position: HashMap::new(),
+            offline: Vec::new(),
+            alive: HashMap::new(),
+            next_person: 0,
+            next_unit: 1,
+            adversarial_order: Vec::new(),
+            ops: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, time: f64, event: Event) {
+        self.seq += 1;
+        self.queue.push(Queued {
+            time,
+            seq: self.seq,
+            event,
+        });
+    }
+
+    fn end(&self) -> f64 {
+        self.w.days * DAY
+    }
+
+    /// A new person (initial or joining): online or not, present, updates scheduled.
+    fn add_person(&mut self, now: f64, initial: bool) -> u32 {
+        let p = self.next_person;
+        self.next_person += 1;
+        let admin_person = self.w.admin / self.w.devices_per_person;
+        let offline = !(initial && p == admin_person)
+            && self.w.offline_fraction > 0.0
+            && self.rng.random::<f64>() < self.w.offline_fraction;
+        self.offline.push(offline);
+        swap_insert(&mut self.present, &mut self.position, p);
+        if !offline {
+            swap_insert(&mut self.online, &mut self.online_position, p);
+        }
+        self.alive.insert(p, 0);
+        if !offline && !self.w.adversarial && self.w.update_interval_days > 0.0 {
+            let interval = self.w.update_interval_days * DAY;
+            for d in 0..self.w.devices_per_person {
+                // Initial devices: a uniform phase in the first interval; joiners: one
+                // interval after joining, plus the same kind of phase.
+                let phase = self.rng.random::<f64>() * interval;
+                let first = if initial { phase } else { now + interval };
+                self.push(
+                    first,
+                    Event::Update(
+                        MemberId {
+                            person: p,
+                            device: d,
+                        },
+                        0,
+                    ),
+                );
+            }
+        }
+        p
+    }
+
+    fn random_online(&mut self, except: Option<u32>) -> Option<MemberId> {
+        let candidates = self.online.len()
+            - usize::from(except.is_some_and(|e| self.online_position.contains_key(&e)));
+        if candidates == 0 {
+            return None;
+        }
+        loop {
+            let p = self.online[self.rng.random_range(0..self.online.len())];
+            if Some(p) != except {
+                let device = self.rng.random_range(0..self.w.devices_per_person);
+                return Some(MemberId { person: p, device });
+            }
+        }
+    }
+
+    fn emit_person(
+        &mut self,
+        time: f64,
+        kind: OpKind,
+        p: u32,
+        unit: u64,
+        proposer: Option<MemberId>,
+    ) {
+        for d in 0..self.w.devices_per_person {
+            self.ops.push(Op {
+                time,
+                kind,
+                member: MemberId {
+                    person: p,
+                    device: d,
+                },
+                unit,
+                proposer,
+            });
+        }
+    }
+
+    fn unit(&mut self) -> u64 {
+        let u = self.next_unit;
+        self.next_unit += 1;
+        u
+    }
+
+    fn join(&mut self, time: f64, unit: u64, proposer: Option<MemberId>) {
+        let p = self.add_person(time, false);
+        self.emit_person(time, OpKind::Join, p, unit, proposer);
+    }
+
+    fn leave(&mut self, time: f64, p: u32, unit: u64, proposer: Option<MemberId>) {
+        swap_remove(&mut self.present, &mut self.position, p);
+        swap_remove(&mut self.online, &mut self.online_position, p);
+        if let Some(a) = self.alive.get_mut(&p) {
+            *a += 1;
+        }
+        self.emit_person(time, OpKind::Leave, p, unit, proposer);
+    }
+
+    /// The next leaver: uniform among present persons, or the adversarial order. The admin
+    /// never leaves.
+    fn pick_leaver(&mut self) -> Option<u32> {
+        let admin_person = self.w.admin / self.w.devices_per_person;
+        if self.w.adversarial {
+            while let Some(p) = self.adversarial_order.pop() {
+                if p != admin_person && self.position.contains_key(&p) {
+                    return Some(p);
+                }
+            }
+        }
+        if self.present.len() <= 2 {
+            return None;
+        }
+        loop {
+            let p = self.present[self.rng.random_range(0..self.present.len())];
+            if p != admin_person {
+                return Some(p);
+            }
+        }
+    }
+
+    fn run(mut self) -> Result<(Vec<Op>, Vec<bool>)> {
+        let persons = self.w.members / self.w.devices_per_person;
+        for _ in 0..persons {
+            self.add_person(0.0, true);
+        }
+        if self.w.adversarial {
+            // Bit-reversed order of the initial persons, popped from the back.
+            let bits = 32 - persons.saturating_sub(1).leading_zeros();
+            let mut order: Vec<u32> = (0..persons).collect();
+            order.sort_by_key(|&p| {
+                if bits == 0 {
+                    0
+                } else {
+                    p.reverse_bits() >> (32 - bits)
+                }
+            });
+            order.reverse();
+            self.adversarial_order = order;
+        }
+        let end = self.end();
+        if self.w.joins_per_day > 0.0 {
+            let t = exp_sample(&mut self.rng, self.w.joins_per_day / DAY);
+            self.push(t, Event::Join);
+        }
+        if self.w.leaves_per_day > 0.0 {
+            let t = exp_sample(&mut self.rng, self.w.leaves_per_day / DAY);
+            self.push(t, Event::Leave);
+        }
+        for (i, w) in self.w.waves.iter().enumerate() {
+            self.push(w.day * DAY, Event::Wave(i));
+        }
+        for (i, r) in self.w.reorgs.iter().enumerate() {
+            self.push(r.day * DAY, Event::Reorg(i));
+        }
+        while let Some(Queued { time, event, .. }) = self.queue.pop() {
+            if time >= end {
+                break;
+            }
+            match event {
+                Event::Join => {
+                    let proposer = self.random_online(None);
+                    let unit = self.unit();
+                    self.join(time, unit, proposer);
+                    let t = time + exp_sample(&mut self.rng, self.w.joins_per_day / DAY);
+                    self.push(t, Event::Join);
+                }
+                Event::Leave => {
+                    if let Some(p) = self.pick_leaver() {
+                        let proposer = self.random_online(Some(p));
+                        let unit = self.unit();
+                        self.leave(time, p, unit, proposer);
+                    }
+                    let t = time + exp_sample(&mut self.rng, self.w.leaves_per_day / DAY);
+                    self.push(t, Event::Leave);
+                }
+                Event::Wave(i) => {
+                    let proposer = self.random_online(None);
+                    let unit = self.unit();
+                    for _ in 0..self.w.waves[i].persons {
+                        self.join(time, unit, proposer);
+                    }
+                }
+                Event::Reorg(i) => {
+                    let unit = self.unit();
+                    let mut leavers = Vec::new();
+                    for _ in 0..self.w.reorgs[i].persons {
+                        let Some(p) = self.pick_leaver() else { break };
+                        // Gone now, so the next pick is among the remaining persons.
+                        swap_remove(&mut self.present, &mut self.position, p);
+                        swap_remove(&mut self.online, &mut self.online_position, p);
+                        if let Some(a) = self.alive.get_mut(&p) {
+                            *a += 1;
+                        }
+                        leavers.push(p);
+                    }
+                    // The proposer stays (it is drawn among the remaining online persons).
+                    let proposer = self.random_online(None);
+                    for p in leavers {
+                        self.emit_person(time, OpKind::Leave, p, unit, proposer);
+                    }
+                }
+                Event::Update(m, incarnation) => {
+                    if self.alive.get(&m.person) == Some(&incarnation)
+                        && self.position.contains_key(&m.person)
+                    {
+                        self.ops.push(Op {
+                            time,
+                            kind: OpKind::Update,
+                            member: m,
+                            unit: 0,
+                            proposer: Some(m),
+                        });
+                        let next = time + self.w.update_interval_days * DAY;
+                        self.push(next, Event::Update(m, incarnation));
+                    }
+                }
+            }
+        }
+        Ok((self.ops, self.offline))
+    }
+}
+
+/// Group `ops` (time-ordered) into commits under `policy` (see [`CommitPolicy`]). Updates are
+/// always the updating member's own commit. Under `batch`, a leave of a device whose join is
+/// still pending in the same window cancels both.
+pub fn plan_commits(
+    ops: &[Op],
+    policy: CommitPolicy,
+    batch_interval_minutes: f64,
+) -> Result<Vec<PlannedCommit>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    let window = batch_interval_minutes * 60.0;
+    // Batch state: the current window's end and its pending changes (in arrival order).
+    let mut pending: BTreeMap<MemberId, (usize, OpKind)> = BTreeMap::new();
+    let mut arrival = 0usize;
+    let mut pending_proposer: Option<Option<MemberId>> = None;
+    let mut window_end = window;
+    let flush = |out: &mut Vec<PlannedCommit>,
+                 pending: &mut BTreeMap<MemberId, (usize, OpKind)>,
+                 proposer: &mut Option<Option<MemberId>>,
+                 time: f64| {
+        if pending.is_empty() {
+            *proposer = None;
+            return;
+        }
+        let mut items: Vec<(usize, MemberId, OpKind)> =
+            pending.iter().map(|(m, &(a, k))| (a, *m, k)).collect();
+        items.sort_by_key(|x| x.0);
+        out.push(PlannedCommit {
+            time,
+            update: None,
+            adds: items
+                .iter()
+                .filter(|x| x.2 == OpKind::Join)
+                .map(|x| x.1)
+                .collect(),
+            removes: items
+                .iter()
+                .filter(|x| x.2 == OpKind::Leave)
+                .map(|x| x.1)
+                .collect(),
+            proposer: proposer.take().flatten(),
+        });
+        pending.clear();
+    };
+    while i < ops.len() {
+        let op = ops[i];
+        ensure!(
+            i == 0 || ops[i - 1].time <= op.time,
+            "ops are not time-ordered at {i}"
+        );
+        if policy == CommitPolicy::Batch {
+            while op.time >= window_end {
+                flush(&mut out, &mut pending, &mut pending_proposer, window_end);
+                window_end += window;
+                if pending.is_empty() && op.time >= window_end {
+                    // Skip empty windows in one step.
+                    window_end += ((op.time - window_end) / window).floor() * window;
+                }
+            }
+        }
+        if op.kind == OpKind::Update {
+            out.push(PlannedCommit {
+                time: op.time,
+                update: Some(op.member),
+                adds: Vec::new(),
+                removes: Vec::new(),
+                proposer: Some(op.member),
+            });
+            i += 1;
+            continue;
+        }
+        // The unit: this op and the following ones with the same nonzero unit.
+        let mut j = i + 1;
+        if op.unit != 0 {
+            while j < ops.len() && ops[j].unit == op.unit {
+                j += 1;
+            }
+        }
+        let unit = &ops[i..j];
+        match policy {
+            CommitPolicy::EveryChange => {
+                let mut adds = Vec::new();
+                let mut removes = Vec::new();
+                for o in unit {
+                    match o.kind {
+                        OpKind::Join => adds.push(o.member),
+                        OpKind::Leave => removes.push(o.member),
+                        OpKind::Update => bail!("an update inside a unit of membership changes"),
+                    }
+                }
+                out.push(PlannedCommit {
+                    time: op.time,
+                    update: None,
+                    adds,
+                    removes,
+                    proposer: op.proposer,
+                });
+            }
+            CommitPolicy::Batch => {
+                for o in unit {
+                    if pending_proposer.is_none() {
+                        pending_proposer = Some(o.proposer);
+                    }
+                    match (o.kind, pending.get(&o.member).map(|x| x.1)) {
+                        (OpKind::Leave, Some(OpKind::Join)) => {
+                            pending.remove(&o.member);
+                        }
+                        (OpKind::Join, Some(OpKind::Leave)) => {
+                            bail!(
+                                "{:?} rejoins in the window it left; use distinct devices",
+                                o.member
+                            )
+                        }
+                        (kind, Some(k)) if kind == k => {
+                            bail!("{:?} {kind:?} twice in one window", o.member)
+                        }
+                        (OpKind::Update, _) => bail!("an update inside a unit"),
+                        (kind, _) => {
+                            pending.insert(o.member, (arrival, kind));
+                            arrival += 1;
+                        }
+                    }
+                }
+            }
+        }
+        i = j;
+    }
+    if policy == CommitPolicy::Batch {
+        let last = window_end;
+        flush(&mut out, &mut pending, &mut pending_proposer, last);
+    }
+    // Flushes happen at window ends, after updates inside the window: keep time order.
+    out.sort_by(|a, b| a.time.total_cmp(&b.time));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn steady() -> Workload {
+        Workload {
+            members: 300,
+            days: 10.0,
+            joins_per_day: 5.0,
+            leaves_per_day: 5.0,
+            update_interval_days: 3.0,
+            offline_fraction: 0.2,
+            ..Workload::default()
+        }
+    }
+
+    #[test]
+    fn streams_are_reproducible_and_seed_dependent() {
+        let w = steady();
+        assert_eq!(w.ops().unwrap(), w.ops().unwrap());
+        let other = Workload {
+            seed: 2,
+            ..steady()
+        };
+        assert_ne!(w.ops().unwrap(), other.ops().unwrap());
+    }
+
+    #[test]
+    fn steady_churn_rates_are_plausible() {
+        let w = Workload {
+            members: 2000,
+            days: 100.0,
+            joins_per_day: 10.0,
+            leaves_per_day: 10.0,
+            update_interval_days: 10.0,
+            offline_fraction: 0.5,
+            ..Workload::default()
+        };
+        let ops = w.ops().unwrap();
+        let joins = ops.iter().filter(|o| o.kind == OpKind::Join).count() as f64;
+        let leaves = ops.iter().filter(|o| o.kind == OpKind::Leave).count() as f64;
+        let updates = ops.iter().filter(|o| o.kind == OpKind::Update).count() as f64;
+        // Poisson(1000): 5 sigma is ~160.
+        assert!((840.0..1160.0).contains(&joins), "{joins}");
+        assert!((840.0..1160.0).contains(&leaves), "{leaves}");
+        // About half of ~2000 devices online, 10 updates each over 100 days.
+        assert!((8_000.0..12_000.0).contains(&updates), "{updates}");
+        assert!(ops.windows(2).all(|p| p[0].time <= p[1].time));
+    }
+
+    #[test]
+    fn offline_members_never_update_or_propose() {
+        let w = steady();
+        let (ops, offline) = w.ops_and_offline().unwrap();
+        for o in &ops {
+            if o.kind == OpKind::Update {
+                assert!(!offline[o.member.person as usize]);
+            }
+            if let Some(p) = o.proposer {
+                assert!(!offline[p.person as usize]);
+            }
+        }
+        assert!(offline.iter().any(|&o| o));
+    }
+
+    #[test]
+    fn multi_device_persons_move_together() {
+        let w = Workload {
+            devices_per_person: 3,
+            members: 300,
+            ..steady()
+        };
+        let ops = w.ops().unwrap();
+        let commits = plan_commits(&ops, CommitPolicy::EveryChange, 60.0).unwrap();
+        for c in commits.iter().filter(|c| c.update.is_none()) {
+            assert_eq!(c.adds.len() % 3, 0);
+            assert_eq!(c.removes.len() % 3, 0);
+            assert!(c.adds.len() + c.removes.len() == 3);
+        }
+    }
+
+    #[test]
+    fn batching_groups_changes_per_window() {
+        let w = Workload {
+            joins_per_day: 200.0,
+            leaves_per_day: 200.0,
+            update_interval_days: 0.0,
+            ..steady()
+        };
+        let ops = w.ops().unwrap();
+        let every = plan_commits(&ops, CommitPolicy::EveryChange, 60.0).unwrap();
+        let batch = plan_commits(&ops, CommitPolicy::Batch, 60.0).unwrap();
+        assert_eq!(every.len(), ops.len());
+        assert!(batch.len() <= 24 * 10 + 1, "{}", batch.len());
+        for c in &batch {
+            assert!(
+                (c.time / 3600.0).fract().abs() < 1e-9,
+                "flush at window end"
+            );
+        }
+        let moved: usize = batch.iter().map(|c| c.adds.len() + c.removes.len()).sum();
+        assert!(moved <= ops.len());
+    }
+
+    #[test]
+    fn waves_and_reorgs_are_single_commits() {
+        let w = Workload {
+            joins_per_day: 0.0,
+            leaves_per_day: 0.0,
+            update_interval_days: 0.0,
+            waves: vec![Wave {
+                day: 1.0,
+                persons: 120,
+            }],
+            reorgs: vec![Reorg {
+                day: 2.0,
+                persons: 80,
+            }],
+            ..steady()
+        };
+        let ops = w.ops().unwrap();
+        let commits = plan_commits(&ops, CommitPolicy::EveryChange, 60.0).unwrap();
+        assert_eq!(commits.len(), 2);
+        assert_eq!(commits[0].adds.len(), 120);
+        assert_eq!(commits[1].removes.len(), 80);
+        let p = commits[1].proposer.unwrap();
+        assert!(!commits[1].removes.contains(&p));
+    }
+
+    #[test]
+    fn adversarial_leaves_spread_over_the_tree() {
+        let w = Workload {
+            members: 64,
+            leaves_per_day: 4.0,
+            adversarial: true,
+            ..steady()
+        };
+        let ops = w.ops().unwrap();
+        let first: Vec<u32> = ops
+            .iter()
+            .filter(|o| o.kind == OpKind::Leave)
+            .take(4)
+            .map(|o| o.member.person)
+            .collect();
+        assert!(ops.iter().all(|o| o.kind != OpKind::Update));
+        // Bit-reversed order (leaf 0 is the admin and skipped): 32, 16, 48, 8.
+        assert_eq!(first, vec![32, 16, 48, 8]);
+    }
+
+    #[test]
+    fn configs_parse_from_toml_and_json_and_reject_bad_values() {
+        let t = Workload::from_toml(
+            "name = \"x\"\nmembers = 100\ncommit_policy = \"every_change\"\ncommitter = \
+             \"most_blanks\"\n[[waves]]\nday = 1.5\npersons = 10\n",
+        )
+        .unwrap();
+        assert_eq!(t.committer, CommitterPolicy::MostBlanks);
+        assert_eq!(t.waves.len(), 1);
+        let j = Workload::from_json(&serde_json::to_string(&t).unwrap()).unwrap();
+        assert_eq!(j, t);
+        assert!(Workload::from_toml("members = 1").is_err());
+        assert!(Workload::from_toml("bogus = 1").is_err());
+        assert!(Workload::from_toml("offline_fraction = 1.5").is_err());
+        assert!(Workload::from_toml("members = 10\ndevices_per_person = 3").is_err());
+    }
+}
