@@ -12,5 +12,5 @@
 pub mod compare;
 pub mod gate;
 pub mod peers;
-pub mod setup;
 pub mod plan;
+pub mod setup;

@@ -464,6 +464,7 @@ impl Sim<'_> {
             removes: remove_leaves.clone(),
             force_path: c.update.is_some() || self.w.path_on_add,
             ratchet_tree_in_welcome: self.w.ratchet_tree_in_welcome,
+            ..CommitOptions::default()
         };
         let before = counters::snapshot();
         let t0 = Instant::now();
