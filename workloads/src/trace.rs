@@ -198,11 +198,10 @@ pub fn parse(text: &str, initial_persons: u32, devices_per_person: u32) -> Resul
          has only {initial_persons} (raise --members)"
     );
     // Unreferenced initial persons keep ids up to `initial_persons`; new persons follow.
-    let mut next = initial_persons;
-    for p in order.iter().filter(|p| first_kind[**p] == OpKind::Join) {
+    let joiners = order.iter().filter(|p| first_kind[**p] == OpKind::Join);
+    for (next, p) in (initial_persons..).zip(joiners) {
         ids.insert(p, next);
         persons.push(p.to_string());
-        next += 1;
     }
     // Pass 2: devices and ops.
     let mut devices: HashMap<(u32, &str), u32> = HashMap::new();

@@ -213,9 +213,12 @@ fn latency_plot(p: &Point, process: bool) -> Result<String> {
     ))
 }
 
+/// Points of a plotted series: (day, value).
+type Points = Vec<(f64, f64)>;
+
 /// Per-commit series averaged into at most `buckets` buckets of consecutive commits: (day of
 /// the bucket's middle, mean, max).
-fn bucketed(run: &Run, values: &[f64], buckets: usize) -> (Vec<(f64, f64)>, Vec<(f64, f64)>) {
+fn bucketed(run: &Run, values: &[f64], buckets: usize) -> (Points, Points) {
     let n = values.len();
     let mut mean = Vec::new();
     let mut max = Vec::new();
