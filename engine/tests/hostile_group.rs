@@ -21,7 +21,9 @@ use canopy_engine::codec::{
 };
 use canopy_engine::crypto::{CipherSuite, CryptoError, Provider, Secret, SignaturePrivateKey};
 use canopy_engine::framing::{sign_content, EpochFraming, FramingError};
-use canopy_engine::group::{CommitOptions, Group, GroupConfig, GroupError, Randomness};
+use canopy_engine::group::{
+    CommitOptions, Group, GroupConfig, GroupError, ProposalRule, Randomness,
+};
 use canopy_engine::kem::TreeKemError;
 use canopy_engine::key_package::{
     default_lifetime, key_package_from_seed, Clock, KeyPackageSecrets,
@@ -674,12 +676,6 @@ fn duplicate_keys() {
             remove.clone(),
             add(f.key_package_with(&f.signers[2], fresh_enc.clone(), 1)),
         ]),
-        // The same KeyPackage twice in one commit.
-        f.with_proposals(vec![
-            remove.clone(),
-            add(f.joiner.0.clone()),
-            add(f.joiner.0.clone()),
-        ]),
         // The KeyPackage the member at leaf 1 joined with (already in the group).
         f.with_proposals(vec![remove.clone(), add(kp(&f.p, 1).0)]),
     ];
@@ -695,6 +691,21 @@ fn duplicate_keys() {
             e,
             |g| matches!(g, GroupError::DuplicateKey { what, .. } if *what == "signature key"),
         )
+    });
+    // The same KeyPackage twice in one commit: the RFC 9420 §12.2 proposal-list rule
+    // (two Adds with one signature key) names it before the tree's key-uniqueness check runs.
+    let twice = [f.with_proposals(vec![
+        remove.clone(),
+        add(f.joiner.0.clone()),
+        add(f.joiner.0.clone()),
+    ])];
+    let n_twice = f.attack("the same KeyPackage added twice", &twice, |e| {
+        is_group(e, |g| {
+            matches!(
+                g,
+                GroupError::InvalidProposalList(ProposalRule::DuplicateAddSignatureKey)
+            )
+        })
     });
     let n2 = f.attack("duplicate encryption key in an Add", &dup_enc, |e| {
         is_group(
@@ -735,7 +746,7 @@ fn duplicate_keys() {
         &path_sig,
         decryption,
     );
-    assert_eq!(n1 + n2 + n3 + n4, 6);
+    assert_eq!(n1 + n_twice + n2 + n3 + n4, 6);
 }
 
 #[test]
