@@ -15,7 +15,8 @@
 //! reach the committer's `epoch_authenticator`; a sample of the joiners join from the real
 //! Welcome and must reach it too. Seal counts and resolution sizes of every commit are
 //! recomputed from the tree by [`independent_counts`] (its own resolution walk) and must
-//! equal the engine's [`OpCounts`] and the X25519 counter of the crypto provider.
+//! equal the engine's [`OpCounts`](canopy_engine::group::OpCounts) and the X25519 counter of
+//! the crypto provider.
 //!
 //! Timing covers engine work only: `Group::commit`, `Group::process`, `Group::join`.
 

@@ -252,7 +252,7 @@ fn dh(sk: &agreement::PrivateKey, pk: &[u8]) -> Result<Secret, CryptoError> {
 
 /// X25519 Diffie-Hellman (RFC 7748 §6.1) that rejects an all-zero shared secret, as RFC 9180
 /// §7.1.4 requires of DHKEM(X25519). Costs a fixed-base multiplication (parsing `sk`, see
-/// [`x25519_private`]) and the DH; prefer [`x25519_key_pair_and_dh`] when the own public key
+/// `x25519_private`) and the DH; prefer [`x25519_key_pair_and_dh`] when the own public key
 /// is needed too.
 ///
 /// X25519 accepts every 32-byte string as a public key, so once both lengths are right the only

@@ -44,7 +44,7 @@ use crate::key_package::{default_lifetime, signed_leaf_node, Clock};
 use crate::schedule::{self, EpochSecrets};
 use crate::tree::{LeafIndex, RatchetTree};
 
-pub use commit::{CommitOptions, CommitOutput};
+pub use commit::{CommitOptions, CommitOutput, OpCounts};
 pub use process::ProcessOutcome;
 
 /// Why a group operation was refused, beyond codec, crypto, tree and framing failures.

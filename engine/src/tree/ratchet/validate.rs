@@ -197,7 +197,7 @@ impl RatchetTree {
     }
 
     /// [`RatchetTree::validate`] with every check split by subtree or by index and run on
-    /// `executor` (see the [module docs](self)). The result, and the error if any, does not
+    /// `executor` (see the module docs). The result, and the error if any, does not
     /// depend on the executor.
     pub fn validate_with(
         &mut self,
