@@ -144,3 +144,54 @@ fn committed_journal_keeps_edits_and_hint_finds_leftmost_blank() {
     assert_eq!(t.signature_key_count(new.signature_key.as_slice()), 1);
     assert_eq!(t.encryption_key_count(new.encryption_key.as_slice()), 1);
 }
+
+/// Empty-resolution answers (kept as per-subtree counts of non-blank nodes) against a plain
+/// scan of every subtree, after every edit, after rollbacks (which shrink and regrow the
+/// tree) and on a tree rebuilt from the wire.
+#[test]
+fn empty_resolutions_match_a_subtree_scan() {
+    fn scan_empty(t: &RatchetTree, x: NodeIndex) -> bool {
+        let half = (1u32 << x.level()) - 1;
+        (x.0 - half..=x.0 + half).all(|i| t.node(NodeIndex(i)).is_none())
+    }
+    fn check(t: &RatchetTree) -> usize {
+        let width = 2 * t.n_leaves() - 1;
+        for i in 0..width {
+            let x = NodeIndex(i);
+            assert_eq!(
+                t.resolution_is_empty(x),
+                scan_empty(t, x),
+                "node {i} of {width}"
+            );
+        }
+        width as usize
+    }
+    let p = provider();
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let mut counter = 0;
+    let mut nodes_checked = 0;
+    for start_size in [1u32, 2, 3, 5, 8, 9, 16, 17, 33] {
+        let mut t = RatchetTree::new(leaf(&p, 0), p.hash_len());
+        for i in 1..start_size {
+            t.add_leaf(leaf(&p, 1000 + i));
+        }
+        nodes_checked += check(&t);
+        for round in 0..6 {
+            let journal = round % 2 == 1;
+            if journal {
+                t.begin_journal().unwrap();
+            }
+            for _ in 0..rng.random_range(1..10) {
+                random_edit(&p, &mut t, &mut rng, &mut counter);
+                nodes_checked += check(&t);
+            }
+            if journal {
+                t.rollback();
+                nodes_checked += check(&t);
+            }
+        }
+        let rebuilt = RatchetTree::from_wire(t.to_wire(), p.hash_len()).unwrap();
+        nodes_checked += check(&rebuilt);
+    }
+    assert!(nodes_checked > 1000, "checked {nodes_checked} nodes");
+}
