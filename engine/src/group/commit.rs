@@ -324,18 +324,7 @@ impl Group {
                 confirmation_tag: Some(Mac(tag.clone().into())),
             },
         };
-        let commit = if options.private_message {
-            let guard = self.rng.secret(&provider, b"reuse guard", 4)?;
-            let mut reuse_guard = [0u8; 4];
-            reuse_guard.copy_from_slice(guard.as_bytes());
-            let message = self
-                .framing
-                .protect_private_with_reuse_guard(&auth, 0, reuse_guard)?;
-            encode_message(MlsMessageBody::PrivateMessage(message))?
-        } else {
-            let message = self.framing.protect_public(auth)?;
-            encode_message(MlsMessageBody::PublicMessage(message))?
-        };
+        let commit = self.frame_handshake(auth, options.private_message)?;
 
         let welcome = if added.is_empty() {
             None

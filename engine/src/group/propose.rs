@@ -86,6 +86,28 @@ impl Group {
         )
     }
 
+    /// Protect a signed handshake message (proposal or commit) as a PrivateMessage, with a
+    /// reuse guard from the group's randomness, or as a PublicMessage, and encode it as an
+    /// MLSMessage.
+    pub(super) fn frame_handshake(
+        &mut self,
+        auth: AuthenticatedContent,
+        private: bool,
+    ) -> Result<Vec<u8>> {
+        if private {
+            let guard = self.rng.secret(&self.provider, b"reuse guard", 4)?;
+            let mut reuse_guard = [0u8; 4];
+            reuse_guard.copy_from_slice(guard.as_bytes());
+            let message = self
+                .framing
+                .protect_private_with_reuse_guard(&auth, 0, reuse_guard)?;
+            encode_message(MlsMessageBody::PrivateMessage(message))
+        } else {
+            let message = self.framing.protect_public(auth)?;
+            encode_message(MlsMessageBody::PublicMessage(message))
+        }
+    }
+
     /// Frame, sign and protect a proposal from this member, and cache it.
     fn propose(
         &mut self,
@@ -117,18 +139,7 @@ impl Group {
             self.framing
                 .authenticate(&self.signer, wire_format, content, None)?;
         let reference = proposal_ref(&self.provider, &codec::encode(&auth)?)?;
-        let bytes = if private {
-            let guard = self.rng.secret(&self.provider, b"reuse guard", 4)?;
-            let mut reuse_guard = [0u8; 4];
-            reuse_guard.copy_from_slice(guard.as_bytes());
-            let message = self
-                .framing
-                .protect_private_with_reuse_guard(&auth, 0, reuse_guard)?;
-            encode_message(MlsMessageBody::PrivateMessage(message))?
-        } else {
-            let message = self.framing.protect_public(auth)?;
-            encode_message(MlsMessageBody::PublicMessage(message))?
-        };
+        let bytes = self.frame_handshake(auth, private)?;
         if let Some(leaf_key) = update_key {
             self.pending_updates.push(PendingUpdate {
                 reference: reference.clone(),
