@@ -183,13 +183,8 @@ pub fn verify_group_info(
     group_info: &GroupInfo,
     signer_pub: &[u8],
 ) -> Result<()> {
-    let tbs = codec::encode(&GroupInfoTbs { group_info })?;
-    provider.verify_with_label(
-        signer_pub,
-        b"GroupInfoTBS",
-        &tbs,
-        group_info.signature.as_slice(),
-    )?;
+    let sign_content = codec::encode_labeled(b"GroupInfoTBS", &GroupInfoTbs { group_info })?;
+    provider.verify_labeled(signer_pub, &sign_content, group_info.signature.as_slice())?;
     Ok(())
 }
 
@@ -200,10 +195,13 @@ pub fn sign_group_info(
     sk: &SignaturePrivateKey,
     group_info: &mut GroupInfo,
 ) -> Result<()> {
-    let tbs = codec::encode(&GroupInfoTbs {
-        group_info: &*group_info,
-    })?;
-    group_info.signature = provider.sign_with_label(sk, b"GroupInfoTBS", &tbs)?.into();
+    let sign_content = codec::encode_labeled(
+        b"GroupInfoTBS",
+        &GroupInfoTbs {
+            group_info: &*group_info,
+        },
+    )?;
+    group_info.signature = provider.sign_labeled(sk, &sign_content)?.into();
     Ok(())
 }
 

@@ -195,6 +195,23 @@ pub fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, CodecError> {
     Ok(out)
 }
 
+/// `SignContent { "MLS 1.0 " + label, encode(v) }` (RFC 9420 §5.1.2), with `v` serialized
+/// straight into it: the same bytes as `labels::labeled_pair(label, &encode(v)?)` without the
+/// intermediate copy of `v`'s encoding, for [`crate::crypto::Provider::sign_labeled`] and
+/// [`crate::crypto::Provider::verify_labeled`].
+pub fn encode_labeled<T: Serialize>(label: &[u8], v: &T) -> crate::Result<Vec<u8>> {
+    let len = v.tls_serialized_len();
+    let mut out = crate::crypto::labels::labeled_pair_header(label, len)?;
+    let header = out.len();
+    encode_into(v, &mut out)?;
+    if out.len() - header != len {
+        return Err(crate::Error::Internal(
+            "tls_serialized_len disagrees with the serialization",
+        ));
+    }
+    Ok(out)
+}
+
 /// Serialize `v`, appending to `out`; returns the number of bytes written. On error `out`
 /// may hold a partial encoding.
 pub fn encode_into<T: Serialize>(v: &T, out: &mut Vec<u8>) -> Result<usize, CodecError> {

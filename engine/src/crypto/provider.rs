@@ -153,9 +153,20 @@ impl Provider {
         label: &[u8],
         content: &[u8],
     ) -> Result<Vec<u8>> {
-        let msg = labels::labeled_pair(label, content)?;
-        super::counters::ed25519_sign(msg.len());
-        Ok(sk.key_pair().sign(&msg).as_ref().to_vec())
+        self.sign_labeled(sk, &labels::labeled_pair(label, content)?)
+    }
+
+    /// Ed25519 over an already built `SignContent` (see [`labels::labeled_pair_header`]):
+    /// `sign_with_label(sk, label, content)` is `sign_labeled(sk, labeled_pair(label, content))`.
+    pub fn sign_labeled(&self, sk: &SignaturePrivateKey, sign_content: &[u8]) -> Result<Vec<u8>> {
+        super::counters::ed25519_sign(sign_content.len());
+        Ok(sk.key_pair().sign(sign_content).as_ref().to_vec())
+    }
+
+    /// Verify Ed25519 over an already built `SignContent`; the counterpart of
+    /// [`Provider::sign_labeled`], with the errors of [`Provider::verify_with_label`].
+    pub fn verify_labeled(&self, pk: &[u8], sign_content: &[u8], sig: &[u8]) -> Result<()> {
+        awslc::ed25519_verify(pk, sign_content, sig)
     }
 
     /// `VerifyWithLabel(pk, label, content, sig)`; [`CryptoError::InvalidSignature`] on a bad
@@ -167,8 +178,7 @@ impl Provider {
         content: &[u8],
         sig: &[u8],
     ) -> Result<()> {
-        let msg = labels::labeled_pair(label, content)?;
-        awslc::ed25519_verify(pk, &msg, sig)
+        self.verify_labeled(pk, &labels::labeled_pair(label, content)?, sig)
     }
 
     /// A fresh Ed25519 key pair: (private key, 32-byte public key).

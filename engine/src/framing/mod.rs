@@ -108,10 +108,11 @@ pub fn sign_content(
     content: &FramedContent,
     group_context: &GroupContext,
 ) -> Result<VLBytes> {
-    let tbs = codec::encode(&FramedContentTbs::new(wire_format, content, group_context))?;
-    Ok(provider
-        .sign_with_label(sk, b"FramedContentTBS", &tbs)?
-        .into())
+    let sign_content = codec::encode_labeled(
+        b"FramedContentTBS",
+        &FramedContentTbs::new(wire_format, content, group_context),
+    )?;
+    Ok(provider.sign_labeled(sk, &sign_content)?.into())
 }
 
 /// `VerifyWithLabel(pk, "FramedContentTBS", FramedContentTBS, signature)` (RFC 9420 §6.1).
@@ -122,17 +123,11 @@ pub fn verify_content(
     content: &AuthenticatedContent,
     group_context: &GroupContext,
 ) -> Result<()> {
-    let tbs = codec::encode(&FramedContentTbs::new(
-        content.wire_format,
-        &content.content,
-        group_context,
-    ))?;
-    provider.verify_with_label(
-        pk,
+    let sign_content = codec::encode_labeled(
         b"FramedContentTBS",
-        &tbs,
-        content.auth.signature.as_slice(),
+        &FramedContentTbs::new(content.wire_format, &content.content, group_context),
     )?;
+    provider.verify_labeled(pk, &sign_content, content.auth.signature.as_slice())?;
     Ok(())
 }
 

@@ -230,15 +230,8 @@ impl Group {
             }))
             .collect();
         let applied = self.apply_proposals(me, &entries)?;
+        drop(entries);
         let new_leaves: Vec<LeafIndex> = applied.added.iter().map(|&(l, _)| l).collect();
-        let added: Vec<(LeafIndex, &KeyPackage)> = applied
-            .added
-            .iter()
-            .filter_map(|&(l, i)| match entries[i].proposal {
-                Proposal::Add(a) => Some((l, &a.key_package)),
-                _ => None,
-            })
-            .collect();
         let mut counts = OpCounts::default();
         #[cfg(feature = "planted-regression")]
         crate::testing::plant(&provider);
@@ -272,10 +265,13 @@ impl Group {
             (None, None, Secret::new(vec![0; nh]))
         };
 
+        // `entries` was `cached` then `by_value`, and so is this list: an index into one is an
+        // index into the other. The by-value proposals move into the Commit (49,999 KeyPackages
+        // in a bulk add are not copied again), and the Welcome borrows them from there.
         let proposals: Vec<ProposalOrRef> = cached
             .iter()
             .map(|c| ProposalOrRef::Reference(HashReference(c.reference.clone().into())))
-            .chain(by_value.iter().cloned().map(ProposalOrRef::Proposal))
+            .chain(by_value.into_iter().map(ProposalOrRef::Proposal))
             .collect();
         let content = FramedContent {
             group_id: self.context.group_id.clone(),
@@ -324,8 +320,27 @@ impl Group {
                 confirmation_tag: Some(Mac(tag.clone().into())),
             },
         };
-        let commit = self.frame_handshake(auth, options.private_message)?;
-
+        let FramedContentBody::Commit(commit_body) = &auth.content.content else {
+            return Err(Error::Internal("commit content is not a Commit"));
+        };
+        let added: Vec<(LeafIndex, &KeyPackage)> = applied
+            .added
+            .iter()
+            .filter_map(|&(l, i)| {
+                let proposal = match cached.get(i) {
+                    Some(c) => &c.proposal,
+                    None => match commit_body.proposals.get(i) {
+                        Some(ProposalOrRef::Proposal(p)) => p,
+                        _ => return None,
+                    },
+                };
+                match proposal {
+                    Proposal::Add(a) => Some((l, &a.key_package)),
+                    _ => None,
+                }
+            })
+            .collect();
+        // The Welcome is built before the Commit is framed, which consumes `auth`.
         let welcome = if added.is_empty() {
             None
         } else {
@@ -341,6 +356,8 @@ impl Group {
             )?;
             Some(encode_message(MlsMessageBody::Welcome(w))?)
         };
+        drop(added);
+        let commit = self.frame_handshake(auth, options.private_message)?;
 
         let private = match plan {
             Some(plan) => plan.into_secrets().0,
