@@ -472,7 +472,7 @@ mod tests {
         let w = Welcome {
             cipher_suite: w.cipher_suite,
             secrets: vec![entry],
-            encrypted_group_info: egi,
+            encrypted_group_info: egi.into(),
         };
         (w, kp, init, pk)
     }

@@ -20,6 +20,7 @@ use thiserror::Error as ThisError;
 
 #[macro_use]
 mod macros;
+mod big_bytes;
 mod framing;
 mod primitives;
 mod proposals;
@@ -28,6 +29,7 @@ mod tests;
 mod tree;
 mod welcome;
 
+pub use big_bytes::BigBytes;
 pub use framing::*;
 pub use primitives::*;
 pub use proposals::*;
@@ -233,6 +235,7 @@ pub fn decode<T: Deserialize>(bytes: &[u8]) -> Result<T, CodecError> {
 
 /// Decode one `T` from the front of `bytes`, returning it and the unread rest.
 pub fn decode_prefix<T: Deserialize>(bytes: &[u8]) -> Result<(T, &[u8]), CodecError> {
+    let _hint = big_bytes::InputLenHint::set(bytes.len());
     let mut rest = bytes;
     let v = T::tls_deserialize(&mut rest).map_err(from_decode_error)?;
     Ok((v, rest))

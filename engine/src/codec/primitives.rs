@@ -258,8 +258,9 @@ pub struct Lifetime {
 pub struct Extension {
     /// Its type (any value decodes).
     pub extension_type: ExtensionType,
-    /// Its body, to be decoded per type (e.g. [`RequiredCapabilities`]).
-    pub extension_data: VLBytes,
+    /// Its body, to be decoded per type (e.g. [`RequiredCapabilities`]); the `ratchet_tree`
+    /// extension's body is the whole tree, hence [`super::BigBytes`].
+    pub extension_data: super::BigBytes,
 }
 
 /// `RequiredCapabilities` extension body (RFC 9420 §11.1).

@@ -351,7 +351,7 @@ fn key_package_and_group_info_tbs() {
         }),
         extensions: vec![Extension {
             extension_type: ExtensionType(0xff00),
-            extension_data: vl(b""),
+            extension_data: vl(b"").into(),
         }],
         signature: vl(&[6; 64]),
     };

@@ -187,7 +187,7 @@ pub struct Welcome {
     /// One entry per new member.
     pub secrets: Vec<EncryptedGroupSecrets>,
     /// AEAD-encrypted `GroupInfo`.
-    pub encrypted_group_info: VLBytes,
+    pub encrypted_group_info: super::BigBytes,
 }
 
 /// The `wire_format`-dependent body of an `MLSMessage` (RFC 9420 §6).

@@ -497,7 +497,7 @@ impl Group {
         Ok(Welcome {
             cipher_suite: context.cipher_suite,
             secrets: entries,
-            encrypted_group_info,
+            encrypted_group_info: encrypted_group_info.into(),
         })
     }
 }
