@@ -323,11 +323,17 @@ impl Group {
             .unwrap_or_else(|| self.context.extensions.clone());
         let required = required_capabilities(&extensions)?;
 
-        let credentials: HashSet<u16> = self
-            .tree
-            .leaves()
-            .map(|(_, l)| l.credential.credential_type().0)
-            .collect();
+        // The credential types in use, against which new leaves are checked (§7.3). Collecting
+        // them walks every leaf, so only commits that bring leaves pay for it: at 50,000 members
+        // the walk was ~1 ms, most of an empty commit's or its receiver's time.
+        let credentials: HashSet<u16> = if adds.is_empty() && updates.is_empty() {
+            HashSet::new()
+        } else {
+            self.tree
+                .leaves()
+                .map(|(_, l)| l.credential.credential_type().0)
+                .collect()
+        };
         let provider = self.provider;
         let group_id = self.context.group_id.as_slice().to_vec();
         if !adds.is_empty() {
