@@ -323,11 +323,17 @@ impl Group {
             .unwrap_or_else(|| self.context.extensions.clone());
         let required = required_capabilities(&extensions)?;
 
-        let credentials: HashSet<u16> = self
-            .tree
-            .leaves()
-            .map(|(_, l)| l.credential.credential_type().0)
-            .collect();
+        // The credential types in use, against which new leaves are checked: a pass over
+        // every leaf (one pointer chase each, leaves being boxed), so only when a leaf is
+        // added or updated, not for the path-only or remove-only commits that add none.
+        let credentials: HashSet<u16> = if adds.is_empty() && updates.is_empty() {
+            HashSet::new()
+        } else {
+            self.tree
+                .leaves()
+                .map(|(_, l)| l.credential.credential_type().0)
+                .collect()
+        };
         let provider = self.provider;
         let group_id = self.context.group_id.as_slice().to_vec();
         if !adds.is_empty() {
