@@ -195,3 +195,152 @@ fn empty_resolutions_match_a_subtree_scan() {
     }
     assert!(nodes_checked > 1000, "checked {nodes_checked} nodes");
 }
+
+/// Truncation after a Remove (which skips entirely blank subtrees using the per-subtree
+/// counts) against the plain rule: while no leaf of the right half is non-blank, halve the
+/// tree. Random trees include non-blank parents over blank leaves (from `set_node`), so the
+/// right half can be non-blank without holding a member; removes run with and without an
+/// open journal, and after rollbacks.
+#[test]
+fn truncation_matches_a_leaf_scan() {
+    /// The leaf count the plain rule leaves after removing `removed` from a tree of `n`
+    /// leaves whose non-blank leaves are `occupied`.
+    fn scan_truncate(mut n: u32, occupied: &[u32], removed: u32) -> u32 {
+        let non_blank = |l: u32| l != removed && occupied.contains(&l);
+        while n > 1 {
+            let half = n / 2;
+            if (half..n).any(non_blank) {
+                break;
+            }
+            n = half;
+        }
+        n
+    }
+    let p = provider();
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    let mut counter = 0;
+    let (mut shrunk, mut kept) = (0, 0);
+    for start_size in [2u32, 3, 4, 5, 8, 9, 16, 17, 33] {
+        let mut t = RatchetTree::new(leaf(&p, 0), p.hash_len());
+        for i in 1..start_size {
+            t.add_leaf(leaf(&p, 2000 + i));
+        }
+        for round in 0..8 {
+            let journal = round % 3 == 1;
+            if journal {
+                t.begin_journal().unwrap();
+            }
+            for _ in 0..rng.random_range(1..8) {
+                random_edit(&p, &mut t, &mut rng, &mut counter);
+                let occupied: Vec<u32> = t.leaves().map(|(i, _)| i.0).collect();
+                if occupied.len() < 2 {
+                    continue;
+                }
+                let removed = occupied[rng.random_range(0..occupied.len())];
+                let n = t.n_leaves();
+                let expected = scan_truncate(n, &occupied, removed);
+                t.remove_leaf(LeafIndex(removed)).unwrap();
+                assert_eq!(t.n_leaves(), expected, "removed {removed} of {n} leaves");
+                if expected < n {
+                    shrunk += 1;
+                } else {
+                    kept += 1;
+                }
+            }
+            if journal {
+                t.rollback();
+            }
+        }
+    }
+    assert!(shrunk > 10 && kept > 10, "shrunk {shrunk}, kept {kept}");
+}
+
+/// Key counts from the key index (positions of key holders, confirmed against the nodes)
+/// against a plain count over the nodes, after every edit, with repeated parent keys (the
+/// index's list of further holders), across rollbacks and truncations.
+#[test]
+fn key_counts_match_a_node_scan() {
+    fn scan(t: &RatchetTree, key: &[u8], signature: bool) -> u32 {
+        (0..t.width())
+            .filter_map(|i| t.node(NodeIndex(i)))
+            .filter(|n| match n {
+                Node::Leaf(l) if signature => l.signature_key.as_slice() == key,
+                Node::Leaf(l) => l.encryption_key.as_slice() == key,
+                Node::Parent(p) => !signature && p.encryption_key.as_slice() == key,
+            })
+            .count() as u32
+    }
+    fn check(t: &mut RatchetTree, p: &Provider) -> usize {
+        let mut keys: Vec<(Vec<u8>, bool)> = (0..t.width())
+            .filter_map(|i| t.node(NodeIndex(i)))
+            .flat_map(|n| match n {
+                Node::Leaf(l) => vec![
+                    (l.encryption_key.as_slice().to_vec(), false),
+                    (l.signature_key.as_slice().to_vec(), true),
+                    // An encryption key asked as a signature key and the other way round.
+                    (l.encryption_key.as_slice().to_vec(), true),
+                    (l.signature_key.as_slice().to_vec(), false),
+                ],
+                Node::Parent(q) => vec![(q.encryption_key.as_slice().to_vec(), false)],
+            })
+            .collect();
+        // Keys of parents that may have been overwritten or dropped, and of no node.
+        for tag in 0..4 {
+            if let Node::Parent(q) = parent(p, tag) {
+                keys.push((q.encryption_key.as_slice().to_vec(), false));
+            }
+        }
+        keys.push((vec![7; 32], false));
+        for (key, signature) in &keys {
+            let counted = if *signature {
+                t.signature_key_count(key)
+            } else {
+                t.encryption_key_count(key)
+            };
+            assert_eq!(counted, scan(t, key, *signature));
+        }
+        keys.len()
+    }
+    let p = provider();
+    let mut rng = ChaCha8Rng::seed_from_u64(17);
+    let mut counter = 0;
+    let (mut checked, mut repeated) = (0, 0);
+    for start_size in [1u32, 2, 3, 5, 8, 9, 17] {
+        let mut t = RatchetTree::new(leaf(&p, 0), p.hash_len());
+        for i in 1..start_size {
+            t.add_leaf(leaf(&p, 3000 + i));
+        }
+        checked += check(&mut t, &p);
+        for round in 0..6 {
+            let journal = round % 2 == 1;
+            if journal {
+                t.begin_journal().unwrap();
+            }
+            for _ in 0..rng.random_range(1..8) {
+                if t.n_leaves() > 1 && rng.random_range(0..3) == 0 {
+                    // A parent key from a small set, so keys repeat across nodes.
+                    let x = NodeIndex(2 * rng.random_range(0..t.n_leaves() - 1) + 1);
+                    t.set_node(x, Some(parent(&p, rng.random_range(0..4))))
+                        .unwrap();
+                } else {
+                    random_edit(&p, &mut t, &mut rng, &mut counter);
+                }
+                let Node::Parent(q) = parent(&p, 0) else {
+                    unreachable!()
+                };
+                if scan(&t, q.encryption_key.as_slice(), false) > 1 {
+                    repeated += 1;
+                }
+                checked += check(&mut t, &p);
+            }
+            if journal {
+                t.rollback();
+                checked += check(&mut t, &p);
+            }
+        }
+    }
+    assert!(
+        checked > 1000 && repeated > 5,
+        "checked {checked}, repeated {repeated}"
+    );
+}

@@ -528,7 +528,7 @@ impl GeneratedState {
             self.committed_keys.insert(x, key);
         }
         self.tree
-            .set_node(committer.node(), Some(Node::Leaf(leaf)))?;
+            .set_node(committer.node(), Some(Node::Leaf(Box::new(leaf))))?;
         self.committed_keys.insert(committer.node(), leaf_key);
         Ok(())
     }
@@ -608,7 +608,7 @@ fn add_leaves(
         let x = slot.node();
         let entry = &mut nodes[x.0 as usize];
         ensure!(entry.is_none(), "internal: Add into non-blank {slot:?}");
-        *entry = Some(Node::Leaf(leaf));
+        *entry = Some(Node::Leaf(Box::new(leaf)));
         for a in math::direct_path(x, n_leaves) {
             if let Some(Node::Parent(p)) = &mut nodes[a.0 as usize] {
                 if let Err(pos) = p.unmerged_leaves.binary_search(&slot.0) {
@@ -780,7 +780,7 @@ fn build_chains(
             } else {
                 let leaf = seeded_key_package_leaf(seeds, x, 0, l, lifetime)?;
                 nodes[x.0 as usize]
-                    .set(Node::Leaf(leaf))
+                    .set(Node::Leaf(Box::new(leaf)))
                     .map_err(|_| anyhow!("internal: leaf {l} built twice"))?;
                 Ok(None)
             }
@@ -884,7 +884,7 @@ impl Chains<'_> {
                     },
                     Some((self.group_id, leaf_index)),
                 )?;
-                self.finish(leaf_x, Node::Leaf(leaf))?;
+                self.finish(leaf_x, Node::Leaf(Box::new(leaf)))?;
             }
             (None, None) => {}
             _ => bail!("internal: chain bottom mismatch at leaf {leaf_index}"),

@@ -466,7 +466,7 @@ fn a_corrupted_leaf_signature_is_rejected() {
         let mut sig = leaf.signature.as_slice().to_vec();
         sig[10] ^= 1;
         leaf.signature = VLBytes::from(sig);
-        tree.set_node(LeafIndex(l).node(), Some(Node::Leaf(leaf)))
+        tree.set_node(LeafIndex(l).node(), Some(Node::Leaf(Box::new(leaf))))
             .unwrap();
         assert!(matches!(validate(&st, tree), Err(Error::Crypto(_))));
     }

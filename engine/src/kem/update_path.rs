@@ -142,7 +142,7 @@ impl StagedPath {
                 };
                 tree.set_node(x, node)?;
             }
-            tree.set_node(leaf_x, Some(Node::Leaf(self.leaf_node.clone())))?;
+            tree.set_node(leaf_x, Some(Node::Leaf(Box::new(self.leaf_node.clone()))))?;
             Ok(())
         };
         match write() {

@@ -4,7 +4,9 @@
 //! # Internal documentation
 //!
 //! The tree is always full (RFC 9420 §7.8): `n_leaves` is a power of two and `nodes` holds
-//! `2 * n_leaves - 1` entries in array (in-order) layout. Blank nodes are `None`.
+//! `2 * n_leaves - 1` entries in array (in-order) layout. Blank nodes are `None`. A slot is
+//! 72 bytes (a `ParentNode` inline, leaves boxed; see [`Node`]), so blank and parent slots,
+//! about half of a 50,000-member tree, no longer pay for an inline `LeafNode`.
 //!
 //! Tree hashes live in one flat `Vec<u8>` (`hash_len` bytes per node) with a validity flag
 //! per node, so a 50,000-member tree carries no per-node hash allocation. Every edit marks the
@@ -17,7 +19,9 @@
 //! [`RatchetTree::verify_parent_hashes`]), resolution sizes are computed in one pass, and key
 //! uniqueness uses hash sets.
 
+use std::collections::hash_map::{Entry, RandomState};
 use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasher;
 
 use super::math::{self, LeafIndex, NodeIndex};
 use super::TreeError;
@@ -129,7 +133,7 @@ impl RatchetTree {
 
     /// A one-member tree holding `leaf` (a new group, RFC 9420 §11).
     pub fn new(leaf: LeafNode, hash_len: usize) -> Self {
-        Self::from_full_nodes(vec![Some(Node::Leaf(leaf))], 1, hash_len)
+        Self::from_full_nodes(vec![Some(Node::Leaf(Box::new(leaf)))], 1, hash_len)
     }
 
     /// The wire form: the nodes with trailing blanks removed.
@@ -210,7 +214,7 @@ impl RatchetTree {
             .step_by(2)
             .enumerate()
             .filter_map(|(i, n)| match n {
-                Some(Node::Leaf(l)) => Some((LeafIndex(i as u32), l)),
+                Some(Node::Leaf(l)) => Some((LeafIndex(i as u32), &**l)),
                 _ => None,
             })
     }
@@ -494,7 +498,7 @@ impl RatchetTree {
         };
         self.first_blank_hint = idx.0 + 1;
         let x = idx.node();
-        self.write(x, Some(Node::Leaf(leaf)));
+        self.write(x, Some(Node::Leaf(Box::new(leaf))));
         for a in math::direct_path(x, self.n_leaves) {
             if let Some(Some(Node::Parent(p))) = self.nodes.get_mut(a.0 as usize) {
                 if let Err(pos) = p.unmerged_leaves.binary_search(&idx.0) {
@@ -525,6 +529,14 @@ impl RatchetTree {
         }
         let old_root = self.root();
         let old_width = self.nodes.len();
+        let new_root = math::root(n_leaves);
+        if n_leaves < self.n_leaves
+            && self.filled.get(old_root.0 as usize) != self.filled.get(new_root.0 as usize)
+        {
+            // Non-blank nodes are dropped (only in a tree with a non-blank parent above blank
+            // leaves): rebuild the key index from the kept nodes when next needed.
+            self.key_index = None;
+        }
         self.n_leaves = n_leaves;
         let width = math::node_width(n_leaves) as usize;
         self.nodes.resize(width, None);
@@ -552,7 +564,7 @@ impl RatchetTree {
                 index: leaf.node().0,
             });
         }
-        self.write(leaf.node(), Some(Node::Leaf(node)));
+        self.write(leaf.node(), Some(Node::Leaf(Box::new(node))));
         self.blank_direct_path(leaf);
         Ok(())
     }
@@ -583,11 +595,27 @@ impl RatchetTree {
     /// with the direct path of the removed leaf.
     fn truncate(&mut self) {
         while self.n_leaves > 1 {
-            let half = self.n_leaves / 2;
-            if (half..self.n_leaves).any(|l| self.leaf(LeafIndex(l)).is_some()) {
+            let right = self.root().right();
+            if right.is_some_and(|r| self.has_leaf_below(r)) {
                 break;
             }
-            self.resize(half);
+            self.resize(self.n_leaves / 2);
+        }
+    }
+
+    /// True if some leaf in the subtree of `x` is non-blank: the same answer as a scan of its
+    /// leaves, but subtrees whose count in `filled` is 0 (entirely blank) are skipped. So a
+    /// blank right half, the case that truncates, costs one look-up instead of a scan of up
+    /// to half the leaves on every Remove, and a right half holding members is answered after
+    /// O(log n) steps, since every non-blank parent in a valid tree has a non-blank leaf
+    /// below it.
+    fn has_leaf_below(&self, x: NodeIndex) -> bool {
+        if self.filled.get(x.0 as usize).is_none_or(|&n| n == 0) {
+            return false;
+        }
+        match (x.left(), x.right()) {
+            (Some(l), Some(r)) => self.has_leaf_below(l) || self.has_leaf_below(r),
+            _ => self.leaf(LeafIndex(x.0 / 2)).is_some(),
         }
     }
 
@@ -606,14 +634,15 @@ impl RatchetTree {
     }
 
     /// The one place a node is written: keeps the journal, the key index, the blank-leaf hint
-    /// and the hash cache in step. Returns the old node.
-    fn write(&mut self, x: NodeIndex, node: Option<Node>) -> Option<Node> {
+    /// and the hash cache in step. The old node moves into the open journal (no copy), or is
+    /// dropped when no journal is open.
+    fn write(&mut self, x: NodeIndex, node: Option<Node>) {
         if let Some(index) = self.key_index.as_mut() {
             if let Some(old) = &self.nodes[x.0 as usize] {
-                index.remove(old);
+                index.remove(old, x);
             }
             if let Some(new) = &node {
-                index.insert(new);
+                index.insert(new, x);
             }
         }
         if node.is_none() && x.is_leaf() {
@@ -626,10 +655,9 @@ impl RatchetTree {
             _ => {}
         }
         if let Some(j) = self.journal.as_mut() {
-            j.push(JournalEntry::Node(x, old.clone().map(Box::new)));
+            j.push(JournalEntry::Node(x, old));
         }
         self.touch(x);
-        old
     }
 
     /// Add or take one non-blank node at `x` in the counts of `x` and its ancestors.
@@ -677,7 +705,7 @@ impl RatchetTree {
         for entry in entries.into_iter().rev() {
             match entry {
                 JournalEntry::Node(x, old) => {
-                    self.write(x, old.map(|n| *n));
+                    self.write(x, old);
                 }
                 JournalEntry::UnmergedInsert(x, leaf) => {
                     if let Some(Some(Node::Parent(p))) = self.nodes.get_mut(x.0 as usize) {
@@ -703,23 +731,32 @@ impl RatchetTree {
     /// How many nodes hold HPKE public key `key` (0 or 1 in a valid tree). The index is built
     /// on first use (one pass over the tree) and then kept up to date by every edit.
     pub fn encryption_key_count(&mut self, key: &[u8]) -> u32 {
-        self.index().enc.get(key).copied().unwrap_or(0)
+        self.build_index();
+        match &self.key_index {
+            Some(index) => index.count(KeyKind::Encryption, key, &self.nodes),
+            None => unreachable!(),
+        }
     }
 
     /// How many leaves hold signature key `key` (0 or 1 in a valid tree).
     pub fn signature_key_count(&mut self, key: &[u8]) -> u32 {
-        self.index().sig.get(key).copied().unwrap_or(0)
+        self.build_index();
+        match &self.key_index {
+            Some(index) => index.count(KeyKind::Signature, key, &self.nodes),
+            None => unreachable!(),
+        }
     }
 
-    fn index(&mut self) -> &KeyIndex {
+    fn build_index(&mut self) {
         if self.key_index.is_none() {
             let mut index = KeyIndex::default();
-            for n in self.nodes.iter().flatten() {
-                index.insert(n);
+            for (i, n) in self.nodes.iter().enumerate() {
+                if let Some(n) = n {
+                    index.insert(n, NodeIndex(i as u32));
+                }
             }
             self.key_index = Some(index);
         }
-        self.key_index.as_ref().unwrap_or_else(|| unreachable!())
     }
 }
 
@@ -743,53 +780,124 @@ fn subtree_fill_counts(nodes: &[Option<Node>]) -> Vec<u32> {
 /// One recorded edit (see [`RatchetTree::begin_journal`]).
 #[derive(Debug, Clone)]
 enum JournalEntry {
-    /// The node at this index was replaced; this was its old value.
-    Node(NodeIndex, Option<Box<Node>>),
+    /// The node at this index was replaced; this was its old value (moved here by
+    /// [`RatchetTree::write`]; a leaf is already boxed, so the entry stays small).
+    Node(NodeIndex, Option<Node>),
     /// This leaf was inserted into the unmerged leaves of this parent node.
     UnmergedInsert(NodeIndex, u32),
     /// The leaf count was changed; this was the old one.
     Width(u32),
 }
 
-/// Multiset of the keys in the tree.
+/// Which key of a node an index look-up is about.
+#[derive(Debug, Clone, Copy)]
+enum KeyKind {
+    /// The HPKE encryption key (leaves and parents).
+    Encryption,
+    /// The signature key (leaves only).
+    Signature,
+}
+
+impl KeyKind {
+    fn of(self, node: &Node) -> Option<&[u8]> {
+        match (self, node) {
+            (KeyKind::Encryption, Node::Leaf(l)) => Some(l.encryption_key.as_slice()),
+            (KeyKind::Encryption, Node::Parent(p)) => Some(p.encryption_key.as_slice()),
+            (KeyKind::Signature, Node::Leaf(l)) => Some(l.signature_key.as_slice()),
+            (KeyKind::Signature, Node::Parent(_)) => None,
+        }
+    }
+}
+
+/// Multiset of the keys in the tree, as the positions of the nodes holding them.
+///
+/// The maps hold a 64-bit hash of each key (keyed per index with a random [`RandomState`],
+/// so members cannot aim keys at one bucket) and the node index of one holder; every hit is
+/// confirmed against the key stored in the node, so counts are exact whatever collides.
+/// Further nodes with the same hash (the same key twice, or a 64-bit collision) go to the
+/// rarely used `more` lists. That is 16 bytes per key and no allocation, where a map of
+/// owned keys cost ~24 bytes plus a ~48-byte key allocation per key (~12 MB at 50,000
+/// members, for ~100,000 encryption and ~50,000 signature keys).
 #[derive(Debug, Clone, Default)]
 struct KeyIndex {
-    enc: HashMap<Box<[u8]>, u32>,
-    sig: HashMap<Box<[u8]>, u32>,
+    state: RandomState,
+    enc: HashMap<u64, u32>,
+    sig: HashMap<u64, u32>,
+    more_enc: HashMap<u64, Vec<u32>>,
+    more_sig: HashMap<u64, Vec<u32>>,
 }
 
 impl KeyIndex {
-    fn keys(node: &Node) -> (&[u8], Option<&[u8]>) {
-        match node {
-            Node::Leaf(l) => (
-                l.encryption_key.as_slice(),
-                Some(l.signature_key.as_slice()),
-            ),
-            Node::Parent(p) => (p.encryption_key.as_slice(), None),
+    fn maps(&mut self, kind: KeyKind) -> (&mut HashMap<u64, u32>, &mut HashMap<u64, Vec<u32>>) {
+        match kind {
+            KeyKind::Encryption => (&mut self.enc, &mut self.more_enc),
+            KeyKind::Signature => (&mut self.sig, &mut self.more_sig),
         }
     }
 
-    fn insert(&mut self, node: &Node) {
-        let (enc, sig) = Self::keys(node);
-        *self.enc.entry(enc.into()).or_insert(0) += 1;
-        if let Some(sig) = sig {
-            *self.sig.entry(sig.into()).or_insert(0) += 1;
-        }
+    /// Number of nodes in `nodes` holding `key` as their `kind` key.
+    fn count(&self, kind: KeyKind, key: &[u8], nodes: &[Option<Node>]) -> u32 {
+        let (first, more) = match kind {
+            KeyKind::Encryption => (&self.enc, &self.more_enc),
+            KeyKind::Signature => (&self.sig, &self.more_sig),
+        };
+        let h = self.state.hash_one(key);
+        let holds = |x: &u32| {
+            nodes
+                .get(*x as usize)
+                .and_then(Option::as_ref)
+                .and_then(|n| kind.of(n))
+                == Some(key)
+        };
+        let extra = more
+            .get(&h)
+            .map_or(0, |v| v.iter().filter(|x| holds(x)).count());
+        u32::from(first.get(&h).is_some_and(holds)) + extra as u32
     }
 
-    fn remove(&mut self, node: &Node) {
-        fn dec(map: &mut HashMap<Box<[u8]>, u32>, key: &[u8]) {
-            if let Some(c) = map.get_mut(key) {
-                *c -= 1;
-                if *c == 0 {
-                    map.remove(key);
+    fn insert(&mut self, node: &Node, x: NodeIndex) {
+        for kind in [KeyKind::Encryption, KeyKind::Signature] {
+            let Some(key) = kind.of(node) else { continue };
+            let h = self.state.hash_one(key);
+            let (first, more) = self.maps(kind);
+            match first.entry(h) {
+                Entry::Vacant(e) => {
+                    e.insert(x.0);
                 }
+                Entry::Occupied(_) => more.entry(h).or_default().push(x.0),
             }
         }
-        let (enc, sig) = Self::keys(node);
-        dec(&mut self.enc, enc);
-        if let Some(sig) = sig {
-            dec(&mut self.sig, sig);
+    }
+
+    fn remove(&mut self, node: &Node, x: NodeIndex) {
+        for kind in [KeyKind::Encryption, KeyKind::Signature] {
+            let Some(key) = kind.of(node) else { continue };
+            let h = self.state.hash_one(key);
+            let (first, more) = self.maps(kind);
+            let mut extra = match more.entry(h) {
+                Entry::Occupied(e) => Some(e),
+                Entry::Vacant(_) => None,
+            };
+            if first.get(&h) == Some(&x.0) {
+                // Promote another holder of the hash, if any.
+                match extra.as_mut().and_then(|e| e.get_mut().pop()) {
+                    Some(y) => {
+                        first.insert(h, y);
+                    }
+                    None => {
+                        first.remove(&h);
+                    }
+                }
+            } else if let Some(e) = extra.as_mut() {
+                if let Some(pos) = e.get().iter().position(|&y| y == x.0) {
+                    e.get_mut().swap_remove(pos);
+                }
+            }
+            if let Some(e) = extra {
+                if e.get().is_empty() {
+                    e.remove();
+                }
+            }
         }
     }
 }
