@@ -1,4 +1,4 @@
-//! Exact counts of the primitives the engine runs, for reports (`canopy compare`, the crypto
+//! Exact counts of the primitives the engine runs (and of its whole-tree leaf walks), for reports (`canopy compare`, the crypto
 //! floor) and the performance-regression gate, which fails a change that makes the engine do
 //! more work.
 //!
@@ -61,6 +61,12 @@ counters! {
     HPKE_SEAL => hpke_seal,
     /// HPKE `OpenBase` calls (batched [`super::OpenContext`] and the provider's one-shot path).
     HPKE_OPEN => hpke_open,
+    /// Leaf slots visited by whole-tree leaf walks ([`crate::tree::RatchetTree::leaves`] and
+    /// the blank-leaf count of `reserve_leaves`), counted as the tree's leaf width once per
+    /// walk. Not crypto, but the work the engine must not do per commit: a commit that adds
+    /// or updates no leaf, and its processing, walk none. The gate's exact tier fails a change
+    /// that adds a walk to an operation.
+    LEAF_WALK_SLOTS => leaf_walk_slots,
 }
 
 #[inline]
@@ -96,4 +102,7 @@ pub(crate) fn hpke_seal() {
 }
 pub(crate) fn hpke_open() {
     add(&HPKE_OPEN, 1);
+}
+pub(crate) fn leaf_walk(width: u32) {
+    add(&LEAF_WALK_SLOTS, u64::from(width));
 }

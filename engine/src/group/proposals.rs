@@ -364,6 +364,7 @@ impl Group {
             self.tree.remove_leaf(r)?;
             applied.removed.push(r);
         }
+        self.tree.reserve_leaves(adds.len());
         for (i, kp) in adds {
             let leaf = self.tree.add_leaf(kp.leaf_node.clone());
             self.check_new_keys(leaf, &kp.leaf_node, "add")?;

@@ -40,6 +40,10 @@ mod validate;
 /// microseconds, so small chunks balance best (see [`crate::batch`]).
 const LEAF_CHECK_CUTOFF: usize = 4;
 
+/// Below this many adds, [`RatchetTree::reserve_leaves`] does nothing: the doubling it saves
+/// is cheap for a few leaves, and counting the blank leaves is not.
+pub const RESERVE_MIN_LEAVES: usize = 64;
+
 /// The public state of a ratchet tree, with cached tree hashes.
 #[derive(Clone)]
 pub struct RatchetTree {
@@ -209,6 +213,7 @@ impl RatchetTree {
 
     /// Iterate over the non-blank leaves.
     pub fn leaves(&self) -> impl Iterator<Item = (LeafIndex, &LeafNode)> + '_ {
+        crate::crypto::counters::leaf_walk(self.n_leaves);
         self.nodes
             .iter()
             .step_by(2)
@@ -511,6 +516,39 @@ impl RatchetTree {
         }
         self.touch(x);
         idx
+    }
+
+    /// Make room, in one allocation per array, for the width `additional` more
+    /// [`RatchetTree::add_leaf`] calls will grow the tree to. Without it a bulk add doubles the
+    /// node, hash and count arrays one width at a time (17 times from 1 to 65,536 leaves),
+    /// copying them and faulting in fresh pages each time: ~0.2 s of serial time in the
+    /// 49,999-member build. Changes no content. Small batches (fewer than
+    /// [`RESERVE_MIN_LEAVES`]) return at once: counting the blank leaves walks the leaves
+    /// above the blank-leaf hint.
+    pub fn reserve_leaves(&mut self, additional: usize) {
+        if additional < RESERVE_MIN_LEAVES {
+            return;
+        }
+        let start = self.first_blank_hint.min(self.n_leaves);
+        crate::crypto::counters::leaf_walk(self.n_leaves - start);
+        let blanks = (start..self.n_leaves)
+            .filter(|&l| self.leaf(LeafIndex(l)).is_none())
+            .count();
+        // Adds fill the blank leaves first, then go to the right of the current width.
+        let beyond = additional.saturating_sub(blanks) as u64;
+        let mut n_final = u64::from(self.n_leaves.max(1));
+        while n_final < u64::from(self.n_leaves) + beyond {
+            n_final *= 2;
+        }
+        let width = (2 * n_final - 1) as usize;
+        if width <= self.nodes.len() {
+            return;
+        }
+        let more = width - self.nodes.len();
+        self.nodes.reserve_exact(more);
+        self.filled.reserve_exact(more);
+        self.hash_valid.reserve_exact(more);
+        self.hashes.reserve_exact(more * self.hash_len);
     }
 
     /// Double the number of leaves: the old tree becomes the left subtree of a new blank root.
@@ -945,4 +983,88 @@ pub fn validate_leaf_node(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod reserve_tests {
+    use super::*;
+    use crate::codec::{LeafNodeSourceData, Lifetime};
+    use crate::crypto::CipherSuite;
+    use crate::key_package::signed_leaf_node;
+
+    fn leaf(p: &Provider, i: u32) -> LeafNode {
+        let mut seed = [0u8; 32];
+        seed[..4].copy_from_slice(&i.to_be_bytes());
+        let (signer, _) = p.signature_key_pair_from_seed(&seed).unwrap();
+        seed[31] = 1;
+        let (_, enc) = p.derive_hpke_key_pair(&seed).unwrap();
+        let lifetime = Lifetime {
+            not_before: 0,
+            not_after: u64::MAX,
+        };
+        signed_leaf_node(
+            p,
+            &signer,
+            format!("m{i}").as_bytes(),
+            enc,
+            LeafNodeSourceData::KeyPackage { lifetime },
+            None,
+        )
+        .unwrap()
+    }
+
+    fn capacities(t: &RatchetTree) -> [usize; 4] {
+        [
+            t.nodes.capacity(),
+            t.filled.capacity(),
+            t.hash_valid.capacity(),
+            t.hashes.capacity(),
+        ]
+    }
+
+    /// After `reserve_leaves(k)`, `k` adds never reallocate, and the tree is the one built
+    /// without the reservation: from a 1-leaf tree, from a full power-of-two tree, and from a
+    /// tree with blank leaves (which adds fill first).
+    #[test]
+    fn reserved_adds_do_not_reallocate_and_change_nothing() {
+        let p = Provider::new(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519);
+        let leaves: Vec<LeafNode> = (0..400).map(|i| leaf(&p, i)).collect();
+        let hl = p.hash_len();
+        let start_trees = |kind: u8| {
+            let mut t = RatchetTree::new(leaves[0].clone(), hl);
+            let n = match kind {
+                0 => 1,
+                1 => 64,
+                _ => 100,
+            };
+            for l in &leaves[1..n] {
+                t.add_leaf(l.clone());
+            }
+            if kind == 2 {
+                for i in [3, 10, 11, 50, 99] {
+                    t.remove_leaf(LeafIndex(i)).unwrap();
+                }
+            }
+            t
+        };
+        for kind in 0..3u8 {
+            for k in [RESERVE_MIN_LEAVES, 100, 129, 290] {
+                let mut plain = start_trees(kind);
+                let mut reserved = start_trees(kind);
+                reserved.reserve_leaves(k);
+                let before = capacities(&reserved);
+                for (a, l) in leaves[100..100 + k].iter().enumerate() {
+                    plain.add_leaf(l.clone());
+                    reserved.add_leaf(l.clone());
+                    assert_eq!(capacities(&reserved), before, "kind {kind} k {k} add {a}");
+                }
+                assert!(reserved.nodes.len() * 2 > before[0], "over-reserved");
+                assert_eq!(reserved.to_wire(), plain.to_wire(), "kind {kind} k {k}");
+                assert_eq!(
+                    reserved.tree_hash(&p).unwrap(),
+                    plain.tree_hash(&p).unwrap()
+                );
+            }
+        }
+    }
 }
