@@ -1,0 +1,92 @@
+//! The live heap bytes of one member's group state at N members, exactly: jemalloc's
+//! `stats.allocated` (bytes in live allocations, not pages) before `Group::join` and after it,
+//! with the Welcome bytes dropped.
+//!
+//! ```sh
+//! cargo run --release -p canopy-bench --example member_live_bytes -- [MEMBERS] [populated|fresh|…]
+//! ```
+//!
+//! `member_memory` measures resident-set growth, an upper bound that also counts freed
+//! buffers the allocator keeps. This example counts what the state holds: the ratchet tree
+//! (nodes, hash cache, counts), the member's secrets and the group context. The key index is
+//! built lazily on the first commit the member processes; it is measured separately on a copy
+//! and the total with it is printed too. jemalloc is used here only because it reports live
+//! bytes through a safe API; the `canopy` binary uses mimalloc.
+
+use std::time::Instant;
+
+use anyhow::{anyhow, Result};
+use canopy_engine::crypto::{CipherSuite, Provider};
+use canopy_engine::group::{CommitOptions, Group, GroupConfig, Randomness};
+use canopy_engine::key_package::{default_lifetime, key_package_from_seed, Clock};
+use canopy_engine::tree::LeafIndex;
+use canopy_workloads::states::{generate, StateConfig, StateKind};
+use tikv_jemalloc_ctl::{epoch, stats};
+
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+const NOW: u64 = 1_800_000_000;
+const SEED: [u8; 32] = [0x6d; 32];
+
+fn allocated() -> Result<usize> {
+    epoch::advance().map_err(|e| anyhow!("jemalloc epoch: {e}"))?;
+    stats::allocated::read().map_err(|e| anyhow!("jemalloc stats: {e}"))
+}
+
+fn mib(bytes: usize) -> f64 {
+    bytes as f64 / f64::from(1u32 << 20)
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let members: u32 = args.get(1).map_or(Ok(50_000), |s| s.parse())?;
+    let kind: StateKind = args
+        .get(2)
+        .map_or(Ok(StateKind::Populated), |s| s.parse())?;
+    let provider = Provider::new(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519);
+    let config = || GroupConfig {
+        clock: Clock::Fixed(NOW),
+        randomness: Randomness::System,
+        ..GroupConfig::default()
+    };
+    let (kp, secrets) =
+        key_package_from_seed(&provider, b"measured-joiner", &SEED, default_lifetime(NOW))?;
+    let welcome = {
+        let mut cfg = StateConfig::new(kind, members, 1);
+        cfg.now = NOW;
+        let state = generate(&cfg)?;
+        let mut admin = state.member_group(LeafIndex(0), config())?;
+        let out = admin.commit(&CommitOptions {
+            adds: vec![kp.clone()],
+            ratchet_tree_in_welcome: true,
+            ..CommitOptions::default()
+        })?;
+        out.welcome.ok_or_else(|| anyhow!("no Welcome"))?
+    };
+    let welcome_len = welcome.len();
+    let before = allocated()?;
+    let t = Instant::now();
+    let group = Group::join(provider, &welcome, &kp, &secrets, None, config())?;
+    let join_ms = t.elapsed().as_secs_f64() * 1e3;
+    drop(welcome);
+    let state = allocated()?.saturating_sub(before);
+
+    let mut copy = group.tree().clone();
+    let before_index = allocated()?;
+    copy.encryption_key_count(&[]);
+    let index = allocated()?.saturating_sub(before_index);
+    println!(
+        "members {} ({kind:?}), Welcome {:.1} MiB, join {join_ms:.0} ms; live heap of the \
+         member's state {:.1} MiB ({:.1} MB); key index (built on the first processed commit) \
+         {:.1} MiB; total {:.1} MiB ({:.1} MB)",
+        group.member_count(),
+        mib(welcome_len),
+        mib(state),
+        state as f64 / 1e6,
+        mib(index),
+        mib(state + index),
+        (state + index) as f64 / 1e6,
+    );
+    Ok(())
+}
