@@ -43,7 +43,11 @@ impl Drop for InputLenHint {
 }
 
 /// `opaque data<V>` (RFC 9420 §2.1.2), encoded exactly like [`VLBytes`], decoded into a buffer
-/// sized once (see the [module docs](self)).
+/// sized once: `min(length prefix, input length)`, where the input length is that of the
+/// enclosing [`super::decode_prefix`] call. tls_codec's `VLBytes` starts at 4 KiB and doubles,
+/// which for the 12.7 MB fields that carry a 50,000-member tree means a dozen reallocations and
+/// fresh pages each time. Same bytes and errors as `VLBytes`; a hostile length prefix still
+/// cannot make the decoder reserve more than the message's own size.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BigBytes(VLBytes);
 
