@@ -8,9 +8,8 @@
 //!
 //! `member_memory` measures resident-set growth, an upper bound that also counts freed
 //! buffers the allocator keeps. This example counts what the state holds: the ratchet tree
-//! (nodes, hash cache, counts), the member's secrets and the group context. The key index is
-//! built lazily on the first commit the member processes; it is measured separately on a copy
-//! and the total with it is printed too. jemalloc is used here only because it reports live
+//! (nodes, hash cache, counts, key index, which is built when the tree is decoded), the
+//! member's secrets and the group context. jemalloc is used here only because it reports live
 //! bytes through a safe API; the `canopy` binary uses mimalloc.
 
 use std::time::Instant;
@@ -72,21 +71,13 @@ fn main() -> Result<()> {
     drop(welcome);
     let state = allocated()?.saturating_sub(before);
 
-    let mut copy = group.tree().clone();
-    let before_index = allocated()?;
-    copy.encryption_key_count(&[]);
-    let index = allocated()?.saturating_sub(before_index);
     println!(
         "members {} ({kind:?}), Welcome {:.1} MiB, join {join_ms:.0} ms; live heap of the \
-         member's state {:.1} MiB ({:.1} MB); key index (built on the first processed commit) \
-         {:.1} MiB; total {:.1} MiB ({:.1} MB)",
+         member's state, key index included, {:.1} MiB ({:.1} MB)",
         group.member_count(),
         mib(welcome_len),
         mib(state),
         state as f64 / 1e6,
-        mib(index),
-        mib(state + index),
-        (state + index) as f64 / 1e6,
     );
     Ok(())
 }
