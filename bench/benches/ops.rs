@@ -102,6 +102,28 @@ fn canopy_commit(
     });
 }
 
+/// The peer counterpart of [`canopy_commit`]: `kind`'s member in `shared` commits `op()`
+/// (with the tree in the Welcome if `with_tree`), from a fresh fork each iteration.
+fn peer_commit(
+    c: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    id: BenchmarkId,
+    shared: &Shared,
+    kind: PeerKind,
+    op: impl Fn() -> CommitOp,
+    with_tree: bool,
+) {
+    c.bench_function(id, |b| {
+        b.iter_batched(
+            || ok(shared.peer(kind)),
+            |mut m| {
+                let out = ok(m.commit(op(), with_tree));
+                (m, out)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+}
+
 fn benches(c: &mut Criterion) {
     let peers = peer_kinds();
     let sizes = sizes();
@@ -149,16 +171,8 @@ fn benches(c: &mut Criterion) {
         };
         canopy_commit(&mut g, BenchmarkId::new("canopy", *n), &s.admin, options);
         for &kind in &peers {
-            g.bench_function(BenchmarkId::new(kind.name(), *n), |b| {
-                b.iter_batched(
-                    || ok(s.peer(kind)),
-                    |mut m| {
-                        let out = ok(m.commit(CommitOp::Empty, false));
-                        (m, out)
-                    },
-                    BatchSize::PerIteration,
-                )
-            });
+            let id = BenchmarkId::new(kind.name(), *n);
+            peer_commit(&mut g, id, s, kind, || CommitOp::Empty, false);
         }
     }
     g.finish();
@@ -208,17 +222,9 @@ fn benches(c: &mut Criterion) {
         };
         canopy_commit(&mut g, BenchmarkId::new("canopy", *n), &s.admin, options);
         for &kind in &peers {
-            let s = &*s;
-            g.bench_function(BenchmarkId::new(kind.name(), *n), |b| {
-                b.iter_batched(
-                    || ok(s.peer(kind)),
-                    |mut m| {
-                        let out = ok(m.commit(CommitOp::Add(vec![kp_bytes.clone()]), true));
-                        (m, out)
-                    },
-                    BatchSize::PerIteration,
-                )
-            });
+            let id = BenchmarkId::new(kind.name(), *n);
+            let add = || CommitOp::Add(vec![kp_bytes.clone()]);
+            peer_commit(&mut g, id, s, kind, add, true);
         }
     }
     g.finish();
@@ -233,16 +239,15 @@ fn benches(c: &mut Criterion) {
         };
         canopy_commit(&mut g, BenchmarkId::new("canopy", *n), &s.admin, options);
         for &kind in &peers {
-            g.bench_function(BenchmarkId::new(kind.name(), *n), |b| {
-                b.iter_batched(
-                    || ok(s.peer(kind)),
-                    |mut m| {
-                        let out = ok(m.commit(CommitOp::Remove(vec![victim.0]), false));
-                        (m, out)
-                    },
-                    BatchSize::PerIteration,
-                )
-            });
+            let id = BenchmarkId::new(kind.name(), *n);
+            peer_commit(
+                &mut g,
+                id,
+                s,
+                kind,
+                || CommitOp::Remove(vec![victim.0]),
+                false,
+            );
         }
     }
     g.finish();
