@@ -26,6 +26,7 @@ fn groups(count: u32, members: u32) -> Vec<Group> {
                 clock: Clock::Fixed(NOW),
                 executor: Executor::Parallel,
                 randomness: Randomness::Seeded(Secret::new(seed)),
+                ..GroupConfig::default()
             };
             let (signer, _) = p
                 .signature_key_pair_from_seed(&[g as u8; 32])

@@ -121,6 +121,8 @@ pub fn validate_key_package(
     if !matches!(leaf.leaf_node_source, LeafNodeSourceData::KeyPackage { .. }) {
         return Err(KeyPackageError::WrongLeafSource.into());
     }
+    provider.check_hpke_public_key(kp.init_key.as_slice())?;
+    codec::check_unique_extensions(&kp.extensions)?;
     if kp.init_key.as_slice() == leaf.encryption_key.as_slice() {
         return Err(KeyPackageError::InitKeyIsEncryptionKey.into());
     }

@@ -23,6 +23,7 @@ fn a_bulk_add_commit_counts_exactly() {
             clock: Clock::Fixed(now),
             executor,
             randomness: Randomness::Seeded(Secret::new(vec![3; 32])),
+            ..GroupConfig::default()
         };
         let (signer, _) = p.signature_key_pair_from_seed(&[9; 32]).unwrap();
         let mut g = Group::create(p, b"g", b"c", signer, config).unwrap();

@@ -137,6 +137,7 @@ pub fn gate_config(executor: Executor) -> GroupConfig {
         clock: Clock::Fixed(GATE_NOW),
         executor,
         randomness: Randomness::Seeded(Secret::new(vec![0x5e; 32])),
+        ..GroupConfig::default()
     }
 }
 

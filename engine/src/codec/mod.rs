@@ -75,6 +75,12 @@ pub enum CodecError {
     /// confirmation tag, a member-sent `PublicMessage` without a membership tag).
     #[error("inconsistent structure: {0}")]
     Inconsistent(&'static str),
+    /// An extension type that appears twice in one extension list (RFC 9420 §13.4).
+    #[error("extension type {extension_type} appears twice in one list")]
+    DuplicateExtension {
+        /// The repeated type.
+        extension_type: u16,
+    },
     /// Any other error reported by tls_codec (e.g. an `optional` presence byte other than 0/1).
     #[error("decode error: {0}")]
     Other(String),
@@ -189,6 +195,22 @@ const INCONSISTENT_REASONS: &[&str] = &[
     framing::NO_GROUP_CONTEXT,
     framing::STRAY_GROUP_CONTEXT,
 ];
+
+/// RFC 9420 §13.4: an extension type appears at most once in an extension list. A list comes
+/// from the wire and may be long, so the check sorts the types rather than comparing pairs.
+pub fn check_unique_extensions(extensions: &[Extension]) -> Result<(), CodecError> {
+    if extensions.len() < 2 {
+        return Ok(());
+    }
+    let mut types: Vec<u16> = extensions.iter().map(|e| e.extension_type.0).collect();
+    types.sort_unstable();
+    match types.windows(2).find(|w| w[0] == w[1]) {
+        Some(w) => Err(CodecError::DuplicateExtension {
+            extension_type: w[0],
+        }),
+        None => Ok(()),
+    }
+}
 
 /// Serialize `v` into a fresh buffer.
 pub fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, CodecError> {

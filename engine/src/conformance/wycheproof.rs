@@ -93,7 +93,16 @@ pub fn run_x25519(json: &Value) -> Tally {
             hex_field(t, "shared")?,
         );
         let got = awslc::x25519(&sk, &pk);
-        if has_flag(t, "ZeroSharedSecret") || want.iter().all(|&b| b == 0) {
+        // The small-order list that keeps such keys out of a group must agree with every
+        // case: a key on it gives the all-zero secret, and every all-zero case's key is on it.
+        let zero = has_flag(t, "ZeroSharedSecret") || want.iter().all(|&b| b == 0);
+        if zero != awslc::x25519_is_small_order(&pk) {
+            return Err(format!(
+                "small-order list disagrees: all-zero secret {zero}, listed {}",
+                !zero
+            ));
+        }
+        if zero {
             return match got {
                 Err(CryptoError::ZeroSharedSecret) => Ok(Verdict::Rejected("zero".into())),
                 other => Err(format!("all-zero shared secret not rejected: {other:?}")),

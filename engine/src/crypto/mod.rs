@@ -61,6 +61,11 @@ pub enum CryptoError {
     /// §7.1.4 requires DHKEM(X25519) to reject.
     #[error("Diffie-Hellman shared secret is all zero")]
     ZeroSharedSecret,
+    /// An X25519 public key of small order (RFC 7748 §7): every Diffie-Hellman with it gives
+    /// the all-zero secret, so no one can seal to it. Rejected where the key enters the
+    /// group, before any member has to seal to it.
+    #[error("public key of small order")]
+    SmallOrderPublicKey,
     /// An input or requested output of the wrong length.
     #[error("invalid length: {0}")]
     InvalidLength(&'static str),

@@ -54,6 +54,42 @@ fn secret_equality() {
     assert_ne!(Secret::from(vec![1, 2, 3]), Secret::from(vec![1, 2]));
 }
 
+/// Every entry of the small-order list yields the all-zero secret with several scalars (so it
+/// is of small order), with and without bit 255 set; the provider rejects each as a public
+/// key; ordinary keys pass.
+#[test]
+fn small_order_points_are_listed_and_rejected() {
+    let mut checked = 0;
+    for point in awslc::x25519_small_order_points() {
+        for high in [0u8, 0x80] {
+            let mut pk = *point;
+            pk[31] |= high;
+            for k in 1..=4u8 {
+                assert_eq!(
+                    awslc::x25519(&[k.wrapping_mul(37); 32], &pk),
+                    Err(CryptoError::ZeroSharedSecret)
+                );
+            }
+            for p in providers() {
+                assert_eq!(
+                    p.check_hpke_public_key(&pk),
+                    Err(CryptoError::SmallOrderPublicKey)
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 14);
+    for p in providers() {
+        let (_, pk) = p.derive_hpke_key_pair(&[9; 32]).unwrap();
+        assert_eq!(p.check_hpke_public_key(&pk), Ok(()));
+        assert_eq!(
+            p.check_hpke_public_key(&pk[..31]),
+            Err(CryptoError::InvalidPublicKey)
+        );
+    }
+}
+
 #[test]
 fn zero_shared_secret_is_rejected() {
     let sk = [0x42u8; 32];

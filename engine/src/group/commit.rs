@@ -6,9 +6,10 @@ use crate::codec::{
     self, Add, AuthenticatedContent, Commit, EncryptedGroupSecrets, Extension, FramedContent,
     FramedContentAuthData, FramedContentBody, GroupContext, GroupContextExtensions, GroupInfo,
     GroupSecrets, HashReference, HpkeCiphertext, KeyPackage, Mac, MlsMessageBody, PathSecret,
-    PreSharedKey, PreSharedKeyId, Proposal, ProposalOrRef, ReInit, Remove, Sender, UpdatePath,
-    Welcome, WireFormat,
+    PreSharedKey, PreSharedKeyId, Proposal, ProposalOrRef, ProposalType, ReInit, Remove, Sender,
+    UpdatePath, Welcome, WireFormat,
 };
+use crate::key_package::{check_lifetime, Clock};
 use std::collections::HashSet;
 
 use crate::crypto::hpke_batch::SealContext;
@@ -87,24 +88,71 @@ pub struct CommitOutput {
     pub welcome: Option<Vec<u8>>,
     /// Work done.
     pub counts: OpCounts,
+    /// Cached proposals the commit left out, with the reason.
+    pub omitted: Vec<OmittedProposal>,
+}
+
+/// A cached proposal that a commit left out, and why (RFC 9420 §12.2 lets the committer
+/// settle conflicts; a proposal that has become invalid is left out rather than sinking the
+/// commit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OmittedProposal {
+    /// Its ProposalRef.
+    pub reference: Vec<u8>,
+    /// Who proposed it.
+    pub sender: LeafIndex,
+    /// Its type.
+    pub proposal_type: ProposalType,
+    /// Why it was left out.
+    pub reason: OmitReason,
+}
+
+/// Why a commit left a cached proposal out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OmitReason {
+    /// The committer's own Update: it updates through its path instead (§12.4).
+    OwnUpdate,
+    /// A Remove of the committer (§12.2).
+    RemovesCommitter,
+    /// Another proposal in the commit wins: a Remove over an Update of the same leaf, a
+    /// second Remove or Update of a leaf, an Add or Update bringing a key another brings, a
+    /// PSK injected already, a second GroupContextExtensions, or anything beside a ReInit.
+    Superseded,
+    /// The KeyPackage's lifetime has ended since the Add arrived (§10.1).
+    Expired,
 }
 
 /// The cached proposals a commit covers (RFC 9420 §12.2: the committer resolves conflicts
-/// among the proposals it received). Skipped: this member's own Updates (it updates through
-/// the path) and Removes of itself; anything when `by_value` holds a ReInit; a ReInit
-/// with anything else; a second Remove of a leaf; an Update of a leaf that is removed or
-/// already updated (a Remove wins); an Add whose signature key another Add brings; a PSK
-/// already injected; a GroupContextExtensions after another.
+/// among the proposals it received), and the ones it leaves out with the reason. Left out:
+/// this member's own Updates (it updates through the path) and Removes of itself; anything
+/// when `by_value` holds a ReInit; a ReInit with anything else; a second Remove of a leaf; an
+/// Update of a leaf that is removed or already updated (a Remove wins); an Add or Update
+/// whose signature or encryption key another Add or Update brings; a PSK already injected;
+/// a GroupContextExtensions after another; an Add whose KeyPackage has expired.
+///
+/// Every cached proposal was validated on its own when it arrived, and within an epoch the
+/// tree does not change, so the clock is the only thing that can have made one invalid
+/// since.
 fn select_cached<'a>(
     cache: &'a [CachedProposal],
     me: LeafIndex,
     by_value: &[Proposal],
-) -> Vec<&'a CachedProposal> {
+    clock: Clock,
+) -> (Vec<&'a CachedProposal>, Vec<OmittedProposal>) {
+    let omit = |c: &CachedProposal, reason| OmittedProposal {
+        reference: c.reference.clone(),
+        sender: c.sender,
+        proposal_type: c.proposal.proposal_type(),
+        reason,
+    };
     if by_value.iter().any(|p| matches!(p, Proposal::ReInit(_))) {
-        return Vec::new();
+        let omitted = cache.iter().map(|c| omit(c, OmitReason::Superseded)).collect();
+        return (Vec::new(), omitted);
     }
     let mut removed: HashSet<u32> = HashSet::new();
-    let mut add_keys: HashSet<&[u8]> = HashSet::new();
+    let mut signature_keys: HashSet<&[u8]> = HashSet::new();
+    let mut encryption_keys: HashSet<&[u8]> = HashSet::new();
     let mut psks: Vec<&PreSharedKeyId> = Vec::new();
     let mut gce = false;
     for p in by_value {
@@ -113,7 +161,8 @@ fn select_cached<'a>(
                 removed.insert(r.removed);
             }
             Proposal::Add(a) => {
-                add_keys.insert(a.key_package.leaf_node.signature_key.as_slice());
+                signature_keys.insert(a.key_package.leaf_node.signature_key.as_slice());
+                encryption_keys.insert(a.key_package.leaf_node.encryption_key.as_slice());
             }
             Proposal::PreSharedKey(k) => psks.push(&k.psk),
             Proposal::GroupContextExtensions(_) => gce = true,
@@ -131,29 +180,78 @@ fn select_cached<'a>(
     }
     let mut updated: HashSet<u32> = HashSet::new();
     let mut out = Vec::new();
+    let mut omitted = Vec::new();
     for c in cache {
-        let keep = match &c.proposal {
-            Proposal::Remove(_) => chosen_removes.contains(&c.reference.as_slice()),
-            Proposal::Update(_) => {
-                c.sender != me && !removed.contains(&c.sender.0) && updated.insert(c.sender.0)
-            }
-            Proposal::Add(a) => add_keys.insert(a.key_package.leaf_node.signature_key.as_slice()),
-            Proposal::PreSharedKey(k) => {
-                let fresh = !psks.contains(&&k.psk);
-                if fresh {
-                    psks.push(&k.psk);
+        let verdict = match &c.proposal {
+            Proposal::Remove(r) if r.removed == me.0 => Err(OmitReason::RemovesCommitter),
+            Proposal::Remove(_) => {
+                if chosen_removes.contains(&c.reference.as_slice()) {
+                    Ok(())
+                } else {
+                    Err(OmitReason::Superseded)
                 }
-                fresh
             }
-            Proposal::GroupContextExtensions(_) => !std::mem::replace(&mut gce, true),
-            Proposal::ReInit(_) => cache.len() == 1 && by_value.is_empty(),
-            Proposal::ExternalInit(_) => false,
+            Proposal::Update(_) if c.sender == me => Err(OmitReason::OwnUpdate),
+            Proposal::Update(u) => {
+                let leaf = &u.leaf_node;
+                if !removed.contains(&c.sender.0)
+                    && !updated.contains(&c.sender.0)
+                    && !signature_keys.contains(leaf.signature_key.as_slice())
+                    && !encryption_keys.contains(leaf.encryption_key.as_slice())
+                {
+                    updated.insert(c.sender.0);
+                    signature_keys.insert(leaf.signature_key.as_slice());
+                    encryption_keys.insert(leaf.encryption_key.as_slice());
+                    Ok(())
+                } else {
+                    Err(OmitReason::Superseded)
+                }
+            }
+            Proposal::Add(a) => {
+                let leaf = &a.key_package.leaf_node;
+                if check_lifetime(leaf, clock).is_err() {
+                    Err(OmitReason::Expired)
+                } else if !signature_keys.contains(leaf.signature_key.as_slice())
+                    && !encryption_keys.contains(leaf.encryption_key.as_slice())
+                {
+                    signature_keys.insert(leaf.signature_key.as_slice());
+                    encryption_keys.insert(leaf.encryption_key.as_slice());
+                    Ok(())
+                } else {
+                    Err(OmitReason::Superseded)
+                }
+            }
+            Proposal::PreSharedKey(k) => {
+                if psks.contains(&&k.psk) {
+                    Err(OmitReason::Superseded)
+                } else {
+                    psks.push(&k.psk);
+                    Ok(())
+                }
+            }
+            Proposal::GroupContextExtensions(_) => {
+                if std::mem::replace(&mut gce, true) {
+                    Err(OmitReason::Superseded)
+                } else {
+                    Ok(())
+                }
+            }
+            Proposal::ReInit(_) => {
+                if cache.len() == 1 && by_value.is_empty() {
+                    Ok(())
+                } else {
+                    Err(OmitReason::Superseded)
+                }
+            }
+            // Never cached: refused when it arrives.
+            Proposal::ExternalInit(_) => Err(OmitReason::Superseded),
         };
-        if keep {
-            out.push(c);
+        match verdict {
+            Ok(()) => out.push(c),
+            Err(reason) => omitted.push(omit(c, reason)),
         }
     }
-    out
+    (out, omitted)
 }
 
 impl Group {
@@ -215,7 +313,7 @@ impl Group {
             )
             .chain(options.reinit.iter().map(|r| Proposal::ReInit(r.clone())))
             .collect();
-        let cached = select_cached(cache, me, &by_value);
+        let (cached, omitted) = select_cached(cache, me, &by_value, self.config.clock);
         let entries: Vec<Entry<'_>> = cached
             .iter()
             .map(|c| Entry {
@@ -236,7 +334,7 @@ impl Group {
         #[cfg(feature = "planted-regression")]
         crate::testing::plant(&provider);
 
-        let mut provisional = self.provisional_context(&applied);
+        let mut provisional = self.provisional_context(&applied)?;
         let nh = provider.hash_len();
         let (path, plan, commit_secret) = if options.force_path || applied.path_required {
             let leaf_secret = self.rng.secret(&provider, b"leaf secret", nh)?;
@@ -372,6 +470,7 @@ impl Group {
                 commit,
                 welcome,
                 counts,
+                omitted,
             },
             NextEpoch {
                 context,

@@ -3,7 +3,8 @@
 //! ExternalInit, optionally a Remove of its old leaf, an UpdatePath from the leftmost free
 //! leaf), and its processing by the members.
 
-use super::proposals::{Applied, Entry};
+use super::credentials::CredentialChange;
+use super::proposals::{check_leaf_supports, required_capabilities, Applied, Entry};
 use super::{decode_message, encode_message, Group, GroupConfig, GroupError, NextEpoch, Rng};
 use super::{ProcessOutcome, ProposalRule};
 use crate::codec::{
@@ -17,7 +18,7 @@ use crate::framing::sign_content;
 use crate::kem::{plan_update_path, PathParams};
 use crate::key_package::{default_lifetime, signed_leaf_node};
 use crate::schedule::{self, EpochSecrets};
-use crate::tree::LeafIndex;
+use crate::tree::{check_leaf_contents, LeafIndex};
 use crate::welcome::{sign_group_info, verify_group_info};
 
 /// The HPKE exporter context of the external init secret (RFC 9420 §8.3).
@@ -164,7 +165,7 @@ impl Group {
         )?;
         drop(plan.merge(&mut tree)?);
         let mut provisional = codec::GroupContext {
-            epoch: context.epoch + 1,
+            epoch: super::next_epoch(context.epoch)?,
             ..context.clone()
         };
         provisional.tree_hash = tree.tree_hash(&provider)?.into();
@@ -305,13 +306,10 @@ impl Group {
             ProposalRule::ExternalCommitProposals,
         ))?;
         let me = self.own_leaf().0;
-        if entries
-            .iter()
-            .any(|p| matches!(p, Proposal::Remove(r) if r.removed == me))
-        {
-            self.removed = true;
-            return Ok(ProcessOutcome::Removed);
-        }
+        let removed = entries.iter().find_map(|p| match p {
+            Proposal::Remove(r) => Some(LeafIndex(r.removed)),
+            _ => None,
+        });
         let tag = auth
             .auth
             .confirmation_tag
@@ -328,7 +326,34 @@ impl Group {
             EXTERNAL_INIT_LABEL,
             provider.hash_len(),
         )?;
-        let (next, committer) = self.transact(|g| {
+        // Everything but the path decryption and the key schedule, on the tree under the
+        // journal. A member the commit removes runs exactly this and stops: it cannot decrypt
+        // the path, but it must not drop out on a commit that the others reject.
+        let check = |g: &mut Self| -> Result<(Applied, LeafIndex, codec::GroupContext)> {
+            let leaf = &path.leaf_node;
+            match removed {
+                // §12.2: a resync removes the joiner's own old leaf. The path leaf must meet
+                // the criteria of an Update of that leaf, its credential among them.
+                Some(old) => {
+                    let old_leaf = g
+                        .tree
+                        .leaf(old)
+                        .ok_or(GroupError::RemoveNonMember(old.0))?;
+                    g.check_replacement_leaf(old, old_leaf, leaf, true)?;
+                }
+                None => {
+                    let in_use = g.credential_types_in_use();
+                    check_leaf_contents(&provider, leaf, &in_use)?;
+                    g.check_credential_supported(
+                        leaf.credential.credential_type().0,
+                        &in_use,
+                        None,
+                    )?;
+                    g.check_credential(CredentialChange::ExternalJoin {
+                        credential: &leaf.credential,
+                    })?;
+                }
+            }
             // The Remove and PSKs go through the shared rules; the committer is not yet a
             // member, so no leaf of the tree is "the committer".
             let resolved: Vec<Entry<'_>> = entries
@@ -340,11 +365,32 @@ impl Group {
                 })
                 .collect();
             let applied: Applied = g.apply_proposals(LeafIndex(u32::MAX), &resolved)?;
-            let committer = g.tree.add_leaf(path.leaf_node.clone());
-            let provisional = g.provisional_context(&applied);
+            let committer = g.tree.add_leaf(leaf.clone());
+            let provisional = g.provisional_context(&applied)?;
+            let required = required_capabilities(&provisional.extensions)?;
+            check_leaf_supports(
+                leaf,
+                Some(committer),
+                &provisional.extensions,
+                required.as_ref(),
+            )?;
+            Ok((applied, committer, provisional))
+        };
+        if removed == Some(LeafIndex(me)) {
+            self.dry_run(|g| {
+                let (applied, committer, provisional) = check(g)?;
+                let base = g.private.clone();
+                g.apply_path(commit, committer, &applied, base, provisional, false)?;
+                Ok(())
+            })?;
+            self.removed = true;
+            return Ok(ProcessOutcome::Removed);
+        }
+        let (next, committer) = self.transact(|g| {
+            let (applied, committer, provisional) = check(g)?;
             let base = g.private.clone();
             let (private, commit_secret, provisional) =
-                g.apply_path(commit, committer, &applied, base, provisional)?;
+                g.apply_path(commit, committer, &applied, base, provisional, true)?;
             let psk_secret = g.psk_secret(&applied.psks)?;
             let next = g.finish_epoch(
                 &auth,

@@ -18,6 +18,7 @@
 //! KeyPackage signature checks) runs as a batch on the group's [`Executor`].
 
 mod commit;
+pub mod credentials;
 mod external;
 mod join;
 pub mod multi;
@@ -30,6 +31,7 @@ mod protocol_tests;
 mod tests;
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use crate::batch::Executor;
 use crate::codec::{
@@ -44,7 +46,10 @@ use crate::key_package::{default_lifetime, signed_leaf_node, Clock};
 use crate::schedule::{self, EpochSecrets};
 use crate::tree::{LeafIndex, RatchetTree};
 
-pub use commit::{CommitOptions, CommitOutput, OpCounts};
+pub use commit::{CommitOptions, CommitOutput, OmitReason, OmittedProposal, OpCounts};
+pub use credentials::{
+    BasicCredentialValidator, CredentialChange, CredentialCheck, CredentialValidator,
+};
 pub use process::ProcessOutcome;
 
 /// Why a group operation was refused, beyond codec, crypto, tree and framing failures.
@@ -128,6 +133,32 @@ pub enum GroupError {
     /// The protocol version is not mls10.
     #[error("unsupported protocol version {0}")]
     UnsupportedVersion(u16),
+    /// The application's [`CredentialValidator`] refused a credential.
+    #[error("credential rejected ({check}) for leaf {leaf:?}")]
+    CredentialRejected {
+        /// Which change was refused.
+        check: CredentialCheck,
+        /// The leaf concerned, if it is in the tree.
+        leaf: Option<u32>,
+    },
+    /// An Update or a commit's path leaf keeps the leaf's encryption key (RFC 9420 §7.3,
+    /// §12.1.2, §12.4.2), or a resync's path leaf keeps the removed leaf's.
+    #[error("the new leaf node of leaf {leaf} keeps its encryption key")]
+    EncryptionKeyUnchanged {
+        /// The leaf.
+        leaf: u32,
+    },
+    /// A proposal from a sender this proposal type may not come from (RFC 9420 §12.1.8).
+    #[error("a {sender} may not send a proposal of type {proposal_type}")]
+    ProposalSender {
+        /// "member", "external sender" or "new member".
+        sender: &'static str,
+        /// The proposal type.
+        proposal_type: u16,
+    },
+    /// The epoch counter would overflow (a forged epoch near 2^64).
+    #[error("epoch counter exhausted")]
+    EpochExhausted,
 }
 
 /// The RFC 9420 §12.2 (and §12.1) proposal-list rules, each named, for
@@ -203,6 +234,9 @@ pub struct GroupConfig {
     pub executor: Executor,
     /// Randomness source.
     pub randomness: Randomness,
+    /// The application's credential policy, asked about every credential that enters or
+    /// changes in the group ([`BasicCredentialValidator`] by default).
+    pub credential_validator: Arc<dyn CredentialValidator>,
 }
 
 impl Default for GroupConfig {
@@ -211,6 +245,7 @@ impl Default for GroupConfig {
             clock: Clock::System,
             executor: Executor::default(),
             randomness: Randomness::System,
+            credential_validator: Arc::new(BasicCredentialValidator),
         }
     }
 }
@@ -521,6 +556,15 @@ impl Group {
         }
     }
 
+    /// Run `op` on the tree under a journal and restore the tree exactly afterwards, whatever
+    /// the outcome: the checks a removed member runs on the commit that removes it.
+    fn dry_run<T>(&mut self, op: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        self.tree.begin_journal()?;
+        let result = op(self);
+        self.tree.rollback();
+        result
+    }
+
     /// Replace the executor (e.g. force the serial reference path).
     pub fn set_executor(&mut self, executor: Executor) {
         self.config.executor = executor;
@@ -637,6 +681,14 @@ impl Group {
             extension_data: self.tree.wire_bytes()?.into(),
         })
     }
+}
+
+/// The epoch after `epoch`. Epochs come from the wire (a GroupInfo), so a forged one near
+/// 2^64 must fail instead of wrapping.
+fn next_epoch(epoch: u64) -> Result<u64> {
+    epoch
+        .checked_add(1)
+        .ok_or_else(|| GroupError::EpochExhausted.into())
 }
 
 /// Serialize an MLSMessage with version mls10.

@@ -77,6 +77,7 @@ mod tests {
                     clock: Clock::Fixed(NOW),
                     executor: Executor::Serial,
                     randomness: Randomness::Seeded(Secret::new(seed)),
+                    ..GroupConfig::default()
                 };
                 let (signer, _) = p.signature_key_pair_from_seed(&[g as u8; 32]).unwrap();
                 let mut group =

@@ -2,8 +2,8 @@
 //! validated and cached for the epoch (RFC 9420 §12.1, §12.4), and commits (§12.4.2), as
 //! PublicMessage or PrivateMessage.
 
-use super::proposals::{self, check_leaf_supports, proposal_ref, CachedProposal};
-use super::{decode_message, Group, GroupError, NextEpoch};
+use super::proposals::{self, proposal_ref, CachedProposal};
+use super::{decode_message, next_epoch, Group, GroupError, NextEpoch};
 use crate::codec::{
     self, AuthenticatedContent, FramedContentBody, GroupContext, MlsMessageBody, ProposalType,
     ReInit, Sender,
@@ -11,7 +11,7 @@ use crate::codec::{
 use crate::crypto::Secret;
 use crate::error::Result;
 use crate::framing::verify_confirmation_tag;
-use crate::kem::{process_update_path, TreeKemPrivate};
+use crate::kem::{process_update_path, StagedPath, TreeKemPrivate};
 use crate::schedule::{self, EpochSecrets};
 use crate::tree::{LeafIndex, RatchetTree};
 
@@ -112,7 +112,7 @@ impl Group {
         let FramedContentBody::Proposal(proposal) = auth.content.content else {
             return Err(GroupError::UnexpectedMessage("not a proposal").into());
         };
-        self.check_standalone(sender, &proposal)?;
+        self.validate_standalone(sender, &proposal)?;
         let proposal_type = proposal.proposal_type();
         if !self.proposal_cache.iter().any(|c| c.reference == reference) {
             self.proposal_cache.push(CachedProposal {
@@ -148,8 +148,9 @@ impl Group {
         let (next, reinit) = match result? {
             Some(done) => done,
             None => {
-                // The commit is authenticated (signature, membership tag); a removed member
-                // cannot derive the new epoch, so it stops here with its state unchanged.
+                // Everything a removed member can check has passed (see
+                // `process_commit_with`); it cannot derive the new epoch, so it stops here with
+                // its state unchanged.
                 self.removed = true;
                 return Ok(ProcessOutcome::Removed);
             }
@@ -163,6 +164,13 @@ impl Group {
     }
 
     /// The next epoch of a verified member commit, or `None` if it removes this member.
+    ///
+    /// A commit that removes this member goes through every check that does not need the new
+    /// epoch's secrets — the proposal list (§12.2), the path-required rule, the UpdatePath's
+    /// length and ciphertext counts against the resolutions, the path leaf and its parent
+    /// hash, key uniqueness — on the tree under a journal that is then rolled back. Only the
+    /// path decryption and the confirmation tag, which a removed member cannot compute, are
+    /// skipped, so a commit the other members reject cannot eject its victim.
     fn process_commit_with(
         &mut self,
         auth: &AuthenticatedContent,
@@ -178,10 +186,23 @@ impl Group {
             .unwrap_or_default();
         let resolved = proposals::resolve(&commit.proposals, cache, committer)?;
         let me = self.own_leaf().0;
-        if resolved
+        let removes_me = resolved
             .iter()
-            .any(|e| matches!(e.proposal, codec::Proposal::Remove(r) if r.removed == me))
-        {
+            .any(|e| matches!(e.proposal, codec::Proposal::Remove(r) if r.removed == me));
+        if removes_me {
+            self.dry_run(|g| {
+                let applied = g.apply_proposals(committer, &resolved)?;
+                if applied.path_required && commit.path.is_none() {
+                    return Err(GroupError::PathRequired.into());
+                }
+                let provisional = g.provisional_context(&applied)?;
+                if let Some(path) = &commit.path {
+                    g.check_path_leaf(committer, &path.leaf_node, &provisional.extensions)?;
+                }
+                let base = g.private.clone();
+                g.apply_path(commit, committer, &applied, base, provisional, false)?;
+                Ok(())
+            })?;
             return Ok(None);
         }
         let pending = self.pending_updates.clone();
@@ -200,9 +221,12 @@ impl Group {
                 base = TreeKemPrivate::new(LeafIndex(me), key.leaf_key.clone());
                 base.prune(&g.tree);
             }
-            let provisional = g.provisional_context(&applied);
+            let provisional = g.provisional_context(&applied)?;
+            if let Some(path) = &commit.path {
+                g.check_path_leaf(committer, &path.leaf_node, &provisional.extensions)?;
+            }
             let (private, commit_secret, provisional) =
-                g.apply_path(commit, committer, &applied, base, provisional)?;
+                g.apply_path(commit, committer, &applied, base, provisional, true)?;
             let psk_secret = g.psk_secret(&applied.psks)?;
             let next = g.finish_epoch(
                 auth,
@@ -220,21 +244,25 @@ impl Group {
     /// The provisional GroupContext of the next epoch (RFC 9420 §12.4.2): epoch + 1 and the
     /// new extensions if a GroupContextExtensions proposal is committed. The tree hash is
     /// filled in once the path is merged.
-    pub(super) fn provisional_context(&self, applied: &proposals::Applied) -> GroupContext {
+    pub(super) fn provisional_context(
+        &self,
+        applied: &proposals::Applied,
+    ) -> Result<GroupContext> {
         let mut provisional = GroupContext {
-            epoch: self.context.epoch + 1,
+            epoch: next_epoch(self.context.epoch)?,
             ..self.context.clone()
         };
         if let Some(ext) = &applied.extensions {
             provisional.extensions = ext.clone();
         }
-        provisional
+        Ok(provisional)
     }
 
-    /// Merge the commit's path (if any) into the tree under the journal: decrypt our path
-    /// secret, check the new keys are unique and the committer's new leaf supports the group
-    /// context, and return the new private state, the commit secret and the provisional
-    /// context with the new tree hash.
+    /// Merge the commit's path (if any) into the tree under the journal (the caller has
+    /// checked the path leaf against the leaf it replaces): decrypt our path secret (unless `decrypt` is false: a member the
+    /// commit removes checks everything else), check the new keys are unique, and return the
+    /// new private state, the commit secret and the provisional context with the new tree
+    /// hash.
     pub(super) fn apply_path(
         &mut self,
         commit: &codec::Commit,
@@ -242,28 +270,42 @@ impl Group {
         applied: &proposals::Applied,
         base: TreeKemPrivate,
         mut provisional: GroupContext,
+        decrypt: bool,
     ) -> Result<(TreeKemPrivate, Secret, GroupContext)> {
         let provider = self.provider;
         let new_leaves: Vec<LeafIndex> = applied.added.iter().map(|&(l, _)| l).collect();
         match &commit.path {
             Some(path) => {
-                let required = proposals::required_capabilities(&provisional.extensions)?;
-                check_leaf_supports(
-                    &path.leaf_node,
-                    Some(committer),
-                    &provisional.extensions,
-                    required.as_ref(),
-                )?;
-                let processed = process_update_path(
-                    &provider,
-                    &mut self.tree,
-                    &base,
-                    committer,
-                    path,
-                    &new_leaves,
-                    &provisional,
-                )?;
-                drop(processed.undo);
+                let (private, commit_secret, tree_hash) = if decrypt {
+                    let processed = process_update_path(
+                        &provider,
+                        &mut self.tree,
+                        &base,
+                        committer,
+                        path,
+                        &new_leaves,
+                        &provisional,
+                    )?;
+                    drop(processed.undo);
+                    (
+                        processed.private,
+                        processed.commit_secret,
+                        processed.tree_hash,
+                    )
+                } else {
+                    let staged = StagedPath::stage(
+                        &provider,
+                        &mut self.tree,
+                        committer,
+                        path,
+                        &new_leaves,
+                        provisional.group_id.as_slice(),
+                    )?;
+                    // The journal records the merge; the caller rolls it back.
+                    drop(staged.merge(&mut self.tree)?);
+                    let tree_hash = self.tree.tree_hash(&provider)?;
+                    (base, Secret::new(vec![0; provider.hash_len()]), tree_hash)
+                };
                 // §7.3: the committer's new leaf and path keys must be new to the tree.
                 let leaf = &path.leaf_node;
                 if self
@@ -288,10 +330,10 @@ impl Group {
                     }
                     .into());
                 }
-                provisional.tree_hash = processed.tree_hash.into();
-                let mut private = processed.private;
+                provisional.tree_hash = tree_hash.into();
+                let mut private = private;
                 private.prune(&self.tree);
-                Ok((private, processed.commit_secret, provisional))
+                Ok((private, commit_secret, provisional))
             }
             None => {
                 provisional.tree_hash = self.tree.tree_hash(&provider)?.into();

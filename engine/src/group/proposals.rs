@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 
+use super::credentials::CredentialChange;
 use super::{Group, GroupError, ProposalRule};
 use crate::codec::{
     self, Extension, ExtensionType, KeyPackage, LeafNode, LeafNodeSourceData, PreSharedKeyId,
@@ -13,7 +14,7 @@ use crate::codec::{
 use crate::crypto::{HpkePrivateKey, Provider, Secret};
 use crate::error::Result;
 use crate::key_package::validate_key_package;
-use crate::tree::{validate_leaf_node, LeafIndex};
+use crate::tree::{check_leaf_contents, validate_leaf_node, LeafIndex};
 
 /// Below this many KeyPackages, validating them in parallel does not pay for the fork.
 const KEY_PACKAGE_CUTOFF: usize = 16;
@@ -183,6 +184,230 @@ impl Group {
         }
     }
 
+    /// Ask the application's credential policy about `change`.
+    pub(super) fn check_credential(&self, change: CredentialChange<'_>) -> Result<()> {
+        if self.config.credential_validator.accept(&change) {
+            Ok(())
+        } else {
+            Err(GroupError::CredentialRejected {
+                check: change.check(),
+                leaf: change.leaf().map(|l| l.0),
+            }
+            .into())
+        }
+    }
+
+    /// The credential types of the members (a walk over every leaf: only operations that
+    /// bring a new leaf or credential pay for it).
+    pub(super) fn credential_types_in_use(&self) -> HashSet<u16> {
+        self.tree
+            .leaves()
+            .map(|(_, l)| l.credential.credential_type().0)
+            .collect()
+    }
+
+    /// RFC 9420 §7.3: every member supports the credential type `t` of a new leaf. Every member
+    /// supports every type in use (each was checked for that when it entered), so only a type
+    /// not yet in use needs the walk that finds a member lacking it.
+    pub(super) fn check_credential_supported(
+        &self,
+        t: u16,
+        in_use: &HashSet<u16>,
+        except: Option<LeafIndex>,
+    ) -> Result<()> {
+        if in_use.contains(&t) {
+            return Ok(());
+        }
+        match self.tree.leaves().find(|(i, l)| {
+            Some(*i) != except
+                && !l
+                    .capabilities
+                    .credentials
+                    .iter()
+                    .any(|c| c.0 == t)
+        }) {
+            Some((i, _)) => Err(GroupError::UnsupportedCapability {
+                leaf: Some(i.0),
+                what: "credential",
+                value: t,
+            }
+            .into()),
+            None => Ok(()),
+        }
+    }
+
+    /// §7.3: the keys a new or replacing leaf node brings are unique in the tree. `own` is the
+    /// leaf it replaces (which may keep its signature key); checked before the node is in the
+    /// tree.
+    fn check_keys_fresh(&mut self, node: &LeafNode, own: Option<LeafIndex>, at: u32) -> Result<()> {
+        let own_sig = own
+            .and_then(|l| self.tree.leaf(l))
+            .is_some_and(|l| l.signature_key == node.signature_key);
+        let sig_count = self.tree.signature_key_count(node.signature_key.as_slice());
+        if sig_count > u32::from(own_sig) {
+            return Err(GroupError::DuplicateKey {
+                what: "signature key",
+                leaf: at,
+            }
+            .into());
+        }
+        if self
+            .tree
+            .encryption_key_count(node.encryption_key.as_slice())
+            > 0
+        {
+            return Err(GroupError::DuplicateKey {
+                what: "encryption key",
+                leaf: at,
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    /// RFC 9420 §7.3 and §12.4.2 for the leaf node of a member's UpdatePath (its signature,
+    /// source and parent hash are checked when the path is staged): it supports the new
+    /// epoch's extensions and required capabilities, changes the encryption key, and passes
+    /// the leaf checks of [`Group::check_replacement_leaf`].
+    pub(super) fn check_path_leaf(
+        &self,
+        committer: LeafIndex,
+        leaf: &LeafNode,
+        extensions: &[Extension],
+    ) -> Result<()> {
+        let required = required_capabilities(extensions)?;
+        check_leaf_supports(leaf, Some(committer), extensions, required.as_ref())?;
+        let old = self
+            .tree
+            .leaf(committer)
+            .ok_or(GroupError::RemoveNonMember(committer.0))?;
+        self.check_replacement_leaf(committer, old, leaf, false)
+    }
+
+    /// A leaf node `leaf` that takes the place of `old` (at `at`): the committer's path leaf,
+    /// or in a resync the joiner's leaf taking the place of its removed one (`resync`, which
+    /// must meet the criteria of an Update of the removed leaf, §12.2). A new encryption key
+    /// valid for the suite, no duplicate extensions, extensions and its own credential type
+    /// in its capabilities, credential types supported both ways (§7.3), and the
+    /// application's credential policy.
+    ///
+    /// Credential support needs a walk over the members, except in the common case: the same
+    /// credential type as `old` and at least `old`'s supported credential types. Then `leaf`
+    /// supports every type in use (as `old` had to) and its own type is in use already.
+    pub(super) fn check_replacement_leaf(
+        &self,
+        at: LeafIndex,
+        old: &LeafNode,
+        leaf: &LeafNode,
+        resync: bool,
+    ) -> Result<()> {
+        if leaf.encryption_key == old.encryption_key {
+            return Err(GroupError::EncryptionKeyUnchanged { leaf: at.0 }.into());
+        }
+        let provider = self.provider;
+        let same_type = leaf.credential.credential_type() == old.credential.credential_type();
+        let superset = old
+            .capabilities
+            .credentials
+            .iter()
+            .all(|c| leaf.capabilities.credentials.contains(c));
+        if same_type && superset {
+            check_leaf_contents(&provider, leaf, &HashSet::new())?;
+        } else {
+            let in_use = self.credential_types_in_use();
+            check_leaf_contents(&provider, leaf, &in_use)?;
+            self.check_credential_supported(
+                leaf.credential.credential_type().0,
+                &in_use,
+                Some(at),
+            )?;
+        }
+        if resync {
+            self.check_credential(CredentialChange::Resync {
+                leaf: at,
+                removed: &old.credential,
+                joiner: &leaf.credential,
+            })
+        } else if leaf.credential != old.credential {
+            self.check_credential(CredentialChange::Update {
+                leaf: at,
+                old: &old.credential,
+                new: &leaf.credential,
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Validate a proposal on its own against the current epoch, as far as the epoch allows
+    /// (RFC 9420 §12.1): what [`Group::check_standalone`] checks, plus KeyPackages (version,
+    /// suite, lifetime, signatures, capabilities against the group context, keys new to the
+    /// tree, credential supported by every member and accepted by the application), Update
+    /// leaf nodes (signature at the sender's position, a new encryption key, keys unique,
+    /// capabilities, the credential policy), GroupContextExtensions that every member
+    /// supports, and ReInit extension lists. Run on every standalone proposal before it is
+    /// cached, so that no invalid proposal can reach a commit.
+    pub(super) fn validate_standalone(
+        &mut self,
+        sender: LeafIndex,
+        proposal: &Proposal,
+    ) -> Result<()> {
+        self.check_standalone(sender, proposal)?;
+        let provider = self.provider;
+        let extensions = self.context.extensions.clone();
+        let extensions = &extensions;
+        let required = required_capabilities(extensions)?;
+        match proposal {
+            Proposal::Add(add) => {
+                let kp = &add.key_package;
+                let in_use = self.credential_types_in_use();
+                validate_key_package(&provider, kp, self.config.clock, &in_use)?;
+                check_leaf_supports(&kp.leaf_node, None, extensions, required.as_ref())?;
+                let t = kp.leaf_node.credential.credential_type().0;
+                self.check_credential_supported(t, &in_use, None)?;
+                self.check_keys_fresh(&kp.leaf_node, None, self.tree.n_leaves())?;
+                self.check_credential(CredentialChange::Add {
+                    credential: &kp.leaf_node.credential,
+                })?;
+            }
+            Proposal::Update(u) => {
+                let old = self
+                    .tree
+                    .leaf(sender)
+                    .cloned()
+                    .ok_or(GroupError::RemoveNonMember(sender.0))?;
+                let group_id = self.context.group_id.as_slice();
+                let in_use = self.credential_types_in_use();
+                validate_leaf_node(&provider, &u.leaf_node, Some((group_id, sender)), &in_use)?;
+                check_leaf_supports(&u.leaf_node, Some(sender), extensions, required.as_ref())?;
+                if u.leaf_node.encryption_key == old.encryption_key {
+                    return Err(GroupError::EncryptionKeyUnchanged { leaf: sender.0 }.into());
+                }
+                let t = u.leaf_node.credential.credential_type().0;
+                self.check_credential_supported(t, &in_use, Some(sender))?;
+                self.check_keys_fresh(&u.leaf_node, Some(sender), sender.0)?;
+                if u.leaf_node.credential != old.credential {
+                    self.check_credential(CredentialChange::Update {
+                        leaf: sender,
+                        old: &old.credential,
+                        new: &u.leaf_node.credential,
+                    })?;
+                }
+            }
+            Proposal::GroupContextExtensions(gce) => {
+                let required = required_capabilities(&gce.extensions)?;
+                for (i, leaf) in self.tree.leaves() {
+                    check_leaf_supports(leaf, Some(i), &gce.extensions, required.as_ref())?;
+                }
+            }
+            Proposal::ReInit(r) => {
+                codec::check_unique_extensions(&r.extensions)?;
+            }
+            Proposal::Remove(_) | Proposal::PreSharedKey(_) | Proposal::ExternalInit(_) => {}
+        }
+        Ok(())
+    }
+
     /// Per-proposal checks that do not depend on the rest of the list (RFC 9420 §12.1), run
     /// when a standalone proposal arrives (and again, with the list rules, at commit time).
     pub(super) fn check_standalone(&self, sender: LeafIndex, proposal: &Proposal) -> Result<()> {
@@ -204,7 +429,13 @@ impl Group {
             Proposal::ExternalInit(_) => {
                 return Err(violation(ProposalRule::ExternalInitInMemberCommit))
             }
-            Proposal::Add(_) | Proposal::ReInit(_) | Proposal::GroupContextExtensions(_) => {}
+            Proposal::GroupContextExtensions(gce) => {
+                codec::check_unique_extensions(&gce.extensions)?;
+            }
+            Proposal::ReInit(r) => {
+                codec::check_unique_extensions(&r.extensions)?;
+            }
+            Proposal::Add(_) => {}
         }
         Ok(())
     }
@@ -329,10 +560,7 @@ impl Group {
         let credentials: HashSet<u16> = if adds.is_empty() && updates.is_empty() {
             HashSet::new()
         } else {
-            self.tree
-                .leaves()
-                .map(|(_, l)| l.credential.credential_type().0)
-                .collect()
+            self.credential_types_in_use()
         };
         let provider = self.provider;
         let group_id = self.context.group_id.as_slice().to_vec();
@@ -345,13 +573,40 @@ impl Group {
                     validate_key_package(&provider, kp, clock, &credentials)?;
                     check_leaf_supports(&kp.leaf_node, None, ext, req)
                 })?;
+            for (_, kp) in &adds {
+                let leaf = &kp.leaf_node;
+                self.check_credential_supported(
+                    leaf.credential.credential_type().0,
+                    &credentials,
+                    None,
+                )?;
+                self.check_credential(CredentialChange::Add {
+                    credential: &leaf.credential,
+                })?;
+            }
         }
         for &(leaf, node, _) in &updates {
-            if self.tree.leaf(leaf).is_none() {
-                return Err(GroupError::RemoveNonMember(leaf.0).into());
-            }
+            let old = self
+                .tree
+                .leaf(leaf)
+                .ok_or(GroupError::RemoveNonMember(leaf.0))?;
             validate_leaf_node(&provider, node, Some((&group_id, leaf)), &credentials)?;
             check_leaf_supports(node, Some(leaf), &extensions, required.as_ref())?;
+            if node.encryption_key == old.encryption_key {
+                return Err(GroupError::EncryptionKeyUnchanged { leaf: leaf.0 }.into());
+            }
+            self.check_credential_supported(
+                node.credential.credential_type().0,
+                &credentials,
+                Some(leaf),
+            )?;
+            if node.credential != old.credential {
+                self.check_credential(CredentialChange::Update {
+                    leaf,
+                    old: &old.credential,
+                    new: &node.credential,
+                })?;
+            }
         }
 
         for &(leaf, node, reference) in &updates {

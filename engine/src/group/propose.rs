@@ -122,7 +122,8 @@ impl Group {
             return Err(GroupError::ReInitialized.into());
         }
         let me = self.own_leaf();
-        self.check_standalone(me, &proposal)?;
+        // An Update's leaf is not in the tree yet: validate it as the receivers will.
+        self.validate_standalone(me, &proposal)?;
         let wire_format = if private {
             WireFormat::PrivateMessage
         } else {

@@ -23,6 +23,7 @@ pub(super) fn seeded(executor: Executor, seed: u32) -> GroupConfig {
         clock: Clock::Fixed(NOW),
         executor,
         randomness: Randomness::Seeded(Secret::new(bytes)),
+        ..GroupConfig::default()
     }
 }
 

@@ -193,6 +193,18 @@ impl StagedPath {
                 });
             }
         }
+        // Every new key must be one a member can seal to (a small-order point would make
+        // every later commit whose path covers it fail).
+        for key in path
+            .nodes
+            .iter()
+            .map(|n| &n.encryption_key)
+            .chain([&path.leaf_node.encryption_key])
+        {
+            provider
+                .check_hpke_public_key(key.as_slice())
+                .map_err(|e| TreeKemError::from(crate::Error::from(e)))?;
+        }
         let leaf = &path.leaf_node;
         let LeafNodeSourceData::Commit {
             parent_hash: claimed,

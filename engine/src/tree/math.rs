@@ -29,8 +29,11 @@ impl fmt::Debug for NodeIndex {
 }
 
 impl From<LeafIndex> for NodeIndex {
+    /// Leaf indices come from the wire (senders, Removes, a GroupInfo's signer) before any
+    /// range check, so the doubling saturates: an index of 2^31 or more maps to `u32::MAX`,
+    /// which is beyond every tree (at most 2^30 leaves) instead of wrapping onto a real node.
     fn from(leaf: LeafIndex) -> Self {
-        NodeIndex(2 * leaf.0)
+        NodeIndex(leaf.0.saturating_mul(2))
     }
 }
 

@@ -4,6 +4,7 @@ pub mod math;
 pub mod ratchet;
 
 pub use math::{LeafIndex, NodeIndex};
+pub(crate) use ratchet::check_leaf_contents;
 pub use ratchet::{validate_leaf_node, RatchetTree};
 
 use thiserror::Error as ThisError;

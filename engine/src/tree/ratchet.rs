@@ -947,8 +947,22 @@ impl KeyIndex {
     }
 }
 
+impl RatchetTree {
+    /// Every parent node's encryption key is valid for the suite (leaves are checked with
+    /// [`validate_leaf_node`]): a member must be able to seal to every node of a resolution.
+    pub(crate) fn check_parent_keys(&self, provider: &Provider) -> Result<()> {
+        for n in self.nodes.iter().flatten() {
+            if let Node::Parent(p) = n {
+                provider.check_hpke_public_key(p.encryption_key.as_slice())?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Validate one LeafNode (RFC 9420 §7.3): signature over LeafNodeTBS (with the group id and
-/// leaf index for `update` and `commit` sources), non-default extensions listed in its
+/// leaf index for `update` and `commit` sources), an encryption key valid for the suite, no
+/// extension type twice (§13.4), non-default extensions listed in its
 /// capabilities, its credential type listed in its capabilities and every credential type in
 /// use supported. The lifetime is not checked here (the caller owns the clock).
 pub fn validate_leaf_node(
@@ -967,6 +981,18 @@ pub fn validate_leaf_node(
         &codec::encode(&tbs)?,
         leaf.signature.as_slice(),
     )?;
+    check_leaf_contents(provider, leaf, credential_types_in_use)
+}
+
+/// The checks of [`validate_leaf_node`] other than the signature, for leaves whose signature
+/// was verified elsewhere (an UpdatePath's leaf is verified when the path is staged).
+pub(crate) fn check_leaf_contents(
+    provider: &Provider,
+    leaf: &LeafNode,
+    credential_types_in_use: &HashSet<u16>,
+) -> Result<()> {
+    provider.check_hpke_public_key(leaf.encryption_key.as_slice())?;
+    codec::check_unique_extensions(&leaf.extensions)?;
     // Extension types 1..=5 are RFC 9420's "default" ones (§7.2), which MUST NOT be listed.
     for ext in &leaf.extensions {
         let t = ext.extension_type;

@@ -131,6 +131,7 @@ impl RatchetTree {
     ) -> Result<Vec<u8>> {
         self.oracle_check_unmerged_leaves()?;
         self.oracle_check_key_uniqueness()?;
+        self.check_parent_keys(provider)?;
         let credential_types: HashSet<u16> = self
             .leaves()
             .map(|(_, l)| l.credential.credential_type().0)

@@ -218,6 +218,7 @@ impl RatchetTree {
     ) -> Result<Vec<u8>> {
         self.check_unmerged_leaves_generic::<J>()?;
         self.check_key_uniqueness_generic::<J>()?;
+        self.check_parent_keys(provider)?;
         let credential_types: HashSet<u16> = self
             .leaves()
             .map(|(_, l)| l.credential.credential_type().0)

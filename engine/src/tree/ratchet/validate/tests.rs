@@ -22,6 +22,7 @@ fn config() -> GroupConfig {
         clock: Clock::Fixed(NOW),
         executor: Executor::Serial,
         randomness: Randomness::Seeded(Secret::new(vec![0x3c; 32])),
+        ..GroupConfig::default()
     }
 }
 
