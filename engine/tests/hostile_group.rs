@@ -22,7 +22,8 @@ use canopy_engine::codec::{
 use canopy_engine::crypto::{CipherSuite, CryptoError, Provider, Secret, SignaturePrivateKey};
 use canopy_engine::framing::{sign_content, EpochFraming, FramingError};
 use canopy_engine::group::{
-    CommitOptions, Group, GroupConfig, GroupError, ProposalRule, Randomness,
+    CommitOptions, CredentialCheck, Group, GroupConfig, GroupError, OmitReason, ProcessOutcome,
+    ProposalRule, Randomness,
 };
 use canopy_engine::kem::TreeKemError;
 use canopy_engine::key_package::{
@@ -82,6 +83,8 @@ struct Fixture {
     welcome: Vec<u8>,
     /// The committer after its commit.
     committer_after: Group,
+    /// A pristine copy of the member at VICTIM.
+    victim: Group,
 }
 
 fn fixture() -> Fixture {
@@ -171,7 +174,9 @@ fn fixture() -> Fixture {
             ..CommitOptions::default()
         })
         .unwrap();
+    let victim = members[VICTIM as usize].clone();
     Fixture {
+        victim,
         p,
         members,
         signers,
@@ -195,7 +200,15 @@ fn snapshot(g: &Group) -> Vec<Vec<u8>> {
             .as_bytes()
             .to_vec(),
         vec![u8::from(g.is_removed())],
+        g.state_digest().unwrap(),
     ]
+}
+
+/// Whether a receiver's error is one that the member the commit removes cannot detect: it
+/// cannot decrypt the path or derive the confirmation key of an epoch it is not in.
+fn victim_cannot_check(e: &Error) -> bool {
+    is_framing(e, |f| matches!(f, FramingError::InvalidConfirmationTag))
+        || is_treekem(e, |t| matches!(t, TreeKemError::Decryption { .. }))
 }
 
 fn decode_public(bytes: &[u8]) -> PublicMessage {
@@ -267,8 +280,11 @@ impl Fixture {
     }
 
     /// Run every input against the receiver: each must fail with an error `expect` accepts
-    /// and leave the receiver unchanged. Then the genuine commit must still be processed.
-    /// Returns the number of inputs.
+    /// and leave the receiver unchanged. The member the genuine commit removes (VICTIM) gets
+    /// every input too and must reject it with the same error, unchanged, unless the receiver's
+    /// failure is one a removed member cannot see (path decryption, confirmation tag): then
+    /// it may take the commit as its removal. Then the genuine commit must still be
+    /// processed. Returns the number of inputs.
     fn attack(
         &mut self,
         class: &str,
@@ -276,17 +292,38 @@ impl Fixture {
         mut expect: impl FnMut(&Error) -> bool,
     ) -> usize {
         let before = snapshot(&self.members[RECEIVER]);
+        let victim_before = snapshot(&self.members[VICTIM as usize]);
         for (i, input) in inputs.iter().enumerate() {
             assert_ne!(input, &self.commit, "{class} #{i}: not mutated");
-            match self.members[RECEIVER].process(input) {
+            let e = match self.members[RECEIVER].process(input) {
                 Ok(o) => panic!("{class} #{i}: accepted ({o:?})"),
-                Err(e) => assert!(expect(&e), "{class} #{i}: wrong error: {e:?}"),
-            }
+                Err(e) => e,
+            };
+            assert!(expect(&e), "{class} #{i}: wrong error: {e:?}");
             assert_eq!(
                 snapshot(&self.members[RECEIVER]),
                 before,
                 "{class} #{i}: state changed"
             );
+            let victim = &mut self.members[VICTIM as usize];
+            match victim.process(input) {
+                Err(ve) => {
+                    assert!(
+                        victim_cannot_check(&e) || format!("{ve:?}") == format!("{e:?}"),
+                        "{class} #{i}: the victim rejects with {ve:?}, the receiver with {e:?}"
+                    );
+                    assert_eq!(
+                        snapshot(victim),
+                        victim_before,
+                        "{class} #{i}: victim state changed"
+                    );
+                }
+                Ok(ProcessOutcome::Removed) if victim_cannot_check(&e) => {
+                    // Undo the removal for the next input: a fresh copy of the victim.
+                    self.members[VICTIM as usize] = self.victim.clone();
+                }
+                Ok(o) => panic!("{class} #{i}: the victim accepted ({o:?}); receiver: {e:?}"),
+            }
         }
         self.genuine_still_works();
         eprintln!("{class}: {} inputs rejected", inputs.len());
@@ -304,6 +341,19 @@ impl Fixture {
             receiver.ratchet_tree_bytes().unwrap(),
             self.committer_after.ratchet_tree_bytes().unwrap()
         );
+        // The member it removes takes it as its removal, and then refuses everything.
+        let mut victim = self.members[VICTIM as usize].clone();
+        assert_eq!(
+            victim.process(&self.commit).unwrap(),
+            ProcessOutcome::Removed
+        );
+        let frozen = snapshot(&victim);
+        let e = victim.process(&self.commit).unwrap_err();
+        assert!(
+            is_group(&e, |g| matches!(g, GroupError::NotAMember)),
+            "{e:?}"
+        );
+        assert_eq!(snapshot(&victim), frozen);
     }
 
     /// A Commit's proposals and path, mutably.
@@ -918,4 +968,656 @@ fn welcome_for_another_key_package() {
 
 fn kp_for_other(p: &Provider) -> (KeyPackage, KeyPackageSecrets) {
     kp(p, 555)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Eviction, proposal poisoning and leaf validation.
+
+fn decode_group_info(bytes: &[u8]) -> codec::GroupInfo {
+    match codec::decode::<MlsMessage>(bytes).unwrap().body {
+        MlsMessageBody::GroupInfo(gi) => gi,
+        _ => panic!("not a GroupInfo"),
+    }
+}
+
+fn encode_group_info(gi: codec::GroupInfo) -> Vec<u8> {
+    codec::encode(&MlsMessage {
+        version: ProtocolVersion::MLS10,
+        body: MlsMessageBody::GroupInfo(gi),
+    })
+    .unwrap()
+}
+
+impl Fixture {
+    /// Every member processes `input` on a copy of its state: all must reject it with an
+    /// error `expect` accepts and stay byte-identical. Returns the number of members asked.
+    fn all_reject(&self, class: &str, input: &[u8], expect: impl Fn(&Error) -> bool) -> usize {
+        for (i, m) in self.members.iter().enumerate() {
+            let mut m = m.clone();
+            let before = snapshot(&m);
+            match m.process(input) {
+                Ok(o) => panic!("{class}: member {i} accepted ({o:?})"),
+                Err(e) => assert!(expect(&e), "{class}: member {i}: wrong error {e:?}"),
+            }
+            assert_eq!(snapshot(&m), before, "{class}: member {i} changed");
+        }
+        self.members.len()
+    }
+
+    /// A standalone proposal from the member at `sender`, signed with its key and tagged with
+    /// the epoch's membership key, as that member could send it.
+    fn forge_proposal(&self, sender: usize, proposal: Proposal) -> Vec<u8> {
+        let ctx = self.members[RECEIVER].context().clone();
+        let content = codec::FramedContent {
+            group_id: ctx.group_id.clone(),
+            epoch: ctx.epoch,
+            sender: codec::Sender::Member {
+                leaf_index: sender as u32,
+            },
+            authenticated_data: Vec::new().into(),
+            content: FramedContentBody::Proposal(proposal),
+        };
+        let signature = sign_content(
+            &self.p,
+            &self.signers[sender],
+            WireFormat::PublicMessage,
+            &content,
+            &ctx,
+        )
+        .unwrap();
+        self.retag(
+            PublicMessage {
+                content,
+                auth: FramedContentAuthData {
+                    signature,
+                    confirmation_tag: None,
+                },
+                membership_tag: None,
+            },
+            &ctx,
+        )
+    }
+
+    /// The leaf of member `i` as an Update would carry it: source `update`, changed by `edit`,
+    /// signed by `signer` at position `i`.
+    fn update_leaf(
+        &self,
+        i: usize,
+        signer: &SignaturePrivateKey,
+        edit: impl FnOnce(&mut codec::LeafNode),
+    ) -> codec::LeafNode {
+        let g = &self.members[RECEIVER];
+        let mut leaf = g.tree().leaf(LeafIndex(i as u32)).unwrap().clone();
+        leaf.leaf_node_source = LeafNodeSourceData::Update;
+        leaf.encryption_key = codec::HpkePublicKey(
+            self.p
+                .derive_hpke_key_pair(&[0x90 + i as u8; 32])
+                .unwrap()
+                .1
+                .into(),
+        );
+        edit(&mut leaf);
+        let tbs = LeafNodeTbs::in_group(&leaf, g.context().group_id.as_slice(), i as u32);
+        leaf.signature = self
+            .p
+            .sign_with_label(signer, b"LeafNodeTBS", &codec::encode(&tbs).unwrap())
+            .unwrap()
+            .into();
+        leaf
+    }
+
+    /// The signature key of `kp(p, i)` (derived from its seed as `key_package_from_seed`
+    /// does).
+    fn kp_signer(&self, i: u32) -> SignaturePrivateKey {
+        let mut seed = [0x77; 32];
+        seed[..4].copy_from_slice(&i.to_be_bytes());
+        let sig_seed = self
+            .p
+            .expand_with_label(&seed, b"canopy kp signature", &[], 32)
+            .unwrap();
+        self.p
+            .signature_key_pair_from_seed(sig_seed.as_bytes())
+            .unwrap()
+            .0
+    }
+
+    /// `kp` with its leaf edited by `edit`, re-signed (leaf and KeyPackage) by `signer`.
+    fn resign_key_package(
+        &self,
+        mut kp: KeyPackage,
+        signer: &SignaturePrivateKey,
+        edit: impl FnOnce(&mut KeyPackage),
+    ) -> KeyPackage {
+        edit(&mut kp);
+        let tbs = codec::encode(&LeafNodeTbs::key_package(&kp.leaf_node)).unwrap();
+        kp.leaf_node.signature = self
+            .p
+            .sign_with_label(signer, b"LeafNodeTBS", &tbs)
+            .unwrap()
+            .into();
+        let tbs = codec::encode(&KeyPackageTbs { key_package: &kp }).unwrap();
+        kp.signature = self
+            .p
+            .sign_with_label(signer, b"KeyPackageTBS", &tbs)
+            .unwrap()
+            .into();
+        kp
+    }
+}
+
+/// RFC 9420 §12.4.3.2: the Remove of an external commit removes the joiner's own old leaf.
+/// An outsider holding a GroupInfo forges a resync that removes another member: every member,
+/// the victim included, rejects it with the credential check that failed and stays
+/// byte-identical. A real resync by the same participant is accepted by all (the removed old
+/// leaf sees its removal), and so is a plain external join.
+#[test]
+fn outsider_cannot_evict_with_an_external_commit() {
+    let f = fixture();
+    let gi = f.members[0].group_info(true).unwrap();
+    let mallory = f.p.signature_key_pair_from_seed(&[0x66; 32]).unwrap().0;
+    let mut asked = 0;
+    for target in [VICTIM, 0, RECEIVER as u32] {
+        let (_, forged) = Group::join_external(
+            f.p,
+            &gi,
+            None,
+            b"mallory",
+            mallory.clone(),
+            Some(LeafIndex(target)),
+            config(70),
+        )
+        .unwrap();
+        asked += f.all_reject("forged resync", &forged, |e| {
+            is_group(e, |g| {
+                matches!(
+                    g,
+                    GroupError::CredentialRejected {
+                        check: CredentialCheck::Resync,
+                        leaf: Some(l),
+                    } if *l == target
+                )
+            })
+        });
+    }
+    assert_eq!(asked, 3 * MEMBERS as usize);
+
+    // The participant at VICTIM ("member-4") rejoins from a new device key.
+    let fresh = f.p.signature_key_pair_from_seed(&[0x67; 32]).unwrap().0;
+    let (rejoined, commit) = Group::join_external(
+        f.p,
+        &gi,
+        None,
+        b"member-4",
+        fresh,
+        Some(LeafIndex(VICTIM)),
+        config(71),
+    )
+    .unwrap();
+    for (i, m) in f.members.iter().enumerate() {
+        let mut m = m.clone();
+        let outcome = m.process(&commit).unwrap();
+        if i == VICTIM as usize {
+            assert_eq!(outcome, ProcessOutcome::Removed);
+        } else {
+            assert!(matches!(outcome, ProcessOutcome::Committed { .. }));
+            assert_eq!(
+                m.epoch_authenticator().as_bytes(),
+                rejoined.epoch_authenticator().as_bytes()
+            );
+        }
+    }
+    // Mallory may join (basic credentials are accepted by default); it just cannot remove.
+    let (joined, commit) =
+        Group::join_external(f.p, &gi, None, b"mallory", mallory, None, config(72)).unwrap();
+    let mut m = f.members[VICTIM as usize].clone();
+    assert!(matches!(
+        m.process(&commit).unwrap(),
+        ProcessOutcome::Committed { .. }
+    ));
+    assert_eq!(
+        m.epoch_authenticator().as_bytes(),
+        joined.epoch_authenticator().as_bytes()
+    );
+}
+
+/// The member an external commit removes checks everything it can before it drops out: an
+/// external commit removing it with a broken path (wrong node count) is rejected by it as by
+/// the others.
+#[test]
+fn removed_member_checks_an_external_commit_first() {
+    let f = fixture();
+    let gi = f.members[0].group_info(true).unwrap();
+    let fresh = f.p.signature_key_pair_from_seed(&[0x68; 32]).unwrap().0;
+    let (_, commit) = Group::join_external(
+        f.p,
+        &gi,
+        None,
+        b"member-4",
+        fresh.clone(),
+        Some(LeafIndex(VICTIM)),
+        config(73),
+    )
+    .unwrap();
+    let mut pm = decode_public(&commit);
+    Fixture::edit_commit(&mut pm)
+        .path
+        .as_mut()
+        .unwrap()
+        .nodes
+        .pop();
+    let ctx = f.members[RECEIVER].context().clone();
+    pm.auth.signature =
+        sign_content(&f.p, &fresh, WireFormat::PublicMessage, &pm.content, &ctx).unwrap();
+    let n = f.all_reject(
+        "external resync with a short path",
+        &encode_public(pm),
+        |e| is_treekem(e, |t| matches!(t, TreeKemError::PathLength { .. })),
+    );
+    assert_eq!(n, MEMBERS as usize);
+}
+
+/// §12.2 for external commits, `MissingExternalPub` and a GroupInfo whose tree does not hash
+/// to its context, each through the wire.
+#[test]
+fn external_commit_and_group_info_rules() {
+    let f = fixture();
+    let gi_bytes = f.members[0].group_info(true).unwrap();
+    let joiner = f.p.signature_key_pair_from_seed(&[0x69; 32]).unwrap().0;
+    let (_, commit) = Group::join_external(
+        f.p,
+        &gi_bytes,
+        None,
+        b"newcomer",
+        joiner.clone(),
+        None,
+        config(74),
+    )
+    .unwrap();
+    let ctx = f.members[RECEIVER].context().clone();
+    let resign = |edit: &dyn Fn(&mut codec::Commit)| {
+        let mut pm = decode_public(&commit);
+        edit(Fixture::edit_commit(&mut pm));
+        pm.auth.signature =
+            sign_content(&f.p, &joiner, WireFormat::PublicMessage, &pm.content, &ctx).unwrap();
+        encode_public(pm)
+    };
+    let init = match &decode_public(&commit).content.content {
+        FramedContentBody::Commit(c) => c.proposals[0].clone(),
+        _ => unreachable!(),
+    };
+    let bad_lists = [
+        // An Add in an external commit.
+        resign(&|c| {
+            c.proposals.push(ProposalOrRef::Proposal(Proposal::Add(Add {
+                key_package: kp(&f.p, 150).0,
+            })))
+        }),
+        // Two ExternalInits.
+        resign(&|c| c.proposals.push(init.clone())),
+        // No ExternalInit.
+        resign(&|c| c.proposals.clear()),
+        // Two Removes.
+        resign(&|c| {
+            c.proposals
+                .push(ProposalOrRef::Proposal(Proposal::Remove(Remove {
+                    removed: 1,
+                })));
+            c.proposals
+                .push(ProposalOrRef::Proposal(Proposal::Remove(Remove {
+                    removed: 2,
+                })));
+        }),
+        // A proposal by reference.
+        resign(&|c| {
+            c.proposals
+                .push(ProposalOrRef::Reference(codec::HashReference(
+                    vec![1; 32].into(),
+                )))
+        }),
+    ];
+    let mut n = 0;
+    for input in &bad_lists {
+        n += f.all_reject("external commit proposal list", input, |e| {
+            is_group(e, |g| {
+                matches!(
+                    g,
+                    GroupError::InvalidProposalList(ProposalRule::ExternalCommitProposals)
+                )
+            })
+        });
+    }
+    assert_eq!(n, bad_lists.len() * MEMBERS as usize);
+
+    // A GroupInfo without external_pub, re-signed by its signer.
+    let mut gi = decode_group_info(&gi_bytes);
+    gi.extensions
+        .retain(|e| e.extension_type != codec::ExtensionType::EXTERNAL_PUB);
+    canopy_engine::welcome::sign_group_info(&f.p, &f.signers[gi.signer as usize], &mut gi).unwrap();
+    let e = Group::join_external(
+        f.p,
+        &encode_group_info(gi),
+        None,
+        b"newcomer",
+        joiner.clone(),
+        None,
+        config(75),
+    )
+    .unwrap_err();
+    assert!(
+        is_group(&e, |g| matches!(g, GroupError::MissingExternalPub)),
+        "{e:?}"
+    );
+
+    // A GroupInfo whose tree is not the one its context hashes (the tree of the epoch before).
+    let mut gi = decode_group_info(&gi_bytes);
+    gi.group_context.tree_hash = vec![0x55; 32].into();
+    canopy_engine::welcome::sign_group_info(&f.p, &f.signers[gi.signer as usize], &mut gi).unwrap();
+    let e = Group::join_external(
+        f.p,
+        &encode_group_info(gi),
+        None,
+        b"newcomer",
+        joiner.clone(),
+        None,
+        config(76),
+    )
+    .unwrap_err();
+    assert!(
+        is_group(&e, |g| matches!(g, GroupError::TreeHashMismatch)),
+        "{e:?}"
+    );
+
+    // A forged epoch of 2^64 - 1: the next epoch does not wrap.
+    let mut gi = decode_group_info(&gi_bytes);
+    gi.group_context.epoch = u64::MAX;
+    canopy_engine::welcome::sign_group_info(&f.p, &f.signers[gi.signer as usize], &mut gi).unwrap();
+    let e = Group::join_external(
+        f.p,
+        &encode_group_info(gi),
+        None,
+        b"newcomer",
+        joiner.clone(),
+        None,
+        config(77),
+    )
+    .unwrap_err();
+    assert!(
+        is_group(&e, |g| matches!(g, GroupError::EpochExhausted)),
+        "{e:?}"
+    );
+
+    // A signer index beyond any tree (2^31 and more would wrap when doubled to a node index).
+    for signer in [MEMBERS + 10, 1 << 31, u32::MAX] {
+        let mut gi = decode_group_info(&gi_bytes);
+        gi.signer = signer;
+        let e = Group::join_external(
+            f.p,
+            &encode_group_info(gi),
+            None,
+            b"newcomer",
+            joiner.clone(),
+            None,
+            config(78),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, Error::Welcome(WelcomeError::UnknownSigner(s)) if s == signer),
+            "{e:?}"
+        );
+    }
+}
+
+/// One member's bad proposal must not stop every commit. Invalid proposals are refused on
+/// receipt with the check that failed and are not cached (state unchanged); an Add whose
+/// KeyPackage expires between receipt and commit is left out of the commit and reported;
+/// the application can list and drop cached proposals.
+#[test]
+fn invalid_proposals_are_refused_and_expired_ones_left_out() {
+    let f = fixture();
+    let sender = 2;
+    let expired = key_package_from_seed(
+        &f.p,
+        b"late",
+        &[0x71; 32],
+        codec::Lifetime {
+            not_before: NOW - 1000,
+            not_after: NOW - 1,
+        },
+    )
+    .unwrap()
+    .0;
+    let (kp_signer, _) = (f.signers[1].clone(), ());
+    let add = |kp: KeyPackage| Proposal::Add(Add { key_package: kp });
+    let small_order = f.resign_key_package(kp(&f.p, 160).0, &f.kp_signer(160), |k| {
+        k.init_key = codec::HpkePublicKey(vec![0; 32].into())
+    });
+    let dup_ext = f.resign_key_package(kp(&f.p, 161).0, &f.kp_signer(161), |k| {
+        let e = codec::Extension {
+            extension_type: codec::ExtensionType(0xff00),
+            extension_data: Vec::new().into(),
+        };
+        k.extensions = vec![e.clone(), e];
+    });
+    let member_key = f.key_package_with(
+        &kp_signer,
+        f.p.derive_hpke_key_pair(&[0x72; 32]).unwrap().1,
+        3,
+    );
+    let cases: Vec<(&str, Proposal, Box<dyn Fn(&Error) -> bool>)> = vec![
+        (
+            "Add of an expired KeyPackage",
+            add(expired),
+            Box::new(|e| {
+                matches!(
+                    e,
+                    Error::KeyPackage(canopy_engine::key_package::KeyPackageError::Expired { .. })
+                )
+            }),
+        ),
+        (
+            "Add with a small-order init key",
+            add(small_order),
+            Box::new(|e| matches!(e, Error::Crypto(CryptoError::SmallOrderPublicKey))),
+        ),
+        (
+            "Add with an extension type twice",
+            add(dup_ext),
+            Box::new(|e| {
+                matches!(
+                    e,
+                    Error::InvalidMessage(codec::CodecError::DuplicateExtension {
+                        extension_type: 0xff00
+                    })
+                )
+            }),
+        ),
+        (
+            "Add with a member's signature key",
+            add(member_key),
+            Box::new(|e| {
+                is_group(
+                    e,
+                    |g| matches!(g, GroupError::DuplicateKey { what, .. } if *what == "signature key"),
+                )
+            }),
+        ),
+        (
+            "Update keeping the encryption key",
+            Proposal::Update(codec::Update {
+                leaf_node: f.update_leaf(sender, &f.signers[sender], |l| {
+                    l.encryption_key = f.members[RECEIVER]
+                        .tree()
+                        .leaf(LeafIndex(sender as u32))
+                        .unwrap()
+                        .encryption_key
+                        .clone()
+                }),
+            }),
+            Box::new(|e| {
+                is_group(e, |g| {
+                    matches!(g, GroupError::EncryptionKeyUnchanged { leaf: 2 })
+                })
+            }),
+        ),
+        (
+            "Update to another identity",
+            Proposal::Update(codec::Update {
+                leaf_node: f.update_leaf(sender, &f.signers[sender], |l| {
+                    l.credential = codec::Credential::Basic {
+                        identity: b"member-1".to_vec().into(),
+                    }
+                }),
+            }),
+            Box::new(|e| {
+                is_group(e, |g| {
+                    matches!(
+                        g,
+                        GroupError::CredentialRejected {
+                            check: CredentialCheck::Update,
+                            leaf: Some(2)
+                        }
+                    )
+                })
+            }),
+        ),
+        (
+            "Update with a small-order encryption key",
+            Proposal::Update(codec::Update {
+                leaf_node: f.update_leaf(sender, &f.signers[sender], |l| {
+                    l.encryption_key = codec::HpkePublicKey(
+                        vec![1; 1]
+                            .into_iter()
+                            .chain([0; 31])
+                            .collect::<Vec<u8>>()
+                            .into(),
+                    )
+                }),
+            }),
+            Box::new(|e| matches!(e, Error::Crypto(CryptoError::SmallOrderPublicKey))),
+        ),
+        (
+            "GroupContextExtensions with an extension type twice",
+            Proposal::GroupContextExtensions(codec::GroupContextExtensions {
+                extensions: vec![
+                    codec::Extension {
+                        extension_type: codec::ExtensionType(0xff01),
+                        extension_data: Vec::new().into(),
+                    };
+                    2
+                ],
+            }),
+            Box::new(|e| {
+                matches!(
+                    e,
+                    Error::InvalidMessage(codec::CodecError::DuplicateExtension {
+                        extension_type: 0xff01
+                    })
+                )
+            }),
+        ),
+        (
+            "GroupContextExtensions no member supports",
+            Proposal::GroupContextExtensions(codec::GroupContextExtensions {
+                extensions: vec![codec::Extension {
+                    extension_type: codec::ExtensionType(0xff02),
+                    extension_data: Vec::new().into(),
+                }],
+            }),
+            Box::new(|e| {
+                is_group(e, |g| {
+                    matches!(
+                        g,
+                        GroupError::UnsupportedCapability {
+                            what: "extension",
+                            value: 0xff02,
+                            ..
+                        }
+                    )
+                })
+            }),
+        ),
+    ];
+    let mut n = 0;
+    for (class, proposal, expect) in &cases {
+        // Sent by the member at `sender` (as itself: the signature and tag are genuine).
+        let input = f.forge_proposal(sender, proposal.clone());
+        for (i, m) in f.members.iter().enumerate() {
+            if i == sender {
+                continue;
+            }
+            let mut m = m.clone();
+            let before = snapshot(&m);
+            let e = m.process(&input).unwrap_err();
+            assert!(expect(&e), "{class}: member {i}: {e:?}");
+            assert_eq!(snapshot(&m), before, "{class}: member {i} changed");
+            assert_eq!(m.cached_proposals().count(), 0);
+            n += 1;
+        }
+    }
+    assert_eq!(n, cases.len() * (MEMBERS as usize - 1));
+
+    // An honest Add whose KeyPackage expires before the commit: cached, then left out.
+    let short = key_package_from_seed(
+        &f.p,
+        b"short-lived",
+        &[0x73; 32],
+        codec::Lifetime {
+            not_before: NOW - 10,
+            not_after: NOW + 10,
+        },
+    )
+    .unwrap()
+    .0;
+    let mut proposer = f.members[sender].clone();
+    let add_msg = proposer.propose_add(short, false).unwrap();
+    let remove_msg = proposer.propose_remove(LeafIndex(VICTIM), false).unwrap();
+    let mut committer = f.members[RECEIVER].clone();
+    assert!(matches!(
+        committer.process(&add_msg).unwrap(),
+        ProcessOutcome::Proposal { .. }
+    ));
+    committer.process(&remove_msg).unwrap();
+    let cached: Vec<Vec<u8>> = committer
+        .cached_proposals()
+        .map(|c| c.reference.to_vec())
+        .collect();
+    assert_eq!(cached.len(), 2);
+    committer.set_clock(Clock::Fixed(NOW + 100));
+    let out = committer.commit(&CommitOptions::default()).unwrap();
+    assert_eq!(out.omitted.len(), 1);
+    assert_eq!(out.omitted[0].reference, cached[0]);
+    assert_eq!(out.omitted[0].sender, LeafIndex(sender as u32));
+    assert_eq!(out.omitted[0].reason, OmitReason::Expired);
+    assert!(out.welcome.is_none());
+    // A member that saw both proposals follows the commit, which covers the Remove only.
+    let mut other = f.members[0].clone();
+    other.process(&add_msg).unwrap();
+    other.process(&remove_msg).unwrap();
+    other.process(&out.commit).unwrap();
+    assert_eq!(
+        other.epoch_authenticator().as_bytes(),
+        committer.epoch_authenticator().as_bytes()
+    );
+    assert!(other.tree().leaf(LeafIndex(VICTIM)).is_none());
+
+    // Listing and dropping: after discarding the Remove, a commit covers nothing of it.
+    let mut committer = f.members[RECEIVER].clone();
+    committer.process(&remove_msg).unwrap();
+    let reference = committer
+        .cached_proposals()
+        .next()
+        .unwrap()
+        .reference
+        .to_vec();
+    assert!(committer.discard_proposal(&reference));
+    assert!(!committer.discard_proposal(&reference));
+    assert_eq!(committer.cached_proposals().count(), 0);
+    let out = committer
+        .commit(&CommitOptions {
+            force_path: true,
+            ..CommitOptions::default()
+        })
+        .unwrap();
+    assert!(out.omitted.is_empty());
+    assert!(committer.tree().leaf(LeafIndex(VICTIM)).is_some());
 }

@@ -254,6 +254,14 @@ impl EpochFraming {
         self
     }
 
+    /// Append the framing state (keys and every ratchet) to `out`, for a state digest.
+    pub(crate) fn digest_into(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.membership_key.as_bytes());
+        out.extend_from_slice(self.sender_data_secret.as_bytes());
+        out.extend_from_slice(&self.max_forward_distance.to_be_bytes());
+        self.secret_tree.digest_into(out);
+    }
+
     /// The epoch's group context.
     pub fn group_context(&self) -> &GroupContext {
         &self.group_context

@@ -147,7 +147,10 @@ fn select_cached<'a>(
         reason,
     };
     if by_value.iter().any(|p| matches!(p, Proposal::ReInit(_))) {
-        let omitted = cache.iter().map(|c| omit(c, OmitReason::Superseded)).collect();
+        let omitted = cache
+            .iter()
+            .map(|c| omit(c, OmitReason::Superseded))
+            .collect();
         return (Vec::new(), omitted);
     }
     let mut removed: HashSet<u32> = HashSet::new();

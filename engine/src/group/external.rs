@@ -335,10 +335,7 @@ impl Group {
                 // §12.2: a resync removes the joiner's own old leaf. The path leaf must meet
                 // the criteria of an Update of that leaf, its credential among them.
                 Some(old) => {
-                    let old_leaf = g
-                        .tree
-                        .leaf(old)
-                        .ok_or(GroupError::RemoveNonMember(old.0))?;
+                    let old_leaf = g.tree.leaf(old).ok_or(GroupError::RemoveNonMember(old.0))?;
                     g.check_replacement_leaf(old, old_leaf, leaf, true)?;
                 }
                 None => {

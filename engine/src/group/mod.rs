@@ -51,6 +51,7 @@ pub use credentials::{
     BasicCredentialValidator, CredentialChange, CredentialCheck, CredentialValidator,
 };
 pub use process::ProcessOutcome;
+pub use propose::CachedProposalView;
 
 /// Why a group operation was refused, beyond codec, crypto, tree and framing failures.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -565,9 +566,68 @@ impl Group {
         result
     }
 
+    /// A SHA-256 digest of this member's whole state: group context, tree, private TreeKEM
+    /// keys, epoch secrets, transcript hash, message ratchets, proposal cache, pending
+    /// Updates, PSK stores, the removed and ReInit flags and the randomness counter. Two
+    /// states with the same digest behave identically; tests use it to show that a rejected
+    /// message left nothing changed. The digest is a hash of high-entropy secrets and reveals
+    /// none of them.
+    pub fn state_digest(&self) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let field = |out: &mut Vec<u8>, bytes: &[u8]| {
+            out.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
+            out.extend_from_slice(bytes);
+        };
+        field(&mut out, &codec::encode(&self.context)?);
+        field(&mut out, &self.tree.wire_bytes()?);
+        let mut private = Vec::new();
+        self.private.digest_into(&mut private);
+        field(&mut out, &private);
+        field(&mut out, &self.interim_transcript_hash);
+        self.secrets.digest_into(&mut out);
+        self.framing.digest_into(&mut out);
+        for c in &self.proposal_cache {
+            field(&mut out, &c.reference);
+            field(&mut out, &codec::encode(&c.proposal)?);
+            field(&mut out, &c.sender.0.to_be_bytes());
+        }
+        out.push(0xff);
+        for u in &self.pending_updates {
+            field(&mut out, &u.reference);
+            field(&mut out, u.leaf_key.as_bytes());
+        }
+        out.push(0xff);
+        let mut psks: Vec<_> = self.external_psks.iter().collect();
+        psks.sort_by(|a, b| a.0.cmp(b.0));
+        for (id, psk) in psks {
+            field(&mut out, id);
+            field(&mut out, psk.as_bytes());
+        }
+        out.push(0xff);
+        for (epoch, psk) in &self.resumption_psks {
+            field(&mut out, &epoch.to_be_bytes());
+            field(&mut out, psk.as_bytes());
+        }
+        out.push(0xff);
+        out.push(u8::from(self.removed));
+        match &self.reinit {
+            Some(r) => field(&mut out, &codec::encode(r)?),
+            None => out.push(0),
+        }
+        out.extend_from_slice(&self.rng.counter.to_be_bytes());
+        let digest = self.provider.hash(&out);
+        zeroize::Zeroize::zeroize(&mut out);
+        Ok(digest)
+    }
+
     /// Replace the executor (e.g. force the serial reference path).
     pub fn set_executor(&mut self, executor: Executor) {
         self.config.executor = executor;
+    }
+
+    /// Replace the clock that KeyPackage lifetimes are checked against.
+    pub fn set_clock(&mut self, clock: Clock) {
+        self.config.clock = clock;
     }
 
     /// The provider (cipher suite).

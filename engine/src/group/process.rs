@@ -244,10 +244,7 @@ impl Group {
     /// The provisional GroupContext of the next epoch (RFC 9420 §12.4.2): epoch + 1 and the
     /// new extensions if a GroupContextExtensions proposal is committed. The tree hash is
     /// filled in once the path is merged.
-    pub(super) fn provisional_context(
-        &self,
-        applied: &proposals::Applied,
-    ) -> Result<GroupContext> {
+    pub(super) fn provisional_context(&self, applied: &proposals::Applied) -> Result<GroupContext> {
         let mut provisional = GroupContext {
             epoch: next_epoch(self.context.epoch)?,
             ..self.context.clone()

@@ -219,12 +219,7 @@ impl Group {
             return Ok(());
         }
         match self.tree.leaves().find(|(i, l)| {
-            Some(*i) != except
-                && !l
-                    .capabilities
-                    .credentials
-                    .iter()
-                    .any(|c| c.0 == t)
+            Some(*i) != except && !l.capabilities.credentials.iter().any(|c| c.0 == t)
         }) {
             Some((i, _)) => Err(GroupError::UnsupportedCapability {
                 leaf: Some(i.0),

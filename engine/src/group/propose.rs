@@ -12,6 +12,18 @@ use crate::crypto::{HpkePrivateKey, Secret};
 use crate::error::{Error, Result};
 use crate::tree::LeafIndex;
 
+/// A proposal in this epoch's cache ([`Group::cached_proposals`]).
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct CachedProposalView<'a> {
+    /// Its ProposalRef.
+    pub reference: &'a [u8],
+    /// The member that sent it.
+    pub sender: LeafIndex,
+    /// The proposal.
+    pub proposal: &'a Proposal,
+}
+
 impl Group {
     /// Register an external PSK (RFC 9420 §8.4) under `psk_id`, for PreSharedKey proposals
     /// and Welcomes that name it.
@@ -22,6 +34,28 @@ impl Group {
     /// The ProposalRefs cached in this epoch (received or sent), in arrival order.
     pub fn pending_proposals(&self) -> impl Iterator<Item = &[u8]> + '_ {
         self.proposal_cache.iter().map(|c| c.reference.as_slice())
+    }
+
+    /// The proposals cached in this epoch, in arrival order: each one's reference, sender and
+    /// the proposal itself, for an application that decides what its next commit covers.
+    pub fn cached_proposals(&self) -> impl Iterator<Item = CachedProposalView<'_>> + '_ {
+        self.proposal_cache.iter().map(|c| CachedProposalView {
+            reference: &c.reference,
+            sender: c.sender,
+            proposal: &c.proposal,
+        })
+    }
+
+    /// Drop the cached proposal with `reference`, so that this member's commits do not cover
+    /// it (another member's commit may still reference it: the proposal is dropped from this
+    /// member's cache only, and such a commit then fails here with
+    /// [`GroupError::UnknownProposalRef`]). Dropping an own Update also forgets its key.
+    /// Returns whether it was cached.
+    pub fn discard_proposal(&mut self, reference: &[u8]) -> bool {
+        let before = self.proposal_cache.len();
+        self.proposal_cache.retain(|c| c.reference != reference);
+        self.pending_updates.retain(|u| u.reference != reference);
+        self.proposal_cache.len() != before
     }
 
     /// The ReInit committed in this group, if any (RFC 9420 §11.2): the group is closed

@@ -48,6 +48,17 @@ pub(super) fn next_path_secret(
 }
 
 impl TreeKemPrivate {
+    /// Append every key of this state, with its position, to `out` (for a state digest; the
+    /// caller hashes it).
+    pub(crate) fn digest_into(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.leaf.0.to_be_bytes());
+        out.extend_from_slice(self.leaf_key.as_bytes());
+        for (node, key) in &self.path_keys {
+            out.extend_from_slice(&node.0.to_be_bytes());
+            out.extend_from_slice(key.as_bytes());
+        }
+    }
+
     /// The state of a member holding only its leaf key (e.g. just after joining by Add).
     pub fn new(leaf: LeafIndex, leaf_key: HpkePrivateKey) -> Self {
         TreeKemPrivate {

@@ -89,6 +89,26 @@ impl EpochSecrets {
         })
     }
 
+    /// Append every secret to `out`, for a state digest.
+    pub(crate) fn digest_into(&self, out: &mut Vec<u8>) {
+        for s in [
+            &self.joiner_secret,
+            &self.welcome_secret,
+            &self.epoch_secret,
+            &self.sender_data_secret,
+            &self.encryption_secret,
+            &self.exporter_secret,
+            &self.external_secret,
+            &self.confirmation_key,
+            &self.membership_key,
+            &self.resumption_psk,
+            &self.epoch_authenticator,
+            &self.init_secret,
+        ] {
+            out.extend_from_slice(s.as_bytes());
+        }
+    }
+
     /// `MLS-Exporter(label, context, length)` (RFC 9420 §8.5).
     pub fn export(
         &self,

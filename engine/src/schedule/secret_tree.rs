@@ -126,6 +126,34 @@ impl SecretTree {
         self
     }
 
+    /// Append the whole state (node secrets, every ratchet's generation, secret and retained
+    /// keys, in a fixed order) to `out`, for a state digest.
+    pub(crate) fn digest_into(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.n_leaves.to_be_bytes());
+        out.extend_from_slice(&self.out_of_order_tolerance.to_be_bytes());
+        let mut nodes: Vec<_> = self.nodes.iter().collect();
+        nodes.sort_by_key(|(x, _)| **x);
+        for (x, secret) in nodes {
+            out.extend_from_slice(&x.to_be_bytes());
+            out.extend_from_slice(secret.as_bytes());
+        }
+        out.push(0xff);
+        let mut ratchets: Vec<_> = self.ratchets.iter().collect();
+        ratchets.sort_by_key(|((leaf, kind), _)| (*leaf, matches!(kind, RatchetKind::Application)));
+        for ((leaf, kind), r) in ratchets {
+            out.extend_from_slice(&leaf.to_be_bytes());
+            out.push(u8::from(matches!(kind, RatchetKind::Application)));
+            out.extend_from_slice(&r.generation.to_be_bytes());
+            out.extend_from_slice(r.secret.as_bytes());
+            for (g, k) in &r.retained {
+                out.extend_from_slice(&g.to_be_bytes());
+                out.extend_from_slice(k.key.as_bytes());
+                out.extend_from_slice(k.nonce.as_bytes());
+            }
+            out.push(0xff);
+        }
+    }
+
     /// The configured out-of-order tolerance.
     pub fn out_of_order_tolerance(&self) -> u32 {
         self.out_of_order_tolerance
