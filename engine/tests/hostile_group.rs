@@ -1386,7 +1386,7 @@ fn invalid_proposals_are_refused_and_expired_ones_left_out() {
     )
     .unwrap()
     .0;
-    let (kp_signer, _) = (f.signers[1].clone(), ());
+    let kp_signer = f.signers[1].clone();
     let add = |kp: KeyPackage| Proposal::Add(Add { key_package: kp });
     let small_order = f.resign_key_package(kp(&f.p, 160).0, &f.kp_signer(160), |k| {
         k.init_key = codec::HpkePublicKey(vec![0; 32].into())
@@ -1403,7 +1403,8 @@ fn invalid_proposals_are_refused_and_expired_ones_left_out() {
         f.p.derive_hpke_key_pair(&[0x72; 32]).unwrap().1,
         3,
     );
-    let cases: Vec<(&str, Proposal, Box<dyn Fn(&Error) -> bool>)> = vec![
+    type Expect = Box<dyn Fn(&Error) -> bool>;
+    let cases: Vec<(&str, Proposal, Expect)> = vec![
         (
             "Add of an expired KeyPackage",
             add(expired),
