@@ -1622,3 +1622,371 @@ fn invalid_proposals_are_refused_and_expired_ones_left_out() {
     assert!(out.omitted.is_empty());
     assert!(committer.tree().leaf(LeafIndex(VICTIM)).is_some());
 }
+
+/// RFC 9420 §7.3 and §12.4.2 for the committer's UpdatePath leaf, each case re-signed by the
+/// committer (leaf and content): it must change the encryption key, carry a key valid for
+/// the suite, list no extension twice, support its own extensions and credential type, keep
+/// its identity (the default credential policy), and every UpdatePath node key must be valid.
+#[test]
+fn path_leaf_validation() {
+    let mut f = fixture();
+    let committer_key = f.members[RECEIVER]
+        .tree()
+        .leaf(LeafIndex(COMMITTER as u32))
+        .unwrap()
+        .encryption_key
+        .clone();
+    let signer = f.signers[COMMITTER].clone();
+    let edited = |f: &Fixture, edit: &dyn Fn(&mut codec::LeafNode)| {
+        let mut pm = f.public();
+        edit(
+            &mut Fixture::edit_commit(&mut pm)
+                .path
+                .as_mut()
+                .unwrap()
+                .leaf_node,
+        );
+        f.resign_path_leaf(&mut pm, &signer);
+        f.reframe(pm)
+    };
+    let ext = |t: u16| codec::Extension {
+        extension_type: codec::ExtensionType(t),
+        extension_data: Vec::new().into(),
+    };
+    let mut n = 0;
+    let input = [edited(&f, &|l| l.encryption_key = committer_key.clone())];
+    n += f.attack("path leaf keeps the encryption key", &input, |e| {
+        is_group(e, |g| {
+            matches!(g, GroupError::EncryptionKeyUnchanged { leaf } if *leaf == COMMITTER as u32)
+        })
+    });
+    let input = [edited(&f, &|l| {
+        l.encryption_key = codec::HpkePublicKey(vec![0; 32].into())
+    })];
+    n += f.attack("path leaf with a small-order key", &input, |e| {
+        matches!(e, Error::Crypto(CryptoError::SmallOrderPublicKey))
+    });
+    let input = [edited(&f, &|l| {
+        l.capabilities.extensions.push(codec::ExtensionType(0xff20));
+        l.extensions = vec![ext(0xff20), ext(0xff20)];
+    })];
+    n += f.attack("path leaf with an extension twice", &input, |e| {
+        matches!(
+            e,
+            Error::InvalidMessage(codec::CodecError::DuplicateExtension {
+                extension_type: 0xff20
+            })
+        )
+    });
+    let input = [edited(&f, &|l| l.extensions = vec![ext(0xff21)])];
+    n += f.attack(
+        "path leaf with an extension it does not list",
+        &input,
+        |e| {
+            matches!(
+                e,
+                Error::InvalidTree(canopy_engine::tree::TreeError::UnsupportedExtension {
+                    extension_type: 0xff21
+                })
+            )
+        },
+    );
+    let input = [edited(&f, &|l| {
+        l.capabilities.credentials = vec![codec::CredentialType::X509]
+    })];
+    n += f.attack("path leaf not supporting basic credentials", &input, |e| {
+        matches!(
+            e,
+            Error::InvalidTree(canopy_engine::tree::TreeError::UnsupportedCredential {
+                credential_type: 1
+            })
+        )
+    });
+    let input = [edited(&f, &|l| {
+        l.credential = codec::Credential::Basic {
+            identity: b"member-3".to_vec().into(),
+        }
+    })];
+    n += f.attack("path leaf under another identity", &input, |e| {
+        is_group(e, |g| {
+            matches!(
+                g,
+                GroupError::CredentialRejected {
+                    check: CredentialCheck::Update,
+                    leaf: Some(1)
+                }
+            )
+        })
+    });
+    // A small-order key on an UpdatePath node (covered by the parent hash, which the
+    // committer re-signs through the leaf: the key check comes first).
+    let mut bad = f.public();
+    let mut one = [0u8; 32];
+    one[0] = 1;
+    Fixture::edit_commit(&mut bad).path.as_mut().unwrap().nodes[0].encryption_key =
+        codec::HpkePublicKey(one.to_vec().into());
+    let input = [f.reframe(bad)];
+    n += f.attack("UpdatePath node with a small-order key", &input, |e| {
+        is_treekem(e, |t| {
+            matches!(
+                t,
+                TreeKemError::Engine(Error::Crypto(CryptoError::SmallOrderPublicKey))
+            )
+        })
+    });
+    assert_eq!(n, 7);
+}
+
+impl Fixture {
+    /// The genuine Welcome with its GroupInfo edited by `edit`, re-signed by the committer,
+    /// its confirmation tag recomputed for the edited context, and the joiner's GroupSecrets
+    /// re-sealed (their HPKE context is the encrypted GroupInfo): what a committer that
+    /// lies about the group could send.
+    fn forge_welcome(&self, edit: impl FnOnce(&mut codec::GroupInfo)) -> Vec<u8> {
+        use canopy_engine::welcome;
+        let mut w = match codec::decode::<MlsMessage>(&self.welcome).unwrap().body {
+            MlsMessageBody::Welcome(w) => w,
+            _ => unreachable!(),
+        };
+        let (kp, secrets) = &self.joiner;
+        let gs = welcome::decrypt_group_secrets(&self.p, &w, kp, &secrets.init_key).unwrap();
+        let zero = Secret::new(vec![0; self.p.hash_len()]);
+        let ws = welcome::welcome_secret(&self.p, &gs.joiner_secret, &zero).unwrap();
+        let mut gi = welcome::decrypt_group_info(&self.p, &w, &ws).unwrap();
+        edit(&mut gi);
+        let epoch = EpochSecrets::from_joiner(
+            &self.p,
+            gs.joiner_secret.clone(),
+            zero.as_bytes(),
+            &codec::encode(&gi.group_context).unwrap(),
+        )
+        .unwrap();
+        gi.confirmation_tag = Mac(epoch
+            .confirmation_tag(
+                &self.p,
+                gi.group_context.confirmed_transcript_hash.as_slice(),
+            )
+            .into());
+        welcome::sign_group_info(&self.p, &self.signers[COMMITTER], &mut gi).unwrap();
+        w.encrypted_group_info = welcome::encrypt_group_info(&self.p, &gi, &ws)
+            .unwrap()
+            .as_slice()
+            .to_vec()
+            .into();
+        w.secrets = vec![welcome::encrypt_group_secrets(
+            &self.p,
+            kp,
+            w.encrypted_group_info.as_slice(),
+            &gs,
+        )
+        .unwrap()];
+        codec::encode(&MlsMessage {
+            version: ProtocolVersion::MLS10,
+            body: MlsMessageBody::Welcome(w),
+        })
+        .unwrap()
+    }
+}
+
+/// RFC 9420 §12.4.3.1 and §13.4 for a new member, each through `Group::join` with a Welcome
+/// a lying committer could send: the GroupContext's extensions and required capabilities
+/// must be supported by every member (the joiner included), no extension list may repeat a
+/// type, the tree must hash to the context, and the joiner's leaf must be in it.
+#[test]
+fn join_validation() {
+    let f = fixture();
+    let (joiner_kp, secrets) = f.joiner.clone();
+    let join = |welcome: &[u8], tree: Option<&[u8]>| {
+        Group::join(f.p, welcome, &joiner_kp, &secrets, tree, config(99)).unwrap_err()
+    };
+    // Sanity: the forging itself yields a Welcome that joins.
+    Group::join(
+        f.p,
+        &f.forge_welcome(|_| {}),
+        &joiner_kp,
+        &secrets,
+        None,
+        config(99),
+    )
+    .unwrap();
+    let ext = |t: u16, data: Vec<u8>| codec::Extension {
+        extension_type: codec::ExtensionType(t),
+        extension_data: data.into(),
+    };
+    let mut n = 0;
+    let e = join(
+        &f.forge_welcome(|gi| gi.group_context.extensions = vec![ext(0xff30, vec![])]),
+        None,
+    );
+    assert!(
+        is_group(&e, |g| matches!(
+            g,
+            GroupError::UnsupportedCapability {
+                what: "extension",
+                value: 0xff30,
+                ..
+            }
+        )),
+        "{e:?}"
+    );
+    n += 1;
+    let required = codec::encode(&codec::RequiredCapabilities {
+        extension_types: vec![],
+        proposal_types: vec![codec::ProposalType(0xff31)],
+        credential_types: vec![],
+    })
+    .unwrap();
+    let e = join(
+        &f.forge_welcome(|gi| {
+            gi.group_context.extensions =
+                vec![ext(codec::ExtensionType::REQUIRED_CAPABILITIES.0, required)]
+        }),
+        None,
+    );
+    assert!(
+        is_group(&e, |g| matches!(
+            g,
+            GroupError::UnsupportedCapability {
+                what: "proposal",
+                value: 0xff31,
+                ..
+            }
+        )),
+        "{e:?}"
+    );
+    n += 1;
+    let e = join(
+        &f.forge_welcome(|gi| {
+            let tree = gi.extensions[0].clone();
+            gi.extensions.push(tree);
+        }),
+        None,
+    );
+    assert!(
+        matches!(
+            e,
+            Error::InvalidMessage(codec::CodecError::DuplicateExtension { .. })
+        ),
+        "{e:?}"
+    );
+    n += 1;
+    let e = join(
+        &f.forge_welcome(|gi| {
+            gi.group_context.extensions = vec![
+                ext(codec::ExtensionType::REQUIRED_CAPABILITIES.0, vec![0, 0, 0]),
+                ext(codec::ExtensionType::REQUIRED_CAPABILITIES.0, vec![0, 0, 0]),
+            ]
+        }),
+        None,
+    );
+    assert!(
+        matches!(
+            e,
+            Error::InvalidMessage(codec::CodecError::DuplicateExtension { .. })
+        ),
+        "{e:?}"
+    );
+    n += 1;
+
+    // The tree of the epoch before, given out of band with a Welcome that carries none.
+    let old_tree = f.members[RECEIVER].ratchet_tree_bytes().unwrap();
+    let no_tree = f.forge_welcome(|gi| gi.extensions.clear());
+    let e = join(&no_tree, Some(&old_tree));
+    assert!(
+        is_group(&e, |g| matches!(g, GroupError::TreeHashMismatch)),
+        "{e:?}"
+    );
+    n += 1;
+    let e = join(&no_tree, None);
+    assert!(
+        is_group(&e, |g| matches!(g, GroupError::MissingRatchetTree)),
+        "{e:?}"
+    );
+    n += 1;
+
+    // Tree edits caught before any hash: unmerged-leaf rules and leaf extensions.
+    let tree_bytes = f.committer_after.ratchet_tree_bytes().unwrap();
+    let tree: codec::RatchetTree = codec::decode(&tree_bytes).unwrap();
+    let parent = tree
+        .0
+        .iter()
+        .position(|n| matches!(n, Some(codec::Node::Parent(_))))
+        .unwrap();
+    let with_unmerged = |leaves: Vec<u32>| {
+        let mut t = tree.clone();
+        if let Some(codec::Node::Parent(p)) = &mut t.0[parent] {
+            p.unmerged_leaves = leaves;
+        }
+        codec::encode(&t).unwrap()
+    };
+    let e = join(&no_tree, Some(&with_unmerged(vec![2, 0])));
+    assert!(
+        matches!(
+            e,
+            Error::InvalidTree(canopy_engine::tree::TreeError::UnmergedLeavesUnsorted { .. })
+        ),
+        "{e:?}"
+    );
+    n += 1;
+    let e = join(&no_tree, Some(&with_unmerged(vec![MEMBERS + 3])));
+    assert!(
+        matches!(
+            e,
+            Error::InvalidTree(canopy_engine::tree::TreeError::BadUnmergedLeaf { .. })
+        ),
+        "{e:?}"
+    );
+    n += 1;
+    // Leaf 2 with an extension it does not list, re-signed by its owner.
+    let mut t = tree.clone();
+    if let Some(codec::Node::Leaf(l)) = &mut t.0[4] {
+        l.extensions = vec![ext(0xff32, vec![])];
+        let gid = f.members[RECEIVER].context().group_id.clone();
+        let tbs = LeafNodeTbs::in_group(l, gid.as_slice(), 2);
+        l.signature =
+            f.p.sign_with_label(&f.signers[2], b"LeafNodeTBS", &codec::encode(&tbs).unwrap())
+                .unwrap()
+                .into();
+    }
+    let e = join(&no_tree, Some(&codec::encode(&t).unwrap()));
+    assert!(
+        matches!(
+            e,
+            Error::InvalidTree(canopy_engine::tree::TreeError::UnsupportedExtension {
+                extension_type: 0xff32
+            })
+        ),
+        "{e:?}"
+    );
+    n += 1;
+
+    // A Welcome entry for a KeyPackage whose leaf is not in the tree: the joiner's
+    // GroupSecrets re-sealed to another KeyPackage.
+    let (other_kp, other_secrets) = kp(&f.p, 170);
+    let mut w = match codec::decode::<MlsMessage>(&f.welcome).unwrap().body {
+        MlsMessageBody::Welcome(w) => w,
+        _ => unreachable!(),
+    };
+    let gs = canopy_engine::welcome::decrypt_group_secrets(&f.p, &w, &joiner_kp, &secrets.init_key)
+        .unwrap();
+    let entry = canopy_engine::welcome::encrypt_group_secrets(
+        &f.p,
+        &other_kp,
+        w.encrypted_group_info.as_slice(),
+        &gs,
+    )
+    .unwrap();
+    w.secrets.push(entry);
+    let forged = codec::encode(&MlsMessage {
+        version: ProtocolVersion::MLS10,
+        body: MlsMessageBody::Welcome(w),
+    })
+    .unwrap();
+    let e = Group::join(f.p, &forged, &other_kp, &other_secrets, None, config(98)).unwrap_err();
+    assert!(
+        is_group(&e, |g| matches!(g, GroupError::OwnLeafMissing)),
+        "{e:?}"
+    );
+    n += 1;
+    assert_eq!(n, 10);
+}

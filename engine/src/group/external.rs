@@ -92,6 +92,7 @@ impl Group {
             .map(|l| l.signature_key.as_slice().to_vec())
             .ok_or(crate::welcome::WelcomeError::UnknownSigner(gi.signer))?;
         verify_group_info(&provider, &gi, &signer_key)?;
+        super::join::check_joined_group(&config, &tree, &gi)?;
         let external_pub = gi
             .extensions
             .iter()

@@ -1,6 +1,8 @@
 //! Joining from a Welcome (RFC 9420 §12.4.3.1), with the tree from the `ratchet_tree`
 //! extension or supplied out of band.
 
+use super::credentials::CredentialChange;
+use super::proposals::{check_leaf_supports, required_capabilities};
 use super::{decode_message, Group, GroupConfig, GroupError, NextEpoch, Rng};
 use crate::codec::{
     self, ExtensionType, GroupInfo, KeyPackage, MlsMessageBody, Node, PreSharedKeyId, PskSource,
@@ -99,6 +101,7 @@ impl Group {
         if tree_hash.as_slice() != context.tree_hash.as_slice() {
             return Err(GroupError::TreeHashMismatch.into());
         }
+        check_joined_group(&config, &tree, &joined.group_info)?;
         let me = tree
             .leaves()
             .find(|(_, l)| **l == key_package.leaf_node)
@@ -150,6 +153,36 @@ impl Group {
         }
         Ok(group)
     }
+}
+
+/// What a new member checks of a group beyond the tree's own validity (RFC 9420 §12.4.3.1,
+/// §13.4): no extension type twice in the GroupInfo or the GroupContext; every member —
+/// the joiner included — supports the GroupContext's extensions and `required_capabilities`;
+/// and the application accepts every member's credential.
+pub(super) fn check_joined_group(
+    config: &GroupConfig,
+    tree: &RatchetTree,
+    gi: &GroupInfo,
+) -> Result<()> {
+    codec::check_unique_extensions(&gi.extensions)?;
+    let extensions = &gi.group_context.extensions;
+    codec::check_unique_extensions(extensions)?;
+    let required = required_capabilities(extensions)?;
+    for (i, leaf) in tree.leaves() {
+        check_leaf_supports(leaf, Some(i), extensions, required.as_ref())?;
+        let change = CredentialChange::Existing {
+            leaf: i,
+            credential: &leaf.credential,
+        };
+        if !config.credential_validator.accept(&change) {
+            return Err(GroupError::CredentialRejected {
+                check: change.check(),
+                leaf: Some(i.0),
+            }
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// The tree from the GroupInfo's `ratchet_tree` extension, else from `out_of_band`.
