@@ -305,11 +305,6 @@ impl EpochFraming {
         self.copy
     }
 
-    /// The secret tree.
-    pub fn secret_tree(&self) -> &SecretTree {
-        &self.secret_tree
-    }
-
     /// Every secret held. The destructuring is exhaustive so that a field added later cannot
     /// be missed.
     pub(crate) fn for_each_secret(&self, f: &mut dyn FnMut(&Secret)) {
