@@ -594,7 +594,7 @@ impl Group {
             provider: _,
             context: _,
             tree: _,
-            // TreeKEM path secrets and leaf keys, never a key-schedule value.
+            // TreeKEM private keys (leaf and direct-path nodes), never a key-schedule value.
             private: _,
             signer: _,
             secrets,
