@@ -292,7 +292,7 @@ impl Fixture {
         mut expect: impl FnMut(&Error) -> bool,
     ) -> usize {
         let before = snapshot(&self.members[RECEIVER]);
-        let victim_before = snapshot(&self.members[VICTIM as usize]);
+        let mut victim_before = snapshot(&self.members[VICTIM as usize]);
         for (i, input) in inputs.iter().enumerate() {
             assert_ne!(input, &self.commit, "{class} #{i}: not mutated");
             let e = match self.members[RECEIVER].process(input) {
@@ -321,6 +321,7 @@ impl Fixture {
                 Ok(ProcessOutcome::Removed) if victim_cannot_check(&e) => {
                     // Undo the removal for the next input: a fresh copy of the victim.
                     self.members[VICTIM as usize] = self.victim.clone();
+                    victim_before = snapshot(&self.members[VICTIM as usize]);
                 }
                 Ok(o) => panic!("{class} #{i}: the victim accepted ({o:?}); receiver: {e:?}"),
             }

@@ -141,6 +141,9 @@ fn epoch_secrets() {
         secrets.init_secret.as_bytes(),
     ];
     assert_redacted("EpochSecrets", &secrets, &all);
+    let (retained, encryption) = secrets.clone().into_retained();
+    assert_redacted("RetainedSecrets", &retained, &all);
+    assert_redacted("encryption_secret", &encryption, &all);
 }
 
 #[test]
@@ -198,6 +201,11 @@ fn secret_tree_and_framing() {
     assert_redacted(
         "EpochFraming (used)",
         &framing,
+        &[&membership, &sender_data, &encryption],
+    );
+    assert_redacted(
+        "EpochFraming (receiving copy)",
+        &framing.receiving_copy(),
         &[&membership, &sender_data, &encryption],
     );
 }

@@ -221,8 +221,8 @@ pub mod live {
             )
             .commit,
         ));
+        // Sent by the member itself: a copy of its state cannot send PrivateMessages.
         let app = members[1]
-            .clone()
             .protect_application(b"hello")
             .expect("protect");
         messages.push(("application", app));

@@ -30,7 +30,7 @@ use crate::codec::{
 };
 use crate::crypto::{Provider, Secret, SignaturePrivateKey};
 use crate::error::{Error, Result};
-use crate::schedule::{EpochSecrets, SecretTree};
+use crate::schedule::{EpochSecrets, RetainedSecrets, SecretTree};
 
 mod private;
 mod public;
@@ -89,6 +89,12 @@ pub enum FramingError {
         /// The message's generation.
         generation: u32,
     },
+    /// This framing state is a copy ([`EpochFraming::receiving_copy`], e.g. of a cloned
+    /// group): it receives like the original but cannot send a `PrivateMessage` in this epoch,
+    /// since the original may use (or have used) any of its generations and sending again
+    /// would reuse a key and nonce.
+    #[error("a copied state cannot send PrivateMessages in this epoch")]
+    SendFromCopy,
     /// The generation is further ahead of the ratchet than the configured maximum.
     #[error("generation {generation} too far ahead (next is {next})")]
     GenerationTooFar {
@@ -200,6 +206,10 @@ pub const DEFAULT_MAX_FORWARD_DISTANCE: u32 = 1000;
 ///
 /// Sending and receiving on a `PrivateMessage` ratchet consumes generations, so protecting
 /// and unprotecting take `&mut self`. Each member holds its own `EpochFraming`.
+///
+/// It is deliberately not `Clone`: two states that both send from the same ratchets would
+/// encrypt different messages under the same key and nonce. [`EpochFraming::receiving_copy`]
+/// is the copy there is: exact receive state, no sending.
 #[derive(Debug)]
 pub struct EpochFraming {
     provider: Provider,
@@ -208,10 +218,15 @@ pub struct EpochFraming {
     sender_data_secret: Secret,
     secret_tree: SecretTree,
     max_forward_distance: u32,
+    /// Set on a [`EpochFraming::receiving_copy`]: `PrivateMessage`s cannot be sent.
+    copy: bool,
 }
 
 impl EpochFraming {
     /// Framing state from the epoch's secrets; `n_leaves` is the ratchet tree's leaf count.
+    ///
+    /// The secret tree's root (`encryption_secret`) is split into its children at once, so
+    /// the value itself is not kept (RFC 9420 §9.2: it is consumed when the epoch is set up).
     pub fn new(
         provider: Provider,
         group_context: GroupContext,
@@ -220,31 +235,91 @@ impl EpochFraming {
         encryption_secret: Secret,
         n_leaves: u32,
     ) -> Self {
+        let mut secret_tree = SecretTree::new(encryption_secret, n_leaves);
+        // Splitting is two HKDF-Expand calls of `Nh` bytes under fixed labels, which cannot
+        // fail; if it ever did, the tree stays as built and splits the root on first use
+        // (returning the error then), which is correct, only later.
+        let _ = secret_tree.split_root(&provider);
         EpochFraming {
             provider,
             group_context,
             membership_key,
             sender_data_secret,
-            secret_tree: SecretTree::new(encryption_secret, n_leaves),
+            secret_tree,
             max_forward_distance: DEFAULT_MAX_FORWARD_DISTANCE,
+            copy: false,
         }
     }
 
-    /// Framing state from a key-schedule epoch (RFC 9420 §8).
+    /// Set up the framing of a key-schedule epoch (RFC 9420 §8), consuming its secrets:
+    /// `encryption_secret` goes into the secret tree, `joiner_secret`, `welcome_secret` and
+    /// `epoch_secret` are dropped (zeroized), and the secrets a member keeps for the epoch are
+    /// returned (§9.2).
     pub fn from_epoch_secrets(
         provider: Provider,
         group_context: GroupContext,
-        secrets: &EpochSecrets,
+        secrets: EpochSecrets,
         n_leaves: u32,
-    ) -> Self {
-        Self::new(
+    ) -> (Self, RetainedSecrets) {
+        let (retained, encryption_secret) = secrets.into_retained();
+        let framing = Self::new(
             provider,
             group_context,
-            secrets.membership_key.clone(),
-            secrets.sender_data_secret.clone(),
-            secrets.encryption_secret.clone(),
+            retained.membership_key.clone(),
+            retained.sender_data_secret.clone(),
+            encryption_secret,
             n_leaves,
-        )
+        );
+        (framing, retained)
+    }
+
+    /// A copy with exactly this state's ratchets (so whatever this state can no longer
+    /// decrypt, a replay in particular, the copy cannot either) that does not send
+    /// `PrivateMessage`s ([`FramingError::SendFromCopy`]). Two copies that both sent would
+    /// reuse keys: the copy cannot know which generations the original goes on to use, and
+    /// with seeded randomness even the reuse guard would repeat. A copy sends again from the
+    /// next epoch, whose framing is built afresh. `PublicMessage`s need no ratchet and are
+    /// unaffected.
+    pub fn receiving_copy(&self) -> Self {
+        EpochFraming {
+            provider: self.provider,
+            group_context: self.group_context.clone(),
+            membership_key: self.membership_key.clone(),
+            sender_data_secret: self.sender_data_secret.clone(),
+            secret_tree: self.secret_tree.clone(),
+            max_forward_distance: self.max_forward_distance,
+            copy: true,
+        }
+    }
+
+    /// This state, turned into a [`EpochFraming::receiving_copy`] without copying it: for a
+    /// state handed to a context that cannot know which generations its sender already used.
+    pub fn into_receiving_copy(mut self) -> Self {
+        self.copy = true;
+        self
+    }
+
+    /// Whether this state is a [`EpochFraming::receiving_copy`] (and so cannot send
+    /// `PrivateMessage`s).
+    pub fn is_receiving_copy(&self) -> bool {
+        self.copy
+    }
+
+    /// Every secret held. The destructuring is exhaustive so that a field added later cannot
+    /// be missed.
+    pub(crate) fn for_each_secret(&self, f: &mut dyn FnMut(&Secret)) {
+        let EpochFraming {
+            provider: _,
+            group_context: _,
+            membership_key,
+            sender_data_secret,
+            secret_tree,
+            max_forward_distance: _,
+            copy: _,
+        } = self;
+        f(membership_key);
+        f(sender_data_secret);
+        secret_tree.for_each_secret(f);
     }
 
     /// Set how far ahead of a ratchet a received generation may be (default
@@ -259,6 +334,7 @@ impl EpochFraming {
         out.extend_from_slice(self.membership_key.as_bytes());
         out.extend_from_slice(self.sender_data_secret.as_bytes());
         out.extend_from_slice(&self.max_forward_distance.to_be_bytes());
+        out.push(u8::from(self.copy));
         self.secret_tree.digest_into(out);
     }
 

@@ -92,13 +92,17 @@ impl EpochFraming {
     }
 
     /// [`EpochFraming::protect_private`] with a given reuse guard. The guard only matters if
-    /// the ratchet state is lost; it must be random outside tests.
+    /// the ratchet state is lost; it must be random outside tests. A
+    /// [`EpochFraming::receiving_copy`] fails with [`FramingError::SendFromCopy`].
     pub fn protect_private_with_reuse_guard(
         &mut self,
         content: &AuthenticatedContent,
         padding_len: usize,
         reuse_guard: [u8; 4],
     ) -> Result<PrivateMessage> {
+        if self.copy {
+            return Err(FramingError::SendFromCopy.into());
+        }
         if content.wire_format != WireFormat::PrivateMessage {
             return Err(FramingError::WrongWireFormat(content.wire_format).into());
         }

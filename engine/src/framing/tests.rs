@@ -388,6 +388,44 @@ fn private_misuse() {
     ));
 }
 
+#[test]
+fn receiving_copy_receives_exactly_and_never_sends() {
+    let f = fixture(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519);
+    let mut sender = f.framing();
+    let mut receiver = f.framing();
+    let first = sender
+        .protect_private(&f.signed(WireFormat::PrivateMessage, SENDER, app(b"1")), 0)
+        .unwrap();
+    receiver.unprotect_private(&first, f.key()).unwrap();
+    let mut copy = receiver.receiving_copy();
+    assert!(copy.is_receiving_copy() && !receiver.is_receiving_copy());
+    assert_eq!(
+        framing_err(copy.unprotect_private(&first, f.key())),
+        FramingError::GenerationConsumed { generation: 0 }
+    );
+    let second = sender
+        .protect_private(&f.signed(WireFormat::PrivateMessage, SENDER, app(b"2")), 0)
+        .unwrap();
+    copy.unprotect_private(&second, f.key()).unwrap();
+    receiver.unprotect_private(&second, f.key()).unwrap();
+    // No sending on any ratchet, the copy's own leaf or another; the original still sends.
+    for (sender, body) in [
+        (SENDER, app(b"x")),
+        (SENDER, proposal()),
+        (Sender::Member { leaf_index: 0 }, app(b"x")),
+    ] {
+        let signed = f.signed(WireFormat::PrivateMessage, sender, body);
+        assert!(matches!(
+            copy.protect_private(&signed, 0),
+            Err(Error::Framing(FramingError::SendFromCopy))
+        ));
+        receiver.protect_private(&signed, 0).unwrap();
+    }
+    // PublicMessages use no ratchet.
+    let signed = f.signed(WireFormat::PublicMessage, SENDER, proposal());
+    copy.protect_public(signed).unwrap();
+}
+
 /// Encrypt `plaintext` as leaf 1's generation-0 handshake message, by hand.
 fn hand_encrypt(
     f: &Fixture,

@@ -43,7 +43,7 @@ use crate::error::{Error, Result};
 use crate::framing::EpochFraming;
 use crate::kem::TreeKemPrivate;
 use crate::key_package::{default_lifetime, signed_leaf_node, Clock};
-use crate::schedule::{self, EpochSecrets};
+use crate::schedule::{self, EpochSecrets, RetainedSecrets};
 use crate::tree::{LeafIndex, RatchetTree};
 
 pub use commit::{CommitOptions, CommitOutput, OmitReason, OmittedProposal, OpCounts};
@@ -286,8 +286,15 @@ struct NextEpoch {
 
 /// One member's state of an MLS group in one epoch.
 ///
-/// `Clone` gives an independent copy whose message ratchets restart at generation 0 of the
-/// epoch (what a benchmark replaying one operation from the same state needs).
+/// `Clone` gives an independent copy (what a benchmark replaying one operation from the same
+/// state needs) with the exact message-ratchet state of the original: a message the original
+/// has already decrypted is a replay to the copy too. The copy cannot send `PrivateMessage`s
+/// (application data, or proposals and commits framed privately) in the current epoch
+/// ([`crate::framing::FramingError::SendFromCopy`]): whichever generation it picked, the
+/// original may use it as well, and two messages under one key and nonce break the AEAD.
+/// `PublicMessage` proposals and commits are unaffected, and once the copy enters a new epoch
+/// it sends normally. (Two copies that then process the same commit share that epoch's
+/// secrets, as any two restores of one saved state would: keep one of them live.)
 #[derive(Debug)]
 pub struct Group {
     provider: Provider,
@@ -295,7 +302,9 @@ pub struct Group {
     tree: RatchetTree,
     private: TreeKemPrivate,
     signer: SignaturePrivateKey,
-    secrets: EpochSecrets,
+    /// The key-schedule secrets kept for the epoch; those consumed at set-up are not here
+    /// (RFC 9420 §9.2, see [`EpochFraming::from_epoch_secrets`]).
+    secrets: RetainedSecrets,
     interim_transcript_hash: Vec<u8>,
     framing: EpochFraming,
     config: GroupConfig,
@@ -324,12 +333,7 @@ impl Clone for Group {
             signer: self.signer.clone(),
             secrets: self.secrets.clone(),
             interim_transcript_hash: self.interim_transcript_hash.clone(),
-            framing: EpochFraming::from_epoch_secrets(
-                self.provider,
-                self.context.clone(),
-                &self.secrets,
-                self.tree.n_leaves(),
-            ),
+            framing: self.framing.receiving_copy(),
             config: self.config.clone(),
             rng: self.rng.clone(),
             removed: self.removed,
@@ -424,6 +428,7 @@ impl Group {
     /// tree. For simulations that hold every member's keys but only one tree (the capacity
     /// planner lets whichever member commits next take over). `private` is checked against
     /// the tree and `signer` against the leaf's signature key; on error nothing is returned.
+    /// Like a clone, the result cannot send `PrivateMessage`s in the current epoch.
     pub fn into_member(self, private: TreeKemPrivate, signer: SignaturePrivateKey) -> Result<Self> {
         private.check_against(&self.provider, &self.tree)?;
         let leaf = self
@@ -433,20 +438,22 @@ impl Group {
         if leaf.signature_key.as_slice() != signer.public_key().as_slice() {
             return Err(Error::ApiMisuse("signer does not match the member's leaf"));
         }
-        let next = NextEpoch {
-            context: self.context,
+        // The framing keeps its exact receive state, but the new member's sending ratchets
+        // there only reflect what this state received from it: it may have sent more, so
+        // this state does not send PrivateMessages in this epoch.
+        let framing = self.framing.into_receiving_copy();
+        Ok(Group {
             private,
-            secrets: self.secrets,
-            interim_transcript_hash: self.interim_transcript_hash,
-        };
-        Ok(Self::assemble(
-            self.provider,
-            self.tree,
             signer,
-            next,
-            self.config,
-            self.rng,
-        ))
+            framing,
+            removed: false,
+            proposal_cache: Vec::new(),
+            pending_updates: Vec::new(),
+            external_psks: HashMap::new(),
+            resumption_psks: VecDeque::new(),
+            reinit: None,
+            ..self
+        })
     }
 
     /// The epoch whose key schedule starts from `joiner_secret` (no PSKs), with the interim
@@ -494,10 +501,11 @@ impl Group {
         config: GroupConfig,
         rng: Rng,
     ) -> Self {
-        let framing = EpochFraming::from_epoch_secrets(
+        // Consumes the set-up secrets (§9.2): the Group keeps only the retained ones.
+        let (framing, secrets) = EpochFraming::from_epoch_secrets(
             provider,
             next.context.clone(),
-            &next.secrets,
+            next.secrets,
             tree.n_leaves(),
         );
         Group {
@@ -506,7 +514,7 @@ impl Group {
             tree,
             private: next.private,
             signer,
-            secrets: next.secrets,
+            secrets,
             interim_transcript_hash: next.interim_transcript_hash,
             framing,
             config,
@@ -529,15 +537,18 @@ impl Group {
             .push_back((self.context.epoch, self.secrets.resumption_psk.clone()));
         self.proposal_cache.clear();
         self.pending_updates.clear();
-        self.framing = EpochFraming::from_epoch_secrets(
+        // Consumes the set-up secrets (§9.2); the previous epoch's secrets, its `init_secret`
+        // included, are dropped (zeroized) as they are replaced.
+        let (framing, secrets) = EpochFraming::from_epoch_secrets(
             self.provider,
             next.context.clone(),
-            &next.secrets,
+            next.secrets,
             self.tree.n_leaves(),
         );
+        self.framing = framing;
         self.context = next.context;
         self.private = next.private;
-        self.secrets = next.secrets;
+        self.secrets = secrets;
         self.interim_transcript_hash = next.interim_transcript_hash;
     }
 
@@ -584,7 +595,8 @@ impl Group {
         self.private.digest_into(&mut private);
         field(&mut out, &private);
         field(&mut out, &self.interim_transcript_hash);
-        self.secrets.digest_into(&mut out);
+        self.secrets
+            .for_each_secret(&mut |s| out.extend_from_slice(s.as_bytes()));
         self.framing.digest_into(&mut out);
         for c in &self.proposal_cache {
             field(&mut out, &c.reference);
@@ -673,6 +685,42 @@ impl Group {
     /// `epoch_authenticator` of the current epoch (RFC 9420 §8.7).
     pub fn epoch_authenticator(&self) -> &Secret {
         &self.secrets.epoch_authenticator
+    }
+
+    /// Whether any key-schedule or secret-tree secret this state holds equals `value`
+    /// (compared in constant time): the retained epoch secrets, the framing keys, every node
+    /// and ratchet secret and retained key of the secret tree, and the kept PSKs. For tests of
+    /// the deletion schedule (RFC 9420 §9.2): a consumed value, such as this epoch's
+    /// `joiner_secret` or `encryption_secret`, must not be found.
+    #[doc(hidden)]
+    pub fn holds_secret(&self, value: &[u8]) -> bool {
+        // Exhaustive, so that a field added later has to be placed on one side or the other.
+        let Group {
+            provider: _,
+            context: _,
+            tree: _,
+            // TreeKEM private keys (leaf and direct-path nodes), never a key-schedule value.
+            private: _,
+            signer: _,
+            secrets,
+            interim_transcript_hash: _,
+            framing,
+            config: _,
+            rng: _,
+            removed: _,
+            proposal_cache: _,
+            pending_updates: _,
+            external_psks,
+            resumption_psks,
+            reinit: _,
+        } = self;
+        let mut found = false;
+        let mut check = |s: &Secret| found |= schedule::secret_matches(s, value);
+        secrets.for_each_secret(&mut check);
+        framing.for_each_secret(&mut check);
+        external_psks.values().for_each(&mut check);
+        resumption_psks.iter().for_each(|(_, s)| check(s));
+        found
     }
 
     /// `MLS-Exporter(label, context, length)` (RFC 9420 §8.5).

@@ -12,8 +12,14 @@ use crate::codec::{
 use crate::crypto::{Provider, Secret};
 use crate::error::{Error, Result};
 
-/// The secrets of one epoch (RFC 9420 §8, table "Epoch-derived secrets"). Every field is a
-/// [`Secret`]: zeroized on drop, never printed.
+/// The secrets of one epoch (RFC 9420 §8, table "Epoch-derived secrets"): the whole output of
+/// the key schedule. Every field is a [`Secret`]: zeroized on drop, never printed.
+///
+/// This is what setting up an epoch needs; a member does not keep it. `joiner_secret`,
+/// `welcome_secret` (for the Welcome a committer builds), `epoch_secret` and
+/// `encryption_secret` (the root of the secret tree) are consumed once the epoch is set up and
+/// must then be deleted (§9.2): [`EpochSecrets::into_retained`] splits off what lasts for the
+/// epoch ([`RetainedSecrets`]) and hands over `encryption_secret`, dropping the rest.
 #[derive(Debug, Clone)]
 pub struct EpochSecrets {
     /// `joiner_secret`, from which the epoch secret and the welcome secret come.
@@ -26,6 +32,30 @@ pub struct EpochSecrets {
     pub sender_data_secret: Secret,
     /// `encryption_secret`: root of the secret tree.
     pub encryption_secret: Secret,
+    /// `exporter_secret`.
+    pub exporter_secret: Secret,
+    /// `external_secret`: seeds the external_pub key pair.
+    pub external_secret: Secret,
+    /// `confirmation_key`.
+    pub confirmation_key: Secret,
+    /// `membership_key`.
+    pub membership_key: Secret,
+    /// `resumption_psk`.
+    pub resumption_psk: Secret,
+    /// `epoch_authenticator`.
+    pub epoch_authenticator: Secret,
+    /// `init_secret` of the next epoch.
+    pub init_secret: Secret,
+}
+
+/// The secrets of one epoch that a member keeps for as long as it is in the epoch: those used
+/// after set-up (message framing, exports, external joins, confirmation tags, PSKs, the next
+/// epoch's key schedule). Nothing here derives one of the others, so holding them all does
+/// not keep a consumed value alive (RFC 9420 §9.2).
+#[derive(Debug, Clone)]
+pub struct RetainedSecrets {
+    /// `sender_data_secret`.
+    pub sender_data_secret: Secret,
     /// `exporter_secret`.
     pub exporter_secret: Secret,
     /// `external_secret`: seeds the external_pub key pair.
@@ -89,24 +119,39 @@ impl EpochSecrets {
         })
     }
 
-    /// Append every secret to `out`, for a state digest.
-    pub(crate) fn digest_into(&self, out: &mut Vec<u8>) {
-        for s in [
-            &self.joiner_secret,
-            &self.welcome_secret,
-            &self.epoch_secret,
-            &self.sender_data_secret,
-            &self.encryption_secret,
-            &self.exporter_secret,
-            &self.external_secret,
-            &self.confirmation_key,
-            &self.membership_key,
-            &self.resumption_psk,
-            &self.epoch_authenticator,
-            &self.init_secret,
-        ] {
-            out.extend_from_slice(s.as_bytes());
-        }
+    /// Finish setting up the epoch: the secrets kept for the epoch, and `encryption_secret`
+    /// for the secret tree (moved, not copied). `joiner_secret`, `welcome_secret` and
+    /// `epoch_secret` are consumed by now (RFC 9420 §9.2) and are dropped here, which zeroizes
+    /// them.
+    pub fn into_retained(self) -> (RetainedSecrets, Secret) {
+        let EpochSecrets {
+            joiner_secret,
+            welcome_secret,
+            epoch_secret,
+            sender_data_secret,
+            encryption_secret,
+            exporter_secret,
+            external_secret,
+            confirmation_key,
+            membership_key,
+            resumption_psk,
+            epoch_authenticator,
+            init_secret,
+        } = self;
+        drop((joiner_secret, welcome_secret, epoch_secret));
+        (
+            RetainedSecrets {
+                sender_data_secret,
+                exporter_secret,
+                external_secret,
+                confirmation_key,
+                membership_key,
+                resumption_psk,
+                epoch_authenticator,
+                init_secret,
+            },
+            encryption_secret,
+        )
     }
 
     /// `MLS-Exporter(label, context, length)` (RFC 9420 §8.5).
@@ -117,21 +162,13 @@ impl EpochSecrets {
         context: &[u8],
         length: u16,
     ) -> Result<Secret> {
-        let derived = provider.derive_secret(self.exporter_secret.as_bytes(), label)?;
-        Ok(provider.expand_with_label(
-            derived.as_bytes(),
-            b"exported",
-            &provider.hash(context),
-            length,
-        )?)
+        export(provider, &self.exporter_secret, label, context, length)
     }
 
     /// The group's `external_pub` (RFC 9420 §8.3): the public half of
     /// `DeriveKeyPair(external_secret)`.
     pub fn external_pub(&self, provider: &Provider) -> Result<Vec<u8>> {
-        Ok(provider
-            .derive_hpke_key_pair(self.external_secret.as_bytes())?
-            .1)
+        external_pub(provider, &self.external_secret)
     }
 
     /// `confirmation_tag = MAC(confirmation_key, confirmed_transcript_hash)` (RFC 9420 §6.1).
@@ -142,6 +179,89 @@ impl EpochSecrets {
     ) -> Vec<u8> {
         provider.mac(self.confirmation_key.as_bytes(), confirmed_transcript_hash)
     }
+}
+
+impl RetainedSecrets {
+    /// `MLS-Exporter(label, context, length)` (RFC 9420 §8.5).
+    pub fn export(
+        &self,
+        provider: &Provider,
+        label: &[u8],
+        context: &[u8],
+        length: u16,
+    ) -> Result<Secret> {
+        export(provider, &self.exporter_secret, label, context, length)
+    }
+
+    /// The group's `external_pub` (RFC 9420 §8.3): the public half of
+    /// `DeriveKeyPair(external_secret)`.
+    pub fn external_pub(&self, provider: &Provider) -> Result<Vec<u8>> {
+        external_pub(provider, &self.external_secret)
+    }
+
+    /// `confirmation_tag = MAC(confirmation_key, confirmed_transcript_hash)` (RFC 9420 §6.1).
+    pub fn confirmation_tag(
+        &self,
+        provider: &Provider,
+        confirmed_transcript_hash: &[u8],
+    ) -> Vec<u8> {
+        provider.mac(self.confirmation_key.as_bytes(), confirmed_transcript_hash)
+    }
+
+    /// Every secret held, for checks that a value is (or is no longer) kept. The destructuring
+    /// is exhaustive so that a field added later cannot be missed.
+    pub(crate) fn for_each_secret(&self, f: &mut dyn FnMut(&Secret)) {
+        let RetainedSecrets {
+            sender_data_secret,
+            exporter_secret,
+            external_secret,
+            confirmation_key,
+            membership_key,
+            resumption_psk,
+            epoch_authenticator,
+            init_secret,
+        } = self;
+        for s in [
+            sender_data_secret,
+            exporter_secret,
+            external_secret,
+            confirmation_key,
+            membership_key,
+            resumption_psk,
+            epoch_authenticator,
+            init_secret,
+        ] {
+            f(s);
+        }
+    }
+}
+
+/// Whether `secret` equals `value`, in constant time in the contents (for the `holds_secret`
+/// checks of the deletion schedule).
+pub(crate) fn secret_matches(secret: &Secret, value: &[u8]) -> bool {
+    aws_lc_rs::constant_time::verify_slices_are_equal(secret.as_bytes(), value).is_ok()
+}
+
+/// `MLS-Exporter(label, context, length)` from `exporter_secret` (RFC 9420 §8.5).
+fn export(
+    provider: &Provider,
+    exporter_secret: &Secret,
+    label: &[u8],
+    context: &[u8],
+    length: u16,
+) -> Result<Secret> {
+    let derived = provider.derive_secret(exporter_secret.as_bytes(), label)?;
+    Ok(provider.expand_with_label(
+        derived.as_bytes(),
+        b"exported",
+        &provider.hash(context),
+        length,
+    )?)
+}
+
+/// The public half of `DeriveKeyPair(external_secret)` (RFC 9420 §8.3).
+fn external_pub(provider: &Provider, external_secret: &Secret) -> Result<Vec<u8>> {
+    Ok(provider.derive_hpke_key_pair(external_secret.as_bytes())?.1)
 }
 
 /// An AEAD key and nonce from one secret: `ExpandWithLabel(secret, "key" | "nonce", context,

@@ -12,13 +12,17 @@
 //! Node secrets are derived lazily, top-down, only along the paths to leaves that are used,
 //! and a node's secret is deleted once both children have been derived (§9.2 "Deletion
 //! Schedule"), so a 50,000-member group holds O(log n) secrets per active sender rather than
-//! 100,000.
+//! 100,000. A leaf's secret is deleted once its two ratchets are derived, a ratchet secret
+//! once the ratchet has moved past it, and a key once used. The root, which is the epoch's
+//! `encryption_secret`, is split as soon as the epoch is set up ([`SecretTree::split_root`]),
+//! since the key schedule consumes that value then. Each split derives everything it
+//! produces before it deletes anything, so a failure loses no secret.
 
 use std::collections::{BTreeMap, HashMap};
 
 use crate::crypto::{Provider, Secret};
 use crate::error::{Error, Result};
-use crate::tree::math::{self, LeafIndex};
+use crate::tree::math::{self, LeafIndex, NodeIndex};
 
 /// Which of a leaf's two ratchets (RFC 9420 §9.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -159,7 +163,29 @@ impl SecretTree {
         self.out_of_order_tolerance
     }
 
-    fn leaf_secret(&mut self, provider: &Provider, leaf: LeafIndex) -> Result<Secret> {
+    /// Replace the secret of parent node `x` by its children's (§9.1 `tree_node_[left]`,
+    /// `tree_node_[right]`), deleting it (§9.2). Both children are derived before anything
+    /// changes, so a failure leaves the tree as it was.
+    fn split_node(&mut self, provider: &Provider, x: NodeIndex) -> Result<()> {
+        let (l, r) = match (x.left(), x.right()) {
+            (Some(l), Some(r)) => (l, r),
+            _ => return Err(Error::Internal("secret tree: leaf on a parent position")),
+        };
+        let secret = self
+            .nodes
+            .get(&x.0)
+            .ok_or(Error::Internal("secret tree path"))?;
+        let nh = provider.hash_len() as u16;
+        let ls = provider.expand_with_label(secret.as_bytes(), b"tree", b"left", nh)?;
+        let rs = provider.expand_with_label(secret.as_bytes(), b"tree", b"right", nh)?;
+        self.nodes.remove(&x.0);
+        self.nodes.insert(l.0, ls);
+        self.nodes.insert(r.0, rs);
+        Ok(())
+    }
+
+    /// Split the nodes above `leaf` down to it, so that the leaf's own node secret is held.
+    fn split_down_to(&mut self, provider: &Provider, leaf: LeafIndex) -> Result<NodeIndex> {
         let target = leaf.node();
         if target.0 >= math::node_width(self.n_leaves) {
             return Err(Error::ApiMisuse("secret tree: leaf out of range"));
@@ -173,25 +199,73 @@ impl SecretTree {
             .ok_or(Error::ApiMisuse(
                 "secret tree: leaf secret already consumed",
             ))?;
-        let nh = provider.hash_len() as u16;
         for i in (1..=start).rev() {
-            let x = path[i];
-            let secret = self
-                .nodes
-                .remove(&x.0)
-                .ok_or(Error::Internal("secret tree path"))?;
-            let (l, r) = match (x.left(), x.right()) {
-                (Some(l), Some(r)) => (l, r),
-                _ => return Err(Error::Internal("secret tree: leaf on a parent position")),
-            };
-            let ls = provider.expand_with_label(secret.as_bytes(), b"tree", b"left", nh)?;
-            let rs = provider.expand_with_label(secret.as_bytes(), b"tree", b"right", nh)?;
-            self.nodes.insert(l.0, ls);
-            self.nodes.insert(r.0, rs);
+            self.split_node(provider, path[i])?;
         }
-        self.nodes
-            .remove(&target.0)
-            .ok_or(Error::Internal("secret tree leaf"))
+        Ok(target)
+    }
+
+    /// Derive what lies directly below the root now, deleting the root secret, which is the
+    /// epoch's `encryption_secret`: the key schedule consumes that value when the epoch is set
+    /// up (§9.2), so it is not kept until the first message. Splitting the root loses nothing:
+    /// both children are kept (for a one-leaf tree, both of the leaf's ratchets). Does nothing
+    /// if the root has been split already.
+    pub fn split_root(&mut self, provider: &Provider) -> Result<()> {
+        let root = math::root(self.n_leaves);
+        if !self.nodes.contains_key(&root.0) {
+            return Ok(());
+        }
+        match root.leaf() {
+            Some(leaf) => self
+                .ratchet(provider, leaf, RatchetKind::Handshake)
+                .map(|_| ()),
+            None => self.split_node(provider, root),
+        }
+    }
+
+    /// How many node secrets the tree holds: secrets of nodes derived from their parent and
+    /// not yet split into their children (or, for a leaf, into its two ratchets).
+    pub fn node_secret_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// How many ratchets have been derived (two per leaf that has sent or been read from).
+    pub fn ratchet_count(&self) -> usize {
+        self.ratchets.len()
+    }
+
+    /// Whether any secret the tree holds (a node secret, a ratchet secret, or a retained key
+    /// or nonce) equals `value`, compared in constant time. For tests of the deletion
+    /// schedule (§9.2): a value that has been consumed must not be found.
+    #[doc(hidden)]
+    pub fn holds_secret(&self, value: &[u8]) -> bool {
+        let mut found = false;
+        self.for_each_secret(&mut |s| found |= super::secret_matches(s, value));
+        found
+    }
+
+    /// Every secret held. The destructuring is exhaustive so that a field added later cannot
+    /// be missed.
+    pub(crate) fn for_each_secret(&self, f: &mut dyn FnMut(&Secret)) {
+        let SecretTree {
+            n_leaves: _,
+            nodes,
+            ratchets,
+            out_of_order_tolerance: _,
+        } = self;
+        nodes.values().for_each(&mut *f);
+        for r in ratchets.values() {
+            let Ratchet {
+                generation: _,
+                secret,
+                retained,
+            } = r;
+            f(secret);
+            for k in retained.values() {
+                f(&k.key);
+                f(&k.nonce);
+            }
+        }
     }
 
     /// `leaf`'s ratchet, derived on first use. Deriving a leaf's ratchets only replaces
@@ -207,15 +281,24 @@ impl SecretTree {
             .ratchets
             .contains_key(&(leaf.0, RatchetKind::Handshake))
         {
-            let leaf_secret = self.leaf_secret(provider, leaf)?;
+            let node = self.split_down_to(provider, leaf)?;
+            let leaf_secret = self
+                .nodes
+                .get(&node.0)
+                .ok_or(Error::Internal("secret tree leaf"))?;
             let nh = provider.hash_len() as u16;
-            for (k, label) in [
-                (RatchetKind::Handshake, &b"handshake"[..]),
-                (RatchetKind::Application, b"application"),
+            let handshake =
+                provider.expand_with_label(leaf_secret.as_bytes(), b"handshake", &[], nh)?;
+            let application =
+                provider.expand_with_label(leaf_secret.as_bytes(), b"application", &[], nh)?;
+            // Both ratchets exist now: the leaf secret is consumed (§9.2).
+            self.nodes.remove(&node.0);
+            for (kind, secret) in [
+                (RatchetKind::Handshake, handshake),
+                (RatchetKind::Application, application),
             ] {
-                let secret = provider.expand_with_label(leaf_secret.as_bytes(), label, &[], nh)?;
                 self.ratchets.insert(
-                    (leaf.0, k),
+                    (leaf.0, kind),
                     Ratchet {
                         generation: 0,
                         secret,
@@ -476,6 +559,23 @@ mod tests {
             .filter(|g| tree.is_available(&p, LEAF, KIND, *g).unwrap())
             .collect();
         assert_eq!(available, [9, 12]);
+    }
+
+    #[test]
+    fn split_root_of_one_leaf_tree_derives_its_ratchets() {
+        let p = Provider::new(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519);
+        let root = Secret::new(vec![9; 32]);
+        let mut tree = SecretTree::new(root.clone(), 1);
+        let mut reference = tree.clone();
+        assert!(tree.holds_secret(root.as_bytes()));
+        tree.split_root(&p).unwrap();
+        assert!(!tree.holds_secret(root.as_bytes()));
+        assert_eq!((tree.node_secret_count(), tree.ratchet_count()), (0, 2));
+        // Idempotent, and the keys are those of a tree that split lazily.
+        tree.split_root(&p).unwrap();
+        let a = tree.key(&p, LeafIndex(0), KIND, 0).unwrap();
+        let b = reference.key(&p, LeafIndex(0), KIND, 0).unwrap();
+        assert_eq!((a.key, a.nonce), (b.key, b.nonce));
     }
 
     #[test]
