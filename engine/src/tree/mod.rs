@@ -5,7 +5,7 @@ pub mod ratchet;
 
 pub use math::{LeafIndex, NodeIndex};
 pub(crate) use ratchet::check_leaf_contents;
-pub use ratchet::{validate_leaf_node, RatchetTree};
+pub use ratchet::{validate_leaf_node, RatchetTree, TreeRedo};
 
 use thiserror::Error as ThisError;
 

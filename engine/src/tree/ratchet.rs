@@ -568,19 +568,25 @@ impl RatchetTree {
     /// Set the leaf count (a power of two), growing with blank nodes or dropping the nodes
     /// beyond the new width (which the caller has checked are blank).
     fn resize(&mut self, n_leaves: u32) {
-        if let Some(j) = self.journal.as_mut() {
-            j.push(JournalEntry::Width(self.n_leaves));
-        }
         let old_root = self.root();
-        let old_width = self.nodes.len();
         let new_root = math::root(n_leaves);
         if n_leaves < self.n_leaves
             && self.filled.get(old_root.0 as usize) != self.filled.get(new_root.0 as usize)
         {
-            // Non-blank nodes are dropped (only in a tree with a non-blank parent above blank
-            // leaves): rebuild the key index from the kept nodes when next needed.
-            self.key_index = None;
+            // Non-blank nodes beyond the new width (only a tree with a non-blank parent above
+            // blank leaves has them): blank them through `write`, so the journal records them
+            // and a rollback or redo is exact, and the key index stays right.
+            let new_width = math::node_width(n_leaves) as usize;
+            for x in new_width..self.nodes.len() {
+                if self.nodes[x].is_some() {
+                    self.write(NodeIndex(x as u32), None);
+                }
+            }
         }
+        if let Some(j) = self.journal.as_mut() {
+            j.push(JournalEntry::Width(self.n_leaves));
+        }
+        let old_width = self.nodes.len();
         self.n_leaves = n_leaves;
         let width = math::node_width(n_leaves) as usize;
         self.nodes.resize(width, None);
@@ -769,6 +775,69 @@ impl RatchetTree {
         self.first_blank_hint = 0;
     }
 
+    /// Undo every edit since [`RatchetTree::begin_journal`], as [`RatchetTree::rollback`]
+    /// does, and return what was undone so that [`RatchetTree::redo`] can put it back: a
+    /// staged commit keeps the tree as it was until the application merges the commit. The
+    /// record holds a copy of each edited node's new value: O(edited nodes).
+    pub fn rollback_with_redo(&mut self) -> TreeRedo {
+        let Some(entries) = self.journal.take() else {
+            return TreeRedo(Vec::new());
+        };
+        let mut redo = Vec::with_capacity(entries.len());
+        for entry in entries.into_iter().rev() {
+            match entry {
+                JournalEntry::Node(x, old) => {
+                    let new = self.nodes[x.0 as usize].clone();
+                    self.write(x, old);
+                    redo.push(JournalEntry::Node(x, new));
+                }
+                JournalEntry::UnmergedInsert(x, leaf) => {
+                    if let Some(Some(Node::Parent(p))) = self.nodes.get_mut(x.0 as usize) {
+                        if let Ok(pos) = p.unmerged_leaves.binary_search(&leaf) {
+                            p.unmerged_leaves.remove(pos);
+                        }
+                    }
+                    self.touch(x);
+                    redo.push(JournalEntry::UnmergedInsert(x, leaf));
+                }
+                JournalEntry::Width(n) => {
+                    let now = self.n_leaves;
+                    self.resize(n);
+                    let root = self.root();
+                    self.touch(root);
+                    redo.push(JournalEntry::Width(now));
+                }
+            }
+        }
+        self.first_blank_hint = 0;
+        redo.reverse();
+        TreeRedo(redo)
+    }
+
+    /// Re-apply the edits a [`RatchetTree::rollback_with_redo`] undid, in their order, on the
+    /// tree it left (the caller guarantees nothing changed the tree in between).
+    pub fn redo(&mut self, redo: TreeRedo) {
+        for entry in redo.0 {
+            match entry {
+                JournalEntry::Node(x, new) => self.write(x, new),
+                JournalEntry::UnmergedInsert(x, leaf) => {
+                    if let Some(Some(Node::Parent(p))) = self.nodes.get_mut(x.0 as usize) {
+                        if let Err(pos) = p.unmerged_leaves.binary_search(&leaf) {
+                            p.unmerged_leaves.insert(pos, leaf);
+                        }
+                    }
+                    self.touch(x);
+                }
+                JournalEntry::Width(n) => {
+                    self.resize(n);
+                    let root = self.root();
+                    self.touch(root);
+                }
+            }
+        }
+        self.first_blank_hint = 0;
+    }
+
     // ---------------------------------------------------------------------------------------
     // Key index: uniqueness checks for new keys without scanning the tree
 
@@ -821,6 +890,11 @@ fn subtree_fill_counts(nodes: &[Option<Node>]) -> Vec<u32> {
     }
     filled
 }
+
+/// Edits undone by [`RatchetTree::rollback_with_redo`], to be put back with
+/// [`RatchetTree::redo`].
+#[derive(Debug, Clone, Default)]
+pub struct TreeRedo(Vec<JournalEntry>);
 
 /// One recorded edit (see [`RatchetTree::begin_journal`]).
 #[derive(Debug, Clone)]
