@@ -1,6 +1,7 @@
 //! Creating a commit (RFC 9420 §12.4.1) and its Welcome (§12.4.3).
 
 use super::proposals::{CachedProposal, Entry};
+use super::staged::PendingCommit;
 use super::{encode_message, Group, GroupError, NextEpoch};
 use crate::codec::{
     self, Add, AuthenticatedContent, Commit, EncryptedGroupSecrets, Extension, FramedContent,
@@ -266,20 +267,77 @@ impl Group {
     /// those that conflict (see `select_cached`: own Updates, a second Remove of a leaf, an
     /// Update of a removed leaf, duplicate Adds or PSKs, ...), then the proposals of
     /// `options` by value.
+    ///
+    /// This merges at once, for a committer whose delivery service orders commits before
+    /// they are sent (and for simulations); [`Group::create_commit`] leaves the commit
+    /// pending until the delivery service has accepted it.
     pub fn commit(&mut self, options: &CommitOptions) -> Result<CommitOutput> {
+        let (output, pending) = self.make_commit(options, false)?;
+        self.advance(pending.next);
+        self.reinit = pending.reinit;
+        Ok(output)
+    }
+
+    /// Create a commit with `options` (as [`Group::commit`] does) and keep it pending: the
+    /// group stays in its epoch until [`Group::merge_pending_commit`] (the delivery service
+    /// accepted the commit) or [`Group::clear_pending_commit`] (another member's commit won;
+    /// processing that commit clears it too). Standalone proposals may still be sent and
+    /// processed meanwhile; another commit may not be created.
+    pub fn create_commit(&mut self, options: &CommitOptions) -> Result<CommitOutput> {
+        let (output, pending) = self.make_commit(options, true)?;
+        self.pending_commit = Some(pending);
+        Ok(output)
+    }
+
+    /// Merge the commit [`Group::create_commit`] left pending: move to its epoch.
+    pub fn merge_pending_commit(&mut self) -> Result<()> {
+        let pending = self
+            .pending_commit
+            .take()
+            .ok_or(GroupError::NoPendingCommit)?;
+        self.tree.redo(pending.redo);
+        self.advance(pending.next);
+        self.reinit = pending.reinit;
+        Ok(())
+    }
+
+    /// Drop the pending commit (it lost the delivery service's race); returns whether there
+    /// was one. The group stays in its epoch, as if the commit had not been made.
+    pub fn clear_pending_commit(&mut self) -> bool {
+        self.pending_commit.take().is_some()
+    }
+
+    /// Whether a commit made with [`Group::create_commit`] awaits merging.
+    pub fn has_pending_commit(&self) -> bool {
+        self.pending_commit.is_some()
+    }
+
+    fn make_commit(
+        &mut self,
+        options: &CommitOptions,
+        staged: bool,
+    ) -> Result<(CommitOutput, PendingCommit)> {
         if self.removed {
             return Err(GroupError::NotAMember.into());
         }
         if self.reinit.is_some() {
             return Err(GroupError::ReInitialized.into());
         }
+        if self.pending_commit.is_some() {
+            return Err(GroupError::CommitPending.into());
+        }
         let cache = std::mem::take(&mut self.proposal_cache);
-        let result = self.transact(|g| g.build_commit(options, &cache));
+        let result = self.run_edit(staged, |g| g.build_commit(options, &cache));
         self.proposal_cache = cache;
-        let (output, next, reinit) = result?;
-        self.advance(next);
-        self.reinit = reinit;
-        Ok(output)
+        let ((output, next, reinit), redo) = result?;
+        Ok((
+            output,
+            PendingCommit {
+                redo: redo.unwrap_or_default(),
+                next,
+                reinit,
+            },
+        ))
     }
 
     fn build_commit(

@@ -4,9 +4,11 @@
 //! leaf), and its processing by the members.
 
 use super::credentials::CredentialChange;
+use super::process::Processed;
 use super::proposals::{check_leaf_supports, required_capabilities, Applied, Entry};
+use super::staged::PendingCommit;
+use super::ProposalRule;
 use super::{decode_message, encode_message, Group, GroupConfig, GroupError, NextEpoch, Rng};
-use super::{ProcessOutcome, ProposalRule};
 use crate::codec::{
     self, AuthenticatedContent, Commit, ExtensionType, ExternalInit, ExternalPub, FramedContent,
     FramedContentAuthData, FramedContentBody, GroupInfo, HpkePublicKey, Mac, MlsMessageBody,
@@ -259,7 +261,8 @@ impl Group {
     pub(super) fn process_external_commit(
         &mut self,
         public: PublicMessage,
-    ) -> Result<ProcessOutcome> {
+        staged: bool,
+    ) -> Result<Processed> {
         if self.reinit.is_some() {
             return Err(GroupError::ReInitialized.into());
         }
@@ -374,17 +377,23 @@ impl Group {
             )?;
             Ok((applied, committer, provisional))
         };
+        let old_credential = removed.and_then(|r| self.tree.leaf(r).map(|l| l.credential.clone()));
         if removed == Some(LeafIndex(me)) {
-            self.dry_run(|g| {
+            let summary = self.dry_run(|g| {
                 let (applied, committer, provisional) = check(g)?;
+                let epoch = provisional.epoch;
                 let base = g.private.clone();
                 g.apply_path(commit, committer, &applied, base, provisional, false)?;
-                Ok(())
+                Ok(staged
+                    .then(|| g.summarize(committer, true, epoch, &applied, old_credential, true)))
             })?;
-            self.removed = true;
-            return Ok(ProcessOutcome::Removed);
+            return Ok(Processed::Commit {
+                apply: None,
+                committer: LeafIndex(u32::MAX),
+                summary: summary.map(Box::new),
+            });
         }
-        let (next, committer) = self.transact(|g| {
+        let ((next, committer, summary), redo) = self.run_edit(staged, |g| {
             let (applied, committer, provisional) = check(g)?;
             let base = g.private.clone();
             let (private, commit_secret, provisional) =
@@ -399,12 +408,26 @@ impl Group {
                 init_secret,
                 &tag,
             )?;
-            Ok((next, committer))
+            let summary = staged.then(|| {
+                Box::new(g.summarize(
+                    committer,
+                    true,
+                    next.context.epoch,
+                    &applied,
+                    old_credential,
+                    false,
+                ))
+            });
+            Ok((next, committer, summary))
         })?;
-        self.advance(next);
-        Ok(ProcessOutcome::Committed {
-            epoch: self.context.epoch,
+        Ok(Processed::Commit {
+            apply: Some(Box::new(PendingCommit {
+                redo: redo.unwrap_or_default(),
+                next,
+                reinit: None,
+            })),
             committer,
+            summary,
         })
     }
 }

@@ -27,6 +27,7 @@ mod proposals;
 mod propose;
 #[cfg(test)]
 mod protocol_tests;
+mod staged;
 #[cfg(test)]
 mod tests;
 
@@ -44,7 +45,7 @@ use crate::framing::EpochFraming;
 use crate::kem::TreeKemPrivate;
 use crate::key_package::{default_lifetime, signed_leaf_node, Clock};
 use crate::schedule::{self, EpochSecrets, RetainedSecrets};
-use crate::tree::{LeafIndex, RatchetTree};
+use crate::tree::{LeafIndex, RatchetTree, TreeRedo};
 
 pub use commit::{CommitOptions, CommitOutput, OmitReason, OmittedProposal, OpCounts};
 pub use credentials::{
@@ -52,6 +53,7 @@ pub use credentials::{
 };
 pub use process::ProcessOutcome;
 pub use propose::CachedProposalView;
+pub use staged::{CommitSummary, Staged, StagedCommit};
 
 /// Why a group operation was refused, beyond codec, crypto, tree and framing failures.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -157,6 +159,12 @@ pub enum GroupError {
         /// The proposal type.
         proposal_type: u16,
     },
+    /// A commit was created with [`Group::create_commit`] and is neither merged nor cleared.
+    #[error("this member's commit is pending: merge or clear it first")]
+    CommitPending,
+    /// [`Group::merge_pending_commit`] without a pending commit.
+    #[error("no pending commit to merge")]
+    NoPendingCommit,
     /// The epoch counter would overflow (a forged epoch near 2^64).
     #[error("epoch counter exhausted")]
     EpochExhausted,
@@ -277,6 +285,7 @@ impl Rng {
 
 /// The state an operation computes for the next epoch, moved into the [`Group`] only when
 /// the operation has succeeded.
+#[derive(Debug, Clone)]
 struct NextEpoch {
     context: GroupContext,
     private: TreeKemPrivate,
@@ -321,6 +330,8 @@ pub struct Group {
     resumption_psks: VecDeque<(u64, Secret)>,
     /// A committed ReInit (RFC 9420 §11.2): the group is closed.
     reinit: Option<codec::ReInit>,
+    /// This member's own commit, created and not yet merged or cleared.
+    pending_commit: Option<staged::PendingCommit>,
 }
 
 impl Clone for Group {
@@ -342,6 +353,9 @@ impl Clone for Group {
             external_psks: self.external_psks.clone(),
             resumption_psks: self.resumption_psks.clone(),
             reinit: self.reinit.clone(),
+            // A pending commit is this member's own send; a copy cannot send in this epoch,
+            // so it does not get one to merge.
+            pending_commit: None,
         }
     }
 }
@@ -525,6 +539,7 @@ impl Group {
             external_psks: HashMap::new(),
             resumption_psks: VecDeque::new(),
             reinit: None,
+            pending_commit: None,
         }
     }
 
@@ -537,6 +552,8 @@ impl Group {
             .push_back((self.context.epoch, self.secrets.resumption_psk.clone()));
         self.proposal_cache.clear();
         self.pending_updates.clear();
+        // A commit of ours that was not merged belongs to the epoch just left.
+        self.pending_commit = None;
         // Consumes the set-up secrets (§9.2); the previous epoch's secrets, its `init_secret`
         // included, are dropped (zeroized) as they are replaced.
         let (framing, secrets) = EpochFraming::from_epoch_secrets(
@@ -561,6 +578,27 @@ impl Group {
                 self.tree.commit_journal();
                 Ok(v)
             }
+            Err(e) => {
+                self.tree.rollback();
+                Err(e)
+            }
+        }
+    }
+
+    /// Run `op` on the tree under a journal. With `staged`, a success leaves the tree as it
+    /// was and returns the edits to redo when the result is merged; otherwise the edits are
+    /// kept. A failure restores the tree exactly either way.
+    fn run_edit<T>(
+        &mut self,
+        staged: bool,
+        op: impl FnOnce(&mut Self) -> Result<T>,
+    ) -> Result<(T, Option<TreeRedo>)> {
+        if !staged {
+            return self.transact(op).map(|v| (v, None));
+        }
+        self.tree.begin_journal()?;
+        match op(self) {
+            Ok(v) => Ok((v, Some(self.tree.rollback_with_redo()))),
             Err(e) => {
                 self.tree.rollback();
                 Err(e)
@@ -627,6 +665,10 @@ impl Group {
             None => out.push(0),
         }
         out.extend_from_slice(&self.rng.counter.to_be_bytes());
+        match &self.pending_commit {
+            Some(p) => field(&mut out, &codec::encode(&p.next.context)?),
+            None => out.push(0),
+        }
         let digest = self.provider.hash(&out);
         zeroize::Zeroize::zeroize(&mut out);
         Ok(digest)
@@ -713,9 +755,30 @@ impl Group {
             external_psks,
             resumption_psks,
             reinit: _,
+            pending_commit,
         } = self;
         let mut found = false;
         let mut check = |s: &Secret| found |= schedule::secret_matches(s, value);
+        if let Some(p) = pending_commit {
+            // The next epoch's whole key schedule, until the commit is merged.
+            let n = &p.next.secrets;
+            for s in [
+                &n.joiner_secret,
+                &n.welcome_secret,
+                &n.epoch_secret,
+                &n.sender_data_secret,
+                &n.encryption_secret,
+                &n.exporter_secret,
+                &n.external_secret,
+                &n.confirmation_key,
+                &n.membership_key,
+                &n.resumption_psk,
+                &n.epoch_authenticator,
+                &n.init_secret,
+            ] {
+                check(s);
+            }
+        }
         secrets.for_each_secret(&mut check);
         framing.for_each_secret(&mut check);
         external_psks.values().for_each(&mut check);

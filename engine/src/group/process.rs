@@ -3,13 +3,14 @@
 //! PublicMessage or PrivateMessage.
 
 use super::proposals::{self, proposal_ref, CachedProposal};
+use super::staged::{CommitSummary, PendingCommit, Staged, StagedCommit};
 use super::{decode_message, next_epoch, Group, GroupError, NextEpoch};
 use crate::codec::{
     self, AuthenticatedContent, FramedContentBody, GroupContext, MlsMessageBody, ProposalType,
-    ReInit, Sender,
+    Sender,
 };
 use crate::crypto::Secret;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::framing::verify_confirmation_tag;
 use crate::kem::{process_update_path, StagedPath, TreeKemPrivate};
 use crate::schedule::{self, EpochSecrets};
@@ -38,6 +39,27 @@ pub enum ProcessOutcome {
     },
 }
 
+/// A processed handshake message, before the caller applies it ([`Group::process`]) or hands
+/// it to the application ([`Group::process_staged`]).
+pub(super) enum Processed {
+    Proposal {
+        sender: LeafIndex,
+        proposal_type: ProposalType,
+    },
+    Commit {
+        /// The next epoch (and with it the tree edits, when staged), or `None` when the
+        /// commit removes this member.
+        apply: Option<Box<PendingCommit>>,
+        committer: LeafIndex,
+        /// Made when staged.
+        summary: Option<Box<CommitSummary>>,
+    },
+}
+
+/// The next epoch of a processed commit (`None`: it removes this member) and, when staged,
+/// its summary.
+type CommitResult = (Option<Box<PendingCommit>>, Option<Box<CommitSummary>>);
+
 /// The signature key of a member sender, from the tree.
 fn member_key(tree: &RatchetTree, sender: &Sender) -> Option<Vec<u8>> {
     match sender {
@@ -62,6 +84,65 @@ impl Group {
     /// a message that decrypts and verifies consumes its generation of the sender's
     /// handshake ratchet even if its content is then rejected (a replay must fail anyway).
     pub fn process(&mut self, bytes: &[u8]) -> Result<ProcessOutcome> {
+        Ok(match self.process_message(bytes, false)? {
+            Processed::Proposal {
+                sender,
+                proposal_type,
+            } => ProcessOutcome::Proposal {
+                sender,
+                proposal_type,
+            },
+            Processed::Commit { apply: None, .. } => {
+                // Everything a removed member can check has passed; it cannot derive the
+                // new epoch, so it stops here with its state unchanged.
+                self.pending_commit = None;
+                self.removed = true;
+                ProcessOutcome::Removed
+            }
+            Processed::Commit {
+                apply: Some(p),
+                committer,
+                ..
+            } => {
+                // The tree journal was committed already (no redo record on this path).
+                self.pending_commit = None;
+                self.advance(p.next);
+                self.reinit = p.reinit;
+                ProcessOutcome::Committed {
+                    epoch: self.context.epoch,
+                    committer,
+                }
+            }
+        })
+    }
+
+    /// [`Group::process`] in two steps: a commit is verified and its new epoch computed
+    /// (every check of `process`), but the group is left as it was until the returned
+    /// [`StagedCommit`] is merged; its [`CommitSummary`] shows what the commit does, for the
+    /// application to accept or refuse. A standalone proposal is validated and cached as
+    /// `process` does.
+    pub fn process_staged(&mut self, bytes: &[u8]) -> Result<Staged<'_>> {
+        Ok(match self.process_message(bytes, true)? {
+            Processed::Proposal {
+                sender,
+                proposal_type,
+            } => Staged::Proposal {
+                sender,
+                proposal_type,
+            },
+            Processed::Commit { apply, summary, .. } => Staged::Commit(StagedCommit {
+                group: self,
+                apply,
+                summary: summary.ok_or(Error::Internal("staged commit without a summary"))?,
+            }),
+        })
+    }
+
+    /// Verify a handshake message and process it: cache a proposal, or check a commit and
+    /// compute its next epoch. With `staged`, the tree is left as it was (the edits are
+    /// returned as a redo record) and a summary is made; otherwise the tree journal is
+    /// committed and the caller must advance.
+    fn process_message(&mut self, bytes: &[u8], staged: bool) -> Result<Processed> {
         if self.removed {
             return Err(GroupError::NotAMember.into());
         }
@@ -69,7 +150,7 @@ impl Group {
         let auth = match message.body {
             MlsMessageBody::PublicMessage(public) => {
                 if let Sender::NewMemberCommit = public.content.sender {
-                    return self.process_external_commit(public);
+                    return self.process_external_commit(public, staged);
                 }
                 let tree = &self.tree;
                 self.framing
@@ -88,7 +169,7 @@ impl Group {
         };
         match &auth.content.content {
             FramedContentBody::Proposal(_) => self.receive_proposal(auth),
-            FramedContentBody::Commit(_) => self.process_commit(auth),
+            FramedContentBody::Commit(_) => self.process_commit(auth, staged),
             FramedContentBody::Application { .. } => Err(GroupError::UnexpectedMessage(
                 "application data (use unprotect_application)",
             )
@@ -97,7 +178,7 @@ impl Group {
     }
 
     /// Validate and cache a verified standalone proposal.
-    fn receive_proposal(&mut self, auth: AuthenticatedContent) -> Result<ProcessOutcome> {
+    fn receive_proposal(&mut self, auth: AuthenticatedContent) -> Result<Processed> {
         if self.reinit.is_some() {
             return Err(GroupError::ReInitialized.into());
         }
@@ -121,14 +202,14 @@ impl Group {
                 sender,
             });
         }
-        Ok(ProcessOutcome::Proposal {
+        Ok(Processed::Proposal {
             sender,
             proposal_type,
         })
     }
 
     /// Process a verified commit from a member.
-    fn process_commit(&mut self, auth: AuthenticatedContent) -> Result<ProcessOutcome> {
+    fn process_commit(&mut self, auth: AuthenticatedContent, staged: bool) -> Result<Processed> {
         let Sender::Member { leaf_index } = auth.content.sender else {
             return Err(GroupError::UnexpectedMessage("commit from a non-member").into());
         };
@@ -143,27 +224,18 @@ impl Group {
             return Err(GroupError::UnexpectedMessage("not a commit").into());
         };
         let cache = std::mem::take(&mut self.proposal_cache);
-        let result = self.process_commit_with(&auth, commit, committer, &cache);
+        let result = self.process_commit_with(&auth, commit, committer, &cache, staged);
         self.proposal_cache = cache;
-        let (next, reinit) = match result? {
-            Some(done) => done,
-            None => {
-                // Everything a removed member can check has passed (see
-                // `process_commit_with`); it cannot derive the new epoch, so it stops here with
-                // its state unchanged.
-                self.removed = true;
-                return Ok(ProcessOutcome::Removed);
-            }
-        };
-        self.advance(next);
-        self.reinit = reinit;
-        Ok(ProcessOutcome::Committed {
-            epoch: self.context.epoch,
+        let (apply, summary) = result?;
+        Ok(Processed::Commit {
+            apply,
             committer,
+            summary,
         })
     }
 
-    /// The next epoch of a verified member commit, or `None` if it removes this member.
+    /// The next epoch of a verified member commit, or `None` if it removes this member, and
+    /// (when `staged`) the commit's summary.
     ///
     /// A commit that removes this member goes through every check that does not need the new
     /// epoch's secrets — the proposal list (§12.2), the path-required rule, the UpdatePath's
@@ -177,7 +249,8 @@ impl Group {
         commit: &codec::Commit,
         committer: LeafIndex,
         cache: &[CachedProposal],
-    ) -> Result<Option<(NextEpoch, Option<ReInit>)>> {
+        staged: bool,
+    ) -> Result<CommitResult> {
         let tag = auth
             .auth
             .confirmation_tag
@@ -189,8 +262,9 @@ impl Group {
         let removes_me = resolved
             .iter()
             .any(|e| matches!(e.proposal, codec::Proposal::Remove(r) if r.removed == me));
+        let old_credential = self.tree.leaf(committer).map(|l| l.credential.clone());
         if removes_me {
-            self.dry_run(|g| {
+            let summary = self.dry_run(|g| {
                 let applied = g.apply_proposals(committer, &resolved)?;
                 if applied.path_required && commit.path.is_none() {
                     return Err(GroupError::PathRequired.into());
@@ -199,14 +273,16 @@ impl Group {
                 if let Some(path) = &commit.path {
                     g.check_path_leaf(committer, &path.leaf_node, &provisional.extensions)?;
                 }
+                let epoch = provisional.epoch;
                 let base = g.private.clone();
                 g.apply_path(commit, committer, &applied, base, provisional, false)?;
-                Ok(())
+                Ok(staged
+                    .then(|| g.summarize(committer, false, epoch, &applied, old_credential, true)))
             })?;
-            return Ok(None);
+            return Ok((None, summary.map(Box::new)));
         }
         let pending = self.pending_updates.clone();
-        self.transact(|g| {
+        let ((next, reinit, summary), redo) = self.run_edit(staged, |g| {
             let applied = g.apply_proposals(committer, &resolved)?;
             if applied.path_required && commit.path.is_none() {
                 return Err(GroupError::PathRequired.into());
@@ -237,8 +313,70 @@ impl Group {
                 g.secrets.init_secret.clone(),
                 &tag,
             )?;
-            Ok(Some((next, applied.reinit)))
-        })
+            let summary = staged.then(|| {
+                Box::new(g.summarize(
+                    committer,
+                    false,
+                    next.context.epoch,
+                    &applied,
+                    old_credential,
+                    false,
+                ))
+            });
+            Ok((next, applied.reinit, summary))
+        })?;
+        Ok((
+            Some(Box::new(PendingCommit {
+                redo: redo.unwrap_or_default(),
+                next,
+                reinit,
+            })),
+            summary,
+        ))
+    }
+
+    /// What a commit did, read from the tree while its edits are in place: the credentials of
+    /// new and updated leaves, those of removed leaves (kept by `apply_proposals`), and the
+    /// committer's if it changed (`old_credential` is the one its leaf had, `None` for a
+    /// joiner).
+    pub(super) fn summarize(
+        &self,
+        committer: LeafIndex,
+        external: bool,
+        epoch: u64,
+        applied: &proposals::Applied,
+        old_credential: Option<codec::Credential>,
+        removes_me: bool,
+    ) -> CommitSummary {
+        let credential = |l: LeafIndex| self.tree.leaf(l).map(|n| n.credential.clone());
+        let committer_credential =
+            credential(committer).filter(|c| Some(c) != old_credential.as_ref());
+        CommitSummary {
+            committer,
+            external,
+            epoch,
+            added: applied
+                .added
+                .iter()
+                .filter_map(|&(l, _)| credential(l).map(|c| (l, c)))
+                .collect(),
+            removed: applied
+                .removed
+                .iter()
+                .copied()
+                .zip(applied.removed_credentials.iter().cloned())
+                .collect(),
+            updated: applied
+                .updated
+                .iter()
+                .filter_map(|(l, _)| credential(*l).map(|c| (*l, c)))
+                .collect(),
+            committer_credential,
+            psks: applied.psks.clone(),
+            extensions: applied.extensions.clone(),
+            reinit: applied.reinit.clone(),
+            removes_me,
+        }
     }
 
     /// The provisional GroupContext of the next epoch (RFC 9420 §12.4.2): epoch + 1 and the

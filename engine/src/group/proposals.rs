@@ -62,6 +62,8 @@ pub(super) struct Applied {
     pub added: Vec<(LeafIndex, usize)>,
     /// Leaves removed.
     pub removed: Vec<LeafIndex>,
+    /// The credentials of the removed leaves, in the order of `removed`.
+    pub removed_credentials: Vec<codec::Credential>,
     /// Leaves replaced by an Update, with the Update's reference.
     pub updated: Vec<(LeafIndex, Option<Vec<u8>>)>,
     /// RFC 9420 §12.4: the commit must carry a path (an Update, Remove, ExternalInit or
@@ -611,6 +613,9 @@ impl Group {
         }
         removed.sort_unstable();
         for &r in &removed {
+            if let Some(leaf) = self.tree.leaf(r) {
+                applied.removed_credentials.push(leaf.credential.clone());
+            }
             self.tree.remove_leaf(r)?;
             applied.removed.push(r);
         }

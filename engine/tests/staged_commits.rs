@@ -1,0 +1,255 @@
+//! Staged commits through the wire: a committer's commit stays pending until the delivery
+//! service's verdict (merge, or clear when another commit won), and a receiver sees what a
+//! commit does before it merges it. The two-step paths must give exactly the state the
+//! one-step `commit` / `process` give (same `state_digest`), and a discarded or cleared
+//! commit must leave the group as it was.
+
+use canopy_engine::codec::Credential;
+use canopy_engine::crypto::{CipherSuite, Provider, Secret, SignaturePrivateKey};
+use canopy_engine::group::{
+    CommitOptions, Group, GroupConfig, GroupError, ProcessOutcome, Randomness, Staged,
+};
+use canopy_engine::key_package::{default_lifetime, key_package_from_seed, Clock};
+use canopy_engine::tree::LeafIndex;
+use canopy_engine::Error;
+
+const NOW: u64 = 1_800_000_000;
+
+fn provider() -> Provider {
+    Provider::new(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519)
+}
+
+fn config(seed: u8) -> GroupConfig {
+    GroupConfig {
+        clock: Clock::Fixed(NOW),
+        randomness: Randomness::Seeded(Secret::new(vec![seed; 32])),
+        ..GroupConfig::default()
+    }
+}
+
+fn kp(
+    p: &Provider,
+    i: u32,
+) -> (
+    canopy_engine::codec::KeyPackage,
+    canopy_engine::key_package::KeyPackageSecrets,
+) {
+    let mut seed = [0x31; 32];
+    seed[..4].copy_from_slice(&i.to_be_bytes());
+    key_package_from_seed(
+        p,
+        format!("member-{i}").as_bytes(),
+        &seed,
+        default_lifetime(NOW),
+    )
+    .unwrap()
+}
+
+/// A 4-member group, built the same way on every call (so two calls give byte-identical
+/// members to compare one-step and two-step paths).
+fn group() -> Vec<Group> {
+    let p = provider();
+    let (signer, _): (SignaturePrivateKey, _) = p.signature_key_pair_from_seed(&[5; 32]).unwrap();
+    let mut creator = Group::create(p, b"staged", b"member-0", signer, config(1)).unwrap();
+    let kps: Vec<_> = (1..4).map(|i| kp(&p, i)).collect();
+    let out = creator
+        .commit(&CommitOptions {
+            adds: kps.iter().map(|(k, _)| k.clone()).collect(),
+            ratchet_tree_in_welcome: true,
+            ..CommitOptions::default()
+        })
+        .unwrap();
+    let mut members = vec![creator];
+    for (i, (k, s)) in kps.iter().enumerate() {
+        members.push(
+            Group::join(
+                p,
+                out.welcome.as_ref().unwrap(),
+                k,
+                s,
+                None,
+                config(10 + i as u8),
+            )
+            .unwrap(),
+        );
+    }
+    members
+}
+
+fn digest(g: &Group) -> Vec<u8> {
+    g.state_digest().unwrap()
+}
+
+#[test]
+fn pending_commit_merged_equals_commit_at_once() {
+    let options = CommitOptions {
+        adds: vec![kp(&provider(), 50).0],
+        removes: vec![LeafIndex(2)],
+        ..CommitOptions::default()
+    };
+    let mut direct = group();
+    let mut staged = group();
+    let out_direct = direct[1].commit(&options).unwrap();
+    let before = digest(&staged[1]);
+    let out_staged = staged[1].create_commit(&options).unwrap();
+    assert_eq!(out_direct.commit, out_staged.commit);
+    assert_eq!(out_direct.welcome, out_staged.welcome);
+    assert!(staged[1].has_pending_commit());
+    // Pending: still the old epoch, tree unchanged; no second commit.
+    assert_eq!(staged[1].epoch(), direct[0].epoch());
+    assert_eq!(
+        staged[1].ratchet_tree_bytes().unwrap(),
+        staged[0].ratchet_tree_bytes().unwrap()
+    );
+    assert_ne!(digest(&staged[1]), before);
+    let e = staged[1].commit(&CommitOptions::default()).unwrap_err();
+    assert!(
+        matches!(e, Error::Group(GroupError::CommitPending)),
+        "{e:?}"
+    );
+    staged[1].merge_pending_commit().unwrap();
+    assert!(!staged[1].has_pending_commit());
+    assert_eq!(digest(&staged[1]), digest(&direct[1]));
+    let e = staged[1].merge_pending_commit().unwrap_err();
+    assert!(
+        matches!(e, Error::Group(GroupError::NoPendingCommit)),
+        "{e:?}"
+    );
+
+    // Receivers: process_staged + merge gives what process gives.
+    for i in [0, 3] {
+        direct[i].process(&out_direct.commit).unwrap();
+        match staged[i].process_staged(&out_staged.commit).unwrap() {
+            Staged::Commit(c) => {
+                let s = c.summary().clone();
+                assert_eq!(s.committer, LeafIndex(1));
+                assert!(!s.external && !s.removes_me);
+                assert_eq!(s.added.len(), 1);
+                assert_eq!(
+                    s.added[0].1,
+                    Credential::Basic {
+                        identity: b"member-50".to_vec().into()
+                    }
+                );
+                assert_eq!(
+                    s.removed,
+                    vec![(
+                        LeafIndex(2),
+                        Credential::Basic {
+                            identity: b"member-2".to_vec().into()
+                        }
+                    )]
+                );
+                assert!(matches!(c.merge(), ProcessOutcome::Committed { .. }));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(digest(&staged[i]), digest(&direct[i]));
+    }
+    // The removed member sees its removal in the summary and only on merge.
+    let before = digest(&staged[2]);
+    match staged[2].process_staged(&out_staged.commit).unwrap() {
+        Staged::Commit(c) => {
+            assert!(c.summary().removes_me);
+            c.discard();
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(digest(&staged[2]), before);
+    assert!(!staged[2].is_removed());
+    match staged[2].process_staged(&out_staged.commit).unwrap() {
+        Staged::Commit(c) => assert_eq!(c.merge(), ProcessOutcome::Removed),
+        other => panic!("{other:?}"),
+    }
+    assert!(staged[2].is_removed());
+}
+
+#[test]
+fn losing_the_race_clears_the_pending_commit() {
+    let mut m = group();
+    let before_tree = m[1].ratchet_tree_bytes().unwrap();
+    let before_auth = m[1].epoch_authenticator().as_bytes().to_vec();
+    let mine = m[1]
+        .create_commit(&CommitOptions {
+            force_path: true,
+            ..CommitOptions::default()
+        })
+        .unwrap();
+    let theirs = m[2]
+        .commit(&CommitOptions {
+            force_path: true,
+            ..CommitOptions::default()
+        })
+        .unwrap();
+    // Explicit clear, on an identical copy of the group built afresh (a clone does not carry
+    // a pending commit): the group is as it was before the commit.
+    let mut cleared = group().remove(1);
+    cleared
+        .create_commit(&CommitOptions {
+            force_path: true,
+            ..CommitOptions::default()
+        })
+        .unwrap();
+    assert!(cleared.clear_pending_commit());
+    assert!(!cleared.clear_pending_commit());
+    assert_eq!(cleared.ratchet_tree_bytes().unwrap(), before_tree);
+    assert_eq!(cleared.epoch_authenticator().as_bytes(), before_auth);
+    // Our own commit echoed back is refused (merge it instead).
+    let e = m[1].process(&mine.commit).unwrap_err();
+    assert!(matches!(e, Error::Group(GroupError::OwnCommit)), "{e:?}");
+    // Processing the winner drops ours and follows the group.
+    m[1].process(&theirs.commit).unwrap();
+    assert!(!m[1].has_pending_commit());
+    m[0].process(&theirs.commit).unwrap();
+    assert_eq!(
+        m[1].epoch_authenticator().as_bytes(),
+        m[0].epoch_authenticator().as_bytes()
+    );
+    assert_eq!(
+        m[1].epoch_authenticator().as_bytes(),
+        m[2].epoch_authenticator().as_bytes()
+    );
+    // The losing commit no longer applies anywhere.
+    assert!(m[0].process(&mine.commit).is_err());
+    // After clearing, the member commits normally again.
+    cleared.process(&theirs.commit).unwrap();
+    let out = cleared.commit(&CommitOptions::default()).unwrap();
+    m[0].process(&out.commit).unwrap();
+    assert_eq!(
+        cleared.epoch_authenticator().as_bytes(),
+        m[0].epoch_authenticator().as_bytes()
+    );
+}
+
+#[test]
+fn external_commit_staged() {
+    let p = provider();
+    let mut m = group();
+    let gi = m[0].group_info(true).unwrap();
+    let (signer, _) = p.signature_key_pair_from_seed(&[0x44; 32]).unwrap();
+    let (joined, commit) =
+        Group::join_external(p, &gi, None, b"newcomer", signer, None, config(40)).unwrap();
+    let before = digest(&m[3]);
+    let staged = match m[3].process_staged(&commit).unwrap() {
+        Staged::Commit(c) => c,
+        other => panic!("{other:?}"),
+    };
+    let s = staged.summary().clone();
+    assert!(s.external);
+    assert_eq!(
+        s.committer_credential,
+        Some(Credential::Basic {
+            identity: b"newcomer".to_vec().into()
+        })
+    );
+    staged.discard();
+    assert_eq!(digest(&m[3]), before);
+    match m[3].process_staged(&commit).unwrap() {
+        Staged::Commit(c) => assert!(matches!(c.merge(), ProcessOutcome::Committed { .. })),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        m[3].epoch_authenticator().as_bytes(),
+        joined.epoch_authenticator().as_bytes()
+    );
+}
