@@ -516,7 +516,10 @@ fn external_and_resumption_psks_round_trip() {
         None,
         seeded(Executor::default(), 81)
     )
-    .is_err());
+    .is_err_and(|e| matches!(
+        e,
+        Error::Welcome(crate::welcome::WelcomeError::MissingPsk(0))
+    )));
     let erin = Group::join_with_psks(
         p,
         &welcome,
@@ -563,7 +566,10 @@ fn private_message_commits_and_proposals() {
     .unwrap();
     all_agree(&[&alice, &members[0], &members[1], &erin]);
     // A replayed PrivateMessage commit is refused (wrong epoch now).
-    assert!(members[0].process(&out.commit).is_err());
+    assert!(members[0].process(&out.commit).is_err_and(|e| matches!(
+        e,
+        Error::Framing(crate::framing::FramingError::WrongEpoch { .. })
+    )));
 }
 
 #[test]
@@ -642,7 +648,9 @@ fn reinit_closes_the_group() {
     for g in [&mut alice, &mut members[0]] {
         let err = g.commit(&CommitOptions::default()).unwrap_err();
         assert!(matches!(err, Error::Group(GroupError::ReInitialized)));
-        assert!(g.propose_update(false).is_err());
+        assert!(g
+            .propose_update(false)
+            .is_err_and(|e| matches!(e, Error::Group(GroupError::ReInitialized))));
     }
 }
 
@@ -734,5 +742,8 @@ fn external_commit_round_trip() {
         seeded(Executor::default(), 102),
     )
     .unwrap();
-    assert!(alice.process(&stale).is_err());
+    assert!(alice.process(&stale).is_err_and(|e| matches!(
+        e,
+        Error::Framing(crate::framing::FramingError::WrongEpoch { .. })
+    )));
 }

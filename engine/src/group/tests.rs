@@ -277,29 +277,62 @@ fn a_failed_commit_or_process_changes_nothing() {
     // Invalid proposals: remove a non-member, remove self, duplicate KeyPackage.
     let before = snapshot(&alice);
     let fp = fingerprint(&alice);
-    for options in [
-        CommitOptions {
-            removes: vec![LeafIndex(40)],
-            ..CommitOptions::default()
-        },
-        CommitOptions {
-            removes: vec![alice.own_leaf()],
-            ..CommitOptions::default()
-        },
-        CommitOptions {
-            removes: vec![LeafIndex(2), LeafIndex(2)],
-            ..CommitOptions::default()
-        },
-        CommitOptions {
-            adds: vec![kp(&p, 1).0],
-            ..CommitOptions::default()
-        },
-        CommitOptions {
-            adds: vec![kp(&p, 77).0, kp(&p, 77).0],
-            ..CommitOptions::default()
-        },
-    ] {
-        assert!(alice.commit(&options).is_err());
+    type Expect = fn(&GroupError) -> bool;
+    let cases: [(CommitOptions, Expect); 5] = [
+        (
+            CommitOptions {
+                removes: vec![LeafIndex(40)],
+                ..CommitOptions::default()
+            },
+            |e| matches!(e, GroupError::RemoveNonMember(40)),
+        ),
+        (
+            CommitOptions {
+                removes: vec![alice.own_leaf()],
+                ..CommitOptions::default()
+            },
+            |e| matches!(e, GroupError::CommitterRemovesSelf),
+        ),
+        (
+            CommitOptions {
+                removes: vec![LeafIndex(2), LeafIndex(2)],
+                ..CommitOptions::default()
+            },
+            |e| matches!(e, GroupError::ConflictingProposals(2)),
+        ),
+        (
+            CommitOptions {
+                adds: vec![kp(&p, 1).0],
+                ..CommitOptions::default()
+            },
+            |e| {
+                matches!(
+                    e,
+                    GroupError::DuplicateKey {
+                        what: "signature key",
+                        ..
+                    }
+                )
+            },
+        ),
+        (
+            CommitOptions {
+                adds: vec![kp(&p, 77).0, kp(&p, 77).0],
+                ..CommitOptions::default()
+            },
+            |e| {
+                matches!(
+                    e,
+                    GroupError::InvalidProposalList(ProposalRule::DuplicateAddSignatureKey)
+                )
+            },
+        ),
+    ];
+    for (options, expected) in cases {
+        match alice.commit(&options) {
+            Err(Error::Group(e)) => assert!(expected(&e), "{e:?}"),
+            other => panic!("{other:?}"),
+        }
         assert_eq!(snapshot(&alice), before);
         assert_eq!(fingerprint(&alice), fp);
     }
@@ -328,7 +361,10 @@ fn a_failed_commit_or_process_changes_nothing() {
     bob.process(&out.commit).unwrap();
     assert_eq!(fingerprint(bob), fingerprint(&alice));
     // Replaying it is an epoch error.
-    assert!(bob.process(&out.commit).is_err());
+    assert!(bob.process(&out.commit).is_err_and(|e| matches!(
+        e,
+        Error::Framing(crate::framing::FramingError::WrongEpoch { .. })
+    )));
 }
 
 #[test]
