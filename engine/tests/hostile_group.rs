@@ -1588,7 +1588,10 @@ fn invalid_proposals_are_refused_and_expired_ones_left_out() {
     let out = committer.commit(&CommitOptions::default()).unwrap();
     assert_eq!(out.omitted.len(), 1);
     assert_eq!(out.omitted[0].reference, cached[0]);
-    assert_eq!(out.omitted[0].sender, LeafIndex(sender as u32));
+    assert_eq!(
+        out.omitted[0].sender,
+        canopy_engine::group::ProposalSender::Member(LeafIndex(sender as u32))
+    );
     assert_eq!(out.omitted[0].reason, OmitReason::Expired);
     assert!(out.welcome.is_none());
     // A member that saw both proposals follows the commit, which covers the Remove only.

@@ -177,7 +177,7 @@ fn copy_rejects_replayed_private_proposal() {
     let proposal = m[1].propose_remove(LeafIndex(3), true).unwrap();
     assert!(matches!(
         m[0].process(&proposal).unwrap(),
-        ProcessOutcome::Proposal { sender, .. } if sender == LeafIndex(1)
+        ProcessOutcome::Proposal { sender, .. } if sender == canopy_engine::group::ProposalSender::Member(LeafIndex(1))
     ));
     let mut copy = m[0].clone();
     assert_framing(

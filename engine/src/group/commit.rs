@@ -1,6 +1,6 @@
 //! Creating a commit (RFC 9420 §12.4.1) and its Welcome (§12.4.3).
 
-use super::proposals::{CachedProposal, Entry};
+use super::proposals::{CachedProposal, Entry, ProposalSender};
 use super::staged::PendingCommit;
 use super::{encode_message, Group, GroupError, NextEpoch};
 use crate::codec::{
@@ -101,7 +101,7 @@ pub struct OmittedProposal {
     /// Its ProposalRef.
     pub reference: Vec<u8>,
     /// Who proposed it.
-    pub sender: LeafIndex,
+    pub sender: ProposalSender,
     /// Its type.
     pub proposal_type: ProposalType,
     /// Why it was left out.
@@ -195,15 +195,16 @@ fn select_cached<'a>(
                     Err(OmitReason::Superseded)
                 }
             }
-            Proposal::Update(_) if c.sender == me => Err(OmitReason::OwnUpdate),
+            Proposal::Update(_) if c.sender.leaf() == me => Err(OmitReason::OwnUpdate),
             Proposal::Update(u) => {
                 let leaf = &u.leaf_node;
-                if !removed.contains(&c.sender.0)
-                    && !updated.contains(&c.sender.0)
+                let sender = c.sender.leaf().0;
+                if !removed.contains(&sender)
+                    && !updated.contains(&sender)
                     && !signature_keys.contains(leaf.signature_key.as_slice())
                     && !encryption_keys.contains(leaf.encryption_key.as_slice())
                 {
-                    updated.insert(c.sender.0);
+                    updated.insert(sender);
                     signature_keys.insert(leaf.signature_key.as_slice());
                     encryption_keys.insert(leaf.encryption_key.as_slice());
                     Ok(())
@@ -379,7 +380,7 @@ impl Group {
             .iter()
             .map(|c| Entry {
                 proposal: &c.proposal,
-                sender: c.sender,
+                sender: c.sender.leaf(),
                 reference: Some(c.reference.as_slice()),
             })
             .chain(by_value.iter().map(|p| Entry {

@@ -20,6 +20,7 @@
 mod commit;
 pub mod credentials;
 mod external;
+pub mod external_senders;
 mod join;
 pub mod multi;
 mod process;
@@ -52,6 +53,7 @@ pub use credentials::{
     BasicCredentialValidator, CredentialChange, CredentialCheck, CredentialValidator,
 };
 pub use process::ProcessOutcome;
+pub use proposals::ProposalSender;
 pub use propose::CachedProposalView;
 pub use staged::{CommitSummary, Staged, StagedCommit};
 
@@ -639,7 +641,13 @@ impl Group {
         for c in &self.proposal_cache {
             field(&mut out, &c.reference);
             field(&mut out, &codec::encode(&c.proposal)?);
-            field(&mut out, &c.sender.0.to_be_bytes());
+            let sender = match c.sender {
+                ProposalSender::Member(l) => [0, l.0],
+                ProposalSender::External(i) => [1, i],
+                ProposalSender::NewMember => [2, 0],
+            };
+            field(&mut out, &sender[0].to_be_bytes());
+            field(&mut out, &sender[1].to_be_bytes());
         }
         out.push(0xff);
         for u in &self.pending_updates {

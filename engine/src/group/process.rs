@@ -2,7 +2,9 @@
 //! validated and cached for the epoch (RFC 9420 §12.1, §12.4), and commits (§12.4.2), as
 //! PublicMessage or PrivateMessage.
 
-use super::proposals::{self, proposal_ref, CachedProposal};
+use super::proposals::{
+    self, check_sender_may_propose, external_senders, proposal_ref, CachedProposal, ProposalSender,
+};
 use super::staged::{CommitSummary, PendingCommit, Staged, StagedCommit};
 use super::{decode_message, next_epoch, Group, GroupError, NextEpoch};
 use crate::codec::{
@@ -33,7 +35,7 @@ pub enum ProcessOutcome {
     /// reference it.
     Proposal {
         /// Who proposed it.
-        sender: LeafIndex,
+        sender: ProposalSender,
         /// Its type.
         proposal_type: ProposalType,
     },
@@ -43,7 +45,7 @@ pub enum ProcessOutcome {
 /// it to the application ([`Group::process_staged`]).
 pub(super) enum Processed {
     Proposal {
-        sender: LeafIndex,
+        sender: ProposalSender,
         proposal_type: ProposalType,
     },
     Commit {
@@ -149,12 +151,46 @@ impl Group {
         let message = decode_message(bytes)?;
         let auth = match message.body {
             MlsMessageBody::PublicMessage(public) => {
-                if let Sender::NewMemberCommit = public.content.sender {
-                    return self.process_external_commit(public, staged);
-                }
-                let tree = &self.tree;
-                self.framing
-                    .unprotect_public(public, |s| member_key(tree, s))?
+                let key = match public.content.sender {
+                    Sender::NewMemberCommit => {
+                        return self.process_external_commit(public, staged);
+                    }
+                    Sender::Member { .. } => member_key(&self.tree, &public.content.sender),
+                    // §12.1.8: an external sender signs with its key from the group context's
+                    // `external_senders` extension, and may only send proposals.
+                    Sender::External { sender_index } => {
+                        if !matches!(public.content.content, FramedContentBody::Proposal(_)) {
+                            return Err(GroupError::UnexpectedMessage(
+                                "an external sender may only send proposals",
+                            )
+                            .into());
+                        }
+                        external_senders(&self.context.extensions)?
+                            .get(sender_index as usize)
+                            .map(|s| s.signature_key.as_slice().to_vec())
+                    }
+                    // A new member proposing its own Add signs with the key of the leaf in
+                    // the KeyPackage it brings.
+                    Sender::NewMemberProposal => match &public.content.content {
+                        FramedContentBody::Proposal(codec::Proposal::Add(a)) => {
+                            Some(a.key_package.leaf_node.signature_key.as_slice().to_vec())
+                        }
+                        FramedContentBody::Proposal(p) => {
+                            return Err(GroupError::ProposalSender {
+                                sender: "new member",
+                                proposal_type: p.proposal_type().0,
+                            }
+                            .into())
+                        }
+                        _ => {
+                            return Err(GroupError::UnexpectedMessage(
+                                "a new_member_proposal sender on a non-proposal",
+                            )
+                            .into())
+                        }
+                    },
+                };
+                self.framing.unprotect_public(public, |_| key)?
             }
             MlsMessageBody::PrivateMessage(private) => {
                 let tree = &self.tree;
@@ -182,18 +218,20 @@ impl Group {
         if self.reinit.is_some() {
             return Err(GroupError::ReInitialized.into());
         }
-        let Sender::Member { leaf_index } = auth.content.sender else {
-            return Err(GroupError::UnexpectedMessage(
-                "proposals from external senders are not supported",
-            )
-            .into());
+        let sender = match auth.content.sender {
+            Sender::Member { leaf_index } => ProposalSender::Member(LeafIndex(leaf_index)),
+            Sender::External { sender_index } => ProposalSender::External(sender_index),
+            Sender::NewMemberProposal => ProposalSender::NewMember,
+            Sender::NewMemberCommit => {
+                return Err(GroupError::UnexpectedMessage("a new_member_commit proposal").into())
+            }
         };
-        let sender = LeafIndex(leaf_index);
         let reference = proposal_ref(&self.provider, &codec::encode(&auth)?)?;
         let FramedContentBody::Proposal(proposal) = auth.content.content else {
             return Err(GroupError::UnexpectedMessage("not a proposal").into());
         };
-        self.validate_standalone(sender, &proposal)?;
+        check_sender_may_propose(sender, &proposal)?;
+        self.validate_standalone(sender.leaf(), &proposal)?;
         let proposal_type = proposal.proposal_type();
         if !self.proposal_cache.iter().any(|c| c.reference == reference) {
             self.proposal_cache.push(CachedProposal {

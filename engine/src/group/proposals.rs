@@ -25,6 +25,28 @@ pub(super) fn proposal_ref(provider: &Provider, authenticated_content: &[u8]) ->
     Ok(provider.ref_hash(b"MLS 1.0 Proposal Reference", authenticated_content)?)
 }
 
+/// Who sent a standalone proposal (RFC 9420 §6: the sender types that may propose).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProposalSender {
+    /// A member, by leaf.
+    Member(LeafIndex),
+    /// An external sender, by its index in the `external_senders` extension (§12.1.8.1).
+    External(u32),
+    /// A new member proposing its own Add (`new_member_proposal`, §12.1.8).
+    NewMember,
+}
+
+impl ProposalSender {
+    /// The member's leaf; for senders outside the tree a leaf index no tree has, so that rules
+    /// comparing a proposal's sender with the committer or a removed leaf never match it.
+    pub(super) fn leaf(self) -> LeafIndex {
+        match self {
+            ProposalSender::Member(l) => l,
+            _ => LeafIndex(u32::MAX),
+        }
+    }
+}
+
 /// A proposal received (or sent) standalone in the current epoch, which a commit may
 /// reference.
 #[derive(Debug, Clone)]
@@ -33,8 +55,8 @@ pub(super) struct CachedProposal {
     pub reference: Vec<u8>,
     /// The proposal.
     pub proposal: Proposal,
-    /// The member that sent it.
-    pub sender: LeafIndex,
+    /// Who sent it.
+    pub sender: ProposalSender,
 }
 
 /// Our own pending Update: the private key of the leaf it proposes.
@@ -97,7 +119,7 @@ pub(super) fn resolve<'a>(
                 .find(|c| c.reference == r.as_slice())
                 .map(|c| Entry {
                     proposal: &c.proposal,
-                    sender: c.sender,
+                    sender: c.sender.leaf(),
                     reference: Some(c.reference.as_slice()),
                 })
                 .ok_or_else(|| GroupError::UnknownProposalRef.into()),
@@ -119,6 +141,46 @@ pub(super) fn required_capabilities(
         .map(|e| codec::decode::<RequiredCapabilities>(e.extension_data.as_slice()))
         .transpose()
         .map_err(Into::into)
+}
+
+/// The `external_senders` extension among `extensions`, decoded (RFC 9420 §12.1.8.1).
+pub(super) fn external_senders(extensions: &[Extension]) -> Result<Vec<codec::ExternalSender>> {
+    Ok(extensions
+        .iter()
+        .find(|e| e.extension_type == ExtensionType::EXTERNAL_SENDERS)
+        .map(|e| codec::decode::<Vec<codec::ExternalSender>>(e.extension_data.as_slice()))
+        .transpose()?
+        .unwrap_or_default())
+}
+
+/// RFC 9420 §12.1.8: the proposal types an `external` sender may send; a `new_member_proposal`
+/// may only be an Add.
+pub(super) fn check_sender_may_propose(sender: ProposalSender, p: &Proposal) -> Result<()> {
+    let allowed = match sender {
+        ProposalSender::Member(_) => !matches!(p, Proposal::ExternalInit(_)),
+        ProposalSender::External(_) => matches!(
+            p,
+            Proposal::Add(_)
+                | Proposal::Remove(_)
+                | Proposal::PreSharedKey(_)
+                | Proposal::ReInit(_)
+                | Proposal::GroupContextExtensions(_)
+        ),
+        ProposalSender::NewMember => matches!(p, Proposal::Add(_)),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(GroupError::ProposalSender {
+            sender: match sender {
+                ProposalSender::Member(_) => "member",
+                ProposalSender::External(_) => "external sender",
+                ProposalSender::NewMember => "new member",
+            },
+            proposal_type: p.proposal_type().0,
+        }
+        .into())
+    }
 }
 
 /// Check that `leaf` supports the group context `extensions` (RFC 9420 §7.2, §11.1, §12.1.7):
@@ -428,6 +490,7 @@ impl Group {
             }
             Proposal::GroupContextExtensions(gce) => {
                 codec::check_unique_extensions(&gce.extensions)?;
+                external_senders(&gce.extensions)?;
             }
             Proposal::ReInit(r) => {
                 codec::check_unique_extensions(&r.extensions)?;

@@ -1,7 +1,7 @@
 //! Standalone proposals sent by this member (RFC 9420 §12.1), cached for the epoch so that
 //! a later commit (by any member) can reference them, and the PSK store.
 
-use super::proposals::{proposal_ref, CachedProposal, PendingUpdate};
+use super::proposals::{proposal_ref, CachedProposal, PendingUpdate, ProposalSender};
 use super::{encode_message, Group, GroupError};
 use crate::codec::{
     self, Add, AuthenticatedContent, Extension, FramedContent, FramedContentBody,
@@ -18,8 +18,8 @@ use crate::tree::LeafIndex;
 pub struct CachedProposalView<'a> {
     /// Its ProposalRef.
     pub reference: &'a [u8],
-    /// The member that sent it.
-    pub sender: LeafIndex,
+    /// Who sent it.
+    pub sender: ProposalSender,
     /// The proposal.
     pub proposal: &'a Proposal,
 }
@@ -184,7 +184,7 @@ impl Group {
         self.proposal_cache.push(CachedProposal {
             reference,
             proposal,
-            sender: me,
+            sender: ProposalSender::Member(me),
         });
         Ok(bytes)
     }

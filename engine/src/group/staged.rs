@@ -112,7 +112,7 @@ pub enum Staged<'a> {
     /// A standalone proposal, validated and cached (as [`Group::process`] does).
     Proposal {
         /// Who proposed it.
-        sender: LeafIndex,
+        sender: super::ProposalSender,
         /// Its type.
         proposal_type: ProposalType,
     },
