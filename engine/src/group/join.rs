@@ -54,6 +54,31 @@ impl Group {
         config: GroupConfig,
         external_psks: &[(Vec<u8>, Secret)],
     ) -> Result<Self> {
+        Self::join_inner(
+            provider,
+            welcome_bytes,
+            key_package,
+            secrets,
+            ratchet_tree,
+            config,
+            external_psks,
+            None,
+        )
+    }
+
+    /// A join with external PSKs, and with resumption PSKs (and the resumption checks) of
+    /// `resumed` if given.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn join_inner(
+        provider: Provider,
+        welcome_bytes: &[u8],
+        key_package: &KeyPackage,
+        secrets: &KeyPackageSecrets,
+        ratchet_tree: Option<&[u8]>,
+        config: GroupConfig,
+        external_psks: &[(Vec<u8>, Secret)],
+        resumed: Option<&Group>,
+    ) -> Result<Self> {
         let message = decode_message(welcome_bytes)?;
         let MlsMessageBody::Welcome(w) = message.body else {
             return Err(GroupError::UnexpectedMessage("not a Welcome").into());
@@ -72,7 +97,7 @@ impl Group {
                     .iter()
                     .find(|(i, _)| i.as_slice() == psk_id.as_slice())
                     .map(|(_, s)| s.clone()),
-                PskSource::Resumption { .. } => None,
+                PskSource::Resumption { .. } => resumed.and_then(|old| old.psk_value(id)),
             },
             |gi: &GroupInfo| {
                 let tree = load_tree(&provider, gi, ratchet_tree);
@@ -95,6 +120,7 @@ impl Group {
         };
         let joined = joined?;
         let context = joined.group_info.group_context.clone();
+        let psks = joined.psks.clone();
 
         let tree_hash =
             tree.validate_with(&provider, context.group_id.as_slice(), config.executor)?;
@@ -150,6 +176,9 @@ impl Group {
         );
         for (id, psk) in external_psks {
             group.add_external_psk(id, psk.clone());
+        }
+        if let Some(old) = resumed {
+            group.check_resumption(old, &psks)?;
         }
         Ok(group)
     }

@@ -28,6 +28,7 @@ mod proposals;
 mod propose;
 #[cfg(test)]
 mod protocol_tests;
+mod resumption;
 mod staged;
 #[cfg(test)]
 mod tests;
@@ -167,6 +168,10 @@ pub enum GroupError {
     /// [`Group::merge_pending_commit`] without a pending commit.
     #[error("no pending commit to merge")]
     NoPendingCommit,
+    /// A group joined as the successor or branch of another does not match it (RFC 9420
+    /// §11.2, §11.3); the check that failed.
+    #[error("resumed group does not match the old group: {0}")]
+    ResumptionMismatch(&'static str),
     /// The epoch counter would overflow (a forged epoch near 2^64).
     #[error("epoch counter exhausted")]
     EpochExhausted,
@@ -334,6 +339,9 @@ pub struct Group {
     reinit: Option<codec::ReInit>,
     /// This member's own commit, created and not yet merged or cleared.
     pending_commit: Option<staged::PendingCommit>,
+    /// The resumption PSK (group id, epoch, secret) of the group this one resumes, held by the
+    /// creator of a ReInit successor or branch for its first commit only.
+    linked_psk: Option<(Vec<u8>, u64, Secret)>,
 }
 
 impl Clone for Group {
@@ -358,6 +366,7 @@ impl Clone for Group {
             // A pending commit is this member's own send; a copy cannot send in this epoch,
             // so it does not get one to merge.
             pending_commit: None,
+            linked_psk: self.linked_psk.clone(),
         }
     }
 }
@@ -542,6 +551,7 @@ impl Group {
             resumption_psks: VecDeque::new(),
             reinit: None,
             pending_commit: None,
+            linked_psk: None,
         }
     }
 
@@ -677,6 +687,11 @@ impl Group {
             Some(p) => field(&mut out, &codec::encode(&p.next.context)?),
             None => out.push(0),
         }
+        if let Some((group, epoch, psk)) = &self.linked_psk {
+            field(&mut out, group);
+            field(&mut out, &epoch.to_be_bytes());
+            field(&mut out, psk.as_bytes());
+        }
         let digest = self.provider.hash(&out);
         zeroize::Zeroize::zeroize(&mut out);
         Ok(digest)
@@ -764,6 +779,7 @@ impl Group {
             resumption_psks,
             reinit: _,
             pending_commit,
+            linked_psk,
         } = self;
         let mut found = false;
         let mut check = |s: &Secret| found |= schedule::secret_matches(s, value);
@@ -786,6 +802,9 @@ impl Group {
             ] {
                 check(s);
             }
+        }
+        if let Some((_, _, s)) = linked_psk {
+            check(s);
         }
         secrets.for_each_secret(&mut check);
         framing.for_each_secret(&mut check);

@@ -235,7 +235,11 @@ impl Group {
                 ..
             } => {
                 if psk_group_id.as_slice() != self.context.group_id.as_slice() {
-                    return None;
+                    return self
+                        .linked_psk
+                        .as_ref()
+                        .filter(|(g, e, _)| g == psk_group_id.as_slice() && e == psk_epoch)
+                        .map(|(_, _, s)| s.clone());
                 }
                 if *psk_epoch == self.context.epoch {
                     return Some(self.secrets.resumption_psk.clone());
@@ -506,8 +510,21 @@ impl Group {
         if id.psk_nonce.as_slice().len() != self.provider.hash_len() {
             return Err(violation(ProposalRule::PskNonceLength));
         }
-        if let PskSource::Resumption { usage, .. } = &id.source {
-            if *usage != ResumptionPskUsage::Application {
+        if let PskSource::Resumption {
+            usage,
+            psk_group_id,
+            ..
+        } = &id.source
+        {
+            // A reinit or branch PSK only in the first commit of the group that resumes the
+            // PSK's group, made by its creator (RFC 9420 §11.2, §11.3); in any other commit
+            // such a proposal is invalid.
+            let first_commit_of_resumed = self.context.epoch == 0
+                && self
+                    .linked_psk
+                    .as_ref()
+                    .is_some_and(|(g, _, _)| g == psk_group_id.as_slice());
+            if *usage != ResumptionPskUsage::Application && !first_commit_of_resumed {
                 return Err(violation(ProposalRule::PskUsage));
             }
         }
