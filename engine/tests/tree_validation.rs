@@ -146,9 +146,13 @@ fn unmerged_leaf_rules_are_enforced() {
             continue;
         }
         p.unmerged_leaves.push(u32::MAX);
+        let e = validate(bad, &gid).unwrap_err();
         assert!(
-            validate(bad, &gid).is_err(),
-            "node {i}: bogus unmerged leaf accepted"
+            matches!(
+                e,
+                Error::InvalidTree(TreeError::BadUnmergedLeaf { leaf: u32::MAX, .. })
+            ),
+            "node {i}: {e:?}"
         );
         changed += 1;
     }
