@@ -10,47 +10,26 @@ use canopy_engine::codec::{
     self, Credential, ExternalSender, MlsMessage, MlsMessageBody, Proposal, Remove,
     SignaturePublicKey,
 };
-use canopy_engine::crypto::{CipherSuite, CryptoError, Provider, Secret, SignaturePrivateKey};
+use canopy_engine::crypto::{CryptoError, Provider, SignaturePrivateKey};
 use canopy_engine::framing::FramingError;
 use canopy_engine::group::external_senders::{
     external_proposal, external_senders_extension, new_member_proposal,
 };
-use canopy_engine::group::{
-    CommitOptions, Group, GroupConfig, GroupError, ProcessOutcome, ProposalSender, Randomness,
-};
-use canopy_engine::key_package::{default_lifetime, key_package_from_seed, Clock};
+use canopy_engine::group::{CommitOptions, Group, GroupError, ProcessOutcome, ProposalSender};
 use canopy_engine::tree::LeafIndex;
 use canopy_engine::Error;
 
-const NOW: u64 = 1_800_000_000;
+mod common;
+use common::{agree, config, key_package, provider};
 
-fn provider() -> Provider {
-    Provider::new(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519)
-}
-
-fn config(seed: u8) -> GroupConfig {
-    GroupConfig {
-        clock: Clock::Fixed(NOW),
-        randomness: Randomness::Seeded(Secret::new(vec![seed; 32])),
-        ..GroupConfig::default()
-    }
-}
-
-type Kp = (
+fn kp(
+    p: &Provider,
+    i: u32,
+) -> (
     codec::KeyPackage,
     canopy_engine::key_package::KeyPackageSecrets,
-);
-
-fn kp(p: &Provider, i: u32) -> Kp {
-    let mut seed = [0x52; 32];
-    seed[..4].copy_from_slice(&i.to_be_bytes());
-    key_package_from_seed(
-        p,
-        format!("member-{i}").as_bytes(),
-        &seed,
-        default_lifetime(NOW),
-    )
-    .unwrap()
+) {
+    key_package(p, i, 0x52)
 }
 
 fn ds_signer(p: &Provider) -> SignaturePrivateKey {
@@ -60,47 +39,14 @@ fn ds_signer(p: &Provider) -> SignaturePrivateKey {
 /// A 4-member group whose context lists the delivery service as external sender 0.
 fn group() -> Vec<Group> {
     let p = provider();
-    let (signer, _) = p.signature_key_pair_from_seed(&[6; 32]).unwrap();
-    let mut creator = Group::create(p, b"ext-senders", b"member-0", signer, config(1)).unwrap();
-    let kps: Vec<_> = (1..4).map(|i| kp(&p, i)).collect();
     let ds = ExternalSender {
         signature_key: SignaturePublicKey(ds_signer(&p).public_key().to_vec().into()),
         credential: Credential::Basic {
             identity: b"delivery-service".to_vec().into(),
         },
     };
-    let out = creator
-        .commit(&CommitOptions {
-            adds: kps.iter().map(|(k, _)| k.clone()).collect(),
-            group_context_extensions: Some(vec![external_senders_extension(&[ds]).unwrap()]),
-            ratchet_tree_in_welcome: true,
-            ..CommitOptions::default()
-        })
-        .unwrap();
-    let mut members = vec![creator];
-    for (i, (k, s)) in kps.iter().enumerate() {
-        members.push(
-            Group::join(
-                p,
-                out.welcome.as_ref().unwrap(),
-                k,
-                s,
-                None,
-                config(10 + i as u8),
-            )
-            .unwrap(),
-        );
-    }
-    members
-}
-
-fn agree(members: &[&Group]) {
-    for m in members {
-        assert_eq!(
-            m.epoch_authenticator().as_bytes(),
-            members[0].epoch_authenticator().as_bytes()
-        );
-    }
+    let extensions = vec![external_senders_extension(&[ds]).unwrap()];
+    common::group(p, b"ext-senders", 4, 0x52, Some(extensions)).0
 }
 
 #[test]

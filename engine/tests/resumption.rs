@@ -8,69 +8,23 @@ use canopy_engine::codec::{
     self, CipherSuiteId, Credential, Mac, MlsMessage, MlsMessageBody, ProtocolVersion, ReInit,
 };
 use canopy_engine::crypto::{CipherSuite, Provider, Secret, SignaturePrivateKey};
-use canopy_engine::group::{CommitOptions, Group, GroupConfig, GroupError, Randomness};
-use canopy_engine::key_package::{
-    default_lifetime, key_package_from_seed, Clock, KeyPackageSecrets,
-};
+use canopy_engine::group::{CommitOptions, Group, GroupError};
+use canopy_engine::key_package::{default_lifetime, key_package_from_seed};
 use canopy_engine::schedule::EpochSecrets;
 use canopy_engine::welcome::{self, WelcomeError};
 use canopy_engine::Error;
 
-const NOW: u64 = 1_800_000_000;
+mod common;
+use common::{agree, config, key_package as kp, NOW};
+
 const SUITE1: CipherSuite = CipherSuite::Mls128X25519Aes128GcmSha256Ed25519;
 const SUITE3: CipherSuite = CipherSuite::Mls128X25519ChaCha20Poly1305Sha256Ed25519;
-
-fn config(seed: u8) -> GroupConfig {
-    GroupConfig {
-        clock: Clock::Fixed(NOW),
-        randomness: Randomness::Seeded(Secret::new(vec![seed; 32])),
-        ..GroupConfig::default()
-    }
-}
-
-fn kp(p: &Provider, i: u32, round: u8) -> (codec::KeyPackage, KeyPackageSecrets) {
-    let mut seed = [round; 32];
-    seed[..4].copy_from_slice(&i.to_be_bytes());
-    key_package_from_seed(
-        p,
-        format!("member-{i}").as_bytes(),
-        &seed,
-        default_lifetime(NOW),
-    )
-    .unwrap()
-}
 
 /// `n` members of one group, re-based onto a joiner secret the test knows (so it can compute
 /// the epoch's resumption PSK), with their signers.
 fn group(n: u32) -> (Vec<Group>, Vec<SignaturePrivateKey>, EpochSecrets) {
     let p = Provider::new(SUITE1);
-    let (signer, _) = p.signature_key_pair_from_seed(&[7; 32]).unwrap();
-    let mut creator =
-        Group::create(p, b"old-group", b"member-0", signer.clone(), config(1)).unwrap();
-    let kps: Vec<_> = (1..n).map(|i| kp(&p, i, 0x41)).collect();
-    let out = creator
-        .commit(&CommitOptions {
-            adds: kps.iter().map(|(k, _)| k.clone()).collect(),
-            ratchet_tree_in_welcome: true,
-            ..CommitOptions::default()
-        })
-        .unwrap();
-    let mut members = vec![creator];
-    let mut signers = vec![signer];
-    for (i, (k, s)) in kps.iter().enumerate() {
-        members.push(
-            Group::join(
-                p,
-                out.welcome.as_ref().unwrap(),
-                k,
-                s,
-                None,
-                config(10 + i as u8),
-            )
-            .unwrap(),
-        );
-        signers.push(s.signer.clone());
-    }
+    let (members, signers) = common::group(p, b"old-group", n, 0x41, None);
     let joiner = Secret::new(vec![0x24; 32]);
     let context = members[0].context().clone();
     let members: Vec<Group> = members
@@ -93,15 +47,6 @@ fn group(n: u32) -> (Vec<Group>, Vec<SignaturePrivateKey>, EpochSecrets) {
     let secrets =
         EpochSecrets::from_joiner(&p, joiner, &[0; 32], &codec::encode(&context).unwrap()).unwrap();
     (members, signers, secrets)
-}
-
-fn agree(groups: &[&Group]) {
-    for g in groups {
-        assert_eq!(
-            g.epoch_authenticator().as_bytes(),
-            groups[0].epoch_authenticator().as_bytes()
-        );
-    }
 }
 
 #[test]

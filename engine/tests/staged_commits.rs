@@ -5,27 +5,13 @@
 //! commit must leave the group as it was.
 
 use canopy_engine::codec::Credential;
-use canopy_engine::crypto::{CipherSuite, Provider, Secret, SignaturePrivateKey};
-use canopy_engine::group::{
-    CommitOptions, Group, GroupConfig, GroupError, ProcessOutcome, Randomness, Staged,
-};
-use canopy_engine::key_package::{default_lifetime, key_package_from_seed, Clock};
+use canopy_engine::crypto::Provider;
+use canopy_engine::group::{CommitOptions, Group, GroupError, ProcessOutcome, Staged};
 use canopy_engine::tree::LeafIndex;
 use canopy_engine::Error;
 
-const NOW: u64 = 1_800_000_000;
-
-fn provider() -> Provider {
-    Provider::new(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519)
-}
-
-fn config(seed: u8) -> GroupConfig {
-    GroupConfig {
-        clock: Clock::Fixed(NOW),
-        randomness: Randomness::Seeded(Secret::new(vec![seed; 32])),
-        ..GroupConfig::default()
-    }
-}
+mod common;
+use common::{config, group as build, key_package, provider};
 
 fn kp(
     p: &Provider,
@@ -34,46 +20,13 @@ fn kp(
     canopy_engine::codec::KeyPackage,
     canopy_engine::key_package::KeyPackageSecrets,
 ) {
-    let mut seed = [0x31; 32];
-    seed[..4].copy_from_slice(&i.to_be_bytes());
-    key_package_from_seed(
-        p,
-        format!("member-{i}").as_bytes(),
-        &seed,
-        default_lifetime(NOW),
-    )
-    .unwrap()
+    key_package(p, i, 0x31)
 }
 
 /// A 4-member group, built the same way on every call (so two calls give byte-identical
 /// members to compare one-step and two-step paths).
 fn group() -> Vec<Group> {
-    let p = provider();
-    let (signer, _): (SignaturePrivateKey, _) = p.signature_key_pair_from_seed(&[5; 32]).unwrap();
-    let mut creator = Group::create(p, b"staged", b"member-0", signer, config(1)).unwrap();
-    let kps: Vec<_> = (1..4).map(|i| kp(&p, i)).collect();
-    let out = creator
-        .commit(&CommitOptions {
-            adds: kps.iter().map(|(k, _)| k.clone()).collect(),
-            ratchet_tree_in_welcome: true,
-            ..CommitOptions::default()
-        })
-        .unwrap();
-    let mut members = vec![creator];
-    for (i, (k, s)) in kps.iter().enumerate() {
-        members.push(
-            Group::join(
-                p,
-                out.welcome.as_ref().unwrap(),
-                k,
-                s,
-                None,
-                config(10 + i as u8),
-            )
-            .unwrap(),
-        );
-    }
-    members
+    build(provider(), b"staged", 4, 0x31, None).0
 }
 
 fn digest(g: &Group) -> Vec<u8> {

@@ -581,22 +581,6 @@ impl Group {
         self.interim_transcript_hash = next.interim_transcript_hash;
     }
 
-    /// Run `op` on the tree under a journal: keep its edits if it succeeds, restore the tree
-    /// exactly if it fails.
-    fn transact<T>(&mut self, op: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
-        self.tree.begin_journal()?;
-        match op(self) {
-            Ok(v) => {
-                self.tree.commit_journal();
-                Ok(v)
-            }
-            Err(e) => {
-                self.tree.rollback();
-                Err(e)
-            }
-        }
-    }
-
     /// Run `op` on the tree under a journal. With `staged`, a success leaves the tree as it
     /// was and returns the edits to redo when the result is merged; otherwise the edits are
     /// kept. A failure restores the tree exactly either way.
@@ -605,12 +589,13 @@ impl Group {
         staged: bool,
         op: impl FnOnce(&mut Self) -> Result<T>,
     ) -> Result<(T, Option<TreeRedo>)> {
-        if !staged {
-            return self.transact(op).map(|v| (v, None));
-        }
         self.tree.begin_journal()?;
         match op(self) {
-            Ok(v) => Ok((v, Some(self.tree.rollback_with_redo()))),
+            Ok(v) if staged => Ok((v, Some(self.tree.rollback_with_redo()))),
+            Ok(v) => {
+                self.tree.commit_journal();
+                Ok((v, None))
+            }
             Err(e) => {
                 self.tree.rollback();
                 Err(e)

@@ -188,7 +188,7 @@ fn unknown_reference_is_rejected_without_state_change() {
 fn rejects(g: &mut Group, committer: LeafIndex, entries: &[Entry<'_>], want: GroupError) {
     let before = full_state(g);
     let err = g
-        .transact(|g| g.apply_proposals(committer, entries).map(|_| ()))
+        .run_edit(false, |g| g.apply_proposals(committer, entries).map(|_| ()))
         .unwrap_err();
     match err {
         Error::Group(e) => assert_eq!(e, want),

@@ -749,30 +749,7 @@ impl RatchetTree {
     /// Undo every edit since [`RatchetTree::begin_journal`] and close the journal. Tree
     /// hashes of the restored nodes are recomputed on demand.
     pub fn rollback(&mut self) {
-        let Some(entries) = self.journal.take() else {
-            return;
-        };
-        for entry in entries.into_iter().rev() {
-            match entry {
-                JournalEntry::Node(x, old) => {
-                    self.write(x, old);
-                }
-                JournalEntry::UnmergedInsert(x, leaf) => {
-                    if let Some(Some(Node::Parent(p))) = self.nodes.get_mut(x.0 as usize) {
-                        if let Ok(pos) = p.unmerged_leaves.binary_search(&leaf) {
-                            p.unmerged_leaves.remove(pos);
-                        }
-                    }
-                    self.touch(x);
-                }
-                JournalEntry::Width(n) => {
-                    self.resize(n);
-                    let root = self.root();
-                    self.touch(root);
-                }
-            }
-        }
-        self.first_blank_hint = 0;
+        self.undo(false);
     }
 
     /// Undo every edit since [`RatchetTree::begin_journal`], as [`RatchetTree::rollback`]
@@ -780,16 +757,24 @@ impl RatchetTree {
     /// staged commit keeps the tree as it was until the application merges the commit. The
     /// record holds a copy of each edited node's new value: O(edited nodes).
     pub fn rollback_with_redo(&mut self) -> TreeRedo {
+        TreeRedo(self.undo(true))
+    }
+
+    /// Undo the open journal's edits, newest first; with `record`, return each undone edit's
+    /// new value in the original order (a copy of each edited node, which a plain rollback
+    /// does not pay for).
+    fn undo(&mut self, record: bool) -> Vec<JournalEntry> {
         let Some(entries) = self.journal.take() else {
-            return TreeRedo(Vec::new());
+            return Vec::new();
         };
-        let mut redo = Vec::with_capacity(entries.len());
+        let mut redo = Vec::with_capacity(if record { entries.len() } else { 0 });
         for entry in entries.into_iter().rev() {
             match entry {
                 JournalEntry::Node(x, old) => {
-                    let new = self.nodes[x.0 as usize].clone();
+                    if record {
+                        redo.push(JournalEntry::Node(x, self.nodes[x.0 as usize].clone()));
+                    }
                     self.write(x, old);
-                    redo.push(JournalEntry::Node(x, new));
                 }
                 JournalEntry::UnmergedInsert(x, leaf) => {
                     if let Some(Some(Node::Parent(p))) = self.nodes.get_mut(x.0 as usize) {
@@ -798,20 +783,23 @@ impl RatchetTree {
                         }
                     }
                     self.touch(x);
-                    redo.push(JournalEntry::UnmergedInsert(x, leaf));
+                    if record {
+                        redo.push(JournalEntry::UnmergedInsert(x, leaf));
+                    }
                 }
                 JournalEntry::Width(n) => {
-                    let now = self.n_leaves;
+                    if record {
+                        redo.push(JournalEntry::Width(self.n_leaves));
+                    }
                     self.resize(n);
                     let root = self.root();
                     self.touch(root);
-                    redo.push(JournalEntry::Width(now));
                 }
             }
         }
         self.first_blank_hint = 0;
         redo.reverse();
-        TreeRedo(redo)
+        redo
     }
 
     /// Re-apply the edits a [`RatchetTree::rollback_with_redo`] undid, in their order, on the

@@ -1,0 +1,91 @@
+//! Fixtures shared by the protocol integration tests: a fixed clock, seeded configurations,
+//! seeded KeyPackages and a small group built with real commits and Welcomes.
+// Each test binary compiles this module and uses a part of it.
+#![allow(dead_code)]
+
+use canopy_engine::codec::{Extension, KeyPackage};
+use canopy_engine::crypto::{CipherSuite, Provider, Secret, SignaturePrivateKey};
+use canopy_engine::group::{CommitOptions, Group, GroupConfig, Randomness};
+use canopy_engine::key_package::{
+    default_lifetime, key_package_from_seed, Clock, KeyPackageSecrets,
+};
+
+/// The fixed time every KeyPackage lifetime is checked against.
+pub const NOW: u64 = 1_800_000_000;
+
+pub fn provider() -> Provider {
+    Provider::new(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519)
+}
+
+/// Fixed clock, randomness seeded by `seed`.
+pub fn config(seed: u8) -> GroupConfig {
+    GroupConfig {
+        clock: Clock::Fixed(NOW),
+        randomness: Randomness::Seeded(Secret::new(vec![seed; 32])),
+        ..GroupConfig::default()
+    }
+}
+
+/// The KeyPackage of "member-`i`" from seed byte `round` (another round, another KeyPackage
+/// of the same identity).
+pub fn key_package(p: &Provider, i: u32, round: u8) -> (KeyPackage, KeyPackageSecrets) {
+    let mut seed = [round; 32];
+    seed[..4].copy_from_slice(&i.to_be_bytes());
+    key_package_from_seed(
+        p,
+        format!("member-{i}").as_bytes(),
+        &seed,
+        default_lifetime(NOW),
+    )
+    .unwrap()
+}
+
+/// `n` members of group `group_id` ("member-0" creates it and adds the others in one commit,
+/// with `extensions` as its GroupContext extensions; they join from the Welcome), and their
+/// signers. Built the same way on every call.
+pub fn group(
+    p: Provider,
+    group_id: &[u8],
+    n: u32,
+    round: u8,
+    extensions: Option<Vec<Extension>>,
+) -> (Vec<Group>, Vec<SignaturePrivateKey>) {
+    let (signer, _) = p.signature_key_pair_from_seed(&[round; 32]).unwrap();
+    let mut creator = Group::create(p, group_id, b"member-0", signer.clone(), config(1)).unwrap();
+    let kps: Vec<_> = (1..n).map(|i| key_package(&p, i, round)).collect();
+    let out = creator
+        .commit(&CommitOptions {
+            adds: kps.iter().map(|(k, _)| k.clone()).collect(),
+            group_context_extensions: extensions,
+            ratchet_tree_in_welcome: true,
+            ..CommitOptions::default()
+        })
+        .unwrap();
+    let mut members = vec![creator];
+    let mut signers = vec![signer];
+    for (i, (k, s)) in kps.iter().enumerate() {
+        members.push(
+            Group::join(
+                p,
+                out.welcome.as_ref().unwrap(),
+                k,
+                s,
+                None,
+                config(10 + i as u8),
+            )
+            .unwrap(),
+        );
+        signers.push(s.signer.clone());
+    }
+    (members, signers)
+}
+
+/// Every group's epoch authenticator is the first's.
+pub fn agree(groups: &[&Group]) {
+    for g in groups {
+        assert_eq!(
+            g.epoch_authenticator().as_bytes(),
+            groups[0].epoch_authenticator().as_bytes()
+        );
+    }
+}
