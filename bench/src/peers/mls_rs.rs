@@ -10,7 +10,7 @@ use ::mls_rs::client_builder::{
     WithKeyPackageRepo, WithMlsRules,
 };
 use ::mls_rs::crypto::{SignaturePublicKey, SignatureSecretKey};
-use ::mls_rs::group::{ExportedTree, ReceivedMessage, Roster};
+use ::mls_rs::group::{ExportedTree, ReceivedMessage, ReinitClient, Roster};
 use ::mls_rs::identity::basic::{BasicCredential, BasicIdentityProvider};
 use ::mls_rs::identity::SigningIdentity;
 use ::mls_rs::mls_rs_codec::MlsDecode as _;
@@ -21,7 +21,7 @@ use ::mls_rs::mls_rules::{
 use ::mls_rs::storage_provider::in_memory::{InMemoryGroupStateStorage, InMemoryKeyPackageStorage};
 use ::mls_rs::{
     CipherSuite, CipherSuiteProvider as _, Client, CryptoProvider as _, ExtensionList, Group,
-    GroupStateStorage, MlsMessage, MlsRules,
+    GroupStateStorage, MlsMessage, MlsRules, ProtocolVersion,
 };
 use anyhow::{anyhow, bail, Context, Result};
 use mls_rs_core::group::{EpochRecord, GroupContext, GroupState};
@@ -162,6 +162,9 @@ pub(crate) struct MlsRsMember {
     key_packages: InMemoryKeyPackageStorage,
     client: Client<Config>,
     group: Option<Group<Config>>,
+    /// After a ReInit: the client that creates or joins the successor (mls-rs makes it from
+    /// the old group, which it consumes). Not copied by [`PeerMember::fork`].
+    reinit: Option<ReinitClient<Config>>,
     /// Epochs since the last flush of prior-epoch records.
     unflushed: u32,
 }
@@ -228,6 +231,7 @@ impl MlsRsMember {
             key_packages,
             client,
             group: None,
+            reinit: None,
             unflushed: 0,
         }
     }
@@ -242,6 +246,32 @@ impl MlsRsMember {
         self.group
             .as_mut()
             .ok_or_else(|| anyhow!("mls-rs: {step}: not in a group"))
+    }
+
+    /// The successor client of a committed ReInit, made from (and consuming) the old group
+    /// the first time it is needed.
+    fn reinit_client(&mut self, step: &str) -> Result<&mut ReinitClient<Config>> {
+        if self.reinit.is_none() {
+            let group = self
+                .group
+                .take()
+                .ok_or_else(|| anyhow!("mls-rs: {step}: not in a group"))?;
+            self.reinit = Some(
+                group
+                    .get_reinit_client(None, None)
+                    .with_context(|| format!("mls-rs: {step}: reinit client"))?,
+            );
+        }
+        self.reinit
+            .as_mut()
+            .ok_or_else(|| anyhow!("mls-rs: {step}: no reinit client"))
+    }
+
+    fn take_reinit_client(&mut self, step: &str) -> Result<ReinitClient<Config>> {
+        self.reinit_client(step)?;
+        self.reinit
+            .take()
+            .ok_or_else(|| anyhow!("mls-rs: {step}: no reinit client"))
     }
 
     /// Count a new epoch; flush the prior-epoch records every [`MLS_RS_FLUSH_EVERY`] epochs.
@@ -278,6 +308,7 @@ impl PeerMember for MlsRsMember {
             )
             .context("mls-rs: create group")?;
         self.group = Some(group);
+        self.reinit = None;
         self.unflushed = 0;
         Ok(())
     }
@@ -302,6 +333,7 @@ impl PeerMember for MlsRsMember {
             .join_group(tree, &welcome, None)
             .context("mls-rs: join")?;
         self.group = Some(group);
+        self.reinit = None;
         self.unflushed = 0;
         Ok(())
     }
@@ -481,6 +513,118 @@ impl PeerMember for MlsRsMember {
                 .write_to_storage_without_ratchet_tree()
                 .context("mls-rs: trim history: flushing prior epochs")?;
         }
+        self.unflushed = 0;
+        Ok(())
+    }
+
+    fn group_info(&self, with_tree: bool) -> Result<Vec<u8>> {
+        let message = self
+            .group("group info")?
+            .group_info_message_allowing_ext_commit(with_tree)
+            .context("mls-rs: group info")?;
+        encode(&message, "group info")
+    }
+
+    fn join_external(
+        &mut self,
+        group_info: &[u8],
+        ratchet_tree: Option<&[u8]>,
+        resync: Option<u32>,
+    ) -> Result<Vec<u8>> {
+        let group_info = decode(group_info, "join external")?;
+        let mut builder = self
+            .client
+            .external_commit_builder()
+            .context("mls-rs: join external: builder")?;
+        if let Some(tree) = ratchet_tree {
+            builder = builder.with_tree_data(
+                ExportedTree::from_bytes(tree)
+                    .context("mls-rs: join external: decoding the ratchet tree")?,
+            );
+        }
+        if let Some(leaf) = resync {
+            builder = builder.with_removal(leaf);
+        }
+        let (group, commit) = builder.build(group_info).context("mls-rs: join external")?;
+        self.group = Some(group);
+        self.reinit = None;
+        self.unflushed = 0;
+        encode(&commit, "join external")
+    }
+
+    fn commit_reinit(&mut self, group_id: &[u8]) -> Result<CommitOutput> {
+        self.rules
+            .set(CommitOptions::new().with_path_required(true));
+        let group = self.group_mut("commit reinit")?;
+        let output = group
+            .commit_builder()
+            .reinit(
+                Some(group_id.to_vec()),
+                ProtocolVersion::MLS_10,
+                SUITE,
+                ExtensionList::new(),
+            )
+            .context("mls-rs: commit reinit: proposal")?
+            .build()
+            .context("mls-rs: commit reinit: build")?;
+        group
+            .apply_pending_commit()
+            .context("mls-rs: commit reinit: apply")?;
+        self.new_epoch()?;
+        Ok(CommitOutput {
+            commit: encode(&output.commit_message, "commit reinit")?,
+            ..CommitOutput::default()
+        })
+    }
+
+    fn reinit_key_package(&mut self) -> Result<Vec<u8>> {
+        let message = self
+            .reinit_client("reinit key package")?
+            .generate_key_package(None)
+            .context("mls-rs: reinit key package")?;
+        encode(&message, "reinit key package")
+    }
+
+    fn reinit_successor(&mut self, key_packages: Vec<Vec<u8>>) -> Result<CommitOutput> {
+        let key_packages = key_packages
+            .iter()
+            .map(|kp| decode(kp, "reinit successor: key package"))
+            .collect::<Result<Vec<_>>>()?;
+        // The successor's first commit is made with this member's rules: tree in the Welcome.
+        self.rules.set(
+            CommitOptions::new()
+                .with_path_required(true)
+                .with_ratchet_tree_extension(true),
+        );
+        let (group, welcomes) = self
+            .take_reinit_client("reinit successor")?
+            .commit(key_packages, ExtensionList::new(), None)
+            .context("mls-rs: reinit successor")?;
+        let welcome = match welcomes.as_slice() {
+            [] => None,
+            [welcome] => Some(encode(welcome, "reinit successor: welcome")?),
+            _ => bail!("mls-rs: reinit successor: expected one Welcome for all new members"),
+        };
+        self.group = Some(group);
+        self.unflushed = 0;
+        // mls-rs returns only the Welcome: nobody else is in the new group to process the
+        // commit, so `commit` stays empty.
+        Ok(CommitOutput {
+            welcome,
+            ..CommitOutput::default()
+        })
+    }
+
+    fn join_reinit(&mut self, welcome: &[u8], ratchet_tree: Option<&[u8]>) -> Result<()> {
+        let welcome = decode(welcome, "join reinit")?;
+        let tree = ratchet_tree
+            .map(|t| ExportedTree::from_bytes(t).context("mls-rs: join reinit: decoding the tree"))
+            .transpose()?;
+        let (group, _) = self
+            .take_reinit_client("join reinit")?
+            .join(&welcome, tree, None)
+            .context("mls-rs: join reinit")?;
+        self.group = Some(group);
         self.unflushed = 0;
         Ok(())
     }

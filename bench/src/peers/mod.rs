@@ -122,6 +122,21 @@
 //! - Welcomes whose commit carried an UpdatePath with nodes encrypted to nobody (zero
 //!   `encrypted_path_secret` entries: a creator alone adding members with a path) are accepted
 //!   by both peers, in both directions (tested).
+//! - **External commits** (`bench/tests/interop_protocol.rs`): openmls's
+//!   `ExternalCommitBuilder` adds the resync Remove by itself, for the leaf that carries the
+//!   joiner's signature key, and offers no way to choose it (the adapter checks the wire);
+//!   mls-rs takes it from `with_removal`. Both accept Canopy's external commits, resync
+//!   included, and Canopy theirs.
+//! - **ReInit in openmls 0.9.2 is receive-only**: it processes a ReInit commit (same epoch
+//!   secrets as the committer), but has no API to make a ReInit proposal, and one handed to
+//!   its commit builder is silently dropped (`ProposalQueue::filter_proposals` keeps none), so
+//!   the adapter refuses [`PeerMember::commit_reinit`]. It does not close the old group after a
+//!   ReInit (it still commits there), and it cannot start or join a successor: both its
+//!   group builder and its Welcome processing resolve resumption PSKs from a fresh, empty
+//!   store ("The PSK could not be found in the store"). mls-rs does all of it
+//!   (`CommitBuilder::reinit`, `Group::get_reinit_client`, which consumes the old group;
+//!   `ReinitClient::commit` returns only the Welcome), and checks that a successor has as
+//!   many leaves as the old group and only its identities.
 //!
 //! # Scale (measured, debug-test profile with dependencies at opt-level 3, 2 shared cores)
 //!
@@ -310,6 +325,50 @@ pub trait PeerMember: Send {
     /// openmls (it keeps no past epochs by default); for mls-rs it flushes the prior-epoch
     /// records it accumulates in memory (see the module docs). Call it outside timed regions.
     fn trim_history(&mut self) -> Result<()>;
+
+    /// This epoch's `MLSMessage(GroupInfo)`, signed by this member, with the `external_pub`
+    /// extension (so a new member can join by external commit) and, if `with_tree`, the
+    /// `ratchet_tree` extension.
+    fn group_info(&self, with_tree: bool) -> Result<Vec<u8>>;
+
+    /// Join by external commit (RFC 9420 §12.4.3.2) from an `MLSMessage(GroupInfo)` carrying
+    /// `external_pub` (and the tree, unless `ratchet_tree` gives it), replacing any group held
+    /// before. `resync` is this member's own old leaf to remove in the same commit (a member
+    /// rejoining). Returns the commit (a PublicMessage) for the members; this member is in the
+    /// new epoch.
+    ///
+    /// openmls decides the resync itself: it removes the leaf carrying this member's signature
+    /// key whenever there is one, so `resync` must name that leaf (the adapter checks it) or be
+    /// `None` with no such leaf.
+    fn join_external(
+        &mut self,
+        group_info: &[u8],
+        ratchet_tree: Option<&[u8]>,
+        resync: Option<u32>,
+    ) -> Result<Vec<u8>>;
+
+    /// Commit (by value) a ReInit proposal (RFC 9420 §12.1.5) to a group `group_id` with the
+    /// same version and cipher suite and no extensions, and merge it.
+    fn commit_reinit(&mut self, group_id: &[u8]) -> Result<CommitOutput>;
+
+    /// After a ReInit was committed in this member's group: a KeyPackage for the successor
+    /// group (its private keys kept for [`join_reinit`]).
+    ///
+    /// [`join_reinit`]: PeerMember::join_reinit
+    fn reinit_key_package(&mut self) -> Result<Vec<u8>>;
+
+    /// After a ReInit was committed in this member's group: create the successor group, this
+    /// member as creator, with a first commit adding `key_packages` (from
+    /// [`reinit_key_package`] or other implementations) and injecting the old group's
+    /// resumption PSK (usage `reinit`). The Welcome carries the ratchet tree.
+    ///
+    /// [`reinit_key_package`]: PeerMember::reinit_key_package
+    fn reinit_successor(&mut self, key_packages: Vec<Vec<u8>>) -> Result<CommitOutput>;
+
+    /// After a ReInit was committed in this member's group: join the successor from its
+    /// Welcome, resolving the resumption PSK from the old group; the successor replaces the
+    /// old group.
+    fn join_reinit(&mut self, welcome: &[u8], ratchet_tree: Option<&[u8]>) -> Result<()>;
 }
 
 /// A new member held by `kind`, with a fresh Ed25519 signature key and a basic credential

@@ -7,7 +7,8 @@ use ::openmls::prelude::tls_codec::{DeserializeBytes as _, Serialize as _};
 use ::openmls::prelude::{
     BasicCredential, Ciphersuite, CredentialWithKey, GroupId, KeyPackage, LeafNodeIndex, MlsGroup,
     MlsGroupJoinConfig, MlsMessageBodyIn, MlsMessageIn, MlsMessageOut, ProcessedMessageContent,
-    ProtocolVersion, RatchetTreeIn, StagedWelcome, MIXED_PLAINTEXT_WIRE_FORMAT_POLICY,
+    Proposal, ProtocolVersion, RatchetTreeIn, ReInitProposal, StagedWelcome,
+    MIXED_PLAINTEXT_WIRE_FORMAT_POLICY,
 };
 use anyhow::{anyhow, bail, Context, Result};
 use openmls_basic_credential::SignatureKeyPair;
@@ -101,6 +102,15 @@ impl OpenMlsMember {
         self.group
             .as_ref()
             .ok_or_else(|| anyhow!("openmls: {step}: not in a group"))
+    }
+
+    fn ratchet_tree_in(bytes: Option<&[u8]>, step: &str) -> Result<Option<RatchetTreeIn>> {
+        bytes
+            .map(|tree| {
+                RatchetTreeIn::tls_deserialize_exact_bytes(tree)
+                    .map_err(|e| anyhow!("openmls: {step}: decoding the ratchet tree: {e}"))
+            })
+            .transpose()
     }
 
     fn key_package_in(&self, bytes: &[u8]) -> Result<KeyPackage> {
@@ -346,4 +356,162 @@ impl PeerMember for OpenMlsMember {
         // openmls keeps no past epochs (`max_past_epochs` is 0 by default).
         Ok(())
     }
+
+    fn group_info(&self, with_tree: bool) -> Result<Vec<u8>> {
+        let message = self
+            .group("group info")?
+            .export_group_info(self.provider.crypto(), &self.signer, with_tree)
+            .context("openmls: group info")?;
+        encode(&message, "group info")
+    }
+
+    fn join_external(
+        &mut self,
+        group_info: &[u8],
+        ratchet_tree: Option<&[u8]>,
+        resync: Option<u32>,
+    ) -> Result<Vec<u8>> {
+        let MlsMessageBodyIn::GroupInfo(gi) = decode(group_info, "join external")?.extract() else {
+            bail!("openmls: join external: MLSMessage is not a GroupInfo");
+        };
+        let mut builder = MlsGroup::external_commit_builder().with_config(join_config());
+        if let Some(tree) = Self::ratchet_tree_in(ratchet_tree, "join external")? {
+            builder = builder.with_ratchet_tree(tree);
+        }
+        let (group, bundle) = builder
+            .build_group(&self.provider, gi, self.credential.clone())
+            .context("openmls: join external: building the group")?
+            .load_psks(self.provider.storage())
+            .context("openmls: join external: loading PSKs")?
+            .build(
+                self.provider.rand(),
+                self.provider.crypto(),
+                &self.signer,
+                |_| true,
+            )
+            .context("openmls: join external: build")?
+            .finalize(&self.provider)
+            .context("openmls: join external: finalize")?;
+        // openmls adds the resync Remove on its own (for the leaf with this member's signature
+        // key) and offers no way to choose it: check that it did what the caller asked.
+        let commit = bundle.into_commit();
+        let bytes = encode(&commit, "join external")?;
+        let removed = removed_in_external_commit(&bytes)?;
+        if removed != resync {
+            bail!(
+                "openmls: join external: asked to remove {resync:?}, openmls removed {removed:?}"
+            );
+        }
+        self.group = Some(group);
+        Ok(bytes)
+    }
+
+    fn commit_reinit(&mut self, group_id: &[u8]) -> Result<CommitOutput> {
+        // openmls 0.9.2 has no API that makes a ReInit proposal and `ReInitProposal`'s fields
+        // are private; it is TLS-decodable, so the adapter builds it from its RFC 9420
+        // encoding (made with Canopy's codec) and hands it to the commit builder's
+        // `add_proposal`. openmls then drops it: `ProposalQueue::filter_proposals` keeps no
+        // ReInit (an open to-do in openmls), and the commit goes out without it. The adapter
+        // checks the wire and refuses to send that commit (an empty commit is not a ReInit).
+        use canopy_engine::codec;
+        let encoded = codec::encode(&codec::ReInit {
+            group_id: group_id.to_vec().into(),
+            version: codec::ProtocolVersion::MLS10,
+            cipher_suite: codec::CipherSuiteId(u16::from(SUITE)),
+            extensions: Vec::new(),
+        })
+        .map_err(|e| anyhow!("openmls: commit reinit: encoding the ReInit: {e}"))?;
+        let reinit = ReInitProposal::tls_deserialize_exact_bytes(&encoded)
+            .map_err(|e| anyhow!("openmls: commit reinit: decoding the ReInit: {e}"))?;
+        let group = self
+            .group
+            .as_mut()
+            .ok_or_else(|| anyhow!("openmls: commit reinit: not in a group"))?;
+        let bundle = group
+            .commit_builder()
+            .add_proposal(Proposal::ReInit(Box::new(reinit)))
+            .load_psks(self.provider.storage())
+            .context("openmls: commit reinit: loading PSKs")?
+            .build(
+                self.provider.rand(),
+                self.provider.crypto(),
+                &self.signer,
+                |_| true,
+            )
+            .context("openmls: commit reinit: build")?
+            .stage_commit(&self.provider)
+            .context("openmls: commit reinit: stage")?;
+        let (commit, _, _) = bundle.into_messages();
+        let commit = encode(&commit, "commit reinit")?;
+        let carries_reinit = {
+            let message: codec::MlsMessage = codec::decode(&commit)
+                .map_err(|e| anyhow!("openmls: commit reinit: reading the commit: {e}"))?;
+            match message.body {
+                codec::MlsMessageBody::PublicMessage(pm) => match pm.content.content {
+                    codec::FramedContentBody::Commit(c) => c.proposals.iter().any(|p| {
+                        matches!(
+                            p,
+                            codec::ProposalOrRef::Proposal(codec::Proposal::ReInit(_))
+                        )
+                    }),
+                    _ => false,
+                },
+                _ => false,
+            }
+        };
+        if !carries_reinit {
+            group
+                .clear_pending_commit(self.provider.storage())
+                .map_err(|e| anyhow!("openmls: commit reinit: clearing the commit: {e:?}"))?;
+            bail!(
+                "openmls: commit reinit: unsupported by openmls 0.9.2 \
+                 (its commit builder dropped the ReInit proposal)"
+            );
+        }
+        group
+            .merge_pending_commit(&self.provider)
+            .context("openmls: commit reinit: merge")?;
+        Ok(CommitOutput {
+            commit,
+            ..CommitOutput::default()
+        })
+    }
+
+    fn reinit_key_package(&mut self) -> Result<Vec<u8>> {
+        // The successor has the same cipher suite: an ordinary KeyPackage serves.
+        self.key_package()
+    }
+
+    fn reinit_successor(&mut self, _key_packages: Vec<Vec<u8>>) -> Result<CommitOutput> {
+        // `MlsGroupBuilder` resolves resumption PSKs from a fresh, empty store (and has no
+        // public way to take PSK ids), and nothing keeps the old group's resumption secret
+        // for a new group: openmls 0.9.2 cannot start a ReInit successor.
+        bail!("openmls: reinit successor: unsupported by openmls 0.9.2")
+    }
+
+    fn join_reinit(&mut self, welcome: &[u8], ratchet_tree: Option<&[u8]>) -> Result<()> {
+        // openmls joins from a Welcome with a fresh, empty resumption-PSK store (it never
+        // looks at the old group), so a Welcome carrying the `reinit` resumption PSK fails
+        // with `PskError::KeyNotFound`. Tried anyway, so the error is the peer's own.
+        self.join(welcome, ratchet_tree)
+    }
+}
+
+/// The leaf the Remove of an external commit (`MLSMessage(PublicMessage)` bytes) removes, if
+/// it has one. Read from the wire with Canopy's codec (openmls's inbound message body is not
+/// public).
+fn removed_in_external_commit(commit: &[u8]) -> Result<Option<u32>> {
+    use canopy_engine::codec::{self, FramedContentBody, MlsMessage, MlsMessageBody, Proposal};
+    let message: MlsMessage =
+        codec::decode(commit).map_err(|e| anyhow!("openmls: join external: reading: {e}"))?;
+    let MlsMessageBody::PublicMessage(pm) = message.body else {
+        bail!("openmls: join external: the commit is not a PublicMessage");
+    };
+    let FramedContentBody::Commit(commit) = pm.content.content else {
+        bail!("openmls: join external: not a commit");
+    };
+    Ok(commit.proposals.iter().find_map(|p| match p {
+        codec::ProposalOrRef::Proposal(Proposal::Remove(r)) => Some(r.removed),
+        _ => None,
+    }))
 }
