@@ -182,6 +182,26 @@ fn shards_merge_losslessly() {
         p.totals.commits,
         r0.runs[0].totals.commits + r1.runs[0].totals.commits
     );
+    // Per day, a point is the mean of its runs (seeds), never their sum: otherwise per-member
+    // figures would grow with the number of seeds.
+    let (d0, d1) = (&r0.runs[0].days, &r1.runs[0].days);
+    assert_eq!(p.days.len(), d0.len().max(d1.len()));
+    for (d, (a, b)) in p.days.iter().zip(d0.iter().zip(d1)) {
+        let mean = |x: u64, y: u64| ((x + y) as f64 / 2.0).round() as u64;
+        assert_eq!(d.commits, mean(a.commits, b.commits), "day {}", d.day);
+        assert_eq!(d.members_end, mean(a.members_end, b.members_end));
+        assert_eq!(
+            d.ds_fanout_bytes,
+            mean(a.ds_fanout_bytes, b.ds_fanout_bytes)
+        );
+        assert_eq!(d.hpke_seals, mean(a.hpke_seals, b.hpke_seals));
+        let cpu = (a.member_cpu_s + b.member_cpu_s) / 2.0;
+        assert!(
+            (d.member_cpu_s - cpu).abs() <= 1e-9 * cpu.max(1.0),
+            "day {}",
+            d.day
+        );
+    }
     for (name, enc) in &p.histograms {
         let mut sum = hist_decode(&r0.runs[0].histograms[name]).unwrap();
         sum.add(hist_decode(&r1.runs[0].histograms[name]).unwrap())

@@ -338,24 +338,30 @@ fn merge_point(key: String, runs: &[Run]) -> Result<Point> {
             day: d as u32,
             ..Day::default()
         };
-        for x in &those {
-            m.commits += x.commits;
-            m.adds += x.adds;
-            m.removes += x.removes;
-            m.updates += x.updates;
-            m.members_end += x.members_end;
-            m.blank_fraction_end += x.blank_fraction_end / k;
-            m.blank_fraction_mean += x.blank_fraction_mean / k;
-            m.blank_fraction_max = m.blank_fraction_max.max(x.blank_fraction_max);
-            m.committer_cpu_s += x.committer_cpu_s;
-            m.joiners_cpu_s += x.joiners_cpu_s;
-            m.member_cpu_s += x.member_cpu_s;
-            m.ds_fanout_bytes += x.ds_fanout_bytes;
-            m.hpke_seals += x.hpke_seals;
-            m.commit_bytes += x.commit_bytes;
-        }
-        // Members: the mean over runs (rounded), like the blank fractions.
-        m.members_end = (m.members_end as f64 / k).round() as u64;
+        // Every figure of a day is the mean over the runs (seeds): a run is one possible
+        // month of the same group, so summing them would multiply per-member figures by the
+        // number of seeds. Counts are rounded to the nearest integer.
+        let mean = |f: fn(&Day) -> f64| those.iter().map(|x| f(x)).sum::<f64>() / k;
+        let mean_count = |f: fn(&Day) -> u64| {
+            (those.iter().map(|x| f(x) as f64).sum::<f64>() / k).round() as u64
+        };
+        m.commits = mean_count(|x| x.commits);
+        m.adds = mean_count(|x| x.adds);
+        m.removes = mean_count(|x| x.removes);
+        m.updates = mean_count(|x| x.updates);
+        m.members_end = mean_count(|x| x.members_end);
+        m.blank_fraction_end = mean(|x| x.blank_fraction_end);
+        m.blank_fraction_mean = mean(|x| x.blank_fraction_mean);
+        m.blank_fraction_max = those
+            .iter()
+            .map(|x| x.blank_fraction_max)
+            .fold(0.0, f64::max);
+        m.committer_cpu_s = mean(|x| x.committer_cpu_s);
+        m.joiners_cpu_s = mean(|x| x.joiners_cpu_s);
+        m.member_cpu_s = mean(|x| x.member_cpu_s);
+        m.ds_fanout_bytes = mean_count(|x| x.ds_fanout_bytes);
+        m.hpke_seals = mean_count(|x| x.hpke_seals);
+        m.commit_bytes = mean_count(|x| x.commit_bytes);
         m.create_ns = hist_merge(those.iter().map(|x| &x.create_ns))?;
         m.process_ns = hist_merge(those.iter().map(|x| &x.process_ns))?;
         days.push(m);
@@ -551,7 +557,11 @@ pub fn summary_table(p: &Point) -> Result<String> {
         out,
         "per day (mean over {} days{}): CPU committers {:.2} s, all members {:.1} s; DS fan-out {}",
         p.days.len(),
-        if runs > 1.0 { ", summed over runs" } else { "" },
+        if runs > 1.0 {
+            ", each day the mean over runs"
+        } else {
+            ""
+        },
         committer / days,
         members / days,
         fmt_bytes(fanout / days)
