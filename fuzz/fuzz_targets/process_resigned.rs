@@ -22,7 +22,9 @@
 //! its ratchet generation once it decrypts and verifies: the epoch, context, tree, exported
 //! secret and removed flag); an accepted proposal keeps the epoch, an accepted commit moves to
 //! the next epoch; if the receiver and the witness both accept a commit they agree on the
-//! epoch authenticator and the tree.
+//! epoch authenticator and the tree; if the removed member takes the commit as its removal,
+//! the receiver accepts it or rejects it only for what the removed member cannot check (the
+//! path decryption, the confirmation tag; see `removed_member_cannot_check`).
 //!
 //! Input layout. Byte 0: bit 0 send a standalone proposal before the commit, bits 1-3 which
 //! genuine proposal (Update, Add, Remove, PreSharedKey, GroupContextExtensions, modulo 5),
@@ -55,11 +57,12 @@ use canopy_engine::codec::{
     WireFormat,
 };
 use canopy_engine::crypto::Secret;
-use canopy_engine::framing::{sign_content, EpochFraming};
-use canopy_engine::group::{Group, ProcessOutcome};
-use canopy_engine::kem::{generate_update_path, Ephemeral, PathParams};
+use canopy_engine::framing::{sign_content, EpochFraming, FramingError};
+use canopy_engine::group::{Group, GroupError, ProcessOutcome};
+use canopy_engine::kem::{generate_update_path, Ephemeral, PathParams, TreeKemError};
 use canopy_engine::schedule::{self, EpochSecrets};
 use canopy_engine::tree::LeafIndex;
+use canopy_engine::Error;
 use canopy_fuzz::live::{self, NOW};
 use canopy_fuzz::resigned::{
     resigned, Resigned, COMMITTER, PROPOSER, PSK_ID, PSK_VALUE, RECEIVER, VICTIM,
@@ -931,7 +934,7 @@ fn trace() -> bool {
 }
 
 /// Give `bytes` to `g` and check the contract (see the module doc).
-fn deliver(g: &mut Group, bytes: &[u8], private: bool, who: &str) -> Option<ProcessOutcome> {
+fn deliver(g: &mut Group, bytes: &[u8], private: bool, who: &str) -> Result<ProcessOutcome, Error> {
     let digest = g.state_digest().expect("state digest");
     let snapshot = live::snapshot(g);
     let epoch = g.epoch();
@@ -939,7 +942,7 @@ fn deliver(g: &mut Group, bytes: &[u8], private: bool, who: &str) -> Option<Proc
     if trace() {
         eprintln!("{who}: {result:?}");
     }
-    match result {
+    match &result {
         Ok(outcome) => {
             g.state_digest()
                 .expect("state digest after an accepted message");
@@ -948,13 +951,12 @@ fn deliver(g: &mut Group, bytes: &[u8], private: bool, who: &str) -> Option<Proc
                     assert_eq!(g.epoch(), epoch, "{who}: a proposal changed the epoch")
                 }
                 ProcessOutcome::Committed { epoch: e, .. } => {
-                    assert_eq!(e, epoch + 1, "{who}: commit outcome epoch");
+                    assert_eq!(*e, epoch + 1, "{who}: commit outcome epoch");
                     assert_eq!(g.epoch(), epoch + 1, "{who}: commit did not advance");
                 }
                 ProcessOutcome::Removed => assert!(g.is_removed(), "{who}: removed flag"),
                 _ => {}
             }
-            Some(outcome)
         }
         Err(e) => {
             if private {
@@ -968,13 +970,36 @@ fn deliver(g: &mut Group, bytes: &[u8], private: bool, who: &str) -> Option<Proc
                     "{who}: rejected message ({e:?}) changed the state digest"
                 );
             }
-            None
         }
+    }
+    result
+}
+
+/// Whether the receiver's rejection of a commit is one the member the commit removes cannot
+/// see: that member skips the path decryption (and so everything that needs the decrypted
+/// path secrets) and the confirmation tag; it is not the receiver (its own commit) and holds no
+/// pending Update of the receiver's.
+fn removed_member_cannot_check(e: &Error) -> bool {
+    match e {
+        Error::Framing(FramingError::InvalidConfirmationTag) => true,
+        Error::Group(GroupError::OwnCommit | GroupError::UnknownProposalRef) => true,
+        Error::TreeKem(t) => matches!(
+            **t,
+            TreeKemError::Decryption { .. }
+                | TreeKemError::Engine(_)
+                | TreeKemError::NoPrivateKey { .. }
+                | TreeKemError::PrivateKeyMismatch { .. }
+                | TreeKemError::PublicKeyMismatch { .. }
+        ),
+        _ => false,
     }
 }
 
 fuzz_target!(|data: &[u8]| {
     let f = resigned();
+    if trace() {
+        eprintln!("input {}", hex::encode(data));
+    }
     let Some((&header, ops)) = data.split_first() else {
         return;
     };
@@ -1037,9 +1062,9 @@ fuzz_target!(|data: &[u8]| {
                 proposal_private,
                 "receiver (proposal)",
             );
-            deliver(&mut witness, &bytes, proposal_private, "witness (proposal)");
-            deliver(&mut victim, &bytes, proposal_private, "victim (proposal)");
-            if let (Some(ProcessOutcome::Proposal { .. }), Some(r)) = (accepted, reference) {
+            let _ = deliver(&mut witness, &bytes, proposal_private, "witness (proposal)");
+            let _ = deliver(&mut victim, &bytes, proposal_private, "victim (proposal)");
+            if let (Ok(ProcessOutcome::Proposal { .. }), Some(r)) = (accepted, reference) {
                 if let FramedContentBody::Proposal(p) = auth.content.content {
                     cached = Some((r, p, sender_leaf(&auth.content.sender)));
                 }
@@ -1070,10 +1095,18 @@ fuzz_target!(|data: &[u8]| {
     if let Some((bytes, _)) = frame(f, &mut framing, commit, commit_private, sealing) {
         let r = deliver(&mut receiver, &bytes, commit_private, "receiver (commit)");
         let w = deliver(&mut witness, &bytes, commit_private, "witness (commit)");
-        deliver(&mut victim, &bytes, commit_private, "victim (commit)");
+        let v = deliver(&mut victim, &bytes, commit_private, "victim (commit)");
+        // The engine's promise to a member a commit removes: it runs every check that does not
+        // need the new epoch's secrets, so a commit the other members reject for anything else
+        // cannot eject it.
+        if let (Ok(ProcessOutcome::Removed), Err(e)) = (&v, &r) {
+            assert!(
+                removed_member_cannot_check(e),
+                "the victim took a commit as its removal that the receiver rejects with {e:?}"
+            );
+        }
         // Two members that both accept a commit are in the same new epoch.
-        if let (Some(ProcessOutcome::Committed { .. }), Some(ProcessOutcome::Committed { .. })) =
-            (r, w)
+        if let (Ok(ProcessOutcome::Committed { .. }), Ok(ProcessOutcome::Committed { .. })) = (r, w)
         {
             assert!(
                 receiver.epoch_authenticator().as_bytes()
