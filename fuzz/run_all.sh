@@ -8,7 +8,7 @@ short=${1:-60}
 long=${2:-180}
 mkdir -p logs
 for t in $(sed -n 's/^name = "\(.*\)"$/\1/p' Cargo.toml | grep -v canopy-fuzz); do
-  case $t in process_live|join_live) secs=$long ;; *) secs=$short ;; esac
+  case $t in process_live|join_live|process_resigned) secs=$long ;; *) secs=$short ;; esac
   RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" -- -max_total_time="$secs" -print_final_stats=1 \
     >"logs/$t.log" 2>&1
   rc=$?

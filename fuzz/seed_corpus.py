@@ -124,6 +124,39 @@ for k in ["proposal_priv", "commit_priv", "application_priv"]:
 for s in scripts:
     seed("unprotect_private", s)
 
+# process_resigned scripts (see fuzz_targets/process_resigned.rs): byte 0 = flags (bit 0 send
+# a standalone proposal, bits 1-3 which one, bit 4 commit as PrivateMessage, bit 5 proposal as
+# PrivateMessage, bit 6 no commit, bit 7 no leaf re-signing), then edits (one byte each, bit 7
+# = the proposal, else the commit; operands follow, a missing operand reads as 0; commit edit
+# 0x0a seals: the harness recomputes the path and the confirmation tag).
+resigned = [bytes([0]), bytes([0x10]), bytes([0x80, 0x07, 0x0a])]
+for k in range(5):
+    flags = 1 | (k << 1)
+    resigned += [
+        bytes([flags]),                    # genuine proposal k, then the genuine commit
+        bytes([flags | 0x30]),             # both as PrivateMessages
+        bytes([flags | 0x40, 0x80, 0x01]),  # proposal k edited, no commit
+        bytes([flags, 0x04, 0x00, 0x00]),  # the commit also references proposal k
+        bytes([flags, 0x05, 0x00, 0x01]),  # first commit entry edited
+    ]
+resigned += [
+    bytes([0, 0x06]),                      # path dropped
+    bytes([0, 0x07, 0x05, 0x00, 0x00, 0x00]),  # a path ciphertext removed
+    bytes([0, 0x07, 0x03, 0x00, 0x00, 0x07]),  # a path node key replaced
+    bytes([0, 0x07, 0x09, 0x00, 0x00, 0x01]),  # path leaf parent hash flipped
+    bytes([0, 0x03, 0x00, 0x00, 0x00]),    # an Add inserted
+    bytes([0, 0x08, 0x00, 0x01]),          # sender changed to leaf 1
+    # sealed (path and confirmation tag recomputed by the harness): all accepted
+    bytes([0, 0x0a]),
+    bytes([0x10, 0x0a]),
+    bytes([0, 0x00, 0x00, 0x00, 0x00, 0x06, 0x0a]),  # no proposals, no path
+    bytes([0, 0x03, 0x00, 0x00, 0x01, 0x0a]),        # a second Add
+    bytes([0x07, 0x04, 0x00, 0x00, 0x0a]),           # + the standalone PSK by reference
+    bytes([0x09, 0x07, 0x0a, 0x03, 0x02, 0x06, 0x0a]),  # path leaf supports a GREASE extension
+]
+for s_ in resigned:
+    seed("process_resigned", s_)
+
 # process_live / join_live: genuine messages of the live group in src/lib.rs (`live`), which
 # only the engine can make: one run of the target (built by cargo fuzz) writes them when
 # CANOPY_FUZZ_SEEDS is set.

@@ -174,9 +174,8 @@ pub mod live {
         }
         let joiner = key_package(&p, 10);
         let mut messages = Vec::new();
-        let commit = |g: &Group, options: CommitOptions| {
-            g.clone().commit(&options).expect("commit")
-        };
+        let commit =
+            |g: &Group, options: CommitOptions| g.clone().commit(&options).expect("commit");
         messages.push((
             "path",
             commit(
@@ -222,9 +221,7 @@ pub mod live {
             .commit,
         ));
         // Sent by the member itself: a copy of its state cannot send PrivateMessages.
-        let app = members[1]
-            .protect_application(b"hello")
-            .expect("protect");
+        let app = members[1].protect_application(b"hello").expect("protect");
         messages.push(("application", app));
         Live {
             provider,
@@ -277,5 +274,200 @@ pub mod live {
                 .to_vec(),
             vec![u8::from(g.is_removed())],
         ]
+    }
+}
+
+/// The live group of [`live`] re-based onto epoch secrets the harness knows, for the
+/// `process_resigned` target: with the membership key and every member's signature key, a
+/// mutated commit or proposal can be re-signed by its (real) sender and re-tagged, so it gets
+/// past authentication to the validation behind it.
+///
+/// Every member is rebuilt with [`Group::from_parts`] (same tree, context and private keys,
+/// a joiner secret of `0x42` bytes), so the harness can run the key schedule itself.
+pub mod resigned {
+    use std::sync::OnceLock;
+
+    use canopy_engine::codec::{
+        self, KeyPackage, MlsMessage, MlsMessageBody, PreSharedKeyId, PskSource, PublicMessage,
+    };
+    use canopy_engine::crypto::{Provider, Secret, SignaturePrivateKey};
+    use canopy_engine::group::{CommitOptions, Group, ProcessOutcome};
+    use canopy_engine::schedule::EpochSecrets;
+    use canopy_engine::tree::LeafIndex;
+
+    use super::live::{self, config};
+
+    /// The sender of the genuine commit.
+    pub const COMMITTER: usize = 0;
+    /// The sender of the genuine standalone proposals.
+    pub const PROPOSER: usize = 1;
+    /// The member whose state the target attacks.
+    pub const RECEIVER: usize = live::RECEIVER;
+    /// The member the genuine commit removes.
+    pub const VICTIM: usize = 3;
+    /// An external PSK every member holds (so PreSharedKey proposals can succeed).
+    pub const PSK_ID: &[u8] = b"fuzz-psk";
+    /// Its value.
+    pub const PSK_VALUE: [u8; 32] = [0x77; 32];
+
+    /// The re-based group, its epoch's framing secrets and genuine messages.
+    pub struct Resigned {
+        /// Suite 1.
+        pub provider: Provider,
+        /// Member at leaf i, re-based.
+        pub members: Vec<Group>,
+        /// Every signature key the harness holds: the members' (index = leaf), then the
+        /// KeyPackages' of `key_packages` (same order), then one that is nobody's.
+        pub signers: Vec<SignaturePrivateKey>,
+        /// Their public keys, same order.
+        pub signer_pubs: Vec<Vec<u8>>,
+        /// The epoch's secrets (the members' key schedule, run by the harness).
+        pub secrets: EpochSecrets,
+        /// The members' interim transcript hash (as `Group::from_parts` computes it).
+        pub interim_transcript_hash: Vec<u8>,
+        /// The genuine commit by COMMITTER: UpdatePath, Add of `key_packages[0]`, Remove of
+        /// VICTIM, PreSharedKey of PSK_ID.
+        pub commit: PublicMessage,
+        /// Genuine standalone proposals by PROPOSER: Update, Add of `key_packages[1]`,
+        /// Remove of VICTIM, PreSharedKey, GroupContextExtensions.
+        pub proposals: Vec<(&'static str, PublicMessage)>,
+        /// Valid KeyPackages of non-members (their signers are in `signers`).
+        pub key_packages: Vec<KeyPackage>,
+    }
+
+    fn public(bytes: &[u8]) -> PublicMessage {
+        match codec::decode::<MlsMessage>(bytes)
+            .expect("genuine message")
+            .body
+        {
+            MlsMessageBody::PublicMessage(pm) => pm,
+            _ => panic!("not a PublicMessage"),
+        }
+    }
+
+    fn psk(nonce: u8) -> PreSharedKeyId {
+        PreSharedKeyId {
+            source: PskSource::External {
+                psk_id: PSK_ID.to_vec().into(),
+            },
+            psk_nonce: vec![nonce; 32].into(),
+        }
+    }
+
+    fn build() -> Resigned {
+        let l = live::live();
+        let p = l.provider;
+        let mut signers = vec![p.signature_key_pair_from_seed(&[1; 32]).expect("seed").0];
+        for i in 1..l.members.len() as u32 {
+            signers.push(live::key_package(&p, i).1.signer);
+        }
+        let kps: Vec<_> = (20..22).map(|i| live::key_package(&p, i)).collect();
+        signers.extend(kps.iter().map(|(_, s)| s.signer.clone()));
+        signers.push(p.signature_key_pair_from_seed(&[0x55; 32]).expect("seed").0);
+        let signer_pubs: Vec<Vec<u8>> = signers.iter().map(|s| s.public_key()).collect();
+
+        let joiner_secret = Secret::new(vec![0x42; p.hash_len()]);
+        let context = l.members[0].context().clone();
+        let members: Vec<Group> = l
+            .members
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                let leaf = g.tree().leaf(LeafIndex(i as u32)).expect("own leaf");
+                assert_eq!(leaf.signature_key.as_slice(), signer_pubs[i], "signer {i}");
+                let mut g = Group::from_parts(
+                    p,
+                    context.clone(),
+                    g.tree().clone(),
+                    g.private().clone(),
+                    signers[i].clone(),
+                    joiner_secret.clone(),
+                    config(40 + i as u8),
+                )
+                .expect("re-base");
+                g.add_external_psk(PSK_ID, Secret::new(PSK_VALUE.to_vec()));
+                g
+            })
+            .collect();
+        let secrets = EpochSecrets::from_joiner(
+            &p,
+            joiner_secret,
+            &vec![0; p.hash_len()],
+            &codec::encode(&context).expect("context"),
+        )
+        .expect("key schedule");
+        assert_eq!(
+            secrets.epoch_authenticator.as_bytes(),
+            members[RECEIVER].epoch_authenticator().as_bytes()
+        );
+        let interim_transcript_hash = canopy_engine::schedule::interim_transcript_hash(
+            &p,
+            context.confirmed_transcript_hash.as_slice(),
+            &secrets.confirmation_tag(&p, context.confirmed_transcript_hash.as_slice()),
+        )
+        .expect("interim transcript hash");
+
+        let commit = members[COMMITTER]
+            .clone()
+            .commit(&CommitOptions {
+                adds: vec![kps[0].0.clone()],
+                removes: vec![LeafIndex(VICTIM as u32)],
+                psks: vec![psk(1)],
+                force_path: true,
+                ..CommitOptions::default()
+            })
+            .expect("genuine commit")
+            .commit;
+        let mut r = members[RECEIVER].clone();
+        let out = r
+            .process(&commit)
+            .expect("receiver takes the genuine commit");
+        assert!(matches!(out, ProcessOutcome::Committed { .. }), "{out:?}");
+        let mut v = members[VICTIM].clone();
+        assert_eq!(v.process(&commit).expect("victim"), ProcessOutcome::Removed);
+
+        let proposer = || members[PROPOSER].clone();
+        let proposals = vec![
+            ("update", proposer().propose_update(false)),
+            ("add", proposer().propose_add(kps[1].0.clone(), false)),
+            (
+                "remove",
+                proposer().propose_remove(LeafIndex(VICTIM as u32), false),
+            ),
+            ("psk", proposer().propose_psk(psk(2), false)),
+            (
+                "gce",
+                proposer().propose_group_context_extensions(Vec::new(), false),
+            ),
+        ];
+        let proposals = proposals
+            .into_iter()
+            .map(|(name, m)| {
+                let m = m.unwrap_or_else(|e| panic!("{name}: {e:?}"));
+                let out = members[RECEIVER].clone().process(&m);
+                assert!(
+                    matches!(out, Ok(ProcessOutcome::Proposal { .. })),
+                    "{name}: {out:?}"
+                );
+                (name, public(&m))
+            })
+            .collect();
+        Resigned {
+            provider: p,
+            members,
+            signers,
+            signer_pubs,
+            secrets,
+            interim_transcript_hash,
+            commit: public(&commit),
+            proposals,
+            key_packages: kps.into_iter().map(|(k, _)| k).collect(),
+        }
+    }
+
+    /// The fixture (built once).
+    pub fn resigned() -> &'static Resigned {
+        static R: OnceLock<Resigned> = OnceLock::new();
+        R.get_or_init(build)
     }
 }
