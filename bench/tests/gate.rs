@@ -1,6 +1,6 @@
 //! The performance-regression gate: the committed baseline is current, counts do not depend
 //! on the executor, and a planted regression makes the gate fail naming the scenario and the
-//! counter.
+//! counter — in the exact tier and in the instruction tier under Valgrind.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -133,3 +133,108 @@ fn planted_regression_fails_the_gate() {
 #[test]
 #[ignore = "needs --features planted-regression (scripts/test builds with --all-features)"]
 fn planted_regression_fails_the_gate() {}
+
+/// Run `canopy gate ARGS`; the exit code and stdout (stderr appended on failure messages).
+#[cfg(feature = "planted-regression")]
+fn gate(args: &[&str], baseline: &std::path::Path) -> (Option<i32>, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_canopy"))
+        .arg("gate")
+        .args(args)
+        .arg("--baseline")
+        .arg(baseline)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}\n--- stderr ---\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), text)
+}
+
+/// The instruction tier under Valgrind sees the planted extra work (one 64-byte hash per
+/// commit, ≈ 5,000 instructions in the ≈ 547 million of `commit-fresh-1000`).
+///
+/// That is far below the committed 0.1% threshold floor — catching single extra primitives
+/// is the exact tier's job — so the test measures this binary's own baseline of the scenario
+/// (3 runs), sets the threshold to what the spread alone justifies (10 × spread, no floor),
+/// and checks that the planted run is then an instruction REGRESSION: the extra work is
+/// counted, and it stands out from run-to-run noise by more than that factor. Needs
+/// Valgrind; `scripts/test` installs it, or sets `CANOPY_GATE_SKIP_VALGRIND=1` after saying
+/// it could not, and only then is this test skipped (loudly).
+#[cfg(feature = "planted-regression")]
+#[test]
+fn planted_regression_fails_the_valgrind_instruction_tier() {
+    use canopy_bench::gate::baseline::SPREAD_FACTOR;
+
+    if std::env::var_os("CANOPY_GATE_SKIP_VALGRIND").is_some() {
+        eprintln!("SKIPPED: CANOPY_GATE_SKIP_VALGRIND is set (no valgrind on this machine)");
+        return;
+    }
+    let scenario = "commit-fresh-1000";
+    let path = std::env::temp_dir().join(format!("canopy-gate-test-{}.json", std::process::id()));
+    std::fs::copy(baseline_path(), &path).unwrap();
+
+    // This binary's figures (the committed ones come from a build without the feature).
+    let (code, text) = gate(
+        &[
+            "--instructions",
+            "require",
+            "--scenarios",
+            scenario,
+            "--repeat",
+            "3",
+            "--update",
+            "--reason",
+            "test",
+        ],
+        &path,
+    );
+    assert_eq!(code, Some(0), "{text}");
+    let mut baseline = Baseline::load(&path).unwrap();
+    let vg = baseline
+        .scenarios
+        .get_mut(scenario)
+        .unwrap()
+        .valgrind
+        .as_mut()
+        .expect("the update measured the scenario under valgrind");
+    assert_eq!(vg.runs.len(), 3);
+    vg.threshold_pct = SPREAD_FACTOR * vg.spread_pct;
+    let median = vg.median;
+    let spread = vg.runs.iter().max().unwrap() - vg.runs.iter().min().unwrap();
+    baseline.save(&path).unwrap();
+
+    let (code, text) = gate(
+        &[
+            "--instructions",
+            "require",
+            "--scenarios",
+            scenario,
+            "--plant-regression",
+        ],
+        &path,
+    );
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(code, Some(1), "gate should fail:\n{text}");
+    let row = text
+        .lines()
+        .find(|l| l.starts_with(&format!("| {scenario} | instructions | instructions |")))
+        .unwrap_or_else(|| panic!("no instruction row for {scenario}:\n{text}"));
+    assert!(row.contains("**REGRESSION**"), "{row}\n{text}");
+    let current: u64 = row.split('|').nth(5).unwrap().trim().parse().unwrap();
+    let extra = current - median;
+    eprintln!(
+        "planted regression under valgrind: +{extra} instructions over {median} \
+         (run-to-run spread {spread})"
+    );
+    assert!(extra > SPREAD_FACTOR as u64 * spread, "{text}");
+    assert!(
+        text.contains(&format!(
+            "FAIL — 2 regression(s): {scenario} hash_bytes, {scenario} instructions"
+        )) || text.contains(&format!(
+            "FAIL — 2 regression(s): {scenario} instructions, {scenario} hash_bytes"
+        )),
+        "both tiers must name the scenario:\n{text}"
+    );
+}

@@ -10,6 +10,14 @@
 //!       "instructions": {
 //!         "median": 123456789, "runs": [123456700, 123456789, 123456900],
 //!         "threshold_pct": 1.0, "host": "CPU model name", "profile": "dev"
+//!       },
+//!       "valgrind": {
+//!         "median": 123456789, "runs": [123456789, 123456789, 123456789, 123456789, 123456789],
+//!         "spread_pct": 0.0, "threshold_pct": 0.1,
+//!         "method": "valgrind-3.19.0 callgrind --toggle-collect=*measured_operation*",
+//!         "pin": "OPENSSL_ia32cap=~0x…:~0x…",
+//!         "cpu": "x86_64: sse4.2 aes pclmulqdq avx avx2 bmi2",
+//!         "profile": "dev", "host": "CPU model name"
 //!       }
 //!     }
 //!   }
@@ -25,6 +33,19 @@
 //!   model) and build `profile`, since instruction counts depend on the CPU's code paths
 //!   (aws-lc picks ADX / SHA-NI code at run time). A run fails if its median exceeds
 //!   `median * (1 + threshold_pct / 100)`.
+//! - `valgrind`: instructions of the scenario's operation counted by Callgrind (see
+//!   [`super::valgrind`]), the tier that runs on machines without hardware counters. Kept
+//!   apart from `instructions` because the two counts differ (Valgrind counts guest
+//!   instructions of a synthetic CPU with aws-lc's dispatch pinned; perf counts the real
+//!   CPU's). Compared only when `method` (Valgrind version and tool), `pin` (the CPU-dispatch
+//!   pin), `cpu` (the features the program sees under Valgrind) and `profile` all match;
+//!   `host` is where it was measured, for the record only — under Valgrind with the pin the
+//!   count does not depend on it. `spread_pct` is (max − min) / median of `runs`, and
+//!   `threshold_pct` was set from it when the baseline was written:
+//!   max([`MIN_VALGRIND_THRESHOLD_PCT`], [`SPREAD_FACTOR`] × spread).
+//!
+//! Both instruction entries are optional and independent; files without `valgrind` (older
+//! baselines) still load.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -39,6 +60,22 @@ pub const SCHEMA: u32 = 1;
 
 /// Default instruction threshold of a new scenario, in percent.
 pub const DEFAULT_THRESHOLD_PCT: f64 = 1.0;
+
+/// Floor of a Valgrind instruction threshold, in percent. Counts under Valgrind repeat to
+/// within a few parts per million (at most 0.0022% measured), so the spread alone would
+/// allow a threshold of a few thousandths of a percent; the floor keeps
+/// incidental changes (a few instructions from an unrelated code change, a different
+/// compiler) from failing the gate, while anything that adds 0.1% of a scenario's work
+/// fails it. The exact tier catches smaller changes in counted primitives.
+pub const MIN_VALGRIND_THRESHOLD_PCT: f64 = 0.1;
+
+/// A Valgrind threshold is at least this many times the measured run-to-run spread.
+pub const SPREAD_FACTOR: f64 = 10.0;
+
+/// The Valgrind threshold justified by a measured spread (both in percent).
+pub fn valgrind_threshold_pct(spread_pct: f64) -> f64 {
+    MIN_VALGRIND_THRESHOLD_PCT.max(SPREAD_FACTOR * spread_pct)
+}
 
 /// The whole baseline file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,6 +97,32 @@ pub struct ScenarioBaseline {
     /// Instruction counts, where they could be measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instructions: Option<InstructionBaseline>,
+    /// Instruction counts under Valgrind, where it was available.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valgrind: Option<ValgrindBaseline>,
+}
+
+/// A scenario's instruction count under Valgrind, and what it is keyed to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValgrindBaseline {
+    /// Median over `runs`.
+    pub median: u64,
+    /// Every run.
+    pub runs: Vec<u64>,
+    /// (max − min) / median of `runs`, in percent.
+    pub spread_pct: f64,
+    /// Allowed increase of the median, in percent ([`valgrind_threshold_pct`] of the spread).
+    pub threshold_pct: f64,
+    /// Valgrind version, tool and toggle ([`super::valgrind::method`]).
+    pub method: String,
+    /// The CPU-dispatch pin ([`super::valgrind::PIN`]).
+    pub pin: String,
+    /// CPU features the program sees under Valgrind.
+    pub cpu: String,
+    /// Cargo profile of the measured binary.
+    pub profile: String,
+    /// CPU model of the machine it was measured on (informational, not compared).
+    pub host: String,
 }
 
 /// A scenario's recorded instruction count.

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::baseline::{Baseline, InstructionBaseline};
+use super::baseline::{Baseline, InstructionBaseline, ValgrindBaseline};
 use super::scenarios::Counts;
 
 /// Which tier a finding belongs to.
@@ -13,7 +13,7 @@ use super::scenarios::Counts;
 pub enum Tier {
     /// Exact primitive counts and message sizes (blocking).
     Exact,
-    /// `perf stat` instruction counts (blocking where counters work).
+    /// Instruction counts, from Valgrind or `perf stat` (blocking where either works).
     Instructions,
 }
 
@@ -137,6 +137,9 @@ impl Report {
                 let change = f.change_pct().map_or("—".to_string(), |c| {
                     if c.is_infinite() {
                         "+∞".to_string()
+                    } else if c != 0.0 && c.abs() < 0.01 {
+                        // Instruction counts under Valgrind move by parts per million.
+                        format!("{c:+.5}%")
                     } else {
                         format!("{c:+.3}%")
                     }
@@ -306,21 +309,98 @@ pub fn check_instructions(
         );
         return f;
     }
+    within_threshold(f, current, base.median, base.threshold_pct, &spread)
+}
+
+/// What a Valgrind run is keyed to: the baseline is compared only when all of it matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValgrindKey {
+    /// Valgrind version, tool and toggle.
+    pub method: String,
+    /// The CPU-dispatch pin.
+    pub pin: String,
+    /// What the program saw of the CPU under Valgrind.
+    pub cpu: String,
+    /// Cargo profile.
+    pub profile: String,
+}
+
+/// Compare one scenario's Valgrind runs against its baseline; a baseline measured another
+/// way (Valgrind version, pin, synthetic CPU, profile) is not comparable (skipped).
+pub fn check_valgrind(
+    scenario: &str,
+    base: Option<&ValgrindBaseline>,
+    runs: &[u64],
+    key: &ValgrindKey,
+) -> Finding {
+    let current = median(runs);
+    // Spreads under Valgrind are a few instructions in millions: absolute and in percent.
+    let spread = match (runs.iter().min(), runs.iter().max(), spread_pct(runs)) {
+        (Some(lo), Some(hi), Some(pct)) if runs.len() > 1 => {
+            format!("spread {} ({pct:.5}%)", hi - lo)
+        }
+        _ => "one run".to_string(),
+    };
+    let mut f = Finding {
+        scenario: scenario.to_string(),
+        tier: Tier::Instructions,
+        metric: "instructions".into(),
+        baseline: base.map(|b| b.median),
+        current,
+        verdict: Verdict::New,
+        note: format!("valgrind; {spread}"),
+    };
+    let Some(base) = base else {
+        f.note = format!("no valgrind baseline; {spread}");
+        return f;
+    };
+    let mut differ = Vec::new();
+    for (what, b, c) in [
+        ("method", &base.method, &key.method),
+        ("pin", &base.pin, &key.pin),
+        ("cpu", &base.cpu, &key.cpu),
+        ("profile", &base.profile, &key.profile),
+    ] {
+        if b != c {
+            differ.push(format!("{what}: baseline {b:?}, this run {c:?}"));
+        }
+    }
+    if !differ.is_empty() {
+        f.verdict = Verdict::Skipped;
+        f.note = format!("valgrind baseline not comparable: {}", differ.join("; "));
+        return f;
+    }
+    within_threshold(f, current, base.median, base.threshold_pct, &spread)
+}
+
+/// The verdict of `current` against `base` ± `threshold_pct`.
+fn within_threshold(
+    mut f: Finding,
+    current: Option<u64>,
+    base: u64,
+    threshold_pct: f64,
+    spread: &str,
+) -> Finding {
     let Some(c) = current else {
         f.verdict = Verdict::Missing;
         f.note = "no run measured".into();
         return f;
     };
-    let limit = base.median as f64 * (1.0 + base.threshold_pct / 100.0);
-    let floor = base.median as f64 * (1.0 - base.threshold_pct / 100.0);
+    // base ± base·pct/100, in that order: `base * (1 + pct / 100)` rounds 1,000,000 at 0.1%
+    // to 1,000,999.999…, making a run exactly at the threshold a regression.
+    let margin = base as f64 * threshold_pct / 100.0;
+    let limit = base as f64 + margin;
+    let floor = base as f64 - margin;
     f.verdict = if c as f64 > limit {
         Verdict::Regression
     } else if (c as f64) < floor {
         Verdict::Improvement
+    } else if c == base {
+        Verdict::Unchanged
     } else {
         Verdict::Within
     };
-    f.note = format!("threshold {}%; {spread}", base.threshold_pct);
+    f.note = format!("threshold {threshold_pct}%; {spread}");
     f
 }
 
@@ -340,6 +420,7 @@ mod tests {
             ScenarioBaseline {
                 counts: counts(pairs),
                 instructions: None,
+                valgrind: None,
             },
         );
         b
@@ -424,6 +505,49 @@ mod tests {
         assert_eq!(other.verdict, Verdict::Skipped);
         let none = check_instructions("s", None, &[5], "cpu", "dev");
         assert_eq!(none.verdict, Verdict::New);
+    }
+
+    #[test]
+    fn valgrind_threshold_and_key() {
+        let key = ValgrindKey {
+            method: "valgrind-3.19.0 callgrind".into(),
+            pin: "OPENSSL_ia32cap=~0x1:~0x2".into(),
+            cpu: "x86_64: sse4.2".into(),
+            profile: "dev".into(),
+        };
+        let b = ValgrindBaseline {
+            median: 1_000_000,
+            runs: vec![1_000_000; 5],
+            spread_pct: 0.0,
+            threshold_pct: 0.1,
+            method: key.method.clone(),
+            pin: key.pin.clone(),
+            cpu: key.cpu.clone(),
+            profile: key.profile.clone(),
+            host: "anywhere".into(),
+        };
+        let at = |runs: &[u64], key: &ValgrindKey| check_valgrind("s", Some(&b), runs, key);
+        assert_eq!(at(&[1_000_000], &key).verdict, Verdict::Unchanged);
+        assert_eq!(at(&[1_001_000], &key).verdict, Verdict::Within);
+        assert_eq!(at(&[1_001_001], &key).verdict, Verdict::Regression);
+        assert_eq!(at(&[998_999], &key).verdict, Verdict::Improvement);
+        // The host is not part of the key; the pin, the synthetic CPU and the profile are.
+        for change in [
+            |k: &mut ValgrindKey| k.pin = "none".into(),
+            |k: &mut ValgrindKey| k.cpu = "x86_64: avx512f".into(),
+            |k: &mut ValgrindKey| k.profile = "release".into(),
+            |k: &mut ValgrindKey| k.method = "valgrind-3.22.0 callgrind".into(),
+        ] {
+            let mut other = key.clone();
+            change(&mut other);
+            assert_eq!(at(&[5], &other).verdict, Verdict::Skipped);
+        }
+        assert_eq!(check_valgrind("s", None, &[5], &key).verdict, Verdict::New);
+        assert_eq!(
+            crate::gate::baseline::valgrind_threshold_pct(0.0),
+            crate::gate::baseline::MIN_VALGRIND_THRESHOLD_PCT
+        );
+        assert_eq!(crate::gate::baseline::valgrind_threshold_pct(0.05), 0.5);
     }
 
     #[test]

@@ -304,12 +304,37 @@ impl Prepared {
         start: &mut dyn FnMut() -> Result<()>,
         stop: &mut dyn FnMut() -> Result<()>,
     ) -> Result<Counts> {
+        self.run_inner(start, stop, false)
+    }
+
+    /// Run the operation once on a copy of the inputs, inside [`measured_operation`]: the
+    /// function Callgrind's `--toggle-collect` counts (see [`super::valgrind`]). Only the
+    /// measured run goes through it, so a warm-up run with [`Prepared::run_with`] or
+    /// [`Prepared::exact_counts`] in the same process is not counted.
+    pub fn run_measured(&self) -> Result<Counts> {
+        self.run_inner(&mut || Ok(()), &mut || Ok(()), true)
+    }
+
+    fn run_inner(
+        &self,
+        start: &mut dyn FnMut() -> Result<()>,
+        stop: &mut dyn FnMut() -> Result<()>,
+        measured: bool,
+    ) -> Result<Counts> {
+        // The operation itself, through `measured_operation` when it is the counted run.
+        fn op<R>(measured: bool, f: impl FnOnce() -> R) -> R {
+            if measured {
+                measured_operation(f)
+            } else {
+                f()
+            }
+        }
         let mut bytes = Counts::new();
         match &self.op {
             PreparedOp::Commit { group, options } => {
                 let mut g = group.clone();
                 start()?;
-                let out = g.commit(options);
+                let out = op(measured, || g.commit(options));
                 stop()?;
                 let out = out?;
                 bytes.insert("commit_bytes".into(), out.commit.len() as u64);
@@ -322,7 +347,7 @@ impl Prepared {
             PreparedOp::Process { group, message } => {
                 let mut g = group.clone();
                 start()?;
-                let r = g.process(message);
+                let r = op(measured, || g.process(message));
                 stop()?;
                 r?;
                 if g.epoch() != group.epoch() + 1 {
@@ -344,7 +369,9 @@ impl Prepared {
             } => {
                 let config = config.clone();
                 start()?;
-                let r = Group::join(*provider, welcome, kp, secrets, None, config);
+                let r = op(measured, || {
+                    Group::join(*provider, welcome, kp, secrets, None, config)
+                });
                 stop()?;
                 r?;
                 bytes.insert("commit_bytes".into(), 0);
@@ -376,6 +403,18 @@ impl Prepared {
         }
         Ok(counts)
     }
+}
+
+/// The scenario's operation and nothing else: the instruction tier under Valgrind counts
+/// exactly the instructions executed between entering and leaving this function
+/// (`callgrind --collect-atstart=no --toggle-collect=*measured_operation*`). It must stay a
+/// real function of that name — never inlined, whatever the profile — or Callgrind finds
+/// nothing to toggle on and counts 0, which [`super::valgrind::measure`] reports as an error.
+/// The result goes through [`std::hint::black_box`] so the call cannot be optimised away or
+/// merged with its caller.
+#[inline(never)]
+pub fn measured_operation<R>(f: impl FnOnce() -> R) -> R {
+    std::hint::black_box(f())
 }
 
 /// Exact counts of `scenarios`, run one after another in this process on `executor`.
