@@ -327,3 +327,74 @@ fn deploy_examples_map_every_shard() {
     }
     assert_eq!(indices, (0..b - a + 1).collect::<Vec<_>>());
 }
+
+/// The JSON's histograms decode in a standard HdrHistogram reader (Python's `hdrhistogram`
+/// package), to the same count, percentiles and maximum as the plain percentiles next to
+/// them. Requires `python3` with `hdrh` (`scripts/test` installs it); set
+/// `CANOPY_SKIP_PYTHON_HDR=1` to skip explicitly where it cannot be installed.
+#[test]
+fn histograms_decode_in_python_hdrhistogram() {
+    if std::env::var_os("CANOPY_SKIP_PYTHON_HDR").is_some() {
+        eprintln!("SKIP: CANOPY_SKIP_PYTHON_HDR is set");
+        return;
+    }
+    let dir = tmp("python-hdr");
+    let report = plan(&args(dir)).unwrap();
+    let p = &report.points[0];
+    let input: String = p
+        .histograms
+        .iter()
+        .map(|(name, enc)| format!("{name} {enc}\n"))
+        .collect();
+    let script = r#"
+import sys
+from hdrh.histogram import HdrHistogram
+for line in sys.stdin:
+    name, enc = line.split()
+    h = HdrHistogram.decode(enc)
+    print(name, h.get_total_count(), h.get_value_at_percentile(50.0),
+          h.get_value_at_percentile(99.0), h.get_max_value())
+"#;
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 (set CANOPY_SKIP_PYTHON_HDR=1 to skip)");
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "python hdrhistogram failed (pip install hdrhistogram, or set CANOPY_SKIP_PYTHON_HDR=1): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut checked = 0;
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let want = &p.percentiles[f[0]];
+        let got: Vec<u64> = f[1..].iter().map(|v| v.parse().unwrap()).collect();
+        // Python rounds a percentile's rank to the nearest value (int(q * n + 0.5)), Rust up
+        // (ceil(q * n)): compare the p99 at Python's rank, taken from the Rust histogram.
+        let h = hist_decode(&p.histograms[f[0]]).unwrap();
+        let n = h.len() as f64;
+        let p99_python_rank = h.value_at_quantile((0.99 * n + 0.5).floor() / n);
+        assert_eq!(
+            got,
+            [want.count, want.p50, p99_python_rank, want.max],
+            "{}",
+            f[0]
+        );
+        assert!(want.count > 0, "{}", f[0]);
+        checked += 1;
+    }
+    assert_eq!(checked, p.histograms.len());
+    assert!(checked >= 5);
+}

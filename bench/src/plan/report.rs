@@ -2,15 +2,17 @@
 //! lossless merge of shard outputs, and the printed summary table.
 //!
 //! The schema is documented field by field in `docs/plan-schema.md`. Histograms are
-//! hdrhistogram V2 serialized (uncompressed) and base64-encoded, so merging shards adds the
-//! recorded counts exactly instead of averaging percentiles.
+//! HdrHistogram V2 serialized with DEFLATE (the compressed form every HdrHistogram reader
+//! decodes: Java's `decodeFromCompressedByteBuffer`, Python's `HdrHistogram.decode`) and
+//! base64-encoded, so merging shards adds the recorded counts exactly instead of averaging
+//! percentiles; every point also carries plain percentiles for readers without one.
 
 use std::collections::BTreeMap;
 
 use anyhow::{bail, ensure, Context, Result};
 use base64::Engine as _;
 use canopy_workloads::churn::Workload;
-use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
@@ -31,10 +33,11 @@ process the backlog when they return) + joiners x the mean time of the sampled r
 evenly over the run). Seal counts and resolution sizes are recomputed from the tree for every commit \
 and must equal the engine's counts and the crypto provider's X25519 counter.";
 
-/// Encode a histogram: V2, base64.
+/// Encode a histogram: V2 with DEFLATE, base64. (Files written with uncompressed V2 still
+/// decode: [`hist_decode`] reads both cookies.)
 pub fn hist_encode(h: &Histogram<u64>) -> Result<String> {
     let mut buf = Vec::new();
-    V2Serializer::new()
+    V2DeflateSerializer::new()
         .serialize(h, &mut buf)
         .map_err(|e| anyhow::anyhow!("serializing a histogram: {e:?}"))?;
     Ok(base64::engine::general_purpose::STANDARD.encode(buf))
@@ -252,9 +255,47 @@ pub struct Point {
     pub totals: Totals,
     /// Histograms merged over the runs.
     pub histograms: BTreeMap<String, String>,
-    /// Days merged over the runs: counts, CPU and bytes summed, blank fractions averaged,
-    /// histograms merged.
+    /// Plain percentiles of every histogram, by the same name (absent in files written
+    /// before they were added).
+    #[serde(default)]
+    pub percentiles: BTreeMap<String, Percentiles>,
+    /// Days merged over the runs: every figure the mean over the runs, histograms merged.
     pub days: Vec<Day>,
+}
+
+/// The percentiles of one histogram, in its unit (ns, bytes or a count).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Percentiles {
+    /// Values recorded.
+    pub count: u64,
+    /// Mean.
+    pub mean: f64,
+    /// Median.
+    pub p50: u64,
+    /// 90th percentile.
+    pub p90: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// 99.9th percentile.
+    pub p999: u64,
+    /// Largest value.
+    pub max: u64,
+}
+
+impl Percentiles {
+    /// The percentiles of `h` (HdrHistogram's value at each quantile: the highest value
+    /// equivalent to the recorded ones, within 3 significant figures).
+    pub fn of(h: &Histogram<u64>) -> Self {
+        Percentiles {
+            count: h.len(),
+            mean: h.mean(),
+            p50: h.value_at_quantile(0.50),
+            p90: h.value_at_quantile(0.90),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+        }
+    }
 }
 
 /// The point key of a workload: its config without the seed, as canonical JSON.
@@ -366,11 +407,16 @@ fn merge_point(key: String, runs: &[Run]) -> Result<Point> {
         m.process_ns = hist_merge(those.iter().map(|x| &x.process_ns))?;
         days.push(m);
     }
+    let percentiles = histograms
+        .iter()
+        .map(|(name, enc)| Ok((name.clone(), Percentiles::of(&hist_decode(enc)?))))
+        .collect::<Result<_>>()?;
     Ok(Point {
         key,
         seeds: runs.iter().map(|r| r.workload.seed).collect(),
         totals,
         histograms,
+        percentiles,
         days,
     })
 }
