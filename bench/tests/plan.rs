@@ -209,8 +209,19 @@ fn shards_merge_losslessly() {
         assert_eq!(hist_decode(enc).unwrap(), sum, "{name}");
     }
     // The merged file round-trips and is the schema version we write.
-    let text = std::fs::read_to_string(dir.join(format!("plan-smoke-merged-{}.json", merged.date)))
-        .unwrap();
+    let merged_file = |ext: &str| {
+        let found: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                let n = p.file_name().unwrap().to_string_lossy().into_owned();
+                n.starts_with("plan-smoke-merged-merged-") && n.ends_with(ext)
+            })
+            .collect();
+        assert_eq!(found.len(), 1, "{found:?}");
+        found[0].clone()
+    };
+    let text = std::fs::read_to_string(merged_file(".json")).unwrap();
     // (Floats may differ in the last digit after a JSON round trip; histograms and counts
     // are exact.)
     let back: Report = serde_json::from_str(&text).unwrap();
@@ -223,8 +234,7 @@ fn shards_merge_losslessly() {
         back.runs[1].commits.hpke_seals,
         merged.runs[1].commits.hpke_seals
     );
-    let html = std::fs::read_to_string(dir.join(format!("plan-smoke-merged-{}.html", merged.date)))
-        .unwrap();
+    let html = std::fs::read_to_string(merged_file(".html")).unwrap();
     // Self-contained: inline SVG, no scripts, nothing fetched.
     assert!(html.contains("<svg") && !html.contains("<script"));
     assert!(!html.contains("src=") && !html.contains("href="));
@@ -397,4 +407,29 @@ for line in sys.stdin:
     }
     assert_eq!(checked, p.histograms.len());
     assert!(checked >= 5);
+}
+
+/// Result files are named after what ran (workload, overrides, seeds) and when, never
+/// overwrite one another, and leave no partial file behind.
+#[test]
+fn result_files_have_unique_names() {
+    let dir = tmp("names");
+    let mut a = args(dir.clone());
+    a.members = Some(40);
+    a.seed = Some(9);
+    plan(&a).unwrap();
+    plan(&a).unwrap();
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 4, "{names:?}");
+    for n in &names {
+        assert!(n.starts_with("plan-smoke-members40-seed9-"), "{n}");
+        assert!(n.ends_with(".json") || n.ends_with(".html"), "{n}");
+        assert!(!n.contains(".partial"), "{n}");
+    }
+    let jsons: Vec<&String> = names.iter().filter(|n| n.ends_with(".json")).collect();
+    assert_ne!(jsons[0], jsons[1]);
 }

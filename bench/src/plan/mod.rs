@@ -258,13 +258,54 @@ pub fn shard_jobs(jobs: Vec<Job>, shard: Option<Shard>) -> Vec<Job> {
 /// Write `report` as `<out>/<stem>.json` and `.html`; returns the paths.
 pub fn write_report(report: &Report, out: &Path, stem: &str) -> Result<(PathBuf, PathBuf)> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    // Never overwrite an earlier result: two runs in the same second get `-2`, `-3`, ….
+    let taken =
+        |s: &str| out.join(format!("{s}.json")).exists() || out.join(format!("{s}.html")).exists();
+    let mut unique = stem.to_string();
+    let mut k = 1;
+    while taken(&unique) {
+        k += 1;
+        unique = format!("{stem}-{k}");
+    }
+    let stem = unique;
     let json = out.join(format!("{stem}.json"));
     let html = out.join(format!("{stem}.html"));
-    std::fs::write(&json, serde_json::to_string_pretty(report)? + "\n")
-        .with_context(|| format!("writing {}", json.display()))?;
-    std::fs::write(&html, html::render(report)?)
-        .with_context(|| format!("writing {}", html.display()))?;
+    write_atomically(
+        &json,
+        (serde_json::to_string_pretty(report)? + "\n").as_bytes(),
+    )?;
+    write_atomically(&html, html::render(report)?.as_bytes())?;
     Ok((json, html))
+}
+
+/// Write `bytes` to a temporary name beside `path` and rename it into place, so that a failed
+/// or interrupted run never leaves a half-written result under the real name.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".partial");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))
+}
+
+/// The name of a result file: what ran (workload or sweep), the command-line overrides, the
+/// seeds, and the UTC time it was written, so that what-if runs on one day never collide.
+fn result_stem(name: &str, args: &PlanArgs, seeds: &[u64]) -> String {
+    let mut stem = format!("plan-{name}");
+    if let Some(m) = args.members {
+        stem.push_str(&format!("-members{m}"));
+    }
+    if let Some(d) = args.days {
+        stem.push_str(&format!("-days{d}"));
+    }
+    match seeds {
+        [] => {}
+        [s] => stem.push_str(&format!("-seed{s}")),
+        [first, .., last] => stem.push_str(&format!("-seeds{first}-{last}")),
+    }
+    stem.push('-');
+    stem.push_str(&report::now_stamp());
+    stem
 }
 
 /// `canopy plan`.
@@ -376,10 +417,11 @@ pub fn plan(args: &PlanArgs) -> Result<Report> {
     let shards = shard.map(|s| vec![[s.index, s.count]]).unwrap_or_default();
     let kind = if shard.is_some() { "shard" } else { "run" };
     let report = report::assemble(kind, shards, runs)?;
-    let date = report.date.clone();
+    let seeds: Vec<u64> = mine.iter().map(|j| j.workload.seed).collect();
+    let base = result_stem(&name, args, if args.sweep.is_some() { &[] } else { &seeds });
     let stem = match shard {
-        Some(s) => format!("plan-{name}-{date}-shard-{}-of-{}", s.index, s.count),
-        None => format!("plan-{name}-{date}"),
+        Some(s) => format!("{base}-shard-{}-of-{}", s.index, s.count),
+        None => base,
     };
     for p in &report.points {
         println!("{}", report::summary_table(p)?);
@@ -411,7 +453,7 @@ pub fn merge(args: &MergeArgs) -> Result<Report> {
     for p in &merged.points {
         println!("{}", report::summary_table(p)?);
     }
-    let stem = format!("plan-{name}-{}", merged.date);
+    let stem = format!("plan-{name}-merged-{}", report::now_stamp());
     let (json, html) = write_report(&merged, &args.out, &stem)?;
     eprintln!("wrote {} and {}", json.display(), html.display());
     Ok(merged)

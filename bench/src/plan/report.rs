@@ -455,6 +455,16 @@ pub fn merge(reports: Vec<Report>) -> Result<Report> {
     assemble("merged", shards, runs)
 }
 
+/// The current UTC time as `YYYYMMDDTHHMMSSZ`, for result file names.
+pub fn now_stamp() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let date = civil(secs / 86_400).replace('-', "");
+    let s = secs % 86_400;
+    format!("{date}T{:02}{:02}{:02}Z", s / 3600, s % 3600 / 60, s % 60)
+}
+
 /// Today's UTC date, `YYYY-MM-DD`.
 pub fn today() -> String {
     let secs = std::time::SystemTime::now()
