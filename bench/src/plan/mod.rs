@@ -333,7 +333,8 @@ pub fn plan(args: &PlanArgs) -> Result<Report> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
-            let jobs = sweep_jobs(&text, path.parent(), args.repeats)?
+            let jobs = sweep_jobs(&text, path.parent(), args.repeats)
+                .with_context(|| format!("in {}", path.display()))?
                 .into_iter()
                 .map(|j| {
                     Ok(Job {
