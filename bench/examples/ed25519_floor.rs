@@ -7,7 +7,7 @@
 //! A joiner verifies one leaf signature per member (RFC 9420 §7.9.2, §12.4.3.1): 50,001
 //! at 50,000 members. Canopy verifies with aws-lc, like mls-rs; openmls uses ed25519-dalek's
 //! `verify`. All three are *cofactorless* single verifications: accept iff
-//! `encode([s]B - [h]A) == R`. Issue 3 allows batched verification only if its acceptance rule
+//! `encode([s]B - [h]A) == R`. Canopy may batch verification only if the batch's acceptance rule
 //! equals single verification, since otherwise members could disagree on a tree and fork.
 //!
 //! Batched verification checks one random linear combination `Σ zᵢ([sᵢ]B - Rᵢ - [hᵢ]Aᵢ) = 0`.

@@ -170,7 +170,7 @@ fn agree_all(canopy: &Group, peers: &[&dyn PeerMember]) {
     }
 }
 
-/// Issue 4, scenario 1: the PEER creates the group and adds a Canopy member (and another
+/// The PEER creates the group and adds a Canopy member (and another
 /// peer member, and passive members from Canopy- and peer-made KeyPackages); Canopy joins
 /// from the peer's Welcome (tree in it, or out of band); the peer members commit with and
 /// without a path — empty, update, add, add with path, remove, removes and adds mixed — and
