@@ -8,8 +8,7 @@ use super::credentials::CredentialChange;
 use super::{Group, GroupError, ProposalRule};
 use crate::codec::{
     self, Extension, ExtensionType, KeyPackage, LeafNode, LeafNodeSourceData, PreSharedKeyId,
-    Proposal, ProposalOrRef, ProposalType, PskSource, ReInit, RequiredCapabilities,
-    ResumptionPskUsage,
+    Proposal, ProposalOrRef, PskSource, ReInit, RequiredCapabilities, ResumptionPskUsage,
 };
 use crate::crypto::{HpkePrivateKey, Provider, Secret};
 use crate::error::Result;
@@ -737,13 +736,4 @@ impl Group {
         }
         Ok(())
     }
-}
-
-/// The proposal types whose presence requires a path (RFC 9420 §17.4, "Path Required").
-#[allow(dead_code)]
-pub(super) fn requires_path(t: ProposalType) -> bool {
-    !matches!(
-        t,
-        ProposalType::ADD | ProposalType::PSK | ProposalType::REINIT
-    )
 }
