@@ -433,3 +433,32 @@ fn result_files_have_unique_names() {
     let jsons: Vec<&String> = names.iter().filter(|n| n.ends_with(".json")).collect();
     assert_ne!(jsons[0], jsons[1]);
 }
+
+/// Commit times are broken down by commit kind (update, Adds, Removes, both): the kinds
+/// partition the commits and the receivers' processing, and each kind is counted where the
+/// run had it.
+#[test]
+fn commit_times_by_kind_partition_the_commits() {
+    let dir = tmp("kinds");
+    let report = plan(&args(dir)).unwrap();
+    let run = &report.runs[0];
+    let count = |name: &str| hist_decode(&run.histograms[name]).unwrap().len();
+    for what in ["commit_create_ns", "commit_process_ns"] {
+        let by_kind: u64 = canopy_bench::plan::sim::COMMIT_KINDS
+            .iter()
+            .map(|k| count(&format!("{what}.{k}")))
+            .sum();
+        assert_eq!(by_kind, count(what), "{what}");
+    }
+    assert_eq!(
+        count("commit_create_ns.update"),
+        run.totals.update_commits,
+        "update commits"
+    );
+    assert!(count("commit_create_ns.add") + count("commit_create_ns.mixed") > 0);
+    let p = &report.points[0];
+    assert_eq!(
+        p.percentiles["commit_create_ns.update"].count,
+        run.totals.update_commits
+    );
+}

@@ -574,10 +574,32 @@ pub fn summary_table(p: &Point) -> Result<String> {
         ("HPKE seals per commit", "hpke_seals_per_commit", false),
         ("resolution size", "resolution_size", false),
     ];
+    // The two time histograms again by commit kind, where the run had such commits.
+    let kinds: Vec<(String, String, bool)> = ["commit_create_ns", "commit_process_ns"]
+        .iter()
+        .flat_map(|h| {
+            crate::plan::sim::COMMIT_KINDS.iter().map(move |k| {
+                let what = if *h == "commit_create_ns" {
+                    "create"
+                } else {
+                    "process"
+                };
+                (format!("  {what}: {k}"), format!("{h}.{k}"), true)
+            })
+        })
+        .collect();
+    let rows = rows
+        .iter()
+        .map(|&(l, k, t)| (l.to_string(), k.to_string(), t))
+        .chain(kinds);
     for (label, key, time) in rows {
+        let (label, key) = (label.as_str(), key.as_str());
         let Some(enc) = p.histograms.get(key) else {
             continue;
         };
+        if key.contains('.') && hist_decode(enc)?.is_empty() {
+            continue;
+        }
         let h = hist_decode(enc)?;
         let Some(q) = quantiles(enc)? else {
             writeln!(out, "{label:<30} {:>11}", "-")?;

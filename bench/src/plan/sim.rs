@@ -71,6 +71,20 @@ struct DayAcc {
     blank_sum: f64,
 }
 
+/// The kinds of commit the report breaks times down by: a self-update, Adds only (a Welcome),
+/// Removes only, and both.
+pub const COMMIT_KINDS: [&str; 4] = ["update", "add", "remove", "mixed"];
+
+/// The index in [`COMMIT_KINDS`] of a commit.
+fn commit_kind(update: bool, adds: bool, removes: bool) -> usize {
+    match (update, adds, removes) {
+        (true, _, _) => 0,
+        (false, true, false) => 1,
+        (false, false, true) => 2,
+        _ => 3,
+    }
+}
+
 /// Record `v` (at least 1), growing the histogram as needed (`saturating_record` would clamp
 /// to the current, auto-resizing range).
 fn rec(h: &mut Histogram<u64>, v: u64) -> Result<()> {
@@ -241,6 +255,10 @@ struct Sim<'a> {
     days: Vec<DayAcc>,
     h_create: Histogram<u64>,
     h_process: Histogram<u64>,
+    /// Creation and processing times by commit kind ([`COMMIT_KINDS`]): the hourly membership
+    /// commits that ship a Welcome and the updates are different populations.
+    h_create_kind: [Histogram<u64>; 4],
+    h_process_kind: [Histogram<u64>; 4],
     h_join: Histogram<u64>,
     h_commit_bytes: Histogram<u64>,
     h_welcome_tree: Histogram<u64>,
@@ -440,6 +458,7 @@ impl Sim<'_> {
         self.become_member(committer)?;
         let committer_leaf = self.leaf_of[&committer];
         let members_before = self.leaf_of.len() as u64;
+        let kind = commit_kind(c.update.is_some(), !adds.is_empty(), !removes.is_empty());
 
         // Key packages and the leaves the Adds will take (RFC 9420 §12.1.1: leftmost blank
         // leaf after the Removes, else extend the tree).
@@ -632,6 +651,7 @@ impl Sim<'_> {
                     );
                     self.totals.receiver_checks += 1;
                     rec(&mut self.h_process, dt.as_nanos() as u64)?;
+                    rec(&mut self.h_process_kind[kind], dt.as_nanos() as u64)?;
                     rec(&mut self.day(c.time).process, dt.as_nanos() as u64)?;
                     process_sum += dt;
                     process_n += 1;
@@ -707,6 +727,7 @@ impl Sim<'_> {
         let members = self.leaf_of.len() as u64;
         let create_ns = create.as_nanos() as u64;
         rec(&mut self.h_create, create_ns)?;
+        rec(&mut self.h_create_kind[kind], create_ns)?;
         let is_update = c.update.is_some();
         let day = self.day(c.time);
         rec(&mut day.create, create_ns)?;
@@ -826,6 +847,8 @@ pub fn simulate(w: &Workload, trace_ops: Option<&[Op]>, opts: &SimOptions) -> Re
             .collect(),
         h_create: hist(),
         h_process: hist(),
+        h_create_kind: [hist(), hist(), hist(), hist()],
+        h_process_kind: [hist(), hist(), hist(), hist()],
         h_join: hist(),
         h_commit_bytes: hist(),
         h_welcome_tree: hist(),
@@ -913,6 +936,16 @@ pub fn simulate(w: &Workload, trace_ops: Option<&[Op]>, opts: &SimOptions) -> Re
         ("resolution_size", &sim.h_resolution),
     ] {
         histograms.insert(name.to_string(), hist_encode(h)?);
+    }
+    for (i, kind) in COMMIT_KINDS.iter().enumerate() {
+        histograms.insert(
+            format!("commit_create_ns.{kind}"),
+            hist_encode(&sim.h_create_kind[i])?,
+        );
+        histograms.insert(
+            format!("commit_process_ns.{kind}"),
+            hist_encode(&sim.h_process_kind[i])?,
+        );
     }
     Ok(Run {
         workload: w.clone(),
