@@ -25,27 +25,10 @@ const SUITE3: CipherSuite = CipherSuite::Mls128X25519ChaCha20Poly1305Sha256Ed255
 fn group(n: u32) -> (Vec<Group>, Vec<SignaturePrivateKey>, EpochSecrets) {
     let p = Provider::new(SUITE1);
     let (members, signers) = common::group(p, b"old-group", n, 0x41, None);
-    let joiner = Secret::new(vec![0x24; 32]);
-    let context = members[0].context().clone();
-    let members: Vec<Group> = members
-        .iter()
-        .zip(&signers)
-        .enumerate()
-        .map(|(i, (g, s))| {
-            Group::from_parts(
-                p,
-                context.clone(),
-                g.tree().clone(),
-                g.private().clone(),
-                s.clone(),
-                joiner.clone(),
-                config(20 + i as u8),
-            )
-            .unwrap()
-        })
-        .collect();
-    let secrets =
-        EpochSecrets::from_joiner(&p, joiner, &[0; 32], &codec::encode(&context).unwrap()).unwrap();
+    let (members, secrets) =
+        common::rebase(p, &members, &signers, Secret::new(vec![0x24; 32]), |i| {
+            config(20 + i as u8)
+        });
     (members, signers, secrets)
 }
 

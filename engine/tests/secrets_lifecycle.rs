@@ -13,6 +13,8 @@
 //! chose ([`Group::from_parts`]) or, for a commit with a Welcome, opens the Welcome with the
 //! new member's KeyPackage secrets ([`welcome::join`]).
 
+mod common;
+
 use canopy_engine::codec::{
     self, ContentType, KeyPackage, MlsMessage, MlsMessageBody, PrivateMessage, SenderData,
     SenderDataAad,
@@ -95,32 +97,13 @@ fn live() -> (Provider, Vec<Group>, Vec<SignaturePrivateKey>) {
 /// private keys; `seed` varies each member's randomness), with the epoch's full key schedule.
 fn known_epoch(seed: u8) -> (Provider, Vec<Group>, EpochSecrets) {
     let (p, members, signers) = live();
-    let joiner_secret = Secret::new(vec![0x42; p.hash_len()]);
-    let context = members[0].context().clone();
-    let members: Vec<Group> = members
-        .iter()
-        .zip(&signers)
-        .enumerate()
-        .map(|(i, (g, s))| {
-            Group::from_parts(
-                p,
-                context.clone(),
-                g.tree().clone(),
-                g.private().clone(),
-                s.clone(),
-                joiner_secret.clone(),
-                config(seed.wrapping_add(i as u8)),
-            )
-            .unwrap()
-        })
-        .collect();
-    let secrets = EpochSecrets::from_joiner(
-        &p,
-        joiner_secret,
-        &vec![0; p.hash_len()],
-        &codec::encode(&context).unwrap(),
-    )
-    .unwrap();
+    let (members, secrets) = common::rebase(
+        p,
+        &members,
+        &signers,
+        Secret::new(vec![0x42; p.hash_len()]),
+        |i| config(seed.wrapping_add(i as u8)),
+    );
     assert_eq!(
         secrets.epoch_authenticator.as_bytes(),
         members[0].epoch_authenticator().as_bytes()

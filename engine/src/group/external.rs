@@ -377,7 +377,9 @@ impl Group {
             )?;
             Ok((applied, committer, provisional))
         };
-        let old_credential = removed.and_then(|r| self.tree.leaf(r).map(|l| l.credential.clone()));
+        let old_credential = removed
+            .filter(|_| staged)
+            .and_then(|r| self.tree.leaf(r).map(|l| l.credential.clone()));
         if removed == Some(LeafIndex(me)) {
             let summary = self.dry_run(|g| {
                 let (applied, committer, provisional) = check(g)?;

@@ -300,7 +300,10 @@ impl Group {
         let removes_me = resolved
             .iter()
             .any(|e| matches!(e.proposal, codec::Proposal::Remove(r) if r.removed == me));
-        let old_credential = self.tree.leaf(committer).map(|l| l.credential.clone());
+        // Only a staged commit's summary needs the committer's old credential.
+        let old_credential = staged
+            .then(|| self.tree.leaf(committer).map(|l| l.credential.clone()))
+            .flatten();
         if removes_me {
             let summary = self.dry_run(|g| {
                 let applied = g.apply_proposals(committer, &resolved)?;

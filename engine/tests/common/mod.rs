@@ -89,3 +89,41 @@ pub fn agree(groups: &[&Group]) {
         );
     }
 }
+
+/// `members` re-based onto `joiner_secret` (same context, tree and private keys, member `i`
+/// with `config(i)`), so a test knows the epoch's whole key schedule, which is returned too:
+/// the membership key to re-tag forged messages, the resumption PSK, and so on.
+pub fn rebase(
+    p: Provider,
+    members: &[Group],
+    signers: &[SignaturePrivateKey],
+    joiner_secret: Secret,
+    config: impl Fn(usize) -> GroupConfig,
+) -> (Vec<Group>, canopy_engine::schedule::EpochSecrets) {
+    let context = members[0].context().clone();
+    let rebased = members
+        .iter()
+        .zip(signers)
+        .enumerate()
+        .map(|(i, (g, s))| {
+            Group::from_parts(
+                p,
+                context.clone(),
+                g.tree().clone(),
+                g.private().clone(),
+                s.clone(),
+                joiner_secret.clone(),
+                config(i),
+            )
+            .unwrap()
+        })
+        .collect();
+    let secrets = canopy_engine::schedule::EpochSecrets::from_joiner(
+        &p,
+        joiner_secret,
+        &vec![0; p.hash_len()],
+        &canopy_engine::codec::encode(&context).unwrap(),
+    )
+    .unwrap();
+    (rebased, secrets)
+}
