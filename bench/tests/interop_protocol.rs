@@ -22,11 +22,10 @@ use canopy_engine::codec::{
 };
 use canopy_engine::crypto::{CipherSuite, Provider, SignaturePrivateKey};
 use canopy_engine::group::external_senders::{external_proposal, external_senders_extension};
-use canopy_engine::group::{
-    CommitOptions, Group, GroupConfig, GroupError, ProcessOutcome, ProposalSender,
-};
+use canopy_engine::group::{CommitOptions, Group, GroupConfig, ProcessOutcome, ProposalSender};
 use canopy_engine::key_package::key_package;
 use canopy_engine::tree::LeafIndex;
+use canopy_engine::ApiMisuse;
 use canopy_engine::Error;
 
 fn provider() -> Provider {
@@ -624,7 +623,7 @@ fn canopy_and_peer(
 /// successor: it joins from a Welcome with a fresh, empty resumption-PSK store (the old
 /// group's resumption secret is never consulted), so the Welcome's `reinit` resumption PSK
 /// is not found (`PskError::KeyNotFound`). Nor does it close the old group: it still commits
-/// there (Canopy refuses that commit, `GroupError::ReInitialized`). Both asserted.
+/// there (Canopy refuses that commit, `ApiMisuse::ReInitialized`). Both asserted.
 #[test]
 fn reinit_committed_by_canopy_successor_started_by_canopy() {
     for kind in PeerKind::ALL {
@@ -668,7 +667,7 @@ fn reinit_committed_by_canopy_successor_started_by_canopy() {
                 let out = peer.commit(CommitOp::Empty, false).unwrap();
                 let e = canopy.process(&out.commit).unwrap_err();
                 assert!(
-                    matches!(e, Error::Group(GroupError::ReInitialized)),
+                    matches!(e, Error::ApiMisuse(ApiMisuse::ReInitialized)),
                     "{e:?}"
                 );
             }

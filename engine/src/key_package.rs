@@ -5,6 +5,7 @@
 //! validation, so tests can pin the time (the published vectors carry lifetimes that have
 //! long expired) and a simulation can run on simulated days.
 
+use crate::error::{PeerMisbehaved, Unsupported};
 use std::collections::HashSet;
 
 use crate::codec::{
@@ -42,49 +43,13 @@ impl Clock {
     }
 }
 
-/// Why a KeyPackage or a leaf node was rejected (RFC 9420 §10.1, §7.3).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum KeyPackageError {
-    /// `version` is not `mls10`.
-    #[error("unsupported protocol version {0}")]
-    UnsupportedVersion(u16),
-    /// The KeyPackage is for another cipher suite than the group's.
-    #[error("key package for cipher suite {got}, group uses {expected}")]
-    CipherSuiteMismatch {
-        /// The group's suite.
-        expected: u16,
-        /// The key package's suite.
-        got: u16,
-    },
-    /// The leaf node's source is not `key_package`.
-    #[error("the key package's leaf node does not have source key_package")]
-    WrongLeafSource,
-    /// `now` is outside `[not_before, not_after]`.
-    #[error("lifetime [{not_before}, {not_after}] does not contain {now}")]
-    Expired {
-        /// Start of validity.
-        not_before: u64,
-        /// End of validity.
-        not_after: u64,
-        /// The clock's time.
-        now: u64,
-    },
-    /// `init_key` equals the leaf's `encryption_key` (§10.1 forbids it).
-    #[error("init_key equals the leaf encryption_key")]
-    InitKeyIsEncryptionKey,
-    /// The leaf's capabilities do not list the group's cipher suite or mls10.
-    #[error("leaf capabilities do not list the cipher suite / version in use")]
-    CapabilitiesMissingSuite,
-}
-
 /// Check a leaf's lifetime (RFC 9420 §7.3) if it has one (source `key_package`).
 pub fn check_lifetime(leaf: &LeafNode, clock: Clock) -> Result<()> {
     if let (LeafNodeSourceData::KeyPackage { lifetime }, Some(now)) =
         (&leaf.leaf_node_source, clock.now())
     {
         if now < lifetime.not_before || now > lifetime.not_after {
-            return Err(KeyPackageError::Expired {
+            return Err(PeerMisbehaved::Expired {
                 not_before: lifetime.not_before,
                 not_after: lifetime.not_after,
                 now,
@@ -107,11 +72,11 @@ pub fn validate_key_package(
     credentials_in_use: &HashSet<u16>,
 ) -> Result<()> {
     if kp.version != ProtocolVersion::MLS10 {
-        return Err(KeyPackageError::UnsupportedVersion(kp.version.0).into());
+        return Err(Unsupported::ProtocolVersion(kp.version.0).into());
     }
     let expected = provider.suite().id();
     if kp.cipher_suite.0 != expected {
-        return Err(KeyPackageError::CipherSuiteMismatch {
+        return Err(PeerMisbehaved::CipherSuiteMismatch {
             expected,
             got: kp.cipher_suite.0,
         }
@@ -119,18 +84,18 @@ pub fn validate_key_package(
     }
     let leaf = &kp.leaf_node;
     if !matches!(leaf.leaf_node_source, LeafNodeSourceData::KeyPackage { .. }) {
-        return Err(KeyPackageError::WrongLeafSource.into());
+        return Err(PeerMisbehaved::WrongLeafSource.into());
     }
     provider.check_hpke_public_key(kp.init_key.as_slice())?;
     codec::check_unique_extensions(&kp.extensions)?;
     if kp.init_key.as_slice() == leaf.encryption_key.as_slice() {
-        return Err(KeyPackageError::InitKeyIsEncryptionKey.into());
+        return Err(PeerMisbehaved::InitKeyIsEncryptionKey.into());
     }
     let caps = &leaf.capabilities;
     if !caps.cipher_suites.contains(&kp.cipher_suite)
         || !caps.versions.contains(&ProtocolVersion::MLS10)
     {
-        return Err(KeyPackageError::CapabilitiesMissingSuite.into());
+        return Err(PeerMisbehaved::CapabilitiesMissingSuite.into());
     }
     check_lifetime(leaf, clock)?;
     provider.verify_with_label(
@@ -318,7 +283,7 @@ mod tests {
         for bad in [0, 99, 201, u64::MAX] {
             assert!(matches!(
                 validate_key_package(&p, &kp, Clock::Fixed(bad), &none()),
-                Err(Error::KeyPackage(KeyPackageError::Expired { now, .. })) if now == bad
+                Err(Error::PeerMisbehaved(PeerMisbehaved::Expired { now, .. })) if now == bad
             ));
         }
         validate_key_package(&p, &kp, Clock::Unchecked, &none()).unwrap();
@@ -334,14 +299,14 @@ mod tests {
         bad.version = ProtocolVersion(2);
         assert!(matches!(
             check(&bad),
-            Err(Error::KeyPackage(KeyPackageError::UnsupportedVersion(2)))
+            Err(Error::Unsupported(Unsupported::ProtocolVersion(2)))
         ));
 
         let mut bad = kp.clone();
         bad.cipher_suite = CipherSuiteId(3);
         assert!(matches!(
             check(&bad),
-            Err(Error::KeyPackage(KeyPackageError::CipherSuiteMismatch {
+            Err(Error::PeerMisbehaved(PeerMisbehaved::CipherSuiteMismatch {
                 got: 3,
                 ..
             }))
@@ -351,21 +316,25 @@ mod tests {
         bad.init_key = bad.leaf_node.encryption_key.clone();
         assert!(matches!(
             check(&bad),
-            Err(Error::KeyPackage(KeyPackageError::InitKeyIsEncryptionKey))
+            Err(Error::PeerMisbehaved(
+                PeerMisbehaved::InitKeyIsEncryptionKey
+            ))
         ));
 
         let mut bad = kp.clone();
         bad.leaf_node.leaf_node_source = LeafNodeSourceData::Update;
         assert!(matches!(
             check(&bad),
-            Err(Error::KeyPackage(KeyPackageError::WrongLeafSource))
+            Err(Error::PeerMisbehaved(PeerMisbehaved::WrongLeafSource))
         ));
 
         let mut bad = kp.clone();
         bad.leaf_node.capabilities.cipher_suites.clear();
         assert!(matches!(
             check(&bad),
-            Err(Error::KeyPackage(KeyPackageError::CapabilitiesMissingSuite))
+            Err(Error::PeerMisbehaved(
+                PeerMisbehaved::CapabilitiesMissingSuite
+            ))
         ));
 
         let mut bad = kp.clone();

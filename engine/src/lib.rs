@@ -39,4 +39,8 @@ pub mod conformance;
 #[cfg(feature = "planted-regression")]
 pub mod testing;
 
+pub use error::{
+    ApiMisuse, CodecError, CredentialCheck, CryptoError, PeerMisbehaved, ProposalRule, TreeError,
+    Unsupported,
+};
 pub use error::{Error, Result};

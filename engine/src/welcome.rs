@@ -10,6 +10,7 @@
 //! The sending side ([`key_package_ref`], [`sign_group_info`], [`encrypt_group_info`],
 //! [`encrypt_group_secrets`]) is here too, for committers and for tests.
 
+use crate::error::PeerMisbehaved;
 use tls_codec::VLBytes;
 
 use crate::codec::{
@@ -20,36 +21,6 @@ use crate::crypto::{HpkePrivateKey, Provider, Secret, SignaturePrivateKey};
 use crate::error::Result;
 use crate::framing::verify_confirmation_tag;
 use crate::schedule::{self, EpochSecrets};
-
-/// Why a Welcome could not be processed, beyond codec and crypto failures (RFC 9420
-/// §12.4.3.1).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum WelcomeError {
-    /// The Welcome, KeyPackage, GroupInfo or provider disagree on the cipher suite.
-    #[error("cipher suite mismatch: {got} where {expected} was expected")]
-    CipherSuiteMismatch {
-        /// The suite of the provider / key package.
-        expected: u16,
-        /// The suite found.
-        got: u16,
-    },
-    /// No entry of `secrets` is for our KeyPackage.
-    #[error("no encrypted group secrets for this key package")]
-    NoMatchingKeyPackage,
-    /// The GroupSecrets name a PSK we do not hold (by position in `psks`).
-    #[error("PSK {0} of the GroupSecrets is not available")]
-    MissingPsk(usize),
-    /// More than one resumption PSK with usage `reinit` or `branch`.
-    #[error("more than one reinit/branch resumption PSK")]
-    MultipleReinitOrBranchPsks,
-    /// A reinit / branch resumption PSK in a GroupInfo whose epoch is not 1.
-    #[error("reinit/branch PSK but the new group's epoch is {0}, not 1")]
-    ReinitOrBranchEpoch(u64),
-    /// The GroupInfo `signer` has no signature key (blank or out-of-range leaf).
-    #[error("GroupInfo signer {0} is unknown")]
-    UnknownSigner(u32),
-}
 
 /// The decrypted `GroupSecrets` (RFC 9420 §12.4.3.1), with its secrets moved into
 /// [`Secret`]s.
@@ -94,7 +65,7 @@ fn check_suite(provider: &Provider, got: CipherSuiteId) -> Result<()> {
     if got.0 == expected {
         Ok(())
     } else {
-        Err(WelcomeError::CipherSuiteMismatch {
+        Err(PeerMisbehaved::CipherSuiteMismatch {
             expected,
             got: got.0,
         }
@@ -119,7 +90,7 @@ pub fn find_secrets<'a>(
         .secrets
         .iter()
         .find(|s| s.new_member.as_slice() == key_package_ref)
-        .ok_or_else(|| WelcomeError::NoMatchingKeyPackage.into())
+        .ok_or_else(|| PeerMisbehaved::NoMatchingKeyPackage.into())
 }
 
 /// Find our entry and `DecryptWithLabel(init_priv, "Welcome", encrypted_group_info,
@@ -266,12 +237,12 @@ fn is_reinit_or_branch(id: &PreSharedKeyId) -> bool {
 /// Process a Welcome for `key_package` (RFC 9420 §12.4.3.1), except for the ratchet tree:
 ///
 /// 1. find and decrypt our `GroupSecrets` with `init_priv`;
-/// 2. resolve each PSK with `psk` (`None`: [`WelcomeError::MissingPsk`]) and check there is
+/// 2. resolve each PSK with `psk` (`None`: [`PeerMisbehaved::MissingPsk`]) and check there is
 ///    at most one reinit / branch resumption PSK;
 /// 3. derive the welcome secret and decrypt the `GroupInfo`;
 /// 4. verify its signature with the key `signer_key` returns for it (the caller looks up
 ///    leaf `group_info.signer` in the validated tree; `None`:
-///    [`WelcomeError::UnknownSigner`]);
+///    [`PeerMisbehaved::UnknownSigner`]);
 /// 5. run the key schedule from the joiner secret, verify the confirmation tag against the
 ///    GroupInfo's `confirmed_transcript_hash`, and compute the interim transcript hash;
 /// 6. with a reinit / branch PSK, check the new epoch is 1.
@@ -291,8 +262,8 @@ where
     let secrets = decrypt_group_secrets(provider, welcome, key_package, init_priv)?;
 
     let mut resolved = Vec::with_capacity(secrets.psks.len());
-    for (i, id) in secrets.psks.iter().enumerate() {
-        let value = psk(id).ok_or(WelcomeError::MissingPsk(i))?;
+    for id in &secrets.psks {
+        let value = psk(id).ok_or(PeerMisbehaved::MissingPsk)?;
         resolved.push((id.clone(), value));
     }
     let special = secrets
@@ -301,14 +272,14 @@ where
         .filter(|id| is_reinit_or_branch(id))
         .count();
     if special > 1 {
-        return Err(WelcomeError::MultipleReinitOrBranchPsks.into());
+        return Err(PeerMisbehaved::MultipleReinitOrBranchPsks.into());
     }
     let psk_secret = schedule::psk_secret(provider, &resolved)?;
 
     let welcome_secret = welcome_secret(provider, &secrets.joiner_secret, &psk_secret)?;
     let group_info = decrypt_group_info(provider, welcome, &welcome_secret)?;
     let signer = group_info.signer;
-    let key = signer_key(&group_info).ok_or(WelcomeError::UnknownSigner(signer))?;
+    let key = signer_key(&group_info).ok_or(PeerMisbehaved::UnknownSigner(signer))?;
     verify_group_info(provider, &group_info, key.as_ref())?;
 
     let context = codec::encode(&group_info.group_context)?;
@@ -327,7 +298,7 @@ where
     let interim_transcript_hash = schedule::interim_transcript_hash(provider, confirmed, tag)?;
 
     if special == 1 && group_info.group_context.epoch != 1 {
-        return Err(WelcomeError::ReinitOrBranchEpoch(group_info.group_context.epoch).into());
+        return Err(PeerMisbehaved::ReinitOrBranchEpoch(group_info.group_context.epoch).into());
     }
 
     Ok(JoinedEpoch {
@@ -344,7 +315,6 @@ mod tests {
     use super::*;
     use crate::codec::{MlsMessage, MlsMessageBody};
     use crate::crypto::{CipherSuite, CryptoError};
-    use crate::framing::FramingError;
     use crate::Error;
 
     /// Case 0 of `welcome.json` (suite 1): (welcome, key package, init_priv, signer_pub).
@@ -403,7 +373,7 @@ mod tests {
         other.secrets[0].new_member = codec::HashReference(vec![0; 32].into());
         assert!(matches!(
             join_with(&other, &kp, &init, &signer),
-            Err(Error::Welcome(WelcomeError::NoMatchingKeyPackage))
+            Err(Error::PeerMisbehaved(PeerMisbehaved::NoMatchingKeyPackage))
         ));
 
         // encrypted_group_info is the HPKE context of the group secrets.
@@ -430,7 +400,7 @@ mod tests {
         ));
         assert!(matches!(
             join(&provider(), &w, &kp, &init, |_| None, |_| None::<Vec<u8>>),
-            Err(Error::Welcome(WelcomeError::UnknownSigner(_)))
+            Err(Error::PeerMisbehaved(PeerMisbehaved::UnknownSigner(_)))
         ));
 
         // Suite mismatch.
@@ -438,7 +408,7 @@ mod tests {
         other.cipher_suite = CipherSuiteId(3);
         assert!(matches!(
             join_with(&other, &kp, &init, &signer),
-            Err(Error::Welcome(WelcomeError::CipherSuiteMismatch {
+            Err(Error::PeerMisbehaved(PeerMisbehaved::CipherSuiteMismatch {
                 expected: 1,
                 got: 3
             }))
@@ -495,7 +465,9 @@ mod tests {
         );
         assert!(matches!(
             join_with(&w, &kp, &init, &pk),
-            Err(Error::Framing(FramingError::InvalidConfirmationTag))
+            Err(Error::PeerMisbehaved(
+                PeerMisbehaved::InvalidConfirmationTag
+            ))
         ));
     }
 
@@ -512,12 +484,14 @@ mod tests {
         let (w, kp, init, pk) = reissue(|_| {}, vec![external.clone()]);
         assert!(matches!(
             join_with(&w, &kp, &init, &pk),
-            Err(Error::Welcome(WelcomeError::MissingPsk(0)))
+            Err(Error::PeerMisbehaved(PeerMisbehaved::MissingPsk))
         ));
         let psk = |_: &PreSharedKeyId| Some(Secret::new(vec![7; 32]));
         assert!(matches!(
             join(&provider(), &w, &kp, &init, psk, |_| Some(&pk)),
-            Err(Error::Framing(FramingError::InvalidConfirmationTag))
+            Err(Error::PeerMisbehaved(
+                PeerMisbehaved::InvalidConfirmationTag
+            ))
         ));
 
         let reinit = |epoch| PreSharedKeyId {
@@ -531,7 +505,9 @@ mod tests {
         let (w, kp, init, pk) = reissue(|_| {}, vec![reinit(1), reinit(2)]);
         assert!(matches!(
             join(&provider(), &w, &kp, &init, psk, |_| Some(&pk)),
-            Err(Error::Welcome(WelcomeError::MultipleReinitOrBranchPsks))
+            Err(Error::PeerMisbehaved(
+                PeerMisbehaved::MultipleReinitOrBranchPsks
+            ))
         ));
     }
 }

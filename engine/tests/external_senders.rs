@@ -11,13 +11,13 @@ use canopy_engine::codec::{
     SignaturePublicKey,
 };
 use canopy_engine::crypto::{CryptoError, Provider, SignaturePrivateKey};
-use canopy_engine::framing::FramingError;
 use canopy_engine::group::external_senders::{
     external_proposal, external_senders_extension, new_member_proposal,
 };
-use canopy_engine::group::{CommitOptions, Group, GroupError, ProcessOutcome, ProposalSender};
+use canopy_engine::group::{CommitOptions, Group, ProcessOutcome, ProposalSender};
 use canopy_engine::tree::LeafIndex;
 use canopy_engine::Error;
+use canopy_engine::PeerMisbehaved;
 
 mod common;
 use common::{agree, config, key_package, provider};
@@ -169,7 +169,7 @@ fn external_proposals_that_must_be_refused() {
     cases.push((
         "unknown external sender",
         external_proposal(&p, &ds, 1, &gid, epoch, remove.clone()).unwrap(),
-        Box::new(|e| matches!(e, Error::Framing(FramingError::UnknownSender(_)))),
+        Box::new(|e| matches!(e, Error::PeerMisbehaved(PeerMisbehaved::UnknownSender(_)))),
     ));
     // Signed by another key.
     let other = p.signature_key_pair_from_seed(&[0xd6; 32]).unwrap().0;
@@ -184,7 +184,7 @@ fn external_proposals_that_must_be_refused() {
     });
     assert!(matches!(
         external_proposal(&p, &ds, 0, &gid, epoch, update.clone()),
-        Err(Error::Group(GroupError::ProposalSender { .. }))
+        Err(Error::PeerMisbehaved(PeerMisbehaved::ProposalSender { .. }))
     ));
     let mut forged = external_proposal(&p, &ds, 0, &gid, epoch, remove.clone()).unwrap();
     {
@@ -208,7 +208,7 @@ fn external_proposals_that_must_be_refused() {
         Box::new(|e| {
             matches!(
                 e,
-                Error::Group(GroupError::ProposalSender {
+                Error::PeerMisbehaved(PeerMisbehaved::ProposalSender {
                     sender: "external sender",
                     ..
                 })
@@ -234,7 +234,7 @@ fn external_proposals_that_must_be_refused() {
             Proposal::Remove(Remove { removed: 9 }),
         )
         .unwrap(),
-        Box::new(|e| matches!(e, Error::Group(GroupError::RemoveNonMember(9)))),
+        Box::new(|e| matches!(e, Error::PeerMisbehaved(PeerMisbehaved::RemoveNonMember(9)))),
     ));
     let mut n = 0;
     for (class, input, expect) in &cases {

@@ -20,19 +20,18 @@ use canopy_engine::codec::{
     ProtocolVersion, PublicMessage, Remove, WireFormat,
 };
 use canopy_engine::crypto::{CipherSuite, CryptoError, Provider, Secret, SignaturePrivateKey};
-use canopy_engine::framing::{sign_content, EpochFraming, FramingError};
+use canopy_engine::framing::{sign_content, EpochFraming};
 use canopy_engine::group::{
-    CommitOptions, CredentialCheck, Group, GroupConfig, GroupError, OmitReason, ProcessOutcome,
-    ProposalRule, Randomness,
+    CommitOptions, CredentialCheck, Group, GroupConfig, OmitReason, ProcessOutcome, ProposalRule,
+    Randomness,
 };
-use canopy_engine::kem::TreeKemError;
 use canopy_engine::key_package::{
     default_lifetime, key_package_from_seed, Clock, KeyPackageSecrets,
 };
 use canopy_engine::schedule::EpochSecrets;
 use canopy_engine::tree::LeafIndex;
-use canopy_engine::welcome::WelcomeError;
 use canopy_engine::Error;
+use canopy_engine::{ApiMisuse, PeerMisbehaved, TreeError, Unsupported};
 
 /// A fixed time, so KeyPackage lifetimes are reproducible.
 const NOW: u64 = 1_800_000_000;
@@ -207,8 +206,10 @@ fn snapshot(g: &Group) -> Vec<Vec<u8>> {
 /// Whether a receiver's error is one that the member the commit removes cannot detect: it
 /// cannot decrypt the path or derive the confirmation key of an epoch it is not in.
 fn victim_cannot_check(e: &Error) -> bool {
-    is_framing(e, |f| matches!(f, FramingError::InvalidConfirmationTag))
-        || is_treekem(e, |t| matches!(t, TreeKemError::Decryption { .. }))
+    is_peer(e, |f| matches!(f, PeerMisbehaved::InvalidConfirmationTag))
+        || is_peer(e, |t| {
+            matches!(t, PeerMisbehaved::PathSecretDecryption { .. })
+        })
 }
 
 fn decode_public(bytes: &[u8]) -> PublicMessage {
@@ -351,7 +352,7 @@ impl Fixture {
         let frozen = snapshot(&victim);
         let e = victim.process(&self.commit).unwrap_err();
         assert!(
-            is_group(&e, |g| matches!(g, GroupError::NotAMember)),
+            matches!(e, Error::ApiMisuse(ApiMisuse::NotAMember)),
             "{e:?}"
         );
         assert_eq!(snapshot(&victim), frozen);
@@ -420,16 +421,9 @@ fn is_codec(e: &Error) -> bool {
     matches!(e, Error::InvalidMessage(_))
 }
 
-fn is_framing(e: &Error, want: impl Fn(&FramingError) -> bool) -> bool {
-    matches!(e, Error::Framing(f) if want(f))
-}
-
-fn is_group(e: &Error, want: impl Fn(&GroupError) -> bool) -> bool {
-    matches!(e, Error::Group(g) if want(g))
-}
-
-fn is_treekem(e: &Error, want: impl Fn(&TreeKemError) -> bool) -> bool {
-    matches!(e, Error::TreeKem(t) if want(t))
+/// Whether `e` is a peer's failed check that `want` accepts.
+fn is_peer(e: &Error, want: impl Fn(&PeerMisbehaved) -> bool) -> bool {
+    matches!(e, Error::PeerMisbehaved(p) if want(p))
 }
 
 fn is_bad_signature(e: &Error) -> bool {
@@ -470,14 +464,14 @@ fn bit_flips_anywhere() {
     let n = f.attack("bit flip", &inputs, |e| {
         let kind = match e {
             Error::InvalidMessage(_) => "codec",
-            Error::Framing(FramingError::WrongGroup) => "wrong group",
-            Error::Framing(FramingError::WrongEpoch { .. }) => "wrong epoch",
-            Error::Framing(FramingError::InvalidMembershipTag) => "membership tag",
-            Error::Framing(FramingError::UnknownSender(_)) => "unknown sender",
+            Error::PeerMisbehaved(PeerMisbehaved::WrongGroup) => "wrong group",
+            Error::PeerMisbehaved(PeerMisbehaved::WrongEpoch { .. }) => "wrong epoch",
+            Error::PeerMisbehaved(PeerMisbehaved::InvalidMembershipTag) => "membership tag",
+            Error::PeerMisbehaved(PeerMisbehaved::UnknownSender(_)) => "unknown sender",
             Error::Crypto(CryptoError::InvalidSignature) => "signature",
-            Error::Group(GroupError::UnsupportedVersion(_)) => "version",
-            Error::Group(GroupError::UnexpectedMessage(_)) => "not a commit message",
-            Error::Group(GroupError::OwnCommit) => "own commit",
+            Error::Unsupported(Unsupported::ProtocolVersion(_)) => "version",
+            Error::ApiMisuse(ApiMisuse::UnexpectedMessage(_)) => "not a commit message",
+            Error::ApiMisuse(ApiMisuse::OwnCommit) => "own commit",
             _ => return false,
         };
         *tally.entry(kind.to_string()).or_default() += 1;
@@ -503,16 +497,16 @@ fn wrong_epoch() {
         inputs.push(f.reframe_with(pm, &f.signers[COMMITTER], Some(&ctx)));
     }
     f.attack("wrong epoch (re-signed)", &inputs, |e| {
-        is_framing(e, |f| matches!(f, FramingError::WrongEpoch { .. }))
+        is_peer(e, |f| matches!(f, PeerMisbehaved::WrongEpoch { .. }))
     });
     // A genuine commit replayed in the next epoch.
     let mut receiver = f.members[RECEIVER].clone();
     receiver.process(&f.commit).unwrap();
     let before = snapshot(&receiver);
     let e = receiver.process(&f.commit).unwrap_err();
-    assert!(is_framing(&e, |f| matches!(
+    assert!(is_peer(&e, |f| matches!(
         f,
-        FramingError::WrongEpoch { .. }
+        PeerMisbehaved::WrongEpoch { .. }
     )));
     assert_eq!(snapshot(&receiver), before);
 }
@@ -539,7 +533,7 @@ fn wrong_group_id() {
         })
         .collect();
     f.attack("wrong group id (re-signed)", &inputs, |e| {
-        is_framing(e, |f| matches!(f, FramingError::WrongGroup))
+        is_peer(e, |f| matches!(f, PeerMisbehaved::WrongGroup))
     });
 }
 
@@ -621,7 +615,7 @@ fn bad_membership_tag() {
     m.membership_tag = Some(Mac(other.into()));
     inputs.push(encode_public(m));
     f.attack("bad membership tag", &inputs, |e| {
-        is_framing(e, |f| matches!(f, FramingError::InvalidMembershipTag))
+        is_peer(e, |f| matches!(f, PeerMisbehaved::InvalidMembershipTag))
     });
 }
 
@@ -663,7 +657,7 @@ fn bad_confirmation_tag() {
         })
         .collect();
     f.attack("bad confirmation tag", &inputs, |e| {
-        is_framing(e, |f| matches!(f, FramingError::InvalidConfirmationTag))
+        is_peer(e, |f| matches!(f, PeerMisbehaved::InvalidConfirmationTag))
     });
 }
 
@@ -703,7 +697,7 @@ fn wrong_parent_hash() {
         })
         .collect();
     f.attack("wrong parent hash (leaf re-signed)", &inputs, |e| {
-        is_treekem(e, |t| matches!(t, TreeKemError::ParentHashMismatch))
+        is_peer(e, |t| matches!(t, PeerMisbehaved::ParentHashMismatch))
     });
 }
 
@@ -738,9 +732,9 @@ fn duplicate_keys() {
         ]),
     ];
     let n1 = f.attack("duplicate signature key in an Add", &dup_sig, |e| {
-        is_group(
+        is_peer(
             e,
-            |g| matches!(g, GroupError::DuplicateKey { what, .. } if *what == "signature key"),
+            |g| matches!(g, PeerMisbehaved::DuplicateKey { what, .. } if *what == "signature key"),
         )
     });
     // The same KeyPackage twice in one commit: the RFC 9420 §12.2 proposal-list rule
@@ -751,17 +745,17 @@ fn duplicate_keys() {
         add(f.joiner.0.clone()),
     ])];
     let n_twice = f.attack("the same KeyPackage added twice", &twice, |e| {
-        is_group(e, |g| {
+        is_peer(e, |g| {
             matches!(
                 g,
-                GroupError::InvalidProposalList(ProposalRule::DuplicateAddSignatureKey)
+                PeerMisbehaved::InvalidProposalList(ProposalRule::DuplicateAddSignatureKey)
             )
         })
     });
     let n2 = f.attack("duplicate encryption key in an Add", &dup_enc, |e| {
-        is_group(
+        is_peer(
             e,
-            |g| matches!(g, GroupError::DuplicateKey { what, .. } if *what == "encryption key"),
+            |g| matches!(g, PeerMisbehaved::DuplicateKey { what, .. } if *what == "encryption key"),
         )
     });
 
@@ -786,7 +780,11 @@ fn duplicate_keys() {
     // included — makes the receiver's HPKE open fail before the duplicate-key check (which
     // only a committer encrypting to the altered context would reach). Both classes are
     // rejected with the typed decryption error naming the path node.
-    let decryption = |e: &Error| is_treekem(e, |t| matches!(t, TreeKemError::Decryption { .. }));
+    let decryption = |e: &Error| {
+        is_peer(e, |t| {
+            matches!(t, PeerMisbehaved::PathSecretDecryption { .. })
+        })
+    };
     let n3 = f.attack(
         "duplicate encryption key in the UpdatePath leaf",
         &path_enc,
@@ -834,7 +832,9 @@ fn ciphertext_count_not_matching_the_resolution() {
         }
     }
     f.attack("ciphertext count != resolution size", &inputs, |e| {
-        is_treekem(e, |t| matches!(t, TreeKemError::CiphertextCount { .. }))
+        is_peer(e, |t| {
+            matches!(t, PeerMisbehaved::PathCiphertextCount { .. })
+        })
     });
 }
 
@@ -908,25 +908,25 @@ fn conflicting_and_invalid_proposals() {
         f.with_proposals(vec![remove(2), remove(VICTIM), remove(2)]),
     ];
     f.attack("two removes of the same leaf", &conflicting, |e| {
-        is_group(e, |g| matches!(g, GroupError::ConflictingProposals(_)))
+        is_peer(e, |g| matches!(g, PeerMisbehaved::ConflictingProposals(_)))
     });
     let self_remove = [f.with_proposals(vec![remove(COMMITTER as u32)])];
     f.attack("committer removes itself", &self_remove, |e| {
-        is_group(e, |g| matches!(g, GroupError::CommitterRemovesSelf))
+        is_peer(e, |g| matches!(g, PeerMisbehaved::CommitterRemovesSelf))
     });
     let non_member = [
         f.with_proposals(vec![remove(MEMBERS + 1)]),
         f.with_proposals(vec![remove(u32::MAX)]),
     ];
     f.attack("remove of a non-member", &non_member, |e| {
-        is_group(e, |g| matches!(g, GroupError::RemoveNonMember(_)))
+        is_peer(e, |g| matches!(g, PeerMisbehaved::RemoveNonMember(_)))
     });
     // A Remove without the UpdatePath it requires (§12.4).
     let mut pm = f.public();
     Fixture::edit_commit(&mut pm).path = None;
     let no_path = [f.reframe(pm)];
     f.attack("remove without a path", &no_path, |e| {
-        is_group(e, |g| matches!(g, GroupError::PathRequired))
+        is_peer(e, |g| matches!(g, PeerMisbehaved::PathRequired))
     });
 }
 
@@ -941,7 +941,10 @@ fn welcome_for_another_key_package() {
             let e = Group::join(f.p, &f.welcome, &kp, &secrets, tree.as_deref(), config(1))
                 .unwrap_err();
             assert!(
-                matches!(e, Error::Welcome(WelcomeError::NoMatchingKeyPackage)),
+                matches!(
+                    e,
+                    Error::PeerMisbehaved(PeerMisbehaved::NoMatchingKeyPackage)
+                ),
                 "{e:?}"
             );
             n += 1;
@@ -1129,10 +1132,10 @@ fn outsider_cannot_evict_with_an_external_commit() {
         )
         .unwrap();
         asked += f.all_reject("forged resync", &forged, |e| {
-            is_group(e, |g| {
+            is_peer(e, |g| {
                 matches!(
                     g,
-                    GroupError::CredentialRejected {
+                    PeerMisbehaved::CredentialRejected {
                         check: CredentialCheck::Resync,
                         leaf: Some(l),
                     } if *l == target
@@ -1212,7 +1215,7 @@ fn removed_member_checks_an_external_commit_first() {
     let n = f.all_reject(
         "external resync with a short path",
         &encode_public(pm),
-        |e| is_treekem(e, |t| matches!(t, TreeKemError::PathLength { .. })),
+        |e| is_peer(e, |t| matches!(t, PeerMisbehaved::PathLength { .. })),
     );
     assert_eq!(n, MEMBERS as usize);
 }
@@ -1279,10 +1282,10 @@ fn external_commit_and_group_info_rules() {
     let mut n = 0;
     for input in &bad_lists {
         n += f.all_reject("external commit proposal list", input, |e| {
-            is_group(e, |g| {
+            is_peer(e, |g| {
                 matches!(
                     g,
-                    GroupError::InvalidProposalList(ProposalRule::ExternalCommitProposals)
+                    PeerMisbehaved::InvalidProposalList(ProposalRule::ExternalCommitProposals)
                 )
             })
         });
@@ -1305,7 +1308,7 @@ fn external_commit_and_group_info_rules() {
     )
     .unwrap_err();
     assert!(
-        is_group(&e, |g| matches!(g, GroupError::MissingExternalPub)),
+        is_peer(&e, |g| matches!(g, PeerMisbehaved::MissingExternalPub)),
         "{e:?}"
     );
 
@@ -1324,7 +1327,7 @@ fn external_commit_and_group_info_rules() {
     )
     .unwrap_err();
     assert!(
-        is_group(&e, |g| matches!(g, GroupError::TreeHashMismatch)),
+        matches!(e, Error::InvalidTree(TreeError::TreeHashMismatch)),
         "{e:?}"
     );
 
@@ -1343,7 +1346,7 @@ fn external_commit_and_group_info_rules() {
     )
     .unwrap_err();
     assert!(
-        is_group(&e, |g| matches!(g, GroupError::EpochExhausted)),
+        is_peer(&e, |g| matches!(g, PeerMisbehaved::EpochExhausted)),
         "{e:?}"
     );
 
@@ -1362,7 +1365,7 @@ fn external_commit_and_group_info_rules() {
         )
         .unwrap_err();
         assert!(
-            matches!(e, Error::Welcome(WelcomeError::UnknownSigner(s)) if s == signer),
+            matches!(e, Error::PeerMisbehaved(PeerMisbehaved::UnknownSigner(s)) if s == signer),
             "{e:?}"
         );
     }
@@ -1409,12 +1412,7 @@ fn invalid_proposals_are_refused_and_expired_ones_left_out() {
         (
             "Add of an expired KeyPackage",
             add(expired),
-            Box::new(|e| {
-                matches!(
-                    e,
-                    Error::KeyPackage(canopy_engine::key_package::KeyPackageError::Expired { .. })
-                )
-            }),
+            Box::new(|e| matches!(e, Error::PeerMisbehaved(PeerMisbehaved::Expired { .. }))),
         ),
         (
             "Add with a small-order init key",
@@ -1437,9 +1435,9 @@ fn invalid_proposals_are_refused_and_expired_ones_left_out() {
             "Add with a member's signature key",
             add(member_key),
             Box::new(|e| {
-                is_group(
+                is_peer(
                     e,
-                    |g| matches!(g, GroupError::DuplicateKey { what, .. } if *what == "signature key"),
+                    |g| matches!(g, PeerMisbehaved::DuplicateKey { what, .. } if *what == "signature key"),
                 )
             }),
         ),
@@ -1456,8 +1454,8 @@ fn invalid_proposals_are_refused_and_expired_ones_left_out() {
                 }),
             }),
             Box::new(|e| {
-                is_group(e, |g| {
-                    matches!(g, GroupError::EncryptionKeyUnchanged { leaf: 2 })
+                is_peer(e, |g| {
+                    matches!(g, PeerMisbehaved::EncryptionKeyUnchanged { leaf: 2 })
                 })
             }),
         ),
@@ -1471,10 +1469,10 @@ fn invalid_proposals_are_refused_and_expired_ones_left_out() {
                 }),
             }),
             Box::new(|e| {
-                is_group(e, |g| {
+                is_peer(e, |g| {
                     matches!(
                         g,
-                        GroupError::CredentialRejected {
+                        PeerMisbehaved::CredentialRejected {
                             check: CredentialCheck::Update,
                             leaf: Some(2)
                         }
@@ -1526,10 +1524,10 @@ fn invalid_proposals_are_refused_and_expired_ones_left_out() {
                 }],
             }),
             Box::new(|e| {
-                is_group(e, |g| {
+                is_peer(e, |g| {
                     matches!(
                         g,
-                        GroupError::UnsupportedCapability {
+                        PeerMisbehaved::UnsupportedCapability {
                             what: "extension",
                             value: 0xff02,
                             ..
@@ -1660,8 +1658,8 @@ fn path_leaf_validation() {
     let mut n = 0;
     let input = [edited(&f, &|l| l.encryption_key = committer_key.clone())];
     n += f.attack("path leaf keeps the encryption key", &input, |e| {
-        is_group(e, |g| {
-            matches!(g, GroupError::EncryptionKeyUnchanged { leaf } if *leaf == COMMITTER as u32)
+        is_peer(e, |g| {
+            matches!(g, PeerMisbehaved::EncryptionKeyUnchanged { leaf } if *leaf == COMMITTER as u32)
         })
     });
     let input = [edited(&f, &|l| {
@@ -1712,10 +1710,10 @@ fn path_leaf_validation() {
         }
     })];
     n += f.attack("path leaf under another identity", &input, |e| {
-        is_group(e, |g| {
+        is_peer(e, |g| {
             matches!(
                 g,
-                GroupError::CredentialRejected {
+                PeerMisbehaved::CredentialRejected {
                     check: CredentialCheck::Update,
                     leaf: Some(1)
                 }
@@ -1731,12 +1729,7 @@ fn path_leaf_validation() {
         codec::HpkePublicKey(one.to_vec().into());
     let input = [f.reframe(bad)];
     n += f.attack("UpdatePath node with a small-order key", &input, |e| {
-        is_treekem(e, |t| {
-            matches!(
-                t,
-                TreeKemError::Engine(Error::Crypto(CryptoError::SmallOrderPublicKey))
-            )
-        })
+        matches!(e, Error::Crypto(CryptoError::SmallOrderPublicKey))
     });
     assert_eq!(n, 7);
 }
@@ -1823,9 +1816,9 @@ fn join_validation() {
         None,
     );
     assert!(
-        is_group(&e, |g| matches!(
+        is_peer(&e, |g| matches!(
             g,
-            GroupError::UnsupportedCapability {
+            PeerMisbehaved::UnsupportedCapability {
                 what: "extension",
                 value: 0xff30,
                 ..
@@ -1848,9 +1841,9 @@ fn join_validation() {
         None,
     );
     assert!(
-        is_group(&e, |g| matches!(
+        is_peer(&e, |g| matches!(
             g,
-            GroupError::UnsupportedCapability {
+            PeerMisbehaved::UnsupportedCapability {
                 what: "proposal",
                 value: 0xff31,
                 ..
@@ -1897,13 +1890,13 @@ fn join_validation() {
     let no_tree = f.forge_welcome(|gi| gi.extensions.clear());
     let e = join(&no_tree, Some(&old_tree));
     assert!(
-        is_group(&e, |g| matches!(g, GroupError::TreeHashMismatch)),
+        matches!(e, Error::InvalidTree(TreeError::TreeHashMismatch)),
         "{e:?}"
     );
     n += 1;
     let e = join(&no_tree, None);
     assert!(
-        is_group(&e, |g| matches!(g, GroupError::MissingRatchetTree)),
+        matches!(e, Error::ApiMisuse(ApiMisuse::MissingRatchetTree)),
         "{e:?}"
     );
     n += 1;
@@ -1988,7 +1981,7 @@ fn join_validation() {
     .unwrap();
     let e = Group::join(f.p, &forged, &other_kp, &other_secrets, None, config(98)).unwrap_err();
     assert!(
-        is_group(&e, |g| matches!(g, GroupError::OwnLeafMissing)),
+        is_peer(&e, |g| matches!(g, PeerMisbehaved::OwnLeafMissing)),
         "{e:?}"
     );
     n += 1;

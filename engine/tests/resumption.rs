@@ -8,11 +8,12 @@ use canopy_engine::codec::{
     self, CipherSuiteId, Credential, Mac, MlsMessage, MlsMessageBody, ProtocolVersion, ReInit,
 };
 use canopy_engine::crypto::{CipherSuite, Provider, Secret, SignaturePrivateKey};
-use canopy_engine::group::{CommitOptions, Group, GroupError};
+use canopy_engine::group::{CommitOptions, Group};
 use canopy_engine::key_package::{default_lifetime, key_package_from_seed};
 use canopy_engine::schedule::EpochSecrets;
-use canopy_engine::welcome::{self, WelcomeError};
+use canopy_engine::welcome;
 use canopy_engine::Error;
+use canopy_engine::PeerMisbehaved;
 
 mod common;
 use common::{agree, config, key_package as kp, NOW};
@@ -82,7 +83,7 @@ fn reinit_into_another_cipher_suite() {
     // Without its state in the old group, a KeyPackage holder cannot join.
     let e = Group::join(p3, &welcome, &kps[0].0, &kps[0].1, None, config(60)).unwrap_err();
     assert!(
-        matches!(e, Error::Welcome(WelcomeError::MissingPsk(0))),
+        matches!(e, Error::PeerMisbehaved(PeerMisbehaved::MissingPsk)),
         "{e:?}"
     );
     // Nor with another group's state as the "old group".
@@ -97,7 +98,7 @@ fn reinit_into_another_cipher_suite() {
     )
     .unwrap_err();
     assert!(
-        matches!(e, Error::Welcome(WelcomeError::MissingPsk(0))),
+        matches!(e, Error::PeerMisbehaved(PeerMisbehaved::MissingPsk)),
         "{e:?}"
     );
     // A reinit or branch PSK cannot be proposed in a running group.
@@ -118,7 +119,7 @@ fn reinit_into_another_cipher_suite() {
     assert!(
         matches!(
             e,
-            Error::Group(GroupError::InvalidProposalList(
+            Error::PeerMisbehaved(PeerMisbehaved::InvalidProposalList(
                 canopy_engine::group::ProposalRule::PskUsage
             ))
         ),
@@ -172,7 +173,7 @@ fn branch_a_subgroup() {
     assert!(
         matches!(
             e,
-            Error::Group(GroupError::ResumptionMismatch(
+            Error::PeerMisbehaved(PeerMisbehaved::ResumptionMismatch(
                 "a subgroup member who is not a member of the old group"
             ))
         ),
@@ -221,7 +222,10 @@ fn branch_a_subgroup() {
     .unwrap();
     let e = Group::join_resumed(&m[2], p, &forged, k, s, None, config(75)).unwrap_err();
     assert!(
-        matches!(e, Error::Welcome(WelcomeError::ReinitOrBranchEpoch(2))),
+        matches!(
+            e,
+            Error::PeerMisbehaved(PeerMisbehaved::ReinitOrBranchEpoch(2))
+        ),
         "{e:?}"
     );
     // The subgroup keeps the members' identities.

@@ -20,7 +20,6 @@ use canopy_engine::codec::{
     SenderDataAad,
 };
 use canopy_engine::crypto::{CipherSuite, Provider, Secret, SignaturePrivateKey};
-use canopy_engine::framing::FramingError;
 use canopy_engine::group::{CommitOptions, Group, GroupConfig, ProcessOutcome, Randomness};
 use canopy_engine::key_package::{
     default_lifetime, key_package_from_seed, Clock, KeyPackageSecrets,
@@ -29,6 +28,7 @@ use canopy_engine::schedule::secret_tree::sender_data_key_nonce;
 use canopy_engine::schedule::{EpochSecrets, RatchetKind, SecretTree};
 use canopy_engine::tree::LeafIndex;
 use canopy_engine::{welcome, Error};
+use canopy_engine::{ApiMisuse, PeerMisbehaved};
 
 /// A fixed time, so KeyPackage lifetimes are reproducible.
 const NOW: u64 = 1_800_000_000;
@@ -112,10 +112,18 @@ fn known_epoch(seed: u8) -> (Provider, Vec<Group>, EpochSecrets) {
 }
 
 #[track_caller]
-fn assert_framing(result: Result<impl std::fmt::Debug, Error>, want: FramingError) {
+fn assert_framing(result: Result<impl std::fmt::Debug, Error>, want: PeerMisbehaved) {
     match result {
-        Err(Error::Framing(got)) => assert_eq!(got, want),
+        Err(Error::PeerMisbehaved(got)) => assert_eq!(got, want),
         other => panic!("expected framing error {want:?}, got {other:?}"),
+    }
+}
+
+#[track_caller]
+fn assert_send_from_copy(result: Result<impl std::fmt::Debug, Error>) {
+    match result {
+        Err(Error::ApiMisuse(ApiMisuse::SendFromCopy)) => {}
+        other => panic!("expected SendFromCopy, got {other:?}"),
     }
 }
 
@@ -131,17 +139,17 @@ fn copy_rejects_replayed_application_message() {
 
     assert_framing(
         after.unprotect_application(&msg),
-        FramingError::GenerationConsumed { generation: 0 },
+        PeerMisbehaved::GenerationConsumed { generation: 0 },
     );
     assert_framing(
         m[0].unprotect_application(&msg),
-        FramingError::GenerationConsumed { generation: 0 },
+        PeerMisbehaved::GenerationConsumed { generation: 0 },
     );
     // A copy taken before the original decrypted has the state of that moment: once.
     assert_eq!(before.unprotect_application(&msg).unwrap(), b"one");
     assert_framing(
         before.unprotect_application(&msg),
-        FramingError::GenerationConsumed { generation: 0 },
+        PeerMisbehaved::GenerationConsumed { generation: 0 },
     );
     // The copy still receives what comes next, like the original.
     let next = m[1].protect_application(b"two").unwrap();
@@ -150,7 +158,7 @@ fn copy_rejects_replayed_application_message() {
     // A copy of a copy too.
     assert_framing(
         after.clone().unprotect_application(&next),
-        FramingError::GenerationConsumed { generation: 1 },
+        PeerMisbehaved::GenerationConsumed { generation: 1 },
     );
 }
 
@@ -165,7 +173,7 @@ fn copy_rejects_replayed_private_proposal() {
     let mut copy = m[0].clone();
     assert_framing(
         copy.process(&proposal),
-        FramingError::GenerationConsumed { generation: 0 },
+        PeerMisbehaved::GenerationConsumed { generation: 0 },
     );
     // The copy kept the cached proposal: it can commit it (as a PublicMessage).
     assert_eq!(copy.pending_proposals().count(), 1);
@@ -203,7 +211,7 @@ fn copy_rejects_replayed_private_commit() {
     let mut copy = m[0].clone();
     assert_framing(
         copy.process(&out.commit),
-        FramingError::WrongEpoch {
+        PeerMisbehaved::WrongEpoch {
             expected: epoch + 1,
             got: epoch,
         },
@@ -214,7 +222,7 @@ fn copy_rejects_replayed_private_commit() {
     let mut copy = m[0].clone();
     assert_framing(
         copy.process(&proposal),
-        FramingError::GenerationConsumed { generation: 0 },
+        PeerMisbehaved::GenerationConsumed { generation: 0 },
     );
 }
 
@@ -318,23 +326,14 @@ fn copy_cannot_send_private_messages_in_the_epoch() {
     let mut copy = m[0].clone();
 
     // Every way of sending a PrivateMessage fails on the copy, with the state unchanged.
-    assert_framing(
-        copy.protect_application(b"from the copy"),
-        FramingError::SendFromCopy,
-    );
-    assert_framing(
-        copy.propose_remove(LeafIndex(2), true),
-        FramingError::SendFromCopy,
-    );
-    assert_framing(copy.propose_update(true), FramingError::SendFromCopy);
-    assert_framing(
-        copy.commit(&CommitOptions {
-            force_path: true,
-            private_message: true,
-            ..CommitOptions::default()
-        }),
-        FramingError::SendFromCopy,
-    );
+    assert_send_from_copy(copy.protect_application(b"from the copy"));
+    assert_send_from_copy(copy.propose_remove(LeafIndex(2), true));
+    assert_send_from_copy(copy.propose_update(true));
+    assert_send_from_copy(copy.commit(&CommitOptions {
+        force_path: true,
+        private_message: true,
+        ..CommitOptions::default()
+    }));
     assert_eq!(copy.epoch(), epoch);
     assert_eq!(copy.pending_proposals().count(), 1);
     // The original goes on sending.

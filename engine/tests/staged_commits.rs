@@ -6,8 +6,9 @@
 
 use canopy_engine::codec::Credential;
 use canopy_engine::crypto::Provider;
-use canopy_engine::group::{CommitOptions, Group, GroupError, ProcessOutcome, Staged};
+use canopy_engine::group::{CommitOptions, Group, ProcessOutcome, Staged};
 use canopy_engine::tree::LeafIndex;
+use canopy_engine::ApiMisuse;
 use canopy_engine::Error;
 
 mod common;
@@ -57,7 +58,7 @@ fn pending_commit_merged_equals_commit_at_once() {
     assert_ne!(digest(&staged[1]), before);
     let e = staged[1].commit(&CommitOptions::default()).unwrap_err();
     assert!(
-        matches!(e, Error::Group(GroupError::CommitPending)),
+        matches!(e, Error::ApiMisuse(ApiMisuse::CommitPending)),
         "{e:?}"
     );
     staged[1].merge_pending_commit().unwrap();
@@ -65,7 +66,7 @@ fn pending_commit_merged_equals_commit_at_once() {
     assert_eq!(digest(&staged[1]), digest(&direct[1]));
     let e = staged[1].merge_pending_commit().unwrap_err();
     assert!(
-        matches!(e, Error::Group(GroupError::NoPendingCommit)),
+        matches!(e, Error::ApiMisuse(ApiMisuse::NoPendingCommit)),
         "{e:?}"
     );
 
@@ -149,7 +150,7 @@ fn losing_the_race_clears_the_pending_commit() {
     assert_eq!(cleared.epoch_authenticator().as_bytes(), before_auth);
     // Our own commit echoed back is refused (merge it instead).
     let e = m[1].process(&mine.commit).unwrap_err();
-    assert!(matches!(e, Error::Group(GroupError::OwnCommit)), "{e:?}");
+    assert!(matches!(e, Error::ApiMisuse(ApiMisuse::OwnCommit)), "{e:?}");
     // Processing the winner drops ours and follows the group.
     m[1].process(&theirs.commit).unwrap();
     assert!(!m[1].has_pending_commit());

@@ -57,12 +57,13 @@ use canopy_engine::codec::{
     WireFormat,
 };
 use canopy_engine::crypto::Secret;
-use canopy_engine::framing::{sign_content, EpochFraming, FramingError};
-use canopy_engine::group::{Group, GroupError, ProcessOutcome};
-use canopy_engine::kem::{generate_update_path, Ephemeral, PathParams, TreeKemError};
+use canopy_engine::framing::{sign_content, EpochFraming};
+use canopy_engine::group::{Group, ProcessOutcome};
+use canopy_engine::kem::{generate_update_path, Ephemeral, PathParams};
 use canopy_engine::schedule::{self, EpochSecrets};
 use canopy_engine::tree::LeafIndex;
 use canopy_engine::Error;
+use canopy_engine::{ApiMisuse, PeerMisbehaved};
 use canopy_fuzz::live::{self, NOW};
 use canopy_fuzz::resigned::{
     resigned, Resigned, COMMITTER, PROPOSER, PSK_ID, PSK_VALUE, RECEIVER, VICTIM,
@@ -981,16 +982,18 @@ fn deliver(g: &mut Group, bytes: &[u8], private: bool, who: &str) -> Result<Proc
 /// pending Update of the receiver's.
 fn removed_member_cannot_check(e: &Error) -> bool {
     match e {
-        Error::Framing(FramingError::InvalidConfirmationTag) => true,
-        Error::Group(GroupError::OwnCommit | GroupError::UnknownProposalRef) => true,
-        Error::TreeKem(t) => matches!(
-            **t,
-            TreeKemError::Decryption { .. }
-                | TreeKemError::Engine(_)
-                | TreeKemError::NoPrivateKey { .. }
-                | TreeKemError::PrivateKeyMismatch { .. }
-                | TreeKemError::PublicKeyMismatch { .. }
-        ),
+        Error::PeerMisbehaved(
+            PeerMisbehaved::InvalidConfirmationTag
+            | PeerMisbehaved::UnknownProposalRef
+            | PeerMisbehaved::PathSecretDecryption { .. }
+            | PeerMisbehaved::NoPrivateKey { .. }
+            | PeerMisbehaved::PrivateKeyMismatch { .. }
+            | PeerMisbehaved::PathPublicKeyMismatch { .. },
+        ) => true,
+        Error::ApiMisuse(ApiMisuse::OwnCommit) => true,
+        // Failures inside the path decryption and key derivation (a signature is checked by
+        // the removed member too).
+        Error::Crypto(c) => !matches!(c, canopy_engine::CryptoError::InvalidSignature),
         _ => false,
     }
 }

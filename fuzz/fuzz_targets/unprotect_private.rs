@@ -21,6 +21,7 @@
 //! never consume a generation.
 #![no_main]
 
+use canopy_engine::PeerMisbehaved;
 use std::collections::BTreeSet;
 
 use canopy_engine::codec::{
@@ -29,7 +30,7 @@ use canopy_engine::codec::{
     Sender, SenderData, SenderDataAad, WireFormat,
 };
 use canopy_engine::crypto::{CryptoError, Secret, SignaturePrivateKey};
-use canopy_engine::framing::{self, EpochFraming, FramingError};
+use canopy_engine::framing::{self, EpochFraming};
 use canopy_engine::schedule::secret_tree::sender_data_key_nonce;
 use canopy_engine::schedule::{RatchetKind, SecretTree};
 use canopy_engine::tree::LeafIndex;
@@ -123,13 +124,13 @@ impl Model {
         match (expect, result) {
             (
                 Expect::Consumed,
-                Err(Error::Framing(FramingError::GenerationConsumed { generation })),
+                Err(Error::PeerMisbehaved(PeerMisbehaved::GenerationConsumed { generation })),
             ) => {
                 assert_eq!(*generation, g);
             }
             (
                 Expect::TooFar,
-                Err(Error::Framing(FramingError::GenerationTooFar { generation, next })),
+                Err(Error::PeerMisbehaved(PeerMisbehaved::GenerationTooFar { generation, next })),
             ) => {
                 assert_eq!((*generation, *next), (g, self.next[slot(kind)]));
             }
@@ -139,9 +140,9 @@ impl Model {
                 assert!(
                     !matches!(
                         e,
-                        Error::Framing(
-                            FramingError::GenerationConsumed { .. }
-                                | FramingError::GenerationTooFar { .. }
+                        Error::PeerMisbehaved(
+                            PeerMisbehaved::GenerationConsumed { .. }
+                                | PeerMisbehaved::GenerationTooFar { .. }
                         )
                     ),
                     "generation {g} ({kind:?}) refused as {e:?}; model {self:?}"
@@ -425,14 +426,20 @@ fuzz_target!(|data: &[u8]| {
                 let Some(m) = model.as_mut() else { continue };
                 if leaf != SENDER_LEAF {
                     assert!(
-                        matches!(result, Err(Error::Framing(FramingError::UnknownSender(_)))),
+                        matches!(
+                            result,
+                            Err(Error::PeerMisbehaved(PeerMisbehaved::UnknownSender(_)))
+                        ),
                         "leaf {leaf}: {result:?}"
                     );
                     continue;
                 }
                 if m.expect(kind_of(ct), g) == Expect::Available {
                     assert!(
-                        matches!(result, Err(Error::Framing(FramingError::ContentDecryption))),
+                        matches!(
+                            result,
+                            Err(Error::PeerMisbehaved(PeerMisbehaved::ContentDecryption))
+                        ),
                         "garbage at {g}: {result:?}"
                     );
                 }

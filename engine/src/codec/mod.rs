@@ -16,8 +16,6 @@
 //! [`TreeHashInput`], ...) borrow the structures they cover and only implement
 //! [`tls_codec::Serialize`], so signing or hashing never clones a tree node or message.
 
-use thiserror::Error as ThisError;
-
 #[macro_use]
 mod macros;
 mod big_bytes;
@@ -38,53 +36,7 @@ pub use welcome::*;
 
 pub use tls_codec::{Deserialize, Serialize, Size, VLBytes};
 
-/// Why bytes failed to decode (or a value failed to encode).
-#[derive(Debug, Clone, PartialEq, Eq, ThisError)]
-#[non_exhaustive]
-pub enum CodecError {
-    /// The input ended in the middle of a structure (including a vector whose length header
-    /// claims more bytes than remain).
-    #[error("input truncated")]
-    Truncated,
-    /// A complete structure was decoded but bytes were left over.
-    #[error("{remaining} trailing bytes after the structure")]
-    TrailingBytes {
-        /// How many bytes were left.
-        remaining: usize,
-    },
-    /// A vector length header that RFC 9420 §2.1.2 forbids: the `0b11` prefix or a
-    /// non-minimal encoding.
-    #[error("invalid variable-length integer")]
-    InvalidVarint,
-    /// A length that does not fit the 30-bit MLS varint (only when encoding; any decodable
-    /// header is at most 2^30 - 1).
-    #[error("vector length too large for an MLS varint")]
-    LengthTooLarge,
-    /// An enumerated value this implementation does not know.
-    #[error("unknown {field}: {value}")]
-    UnknownValue {
-        /// The RFC 9420 field, e.g. `wire_format`.
-        field: &'static str,
-        /// The value read.
-        value: u64,
-    },
-    /// `PrivateMessageContent` padding that is not all zeros (RFC 9420 §6.3.1).
-    #[error("non-zero padding")]
-    InvalidPadding,
-    /// A value that cannot be encoded because its parts disagree (e.g. a commit without a
-    /// confirmation tag, a member-sent `PublicMessage` without a membership tag).
-    #[error("inconsistent structure: {0}")]
-    Inconsistent(&'static str),
-    /// An extension type that appears twice in one extension list (RFC 9420 §13.4).
-    #[error("extension type {extension_type} appears twice in one list")]
-    DuplicateExtension {
-        /// The repeated type.
-        extension_type: u16,
-    },
-    /// Any other error reported by tls_codec (e.g. an `optional` presence byte other than 0/1).
-    #[error("decode error: {0}")]
-    Other(String),
-}
+pub use crate::error::CodecError;
 
 /// Fields that can carry an unknown enumerated value; the index is packed into the
 /// `tls_codec::Error::UnknownValue` payload so [`CodecError::UnknownValue`] can name it.

@@ -6,6 +6,7 @@
 //! protect the raw value ourselves and unprotect the result. Protecting the application as a
 //! PublicMessage must fail.
 
+use crate::error::PeerMisbehaved;
 use serde_json::Value;
 
 use super::util::{expect_eq, hex_field, u64_field};
@@ -15,7 +16,7 @@ use crate::codec::{
     MlsMessageBody, PrivateMessage, ProtocolVersion, PublicMessage, Sender, WireFormat,
 };
 use crate::crypto::{CipherSuite, Provider, Secret, SignaturePrivateKey};
-use crate::framing::{self, EpochFraming, FramingError};
+use crate::framing::{self, EpochFraming};
 use crate::Error;
 
 /// Run every case whose suite Canopy implements; skip the others.
@@ -210,7 +211,9 @@ fn check_body(
             checks += expect_eq(&format!("{name}: our PublicMessage"), &got, &signed)?;
         }
         Ok(_) => return Err("application protected as a PublicMessage".to_string()),
-        Err(Error::Framing(FramingError::ApplicationAsPublicMessage)) if is_application => {
+        Err(Error::PeerMisbehaved(PeerMisbehaved::ApplicationAsPublicMessage))
+            if is_application =>
+        {
             checks += 1;
         }
         Err(e) => return Err(format!("{name}: protect as PublicMessage: {e}")),

@@ -62,10 +62,10 @@ impl CipherSuite {
 }
 
 impl TryFrom<u16> for CipherSuite {
-    type Error = super::CryptoError;
+    type Error = crate::error::Unsupported;
 
     fn try_from(id: u16) -> Result<Self, Self::Error> {
-        CipherSuite::from_u16(id).ok_or(super::CryptoError::UnsupportedCipherSuite(id))
+        CipherSuite::from_u16(id).ok_or(crate::error::Unsupported::CipherSuite(id))
     }
 }
 

@@ -2,6 +2,7 @@
 //! errors, and byte-for-byte agreement of the seeded HPKE path with hpke-rs's RustCrypto back
 //! end.
 
+use crate::error::Unsupported;
 use hpke_rs::{Hpke, Mode};
 use hpke_rs_crypto::types::{KdfAlgorithm, KemAlgorithm};
 use hpke_rs_rust_crypto::HpkeRustCrypto;
@@ -24,10 +25,7 @@ fn suite_ids_round_trip() {
         assert_eq!(CipherSuite::from_u16(s.id()), Some(s));
     }
     assert_eq!(CipherSuite::from_u16(2), None);
-    assert_eq!(
-        CipherSuite::try_from(7),
-        Err(CryptoError::UnsupportedCipherSuite(7))
-    );
+    assert_eq!(CipherSuite::try_from(7), Err(Unsupported::CipherSuite(7)));
 }
 
 #[test]

@@ -22,6 +22,7 @@
 // message that burns generations of another member's ratchet. The forward distance is
 // bounded by `EpochFraming::max_forward_distance`.
 
+use crate::error::{ApiMisuse, PeerMisbehaved};
 use tls_codec::VLBytes;
 
 use crate::codec::{
@@ -37,73 +38,6 @@ mod public;
 
 #[cfg(test)]
 mod tests;
-
-/// Why a message failed framing checks (RFC 9420 §6). Codec failures are reported as
-/// [`Error::InvalidMessage`] and signature failures as
-/// [`crate::crypto::CryptoError::InvalidSignature`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum FramingError {
-    /// The message's `group_id` is not this group's.
-    #[error("message for another group")]
-    WrongGroup,
-    /// The message's `epoch` is not the current epoch.
-    #[error("message for epoch {got}, current epoch is {expected}")]
-    WrongEpoch {
-        /// The current epoch.
-        expected: u64,
-        /// The message's epoch.
-        got: u64,
-    },
-    /// The content was authenticated for a different wire format than the one it is being
-    /// protected as (the wire format is covered by the signature, §6.1).
-    #[error("content authenticated for wire format {0:?}")]
-    WrongWireFormat(WireFormat),
-    /// Application data in a `PublicMessage`: RFC 9420 §6 requires `PrivateMessage`.
-    #[error("application message sent as PublicMessage")]
-    ApplicationAsPublicMessage,
-    /// A `PrivateMessage` whose sender is not a member (§6.3.2: the sender type must be
-    /// `member`).
-    #[error("PrivateMessage sender must be a member")]
-    NonMemberSender,
-    /// The sender is not in the group (blank or out-of-range leaf, unknown external sender).
-    #[error("unknown sender {0:?}")]
-    UnknownSender(Sender),
-    /// The `membership_tag` is missing, present for a non-member sender, or does not verify
-    /// (§6.2).
-    #[error("invalid membership tag")]
-    InvalidMembershipTag,
-    /// `confirmation_tag` is not `MAC(confirmation_key, confirmed_transcript_hash)` (§6.1).
-    #[error("invalid confirmation tag")]
-    InvalidConfirmationTag,
-    /// `encrypted_sender_data` did not decrypt (§6.3.2).
-    #[error("sender data did not decrypt")]
-    SenderDataDecryption,
-    /// `ciphertext` did not decrypt (§6.3.1).
-    #[error("content did not decrypt")]
-    ContentDecryption,
-    /// The generation's key has already been used or deleted (§9.2): a replay or a message
-    /// too far out of order.
-    #[error("generation {generation} already consumed")]
-    GenerationConsumed {
-        /// The message's generation.
-        generation: u32,
-    },
-    /// This framing state is a copy ([`EpochFraming::receiving_copy`], e.g. of a cloned
-    /// group): it receives like the original but cannot send a `PrivateMessage` in this epoch,
-    /// since the original may use (or have used) any of its generations and sending again
-    /// would reuse a key and nonce.
-    #[error("a copied state cannot send PrivateMessages in this epoch")]
-    SendFromCopy,
-    /// The generation is further ahead of the ratchet than the configured maximum.
-    #[error("generation {generation} too far ahead (next is {next})")]
-    GenerationTooFar {
-        /// The message's generation.
-        generation: u32,
-        /// The ratchet's next unused generation.
-        next: u32,
-    },
-}
 
 /// `SignWithLabel(sk, "FramedContentTBS", FramedContentTBS)` (RFC 9420 §6.1). The group
 /// context is covered only for `member` and `new_member_commit` senders.
@@ -149,9 +83,9 @@ pub fn authenticate(
     confirmation_tag: Option<Mac>,
 ) -> Result<AuthenticatedContent> {
     if (content.content_type() == ContentType::Commit) != confirmation_tag.is_some() {
-        return Err(Error::ApiMisuse(
+        return Err(Error::ApiMisuse(ApiMisuse::InvalidArgument(
             "confirmation_tag must be given exactly for commits",
-        ));
+        )));
     }
     let signature = sign_content(provider, sk, wire_format, &content, group_context)?;
     Ok(AuthenticatedContent {
@@ -176,7 +110,7 @@ pub fn verify_confirmation_tag(
     if ct_eq(&want, confirmation_tag) {
         Ok(())
     } else {
-        Err(FramingError::InvalidConfirmationTag.into())
+        Err(PeerMisbehaved::InvalidConfirmationTag.into())
     }
 }
 
@@ -275,7 +209,7 @@ impl EpochFraming {
 
     /// A copy with exactly this state's ratchets (so whatever this state can no longer
     /// decrypt, a replay in particular, the copy cannot either) that does not send
-    /// `PrivateMessage`s ([`FramingError::SendFromCopy`]). Two copies that both sent would
+    /// `PrivateMessage`s ([`ApiMisuse::SendFromCopy`]). Two copies that both sent would
     /// reuse keys: the copy cannot know which generations the original goes on to use, and
     /// with seeded randomness even the reuse guard would repeat. A copy sends again from the
     /// next epoch, whose framing is built afresh. `PublicMessage`s need no ratchet and are
@@ -369,10 +303,10 @@ impl EpochFraming {
     /// Check that a message is for this group and epoch.
     fn check_group_epoch(&self, group_id: &[u8], epoch: u64) -> Result<()> {
         if group_id != self.group_context.group_id.as_slice() {
-            return Err(FramingError::WrongGroup.into());
+            return Err(PeerMisbehaved::WrongGroup.into());
         }
         if epoch != self.group_context.epoch {
-            return Err(FramingError::WrongEpoch {
+            return Err(PeerMisbehaved::WrongEpoch {
                 expected: self.group_context.epoch,
                 got: epoch,
             }
@@ -388,7 +322,7 @@ impl EpochFraming {
         K: AsRef<[u8]>,
     {
         let sender = content.content.sender;
-        let key = signature_key(&sender).ok_or(FramingError::UnknownSender(sender))?;
+        let key = signature_key(&sender).ok_or(PeerMisbehaved::UnknownSender(sender))?;
         verify_content(&self.provider, key.as_ref(), content, &self.group_context)
     }
 }

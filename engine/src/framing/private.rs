@@ -2,11 +2,12 @@
 //! key with a reuse guard (§6.3.1), sender data encrypted under a key sampled from the
 //! ciphertext (§6.3.2).
 
+use crate::error::{ApiMisuse, PeerMisbehaved};
 use std::io::Write;
 
 use tls_codec::{Serialize, Size};
 
-use super::{check_auth_shape, EpochFraming, FramingError};
+use super::{check_auth_shape, EpochFraming};
 use crate::codec::{
     self, AuthenticatedContent, ContentType, FramedContent, FramedContentAuthData,
     FramedContentBody, PrivateContentAad, PrivateMessage, PrivateMessageContent, Sender,
@@ -93,7 +94,7 @@ impl EpochFraming {
 
     /// [`EpochFraming::protect_private`] with a given reuse guard. The guard only matters if
     /// the ratchet state is lost; it must be random outside tests. A
-    /// [`EpochFraming::receiving_copy`] fails with [`FramingError::SendFromCopy`].
+    /// [`EpochFraming::receiving_copy`] fails with [`ApiMisuse::SendFromCopy`].
     pub fn protect_private_with_reuse_guard(
         &mut self,
         content: &AuthenticatedContent,
@@ -101,14 +102,14 @@ impl EpochFraming {
         reuse_guard: [u8; 4],
     ) -> Result<PrivateMessage> {
         if self.copy {
-            return Err(FramingError::SendFromCopy.into());
+            return Err(ApiMisuse::SendFromCopy.into());
         }
         if content.wire_format != WireFormat::PrivateMessage {
-            return Err(FramingError::WrongWireFormat(content.wire_format).into());
+            return Err(PeerMisbehaved::WrongWireFormat(content.wire_format).into());
         }
         let framed = &content.content;
         let Sender::Member { leaf_index } = framed.sender else {
-            return Err(FramingError::NonMemberSender.into());
+            return Err(PeerMisbehaved::NonMemberSender.into());
         };
         self.check_group_epoch(framed.group_id.as_slice(), framed.epoch)?;
         let content_type = framed.content_type();
@@ -178,7 +179,7 @@ impl EpochFraming {
     /// Decrypt a `PrivateMessage` into verified [`AuthenticatedContent`] (RFC 9420 §6.3):
     /// checks the group and epoch, decrypts the sender data, looks up the sender's signature
     /// key with `signature_key` (`None`, e.g. for a blank leaf:
-    /// [`FramingError::UnknownSender`]), decrypts the content with the sender's ratchet key
+    /// [`PeerMisbehaved::UnknownSender`]), decrypts the content with the sender's ratchet key
     /// for the generation, checks the padding is all zeros and verifies the signature. The
     /// confirmation tag of a commit is left to the caller.
     ///
@@ -186,8 +187,8 @@ impl EpochFraming {
     /// has passed: a message that fails leaves the secret tree as it was, so a forged message
     /// cannot burn another member's generations. A generation already used, or deleted
     /// (skipped beyond the out-of-order tolerance), fails with
-    /// [`FramingError::GenerationConsumed`]; one more than `max_forward_distance` ahead with
-    /// [`FramingError::GenerationTooFar`].
+    /// [`PeerMisbehaved::GenerationConsumed`]; one more than `max_forward_distance` ahead with
+    /// [`PeerMisbehaved::GenerationTooFar`].
     pub fn unprotect_private<F, K>(
         &mut self,
         message: &PrivateMessage,
@@ -220,7 +221,7 @@ impl EpochFraming {
                 &sd_aad,
                 message.encrypted_sender_data.as_slice(),
             )
-            .map_err(|_| FramingError::SenderDataDecryption)?;
+            .map_err(|_| PeerMisbehaved::SenderDataDecryption)?;
         let sender_data: SenderData = codec::decode(&sender_data)?;
 
         // The sender must be a non-blank leaf: ask before touching its ratchet.
@@ -228,9 +229,10 @@ impl EpochFraming {
             leaf_index: sender_data.leaf_index,
         };
         if sender_data.leaf_index >= self.secret_tree.n_leaves() {
-            return Err(FramingError::UnknownSender(sender).into());
+            return Err(PeerMisbehaved::UnknownSender(sender).into());
         }
-        let verification_key = signature_key(&sender).ok_or(FramingError::UnknownSender(sender))?;
+        let verification_key =
+            signature_key(&sender).ok_or(PeerMisbehaved::UnknownSender(sender))?;
 
         // Content (§6.3.1). The key is looked up without consuming it: the ratchet moves
         // (and the key is deleted) only once the message has fully verified below.
@@ -244,10 +246,10 @@ impl EpochFraming {
             .secret_tree
             .is_available(&self.provider, leaf, kind, generation)?
         {
-            return Err(FramingError::GenerationConsumed { generation }.into());
+            return Err(PeerMisbehaved::GenerationConsumed { generation }.into());
         }
         if generation >= next && generation - next > self.max_forward_distance {
-            return Err(FramingError::GenerationTooFar { generation, next }.into());
+            return Err(PeerMisbehaved::GenerationTooFar { generation, next }.into());
         }
         let pending = self
             .secret_tree
@@ -267,7 +269,7 @@ impl EpochFraming {
                     &aad,
                     ciphertext,
                 )
-                .map_err(|_| FramingError::ContentDecryption)?,
+                .map_err(|_| PeerMisbehaved::ContentDecryption)?,
         );
         let PrivateMessageContent { content, auth, .. } =
             PrivateMessageContent::decode(content_type, plaintext.as_bytes())?;

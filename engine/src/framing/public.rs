@@ -1,11 +1,12 @@
 //! `PublicMessage` (RFC 9420 §6.2): signed content plus, for member senders, the
 //! `membership_tag = MAC(membership_key, AuthenticatedContentTBM)`.
 
-use super::{check_auth_shape, ct_eq, EpochFraming, FramingError};
+use super::{check_auth_shape, ct_eq, EpochFraming};
 use crate::codec::{
     self, AuthenticatedContent, AuthenticatedContentTbm, ContentType, FramedContentTbs, Mac,
     PublicMessage, Sender, WireFormat,
 };
+use crate::error::PeerMisbehaved;
 use crate::error::Result;
 
 impl EpochFraming {
@@ -28,10 +29,10 @@ impl EpochFraming {
     /// `mls_public_message`, for this group and epoch, and must not be application data.
     pub fn protect_public(&self, content: AuthenticatedContent) -> Result<PublicMessage> {
         if content.wire_format != WireFormat::PublicMessage {
-            return Err(FramingError::WrongWireFormat(content.wire_format).into());
+            return Err(PeerMisbehaved::WrongWireFormat(content.wire_format).into());
         }
         if content.content.content_type() == ContentType::Application {
-            return Err(FramingError::ApplicationAsPublicMessage.into());
+            return Err(PeerMisbehaved::ApplicationAsPublicMessage.into());
         }
         self.check_group_epoch(content.content.group_id.as_slice(), content.content.epoch)?;
         let membership_tag = match content.content.sender {
@@ -48,7 +49,7 @@ impl EpochFraming {
     /// Decode a `PublicMessage` into verified [`AuthenticatedContent`] (RFC 9420 §6.2): checks
     /// the group and epoch, rejects application data, checks the membership tag of a member
     /// sender and verifies the signature with the key `signature_key` returns for the sender
-    /// (`None`: [`FramingError::UnknownSender`]). The confirmation tag of a commit is left
+    /// (`None`: [`PeerMisbehaved::UnknownSender`]). The confirmation tag of a commit is left
     /// to the caller, who computes the new epoch's confirmation key.
     pub fn unprotect_public<F, K>(
         &self,
@@ -61,7 +62,7 @@ impl EpochFraming {
     {
         self.check_group_epoch(message.content.group_id.as_slice(), message.content.epoch)?;
         if message.content.content_type() == ContentType::Application {
-            return Err(FramingError::ApplicationAsPublicMessage.into());
+            return Err(PeerMisbehaved::ApplicationAsPublicMessage.into());
         }
         check_auth_shape(message.content.content_type(), &message.auth)?;
         let content = AuthenticatedContent {
@@ -73,11 +74,11 @@ impl EpochFraming {
             (Sender::Member { .. }, Some(tag)) => {
                 let want = self.membership_tag(&content)?;
                 if !ct_eq(&want, tag.as_slice()) {
-                    return Err(FramingError::InvalidMembershipTag.into());
+                    return Err(PeerMisbehaved::InvalidMembershipTag.into());
                 }
             }
             (Sender::Member { .. }, None) | (_, Some(_)) => {
-                return Err(FramingError::InvalidMembershipTag.into())
+                return Err(PeerMisbehaved::InvalidMembershipTag.into())
             }
             (_, None) => {}
         }

@@ -1,5 +1,6 @@
 //! Framing tests: round trips, and every tampering or misuse failing with a typed error.
 
+use crate::error::{ApiMisuse, PeerMisbehaved};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -100,9 +101,9 @@ fn proposal() -> FramedContentBody {
     FramedContentBody::Proposal(crate::codec::Proposal::Remove(Remove { removed: 2 }))
 }
 
-fn framing_err(r: Result<AuthenticatedContent>) -> FramingError {
+fn framing_err(r: Result<AuthenticatedContent>) -> PeerMisbehaved {
     match r {
-        Err(Error::Framing(e)) => e,
+        Err(Error::PeerMisbehaved(e)) => e,
         other => panic!("expected a framing error, got {other:?}"),
     }
 }
@@ -129,13 +130,13 @@ fn public_round_trip_and_tampering() {
         bad.membership_tag = Some(Mac(tag.into()));
         assert_eq!(
             framing_err(f.framing().unprotect_public(bad, f.key())),
-            FramingError::InvalidMembershipTag
+            PeerMisbehaved::InvalidMembershipTag
         );
         let mut bad = msg.clone();
         bad.membership_tag = None;
         assert_eq!(
             framing_err(f.framing().unprotect_public(bad, f.key())),
-            FramingError::InvalidMembershipTag
+            PeerMisbehaved::InvalidMembershipTag
         );
 
         // A different membership key.
@@ -149,7 +150,7 @@ fn public_round_trip_and_tampering() {
         );
         assert_eq!(
             framing_err(other.unprotect_public(msg.clone(), f.key())),
-            FramingError::InvalidMembershipTag
+            PeerMisbehaved::InvalidMembershipTag
         );
 
         // Signature: re-tag a message with a broken signature so only the signature fails.
@@ -166,13 +167,13 @@ fn public_round_trip_and_tampering() {
         // Unknown sender, wrong epoch, wrong group.
         assert_eq!(
             framing_err(f.framing().unprotect_public(msg.clone(), |_| None::<&[u8]>)),
-            FramingError::UnknownSender(SENDER)
+            PeerMisbehaved::UnknownSender(SENDER)
         );
         let mut bad = msg.clone();
         bad.content.epoch += 1;
         assert_eq!(
             framing_err(f.framing().unprotect_public(bad, f.key())),
-            FramingError::WrongEpoch {
+            PeerMisbehaved::WrongEpoch {
                 expected: 42,
                 got: 43
             }
@@ -181,7 +182,7 @@ fn public_round_trip_and_tampering() {
         bad.content.group_id = b"other".to_vec().into();
         assert_eq!(
             framing_err(f.framing().unprotect_public(bad, f.key())),
-            FramingError::WrongGroup
+            PeerMisbehaved::WrongGroup
         );
     }
 }
@@ -194,7 +195,9 @@ fn public_misuse() {
     let signed = f.signed(WireFormat::PublicMessage, SENDER, app(b"hi"));
     assert!(matches!(
         framing.protect_public(signed.clone()),
-        Err(Error::Framing(FramingError::ApplicationAsPublicMessage))
+        Err(Error::PeerMisbehaved(
+            PeerMisbehaved::ApplicationAsPublicMessage
+        ))
     ));
     let msg = PublicMessage {
         content: signed.content,
@@ -203,13 +206,13 @@ fn public_misuse() {
     };
     assert_eq!(
         framing_err(framing.unprotect_public(msg, f.key())),
-        FramingError::ApplicationAsPublicMessage
+        PeerMisbehaved::ApplicationAsPublicMessage
     );
     // Content signed for the other wire format.
     let signed = f.signed(WireFormat::PrivateMessage, SENDER, proposal());
     assert!(matches!(
         framing.protect_public(signed),
-        Err(Error::Framing(FramingError::WrongWireFormat(
+        Err(Error::PeerMisbehaved(PeerMisbehaved::WrongWireFormat(
             WireFormat::PrivateMessage
         )))
     ));
@@ -247,7 +250,7 @@ fn external_sender_public_message() {
     bad.membership_tag = Some(Mac(vec![0; 32].into()));
     assert_eq!(
         framing_err(f.framing().unprotect_public(bad, f.key())),
-        FramingError::InvalidMembershipTag
+        PeerMisbehaved::InvalidMembershipTag
     );
 }
 
@@ -282,33 +285,33 @@ fn private_tampering() {
     let mut ct = bad.ciphertext.as_slice().to_vec();
     ct[0] ^= 1;
     bad.ciphertext = ct.into();
-    assert_eq!(open(&bad), FramingError::SenderDataDecryption);
+    assert_eq!(open(&bad), PeerMisbehaved::SenderDataDecryption);
     let mut bad = msg.clone();
     let mut ct = bad.ciphertext.as_slice().to_vec();
     let last = ct.len() - 1;
     ct[last] ^= 1;
     bad.ciphertext = ct.into();
-    assert_eq!(open(&bad), FramingError::ContentDecryption);
+    assert_eq!(open(&bad), PeerMisbehaved::ContentDecryption);
 
     let mut bad = msg.clone();
     let mut sd = bad.encrypted_sender_data.as_slice().to_vec();
     sd[3] ^= 0x80;
     bad.encrypted_sender_data = sd.into();
-    assert_eq!(open(&bad), FramingError::SenderDataDecryption);
+    assert_eq!(open(&bad), PeerMisbehaved::SenderDataDecryption);
 
     // authenticated_data is in the content AAD only; content_type in both.
     let mut bad = msg.clone();
     bad.authenticated_data = b"aae".to_vec().into();
-    assert_eq!(open(&bad), FramingError::ContentDecryption);
+    assert_eq!(open(&bad), PeerMisbehaved::ContentDecryption);
     let mut bad = msg.clone();
     bad.content_type = ContentType::Proposal;
-    assert_eq!(open(&bad), FramingError::SenderDataDecryption);
+    assert_eq!(open(&bad), PeerMisbehaved::SenderDataDecryption);
 
     let mut bad = msg.clone();
     bad.epoch = 41;
     assert_eq!(
         open(&bad),
-        FramingError::WrongEpoch {
+        PeerMisbehaved::WrongEpoch {
             expected: 42,
             got: 41
         }
@@ -317,7 +320,7 @@ fn private_tampering() {
     // Unknown sender (e.g. a blank leaf) is refused before its ratchet is touched.
     assert_eq!(
         framing_err(f.framing().unprotect_private(&msg, |_| None::<Vec<u8>>)),
-        FramingError::UnknownSender(SENDER)
+        PeerMisbehaved::UnknownSender(SENDER)
     );
 
     // A valid encryption of a bad signature.
@@ -336,7 +339,7 @@ fn private_tampering() {
     receiver.unprotect_private(&msg, f.key()).unwrap();
     assert_eq!(
         framing_err(receiver.unprotect_private(&msg, f.key())),
-        FramingError::GenerationConsumed { generation: 0 }
+        PeerMisbehaved::GenerationConsumed { generation: 0 }
     );
 }
 
@@ -352,7 +355,7 @@ fn private_forward_distance() {
     let mut receiver = f.framing().with_max_forward_distance(2);
     assert_eq!(
         framing_err(receiver.unprotect_private(&msgs[3], f.key())),
-        FramingError::GenerationTooFar {
+        PeerMisbehaved::GenerationTooFar {
             generation: 3,
             next: 0
         }
@@ -361,7 +364,7 @@ fn private_forward_distance() {
     receiver.unprotect_private(&msgs[2], f.key()).unwrap();
     assert_eq!(
         framing_err(receiver.unprotect_private(&msgs[1], f.key())),
-        FramingError::GenerationConsumed { generation: 1 }
+        PeerMisbehaved::GenerationConsumed { generation: 1 }
     );
     receiver.unprotect_private(&msgs[3], f.key()).unwrap();
 }
@@ -373,7 +376,7 @@ fn private_misuse() {
     let signed = f.signed(WireFormat::PublicMessage, SENDER, app(b"x"));
     assert!(matches!(
         framing.protect_private(&signed, 0),
-        Err(Error::Framing(FramingError::WrongWireFormat(
+        Err(Error::PeerMisbehaved(PeerMisbehaved::WrongWireFormat(
             WireFormat::PublicMessage
         )))
     ));
@@ -384,7 +387,7 @@ fn private_misuse() {
     );
     assert!(matches!(
         framing.protect_private(&signed, 0),
-        Err(Error::Framing(FramingError::NonMemberSender))
+        Err(Error::PeerMisbehaved(PeerMisbehaved::NonMemberSender))
     ));
 }
 
@@ -401,7 +404,7 @@ fn receiving_copy_receives_exactly_and_never_sends() {
     assert!(copy.is_receiving_copy() && !receiver.is_receiving_copy());
     assert_eq!(
         framing_err(copy.unprotect_private(&first, f.key())),
-        FramingError::GenerationConsumed { generation: 0 }
+        PeerMisbehaved::GenerationConsumed { generation: 0 }
     );
     let second = sender
         .protect_private(&f.signed(WireFormat::PrivateMessage, SENDER, app(b"2")), 0)
@@ -417,7 +420,7 @@ fn receiving_copy_receives_exactly_and_never_sends() {
         let signed = f.signed(WireFormat::PrivateMessage, sender, body);
         assert!(matches!(
             copy.protect_private(&signed, 0),
-            Err(Error::Framing(FramingError::SendFromCopy))
+            Err(Error::ApiMisuse(ApiMisuse::SendFromCopy))
         ));
         receiver.protect_private(&signed, 0).unwrap();
     }
@@ -516,7 +519,7 @@ fn forged_private_message_does_not_burn_ratchet() {
         for _ in 0..3 {
             assert_eq!(
                 framing_err(receiver.unprotect_private(&forged, f.key())),
-                FramingError::ContentDecryption
+                PeerMisbehaved::ContentDecryption
             );
         }
         assert_eq!(next_app_generation(&f, &mut receiver), 1);
@@ -526,11 +529,11 @@ fn forged_private_message_does_not_burn_ratchet() {
         assert_eq!(next_app_generation(&f, &mut receiver), 2);
         assert_eq!(
             framing_err(receiver.unprotect_private(&m1, f.key())),
-            FramingError::GenerationConsumed { generation: 1 }
+            PeerMisbehaved::GenerationConsumed { generation: 1 }
         );
         assert_eq!(
             framing_err(receiver.unprotect_private(&m0, f.key())),
-            FramingError::GenerationConsumed { generation: 0 }
+            PeerMisbehaved::GenerationConsumed { generation: 0 }
         );
     }
 }
@@ -585,7 +588,7 @@ fn member_forged_private_message_does_not_burn_ratchet() {
     );
     assert_eq!(
         framing_err(receiver.unprotect_private(&genuine, f.key())),
-        FramingError::GenerationConsumed { generation: 0 }
+        PeerMisbehaved::GenerationConsumed { generation: 0 }
     );
 }
 
@@ -600,7 +603,7 @@ fn private_out_of_order_tolerance() {
         .map(|_| sender.protect_private(&signed, 0).unwrap())
         .collect();
     let mut receiver = f.framing().with_out_of_order_tolerance(2);
-    let consumed = |generation| FramingError::GenerationConsumed { generation };
+    let consumed = |generation| PeerMisbehaved::GenerationConsumed { generation };
 
     receiver.unprotect_private(&msgs[4], f.key()).unwrap();
     // 2 and 3 are retained; 0 and 1 are gone.
@@ -615,7 +618,7 @@ fn private_out_of_order_tolerance() {
     let forged = with_sender_data(&f, ContentType::Application, 1, 3, b"aad", vec![7; 64]);
     assert_eq!(
         framing_err(receiver.unprotect_private(&forged, f.key())),
-        FramingError::ContentDecryption
+        PeerMisbehaved::ContentDecryption
     );
     receiver.unprotect_private(&msgs[3], f.key()).unwrap();
     assert_eq!(
@@ -661,7 +664,7 @@ fn private_bad_padding_and_bad_plaintext() {
     let msg = hand_encrypt(&f, ContentType::Proposal, 1000, &pt);
     assert_eq!(
         framing_err(f.framing().unprotect_private(&msg, f.key())),
-        FramingError::UnknownSender(Sender::Member { leaf_index: 1000 })
+        PeerMisbehaved::UnknownSender(Sender::Member { leaf_index: 1000 })
     );
 }
 
@@ -673,11 +676,15 @@ fn confirmation_tag() {
     verify_confirmation_tag(&p, &key, b"hash", &tag).unwrap();
     assert!(matches!(
         verify_confirmation_tag(&p, &key, b"hasH", &tag),
-        Err(Error::Framing(FramingError::InvalidConfirmationTag))
+        Err(Error::PeerMisbehaved(
+            PeerMisbehaved::InvalidConfirmationTag
+        ))
     ));
     assert!(matches!(
         verify_confirmation_tag(&p, &key, b"hash", &tag[..31]),
-        Err(Error::Framing(FramingError::InvalidConfirmationTag))
+        Err(Error::PeerMisbehaved(
+            PeerMisbehaved::InvalidConfirmationTag
+        ))
     ));
 }
 
@@ -702,7 +709,7 @@ fn garbage_never_panics() {
             };
             assert!(matches!(
                 f.framing().unprotect_private(&msg, f.key()),
-                Err(Error::Framing(FramingError::SenderDataDecryption))
+                Err(Error::PeerMisbehaved(PeerMisbehaved::SenderDataDecryption))
             ));
         }
     }

@@ -2,7 +2,7 @@
 
 use super::proposals::{CachedProposal, Entry, ProposalSender};
 use super::staged::PendingCommit;
-use super::{encode_message, Group, GroupError, NextEpoch};
+use super::{encode_message, Group, NextEpoch};
 use crate::codec::{
     self, Add, AuthenticatedContent, Commit, EncryptedGroupSecrets, Extension, FramedContent,
     FramedContentAuthData, FramedContentBody, GroupContext, GroupContextExtensions, GroupInfo,
@@ -10,6 +10,7 @@ use crate::codec::{
     PreSharedKey, PreSharedKeyId, Proposal, ProposalOrRef, ProposalType, ReInit, Remove, Sender,
     UpdatePath, Welcome, WireFormat,
 };
+use crate::error::ApiMisuse;
 use crate::key_package::{check_lifetime, Clock};
 use std::collections::HashSet;
 
@@ -295,7 +296,7 @@ impl Group {
         let pending = self
             .pending_commit
             .take()
-            .ok_or(GroupError::NoPendingCommit)?;
+            .ok_or(ApiMisuse::NoPendingCommit)?;
         self.tree.redo(pending.redo);
         self.advance(pending.next);
         self.reinit = pending.reinit;
@@ -319,13 +320,13 @@ impl Group {
         staged: bool,
     ) -> Result<(CommitOutput, PendingCommit)> {
         if self.removed {
-            return Err(GroupError::NotAMember.into());
+            return Err(ApiMisuse::NotAMember.into());
         }
         if self.reinit.is_some() {
-            return Err(GroupError::ReInitialized.into());
+            return Err(ApiMisuse::ReInitialized.into());
         }
         if self.pending_commit.is_some() {
-            return Err(GroupError::CommitPending.into());
+            return Err(ApiMisuse::CommitPending.into());
         }
         let cache = std::mem::take(&mut self.proposal_cache);
         let result = self.run_edit(staged, |g| g.build_commit(options, &cache));

@@ -97,33 +97,7 @@ impl CredentialValidator for BasicCredentialValidator {
     }
 }
 
-/// Which credential check failed, for [`super::GroupError::CredentialRejected`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CredentialCheck {
-    /// A new member's credential (Add).
-    Add,
-    /// A changed credential (Update proposal or path leaf).
-    Update,
-    /// An external joiner's credential.
-    ExternalJoin,
-    /// A resync Remove whose removed leaf is not the joiner's (§12.4.3.2).
-    Resync,
-    /// A member of a tree being joined.
-    Existing,
-}
-
-impl core::fmt::Display for CredentialCheck {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
-            CredentialCheck::Add => "new member",
-            CredentialCheck::Update => "changed credential",
-            CredentialCheck::ExternalJoin => "external joiner",
-            CredentialCheck::Resync => "resync removes another participant's leaf",
-            CredentialCheck::Existing => "member of the joined tree",
-        })
-    }
-}
+pub use crate::error::CredentialCheck;
 
 impl CredentialChange<'_> {
     /// The check this change is put to.

@@ -8,7 +8,7 @@ use super::process::Processed;
 use super::proposals::{check_leaf_supports, required_capabilities, Applied, Entry};
 use super::staged::PendingCommit;
 use super::ProposalRule;
-use super::{decode_message, encode_message, Group, GroupConfig, GroupError, NextEpoch, Rng};
+use super::{decode_message, encode_message, Group, GroupConfig, NextEpoch, Rng};
 use crate::codec::{
     self, AuthenticatedContent, Commit, ExtensionType, ExternalInit, ExternalPub, FramedContent,
     FramedContentAuthData, FramedContentBody, GroupInfo, HpkePublicKey, Mac, MlsMessageBody,
@@ -16,6 +16,7 @@ use crate::codec::{
 };
 use crate::crypto::{Provider, Secret, SignaturePrivateKey};
 use crate::error::Result;
+use crate::error::{ApiMisuse, PeerMisbehaved, TreeError};
 use crate::framing::sign_content;
 use crate::kem::{plan_update_path, PathParams};
 use crate::key_package::{default_lifetime, signed_leaf_node};
@@ -75,10 +76,10 @@ impl Group {
     ) -> Result<(Self, Vec<u8>)> {
         let message = decode_message(group_info_bytes)?;
         let MlsMessageBody::GroupInfo(gi) = message.body else {
-            return Err(GroupError::UnexpectedMessage("not a GroupInfo").into());
+            return Err(ApiMisuse::UnexpectedMessage("not a GroupInfo").into());
         };
         if gi.group_context.cipher_suite.0 != provider.suite().id() {
-            return Err(GroupError::UnexpectedMessage("GroupInfo for another cipher suite").into());
+            return Err(ApiMisuse::UnexpectedMessage("GroupInfo for another cipher suite").into());
         }
         let mut tree = super::join::load_tree(&provider, &gi, ratchet_tree)?;
         let tree_hash = tree.validate_with(
@@ -87,19 +88,19 @@ impl Group {
             config.executor,
         )?;
         if tree_hash.as_slice() != gi.group_context.tree_hash.as_slice() {
-            return Err(GroupError::TreeHashMismatch.into());
+            return Err(TreeError::TreeHashMismatch.into());
         }
         let signer_key = tree
             .leaf(LeafIndex(gi.signer))
             .map(|l| l.signature_key.as_slice().to_vec())
-            .ok_or(crate::welcome::WelcomeError::UnknownSigner(gi.signer))?;
+            .ok_or(crate::error::PeerMisbehaved::UnknownSigner(gi.signer))?;
         verify_group_info(&provider, &gi, &signer_key)?;
         super::join::check_joined_group(&config, &tree, &gi)?;
         let external_pub = gi
             .extensions
             .iter()
             .find(|e| e.extension_type == ExtensionType::EXTERNAL_PUB)
-            .ok_or(GroupError::MissingExternalPub)?;
+            .ok_or(PeerMisbehaved::MissingExternalPub)?;
         let external_pub: ExternalPub = codec::decode(external_pub.extension_data.as_slice())?;
         let nh = provider.hash_len();
         let (kem_output, init_secret) = provider.hpke_send_export(
@@ -125,7 +126,7 @@ impl Group {
         })];
         if let Some(old) = resync {
             if tree.leaf(old).is_none() {
-                return Err(GroupError::RemoveNonMember(old.0).into());
+                return Err(PeerMisbehaved::RemoveNonMember(old.0).into());
             }
             tree.remove_leaf(old)?;
             proposals.push(Proposal::Remove(Remove { removed: old.0 }));
@@ -146,7 +147,7 @@ impl Group {
         )?;
         let me = tree.add_leaf(template);
         if tree.signature_key_count(signer.public_key().as_slice()) > 1 {
-            return Err(GroupError::DuplicateKey {
+            return Err(PeerMisbehaved::DuplicateKey {
                 what: "signature key",
                 leaf: me.0,
             }
@@ -264,20 +265,20 @@ impl Group {
         staged: bool,
     ) -> Result<Processed> {
         if self.reinit.is_some() {
-            return Err(GroupError::ReInitialized.into());
+            return Err(ApiMisuse::ReInitialized.into());
         }
         let FramedContentBody::Commit(commit) = &public.content.content else {
             return Err(
-                GroupError::UnexpectedMessage("new_member_commit sender on a non-commit").into(),
+                ApiMisuse::UnexpectedMessage("new_member_commit sender on a non-commit").into(),
             );
         };
-        let path = commit.path.clone().ok_or(GroupError::PathRequired)?;
+        let path = commit.path.clone().ok_or(PeerMisbehaved::PathRequired)?;
         let key = path.leaf_node.signature_key.as_slice().to_vec();
         let auth: AuthenticatedContent = self.framing.unprotect_public(public, |s| {
             matches!(s, Sender::NewMemberCommit).then_some(key)
         })?;
         let FramedContentBody::Commit(commit) = &auth.content.content else {
-            return Err(GroupError::UnexpectedMessage("not a commit").into());
+            return Err(ApiMisuse::UnexpectedMessage("not a commit").into());
         };
         // §12.2, external commits.
         let mut kem_output = None;
@@ -285,9 +286,10 @@ impl Group {
         let mut entries = Vec::new();
         for p in &commit.proposals {
             let ProposalOrRef::Proposal(p) = p else {
-                return Err(
-                    GroupError::InvalidProposalList(ProposalRule::ExternalCommitProposals).into(),
-                );
+                return Err(PeerMisbehaved::InvalidProposalList(
+                    ProposalRule::ExternalCommitProposals,
+                )
+                .into());
             };
             match p {
                 Proposal::ExternalInit(e) if kem_output.is_none() => {
@@ -299,14 +301,14 @@ impl Group {
                 }
                 Proposal::PreSharedKey(_) => entries.push(p),
                 _ => {
-                    return Err(GroupError::InvalidProposalList(
+                    return Err(PeerMisbehaved::InvalidProposalList(
                         ProposalRule::ExternalCommitProposals,
                     )
                     .into())
                 }
             }
         }
-        let kem_output = kem_output.ok_or(GroupError::InvalidProposalList(
+        let kem_output = kem_output.ok_or(PeerMisbehaved::InvalidProposalList(
             ProposalRule::ExternalCommitProposals,
         ))?;
         let me = self.own_leaf().0;
@@ -339,7 +341,10 @@ impl Group {
                 // §12.2: a resync removes the joiner's own old leaf. The path leaf must meet
                 // the criteria of an Update of that leaf, its credential among them.
                 Some(old) => {
-                    let old_leaf = g.tree.leaf(old).ok_or(GroupError::RemoveNonMember(old.0))?;
+                    let old_leaf = g
+                        .tree
+                        .leaf(old)
+                        .ok_or(PeerMisbehaved::RemoveNonMember(old.0))?;
                     g.check_replacement_leaf(old, old_leaf, leaf, true)?;
                 }
                 None => {

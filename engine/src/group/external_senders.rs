@@ -20,7 +20,7 @@ use crate::framing::sign_content;
 /// extension, for epoch `epoch` of group `group_id`, signed with `signer`: an
 /// MLSMessage(PublicMessage) for the members. Only Add, Remove, PreSharedKey, ReInit and
 /// GroupContextExtensions may come from an external sender
-/// ([`super::GroupError::ProposalSender`] otherwise).
+/// ([`crate::error::PeerMisbehaved::ProposalSender`] otherwise).
 pub fn external_proposal(
     provider: &Provider,
     signer: &SignaturePrivateKey,

@@ -3,12 +3,13 @@
 
 use super::credentials::CredentialChange;
 use super::proposals::{check_leaf_supports, required_capabilities};
-use super::{decode_message, Group, GroupConfig, GroupError, NextEpoch, Rng};
+use super::{decode_message, Group, GroupConfig, NextEpoch, Rng};
 use crate::codec::{
     self, ExtensionType, GroupInfo, KeyPackage, MlsMessageBody, Node, PreSharedKeyId, PskSource,
 };
 use crate::crypto::{Provider, Secret};
 use crate::error::Result;
+use crate::error::{ApiMisuse, PeerMisbehaved, TreeError};
 use crate::kem::TreeKemPrivate;
 use crate::key_package::KeyPackageSecrets;
 use crate::tree::{math, LeafIndex, RatchetTree};
@@ -81,7 +82,7 @@ impl Group {
     ) -> Result<Self> {
         let message = decode_message(welcome_bytes)?;
         let MlsMessageBody::Welcome(w) = message.body else {
-            return Err(GroupError::UnexpectedMessage("not a Welcome").into());
+            return Err(ApiMisuse::UnexpectedMessage("not a Welcome").into());
         };
 
         // The signer's key is looked up in the tree, which may come from the GroupInfo: the
@@ -125,14 +126,14 @@ impl Group {
         let tree_hash =
             tree.validate_with(&provider, context.group_id.as_slice(), config.executor)?;
         if tree_hash.as_slice() != context.tree_hash.as_slice() {
-            return Err(GroupError::TreeHashMismatch.into());
+            return Err(TreeError::TreeHashMismatch.into());
         }
         check_joined_group(&config, &tree, &joined.group_info)?;
         let me = tree
             .leaves()
             .find(|(_, l)| **l == key_package.leaf_node)
             .map(|(i, _)| i)
-            .ok_or(GroupError::OwnLeafMissing)?;
+            .ok_or(PeerMisbehaved::OwnLeafMissing)?;
 
         let mut private = TreeKemPrivate::new(me, secrets.leaf_key.clone());
         if let Some(path_secret) = &joined.path_secret {
@@ -204,7 +205,7 @@ pub(super) fn check_joined_group(
             credential: &leaf.credential,
         };
         if !config.credential_validator.accept(&change) {
-            return Err(GroupError::CredentialRejected {
+            return Err(PeerMisbehaved::CredentialRejected {
                 check: change.check(),
                 leaf: Some(i.0),
             }
@@ -227,7 +228,7 @@ pub(super) fn load_tree(
         .map(|e| e.extension_data.as_slice());
     let bytes = in_welcome
         .or(out_of_band)
-        .ok_or(GroupError::MissingRatchetTree)?;
+        .ok_or(ApiMisuse::MissingRatchetTree)?;
     let wire: codec::RatchetTree = codec::decode(bytes)?;
     Ok(RatchetTree::from_wire(wire, provider.hash_len())?)
 }

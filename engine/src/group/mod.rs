@@ -33,6 +33,7 @@ mod staged;
 #[cfg(test)]
 mod tests;
 
+use crate::error::{ApiMisuse, PeerMisbehaved, Unsupported};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
@@ -58,175 +59,7 @@ pub use proposals::ProposalSender;
 pub use propose::CachedProposalView;
 pub use staged::{CommitSummary, Staged, StagedCommit};
 
-/// Why a group operation was refused, beyond codec, crypto, tree and framing failures.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum GroupError {
-    /// A proposal type the engine does not process (yet).
-    #[error("proposal type {0} is not supported")]
-    UnsupportedProposal(u16),
-    /// A commit references a proposal that is not in this epoch's proposal cache.
-    #[error("commit references an unknown proposal")]
-    UnknownProposalRef,
-    /// The commit's proposal list breaks a rule of RFC 9420 §12.2 (or a per-proposal rule of
-    /// §12.1 that has its own name).
-    #[error("invalid proposal list: {0}")]
-    InvalidProposalList(ProposalRule),
-    /// A leaf (an existing member, or a new one when `leaf` is `None`) does not support an
-    /// extension, proposal or credential type the group context uses or requires
-    /// (RFC 9420 §11.1, §12.1.7).
-    #[error("leaf {leaf:?} does not support {what} type {value}")]
-    UnsupportedCapability {
-        /// The leaf, if already in the tree.
-        leaf: Option<u32>,
-        /// "extension", "proposal" or "credential".
-        what: &'static str,
-        /// The type number.
-        value: u16,
-    },
-    /// A PreSharedKey proposal (or a Welcome) names a PSK this member does not hold.
-    #[error("unknown pre-shared key")]
-    MissingPsk,
-    /// A ReInit was committed: this group takes no further commits or proposals
-    /// (RFC 9420 §11.2); the members move to the new group.
-    #[error("the group has been reinitialised")]
-    ReInitialized,
-    /// The GroupInfo for an external join lacks the `external_pub` extension.
-    #[error("the GroupInfo has no external_pub extension")]
-    MissingExternalPub,
-    /// A Remove of a blank or out-of-range leaf.
-    #[error("remove of leaf {0}, which is not a member")]
-    RemoveNonMember(u32),
-    /// Two proposals affect the same leaf (RFC 9420 §12.2).
-    #[error("two proposals affect leaf {0}")]
-    ConflictingProposals(u32),
-    /// The committer removes itself (RFC 9420 §12.2).
-    #[error("the committer cannot remove itself")]
-    CommitterRemovesSelf,
-    /// An Update by value in a commit (RFC 9420 §12.4: the committer updates via the path;
-    /// other members' Updates come by reference).
-    #[error("Update proposal by value in a commit")]
-    UpdateByValue,
-    /// The commit needs an UpdatePath (RFC 9420 §12.4) and has none.
-    #[error("the commit needs a path and has none")]
-    PathRequired,
-    /// A new key is already in the tree (RFC 9420 §7.3, §12.2).
-    #[error("{what} of leaf {leaf} is already in use")]
-    DuplicateKey {
-        /// Which key.
-        what: &'static str,
-        /// The leaf that brought it.
-        leaf: u32,
-    },
-    /// The message is not of the kind this call handles.
-    #[error("unexpected message: {0}")]
-    UnexpectedMessage(&'static str),
-    /// The message is our own commit echoed back; merge it instead.
-    #[error("own commit received")]
-    OwnCommit,
-    /// The tree does not hash to the value in the GroupInfo.
-    #[error("ratchet tree does not match the GroupInfo's tree hash")]
-    TreeHashMismatch,
-    /// A Welcome with no ratchet_tree extension and no tree given out of band.
-    #[error("no ratchet tree: neither in the Welcome nor given")]
-    MissingRatchetTree,
-    /// The joiner's leaf is not in the tree.
-    #[error("our leaf node is not in the tree")]
-    OwnLeafMissing,
-    /// This member has been removed from the group.
-    #[error("this member is no longer in the group")]
-    NotAMember,
-    /// The protocol version is not mls10.
-    #[error("unsupported protocol version {0}")]
-    UnsupportedVersion(u16),
-    /// The application's [`CredentialValidator`] refused a credential.
-    #[error("credential rejected ({check}) for leaf {leaf:?}")]
-    CredentialRejected {
-        /// Which change was refused.
-        check: CredentialCheck,
-        /// The leaf concerned, if it is in the tree.
-        leaf: Option<u32>,
-    },
-    /// An Update or a commit's path leaf keeps the leaf's encryption key (RFC 9420 §7.3,
-    /// §12.1.2, §12.4.2), or a resync's path leaf keeps the removed leaf's.
-    #[error("the new leaf node of leaf {leaf} keeps its encryption key")]
-    EncryptionKeyUnchanged {
-        /// The leaf.
-        leaf: u32,
-    },
-    /// A proposal from a sender this proposal type may not come from (RFC 9420 §12.1.8).
-    #[error("a {sender} may not send a proposal of type {proposal_type}")]
-    ProposalSender {
-        /// "member", "external sender" or "new member".
-        sender: &'static str,
-        /// The proposal type.
-        proposal_type: u16,
-    },
-    /// A commit was created with [`Group::create_commit`] and is neither merged nor cleared.
-    #[error("this member's commit is pending: merge or clear it first")]
-    CommitPending,
-    /// [`Group::merge_pending_commit`] without a pending commit.
-    #[error("no pending commit to merge")]
-    NoPendingCommit,
-    /// A group joined as the successor or branch of another does not match it (RFC 9420
-    /// §11.2, §11.3); the check that failed.
-    #[error("resumed group does not match the old group: {0}")]
-    ResumptionMismatch(&'static str),
-    /// The epoch counter would overflow (a forged epoch near 2^64).
-    #[error("epoch counter exhausted")]
-    EpochExhausted,
-}
-
-/// The RFC 9420 §12.2 (and §12.1) proposal-list rules, each named, for
-/// [`GroupError::InvalidProposalList`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ProposalRule {
-    /// The committer's own Update is in its commit (it updates through the path).
-    CommitterUpdate,
-    /// Two Adds carry KeyPackages with the same signature key.
-    DuplicateAddSignatureKey,
-    /// Two PreSharedKey proposals name the same PSK.
-    DuplicatePsk,
-    /// More than one GroupContextExtensions proposal.
-    MultipleGroupContextExtensions,
-    /// A ReInit together with any other proposal.
-    ReInitNotAlone,
-    /// An ExternalInit in a member's commit (or sent standalone).
-    ExternalInitInMemberCommit,
-    /// An Update whose leaf node's source is not `update` (§12.1.2).
-    UpdateLeafSource,
-    /// A PSK nonce whose length is not `KDF.Nh` (§12.1.4).
-    PskNonceLength,
-    /// A resumption PSK with a usage other than `application` in a regular commit (§8.4).
-    PskUsage,
-    /// An external commit whose proposals are not one ExternalInit, at most one Remove and
-    /// PSKs, all by value (§12.2).
-    ExternalCommitProposals,
-}
-
-impl core::fmt::Display for ProposalRule {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
-            ProposalRule::CommitterUpdate => "the committer's own Update is committed",
-            ProposalRule::DuplicateAddSignatureKey => "two Adds with the same signature key",
-            ProposalRule::DuplicatePsk => "the same PSK twice",
-            ProposalRule::MultipleGroupContextExtensions => {
-                "more than one GroupContextExtensions proposal"
-            }
-            ProposalRule::ReInitNotAlone => "a ReInit with other proposals",
-            ProposalRule::ExternalInitInMemberCommit => {
-                "an ExternalInit outside an external commit"
-            }
-            ProposalRule::UpdateLeafSource => "an Update leaf node whose source is not update",
-            ProposalRule::PskNonceLength => "a PSK nonce whose length is not Nh",
-            ProposalRule::PskUsage => "a resumption PSK whose usage is not application",
-            ProposalRule::ExternalCommitProposals => {
-                "external commit proposals other than ExternalInit, one Remove and PSKs by value"
-            }
-        })
-    }
-}
+pub use crate::error::ProposalRule;
 
 /// How many past epochs' `resumption_psk` a member keeps (RFC 9420 §8.6).
 pub const RESUMPTION_PSK_EPOCHS: usize = 16;
@@ -282,8 +115,9 @@ impl Rng {
                 self.counter += 1;
                 let mut context = label.to_vec();
                 context.extend_from_slice(&self.counter.to_be_bytes());
-                let n =
-                    u16::try_from(n).map_err(|_| Error::ApiMisuse("random request too long"))?;
+                let n = u16::try_from(n).map_err(|_| {
+                    Error::ApiMisuse(ApiMisuse::InvalidArgument("random request too long"))
+                })?;
                 Ok(provider.expand_with_label(seed.as_bytes(), b"canopy rng", &context, n)?)
             }
         }
@@ -306,7 +140,7 @@ struct NextEpoch {
 /// state needs) with the exact message-ratchet state of the original: a message the original
 /// has already decrypted is a replay to the copy too. The copy cannot send `PrivateMessage`s
 /// (application data, or proposals and commits framed privately) in the current epoch
-/// ([`crate::framing::FramingError::SendFromCopy`]): whichever generation it picked, the
+/// ([`crate::error::ApiMisuse::SendFromCopy`]): whichever generation it picked, the
 /// original may use it as well, and two messages under one key and nonce break the AEAD.
 /// `PublicMessage` proposals and commits are unaffected, and once the copy enters a new epoch
 /// it sends normally. (Two copies that then process the same commit share that epoch's
@@ -459,9 +293,11 @@ impl Group {
         let leaf = self
             .tree
             .leaf(private.leaf())
-            .ok_or(GroupError::OwnLeafMissing)?;
+            .ok_or(PeerMisbehaved::OwnLeafMissing)?;
         if leaf.signature_key.as_slice() != signer.public_key().as_slice() {
-            return Err(Error::ApiMisuse("signer does not match the member's leaf"));
+            return Err(Error::ApiMisuse(ApiMisuse::InvalidArgument(
+                "signer does not match the member's leaf",
+            )));
         }
         // The framing keeps its exact receive state, but the new member's sending ratchets
         // there only reflect what this state received from it: it may have sent more, so
@@ -837,7 +673,7 @@ impl Group {
     pub fn unprotect_application(&mut self, bytes: &[u8]) -> Result<Vec<u8>> {
         let message = decode_message(bytes)?;
         let MlsMessageBody::PrivateMessage(pm) = message.body else {
-            return Err(GroupError::UnexpectedMessage("not a PrivateMessage").into());
+            return Err(ApiMisuse::UnexpectedMessage("not a PrivateMessage").into());
         };
         let tree = &self.tree;
         let auth = self.framing.unprotect_private(&pm, |sender| match sender {
@@ -850,9 +686,7 @@ impl Group {
             codec::FramedContentBody::Application { application_data } => {
                 Ok(application_data.into())
             }
-            _ => {
-                Err(GroupError::UnexpectedMessage("PrivateMessage is not application data").into())
-            }
+            _ => Err(ApiMisuse::UnexpectedMessage("PrivateMessage is not application data").into()),
         }
     }
 
@@ -871,7 +705,7 @@ impl Group {
 fn next_epoch(epoch: u64) -> Result<u64> {
     epoch
         .checked_add(1)
-        .ok_or_else(|| GroupError::EpochExhausted.into())
+        .ok_or_else(|| PeerMisbehaved::EpochExhausted.into())
 }
 
 /// Serialize an MLSMessage with version mls10.
@@ -886,7 +720,7 @@ fn encode_message(body: MlsMessageBody) -> Result<Vec<u8>> {
 fn decode_message(bytes: &[u8]) -> Result<MlsMessage> {
     let message: MlsMessage = codec::decode(bytes)?;
     if message.version != ProtocolVersion::MLS10 {
-        return Err(GroupError::UnsupportedVersion(message.version.0).into());
+        return Err(Unsupported::ProtocolVersion(message.version.0).into());
     }
     Ok(message)
 }

@@ -6,12 +6,13 @@ use super::proposals::{
     self, check_sender_may_propose, external_senders, proposal_ref, CachedProposal, ProposalSender,
 };
 use super::staged::{CommitSummary, PendingCommit, Staged, StagedCommit};
-use super::{decode_message, next_epoch, Group, GroupError, NextEpoch};
+use super::{decode_message, next_epoch, Group, NextEpoch};
 use crate::codec::{
     self, AuthenticatedContent, FramedContentBody, GroupContext, MlsMessageBody, ProposalType,
     Sender,
 };
 use crate::crypto::Secret;
+use crate::error::{ApiMisuse, PeerMisbehaved};
 use crate::error::{Error, Result};
 use crate::framing::verify_confirmation_tag;
 use crate::kem::{process_update_path, StagedPath, TreeKemPrivate};
@@ -146,7 +147,7 @@ impl Group {
     /// committed and the caller must advance.
     fn process_message(&mut self, bytes: &[u8], staged: bool) -> Result<Processed> {
         if self.removed {
-            return Err(GroupError::NotAMember.into());
+            return Err(ApiMisuse::NotAMember.into());
         }
         let message = decode_message(bytes)?;
         let auth = match message.body {
@@ -160,7 +161,7 @@ impl Group {
                     // `external_senders` extension, and may only send proposals.
                     Sender::External { sender_index } => {
                         if !matches!(public.content.content, FramedContentBody::Proposal(_)) {
-                            return Err(GroupError::UnexpectedMessage(
+                            return Err(ApiMisuse::UnexpectedMessage(
                                 "an external sender may only send proposals",
                             )
                             .into());
@@ -176,14 +177,14 @@ impl Group {
                             Some(a.key_package.leaf_node.signature_key.as_slice().to_vec())
                         }
                         FramedContentBody::Proposal(p) => {
-                            return Err(GroupError::ProposalSender {
+                            return Err(PeerMisbehaved::ProposalSender {
                                 sender: "new member",
                                 proposal_type: p.proposal_type().0,
                             }
                             .into())
                         }
                         _ => {
-                            return Err(GroupError::UnexpectedMessage(
+                            return Err(ApiMisuse::UnexpectedMessage(
                                 "a new_member_proposal sender on a non-proposal",
                             )
                             .into())
@@ -199,14 +200,14 @@ impl Group {
             }
             _ => {
                 return Err(
-                    GroupError::UnexpectedMessage("not a PublicMessage or PrivateMessage").into(),
+                    ApiMisuse::UnexpectedMessage("not a PublicMessage or PrivateMessage").into(),
                 )
             }
         };
         match &auth.content.content {
             FramedContentBody::Proposal(_) => self.receive_proposal(auth),
             FramedContentBody::Commit(_) => self.process_commit(auth, staged),
-            FramedContentBody::Application { .. } => Err(GroupError::UnexpectedMessage(
+            FramedContentBody::Application { .. } => Err(ApiMisuse::UnexpectedMessage(
                 "application data (use unprotect_application)",
             )
             .into()),
@@ -216,19 +217,19 @@ impl Group {
     /// Validate and cache a verified standalone proposal.
     fn receive_proposal(&mut self, auth: AuthenticatedContent) -> Result<Processed> {
         if self.reinit.is_some() {
-            return Err(GroupError::ReInitialized.into());
+            return Err(ApiMisuse::ReInitialized.into());
         }
         let sender = match auth.content.sender {
             Sender::Member { leaf_index } => ProposalSender::Member(LeafIndex(leaf_index)),
             Sender::External { sender_index } => ProposalSender::External(sender_index),
             Sender::NewMemberProposal => ProposalSender::NewMember,
             Sender::NewMemberCommit => {
-                return Err(GroupError::UnexpectedMessage("a new_member_commit proposal").into())
+                return Err(ApiMisuse::UnexpectedMessage("a new_member_commit proposal").into())
             }
         };
         let reference = proposal_ref(&self.provider, &codec::encode(&auth)?)?;
         let FramedContentBody::Proposal(proposal) = auth.content.content else {
-            return Err(GroupError::UnexpectedMessage("not a proposal").into());
+            return Err(ApiMisuse::UnexpectedMessage("not a proposal").into());
         };
         check_sender_may_propose(sender, &proposal)?;
         self.validate_standalone(sender.leaf(), &proposal)?;
@@ -249,17 +250,17 @@ impl Group {
     /// Process a verified commit from a member.
     fn process_commit(&mut self, auth: AuthenticatedContent, staged: bool) -> Result<Processed> {
         let Sender::Member { leaf_index } = auth.content.sender else {
-            return Err(GroupError::UnexpectedMessage("commit from a non-member").into());
+            return Err(ApiMisuse::UnexpectedMessage("commit from a non-member").into());
         };
         let committer = LeafIndex(leaf_index);
         if committer == self.own_leaf() {
-            return Err(GroupError::OwnCommit.into());
+            return Err(ApiMisuse::OwnCommit.into());
         }
         if self.reinit.is_some() {
-            return Err(GroupError::ReInitialized.into());
+            return Err(ApiMisuse::ReInitialized.into());
         }
         let FramedContentBody::Commit(commit) = &auth.content.content else {
-            return Err(GroupError::UnexpectedMessage("not a commit").into());
+            return Err(ApiMisuse::UnexpectedMessage("not a commit").into());
         };
         let cache = std::mem::take(&mut self.proposal_cache);
         let result = self.process_commit_with(&auth, commit, committer, &cache, staged);
@@ -308,7 +309,7 @@ impl Group {
             let summary = self.dry_run(|g| {
                 let applied = g.apply_proposals(committer, &resolved)?;
                 if applied.path_required && commit.path.is_none() {
-                    return Err(GroupError::PathRequired.into());
+                    return Err(PeerMisbehaved::PathRequired.into());
                 }
                 let provisional = g.provisional_context(&applied)?;
                 if let Some(path) = &commit.path {
@@ -326,7 +327,7 @@ impl Group {
         let ((next, reinit, summary), redo) = self.run_edit(staged, |g| {
             let applied = g.apply_proposals(committer, &resolved)?;
             if applied.path_required && commit.path.is_none() {
-                return Err(GroupError::PathRequired.into());
+                return Err(PeerMisbehaved::PathRequired.into());
             }
             // Our own Update was committed: our leaf key is the one we proposed.
             let mut base = g.private.clone();
@@ -334,7 +335,7 @@ impl Group {
                 let key = reference
                     .as_ref()
                     .and_then(|r| pending.iter().find(|p| &p.reference == r))
-                    .ok_or(GroupError::UnknownProposalRef)?;
+                    .ok_or(PeerMisbehaved::UnknownProposalRef)?;
                 base = TreeKemPrivate::new(LeafIndex(me), key.leaf_key.clone());
                 base.prune(&g.tree);
             }
@@ -493,14 +494,14 @@ impl Group {
                         .iter()
                         .any(|n| self.tree.encryption_key_count(n.encryption_key.as_slice()) > 1)
                 {
-                    return Err(GroupError::DuplicateKey {
+                    return Err(PeerMisbehaved::DuplicateKey {
                         what: "encryption key",
                         leaf: committer.0,
                     }
                     .into());
                 }
                 if self.tree.signature_key_count(leaf.signature_key.as_slice()) > 1 {
-                    return Err(GroupError::DuplicateKey {
+                    return Err(PeerMisbehaved::DuplicateKey {
                         what: "signature key",
                         leaf: committer.0,
                     }
@@ -532,7 +533,7 @@ impl Group {
             .map(|id| {
                 self.psk_value(id)
                     .map(|v| (id.clone(), v))
-                    .ok_or(GroupError::MissingPsk)
+                    .ok_or(PeerMisbehaved::MissingPsk)
             })
             .collect::<Result<Vec<_>, _>>()?;
         schedule::psk_secret(&self.provider, &resolved)

@@ -2,10 +2,11 @@
 //! and every receiver so both sides apply exactly the same rules; the per-epoch proposal
 //! cache for proposals sent by reference (§12.4).
 
+use crate::error::PeerMisbehaved;
 use std::collections::HashSet;
 
 use super::credentials::CredentialChange;
-use super::{Group, GroupError, ProposalRule};
+use super::{Group, ProposalRule};
 use crate::codec::{
     self, Extension, ExtensionType, KeyPackage, LeafNode, LeafNodeSourceData, PreSharedKeyId,
     Proposal, ProposalOrRef, PskSource, ReInit, RequiredCapabilities, ResumptionPskUsage,
@@ -99,7 +100,7 @@ pub(super) struct Applied {
 }
 
 /// Resolve a commit's proposal list against the cache: proposals by value are the
-/// committer's, references must name a cached proposal ([`GroupError::UnknownProposalRef`]).
+/// committer's, references must name a cached proposal ([`PeerMisbehaved::UnknownProposalRef`]).
 pub(super) fn resolve<'a>(
     proposals: &'a [ProposalOrRef],
     cache: &'a [CachedProposal],
@@ -121,13 +122,13 @@ pub(super) fn resolve<'a>(
                     sender: c.sender.leaf(),
                     reference: Some(c.reference.as_slice()),
                 })
-                .ok_or_else(|| GroupError::UnknownProposalRef.into()),
+                .ok_or_else(|| PeerMisbehaved::UnknownProposalRef.into()),
         })
         .collect()
 }
 
 fn violation(rule: ProposalRule) -> crate::Error {
-    GroupError::InvalidProposalList(rule).into()
+    PeerMisbehaved::InvalidProposalList(rule).into()
 }
 
 /// The `required_capabilities` extension among `extensions`, decoded.
@@ -170,7 +171,7 @@ pub(super) fn check_sender_may_propose(sender: ProposalSender, p: &Proposal) -> 
     if allowed {
         Ok(())
     } else {
-        Err(GroupError::ProposalSender {
+        Err(PeerMisbehaved::ProposalSender {
             sender: match sender {
                 ProposalSender::Member(_) => "member",
                 ProposalSender::External(_) => "external sender",
@@ -191,7 +192,7 @@ pub(super) fn check_leaf_supports(
     required: Option<&RequiredCapabilities>,
 ) -> Result<()> {
     let caps = &leaf.capabilities;
-    let unsupported = |what: &'static str, value: u16| GroupError::UnsupportedCapability {
+    let unsupported = |what: &'static str, value: u16| PeerMisbehaved::UnsupportedCapability {
         leaf: index.map(|l| l.0),
         what,
         value,
@@ -256,7 +257,7 @@ impl Group {
         if self.config.credential_validator.accept(&change) {
             Ok(())
         } else {
-            Err(GroupError::CredentialRejected {
+            Err(PeerMisbehaved::CredentialRejected {
                 check: change.check(),
                 leaf: change.leaf().map(|l| l.0),
             }
@@ -288,7 +289,7 @@ impl Group {
         match self.tree.leaves().find(|(i, l)| {
             Some(*i) != except && !l.capabilities.credentials.iter().any(|c| c.0 == t)
         }) {
-            Some((i, _)) => Err(GroupError::UnsupportedCapability {
+            Some((i, _)) => Err(PeerMisbehaved::UnsupportedCapability {
                 leaf: Some(i.0),
                 what: "credential",
                 value: t,
@@ -307,7 +308,7 @@ impl Group {
             .is_some_and(|l| l.signature_key == node.signature_key);
         let sig_count = self.tree.signature_key_count(node.signature_key.as_slice());
         if sig_count > u32::from(own_sig) {
-            return Err(GroupError::DuplicateKey {
+            return Err(PeerMisbehaved::DuplicateKey {
                 what: "signature key",
                 leaf: at,
             }
@@ -318,7 +319,7 @@ impl Group {
             .encryption_key_count(node.encryption_key.as_slice())
             > 0
         {
-            return Err(GroupError::DuplicateKey {
+            return Err(PeerMisbehaved::DuplicateKey {
                 what: "encryption key",
                 leaf: at,
             }
@@ -342,7 +343,7 @@ impl Group {
         let old = self
             .tree
             .leaf(committer)
-            .ok_or(GroupError::RemoveNonMember(committer.0))?;
+            .ok_or(PeerMisbehaved::RemoveNonMember(committer.0))?;
         self.check_replacement_leaf(committer, old, leaf, false)
     }
 
@@ -364,7 +365,7 @@ impl Group {
         resync: bool,
     ) -> Result<()> {
         if leaf.encryption_key == old.encryption_key {
-            return Err(GroupError::EncryptionKeyUnchanged { leaf: at.0 }.into());
+            return Err(PeerMisbehaved::EncryptionKeyUnchanged { leaf: at.0 }.into());
         }
         let provider = self.provider;
         let same_type = leaf.credential.credential_type() == old.credential.credential_type();
@@ -437,13 +438,13 @@ impl Group {
                     .tree
                     .leaf(sender)
                     .cloned()
-                    .ok_or(GroupError::RemoveNonMember(sender.0))?;
+                    .ok_or(PeerMisbehaved::RemoveNonMember(sender.0))?;
                 let group_id = self.context.group_id.as_slice();
                 let in_use = self.credential_types_in_use();
                 validate_leaf_node(&provider, &u.leaf_node, Some((group_id, sender)), &in_use)?;
                 check_leaf_supports(&u.leaf_node, Some(sender), extensions, required.as_ref())?;
                 if u.leaf_node.encryption_key == old.encryption_key {
-                    return Err(GroupError::EncryptionKeyUnchanged { leaf: sender.0 }.into());
+                    return Err(PeerMisbehaved::EncryptionKeyUnchanged { leaf: sender.0 }.into());
                 }
                 let t = u.leaf_node.credential.credential_type().0;
                 self.check_credential_supported(t, &in_use, Some(sender))?;
@@ -478,7 +479,7 @@ impl Group {
                 if r.removed >= self.tree.n_leaves()
                     || self.tree.leaf(LeafIndex(r.removed)).is_none()
                 {
-                    return Err(GroupError::RemoveNonMember(r.removed).into());
+                    return Err(PeerMisbehaved::RemoveNonMember(r.removed).into());
                 }
             }
             Proposal::Update(u) => {
@@ -528,7 +529,7 @@ impl Group {
             }
         }
         if self.psk_value(id).is_none() {
-            return Err(GroupError::MissingPsk.into());
+            return Err(PeerMisbehaved::MissingPsk.into());
         }
         Ok(())
     }
@@ -575,23 +576,23 @@ impl Group {
                 Proposal::Remove(r) => {
                     let leaf = LeafIndex(r.removed);
                     if leaf == committer {
-                        return Err(GroupError::CommitterRemovesSelf.into());
+                        return Err(PeerMisbehaved::CommitterRemovesSelf.into());
                     }
                     if !touched.insert(r.removed) {
-                        return Err(GroupError::ConflictingProposals(r.removed).into());
+                        return Err(PeerMisbehaved::ConflictingProposals(r.removed).into());
                     }
                     removed.push(leaf);
                     applied.path_required = true;
                 }
                 Proposal::Update(u) => {
                     if entry.reference.is_none() {
-                        return Err(GroupError::UpdateByValue.into());
+                        return Err(PeerMisbehaved::UpdateByValue.into());
                     }
                     if entry.sender == committer {
                         return Err(violation(ProposalRule::CommitterUpdate));
                     }
                     if !touched.insert(entry.sender.0) {
-                        return Err(GroupError::ConflictingProposals(entry.sender.0).into());
+                        return Err(PeerMisbehaved::ConflictingProposals(entry.sender.0).into());
                     }
                     updates.push((entry.sender, &u.leaf_node, entry.reference));
                     applied.path_required = true;
@@ -665,11 +666,11 @@ impl Group {
             let old = self
                 .tree
                 .leaf(leaf)
-                .ok_or(GroupError::RemoveNonMember(leaf.0))?;
+                .ok_or(PeerMisbehaved::RemoveNonMember(leaf.0))?;
             validate_leaf_node(&provider, node, Some((&group_id, leaf)), &credentials)?;
             check_leaf_supports(node, Some(leaf), &extensions, required.as_ref())?;
             if node.encryption_key == old.encryption_key {
-                return Err(GroupError::EncryptionKeyUnchanged { leaf: leaf.0 }.into());
+                return Err(PeerMisbehaved::EncryptionKeyUnchanged { leaf: leaf.0 }.into());
             }
             self.check_credential_supported(
                 node.credential.credential_type().0,
@@ -717,7 +718,7 @@ impl Group {
     /// §7.3, §12.2: the keys `node` brought to `leaf` must be new to the tree.
     fn check_new_keys(&mut self, leaf: LeafIndex, node: &LeafNode, _why: &str) -> Result<()> {
         if self.tree.signature_key_count(node.signature_key.as_slice()) > 1 {
-            return Err(GroupError::DuplicateKey {
+            return Err(PeerMisbehaved::DuplicateKey {
                 what: "signature key",
                 leaf: leaf.0,
             }
@@ -728,7 +729,7 @@ impl Group {
             .encryption_key_count(node.encryption_key.as_slice())
             > 1
         {
-            return Err(GroupError::DuplicateKey {
+            return Err(PeerMisbehaved::DuplicateKey {
                 what: "encryption key",
                 leaf: leaf.0,
             }

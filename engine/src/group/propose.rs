@@ -2,13 +2,14 @@
 //! a later commit (by any member) can reference them, and the PSK store.
 
 use super::proposals::{proposal_ref, CachedProposal, PendingUpdate, ProposalSender};
-use super::{encode_message, Group, GroupError};
+use super::{encode_message, Group};
 use crate::codec::{
     self, Add, AuthenticatedContent, Extension, FramedContent, FramedContentBody,
     GroupContextExtensions, KeyPackage, LeafNodeSourceData, LeafNodeTbs, MlsMessageBody,
     PreSharedKey, PreSharedKeyId, Proposal, Remove, Sender, Update, WireFormat,
 };
 use crate::crypto::{HpkePrivateKey, Secret};
+use crate::error::ApiMisuse;
 use crate::error::{Error, Result};
 use crate::tree::LeafIndex;
 
@@ -49,7 +50,7 @@ impl Group {
     /// Drop the cached proposal with `reference`, so that this member's commits do not cover
     /// it (another member's commit may still reference it: the proposal is dropped from this
     /// member's cache only, and such a commit then fails here with
-    /// [`GroupError::UnknownProposalRef`]). Dropping an own Update also forgets its key.
+    /// [`PeerMisbehaved::UnknownProposalRef`]). Dropping an own Update also forgets its key.
     /// Returns whether it was cached.
     pub fn discard_proposal(&mut self, reference: &[u8]) -> bool {
         let before = self.proposal_cache.len();
@@ -150,10 +151,10 @@ impl Group {
         update_key: Option<HpkePrivateKey>,
     ) -> Result<Vec<u8>> {
         if self.removed {
-            return Err(GroupError::NotAMember.into());
+            return Err(ApiMisuse::NotAMember.into());
         }
         if self.reinit.is_some() {
-            return Err(GroupError::ReInitialized.into());
+            return Err(ApiMisuse::ReInitialized.into());
         }
         let me = self.own_leaf();
         // An Update's leaf is not in the tree yet: validate it as the receivers will.

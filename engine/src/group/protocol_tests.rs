@@ -10,6 +10,7 @@ use crate::codec::{
     Extension, PreSharedKeyId, Proposal, ProposalOrRef, PskSource, RequiredCapabilities,
     ResumptionPskUsage,
 };
+use crate::error::{ApiMisuse, PeerMisbehaved};
 
 /// Everything [`snapshot`] covers plus the protocol state around it.
 fn full_state(g: &Group) -> impl PartialEq + core::fmt::Debug {
@@ -174,7 +175,10 @@ fn unknown_reference_is_rejected_without_state_change() {
     let before = full_state(carol);
     let err = carol.process(&out.commit).unwrap_err();
     assert!(
-        matches!(err, Error::Group(GroupError::UnknownProposalRef)),
+        matches!(
+            err,
+            Error::PeerMisbehaved(PeerMisbehaved::UnknownProposalRef)
+        ),
         "{err}"
     );
     assert_eq!(full_state(carol), before);
@@ -185,13 +189,13 @@ fn unknown_reference_is_rejected_without_state_change() {
 
 /// Run `apply_proposals` on `g` under its journal (as commit and process do) and require
 /// the error `want` and an unchanged state.
-fn rejects(g: &mut Group, committer: LeafIndex, entries: &[Entry<'_>], want: GroupError) {
+fn rejects(g: &mut Group, committer: LeafIndex, entries: &[Entry<'_>], want: PeerMisbehaved) {
     let before = full_state(g);
     let err = g
         .run_edit(false, |g| g.apply_proposals(committer, entries).map(|_| ()))
         .unwrap_err();
     match err {
-        Error::Group(e) => assert_eq!(e, want),
+        Error::PeerMisbehaved(e) => assert_eq!(e, want),
         other => panic!("want {want:?}, got {other}"),
     }
     assert_eq!(full_state(g), before);
@@ -221,7 +225,7 @@ fn every_proposal_list_rule_has_its_typed_error() {
     let me = alice.own_leaf();
     let bob = LeafIndex(1);
     let carol = LeafIndex(2);
-    let invalid = |r| GroupError::InvalidProposalList(r);
+    let invalid = |r| PeerMisbehaved::InvalidProposalList(r);
     let remove = |l: LeafIndex| Proposal::Remove(codec::Remove { removed: l.0 });
     let add = |i: u32| {
         Proposal::Add(codec::Add {
@@ -245,19 +249,19 @@ fn every_proposal_list_rule_has_its_typed_error() {
         &mut alice,
         me,
         &[by_value(&remove(me), me)],
-        GroupError::CommitterRemovesSelf,
+        PeerMisbehaved::CommitterRemovesSelf,
     );
     rejects(
         &mut alice,
         me,
         &[by_value(&remove(LeafIndex(40)), me)],
-        GroupError::RemoveNonMember(40),
+        PeerMisbehaved::RemoveNonMember(40),
     );
     rejects(
         &mut alice,
         me,
         &[by_value(&remove(carol), me), by_value(&remove(carol), me)],
-        GroupError::ConflictingProposals(carol.0),
+        PeerMisbehaved::ConflictingProposals(carol.0),
     );
     // Update and Remove of the same leaf.
     let mut bob_update = update_of(&members[0]);
@@ -268,14 +272,14 @@ fn every_proposal_list_rule_has_its_typed_error() {
         &mut alice,
         me,
         &[by_ref(&bob_update, bob, &r1), by_value(&remove(bob), me)],
-        GroupError::ConflictingProposals(bob.0),
+        PeerMisbehaved::ConflictingProposals(bob.0),
     );
     // Update by value; the committer's own Update; an Update leaf without source update.
     rejects(
         &mut alice,
         me,
         &[by_value(&bob_update, bob)],
-        GroupError::UpdateByValue,
+        PeerMisbehaved::UpdateByValue,
     );
     rejects(
         &mut alice,
@@ -301,7 +305,7 @@ fn every_proposal_list_rule_has_its_typed_error() {
         &mut alice,
         me,
         &[by_value(&add(1), me)],
-        GroupError::DuplicateKey {
+        PeerMisbehaved::DuplicateKey {
             what: "signature key",
             leaf: 4,
         },
@@ -318,7 +322,7 @@ fn every_proposal_list_rule_has_its_typed_error() {
         &mut alice,
         me,
         &[by_value(&psk(external_psk(b"nope", 1)), me)],
-        GroupError::MissingPsk,
+        PeerMisbehaved::MissingPsk,
     );
     let mut short = external_psk(b"ext", 1);
     short.psk_nonce = vec![1; 8].into();
@@ -357,7 +361,7 @@ fn every_proposal_list_rule_has_its_typed_error() {
         &mut alice,
         me,
         &[by_value(&gce(vec![unsupported]), me)],
-        GroupError::UnsupportedCapability {
+        PeerMisbehaved::UnsupportedCapability {
             leaf: Some(0),
             what: "extension",
             value: 0xff0a,
@@ -493,7 +497,10 @@ fn external_and_resumption_psks_round_trip() {
         .unwrap();
     let before = full_state(&lonely);
     let err = lonely.process(&out.commit).unwrap_err();
-    assert!(matches!(err, Error::Group(GroupError::MissingPsk)), "{err}");
+    assert!(
+        matches!(err, Error::PeerMisbehaved(PeerMisbehaved::MissingPsk)),
+        "{err}"
+    );
     assert_eq!(full_state(&lonely), before);
     members[0].process(&out.commit).unwrap();
 
@@ -518,7 +525,7 @@ fn external_and_resumption_psks_round_trip() {
     )
     .is_err_and(|e| matches!(
         e,
-        Error::Welcome(crate::welcome::WelcomeError::MissingPsk(0))
+        Error::PeerMisbehaved(crate::error::PeerMisbehaved::MissingPsk)
     )));
     let erin = Group::join_with_psks(
         p,
@@ -568,7 +575,7 @@ fn private_message_commits_and_proposals() {
     // A replayed PrivateMessage commit is refused (wrong epoch now).
     assert!(members[0].process(&out.commit).is_err_and(|e| matches!(
         e,
-        Error::Framing(crate::framing::FramingError::WrongEpoch { .. })
+        Error::PeerMisbehaved(crate::error::PeerMisbehaved::WrongEpoch { .. })
     )));
 }
 
@@ -608,7 +615,7 @@ fn group_context_extensions_and_required_capabilities() {
     assert!(
         matches!(
             err,
-            Error::Group(GroupError::UnsupportedCapability {
+            Error::PeerMisbehaved(PeerMisbehaved::UnsupportedCapability {
                 what: "credential",
                 ..
             })
@@ -647,10 +654,10 @@ fn reinit_closes_the_group() {
     assert_eq!(members[0].reinit(), Some(&reinit));
     for g in [&mut alice, &mut members[0]] {
         let err = g.commit(&CommitOptions::default()).unwrap_err();
-        assert!(matches!(err, Error::Group(GroupError::ReInitialized)));
+        assert!(matches!(err, Error::ApiMisuse(ApiMisuse::ReInitialized)));
         assert!(g
             .propose_update(false)
-            .is_err_and(|e| matches!(e, Error::Group(GroupError::ReInitialized))));
+            .is_err_and(|e| matches!(e, Error::ApiMisuse(ApiMisuse::ReInitialized))));
     }
 }
 
@@ -744,6 +751,6 @@ fn external_commit_round_trip() {
     .unwrap();
     assert!(alice.process(&stale).is_err_and(|e| matches!(
         e,
-        Error::Framing(crate::framing::FramingError::WrongEpoch { .. })
+        Error::PeerMisbehaved(crate::error::PeerMisbehaved::WrongEpoch { .. })
     )));
 }

@@ -4,9 +4,10 @@
 //! members of the old group can join it; a joiner resolves that PSK from its state in the old
 //! group and checks the new group against the old one.
 
-use super::{Group, GroupConfig, GroupError};
+use super::{Group, GroupConfig};
 use crate::codec::{Credential, KeyPackage, PreSharedKeyId, PskSource, ResumptionPskUsage};
 use crate::crypto::{CipherSuite, Provider, SignaturePrivateKey};
+use crate::error::{ApiMisuse, PeerMisbehaved, Unsupported};
 use crate::error::{Error, Result};
 use crate::key_package::KeyPackageSecrets;
 
@@ -26,12 +27,15 @@ impl Group {
         key_packages: Vec<KeyPackage>,
         config: GroupConfig,
     ) -> Result<(Group, CommitOutput)> {
-        let reinit = self.reinit.clone().ok_or(Error::ApiMisuse(
-            "no ReInit has been committed in this group",
-        ))?;
+        let reinit = self
+            .reinit
+            .clone()
+            .ok_or(Error::ApiMisuse(ApiMisuse::InvalidArgument(
+                "no ReInit has been committed in this group",
+            )))?;
         let suite = CipherSuite::try_from(reinit.cipher_suite.0)?;
         if reinit.version != crate::codec::ProtocolVersion::MLS10 {
-            return Err(GroupError::UnsupportedVersion(reinit.version.0).into());
+            return Err(Unsupported::ProtocolVersion(reinit.version.0).into());
         }
         self.resume(
             Provider::new(suite),
@@ -56,7 +60,7 @@ impl Group {
         config: GroupConfig,
     ) -> Result<(Group, CommitOutput)> {
         if self.removed {
-            return Err(GroupError::NotAMember.into());
+            return Err(ApiMisuse::NotAMember.into());
         }
         let extensions = self.context.extensions.clone();
         self.resume(
@@ -83,7 +87,11 @@ impl Group {
     ) -> Result<(Group, CommitOutput)> {
         let identity = match self.tree.leaf(self.own_leaf()).map(|l| &l.credential) {
             Some(Credential::Basic { identity }) => identity.as_slice().to_vec(),
-            _ => return Err(Error::ApiMisuse("resumption needs a basic credential")),
+            _ => {
+                return Err(Error::ApiMisuse(ApiMisuse::InvalidArgument(
+                    "resumption needs a basic credential",
+                )))
+            }
         };
         let mut group = Group::create(provider, group_id, &identity, signer, config)?;
         let nonce = group
@@ -121,7 +129,7 @@ impl Group {
     /// group id, version, cipher suite and extensions are the ReInit's; for a branch, its
     /// version and cipher suite are the old group's and every member of the new group has
     /// the credential of a member of the old one; either way the new group is in epoch 1
-    /// ([`crate::welcome::WelcomeError::ReinitOrBranchEpoch`]).
+    /// ([`crate::error::PeerMisbehaved::ReinitOrBranchEpoch`]).
     pub fn join_resumed(
         old: &Group,
         provider: Provider,
@@ -147,7 +155,7 @@ impl Group {
     /// The checks of [`Group::join_resumed`] once the new group's state is known: `psks` are
     /// the Welcome's PSKs.
     pub(super) fn check_resumption(&self, old: &Group, psks: &[PreSharedKeyId]) -> Result<()> {
-        let mismatch = |what| Err(GroupError::ResumptionMismatch(what).into());
+        let mismatch = |what| Err(PeerMisbehaved::ResumptionMismatch(what).into());
         let linked: Vec<(&ResumptionPskUsage, u64)> = psks
             .iter()
             .filter_map(|id| match &id.source {

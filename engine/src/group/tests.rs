@@ -2,6 +2,7 @@
 //! Welcome or out of band), commits with and without path, removes, processing by every
 //! member; serial and parallel executors byte-identical; failed operations change nothing.
 
+use crate::error::{ApiMisuse, PeerMisbehaved};
 use rand::{Rng as _, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -144,7 +145,7 @@ fn missing_tree_is_a_typed_error() {
     );
     assert!(matches!(
         err,
-        Err(Error::Group(GroupError::MissingRatchetTree))
+        Err(Error::ApiMisuse(ApiMisuse::MissingRatchetTree))
     ));
 }
 
@@ -277,28 +278,28 @@ fn a_failed_commit_or_process_changes_nothing() {
     // Invalid proposals: remove a non-member, remove self, duplicate KeyPackage.
     let before = snapshot(&alice);
     let fp = fingerprint(&alice);
-    type Expect = fn(&GroupError) -> bool;
+    type Expect = fn(&PeerMisbehaved) -> bool;
     let cases: [(CommitOptions, Expect); 5] = [
         (
             CommitOptions {
                 removes: vec![LeafIndex(40)],
                 ..CommitOptions::default()
             },
-            |e| matches!(e, GroupError::RemoveNonMember(40)),
+            |e| matches!(e, PeerMisbehaved::RemoveNonMember(40)),
         ),
         (
             CommitOptions {
                 removes: vec![alice.own_leaf()],
                 ..CommitOptions::default()
             },
-            |e| matches!(e, GroupError::CommitterRemovesSelf),
+            |e| matches!(e, PeerMisbehaved::CommitterRemovesSelf),
         ),
         (
             CommitOptions {
                 removes: vec![LeafIndex(2), LeafIndex(2)],
                 ..CommitOptions::default()
             },
-            |e| matches!(e, GroupError::ConflictingProposals(2)),
+            |e| matches!(e, PeerMisbehaved::ConflictingProposals(2)),
         ),
         (
             CommitOptions {
@@ -308,7 +309,7 @@ fn a_failed_commit_or_process_changes_nothing() {
             |e| {
                 matches!(
                     e,
-                    GroupError::DuplicateKey {
+                    PeerMisbehaved::DuplicateKey {
                         what: "signature key",
                         ..
                     }
@@ -323,14 +324,14 @@ fn a_failed_commit_or_process_changes_nothing() {
             |e| {
                 matches!(
                     e,
-                    GroupError::InvalidProposalList(ProposalRule::DuplicateAddSignatureKey)
+                    PeerMisbehaved::InvalidProposalList(ProposalRule::DuplicateAddSignatureKey)
                 )
             },
         ),
     ];
     for (options, expected) in cases {
         match alice.commit(&options) {
-            Err(Error::Group(e)) => assert!(expected(&e), "{e:?}"),
+            Err(Error::PeerMisbehaved(e)) => assert!(expected(&e), "{e:?}"),
             other => panic!("{other:?}"),
         }
         assert_eq!(snapshot(&alice), before);
@@ -363,7 +364,7 @@ fn a_failed_commit_or_process_changes_nothing() {
     // Replaying it is an epoch error.
     assert!(bob.process(&out.commit).is_err_and(|e| matches!(
         e,
-        Error::Framing(crate::framing::FramingError::WrongEpoch { .. })
+        Error::PeerMisbehaved(crate::error::PeerMisbehaved::WrongEpoch { .. })
     )));
 }
 

@@ -1,9 +1,9 @@
 //! A member's private TreeKEM state (RFC 9420 §7.4, §7.5): the leaf's HPKE private key and
 //! the private keys of the non-blank nodes on the leaf's direct path.
 
+use crate::error::{PeerMisbehaved, Result};
 use std::collections::BTreeMap;
 
-use super::TreeKemError;
 use crate::crypto::{HpkePrivateKey, Provider, Secret};
 use crate::tree::{LeafIndex, NodeIndex, RatchetTree};
 
@@ -33,17 +33,14 @@ impl core::fmt::Debug for TreeKemPrivate {
 pub(super) fn node_key_pair(
     provider: &Provider,
     path_secret: &Secret,
-) -> Result<(HpkePrivateKey, Vec<u8>), TreeKemError> {
+) -> Result<(HpkePrivateKey, Vec<u8>)> {
     let node_secret = provider.derive_secret(path_secret.as_bytes(), b"node")?;
     Ok(provider.derive_hpke_key_pair(node_secret.as_bytes())?)
 }
 
 /// `path_secret[n] = DeriveSecret(path_secret[n-1], "path")` (RFC 9420 §7.4); also the step
 /// from the last path secret to the `commit_secret` (§8).
-pub(super) fn next_path_secret(
-    provider: &Provider,
-    path_secret: &Secret,
-) -> Result<Secret, TreeKemError> {
+pub(super) fn next_path_secret(provider: &Provider, path_secret: &Secret) -> Result<Secret> {
     Ok(provider.derive_secret(path_secret.as_bytes(), b"path")?)
 }
 
@@ -100,7 +97,7 @@ impl TreeKemPrivate {
         provider: &Provider,
         node: NodeIndex,
         path_secret: &Secret,
-    ) -> Result<Vec<u8>, TreeKemError> {
+    ) -> Result<Vec<u8>> {
         let (sk, pk) = node_key_pair(provider, path_secret)?;
         self.path_keys.insert(node, sk);
         Ok(pk)
@@ -126,18 +123,14 @@ impl TreeKemPrivate {
     /// Check the state against `tree` (the consistency condition of the TreeKEM test vectors
     /// and the tree invariant, RFC 9420 §4.1): for every key held, the node is not blank and
     /// holds the matching public key. Returns how many keys were checked.
-    pub fn check_against(
-        &self,
-        provider: &Provider,
-        tree: &RatchetTree,
-    ) -> Result<usize, TreeKemError> {
+    pub fn check_against(&self, provider: &Provider, tree: &RatchetTree) -> Result<usize> {
         let keys = core::iter::once((self.leaf.node(), &self.leaf_key))
             .chain(self.path_keys.iter().map(|(&x, k)| (x, k)));
         let mut n = 0;
         for (x, sk) in keys {
             let public = provider.hpke_public_key(sk)?;
             if tree.encryption_key(x) != Some(public.as_slice()) {
-                return Err(TreeKemError::PrivateKeyMismatch { node: x });
+                return Err(PeerMisbehaved::PrivateKeyMismatch { node: x }.into());
             }
             n += 1;
         }

@@ -1,13 +1,14 @@
 //! UpdatePath generation and processing (RFC 9420 §7.4–§7.6, §7.9, §12.4.2).
 
 use super::private::{next_path_secret, node_key_pair};
-use super::{TreeKemError, TreeKemPrivate};
+use super::TreeKemPrivate;
 use crate::codec::{
     self, GroupContext, HpkeCiphertext, HpkePublicKey, LeafNode, LeafNodeSourceData, LeafNodeTbs,
     Node, ParentHashInput, ParentNode, UpdatePath, UpdatePathNode, VLBytes,
 };
 use crate::crypto::{Provider, Secret, SignaturePrivateKey};
-use crate::error::Error;
+use crate::error::{ApiMisuse, PeerMisbehaved};
+use crate::error::{Error, Result};
 use crate::tree::{math, LeafIndex, NodeIndex, RatchetTree};
 
 /// Label of the engine's own (non-RFC) derivation of deterministic HPKE ephemeral keys.
@@ -56,7 +57,7 @@ fn path_parent_nodes(
     tree: &mut RatchetTree,
     steps: &[PathStep],
     public_keys: impl DoubleEndedIterator<Item = Vec<u8>> + ExactSizeIterator,
-) -> Result<(Vec<ParentNode>, Vec<u8>), TreeKemError> {
+) -> Result<(Vec<ParentNode>, Vec<u8>)> {
     let mut parents = Vec::with_capacity(steps.len());
     // The root's parent hash, and that of the top node of a filtered direct path that stops
     // below the root, is empty (§7.9).
@@ -120,9 +121,12 @@ impl StagedPath {
     /// Merge into `tree` (RFC 9420 §7.5): blank the sender's direct path, set the filtered
     /// direct path's new parent nodes (public key, parent hash, no unmerged leaves) and the
     /// sender's new leaf. `tree` must be the tree the path was staged against.
-    pub fn merge(&self, tree: &mut RatchetTree) -> Result<PathUndo, TreeKemError> {
+    pub fn merge(&self, tree: &mut RatchetTree) -> Result<PathUndo> {
         if tree.n_leaves() != self.n_leaves {
-            return Err(Error::ApiMisuse("UpdatePath merged into a tree of another width").into());
+            return Err(Error::ApiMisuse(ApiMisuse::InvalidArgument(
+                "UpdatePath merged into a tree of another width",
+            ))
+            .into());
         }
         let leaf_x = self.sender.node();
         let direct_path = math::direct_path(leaf_x, self.n_leaves);
@@ -132,7 +136,7 @@ impl StagedPath {
         let undo = PathUndo { saved };
 
         let mut parents = self.steps.iter().zip(&self.parents).peekable();
-        let write = || -> Result<(), TreeKemError> {
+        let write = || -> Result<()> {
             for x in direct_path {
                 let node = match parents.peek() {
                     Some((step, _)) if step.node == x => {
@@ -173,24 +177,26 @@ impl StagedPath {
         path: &UpdatePath,
         new_leaves: &[LeafIndex],
         group_id: &[u8],
-    ) -> Result<Self, TreeKemError> {
+    ) -> Result<Self> {
         if tree.leaf(sender).is_none() {
-            return Err(TreeKemError::SenderLeafBlank { leaf: sender.0 });
+            return Err(PeerMisbehaved::SenderLeafBlank { leaf: sender.0 }.into());
         }
         let steps = path_steps(tree, sender, new_leaves);
         if path.nodes.len() != steps.len() {
-            return Err(TreeKemError::PathLength {
+            return Err(PeerMisbehaved::PathLength {
                 expected: steps.len(),
                 got: path.nodes.len(),
-            });
+            }
+            .into());
         }
         for (step, node) in steps.iter().zip(&path.nodes) {
             if node.encrypted_path_secret.len() != step.resolution.len() {
-                return Err(TreeKemError::CiphertextCount {
+                return Err(PeerMisbehaved::PathCiphertextCount {
                     node: step.node,
                     expected: step.resolution.len(),
                     got: node.encrypted_path_secret.len(),
-                });
+                }
+                .into());
             }
         }
         // Every new key must be one a member can seal to (a small-order point would make
@@ -201,16 +207,14 @@ impl StagedPath {
             .map(|n| &n.encryption_key)
             .chain([&path.leaf_node.encryption_key])
         {
-            provider
-                .check_hpke_public_key(key.as_slice())
-                .map_err(|e| TreeKemError::from(crate::Error::from(e)))?;
+            provider.check_hpke_public_key(key.as_slice())?;
         }
         let leaf = &path.leaf_node;
         let LeafNodeSourceData::Commit {
             parent_hash: claimed,
         } = &leaf.leaf_node_source
         else {
-            return Err(TreeKemError::LeafSource);
+            return Err(PeerMisbehaved::PathLeafSource.into());
         };
         let tbs = codec::encode(&LeafNodeTbs::in_group(leaf, group_id, sender.0))?;
         provider
@@ -220,14 +224,14 @@ impl StagedPath {
                 &tbs,
                 leaf.signature.as_slice(),
             )
-            .map_err(|_| TreeKemError::LeafSignature)?;
+            .map_err(|_| PeerMisbehaved::PathLeafSignature)?;
         let keys = path
             .nodes
             .iter()
             .map(|n| n.encryption_key.as_slice().to_vec());
         let (parents, leaf_parent_hash) = path_parent_nodes(provider, tree, &steps, keys)?;
         if claimed.as_slice() != leaf_parent_hash.as_slice() {
-            return Err(TreeKemError::ParentHashMismatch);
+            return Err(PeerMisbehaved::ParentHashMismatch.into());
         }
         Ok(StagedPath {
             sender,
@@ -251,33 +255,37 @@ impl StagedPath {
         path: &UpdatePath,
         private: &TreeKemPrivate,
         group_context: &[u8],
-    ) -> Result<DecryptedPath, TreeKemError> {
+    ) -> Result<DecryptedPath> {
         let me = private.leaf().node();
         if private.leaf() == self.sender {
-            return Err(TreeKemError::ReceiverIsSender);
+            return Err(PeerMisbehaved::ReceiverIsSender.into());
         }
         let sender_x = self.sender.node();
         let copath = math::copath(sender_x, self.n_leaves)
             .into_iter()
             .find(|&c| math::in_subtree(me, c))
-            .ok_or(Error::ApiMisuse("receiver leaf outside the tree"))?;
+            .ok_or(Error::ApiMisuse(ApiMisuse::InvalidArgument(
+                "receiver leaf outside the tree",
+            )))?;
         let i = self
             .steps
             .iter()
             .position(|s| s.copath == copath)
-            .ok_or(TreeKemError::NoPrivateKey { copath })?;
+            .ok_or(PeerMisbehaved::NoPrivateKey { copath })?;
         let step = &self.steps[i];
         let (j, key) = step
             .resolution
             .iter()
             .enumerate()
             .find_map(|(j, &r)| private.private_key(r).map(|k| (j, k)))
-            .ok_or(TreeKemError::NoPrivateKey { copath })?;
+            .ok_or(PeerMisbehaved::NoPrivateKey { copath })?;
         let ciphertext = path
             .nodes
             .get(i)
             .and_then(|n| n.encrypted_path_secret.get(j))
-            .ok_or(Error::ApiMisuse("UpdatePath differs from the staged one"))?;
+            .ok_or(Error::ApiMisuse(ApiMisuse::InvalidArgument(
+                "UpdatePath differs from the staged one",
+            )))?;
         let path_secret = Secret::new(
             provider
                 .decrypt_with_label(
@@ -287,7 +295,7 @@ impl StagedPath {
                     ciphertext.kem_output.as_slice(),
                     ciphertext.ciphertext.as_slice(),
                 )
-                .map_err(|source| TreeKemError::Decryption {
+                .map_err(|source| PeerMisbehaved::PathSecretDecryption {
                     node: step.node,
                     source,
                 })?,
@@ -305,7 +313,7 @@ impl StagedPath {
             }
             let (sk, pk) = node_key_pair(provider, &current)?;
             if pk.as_slice() != node.encryption_key.as_slice() {
-                return Err(TreeKemError::PublicKeyMismatch { node: step.node });
+                return Err(PeerMisbehaved::PathPublicKeyMismatch { node: step.node }.into());
             }
             new_private.insert_path_key(step.node, sk);
         }
@@ -320,7 +328,7 @@ impl StagedPath {
 
 impl PathUndo {
     /// Restore the nodes the merge replaced.
-    pub fn rollback(self, tree: &mut RatchetTree) -> Result<(), TreeKemError> {
+    pub fn rollback(self, tree: &mut RatchetTree) -> Result<()> {
         for (x, node) in self.saved {
             tree.set_node(x, node)?;
         }
@@ -371,18 +379,15 @@ pub fn process_update_path(
     path: &UpdatePath,
     new_leaves: &[LeafIndex],
     provisional_context: &GroupContext,
-) -> Result<ProcessedPath, TreeKemError> {
+) -> Result<ProcessedPath> {
     let group_id = provisional_context.group_id.as_slice();
     let staged = StagedPath::stage(provider, tree, sender, path, new_leaves, group_id)?;
     let undo = staged.merge(tree)?;
-    let decrypted = tree
-        .tree_hash(provider)
-        .map_err(TreeKemError::from)
-        .and_then(|tree_hash| {
-            let context = with_tree_hash(provisional_context, &tree_hash)?;
-            let d = staged.decrypt(provider, path, private, &context)?;
-            Ok((d, tree_hash))
-        });
+    let decrypted = tree.tree_hash(provider).and_then(|tree_hash| {
+        let context = with_tree_hash(provisional_context, &tree_hash)?;
+        let d = staged.decrypt(provider, path, private, &context)?;
+        Ok((d, tree_hash))
+    });
     match decrypted {
         Ok((d, tree_hash)) => Ok(ProcessedPath {
             commit_secret: d.commit_secret,
@@ -400,7 +405,7 @@ pub fn process_update_path(
 }
 
 /// `context` with `tree_hash` replaced, serialized.
-fn with_tree_hash(context: &GroupContext, tree_hash: &[u8]) -> Result<Vec<u8>, TreeKemError> {
+fn with_tree_hash(context: &GroupContext, tree_hash: &[u8]) -> Result<Vec<u8>> {
     let mut gc = context.clone();
     gc.tree_hash = VLBytes::from(tree_hash.to_vec());
     Ok(codec::encode(&gc)?)
@@ -429,7 +434,7 @@ impl Ephemeral {
         provider: &Provider,
         node_position: u32,
         recipient_position: u32,
-    ) -> Result<Option<Secret>, TreeKemError> {
+    ) -> Result<Option<Secret>> {
         match self {
             Ephemeral::Random => Ok(None),
             Ephemeral::Seeded(seed) => {
@@ -507,11 +512,7 @@ impl SealJob<'_> {
 
     /// `EncryptWithLabel(pk, "UpdatePathNode", group_context, path_secret)` (RFC 9420 §7.6),
     /// with the ephemeral key `DeriveKeyPair(ikm)` if `ikm` is given.
-    pub fn seal(
-        &self,
-        provider: &Provider,
-        ikm: Option<&Secret>,
-    ) -> Result<HpkeCiphertext, TreeKemError> {
+    pub fn seal(&self, provider: &Provider, ikm: Option<&Secret>) -> Result<HpkeCiphertext> {
         let pt = self.path_secret.as_bytes();
         let (kem_output, ciphertext) = match ikm {
             None => provider.encrypt_with_label(
@@ -535,11 +536,7 @@ impl SealJob<'_> {
     }
 
     /// [`SealJob::seal`] with the ephemeral key chosen by `ephemeral` for this position.
-    pub fn seal_with(
-        &self,
-        provider: &Provider,
-        ephemeral: &Ephemeral,
-    ) -> Result<HpkeCiphertext, TreeKemError> {
+    pub fn seal_with(&self, provider: &Provider, ephemeral: &Ephemeral) -> Result<HpkeCiphertext> {
         let ikm = ephemeral.ikm(provider, self.node_position, self.recipient_position)?;
         self.seal(provider, ikm.as_ref())
     }
@@ -554,14 +551,14 @@ pub fn plan_update_path(
     tree: &mut RatchetTree,
     params: &PathParams<'_>,
     group_id: &[u8],
-) -> Result<PathPlan, TreeKemError> {
+) -> Result<PathPlan> {
     let sender = params.sender;
     let current = tree
         .leaf(sender)
-        .ok_or(TreeKemError::SenderLeafBlank { leaf: sender.0 })?;
+        .ok_or(PeerMisbehaved::SenderLeafBlank { leaf: sender.0 })?;
     let mut leaf = params.leaf_template.unwrap_or(current).clone();
     if params.signer.public_key().as_slice() != leaf.signature_key.as_slice() {
-        return Err(TreeKemError::SignerMismatch);
+        return Err(ApiMisuse::SignerMismatch.into());
     }
     let steps = path_steps(tree, sender, params.new_leaves);
 
@@ -630,7 +627,7 @@ impl PathPlan {
     }
 
     /// Merge the plan into `tree` ([`StagedPath::merge`]).
-    pub fn merge(&self, tree: &mut RatchetTree) -> Result<PathUndo, TreeKemError> {
+    pub fn merge(&self, tree: &mut RatchetTree) -> Result<PathUndo> {
         self.staged.merge(tree)
     }
 
@@ -679,10 +676,13 @@ impl PathPlan {
     }
 
     /// Build the UpdatePath from the ciphertexts of [`PathPlan::seal_jobs`], in job order.
-    pub fn assemble(&self, ciphertexts: Vec<HpkeCiphertext>) -> Result<UpdatePath, TreeKemError> {
+    pub fn assemble(&self, ciphertexts: Vec<HpkeCiphertext>) -> Result<UpdatePath> {
         let expected: usize = self.recipient_keys.iter().map(Vec::len).sum();
         if ciphertexts.len() != expected {
-            return Err(Error::ApiMisuse("ciphertext count differs from the seal jobs").into());
+            return Err(Error::ApiMisuse(ApiMisuse::InvalidArgument(
+                "ciphertext count differs from the seal jobs",
+            ))
+            .into());
         }
         let mut ciphertexts = ciphertexts.into_iter();
         let nodes = self
@@ -708,7 +708,7 @@ impl PathPlan {
         provider: &Provider,
         group_context: &[u8],
         ephemeral: &Ephemeral,
-    ) -> Result<UpdatePath, TreeKemError> {
+    ) -> Result<UpdatePath> {
         let ciphertexts = self
             .seal_jobs(group_context)
             .iter()
@@ -749,17 +749,14 @@ pub fn generate_update_path(
     params: &PathParams<'_>,
     provisional_context: &GroupContext,
     ephemeral: &Ephemeral,
-) -> Result<GeneratedPath, TreeKemError> {
+) -> Result<GeneratedPath> {
     let group_id = provisional_context.group_id.as_slice();
     let plan = plan_update_path(provider, tree, params, group_id)?;
     let undo = plan.merge(tree)?;
-    let sealed = tree
-        .tree_hash(provider)
-        .map_err(TreeKemError::from)
-        .and_then(|tree_hash| {
-            let context = with_tree_hash(provisional_context, &tree_hash)?;
-            Ok((plan.seal(provider, &context, ephemeral)?, tree_hash))
-        });
+    let sealed = tree.tree_hash(provider).and_then(|tree_hash| {
+        let context = with_tree_hash(provisional_context, &tree_hash)?;
+        Ok((plan.seal(provider, &context, ephemeral)?, tree_hash))
+    });
     match sealed {
         Ok((update_path, tree_hash)) => {
             let (private, commit_secret) = plan.into_secrets();

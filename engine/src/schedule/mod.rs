@@ -10,6 +10,7 @@ use crate::codec::{
     PskLabel, WireFormat,
 };
 use crate::crypto::{Provider, Secret};
+use crate::error::ApiMisuse;
 use crate::error::{Error, Result};
 
 /// The secrets of one epoch (RFC 9420 §8, table "Epoch-derived secrets"): the whole output of
@@ -300,7 +301,8 @@ pub fn welcome_secret(
 pub fn psk_secret(provider: &Provider, psks: &[(PreSharedKeyId, Secret)]) -> Result<Secret> {
     let nh = provider.hash_len();
     let zero = vec![0u8; nh];
-    let count = u16::try_from(psks.len()).map_err(|_| Error::ApiMisuse("more than 65535 PSKs"))?;
+    let count = u16::try_from(psks.len())
+        .map_err(|_| Error::ApiMisuse(ApiMisuse::InvalidArgument("more than 65535 PSKs")))?;
     let mut acc = Secret::new(zero.clone());
     for (index, (id, psk)) in psks.iter().enumerate() {
         let extracted = provider.extract(&zero, psk.as_bytes());

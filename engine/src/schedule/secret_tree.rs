@@ -18,6 +18,7 @@
 //! since the key schedule consumes that value then. Each split derives everything it
 //! produces before it deletes anything, so a failure loses no secret.
 
+use crate::error::ApiMisuse;
 use std::collections::{BTreeMap, HashMap};
 
 use crate::crypto::{Provider, Secret};
@@ -188,7 +189,9 @@ impl SecretTree {
     fn split_down_to(&mut self, provider: &Provider, leaf: LeafIndex) -> Result<NodeIndex> {
         let target = leaf.node();
         if target.0 >= math::node_width(self.n_leaves) {
-            return Err(Error::ApiMisuse("secret tree: leaf out of range"));
+            return Err(Error::ApiMisuse(ApiMisuse::InvalidArgument(
+                "secret tree: leaf out of range",
+            )));
         }
         // Find the lowest derived ancestor-or-self, then split down to the leaf.
         let mut path = vec![target];
@@ -196,9 +199,9 @@ impl SecretTree {
         let start = path
             .iter()
             .position(|x| self.nodes.contains_key(&x.0))
-            .ok_or(Error::ApiMisuse(
+            .ok_or(Error::ApiMisuse(ApiMisuse::InvalidArgument(
                 "secret tree: leaf secret already consumed",
-            ))?;
+            )))?;
         for i in (1..=start).rev() {
             self.split_node(provider, path[i])?;
         }
@@ -348,7 +351,9 @@ impl SecretTree {
             let key = r
                 .retained
                 .get(&generation)
-                .ok_or(Error::ApiMisuse("secret tree: generation already consumed"))?
+                .ok_or(Error::ApiMisuse(ApiMisuse::InvalidArgument(
+                    "secret tree: generation already consumed",
+                )))?
                 .clone();
             return Ok(PendingKey {
                 leaf: leaf.0,
@@ -359,9 +364,11 @@ impl SecretTree {
         }
         // The ratchet after this generation; checked first, so an exhausted ratchet fails
         // cleanly.
-        generation.checked_add(1).ok_or(Error::ApiMisuse(
-            "secret tree: generation counter exhausted",
-        ))?;
+        generation
+            .checked_add(1)
+            .ok_or(Error::ApiMisuse(ApiMisuse::InvalidArgument(
+                "secret tree: generation counter exhausted",
+            )))?;
         let keep_from = generation.saturating_sub(tolerance);
         let base = r.generation;
         let mut retained = Vec::new();
@@ -406,13 +413,15 @@ impl SecretTree {
         let r = self
             .ratchets
             .get_mut(&(pending.leaf, pending.kind))
-            .ok_or(Error::ApiMisuse("secret tree: pending key of another tree"))?;
+            .ok_or(Error::ApiMisuse(ApiMisuse::InvalidArgument(
+                "secret tree: pending key of another tree",
+            )))?;
         let generation = pending.key.generation;
         match pending.source {
             PendingSource::Retained => {
-                r.retained
-                    .remove(&generation)
-                    .ok_or(Error::ApiMisuse("secret tree: generation already consumed"))?;
+                r.retained.remove(&generation).ok_or(Error::ApiMisuse(
+                    ApiMisuse::InvalidArgument("secret tree: generation already consumed"),
+                ))?;
             }
             PendingSource::Advance {
                 base,
@@ -420,9 +429,9 @@ impl SecretTree {
                 retained,
             } => {
                 if r.generation != base {
-                    return Err(Error::ApiMisuse(
+                    return Err(Error::ApiMisuse(ApiMisuse::InvalidArgument(
                         "secret tree: ratchet moved since the peek",
-                    ));
+                    )));
                 }
                 r.secret = next_secret;
                 // `peek_key` checked `generation + 1` does not overflow.

@@ -19,12 +19,12 @@
 //! [`RatchetTree::verify_parent_hashes`]), resolution sizes are computed in one pass, and key
 //! uniqueness uses hash sets.
 
+use crate::error::{ApiMisuse, TreeError};
 use std::collections::hash_map::{Entry, RandomState};
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
 
 use super::math::{self, LeafIndex, NodeIndex};
-use super::TreeError;
 use crate::codec::{
     self, LeafNode, LeafNodeHashInput, LeafNodeSourceData, LeafNodeTbs, Node, ParentHashInput,
     ParentNode, ParentNodeHashInput, RatchetTree as WireTree, TreeHashInput,
@@ -730,7 +730,9 @@ impl RatchetTree {
     /// node per written node, nothing per untouched node (no whole-tree clone).
     pub fn begin_journal(&mut self) -> Result<(), Error> {
         if self.journal.is_some() {
-            return Err(Error::ApiMisuse("a tree journal is already open"));
+            return Err(Error::ApiMisuse(ApiMisuse::InvalidArgument(
+                "a tree journal is already open",
+            )));
         }
         self.journal = Some(Vec::new());
         Ok(())

@@ -1,6 +1,7 @@
 //! Unit tests: malformed and tampered UpdatePaths are rejected with typed errors and leave the
 //! tree untouched; new leaves are excluded; seals are order-independent.
 
+use crate::error::{ApiMisuse, PeerMisbehaved};
 use serde_json::Value;
 
 use super::*;
@@ -98,7 +99,7 @@ impl Fixture {
         sender: u32,
         path: &UpdatePath,
         new_leaves: &[LeafIndex],
-    ) -> Result<ProcessedPath, TreeKemError> {
+    ) -> Result<ProcessedPath> {
         let mut tree = self.tree.clone();
         let before = snapshot(&self.p, &mut tree);
         let out = process_update_path(
@@ -194,10 +195,10 @@ fn truncated_path() {
     path.nodes.pop();
     assert!(matches!(
         f.process(1, 0, &path, &[]),
-        Err(TreeKemError::PathLength {
+        Err(Error::PeerMisbehaved(PeerMisbehaved::PathLength {
             expected: 3,
             got: 2
-        })
+        }))
     ));
 }
 
@@ -212,11 +213,11 @@ fn wrong_ciphertext_count() {
     });
     assert!(matches!(
         f.process(1, 0, &path, &[]),
-        Err(TreeKemError::CiphertextCount {
+        Err(Error::PeerMisbehaved(PeerMisbehaved::PathCiphertextCount {
             node: NodeIndex(3),
             expected: 1,
             got: 2
-        })
+        }))
     ));
 }
 
@@ -233,10 +234,12 @@ fn tampered_ciphertext() {
     // The path merges (the tree is changed), then decryption fails: the tree is restored.
     assert!(matches!(
         f.process(1, 0, &path, &[]),
-        Err(TreeKemError::Decryption {
-            node: NodeIndex(1),
-            source: CryptoError::HpkeOpenFailed
-        })
+        Err(Error::PeerMisbehaved(
+            PeerMisbehaved::PathSecretDecryption {
+                node: NodeIndex(1),
+                source: CryptoError::HpkeOpenFailed
+            }
+        ))
     ));
     // Members decrypting other ciphertexts are not affected.
     assert!(f.process(2, 0, &path, &[]).is_ok());
@@ -259,7 +262,9 @@ fn wrong_public_key_in_path() {
     for receiver in [1, 2, 4] {
         assert!(matches!(
             f.process(receiver, 0, &path, &[]),
-            Err(TreeKemError::PublicKeyMismatch { node: NodeIndex(7) })
+            Err(Error::PeerMisbehaved(
+                PeerMisbehaved::PathPublicKeyMismatch { node: NodeIndex(7) }
+            ))
         ));
     }
 }
@@ -277,7 +282,7 @@ fn wrong_parent_hash() {
     let path = restage(&f, plan, keys, Some(vec![0; 32]));
     assert!(matches!(
         f.process(1, 0, &path, &[]),
-        Err(TreeKemError::ParentHashMismatch)
+        Err(Error::PeerMisbehaved(PeerMisbehaved::ParentHashMismatch))
     ));
 }
 
@@ -291,7 +296,7 @@ fn public_key_change_breaks_parent_hash() {
         HpkePublicKey(f.p.derive_hpke_key_pair(&[5; 32]).unwrap().1.into());
     assert!(matches!(
         f.process(1, 0, &path, &[]),
-        Err(TreeKemError::ParentHashMismatch)
+        Err(Error::PeerMisbehaved(PeerMisbehaved::ParentHashMismatch))
     ));
 }
 
@@ -305,13 +310,13 @@ fn bad_leaf_signature_and_source() {
     bad.leaf_node.signature = sig.into();
     assert!(matches!(
         f.process(1, 0, &bad, &[]),
-        Err(TreeKemError::LeafSignature)
+        Err(Error::PeerMisbehaved(PeerMisbehaved::PathLeafSignature))
     ));
     let mut bad = path;
     bad.leaf_node.leaf_node_source = LeafNodeSourceData::Update;
     assert!(matches!(
         f.process(1, 0, &bad, &[]),
-        Err(TreeKemError::LeafSource)
+        Err(Error::PeerMisbehaved(PeerMisbehaved::PathLeafSource))
     ));
 }
 
@@ -321,7 +326,7 @@ fn receiver_is_sender_and_wrong_private_key() {
     let (path, _) = f.generate(0, &[]);
     assert!(matches!(
         f.process(0, 0, &path, &[]),
-        Err(TreeKemError::ReceiverIsSender)
+        Err(Error::PeerMisbehaved(PeerMisbehaved::ReceiverIsSender))
     ));
     // Leaf 1 with the wrong leaf key: decryption fails.
     let mut tree = f.tree.clone();
@@ -336,7 +341,12 @@ fn receiver_is_sender_and_wrong_private_key() {
         &[],
         &f.context,
     );
-    assert!(matches!(r, Err(TreeKemError::Decryption { .. })));
+    assert!(matches!(
+        r,
+        Err(Error::PeerMisbehaved(
+            PeerMisbehaved::PathSecretDecryption { .. }
+        ))
+    ));
     // Leaf 5 holding no key at all for the resolution of node 11 ({11}).
     let keyless = TreeKemPrivate::new(LeafIndex(5), HpkePrivateKey::new(vec![4; 32]));
     let r = process_update_path(
@@ -350,9 +360,9 @@ fn receiver_is_sender_and_wrong_private_key() {
     );
     assert!(matches!(
         r,
-        Err(TreeKemError::NoPrivateKey {
+        Err(Error::PeerMisbehaved(PeerMisbehaved::NoPrivateKey {
             copath: NodeIndex(11)
-        })
+        }))
     ));
     assert_eq!(snapshot(&f.p, &mut tree), before);
 }
@@ -372,18 +382,18 @@ fn new_leaves_are_excluded() {
     }
     assert!(matches!(
         f.process(1, 0, &path, &new),
-        Err(TreeKemError::NoPrivateKey {
+        Err(Error::PeerMisbehaved(PeerMisbehaved::NoPrivateKey {
             copath: NodeIndex(2)
-        })
+        }))
     ));
     // A receiver that does not know about the new leaf expects one more ciphertext.
     assert!(matches!(
         f.process(2, 0, &path, &[]),
-        Err(TreeKemError::CiphertextCount {
+        Err(Error::PeerMisbehaved(PeerMisbehaved::PathCiphertextCount {
             node: NodeIndex(1),
             expected: 1,
             got: 0
-        })
+        }))
     ));
 }
 
@@ -439,7 +449,10 @@ fn signer_must_match_leaf() {
         new_leaves: &[],
     };
     let r = plan_update_path(&f.p, &mut f.tree.clone(), &params, b"g");
-    assert!(matches!(r, Err(TreeKemError::SignerMismatch)));
+    assert!(matches!(
+        r,
+        Err(Error::ApiMisuse(ApiMisuse::SignerMismatch))
+    ));
 }
 
 #[test]

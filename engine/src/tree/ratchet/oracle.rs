@@ -1,10 +1,10 @@
 //! The validation code as it was before subtree-parallel validation: a test-only oracle that
 //! the new code (serial and parallel) is compared against on the same trees.
 
+use crate::error::TreeError;
 use std::collections::HashSet;
 
 use super::super::math::{self, LeafIndex, NodeIndex};
-use super::super::TreeError;
 use super::{validate_leaf_node, RatchetTree, LEAF_CHECK_CUTOFF};
 use crate::batch::Executor;
 use crate::codec::{LeafNode, Node};

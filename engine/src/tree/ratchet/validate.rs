@@ -29,10 +29,10 @@
 //! Errors are reported in a fixed order of checks (unmerged leaves, keys, leaves, parent
 //! hashes), and within a check at the lowest index, so serial and parallel agree.
 
+use crate::error::TreeError;
 use std::collections::HashSet;
 
 use super::super::math::{self, LeafIndex, NodeIndex};
-use super::super::TreeError;
 use super::{validate_leaf_node, RatchetTree, LEAF_CHECK_CUTOFF};
 use crate::batch::{self, Executor, Join, RayonJoin, SerialJoin};
 use crate::codec::{self, LeafNode, LeafNodeHashInput, Node, ParentNodeHashInput, TreeHashInput};
