@@ -5,6 +5,9 @@
 //! cargo bench -p canopy-bench --bench multi_group
 //! ```
 
+// criterion_group! generates an undocumented public function.
+#![allow(missing_docs)]
+
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion};
 
 use canopy_engine::batch::Executor;
@@ -33,7 +36,7 @@ fn groups(count: u32, members: u32) -> Vec<Group> {
                 .expect("seeded signer");
             let mut group =
                 Group::create(p, &g.to_be_bytes(), b"creator", signer, config).expect("create");
-            let adds = (1..members)
+            let adds: Vec<_> = (1..members)
                 .map(|i| {
                     let mut s = [0x1f; 32];
                     s[..4].copy_from_slice(&g.to_be_bytes());
@@ -44,10 +47,7 @@ fn groups(count: u32, members: u32) -> Vec<Group> {
                 })
                 .collect();
             group
-                .commit(&CommitOptions {
-                    adds,
-                    ..CommitOptions::default()
-                })
+                .commit(&CommitOptions::new().adds(adds))
                 .expect("bulk add");
             group
         })
@@ -55,10 +55,7 @@ fn groups(count: u32, members: u32) -> Vec<Group> {
 }
 
 fn bench(c: &mut Criterion) {
-    let options = CommitOptions {
-        force_path: true,
-        ..CommitOptions::default()
-    };
+    let options = CommitOptions::new().with_path();
     let mut group = c.benchmark_group("multi_group_commit");
     group.sample_size(10);
     for (count, members) in [(64u32, 16u32), (16, 1000)] {

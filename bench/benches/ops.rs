@@ -21,6 +21,9 @@
 //! CANOPY_BENCH_PEERS=mls-rs cargo bench --bench ops         # Canopy and mls-rs only
 //! ```
 
+// criterion_group! generates an undocumented public function.
+#![allow(missing_docs)]
+
 use std::time::Duration;
 
 use anyhow::Result;
@@ -165,10 +168,7 @@ fn benches(c: &mut Criterion) {
     // commit: no proposals, with an UpdatePath.
     let mut g = c.benchmark_group("commit");
     for (n, s) in &states {
-        let options = CommitOptions {
-            force_path: true,
-            ..CommitOptions::default()
-        };
+        let options = CommitOptions::new().with_path();
         canopy_commit(&mut g, BenchmarkId::new("canopy", *n), &s.admin, options);
         for &kind in &peers {
             let id = BenchmarkId::new(kind.name(), *n);
@@ -180,11 +180,7 @@ fn benches(c: &mut Criterion) {
     // process: the admin's commit, processed by another member.
     let mut g = c.benchmark_group("process");
     for (n, s) in &states {
-        let commit = ok(s.admin.clone().commit(&CommitOptions {
-            force_path: true,
-            ..CommitOptions::default()
-        }))
-        .commit;
+        let commit = ok(s.admin.clone().commit(&CommitOptions::new().with_path())).commit;
         g.bench_function(BenchmarkId::new("canopy", *n), |b| {
             b.iter_batched(
                 || s.receiver.clone(),
@@ -215,11 +211,9 @@ fn benches(c: &mut Criterion) {
     for (n, s) in states.iter_mut() {
         let (kp, _) = ok(s.fresh_kp());
         let kp_bytes = ok(kp_message(&kp));
-        let options = CommitOptions {
-            adds: vec![kp],
-            ratchet_tree_in_welcome: true,
-            ..CommitOptions::default()
-        };
+        let options = CommitOptions::new()
+            .adds(vec![kp])
+            .ratchet_tree_in_welcome();
         canopy_commit(&mut g, BenchmarkId::new("canopy", *n), &s.admin, options);
         for &kind in &peers {
             let id = BenchmarkId::new(kind.name(), *n);
@@ -233,10 +227,7 @@ fn benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("remove1");
     for (n, s) in &states {
         let victim = s.victim();
-        let options = CommitOptions {
-            removes: vec![victim],
-            ..CommitOptions::default()
-        };
+        let options = CommitOptions::new().removes(vec![victim]);
         canopy_commit(&mut g, BenchmarkId::new("canopy", *n), &s.admin, options);
         for &kind in &peers {
             let id = BenchmarkId::new(kind.name(), *n);
@@ -270,11 +261,7 @@ fn benches(c: &mut Criterion) {
             &mut g,
             BenchmarkId::new("canopy", *n),
             &creator,
-            CommitOptions {
-                adds: kps,
-                ratchet_tree_in_welcome: true,
-                ..CommitOptions::default()
-            },
+            CommitOptions::new().adds(kps).ratchet_tree_in_welcome(),
         );
         for &kind in &peers {
             g.bench_function(BenchmarkId::new(kind.name(), *n), |b| {

@@ -78,11 +78,11 @@ fn main() -> Result<()> {
         let (kp, _) = key_package_from_seed(&p, b"new", &seed, default_lifetime(NOW))?;
         let mut g = admin.clone();
         let t = Instant::now();
-        g.commit(&CommitOptions {
-            adds: vec![kp],
-            ratchet_tree_in_welcome: true,
-            ..CommitOptions::default()
-        })?;
+        g.commit(
+            &CommitOptions::new()
+                .adds(vec![kp])
+                .ratchet_tree_in_welcome(),
+        )?;
         let _ = t;
         Ok(())
     })?;

@@ -56,11 +56,11 @@ fn main() -> Result<()> {
         cfg.now = NOW;
         let state = generate(&cfg)?;
         let mut admin = state.member_group(LeafIndex(0), config())?;
-        let out = admin.commit(&CommitOptions {
-            adds: vec![kp.clone()],
-            ratchet_tree_in_welcome: true,
-            ..CommitOptions::default()
-        })?;
+        let out = admin.commit(
+            &CommitOptions::new()
+                .adds(vec![kp.clone()])
+                .ratchet_tree_in_welcome(),
+        )?;
         out.welcome.ok_or_else(|| anyhow!("no Welcome"))?
     };
     let welcome_len = welcome.len();

@@ -94,11 +94,11 @@ fn main() -> Result<()> {
     cfg.now = NOW;
     let state = generate(&cfg)?;
     let mut admin = state.member_group(LeafIndex(0), config())?;
-    let out = admin.commit(&CommitOptions {
-        adds: vec![kp],
-        ratchet_tree_in_welcome: true,
-        ..CommitOptions::default()
-    })?;
+    let out = admin.commit(
+        &CommitOptions::new()
+            .adds(vec![kp])
+            .ratchet_tree_in_welcome(),
+    )?;
     let welcome = out.welcome.ok_or_else(|| anyhow!("no Welcome"))?;
     let path =
         std::env::temp_dir().join(format!("canopy-member-memory-{}.bin", std::process::id()));

@@ -362,11 +362,11 @@ pub fn run(cfg: &CompareConfig) -> Result<Report> {
 /// like a peer's), processed by the receiver.
 fn join_canopy_member(setup: &mut Setup) -> Result<Group> {
     let (kp, secrets) = setup.fresh_kp()?;
-    let out = setup.admin.commit(&CommitOptions {
-        adds: vec![kp.clone()],
-        ratchet_tree_in_welcome: true,
-        ..CommitOptions::default()
-    })?;
+    let out = setup.admin.commit(
+        &CommitOptions::new()
+            .adds(vec![kp.clone()])
+            .ratchet_tree_in_welcome(),
+    )?;
     setup.receiver.process(&out.commit)?;
     let welcome = out.welcome.ok_or_else(|| anyhow!("no Welcome"))?;
     Ok(Group::join(
@@ -391,11 +391,11 @@ fn join_peer(
     let MlsMessageBody::KeyPackage(kp) = codec::decode::<MlsMessage>(&kp_bytes)?.body else {
         bail!("{kind} KeyPackage is not an MLSMessage(KeyPackage)");
     };
-    let out = setup.admin.commit(&CommitOptions {
-        adds: vec![kp],
-        ratchet_tree_in_welcome: true,
-        ..CommitOptions::default()
-    })?;
+    let out = setup.admin.commit(
+        &CommitOptions::new()
+            .adds(vec![kp])
+            .ratchet_tree_in_welcome(),
+    )?;
     setup.receiver.process(&out.commit)?;
     if let Some(c) = setup.committer.as_mut() {
         c.process(&out.commit)?;
@@ -444,10 +444,7 @@ fn measure(
             setup
                 .admin
                 .clone()
-                .commit(&CommitOptions {
-                    force_path: true,
-                    ..CommitOptions::default()
-                })?
+                .commit(&CommitOptions::new().with_path())?
                 .commit,
         )
     } else {
@@ -558,11 +555,9 @@ fn canopy_sample(
             )?;
             // The options are built outside the timed closure: copying 49,999 KeyPackages is
             // the harness's work, not the commit's.
-            let options = CommitOptions {
-                adds: build_kps.iter().map(|(k, _)| k.clone()).collect(),
-                ratchet_tree_in_welcome: true,
-                ..CommitOptions::default()
-            };
+            let options = CommitOptions::new()
+                .adds(build_kps.iter().map(|(k, _)| k.clone()))
+                .ratchet_tree_in_welcome();
             timed(&mut || {
                 let out = g.commit(&options)?;
                 Ok((commit_bytes(&out), out.counts.hpke_seals))
@@ -574,19 +569,11 @@ fn canopy_sample(
                 _ => setup.admin.clone(),
             };
             let options = match op {
-                Op::Commit | Op::CommitCreator => CommitOptions {
-                    force_path: true,
-                    ..CommitOptions::default()
-                },
-                Op::Add1 => CommitOptions {
-                    adds: vec![setup.fresh_kp()?.0],
-                    ratchet_tree_in_welcome: true,
-                    ..CommitOptions::default()
-                },
-                _ => CommitOptions {
-                    removes: vec![victim],
-                    ..CommitOptions::default()
-                },
+                Op::Commit | Op::CommitCreator => CommitOptions::new().with_path(),
+                Op::Add1 => CommitOptions::new()
+                    .adds(vec![setup.fresh_kp()?.0])
+                    .ratchet_tree_in_welcome(),
+                _ => CommitOptions::new().removes(vec![victim]),
             };
             timed(&mut || {
                 let out = g.commit(&options)?;
@@ -603,11 +590,11 @@ fn canopy_sample(
         }
         Op::Join => {
             let (kp, secrets) = setup.fresh_kp()?;
-            let out = setup.admin.clone().commit(&CommitOptions {
-                adds: vec![kp.clone()],
-                ratchet_tree_in_welcome: true,
-                ..CommitOptions::default()
-            })?;
+            let out = setup.admin.clone().commit(
+                &CommitOptions::new()
+                    .adds(vec![kp.clone()])
+                    .ratchet_tree_in_welcome(),
+            )?;
             let welcome = out.welcome.ok_or_else(|| anyhow!("no Welcome"))?;
             let config = setup.config.clone();
             let provider = setup.provider;
@@ -709,11 +696,11 @@ fn peer_sample(
             else {
                 bail!("not a KeyPackage");
             };
-            let out = setup.admin.clone().commit(&CommitOptions {
-                adds: vec![kp],
-                ratchet_tree_in_welcome: true,
-                ..CommitOptions::default()
-            })?;
+            let out = setup.admin.clone().commit(
+                &CommitOptions::new()
+                    .adds(vec![kp])
+                    .ratchet_tree_in_welcome(),
+            )?;
             let welcome = out.welcome.ok_or_else(|| anyhow!("no Welcome"))?;
             with_limit(limit, move || {
                 let t = Instant::now();

@@ -94,11 +94,11 @@ impl Shared {
     /// A Welcome (with the tree) that adds `kp` to a copy of the group; the group itself is
     /// not advanced.
     pub fn welcome_for(&self, kp: KeyPackage) -> Result<Vec<u8>> {
-        let out = self.admin.clone().commit(&CommitOptions {
-            adds: vec![kp],
-            ratchet_tree_in_welcome: true,
-            ..CommitOptions::default()
-        })?;
+        let out = self.admin.clone().commit(
+            &CommitOptions::new()
+                .adds(vec![kp])
+                .ratchet_tree_in_welcome(),
+        )?;
         out.welcome
             .ok_or_else(|| anyhow!("commit adding a member made no Welcome"))
     }
@@ -109,11 +109,11 @@ impl Shared {
     pub fn join_peer(&mut self, kind: PeerKind) -> Result<()> {
         let mut peer = new_member(kind, format!("peer-{kind}").as_bytes())?;
         let kp = key_package_of(&peer.key_package()?)?;
-        let out = self.admin.commit(&CommitOptions {
-            adds: vec![kp],
-            ratchet_tree_in_welcome: true,
-            ..CommitOptions::default()
-        })?;
+        let out = self.admin.commit(
+            &CommitOptions::new()
+                .adds(vec![kp])
+                .ratchet_tree_in_welcome(),
+        )?;
         self.receiver.process(&out.commit)?;
         for (_, p) in self.peers.iter_mut() {
             p.process(&out.commit)?;

@@ -9,6 +9,7 @@ use canopy_engine::crypto::{CipherSuite, Provider};
 use canopy_engine::group::{CommitOptions, Group, GroupConfig};
 use canopy_engine::key_package::key_package;
 use canopy_engine::tree::LeafIndex;
+use canopy_engine::TreeDelivery;
 
 fn agree(canopy: &Group, peers: &[Box<dyn PeerMember>]) {
     let auth = canopy.epoch_authenticator().as_bytes().to_vec();
@@ -62,14 +63,16 @@ fn canopy_group_with_openmls_and_mls_rs_members() {
             .collect();
         adds.push(key_package(&p, b"extra-1").unwrap().0);
         adds.push(key_package(&p, b"extra-2").unwrap().0);
-        let out = canopy
-            .commit(&CommitOptions {
-                adds,
-                force_path: true,
-                ratchet_tree_in_welcome: tree_in_welcome,
-                ..CommitOptions::default()
-            })
-            .unwrap();
+        let out =
+            canopy
+                .commit(&CommitOptions::new().adds(adds).with_path().ratchet_tree(
+                    if tree_in_welcome {
+                        TreeDelivery::InWelcome
+                    } else {
+                        TreeDelivery::OutOfBand
+                    },
+                ))
+                .unwrap();
         let tree = canopy.ratchet_tree_bytes().unwrap();
         for m in peers.iter_mut() {
             m.join(
@@ -87,19 +90,11 @@ fn canopy_group_with_openmls_and_mls_rs_members() {
             .key_package()
             .unwrap();
         for options in [
-            CommitOptions {
-                force_path: true,
-                ..CommitOptions::default()
-            },
-            CommitOptions {
-                adds: vec![decode_kp(&peer_kp)],
-                ratchet_tree_in_welcome: true,
-                ..CommitOptions::default()
-            },
-            CommitOptions {
-                removes: vec![LeafIndex(3)],
-                ..CommitOptions::default()
-            },
+            CommitOptions::new().with_path(),
+            CommitOptions::new()
+                .adds(vec![decode_kp(&peer_kp)])
+                .ratchet_tree_in_welcome(),
+            CommitOptions::new().removes(vec![LeafIndex(3)]),
         ] {
             let out = canopy.commit(&options).unwrap();
             for m in peers.iter_mut() {
@@ -269,19 +264,15 @@ fn peer_creates_group_and_canopy_joins_from_its_welcome() {
                 .key_package()
                 .unwrap();
             for options in [
-                CommitOptions {
-                    force_path: true,
-                    ..CommitOptions::default()
-                },
-                CommitOptions {
-                    adds: vec![decode_kp(&peer_kp)],
-                    ratchet_tree_in_welcome: tree_in_welcome,
-                    ..CommitOptions::default()
-                },
-                CommitOptions {
-                    removes: vec![LeafIndex(passive_leaf(&canopy, &live))],
-                    ..CommitOptions::default()
-                },
+                CommitOptions::new().with_path(),
+                CommitOptions::new()
+                    .adds(vec![decode_kp(&peer_kp)])
+                    .ratchet_tree(if tree_in_welcome {
+                        TreeDelivery::InWelcome
+                    } else {
+                        TreeDelivery::OutOfBand
+                    }),
+                CommitOptions::new().removes(vec![LeafIndex(passive_leaf(&canopy, &live))]),
             ] {
                 let out = canopy.commit(&options).unwrap();
                 creator.process(&out.commit).unwrap();

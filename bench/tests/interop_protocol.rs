@@ -164,11 +164,11 @@ fn peer_joins_canopy_group_by_external_commit_and_resyncs() {
             .unwrap();
             let (kp, secrets) = key_package(&p, b"canopy-2").unwrap();
             let out = canopy
-                .commit(&CommitOptions {
-                    adds: vec![kp.clone()],
-                    ratchet_tree_in_welcome: true,
-                    ..CommitOptions::default()
-                })
+                .commit(
+                    &CommitOptions::new()
+                        .adds(vec![kp.clone()])
+                        .ratchet_tree_in_welcome(),
+                )
                 .unwrap();
             let mut canopy2 = Group::join(
                 p,
@@ -200,12 +200,7 @@ fn peer_joins_canopy_group_by_external_commit_and_resyncs() {
             committed(canopy.process(&out.commit).unwrap());
             committed(canopy2.process(&out.commit).unwrap());
             agree(&step("joiner's commit"), &canopy, &[&*peer]);
-            let out = canopy
-                .commit(&CommitOptions {
-                    force_path: true,
-                    ..CommitOptions::default()
-                })
-                .unwrap();
+            let out = canopy.commit(&CommitOptions::new().with_path()).unwrap();
             peer.process(&out.commit).unwrap();
             committed(canopy2.process(&out.commit).unwrap());
             agree(&step("Canopy's commit"), &canopy, &[&*peer]);
@@ -276,12 +271,7 @@ fn canopy_joins_peer_group_by_external_commit_and_resyncs() {
             assert_eq!(canopy.own_leaf(), LeafIndex(2));
 
             // Canopy commits; then the peer does.
-            let out = canopy
-                .commit(&CommitOptions {
-                    force_path: true,
-                    ..CommitOptions::default()
-                })
-                .unwrap();
+            let out = canopy.commit(&CommitOptions::new().with_path()).unwrap();
             creator.process(&out.commit).unwrap();
             other.process(&out.commit).unwrap();
             agree(&step("joiner's commit"), &canopy, &[&*creator, &*other]);
@@ -336,24 +326,24 @@ mod openmls_ds {
     use openmls_rust_crypto::OpenMlsRustCrypto;
     use openmls_traits::OpenMlsProvider as _;
 
-    pub struct Ds {
+    pub(crate) struct Ds {
         pub key: SignatureKeyPair,
         pub index: u32,
     }
 
     impl Ds {
-        pub fn new(index: u32) -> Self {
+        pub(crate) fn new(index: u32) -> Self {
             Ds {
                 key: SignatureKeyPair::new(SignatureScheme::ED25519).unwrap(),
                 index,
             }
         }
 
-        pub fn public_key(&self) -> Vec<u8> {
+        pub(crate) fn public_key(&self) -> Vec<u8> {
             self.key.to_public_vec()
         }
 
-        pub fn remove(&self, group_id: &[u8], epoch: u64, leaf: u32) -> Vec<u8> {
+        pub(crate) fn remove(&self, group_id: &[u8], epoch: u64, leaf: u32) -> Vec<u8> {
             ExternalProposal::new_remove::<OpenMlsRustCrypto>(
                 LeafNodeIndex::new(leaf),
                 GroupId::from_slice(group_id),
@@ -366,7 +356,7 @@ mod openmls_ds {
             .unwrap()
         }
 
-        pub fn add(&self, group_id: &[u8], epoch: u64, key_package: &[u8]) -> Vec<u8> {
+        pub(crate) fn add(&self, group_id: &[u8], epoch: u64, key_package: &[u8]) -> Vec<u8> {
             let provider = OpenMlsRustCrypto::default();
             let MlsMessageBodyIn::KeyPackage(kp) =
                 MlsMessageIn::tls_deserialize_exact_bytes(key_package)
@@ -438,12 +428,15 @@ fn external_sender_remove_and_add_committed_by_either_side() {
         let mut peer = new_member(kind, b"peer").unwrap();
         let (victim_kp, victim_secrets) = key_package(&p, b"victim").unwrap();
         let out = canopy
-            .commit(&CommitOptions {
-                adds: vec![decode_kp(&peer.key_package().unwrap()), victim_kp.clone()],
-                group_context_extensions: Some(vec![external_senders_extension(&senders).unwrap()]),
-                ratchet_tree_in_welcome: true,
-                ..CommitOptions::default()
-            })
+            .commit(
+                &CommitOptions::new()
+                    .adds(vec![
+                        decode_kp(&peer.key_package().unwrap()),
+                        victim_kp.clone(),
+                    ])
+                    .group_context_extensions(vec![external_senders_extension(&senders).unwrap()])
+                    .ratchet_tree_in_welcome(),
+            )
             .unwrap();
         peer.join(out.welcome.as_ref().unwrap(), None).unwrap();
         let mut victim = Group::join(
@@ -556,10 +549,7 @@ fn external_sender_remove_and_add_committed_by_either_side() {
             peer.process(proposal).unwrap();
         }
         let out = canopy
-            .commit(&CommitOptions {
-                ratchet_tree_in_welcome: true,
-                ..CommitOptions::default()
-            })
+            .commit(&CommitOptions::new().ratchet_tree_in_welcome())
             .unwrap();
         assert!(out.omitted.is_empty());
         peer.process(&out.commit).unwrap();
@@ -604,11 +594,11 @@ fn canopy_and_peer(
         Group::create(p, group_id, b"canopy", key.clone(), GroupConfig::default()).unwrap();
     let mut peer = new_member(kind, b"peer").unwrap();
     let out = canopy
-        .commit(&CommitOptions {
-            adds: vec![decode_kp(&peer.key_package().unwrap())],
-            ratchet_tree_in_welcome: true,
-            ..CommitOptions::default()
-        })
+        .commit(
+            &CommitOptions::new()
+                .adds(vec![decode_kp(&peer.key_package().unwrap())])
+                .ratchet_tree_in_welcome(),
+        )
         .unwrap();
     peer.join(out.welcome.as_ref().unwrap(), None).unwrap();
     (canopy, key, peer)
@@ -630,10 +620,7 @@ fn reinit_committed_by_canopy_successor_started_by_canopy() {
         let step = |s: &str| format!("{kind}: {s}");
         let (mut canopy, key, mut peer) = canopy_and_peer(kind, b"reinit-by-canopy");
         let out = canopy
-            .commit(&CommitOptions {
-                reinit: Some(reinit_to(b"successor-of-canopy")),
-                ..CommitOptions::default()
-            })
+            .commit(&CommitOptions::new().reinit(reinit_to(b"successor-of-canopy")))
             .unwrap();
         peer.process(&out.commit).unwrap();
         agree(&step("ReInit committed"), &canopy, &[&*peer]);
@@ -729,12 +716,7 @@ fn reinit_committed_by_peer_successor_started_by_peer() {
         committed(canopy.process(&out.commit).unwrap());
         agree(&step("ReInit committed"), &canopy, &[&*creator]);
         // Neither side goes on in the old group.
-        assert!(canopy
-            .commit(&CommitOptions {
-                force_path: true,
-                ..CommitOptions::default()
-            })
-            .is_err());
+        assert!(canopy.commit(&CommitOptions::new().with_path()).is_err());
         assert!(creator.commit(CommitOp::Empty, false).is_err());
 
         let (kp, secrets) = key_package(&p, b"canopy").unwrap();
@@ -757,12 +739,7 @@ fn reinit_committed_by_peer_successor_started_by_peer() {
         assert_eq!(successor.member_count(), 2);
         agree(&step("successor"), &successor, &[&*creator]);
         talk(&mut successor, &mut *creator);
-        let out = successor
-            .commit(&CommitOptions {
-                force_path: true,
-                ..CommitOptions::default()
-            })
-            .unwrap();
+        let out = successor.commit(&CommitOptions::new().with_path()).unwrap();
         creator.process(&out.commit).unwrap();
         agree(
             &step("successor, Canopy's commit"),
@@ -788,10 +765,7 @@ fn reinit_successor_started_by_the_member_that_processed_it() {
     // Canopy commits; mls-rs starts the successor.
     let (mut canopy, _, mut peer) = canopy_and_peer(kind, b"reinit-cross-1");
     let out = canopy
-        .commit(&CommitOptions {
-            reinit: Some(reinit_to(b"successor-cross-1")),
-            ..CommitOptions::default()
-        })
+        .commit(&CommitOptions::new().reinit(reinit_to(b"successor-cross-1")))
         .unwrap();
     peer.process(&out.commit).unwrap();
     agree("Canopy's ReInit", &canopy, &[&*peer]);

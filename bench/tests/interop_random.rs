@@ -11,6 +11,7 @@
 //! The other members are generated Canopy members that never act, plus the members added
 //! on the way (from Canopy- and peer-made KeyPackages); removes take them.
 
+use canopy_engine::{PathPolicy, TreeDelivery};
 use std::time::Instant;
 
 use canopy_bench::peers::{new_member, CommitOp, PeerKind, PeerMember};
@@ -315,13 +316,21 @@ impl Run {
             Live::Canopy(g) => {
                 self.tally.canopy_commits += 1;
                 let out = g
-                    .commit(&CommitOptions {
-                        adds: kps.iter().map(|b| decode_kp(b)).collect(),
-                        removes: removes.iter().map(|&l| LeafIndex(l)).collect(),
-                        force_path: op != 2,
-                        ratchet_tree_in_welcome: tree_in_welcome,
-                        ..CommitOptions::default()
-                    })
+                    .commit(
+                        &CommitOptions::new()
+                            .adds(kps.iter().map(|b| decode_kp(b)))
+                            .removes(removes.iter().map(|&l| LeafIndex(l)))
+                            .path(if op != 2 {
+                                PathPolicy::Always
+                            } else {
+                                PathPolicy::WhenRequired
+                            })
+                            .ratchet_tree(if tree_in_welcome {
+                                TreeDelivery::InWelcome
+                            } else {
+                                TreeDelivery::OutOfBand
+                            }),
+                    )
                     .unwrap_or_else(|e| panic!("canopy commit {} at {n}: {e}", OP_NAMES[op]));
                 let tree = (!tree_in_welcome).then(|| g.ratchet_tree_bytes().unwrap());
                 (out.commit, out.welcome, tree)
@@ -451,11 +460,7 @@ fn run(kind: PeerKind, seed: u64) {
         unreachable!()
     };
     let out = admin
-        .commit(&CommitOptions {
-            adds: kps,
-            ratchet_tree_in_welcome: true,
-            ..CommitOptions::default()
-        })
+        .commit(&CommitOptions::new().adds(kps).ratchet_tree_in_welcome())
         .unwrap();
     for m in run.live[1..].iter_mut() {
         m.process(&out.commit);

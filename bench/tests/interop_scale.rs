@@ -68,11 +68,11 @@ fn scale(members: u32) {
         let mut peer = new_member(kind, format!("scale-{kind}").as_bytes()).unwrap();
         let kp = decode_kp(&peer.key_package().unwrap());
         let out = admin
-            .commit(&CommitOptions {
-                adds: vec![kp],
-                ratchet_tree_in_welcome: true,
-                ..CommitOptions::default()
-            })
+            .commit(
+                &CommitOptions::new()
+                    .adds(vec![kp])
+                    .ratchet_tree_in_welcome(),
+            )
             .unwrap();
         receiver.process(&out.commit).unwrap();
         for p in peers.iter_mut() {
@@ -113,35 +113,15 @@ fn scale(members: u32) {
             .collect()
     };
     let commits = [
-        (
-            "path",
-            CommitOptions {
-                force_path: true,
-                ..CommitOptions::default()
-            },
-        ),
-        (
-            "add 3",
-            CommitOptions {
-                adds: kps("add", 3),
-                ..CommitOptions::default()
-            },
-        ),
-        (
-            "remove 2",
-            CommitOptions {
-                removes: passive(&admin, 2),
-                ..CommitOptions::default()
-            },
-        ),
+        ("path", CommitOptions::new().with_path()),
+        ("add 3", CommitOptions::new().adds(kps("add", 3))),
+        ("remove 2", CommitOptions::new().removes(passive(&admin, 2))),
         (
             "remove 2 + add 2 + path",
-            CommitOptions {
-                removes: passive(&admin, 8)[4..6].to_vec(),
-                adds: kps("mixed", 2),
-                force_path: true,
-                ..CommitOptions::default()
-            },
+            CommitOptions::new()
+                .removes(passive(&admin, 8)[4..6].to_vec())
+                .adds(kps("mixed", 2))
+                .with_path(),
         ),
     ];
     for (name, options) in commits {

@@ -109,12 +109,7 @@ fn independent_counts_match_the_engine() {
         };
         for leaf in state.members().step_by(9) {
             let mut g = state.member_group(leaf, config.clone()).unwrap();
-            let out = g
-                .commit(&CommitOptions {
-                    force_path: true,
-                    ..CommitOptions::default()
-                })
-                .unwrap();
+            let out = g.commit(&CommitOptions::new().with_path()).unwrap();
             let (nodes, sizes) = independent_counts(g.tree(), leaf, &[]);
             assert_eq!(out.counts.path_nodes, nodes, "{kind:?} {leaf:?}");
             assert_eq!(

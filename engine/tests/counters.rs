@@ -29,11 +29,7 @@ fn a_bulk_add_commit_counts_exactly() {
         let mut g = Group::create(p, b"g", b"c", signer, config).unwrap();
         let before = counters::snapshot();
         let out = g
-            .commit(&CommitOptions {
-                adds: kps.clone(),
-                force_path: true,
-                ..CommitOptions::default()
-            })
+            .commit(&CommitOptions::new().adds(kps.clone()).with_path())
             .unwrap();
         let d = counters::snapshot() - before;
         // Three Welcome seals; the path has no one to encrypt to (new leaves are excluded).

@@ -99,10 +99,7 @@ fn delivery_service_removes_and_adds() {
         m[i].process(&add).unwrap();
     }
     let out = m[3]
-        .commit(&CommitOptions {
-            ratchet_tree_in_welcome: true,
-            ..CommitOptions::default()
-        })
+        .commit(&CommitOptions::new().ratchet_tree_in_welcome())
         .unwrap();
     for i in [0, 1] {
         m[i].process(&out.commit).unwrap();
@@ -133,10 +130,7 @@ fn delivery_service_removes_and_adds() {
         ));
     }
     let out = m[0]
-        .commit(&CommitOptions {
-            ratchet_tree_in_welcome: true,
-            ..CommitOptions::default()
-        })
+        .commit(&CommitOptions::new().ratchet_tree_in_welcome())
         .unwrap();
     m[1].process(&out.commit).unwrap();
     let me = Group::join(

@@ -31,6 +31,7 @@ use canopy_engine::key_package::{
 use canopy_engine::schedule::EpochSecrets;
 use canopy_engine::tree::LeafIndex;
 use canopy_engine::Error;
+use canopy_engine::Protection;
 use canopy_engine::{ApiMisuse, PeerMisbehaved, TreeError, Unsupported};
 
 /// A fixed time, so KeyPackage lifetimes are reproducible.
@@ -93,12 +94,12 @@ fn fixture() -> Fixture {
         Group::create(p, b"hostile", b"creator", creator_signer.clone(), config(1)).unwrap();
     let kps: Vec<_> = (1..MEMBERS).map(|i| kp(&p, i)).collect();
     let out = creator
-        .commit(&CommitOptions {
-            adds: kps.iter().map(|(k, _)| k.clone()).collect(),
-            force_path: true,
-            ratchet_tree_in_welcome: true,
-            ..CommitOptions::default()
-        })
+        .commit(
+            &CommitOptions::new()
+                .adds(kps.iter().map(|(k, _)| k.clone()))
+                .with_path()
+                .ratchet_tree_in_welcome(),
+        )
         .unwrap();
     let mut members = vec![creator];
     let mut signers = vec![creator_signer];
@@ -119,10 +120,7 @@ fn fixture() -> Fixture {
     // One more real epoch with a path from another member, so the tree has several
     // populated paths.
     let out = members[2]
-        .commit(&CommitOptions {
-            force_path: true,
-            ..CommitOptions::default()
-        })
+        .commit(&CommitOptions::new().with_path())
         .unwrap();
     for (i, m) in members.iter_mut().enumerate() {
         if i != 2 {
@@ -165,13 +163,13 @@ fn fixture() -> Fixture {
     let joiner = kp(&p, 100);
     let mut committer_after = members[COMMITTER].clone();
     let out = committer_after
-        .commit(&CommitOptions {
-            adds: vec![joiner.0.clone()],
-            removes: vec![LeafIndex(VICTIM)],
-            force_path: true,
-            ratchet_tree_in_welcome: true,
-            ..CommitOptions::default()
-        })
+        .commit(
+            &CommitOptions::new()
+                .adds(vec![joiner.0.clone()])
+                .removes(vec![LeafIndex(VICTIM)])
+                .with_path()
+                .ratchet_tree_in_welcome(),
+        )
         .unwrap();
     let victim = members[VICTIM as usize].clone();
     Fixture {
@@ -1569,8 +1567,10 @@ fn invalid_proposals_are_refused_and_expired_ones_left_out() {
     .unwrap()
     .0;
     let mut proposer = f.members[sender].clone();
-    let add_msg = proposer.propose_add(short, false).unwrap();
-    let remove_msg = proposer.propose_remove(LeafIndex(VICTIM), false).unwrap();
+    let add_msg = proposer.propose_add(short, Protection::Public).unwrap();
+    let remove_msg = proposer
+        .propose_remove(LeafIndex(VICTIM), Protection::Public)
+        .unwrap();
     let mut committer = f.members[RECEIVER].clone();
     assert!(matches!(
         committer.process(&add_msg).unwrap(),
@@ -1615,12 +1615,7 @@ fn invalid_proposals_are_refused_and_expired_ones_left_out() {
     assert!(committer.discard_proposal(&reference));
     assert!(!committer.discard_proposal(&reference));
     assert_eq!(committer.cached_proposals().count(), 0);
-    let out = committer
-        .commit(&CommitOptions {
-            force_path: true,
-            ..CommitOptions::default()
-        })
-        .unwrap();
+    let out = committer.commit(&CommitOptions::new().with_path()).unwrap();
     assert!(out.omitted.is_empty());
     assert!(committer.tree().leaf(LeafIndex(VICTIM)).is_some());
 }

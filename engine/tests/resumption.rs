@@ -43,10 +43,7 @@ fn reinit_into_another_cipher_suite() {
         extensions: Vec::new(),
     };
     let out = m[1]
-        .commit(&CommitOptions {
-            reinit: Some(reinit.clone()),
-            ..CommitOptions::default()
-        })
+        .commit(&CommitOptions::new().reinit(reinit.clone()))
         .unwrap();
     for i in [0, 2] {
         m[i].process(&out.commit).unwrap();
@@ -104,17 +101,14 @@ fn reinit_into_another_cipher_suite() {
     // A reinit or branch PSK cannot be proposed in a running group.
     let e = joined[0]
         .clone()
-        .commit(&CommitOptions {
-            psks: vec![codec::PreSharedKeyId {
-                source: codec::PskSource::Resumption {
-                    usage: codec::ResumptionPskUsage::Reinit,
-                    psk_group_id: b"old-group".to_vec().into(),
-                    psk_epoch: m[0].epoch(),
-                },
-                psk_nonce: vec![0; 32].into(),
-            }],
-            ..CommitOptions::default()
-        })
+        .commit(&CommitOptions::new().psks(vec![codec::PreSharedKeyId {
+            source: codec::PskSource::Resumption {
+                usage: codec::ResumptionPskUsage::Reinit,
+                psk_group_id: b"old-group".to_vec().into(),
+                psk_epoch: m[0].epoch(),
+            },
+            psk_nonce: vec![0; 32].into(),
+        }]))
         .unwrap_err();
     assert!(
         matches!(

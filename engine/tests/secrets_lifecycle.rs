@@ -27,6 +27,7 @@ use canopy_engine::key_package::{
 use canopy_engine::schedule::secret_tree::sender_data_key_nonce;
 use canopy_engine::schedule::{EpochSecrets, RatchetKind, SecretTree};
 use canopy_engine::tree::LeafIndex;
+use canopy_engine::Protection;
 use canopy_engine::{welcome, Error};
 use canopy_engine::{ApiMisuse, PeerMisbehaved};
 
@@ -67,12 +68,12 @@ fn live() -> (Provider, Vec<Group>, Vec<SignaturePrivateKey>) {
     let mut creator = Group::create(p, b"lifecycle", b"m0", signer.clone(), config(1)).unwrap();
     let kps: Vec<_> = (1..MEMBERS).map(|i| kp(&p, i)).collect();
     let out = creator
-        .commit(&CommitOptions {
-            adds: kps.iter().map(|(k, _)| k.clone()).collect(),
-            force_path: true,
-            ratchet_tree_in_welcome: true,
-            ..CommitOptions::default()
-        })
+        .commit(
+            &CommitOptions::new()
+                .adds(kps.iter().map(|(k, _)| k.clone()))
+                .with_path()
+                .ratchet_tree_in_welcome(),
+        )
         .unwrap();
     let mut members = vec![creator];
     let mut signers = vec![signer];
@@ -165,7 +166,9 @@ fn copy_rejects_replayed_application_message() {
 #[test]
 fn copy_rejects_replayed_private_proposal() {
     let (_, mut m, _) = live();
-    let proposal = m[1].propose_remove(LeafIndex(3), true).unwrap();
+    let proposal = m[1]
+        .propose_remove(LeafIndex(3), Protection::Private)
+        .unwrap();
     assert!(matches!(
         m[0].process(&proposal).unwrap(),
         ProcessOutcome::Proposal { sender, .. } if sender == canopy_engine::group::ProposalSender::Member(LeafIndex(1))
@@ -198,11 +201,11 @@ fn copy_rejects_replayed_private_commit() {
     let (_, mut m, _) = live();
     let epoch = m[0].epoch();
     let out = m[1]
-        .commit(&CommitOptions {
-            force_path: true,
-            private_message: true,
-            ..CommitOptions::default()
-        })
+        .commit(
+            &CommitOptions::new()
+                .with_path()
+                .protection(Protection::Private),
+        )
         .unwrap();
     assert!(matches!(
         m[0].process(&out.commit).unwrap(),
@@ -217,7 +220,9 @@ fn copy_rejects_replayed_private_commit() {
         },
     );
     // A handshake message within the epoch, replayed after a copy was taken.
-    let proposal = m[1].propose_remove(LeafIndex(3), true).unwrap();
+    let proposal = m[1]
+        .propose_remove(LeafIndex(3), Protection::Private)
+        .unwrap();
     m[0].process(&proposal).unwrap();
     let mut copy = m[0].clone();
     assert_framing(
@@ -321,24 +326,30 @@ fn copy_cannot_send_private_messages_in_the_epoch() {
     let epoch = m[0].epoch();
     let mut sent = vec![
         m[0].protect_application(b"before the copy").unwrap(),
-        m[0].propose_remove(LeafIndex(3), true).unwrap(),
+        m[0].propose_remove(LeafIndex(3), Protection::Private)
+            .unwrap(),
     ];
     let mut copy = m[0].clone();
 
     // Every way of sending a PrivateMessage fails on the copy, with the state unchanged.
     assert_send_from_copy(copy.protect_application(b"from the copy"));
-    assert_send_from_copy(copy.propose_remove(LeafIndex(2), true));
-    assert_send_from_copy(copy.propose_update(true));
-    assert_send_from_copy(copy.commit(&CommitOptions {
-        force_path: true,
-        private_message: true,
-        ..CommitOptions::default()
-    }));
+    assert_send_from_copy(copy.propose_remove(LeafIndex(2), Protection::Private));
+    assert_send_from_copy(copy.propose_update(Protection::Private));
+    assert_send_from_copy(
+        copy.commit(
+            &CommitOptions::new()
+                .with_path()
+                .protection(Protection::Private),
+        ),
+    );
     assert_eq!(copy.epoch(), epoch);
     assert_eq!(copy.pending_proposals().count(), 1);
     // The original goes on sending.
     sent.push(m[0].protect_application(b"after the copy").unwrap());
-    sent.push(m[0].propose_remove(LeafIndex(2), true).unwrap());
+    sent.push(
+        m[0].propose_remove(LeafIndex(2), Protection::Private)
+            .unwrap(),
+    );
     sent.push(m[0].protect_application(b"and more").unwrap());
 
     // Every message sent in the epoch, read with the epoch's secrets: no generation and no
@@ -373,12 +384,7 @@ fn copy_cannot_send_private_messages_in_the_epoch() {
     // original sent before the copy was taken), and in its new epoch the copy sends normally.
     let mut receiver = m[2].clone();
     receiver.process(&sent[1]).unwrap();
-    let out = copy
-        .commit(&CommitOptions {
-            force_path: true,
-            ..CommitOptions::default()
-        })
-        .unwrap();
+    let out = copy.commit(&CommitOptions::new().with_path()).unwrap();
     let app = copy.protect_application(b"new epoch").unwrap();
     receiver.process(&out.commit).unwrap();
     assert_eq!(receiver.unprotect_application(&app).unwrap(), b"new epoch");
@@ -493,12 +499,12 @@ fn epoch_set_up_deletes_consumed_secrets() {
     // Commit with an Add and a path, processed by the others, joined by the new member.
     let (new_kp, new_secrets) = kp(&p, 99);
     let out = m[0]
-        .commit(&CommitOptions {
-            adds: vec![new_kp.clone()],
-            force_path: true,
-            ratchet_tree_in_welcome: true,
-            ..CommitOptions::default()
-        })
+        .commit(
+            &CommitOptions::new()
+                .adds(vec![new_kp.clone()])
+                .with_path()
+                .ratchet_tree_in_welcome(),
+        )
         .unwrap();
     for g in m.iter_mut().skip(1) {
         g.process(&out.commit).unwrap();

@@ -36,11 +36,9 @@ fn digest(g: &Group) -> Vec<u8> {
 
 #[test]
 fn pending_commit_merged_equals_commit_at_once() {
-    let options = CommitOptions {
-        adds: vec![kp(&provider(), 50).0],
-        removes: vec![LeafIndex(2)],
-        ..CommitOptions::default()
-    };
+    let options = CommitOptions::new()
+        .adds(vec![kp(&provider(), 50).0])
+        .removes(vec![LeafIndex(2)]);
     let mut direct = group();
     let mut staged = group();
     let out_direct = direct[1].commit(&options).unwrap();
@@ -124,25 +122,14 @@ fn losing_the_race_clears_the_pending_commit() {
     let before_tree = m[1].ratchet_tree_bytes().unwrap();
     let before_auth = m[1].epoch_authenticator().as_bytes().to_vec();
     let mine = m[1]
-        .create_commit(&CommitOptions {
-            force_path: true,
-            ..CommitOptions::default()
-        })
+        .create_commit(&CommitOptions::new().with_path())
         .unwrap();
-    let theirs = m[2]
-        .commit(&CommitOptions {
-            force_path: true,
-            ..CommitOptions::default()
-        })
-        .unwrap();
+    let theirs = m[2].commit(&CommitOptions::new().with_path()).unwrap();
     // Explicit clear, on an identical copy of the group built afresh (a clone does not carry
     // a pending commit): the group is as it was before the commit.
     let mut cleared = group().remove(1);
     cleared
-        .create_commit(&CommitOptions {
-            force_path: true,
-            ..CommitOptions::default()
-        })
+        .create_commit(&CommitOptions::new().with_path())
         .unwrap();
     assert!(cleared.clear_pending_commit());
     assert!(!cleared.clear_pending_commit());

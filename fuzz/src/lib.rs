@@ -1,6 +1,7 @@
 //! Shared helpers of the canopy-engine fuzz targets (see `fuzz_targets/` and README.md
 //! "Fuzzing").
 
+use canopy_engine::Protection;
 use std::fmt::Debug;
 use std::sync::OnceLock;
 
@@ -149,11 +150,7 @@ pub mod live {
         let mut creator = Group::create(p, b"fuzz-live", b"m0", signer, config(1)).expect("create");
         let kps: Vec<_> = (1..4).map(|i| key_package(&p, i)).collect();
         let out = creator
-            .commit(&CommitOptions {
-                adds: kps.iter().map(|(k, _)| k.clone()).collect(),
-                ratchet_tree_in_welcome: true,
-                ..CommitOptions::default()
-            })
+            .commit(&CommitOptions::new().adds(kps.iter().map(|(k, _)| k.clone())).ratchet_tree_in_welcome())
             .expect("add commit");
         let welcome = out.welcome.expect("welcome");
         let mut members = vec![creator];
@@ -162,10 +159,7 @@ pub mod live {
         }
         // One path commit so parent nodes are populated.
         let out = members[1]
-            .commit(&CommitOptions {
-                force_path: true,
-                ..CommitOptions::default()
-            })
+            .commit(&CommitOptions::new().with_path())
             .expect("path commit");
         for (i, m) in members.iter_mut().enumerate() {
             if i != 1 {
@@ -180,30 +174,20 @@ pub mod live {
             "path",
             commit(
                 &members[0],
-                CommitOptions {
-                    force_path: true,
-                    ..CommitOptions::default()
-                },
+                CommitOptions::new().with_path(),
             )
             .commit,
         ));
         let add = commit(
             &members[3],
-            CommitOptions {
-                adds: vec![joiner.0.clone()],
-                ratchet_tree_in_welcome: true,
-                ..CommitOptions::default()
-            },
+            CommitOptions::new().adds(vec![joiner.0.clone()]).ratchet_tree_in_welcome(),
         );
         messages.push(("add", add.commit));
         messages.push((
             "remove",
             commit(
                 &members[1],
-                CommitOptions {
-                    removes: vec![LeafIndex(3)],
-                    ..CommitOptions::default()
-                },
+                CommitOptions::new().removes(vec![LeafIndex(3)]),
             )
             .commit,
         ));
@@ -211,12 +195,7 @@ pub mod live {
             "add_remove_path",
             commit(
                 &members[0],
-                CommitOptions {
-                    adds: vec![key_package(&p, 11).0],
-                    removes: vec![LeafIndex(1)],
-                    force_path: true,
-                    ..CommitOptions::default()
-                },
+                CommitOptions::new().adds(vec![key_package(&p, 11).0]).removes(vec![LeafIndex(1)]).with_path(),
             )
             .commit,
         ));
@@ -409,13 +388,7 @@ pub mod resigned {
 
         let commit = members[COMMITTER]
             .clone()
-            .commit(&CommitOptions {
-                adds: vec![kps[0].0.clone()],
-                removes: vec![LeafIndex(VICTIM as u32)],
-                psks: vec![psk(1)],
-                force_path: true,
-                ..CommitOptions::default()
-            })
+            .commit(&CommitOptions::new().adds(vec![kps[0].0.clone()]).removes(vec![LeafIndex(VICTIM as u32)]).psks(vec![psk(1)]).with_path())
             .expect("genuine commit")
             .commit;
         let mut r = members[RECEIVER].clone();
@@ -428,16 +401,16 @@ pub mod resigned {
 
         let proposer = || members[PROPOSER].clone();
         let proposals = vec![
-            ("update", proposer().propose_update(false)),
-            ("add", proposer().propose_add(kps[1].0.clone(), false)),
+            ("update", proposer().propose_update(Protection::Public)),
+            ("add", proposer().propose_add(kps[1].0.clone(), Protection::Public)),
             (
                 "remove",
-                proposer().propose_remove(LeafIndex(VICTIM as u32), false),
+                proposer().propose_remove(LeafIndex(VICTIM as u32), Protection::Public),
             ),
-            ("psk", proposer().propose_psk(psk(2), false)),
+            ("psk", proposer().propose_psk(psk(2), Protection::Public)),
             (
                 "gce",
-                proposer().propose_group_context_extensions(Vec::new(), false),
+                proposer().propose_group_context_extensions(Vec::new(), Protection::Public),
             ),
         ];
         let proposals = proposals

@@ -61,12 +61,7 @@ mod tests {
                 a.epoch_authenticator().as_bytes(),
                 b.epoch_authenticator().as_bytes()
             );
-            let out = a
-                .commit(&CommitOptions {
-                    force_path: true,
-                    ..CommitOptions::default()
-                })
-                .unwrap();
+            let out = a.commit(&CommitOptions::new().with_path()).unwrap();
             assert!(matches!(
                 b.process(&out.commit).unwrap(),
                 ProcessOutcome::Committed { .. }
@@ -78,10 +73,7 @@ mod tests {
             );
             // And the other way round, with a remove.
             let out = b
-                .commit(&CommitOptions {
-                    removes: vec![leaves[1]],
-                    ..CommitOptions::default()
-                })
+                .commit(&CommitOptions::new().removes(vec![leaves[1]]))
                 .unwrap();
             a.process(&out.commit).unwrap();
             assert_eq!(

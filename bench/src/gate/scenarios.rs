@@ -226,21 +226,14 @@ impl Prepared {
                 )?;
                 PreparedOp::Commit {
                     group,
-                    options: CommitOptions {
-                        adds,
-                        ratchet_tree_in_welcome: true,
-                        ..CommitOptions::default()
-                    },
+                    options: CommitOptions::new().adds(adds).ratchet_tree_in_welcome(),
                 }
             }
             Action::Commit => {
                 let shared = states.get(scenario.state, scenario.members)?;
                 PreparedOp::Commit {
                     group: shared.admin.clone(),
-                    options: CommitOptions {
-                        force_path: true,
-                        ..CommitOptions::default()
-                    },
+                    options: CommitOptions::new().with_path(),
                 }
             }
             Action::Add1 => {
@@ -248,21 +241,16 @@ impl Prepared {
                 let (kp, _) = numbered_kp(&shared.provider, ADD1_KP, GATE_NOW)?;
                 PreparedOp::Commit {
                     group: shared.admin.clone(),
-                    options: CommitOptions {
-                        adds: vec![kp],
-                        ratchet_tree_in_welcome: true,
-                        ..CommitOptions::default()
-                    },
+                    options: CommitOptions::new()
+                        .adds(vec![kp])
+                        .ratchet_tree_in_welcome(),
                 }
             }
             Action::Remove1 => {
                 let shared = states.get(scenario.state, scenario.members)?;
                 PreparedOp::Commit {
                     group: shared.admin.clone(),
-                    options: CommitOptions {
-                        removes: vec![shared.victim()],
-                        ..CommitOptions::default()
-                    },
+                    options: CommitOptions::new().removes(vec![shared.victim()]),
                 }
             }
             Action::Process => {
@@ -270,10 +258,7 @@ impl Prepared {
                 let message = shared
                     .admin
                     .clone()
-                    .commit(&CommitOptions {
-                        force_path: true,
-                        ..CommitOptions::default()
-                    })?
+                    .commit(&CommitOptions::new().with_path())?
                     .commit;
                 PreparedOp::Process {
                     group: shared.receiver.clone(),

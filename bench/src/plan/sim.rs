@@ -20,6 +20,7 @@
 //!
 //! Timing covers engine work only: `Group::commit`, `Group::process`, `Group::join`.
 
+use canopy_engine::{PathPolicy, TreeDelivery};
 use std::collections::{BTreeSet, HashMap};
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
@@ -479,13 +480,19 @@ impl Sim<'_> {
             .map(LeafIndex)
             .collect();
 
-        let options = CommitOptions {
-            adds: kps.iter().map(|(kp, _)| kp.clone()).collect(),
-            removes: remove_leaves.clone(),
-            force_path: c.update.is_some() || self.w.path_on_add,
-            ratchet_tree_in_welcome: self.w.ratchet_tree_in_welcome,
-            ..CommitOptions::default()
-        };
+        let options = CommitOptions::new()
+            .adds(kps.iter().map(|(kp, _)| kp.clone()))
+            .removes(remove_leaves.clone())
+            .path(if c.update.is_some() || self.w.path_on_add {
+                PathPolicy::Always
+            } else {
+                PathPolicy::WhenRequired
+            })
+            .ratchet_tree(if self.w.ratchet_tree_in_welcome {
+                TreeDelivery::InWelcome
+            } else {
+                TreeDelivery::OutOfBand
+            });
         let before = counters::snapshot();
         let t0 = Instant::now();
         let out = self
@@ -527,7 +534,7 @@ impl Sim<'_> {
         }
         let carrier = self.carrier.as_ref().expect("carrier present");
         let private = carrier.private();
-        if options.force_path || !removes.is_empty() {
+        if (options.path == PathPolicy::Always) || !removes.is_empty() {
             self.written
                 .insert(committer_leaf.node(), private.leaf_key().clone());
             for x in private.path_nodes() {
@@ -547,7 +554,7 @@ impl Sim<'_> {
         let slots = placed;
 
         // Independent counts from the tree.
-        let has_path = options.force_path || !removes.is_empty();
+        let has_path = (options.path == PathPolicy::Always) || !removes.is_empty();
         let (path_nodes, sizes) = if has_path {
             independent_counts(carrier.tree(), committer_leaf, &slots)
         } else {

@@ -258,8 +258,8 @@ pub struct Lifetime {
 pub struct Extension {
     /// Its type (any value decodes).
     pub extension_type: ExtensionType,
-    /// Its body, to be decoded per type (e.g. [`RequiredCapabilities`]); the `ratchet_tree`
-    /// extension's body is the whole tree, hence [`super::BigBytes`].
+    /// Its body, to be decoded per type (e.g. `RequiredCapabilities`); the `ratchet_tree`
+    /// extension's body is the whole tree, hence a vector with a 4-byte-capable length.
     pub extension_data: super::BigBytes,
 }
 

@@ -83,6 +83,7 @@ impl Tally {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Kind {
+    /// `tree-math.json` (RFC 9420 Appendix C).
     TreeMath,
     /// `crypto-basics.json` (RFC 9420 §5.1, §5.2, §8).
     CryptoBasics,
@@ -100,7 +101,9 @@ pub enum Kind {
     WycheproofHkdfSha256,
     /// Wycheproof `hmac_sha256_test.json`.
     WycheproofHmacSha256,
+    /// `messages.json` (RFC 9420 wire formats, encode/decode round trips).
     Messages,
+    /// `deserialization.json` (RFC 9420 §2.1.2 variable-length integers).
     Deserialization,
     /// `key-schedule.json` (RFC 9420 §8).
     KeySchedule,
@@ -333,7 +336,7 @@ pub(crate) mod util {
     use serde_json::Value;
 
     /// Decode a hex string field.
-    pub fn hex_field(v: &Value, key: &str) -> Result<Vec<u8>, String> {
+    pub(crate) fn hex_field(v: &Value, key: &str) -> Result<Vec<u8>, String> {
         let s = v
             .get(key)
             .and_then(Value::as_str)
@@ -342,14 +345,14 @@ pub(crate) mod util {
     }
 
     /// Read an unsigned integer field.
-    pub fn u64_field(v: &Value, key: &str) -> Result<u64, String> {
+    pub(crate) fn u64_field(v: &Value, key: &str) -> Result<u64, String> {
         v.get(key)
             .and_then(Value::as_u64)
             .ok_or_else(|| format!("missing integer field {key}"))
     }
 
     /// Compare two values, naming the field on mismatch.
-    pub fn expect_eq<T: PartialEq + std::fmt::Debug>(
+    pub(crate) fn expect_eq<T: PartialEq + std::fmt::Debug>(
         what: &str,
         got: T,
         want: T,
@@ -363,7 +366,7 @@ pub(crate) mod util {
 
     /// Run `f` on every case whose `cipher_suite` Canopy implements; skip (and say so) the
     /// others. The one loop every per-suite MLS runner shares.
-    pub fn for_each_supported_suite(
+    pub(crate) fn for_each_supported_suite(
         json: &Value,
         f: impl Fn(crate::crypto::CipherSuite, &Value) -> Result<usize, String>,
     ) -> super::Tally {
@@ -385,7 +388,7 @@ pub(crate) mod util {
     }
 
     /// The cases of a vector file (every file is a JSON array of objects).
-    pub fn cases(json: &Value) -> &[Value] {
+    pub(crate) fn cases(json: &Value) -> &[Value] {
         json.as_array().map(Vec::as_slice).unwrap_or(&[])
     }
 }

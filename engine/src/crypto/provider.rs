@@ -15,11 +15,11 @@ pub type Result<T, E = CryptoError> = core::result::Result<T, E>;
 ///
 /// It holds only the suite, so it is `Copy`, `Send` and `Sync`; the only per-call dispatch is
 /// a match on the suite's AEAD. Primitives are aws-lc-rs; HPKE (RFC 9180) runs in hpke-rs over
-/// the aws-lc back end [`HpkeAwsLc`].
+/// the aws-lc back end (`HpkeAwsLc`).
 ///
 /// Conventions: secret inputs are taken as `&[u8]` (pass [`Secret::as_bytes`]) and secret
 /// outputs are returned as [`Secret`]; public keys are plain bytes (`&[u8]` / `Vec<u8>`, the
-/// serialized form RFC 9420 puts on the wire), private keys are [`HpkePrivateKey`] and
+/// serialized form RFC 9420 puts on the wire), private keys are `HpkePrivateKey` and
 /// [`SignaturePrivateKey`]. Labels are passed without the `"MLS 1.0 "` prefix, which the
 /// labelled functions add.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +37,12 @@ impl Provider {
     pub fn suite(&self) -> CipherSuite {
         self.suite
     }
+}
 
+// The primitives below are what the engine's layers call; applications do not need them, so
+// they stay out of the documented API (and carry no stability promise).
+#[cfg_attr(not(feature = "unstable-internals"), doc(hidden))]
+impl Provider {
     /// `KDF.Nh`: hash and KDF output length (32 for SHA-256).
     pub fn hash_len(&self) -> usize {
         HashAlg::Sha256.output_len()
@@ -199,7 +204,9 @@ impl Provider {
     ) -> Result<()> {
         self.verify_labeled(pk, &labels::labeled_pair(label, content)?, sig)
     }
+}
 
+impl Provider {
     /// A fresh Ed25519 key pair: (private key, 32-byte public key).
     pub fn generate_signature_key_pair(&self) -> (SignaturePrivateKey, Vec<u8>) {
         let seed = Secret::new(self.random_bytes(awslc::ED25519_SEED_LEN));
@@ -231,7 +238,12 @@ impl Provider {
             rng,
         )
     }
+}
 
+// The primitives below are what the engine's layers call; applications do not need them, so
+// they stay out of the documented API (and carry no stability promise).
+#[cfg_attr(not(feature = "unstable-internals"), doc(hidden))]
+impl Provider {
     /// `DeriveKeyPair(ikm)` (RFC 9180 §7.1.3): (private key, public key).
     pub fn derive_hpke_key_pair(&self, ikm: &[u8]) -> Result<(HpkePrivateKey, Vec<u8>)> {
         hpke_backend::derive_x25519_key_pair(ikm)

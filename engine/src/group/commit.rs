@@ -48,19 +48,26 @@ fn group_secrets_plaintext(
     Ok(Secret::new(codec::encode(&gs)?))
 }
 
-/// What to commit.
+/// What to commit, built with [`CommitOptions::new`] and its methods:
+///
+/// ```
+/// # use canopy_engine::{CommitOptions, LeafIndex, Protection};
+/// let options = CommitOptions::new()
+///     .remove(LeafIndex(3))
+///     .ratchet_tree_in_welcome()
+///     .protection(Protection::Private);
+/// ```
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CommitOptions {
     /// KeyPackages to add (Add proposals by value).
     pub adds: Vec<KeyPackage>,
     /// Leaves to remove (Remove proposals by value).
     pub removes: Vec<LeafIndex>,
-    /// Include an UpdatePath even when the proposals do not require one (an "update" or
-    /// "empty" commit with path; forced on by removes or an empty proposal list).
-    pub force_path: bool,
-    /// Put the ratchet tree in the Welcome's GroupInfo (`ratchet_tree` extension). Without
-    /// it, joiners need the tree out of band ([`Group::ratchet_tree_bytes`] after the commit).
-    pub ratchet_tree_in_welcome: bool,
+    /// Whether the commit carries an UpdatePath when its proposals do not require one.
+    pub path: PathPolicy,
+    /// Where joiners get the ratchet tree from.
+    pub ratchet_tree: TreeDelivery,
     /// PSKs to inject (PreSharedKey proposals by value, RFC 9420 §12.1.4): external PSKs
     /// from [`Group::add_external_psk`] or resumption PSKs of this group's retained epochs.
     pub psks: Vec<PreSharedKeyId>,
@@ -68,8 +75,126 @@ pub struct CommitOptions {
     pub group_context_extensions: Option<Vec<Extension>>,
     /// Commit a ReInit (§12.1.5), alone: the group then takes no further commits.
     pub reinit: Option<ReInit>,
-    /// Send the commit as a PrivateMessage (§6.3) instead of a PublicMessage.
-    pub private_message: bool,
+    /// How the commit is framed.
+    pub protection: Protection,
+}
+
+/// Whether a commit carries an UpdatePath (RFC 9420 §12.4).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PathPolicy {
+    /// Only when the proposals require one (removes, updates, an empty proposal list).
+    #[default]
+    WhenRequired,
+    /// Always: a full "update" commit that refreshes the committer's path.
+    Always,
+}
+
+/// Where the members that a Welcome adds get the ratchet tree from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TreeDelivery {
+    /// Out of band: joiners pass it to [`Group::join`] ([`Group::ratchet_tree_bytes`] after
+    /// the commit gives it).
+    #[default]
+    OutOfBand,
+    /// In the Welcome's GroupInfo (the `ratchet_tree` extension).
+    InWelcome,
+}
+
+/// How a handshake message (a proposal or a commit) is framed (RFC 9420 §6).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Protection {
+    /// A signed `PublicMessage` with a membership tag, readable by the delivery service.
+    #[default]
+    Public,
+    /// An encrypted `PrivateMessage`.
+    Private,
+}
+
+impl CommitOptions {
+    /// A commit of the cached proposals only (no path unless they require one).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Add the member of `key_package`.
+    pub fn add(mut self, key_package: KeyPackage) -> Self {
+        self.adds.push(key_package);
+        self
+    }
+
+    /// Add the members of `key_packages`.
+    pub fn adds(mut self, key_packages: impl IntoIterator<Item = KeyPackage>) -> Self {
+        self.adds.extend(key_packages);
+        self
+    }
+
+    /// Remove the member at `leaf`.
+    pub fn remove(mut self, leaf: LeafIndex) -> Self {
+        self.removes.push(leaf);
+        self
+    }
+
+    /// Remove the members at `leaves`.
+    pub fn removes(mut self, leaves: impl IntoIterator<Item = LeafIndex>) -> Self {
+        self.removes.extend(leaves);
+        self
+    }
+
+    /// Always include an UpdatePath ([`PathPolicy::Always`]).
+    pub fn with_path(self) -> Self {
+        self.path(PathPolicy::Always)
+    }
+
+    /// Set the [`PathPolicy`].
+    pub fn path(mut self, policy: PathPolicy) -> Self {
+        self.path = policy;
+        self
+    }
+
+    /// Put the ratchet tree in the Welcome ([`TreeDelivery::InWelcome`]).
+    pub fn ratchet_tree_in_welcome(self) -> Self {
+        self.ratchet_tree(TreeDelivery::InWelcome)
+    }
+
+    /// Set where joiners get the ratchet tree from.
+    pub fn ratchet_tree(mut self, delivery: TreeDelivery) -> Self {
+        self.ratchet_tree = delivery;
+        self
+    }
+
+    /// Inject the PSK `psk`.
+    pub fn psk(mut self, psk: PreSharedKeyId) -> Self {
+        self.psks.push(psk);
+        self
+    }
+
+    /// Inject the PSKs `psks`.
+    pub fn psks(mut self, psks: impl IntoIterator<Item = PreSharedKeyId>) -> Self {
+        self.psks.extend(psks);
+        self
+    }
+
+    /// Replace the group context extensions (a `Vec`, or an `Option` where `None` leaves
+    /// them as they are).
+    pub fn group_context_extensions(
+        mut self,
+        extensions: impl Into<Option<Vec<Extension>>>,
+    ) -> Self {
+        self.group_context_extensions = extensions.into();
+        self
+    }
+
+    /// Commit a ReInit (alone).
+    pub fn reinit(mut self, reinit: ReInit) -> Self {
+        self.reinit = Some(reinit);
+        self
+    }
+
+    /// Set how the commit is framed.
+    pub fn protection(mut self, protection: Protection) -> Self {
+        self.protection = protection;
+        self
+    }
 }
 
 /// Work counts of one operation, for reports and the regression gate.
@@ -399,7 +524,7 @@ impl Group {
 
         let mut provisional = self.provisional_context(&applied)?;
         let nh = provider.hash_len();
-        let (path, plan, commit_secret) = if options.force_path || applied.path_required {
+        let (path, plan, commit_secret) = if options.path == PathPolicy::Always || applied.path_required {
             let leaf_secret = self.rng.secret(&provider, b"leaf secret", nh)?;
             let group_id = self.context.group_id.as_slice().to_vec();
             let plan = plan_update_path(
@@ -441,7 +566,7 @@ impl Group {
             authenticated_data: Vec::new().into(),
             content: FramedContentBody::Commit(Commit { proposals, path }),
         };
-        let wire_format = if options.private_message {
+        let wire_format = if options.protection == Protection::Private {
             WireFormat::PrivateMessage
         } else {
             WireFormat::PublicMessage
@@ -518,7 +643,7 @@ impl Group {
             Some(encode_message(MlsMessageBody::Welcome(w))?)
         };
         drop(added);
-        let commit = self.frame_handshake(auth, options.private_message)?;
+        let commit = self.frame_handshake(auth, options.protection)?;
 
         let private = match plan {
             Some(plan) => plan.into_secrets().0,
@@ -608,7 +733,7 @@ impl Group {
     ) -> Result<Welcome> {
         let provider = self.provider;
         let mut extensions = Vec::new();
-        if options.ratchet_tree_in_welcome {
+        if options.ratchet_tree == TreeDelivery::InWelcome {
             extensions.push(self.ratchet_tree_extension()?);
         }
         let mut group_info = GroupInfo {

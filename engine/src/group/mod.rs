@@ -50,13 +50,18 @@ use crate::key_package::{default_lifetime, signed_leaf_node, Clock};
 use crate::schedule::{self, EpochSecrets, RetainedSecrets};
 use crate::tree::{LeafIndex, RatchetTree, TreeRedo};
 
-pub use commit::{CommitOptions, CommitOutput, OmitReason, OmittedProposal, OpCounts};
+pub use commit::{
+    CommitOptions, CommitOutput, OmitReason, OmittedProposal, OpCounts, PathPolicy, Protection,
+    TreeDelivery,
+};
 pub use credentials::{
     BasicCredentialValidator, CredentialChange, CredentialCheck, CredentialValidator,
 };
 pub use process::ProcessOutcome;
 pub use proposals::ProposalSender;
 pub use propose::CachedProposalView;
+pub use external_senders::{external_proposal, external_senders_extension, new_member_proposal};
+pub use multi::commit_many;
 pub use staged::{CommitSummary, Staged, StagedCommit};
 
 pub use crate::error::ProposalRule;
@@ -140,11 +145,53 @@ struct NextEpoch {
 /// state needs) with the exact message-ratchet state of the original: a message the original
 /// has already decrypted is a replay to the copy too. The copy cannot send `PrivateMessage`s
 /// (application data, or proposals and commits framed privately) in the current epoch
-/// ([`crate::error::ApiMisuse::SendFromCopy`]): whichever generation it picked, the
+/// ([`ApiMisuse::SendFromCopy`]): whichever generation it picked, the
 /// original may use it as well, and two messages under one key and nonce break the AEAD.
 /// `PublicMessage` proposals and commits are unaffected, and once the copy enters a new epoch
 /// it sends normally. (Two copies that then process the same commit share that epoch's
 /// secrets, as any two restores of one saved state would: keep one of them live.)
+///
+/// # Example: commit, process, stage
+///
+/// Alice and Bob share a group; Bob refreshes his keys with an update commit, which Alice
+/// processes. Then Alice stages Bob's removal, looks at what it does, and merges it.
+///
+/// ```
+/// use canopy_engine::{
+///     key_package, CipherSuite, CommitOptions, Group, GroupConfig, LeafIndex, ProcessOutcome,
+///     Provider, Staged,
+/// };
+///
+/// # fn main() -> Result<(), canopy_engine::Error> {
+/// let provider = Provider::new(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519);
+/// let (signer, _) = provider.generate_signature_key_pair();
+/// let mut alice = Group::create(provider, b"g", b"alice", signer, GroupConfig::default())?;
+/// let (kp, secrets) = key_package(&provider, b"bob")?;
+/// let added = alice.commit(&CommitOptions::new().add(kp.clone()))?;
+/// // The tree goes out of band here: Bob gets it from Alice's state.
+/// let tree = alice.ratchet_tree_bytes()?;
+/// let welcome = added.welcome.expect("a Welcome for Bob");
+/// let mut bob = Group::join(provider, &welcome, &kp, &secrets, Some(&tree), GroupConfig::default())?;
+///
+/// // Bob commits an update (a new path); Alice processes the commit bytes.
+/// let update = bob.commit(&CommitOptions::new().with_path())?;
+/// let outcome = alice.process(&update.commit)?;
+/// assert!(matches!(outcome, ProcessOutcome::Committed { epoch: 2, .. }));
+/// assert_eq!(alice.epoch_authenticator(), bob.epoch_authenticator());
+///
+/// // A staged commit: Alice removes Bob, and Bob looks before he applies it.
+/// let removal = alice.commit(&CommitOptions::new().remove(LeafIndex(1)))?;
+/// match bob.process_staged(&removal.commit)? {
+///     Staged::Commit(staged) => {
+///         assert!(staged.summary().removes_me);
+///         staged.merge();
+///     }
+///     _ => unreachable!("a commit"),
+/// }
+/// assert!(bob.is_removed());
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Group {
     provider: Provider,
@@ -257,6 +304,7 @@ impl Group {
     /// A member's state from its parts, for states built outside the protocol flow (the
     /// workload generators build 50,000-member trees directly). `tree` must be valid and
     /// `context.tree_hash` its hash; `private` must match it.
+    #[cfg(feature = "unstable-internals")]
     pub fn from_parts(
         provider: Provider,
         context: GroupContext,
@@ -288,6 +336,7 @@ impl Group {
     /// planner lets whichever member commits next take over). `private` is checked against
     /// the tree and `signer` against the leaf's signature key; on error nothing is returned.
     /// Like a clone, the result cannot send `PrivateMessage`s in the current epoch.
+    #[cfg(feature = "unstable-internals")]
     pub fn into_member(self, private: TreeKemPrivate, signer: SignaturePrivateKey) -> Result<Self> {
         private.check_against(&self.provider, &self.tree)?;
         let leaf = self
@@ -549,11 +598,13 @@ impl Group {
     }
 
     /// The public ratchet tree.
+    #[cfg(feature = "unstable-internals")]
     pub fn tree(&self) -> &RatchetTree {
         &self.tree
     }
 
     /// This member's private TreeKEM state.
+    #[cfg(feature = "unstable-internals")]
     pub fn private(&self) -> &TreeKemPrivate {
         &self.private
     }
@@ -579,6 +630,7 @@ impl Group {
     /// the deletion schedule (RFC 9420 §9.2): a consumed value, such as this epoch's
     /// `joiner_secret` or `encryption_secret`, must not be found.
     #[doc(hidden)]
+    #[cfg(feature = "unstable-internals")]
     pub fn holds_secret(&self, value: &[u8]) -> bool {
         // Exhaustive, so that a field added later has to be placed on one side or the other.
         let Group {

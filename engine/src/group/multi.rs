@@ -82,7 +82,7 @@ mod tests {
                 let (signer, _) = p.signature_key_pair_from_seed(&[g as u8; 32]).unwrap();
                 let mut group =
                     Group::create(p, &g.to_be_bytes(), b"creator", signer, config).unwrap();
-                let adds = (0..g % 9)
+                let adds: Vec<_> = (0..g % 9)
                     .map(|i| {
                         let mut s = [0x21; 32];
                         s[..4].copy_from_slice(&(g * 100 + i).to_be_bytes());
@@ -92,10 +92,7 @@ mod tests {
                     })
                     .collect();
                 group
-                    .commit(&CommitOptions {
-                        adds,
-                        ..CommitOptions::default()
-                    })
+                    .commit(&CommitOptions::new().adds(adds))
                     .unwrap();
                 group
             })
@@ -109,10 +106,7 @@ mod tests {
 
     #[test]
     fn serial_and_parallel_are_byte_identical_and_equal_one_by_one() {
-        let options = CommitOptions {
-            force_path: true,
-            ..CommitOptions::default()
-        };
+        let options = CommitOptions::new().with_path();
         for n in [0, 1, 2, 5, 8] {
             let mut a = groups(n);
             let mut b = groups(n);
@@ -136,10 +130,7 @@ mod tests {
     fn a_failing_group_does_not_affect_the_others() {
         let mut gs = groups(3);
         // Removing leaf 5 fails in a group with fewer leaves.
-        let options = CommitOptions {
-            removes: vec![crate::tree::LeafIndex(5)],
-            ..CommitOptions::default()
-        };
+        let options = CommitOptions::new().removes(vec![crate::tree::LeafIndex(5)]);
         let before: Vec<u64> = gs.iter().map(|g| g.epoch()).collect();
         let results = commit_many_with(&mut gs, &options, Executor::Parallel);
         for (i, r) in results.iter().enumerate() {

@@ -2,7 +2,7 @@
 //! a later commit (by any member) can reference them, and the PSK store.
 
 use super::proposals::{proposal_ref, CachedProposal, PendingUpdate, ProposalSender};
-use super::{encode_message, Group};
+use super::{encode_message, Group, Protection};
 use crate::codec::{
     self, Add, AuthenticatedContent, Extension, FramedContent, FramedContentBody,
     GroupContextExtensions, KeyPackage, LeafNodeSourceData, LeafNodeTbs, MlsMessageBody,
@@ -50,7 +50,7 @@ impl Group {
     /// Drop the cached proposal with `reference`, so that this member's commits do not cover
     /// it (another member's commit may still reference it: the proposal is dropped from this
     /// member's cache only, and such a commit then fails here with
-    /// [`PeerMisbehaved::UnknownProposalRef`]). Dropping an own Update also forgets its key.
+    /// [`PeerMisbehaved::UnknownProposalRef`](crate::PeerMisbehaved::UnknownProposalRef)). Dropping an own Update also forgets its key.
     /// Returns whether it was cached.
     pub fn discard_proposal(&mut self, reference: &[u8]) -> bool {
         let before = self.proposal_cache.len();
@@ -66,29 +66,29 @@ impl Group {
     }
 
     /// Propose adding `key_package` (RFC 9420 §12.1.1). Returns the MLSMessage to send.
-    pub fn propose_add(&mut self, key_package: KeyPackage, private: bool) -> Result<Vec<u8>> {
-        self.propose(Proposal::Add(Add { key_package }), private, None)
+    pub fn propose_add(&mut self, key_package: KeyPackage, protection: Protection) -> Result<Vec<u8>> {
+        self.propose(Proposal::Add(Add { key_package }), protection, None)
     }
 
     /// Propose removing `leaf` (RFC 9420 §12.1.3).
-    pub fn propose_remove(&mut self, leaf: LeafIndex, private: bool) -> Result<Vec<u8>> {
-        self.propose(Proposal::Remove(Remove { removed: leaf.0 }), private, None)
+    pub fn propose_remove(&mut self, leaf: LeafIndex, protection: Protection) -> Result<Vec<u8>> {
+        self.propose(Proposal::Remove(Remove { removed: leaf.0 }), protection, None)
     }
 
     /// Propose injecting a PSK (RFC 9420 §12.1.4); this member must hold it.
-    pub fn propose_psk(&mut self, psk: PreSharedKeyId, private: bool) -> Result<Vec<u8>> {
-        self.propose(Proposal::PreSharedKey(PreSharedKey { psk }), private, None)
+    pub fn propose_psk(&mut self, psk: PreSharedKeyId, protection: Protection) -> Result<Vec<u8>> {
+        self.propose(Proposal::PreSharedKey(PreSharedKey { psk }), protection, None)
     }
 
     /// Propose new group context extensions (RFC 9420 §12.1.7).
     pub fn propose_group_context_extensions(
         &mut self,
         extensions: Vec<Extension>,
-        private: bool,
+        protection: Protection,
     ) -> Result<Vec<u8>> {
         self.propose(
             Proposal::GroupContextExtensions(GroupContextExtensions { extensions }),
-            private,
+            protection,
             None,
         )
     }
@@ -96,7 +96,7 @@ impl Group {
     /// Propose an Update of this member's leaf with a fresh HPKE key (RFC 9420 §12.1.2). The
     /// new private key is kept until the epoch ends; if another member commits the Update,
     /// processing that commit switches to it.
-    pub fn propose_update(&mut self, private: bool) -> Result<Vec<u8>> {
+    pub fn propose_update(&mut self, protection: Protection) -> Result<Vec<u8>> {
         let provider = self.provider;
         let me = self.own_leaf();
         let mut leaf = self
@@ -116,7 +116,7 @@ impl Group {
             .into();
         self.propose(
             Proposal::Update(Update { leaf_node: leaf }),
-            private,
+            protection,
             Some(leaf_key),
         )
     }
@@ -127,9 +127,9 @@ impl Group {
     pub(super) fn frame_handshake(
         &mut self,
         auth: AuthenticatedContent,
-        private: bool,
+        protection: Protection,
     ) -> Result<Vec<u8>> {
-        if private {
+        if protection == Protection::Private {
             let guard = self.rng.secret(&self.provider, b"reuse guard", 4)?;
             let mut reuse_guard = [0u8; 4];
             reuse_guard.copy_from_slice(guard.as_bytes());
@@ -147,7 +147,7 @@ impl Group {
     fn propose(
         &mut self,
         proposal: Proposal,
-        private: bool,
+        protection: Protection,
         update_key: Option<HpkePrivateKey>,
     ) -> Result<Vec<u8>> {
         if self.removed {
@@ -159,7 +159,7 @@ impl Group {
         let me = self.own_leaf();
         // An Update's leaf is not in the tree yet: validate it as the receivers will.
         self.validate_standalone(me, &proposal)?;
-        let wire_format = if private {
+        let wire_format = if protection == Protection::Private {
             WireFormat::PrivateMessage
         } else {
             WireFormat::PublicMessage
@@ -175,7 +175,7 @@ impl Group {
             self.framing
                 .authenticate(&self.signer, wire_format, content, None)?;
         let reference = proposal_ref(&self.provider, &codec::encode(&auth)?)?;
-        let bytes = self.frame_handshake(auth, private)?;
+        let bytes = self.frame_handshake(auth, protection)?;
         if let Some(leaf_key) = update_key {
             self.pending_updates.push(PendingUpdate {
                 reference: reference.clone(),

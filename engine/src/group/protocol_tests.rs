@@ -3,6 +3,7 @@
 //! rejected with its typed error and no state change, PSK injection (external, resumption,
 //! in a Welcome), ReInit, and commits / proposals as PrivateMessage.
 
+use crate::group::Protection;
 use super::proposals::Entry;
 use super::tests::{all_agree, build, fingerprint, kp, provider, seeded, snapshot};
 use super::*;
@@ -54,8 +55,8 @@ fn add_and_remove_by_reference_round_trip() {
     // Bob proposes adding Erin (as a PublicMessage), Carol proposes removing Dave (as a
     // PrivateMessage); everyone else caches both.
     let (erin_kp, erin_secrets) = kp(&p, 50);
-    let add = bob.propose_add(erin_kp.clone(), false).unwrap();
-    let remove = carol.propose_remove(dave.own_leaf(), true).unwrap();
+    let add = bob.propose_add(erin_kp.clone(), Protection::Public).unwrap();
+    let remove = carol.propose_remove(dave.own_leaf(), Protection::Private).unwrap();
     for m in [&mut alice, &mut *carol, &mut *dave] {
         assert!(matches!(
             m.process(&add).unwrap(),
@@ -76,10 +77,7 @@ fn add_and_remove_by_reference_round_trip() {
 
     // Alice commits both by reference.
     let out = alice
-        .commit(&CommitOptions {
-            ratchet_tree_in_welcome: true,
-            ..CommitOptions::default()
-        })
+        .commit(&CommitOptions::new().ratchet_tree_in_welcome())
         .unwrap();
     assert_eq!(alice.pending_proposals().count(), 0);
     let commit: MlsMessage = codec::decode(&out.commit).unwrap();
@@ -122,7 +120,7 @@ fn update_by_reference_switches_the_proposer_key() {
         .unwrap()
         .encryption_key
         .clone();
-    let update = bob.propose_update(false).unwrap();
+    let update = bob.propose_update(Protection::Public).unwrap();
     alice.process(&update).unwrap();
     carol.process(&update).unwrap();
     // An Update requires a path.
@@ -144,16 +142,13 @@ fn update_by_reference_switches_the_proposer_key() {
     );
     // Bob can still decrypt path secrets to his new key: Carol commits with a path.
     let out = carol
-        .commit(&CommitOptions {
-            force_path: true,
-            ..CommitOptions::default()
-        })
+        .commit(&CommitOptions::new().with_path())
         .unwrap();
     process_all(&mut [&mut alice, &mut *bob], &out.commit);
     all_agree(&[&alice, bob, carol]);
 
     // A proposer's own Update is not committed by itself (it updates through its path).
-    let update = bob.propose_update(false).unwrap();
+    let update = bob.propose_update(Protection::Public).unwrap();
     alice.process(&update).unwrap();
     carol.process(&update).unwrap();
     let out = bob.commit(&CommitOptions::default()).unwrap();
@@ -168,7 +163,7 @@ fn unknown_reference_is_rejected_without_state_change() {
     let [bob, carol] = &mut members[..] else {
         unreachable!()
     };
-    let add = bob.propose_add(kp(&p, 70).0, false).unwrap();
+    let add = bob.propose_add(kp(&p, 70).0, Protection::Public).unwrap();
     alice.process(&add).unwrap();
     // Carol never sees the proposal.
     let out = alice.commit(&CommitOptions::default()).unwrap();
@@ -393,10 +388,7 @@ fn every_proposal_list_rule_has_its_typed_error() {
     // A commit after all those refusals still works and everyone agrees.
     let mut members = members;
     let out = alice
-        .commit(&CommitOptions {
-            force_path: true,
-            ..CommitOptions::default()
-        })
+        .commit(&CommitOptions::new().with_path())
         .unwrap();
     for m in members.iter_mut() {
         m.process(&out.commit).unwrap();
@@ -412,14 +404,14 @@ fn the_committer_resolves_conflicting_cached_proposals() {
     let (mut alice, mut members) = build(4, Executor::default(), true);
     let dave = members[2].own_leaf();
     let msgs = [
-        members[0].propose_remove(dave, false).unwrap(),
-        members[1].propose_remove(dave, true).unwrap(),
-        members[2].propose_update(false).unwrap(),
+        members[0].propose_remove(dave, Protection::Public).unwrap(),
+        members[1].propose_remove(dave, Protection::Private).unwrap(),
+        members[2].propose_update(Protection::Public).unwrap(),
         members[0]
-            .propose_group_context_extensions(Vec::new(), false)
+            .propose_group_context_extensions(Vec::new(), Protection::Public)
             .unwrap(),
         members[1]
-            .propose_group_context_extensions(Vec::new(), false)
+            .propose_group_context_extensions(Vec::new(), Protection::Public)
             .unwrap(),
     ];
     let senders = [0, 1, 2, 0, 1];
@@ -459,10 +451,7 @@ fn external_and_resumption_psks_round_trip() {
     }
     // External PSK by value, and a PSK proposal by reference from Bob.
     let out = alice
-        .commit(&CommitOptions {
-            psks: vec![external_psk(b"shared", 1)],
-            ..CommitOptions::default()
-        })
+        .commit(&CommitOptions::new().psks(vec![external_psk(b"shared", 1)]))
         .unwrap();
     for m in members.iter_mut() {
         m.process(&out.commit).unwrap();
@@ -477,7 +466,7 @@ fn external_and_resumption_psks_round_trip() {
         },
         psk_nonce: vec![7; 32].into(),
     };
-    let prop = members[0].propose_psk(resumption, false).unwrap();
+    let prop = members[0].propose_psk(resumption, Protection::Public).unwrap();
     alice.process(&prop).unwrap();
     members[1].process(&prop).unwrap();
     let out = alice.commit(&CommitOptions::default()).unwrap();
@@ -490,10 +479,7 @@ fn external_and_resumption_psks_round_trip() {
     let mut lonely = members[1].clone();
     lonely.external_psks.clear();
     let out = alice
-        .commit(&CommitOptions {
-            psks: vec![external_psk(b"shared", 2)],
-            ..CommitOptions::default()
-        })
+        .commit(&CommitOptions::new().psks(vec![external_psk(b"shared", 2)]))
         .unwrap();
     let before = full_state(&lonely);
     let err = lonely.process(&out.commit).unwrap_err();
@@ -507,12 +493,7 @@ fn external_and_resumption_psks_round_trip() {
     // A Welcome carrying a PSK: the joiner needs it.
     let (erin_kp, erin_secrets) = kp(&p, 80);
     let out = alice
-        .commit(&CommitOptions {
-            adds: vec![erin_kp.clone()],
-            psks: vec![external_psk(b"shared", 3)],
-            ratchet_tree_in_welcome: true,
-            ..CommitOptions::default()
-        })
+        .commit(&CommitOptions::new().adds(vec![erin_kp.clone()]).psks(vec![external_psk(b"shared", 3)]).ratchet_tree_in_welcome())
         .unwrap();
     let welcome = out.welcome.unwrap();
     assert!(Group::join(
@@ -545,17 +526,12 @@ fn external_and_resumption_psks_round_trip() {
 fn private_message_commits_and_proposals() {
     let p = provider();
     let (mut alice, mut members) = build(3, Executor::default(), true);
-    let update = members[0].propose_update(true).unwrap();
+    let update = members[0].propose_update(Protection::Private).unwrap();
     alice.process(&update).unwrap();
     members[1].process(&update).unwrap();
     let (erin_kp, erin_secrets) = kp(&p, 90);
     let out = alice
-        .commit(&CommitOptions {
-            adds: vec![erin_kp.clone()],
-            private_message: true,
-            ratchet_tree_in_welcome: true,
-            ..CommitOptions::default()
-        })
+        .commit(&CommitOptions::new().adds(vec![erin_kp.clone()]).protection(Protection::Private).ratchet_tree_in_welcome())
         .unwrap();
     let message: MlsMessage = codec::decode(&out.commit).unwrap();
     assert!(matches!(message.body, MlsMessageBody::PrivateMessage(_)));
@@ -594,10 +570,7 @@ fn group_context_extensions_and_required_capabilities() {
     };
     // Every member supports basic credentials.
     let out = alice
-        .commit(&CommitOptions {
-            group_context_extensions: Some(vec![required(vec![codec::CredentialType::BASIC])]),
-            ..CommitOptions::default()
-        })
+        .commit(&CommitOptions::new().group_context_extensions(vec![required(vec![codec::CredentialType::BASIC])]))
         .unwrap();
     for m in members.iter_mut() {
         m.process(&out.commit).unwrap();
@@ -607,10 +580,7 @@ fn group_context_extensions_and_required_capabilities() {
     // Nobody supports x509: refused, nothing changes.
     let before = full_state(&alice);
     let err = alice
-        .commit(&CommitOptions {
-            group_context_extensions: Some(vec![required(vec![codec::CredentialType::X509])]),
-            ..CommitOptions::default()
-        })
+        .commit(&CommitOptions::new().group_context_extensions(vec![required(vec![codec::CredentialType::X509])]))
         .unwrap_err();
     assert!(
         matches!(
@@ -625,10 +595,7 @@ fn group_context_extensions_and_required_capabilities() {
     assert_eq!(full_state(&alice), before);
     // A KeyPackage is checked against the required capabilities too: a fresh one is fine.
     let out = alice
-        .commit(&CommitOptions {
-            adds: vec![kp(&p, 95).0],
-            ..CommitOptions::default()
-        })
+        .commit(&CommitOptions::new().adds(vec![kp(&p, 95).0]))
         .unwrap();
     members[0].process(&out.commit).unwrap();
 }
@@ -643,10 +610,7 @@ fn reinit_closes_the_group() {
         extensions: Vec::new(),
     };
     let out = alice
-        .commit(&CommitOptions {
-            reinit: Some(reinit.clone()),
-            ..CommitOptions::default()
-        })
+        .commit(&CommitOptions::new().reinit(reinit.clone()))
         .unwrap();
     members[0].process(&out.commit).unwrap();
     all_agree(&[&alice, &members[0]]);
@@ -656,7 +620,7 @@ fn reinit_closes_the_group() {
         let err = g.commit(&CommitOptions::default()).unwrap_err();
         assert!(matches!(err, Error::ApiMisuse(ApiMisuse::ReInitialized)));
         assert!(g
-            .propose_update(false)
+            .propose_update(Protection::Public)
             .is_err_and(|e| matches!(e, Error::ApiMisuse(ApiMisuse::ReInitialized))));
     }
 }
@@ -702,10 +666,7 @@ fn external_commit_round_trip() {
 
     // The new member commits like any other.
     let out = zed
-        .commit(&CommitOptions {
-            force_path: true,
-            ..CommitOptions::default()
-        })
+        .commit(&CommitOptions::new().with_path())
         .unwrap();
     alice.process(&out.commit).unwrap();
     for m in members.iter_mut() {

@@ -110,14 +110,13 @@ impl Group {
             self.context.epoch,
             self.secrets.resumption_psk.clone(),
         ));
-        let result = group.commit(&CommitOptions {
-            adds: key_packages,
-            psks: vec![id],
-            group_context_extensions: extensions,
-            force_path: true,
-            ratchet_tree_in_welcome: true,
-            ..CommitOptions::default()
-        });
+        let options = CommitOptions::new()
+            .adds(key_packages)
+            .psk(id)
+            .with_path()
+            .ratchet_tree_in_welcome()
+            .group_context_extensions(extensions);
+        let result = group.commit(&options);
         // The old group's secret is needed for the first commit only.
         group.linked_psk = None;
         Ok((group, result?))

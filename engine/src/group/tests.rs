@@ -2,6 +2,7 @@
 //! Welcome or out of band), commits with and without path, removes, processing by every
 //! member; serial and parallel executors byte-identical; failed operations change nothing.
 
+use crate::group::{PathPolicy, TreeDelivery};
 use crate::error::{ApiMisuse, PeerMisbehaved};
 use rand::{Rng as _, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -75,11 +76,7 @@ pub(super) fn build(n: u32, executor: Executor, tree_in_welcome: bool) -> (Group
     let mut alice = creator(&p, seeded(executor, 9));
     let kps: Vec<_> = (1..n).map(|i| kp(&p, i)).collect();
     let out = alice
-        .commit(&CommitOptions {
-            adds: kps.iter().map(|(k, _)| k.clone()).collect(),
-            ratchet_tree_in_welcome: tree_in_welcome,
-            ..CommitOptions::default()
-        })
+        .commit(&CommitOptions::new().adds(kps.iter().map(|(k, _)| k.clone())).ratchet_tree(if tree_in_welcome { TreeDelivery::InWelcome } else { TreeDelivery::OutOfBand }))
         .unwrap();
     assert_eq!(alice.epoch(), 1);
     let tree = alice.ratchet_tree_bytes().unwrap();
@@ -130,10 +127,7 @@ fn missing_tree_is_a_typed_error() {
     let mut alice = creator(&p, seeded(Executor::Serial, 1));
     let (k, s) = kp(&p, 1);
     let out = alice
-        .commit(&CommitOptions {
-            adds: vec![k.clone()],
-            ..CommitOptions::default()
-        })
+        .commit(&CommitOptions::new().adds(vec![k.clone()]))
         .unwrap();
     let err = Group::join(
         p,
@@ -163,10 +157,7 @@ fn random_churn_keeps_every_member_in_agreement() {
     for _ in 0..40 {
         let c = rng.random_range(0..groups.len());
         let committer_leaf = groups[c].own_leaf();
-        let mut options = CommitOptions {
-            ratchet_tree_in_welcome: rng.random_bool(0.5),
-            ..CommitOptions::default()
-        };
+        let mut options = CommitOptions::new().ratchet_tree(if rng.random_bool(0.5) { TreeDelivery::InWelcome } else { TreeDelivery::OutOfBand });
         let mut new_kps = Vec::new();
         match rng.random_range(0..4) {
             0 => {
@@ -175,7 +166,7 @@ fn random_churn_keeps_every_member_in_agreement() {
                     new_kps.push(kp(&p, next_kp));
                 }
                 options.adds = new_kps.iter().map(|(k, _)| k.clone()).collect();
-                options.force_path = rng.random_bool(0.5);
+                options.path = if rng.random_bool(0.5) { PathPolicy::Always } else { PathPolicy::WhenRequired };
             }
             1 if groups.len() > 2 => {
                 let victims: Vec<LeafIndex> = groups
@@ -186,7 +177,7 @@ fn random_churn_keeps_every_member_in_agreement() {
                     .collect();
                 options.removes = victims;
             }
-            _ => options.force_path = true,
+            _ => options.path = PathPolicy::Always,
         }
         let out = groups[c].commit(&options).unwrap();
         let removed = options.removes.clone();
@@ -203,7 +194,7 @@ fn random_churn_keeps_every_member_in_agreement() {
         groups.retain(|g| !g.is_removed());
         let tree = groups[0].ratchet_tree_bytes().unwrap();
         for (k, s) in &new_kps {
-            let oob = (!options.ratchet_tree_in_welcome).then_some(tree.as_slice());
+            let oob = ((options.ratchet_tree == TreeDelivery::OutOfBand)).then_some(tree.as_slice());
             let joined = Group::join(
                 p,
                 out.welcome.as_ref().unwrap(),
@@ -241,26 +232,17 @@ fn serial_and_parallel_commits_are_byte_identical() {
             // Blanks (removes), unmerged leaves (add without path), then a full path.
             if n > 3 {
                 let out = alice
-                    .commit(&CommitOptions {
-                        removes: vec![LeafIndex(1), LeafIndex(n / 2)],
-                        ..CommitOptions::default()
-                    })
+                    .commit(&CommitOptions::new().removes(vec![LeafIndex(1), LeafIndex(n / 2)]))
                     .unwrap();
                 bytes.push(out.commit);
             }
             let out = alice
-                .commit(&CommitOptions {
-                    adds: vec![kp(&p, 5000).0, kp(&p, 5001).0],
-                    ..CommitOptions::default()
-                })
+                .commit(&CommitOptions::new().adds(vec![kp(&p, 5000).0, kp(&p, 5001).0]))
                 .unwrap();
             bytes.push(out.commit);
             bytes.push(out.welcome.unwrap());
             let out = alice
-                .commit(&CommitOptions {
-                    force_path: true,
-                    ..CommitOptions::default()
-                })
+                .commit(&CommitOptions::new().with_path())
                 .unwrap();
             bytes.push(out.commit);
             outputs.push(bytes);
@@ -281,31 +263,19 @@ fn a_failed_commit_or_process_changes_nothing() {
     type Expect = fn(&PeerMisbehaved) -> bool;
     let cases: [(CommitOptions, Expect); 5] = [
         (
-            CommitOptions {
-                removes: vec![LeafIndex(40)],
-                ..CommitOptions::default()
-            },
+            CommitOptions::new().removes(vec![LeafIndex(40)]),
             |e| matches!(e, PeerMisbehaved::RemoveNonMember(40)),
         ),
         (
-            CommitOptions {
-                removes: vec![alice.own_leaf()],
-                ..CommitOptions::default()
-            },
+            CommitOptions::new().removes(vec![alice.own_leaf()]),
             |e| matches!(e, PeerMisbehaved::CommitterRemovesSelf),
         ),
         (
-            CommitOptions {
-                removes: vec![LeafIndex(2), LeafIndex(2)],
-                ..CommitOptions::default()
-            },
+            CommitOptions::new().removes(vec![LeafIndex(2), LeafIndex(2)]),
             |e| matches!(e, PeerMisbehaved::ConflictingProposals(2)),
         ),
         (
-            CommitOptions {
-                adds: vec![kp(&p, 1).0],
-                ..CommitOptions::default()
-            },
+            CommitOptions::new().adds(vec![kp(&p, 1).0]),
             |e| {
                 matches!(
                     e,
@@ -317,10 +287,7 @@ fn a_failed_commit_or_process_changes_nothing() {
             },
         ),
         (
-            CommitOptions {
-                adds: vec![kp(&p, 77).0, kp(&p, 77).0],
-                ..CommitOptions::default()
-            },
+            CommitOptions::new().adds(vec![kp(&p, 77).0, kp(&p, 77).0]),
             |e| {
                 matches!(
                     e,
@@ -341,11 +308,7 @@ fn a_failed_commit_or_process_changes_nothing() {
     // A tampered commit: every single-byte flip in a region is rejected and leaves bob as
     // he was; the genuine commit then still processes.
     let out = alice
-        .commit(&CommitOptions {
-            removes: vec![LeafIndex(3)],
-            adds: vec![kp(&p, 99).0],
-            ..CommitOptions::default()
-        })
+        .commit(&CommitOptions::new().removes(vec![LeafIndex(3)]).adds(vec![kp(&p, 99).0]))
         .unwrap();
     let before = snapshot(bob);
     let fp = fingerprint(bob);

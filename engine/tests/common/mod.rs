@@ -11,14 +11,14 @@ use canopy_engine::key_package::{
 };
 
 /// The fixed time every KeyPackage lifetime is checked against.
-pub const NOW: u64 = 1_800_000_000;
+pub(crate) const NOW: u64 = 1_800_000_000;
 
-pub fn provider() -> Provider {
+pub(crate) fn provider() -> Provider {
     Provider::new(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519)
 }
 
 /// Fixed clock, randomness seeded by `seed`.
-pub fn config(seed: u8) -> GroupConfig {
+pub(crate) fn config(seed: u8) -> GroupConfig {
     GroupConfig {
         clock: Clock::Fixed(NOW),
         randomness: Randomness::Seeded(Secret::new(vec![seed; 32])),
@@ -28,7 +28,7 @@ pub fn config(seed: u8) -> GroupConfig {
 
 /// The KeyPackage of "member-`i`" from seed byte `round` (another round, another KeyPackage
 /// of the same identity).
-pub fn key_package(p: &Provider, i: u32, round: u8) -> (KeyPackage, KeyPackageSecrets) {
+pub(crate) fn key_package(p: &Provider, i: u32, round: u8) -> (KeyPackage, KeyPackageSecrets) {
     let mut seed = [round; 32];
     seed[..4].copy_from_slice(&i.to_be_bytes());
     key_package_from_seed(
@@ -43,7 +43,7 @@ pub fn key_package(p: &Provider, i: u32, round: u8) -> (KeyPackage, KeyPackageSe
 /// `n` members of group `group_id` ("member-0" creates it and adds the others in one commit,
 /// with `extensions` as its GroupContext extensions; they join from the Welcome), and their
 /// signers. Built the same way on every call.
-pub fn group(
+pub(crate) fn group(
     p: Provider,
     group_id: &[u8],
     n: u32,
@@ -54,12 +54,12 @@ pub fn group(
     let mut creator = Group::create(p, group_id, b"member-0", signer.clone(), config(1)).unwrap();
     let kps: Vec<_> = (1..n).map(|i| key_package(&p, i, round)).collect();
     let out = creator
-        .commit(&CommitOptions {
-            adds: kps.iter().map(|(k, _)| k.clone()).collect(),
-            group_context_extensions: extensions,
-            ratchet_tree_in_welcome: true,
-            ..CommitOptions::default()
-        })
+        .commit(
+            &CommitOptions::new()
+                .adds(kps.iter().map(|(k, _)| k.clone()))
+                .group_context_extensions(extensions)
+                .ratchet_tree_in_welcome(),
+        )
         .unwrap();
     let mut members = vec![creator];
     let mut signers = vec![signer];
@@ -81,7 +81,7 @@ pub fn group(
 }
 
 /// Every group's epoch authenticator is the first's.
-pub fn agree(groups: &[&Group]) {
+pub(crate) fn agree(groups: &[&Group]) {
     for g in groups {
         assert_eq!(
             g.epoch_authenticator().as_bytes(),
@@ -93,7 +93,7 @@ pub fn agree(groups: &[&Group]) {
 /// `members` re-based onto `joiner_secret` (same context, tree and private keys, member `i`
 /// with `config(i)`), so a test knows the epoch's whole key schedule, which is returned too:
 /// the membership key to re-tag forged messages, the resumption PSK, and so on.
-pub fn rebase(
+pub(crate) fn rebase(
     p: Provider,
     members: &[Group],
     signers: &[SignaturePrivateKey],

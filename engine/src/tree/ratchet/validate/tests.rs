@@ -43,25 +43,15 @@ fn trees(n: u32) -> Vec<(WireTree, Vec<u8>)> {
     let mut g = Group::create(p, b"boundary", b"creator", signer, config()).unwrap();
     let mut out = Vec::new();
     let gid = b"boundary".to_vec();
-    g.commit(&CommitOptions {
-        adds: (1..n).map(|i| kp(&p, i)).collect(),
-        force_path: true,
-        ..CommitOptions::default()
-    })
+    g.commit(&CommitOptions::new().adds((1..n).map(|i| kp(&p, i))).with_path())
     .unwrap();
     out.push((g.tree().to_wire(), gid.clone()));
     if n > 3 {
         let removes: Vec<LeafIndex> = (1..n).step_by(3).map(LeafIndex).collect();
-        g.commit(&CommitOptions {
-            removes,
-            ..CommitOptions::default()
-        })
+        g.commit(&CommitOptions::new().removes(removes))
         .unwrap();
         out.push((g.tree().to_wire(), gid.clone()));
-        g.commit(&CommitOptions {
-            adds: (1000..1000 + n / 2).map(|i| kp(&p, i)).collect(),
-            ..CommitOptions::default()
-        })
+        g.commit(&CommitOptions::new().adds((1000..1000 + n / 2).map(|i| kp(&p, i))))
         .unwrap();
         out.push((g.tree().to_wire(), gid.clone()));
     }
