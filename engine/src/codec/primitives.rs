@@ -259,7 +259,7 @@ pub struct Extension {
     /// Its type (any value decodes).
     pub extension_type: ExtensionType,
     /// Its body, to be decoded per type (e.g. `RequiredCapabilities`); the `ratchet_tree`
-    /// extension's body is the whole tree, hence a vector with a 4-byte-capable length.
+    /// extension's body is the whole tree, megabytes long, so it decodes with one allocation.
     pub extension_data: super::BigBytes,
 }
 

@@ -7,7 +7,7 @@
 //! - [`EpochFraming`]: the keys of one epoch (group context, `membership_key`,
 //!   `sender_data_secret`, the secret tree) and the protect / unprotect operations.
 //! - [`verify_confirmation_tag`]: `MAC(confirmation_key, confirmed_transcript_hash)`.
-//! - [`FramingError`]: why a message was rejected, beyond codec and crypto failures.
+//! - Why a message was rejected: [`crate::PeerMisbehaved`] (beyond codec and crypto failures).
 //!
 //! Looking up a sender's signature key needs the ratchet tree (or the `external_senders`
 //! extension), which this module does not hold: unprotecting takes a closure from
