@@ -13,7 +13,7 @@ use crate::codec::{
 use crate::key_package::{check_lifetime, Clock};
 use std::collections::HashSet;
 
-use crate::crypto::hpke_batch::SealContext;
+use crate::crypto::hpke_batch::{SealContext, SEAL_CUTOFF};
 use crate::crypto::Secret;
 use crate::error::{Error, Result};
 use crate::framing::sign_content;
@@ -21,10 +21,6 @@ use crate::kem::{plan_update_path, Ephemeral, PathParams, PathPlan};
 use crate::schedule::{self, EpochSecrets};
 use crate::tree::{math, LeafIndex};
 use crate::welcome::{encrypt_group_info, key_package_ref, sign_group_info};
-
-/// Seals per parallel task: one HPKE seal is ~50–100 µs, so 8 of them amortise a rayon
-/// fork well while keeping 2^k-way splits balanced.
-const SEAL_CUTOFF: usize = 8;
 
 /// The "node position" of Welcome seals in [`Ephemeral::ikm`] (UpdatePath seals use the
 /// filtered-direct-path index, far below this).

@@ -61,22 +61,6 @@ fn shard_of(key: &[u8]) -> usize {
     x % KEY_SHARDS
 }
 
-/// Run `f` with `J` if `parallel`, else serially: below the cutoff, a split costs more than
-/// it saves.
-fn join_if<J: Join, A, B, RA, RB>(parallel: bool, a: A, b: B) -> (RA, RB)
-where
-    A: FnOnce() -> RA + Send,
-    B: FnOnce() -> RB + Send,
-    RA: Send,
-    RB: Send,
-{
-    if parallel {
-        J::join(a, b)
-    } else {
-        SerialJoin::join(a, b)
-    }
-}
-
 /// What the tree-hash recursion shares.
 #[derive(Clone, Copy)]
 struct HashCtx<'a> {
@@ -117,7 +101,7 @@ fn refresh_subtree<J: Join>(
         let (v_left, v_rest) = valid.split_at_mut(mid);
         let (_, v_right) = v_rest.split_at_mut(1);
         let right_first = first + mid as u32 + 1;
-        let (a, b) = join_if::<J, _, _, _, _>(
+        let (a, b) = batch::join_if::<J, _, _, _, _>(
             nodes.len() > SUBTREE_CUTOFF_NODES,
             || refresh_subtree::<J>(ctx, first, n_left, h_left, v_left),
             || refresh_subtree::<J>(ctx, right_first, n_right, h_right, v_right),
@@ -177,7 +161,7 @@ fn structure<J: Join>(
     let a_right = &mut a_rest[1..];
     let (r_left, r_rest) = res.split_at_mut(mid);
     let (r_mid, r_right) = r_rest.split_at_mut(1);
-    join_if::<J, _, _, _, _>(
+    batch::join_if::<J, _, _, _, _>(
         nodes.len() > SUBTREE_CUTOFF_NODES,
         || structure::<J>(first, n_left, next, a_left, r_left),
         || structure::<J>(first + mid as u32 + 1, n_right, next, a_right, r_right),
