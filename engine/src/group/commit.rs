@@ -554,33 +554,28 @@ impl Group {
     }
 
     /// Seal every path secret of `plan` to its copath resolution as one batch on the
-    /// group's executor (RFC 9420 §7.6). The GroupContext is hashed into HPKE's key schedule
-    /// once for the whole batch ([`SealContext`]).
+    /// group's executor ([`PathPlan::seal`]), with this group's ephemeral-key source.
     pub(super) fn seal_path(
         &mut self,
         plan: &PathPlan,
         context_bytes: &[u8],
         counts: &mut OpCounts,
     ) -> Result<UpdatePath> {
-        let provider = self.provider;
-        let jobs = plan.seal_jobs(context_bytes);
-        let seal = SealContext::new(&provider, b"UpdatePathNode", context_bytes)?;
         let ephemeral = self.ephemeral(b"path ephemeral")?;
-        let ciphertexts = self.config.executor.try_map(&jobs, SEAL_CUTOFF, |_, job| {
-            let ikm = ephemeral.ikm(&provider, job.node_position, job.recipient_position)?;
-            let (kem_output, ciphertext) = seal.seal(
-                job.recipient_key(),
-                job.path_secret().as_bytes(),
-                ikm.as_ref().map(Secret::as_bytes),
-            )?;
-            Ok::<_, Error>(HpkeCiphertext {
-                kem_output: kem_output.into(),
-                ciphertext: ciphertext.into(),
-            })
-        })?;
-        counts.hpke_seals += ciphertexts.len() as u64;
+        let path = plan.seal(
+            &self.provider,
+            context_bytes,
+            &ephemeral,
+            self.config.executor,
+        )?;
+        let seals: usize = path
+            .nodes
+            .iter()
+            .map(|n| n.encrypted_path_secret.len())
+            .sum();
+        counts.hpke_seals += seals as u64;
         counts.path_nodes += plan.staged().filtered_direct_path().count() as u64;
-        Ok(plan.assemble(ciphertexts)?)
+        Ok(path)
     }
 
     /// The Welcome for the members `applied` added (RFC 9420 §12.4.3): the signed GroupInfo

@@ -6,8 +6,10 @@
 //! - Committer: [`plan_update_path`] derives the path secrets, key pairs, parent hashes and the
 //!   signed leaf ([`PathPlan`]); the caller merges it into the tree ([`PathPlan::merge`]),
 //!   computes the provisional GroupContext with the new tree hash, and seals the path secrets
-//!   ([`PathPlan::seal`], or [`PathPlan::seal_jobs`] + [`PathPlan::assemble`] to run the HPKE
-//!   seals in parallel). [`generate_update_path`] does all of that in one call.
+//!   ([`PathPlan::seal`]: one batch of independent HPKE seals on an
+//!   [`Executor`](crate::batch::Executor), the GroupContext hashed once for all of them).
+//!   This is the one seal path: a group's commit and [`generate_update_path`], which does all
+//!   of the above in one call, both use it.
 //! - Receiver: [`StagedPath::stage`] checks an UpdatePath against the tree and computes the
 //!   merge; [`process_update_path`] merges it, decrypts the path secret and
 //!   returns the `commit_secret` and the receiver's new private state. A failure leaves the

@@ -6,8 +6,10 @@ use crate::codec::{
     self, GroupContext, HpkeCiphertext, HpkePublicKey, LeafNode, LeafNodeSourceData, LeafNodeTbs,
     Node, ParentHashInput, ParentNode, UpdatePath, UpdatePathNode, VLBytes,
 };
-use crate::crypto::{Provider, Secret, SignaturePrivateKey};
-use crate::error::Error;
+use crate::batch::Executor;
+use crate::crypto::hpke_batch::SEAL_CUTOFF;
+use crate::crypto::{Provider, SealContext, Secret, SignaturePrivateKey};
+use crate::error::{Error, Result};
 use crate::tree::{math, LeafIndex, NodeIndex, RatchetTree};
 
 /// Label of the engine's own (non-RFC) derivation of deterministic HPKE ephemeral keys.
@@ -491,7 +493,6 @@ pub struct SealJob<'a> {
     pub recipient_position: u32,
     recipient_key: &'a [u8],
     path_secret: &'a Secret,
-    group_context: &'a [u8],
 }
 
 impl SealJob<'_> {
@@ -506,42 +507,24 @@ impl SealJob<'_> {
     }
 
     /// `EncryptWithLabel(pk, "UpdatePathNode", group_context, path_secret)` (RFC 9420 §7.6),
-    /// with the ephemeral key `DeriveKeyPair(ikm)` if `ikm` is given.
+    /// where `context` is the [`SealContext`] of that label and the serialized provisional
+    /// GroupContext, with the ephemeral key `ephemeral` chooses for this job's position.
     pub fn seal(
         &self,
         provider: &Provider,
-        ikm: Option<&Secret>,
-    ) -> Result<HpkeCiphertext, TreeKemError> {
-        let pt = self.path_secret.as_bytes();
-        let (kem_output, ciphertext) = match ikm {
-            None => provider.encrypt_with_label(
-                self.recipient_key,
-                b"UpdatePathNode",
-                self.group_context,
-                pt,
-            )?,
-            Some(ikm) => provider.encrypt_with_label_with_ikm(
-                self.recipient_key,
-                b"UpdatePathNode",
-                self.group_context,
-                pt,
-                ikm.as_bytes(),
-            )?,
-        };
+        context: &SealContext,
+        ephemeral: &Ephemeral,
+    ) -> Result<HpkeCiphertext> {
+        let ikm = ephemeral.ikm(provider, self.node_position, self.recipient_position)?;
+        let (kem_output, ciphertext) = context.seal(
+            self.recipient_key,
+            self.path_secret.as_bytes(),
+            ikm.as_ref().map(Secret::as_bytes),
+        )?;
         Ok(HpkeCiphertext {
             kem_output: kem_output.into(),
             ciphertext: ciphertext.into(),
         })
-    }
-
-    /// [`SealJob::seal`] with the ephemeral key chosen by `ephemeral` for this position.
-    pub fn seal_with(
-        &self,
-        provider: &Provider,
-        ephemeral: &Ephemeral,
-    ) -> Result<HpkeCiphertext, TreeKemError> {
-        let ikm = ephemeral.ikm(provider, self.node_position, self.recipient_position)?;
-        self.seal(provider, ikm.as_ref())
     }
 }
 
@@ -653,10 +636,8 @@ impl PathPlan {
         &self.commit_secret
     }
 
-    /// The seals to perform, in UpdatePath order (node by node, each in resolution order),
-    /// under `group_context`, the serialized provisional GroupContext whose `tree_hash` is that
-    /// of the merged tree (RFC 9420 §7.6, §12.4.2).
-    pub fn seal_jobs<'a>(&'a self, group_context: &'a [u8]) -> Vec<SealJob<'a>> {
+    /// The seals to perform, in UpdatePath order (node by node, each in resolution order).
+    pub fn seal_jobs(&self) -> Vec<SealJob<'_>> {
         let mut jobs = Vec::with_capacity(self.recipient_keys.iter().map(Vec::len).sum());
         for (i, (keys, secret)) in self
             .recipient_keys
@@ -671,7 +652,6 @@ impl PathPlan {
                     recipient_position: j as u32,
                     recipient_key: key,
                     path_secret: secret,
-                    group_context,
                 });
             }
         }
@@ -701,20 +681,26 @@ impl PathPlan {
         })
     }
 
-    /// Run every seal job in order and assemble the UpdatePath. `group_context` is the
-    /// serialized provisional GroupContext (its `tree_hash` that of the merged tree).
+    /// Seal every path secret to its copath resolution as one batch on `executor` and
+    /// assemble the UpdatePath (RFC 9420 §7.6). `group_context` is the serialized provisional
+    /// GroupContext (its `tree_hash` that of the merged tree); it is hashed into HPKE's key
+    /// schedule once for the whole batch ([`SealContext`]). Each seal's ephemeral key comes
+    /// from `ephemeral` by position, so the bytes do not depend on the executor.
+    ///
+    /// Errors are the engine's: [`Error::Crypto`] for a seal that fails.
     pub fn seal(
         &self,
         provider: &Provider,
         group_context: &[u8],
         ephemeral: &Ephemeral,
-    ) -> Result<UpdatePath, TreeKemError> {
-        let ciphertexts = self
-            .seal_jobs(group_context)
-            .iter()
-            .map(|job| job.seal_with(provider, ephemeral))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.assemble(ciphertexts)
+        executor: Executor,
+    ) -> Result<UpdatePath> {
+        let jobs = self.seal_jobs();
+        let context = SealContext::new(provider, b"UpdatePathNode", group_context)?;
+        let ciphertexts = executor.try_map(&jobs, SEAL_CUTOFF, |_, job| {
+            job.seal(provider, &context, ephemeral)
+        })?;
+        Ok(self.assemble(ciphertexts)?)
     }
 
     /// The committer's private state and `commit_secret`, consuming the plan (and with it the
@@ -740,9 +726,9 @@ pub struct GeneratedPath {
 }
 
 /// Plan, merge into `tree` and seal an UpdatePath in one call: [`plan_update_path`] with the
-/// group id of `provisional_context`, [`PathPlan::merge`], then [`PathPlan::seal`] under
-/// `provisional_context` with its `tree_hash` replaced by the merged tree's. On any error
-/// `tree` is left as it was.
+/// group id of `provisional_context`, [`PathPlan::merge`], then [`PathPlan::seal`] (on the
+/// default [`Executor`]) under `provisional_context` with its `tree_hash` replaced by the
+/// merged tree's. On any error `tree` is left as it was.
 pub fn generate_update_path(
     provider: &Provider,
     tree: &mut RatchetTree,
@@ -758,7 +744,8 @@ pub fn generate_update_path(
         .map_err(TreeKemError::from)
         .and_then(|tree_hash| {
             let context = with_tree_hash(provisional_context, &tree_hash)?;
-            Ok((plan.seal(provider, &context, ephemeral)?, tree_hash))
+            let path = plan.seal(provider, &context, ephemeral, Executor::default())?;
+            Ok((path, tree_hash))
         });
     match sealed {
         Ok((update_path, tree_hash)) => {

@@ -153,7 +153,8 @@ fn restage(
             .into();
     let _undo = plan.merge(&mut tree).unwrap();
     let context = with_tree_hash(&f.context, &tree.tree_hash(&f.p).unwrap()).unwrap();
-    plan.seal(&f.p, &context, &Ephemeral::Random).unwrap()
+    plan.seal(&f.p, &context, &Ephemeral::Random, Executor::Serial)
+        .unwrap()
 }
 
 fn plan(f: &Fixture, sender: u32) -> PathPlan {
@@ -387,21 +388,48 @@ fn new_leaves_are_excluded() {
     ));
 }
 
+/// The batched seal gives the same UpdatePath on either executor, and the same as the jobs
+/// sealed one by one in reverse order through hpke-rs (the provider's reference HPKE).
 #[test]
 fn seal_jobs_are_order_independent() {
     let f = fixture();
     let plan = plan(&f, 3);
     let context = vec![1, 2, 3];
     let ephemeral = Ephemeral::Seeded(Secret::new(vec![8; 32]));
-    let sequential = plan.seal(&f.p, &context, &ephemeral).unwrap();
-    let jobs = plan.seal_jobs(&context);
+    let serial = plan
+        .seal(&f.p, &context, &ephemeral, Executor::Serial)
+        .unwrap();
+    let parallel = plan
+        .seal(&f.p, &context, &ephemeral, Executor::Parallel)
+        .unwrap();
+    assert_eq!(parallel, serial);
+    let jobs = plan.seal_jobs();
+    assert!(jobs.len() > 2, "{}", jobs.len());
     let mut reversed: Vec<_> = jobs
         .iter()
         .rev()
-        .map(|j| j.seal_with(&f.p, &ephemeral).unwrap())
+        .map(|j| {
+            let ikm = ephemeral
+                .ikm(&f.p, j.node_position, j.recipient_position)
+                .unwrap()
+                .unwrap();
+            let (kem_output, ciphertext) =
+                f.p.encrypt_with_label_with_ikm(
+                    j.recipient_key(),
+                    b"UpdatePathNode",
+                    &context,
+                    j.path_secret().as_bytes(),
+                    ikm.as_bytes(),
+                )
+                .unwrap();
+            HpkeCiphertext {
+                kem_output: kem_output.into(),
+                ciphertext: ciphertext.into(),
+            }
+        })
         .collect();
     reversed.reverse();
-    assert_eq!(plan.assemble(reversed).unwrap(), sequential);
+    assert_eq!(plan.assemble(reversed).unwrap(), serial);
     assert!(plan.assemble(Vec::new()).is_err());
 }
 
