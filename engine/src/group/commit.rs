@@ -409,8 +409,8 @@ impl Group {
                 },
                 &group_id,
             )?;
-            // The journal records the merge; the undo record is not needed.
-            drop(plan.merge(&mut self.tree)?);
+            // Under the commit's journal: a failure rolls the merge back with the rest.
+            plan.merge(&mut self.tree)?;
             provisional.tree_hash = self.tree.tree_hash(&provider)?.into();
             let context_bytes = codec::encode(&provisional)?;
             let path = self.seal_path(&plan, &context_bytes, &mut counts)?;

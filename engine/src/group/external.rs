@@ -166,7 +166,7 @@ impl Group {
             },
             &group_id,
         )?;
-        drop(plan.merge(&mut tree)?);
+        plan.merge(&mut tree)?;
         let mut provisional = codec::GroupContext {
             epoch: super::next_epoch(context.epoch)?,
             ..context.clone()

@@ -20,8 +20,9 @@
 // Merging an UpdatePath only touches the sender's leaf and direct path, and the copath
 // subtrees it hashes are never modified by it. So every public value of the merge (the new
 // parent nodes and their parent hashes) is computed against the unmodified tree, then written
-// in one step that records the O(log n) nodes it replaces ([`PathUndo`]); a later failure
-// writes them back. No O(n) clone of the tree is made.
+// in one step under the tree's journal (`RatchetTree::all_or_nothing`), which keeps the
+// O(log n) nodes it replaces; a later failure puts them back. No O(n) clone of the tree is
+// made, and a group's commit, whose journal is already open, undoes the merge with the rest.
 //
 // Seeds for the HPKE ephemeral keys, when made deterministic, are derived from the position
 // (filtered-direct-path index, recipient index), never from a shared stream, so the order in
@@ -33,7 +34,7 @@ mod update_path;
 pub use private::TreeKemPrivate;
 pub use update_path::{
     generate_update_path, plan_update_path, process_update_path, DecryptedPath, Ephemeral,
-    GeneratedPath, PathParams, PathPlan, PathUndo, ProcessedPath, SealJob, StagedPath,
+    GeneratedPath, PathParams, PathPlan, ProcessedPath, SealJob, StagedPath,
 };
 
 use thiserror::Error as ThisError;

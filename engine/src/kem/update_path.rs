@@ -95,14 +95,6 @@ pub struct StagedPath {
     parents: Vec<ParentNode>,
 }
 
-/// What [`StagedPath::merge`] replaced: the sender's leaf and direct path as they were. Give
-/// it back to [`PathUndo::rollback`] to restore the tree.
-#[derive(Debug)]
-#[must_use = "dropping the undo record makes the merge permanent"]
-pub struct PathUndo {
-    saved: Vec<(NodeIndex, Option<Node>)>,
-}
-
 impl StagedPath {
     /// The sender's leaf index.
     pub fn sender(&self) -> LeafIndex {
@@ -121,21 +113,17 @@ impl StagedPath {
 
     /// Merge into `tree` (RFC 9420 §7.5): blank the sender's direct path, set the filtered
     /// direct path's new parent nodes (public key, parent hash, no unmerged leaves) and the
-    /// sender's new leaf. `tree` must be the tree the path was staged against.
-    pub fn merge(&self, tree: &mut RatchetTree) -> Result<PathUndo, TreeKemError> {
+    /// sender's new leaf. `tree` must be the tree the path was staged against. On error the
+    /// tree is as it was. The merge writes O(log n) nodes, and under an open tree journal
+    /// ([`RatchetTree::begin_journal`]) a rollback undoes it.
+    pub fn merge(&self, tree: &mut RatchetTree) -> Result<(), TreeKemError> {
         if tree.n_leaves() != self.n_leaves {
             return Err(Error::ApiMisuse("UpdatePath merged into a tree of another width").into());
         }
         let leaf_x = self.sender.node();
-        let direct_path = math::direct_path(leaf_x, self.n_leaves);
-        let mut saved = Vec::with_capacity(direct_path.len() + 1);
-        saved.push((leaf_x, tree.node(leaf_x).cloned()));
-        saved.extend(direct_path.iter().map(|&x| (x, tree.node(x).cloned())));
-        let undo = PathUndo { saved };
-
         let mut parents = self.steps.iter().zip(&self.parents).peekable();
-        let write = || -> Result<(), TreeKemError> {
-            for x in direct_path {
+        tree.all_or_nothing(|tree| {
+            for x in math::direct_path(leaf_x, self.n_leaves) {
                 let node = match parents.peek() {
                     Some((step, _)) if step.node == x => {
                         parents.next().map(|(_, p)| Node::Parent(p.clone()))
@@ -146,14 +134,7 @@ impl StagedPath {
             }
             tree.set_node(leaf_x, Some(Node::Leaf(Box::new(self.leaf_node.clone()))))?;
             Ok(())
-        };
-        match write() {
-            Ok(()) => Ok(undo),
-            Err(e) => {
-                undo.rollback(tree)?;
-                Err(e)
-            }
-        }
+        })
     }
 
     /// Check an UpdatePath from `sender` against `tree` and compute its merge, without
@@ -320,16 +301,6 @@ impl StagedPath {
     }
 }
 
-impl PathUndo {
-    /// Restore the nodes the merge replaced.
-    pub fn rollback(self, tree: &mut RatchetTree) -> Result<(), TreeKemError> {
-        for (x, node) in self.saved {
-            tree.set_node(x, node)?;
-        }
-        Ok(())
-    }
-}
-
 /// The receiver's result of [`StagedPath::decrypt`].
 #[derive(Debug)]
 pub struct DecryptedPath {
@@ -357,8 +328,6 @@ pub struct ProcessedPath {
     pub private: TreeKemPrivate,
     /// The tree hash of the merged tree (the provisional GroupContext's `tree_hash`).
     pub tree_hash: Vec<u8>,
-    /// Restores the tree as it was before the merge, if the commit is later rejected.
-    pub undo: PathUndo,
 }
 
 /// Process an UpdatePath from `sender` as the member holding `private` (RFC 9420 §7.5,
@@ -376,29 +345,19 @@ pub fn process_update_path(
 ) -> Result<ProcessedPath, TreeKemError> {
     let group_id = provisional_context.group_id.as_slice();
     let staged = StagedPath::stage(provider, tree, sender, path, new_leaves, group_id)?;
-    let undo = staged.merge(tree)?;
-    let decrypted = tree
-        .tree_hash(provider)
-        .map_err(TreeKemError::from)
-        .and_then(|tree_hash| {
-            let context = with_tree_hash(provisional_context, &tree_hash)?;
-            let d = staged.decrypt(provider, path, private, &context)?;
-            Ok((d, tree_hash))
-        });
-    match decrypted {
-        Ok((d, tree_hash)) => Ok(ProcessedPath {
+    tree.all_or_nothing(|tree| {
+        staged.merge(tree)?;
+        let tree_hash = tree.tree_hash(provider)?;
+        let context = with_tree_hash(provisional_context, &tree_hash)?;
+        let d = staged.decrypt(provider, path, private, &context)?;
+        Ok(ProcessedPath {
             commit_secret: d.commit_secret,
             path_secret: d.path_secret,
             path_secret_node: d.path_secret_node,
             private: d.private,
             tree_hash,
-            undo,
-        }),
-        Err(e) => {
-            undo.rollback(tree)?;
-            Err(e)
-        }
-    }
+        })
+    })
 }
 
 /// `context` with `tree_hash` replaced, serialized.
@@ -613,7 +572,7 @@ impl PathPlan {
     }
 
     /// Merge the plan into `tree` ([`StagedPath::merge`]).
-    pub fn merge(&self, tree: &mut RatchetTree) -> Result<PathUndo, TreeKemError> {
+    pub fn merge(&self, tree: &mut RatchetTree) -> Result<(), TreeKemError> {
         self.staged.merge(tree)
     }
 
@@ -721,8 +680,6 @@ pub struct GeneratedPath {
     pub commit_secret: Secret,
     /// The tree hash of the merged tree (the provisional GroupContext's `tree_hash`).
     pub tree_hash: Vec<u8>,
-    /// Restores the tree as it was before the merge, if the commit is abandoned.
-    pub undo: PathUndo,
 }
 
 /// Plan, merge into `tree` and seal an UpdatePath in one call: [`plan_update_path`] with the
@@ -738,31 +695,20 @@ pub fn generate_update_path(
 ) -> Result<GeneratedPath, TreeKemError> {
     let group_id = provisional_context.group_id.as_slice();
     let plan = plan_update_path(provider, tree, params, group_id)?;
-    let undo = plan.merge(tree)?;
-    let sealed = tree
-        .tree_hash(provider)
-        .map_err(TreeKemError::from)
-        .and_then(|tree_hash| {
-            let context = with_tree_hash(provisional_context, &tree_hash)?;
-            let path = plan.seal(provider, &context, ephemeral, Executor::default())?;
-            Ok((path, tree_hash))
-        });
-    match sealed {
-        Ok((update_path, tree_hash)) => {
-            let (private, commit_secret) = plan.into_secrets();
-            Ok(GeneratedPath {
-                update_path,
-                private,
-                commit_secret,
-                tree_hash,
-                undo,
-            })
-        }
-        Err(e) => {
-            undo.rollback(tree)?;
-            Err(e)
-        }
-    }
+    let (update_path, tree_hash) = tree.all_or_nothing(|tree| {
+        plan.merge(tree)?;
+        let tree_hash = tree.tree_hash(provider)?;
+        let context = with_tree_hash(provisional_context, &tree_hash)?;
+        let path = plan.seal(provider, &context, ephemeral, Executor::default())?;
+        Ok::<_, TreeKemError>((path, tree_hash))
+    })?;
+    let (private, commit_secret) = plan.into_secrets();
+    Ok(GeneratedPath {
+        update_path,
+        private,
+        commit_secret,
+        tree_hash,
+    })
 }
 
 #[cfg(test)]

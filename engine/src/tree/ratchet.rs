@@ -760,13 +760,48 @@ impl RatchetTree {
         TreeRedo(self.undo(true))
     }
 
-    /// Undo the open journal's edits, newest first; with `record`, return each undone edit's
-    /// new value in the original order (a copy of each edited node, which a plain rollback
-    /// does not pay for).
+    /// Run `edit` on the tree all or nothing: if it fails, the edits it made are undone and
+    /// the tree is as it was before the call. Inside an open journal only this call's edits
+    /// are undone, and the journal stays open with the earlier ones (a group merges an
+    /// UpdatePath this way, under the journal of the whole commit); with none open, one is
+    /// opened for the call and closed after it. `edit` must not open or close the journal.
+    pub(crate) fn all_or_nothing<T, E>(
+        &mut self,
+        edit: impl FnOnce(&mut Self) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let outer = self.journal.as_ref().map(Vec::len);
+        if outer.is_none() {
+            self.journal = Some(Vec::new());
+        }
+        let result = edit(self);
+        match (&result, outer) {
+            (Ok(_), None) => self.commit_journal(),
+            (Ok(_), Some(_)) => {}
+            (Err(_), None) => self.rollback(),
+            (Err(_), Some(mark)) => {
+                // Closed while the newer edits are undone, so that undoing records nothing.
+                if let Some(mut journal) = self.journal.take() {
+                    let newer = journal.split_off(mark.min(journal.len()));
+                    self.undo_entries(newer, false);
+                    self.journal = Some(journal);
+                }
+            }
+        }
+        result
+    }
+
+    /// Undo the open journal's edits, newest first, and close it; with `record`, return each
+    /// undone edit's new value in the original order (a copy of each edited node, which a
+    /// plain rollback does not pay for).
     fn undo(&mut self, record: bool) -> Vec<JournalEntry> {
-        let Some(entries) = self.journal.take() else {
-            return Vec::new();
-        };
+        match self.journal.take() {
+            Some(entries) => self.undo_entries(entries, record),
+            None => Vec::new(),
+        }
+    }
+
+    /// Undo `entries`, newest first, with no journal open (see [`RatchetTree::undo`]).
+    fn undo_entries(&mut self, entries: Vec<JournalEntry>, record: bool) -> Vec<JournalEntry> {
         let mut redo = Vec::with_capacity(if record { entries.len() } else { 0 });
         for entry in entries.into_iter().rev() {
             match entry {
