@@ -35,7 +35,9 @@ use super::super::math::{self, LeafIndex, NodeIndex};
 use super::super::TreeError;
 use super::{validate_leaf_node, RatchetTree, LEAF_CHECK_CUTOFF};
 use crate::batch::{self, Executor, Join, RayonJoin, SerialJoin};
-use crate::codec::{self, LeafNode, LeafNodeHashInput, Node, ParentNodeHashInput, TreeHashInput};
+use crate::codec::{
+    self, LeafNode, LeafNodeHashInput, Node, ParentNode, ParentNodeHashInput, TreeHashInput,
+};
 use crate::crypto::Provider;
 use crate::error::{Error, Result};
 
@@ -203,6 +205,16 @@ impl RatchetTree {
         self.check_unmerged_leaves_generic::<J>()?;
         self.check_key_uniqueness_generic::<J>()?;
         self.check_parent_keys(provider)?;
+        self.check_leaves::<J>(provider, group_id)?;
+        self.refresh_all::<J>(provider)?;
+        self.verify_parent_hashes_generic::<J>(provider)?;
+        Ok(self.cached_hash(self.root()).to_vec())
+    }
+
+    /// Every leaf's signature (with the group id and its index) and contents
+    /// ([`validate_leaf_node`]) against the credential types in use, a few leaves per task;
+    /// the error is that of the lowest failing leaf.
+    pub(super) fn check_leaves<J: Join>(&self, provider: &Provider, group_id: &[u8]) -> Result<()> {
         let credential_types: HashSet<u16> = self
             .leaves()
             .map(|(_, l)| l.credential.credential_type().0)
@@ -210,10 +222,8 @@ impl RatchetTree {
         let leaves: Vec<(LeafIndex, &LeafNode)> = self.leaves().collect();
         batch::try_map::<J, _, _, _>(&leaves, LEAF_CHECK_CUTOFF, |_, &(i, leaf)| {
             validate_leaf_node(provider, leaf, Some((group_id, i)), &credential_types)
-        })?;
-        self.refresh_all::<J>(provider)?;
-        self.verify_parent_hashes_generic::<J>(provider)?;
-        Ok(self.cached_hash(self.root()).to_vec())
+        })
+        .map(drop)
     }
 
     /// Recompute every stale tree hash, split by subtree over `J`.
@@ -355,44 +365,47 @@ impl RatchetTree {
     }
 
     fn check_unmerged_leaves_generic<J: Join>(&self) -> Result<(), TreeError> {
-        batch::try_map::<J, _, _, _>(&self.nodes, NODE_CUTOFF, |i, n| {
-            let Some(Node::Parent(p)) = n else {
-                return Ok(());
-            };
-            let px = NodeIndex(i as u32);
-            if p.unmerged_leaves.windows(2).any(|w| w[0] >= w[1]) {
-                return Err(TreeError::UnmergedLeavesUnsorted { index: px.0 });
-            }
-            for &u in &p.unmerged_leaves {
-                let un = LeafIndex(u).node();
-                if un.0 as usize >= self.nodes.len()
-                    || !math::in_subtree(un, px)
-                    || self.leaf(LeafIndex(u)).is_none()
-                {
-                    return Err(TreeError::BadUnmergedLeaf {
-                        index: px.0,
-                        leaf: u,
-                    });
-                }
-                let mut cur = math::parent(un, self.n_leaves);
-                while let Some(x) = cur {
-                    if x == px {
-                        break;
-                    }
-                    if let Some(q) = self.parent_node(x) {
-                        if q.unmerged_leaves.binary_search(&u).is_err() {
-                            return Err(TreeError::BadUnmergedLeaf {
-                                index: x.0,
-                                leaf: u,
-                            });
-                        }
-                    }
-                    cur = math::parent(x, self.n_leaves);
-                }
-            }
-            Ok(())
+        batch::try_map::<J, _, _, _>(&self.nodes, NODE_CUTOFF, |i, n| match n {
+            Some(Node::Parent(p)) => self.check_unmerged_leaves_of(NodeIndex(i as u32), p),
+            _ => Ok(()),
         })
         .map(drop)
+    }
+
+    /// §12.4.3.1 for the parent node `p` at `px`: its list is sorted, every leaf in it is a
+    /// non-blank descendant, and every non-blank node between that leaf and `px` lists it too.
+    fn check_unmerged_leaves_of(&self, px: NodeIndex, p: &ParentNode) -> Result<(), TreeError> {
+        if p.unmerged_leaves.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(TreeError::UnmergedLeavesUnsorted { index: px.0 });
+        }
+        for &u in &p.unmerged_leaves {
+            let un = LeafIndex(u).node();
+            if un.0 as usize >= self.nodes.len()
+                || !math::in_subtree(un, px)
+                || self.leaf(LeafIndex(u)).is_none()
+            {
+                return Err(TreeError::BadUnmergedLeaf {
+                    index: px.0,
+                    leaf: u,
+                });
+            }
+            let mut cur = math::parent(un, self.n_leaves);
+            while let Some(x) = cur {
+                if x == px {
+                    break;
+                }
+                if let Some(q) = self.parent_node(x) {
+                    if q.unmerged_leaves.binary_search(&u).is_err() {
+                        return Err(TreeError::BadUnmergedLeaf {
+                            index: x.0,
+                            leaf: u,
+                        });
+                    }
+                }
+                cur = math::parent(x, self.n_leaves);
+            }
+        }
+        Ok(())
     }
 
     /// §7.3 and §12.4.3.1: signature keys are unique among leaves, encryption keys among all
