@@ -2,11 +2,11 @@
 
 use super::private::{next_path_secret, node_key_pair};
 use super::{TreeKemError, TreeKemPrivate};
+use crate::batch::Executor;
 use crate::codec::{
     self, GroupContext, HpkeCiphertext, HpkePublicKey, LeafNode, LeafNodeSourceData, LeafNodeTbs,
     Node, ParentHashInput, ParentNode, UpdatePath, UpdatePathNode, VLBytes,
 };
-use crate::batch::Executor;
 use crate::crypto::hpke_batch::SEAL_CUTOFF;
 use crate::crypto::{Provider, SealContext, Secret, SignaturePrivateKey};
 use crate::error::{Error, Result};
