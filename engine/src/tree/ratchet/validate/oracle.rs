@@ -7,13 +7,13 @@
 
 use std::collections::HashSet;
 
-use super::super::math::{self, NodeIndex};
-use super::super::TreeError;
-use super::RatchetTree;
 use crate::batch::SerialJoin;
 use crate::codec::Node;
 use crate::crypto::Provider;
 use crate::error::{Error, Result};
+use crate::tree::math::{self, NodeIndex};
+use crate::tree::RatchetTree;
+use crate::tree::TreeError;
 
 impl RatchetTree {
     /// Verify that every non-blank parent node is parent-hash valid (RFC 9420 §7.9.2).
