@@ -960,7 +960,7 @@ mod tests {
             };
             let plan = plan_update_path(&ours.provider, &mut engine_tree, &params, &ours.group_id)
                 .unwrap();
-            let _undo = plan.merge(&mut engine_tree).unwrap();
+            plan.merge(&mut engine_tree).unwrap();
             assert_eq!(
                 ours.tree.to_wire(),
                 engine_tree.to_wire(),

@@ -60,3 +60,20 @@ impl Join for RayonJoin {
         }
     }
 }
+
+/// One step of a recursion over subtrees: [`Join::join`] of `J` when `parallel` (the caller
+/// passes "this subtree is above the cutoff"), else [`SerialJoin`]: below the cutoff a split
+/// costs more than it saves, and the recursion stays the same code either way.
+pub fn join_if<J: Join, A, B, RA, RB>(parallel: bool, oper_a: A, oper_b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    if parallel {
+        J::join(oper_a, oper_b)
+    } else {
+        SerialJoin::join(oper_a, oper_b)
+    }
+}

@@ -2,10 +2,14 @@
 //! per node) out over threads, with a serial path that runs the very same code.
 //!
 //! - [`Join`], [`SerialJoin`], [`RayonJoin`]: run two closures, in sequence or on rayon's pool.
-//! - [`map`] and [`try_map`]: apply a function to every item of a slice, splitting the slice
-//!   in halves recursively down to chunks of at most `cutoff` items, and return the results
-//!   in input order. Written once, generic over `J: Join`.
-//! - [`Executor`]: the same two functions behind a `Copy` value, so engine code can take
+//! - [`map`], [`try_map`] and [`map_mut`]: apply a function to every item of a slice (shared,
+//!   or exclusive for [`map_mut`]), splitting the slice in halves recursively down to chunks of
+//!   at most `cutoff` items, and return the results in input order. This is the one flat
+//!   fan-out of the engine, written once, generic over `J: Join`. The crate feature `rayon`
+//!   changes only what [`RayonJoin`] does and which [`Executor`] is the default.
+//! - [`join_if`]: the step of a recursion over subtrees, parallel above a cutoff and
+//!   [`SerialJoin`] below it.
+//! - [`Executor`]: the same functions behind a `Copy` value, so engine code can take
 //!   `exec: Executor` as a parameter instead of a type parameter.
 //!
 //! Results never depend on the executor or the number of threads: each item's result depends
@@ -35,8 +39,9 @@
 //! fewer chunks than threads, or uneven item costs, threads sit idle at the end.
 //!
 //! - One HPKE seal ([`SealContext::seal`](crate::crypto::SealContext::seal): two X25519
-//!   operations) measured 70-160 µs, so seal batches use a cutoff of 1: the split overhead
-//!   is under 0.1% and the load balances best.
+//!   operations) measured 70-160 µs, so a chunk of a single seal already hides the split
+//!   overhead. Seal batches (UpdatePath and Welcome) run 8 seals per chunk (`SEAL_CUTOFF` in
+//!   `crypto::hpke_batch`, which says why).
 //! - Work of a few nanoseconds to a microsecond per item (a hash of a short input, one
 //!   HKDF-Expand) wants chunks of at least 64 items.
 //!
@@ -44,11 +49,13 @@
 //
 // # Internal documentation
 //
-// The recursion writes each result into its slot of a preallocated `Vec<Option<R>>`, split
-// with `split_at_mut` alongside the input, so there is no concatenation of partial vectors
-// (which would copy each result O(log n) times) and no `unsafe`. Once every slot is filled the
-// `Option`s are unwrapped in one pass; for the usual `R` with a niche (`Vec`, tuples of `Vec`)
-// `Option<R>` has `R`'s layout and the final `collect` reuses the allocation.
+// One recursion serves shared and exclusive items: it is generic over `Halves`, implemented by
+// `&[T]` and `&mut [T]`. It writes each result into its slot of a preallocated
+// `Vec<Option<R>>`, split with `split_at_mut` alongside the input, so there is no
+// concatenation of partial vectors (which would copy each result O(log n) times) and no
+// `unsafe`. Once every slot is filled the `Option`s are unwrapped in one pass; for the usual
+// `R` with a niche (`Vec`, tuples of `Vec`) `Option<R>` has `R`'s layout and the final
+// `collect` reuses the allocation.
 //
 // `try_map` records the lowest failing index seen so far in an `AtomicUsize`. Items (and
 // whole subtrees) above it are skipped: any error they could report has a higher index, so it
@@ -61,7 +68,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 
 mod join;
 
-pub use join::{Join, RayonJoin, SerialJoin};
+pub use join::{join_if, Join, RayonJoin, SerialJoin};
 
 /// Where batched work runs: the value-level counterpart of choosing `J: Join`.
 ///
@@ -114,6 +121,19 @@ impl Executor {
         }
     }
 
+    /// [`map_mut`] with this executor's join.
+    pub fn map_mut<T, R, F>(self, items: &mut [T], cutoff: usize, f: F) -> Vec<R>
+    where
+        T: Send,
+        R: Send,
+        F: Fn(usize, &mut T) -> R + Sync,
+    {
+        match self {
+            Executor::Parallel => map_mut::<RayonJoin, T, R>(items, cutoff, f),
+            Executor::Serial => map_mut::<SerialJoin, T, R>(items, cutoff, f),
+        }
+    }
+
     /// [`try_map`] with this executor's join.
     pub fn try_map<T, R, E, F>(self, items: &[T], cutoff: usize, f: F) -> Result<Vec<R>, E>
     where
@@ -152,21 +172,87 @@ pub fn try_map<J: Join, T: Sync, R: Send, E: Send>(
     cutoff: usize,
     f: impl Fn(usize, &T) -> Result<R, E> + Sync,
 ) -> Result<Vec<R>, E> {
+    run::<J, _, R, E>(items, cutoff, &f)
+}
+
+/// [`map`] over exclusive items: `f(index, &mut item)` for every item, in input order, each
+/// item handed to exactly one call (so the calls may change their items side by side).
+pub fn map_mut<J: Join, T: Send, R: Send>(
+    items: &mut [T],
+    cutoff: usize,
+    f: impl Fn(usize, &mut T) -> R + Sync,
+) -> Vec<R> {
+    match run::<J, _, R, Infallible>(items, cutoff, &|i, item: &mut T| Ok(f(i, item))) {
+        Ok(results) => results,
+        Err(never) => match never {},
+    }
+}
+
+/// The recursion behind [`map`], [`try_map`] and [`map_mut`].
+fn run<J, S, R, E>(
+    items: S,
+    cutoff: usize,
+    f: &(impl Fn(usize, S::Item) -> Result<R, E> + Sync),
+) -> Result<Vec<R>, E>
+where
+    J: Join,
+    S: Halves,
+    R: Send,
+    E: Send,
+{
     let mut out: Vec<Option<R>> = Vec::with_capacity(items.len());
     out.resize_with(items.len(), || None);
     let lowest_failure = AtomicUsize::new(usize::MAX);
     let chunk = Chunk {
         cutoff: cutoff.max(1),
-        f: &f,
+        f,
         lowest_failure: &lowest_failure,
     };
-    chunk.run::<J, T, R, E>(0, items, &mut out)?;
+    chunk.run::<J, S, R, E>(0, items, &mut out)?;
     // Invariant: `run` returned `Ok`, so no call of `f` failed, nothing was skipped, and every
     // leaf filled each slot of its part of `out`.
     Ok(out
         .into_iter()
         .map(|slot| slot.expect("every slot is filled when no item failed"))
         .collect())
+}
+
+/// A slice the recursion can cut in two: shared items (`&[T]`) or exclusive ones
+/// (`&mut [T]`), so that one recursion serves both.
+trait Halves: Sized + Send {
+    type Item;
+    type Iter: Iterator<Item = Self::Item>;
+    fn len(&self) -> usize;
+    fn split_at(self, mid: usize) -> (Self, Self);
+    fn into_items(self) -> Self::Iter;
+}
+
+impl<'a, T: Sync> Halves for &'a [T] {
+    type Item = &'a T;
+    type Iter = core::slice::Iter<'a, T>;
+    fn len(&self) -> usize {
+        <[T]>::len(self)
+    }
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        <[T]>::split_at(self, mid)
+    }
+    fn into_items(self) -> Self::Iter {
+        self.iter()
+    }
+}
+
+impl<'a, T: Send> Halves for &'a mut [T] {
+    type Item = &'a mut T;
+    type Iter = core::slice::IterMut<'a, T>;
+    fn len(&self) -> usize {
+        <[T]>::len(self)
+    }
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        self.split_at_mut(mid)
+    }
+    fn into_items(self) -> Self::Iter {
+        self.iter_mut()
+    }
 }
 
 /// What every level of the recursion shares.
@@ -178,15 +264,15 @@ struct Chunk<'a, F> {
 }
 
 impl<F> Chunk<'_, F> {
-    /// Fill `out[k]` with `f(offset + k, &items[k])`, or return the first error in index order
+    /// Fill `out[k]` with `f(offset + k, items[k])`, or return the first error in index order
     /// (`items` and `out` have the same length).
-    fn run<J, T, R, E>(&self, offset: usize, items: &[T], out: &mut [Option<R>]) -> Result<(), E>
+    fn run<J, S, R, E>(&self, offset: usize, items: S, out: &mut [Option<R>]) -> Result<(), E>
     where
         J: Join,
-        T: Sync,
+        S: Halves,
         R: Send,
         E: Send,
-        F: Fn(usize, &T) -> Result<R, E> + Sync,
+        F: Fn(usize, S::Item) -> Result<R, E> + Sync,
     {
         // Relaxed is enough: the value is only a hint to skip work. A stale value means more
         // work, never a different answer (see the internal documentation above).
@@ -194,7 +280,7 @@ impl<F> Chunk<'_, F> {
             return Ok(());
         }
         if items.len() <= self.cutoff {
-            for (k, (item, slot)) in items.iter().zip(out.iter_mut()).enumerate() {
+            for (k, (item, slot)) in items.into_items().zip(out.iter_mut()).enumerate() {
                 let index = offset + k;
                 if index > self.lowest_failure.load(Ordering::Relaxed) {
                     break;
@@ -213,8 +299,8 @@ impl<F> Chunk<'_, F> {
         let (items_a, items_b) = items.split_at(mid);
         let (out_a, out_b) = out.split_at_mut(mid);
         let (a, b) = J::join(
-            || self.run::<J, T, R, E>(offset, items_a, out_a),
-            || self.run::<J, T, R, E>(offset + mid, items_b, out_b),
+            || self.run::<J, S, R, E>(offset, items_a, out_a),
+            || self.run::<J, S, R, E>(offset + mid, items_b, out_b),
         );
         // Every index in `a` is below every index in `b`, so `a`'s error comes first.
         a.and(b)

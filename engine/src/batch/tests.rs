@@ -83,6 +83,62 @@ fn map_matches_serial_loop_all_joins() {
     assert!(checks > 400, "{checks}");
 }
 
+/// `map_mut` gives the serial loop's results and leaves every item changed exactly once, for
+/// every join and cutoff.
+#[test]
+fn map_mut_matches_serial_loop_all_joins() {
+    let step = |i: usize, x: &mut u64| {
+        let r = work(i, x);
+        *x = x.wrapping_add(i as u64 + 1);
+        r
+    };
+    let mut checks = 0;
+    let mut expected_checks = 0;
+    for n in sizes() {
+        let start: Vec<u64> = (0..n as u64).map(|i| i * 5 + 2).collect();
+        let mut want_items = start.clone();
+        let want: Vec<_> = want_items
+            .iter_mut()
+            .enumerate()
+            .map(|(i, x)| step(i, x))
+            .collect();
+        for cutoff in cutoffs(n) {
+            type MapMutFn = fn(
+                &mut [u64],
+                usize,
+                &(dyn Fn(usize, &mut u64) -> (usize, u64) + Sync),
+            ) -> Vec<(usize, u64)>;
+            let fns: [(&str, MapMutFn); 4] = [
+                ("SerialJoin", |items, c, f| {
+                    map_mut::<SerialJoin, _, _>(items, c, f)
+                }),
+                ("RayonJoin", |items, c, f| {
+                    map_mut::<RayonJoin, _, _>(items, c, f)
+                }),
+                ("Executor::Serial", |items, c, f| {
+                    Executor::Serial.map_mut(items, c, f)
+                }),
+                ("Executor::Parallel", |items, c, f| {
+                    Executor::Parallel.map_mut(items, c, f)
+                }),
+            ];
+            for (name, f) in fns {
+                let mut items = start.clone();
+                assert_eq!(
+                    f(&mut items, cutoff, &step),
+                    want,
+                    "{name}, n = {n}, cutoff {cutoff}"
+                );
+                assert_eq!(items, want_items, "{name}, n = {n}, cutoff {cutoff}");
+                checks += 1;
+            }
+            expected_checks += 4;
+        }
+    }
+    assert_eq!(checks, expected_checks);
+    assert!(checks > 400, "{checks}");
+}
+
 #[test]
 fn every_index_runs_exactly_once_all_joins() {
     let (mut checks, mut expected_checks) = (0, 0);

@@ -112,7 +112,7 @@ fn run_case(suite: CipherSuite, case_index: usize, case: &Value) -> Result<usize
         let mut merged = tree.clone();
         let staged = StagedPath::stage(&p, &mut merged, sender, &path, &[], &group_id)
             .map_err(|e| format!("{}: {e}", label("stage")))?;
-        let _undo = staged.merge(&mut merged).map_err(err("merge"))?;
+        staged.merge(&mut merged).map_err(err("merge"))?;
         merged
             .verify_parent_hashes(&p)
             .map_err(|e| format!("{}: {e}", label("parent hashes")))?;

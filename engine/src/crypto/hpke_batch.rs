@@ -72,6 +72,12 @@ const KEY_SCHEDULE_CONTEXT_LEN: usize = 1 + 2 * NH;
 /// `Nsecret` of DHKEM(X25519, HKDF-SHA256) (RFC 9180 §7.1).
 const NSECRET: u16 = 32;
 
+/// Seals per task when a batch of [`SealContext::seal`]s (an UpdatePath's, a Welcome's) runs
+/// on an [`Executor`](crate::batch::Executor): one seal is 70–160 µs (see the cutoff notes in
+/// [`crate::batch`]), so 8 of them amortise a rayon fork, a stolen half waking a thread,
+/// while keeping 2^k-way splits balanced.
+pub(crate) const SEAL_CUTOFF: usize = 8;
+
 /// The HPKE key schedule of one (suite, `info`) in base mode, with everything that does not
 /// depend on the recipient or the ephemeral key computed.
 #[derive(Debug, Clone)]

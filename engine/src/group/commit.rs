@@ -14,7 +14,7 @@ use crate::error::ApiMisuse;
 use crate::key_package::{check_lifetime, Clock};
 use std::collections::HashSet;
 
-use crate::crypto::hpke_batch::SealContext;
+use crate::crypto::hpke_batch::{SealContext, SEAL_CUTOFF};
 use crate::crypto::Secret;
 use crate::error::{Error, Result};
 use crate::framing::sign_content;
@@ -22,10 +22,6 @@ use crate::kem::{plan_update_path, Ephemeral, PathParams, PathPlan};
 use crate::schedule::{self, EpochSecrets};
 use crate::tree::{math, LeafIndex};
 use crate::welcome::{encrypt_group_info, key_package_ref, sign_group_info};
-
-/// Seals per parallel task: one HPKE seal is ~50–100 µs, so 8 of them amortise a rayon
-/// fork well while keeping 2^k-way splits balanced.
-const SEAL_CUTOFF: usize = 8;
 
 /// The "node position" of Welcome seals in [`Ephemeral::ikm`] (UpdatePath seals use the
 /// filtered-direct-path index, far below this).
@@ -539,8 +535,8 @@ impl Group {
                 },
                 &group_id,
             )?;
-            // The journal records the merge; the undo record is not needed.
-            drop(plan.merge(&mut self.tree)?);
+            // Under the commit's journal: a failure rolls the merge back with the rest.
+            plan.merge(&mut self.tree)?;
             provisional.tree_hash = self.tree.tree_hash(&provider)?.into();
             let context_bytes = codec::encode(&provisional)?;
             let path = self.seal_path(&plan, &context_bytes, &mut counts)?;
@@ -684,33 +680,28 @@ impl Group {
     }
 
     /// Seal every path secret of `plan` to its copath resolution as one batch on the
-    /// group's executor (RFC 9420 §7.6). The GroupContext is hashed into HPKE's key schedule
-    /// once for the whole batch ([`SealContext`]).
+    /// group's executor ([`PathPlan::seal`]), with this group's ephemeral-key source.
     pub(super) fn seal_path(
         &mut self,
         plan: &PathPlan,
         context_bytes: &[u8],
         counts: &mut OpCounts,
     ) -> Result<UpdatePath> {
-        let provider = self.provider;
-        let jobs = plan.seal_jobs(context_bytes);
-        let seal = SealContext::new(&provider, b"UpdatePathNode", context_bytes)?;
         let ephemeral = self.ephemeral(b"path ephemeral")?;
-        let ciphertexts = self.config.executor.try_map(&jobs, SEAL_CUTOFF, |_, job| {
-            let ikm = ephemeral.ikm(&provider, job.node_position, job.recipient_position)?;
-            let (kem_output, ciphertext) = seal.seal(
-                job.recipient_key(),
-                job.path_secret().as_bytes(),
-                ikm.as_ref().map(Secret::as_bytes),
-            )?;
-            Ok::<_, Error>(HpkeCiphertext {
-                kem_output: kem_output.into(),
-                ciphertext: ciphertext.into(),
-            })
-        })?;
-        counts.hpke_seals += ciphertexts.len() as u64;
+        let path = plan.seal(
+            &self.provider,
+            context_bytes,
+            &ephemeral,
+            self.config.executor,
+        )?;
+        let seals: usize = path
+            .nodes
+            .iter()
+            .map(|n| n.encrypted_path_secret.len())
+            .sum();
+        counts.hpke_seals += seals as u64;
         counts.path_nodes += plan.staged().filtered_direct_path().count() as u64;
-        Ok(plan.assemble(ciphertexts)?)
+        Ok(path)
     }
 
     /// The Welcome for the members `applied` added (RFC 9420 §12.4.3): the signed GroupInfo

@@ -167,7 +167,7 @@ impl Group {
             },
             &group_id,
         )?;
-        drop(plan.merge(&mut tree)?);
+        plan.merge(&mut tree)?;
         let mut provisional = codec::GroupContext {
             epoch: super::next_epoch(context.epoch)?,
             ..context.clone()
@@ -175,8 +175,9 @@ impl Group {
         provisional.tree_hash = tree.tree_hash(&provider)?.into();
         let context_bytes = codec::encode(&provisional)?;
 
-        // Seal the path with a temporary member state holding the new tree (the seal code
-        // lives on Group).
+        // Seal the path through a temporary member state holding the new tree, so that the
+        // ephemeral keys come from the joiner's randomness exactly as in a member's commit
+        // (`Group::seal_path`).
         let secrets = EpochSecrets::from_joiner(
             &provider,
             Secret::new(vec![0; nh]),

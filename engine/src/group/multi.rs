@@ -3,8 +3,9 @@
 //! A server hosting many groups often has one commit to make in each (a key rotation, a
 //! policy-driven update). Committing them one after another leaves cores idle whenever a
 //! single commit has too little parallel work (a small group, or a populated tree whose
-//! UpdatePath encrypts to a few dozen nodes). Here the groups are split in halves recursively
-//! and the halves handed to [`Join::join`], so the commits themselves run side by side, and
+//! UpdatePath encrypts to a few dozen nodes). Here the groups are one batch
+//! ([`Executor::map_mut`]: split in halves recursively, the halves handed to
+//! [`Join::join`](crate::batch::Join::join)), so the commits themselves run side by side, and
 //! each commit's own batches (seals, key derivations) still go to the same rayon pool.
 //!
 //! Each commit depends only on its own group (its randomness comes from the group's own
@@ -13,7 +14,7 @@
 //! on [`Executor::Parallel`] give byte-identical results (tested below).
 
 use super::{CommitOptions, CommitOutput, Group};
-use crate::batch::{Executor, Join, RayonJoin, SerialJoin};
+use crate::batch::Executor;
 use crate::error::Result;
 
 /// Commit `options` in every group, in parallel on rayon's pool; result `i` is that of
@@ -29,32 +30,8 @@ pub fn commit_many_with(
     options: &CommitOptions,
     executor: Executor,
 ) -> Vec<Result<CommitOutput>> {
-    let mut out: Vec<Option<Result<CommitOutput>>> = Vec::with_capacity(groups.len());
-    out.resize_with(groups.len(), || None);
-    match executor {
-        Executor::Parallel => run::<RayonJoin>(groups, options, &mut out),
-        Executor::Serial => run::<SerialJoin>(groups, options, &mut out),
-    }
-    out.into_iter()
-        .map(|r| r.unwrap_or(Err(crate::Error::Internal("commit_many left a slot empty"))))
-        .collect()
-}
-
-fn run<J: Join>(
-    groups: &mut [Group],
-    options: &CommitOptions,
-    out: &mut [Option<Result<CommitOutput>>],
-) {
-    match groups {
-        [] => {}
-        [g] => out[0] = Some(g.commit(options)),
-        _ => {
-            let mid = groups.len() / 2;
-            let (ga, gb) = groups.split_at_mut(mid);
-            let (oa, ob) = out.split_at_mut(mid);
-            J::join(|| run::<J>(ga, options, oa), || run::<J>(gb, options, ob));
-        }
-    }
+    // One group per task: a commit is hundreds of microseconds at the least.
+    executor.map_mut(groups, 1, |_, g| g.commit(options))
 }
 
 #[cfg(test)]

@@ -463,7 +463,6 @@ impl Group {
                         &new_leaves,
                         &provisional,
                     )?;
-                    drop(processed.undo);
                     (
                         processed.private,
                         processed.commit_secret,
@@ -479,7 +478,7 @@ impl Group {
                         provisional.group_id.as_slice(),
                     )?;
                     // The journal records the merge; the caller rolls it back.
-                    drop(staged.merge(&mut self.tree)?);
+                    staged.merge(&mut self.tree)?;
                     let tree_hash = self.tree.tree_hash(&provider)?;
                     (base, Secret::new(vec![0; provider.hash_len()]), tree_hash)
                 };

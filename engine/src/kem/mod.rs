@@ -6,8 +6,10 @@
 //! - Committer: [`plan_update_path`] derives the path secrets, key pairs, parent hashes and the
 //!   signed leaf ([`PathPlan`]); the caller merges it into the tree ([`PathPlan::merge`]),
 //!   computes the provisional GroupContext with the new tree hash, and seals the path secrets
-//!   ([`PathPlan::seal`], or [`PathPlan::seal_jobs`] + [`PathPlan::assemble`] to run the HPKE
-//!   seals in parallel). [`generate_update_path`] does all of that in one call.
+//!   ([`PathPlan::seal`]: one batch of independent HPKE seals on an
+//!   [`Executor`](crate::batch::Executor), the GroupContext hashed once for all of them).
+//!   This is the one seal path: a group's commit and [`generate_update_path`], which does all
+//!   of the above in one call, both use it.
 //! - Receiver: [`StagedPath::stage`] checks an UpdatePath against the tree and computes the
 //!   merge; [`process_update_path`] merges it, decrypts the path secret and
 //!   returns the `commit_secret` and the receiver's new private state. A failure leaves the
@@ -18,8 +20,9 @@
 // Merging an UpdatePath only touches the sender's leaf and direct path, and the copath
 // subtrees it hashes are never modified by it. So every public value of the merge (the new
 // parent nodes and their parent hashes) is computed against the unmodified tree, then written
-// in one step that records the O(log n) nodes it replaces ([`PathUndo`]); a later failure
-// writes them back. No O(n) clone of the tree is made.
+// in one step under the tree's journal (`RatchetTree::all_or_nothing`), which keeps the
+// O(log n) nodes it replaces; a later failure puts them back. No O(n) clone of the tree is
+// made, and a group's commit, whose journal is already open, undoes the merge with the rest.
 //
 // Seeds for the HPKE ephemeral keys, when made deterministic, are derived from the position
 // (filtered-direct-path index, recipient index), never from a shared stream, so the order in
@@ -31,5 +34,5 @@ mod update_path;
 pub use private::TreeKemPrivate;
 pub use update_path::{
     generate_update_path, plan_update_path, process_update_path, DecryptedPath, Ephemeral,
-    GeneratedPath, PathParams, PathPlan, PathUndo, ProcessedPath, SealJob, StagedPath,
+    GeneratedPath, PathParams, PathPlan, ProcessedPath, SealJob, StagedPath,
 };

@@ -2,12 +2,14 @@
 
 use super::private::{next_path_secret, node_key_pair};
 use super::TreeKemPrivate;
+use crate::error::{ApiMisuse, PeerMisbehaved};
+use crate::batch::Executor;
 use crate::codec::{
     self, GroupContext, HpkeCiphertext, HpkePublicKey, LeafNode, LeafNodeSourceData, LeafNodeTbs,
     Node, ParentHashInput, ParentNode, UpdatePath, UpdatePathNode, VLBytes,
 };
-use crate::crypto::{Provider, Secret, SignaturePrivateKey};
-use crate::error::{ApiMisuse, PeerMisbehaved};
+use crate::crypto::hpke_batch::SEAL_CUTOFF;
+use crate::crypto::{Provider, SealContext, Secret, SignaturePrivateKey};
 use crate::error::{Error, Result};
 use crate::tree::{math, LeafIndex, NodeIndex, RatchetTree};
 
@@ -94,14 +96,6 @@ pub struct StagedPath {
     parents: Vec<ParentNode>,
 }
 
-/// What [`StagedPath::merge`] replaced: the sender's leaf and direct path as they were. Give
-/// it back to [`PathUndo::rollback`] to restore the tree.
-#[derive(Debug)]
-#[must_use = "dropping the undo record makes the merge permanent"]
-pub struct PathUndo {
-    saved: Vec<(NodeIndex, Option<Node>)>,
-}
-
 impl StagedPath {
     /// The sender's leaf index.
     pub fn sender(&self) -> LeafIndex {
@@ -120,24 +114,17 @@ impl StagedPath {
 
     /// Merge into `tree` (RFC 9420 §7.5): blank the sender's direct path, set the filtered
     /// direct path's new parent nodes (public key, parent hash, no unmerged leaves) and the
-    /// sender's new leaf. `tree` must be the tree the path was staged against.
-    pub fn merge(&self, tree: &mut RatchetTree) -> Result<PathUndo> {
+    /// sender's new leaf. `tree` must be the tree the path was staged against. On error the
+    /// tree is as it was. The merge writes O(log n) nodes, and under an open tree journal
+    /// ([`RatchetTree::begin_journal`]) a rollback undoes it.
+    pub fn merge(&self, tree: &mut RatchetTree) -> Result<()> {
         if tree.n_leaves() != self.n_leaves {
-            return Err(Error::ApiMisuse(ApiMisuse::InvalidArgument(
-                "UpdatePath merged into a tree of another width",
-            ))
-            .into());
+            return Err(Error::ApiMisuse(ApiMisuse::InvalidArgument("UpdatePath merged into a tree of another width")).into());
         }
         let leaf_x = self.sender.node();
-        let direct_path = math::direct_path(leaf_x, self.n_leaves);
-        let mut saved = Vec::with_capacity(direct_path.len() + 1);
-        saved.push((leaf_x, tree.node(leaf_x).cloned()));
-        saved.extend(direct_path.iter().map(|&x| (x, tree.node(x).cloned())));
-        let undo = PathUndo { saved };
-
         let mut parents = self.steps.iter().zip(&self.parents).peekable();
-        let write = || -> Result<()> {
-            for x in direct_path {
+        tree.all_or_nothing(|tree| {
+            for x in math::direct_path(leaf_x, self.n_leaves) {
                 let node = match parents.peek() {
                     Some((step, _)) if step.node == x => {
                         parents.next().map(|(_, p)| Node::Parent(p.clone()))
@@ -148,14 +135,7 @@ impl StagedPath {
             }
             tree.set_node(leaf_x, Some(Node::Leaf(Box::new(self.leaf_node.clone()))))?;
             Ok(())
-        };
-        match write() {
-            Ok(()) => Ok(undo),
-            Err(e) => {
-                undo.rollback(tree)?;
-                Err(e)
-            }
-        }
+        })
     }
 
     /// Check an UpdatePath from `sender` against `tree` and compute its merge, without
@@ -186,8 +166,7 @@ impl StagedPath {
             return Err(PeerMisbehaved::PathLength {
                 expected: steps.len(),
                 got: path.nodes.len(),
-            }
-            .into());
+            }.into());
         }
         for (step, node) in steps.iter().zip(&path.nodes) {
             if node.encrypted_path_secret.len() != step.resolution.len() {
@@ -195,8 +174,7 @@ impl StagedPath {
                     node: step.node,
                     expected: step.resolution.len(),
                     got: node.encrypted_path_secret.len(),
-                }
-                .into());
+                }.into());
             }
         }
         // Every new key must be one a member can seal to (a small-order point would make
@@ -207,7 +185,9 @@ impl StagedPath {
             .map(|n| &n.encryption_key)
             .chain([&path.leaf_node.encryption_key])
         {
-            provider.check_hpke_public_key(key.as_slice())?;
+            provider
+                .check_hpke_public_key(key.as_slice())
+                ?;
         }
         let leaf = &path.leaf_node;
         let LeafNodeSourceData::Commit {
@@ -264,9 +244,7 @@ impl StagedPath {
         let copath = math::copath(sender_x, self.n_leaves)
             .into_iter()
             .find(|&c| math::in_subtree(me, c))
-            .ok_or(Error::ApiMisuse(ApiMisuse::InvalidArgument(
-                "receiver leaf outside the tree",
-            )))?;
+            .ok_or(Error::ApiMisuse(ApiMisuse::InvalidArgument("receiver leaf outside the tree")))?;
         let i = self
             .steps
             .iter()
@@ -283,9 +261,7 @@ impl StagedPath {
             .nodes
             .get(i)
             .and_then(|n| n.encrypted_path_secret.get(j))
-            .ok_or(Error::ApiMisuse(ApiMisuse::InvalidArgument(
-                "UpdatePath differs from the staged one",
-            )))?;
+            .ok_or(Error::ApiMisuse(ApiMisuse::InvalidArgument("UpdatePath differs from the staged one")))?;
         let path_secret = Secret::new(
             provider
                 .decrypt_with_label(
@@ -326,16 +302,6 @@ impl StagedPath {
     }
 }
 
-impl PathUndo {
-    /// Restore the nodes the merge replaced.
-    pub fn rollback(self, tree: &mut RatchetTree) -> Result<()> {
-        for (x, node) in self.saved {
-            tree.set_node(x, node)?;
-        }
-        Ok(())
-    }
-}
-
 /// The receiver's result of [`StagedPath::decrypt`].
 #[derive(Debug)]
 pub struct DecryptedPath {
@@ -363,8 +329,6 @@ pub struct ProcessedPath {
     pub private: TreeKemPrivate,
     /// The tree hash of the merged tree (the provisional GroupContext's `tree_hash`).
     pub tree_hash: Vec<u8>,
-    /// Restores the tree as it was before the merge, if the commit is later rejected.
-    pub undo: PathUndo,
 }
 
 /// Process an UpdatePath from `sender` as the member holding `private` (RFC 9420 §7.5,
@@ -382,26 +346,19 @@ pub fn process_update_path(
 ) -> Result<ProcessedPath> {
     let group_id = provisional_context.group_id.as_slice();
     let staged = StagedPath::stage(provider, tree, sender, path, new_leaves, group_id)?;
-    let undo = staged.merge(tree)?;
-    let decrypted = tree.tree_hash(provider).and_then(|tree_hash| {
+    tree.all_or_nothing(|tree| {
+        staged.merge(tree)?;
+        let tree_hash = tree.tree_hash(provider)?;
         let context = with_tree_hash(provisional_context, &tree_hash)?;
         let d = staged.decrypt(provider, path, private, &context)?;
-        Ok((d, tree_hash))
-    });
-    match decrypted {
-        Ok((d, tree_hash)) => Ok(ProcessedPath {
+        Ok(ProcessedPath {
             commit_secret: d.commit_secret,
             path_secret: d.path_secret,
             path_secret_node: d.path_secret_node,
             private: d.private,
             tree_hash,
-            undo,
-        }),
-        Err(e) => {
-            undo.rollback(tree)?;
-            Err(e)
-        }
-    }
+        })
+    })
 }
 
 /// `context` with `tree_hash` replaced, serialized.
@@ -496,7 +453,6 @@ pub struct SealJob<'a> {
     pub recipient_position: u32,
     recipient_key: &'a [u8],
     path_secret: &'a Secret,
-    group_context: &'a [u8],
 }
 
 impl SealJob<'_> {
@@ -511,34 +467,24 @@ impl SealJob<'_> {
     }
 
     /// `EncryptWithLabel(pk, "UpdatePathNode", group_context, path_secret)` (RFC 9420 §7.6),
-    /// with the ephemeral key `DeriveKeyPair(ikm)` if `ikm` is given.
-    pub fn seal(&self, provider: &Provider, ikm: Option<&Secret>) -> Result<HpkeCiphertext> {
-        let pt = self.path_secret.as_bytes();
-        let (kem_output, ciphertext) = match ikm {
-            None => provider.encrypt_with_label(
-                self.recipient_key,
-                b"UpdatePathNode",
-                self.group_context,
-                pt,
-            )?,
-            Some(ikm) => provider.encrypt_with_label_with_ikm(
-                self.recipient_key,
-                b"UpdatePathNode",
-                self.group_context,
-                pt,
-                ikm.as_bytes(),
-            )?,
-        };
+    /// where `context` is the [`SealContext`] of that label and the serialized provisional
+    /// GroupContext, with the ephemeral key `ephemeral` chooses for this job's position.
+    pub fn seal(
+        &self,
+        provider: &Provider,
+        context: &SealContext,
+        ephemeral: &Ephemeral,
+    ) -> Result<HpkeCiphertext> {
+        let ikm = ephemeral.ikm(provider, self.node_position, self.recipient_position)?;
+        let (kem_output, ciphertext) = context.seal(
+            self.recipient_key,
+            self.path_secret.as_bytes(),
+            ikm.as_ref().map(Secret::as_bytes),
+        )?;
         Ok(HpkeCiphertext {
             kem_output: kem_output.into(),
             ciphertext: ciphertext.into(),
         })
-    }
-
-    /// [`SealJob::seal`] with the ephemeral key chosen by `ephemeral` for this position.
-    pub fn seal_with(&self, provider: &Provider, ephemeral: &Ephemeral) -> Result<HpkeCiphertext> {
-        let ikm = ephemeral.ikm(provider, self.node_position, self.recipient_position)?;
-        self.seal(provider, ikm.as_ref())
     }
 }
 
@@ -627,7 +573,7 @@ impl PathPlan {
     }
 
     /// Merge the plan into `tree` ([`StagedPath::merge`]).
-    pub fn merge(&self, tree: &mut RatchetTree) -> Result<PathUndo> {
+    pub fn merge(&self, tree: &mut RatchetTree) -> Result<()> {
         self.staged.merge(tree)
     }
 
@@ -650,10 +596,8 @@ impl PathPlan {
         &self.commit_secret
     }
 
-    /// The seals to perform, in UpdatePath order (node by node, each in resolution order),
-    /// under `group_context`, the serialized provisional GroupContext whose `tree_hash` is that
-    /// of the merged tree (RFC 9420 §7.6, §12.4.2).
-    pub fn seal_jobs<'a>(&'a self, group_context: &'a [u8]) -> Vec<SealJob<'a>> {
+    /// The seals to perform, in UpdatePath order (node by node, each in resolution order).
+    pub fn seal_jobs(&self) -> Vec<SealJob<'_>> {
         let mut jobs = Vec::with_capacity(self.recipient_keys.iter().map(Vec::len).sum());
         for (i, (keys, secret)) in self
             .recipient_keys
@@ -668,7 +612,6 @@ impl PathPlan {
                     recipient_position: j as u32,
                     recipient_key: key,
                     path_secret: secret,
-                    group_context,
                 });
             }
         }
@@ -679,10 +622,7 @@ impl PathPlan {
     pub fn assemble(&self, ciphertexts: Vec<HpkeCiphertext>) -> Result<UpdatePath> {
         let expected: usize = self.recipient_keys.iter().map(Vec::len).sum();
         if ciphertexts.len() != expected {
-            return Err(Error::ApiMisuse(ApiMisuse::InvalidArgument(
-                "ciphertext count differs from the seal jobs",
-            ))
-            .into());
+            return Err(Error::ApiMisuse(ApiMisuse::InvalidArgument("ciphertext count differs from the seal jobs")).into());
         }
         let mut ciphertexts = ciphertexts.into_iter();
         let nodes = self
@@ -701,20 +641,26 @@ impl PathPlan {
         })
     }
 
-    /// Run every seal job in order and assemble the UpdatePath. `group_context` is the
-    /// serialized provisional GroupContext (its `tree_hash` that of the merged tree).
+    /// Seal every path secret to its copath resolution as one batch on `executor` and
+    /// assemble the UpdatePath (RFC 9420 §7.6). `group_context` is the serialized provisional
+    /// GroupContext (its `tree_hash` that of the merged tree); it is hashed into HPKE's key
+    /// schedule once for the whole batch ([`SealContext`]). Each seal's ephemeral key comes
+    /// from `ephemeral` by position, so the bytes do not depend on the executor.
+    ///
+    /// Errors are the engine's: [`Error::Crypto`] for a seal that fails.
     pub fn seal(
         &self,
         provider: &Provider,
         group_context: &[u8],
         ephemeral: &Ephemeral,
+        executor: Executor,
     ) -> Result<UpdatePath> {
-        let ciphertexts = self
-            .seal_jobs(group_context)
-            .iter()
-            .map(|job| job.seal_with(provider, ephemeral))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.assemble(ciphertexts)
+        let jobs = self.seal_jobs();
+        let context = SealContext::new(provider, b"UpdatePathNode", group_context)?;
+        let ciphertexts = executor.try_map(&jobs, SEAL_CUTOFF, |_, job| {
+            job.seal(provider, &context, ephemeral)
+        })?;
+        Ok(self.assemble(ciphertexts)?)
     }
 
     /// The committer's private state and `commit_secret`, consuming the plan (and with it the
@@ -735,14 +681,12 @@ pub struct GeneratedPath {
     pub commit_secret: Secret,
     /// The tree hash of the merged tree (the provisional GroupContext's `tree_hash`).
     pub tree_hash: Vec<u8>,
-    /// Restores the tree as it was before the merge, if the commit is abandoned.
-    pub undo: PathUndo,
 }
 
 /// Plan, merge into `tree` and seal an UpdatePath in one call: [`plan_update_path`] with the
-/// group id of `provisional_context`, [`PathPlan::merge`], then [`PathPlan::seal`] under
-/// `provisional_context` with its `tree_hash` replaced by the merged tree's. On any error
-/// `tree` is left as it was.
+/// group id of `provisional_context`, [`PathPlan::merge`], then [`PathPlan::seal`] (on the
+/// default [`Executor`]) under `provisional_context` with its `tree_hash` replaced by the
+/// merged tree's. On any error `tree` is left as it was.
 pub fn generate_update_path(
     provider: &Provider,
     tree: &mut RatchetTree,
@@ -752,27 +696,20 @@ pub fn generate_update_path(
 ) -> Result<GeneratedPath> {
     let group_id = provisional_context.group_id.as_slice();
     let plan = plan_update_path(provider, tree, params, group_id)?;
-    let undo = plan.merge(tree)?;
-    let sealed = tree.tree_hash(provider).and_then(|tree_hash| {
+    let (update_path, tree_hash) = tree.all_or_nothing(|tree| {
+        plan.merge(tree)?;
+        let tree_hash = tree.tree_hash(provider)?;
         let context = with_tree_hash(provisional_context, &tree_hash)?;
-        Ok((plan.seal(provider, &context, ephemeral)?, tree_hash))
-    });
-    match sealed {
-        Ok((update_path, tree_hash)) => {
-            let (private, commit_secret) = plan.into_secrets();
-            Ok(GeneratedPath {
-                update_path,
-                private,
-                commit_secret,
-                tree_hash,
-                undo,
-            })
-        }
-        Err(e) => {
-            undo.rollback(tree)?;
-            Err(e)
-        }
-    }
+        let path = plan.seal(provider, &context, ephemeral, Executor::default())?;
+        Ok::<_, Error>((path, tree_hash))
+    })?;
+    let (private, commit_secret) = plan.into_secrets();
+    Ok(GeneratedPath {
+        update_path,
+        private,
+        commit_secret,
+        tree_hash,
+    })
 }
 
 #[cfg(test)]

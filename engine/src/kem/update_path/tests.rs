@@ -152,9 +152,10 @@ fn restage(
         f.p.sign_with_label(signer, b"LeafNodeTBS", &tbs)
             .unwrap()
             .into();
-    let _undo = plan.merge(&mut tree).unwrap();
+    plan.merge(&mut tree).unwrap();
     let context = with_tree_hash(&f.context, &tree.tree_hash(&f.p).unwrap()).unwrap();
-    plan.seal(&f.p, &context, &Ephemeral::Random).unwrap()
+    plan.seal(&f.p, &context, &Ephemeral::Random, Executor::Serial)
+        .unwrap()
 }
 
 fn plan(f: &Fixture, sender: u32) -> PathPlan {
@@ -397,24 +398,53 @@ fn new_leaves_are_excluded() {
     ));
 }
 
+/// The batched seal gives the same UpdatePath on either executor, and the same as the jobs
+/// sealed one by one in reverse order through hpke-rs (the provider's reference HPKE).
 #[test]
 fn seal_jobs_are_order_independent() {
     let f = fixture();
     let plan = plan(&f, 3);
     let context = vec![1, 2, 3];
     let ephemeral = Ephemeral::Seeded(Secret::new(vec![8; 32]));
-    let sequential = plan.seal(&f.p, &context, &ephemeral).unwrap();
-    let jobs = plan.seal_jobs(&context);
+    let serial = plan
+        .seal(&f.p, &context, &ephemeral, Executor::Serial)
+        .unwrap();
+    let parallel = plan
+        .seal(&f.p, &context, &ephemeral, Executor::Parallel)
+        .unwrap();
+    assert_eq!(parallel, serial);
+    let jobs = plan.seal_jobs();
+    assert!(jobs.len() > 2, "{}", jobs.len());
     let mut reversed: Vec<_> = jobs
         .iter()
         .rev()
-        .map(|j| j.seal_with(&f.p, &ephemeral).unwrap())
+        .map(|j| {
+            let ikm = ephemeral
+                .ikm(&f.p, j.node_position, j.recipient_position)
+                .unwrap()
+                .unwrap();
+            let (kem_output, ciphertext) =
+                f.p.encrypt_with_label_with_ikm(
+                    j.recipient_key(),
+                    b"UpdatePathNode",
+                    &context,
+                    j.path_secret().as_bytes(),
+                    ikm.as_bytes(),
+                )
+                .unwrap();
+            HpkeCiphertext {
+                kem_output: kem_output.into(),
+                ciphertext: ciphertext.into(),
+            }
+        })
         .collect();
     reversed.reverse();
-    assert_eq!(plan.assemble(reversed).unwrap(), sequential);
+    assert_eq!(plan.assemble(reversed).unwrap(), serial);
     assert!(plan.assemble(Vec::new()).is_err());
 }
 
+/// Generating a path under an open tree journal, then rolling the journal back, restores
+/// the tree: the journal is how a merge is undone.
 #[test]
 fn rollback_restores_the_tree() {
     let f = fixture();
@@ -429,11 +459,58 @@ fn rollback_restores_the_tree() {
         leaf_template: None,
         new_leaves: &[],
     };
+    tree.begin_journal().unwrap();
     let again =
         generate_update_path(&f.p, &mut tree, &params, &f.context, &Ephemeral::Random).unwrap();
     assert_eq!(again.tree_hash, g.tree_hash);
+    assert!(tree.journal_open());
     assert_ne!(snapshot(&f.p, &mut tree), before);
-    again.undo.rollback(&mut tree).unwrap();
+    tree.rollback();
+    assert_eq!(snapshot(&f.p, &mut tree), before);
+}
+
+/// A path that merges and then fails to decrypt, processed under a journal that already
+/// holds an edit, undoes its own merge only: the earlier edit and the journal stay.
+#[test]
+fn a_failure_under_an_open_journal_undoes_only_its_own_edits() {
+    let f = fixture();
+    let (mut path, _) = f.generate(0, &[]);
+    let mut ct = path.nodes[0].encrypted_path_secret[0]
+        .ciphertext
+        .as_slice()
+        .to_vec();
+    ct[0] ^= 1;
+    path.nodes[0].encrypted_path_secret[0].ciphertext = ct.into();
+
+    let mut tree = f.tree.clone();
+    let before = snapshot(&f.p, &mut tree);
+    tree.begin_journal().unwrap();
+    // An earlier edit on the sender's direct path, which the merge then overwrites.
+    let key = f.p.derive_hpke_key_pair(&[6; 32]).unwrap().1;
+    tree.set_node(
+        NodeIndex(3),
+        Some(Node::Parent(ParentNode {
+            encryption_key: HpkePublicKey(key.into()),
+            parent_hash: Vec::new().into(),
+            unmerged_leaves: Vec::new(),
+        })),
+    )
+    .unwrap();
+    let edited = snapshot(&f.p, &mut tree);
+    assert_ne!(edited, before);
+    let r = process_update_path(
+        &f.p,
+        &mut tree,
+        f.private(1),
+        LeafIndex(0),
+        &path,
+        &[],
+        &f.context,
+    );
+    assert!(matches!(r, Err(Error::PeerMisbehaved(PeerMisbehaved::PathSecretDecryption { .. }))));
+    assert!(tree.journal_open());
+    assert_eq!(snapshot(&f.p, &mut tree), edited);
+    tree.rollback();
     assert_eq!(snapshot(&f.p, &mut tree), before);
 }
 

@@ -1,11 +1,11 @@
 //! Serial and parallel validation give the same tree hash or the same error, and both agree
-//! with the previous whole-tree implementation (`oracle`), on trees at structural boundaries
+//! with the whole-tree oracle (`oracle`), on trees at structural boundaries
 //! (2^k and 2^k ± 1 leaves, blanks, unmerged leaves) and on broken variants of each.
 //!
 //! Under `cfg(test)` the subtree cutoff is tiny, so these small trees do split.
 
 use super::*;
-use crate::codec::{RatchetTree as WireTree, VLBytes};
+use crate::codec::{self, RatchetTree as WireTree, VLBytes};
 use crate::crypto::CipherSuite;
 use crate::crypto::Secret;
 use crate::group::{CommitOptions, Group, GroupConfig, Randomness};

@@ -1,17 +1,20 @@
-//! The validation code as it was before subtree-parallel validation: a test-only oracle that
-//! the new code (serial and parallel) is compared against on the same trees.
+//! A test-only oracle for validation: whole-tree forms of the checks whose fast form is
+//! restructured for parallel work (key uniqueness in one scan instead of shards, parent
+//! hashes by a top-down pass with memoised pair hashes instead of a subtree recursion and a
+//! batch per distinct pair). Validation, serial and parallel, is compared against it on the
+//! same trees (`validate/tests.rs`). Checks that have one form only (the unmerged-leaf rules
+//! of each parent node, the leaf checks) are called, not repeated.
 
-use crate::error::TreeError;
 use std::collections::HashSet;
 
-use super::super::math::{self, LeafIndex, NodeIndex};
-use super::{validate_leaf_node, RatchetTree, LEAF_CHECK_CUTOFF};
-use crate::batch::Executor;
-use crate::codec::{LeafNode, Node};
+use crate::batch::SerialJoin;
+use crate::codec::Node;
 use crate::crypto::Provider;
 use crate::error::{Error, Result};
+use crate::tree::math::{self, NodeIndex};
+use crate::tree::RatchetTree;
+use crate::tree::TreeError;
 
-#[allow(dead_code)]
 impl RatchetTree {
     /// Verify that every non-blank parent node is parent-hash valid (RFC 9420 §7.9.2).
     ///
@@ -106,82 +109,20 @@ impl RatchetTree {
         }
         out
     }
-    // ---------------------------------------------------------------------------------------
-    // Validation (RFC 9420 §7.3, §12.4.3.1)
-
-    /// Full validation of a tree received from outside (joining a group): unmerged-leaf
-    /// rules, key uniqueness, every leaf's signature and capabilities, and parent hashes.
-    /// Returns the tree hash, for the caller to compare with the GroupContext.
+    /// Full validation of a tree received from outside, as [`RatchetTree::validate`] does it:
+    /// unmerged-leaf rules, key uniqueness, parent keys, every leaf's signature and
+    /// capabilities, and parent hashes; returns the tree hash.
     pub(crate) fn oracle_validate(
         &mut self,
         provider: &Provider,
         group_id: &[u8],
     ) -> Result<Vec<u8>> {
-        self.oracle_validate_with(provider, group_id, Executor::default())
-    }
-
-    /// [`RatchetTree::validate`] with the leaf checks (one signature verification each, the
-    /// dominant cost of joining a large group) run as one batch on `executor`. The error
-    /// reported is that of the lowest failing leaf, whatever the executor.
-    pub(crate) fn oracle_validate_with(
-        &mut self,
-        provider: &Provider,
-        group_id: &[u8],
-        _executor: Executor,
-    ) -> Result<Vec<u8>> {
-        self.oracle_check_unmerged_leaves()?;
+        self.check_unmerged_leaves()?;
         self.oracle_check_key_uniqueness()?;
         self.check_parent_keys(provider)?;
-        let credential_types: HashSet<u16> = self
-            .leaves()
-            .map(|(_, l)| l.credential.credential_type().0)
-            .collect();
-        let leaves: Vec<(LeafIndex, &LeafNode)> = self.leaves().collect();
-        crate::batch::Executor::Serial.try_map(&leaves, LEAF_CHECK_CUTOFF, |_, &(i, leaf)| {
-            validate_leaf_node(provider, leaf, Some((group_id, i)), &credential_types)
-        })?;
+        self.check_leaves::<SerialJoin>(provider, group_id)?;
         self.oracle_verify_parent_hashes(provider)?;
         self.tree_hash(provider)
-    }
-
-    /// §12.4.3.1: every unmerged leaf is a non-blank descendant, lists are sorted, and every
-    /// non-blank node between the leaf and the parent lists it too.
-    pub(crate) fn oracle_check_unmerged_leaves(&self) -> Result<(), TreeError> {
-        for (i, n) in self.nodes.iter().enumerate() {
-            let Some(Node::Parent(p)) = n else { continue };
-            let px = NodeIndex(i as u32);
-            if p.unmerged_leaves.windows(2).any(|w| w[0] >= w[1]) {
-                return Err(TreeError::UnmergedLeavesUnsorted { index: px.0 });
-            }
-            for &u in &p.unmerged_leaves {
-                let un = LeafIndex(u).node();
-                if un.0 as usize >= self.nodes.len()
-                    || !math::in_subtree(un, px)
-                    || self.leaf(LeafIndex(u)).is_none()
-                {
-                    return Err(TreeError::BadUnmergedLeaf {
-                        index: px.0,
-                        leaf: u,
-                    });
-                }
-                let mut cur = math::parent(un, self.n_leaves);
-                while let Some(x) = cur {
-                    if x == px {
-                        break;
-                    }
-                    if let Some(q) = self.parent_node(x) {
-                        if q.unmerged_leaves.binary_search(&u).is_err() {
-                            return Err(TreeError::BadUnmergedLeaf {
-                                index: x.0,
-                                leaf: u,
-                            });
-                        }
-                    }
-                    cur = math::parent(x, self.n_leaves);
-                }
-            }
-        }
-        Ok(())
     }
 
     /// §7.3 and §12.4.3.1: signature keys are unique among leaves, encryption keys among all
