@@ -76,10 +76,10 @@ pub use join::{join_if, Join, RayonJoin, SerialJoin};
 /// default) and [`Executor::Serial`] otherwise. Both give identical results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Executor {
-    /// On rayon's global pool ([`RayonJoin`]). Without the feature `rayon` this runs
+    /// On rayon's global pool. Without the feature `rayon` this runs
     /// serially.
     Parallel,
-    /// On the calling thread ([`SerialJoin`]): the reference path.
+    /// On the calling thread: the reference path, which produces the same bytes.
     Serial,
 }
 
@@ -93,6 +93,8 @@ impl Default for Executor {
     }
 }
 
+// The engine's layers drive batches through these; applications only choose the executor.
+#[cfg_attr(not(feature = "unstable-internals"), doc(hidden))]
 impl Executor {
     /// [`Join::join`] of this executor's join.
     pub fn join<A, B, RA, RB>(self, oper_a: A, oper_b: B) -> (RA, RB)
