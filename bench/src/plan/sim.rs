@@ -25,7 +25,10 @@ use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
-use canopy_engine::codec::{self, GroupInfo, KeyPackage, Mac, MlsMessage, MlsMessageBody, Node};
+use canopy_engine::codec::{
+    self, Extension, ExtensionType, GroupInfo, KeyPackage, MlsMessage, MlsMessageBody, Node,
+    ProtocolVersion, Size,
+};
 use canopy_engine::crypto::{counters, HpkePrivateKey, Provider, Secret, SignaturePrivateKey};
 use canopy_engine::group::{
     CommitOptions, CommitOutput, Group, GroupConfig, ProcessOutcome, Randomness,
@@ -44,12 +47,6 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
 use super::report::{hist_encode, CommitSeries, Day, Run, Sampling, Totals, METHOD};
-
-/// AEAD tag length of every supported suite (AES-128-GCM, ChaCha20-Poly1305).
-const AEAD_TAG: usize = 16;
-
-/// Ed25519 signature length (suites 1 and 3).
-const SIGNATURE_LEN: usize = 64;
 
 /// Sampling and display options of one simulation.
 #[derive(Debug, Clone)]
@@ -97,15 +94,6 @@ fn rec(h: &mut Histogram<u64>, v: u64) -> Result<()> {
 fn hist() -> Histogram<u64> {
     // Auto-resizing, 3 significant figures: values from 1 up, no fixed ceiling.
     Histogram::new(3).expect("3 significant figures is a valid histogram precision")
-}
-
-/// The QUIC-style variable-length integer size of MLS vectors (RFC 9420 §2.1.2).
-fn varint_len(n: usize) -> usize {
-    match n {
-        0..=63 => 1,
-        64..=16_383 => 2,
-        _ => 4,
-    }
 }
 
 /// The resolution of `x` (RFC 9420 §4.1.1), recomputed from the nodes: a non-blank node and
@@ -215,6 +203,14 @@ fn blanks_on_direct_path(tree: &RatchetTree) -> Vec<u32> {
     (0..n).map(|l| above[(2 * l) as usize]).collect()
 }
 
+/// What the suite's AEAD adds to a plaintext: the length of the engine's encryption of
+/// nothing.
+fn aead_expansion(provider: &Provider) -> Result<usize> {
+    let key = vec![0u8; provider.aead_key_len()];
+    let nonce = vec![0u8; provider.aead_nonce_len()];
+    Ok(provider.aead_seal(&key, &nonce, &[], &[])?.len())
+}
+
 /// The seed of the KeyPackage of a joining device.
 fn key_package_seed(seed: u64, m: MemberId) -> Vec<u8> {
     let mut s = b"canopy plan key package".to_vec();
@@ -234,6 +230,8 @@ struct Sim<'a> {
     w: &'a Workload,
     opts: &'a SimOptions,
     provider: Provider,
+    /// Bytes the suite's AEAD adds to a plaintext (its tag), from the engine's provider.
+    aead_expansion: usize,
     config: GroupConfig,
     now: u64,
     state: GeneratedState,
@@ -640,19 +638,34 @@ impl Sim<'_> {
     /// Phase 5: the messages. Owns the size histograms (commit, GroupInfo, Welcome with and
     /// without the tree) and the delivery service's fan-out: the commit to every other member,
     /// each Welcome to each joiner, and the tree to each joiner when Welcomes do not carry it.
+    ///
+    /// Every size is an encoding by the engine's codec of the message itself: the GroupInfo a
+    /// Welcome of this epoch carries (RFC 9420 §12.4.3.1: the new epoch's context, the
+    /// commit's confirmation tag, signed by the committer), with and without the
+    /// `ratchet_tree` extension, and the commit's real Welcome with its encrypted GroupInfo
+    /// swapped for one of the other variant's length. On a commit with a Welcome the real
+    /// encrypted GroupInfo must be the matching GroupInfo plus the engine's AEAD expansion.
     fn measure_messages(&mut self, made: &Made) -> Result<Messages> {
         let carrier = self.carrier.as_ref().expect("carrier present");
         let commit_bytes = made.out.commit.len() as u64;
         rec(&mut self.h_commit_bytes, commit_bytes)?;
-        let group_info = codec::encode(&GroupInfo {
+        let auth = match codec::decode::<MlsMessage>(&made.out.commit)?.body {
+            MlsMessageBody::PublicMessage(m) => m.auth,
+            _ => bail!("internal: the commit is not a PublicMessage"),
+        };
+        let mut group_info = GroupInfo {
             group_context: carrier.context().clone(),
             extensions: Vec::new(),
-            confirmation_tag: Mac(vec![0u8; self.provider.hash_len()].into()),
+            confirmation_tag: auth
+                .confirmation_tag
+                .ok_or_else(|| anyhow!("internal: a commit without a confirmation tag"))?,
             signer: made.committer_leaf.0,
-            signature: vec![0u8; SIGNATURE_LEN].into(),
-        })?
-        .len() as u64;
-        rec(&mut self.h_gi, group_info)?;
+            // The committer's signature on the commit: the same key and scheme sign the
+            // GroupInfo, so the same length; the value does not change the size.
+            signature: auth.signature,
+        };
+        let group_info_bytes = group_info.tls_serialized_len();
+        rec(&mut self.h_gi, group_info_bytes as u64)?;
         let epoch_authenticator = carrier.epoch_authenticator().as_bytes().to_vec();
 
         let mut fanout = commit_bytes * (made.members_before - 1);
@@ -660,30 +673,46 @@ impl Sim<'_> {
         if let Some(welcome) = &made.out.welcome {
             let tree = carrier.ratchet_tree_bytes()?;
             let t = tree.len();
-            let message: MlsMessage = codec::decode(welcome)?;
-            let MlsMessageBody::Welcome(w) = message.body else {
+            group_info.extensions.push(Extension {
+                extension_type: ExtensionType::RATCHET_TREE,
+                extension_data: tree.into(),
+            });
+            let with_tree_bytes = group_info.tls_serialized_len();
+            let tree: Vec<u8> = group_info
+                .extensions
+                .pop()
+                .map(|e| e.extension_data.into())
+                .unwrap_or_default();
+            let MlsMessageBody::Welcome(mut w) = codec::decode::<MlsMessage>(welcome)?.body else {
                 bail!("internal: the Welcome is not a Welcome");
             };
-            let e = w.encrypted_group_info.as_slice().len();
-            // The ratchet_tree extension: type (2), tree <V>; inside the extensions <V>.
-            let ext = 2 + varint_len(t) + t;
-            let delta = ext + varint_len(ext) - varint_len(0);
-            let w_len = welcome.len();
-            let (with, without, e0) = if self.w.ratchet_tree_in_welcome {
-                let e0 = e - delta;
-                (w_len, w_len - (varint_len(e) + e) + varint_len(e0) + e0, e0)
+            let (carried, other) = if self.w.ratchet_tree_in_welcome {
+                (with_tree_bytes, group_info_bytes)
             } else {
-                let e1 = e + delta;
-                (w_len - (varint_len(e) + e) + varint_len(e1) + e1, w_len, e)
+                (group_info_bytes, with_tree_bytes)
             };
+            let encrypted = w.encrypted_group_info.as_slice().len();
             ensure!(
-                (e0 - AEAD_TAG) as u64 == group_info,
-                "GroupInfo size check failed: Welcome says {}, encoding says {group_info}",
-                e0 - AEAD_TAG
+                encrypted == carried + self.aead_expansion,
+                "GroupInfo size check failed: the Welcome's encrypted GroupInfo is {encrypted} \
+                 bytes, the encoding {carried} + {} of AEAD expansion",
+                self.aead_expansion
             );
+            w.encrypted_group_info = vec![0u8; other + self.aead_expansion].into();
+            let other_welcome = MlsMessage {
+                version: ProtocolVersion::MLS10,
+                body: MlsMessageBody::Welcome(w),
+            }
+            .tls_serialized_len();
+            let w_len = welcome.len();
+            let (with, without) = if self.w.ratchet_tree_in_welcome {
+                (w_len, other_welcome)
+            } else {
+                (other_welcome, w_len)
+            };
             rec(&mut self.h_welcome_tree, with as u64)?;
             rec(&mut self.h_welcome_no_tree, without as u64)?;
-            rec(&mut self.h_gi_tree, (e0 - AEAD_TAG + delta) as u64)?;
+            rec(&mut self.h_gi_tree, with_tree_bytes as u64)?;
             fanout += w_len as u64 * made.adds.len() as u64;
             if !self.w.ratchet_tree_in_welcome {
                 fanout += t as u64 * made.adds.len() as u64;
@@ -972,6 +1001,7 @@ pub fn simulate(w: &Workload, trace_ops: Option<&[Op]>, opts: &SimOptions) -> Re
         w,
         opts,
         provider,
+        aead_expansion: aead_expansion(&provider)?,
         config: config.clone(),
         now,
         state,
@@ -1191,18 +1221,5 @@ impl Progress {
         if self.on && self.tty {
             let _ = writeln!(std::io::stderr());
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn varint_sizes() {
-        assert_eq!(varint_len(63), 1);
-        assert_eq!(varint_len(64), 2);
-        assert_eq!(varint_len(16_383), 2);
-        assert_eq!(varint_len(16_384), 4);
     }
 }
