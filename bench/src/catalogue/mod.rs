@@ -57,7 +57,7 @@
 //!
 //! # Internal documentation
 //!
-//! - [`start`]: the start state and the guests.
+//! - `start`: the start state ([`Start`]) and the guests.
 //! - [`canopy`]: Canopy's side: [`canopy::Prepared`] inputs, one [`canopy::Input::run`], the
 //!   [`Sizes`] and seals of its messages.
 //! - [`peer`]: a peer's side of the same operation, derived from Canopy's prepared inputs

@@ -39,7 +39,7 @@ pub struct Sample {
     pub ms: f64,
     /// [`Sizes::message_bytes`](crate::catalogue::Sizes::message_bytes).
     pub bytes: u64,
-    /// [`Sizes::seals`](crate::catalogue::Sizes::seals).
+    /// HPKE seals in those messages ([`crate::catalogue::seals_in`]).
     pub seals: u64,
     /// Canopy only: the crypto floor of the run's work.
     pub floor_ms: Option<f64>,
