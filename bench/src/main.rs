@@ -41,37 +41,7 @@ enum Command {
     /// Run Canopy and the peers (openmls, mls-rs) side by side on the same group state and
     /// print, per operation, each system's median, the ratio peer/Canopy, bytes on the wire,
     /// HPKE seals and Canopy's ratio to its crypto floor.
-    Compare {
-        /// Group size.
-        #[arg(long, default_value_t = 1000)]
-        members: u32,
-        /// Shape of the generated group state.
-        #[arg(long, default_value = "populated")]
-        state: canopy_workloads::StateKind,
-        /// Operations, comma-separated.
-        #[arg(
-            long,
-            value_enum,
-            value_delimiter = ',',
-            default_value = "build,join,commit,process,add1,remove1"
-        )]
-        ops: Vec<canopy_bench::compare::Op>,
-        /// Peers, comma-separated (openmls, mls-rs); `--peers ''` for Canopy alone.
-        #[arg(long, value_delimiter = ',', default_value = "openmls,mls-rs")]
-        peers: Vec<String>,
-        /// Samples per operation and system.
-        #[arg(long, default_value_t = 5)]
-        samples: usize,
-        /// Seed of the generated state.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Seconds after which one peer sample is abandoned (reported, not silent).
-        #[arg(long, default_value_t = 120)]
-        peer_time_limit: u64,
-        /// Write the report as JSON to this file.
-        #[arg(long)]
-        json: Option<PathBuf>,
-    },
+    Compare(canopy_bench::compare::CompareArgs),
     /// Performance-regression gate: exact primitive counts (and instruction counts where perf
     /// counters work) of fixed seeded scenarios against results/baseline/gate.json.
     Gate(canopy_bench::gate::GateArgs),
@@ -89,28 +59,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Gate(args) => canopy_bench::gate::main(args),
         Command::Vectors { paths, verbose } => vectors(&paths, verbose),
-        Command::Compare {
-            members,
-            state,
-            ops,
-            peers,
-            samples,
-            seed,
-            peer_time_limit,
-            json,
-        } => compare(
-            canopy_bench::compare::CompareConfig {
-                members,
-                state,
-                ops,
-                peers: Vec::new(),
-                samples: samples.max(1),
-                seed,
-                peer_time_limit: std::time::Duration::from_secs(peer_time_limit),
-            },
-            &peers,
-            json.as_deref(),
-        ),
+        Command::Compare(args) => canopy_bench::compare::main(&args),
         Command::Plan(args) => canopy_bench::plan::plan(&args).map(|_| ExitCode::SUCCESS),
         Command::Merge(args) => canopy_bench::plan::merge(&args).map(|_| ExitCode::SUCCESS),
     };
@@ -121,27 +70,6 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-fn compare(
-    mut cfg: canopy_bench::compare::CompareConfig,
-    peers: &[String],
-    json: Option<&Path>,
-) -> Result<ExitCode> {
-    for p in peers.iter().filter(|p| !p.is_empty()) {
-        cfg.peers.push(p.parse()?);
-    }
-    let report = canopy_bench::compare::run(&cfg)?;
-    canopy_bench::compare::print_table(&report);
-    if let Some(path) = json {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
-            .with_context(|| format!("writing {}", path.display()))?;
-        eprintln!("wrote {}", path.display());
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Notes printed per file unless `--verbose`.

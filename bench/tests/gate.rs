@@ -5,10 +5,11 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use canopy_bench::catalogue::{self, Operation};
 use canopy_bench::gate::baseline::Baseline;
 use canopy_bench::gate::check::Verdict;
 use canopy_bench::gate::exact_tier;
-use canopy_bench::gate::scenarios::{run_exact, Action, Scenario, SCENARIOS};
+use canopy_bench::gate::scenarios::{run_exact, Scenario, SCENARIOS};
 use canopy_engine::batch::Executor;
 use canopy_workloads::states::StateKind;
 
@@ -49,42 +50,62 @@ fn committed_baseline_is_current() {
 }
 
 /// Counts and message sizes are identical on the serial reference executor and on rayon,
-/// and from one run to the next (small groups, every action).
+/// and from one run to the next (small groups, every operation the gate measures).
 #[test]
 fn counts_are_deterministic_and_executor_independent() {
     let _lock = COUNTING.lock().unwrap_or_else(|e| e.into_inner());
     let small: Vec<Scenario> = [
-        (Action::Commit, StateKind::Populated),
-        (Action::Process, StateKind::Populated),
-        (Action::Commit, StateKind::Fresh),
-        (Action::Process, StateKind::Fresh),
-        (Action::Join, StateKind::Populated),
-        (Action::BulkAdd, StateKind::Populated),
-        (Action::Add1, StateKind::Populated),
-        (Action::Remove1, StateKind::Populated),
+        (Operation::CommitCreator, StateKind::Populated),
+        (Operation::Process, StateKind::Populated),
+        (Operation::CommitCreator, StateKind::Fresh),
+        (Operation::Process, StateKind::Fresh),
+        (Operation::Join, StateKind::Populated),
+        (Operation::Build, StateKind::Populated),
+        (Operation::Add1Creator, StateKind::Populated),
+        (Operation::Remove1Creator, StateKind::Populated),
     ]
     .into_iter()
-    .map(|(action, state)| Scenario {
+    .map(|(operation, shape)| Scenario {
         name: "small",
-        action,
-        state,
-        members: 70,
+        measures: catalogue::Scenario {
+            operation,
+            shape,
+            members: 70,
+        },
     })
     .collect();
     let serial = run_exact(&small, Executor::Serial).unwrap();
     let parallel = run_exact(&small, Executor::Parallel).unwrap();
     let again = run_exact(&small, Executor::Parallel).unwrap();
     for ((s, a), ((_, b), (_, c))) in serial.iter().zip(parallel.iter().zip(&again)) {
-        assert_eq!(a, b, "{:?} on {}: serial vs parallel", s.action, s.state);
-        assert_eq!(b, c, "{:?} on {}: run to run", s.action, s.state);
-        assert!(a["message_bytes"] > 0, "{:?}: no message", s.action);
-        assert!(a["hash_bytes"] > 0, "{:?}: nothing hashed", s.action);
+        let what = s.measures.describe();
+        assert_eq!(a, b, "{what}: serial vs parallel");
+        assert_eq!(b, c, "{what}: run to run");
+        assert!(a["message_bytes"] > 0, "{what}: no message");
+        assert!(a["hash_bytes"] > 0, "{what}: nothing hashed");
     }
     // The counters see the work they claim to: a commit with path seals, a join opens.
     let commit = &serial[0].1;
     assert!(commit["hpke_seal"] > 0 && commit["ed25519_sign"] >= 1);
     let join = &serial[4].1;
     assert_eq!(join["hpke_open"], 1, "a join opens its GroupSecrets");
+}
+
+/// Every gate scenario is a catalogue measurement the gate's states can start (no joiner:
+/// its states have no guests), at the gate's size.
+#[test]
+fn scenarios_are_catalogue_measurements_without_guests() {
+    for s in SCENARIOS {
+        assert!(!s.measures.operation.needs_joiner(), "{}", s.name);
+        assert_eq!(s.measures.members, 1000, "{}", s.name);
+        let op = s.measures.operation.name();
+        let stem = op.trim_end_matches("-creator");
+        assert!(
+            s.name.starts_with(stem) || (op == "build" && s.name.starts_with("bulk-add")),
+            "{} measures {op}",
+            s.name
+        );
+    }
 }
 
 /// With the planted regression on (extra hashing in every commit), `canopy gate` exits 1 and

@@ -112,8 +112,8 @@ impl Report {
     /// count of unchanged metrics and the verdict.
     pub fn markdown(&self) -> String {
         let mut s = String::new();
-        for n in &self.notes {
-            let _ = writeln!(s, "> {n}");
+        for line in self.notes.iter().flat_map(|n| n.lines()) {
+            let _ = writeln!(s, "> {line}");
         }
         if !self.notes.is_empty() {
             s.push('\n');

@@ -1,7 +1,8 @@
 //! `canopy gate`: the performance-regression gate (`scripts/perf-gate`).
 //!
-//! Three tiers, over fixed seeded scenarios ([`scenarios::SCENARIOS`]: commit create and
-//! process on populated and fresh states, join with the tree, bulk add, add one, remove one,
+//! Three tiers, over fixed seeded scenarios ([`scenarios::SCENARIOS`], each a catalogue
+//! measurement, [`crate::catalogue`]: the creator's commit and its processing on populated and
+//! fresh states, join with the tree, build (bulk add), the creator's add one and remove one,
 //! 1,000 members, suite 1):
 //!
 //! - **Exact (blocking).** Every engine primitive counted ([`canopy_engine::crypto::counters`]:
@@ -178,9 +179,18 @@ pub fn exact_tier(
         .collect();
     let report = Report {
         findings: check_exact(baseline, &counts),
-        notes: Vec::new(),
+        notes: vec![catalogue_note(scenarios)],
     };
     Ok((counts, report))
+}
+
+/// The report's note saying which catalogue measurement each scenario is, one per line.
+fn catalogue_note(scenarios: &[Scenario]) -> String {
+    let mut note = "Scenarios (catalogue operations, docs/operations.md):".to_string();
+    for s in scenarios {
+        note.push_str(&format!("\n- {}: {}", s.name, s.measures.describe()));
+    }
+    note
 }
 
 /// `canopy gate …`.
@@ -189,7 +199,7 @@ pub fn main(args: GateArgs) -> Result<ExitCode> {
     match args.command {
         Some(GateCommand::List) => {
             for s in SCENARIOS {
-                println!("{}", s.name);
+                println!("{}\t{}", s.name, s.measures.describe());
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -1,22 +1,22 @@
 //! The gate's fixed, seeded scenarios and their exact work counts.
 //!
-//! Every scenario is one engine operation on a group state generated from a fixed seed at a
-//! fixed time ([`GATE_NOW`]), with seeded group randomness, so every run performs exactly the
-//! same primitives and produces messages of exactly the same sizes. The counts are the engine's
+//! Every scenario is one measurement of the catalogue ([`crate::catalogue`]: an operation, a
+//! start-state shape, a size) on a group state generated from a fixed seed at a fixed time
+//! ([`GATE_NOW`]), with seeded group randomness, so every run performs exactly the same
+//! primitives and produces messages of exactly the same sizes. The counts are the engine's
 //! process-wide counters ([`canopy_engine::crypto::counters`]) read just before and just after
 //! the operation; setup (state generation, cloning the start state) is outside that window.
 
 use std::collections::BTreeMap;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, ensure, Context, Result};
 use canopy_engine::batch::Executor;
-use canopy_engine::codec::KeyPackage;
-use canopy_engine::crypto::{counters, CipherSuite, Provider, Secret};
-use canopy_engine::group::{CommitOptions, Group, GroupConfig, Randomness};
-use canopy_engine::key_package::{Clock, KeyPackageSecrets};
+use canopy_engine::crypto::{counters, Secret};
+use canopy_engine::group::{GroupConfig, Randomness};
+use canopy_engine::key_package::Clock;
 use canopy_workloads::states::StateKind;
 
-use crate::setup::{commit_bytes, numbered_kp, Shared};
+use crate::catalogue::{self, canopy, Operation, Start};
 
 /// The time every gate state and KeyPackage is centred on: 2026-01-01T00:00:00Z. Fixed so
 /// that runs on different days are identical.
@@ -29,91 +29,59 @@ pub const GATE_SEED: u64 = 1;
 /// that the whole exact tier runs in seconds.
 pub const GATE_MEMBERS: u32 = 1000;
 
-/// Number of the KeyPackage added by the add-one scenario ([`numbered_kp`]).
-const ADD1_KP: u32 = 1_000_001;
-/// Number of the KeyPackage of the joiner in the join scenario.
-const JOIN_KP: u32 = 1_000_002;
-
-/// What a scenario does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    /// The first member commits with an UpdatePath and no proposals.
-    Commit,
-    /// The last member processes that commit.
-    Process,
-    /// A new member joins from a Welcome carrying the ratchet tree.
-    Join,
-    /// A new group's creator adds `members - 1` members in one commit (tree in the Welcome).
-    BulkAdd,
-    /// The first member adds one member (tree in the Welcome, no path).
-    Add1,
-    /// The first member removes one member (commit with path).
-    Remove1,
-}
-
-/// One gate scenario.
+/// One gate scenario: a stable name and the catalogue measurement it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Scenario {
     /// Stable name, the key in the baseline (`commit-populated-1000`).
     pub name: &'static str,
-    /// The operation.
-    pub action: Action,
-    /// The generated state it starts from (unused for [`Action::BulkAdd`]).
-    pub state: StateKind,
-    /// Group size.
-    pub members: u32,
+    /// The catalogue operation, start-state shape and size it measures.
+    pub measures: catalogue::Scenario,
 }
 
-/// Every gate scenario, in report order.
+/// A gate scenario named `name` measuring `operation` on `shape` at [`GATE_MEMBERS`].
+const fn scenario(name: &'static str, operation: Operation, shape: StateKind) -> Scenario {
+    Scenario {
+        name,
+        measures: catalogue::Scenario {
+            operation,
+            shape,
+            members: GATE_MEMBERS,
+        },
+    }
+}
+
+/// Every gate scenario, in report order. The names predate the catalogue and are the
+/// baseline's keys: the commits, adds and removes are the creator's (`commit-creator`,
+/// `add1-creator`, `remove1-creator`), on states without guests.
 pub const SCENARIOS: &[Scenario] = &[
-    Scenario {
-        name: "commit-populated-1000",
-        action: Action::Commit,
-        state: StateKind::Populated,
-        members: GATE_MEMBERS,
-    },
-    Scenario {
-        name: "process-populated-1000",
-        action: Action::Process,
-        state: StateKind::Populated,
-        members: GATE_MEMBERS,
-    },
-    Scenario {
-        name: "commit-fresh-1000",
-        action: Action::Commit,
-        state: StateKind::Fresh,
-        members: GATE_MEMBERS,
-    },
-    Scenario {
-        name: "process-fresh-1000",
-        action: Action::Process,
-        state: StateKind::Fresh,
-        members: GATE_MEMBERS,
-    },
-    Scenario {
-        name: "join-populated-1000",
-        action: Action::Join,
-        state: StateKind::Populated,
-        members: GATE_MEMBERS,
-    },
-    Scenario {
-        name: "bulk-add-1000",
-        action: Action::BulkAdd,
-        state: StateKind::Populated,
-        members: GATE_MEMBERS,
-    },
-    Scenario {
-        name: "add1-populated-1000",
-        action: Action::Add1,
-        state: StateKind::Populated,
-        members: GATE_MEMBERS,
-    },
-    Scenario {
-        name: "remove1-populated-1000",
-        action: Action::Remove1,
-        state: StateKind::Populated,
-        members: GATE_MEMBERS,
-    },
+    scenario(
+        "commit-populated-1000",
+        Operation::CommitCreator,
+        StateKind::Populated,
+    ),
+    scenario(
+        "process-populated-1000",
+        Operation::Process,
+        StateKind::Populated,
+    ),
+    scenario(
+        "commit-fresh-1000",
+        Operation::CommitCreator,
+        StateKind::Fresh,
+    ),
+    scenario("process-fresh-1000", Operation::Process, StateKind::Fresh),
+    scenario("join-populated-1000", Operation::Join, StateKind::Populated),
+    scenario("bulk-add-1000", Operation::Build, StateKind::Populated),
+    scenario(
+        "add1-populated-1000",
+        Operation::Add1Creator,
+        StateKind::Populated,
+    ),
+    scenario(
+        "remove1-populated-1000",
+        Operation::Remove1Creator,
+        StateKind::Populated,
+    ),
 ];
 
 /// The scenario called `name`.
@@ -150,32 +118,13 @@ pub type Counts = BTreeMap<String, u64>;
 pub struct Prepared {
     /// The scenario.
     pub scenario: Scenario,
-    op: PreparedOp,
+    inputs: canopy::Prepared,
 }
 
-#[derive(Debug)]
-enum PreparedOp {
-    /// `group.commit(options)` (also bulk add, on a freshly created group).
-    Commit {
-        group: Group,
-        options: CommitOptions,
-    },
-    /// `group.process(message)`.
-    Process { group: Group, message: Vec<u8> },
-    /// `Group::join(welcome)`.
-    Join {
-        provider: Provider,
-        welcome: Vec<u8>,
-        kp: Box<KeyPackage>,
-        secrets: Box<KeyPackageSecrets>,
-        config: GroupConfig,
-    },
-}
-
-/// Generated states, shared by the scenarios that start from the same one.
+/// Start states, shared by the scenarios that start from the same one.
 #[derive(Debug, Default)]
 pub struct States {
-    states: Vec<((StateKind, u32), Shared)>,
+    states: Vec<((StateKind, u32), Start)>,
     executor: Option<Executor>,
 }
 
@@ -192,93 +141,37 @@ impl States {
         gate_config(self.executor.unwrap_or_default())
     }
 
-    fn get(&mut self, kind: StateKind, members: u32) -> Result<&mut Shared> {
-        let key = (kind, members);
+    /// The start state of `shape` with `members` members: generated, no guests.
+    fn get(&mut self, shape: StateKind, members: u32) -> Result<&Start> {
+        let key = (shape, members);
         if let Some(i) = self.states.iter().position(|(k, _)| *k == key) {
-            return Ok(&mut self.states[i].1);
+            return Ok(&self.states[i].1);
         }
         let config = self.config();
-        let shared = Shared::new(kind, members, GATE_SEED, GATE_NOW, config)?;
-        self.states.push((key, shared));
+        let start = Start::new(shape, members, GATE_SEED, GATE_NOW, config)?;
+        self.states.push((key, start));
         let last = self.states.len() - 1;
-        Ok(&mut self.states[last].1)
+        Ok(&self.states[last].1)
     }
 }
 
 impl Prepared {
-    /// Build the inputs of `scenario` (generating its state into `states` if needed).
+    /// Build the inputs of `scenario` (generating its state into `states` if needed; `build`
+    /// needs none).
     pub fn new(scenario: Scenario, states: &mut States) -> Result<Self> {
-        let op = match scenario.action {
-            Action::BulkAdd => {
-                // Fixed KeyPackages and a creator from a fixed seed: the same inputs on every
-                // run, whatever else runs before.
-                let provider = Provider::new(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519);
-                let adds = (1..scenario.members)
-                    .map(|n| Ok(numbered_kp(&provider, n, GATE_NOW)?.0))
-                    .collect::<Result<Vec<_>>>()?;
-                let (signer, _) = provider.signature_key_pair_from_seed(&[0x42; 32])?;
-                let group = Group::create(
-                    provider,
-                    b"canopy-gate-bulk-add",
-                    b"creator",
-                    signer,
-                    states.config(),
-                )?;
-                PreparedOp::Commit {
-                    group,
-                    options: CommitOptions::new().adds(adds).ratchet_tree_in_welcome(),
-                }
-            }
-            Action::Commit => {
-                let shared = states.get(scenario.state, scenario.members)?;
-                PreparedOp::Commit {
-                    group: shared.admin.clone(),
-                    options: CommitOptions::new().with_path(),
-                }
-            }
-            Action::Add1 => {
-                let shared = states.get(scenario.state, scenario.members)?;
-                let (kp, _) = numbered_kp(&shared.provider, ADD1_KP, GATE_NOW)?;
-                PreparedOp::Commit {
-                    group: shared.admin.clone(),
-                    options: CommitOptions::new()
-                        .adds(vec![kp])
-                        .ratchet_tree_in_welcome(),
-                }
-            }
-            Action::Remove1 => {
-                let shared = states.get(scenario.state, scenario.members)?;
-                PreparedOp::Commit {
-                    group: shared.admin.clone(),
-                    options: CommitOptions::new().removes(vec![shared.victim()]),
-                }
-            }
-            Action::Process => {
-                let shared = states.get(scenario.state, scenario.members)?;
-                let message = shared
-                    .admin
-                    .clone()
-                    .commit(&CommitOptions::new().with_path())?
-                    .commit;
-                PreparedOp::Process {
-                    group: shared.receiver.clone(),
-                    message,
-                }
-            }
-            Action::Join => {
-                let shared = states.get(scenario.state, scenario.members)?;
-                let (kp, secrets) = numbered_kp(&shared.provider, JOIN_KP, GATE_NOW)?;
-                let welcome = shared.welcome_for(kp.clone())?;
-                PreparedOp::Join {
-                    provider: shared.provider,
-                    welcome,
-                    kp: Box::new(kp),
-                    secrets: Box::new(secrets),
-                    config: shared.config.clone(),
-                }
-            }
+        let m = scenario.measures;
+        ensure!(
+            !m.operation.needs_joiner(),
+            "{}: the gate's states have no joiner ({} is the joiner's)",
+            scenario.name,
+            m.operation
+        );
+        let inputs = if m.operation.uses_start_state() {
+            canopy::Prepared::new(m.operation, states.get(m.shape, m.members)?)?
+        } else {
+            canopy::Prepared::build(m.members, GATE_NOW, &states.config())?
         };
-        Ok(Prepared { scenario, op })
+        Ok(Prepared { scenario, inputs })
     }
 
     /// Run the operation once on a copy of the inputs. `start` is called right before the
@@ -306,65 +199,23 @@ impl Prepared {
         stop: &mut dyn FnMut() -> Result<()>,
         measured: bool,
     ) -> Result<Counts> {
-        // The operation itself, through `measured_operation` when it is the counted run.
-        fn op<R>(measured: bool, f: impl FnOnce() -> R) -> R {
-            if measured {
-                measured_operation(f)
-            } else {
-                f()
-            }
-        }
-        let mut bytes = Counts::new();
-        match &self.op {
-            PreparedOp::Commit { group, options } => {
-                let mut g = group.clone();
-                start()?;
-                let out = op(measured, || g.commit(options));
-                stop()?;
-                let out = out?;
-                bytes.insert("commit_bytes".into(), out.commit.len() as u64);
-                bytes.insert(
-                    "welcome_bytes".into(),
-                    out.welcome.as_ref().map_or(0, |w| w.len() as u64),
-                );
-                bytes.insert("message_bytes".into(), commit_bytes(&out));
-            }
-            PreparedOp::Process { group, message } => {
-                let mut g = group.clone();
-                start()?;
-                let r = op(measured, || g.process(message));
-                stop()?;
-                r?;
-                if g.epoch() != group.epoch() + 1 {
-                    bail!(
-                        "{}: processing did not advance the epoch",
-                        self.scenario.name
-                    );
-                }
-                bytes.insert("commit_bytes".into(), message.len() as u64);
-                bytes.insert("welcome_bytes".into(), 0);
-                bytes.insert("message_bytes".into(), message.len() as u64);
-            }
-            PreparedOp::Join {
-                provider,
-                welcome,
-                kp,
-                secrets,
-                config,
-            } => {
-                let config = config.clone();
-                start()?;
-                let r = op(measured, || {
-                    Group::join(*provider, welcome, kp, secrets, None, config)
-                });
-                stop()?;
-                r?;
-                bytes.insert("commit_bytes".into(), 0);
-                bytes.insert("welcome_bytes".into(), welcome.len() as u64);
-                bytes.insert("message_bytes".into(), welcome.len() as u64);
-            }
-        }
-        Ok(bytes)
+        let mut input = self.inputs.input();
+        start()?;
+        let ran = if measured {
+            measured_operation(|| input.run())
+        } else {
+            input.run()
+        };
+        stop()?;
+        let sizes = self
+            .inputs
+            .sizes(&input, &ran?)
+            .with_context(|| self.scenario.name)?;
+        Ok(Counts::from([
+            ("commit_bytes".to_string(), sizes.commit_bytes),
+            ("welcome_bytes".to_string(), sizes.welcome_bytes),
+            ("message_bytes".to_string(), sizes.message_bytes),
+        ]))
     }
 
     /// Run once and return the exact counts: every engine counter between just before and

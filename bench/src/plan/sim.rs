@@ -26,9 +26,14 @@ use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
-use canopy_engine::codec::{self, GroupInfo, KeyPackage, Mac, MlsMessage, MlsMessageBody, Node};
+use canopy_engine::codec::{
+    self, Extension, ExtensionType, GroupInfo, KeyPackage, MlsMessage, MlsMessageBody, Node,
+    ProtocolVersion, Size,
+};
 use canopy_engine::crypto::{counters, HpkePrivateKey, Provider, Secret, SignaturePrivateKey};
-use canopy_engine::group::{CommitOptions, Group, GroupConfig, ProcessOutcome, Randomness};
+use canopy_engine::group::{
+    CommitOptions, CommitOutput, Group, GroupConfig, ProcessOutcome, Randomness,
+};
 use canopy_engine::kem::TreeKemPrivate;
 use canopy_engine::key_package::{
     default_lifetime, key_package_from_seed, Clock, KeyPackageSecrets,
@@ -43,12 +48,6 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
 use super::report::{hist_encode, CommitSeries, Day, Run, Sampling, Totals, METHOD};
-
-/// AEAD tag length of every supported suite (AES-128-GCM, ChaCha20-Poly1305).
-const AEAD_TAG: usize = 16;
-
-/// Ed25519 signature length (suites 1 and 3).
-const SIGNATURE_LEN: usize = 64;
 
 /// Sampling and display options of one simulation.
 #[derive(Debug, Clone)]
@@ -96,15 +95,6 @@ fn rec(h: &mut Histogram<u64>, v: u64) -> Result<()> {
 fn hist() -> Histogram<u64> {
     // Auto-resizing, 3 significant figures: values from 1 up, no fixed ceiling.
     Histogram::new(3).expect("3 significant figures is a valid histogram precision")
-}
-
-/// The QUIC-style variable-length integer size of MLS vectors (RFC 9420 §2.1.2).
-fn varint_len(n: usize) -> usize {
-    match n {
-        0..=63 => 1,
-        64..=16_383 => 2,
-        _ => 4,
-    }
 }
 
 /// The resolution of `x` (RFC 9420 §4.1.1), recomputed from the nodes: a non-blank node and
@@ -214,6 +204,14 @@ fn blanks_on_direct_path(tree: &RatchetTree) -> Vec<u32> {
     (0..n).map(|l| above[(2 * l) as usize]).collect()
 }
 
+/// What the suite's AEAD adds to a plaintext: the length of the engine's encryption of
+/// nothing.
+fn aead_expansion(provider: &Provider) -> Result<usize> {
+    let key = vec![0u8; provider.aead_key_len()];
+    let nonce = vec![0u8; provider.aead_nonce_len()];
+    Ok(provider.aead_seal(&key, &nonce, &[], &[])?.len())
+}
+
 /// The seed of the KeyPackage of a joining device.
 fn key_package_seed(seed: u64, m: MemberId) -> Vec<u8> {
     let mut s = b"canopy plan key package".to_vec();
@@ -233,6 +231,8 @@ struct Sim<'a> {
     w: &'a Workload,
     opts: &'a SimOptions,
     provider: Provider,
+    /// Bytes the suite's AEAD adds to a plaintext (its tag), from the engine's provider.
+    aead_expansion: usize,
     config: GroupConfig,
     now: u64,
     state: GeneratedState,
@@ -421,69 +421,100 @@ impl Sim<'_> {
         )?)
     }
 
+    /// One planned commit, in its phases: resolve it against the membership, make it, apply
+    /// its membership changes, check its seals, measure its messages, deliver it to the
+    /// sampled receivers, sample a join, record it.
     fn step(&mut self, c: &PlannedCommit) -> Result<()> {
-        // Resolve the commit against the current membership.
-        let (committer, adds, removes) = match c.update {
-            Some(m) => {
-                if !self.leaf_of.contains_key(&m) {
-                    self.totals.skipped_ops += 1;
-                    return Ok(());
-                }
-                (m, Vec::new(), Vec::new())
-            }
-            None => {
-                let adds: Vec<MemberId> = c
-                    .adds
-                    .iter()
-                    .copied()
-                    .filter(|m| !self.leaf_of.contains_key(m))
-                    .collect();
-                let removes: Vec<MemberId> = c
-                    .removes
-                    .iter()
-                    .copied()
-                    .filter(|m| self.leaf_of.contains_key(m))
-                    .collect();
-                self.totals.skipped_ops +=
-                    (c.adds.len() - adds.len() + c.removes.len() - removes.len()) as u64;
-                if adds.is_empty() && removes.is_empty() {
-                    return Ok(());
-                }
-                if removes.len() + 1 >= self.leaf_of.len() {
-                    bail!("commit at t={} would remove every member", c.time);
-                }
-                let committer = self.choose_committer(c, &removes)?;
-                (committer, adds, removes)
-            }
+        let Some(resolved) = self.resolve(c)? else {
+            return Ok(());
         };
-        self.become_member(committer)?;
-        let committer_leaf = self.leaf_of[&committer];
+        let made = self.make_commit(c, resolved)?;
+        let placed = self.apply_membership(&made)?;
+        let seals = self.check_seals(&made, &placed)?;
+        let sizes = self.measure_messages(&made)?;
+        let process_mean = self.deliver(&made, &sizes)?;
+        self.sample_join(&made, &sizes)?;
+        self.record(&made, seals, &sizes, process_mean)
+    }
+
+    /// Phase 1: the planned commit against the current membership. Owns the choice of
+    /// committer and the count of skipped operations: an update by a device that has left,
+    /// Adds of devices already in and Removes of devices already out are skipped; `None` if
+    /// nothing is left to commit.
+    fn resolve(&mut self, c: &PlannedCommit) -> Result<Option<Resolved>> {
+        if let Some(m) = c.update {
+            if !self.leaf_of.contains_key(&m) {
+                self.totals.skipped_ops += 1;
+                return Ok(None);
+            }
+            return Ok(Some(Resolved {
+                committer: m,
+                adds: Vec::new(),
+                removes: Vec::new(),
+            }));
+        }
+        let adds: Vec<MemberId> = c
+            .adds
+            .iter()
+            .copied()
+            .filter(|m| !self.leaf_of.contains_key(m))
+            .collect();
+        let removes: Vec<MemberId> = c
+            .removes
+            .iter()
+            .copied()
+            .filter(|m| self.leaf_of.contains_key(m))
+            .collect();
+        self.totals.skipped_ops +=
+            (c.adds.len() - adds.len() + c.removes.len() - removes.len()) as u64;
+        if adds.is_empty() && removes.is_empty() {
+            return Ok(None);
+        }
+        if removes.len() + 1 >= self.leaf_of.len() {
+            bail!("commit at t={} would remove every member", c.time);
+        }
+        let committer = self.choose_committer(c, &removes)?;
+        Ok(Some(Resolved {
+            committer,
+            adds,
+            removes,
+        }))
+    }
+
+    /// Phase 2: the commit itself. Owns handing the carrier to the committer, the KeyPackages
+    /// of the joiners, the leaves the Adds will take, and the one timed call,
+    /// `Group::commit`, with the primitive counters read around it.
+    fn make_commit(&mut self, c: &PlannedCommit, r: Resolved) -> Result<Made> {
+        self.become_member(r.committer)?;
+        let committer_leaf = self.leaf_of[&r.committer];
         let members_before = self.leaf_of.len() as u64;
-        let kind = commit_kind(c.update.is_some(), !adds.is_empty(), !removes.is_empty());
+        let is_update = c.update.is_some();
+        let kind = commit_kind(is_update, !r.adds.is_empty(), !r.removes.is_empty());
 
         // Key packages and the leaves the Adds will take (RFC 9420 §12.1.1: leftmost blank
         // leaf after the Removes, else extend the tree).
-        let kps: Vec<(KeyPackage, KeyPackageSecrets)> = adds
+        let kps: Vec<(KeyPackage, KeyPackageSecrets)> = r
+            .adds
             .iter()
             .map(|&m| self.key_package(m))
             .collect::<Result<_>>()?;
-        let remove_leaves: Vec<LeafIndex> = removes.iter().map(|m| self.leaf_of[m]).collect();
+        let remove_leaves: Vec<LeafIndex> = r.removes.iter().map(|m| self.leaf_of[m]).collect();
         let mut blanks = self.blank_leaves.clone();
         blanks.extend(remove_leaves.iter().map(|l| l.0));
         let n_leaves = self.tree().n_leaves();
-        let slots: Vec<LeafIndex> = blanks
+        let predicted: Vec<LeafIndex> = blanks
             .iter()
             .copied()
             .filter(|&l| l < n_leaves)
             .chain(n_leaves..)
-            .take(adds.len())
+            .take(r.adds.len())
             .map(LeafIndex)
             .collect();
 
         let options = CommitOptions::new()
             .adds(kps.iter().map(|(kp, _)| kp.clone()))
             .removes(remove_leaves.clone())
-            .path(if c.update.is_some() || self.w.path_on_add {
+            .path(if is_update || self.w.path_on_add {
                 PathPolicy::Always
             } else {
                 PathPolicy::WhenRequired
@@ -500,21 +531,46 @@ impl Sim<'_> {
             .as_mut()
             .expect("carrier present")
             .commit(&options)
-            .with_context(|| format!("commit by {committer:?} at t={:.0}s", c.time))?;
+            .with_context(|| format!("commit by {:?} at t={:.0}s", r.committer, c.time))?;
         let create = t0.elapsed();
         let primitive = counters::snapshot() - before;
+        Ok(Made {
+            time: c.time,
+            is_update,
+            kind,
+            committer: r.committer,
+            committer_leaf,
+            members_before,
+            n_leaves_before: n_leaves,
+            has_path: (options.path == PathPolicy::Always) || !r.removes.is_empty(),
+            adds: r.adds,
+            removes: r.removes,
+            remove_leaves,
+            predicted,
+            kps,
+            out,
+            create,
+            primitive,
+        })
+    }
 
-        // Membership bookkeeping.
-        for (m, l) in removes.iter().zip(&remove_leaves) {
+    /// Phase 3: the membership after the commit. Owns the leaf maps, the blank leaves and the
+    /// key store: removed devices leave, added devices take their leaves (with their
+    /// KeyPackage keys), and a commit with a path stores the committer's new keys. Returns
+    /// the leaves the Adds took, in the order of the Adds.
+    fn apply_membership(&mut self, made: &Made) -> Result<Vec<LeafIndex>> {
+        for (m, l) in made.removes.iter().zip(&made.remove_leaves) {
             self.leaf_of.remove(m);
             self.member_at.remove(l);
             self.initial.remove(m);
             self.blank_leaves.insert(l.0);
         }
-        let mut placed = Vec::with_capacity(adds.len());
+        let mut placed = Vec::with_capacity(made.adds.len());
         {
             let tree = self.carrier.as_ref().expect("carrier present").tree();
-            for ((m, (kp, secrets)), &predicted) in adds.iter().zip(&kps).zip(&slots) {
+            for ((m, (kp, secrets)), &predicted) in
+                made.adds.iter().zip(&made.kps).zip(&made.predicted)
+            {
                 // The prediction misses only when the Removes truncated the tree; then look.
                 let slot = if tree.leaf(predicted).is_some_and(|l| *l == kp.leaf_node) {
                     predicted
@@ -534,9 +590,9 @@ impl Sim<'_> {
         }
         let carrier = self.carrier.as_ref().expect("carrier present");
         let private = carrier.private();
-        if (options.path == PathPolicy::Always) || !removes.is_empty() {
+        if made.has_path {
             self.written
-                .insert(committer_leaf.node(), private.leaf_key().clone());
+                .insert(made.committer_leaf.node(), private.leaf_key().clone());
             for x in private.path_nodes() {
                 if let Some(k) = private.private_key(x) {
                     self.written.insert(x, k.clone());
@@ -546,120 +602,172 @@ impl Sim<'_> {
         // The tree may have grown (new blank leaves past the old end) or been truncated.
         let n_now = carrier.tree().n_leaves();
         self.blank_leaves.retain(|&l| l < n_now);
-        for l in n_leaves..n_now {
+        for l in made.n_leaves_before..n_now {
             if carrier.tree().leaf(LeafIndex(l)).is_none() {
                 self.blank_leaves.insert(l);
             }
         }
-        let slots = placed;
+        Ok(placed)
+    }
 
-        // Independent counts from the tree.
-        let has_path = (options.path == PathPolicy::Always) || !removes.is_empty();
-        let (path_nodes, sizes) = if has_path {
-            independent_counts(carrier.tree(), committer_leaf, &slots)
+    /// Phase 4: the seal check. Owns recomputing the commit's seals and resolution sizes from
+    /// the tree ([`independent_counts`]), requiring them to equal the engine's counts and the
+    /// X25519 counter, and the seal and resolution histograms. Returns the seals.
+    fn check_seals(&mut self, made: &Made, placed: &[LeafIndex]) -> Result<u64> {
+        let carrier = self.carrier.as_ref().expect("carrier present");
+        let (path_nodes, sizes) = if made.has_path {
+            independent_counts(carrier.tree(), made.committer_leaf, placed)
         } else {
             (0, Vec::new())
         };
-        let seals = sizes.iter().sum::<u64>() + adds.len() as u64;
+        let seals = sizes.iter().sum::<u64>() + made.adds.len() as u64;
         ensure!(
-            out.counts.hpke_seals == seals && out.counts.path_nodes == path_nodes,
+            made.out.counts.hpke_seals == seals && made.out.counts.path_nodes == path_nodes,
             "seal count check failed at t={:.0}s: engine {:?}, tree {seals} seals over \
              {path_nodes} path nodes",
-            c.time,
-            out.counts,
+            made.time,
+            made.out.counts,
         );
         ensure!(
-            primitive.x25519_dh == seals,
+            made.primitive.x25519_dh == seals,
             "seal count check failed at t={:.0}s: {} X25519 DH, {seals} seals",
-            c.time,
-            primitive.x25519_dh
+            made.time,
+            made.primitive.x25519_dh
         );
         self.totals.seal_checks += 1;
         for &s in &sizes {
             rec(&mut self.h_resolution, s.max(1))?;
         }
         rec(&mut self.h_seals, seals.max(1))?;
+        Ok(seals)
+    }
 
-        // Sizes.
-        let commit_bytes = out.commit.len() as u64;
+    /// Phase 5: the messages. Owns the size histograms (commit, GroupInfo, Welcome with and
+    /// without the tree) and the delivery service's fan-out: the commit to every other member,
+    /// each Welcome to each joiner, and the tree to each joiner when Welcomes do not carry it.
+    ///
+    /// Every size is an encoding by the engine's codec of the message itself: the GroupInfo a
+    /// Welcome of this epoch carries (RFC 9420 §12.4.3.1: the new epoch's context, the
+    /// commit's confirmation tag, signed by the committer), with and without the
+    /// `ratchet_tree` extension, and the commit's real Welcome with its encrypted GroupInfo
+    /// swapped for one of the other variant's length. On a commit with a Welcome the real
+    /// encrypted GroupInfo must be the matching GroupInfo plus the engine's AEAD expansion.
+    fn measure_messages(&mut self, made: &Made) -> Result<Messages> {
+        let carrier = self.carrier.as_ref().expect("carrier present");
+        let commit_bytes = made.out.commit.len() as u64;
         rec(&mut self.h_commit_bytes, commit_bytes)?;
-        let group_info = codec::encode(&GroupInfo {
+        let auth = match codec::decode::<MlsMessage>(&made.out.commit)?.body {
+            MlsMessageBody::PublicMessage(m) => m.auth,
+            _ => bail!("internal: the commit is not a PublicMessage"),
+        };
+        let mut group_info = GroupInfo {
             group_context: carrier.context().clone(),
             extensions: Vec::new(),
-            confirmation_tag: Mac(vec![0u8; self.provider.hash_len()].into()),
-            signer: committer_leaf.0,
-            signature: vec![0u8; SIGNATURE_LEN].into(),
-        })?
-        .len() as u64;
-        rec(&mut self.h_gi, group_info)?;
+            confirmation_tag: auth
+                .confirmation_tag
+                .ok_or_else(|| anyhow!("internal: a commit without a confirmation tag"))?,
+            signer: made.committer_leaf.0,
+            // The committer's signature on the commit: the same key and scheme sign the
+            // GroupInfo, so the same length; the value does not change the size.
+            signature: auth.signature,
+        };
+        let group_info_bytes = group_info.tls_serialized_len();
+        rec(&mut self.h_gi, group_info_bytes as u64)?;
         let epoch_authenticator = carrier.epoch_authenticator().as_bytes().to_vec();
 
-        let mut fanout = commit_bytes * (members_before - 1);
+        let mut fanout = commit_bytes * (made.members_before - 1);
         let mut tree_bytes: Option<Vec<u8>> = None;
-        if let Some(welcome) = &out.welcome {
+        if let Some(welcome) = &made.out.welcome {
             let tree = carrier.ratchet_tree_bytes()?;
             let t = tree.len();
-            let message: MlsMessage = codec::decode(welcome)?;
-            let MlsMessageBody::Welcome(w) = message.body else {
+            group_info.extensions.push(Extension {
+                extension_type: ExtensionType::RATCHET_TREE,
+                extension_data: tree.into(),
+            });
+            let with_tree_bytes = group_info.tls_serialized_len();
+            let tree: Vec<u8> = group_info
+                .extensions
+                .pop()
+                .map(|e| e.extension_data.into())
+                .unwrap_or_default();
+            let MlsMessageBody::Welcome(mut w) = codec::decode::<MlsMessage>(welcome)?.body else {
                 bail!("internal: the Welcome is not a Welcome");
             };
-            let e = w.encrypted_group_info.as_slice().len();
-            // The ratchet_tree extension: type (2), tree <V>; inside the extensions <V>.
-            let ext = 2 + varint_len(t) + t;
-            let delta = ext + varint_len(ext) - varint_len(0);
-            let w_len = welcome.len();
-            let (with, without, e0) = if self.w.ratchet_tree_in_welcome {
-                let e0 = e - delta;
-                (w_len, w_len - (varint_len(e) + e) + varint_len(e0) + e0, e0)
+            let (carried, other) = if self.w.ratchet_tree_in_welcome {
+                (with_tree_bytes, group_info_bytes)
             } else {
-                let e1 = e + delta;
-                (w_len - (varint_len(e) + e) + varint_len(e1) + e1, w_len, e)
+                (group_info_bytes, with_tree_bytes)
             };
+            let encrypted = w.encrypted_group_info.as_slice().len();
             ensure!(
-                (e0 - AEAD_TAG) as u64 == group_info,
-                "GroupInfo size check failed: Welcome says {}, encoding says {group_info}",
-                e0 - AEAD_TAG
+                encrypted == carried + self.aead_expansion,
+                "GroupInfo size check failed: the Welcome's encrypted GroupInfo is {encrypted} \
+                 bytes, the encoding {carried} + {} of AEAD expansion",
+                self.aead_expansion
             );
+            w.encrypted_group_info = vec![0u8; other + self.aead_expansion].into();
+            let other_welcome = MlsMessage {
+                version: ProtocolVersion::MLS10,
+                body: MlsMessageBody::Welcome(w),
+            }
+            .tls_serialized_len();
+            let w_len = welcome.len();
+            let (with, without) = if self.w.ratchet_tree_in_welcome {
+                (w_len, other_welcome)
+            } else {
+                (other_welcome, w_len)
+            };
             rec(&mut self.h_welcome_tree, with as u64)?;
             rec(&mut self.h_welcome_no_tree, without as u64)?;
-            rec(&mut self.h_gi_tree, (e0 - AEAD_TAG + delta) as u64)?;
-            fanout += w_len as u64 * adds.len() as u64;
+            rec(&mut self.h_gi_tree, with_tree_bytes as u64)?;
+            fanout += w_len as u64 * made.adds.len() as u64;
             if !self.w.ratchet_tree_in_welcome {
-                fanout += t as u64 * adds.len() as u64;
+                fanout += t as u64 * made.adds.len() as u64;
             }
             tree_bytes = Some(tree);
         }
+        Ok(Messages {
+            commit_bytes,
+            fanout,
+            tree_bytes,
+            epoch_authenticator,
+        })
+    }
 
-        // Receivers.
+    /// Phase 6: the fan-out to the sampled receivers. Owns the receivers: each processes the
+    /// commit (timed) and must reach the committer's epoch authenticator; a removed receiver
+    /// is replaced by a random online member built from the key store. Returns the mean
+    /// processing time of this commit (or of the last commit that had one).
+    fn deliver(&mut self, made: &Made, messages: &Messages) -> Result<Option<f64>> {
         let mut process_sum = Duration::ZERO;
         let mut process_n = 0u32;
         let mut i = 0;
         while i < self.receivers.len() {
             let r = &mut self.receivers[i];
-            if r.member == committer {
+            if r.member == made.committer {
                 // Its own commit: it continues as the committer's state.
                 r.group = self.carrier.as_ref().expect("carrier present").clone();
                 i += 1;
                 continue;
             }
             let t0 = Instant::now();
-            let outcome = r
-                .group
-                .process(&out.commit)
-                .with_context(|| format!("receiver {:?} processing t={:.0}s", r.member, c.time))?;
+            let outcome = r.group.process(&made.out.commit).with_context(|| {
+                format!("receiver {:?} processing t={:.0}s", r.member, made.time)
+            })?;
             let dt = t0.elapsed();
             match outcome {
                 ProcessOutcome::Committed { .. } => {
                     ensure!(
-                        r.group.epoch_authenticator().as_bytes() == epoch_authenticator.as_slice(),
+                        r.group.epoch_authenticator().as_bytes()
+                            == messages.epoch_authenticator.as_slice(),
                         "receiver {:?} disagrees with the committer at t={:.0}s",
                         r.member,
-                        c.time
+                        made.time
                     );
                     self.totals.receiver_checks += 1;
                     rec(&mut self.h_process, dt.as_nanos() as u64)?;
-                    rec(&mut self.h_process_kind[kind], dt.as_nanos() as u64)?;
-                    rec(&mut self.day(c.time).process, dt.as_nanos() as u64)?;
+                    rec(&mut self.h_process_kind[made.kind], dt.as_nanos() as u64)?;
+                    rec(&mut self.day(made.time).process, dt.as_nanos() as u64)?;
                     process_sum += dt;
                     process_n += 1;
                     i += 1;
@@ -685,83 +793,158 @@ impl Sim<'_> {
                 .into_member(private, signer)?;
             self.receivers.push(Receiver { member: m, group });
         }
-        let processors = self.leaf_of.len() as u64 - 1 - adds.len() as u64;
-        let mean = if process_n > 0 {
+        Ok(if process_n > 0 {
             let m = process_sum.as_secs_f64() / f64::from(process_n);
             self.last_process_mean = Some(m);
             Some(m)
         } else {
             self.totals.commits_without_sample += 1;
             self.last_process_mean
+        })
+    }
+
+    /// Phase 7: the sampled join. Owns the join histogram: when a sample is due (joins are
+    /// spread evenly over the simulated time), one random joiner of a commit with Adds joins
+    /// from the real Welcome (timed) and must reach the committer's epoch authenticator.
+    fn sample_join(&mut self, made: &Made, messages: &Messages) -> Result<()> {
+        let (Some(welcome), false) = (&made.out.welcome, made.adds.is_empty()) else {
+            return Ok(());
         };
-
-        // Sampled join.
-        if let (Some(welcome), false) = (&out.welcome, adds.is_empty()) {
-            if c.time >= self.next_join_sample
-                && self.totals.joins_sampled < self.opts.joiners as u64
-            {
-                self.next_join_sample = c.time + self.join_sample_every;
-                let pick = self.rng.random_range(0..adds.len());
-                let (kp, secrets) = &kps[pick];
-                let tree = if self.w.ratchet_tree_in_welcome {
-                    None
-                } else {
-                    tree_bytes.as_deref()
-                };
-                let t0 = Instant::now();
-                let g = Group::join(
-                    self.provider,
-                    welcome,
-                    kp,
-                    secrets,
-                    tree,
-                    self.config.clone(),
-                )
-                .with_context(|| format!("sampled join of {:?}", adds[pick]))?;
-                let dt = t0.elapsed();
-                ensure!(
-                    g.epoch_authenticator().as_bytes() == epoch_authenticator.as_slice(),
-                    "joiner {:?} disagrees with the committer",
-                    adds[pick]
-                );
-                rec(&mut self.h_join, dt.as_nanos() as u64)?;
-                self.totals.joins_sampled += 1;
-            }
+        if made.time < self.next_join_sample
+            || self.totals.joins_sampled >= self.opts.joiners as u64
+        {
+            return Ok(());
         }
+        self.next_join_sample = made.time + self.join_sample_every;
+        let pick = self.rng.random_range(0..made.adds.len());
+        let (kp, secrets) = &made.kps[pick];
+        let tree = if self.w.ratchet_tree_in_welcome {
+            None
+        } else {
+            messages.tree_bytes.as_deref()
+        };
+        let t0 = Instant::now();
+        let g = Group::join(
+            self.provider,
+            welcome,
+            kp,
+            secrets,
+            tree,
+            self.config.clone(),
+        )
+        .with_context(|| format!("sampled join of {:?}", made.adds[pick]))?;
+        let dt = t0.elapsed();
+        ensure!(
+            g.epoch_authenticator().as_bytes() == messages.epoch_authenticator.as_slice(),
+            "joiner {:?} disagrees with the committer",
+            made.adds[pick]
+        );
+        rec(&mut self.h_join, dt.as_nanos() as u64)?;
+        self.totals.joins_sampled += 1;
+        Ok(())
+    }
 
-        // Tree health and per-day accounting.
+    /// Phase 8: the record. Owns the creation-time histograms, the tree's health (blank
+    /// fraction), the day's accounting (commits, membership, CPU-seconds of the committer and
+    /// of every member that processes the commit, fan-out, seals, bytes), the run's totals and
+    /// the per-commit series.
+    fn record(
+        &mut self,
+        made: &Made,
+        seals: u64,
+        messages: &Messages,
+        process_mean: Option<f64>,
+    ) -> Result<()> {
         let blank = blank_fraction(self.tree());
         let members = self.leaf_of.len() as u64;
-        let create_ns = create.as_nanos() as u64;
+        let processors = members - 1 - made.adds.len() as u64;
+        let create_ns = made.create.as_nanos() as u64;
         rec(&mut self.h_create, create_ns)?;
-        rec(&mut self.h_create_kind[kind], create_ns)?;
-        let is_update = c.update.is_some();
-        let day = self.day(c.time);
+        rec(&mut self.h_create_kind[made.kind], create_ns)?;
+        let day = self.day(made.time);
         rec(&mut day.create, create_ns)?;
         day.day.commits += 1;
-        day.day.adds += adds.len() as u64;
-        day.day.removes += removes.len() as u64;
-        day.day.updates += u64::from(is_update);
+        day.day.adds += made.adds.len() as u64;
+        day.day.removes += made.removes.len() as u64;
+        day.day.updates += u64::from(made.is_update);
         day.day.members_end = members;
         day.day.blank_fraction_end = blank;
         day.day.blank_fraction_max = day.day.blank_fraction_max.max(blank);
         day.blank_sum += blank;
-        day.day.committer_cpu_s += create.as_secs_f64();
-        day.process_cpu_s += mean.unwrap_or(0.0) * processors as f64;
-        day.joiners += adds.len() as u64;
-        day.day.ds_fanout_bytes += fanout;
+        day.day.committer_cpu_s += made.create.as_secs_f64();
+        day.process_cpu_s += process_mean.unwrap_or(0.0) * processors as f64;
+        day.joiners += made.adds.len() as u64;
+        day.day.ds_fanout_bytes += messages.fanout;
         day.day.hpke_seals += seals;
-        day.day.commit_bytes += commit_bytes;
+        day.day.commit_bytes += messages.commit_bytes;
 
         self.totals.commits += 1;
-        self.totals.update_commits += u64::from(is_update);
-        self.totals.adds += adds.len() as u64;
-        self.totals.removes += removes.len() as u64;
+        self.totals.update_commits += u64::from(made.is_update);
+        self.totals.adds += made.adds.len() as u64;
+        self.totals.removes += made.removes.len() as u64;
         self.totals.hpke_seals += seals;
-        self.series
-            .push(c.time, create_ns, mean, seals, commit_bytes, blank, members);
+        self.series.push(
+            made.time,
+            create_ns,
+            process_mean,
+            seals,
+            messages.commit_bytes,
+            blank,
+            members,
+        );
         Ok(())
     }
+}
+
+/// A planned commit resolved against the membership ([`Sim::resolve`]).
+struct Resolved {
+    committer: MemberId,
+    /// Devices to add (not yet members).
+    adds: Vec<MemberId>,
+    /// Devices to remove (members).
+    removes: Vec<MemberId>,
+}
+
+/// A commit as made ([`Sim::make_commit`]): what the later phases read.
+struct Made {
+    /// Simulated time (seconds from the start).
+    time: f64,
+    /// A self-update (no Adds or Removes).
+    is_update: bool,
+    /// Index in [`COMMIT_KINDS`].
+    kind: usize,
+    committer: MemberId,
+    committer_leaf: LeafIndex,
+    /// Members before the commit.
+    members_before: u64,
+    /// Leaves of the tree before the commit.
+    n_leaves_before: u32,
+    /// Whether the commit carries an UpdatePath.
+    has_path: bool,
+    adds: Vec<MemberId>,
+    removes: Vec<MemberId>,
+    /// The leaves of `removes`.
+    remove_leaves: Vec<LeafIndex>,
+    /// The leaves the Adds are expected to take.
+    predicted: Vec<LeafIndex>,
+    /// The joiners' KeyPackages and their secrets, in the order of `adds`.
+    kps: Vec<(KeyPackage, KeyPackageSecrets)>,
+    out: CommitOutput,
+    /// Time of `Group::commit`.
+    create: Duration,
+    /// Primitives counted during `Group::commit`.
+    primitive: counters::Counts,
+}
+
+/// The messages of a commit ([`Sim::measure_messages`]).
+struct Messages {
+    commit_bytes: u64,
+    /// Bytes the delivery service sends for this commit.
+    fanout: u64,
+    /// The encoded tree after the commit, for commits with a Welcome.
+    tree_bytes: Option<Vec<u8>>,
+    /// The committer's epoch authenticator, which receivers and joiners must reach.
+    epoch_authenticator: Vec<u8>,
 }
 
 /// Run `workload` (or, with `ops`, a trace's operations on the workload's start state).
@@ -825,6 +1008,7 @@ pub fn simulate(w: &Workload, trace_ops: Option<&[Op]>, opts: &SimOptions) -> Re
         w,
         opts,
         provider,
+        aead_expansion: aead_expansion(&provider)?,
         config: config.clone(),
         now,
         state,
@@ -1044,18 +1228,5 @@ impl Progress {
         if self.on && self.tty {
             let _ = writeln!(std::io::stderr());
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn varint_sizes() {
-        assert_eq!(varint_len(63), 1);
-        assert_eq!(varint_len(64), 2);
-        assert_eq!(varint_len(16_383), 2);
-        assert_eq!(varint_len(16_384), 4);
     }
 }

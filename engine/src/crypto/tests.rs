@@ -25,7 +25,7 @@ fn suite_ids_round_trip() {
         assert_eq!(CipherSuite::from_u16(s.id()), Some(s));
     }
     assert_eq!(CipherSuite::from_u16(2), None);
-    assert_eq!(CipherSuite::try_from(7), Err(Error::Unsupported(Unsupported::CipherSuite(7))));
+    assert_eq!(CipherSuite::try_from(7), Err(Unsupported::CipherSuite(7)));
 }
 
 #[test]

@@ -1,0 +1,270 @@
+//! `canopy compare`: Canopy and the peers, side by side on the same group state.
+//!
+//! Every operation is a catalogue operation ([`crate::catalogue`]): the start state, who
+//! acts and what is timed are defined there, and are the same in the gate and the criterion
+//! benches. Canopy generates the state and hands it to each peer the way a real group would:
+//! the creator adds the peer's KeyPackage in a commit whose Welcome carries the ratchet tree,
+//! the peer joins from that Welcome (an interop test at scale), and every member processes
+//! every setup commit. All systems then start each operation from the same epoch of the same
+//! group. Operations run interleaved (Canopy, peer 1, peer 2, Canopy, …), each sample from a
+//! fresh copy of the start state (copying is not timed).
+//!
+//! - [`floor`]: Canopy's crypto floor ([`PrimitiveCosts`]).
+//! - [`measure`]: the samples of one operation by every system.
+//! - [`report`]: the rows, the JSON report and the printed table.
+
+pub mod floor;
+pub mod measure;
+pub mod report;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use canopy_engine::crypto::{CipherSuite, Provider};
+use canopy_engine::group::{GroupConfig, Randomness};
+use canopy_engine::key_package::Clock;
+use canopy_workloads::states::{today, StateKind};
+
+use crate::catalogue::{Operation, Start};
+use crate::peers::PeerKind;
+pub use floor::PrimitiveCosts;
+pub use report::{Report, Row};
+
+/// Arguments of `canopy compare`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CompareArgs {
+    /// Group size.
+    #[arg(long, default_value_t = 1000)]
+    pub members: u32,
+    /// Shape of the generated group state.
+    #[arg(long, default_value = "populated")]
+    pub state: StateKind,
+    /// Operations, comma-separated (what each is: docs/operations.md).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "build,join,commit,process,add1,remove1"
+    )]
+    pub ops: Vec<Operation>,
+    /// Peers, comma-separated (openmls, mls-rs); `--peers ''` for Canopy alone.
+    #[arg(long, value_delimiter = ',', default_value = "openmls,mls-rs")]
+    pub peers: Vec<String>,
+    /// Samples per operation and system.
+    #[arg(long, default_value_t = 5)]
+    pub samples: usize,
+    /// Seed of the generated state.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Seconds after which one peer sample is abandoned (reported, not silent).
+    #[arg(long, default_value_t = 120)]
+    pub peer_time_limit: u64,
+    /// Write the report as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// Settings of one comparison.
+#[derive(Debug, Clone)]
+pub struct CompareConfig {
+    /// Group size.
+    pub members: u32,
+    /// The start state's tree shape.
+    pub state: StateKind,
+    /// Catalogue operations to measure.
+    pub ops: Vec<Operation>,
+    /// Peers compared beside Canopy.
+    pub peers: Vec<PeerKind>,
+    /// At least 1.
+    pub samples: usize,
+    /// Seed of the generated state and KeyPackages.
+    pub seed: u64,
+    /// A peer operation (one sample) that takes longer is abandoned and reported as such.
+    pub peer_time_limit: Duration,
+}
+
+impl CompareArgs {
+    /// The settings these arguments ask for: peers by name (empty names ignored, so
+    /// `--peers ''` is Canopy alone), at least one sample.
+    pub fn config(&self) -> Result<CompareConfig> {
+        let peers = self
+            .peers
+            .iter()
+            .filter(|p| !p.is_empty())
+            .map(|p| p.parse())
+            .collect::<Result<Vec<PeerKind>>>()?;
+        Ok(CompareConfig {
+            members: self.members,
+            state: self.state,
+            ops: self.ops.clone(),
+            peers,
+            samples: self.samples.max(1),
+            seed: self.seed,
+            peer_time_limit: Duration::from_secs(self.peer_time_limit),
+        })
+    }
+}
+
+/// `canopy compare …`: run, print the table, write the JSON if asked.
+pub fn main(args: &CompareArgs) -> Result<ExitCode> {
+    let cfg = args.config()?;
+    let report = run(&cfg)?;
+    print!("{}", report.table());
+    if let Some(path) = &args.json {
+        write_json(&report, path)?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Write `report` as pretty JSON to `path`, creating its directory.
+pub fn write_json(report: &Report, path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, serde_json::to_string_pretty(report)? + "\n")
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// Run the comparison; returns the report (printed as a table by the caller).
+pub fn run(cfg: &CompareConfig) -> Result<Report> {
+    let threads = rayon::current_num_threads();
+    let provider = Provider::new(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519);
+    eprintln!("measuring primitive costs…");
+    let costs = PrimitiveCosts::measure(&provider)?;
+    eprintln!(
+        "generating {} state with {} members (seed {})…",
+        cfg.state, cfg.members, cfg.seed
+    );
+    // The peers make their KeyPackages valid from "now" on the wall clock, so the group
+    // checks lifetimes against the wall clock too.
+    let config = GroupConfig {
+        clock: Clock::System,
+        randomness: Randomness::System,
+        ..GroupConfig::default()
+    };
+    let mut start = Start::new(cfg.state, cfg.members, cfg.seed, today(), config)?;
+
+    // The guests: the joiner if an operation is its, then each peer if one can run any.
+    if cfg.ops.iter().any(|o| o.needs_joiner()) {
+        eprintln!("the joiner (a Canopy member) joins at the end of the tree…");
+        start.add_joiner()?;
+    }
+    let mut failed_peers = Vec::new();
+    if cfg
+        .ops
+        .iter()
+        .any(|o| o.uses_start_state() && o.peers_run())
+    {
+        for &kind in &cfg.peers {
+            eprintln!(
+                "{kind} joins the {}-member group…",
+                start.creator.member_count()
+            );
+            if let Err(why) = measure::join_peer(&mut start, kind, cfg.peer_time_limit) {
+                failed_peers.push((kind, why));
+            }
+        }
+    }
+
+    let mut rows = Vec::new();
+    for &op in &cfg.ops {
+        eprintln!("{op}…");
+        rows.extend(measure::rows(&start, op, cfg, &costs, threads)?);
+        if op.uses_start_state() && op.peers_run() {
+            for (kind, why) in &failed_peers {
+                rows.push(Row::failed(op, kind.name(), why.clone()));
+            }
+        }
+    }
+    Ok(Report {
+        members: cfg.members,
+        state: cfg.state.to_string(),
+        threads,
+        samples: cfg.samples,
+        primitive_costs_us: costs,
+        rows,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: CompareArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<CompareConfig> {
+        let cli = Cli::try_parse_from(std::iter::once("compare").chain(args.iter().copied()))?;
+        cli.args.config()
+    }
+
+    #[test]
+    fn defaults_are_the_compared_operations_against_both_peers() {
+        let cfg = parse(&[]).unwrap();
+        assert_eq!(cfg.members, 1000);
+        assert_eq!(cfg.state, StateKind::Populated);
+        assert_eq!(cfg.ops, Operation::COMPARED);
+        assert_eq!(cfg.peers, [PeerKind::OpenMls, PeerKind::MlsRs]);
+        assert_eq!(cfg.samples, 5);
+        assert_eq!(cfg.seed, 1);
+        assert_eq!(cfg.peer_time_limit, Duration::from_secs(120));
+    }
+
+    #[test]
+    fn flags_parse() {
+        let cfg = parse(&[
+            "--members",
+            "64",
+            "--state",
+            "fresh",
+            "--ops",
+            "commit,commit-creator,remove1-creator",
+            "--peers",
+            "mls-rs",
+            "--samples",
+            "3",
+            "--seed",
+            "9",
+            "--peer-time-limit",
+            "60",
+        ])
+        .unwrap();
+        assert_eq!(cfg.members, 64);
+        assert_eq!(cfg.state, StateKind::Fresh);
+        assert_eq!(
+            cfg.ops,
+            [
+                Operation::Commit,
+                Operation::CommitCreator,
+                Operation::Remove1Creator
+            ]
+        );
+        assert_eq!(cfg.peers, [PeerKind::MlsRs]);
+        assert_eq!((cfg.samples, cfg.seed), (3, 9));
+        assert_eq!(cfg.peer_time_limit, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn empty_peers_mean_canopy_alone_and_zero_samples_mean_one() {
+        let cfg = parse(&["--peers", "", "--samples", "0"]).unwrap();
+        assert!(cfg.peers.is_empty());
+        assert_eq!(cfg.samples, 1);
+    }
+
+    #[test]
+    fn unknown_values_are_errors() {
+        let e = parse(&["--peers", "openssl"]).unwrap_err();
+        assert!(e.to_string().contains("unknown peer"), "{e}");
+        assert!(parse(&["--ops", "commit,rotate"]).is_err());
+        assert!(parse(&["--state", "sparse"]).is_err());
+        assert!(parse(&["--members", "-3"]).is_err());
+    }
+}

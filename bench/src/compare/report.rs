@@ -1,0 +1,359 @@
+//! What `canopy compare` reports: one [`Row`] per (operation, system), the [`Report`] written
+//! by `--json` (its field names are what users' scripts read), and the table printed on
+//! stdout with the ratios peer ÷ Canopy and Canopy ÷ its crypto floor.
+
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use super::floor::PrimitiveCosts;
+use crate::catalogue::Operation;
+
+/// One measured (operation, system).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Row {
+    /// The catalogue operation's name ([`Operation::name`]).
+    pub op: &'static str,
+    /// "canopy", "openmls" or "mls-rs".
+    pub system: &'static str,
+    /// Median over the samples, `None` if the system did not finish.
+    pub median_ms: Option<f64>,
+    /// Bytes on the wire the operation produced (commit + Welcome + out-of-band tree) or
+    /// consumed (process: the commit; join: the Welcome).
+    pub bytes: Option<u64>,
+    /// HPKE seals (counted in the messages themselves, so the same way for every system).
+    pub seals: Option<u64>,
+    /// Canopy only: the crypto floor in ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub floor_ms: Option<f64>,
+    /// Samples taken.
+    pub samples: usize,
+    /// Why there is no figure, if there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+}
+
+/// One timed run of an operation by one system.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// Wall time of the operation alone.
+    pub ms: f64,
+    /// [`Sizes::message_bytes`](crate::catalogue::Sizes::message_bytes).
+    pub bytes: u64,
+    /// HPKE seals in those messages ([`crate::catalogue::seals_in`]).
+    pub seals: u64,
+    /// Canopy only: the crypto floor of the run's work.
+    pub floor_ms: Option<f64>,
+}
+
+impl Row {
+    /// The row of `system` on `op` from its samples; no median if `status` says why the
+    /// system stopped. Sizes are the first sample's (every sample does the same work).
+    pub fn from_samples(
+        op: Operation,
+        system: &'static str,
+        samples: &[Sample],
+        status: Option<String>,
+    ) -> Row {
+        Row {
+            op: op.name(),
+            system,
+            median_ms: if status.is_some() {
+                None
+            } else {
+                median(samples.iter().map(|x| x.ms).collect())
+            },
+            bytes: samples.first().map(|x| x.bytes),
+            seals: samples.first().map(|x| x.seals),
+            floor_ms: median(samples.iter().filter_map(|x| x.floor_ms).collect()),
+            samples: samples.len(),
+            status,
+        }
+    }
+
+    /// The row of a system that never got to run `op`.
+    pub fn failed(op: Operation, system: &'static str, why: String) -> Row {
+        Row::from_samples(op, system, &[], Some(why))
+    }
+}
+
+/// The JSON written by `--json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Group size.
+    pub members: u32,
+    /// The start state's tree shape.
+    pub state: String,
+    /// Rayon threads of the run.
+    pub threads: usize,
+    /// Samples per operation and system.
+    pub samples: usize,
+    /// Per-primitive costs measured at the start of the run.
+    pub primitive_costs_us: PrimitiveCosts,
+    /// One row per operation and system.
+    pub rows: Vec<Row>,
+}
+
+/// The median (the upper one of an even count), `None` for no values.
+pub fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    Some(v[v.len() / 2])
+}
+
+impl Report {
+    /// A peer row's median ÷ Canopy's median on the same operation (`None` for Canopy's own
+    /// rows and where either has no figure).
+    pub fn vs_canopy(&self, row: &Row) -> Option<f64> {
+        if row.system == "canopy" {
+            return None;
+        }
+        let canopy = self
+            .rows
+            .iter()
+            .find(|r| r.op == row.op && r.system == "canopy")
+            .and_then(|r| r.median_ms)?;
+        match row.median_ms {
+            Some(m) if canopy > 0.0 => Some(m / canopy),
+            _ => None,
+        }
+    }
+
+    /// The table printed on stdout: per operation, each system's median, the ratio
+    /// peer ÷ Canopy, bytes, seals and Canopy's ratio to its floor; then what each operation
+    /// is (from the catalogue).
+    pub fn table(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "canopy compare: {} members, state {}, {} threads, {} samples (medians)",
+            self.members, self.state, self.threads, self.samples
+        );
+        let _ = writeln!(
+            s,
+            "{:<8} {:<8} {:>12} {:>10} {:>12} {:>8} {:>10} {:>9}",
+            "op", "system", "median ms", "vs canopy", "bytes", "seals", "floor ms", "÷ floor"
+        );
+        for row in &self.rows {
+            let ratio = self
+                .vs_canopy(row)
+                .map_or(String::new(), |r| format!("{r:.2}×"));
+            let f = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.3}"));
+            let over_floor = over_floor(row).map_or(String::new(), |r| format!("{r:.2}×"));
+            let _ = writeln!(
+                s,
+                "{:<8} {:<8} {:>12} {:>10} {:>12} {:>8} {:>10} {:>9}{}",
+                row.op,
+                row.system,
+                f(row.median_ms),
+                ratio,
+                row.bytes.map_or("—".into(), |b| b.to_string()),
+                row.seals.map_or("—".into(), |s| s.to_string()),
+                f(row.floor_ms),
+                over_floor,
+                row.status
+                    .as_ref()
+                    .map_or(String::new(), |s| format!("  ({s})")),
+            );
+        }
+        let mut ops: Vec<&str> = Vec::new();
+        for row in &self.rows {
+            if !ops.contains(&row.op) {
+                ops.push(row.op);
+            }
+        }
+        let described: Vec<Operation> = Operation::ALL
+            .iter()
+            .copied()
+            .filter(|o| ops.contains(&o.name()))
+            .collect();
+        if !described.is_empty() {
+            let _ = writeln!(s, "operations (catalogue, docs/operations.md):");
+            for op in described {
+                let _ = writeln!(s, "  {:<16} {}", op.name(), op.summary());
+            }
+        }
+        s
+    }
+}
+
+/// A row's median ÷ its crypto floor (Canopy's rows only).
+pub fn over_floor(row: &Row) -> Option<f64> {
+    match (row.median_ms, row.floor_ms) {
+        (Some(m), Some(fl)) if fl > 0.0 => Some(m / fl),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(ms: f64) -> Sample {
+        Sample {
+            ms,
+            bytes: 1695,
+            seals: 12,
+            floor_ms: Some(ms / 2.0),
+        }
+    }
+
+    fn costs() -> PrimitiveCosts {
+        PrimitiveCosts {
+            x25519_dh: 1.0,
+            x25519_base: 2.0,
+            ed25519_sign: 3.0,
+            ed25519_verify: 4.0,
+            hash_per_kib: 5.0,
+            hkdf_expand: 6.0,
+            aead_per_kib: 7.0,
+        }
+    }
+
+    fn report(rows: Vec<Row>) -> Report {
+        Report {
+            members: 1000,
+            state: "populated".into(),
+            threads: 2,
+            samples: 3,
+            primitive_costs_us: costs(),
+            rows,
+        }
+    }
+
+    #[test]
+    fn median_is_the_middle_value() {
+        assert_eq!(median(vec![]), None);
+        assert_eq!(median(vec![3.0]), Some(3.0));
+        assert_eq!(median(vec![5.0, 1.0, 3.0]), Some(3.0));
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), Some(3.0));
+    }
+
+    #[test]
+    fn a_row_is_the_median_of_its_samples() {
+        let samples = [sample(3.0), sample(1.0), sample(2.0)];
+        let row = Row::from_samples(Operation::Commit, "canopy", &samples, None);
+        assert_eq!(row.op, "commit");
+        assert_eq!(row.median_ms, Some(2.0));
+        assert_eq!(row.floor_ms, Some(1.0));
+        assert_eq!(
+            (row.bytes, row.seals, row.samples),
+            (Some(1695), Some(12), 3)
+        );
+        // A system that stopped keeps its sizes and sample count but has no median.
+        let row = Row::from_samples(
+            Operation::Commit,
+            "mls-rs",
+            &samples[..1],
+            Some("did not finish within 1 s".into()),
+        );
+        assert_eq!((row.median_ms, row.samples), (None, 1));
+        let row = Row::failed(Operation::Join, "openmls", "join failed".into());
+        assert_eq!((row.median_ms, row.bytes, row.samples), (None, None, 0));
+    }
+
+    /// The JSON field names are an interface: scripts read them.
+    #[test]
+    fn json_rows_keep_their_field_names() {
+        let canopy = Row::from_samples(Operation::Process, "canopy", &[sample(0.5)], None);
+        let mut peer = canopy.clone();
+        peer.system = "openmls";
+        peer.floor_ms = None;
+        peer.status = Some("failed: x".into());
+        let json = serde_json::to_value(report(vec![canopy, peer])).unwrap();
+        let keys = |v: &serde_json::Value| -> Vec<String> {
+            let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        assert_eq!(
+            keys(&json),
+            [
+                "members",
+                "primitive_costs_us",
+                "rows",
+                "samples",
+                "state",
+                "threads"
+            ]
+        );
+        assert_eq!(
+            keys(&json["primitive_costs_us"]),
+            [
+                "aead_per_kib",
+                "ed25519_sign",
+                "ed25519_verify",
+                "hash_per_kib",
+                "hkdf_expand",
+                "x25519_base",
+                "x25519_dh"
+            ]
+        );
+        // Canopy's row has a floor and no status; a peer's the opposite.
+        assert_eq!(
+            keys(&json["rows"][0]),
+            [
+                "bytes",
+                "floor_ms",
+                "median_ms",
+                "op",
+                "samples",
+                "seals",
+                "system"
+            ]
+        );
+        assert_eq!(
+            keys(&json["rows"][1]),
+            [
+                "bytes",
+                "median_ms",
+                "op",
+                "samples",
+                "seals",
+                "status",
+                "system"
+            ]
+        );
+        assert_eq!(json["rows"][0]["op"], "process");
+        assert_eq!(json["rows"][0]["median_ms"], 0.5);
+        assert_eq!(json["rows"][1]["status"], "failed: x");
+    }
+
+    #[test]
+    fn ratios_are_peer_over_canopy_and_canopy_over_floor() {
+        let canopy = Row::from_samples(Operation::Commit, "canopy", &[sample(2.0)], None);
+        let peer = Row::from_samples(Operation::Commit, "mls-rs", &[sample(5.0)], None);
+        let other_op = Row::from_samples(Operation::Join, "mls-rs", &[sample(7.0)], None);
+        let stopped = Row::failed(Operation::Commit, "openmls", "failed".into());
+        let r = report(vec![canopy, peer, other_op, stopped]);
+        assert_eq!(
+            r.vs_canopy(&r.rows[0]),
+            None,
+            "Canopy is not compared with itself"
+        );
+        assert_eq!(r.vs_canopy(&r.rows[1]), Some(2.5));
+        assert_eq!(r.vs_canopy(&r.rows[2]), None, "no Canopy row for join");
+        assert_eq!(r.vs_canopy(&r.rows[3]), None, "no figure");
+        assert_eq!(over_floor(&r.rows[0]), Some(2.0));
+
+        let table = r.table();
+        let line = |start: &str| {
+            table
+                .lines()
+                .find(|l| l.starts_with(start))
+                .unwrap()
+                .to_string()
+        };
+        assert!(line("commit   mls-rs").contains("2.50×"), "{table}");
+        assert!(line("commit   canopy").contains("2.00×"), "{table}");
+        assert!(line("commit   openmls").ends_with("(failed)"), "{table}");
+        // Each operation is named with what it measures.
+        assert!(table.contains(&format!(
+            "  commit           {}",
+            Operation::Commit.summary()
+        )));
+        assert!(table.contains(&format!("  join             {}", Operation::Join.summary())));
+    }
+}

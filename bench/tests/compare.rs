@@ -1,0 +1,122 @@
+//! `canopy compare` on tiny groups: every catalogue operation produces a sane row, the peers
+//! run the same operations on the same messages, and compare measures what the gate measures
+//! for the same catalogue operation.
+
+use std::time::Duration;
+
+use canopy_bench::catalogue::{self, Operation};
+use canopy_bench::compare::{run, CompareConfig, Report, Row};
+use canopy_bench::gate::scenarios::{run_exact, Scenario, GATE_SEED};
+use canopy_bench::peers::PeerKind;
+use canopy_engine::batch::Executor;
+use canopy_workloads::states::StateKind;
+
+fn config(members: u32, ops: &[Operation], peers: &[PeerKind]) -> CompareConfig {
+    CompareConfig {
+        members,
+        state: StateKind::Populated,
+        ops: ops.to_vec(),
+        peers: peers.to_vec(),
+        samples: 1,
+        seed: GATE_SEED,
+        peer_time_limit: Duration::from_secs(120),
+    }
+}
+
+fn row<'a>(report: &'a Report, op: Operation, system: &str) -> &'a Row {
+    report
+        .rows
+        .iter()
+        .find(|r| r.op == op.name() && r.system == system)
+        .unwrap_or_else(|| panic!("no {system} row for {op}: {:#?}", report.rows))
+}
+
+/// Every operation, Canopy alone at 64 members: one row each, with a time, a floor, bytes
+/// and the seals the operation must make.
+#[test]
+fn every_operation_gives_a_sane_canopy_row() {
+    let report = run(&config(64, Operation::ALL, &[])).unwrap();
+    assert_eq!(report.rows.len(), Operation::ALL.len());
+    for &op in Operation::ALL {
+        let r = row(&report, op, "canopy");
+        assert_eq!(r.status, None, "{op}");
+        assert_eq!(r.samples, 1, "{op}");
+        assert!(r.median_ms.is_some_and(|m| m > 0.0), "{op}: {r:?}");
+        assert!(r.floor_ms.is_some_and(|f| f > 0.0), "{op}: {r:?}");
+        assert!(r.bytes.is_some_and(|b| b > 0), "{op}: {r:?}");
+    }
+    let seals = |op| row(&report, op, "canopy").seals.unwrap();
+    assert_eq!(
+        seals(Operation::Build),
+        63,
+        "one GroupSecrets per added member"
+    );
+    assert_eq!(seals(Operation::Join), 0);
+    assert_eq!(seals(Operation::Add1), 1, "one GroupSecrets, no path");
+    assert_eq!(seals(Operation::Add1Creator), 1);
+    // A populated tree of 64 members and the joiner at leaf 64, alone in the right half of
+    // a 128-leaf tree: the creator seals to one node per level of the left half and to the
+    // joiner's leaf; the joiner to the left half's root only.
+    assert_eq!(seals(Operation::CommitCreator), 7);
+    assert_eq!(seals(Operation::Commit), 1);
+    // Process processes the creator's commit: the same message.
+    let bytes = |op| row(&report, op, "canopy").bytes.unwrap();
+    assert_eq!(bytes(Operation::Process), bytes(Operation::CommitCreator));
+    assert_eq!(seals(Operation::Process), seals(Operation::CommitCreator));
+    assert!(report.table().contains(Operation::Remove1Creator.summary()));
+}
+
+/// For the same catalogue operation, shape, size and seed, `canopy compare` (Canopy alone)
+/// and the gate put the same bytes on the wire: they measure the same thing.
+#[test]
+fn compare_and_gate_measure_the_same_operations() {
+    let ops: Vec<Operation> = Operation::ALL
+        .iter()
+        .copied()
+        .filter(|o| !o.needs_joiner())
+        .collect();
+    let report = run(&config(64, &ops, &[])).unwrap();
+    let scenarios: Vec<Scenario> = ops
+        .iter()
+        .map(|&operation| Scenario {
+            name: "tiny",
+            measures: catalogue::Scenario {
+                operation,
+                shape: StateKind::Populated,
+                members: 64,
+            },
+        })
+        .collect();
+    for (s, counts) in run_exact(&scenarios, Executor::default()).unwrap() {
+        let op = s.measures.operation;
+        assert_eq!(
+            row(&report, op, "canopy").bytes,
+            Some(counts["message_bytes"]),
+            "{op}"
+        );
+    }
+}
+
+/// Both peers run every compared operation at 8 members, on the same messages as Canopy.
+#[test]
+fn peers_run_the_compared_operations() {
+    let peers = [PeerKind::OpenMls, PeerKind::MlsRs];
+    let report = run(&config(8, Operation::COMPARED, &peers)).unwrap();
+    assert_eq!(report.rows.len(), Operation::COMPARED.len() * 3);
+    for &op in Operation::COMPARED {
+        let canopy = row(&report, op, "canopy");
+        for kind in peers {
+            let r = row(&report, op, kind.name());
+            assert_eq!(r.status, None, "{kind} {op}");
+            assert!(r.median_ms.is_some_and(|m| m > 0.0), "{kind} {op}");
+            assert_eq!(r.floor_ms, None, "{kind} {op}: the floor is Canopy's");
+            if matches!(op, Operation::Process | Operation::Add1 | Operation::Build) {
+                // The same message processed; the same single GroupSecrets; one per member.
+                assert_eq!(r.seals, canopy.seals, "{kind} {op}");
+            }
+            if op == Operation::Process {
+                assert_eq!(r.bytes, canopy.bytes, "{kind}: the same commit");
+            }
+        }
+    }
+}
