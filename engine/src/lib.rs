@@ -33,7 +33,7 @@
 //! let (bob_kp, bob_secrets) = key_package(&provider, b"bob")?;
 //!
 //! // Alice commits an Add; the Welcome goes to Bob, the commit to the other members.
-//! let out = alice.commit(&CommitOptions::new().add(bob_kp.clone()).ratchet_tree_in_welcome())?;
+//! let out = alice.commit(&CommitOptions::new().add_member(bob_kp.clone()).ratchet_tree_in_welcome())?;
 //! let welcome = out.welcome.expect("an Add produces a Welcome");
 //! let mut bob = Group::join(
 //!     provider.clone(),

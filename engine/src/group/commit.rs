@@ -49,7 +49,7 @@ fn group_secrets_plaintext(
 /// ```
 /// # use canopy_engine::{CommitOptions, LeafIndex, Protection};
 /// let options = CommitOptions::new()
-///     .remove(LeafIndex(3))
+///     .remove_member(LeafIndex(3))
 ///     .ratchet_tree_in_welcome()
 ///     .protection(Protection::Private);
 /// ```
@@ -113,7 +113,7 @@ impl CommitOptions {
     }
 
     /// Add the member of `key_package`.
-    pub fn add(mut self, key_package: KeyPackage) -> Self {
+    pub fn add_member(mut self, key_package: KeyPackage) -> Self {
         self.adds.push(key_package);
         self
     }
@@ -125,7 +125,7 @@ impl CommitOptions {
     }
 
     /// Remove the member at `leaf`.
-    pub fn remove(mut self, leaf: LeafIndex) -> Self {
+    pub fn remove_member(mut self, leaf: LeafIndex) -> Self {
         self.removes.push(leaf);
         self
     }

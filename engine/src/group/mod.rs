@@ -167,7 +167,7 @@ struct NextEpoch {
 /// let (signer, _) = provider.generate_signature_key_pair();
 /// let mut alice = Group::create(provider, b"g", b"alice", signer, GroupConfig::default())?;
 /// let (kp, secrets) = key_package(&provider, b"bob")?;
-/// let added = alice.commit(&CommitOptions::new().add(kp.clone()))?;
+/// let added = alice.commit(&CommitOptions::new().add_member(kp.clone()))?;
 /// // The tree goes out of band here: Bob gets it from Alice's state.
 /// let tree = alice.ratchet_tree_bytes()?;
 /// let welcome = added.welcome.expect("a Welcome for Bob");
@@ -180,7 +180,7 @@ struct NextEpoch {
 /// assert_eq!(alice.epoch_authenticator(), bob.epoch_authenticator());
 ///
 /// // A staged commit: Alice removes Bob, and Bob looks before he applies it.
-/// let removal = alice.commit(&CommitOptions::new().remove(LeafIndex(1)))?;
+/// let removal = alice.commit(&CommitOptions::new().remove_member(LeafIndex(1)))?;
 /// match bob.process_staged(&removal.commit)? {
 ///     Staged::Commit(staged) => {
 ///         assert!(staged.summary().removes_me);

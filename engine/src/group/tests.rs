@@ -194,7 +194,7 @@ fn random_churn_keeps_every_member_in_agreement() {
         groups.retain(|g| !g.is_removed());
         let tree = groups[0].ratchet_tree_bytes().unwrap();
         for (k, s) in &new_kps {
-            let oob = ((options.ratchet_tree == TreeDelivery::OutOfBand)).then_some(tree.as_slice());
+            let oob = (options.ratchet_tree == TreeDelivery::OutOfBand).then_some(tree.as_slice());
             let joined = Group::join(
                 p,
                 out.welcome.as_ref().unwrap(),

@@ -119,7 +119,7 @@ impl StagedPath {
     /// ([`RatchetTree::begin_journal`]) a rollback undoes it.
     pub fn merge(&self, tree: &mut RatchetTree) -> Result<()> {
         if tree.n_leaves() != self.n_leaves {
-            return Err(Error::ApiMisuse(ApiMisuse::InvalidArgument("UpdatePath merged into a tree of another width")).into());
+            return Err(ApiMisuse::InvalidArgument("UpdatePath merged into a tree of another width").into());
         }
         let leaf_x = self.sender.node();
         let mut parents = self.steps.iter().zip(&self.parents).peekable();
@@ -622,7 +622,7 @@ impl PathPlan {
     pub fn assemble(&self, ciphertexts: Vec<HpkeCiphertext>) -> Result<UpdatePath> {
         let expected: usize = self.recipient_keys.iter().map(Vec::len).sum();
         if ciphertexts.len() != expected {
-            return Err(Error::ApiMisuse(ApiMisuse::InvalidArgument("ciphertext count differs from the seal jobs")).into());
+            return Err(ApiMisuse::InvalidArgument("ciphertext count differs from the seal jobs").into());
         }
         let mut ciphertexts = ciphertexts.into_iter();
         let nodes = self
@@ -660,7 +660,7 @@ impl PathPlan {
         let ciphertexts = executor.try_map(&jobs, SEAL_CUTOFF, |_, job| {
             job.seal(provider, &context, ephemeral)
         })?;
-        Ok(self.assemble(ciphertexts)?)
+        self.assemble(ciphertexts)
     }
 
     /// The committer's private state and `commit_secret`, consuming the plan (and with it the
