@@ -93,25 +93,15 @@ macro_rules! internal_modules {
 }
 
 internal_modules! {
-    /// The batched executor: serial and rayon joins, batch maps, batched join validation.
     batch;
-    /// RFC 9420 wire structs in the TLS presentation language (varint vectors).
     codec;
-    /// The cipher-suite provider (hash, HKDF, labels, AEAD, Ed25519, HPKE).
     crypto;
-    /// PublicMessage and PrivateMessage protection (RFC 9420 §6).
     framing;
-    /// Group operations over bytes: create, commit, process, join.
     group;
-    /// TreeKEM: UpdatePath generation and processing (RFC 9420 §7.4–§7.6).
     kem;
-    /// KeyPackage creation and validation against a settable clock (RFC 9420 §10).
     key_package;
-    /// Key schedule, PSK secret, transcript hashes, secret tree (RFC 9420 §8, §9).
     schedule;
-    /// Array-tree math and the ratchet tree (RFC 9420 §4, §7).
     tree;
-    /// Welcome and GroupInfo decryption and verification (RFC 9420 §12.4.3).
     welcome;
 }
 
@@ -123,12 +113,9 @@ pub mod metrics {
     pub use crate::crypto::counters::{snapshot, Counts};
 }
 
-/// Table-driven runners for the published conformance vectors (feature `conformance`).
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
-/// A run-time switch planting extra work in the commit path, so the performance-regression
-/// gate can be shown to fail (feature `planted-regression`; testing only).
 #[cfg(feature = "planted-regression")]
 pub mod testing;
 

@@ -7,7 +7,7 @@
 //!   signed leaf ([`PathPlan`]); the caller merges it into the tree ([`PathPlan::merge`]),
 //!   computes the provisional GroupContext with the new tree hash, and seals the path secrets
 //!   ([`PathPlan::seal`]: one batch of independent HPKE seals on an
-//!   [`Executor`](crate::batch::Executor), the GroupContext hashed once for all of them).
+//!   [`Executor`](crate::Executor), the GroupContext hashed once for all of them).
 //!   This is the one seal path: a group's commit and [`generate_update_path`], which does all
 //!   of the above in one call, both use it.
 //! - Receiver: [`StagedPath::stage`] checks an UpdatePath against the tree and computes the
