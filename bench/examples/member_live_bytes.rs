@@ -66,7 +66,7 @@ fn main() -> Result<()> {
     let welcome_len = welcome.len();
     let before = allocated()?;
     let t = Instant::now();
-    let group = Group::join(provider, &welcome, &kp, &secrets, None, config())?;
+    let group = Group::join(provider, &welcome, &kp, &secrets, config())?;
     let join_ms = t.elapsed().as_secs_f64() * 1e3;
     drop(welcome);
     let state = allocated()?.saturating_sub(before);

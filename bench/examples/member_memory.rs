@@ -60,7 +60,7 @@ fn main() -> Result<()> {
         let welcome = std::fs::read(path)?;
         let before = rss_kib()?;
         let t = Instant::now();
-        let group = Group::join(provider, &welcome, &kp, &secrets, None, config())?;
+        let group = Group::join(provider, &welcome, &kp, &secrets, config())?;
         let join_ms = t.elapsed().as_secs_f64() * 1e3;
         drop(welcome);
         let after = rss_kib()?;

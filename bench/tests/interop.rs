@@ -9,6 +9,7 @@ use canopy_engine::crypto::{CipherSuite, Provider};
 use canopy_engine::group::{CommitOptions, Group, GroupConfig};
 use canopy_engine::key_package::key_package;
 use canopy_engine::tree::LeafIndex;
+use canopy_engine::JoinOptions;
 use canopy_engine::TreeDelivery;
 
 fn agree(canopy: &Group, peers: &[Box<dyn PeerMember>]) {
@@ -67,7 +68,7 @@ fn canopy_group_with_openmls_and_mls_rs_members() {
             canopy
                 .commit(&CommitOptions::new().adds(adds).with_path().ratchet_tree(
                     if tree_in_welcome {
-                        TreeDelivery::InWelcome
+                        TreeDelivery::Included
                     } else {
                         TreeDelivery::OutOfBand
                     },
@@ -205,8 +206,7 @@ fn peer_creates_group_and_canopy_joins_from_its_welcome() {
                 &welcome,
                 &kp,
                 &secrets,
-                out.ratchet_tree.as_deref(),
-                GroupConfig::default(),
+                JoinOptions::from(GroupConfig::default()).ratchet_tree(out.ratchet_tree.as_deref()),
             )
             .unwrap();
             other.join(&welcome, out.ratchet_tree.as_deref()).unwrap();
@@ -268,7 +268,7 @@ fn peer_creates_group_and_canopy_joins_from_its_welcome() {
                 CommitOptions::new()
                     .adds(vec![decode_kp(&peer_kp)])
                     .ratchet_tree(if tree_in_welcome {
-                        TreeDelivery::InWelcome
+                        TreeDelivery::Included
                     } else {
                         TreeDelivery::OutOfBand
                     }),

@@ -27,6 +27,9 @@ use canopy_engine::key_package::key_package;
 use canopy_engine::tree::LeafIndex;
 use canopy_engine::ApiMisuse;
 use canopy_engine::Error;
+use canopy_engine::ExternalJoinOptions;
+use canopy_engine::JoinOptions;
+use canopy_engine::TreeDelivery;
 
 fn provider() -> Provider {
     Provider::new(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519)
@@ -175,14 +178,19 @@ fn peer_joins_canopy_group_by_external_commit_and_resyncs() {
                 out.welcome.as_ref().unwrap(),
                 &kp,
                 &secrets,
-                None,
                 GroupConfig::default(),
             )
             .unwrap();
 
             // The peer joins.
             let mut peer = new_member(kind, b"peer").unwrap();
-            let gi = canopy.group_info(with_tree).unwrap();
+            let gi = canopy
+                .group_info(if with_tree {
+                    TreeDelivery::Included
+                } else {
+                    TreeDelivery::OutOfBand
+                })
+                .unwrap();
             let tree = canopy.ratchet_tree_bytes().unwrap();
             let commit = peer
                 .join_external(&gi, (!with_tree).then_some(&tree[..]), None)
@@ -208,7 +216,13 @@ fn peer_joins_canopy_group_by_external_commit_and_resyncs() {
 
             // The peer resyncs from a GroupInfo made by the other Canopy member.
             let old_leaf = peer.own_leaf();
-            let gi = canopy2.group_info(with_tree).unwrap();
+            let gi = canopy2
+                .group_info(if with_tree {
+                    TreeDelivery::Included
+                } else {
+                    TreeDelivery::OutOfBand
+                })
+                .unwrap();
             let tree = canopy2.ratchet_tree_bytes().unwrap();
             let epoch = canopy.epoch();
             let commit = peer
@@ -257,11 +271,9 @@ fn canopy_joins_peer_group_by_external_commit_and_resyncs() {
             let (mut canopy, commit) = Group::join_external(
                 p,
                 &gi,
-                (!with_tree).then_some(&tree[..]),
-                b"canopy",
-                key.clone(),
-                None,
-                GroupConfig::default(),
+                ExternalJoinOptions::new(b"canopy".to_vec(), key.clone())
+                    .ratchet_tree((!with_tree).then_some(&tree[..]))
+                    .config(GroupConfig::default()),
             )
             .unwrap();
             creator.process(&commit).unwrap();
@@ -288,11 +300,10 @@ fn canopy_joins_peer_group_by_external_commit_and_resyncs() {
             let (mut canopy, commit) = Group::join_external(
                 p,
                 &gi,
-                (!with_tree).then_some(&tree[..]),
-                b"canopy",
-                key.clone(),
-                Some(old_leaf),
-                GroupConfig::default(),
+                ExternalJoinOptions::new(b"canopy".to_vec(), key.clone())
+                    .ratchet_tree((!with_tree).then_some(&tree[..]))
+                    .resync(old_leaf)
+                    .config(GroupConfig::default()),
             )
             .unwrap();
             assert_eq!(inline_removes(&commit), vec![old_leaf.0]);
@@ -444,7 +455,6 @@ fn external_sender_remove_and_add_committed_by_either_side() {
             out.welcome.as_ref().unwrap(),
             &victim_kp,
             &victim_secrets,
-            None,
             GroupConfig::default(),
         )
         .unwrap();
@@ -506,8 +516,7 @@ fn external_sender_remove_and_add_committed_by_either_side() {
                 .expect("a Welcome for the external Add"),
             &new_kp,
             &new_secrets,
-            out.ratchet_tree.as_deref(),
-            GroupConfig::default(),
+            JoinOptions::from(GroupConfig::default()).ratchet_tree(out.ratchet_tree.as_deref()),
         )
         .unwrap();
         agree_canopy(&step("newcomer joins"), &canopy, &newcomer);
@@ -664,7 +673,7 @@ fn reinit_committed_by_canopy_successor_started_by_canopy() {
 
 /// mls-rs commits a ReInit (`CommitBuilder::reinit`); Canopy processes it and agrees. mls-rs
 /// then starts the successor (`ReinitClient::commit`) with Canopy's KeyPackage and Canopy
-/// joins it with `join_resumed`, resolving the resumption PSK from its old group; both commit
+/// joins it with `JoinOptions::resuming`, resolving the resumption PSK from its old group; both commit
 /// in the successor.
 ///
 /// openmls 0.9.2 cannot commit a ReInit: it has no API that makes one, and a ReInit given to
@@ -688,7 +697,6 @@ fn reinit_committed_by_peer_successor_started_by_peer() {
             out.welcome.as_ref().unwrap(),
             &kp,
             &secrets,
-            None,
             GroupConfig::default(),
         )
         .unwrap();
@@ -721,14 +729,14 @@ fn reinit_committed_by_peer_successor_started_by_peer() {
 
         let (kp, secrets) = key_package(&p, b"canopy").unwrap();
         let out = creator.reinit_successor(vec![kp_bytes(&kp)]).unwrap();
-        let mut successor = Group::join_resumed(
-            &canopy,
+        let mut successor = Group::join(
             p,
             out.welcome.as_ref().unwrap(),
             &kp,
             &secrets,
-            out.ratchet_tree.as_deref(),
-            GroupConfig::default(),
+            JoinOptions::from(GroupConfig::default())
+                .resuming(&canopy)
+                .ratchet_tree(out.ratchet_tree.as_deref()),
         )
         .unwrap();
         assert_eq!(successor.epoch(), 1);
@@ -754,7 +762,7 @@ fn reinit_committed_by_peer_successor_started_by_peer() {
 
 /// The other way round: the side that did NOT commit the ReInit starts the successor, from the
 /// ReInit it processed. Canopy commits and mls-rs starts the successor (Canopy joins with
-/// `join_resumed`); mls-rs commits and Canopy starts it (`reinit_successor`; mls-rs joins with
+/// `JoinOptions::resuming`); mls-rs commits and Canopy starts it (`reinit_successor`; mls-rs joins with
 /// `ReinitClient::join`). mls-rs only: openmls can neither commit a ReInit nor start or join a
 /// successor (see the two tests above).
 #[test]
@@ -771,14 +779,14 @@ fn reinit_successor_started_by_the_member_that_processed_it() {
     agree("Canopy's ReInit", &canopy, &[&*peer]);
     let (kp, secrets) = key_package(&p, b"canopy").unwrap();
     let out = peer.reinit_successor(vec![kp_bytes(&kp)]).unwrap();
-    let mut successor = Group::join_resumed(
-        &canopy,
+    let mut successor = Group::join(
         p,
         out.welcome.as_ref().unwrap(),
         &kp,
         &secrets,
-        out.ratchet_tree.as_deref(),
-        GroupConfig::default(),
+        JoinOptions::from(GroupConfig::default())
+            .resuming(&canopy)
+            .ratchet_tree(out.ratchet_tree.as_deref()),
     )
     .unwrap();
     assert_eq!(successor.epoch(), 1);
@@ -801,8 +809,7 @@ fn reinit_successor_started_by_the_member_that_processed_it() {
         out.welcome.as_ref().unwrap(),
         &kp,
         &secrets,
-        out.ratchet_tree.as_deref(),
-        GroupConfig::default(),
+        JoinOptions::from(GroupConfig::default()).ratchet_tree(out.ratchet_tree.as_deref()),
     )
     .unwrap();
     let out = creator.commit_reinit(b"successor-cross-2").unwrap();

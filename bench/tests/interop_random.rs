@@ -11,6 +11,7 @@
 //! The other members are generated Canopy members that never act, plus the members added
 //! on the way (from Canopy- and peer-made KeyPackages); removes take them.
 
+use canopy_engine::JoinOptions;
 use canopy_engine::{PathPolicy, TreeDelivery};
 use std::time::Instant;
 
@@ -326,7 +327,7 @@ impl Run {
                                 PathPolicy::WhenRequired
                             })
                             .ratchet_tree(if tree_in_welcome {
-                                TreeDelivery::InWelcome
+                                TreeDelivery::Included
                             } else {
                                 TreeDelivery::OutOfBand
                             }),
@@ -375,8 +376,7 @@ impl Run {
                             &welcome,
                             &kp,
                             &secrets,
-                            tree.as_deref(),
-                            self.config.clone(),
+                            JoinOptions::from(self.config.clone()).ratchet_tree(tree.as_deref()),
                         )
                         .unwrap_or_else(|e| panic!("canopy join at {n}: {e}"));
                         assert!(!committer_is_canopy);

@@ -2,6 +2,7 @@
 //! counts, shards merge losslessly, traces replay, the HTML is self-contained.
 
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use canopy_bench::plan::report::{hist_decode, Report};
 use canopy_bench::plan::sim::independent_counts;
@@ -11,6 +12,15 @@ use canopy_engine::key_package::Clock;
 use canopy_engine::tree::LeafIndex;
 use canopy_workloads::churn::builtin;
 use canopy_workloads::{generate, StateConfig, StateKind};
+
+/// The engine's counters are process-wide and every plan run reads them: runs must not
+/// overlap when the harness runs tests as threads of one process (`cargo test`; nextest uses
+/// processes).
+static COUNTING: Mutex<()> = Mutex::new(());
+
+fn counting() -> std::sync::MutexGuard<'static, ()> {
+    COUNTING.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("canopy-plan-test-{}-{name}", std::process::id()));
@@ -41,6 +51,7 @@ fn args(out: PathBuf) -> PlanArgs {
 /// the simulation), receivers agreed on every commit, membership adds up.
 #[test]
 fn smoke_run_matches_the_engine_counts() {
+    let _counting = counting();
     let w = builtin("smoke").unwrap();
     let run = simulate(
         &w,
@@ -93,6 +104,7 @@ fn smoke_run_matches_the_engine_counts() {
 /// leaves, and would catch an off-by-one (the engine's count is not an input).
 #[test]
 fn independent_counts_match_the_engine() {
+    let _counting = counting();
     for kind in [
         StateKind::Populated,
         StateKind::Removes50,
@@ -139,6 +151,7 @@ fn independent_counts_match_the_engine() {
 /// figure, and the merged histograms are the exact sums of the shards'.
 #[test]
 fn shards_merge_losslessly() {
+    let _counting = counting();
     let dir = tmp("shards");
     let mut a = args(dir.clone());
     a.repeats = Some(2);
@@ -240,6 +253,7 @@ fn shards_merge_losslessly() {
 /// A trace replays on the start state: its joins, leaves and updates become commits.
 #[test]
 fn trace_replays() {
+    let _counting = counting();
     let dir = tmp("trace");
     let trace = dir.join("log.csv");
     std::fs::write(
@@ -267,6 +281,7 @@ fn trace_replays() {
 /// once, and the example sweep parses.
 #[test]
 fn deploy_examples_map_every_shard() {
+    let _counting = counting();
     use canopy_bench::plan::{shard_jobs, sweep_jobs, Shard};
     use std::collections::HashMap;
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -339,6 +354,7 @@ fn deploy_examples_map_every_shard() {
 /// `CANOPY_SKIP_PYTHON_HDR=1` to skip explicitly where it cannot be installed.
 #[test]
 fn histograms_decode_in_python_hdrhistogram() {
+    let _counting = counting();
     if std::env::var_os("CANOPY_SKIP_PYTHON_HDR").is_some() {
         eprintln!("SKIP: CANOPY_SKIP_PYTHON_HDR is set");
         return;
@@ -408,6 +424,7 @@ for line in sys.stdin:
 /// overwrite one another, and leave no partial file behind.
 #[test]
 fn result_files_have_unique_names() {
+    let _counting = counting();
     let dir = tmp("names");
     let mut a = args(dir.clone());
     a.members = Some(40);
@@ -434,6 +451,7 @@ fn result_files_have_unique_names() {
 /// run had it.
 #[test]
 fn commit_times_by_kind_partition_the_commits() {
+    let _counting = counting();
     let dir = tmp("kinds");
     let report = plan(&args(dir)).unwrap();
     let run = &report.runs[0];

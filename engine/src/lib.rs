@@ -35,14 +35,8 @@
 //! // Alice commits an Add; the Welcome goes to Bob, the commit to the other members.
 //! let out = alice.commit(&CommitOptions::new().add_member(bob_kp.clone()).ratchet_tree_in_welcome())?;
 //! let welcome = out.welcome.expect("an Add produces a Welcome");
-//! let mut bob = Group::join(
-//!     provider.clone(),
-//!     &welcome,
-//!     &bob_kp,
-//!     &bob_secrets,
-//!     None,
-//!     GroupConfig::default(),
-//! )?;
+//! let config = GroupConfig::default();
+//! let mut bob = Group::join(provider.clone(), &welcome, &bob_kp, &bob_secrets, config)?;
 //! assert_eq!(alice.epoch(), bob.epoch());
 //! assert_eq!(alice.member_count(), 2);
 //!
@@ -132,9 +126,9 @@ pub use error::{
 pub use group::{
     commit_many, external_proposal, external_senders_extension, new_member_proposal,
     BasicCredentialValidator, CachedProposalView, CommitOptions, CommitOutput, CommitSummary,
-    CredentialChange, CredentialValidator, Group, GroupConfig, OmitReason, OmittedProposal,
-    OpCounts, PathPolicy, ProcessOutcome, ProposalSender, Protection, Randomness, Staged,
-    StagedCommit, TreeDelivery,
+    CredentialChange, CredentialValidator, ExternalJoinOptions, Group, GroupConfig, JoinOptions,
+    OmitReason, OmittedProposal, OpCounts, PathPolicy, ProcessOutcome, ProposalSender, Protection,
+    Randomness, Staged, StagedCommit, TreeDelivery,
 };
 pub use key_package::{key_package, Clock, KeyPackageSecrets};
 pub use tree::LeafIndex;

@@ -8,7 +8,8 @@
 //! for callers that interleave tree work.
 //!
 //! The sending side ([`key_package_ref`], [`sign_group_info`], [`encrypt_group_info`],
-//! [`encrypt_group_secrets`]) is here too, for committers and for tests.
+//! [`encrypt_group_secrets`]) is here too. The committer's Welcome and
+//! [`encrypt_group_secrets`] seal GroupSecrets through one function, `seal_group_secrets`.
 
 use crate::error::PeerMisbehaved;
 use tls_codec::VLBytes;
@@ -17,7 +18,7 @@ use crate::codec::{
     self, CipherSuiteId, EncryptedGroupSecrets, GroupInfo, GroupInfoTbs, GroupSecrets,
     HpkeCiphertext, KeyPackage, PathSecret, PreSharedKeyId, PskSource, ResumptionPskUsage, Welcome,
 };
-use crate::crypto::{HpkePrivateKey, Provider, Secret, SignaturePrivateKey};
+use crate::crypto::{HpkePrivateKey, Provider, SealContext, Secret, SignaturePrivateKey};
 use crate::error::Result;
 use crate::framing::verify_confirmation_tag;
 use crate::schedule::{self, EpochSecrets};
@@ -189,31 +190,37 @@ pub fn encrypt_group_info(
         .into())
 }
 
-/// `EncryptWithLabel(init_key, "Welcome", encrypted_group_info, group_secrets)` for one new
-/// member (RFC 9420 §12.4.3.1).
-pub fn encrypt_group_secrets(
-    provider: &Provider,
-    key_package: &KeyPackage,
-    encrypted_group_info: &[u8],
-    secrets: &JoinerSecrets,
-) -> Result<EncryptedGroupSecrets> {
-    // The copies of the secrets are `Secret`s (zeroized on drop), and `encode` sizes its
-    // buffer exactly, so the plaintext is never reallocated.
-    let group_secrets = GroupSecrets {
-        joiner_secret: secrets.joiner_secret.clone().into(),
-        path_secret: secrets.path_secret.clone().map(|p| PathSecret {
-            path_secret: p.into(),
+/// The encoded GroupSecrets (RFC 9420 §12.4.3.1) as a [`Secret`]. The field copies are
+/// [`codec::SecretBytes`] (zeroized on drop) and `encode` sizes its buffer exactly, so no
+/// copy of a secret is left behind.
+pub(crate) fn group_secrets_plaintext(
+    joiner_secret: &Secret,
+    path_secret: Option<&Secret>,
+    psks: &[PreSharedKeyId],
+) -> Result<Secret> {
+    let gs = GroupSecrets {
+        joiner_secret: joiner_secret.clone().into(),
+        path_secret: path_secret.map(|s| PathSecret {
+            path_secret: s.clone().into(),
         }),
-        psks: secrets.psks.clone(),
+        psks: psks.to_vec(),
     };
-    let plaintext = Secret::new(codec::encode(&group_secrets)?);
-    drop(group_secrets);
-    let (kem_output, ciphertext) = provider.encrypt_with_label(
-        key_package.init_key.as_slice(),
-        b"Welcome",
-        encrypted_group_info,
-        plaintext.as_bytes(),
-    )?;
+    Ok(Secret::new(codec::encode(&gs)?))
+}
+
+/// One new member's `EncryptedGroupSecrets`: the encoded GroupSecrets `plaintext` sealed to
+/// its init key under `seal`, the context of `EncryptWithLabel(_, "Welcome",
+/// encrypted_group_info, _)`. The committer's Welcome and [`encrypt_group_secrets`] both seal
+/// here; `ikm_e` is the ephemeral's seed, or `None` for a random one.
+pub(crate) fn seal_group_secrets(
+    provider: &Provider,
+    seal: &SealContext,
+    key_package: &KeyPackage,
+    plaintext: &Secret,
+    ikm_e: Option<&[u8]>,
+) -> Result<EncryptedGroupSecrets> {
+    let (kem_output, ciphertext) =
+        seal.seal(key_package.init_key.as_slice(), plaintext.as_bytes(), ikm_e)?;
     Ok(EncryptedGroupSecrets {
         new_member: codec::HashReference(key_package_ref(provider, key_package)?.into()),
         encrypted_group_secrets: HpkeCiphertext {
@@ -221,6 +228,24 @@ pub fn encrypt_group_secrets(
             ciphertext: ciphertext.into(),
         },
     })
+}
+
+/// `EncryptWithLabel(init_key, "Welcome", encrypted_group_info, group_secrets)` for one new
+/// member (RFC 9420 §12.4.3.1), with a random ephemeral key: the committer's seal
+/// (`seal_group_secrets`) for a single recipient, for callers that build a Welcome by hand.
+pub fn encrypt_group_secrets(
+    provider: &Provider,
+    key_package: &KeyPackage,
+    encrypted_group_info: &[u8],
+    secrets: &JoinerSecrets,
+) -> Result<EncryptedGroupSecrets> {
+    let plaintext = group_secrets_plaintext(
+        &secrets.joiner_secret,
+        secrets.path_secret.as_ref(),
+        &secrets.psks,
+    )?;
+    let seal = SealContext::new(provider, b"Welcome", encrypted_group_info)?;
+    seal_group_secrets(provider, &seal, key_package, &plaintext, None)
 }
 
 /// Whether a PSK is a resumption PSK with usage `reinit` or `branch`.

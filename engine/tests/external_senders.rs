@@ -109,7 +109,6 @@ fn delivery_service_removes_and_adds() {
         out.welcome.as_ref().unwrap(),
         &new_kp,
         &new_secrets,
-        None,
         config(30),
     )
     .unwrap();
@@ -138,7 +137,6 @@ fn delivery_service_removes_and_adds() {
         out.welcome.as_ref().unwrap(),
         &self_kp,
         &self_secrets,
-        None,
         config(31),
     )
     .unwrap();

@@ -31,7 +31,10 @@ use canopy_engine::key_package::{
 use canopy_engine::schedule::EpochSecrets;
 use canopy_engine::tree::LeafIndex;
 use canopy_engine::Error;
+use canopy_engine::ExternalJoinOptions;
+use canopy_engine::JoinOptions;
 use canopy_engine::Protection;
+use canopy_engine::TreeDelivery;
 use canopy_engine::{ApiMisuse, PeerMisbehaved, TreeError, Unsupported};
 
 /// A fixed time, so KeyPackage lifetimes are reproducible.
@@ -104,15 +107,7 @@ fn fixture() -> Fixture {
     let mut members = vec![creator];
     let mut signers = vec![creator_signer];
     for (i, (k, s)) in kps.iter().enumerate() {
-        let g = Group::join(
-            p,
-            out.welcome.as_ref().unwrap(),
-            k,
-            s,
-            None,
-            config(10 + i as u8),
-        )
-        .unwrap();
+        let g = Group::join(p, out.welcome.as_ref().unwrap(), k, s, config(10 + i as u8)).unwrap();
         assert_eq!(g.own_leaf().0, i as u32 + 1);
         members.push(g);
         signers.push(s.signer.clone());
@@ -438,7 +433,7 @@ fn truncation_at_every_byte_offset() {
     // The Welcome too, at every offset: the joiner gets a codec error.
     let (kp, secrets) = f.joiner.clone();
     for n in 0..f.welcome.len() {
-        let r = Group::join(f.p, &f.welcome[..n], &kp, &secrets, None, config(99));
+        let r = Group::join(f.p, &f.welcome[..n], &kp, &secrets, config(99));
         assert!(matches!(r, Err(Error::InvalidMessage(_))), "welcome[..{n}]");
     }
     eprintln!("truncated welcome: {} inputs rejected", f.welcome.len());
@@ -936,8 +931,14 @@ fn welcome_for_another_key_package() {
     for i in [101, 1, 2, 300] {
         let (kp, secrets) = kp(&f.p, i);
         for tree in [None, Some(f.committer_after.ratchet_tree_bytes().unwrap())] {
-            let e = Group::join(f.p, &f.welcome, &kp, &secrets, tree.as_deref(), config(1))
-                .unwrap_err();
+            let e = Group::join(
+                f.p,
+                &f.welcome,
+                &kp,
+                &secrets,
+                JoinOptions::from(config(1)).ratchet_tree(tree.as_deref()),
+            )
+            .unwrap_err();
             assert!(
                 matches!(
                     e,
@@ -952,7 +953,7 @@ fn welcome_for_another_key_package() {
     // open.
     let (kp, _) = f.joiner.clone();
     let (_, wrong) = kp_for_other(&f.p);
-    let e = Group::join(f.p, &f.welcome, &kp, &wrong, None, config(1)).unwrap_err();
+    let e = Group::join(f.p, &f.welcome, &kp, &wrong, config(1)).unwrap_err();
     assert!(
         matches!(e, Error::Crypto(CryptoError::HpkeOpenFailed)),
         "{e:?}"
@@ -960,7 +961,7 @@ fn welcome_for_another_key_package() {
     n += 1;
     // And the genuine join works.
     let (kp, secrets) = f.joiner.clone();
-    let g = Group::join(f.p, &f.welcome, &kp, &secrets, None, config(1)).unwrap();
+    let g = Group::join(f.p, &f.welcome, &kp, &secrets, config(1)).unwrap();
     assert_eq!(
         g.epoch_authenticator().as_bytes(),
         f.committer_after.epoch_authenticator().as_bytes()
@@ -1115,18 +1116,16 @@ impl Fixture {
 #[test]
 fn outsider_cannot_evict_with_an_external_commit() {
     let f = fixture();
-    let gi = f.members[0].group_info(true).unwrap();
+    let gi = f.members[0].group_info(TreeDelivery::Included).unwrap();
     let mallory = f.p.signature_key_pair_from_seed(&[0x66; 32]).unwrap().0;
     let mut asked = 0;
     for target in [VICTIM, 0, RECEIVER as u32] {
         let (_, forged) = Group::join_external(
             f.p,
             &gi,
-            None,
-            b"mallory",
-            mallory.clone(),
-            Some(LeafIndex(target)),
-            config(70),
+            ExternalJoinOptions::new(b"mallory".to_vec(), mallory.clone())
+                .resync(LeafIndex(target))
+                .config(config(70)),
         )
         .unwrap();
         asked += f.all_reject("forged resync", &forged, |e| {
@@ -1148,11 +1147,9 @@ fn outsider_cannot_evict_with_an_external_commit() {
     let (rejoined, commit) = Group::join_external(
         f.p,
         &gi,
-        None,
-        b"member-4",
-        fresh,
-        Some(LeafIndex(VICTIM)),
-        config(71),
+        ExternalJoinOptions::new(b"member-4".to_vec(), fresh)
+            .resync(LeafIndex(VICTIM))
+            .config(config(71)),
     )
     .unwrap();
     for (i, m) in f.members.iter().enumerate() {
@@ -1169,8 +1166,12 @@ fn outsider_cannot_evict_with_an_external_commit() {
         }
     }
     // Mallory may join (basic credentials are accepted by default); it just cannot remove.
-    let (joined, commit) =
-        Group::join_external(f.p, &gi, None, b"mallory", mallory, None, config(72)).unwrap();
+    let (joined, commit) = Group::join_external(
+        f.p,
+        &gi,
+        ExternalJoinOptions::new(b"mallory".to_vec(), mallory).config(config(72)),
+    )
+    .unwrap();
     let mut m = f.members[VICTIM as usize].clone();
     assert!(matches!(
         m.process(&commit).unwrap(),
@@ -1188,16 +1189,14 @@ fn outsider_cannot_evict_with_an_external_commit() {
 #[test]
 fn removed_member_checks_an_external_commit_first() {
     let f = fixture();
-    let gi = f.members[0].group_info(true).unwrap();
+    let gi = f.members[0].group_info(TreeDelivery::Included).unwrap();
     let fresh = f.p.signature_key_pair_from_seed(&[0x68; 32]).unwrap().0;
     let (_, commit) = Group::join_external(
         f.p,
         &gi,
-        None,
-        b"member-4",
-        fresh.clone(),
-        Some(LeafIndex(VICTIM)),
-        config(73),
+        ExternalJoinOptions::new(b"member-4".to_vec(), fresh.clone())
+            .resync(LeafIndex(VICTIM))
+            .config(config(73)),
     )
     .unwrap();
     let mut pm = decode_public(&commit);
@@ -1223,16 +1222,12 @@ fn removed_member_checks_an_external_commit_first() {
 #[test]
 fn external_commit_and_group_info_rules() {
     let f = fixture();
-    let gi_bytes = f.members[0].group_info(true).unwrap();
+    let gi_bytes = f.members[0].group_info(TreeDelivery::Included).unwrap();
     let joiner = f.p.signature_key_pair_from_seed(&[0x69; 32]).unwrap().0;
     let (_, commit) = Group::join_external(
         f.p,
         &gi_bytes,
-        None,
-        b"newcomer",
-        joiner.clone(),
-        None,
-        config(74),
+        ExternalJoinOptions::new(b"newcomer".to_vec(), joiner.clone()).config(config(74)),
     )
     .unwrap();
     let ctx = f.members[RECEIVER].context().clone();
@@ -1298,11 +1293,7 @@ fn external_commit_and_group_info_rules() {
     let e = Group::join_external(
         f.p,
         &encode_group_info(gi),
-        None,
-        b"newcomer",
-        joiner.clone(),
-        None,
-        config(75),
+        ExternalJoinOptions::new(b"newcomer".to_vec(), joiner.clone()).config(config(75)),
     )
     .unwrap_err();
     assert!(
@@ -1317,11 +1308,7 @@ fn external_commit_and_group_info_rules() {
     let e = Group::join_external(
         f.p,
         &encode_group_info(gi),
-        None,
-        b"newcomer",
-        joiner.clone(),
-        None,
-        config(76),
+        ExternalJoinOptions::new(b"newcomer".to_vec(), joiner.clone()).config(config(76)),
     )
     .unwrap_err();
     assert!(
@@ -1336,11 +1323,7 @@ fn external_commit_and_group_info_rules() {
     let e = Group::join_external(
         f.p,
         &encode_group_info(gi),
-        None,
-        b"newcomer",
-        joiner.clone(),
-        None,
-        config(77),
+        ExternalJoinOptions::new(b"newcomer".to_vec(), joiner.clone()).config(config(77)),
     )
     .unwrap_err();
     assert!(
@@ -1355,11 +1338,7 @@ fn external_commit_and_group_info_rules() {
         let e = Group::join_external(
             f.p,
             &encode_group_info(gi),
-            None,
-            b"newcomer",
-            joiner.clone(),
-            None,
-            config(78),
+            ExternalJoinOptions::new(b"newcomer".to_vec(), joiner.clone()).config(config(78)),
         )
         .unwrap_err();
         assert!(
@@ -1789,7 +1768,14 @@ fn join_validation() {
     let f = fixture();
     let (joiner_kp, secrets) = f.joiner.clone();
     let join = |welcome: &[u8], tree: Option<&[u8]>| {
-        Group::join(f.p, welcome, &joiner_kp, &secrets, tree, config(99)).unwrap_err()
+        Group::join(
+            f.p,
+            welcome,
+            &joiner_kp,
+            &secrets,
+            JoinOptions::from(config(99)).ratchet_tree(tree),
+        )
+        .unwrap_err()
     };
     // Sanity: the forging itself yields a Welcome that joins.
     Group::join(
@@ -1797,7 +1783,6 @@ fn join_validation() {
         &f.forge_welcome(|_| {}),
         &joiner_kp,
         &secrets,
-        None,
         config(99),
     )
     .unwrap();
@@ -1974,7 +1959,7 @@ fn join_validation() {
         body: MlsMessageBody::Welcome(w),
     })
     .unwrap();
-    let e = Group::join(f.p, &forged, &other_kp, &other_secrets, None, config(98)).unwrap_err();
+    let e = Group::join(f.p, &forged, &other_kp, &other_secrets, config(98)).unwrap_err();
     assert!(
         is_peer(&e, |g| matches!(g, PeerMisbehaved::OwnLeafMissing)),
         "{e:?}"

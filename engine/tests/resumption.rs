@@ -13,6 +13,7 @@ use canopy_engine::key_package::{default_lifetime, key_package_from_seed};
 use canopy_engine::schedule::EpochSecrets;
 use canopy_engine::welcome;
 use canopy_engine::Error;
+use canopy_engine::JoinOptions;
 use canopy_engine::PeerMisbehaved;
 
 mod common;
@@ -72,26 +73,31 @@ fn reinit_into_another_cipher_suite() {
         .iter()
         .enumerate()
         .map(|(i, (k, s))| {
-            Group::join_resumed(&m[i + 1], p3, &welcome, k, s, None, config(51 + i as u8)).unwrap()
+            Group::join(
+                p3,
+                &welcome,
+                k,
+                s,
+                JoinOptions::from(config(51 + i as u8)).resuming(&m[i + 1]),
+            )
+            .unwrap()
         })
         .collect();
     agree(&[&new0, &joined[0], &joined[1]]);
 
     // Without its state in the old group, a KeyPackage holder cannot join.
-    let e = Group::join(p3, &welcome, &kps[0].0, &kps[0].1, None, config(60)).unwrap_err();
+    let e = Group::join(p3, &welcome, &kps[0].0, &kps[0].1, config(60)).unwrap_err();
     assert!(
         matches!(e, Error::PeerMisbehaved(PeerMisbehaved::MissingPsk)),
         "{e:?}"
     );
     // Nor with another group's state as the "old group".
-    let e = Group::join_resumed(
-        &fresh[1],
+    let e = Group::join(
         p3,
         &welcome,
         &kps[0].0,
         &kps[0].1,
-        None,
-        config(61),
+        JoinOptions::from(config(61)).resuming(&fresh[1]),
     )
     .unwrap_err();
     assert!(
@@ -135,10 +141,22 @@ fn branch_a_subgroup() {
         )
         .unwrap();
     let welcome = out.welcome.unwrap();
-    let sub2 =
-        Group::join_resumed(&m[2], p, &welcome, &kps[0].0, &kps[0].1, None, config(71)).unwrap();
-    let sub3 =
-        Group::join_resumed(&m[3], p, &welcome, &kps[1].0, &kps[1].1, None, config(72)).unwrap();
+    let sub2 = Group::join(
+        p,
+        &welcome,
+        &kps[0].0,
+        &kps[0].1,
+        JoinOptions::from(config(71)).resuming(&m[2]),
+    )
+    .unwrap();
+    let sub3 = Group::join(
+        p,
+        &welcome,
+        &kps[1].0,
+        &kps[1].1,
+        JoinOptions::from(config(72)).resuming(&m[3]),
+    )
+    .unwrap();
     agree(&[&sub1, &sub2, &sub3]);
     assert_eq!(sub1.member_count(), 3);
 
@@ -154,14 +172,12 @@ fn branch_a_subgroup() {
             config(73),
         )
         .unwrap();
-    let e = Group::join_resumed(
-        &m[2],
+    let e = Group::join(
         p,
         out.welcome.as_ref().unwrap(),
         &kp2.0,
         &kp2.1,
-        None,
-        config(74),
+        JoinOptions::from(config(74)).resuming(&m[2]),
     )
     .unwrap_err();
     assert!(
@@ -214,7 +230,14 @@ fn branch_a_subgroup() {
         body: MlsMessageBody::Welcome(w),
     })
     .unwrap();
-    let e = Group::join_resumed(&m[2], p, &forged, k, s, None, config(75)).unwrap_err();
+    let e = Group::join(
+        p,
+        &forged,
+        k,
+        s,
+        JoinOptions::from(config(75)).resuming(&m[2]),
+    )
+    .unwrap_err();
     assert!(
         matches!(
             e,

@@ -78,15 +78,7 @@ fn live() -> (Provider, Vec<Group>, Vec<SignaturePrivateKey>) {
     let mut members = vec![creator];
     let mut signers = vec![signer];
     for (i, (k, s)) in kps.iter().enumerate() {
-        let g = Group::join(
-            p,
-            out.welcome.as_ref().unwrap(),
-            k,
-            s,
-            None,
-            config(10 + i as u8),
-        )
-        .unwrap();
+        let g = Group::join(p, out.welcome.as_ref().unwrap(), k, s, config(10 + i as u8)).unwrap();
         assert_eq!(g.own_leaf().0, i as u32 + 1);
         members.push(g);
         signers.push(s.signer.clone());
@@ -510,7 +502,7 @@ fn epoch_set_up_deletes_consumed_secrets() {
         g.process(&out.commit).unwrap();
     }
     let welcome_bytes = out.welcome.unwrap();
-    let joiner = Group::join(p, &welcome_bytes, &new_kp, &new_secrets, None, config(70)).unwrap();
+    let joiner = Group::join(p, &welcome_bytes, &new_kp, &new_secrets, config(70)).unwrap();
     let MlsMessageBody::Welcome(w) = codec::decode::<MlsMessage>(&welcome_bytes).unwrap().body
     else {
         panic!("not a Welcome");

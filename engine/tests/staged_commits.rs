@@ -10,6 +10,8 @@ use canopy_engine::group::{CommitOptions, Group, ProcessOutcome, Staged};
 use canopy_engine::tree::LeafIndex;
 use canopy_engine::ApiMisuse;
 use canopy_engine::Error;
+use canopy_engine::ExternalJoinOptions;
+use canopy_engine::TreeDelivery;
 
 mod common;
 use common::{config, group as build, key_package, provider};
@@ -166,10 +168,14 @@ fn losing_the_race_clears_the_pending_commit() {
 fn external_commit_staged() {
     let p = provider();
     let mut m = group();
-    let gi = m[0].group_info(true).unwrap();
+    let gi = m[0].group_info(TreeDelivery::Included).unwrap();
     let (signer, _) = p.signature_key_pair_from_seed(&[0x44; 32]).unwrap();
-    let (joined, commit) =
-        Group::join_external(p, &gi, None, b"newcomer", signer, None, config(40)).unwrap();
+    let (joined, commit) = Group::join_external(
+        p,
+        &gi,
+        ExternalJoinOptions::new(b"newcomer".to_vec(), signer).config(config(40)),
+    )
+    .unwrap();
     let before = digest(&m[3]);
     let staged = match m[3].process_staged(&commit).unwrap() {
         Staged::Commit(c) => c,

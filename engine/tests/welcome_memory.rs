@@ -88,7 +88,7 @@ fn forged_welcome_allocation_is_bounded_by_its_size() {
         };
         // Sizes grow, so the all-time maximum after this join is this join's peak.
         let base = ALLOCATOR.allocated();
-        let result = Group::join(p, &bytes, &kp, &secrets, None, config);
+        let result = Group::join(p, &bytes, &kp, &secrets, config);
         let peak = ALLOCATOR.max_allocated() - base;
         assert!(result.is_err(), "a forged Welcome was accepted");
         let bound = BYTES_PER_WELCOME_BYTE * bytes.len() + FIXED;

@@ -9,7 +9,7 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let l = live();
     let (kp, secrets) = &l.joiner;
-    if let Ok(g) = Group::join(l.provider, data, kp, secrets, None, config(9)) {
+    if let Ok(g) = Group::join(l.provider, data, kp, secrets, config(9)) {
         let _ = g.epoch_authenticator();
     }
 });

@@ -155,7 +155,7 @@ pub mod live {
         let welcome = out.welcome.expect("welcome");
         let mut members = vec![creator];
         for (i, (k, s)) in kps.iter().enumerate() {
-            members.push(Group::join(p, &welcome, k, s, None, config(2 + i as u8)).expect("join"));
+            members.push(Group::join(p, &welcome, k, s, config(2 + i as u8)).expect("join"));
         }
         // One path commit so parent nodes are populated.
         let out = members[1]
@@ -224,7 +224,7 @@ pub mod live {
                 assert_eq!(r.is_ok(), *name != "application", "{name}: {r:?}");
             }
             let (kp, s) = &l.joiner;
-            Group::join(l.provider, &l.welcome, kp, s, None, config(9)).expect("join");
+            Group::join(l.provider, &l.welcome, kp, s, config(9)).expect("join");
             if let Ok(dir) = std::env::var("CANOPY_FUZZ_SEEDS") {
                 let dir = std::path::Path::new(&dir);
                 let welcome = vec![("welcome", l.welcome.clone())];

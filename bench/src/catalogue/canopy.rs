@@ -279,7 +279,7 @@ impl Input<'_> {
                     .take()
                     .ok_or_else(|| anyhow!("a join input runs once"))?;
                 Ran::Joined(Box::new(Group::join(
-                    *provider, welcome, kp, secrets, None, config,
+                    *provider, welcome, kp, secrets, config,
                 )?))
             }
         })

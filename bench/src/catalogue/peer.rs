@@ -99,7 +99,7 @@ impl PeerPrepared {
                 };
                 Action::Commit {
                     op,
-                    tree_in_welcome: options.ratchet_tree == TreeDelivery::InWelcome,
+                    tree_in_welcome: options.ratchet_tree == TreeDelivery::Included,
                 }
             }
             Operation::Add1Creator | Operation::CommitCreator | Operation::Remove1Creator => {

@@ -160,14 +160,7 @@ impl Start {
         );
         let (kp, secrets) = numbered_kp(&self.provider, JOINER_KP, self.now)?;
         let welcome = self.admit(kp.clone())?;
-        let joiner = Group::join(
-            self.provider,
-            &welcome,
-            &kp,
-            &secrets,
-            None,
-            self.config.clone(),
-        )?;
+        let joiner = Group::join(self.provider, &welcome, &kp, &secrets, self.config.clone())?;
         self.joiner = Some(joiner);
         Ok(())
     }

@@ -20,6 +20,7 @@
 //!
 //! Timing covers engine work only: `Group::commit`, `Group::process`, `Group::join`.
 
+use canopy_engine::JoinOptions;
 use canopy_engine::{PathPolicy, TreeDelivery};
 use std::collections::{BTreeSet, HashMap};
 use std::io::{IsTerminal, Write};
@@ -520,7 +521,7 @@ impl Sim<'_> {
                 PathPolicy::WhenRequired
             })
             .ratchet_tree(if self.w.ratchet_tree_in_welcome {
-                TreeDelivery::InWelcome
+                TreeDelivery::Included
             } else {
                 TreeDelivery::OutOfBand
             });
@@ -829,8 +830,7 @@ impl Sim<'_> {
             welcome,
             kp,
             secrets,
-            tree,
-            self.config.clone(),
+            JoinOptions::from(self.config.clone()).ratchet_tree(tree),
         )
         .with_context(|| format!("sampled join of {:?}", made.adds[pick]))?;
         let dt = t0.elapsed();

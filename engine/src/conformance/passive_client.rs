@@ -4,7 +4,8 @@
 //! group through every epoch's proposals (cached, referenced by the commit) and commit,
 //! checking the `epoch_authenticator` after the join and after each commit.
 //!
-//! Everything goes through the public group API ([`Group::join_with_psks`],
+//! Everything goes through the public group API ([`Group::join`] with
+//! [`JoinOptions`],
 //! [`Group::process`]) over the vector's bytes. The vectors' KeyPackages have expired
 //! lifetimes, so the group's clock is [`Clock::Unchecked`].
 
@@ -14,7 +15,7 @@ use super::util::{expect_eq, hex_field};
 use super::Tally;
 use crate::codec::{self, KeyPackage, MlsMessage, MlsMessageBody};
 use crate::crypto::{CipherSuite, HpkePrivateKey, Provider, Secret, SignaturePrivateKey};
-use crate::group::{Group, GroupConfig, ProcessOutcome, Randomness};
+use crate::group::{Group, GroupConfig, JoinOptions, ProcessOutcome, Randomness};
 use crate::key_package::{Clock, KeyPackageSecrets};
 
 /// Run every case whose suite Canopy implements; skip the others. `checks` counts the key
@@ -80,14 +81,14 @@ fn run_case(suite: CipherSuite, case: &Value) -> Result<usize, String> {
         leaf_key,
         signer,
     };
-    let mut group = Group::join_with_psks(
+    let mut options = JoinOptions::from(config).ratchet_tree(ratchet_tree.as_deref());
+    options.external_psks = psks;
+    let mut group = Group::join(
         p,
         &hex_field(case, "welcome")?,
         &key_package,
         &secrets,
-        ratchet_tree.as_deref(),
-        config,
-        &psks,
+        options,
     )
     .map_err(|e| format!("join: {e}"))?;
     checks += expect_eq(

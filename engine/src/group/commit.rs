@@ -4,9 +4,9 @@ use super::proposals::{CachedProposal, Entry, ProposalSender};
 use super::staged::PendingCommit;
 use super::{encode_message, Group, NextEpoch};
 use crate::codec::{
-    self, Add, AuthenticatedContent, Commit, EncryptedGroupSecrets, Extension, FramedContent,
-    FramedContentAuthData, FramedContentBody, GroupContext, GroupContextExtensions, GroupInfo,
-    GroupSecrets, HashReference, HpkeCiphertext, KeyPackage, Mac, MlsMessageBody, PathSecret,
+    self, Add, AuthenticatedContent, Commit, Extension, FramedContent, FramedContentAuthData,
+    FramedContentBody, GroupContext, GroupContextExtensions, GroupInfo, HashReference, KeyPackage,
+    Mac, MlsMessageBody,
     PreSharedKey, PreSharedKeyId, Proposal, ProposalOrRef, ProposalType, ReInit, Remove, Sender,
     UpdatePath, Welcome, WireFormat,
 };
@@ -21,28 +21,13 @@ use crate::framing::sign_content;
 use crate::kem::{plan_update_path, Ephemeral, PathParams, PathPlan};
 use crate::schedule::{self, EpochSecrets};
 use crate::tree::{math, LeafIndex};
-use crate::welcome::{encrypt_group_info, key_package_ref, sign_group_info};
+use crate::welcome::{
+    encrypt_group_info, group_secrets_plaintext, seal_group_secrets, sign_group_info,
+};
 
 /// The "node position" of Welcome seals in [`Ephemeral::ikm`] (UpdatePath seals use the
 /// filtered-direct-path index, far below this).
 const WELCOME_POSITION: u32 = u32::MAX;
-
-/// The encoded GroupSecrets as a [`Secret`]. The field copies are [`codec::SecretBytes`]
-/// (zeroized on drop) and `encode` sizes its buffer exactly, so no copy is left behind.
-fn group_secrets_plaintext(
-    joiner_secret: &Secret,
-    path_secret: Option<&Secret>,
-    psks: &[PreSharedKeyId],
-) -> Result<Secret> {
-    let gs = GroupSecrets {
-        joiner_secret: joiner_secret.clone().into(),
-        path_secret: path_secret.map(|s| PathSecret {
-            path_secret: s.clone().into(),
-        }),
-        psks: psks.to_vec(),
-    };
-    Ok(Secret::new(codec::encode(&gs)?))
-}
 
 /// What to commit, built with [`CommitOptions::new`] and its methods:
 ///
@@ -85,15 +70,16 @@ pub enum PathPolicy {
     Always,
 }
 
-/// Where the members that a Welcome adds get the ratchet tree from.
+/// Where a new member gets the ratchet tree from: the members that a Welcome adds, or one
+/// joining by external commit from a published GroupInfo ([`Group::group_info`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum TreeDelivery {
-    /// Out of band: joiners pass it to [`Group::join`] ([`Group::ratchet_tree_bytes`] after
-    /// the commit gives it).
+    /// Out of band: joiners pass it in [`JoinOptions::ratchet_tree`](crate::JoinOptions::ratchet_tree) or
+    /// [`ExternalJoinOptions::ratchet_tree`](crate::ExternalJoinOptions::ratchet_tree) ([`Group::ratchet_tree_bytes`] gives it).
     #[default]
     OutOfBand,
-    /// In the Welcome's GroupInfo (the `ratchet_tree` extension).
-    InWelcome,
+    /// In the GroupInfo (its `ratchet_tree` extension): the Welcome's, or the published one.
+    Included,
 }
 
 /// How a handshake message (a proposal or a commit) is framed (RFC 9420 §6).
@@ -147,9 +133,9 @@ impl CommitOptions {
         self
     }
 
-    /// Put the ratchet tree in the Welcome ([`TreeDelivery::InWelcome`]).
+    /// Put the ratchet tree in the Welcome ([`TreeDelivery::Included`]).
     pub fn ratchet_tree_in_welcome(self) -> Self {
-        self.ratchet_tree(TreeDelivery::InWelcome)
+        self.ratchet_tree(TreeDelivery::Included)
     }
 
     /// Set where joiners get the ratchet tree from.
@@ -724,7 +710,7 @@ impl Group {
     ) -> Result<Welcome> {
         let provider = self.provider;
         let mut extensions = Vec::new();
-        if options.ratchet_tree == TreeDelivery::InWelcome {
+        if options.ratchet_tree == TreeDelivery::Included {
             extensions.push(self.ratchet_tree_extension()?);
         }
         let mut group_info = GroupInfo {
@@ -758,18 +744,13 @@ impl Group {
                     });
                     let plaintext = group_secrets_plaintext(joiner_secret, path_secret, psks)?;
                     let ikm = ephemeral.ikm(&provider, WELCOME_POSITION, *position)?;
-                    let (kem_output, ciphertext) = seal.seal(
-                        kp.init_key.as_slice(),
-                        plaintext.as_bytes(),
+                    seal_group_secrets(
+                        &provider,
+                        &seal,
+                        kp,
+                        &plaintext,
                         ikm.as_ref().map(Secret::as_bytes),
-                    )?;
-                    Ok::<_, Error>(EncryptedGroupSecrets {
-                        new_member: HashReference(key_package_ref(&provider, kp)?.into()),
-                        encrypted_group_secrets: HpkeCiphertext {
-                            kem_output: kem_output.into(),
-                            ciphertext: ciphertext.into(),
-                        },
-                    })
+                    )
                 })?;
         counts.hpke_seals += entries.len() as u64;
         Ok(Welcome {

@@ -8,7 +8,7 @@ use super::process::Processed;
 use super::proposals::{check_leaf_supports, required_capabilities, Applied, Entry};
 use super::staged::PendingCommit;
 use super::ProposalRule;
-use super::{decode_message, encode_message, Group, GroupConfig, NextEpoch, Rng};
+use super::{decode_message, encode_message, Group, GroupConfig, NextEpoch, Rng, TreeDelivery};
 use crate::codec::{
     self, AuthenticatedContent, Commit, ExtensionType, ExternalInit, ExternalPub, FramedContent,
     FramedContentAuthData, FramedContentBody, GroupInfo, HpkePublicKey, Mac, MlsMessageBody,
@@ -27,11 +27,69 @@ use crate::welcome::{sign_group_info, verify_group_info};
 /// The HPKE exporter context of the external init secret (RFC 9420 §8.3).
 const EXTERNAL_INIT_LABEL: &[u8] = b"MLS 1.0 external init secret";
 
+/// How to join by external commit ([`Group::join_external`]): the new member's identity
+/// and signing key, where the tree comes from, the old leaf of a member rejoining, and the
+/// new member's settings.
+///
+/// ```
+/// # use canopy_engine::{CipherSuite, ExternalJoinOptions, LeafIndex, Provider};
+/// # let provider = Provider::new(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519);
+/// let (signer, _) = provider.generate_signature_key_pair();
+/// let options = ExternalJoinOptions::new(b"bob".to_vec(), signer).resync(LeafIndex(4));
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ExternalJoinOptions<'a> {
+    /// The identity of the new member's basic credential.
+    pub identity: Vec<u8>,
+    /// The new member's signing key.
+    pub signer: SignaturePrivateKey,
+    /// The serialized tree when the GroupInfo does not carry it.
+    pub ratchet_tree: Option<&'a [u8]>,
+    /// The joiner's own old leaf, removed by the commit (a member rejoining, RFC 9420 §12.2).
+    pub resync: Option<LeafIndex>,
+    /// The new member's settings.
+    pub config: GroupConfig,
+}
+
+impl<'a> ExternalJoinOptions<'a> {
+    /// A new member with a basic credential for `identity`, signing with `signer`; the tree
+    /// from the GroupInfo, no resync, the default [`GroupConfig`].
+    pub fn new(identity: impl Into<Vec<u8>>, signer: SignaturePrivateKey) -> Self {
+        ExternalJoinOptions {
+            identity: identity.into(),
+            signer,
+            ratchet_tree: None,
+            resync: None,
+            config: GroupConfig::default(),
+        }
+    }
+
+    /// The serialized tree, for a GroupInfo without the `ratchet_tree` extension (`None`:
+    /// the GroupInfo carries it).
+    pub fn ratchet_tree(mut self, tree: impl Into<Option<&'a [u8]>>) -> Self {
+        self.ratchet_tree = tree.into();
+        self
+    }
+
+    /// Rejoin: the commit removes the joiner's own old leaf `old` (`None`: a new member).
+    pub fn resync(mut self, old: impl Into<Option<LeafIndex>>) -> Self {
+        self.resync = old.into();
+        self
+    }
+
+    /// The new member's settings.
+    pub fn config(mut self, config: GroupConfig) -> Self {
+        self.config = config;
+        self
+    }
+}
+
 impl Group {
     /// This epoch's GroupInfo as an MLSMessage (RFC 9420 §12.4.3), signed by this member,
     /// with the `external_pub` extension (§8.3) so a new member can join by external commit,
-    /// and the `ratchet_tree` extension if `with_tree`.
-    pub fn group_info(&self, with_tree: bool) -> Result<Vec<u8>> {
+    /// and with the `ratchet_tree` extension if `tree` is [`TreeDelivery::Included`].
+    pub fn group_info(&self, tree: TreeDelivery) -> Result<Vec<u8>> {
         let mut extensions = vec![codec::Extension {
             extension_type: ExtensionType::EXTERNAL_PUB,
             extension_data: codec::encode(&ExternalPub {
@@ -39,7 +97,7 @@ impl Group {
             })?
             .into(),
         }];
-        if with_tree {
+        if tree == TreeDelivery::Included {
             extensions.push(self.ratchet_tree_extension()?);
         }
         let tag = self.secrets.confirmation_tag(
@@ -58,22 +116,26 @@ impl Group {
     }
 
     /// Join by external commit (RFC 9420 §12.4.3.2) from an MLSMessage(GroupInfo) carrying
-    /// `external_pub` (and the tree, unless `ratchet_tree` gives it). The new member gets a
-    /// basic credential for `identity`, signs with `signer`, and takes the leftmost free
-    /// leaf; `resync` names its own old leaf to remove (a member rejoining). Returns the new
-    /// member's state in the new epoch and the commit (a PublicMessage) for the members.
+    /// `external_pub` (and the tree, unless the options give it). The new member gets a
+    /// basic credential for its identity and takes the leftmost free leaf; a resync removes
+    /// its own old leaf (a member rejoining). Returns the new member's state in the new
+    /// epoch and the commit (a PublicMessage) for the members.
     ///
     /// Validates the tree (as a Welcome join does), its hash against the GroupInfo and the
     /// GroupInfo's signature by its signer's leaf.
     pub fn join_external(
         provider: Provider,
         group_info_bytes: &[u8],
-        ratchet_tree: Option<&[u8]>,
-        identity: &[u8],
-        signer: SignaturePrivateKey,
-        resync: Option<LeafIndex>,
-        config: GroupConfig,
+        options: ExternalJoinOptions<'_>,
     ) -> Result<(Self, Vec<u8>)> {
+        let ExternalJoinOptions {
+            identity,
+            signer,
+            ratchet_tree,
+            resync,
+            config,
+        } = options;
+        let identity = identity.as_slice();
         let message = decode_message(group_info_bytes)?;
         let MlsMessageBody::GroupInfo(gi) = message.body else {
             return Err(ApiMisuse::UnexpectedMessage("not a GroupInfo").into());

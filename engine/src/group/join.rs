@@ -15,46 +15,104 @@ use crate::key_package::KeyPackageSecrets;
 use crate::tree::{math, LeafIndex, RatchetTree};
 use crate::welcome;
 
+/// How to join from a Welcome ([`Group::join`]): where the tree comes from, the external
+/// PSKs on offer, the group a ReInit or branch resumes, and the new member's settings.
+///
+/// A [`GroupConfig`] converts into the options of the common case (tree in the Welcome, no
+/// PSKs, nothing resumed):
+///
+/// ```
+/// # use canopy_engine::{GroupConfig, JoinOptions, Secret};
+/// # let tree_bytes: Vec<u8> = Vec::new();
+/// let options = JoinOptions::from(GroupConfig::default())
+///     .ratchet_tree(&tree_bytes[..])
+///     .external_psk(b"psk id".to_vec(), Secret::new(vec![0x42; 32]));
+/// ```
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct JoinOptions<'a> {
+    /// The serialized tree (the `ratchet_tree` extension's body) when the Welcome does not
+    /// carry it.
+    pub ratchet_tree: Option<&'a [u8]>,
+    /// External PSKs `(psk_id, psk)` for the PSKs the Welcome's GroupSecrets name (RFC 9420
+    /// §8.4); they stay in the new member's store ([`Group::add_external_psk`]) for later
+    /// PreSharedKey proposals.
+    pub external_psks: Vec<(Vec<u8>, Secret)>,
+    /// The group that this one resumes (a ReInit successor or a branched subgroup).
+    pub resumed: Option<&'a Group>,
+    /// The new member's settings.
+    pub config: GroupConfig,
+}
+
+impl<'a> JoinOptions<'a> {
+    /// The options of the common case, with the default [`GroupConfig`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The serialized tree, for a Welcome without the `ratchet_tree` extension (`None`: the
+    /// Welcome carries it).
+    pub fn ratchet_tree(mut self, tree: impl Into<Option<&'a [u8]>>) -> Self {
+        self.ratchet_tree = tree.into();
+        self
+    }
+
+    /// Offer an external PSK `(psk_id, psk)`.
+    pub fn external_psk(mut self, psk_id: impl Into<Vec<u8>>, psk: Secret) -> Self {
+        self.external_psks.push((psk_id.into(), psk));
+        self
+    }
+
+    /// Join a group that resumes `old` (a ReInit successor or a branched subgroup): the
+    /// Welcome's `reinit` or `branch` resumption PSK is taken from `old`, and the new group
+    /// is checked against the old one (RFC 9420 §11.2, §11.3): for a ReInit, its group id,
+    /// version, cipher suite and extensions are the ReInit's; for a branch, its version and
+    /// cipher suite are the old group's and every member of the new group has the credential
+    /// of a member of the old one; either way the new group is in epoch 1
+    /// ([`PeerMisbehaved::ReinitOrBranchEpoch`]).
+    pub fn resuming(mut self, old: &'a Group) -> Self {
+        self.resumed = Some(old);
+        self
+    }
+
+    /// The new member's settings.
+    pub fn config(mut self, config: GroupConfig) -> Self {
+        self.config = config;
+        self
+    }
+}
+
+impl From<GroupConfig> for JoinOptions<'_> {
+    fn from(config: GroupConfig) -> Self {
+        JoinOptions {
+            config,
+            ..JoinOptions::default()
+        }
+    }
+}
+
 impl Group {
     /// Join a group from an MLSMessage(Welcome) for `key_package` (whose private keys are
-    /// `secrets`). `ratchet_tree` is the serialized tree (the `ratchet_tree` extension body)
-    /// when the Welcome does not carry it.
+    /// `secrets`), with `options` (a [`GroupConfig`] alone for the common case).
     ///
     /// Validates the whole tree (RFC 9420 §12.4.3.1: unmerged leaves, key uniqueness, every
     /// leaf signature, parent hashes, the tree hash against the GroupInfo), the GroupInfo
     /// signature by its signer's leaf, the confirmation tag, and the private keys derived
-    /// from the path secret against the tree.
-    pub fn join(
+    /// from the path secret against the tree; for a resumption
+    /// ([`JoinOptions::resuming`]), the new group against the old one.
+    pub fn join<'a>(
         provider: Provider,
         welcome_bytes: &[u8],
         key_package: &KeyPackage,
         secrets: &KeyPackageSecrets,
-        ratchet_tree: Option<&[u8]>,
-        config: GroupConfig,
+        options: impl Into<JoinOptions<'a>>,
     ) -> Result<Self> {
-        Self::join_with_psks(
-            provider,
-            welcome_bytes,
-            key_package,
-            secrets,
+        let JoinOptions {
             ratchet_tree,
+            external_psks,
+            resumed,
             config,
-            &[],
-        )
-    }
-
-    /// [`Group::join`] with external PSKs `(psk_id, psk)` for the PSKs the Welcome's
-    /// GroupSecrets name (RFC 9420 §8.4, §12.4.3.1); they are kept in the new member's
-    /// store ([`Group::add_external_psk`]) for later PreSharedKey proposals.
-    pub fn join_with_psks(
-        provider: Provider,
-        welcome_bytes: &[u8],
-        key_package: &KeyPackage,
-        secrets: &KeyPackageSecrets,
-        ratchet_tree: Option<&[u8]>,
-        config: GroupConfig,
-        external_psks: &[(Vec<u8>, Secret)],
-    ) -> Result<Self> {
+        } = options.into();
         Self::join_inner(
             provider,
             welcome_bytes,
@@ -62,15 +120,15 @@ impl Group {
             secrets,
             ratchet_tree,
             config,
-            external_psks,
-            None,
+            &external_psks,
+            resumed,
         )
     }
 
     /// A join with external PSKs, and with resumption PSKs (and the resumption checks) of
     /// `resumed` if given.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn join_inner(
+    fn join_inner(
         provider: Provider,
         welcome_bytes: &[u8],
         key_package: &KeyPackage,

@@ -57,6 +57,8 @@ pub use commit::{
 pub use credentials::{
     BasicCredentialValidator, CredentialChange, CredentialCheck, CredentialValidator,
 };
+pub use external::ExternalJoinOptions;
+pub use join::JoinOptions;
 pub use process::ProcessOutcome;
 pub use proposals::ProposalSender;
 pub use propose::CachedProposalView;
@@ -158,8 +160,8 @@ struct NextEpoch {
 ///
 /// ```
 /// use canopy_engine::{
-///     key_package, CipherSuite, CommitOptions, Group, GroupConfig, LeafIndex, ProcessOutcome,
-///     Provider, Staged,
+///     key_package, CipherSuite, CommitOptions, Group, GroupConfig, JoinOptions, LeafIndex,
+///     ProcessOutcome, Provider, Staged,
 /// };
 ///
 /// # fn main() -> Result<(), canopy_engine::Error> {
@@ -171,7 +173,8 @@ struct NextEpoch {
 /// // The tree goes out of band here: Bob gets it from Alice's state.
 /// let tree = alice.ratchet_tree_bytes()?;
 /// let welcome = added.welcome.expect("a Welcome for Bob");
-/// let mut bob = Group::join(provider, &welcome, &kp, &secrets, Some(&tree), GroupConfig::default())?;
+/// let options = JoinOptions::new().ratchet_tree(&tree[..]);
+/// let mut bob = Group::join(provider, &welcome, &kp, &secrets, options)?;
 ///
 /// // Bob commits an update (a new path); Alice processes the commit bytes.
 /// let update = bob.commit(&CommitOptions::new().with_path())?;

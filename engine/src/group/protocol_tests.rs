@@ -95,14 +95,7 @@ fn add_and_remove_by_reference_round_trip() {
 
     assert_eq!(dave.process(&out.commit).unwrap(), ProcessOutcome::Removed);
     process_all(&mut [&mut *bob, &mut *carol], &out.commit);
-    let erin = Group::join(
-        p,
-        out.welcome.as_ref().unwrap(),
-        &erin_kp,
-        &erin_secrets,
-        None,
-        seeded(Executor::default(), 60),
-    )
+    let erin = Group::join(p, out.welcome.as_ref().unwrap(), &erin_kp, &erin_secrets, seeded(Executor::default(), 60))
     .unwrap();
     all_agree(&[&alice, bob, carol, &erin]);
     assert_eq!(alice.member_count(), 4);
@@ -496,26 +489,18 @@ fn external_and_resumption_psks_round_trip() {
         .commit(&CommitOptions::new().adds(vec![erin_kp.clone()]).psks(vec![external_psk(b"shared", 3)]).ratchet_tree_in_welcome())
         .unwrap();
     let welcome = out.welcome.unwrap();
-    assert!(Group::join(
-        p,
-        &welcome,
-        &erin_kp,
-        &erin_secrets,
-        None,
-        seeded(Executor::default(), 81)
-    )
+    assert!(Group::join(p, &welcome, &erin_kp, &erin_secrets, seeded(Executor::default(), 81))
     .is_err_and(|e| matches!(
         e,
         Error::PeerMisbehaved(crate::error::PeerMisbehaved::MissingPsk)
     )));
-    let erin = Group::join_with_psks(
+    let erin = Group::join(
         p,
         &welcome,
         &erin_kp,
         &erin_secrets,
-        None,
-        seeded(Executor::default(), 81),
-        &[(b"shared".to_vec(), Secret::new(vec![0x42; 32]))],
+        JoinOptions::from(seeded(Executor::default(), 81))
+            .external_psk(b"shared".to_vec(), Secret::new(vec![0x42; 32])),
     )
     .unwrap();
     members[0].process(&out.commit).unwrap();
@@ -538,14 +523,7 @@ fn private_message_commits_and_proposals() {
     for m in members.iter_mut() {
         m.process(&out.commit).unwrap();
     }
-    let erin = Group::join(
-        p,
-        out.welcome.as_ref().unwrap(),
-        &erin_kp,
-        &erin_secrets,
-        None,
-        seeded(Executor::default(), 91),
-    )
+    let erin = Group::join(p, out.welcome.as_ref().unwrap(), &erin_kp, &erin_secrets, seeded(Executor::default(), 91))
     .unwrap();
     all_agree(&[&alice, &members[0], &members[1], &erin]);
     // A replayed PrivateMessage commit is refused (wrong epoch now).
@@ -630,17 +608,9 @@ fn external_commit_round_trip() {
     let p = provider();
     let (mut alice, mut members) = build(3, Executor::default(), true);
     // A new member joins from a GroupInfo carrying the tree.
-    let gi = members[0].group_info(true).unwrap();
+    let gi = members[0].group_info(TreeDelivery::Included).unwrap();
     let (signer, _) = p.signature_key_pair_from_seed(&[0x77; 32]).unwrap();
-    let (mut zed, commit) = Group::join_external(
-        p,
-        &gi,
-        None,
-        b"zed",
-        signer,
-        None,
-        seeded(Executor::default(), 100),
-    )
+    let (mut zed, commit) = Group::join_external(p, &gi, ExternalJoinOptions::new(b"zed".to_vec(), signer).config(seeded(Executor::default(), 100)))
     .unwrap();
     assert_eq!(zed.own_leaf(), LeafIndex(3));
 
@@ -676,19 +646,11 @@ fn external_commit_round_trip() {
 
     // A member resyncs: it rejoins with a new key, removing its old leaf; the tree comes
     // out of band.
-    let gi = alice.group_info(false).unwrap();
+    let gi = alice.group_info(TreeDelivery::OutOfBand).unwrap();
     let tree = alice.ratchet_tree_bytes().unwrap();
     let (signer, _) = p.signature_key_pair_from_seed(&[0x78; 32]).unwrap();
     let old = members[1].own_leaf();
-    let (carol, commit) = Group::join_external(
-        p,
-        &gi,
-        Some(&tree),
-        b"member-2",
-        signer,
-        Some(old),
-        seeded(Executor::default(), 101),
-    )
+    let (carol, commit) = Group::join_external(p, &gi, ExternalJoinOptions::new(b"member-2".to_vec(), signer).ratchet_tree(&tree[..]).resync(old).config(seeded(Executor::default(), 101)))
     .unwrap();
     assert_eq!(
         members[1].process(&commit).unwrap(),
@@ -700,15 +662,7 @@ fn external_commit_round_trip() {
 
     // A GroupInfo of a past epoch gives a commit the members refuse (wrong epoch).
     let (signer, _) = p.signature_key_pair_from_seed(&[0x79; 32]).unwrap();
-    let (_, stale) = Group::join_external(
-        p,
-        &gi,
-        Some(&tree),
-        b"late",
-        signer,
-        None,
-        seeded(Executor::default(), 102),
-    )
+    let (_, stale) = Group::join_external(p, &gi, ExternalJoinOptions::new(b"late".to_vec(), signer).ratchet_tree(&tree[..]).config(seeded(Executor::default(), 102)))
     .unwrap();
     assert!(alice.process(&stale).is_err_and(|e| matches!(
         e,

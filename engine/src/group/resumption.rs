@@ -9,7 +9,6 @@ use crate::codec::{Credential, KeyPackage, PreSharedKeyId, PskSource, Resumption
 use crate::crypto::{CipherSuite, Provider, SignaturePrivateKey};
 use crate::error::{ApiMisuse, PeerMisbehaved, Unsupported};
 use crate::error::{Error, Result};
-use crate::key_package::KeyPackageSecrets;
 
 use super::commit::{CommitOptions, CommitOutput};
 
@@ -20,7 +19,7 @@ impl Group {
     /// other members' KeyPackages for the new suite) and injects this group's
     /// `resumption_psk` of the current epoch with usage `reinit`. Returns the new group in
     /// epoch 1 and the commit with its Welcome (tree included) for the joiners, who join with
-    /// [`Group::join_resumed`].
+    /// [`Group::join`] with [`JoinOptions::resuming`](super::JoinOptions::resuming).
     pub fn reinit_successor(
         &self,
         signer: SignaturePrivateKey,
@@ -122,36 +121,7 @@ impl Group {
         Ok((group, result?))
     }
 
-    /// Join a group that resumes `old` (a ReInit successor or a branched subgroup) from its
-    /// Welcome: the Welcome's `reinit` or `branch` resumption PSK is taken from `old`, and the
-    /// new group is checked against the old one (RFC 9420 §11.2, §11.3): for a ReInit, its
-    /// group id, version, cipher suite and extensions are the ReInit's; for a branch, its
-    /// version and cipher suite are the old group's and every member of the new group has
-    /// the credential of a member of the old one; either way the new group is in epoch 1
-    /// ([`crate::error::PeerMisbehaved::ReinitOrBranchEpoch`]).
-    pub fn join_resumed(
-        old: &Group,
-        provider: Provider,
-        welcome_bytes: &[u8],
-        key_package: &KeyPackage,
-        secrets: &KeyPackageSecrets,
-        ratchet_tree: Option<&[u8]>,
-        config: GroupConfig,
-    ) -> Result<Self> {
-        let group = Self::join_inner(
-            provider,
-            welcome_bytes,
-            key_package,
-            secrets,
-            ratchet_tree,
-            config,
-            &[],
-            Some(old),
-        )?;
-        Ok(group)
-    }
-
-    /// The checks of [`Group::join_resumed`] once the new group's state is known: `psks` are
+    /// The checks of a join that resumes `old` ([`JoinOptions::resuming`](super::JoinOptions::resuming)) once the new group's state is known: `psks` are
     /// the Welcome's PSKs.
     pub(super) fn check_resumption(&self, old: &Group, psks: &[PreSharedKeyId]) -> Result<()> {
         let mismatch = |what| Err(PeerMisbehaved::ResumptionMismatch(what).into());

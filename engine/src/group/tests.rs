@@ -76,7 +76,7 @@ pub(super) fn build(n: u32, executor: Executor, tree_in_welcome: bool) -> (Group
     let mut alice = creator(&p, seeded(executor, 9));
     let kps: Vec<_> = (1..n).map(|i| kp(&p, i)).collect();
     let out = alice
-        .commit(&CommitOptions::new().adds(kps.iter().map(|(k, _)| k.clone())).ratchet_tree(if tree_in_welcome { TreeDelivery::InWelcome } else { TreeDelivery::OutOfBand }))
+        .commit(&CommitOptions::new().adds(kps.iter().map(|(k, _)| k.clone())).ratchet_tree(if tree_in_welcome { TreeDelivery::Included } else { TreeDelivery::OutOfBand }))
         .unwrap();
     assert_eq!(alice.epoch(), 1);
     let tree = alice.ratchet_tree_bytes().unwrap();
@@ -87,14 +87,7 @@ pub(super) fn build(n: u32, executor: Executor, tree_in_welcome: bool) -> (Group
         .iter()
         .enumerate()
         .map(|(i, (k, s))| {
-            Group::join(
-                p,
-                out.welcome.as_ref().unwrap(),
-                k,
-                s,
-                oob,
-                seeded(executor, 10 + i as u32),
-            )
+            Group::join(p, out.welcome.as_ref().unwrap(), k, s, JoinOptions::from(seeded(executor, 10 + i as u32)).ratchet_tree(oob))
             .unwrap()
         })
         .collect();
@@ -129,14 +122,7 @@ fn missing_tree_is_a_typed_error() {
     let out = alice
         .commit(&CommitOptions::new().adds(vec![k.clone()]))
         .unwrap();
-    let err = Group::join(
-        p,
-        &out.welcome.unwrap(),
-        &k,
-        &s,
-        None,
-        GroupConfig::default(),
-    );
+    let err = Group::join(p, &out.welcome.unwrap(), &k, &s, GroupConfig::default());
     assert!(matches!(
         err,
         Err(Error::ApiMisuse(ApiMisuse::MissingRatchetTree))
@@ -157,7 +143,7 @@ fn random_churn_keeps_every_member_in_agreement() {
     for _ in 0..40 {
         let c = rng.random_range(0..groups.len());
         let committer_leaf = groups[c].own_leaf();
-        let mut options = CommitOptions::new().ratchet_tree(if rng.random_bool(0.5) { TreeDelivery::InWelcome } else { TreeDelivery::OutOfBand });
+        let mut options = CommitOptions::new().ratchet_tree(if rng.random_bool(0.5) { TreeDelivery::Included } else { TreeDelivery::OutOfBand });
         let mut new_kps = Vec::new();
         match rng.random_range(0..4) {
             0 => {
@@ -195,17 +181,7 @@ fn random_churn_keeps_every_member_in_agreement() {
         let tree = groups[0].ratchet_tree_bytes().unwrap();
         for (k, s) in &new_kps {
             let oob = (options.ratchet_tree == TreeDelivery::OutOfBand).then_some(tree.as_slice());
-            let joined = Group::join(
-                p,
-                out.welcome.as_ref().unwrap(),
-                k,
-                s,
-                oob,
-                seeded(Executor::default(), {
-                    joiner_seed += 1;
-                    joiner_seed
-                }),
-            )
+            let joined = Group::join(p, out.welcome.as_ref().unwrap(), k, s, JoinOptions::from(seeded(Executor::default(), { joiner_seed += 1; joiner_seed })).ratchet_tree(oob))
             .unwrap();
             groups.push(joined);
         }

@@ -65,15 +65,7 @@ pub(crate) fn group(
     let mut signers = vec![signer];
     for (i, (k, s)) in kps.iter().enumerate() {
         members.push(
-            Group::join(
-                p,
-                out.welcome.as_ref().unwrap(),
-                k,
-                s,
-                None,
-                config(10 + i as u8),
-            )
-            .unwrap(),
+            Group::join(p, out.welcome.as_ref().unwrap(), k, s, config(10 + i as u8)).unwrap(),
         );
         signers.push(s.signer.clone());
     }
