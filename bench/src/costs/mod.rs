@@ -162,11 +162,52 @@ impl CostProfile {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading the cost profile {}", path.display()))?;
-        let profile: CostProfile = serde_json::from_str(&text)
-            .with_context(|| format!("cost profile {}", path.display()))?;
-        profile
-            .validate()
-            .with_context(|| format!("cost profile {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("cost profile {}", path.display()))
+    }
+
+    /// Parse and check a profile; errors name the field (serde alone names only a line and
+    /// column for a value of the wrong type).
+    pub fn parse(text: &str) -> Result<Self> {
+        let v: serde_json::Value = serde_json::from_str(text).context("not JSON")?;
+        let obj = v.as_object().ok_or_else(|| anyhow!("not a JSON object"))?;
+        fn field<T: serde::de::DeserializeOwned>(
+            obj: &serde_json::Map<String, serde_json::Value>,
+            path: &str,
+            name: &str,
+        ) -> Result<T> {
+            let v = obj
+                .get(name)
+                .ok_or_else(|| anyhow!("{path}{name}: missing"))?;
+            serde_json::from_value(v.clone()).with_context(|| format!("{path}{name}: {v}"))
+        }
+        let costs_v = obj
+            .get("costs")
+            .and_then(|c| c.as_object())
+            .ok_or_else(|| anyhow!("costs: missing or not an object"))?;
+        let mut costs = BTreeMap::new();
+        for (name, c) in costs_v {
+            let c = c
+                .as_object()
+                .ok_or_else(|| anyhow!("costs.{name}: not an object"))?;
+            let path = format!("costs.{name}.");
+            costs.insert(
+                name.clone(),
+                Cost {
+                    ns: field(c, &path, "ns")?,
+                    per: field(c, &path, "per")?,
+                },
+            );
+        }
+        let profile = CostProfile {
+            schema: field(obj, "", "schema")?,
+            schema_version: field(obj, "", "schema_version")?,
+            date: field(obj, "", "date")?,
+            host: field(obj, "", "host")?,
+            method: field(obj, "", "method")?,
+            repetitions: field(obj, "", "repetitions")?,
+            costs,
+        };
+        profile.validate()?;
         Ok(profile)
     }
 
