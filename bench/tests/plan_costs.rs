@@ -203,12 +203,15 @@ fn calibrate_writes_a_complete_profile() {
     assert!(report.runs[0].days.iter().any(|d| d.member_cpu_s > 0.0));
 }
 
+/// Breaks one field of a profile's JSON.
+type Breaker = Box<dyn Fn(&mut serde_json::Value)>;
+
 /// A malformed profile is refused with an error naming the file and the field.
 #[test]
 fn malformed_profiles_name_the_file_and_field() {
     let dir = tmp("malformed");
     let good = serde_json::to_value(CostProfile::from_costs(HostInfo::default(), |_| 5.0)).unwrap();
-    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+    let cases: Vec<(&str, Breaker)> = vec![
         (
             "costs.hpke_seal",
             Box::new(|v| {
