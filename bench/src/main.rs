@@ -52,6 +52,10 @@ enum Command {
     Plan(canopy_bench::plan::PlanArgs),
     /// Merge `canopy plan --shard` outputs into one report (histograms added losslessly).
     Merge(canopy_bench::plan::MergeArgs),
+    /// Measure this host's cost profile: per primitive the engine counts, its cost in ns per
+    /// operation or byte (thread CPU time, median of repetitions), with the host's metadata.
+    /// Pass the file to `canopy plan --profile` (also on another machine).
+    Calibrate(canopy_bench::costs::CalibrateArgs),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +66,9 @@ fn main() -> ExitCode {
         Command::Compare(args) => canopy_bench::compare::main(&args),
         Command::Plan(args) => canopy_bench::plan::plan(&args).map(|_| ExitCode::SUCCESS),
         Command::Merge(args) => canopy_bench::plan::merge(&args).map(|_| ExitCode::SUCCESS),
+        Command::Calibrate(args) => {
+            canopy_bench::costs::calibrate_main(&args).map(|_| ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,

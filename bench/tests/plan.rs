@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use canopy_bench::costs::{CostProfile, HostInfo, LoadSource, ProfileUsed};
 use canopy_bench::plan::report::{hist_decode, Report};
 use canopy_bench::plan::sim::independent_counts;
 use canopy_bench::plan::{merge, plan, simulate, MergeArgs, PlanArgs, SimOptions};
@@ -43,6 +44,22 @@ fn args(out: PathBuf) -> PlanArgs {
         repeats: None,
         shard: None,
         quiet: true,
+        profile: None,
+        load: LoadSource::Proc,
+    }
+}
+
+/// Simulation options with a fixed profile (these tests check counts, not prices).
+fn sim_options() -> SimOptions {
+    SimOptions {
+        receivers: 3,
+        joiners: 4,
+        progress: false,
+        profile: ProfileUsed {
+            source: "test".into(),
+            profile: CostProfile::from_costs(HostInfo::default(), |_| 1.0),
+        },
+        load: LoadSource::Proc,
     }
 }
 
@@ -53,16 +70,7 @@ fn args(out: PathBuf) -> PlanArgs {
 fn smoke_run_matches_the_engine_counts() {
     let _counting = counting();
     let w = builtin("smoke").unwrap();
-    let run = simulate(
-        &w,
-        None,
-        &SimOptions {
-            receivers: 3,
-            joiners: 4,
-            progress: false,
-        },
-    )
-    .unwrap();
+    let run = simulate(&w, None, &sim_options()).unwrap();
     let t = &run.totals;
     assert!(t.commits > 10, "{t:?}");
     assert!(t.update_commits > 0 && t.adds > 0 && t.removes > 0, "{t:?}");
@@ -85,16 +93,7 @@ fn smoke_run_matches_the_engine_counts() {
     let join = hist_decode(&run.histograms["join_ns"]).unwrap();
     assert_eq!(join.len(), t.joins_sampled);
     // Reproducible: the same workload gives the same counts and bytes.
-    let again = simulate(
-        &w,
-        None,
-        &SimOptions {
-            receivers: 3,
-            joiners: 4,
-            progress: false,
-        },
-    )
-    .unwrap();
+    let again = simulate(&w, None, &sim_options()).unwrap();
     assert_eq!(again.commits.hpke_seals, run.commits.hpke_seals);
     assert_eq!(again.commits.bytes, run.commits.bytes);
     assert_eq!(again.commits.blank_fraction, run.commits.blank_fraction);
@@ -174,6 +173,7 @@ fn shards_merge_losslessly() {
         files,
         out: dir.clone(),
         name: Some("smoke-merged".into()),
+        allow_mixed_hosts: false,
     })
     .unwrap();
     assert_eq!(merged.kind, "merged");

@@ -1,15 +1,16 @@
 //! Canopy's crypto floor: the time an operation would take if it did nothing but its
 //! public-key crypto, hashing and AEAD, spread perfectly over every core — its exact primitive
 //! counts ([`canopy_engine::crypto::counters`]) times per-primitive costs measured at the
-//! start of the same run, divided by the number of worker threads.
-
-use std::time::Instant;
+//! start of the same run, divided by the number of worker threads. The costs come from the
+//! same calibration as `canopy calibrate` ([`crate::costs`]).
 
 use anyhow::Result;
-use canopy_engine::crypto::{counters, Provider, SealContext};
+use canopy_engine::crypto::{counters, Provider};
 use serde::Serialize;
 
-/// Per-primitive costs measured at the start of the run (µs, one thread).
+use crate::costs::{calibrate, Calibration, CostProfile, LoadSource};
+
+/// Per-primitive costs measured at the start of the run (µs of one thread's CPU time).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct PrimitiveCosts {
     /// One X25519 Diffie-Hellman.
@@ -29,57 +30,25 @@ pub struct PrimitiveCosts {
 }
 
 impl PrimitiveCosts {
-    /// Time each primitive on this machine, now.
+    /// Measure each primitive on this machine, now: the quick cost-profile calibration
+    /// ([`crate::costs::calibrate`], thread CPU time, median of repetitions), in µs.
     pub fn measure(p: &Provider) -> Result<Self> {
-        fn per<F: FnMut() -> Result<()>>(n: u32, mut f: F) -> Result<f64> {
-            f()?;
-            let t = Instant::now();
-            for _ in 0..n {
-                f()?;
-            }
-            Ok(t.elapsed().as_secs_f64() * 1e6 / f64::from(n))
+        let profile = calibrate(p, &Calibration::QUICK, &LoadSource::Proc)?;
+        Ok(Self::from_profile(&profile))
+    }
+
+    /// The floor's costs from a cost profile (ns per unit) in µs and µs per KiB.
+    pub fn from_profile(profile: &CostProfile) -> Self {
+        let us = |name: &str| profile.ns_per(name) / 1000.0;
+        PrimitiveCosts {
+            x25519_dh: us("x25519_dh"),
+            x25519_base: us("x25519_base"),
+            ed25519_sign: us("ed25519_sign"),
+            ed25519_verify: us("ed25519_verify"),
+            hash_per_kib: us("hash_bytes") * 1024.0,
+            hkdf_expand: us("hkdf_expand"),
+            aead_per_kib: us("aead_bytes") * 1024.0,
         }
-        let (sk, pk) = p.derive_hpke_key_pair(&[7; 32])?;
-        let (ssk, spk) = p.signature_key_pair_from_seed(&[8; 32])?;
-        let sig = p.sign_with_label(&ssk, b"l", b"m")?;
-        let kib = vec![0u8; 1 << 20];
-        // SealContext::seal without the DH and base multiplication is not separable; the DH
-        // is measured through the provider's aws-lc wrapper.
-        let _ = SealContext::new(p, b"x", b"y")?;
-        // aws-lc parses a private key with a fixed-base multiplication (counted as
-        // `x25519_base`, see `awslc::x25519_private`), so a DH alone is the difference.
-        let x25519_base = per(400, || {
-            canopy_engine::crypto::awslc::x25519_public(sk.as_bytes())?;
-            Ok(())
-        })?;
-        let x25519_dh_and_base = per(400, || {
-            canopy_engine::crypto::awslc::x25519(sk.as_bytes(), &pk)?;
-            Ok(())
-        })?;
-        Ok(PrimitiveCosts {
-            x25519_dh: x25519_dh_and_base - x25519_base,
-            x25519_base,
-            ed25519_sign: per(400, || {
-                p.sign_with_label(&ssk, b"l", b"m")?;
-                Ok(())
-            })?,
-            ed25519_verify: per(400, || {
-                p.verify_with_label(&spk, b"l", b"m", &sig)?;
-                Ok(())
-            })?,
-            hash_per_kib: per(8, || {
-                p.hash(&kib);
-                Ok(())
-            })? / 1024.0,
-            hkdf_expand: per(2000, || {
-                p.expand(&[1; 32], b"info", 32)?;
-                Ok(())
-            })?,
-            aead_per_kib: per(8, || {
-                p.aead_seal(&[0; 16], &[0; 12], &[], &kib)?;
-                Ok(())
-            })? / 1024.0,
-        })
     }
 
     /// The floor, in ms, of work `c` on `threads` threads.

@@ -181,9 +181,9 @@ fn latency_plot(p: &Point, process: bool) -> Result<String> {
     let [p50, p90, p99, max] = q;
     Ok(line_plot(
         if process {
-            "Commit processing time per receiver, by day"
+            "Commit processing latency per receiver (wall-clock), by day"
         } else {
-            "Commit creation time, by day"
+            "Commit creation latency (wall-clock), by day"
         },
         "day",
         "ms (log scale)",
@@ -311,6 +311,72 @@ fn per_commit_plots(run: &Run) -> String {
     s
 }
 
+/// The banner: how the CPU figures are obtained, the cost profiles and the hosts the runs
+/// were measured on (with load warnings).
+fn banner(report: &Report) -> String {
+    let mut h = String::from(
+        "<div style=\"border:1px solid #99c;background:#f4f6ff;padding:0.5em 1em\">\
+         <p><b>CPU figures are profile-based</b>: the engine's exact primitive counts of every \
+         commit, sampled processing and sampled join, times a cost profile (ns per \
+         operation or byte). Measured CPU (process CPU time, all threads) and the latency \
+         histograms (wall-clock) are shown apart and depend on the host below.</p>",
+    );
+    let mut seen: Vec<String> = Vec::new();
+    for run in &report.runs {
+        let line = format!(
+            "<p>Cost profile: <b>{}</b> (calibrated {} on {}, {} build, canopy {} {})</p>",
+            esc(&run.profile.source),
+            esc(&run.profile.profile.date),
+            esc(&run.profile.profile.host.label()),
+            esc(&run.profile.profile.host.build_profile),
+            esc(&run.profile.profile.host.canopy_version),
+            esc(&run.profile.profile.host.git_revision),
+        );
+        if !seen.contains(&line) {
+            h.push_str(&line);
+            seen.push(line);
+        }
+        let x = &run.host;
+        let load = |l: Option<[f64; 3]>| {
+            l.map_or("unknown".to_string(), |[a, b, c]| {
+                format!("{a:.2} {b:.2} {c:.2}")
+            })
+        };
+        let line = format!(
+            "<p>Measured on: {} ({} logical cores, {} rayon threads), {} build, canopy {} {}, \
+             {}; load average at start {}, at end {}</p>",
+            esc(&x.cpu_model),
+            x.logical_cores,
+            x.rayon_threads,
+            esc(&x.build_profile),
+            esc(&x.canopy_version),
+            esc(&x.git_revision),
+            esc(&x.os),
+            load(x.load_average_start),
+            load(x.load_average_end),
+        );
+        if !seen.contains(&line) {
+            h.push_str(&line);
+            seen.push(line);
+        }
+        for w in x.warnings.iter().chain(&run.profile.profile.host.warnings) {
+            let line = format!("<p style=\"color:#a00\"><b>Warning:</b> {}</p>", esc(w));
+            if !seen.contains(&line) {
+                h.push_str(&line);
+                seen.push(line);
+            }
+        }
+    }
+    if report.mixed_hosts {
+        h.push_str(
+            "<p style=\"color:#a00\"><b>Warning:</b> merged from runs on different hosts \
+             (--allow-mixed-hosts): latencies and measured CPU mix machines.</p>",
+        );
+    }
+    h.push_str("</div>");
+    h
+}
+
 /// The whole report as one HTML document.
 pub fn render(report: &Report) -> Result<String> {
     let mut h = String::new();
@@ -337,13 +403,14 @@ pub fn render(report: &Report) -> Result<String> {
         report.schema_version,
         esc(&report.kind)
     );
+    h.push_str(&banner(report));
     for p in &report.points {
         let name = p.key.split(':').next().unwrap_or("");
         let _ = write!(
             h,
             "<h2>{}</h2><pre>{}</pre>",
             esc(name),
-            esc(&summary_table(p)?)
+            esc(&summary_table(report, p)?)
         );
         h.push_str(&latency_plot(p, false)?);
         h.push_str(&latency_plot(p, true)?);
@@ -351,13 +418,13 @@ pub fn render(report: &Report) -> Result<String> {
         h.push_str(
             "<h3>Per day</h3><table><tr><th>day</th><th>commits</th><th>+dev</th><th>-dev</th>\
              <th>updates</th><th>members</th><th>blank</th><th>committer CPU-s</th>\
-             <th>all members CPU-s</th><th>DS fan-out</th></tr>",
+             <th>all members CPU-s</th><th>measured all members CPU-s</th><th>DS fan-out</th></tr>",
         );
         for d in &p.days {
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-                 <td>{:.3}</td><td>{:.2}</td><td>{:.1}</td><td>{}</td></tr>",
+                 <td>{:.3}</td><td>{:.2}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td></tr>",
                 d.day,
                 d.commits,
                 d.adds,
@@ -367,7 +434,29 @@ pub fn render(report: &Report) -> Result<String> {
                 d.blank_fraction_end,
                 d.committer_cpu_s,
                 d.member_cpu_s,
+                d.measured_member_cpu_s,
                 fmt_bytes(d.ds_fanout_bytes as f64)
+            );
+        }
+        h.push_str("</table>");
+        h.push_str(
+            "<h3>By commit kind (per commit)</h3><table><tr><th>kind</th><th>commits</th>\
+             <th>committer</th><th>all receivers</th><th>joiners</th>\
+             <th>measured committer</th><th>measured all receivers</th></tr>",
+        );
+        for (kind, kc) in p.kinds.iter().filter(|(_, k)| k.commits > 0) {
+            let per = |s: f64| format!("{:.3} ms", s / kc.commits as f64 * 1e3);
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+                 <td>{}</td></tr>",
+                esc(kind),
+                kc.commits,
+                per(kc.roles.committer.cpu_s),
+                per(kc.roles.receivers.cpu_s),
+                per(kc.roles.joiners.cpu_s),
+                per(kc.roles.committer.measured_cpu_s),
+                per(kc.roles.receivers.measured_cpu_s),
             );
         }
         h.push_str("</table>");

@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use canopy_workloads::churn::{builtin, Workload, BUILTIN_NAMES, DAY};
 
+use crate::costs::{calibrate, Calibration, CostProfile, LoadSource, ProfileUsed};
+
 pub use report::Report;
 pub use sim::{simulate, SimOptions};
 
@@ -72,6 +74,14 @@ pub struct PlanArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Cost profile (written by `canopy calibrate`, on this host or another device) that
+    /// prices the engine's exact counts; default: a quick calibration on this host at the
+    /// start.
+    #[arg(long)]
+    pub profile: Option<PathBuf>,
+    /// Where the load average is read (`/proc/loadavg`; tests plant a value).
+    #[arg(skip)]
+    pub load: LoadSource,
 }
 
 /// Arguments of `canopy merge`.
@@ -86,6 +96,10 @@ pub struct MergeArgs {
     /// Name in the output file name (default: the first point's workload name).
     #[arg(long)]
     pub name: Option<String>,
+    /// Merge runs measured on different hosts (CPU model or core count): their latency
+    /// histograms and measured CPU times are then not one machine's.
+    #[arg(long)]
+    pub allow_mixed_hosts: bool,
 }
 
 /// A shard: index `i` of `n`.
@@ -379,10 +393,21 @@ pub fn plan(args: &PlanArgs) -> Result<Report> {
         }
     };
     let mine = shard_jobs(jobs, shard);
+    let profile = profile_for(args)?;
+    if !args.quiet {
+        eprintln!(
+            "cost profile: {} ({}, {} build)",
+            profile.source,
+            profile.profile.host.label(),
+            profile.profile.host.build_profile
+        );
+    }
     let opts = SimOptions {
         receivers: args.receivers,
         joiners: args.joiners,
         progress: !args.quiet,
+        profile,
+        load: args.load.clone(),
     };
     let mut runs = Vec::new();
     for (k, job) in mine.iter().enumerate() {
@@ -425,11 +450,73 @@ pub fn plan(args: &PlanArgs) -> Result<Report> {
         None => base,
     };
     for p in &report.points {
-        println!("{}", report::summary_table(p)?);
+        println!("{}", report::summary_table(&report, p)?);
     }
     let (json, html) = write_report(&report, &args.out, &stem)?;
     eprintln!("wrote {} and {}", json.display(), html.display());
     Ok(report)
+}
+
+/// The profile `args` ask for: the file given with `--profile`, or a quick calibration on
+/// this host now.
+pub fn profile_for(args: &PlanArgs) -> Result<ProfileUsed> {
+    Ok(match &args.profile {
+        Some(path) => ProfileUsed {
+            source: path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into(),
+            ),
+            profile: CostProfile::load(path)?,
+        },
+        None => {
+            let provider = canopy_engine::crypto::Provider::new(
+                canopy_engine::crypto::CipherSuite::Mls128X25519Aes128GcmSha256Ed25519,
+            );
+            ProfileUsed {
+                source: crate::costs::CALIBRATED_AT_START.into(),
+                profile: calibrate(&provider, &Calibration::QUICK, &args.load)
+                    .context("calibrating the cost profile")?,
+            }
+        }
+    })
+}
+
+/// Refuse to merge runs measured on different hosts (CPU model or logical cores) unless
+/// `allow`: their latency histograms and measured CPU times would mix two machines. Returns
+/// whether hosts are mixed.
+fn check_hosts(files: &[PathBuf], reports: &[Report], allow: bool) -> Result<bool> {
+    let mut first: Option<(&PathBuf, &crate::costs::HostInfo)> = None;
+    let mut mixed = false;
+    for (f, r) in files.iter().zip(reports) {
+        if r.mixed_hosts {
+            mixed = true;
+        }
+        for run in &r.runs {
+            let Some((f0, h0)) = first else {
+                first = Some((f, &run.host));
+                continue;
+            };
+            if h0.same_machine(&run.host) {
+                continue;
+            }
+            if !allow {
+                bail!(
+                    "{} was measured on {} and {} on {}: their latency histograms and \
+                     measured CPU times are not comparable (pass --allow-mixed-hosts to merge \
+                     them anyway)",
+                    f0.display(),
+                    h0.label(),
+                    f.display(),
+                    run.host.label()
+                );
+            }
+            mixed = true;
+        }
+    }
+    if mixed {
+        eprintln!("warning: merging runs measured on different hosts (--allow-mixed-hosts)");
+    }
+    Ok(mixed)
 }
 
 /// `canopy merge`.
@@ -438,11 +525,25 @@ pub fn merge(args: &MergeArgs) -> Result<Report> {
     for f in &args.files {
         let text =
             std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+        let header: report::Header =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", f.display()))?;
+        ensure!(
+            header.schema == report::SCHEMA && header.schema_version == report::SCHEMA_VERSION,
+            "{}: schema {} v{}, expected {} v{} (reports of other versions price CPU \
+             differently and cannot be merged)",
+            f.display(),
+            header.schema,
+            header.schema_version,
+            report::SCHEMA,
+            report::SCHEMA_VERSION
+        );
         let r: Report =
             serde_json::from_str(&text).with_context(|| format!("parsing {}", f.display()))?;
         reports.push(r);
     }
-    let merged = report::merge(reports)?;
+    let mixed = check_hosts(&args.files, &reports, args.allow_mixed_hosts)?;
+    let mut merged = report::merge(reports)?;
+    merged.mixed_hosts = mixed;
     let name = match &args.name {
         Some(n) => n.clone(),
         None => merged
@@ -452,7 +553,7 @@ pub fn merge(args: &MergeArgs) -> Result<Report> {
             .unwrap_or_else(|| "merged".into()),
     };
     for p in &merged.points {
-        println!("{}", report::summary_table(p)?);
+        println!("{}", report::summary_table(&merged, p)?);
     }
     let stem = format!("plan-{name}-merged-{}", report::now_stamp());
     let (json, html) = write_report(&merged, &args.out, &stem)?;

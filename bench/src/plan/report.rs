@@ -16,21 +16,28 @@ use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer}
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use crate::costs::{add_work, CostProfile, HostInfo, ProfileUsed, Work};
+
 /// Name of the schema.
 pub const SCHEMA: &str = "canopy-plan";
 
-/// Version of the schema: bumped on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of the schema: bumped on any incompatible change. Version 2: the CPU figures
+/// (`committer_cpu_s`, `joiners_cpu_s`, `member_cpu_s`) are exact counts × a cost profile
+/// instead of wall-clock times, and every run records its host and profile.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// How member costs are obtained (copied into every run).
 pub const METHOD: &str = "Every commit is created for real by its committer (one group state handed to \
-whichever member commits, with that member's own keys) and its creation time is measured. A uniform \
-random sample of online members (the receivers) processes every commit in full; each must reach the \
-committer's epoch authenticator. CPU for all members = committer's measured time + for each commit \
-the mean processing time of the sampled receivers x the members that process it (all members \
-after the commit except the committer and the members it added; long-offline members count, they \
-process the backlog when they return) + joiners x the mean time of the sampled real joins (spread \
-evenly over the run). Seal counts and resolution sizes are recomputed from the tree for every commit \
+whichever member commits, with that member's own keys), with the engine's exact primitive counts \
+read around it. A uniform random sample of online members (the receivers) processes every commit in \
+full; each must reach the committer's epoch authenticator. Work of all members = committer's exact \
+counts + for each commit the mean counts of the sampled receivers x the members that process it (all \
+members after the commit except the committer and the members it added; long-offline members count, \
+they process the backlog when they return) + joiners x the mean counts of the sampled real joins \
+(spread evenly over the run). The headline CPU figures are that work priced by a cost profile \
+(counts x nanoseconds per primitive, calibrated on this host at the start or given with --profile); \
+the process CPU time measured around each operation (all threads) is extrapolated the same way and \
+shown apart as measured. Seal counts and resolution sizes are recomputed from the tree for every commit \
 and must equal the engine's counts and the crypto provider's X25519 counter.";
 
 /// Encode a histogram: V2 with DEFLATE, base64. (Files written with uncompressed V2 still
@@ -66,6 +73,16 @@ pub fn hist_merge<'a>(items: impl IntoIterator<Item = &'a String>) -> Result<Str
     hist_encode(&acc)
 }
 
+/// The first fields of a result file, read before the rest to refuse other versions with a
+/// clear message.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Header {
+    /// [`SCHEMA`] for a plan report.
+    pub schema: String,
+    /// Its version.
+    pub schema_version: u32,
+}
+
 /// A result file: one or more runs, and per sweep point the runs merged.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Report {
@@ -85,6 +102,10 @@ pub struct Report {
     pub runs: Vec<Run>,
     /// Per sweep point (workload without its seed), the runs merged.
     pub points: Vec<Point>,
+    /// Whether `canopy merge --allow-mixed-hosts` merged runs measured on different hosts
+    /// (their measured times and latency histograms are then not one machine's).
+    #[serde(default)]
+    pub mixed_hosts: bool,
 }
 
 /// One simulation.
@@ -106,6 +127,80 @@ pub struct Run {
     pub days: Vec<Day>,
     /// Per-commit series (columns).
     pub commits: CommitSeries,
+    /// The host the run was measured on.
+    pub host: HostInfo,
+    /// The cost profile that priced the run's work.
+    pub profile: ProfileUsed,
+    /// Work and CPU by commit kind (`update`, `add`, `remove`, `mixed`), over the run.
+    pub kinds: BTreeMap<String, KindCost>,
+}
+
+/// One role's work: the engine's exact counts (for receivers and joiners extrapolated from
+/// the samples to every member), their cost under the profile, and the measured CPU time.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct RoleCost {
+    /// Engine counts by counter name.
+    pub counts: Work,
+    /// Σ counts × the profile's cost per unit, seconds.
+    pub cpu_s: f64,
+    /// Process CPU time (all threads) measured around the operations, extrapolated the
+    /// same way, seconds.
+    pub measured_cpu_s: f64,
+}
+
+impl RoleCost {
+    /// Add `scale` × (`work`, priced by `profile`, and `measured_s`).
+    pub fn add(&mut self, work: &Work, scale: f64, measured_s: f64, profile: &CostProfile) {
+        add_work(&mut self.counts, work, scale);
+        self.cpu_s += profile.ns(work) * 1e-9 * scale;
+        self.measured_cpu_s += measured_s * scale;
+    }
+
+    /// Add another role's figures.
+    pub fn absorb(&mut self, other: &RoleCost, scale: f64) {
+        add_work(&mut self.counts, &other.counts, scale);
+        self.cpu_s += other.cpu_s * scale;
+        self.measured_cpu_s += other.measured_cpu_s * scale;
+    }
+}
+
+/// The roles: the committers, every member processing commits (extrapolated from the
+/// sampled receivers), the joiners (extrapolated from the sampled joins).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Roles {
+    /// Committers: exact, every commit was made for real.
+    pub committer: RoleCost,
+    /// Every member that processes a commit.
+    pub receivers: RoleCost,
+    /// Every joiner.
+    pub joiners: RoleCost,
+}
+
+impl Roles {
+    /// Σ over the roles of the profile-based CPU seconds.
+    pub fn cpu_s(&self) -> f64 {
+        self.committer.cpu_s + self.receivers.cpu_s + self.joiners.cpu_s
+    }
+
+    /// Σ over the roles of the measured CPU seconds.
+    pub fn measured_cpu_s(&self) -> f64 {
+        self.committer.measured_cpu_s + self.receivers.measured_cpu_s + self.joiners.measured_cpu_s
+    }
+
+    fn absorb(&mut self, other: &Roles, scale: f64) {
+        self.committer.absorb(&other.committer, scale);
+        self.receivers.absorb(&other.receivers, scale);
+        self.joiners.absorb(&other.joiners, scale);
+    }
+}
+
+/// The commits of one kind and their work.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct KindCost {
+    /// Commits of this kind.
+    pub commits: u64,
+    /// Their work by role.
+    pub roles: Roles,
 }
 
 /// Sampling of the run.
@@ -182,12 +277,17 @@ pub struct Day {
     pub blank_fraction_mean: f64,
     /// Max over the day's commits.
     pub blank_fraction_max: f64,
-    /// CPU seconds of the committers (measured).
+    /// CPU seconds of the committers (profile-based: exact counts × the profile).
     pub committer_cpu_s: f64,
-    /// CPU seconds of the joiners (extrapolated).
+    /// CPU seconds of the joiners (profile-based, extrapolated).
     pub joiners_cpu_s: f64,
-    /// CPU seconds of all members: committers + processing (extrapolated) + joiners.
+    /// CPU seconds of all members (profile-based): committers + processing (extrapolated) +
+    /// joiners.
     pub member_cpu_s: f64,
+    /// All members' measured CPU seconds (process CPU time, extrapolated the same way).
+    pub measured_member_cpu_s: f64,
+    /// The day's work by role: counts, profile-based and measured CPU.
+    pub roles: Roles,
     /// Bytes the delivery service sends: each commit to every other member, each Welcome
     /// to each joiner (and the tree, when Welcomes do not carry it).
     pub ds_fanout_bytes: u64,
@@ -206,10 +306,19 @@ pub struct Day {
 pub struct CommitSeries {
     /// Seconds since the start.
     pub time_s: Vec<f64>,
-    /// Creation time (ns).
+    /// Creation latency (wall-clock ns).
     pub create_ns: Vec<u64>,
-    /// Mean processing time of the sampled receivers (ns; 0 if none).
+    /// Mean processing latency of the sampled receivers (wall-clock ns; 0 if none).
     pub process_ns: Vec<u64>,
+    /// Creation cost under the profile (ns).
+    pub create_cost_ns: Vec<u64>,
+    /// Mean processing cost of the sampled receivers under the profile (ns; the previous
+    /// commit's if none processed this one).
+    pub process_cost_ns: Vec<u64>,
+    /// Measured process CPU time of the creation (ns, all threads).
+    pub create_cpu_ns: Vec<u64>,
+    /// Mean measured process CPU time of the sampled receivers' processing (ns).
+    pub process_cpu_ns: Vec<u64>,
     /// HPKE seals.
     pub hpke_seals: Vec<u64>,
     /// Commit bytes.
@@ -220,23 +329,54 @@ pub struct CommitSeries {
     pub members: Vec<u64>,
 }
 
+/// One commit's figures for [`CommitSeries::push`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CommitFigures {
+    /// Seconds since the start.
+    pub time: f64,
+    /// Creation latency (wall-clock ns).
+    pub create_ns: u64,
+    /// Mean sampled processing latency (wall-clock seconds), if any receiver processed it.
+    pub process_mean_s: Option<f64>,
+    /// Creation cost under the profile (ns).
+    pub create_cost_ns: f64,
+    /// Mean processing cost under the profile (ns).
+    pub process_cost_ns: f64,
+    /// Measured process CPU time of the creation (ns).
+    pub create_cpu_ns: u64,
+    /// Mean measured process CPU time of the processing (ns).
+    pub process_cpu_ns: f64,
+    /// HPKE seals.
+    pub seals: u64,
+    /// Commit bytes.
+    pub bytes: u64,
+    /// Blank fraction after the commit.
+    pub blank: f64,
+    /// Members after the commit.
+    pub members: u64,
+}
+
 impl CommitSeries {
     /// Append one commit.
-    #[allow(clippy::too_many_arguments)]
-    pub fn push(
-        &mut self,
-        time: f64,
-        create_ns: u64,
-        process_mean_s: Option<f64>,
-        seals: u64,
-        bytes: u64,
-        blank: f64,
-        members: u64,
-    ) {
+    pub fn push(&mut self, c: &CommitFigures) {
+        let CommitFigures {
+            time,
+            create_ns,
+            process_mean_s,
+            seals,
+            bytes,
+            blank,
+            members,
+            ..
+        } = *c;
         self.time_s.push(time);
         self.create_ns.push(create_ns);
         self.process_ns
             .push(process_mean_s.map_or(0, |s| (s * 1e9) as u64));
+        self.create_cost_ns.push(c.create_cost_ns.round() as u64);
+        self.process_cost_ns.push(c.process_cost_ns.round() as u64);
+        self.create_cpu_ns.push(c.create_cpu_ns);
+        self.process_cpu_ns.push(c.process_cpu_ns.round() as u64);
         self.hpke_seals.push(seals);
         self.bytes.push(bytes);
         self.blank_fraction.push(blank);
@@ -261,6 +401,8 @@ pub struct Point {
     pub percentiles: BTreeMap<String, Percentiles>,
     /// Days merged over the runs: every figure the mean over the runs, histograms merged.
     pub days: Vec<Day>,
+    /// Work and CPU by commit kind, summed over the runs.
+    pub kinds: BTreeMap<String, KindCost>,
 }
 
 /// The percentiles of one histogram, in its unit (ns, bytes or a count).
@@ -342,6 +484,7 @@ pub fn assemble(kind: &str, shards: Vec<[u32; 2]>, mut runs: Vec<Run>) -> Result
         shards,
         runs,
         points,
+        mixed_hosts: false,
     })
 }
 
@@ -400,12 +543,24 @@ fn merge_point(key: String, runs: &[Run]) -> Result<Point> {
         m.committer_cpu_s = mean(|x| x.committer_cpu_s);
         m.joiners_cpu_s = mean(|x| x.joiners_cpu_s);
         m.member_cpu_s = mean(|x| x.member_cpu_s);
+        m.measured_member_cpu_s = mean(|x| x.measured_member_cpu_s);
+        for x in &those {
+            m.roles.absorb(&x.roles, 1.0 / k);
+        }
         m.ds_fanout_bytes = mean_count(|x| x.ds_fanout_bytes);
         m.hpke_seals = mean_count(|x| x.hpke_seals);
         m.commit_bytes = mean_count(|x| x.commit_bytes);
         m.create_ns = hist_merge(those.iter().map(|x| &x.create_ns))?;
         m.process_ns = hist_merge(those.iter().map(|x| &x.process_ns))?;
         days.push(m);
+    }
+    let mut kinds: BTreeMap<String, KindCost> = BTreeMap::new();
+    for r in runs {
+        for (name, kc) in &r.kinds {
+            let acc = kinds.entry(name.clone()).or_default();
+            acc.commits += kc.commits;
+            acc.roles.absorb(&kc.roles, 1.0);
+        }
     }
     let percentiles = histograms
         .iter()
@@ -418,6 +573,7 @@ fn merge_point(key: String, runs: &[Run]) -> Result<Point> {
         histograms,
         percentiles,
         days,
+        kinds,
     })
 }
 
@@ -528,8 +684,8 @@ pub fn fmt_bytes(b: f64) -> String {
     }
 }
 
-/// The summary table of one point, as text.
-pub fn summary_table(p: &Point) -> Result<String> {
+/// The summary table of one point of `report`, as text.
+pub fn summary_table(report: &Report, p: &Point) -> Result<String> {
     use std::fmt::Write as _;
     let mut out = String::new();
     let t = &p.totals;
@@ -550,10 +706,11 @@ pub fn summary_table(p: &Point) -> Result<String> {
         "{:<30} {:>11} {:>11} {:>11} {:>11} {:>8}",
         "metric", "p50", "p90", "p99", "max", "count"
     )?;
+    // The latency rows are wall-clock times on the measuring host (see the host line).
     let rows: [(&str, &str, bool); 10] = [
-        ("commit create", "commit_create_ns", true),
-        ("commit process (per member)", "commit_process_ns", true),
-        ("join", "join_ns", true),
+        ("commit create (latency)", "commit_create_ns", true),
+        ("commit process (latency)", "commit_process_ns", true),
+        ("join (latency)", "join_ns", true),
         ("commit bytes", "commit_bytes", false),
         (
             "Welcome bytes (with tree)",
@@ -627,23 +784,85 @@ pub fn summary_table(p: &Point) -> Result<String> {
     writeln!(out)?;
     let days = p.days.len().max(1) as f64;
     let sum = |f: fn(&Day) -> f64| p.days.iter().map(f).sum::<f64>();
-    let committer = sum(|d| d.committer_cpu_s);
-    let members = sum(|d| d.member_cpu_s);
     let fanout = sum(|d| d.ds_fanout_bytes as f64);
     let runs = p.seeds.len().max(1) as f64;
+    let point_runs: Vec<&Run> = report
+        .runs
+        .iter()
+        .filter(|r| point_key(&r.workload) == p.key)
+        .collect();
+    let mut sources: Vec<String> = point_runs
+        .iter()
+        .map(|r| {
+            format!(
+                "{} ({}, {} build, {})",
+                r.profile.source,
+                r.profile.profile.host.label(),
+                r.profile.profile.host.build_profile,
+                r.profile.profile.date
+            )
+        })
+        .collect();
+    sources.dedup();
+    let mut threads: Vec<String> = point_runs
+        .iter()
+        .map(|r| format!("{}, {} rayon threads", r.host.label(), r.host.rayon_threads))
+        .collect();
+    threads.dedup();
     writeln!(
         out,
-        "per day (mean over {} days{}): CPU committers {:.2} s, all members {:.1} s; DS fan-out {}",
+        "CPU per day (mean over {} days{}), profile-based: exact engine counts x cost profile {}",
         p.days.len(),
         if runs > 1.0 {
             ", each day the mean over runs"
         } else {
             ""
         },
-        committer / days,
-        members / days,
-        fmt_bytes(fanout / days)
+        sources.join("; ")
     )?;
+    writeln!(
+        out,
+        "  committers {:.2} s, receivers (every member processing) {:.1} s, joiners {:.1} s, \
+         all members {:.1} s",
+        sum(|d| d.roles.committer.cpu_s) / days,
+        sum(|d| d.roles.receivers.cpu_s) / days,
+        sum(|d| d.roles.joiners.cpu_s) / days,
+        sum(|d| d.member_cpu_s) / days,
+    )?;
+    writeln!(
+        out,
+        "  measured apart (process CPU time, all threads; {}): committers {:.2} s, receivers \
+         {:.1} s, joiners {:.1} s, all members {:.1} s",
+        threads.join("; "),
+        sum(|d| d.roles.committer.measured_cpu_s) / days,
+        sum(|d| d.roles.receivers.measured_cpu_s) / days,
+        sum(|d| d.roles.joiners.measured_cpu_s) / days,
+        sum(|d| d.measured_member_cpu_s) / days,
+    )?;
+    for (kind, kc) in p.kinds.iter().filter(|(_, k)| k.commits > 0) {
+        let n = kc.commits as f64;
+        writeln!(
+            out,
+            "  {kind:<7} {:>6} commits: per commit, profile-based: committer {}, all receivers \
+             {}, joiners {}; measured: committer {}",
+            kc.commits,
+            fmt_ns((kc.roles.committer.cpu_s / n * 1e9) as u64),
+            fmt_ns((kc.roles.receivers.cpu_s / n * 1e9) as u64),
+            fmt_ns((kc.roles.joiners.cpu_s / n * 1e9) as u64),
+            fmt_ns((kc.roles.committer.measured_cpu_s / n * 1e9) as u64),
+        )?;
+    }
+    writeln!(out, "DS fan-out per day {}", fmt_bytes(fanout / days))?;
+    for r in &point_runs {
+        for w in r
+            .host
+            .warnings
+            .iter()
+            .chain(&r.profile.profile.host.warnings)
+        {
+            writeln!(out, "warning (seed {}): {w}", r.workload.seed)?;
+        }
+    }
     let peak = p
         .days
         .iter()
@@ -651,7 +870,7 @@ pub fn summary_table(p: &Point) -> Result<String> {
     if let Some(d) = peak {
         writeln!(
             out,
-            "busiest day {}: all members {:.1} CPU-s ({:.3} CPU-s per member), DS fan-out {}",
+            "busiest day {}: all members {:.1} CPU-s profile-based ({:.3} per member), DS fan-out {}",
             d.day,
             d.member_cpu_s,
             d.member_cpu_s / d.members_end.max(1) as f64,

@@ -18,7 +18,12 @@
 //! equal the engine's [`OpCounts`](canopy_engine::group::OpCounts) and the X25519 counter of
 //! the crypto provider.
 //!
-//! Timing covers engine work only: `Group::commit`, `Group::process`, `Group::join`.
+//! Only engine work is measured: `Group::commit`, `Group::process`, `Group::join`. Around
+//! each the engine's exact counters are read (the counters are process-wide and the
+//! simulation is sequential, so the difference is exactly the operation's work on all
+//! threads), along with the process's CPU time (all threads) and the wall-clock latency.
+//! The counts priced by the cost profile give the headline CPU figures; the measured CPU
+//! time is reported apart, and the latencies fill the latency histograms.
 
 use canopy_engine::JoinOptions;
 use canopy_engine::{PathPolicy, TreeDelivery};
@@ -48,7 +53,10 @@ use hdrhistogram::Histogram;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
-use super::report::{hist_encode, CommitSeries, Day, Run, Sampling, Totals, METHOD};
+use super::report::{
+    hist_encode, CommitFigures, CommitSeries, Day, KindCost, Run, Sampling, Totals, METHOD,
+};
+use crate::costs::{add_counts, process_cpu_ns, HostInfo, LoadSource, ProfileUsed, Work};
 
 /// Sampling and display options of one simulation.
 #[derive(Debug, Clone)]
@@ -59,6 +67,10 @@ pub struct SimOptions {
     pub joiners: usize,
     /// Draw a progress bar on stderr.
     pub progress: bool,
+    /// The cost profile that prices the engine's counts.
+    pub profile: ProfileUsed,
+    /// Where the host's load average is read (at the start and the end of the run).
+    pub load: LoadSource,
 }
 
 /// Per-day accumulators.
@@ -66,8 +78,6 @@ struct DayAcc {
     day: Day,
     create: Histogram<u64>,
     process: Histogram<u64>,
-    /// Σ over commits of mean sampled process seconds × members that process it.
-    process_cpu_s: f64,
     joiners: u64,
     blank_sum: f64,
 }
@@ -272,7 +282,24 @@ struct Sim<'a> {
     series: CommitSeries,
     next_join_sample: f64,
     join_sample_every: f64,
-    last_process_mean: Option<f64>,
+    last_process: Option<ProcessMean>,
+    /// Work by commit kind ([`COMMIT_KINDS`]) and the joiners of each kind's commits.
+    kinds: [KindCost; 4],
+    kind_joiners: [u64; 4],
+    /// Σ over the sampled joins of their counts and measured CPU time.
+    join_work: Work,
+    join_cpu_ns: u64,
+}
+
+/// The sampled receivers' mean processing of one commit.
+#[derive(Debug, Clone)]
+struct ProcessMean {
+    /// Wall-clock seconds.
+    wall_s: f64,
+    /// Process CPU nanoseconds.
+    cpu_ns: f64,
+    /// Engine counts.
+    work: Work,
 }
 
 impl Sim<'_> {
@@ -433,9 +460,9 @@ impl Sim<'_> {
         let placed = self.apply_membership(&made)?;
         let seals = self.check_seals(&made, &placed)?;
         let sizes = self.measure_messages(&made)?;
-        let process_mean = self.deliver(&made, &sizes)?;
+        let process = self.deliver(&made, &sizes)?;
         self.sample_join(&made, &sizes)?;
-        self.record(&made, seals, &sizes, process_mean)
+        self.record(&made, seals, &sizes, process)
     }
 
     /// Phase 1: the planned commit against the current membership. Owns the choice of
@@ -526,6 +553,7 @@ impl Sim<'_> {
                 TreeDelivery::OutOfBand
             });
         let before = counters::snapshot();
+        let cpu0 = process_cpu_ns();
         let t0 = Instant::now();
         let out = self
             .carrier
@@ -534,6 +562,7 @@ impl Sim<'_> {
             .commit(&options)
             .with_context(|| format!("commit by {:?} at t={:.0}s", r.committer, c.time))?;
         let create = t0.elapsed();
+        let create_cpu_ns = process_cpu_ns().saturating_sub(cpu0);
         let primitive = counters::snapshot() - before;
         Ok(Made {
             time: c.time,
@@ -551,6 +580,7 @@ impl Sim<'_> {
             kps,
             out,
             create,
+            create_cpu_ns,
             primitive,
         })
     }
@@ -738,9 +768,12 @@ impl Sim<'_> {
     /// Phase 6: the fan-out to the sampled receivers. Owns the receivers: each processes the
     /// commit (timed) and must reach the committer's epoch authenticator; a removed receiver
     /// is replaced by a random online member built from the key store. Returns the mean
-    /// processing time of this commit (or of the last commit that had one).
-    fn deliver(&mut self, made: &Made, messages: &Messages) -> Result<Option<f64>> {
+    /// processing (latency, CPU time, counts) of this commit, or of the last commit that had
+    /// one.
+    fn deliver(&mut self, made: &Made, messages: &Messages) -> Result<Option<ProcessMean>> {
         let mut process_sum = Duration::ZERO;
+        let mut cpu_sum = 0u64;
+        let mut work_sum = Work::new();
         let mut process_n = 0u32;
         let mut i = 0;
         while i < self.receivers.len() {
@@ -751,11 +784,15 @@ impl Sim<'_> {
                 i += 1;
                 continue;
             }
+            let before = counters::snapshot();
+            let cpu0 = process_cpu_ns();
             let t0 = Instant::now();
             let outcome = r.group.process(&made.out.commit).with_context(|| {
                 format!("receiver {:?} processing t={:.0}s", r.member, made.time)
             })?;
             let dt = t0.elapsed();
+            let cpu = process_cpu_ns().saturating_sub(cpu0);
+            let work = counters::snapshot() - before;
             match outcome {
                 ProcessOutcome::Committed { .. } => {
                     ensure!(
@@ -770,6 +807,8 @@ impl Sim<'_> {
                     rec(&mut self.h_process_kind[made.kind], dt.as_nanos() as u64)?;
                     rec(&mut self.day(made.time).process, dt.as_nanos() as u64)?;
                     process_sum += dt;
+                    cpu_sum += cpu;
+                    add_counts(&mut work_sum, &work, 1.0);
                     process_n += 1;
                     i += 1;
                 }
@@ -795,12 +834,19 @@ impl Sim<'_> {
             self.receivers.push(Receiver { member: m, group });
         }
         Ok(if process_n > 0 {
-            let m = process_sum.as_secs_f64() / f64::from(process_n);
-            self.last_process_mean = Some(m);
+            let n = f64::from(process_n);
+            let mut work = Work::new();
+            crate::costs::add_work(&mut work, &work_sum, 1.0 / n);
+            let m = ProcessMean {
+                wall_s: process_sum.as_secs_f64() / n,
+                cpu_ns: cpu_sum as f64 / n,
+                work,
+            };
+            self.last_process = Some(m.clone());
             Some(m)
         } else {
             self.totals.commits_without_sample += 1;
-            self.last_process_mean
+            self.last_process.clone()
         })
     }
 
@@ -824,6 +870,8 @@ impl Sim<'_> {
         } else {
             messages.tree_bytes.as_deref()
         };
+        let before = counters::snapshot();
+        let cpu0 = process_cpu_ns();
         let t0 = Instant::now();
         let g = Group::join(
             self.provider,
@@ -834,6 +882,8 @@ impl Sim<'_> {
         )
         .with_context(|| format!("sampled join of {:?}", made.adds[pick]))?;
         let dt = t0.elapsed();
+        self.join_cpu_ns += process_cpu_ns().saturating_sub(cpu0);
+        add_counts(&mut self.join_work, &(counters::snapshot() - before), 1.0);
         ensure!(
             g.epoch_authenticator().as_bytes() == messages.epoch_authenticator.as_slice(),
             "joiner {:?} disagrees with the committer",
@@ -845,16 +895,22 @@ impl Sim<'_> {
     }
 
     /// Phase 8: the record. Owns the creation-time histograms, the tree's health (blank
-    /// fraction), the day's accounting (commits, membership, CPU-seconds of the committer and
-    /// of every member that processes the commit, fan-out, seals, bytes), the run's totals and
-    /// the per-commit series.
+    /// fraction), the day's accounting (commits, membership, the work of the committer and of
+    /// every member that processes the commit, priced and measured, fan-out, seals, bytes),
+    /// the work by commit kind, the run's totals and the per-commit series.
     fn record(
         &mut self,
         made: &Made,
         seals: u64,
         messages: &Messages,
-        process_mean: Option<f64>,
+        process: Option<ProcessMean>,
     ) -> Result<()> {
+        let profile = &self.opts.profile.profile;
+        let mut committer_work = Work::new();
+        add_counts(&mut committer_work, &made.primitive, 1.0);
+        let create_cpu_s = made.create_cpu_ns as f64 * 1e-9;
+        let process_work = process.as_ref().map(|p| p.work.clone()).unwrap_or_default();
+        let process_cpu_s = process.as_ref().map_or(0.0, |p| p.cpu_ns * 1e-9);
         let blank = blank_fraction(self.tree());
         let members = self.leaf_of.len() as u64;
         let processors = members - 1 - made.adds.len() as u64;
@@ -871,27 +927,47 @@ impl Sim<'_> {
         day.day.blank_fraction_end = blank;
         day.day.blank_fraction_max = day.day.blank_fraction_max.max(blank);
         day.blank_sum += blank;
-        day.day.committer_cpu_s += made.create.as_secs_f64();
-        day.process_cpu_s += process_mean.unwrap_or(0.0) * processors as f64;
+        day.day
+            .roles
+            .committer
+            .add(&committer_work, 1.0, create_cpu_s, profile);
+        day.day
+            .roles
+            .receivers
+            .add(&process_work, processors as f64, process_cpu_s, profile);
         day.joiners += made.adds.len() as u64;
         day.day.ds_fanout_bytes += messages.fanout;
         day.day.hpke_seals += seals;
         day.day.commit_bytes += messages.commit_bytes;
+
+        let kind = &mut self.kinds[made.kind];
+        kind.commits += 1;
+        kind.roles
+            .committer
+            .add(&committer_work, 1.0, create_cpu_s, profile);
+        kind.roles
+            .receivers
+            .add(&process_work, processors as f64, process_cpu_s, profile);
+        self.kind_joiners[made.kind] += made.adds.len() as u64;
 
         self.totals.commits += 1;
         self.totals.update_commits += u64::from(made.is_update);
         self.totals.adds += made.adds.len() as u64;
         self.totals.removes += made.removes.len() as u64;
         self.totals.hpke_seals += seals;
-        self.series.push(
-            made.time,
+        self.series.push(&CommitFigures {
+            time: made.time,
             create_ns,
-            process_mean,
+            process_mean_s: process.as_ref().map(|p| p.wall_s),
+            create_cost_ns: profile.ns(&committer_work),
+            process_cost_ns: profile.ns(&process_work),
+            create_cpu_ns: made.create_cpu_ns,
+            process_cpu_ns: process.as_ref().map_or(0.0, |p| p.cpu_ns),
             seals,
-            messages.commit_bytes,
+            bytes: messages.commit_bytes,
             blank,
             members,
-        );
+        });
         Ok(())
     }
 }
@@ -930,8 +1006,10 @@ struct Made {
     /// The joiners' KeyPackages and their secrets, in the order of `adds`.
     kps: Vec<(KeyPackage, KeyPackageSecrets)>,
     out: CommitOutput,
-    /// Time of `Group::commit`.
+    /// Wall-clock time of `Group::commit`.
     create: Duration,
+    /// Process CPU time of `Group::commit` (all threads), ns.
+    create_cpu_ns: u64,
     /// Primitives counted during `Group::commit`.
     primitive: counters::Counts,
 }
@@ -951,6 +1029,7 @@ struct Messages {
 pub fn simulate(w: &Workload, trace_ops: Option<&[Op]>, opts: &SimOptions) -> Result<Run> {
     w.validate()?;
     let wall = Instant::now();
+    let mut host = HostInfo::probe(&opts.load);
     let kind = w.state_kind()?;
     // Fixed clock: lifetimes are checked against the start, whatever day the run is on.
     let now = 1_800_000_000 - 1_800_000_000 % 86_400;
@@ -1031,7 +1110,6 @@ pub fn simulate(w: &Workload, trace_ops: Option<&[Op]>, opts: &SimOptions) -> Re
                 },
                 create: hist(),
                 process: hist(),
-                process_cpu_s: 0.0,
                 joiners: 0,
                 blank_sum: 0.0,
             })
@@ -1051,7 +1129,11 @@ pub fn simulate(w: &Workload, trace_ops: Option<&[Op]>, opts: &SimOptions) -> Re
         series: CommitSeries::default(),
         next_join_sample: 0.0,
         join_sample_every: w.days * DAY / opts.joiners.max(1) as f64,
-        last_process_mean: None,
+        last_process: None,
+        kinds: Default::default(),
+        kind_joiners: [0; 4],
+        join_work: Work::new(),
+        join_cpu_ns: 0,
     };
     // Receivers: uniform among online devices.
     let start_blank = blank_fraction(sim.tree());
@@ -1079,12 +1161,15 @@ pub fn simulate(w: &Workload, trace_ops: Option<&[Op]>, opts: &SimOptions) -> Re
     }
     bar.finish();
 
-    // Joins: every joiner's cost from the mean sampled join.
-    let join_mean = if sim.h_join.is_empty() {
-        None
-    } else {
-        Some(sim.h_join.mean() / 1e9)
-    };
+    // Joins: every joiner's work from the mean sampled join.
+    let profile = &opts.profile.profile;
+    let joins = sim.totals.joins_sampled;
+    let mut join_work = Work::new();
+    let mut join_cpu_s = 0.0;
+    if joins > 0 {
+        crate::costs::add_work(&mut join_work, &sim.join_work, 1.0 / joins as f64);
+        join_cpu_s = sim.join_cpu_ns as f64 * 1e-9 / joins as f64;
+    }
     // Days without commits carry the previous day's membership and tree health.
     let mut prev_members = u64::from(w.members);
     let mut prev_blank = start_blank;
@@ -1101,8 +1186,13 @@ pub fn simulate(w: &Workload, trace_ops: Option<&[Op]>, opts: &SimOptions) -> Re
         }
         prev_members = d.members_end;
         prev_blank = d.blank_fraction_end;
-        d.joiners_cpu_s = join_mean.unwrap_or(0.0) * acc.joiners as f64;
-        d.member_cpu_s = d.committer_cpu_s + acc.process_cpu_s + d.joiners_cpu_s;
+        d.roles
+            .joiners
+            .add(&join_work, acc.joiners as f64, join_cpu_s, profile);
+        d.committer_cpu_s = d.roles.committer.cpu_s;
+        d.joiners_cpu_s = d.roles.joiners.cpu_s;
+        d.member_cpu_s = d.roles.cpu_s();
+        d.measured_member_cpu_s = d.roles.measured_cpu_s();
         d.create_ns = hist_encode(&acc.create)?;
         d.process_ns = hist_encode(&acc.process)?;
         days.push(d);
@@ -1138,6 +1228,15 @@ pub fn simulate(w: &Workload, trace_ops: Option<&[Op]>, opts: &SimOptions) -> Re
             hist_encode(&sim.h_process_kind[i])?,
         );
     }
+    let mut kinds = std::collections::BTreeMap::new();
+    for (i, name) in COMMIT_KINDS.iter().enumerate() {
+        let mut k = std::mem::take(&mut sim.kinds[i]);
+        k.roles
+            .joiners
+            .add(&join_work, sim.kind_joiners[i] as f64, join_cpu_s, profile);
+        kinds.insert(name.to_string(), k);
+    }
+    host.finish(&opts.load);
     Ok(Run {
         workload: w.clone(),
         trace: None,
@@ -1152,6 +1251,9 @@ pub fn simulate(w: &Workload, trace_ops: Option<&[Op]>, opts: &SimOptions) -> Re
         histograms,
         days,
         commits: sim.series,
+        host,
+        profile: opts.profile.clone(),
+        kinds,
     })
 }
 

@@ -1,0 +1,251 @@
+//! Measuring a cost profile on this host: one probe per counter, single-threaded, timed with
+//! the thread's CPU clock ([`thread_cpu_ns`]), several repetitions, the median.
+//!
+//! Each probe runs a primitive the way the engine calls it and reads the engine's counters
+//! around it. A probe usually increments other counters too (a signature hashes its message,
+//! an HPKE seal runs two X25519 operations, HKDF and AEAD): its counter's cost is the
+//! probe's time minus what those other counters cost, divided by its own count. The probes
+//! run in an order where every other counter a probe touches is already known, so
+//! Σ counts × costs reproduces each probe's own time exactly.
+
+use anyhow::{anyhow, ensure, Result};
+use canopy_engine::crypto::{awslc, OpenContext, Provider, SealContext};
+use canopy_engine::key_package::{default_lifetime, key_package_from_seed};
+use canopy_engine::metrics::{snapshot, Counts};
+use canopy_engine::tree::RatchetTree;
+
+use super::host::{thread_cpu_ns, HostInfo, LoadSource};
+use super::{unit_of, Cost, CostProfile, PROFILE_SCHEMA, PROFILE_VERSION};
+
+/// How long a calibration measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Calibration {
+    /// Repetitions of each probe; each cost is the median.
+    pub repetitions: u32,
+    /// Multiplies every probe's iteration count.
+    pub scale: u32,
+}
+
+impl Calibration {
+    /// The quick calibration `canopy plan` and `canopy compare` run at their start: a few
+    /// hundred milliseconds in a release build.
+    pub const QUICK: Calibration = Calibration {
+        repetitions: 5,
+        scale: 1,
+    };
+    /// `canopy calibrate`: longer probes, more repetitions (a few seconds).
+    pub const FULL: Calibration = Calibration {
+        repetitions: 9,
+        scale: 6,
+    };
+}
+
+/// Leaves of the tree the leaf-walk probe walks: large enough that the per-walk overhead is
+/// noise beside the per-slot cost.
+const WALK_LEAVES: u32 = 4096;
+
+/// One probe: `iterations` calls of `run` per repetition, for the cost of `counter`.
+struct Probe<'a> {
+    counter: &'static str,
+    iterations: u32,
+    run: Box<dyn FnMut() -> Result<()> + 'a>,
+}
+
+/// The median of `v` (not empty).
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Run `probe`: (median CPU ns per iteration, counts per iteration).
+fn run_probe(probe: &mut Probe<'_>, cal: &Calibration) -> Result<(f64, Vec<(&'static str, f64)>)> {
+    let n = probe.iterations.max(1) * cal.scale.max(1);
+    (probe.run)()?;
+    let mut times = Vec::with_capacity(cal.repetitions as usize);
+    let mut counts = Counts::default();
+    for _ in 0..cal.repetitions.max(1) {
+        let before = snapshot();
+        let t0 = thread_cpu_ns();
+        for _ in 0..n {
+            (probe.run)()?;
+        }
+        let t1 = thread_cpu_ns();
+        counts = snapshot() - before;
+        times.push(t1.saturating_sub(t0) as f64 / f64::from(n));
+    }
+    let per_iteration = counts
+        .fields()
+        .into_iter()
+        .map(|(k, v)| (k, v as f64 / f64::from(n)))
+        .collect();
+    Ok((median(times), per_iteration))
+}
+
+/// Measure every counter's cost on this host (single-threaded, thread CPU time). `load` is
+/// where the host's load average is read.
+pub fn calibrate(p: &Provider, cal: &Calibration, load: &LoadSource) -> Result<CostProfile> {
+    let mut host = HostInfo::probe(load);
+    let (sk, pk) = p.derive_hpke_key_pair(&[7; 32])?;
+    let (ssk, spk) = p.signature_key_pair_from_seed(&[8; 32])?;
+    let sig = p.sign_with_label(&ssk, b"label", b"content")?;
+    let mib = vec![0u8; 1 << 20];
+    // A tree of WALK_LEAVES occupied leaves, as a whole-tree walk meets in a full group.
+    let (kp, _) = key_package_from_seed(p, b"calibration", &[9; 32], default_lifetime(0))?;
+    let mut tree = RatchetTree::new(kp.leaf_node.clone(), p.hash_len());
+    for _ in 1..WALK_LEAVES {
+        tree.add_leaf(kp.leaf_node.clone());
+    }
+    // An HPKE context over a GroupInfo-sized context, sealing a GroupSecrets-sized plaintext,
+    // as a Welcome does; opening what it sealed, as a joiner does.
+    let seal_ctx = SealContext::new(p, b"Welcome", &[3; 512])?;
+    let open_ctx = OpenContext::new(p, b"Welcome", &[3; 512])?;
+    let (enc, ct) = seal_ctx.seal(&pk, &[5; 100], Some(&[6; 32]))?;
+
+    // In dependency order: every other counter a probe increments is measured before it.
+    let mut probes: Vec<Probe<'_>> = vec![
+        Probe {
+            counter: "leaf_walk_slots",
+            iterations: 64,
+            run: Box::new(|| {
+                std::hint::black_box(tree.leaves().count());
+                Ok(())
+            }),
+        },
+        Probe {
+            counter: "hash_bytes",
+            iterations: 2,
+            run: Box::new(|| {
+                std::hint::black_box(p.hash(&mib));
+                Ok(())
+            }),
+        },
+        Probe {
+            counter: "aead_bytes",
+            iterations: 2,
+            run: Box::new(|| {
+                std::hint::black_box(p.aead_seal(&[0; 16], &[0; 12], &[], &mib)?);
+                Ok(())
+            }),
+        },
+        Probe {
+            counter: "hkdf_expand",
+            iterations: 500,
+            run: Box::new(|| {
+                std::hint::black_box(p.expand(&[1; 32], b"info", 32)?);
+                Ok(())
+            }),
+        },
+        Probe {
+            counter: "x25519_base",
+            iterations: 100,
+            run: Box::new(|| {
+                std::hint::black_box(awslc::x25519_public(sk.as_bytes())?);
+                Ok(())
+            }),
+        },
+        // aws-lc parses a private key with a fixed-base multiplication (counted as
+        // `x25519_base`), so a DH is measured together with one and the base subtracted.
+        Probe {
+            counter: "x25519_dh",
+            iterations: 100,
+            run: Box::new(|| {
+                std::hint::black_box(awslc::x25519(sk.as_bytes(), &pk)?);
+                Ok(())
+            }),
+        },
+        Probe {
+            counter: "ed25519_sign",
+            iterations: 100,
+            run: Box::new(|| {
+                std::hint::black_box(p.sign_with_label(&ssk, b"label", b"content")?);
+                Ok(())
+            }),
+        },
+        Probe {
+            counter: "ed25519_verify",
+            iterations: 100,
+            run: Box::new(|| {
+                p.verify_with_label(&spk, b"label", b"content", &sig)?;
+                Ok(())
+            }),
+        },
+        Probe {
+            counter: "hpke_seal",
+            iterations: 100,
+            run: Box::new(|| {
+                std::hint::black_box(seal_ctx.seal(&pk, &[5; 100], Some(&[6; 32]))?);
+                Ok(())
+            }),
+        },
+        Probe {
+            counter: "hpke_open",
+            iterations: 100,
+            run: Box::new(|| {
+                std::hint::black_box(open_ctx.open(&sk, &enc, &ct)?);
+                Ok(())
+            }),
+        },
+    ];
+
+    let mut profile = CostProfile {
+        schema: PROFILE_SCHEMA.into(),
+        schema_version: PROFILE_VERSION,
+        date: crate::plan::report::today(),
+        host: HostInfo::default(),
+        method: format!(
+            "One probe per counter, run the way the engine calls the primitive; thread CPU \
+             time (CLOCK_THREAD_CPUTIME_ID) of one thread, median of {} repetitions. A \
+             probe's cost is its time minus the costs of the other counters it increments \
+             (measured first), per unit of its own counter: costs are marginal, so Σ counts \
+             × costs prices any work without counting a part twice.",
+            cal.repetitions.max(1)
+        ),
+        repetitions: cal.repetitions.max(1),
+        costs: Default::default(),
+    };
+    for probe in &mut probes {
+        let (ns, counts) = run_probe(probe, cal)?;
+        let own = counts
+            .iter()
+            .find(|(k, _)| *k == probe.counter)
+            .map_or(0.0, |(_, v)| *v);
+        ensure!(
+            own > 0.0,
+            "internal: the {} probe does not increment its counter",
+            probe.counter
+        );
+        let mut others = 0.0;
+        for (k, v) in &counts {
+            if *k == probe.counter || *v == 0.0 {
+                continue;
+            }
+            let cost = profile.costs.get(*k).ok_or_else(|| {
+                anyhow!(
+                    "internal: the {} probe also counts {k}, which is measured after it",
+                    probe.counter
+                )
+            })?;
+            others += v * cost.ns;
+        }
+        // Noise can make the parts exceed the whole by a little; a cost is never negative.
+        let marginal = ((ns - others) / own).max(0.0);
+        let per = unit_of(probe.counter)
+            .ok_or_else(|| anyhow!("internal: {} has no unit", probe.counter))?;
+        profile.costs.insert(
+            probe.counter.to_string(),
+            Cost {
+                ns: marginal,
+                per: per.into(),
+            },
+        );
+    }
+    host.finish(load);
+    profile.host = host;
+    profile.validate()?;
+    Ok(profile)
+}
