@@ -43,6 +43,7 @@ fn args(out: PathBuf) -> PlanArgs {
         repeats: None,
         shard: None,
         quiet: true,
+        csv: false,
     }
 }
 
@@ -174,6 +175,7 @@ fn shards_merge_losslessly() {
         files,
         out: dir.clone(),
         name: Some("smoke-merged".into()),
+        csv: false,
     })
     .unwrap();
     assert_eq!(merged.kind, "merged");
