@@ -5,6 +5,8 @@
 //! container build names the binary and the Rust release the README names.
 //!
 //! Every run is a separate process, so the engine's process-wide counters need no lock here.
+//! The scripts under test are bash scripts for Linux clusters, so the file is Unix-only.
+#![cfg(unix)]
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

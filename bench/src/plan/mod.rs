@@ -613,4 +613,18 @@ mod tests {
         assert!(sweep_jobs("[[points]]\nworkload = \"smoke\"\nbogus = 1\n", None, None).is_err());
         assert!(sweep_jobs("[[points]]\nworkload = \"nope\"\n", None, None).is_err());
     }
+
+    #[test]
+    fn sweep_names_are_file_name_safe() {
+        let points = "[[points]]\nworkload = \"smoke\"\n";
+        let named = format!("name = \"q3-what_if.2\"\n{points}");
+        assert_eq!(sweep_name(&named).unwrap().as_deref(), Some("q3-what_if.2"));
+        assert_eq!(sweep_jobs(&named, None, None).unwrap().len(), 1);
+        assert_eq!(sweep_name(points).unwrap(), None);
+        for bad in ["\"a/b\"", "\"\"", "\"x y\"", "3"] {
+            let err = sweep_name(&format!("name = {bad}\n{points}")).unwrap_err();
+            assert!(err.to_string().contains("`name`"), "{bad}: {err}");
+        }
+        assert_eq!(file_name_part("trace-log 1/2"), "trace-log-1-2");
+    }
 }
