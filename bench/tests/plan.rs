@@ -46,6 +46,7 @@ fn args(out: PathBuf) -> PlanArgs {
         quiet: true,
         profile: None,
         load: LoadSource::Proc,
+        csv: false,
     }
 }
 
@@ -174,6 +175,7 @@ fn shards_merge_losslessly() {
         out: dir.clone(),
         name: Some("smoke-merged".into()),
         allow_mixed_hosts: false,
+        csv: false,
     })
     .unwrap();
     assert_eq!(merged.kind, "merged");
@@ -230,9 +232,10 @@ fn shards_merge_losslessly() {
         found[0].clone()
     };
     let text = std::fs::read_to_string(merged_file(".json")).unwrap();
-    // (Floats may differ in the last digit after a JSON round trip; histograms and counts
-    // are exact.)
+    // Exactly, floats included: `canopy merge` reads its inputs back the same way, so a lossy
+    // float parser would change merged figures in the last bit.
     let back: Report = serde_json::from_str(&text).unwrap();
+    assert!(back == merged, "the merged file does not read back exactly");
     assert_eq!(back.points[0].histograms, merged.points[0].histograms);
     assert_eq!(
         back.points[0].totals.hpke_seals,
@@ -278,7 +281,7 @@ fn trace_replays() {
 }
 
 /// The example manifests map the batch system's index variables onto every shard exactly
-/// once, and the example sweep parses.
+/// once, the merge steps read what the shards write, and the example sweep parses.
 #[test]
 fn deploy_examples_map_every_shard() {
     let _counting = counting();
@@ -326,6 +329,32 @@ fn deploy_examples_map_every_shard() {
     }
     assert_eq!(covered.len(), jobs.len());
 
+    // The shard files go to a ReadWriteMany claim that the merge Job mounts too, and the merge
+    // Job reads the directory the shards write, with the file names the sweep's name gives.
+    let pvc = std::fs::read_to_string(root.join("deploy/k8s/plan-results-pvc.yaml")).unwrap();
+    assert!(pvc.contains("kind: PersistentVolumeClaim") && pvc.contains("ReadWriteMany"));
+    let claim = pvc
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("name: "))
+        .unwrap()
+        .trim();
+    let merge_job = std::fs::read_to_string(root.join("deploy/k8s/plan-merge-job.yaml")).unwrap();
+    for manifest in [&k8s, &merge_job] {
+        assert!(
+            manifest.contains(&format!("claimName: {claim} }}")),
+            "{claim}"
+        );
+    }
+    assert!(!merge_job.contains("completionMode"));
+    let out = k8s.split("\"--out\", \"").nth(1).unwrap();
+    let out = out.split('"').next().unwrap();
+    let name = canopy_bench::plan::sweep_name(&sweep).unwrap().unwrap();
+    let glob = format!("{out}/plan-{name}-*-shard-*-of-*.json --out {out}");
+    assert!(
+        merge_job.contains(&format!("canopy merge {glob}")),
+        "{glob}"
+    );
+
     // Slurm: --array=A-B gives ids A..=B, MIN = A, COUNT = B - A + 1.
     let sbatch = std::fs::read_to_string(root.join("deploy/slurm/plan-sweep.sbatch")).unwrap();
     assert!(sbatch.contains("--shard env"));
@@ -346,6 +375,10 @@ fn deploy_examples_map_every_shard() {
         indices.push(Shard::from_env(|k| env.get(k).cloned()).unwrap().index);
     }
     assert_eq!(indices, (0..b - a + 1).collect::<Vec<_>>());
+    // The merge job reads where the array writes by default: results/sweep/<array job id>.
+    let merge = std::fs::read_to_string(root.join("deploy/slurm/plan-merge.sbatch")).unwrap();
+    assert!(sbatch.contains("results/sweep/${SLURM_ARRAY_JOB_ID"));
+    assert!(merge.contains("results/sweep/$1") && merge.contains("merge \"${shards[@]}\""));
 }
 
 /// The JSON's histograms decode in a standard HdrHistogram reader (Python's `hdrhistogram`

@@ -44,6 +44,7 @@ fn args(out: PathBuf) -> PlanArgs {
         quiet: true,
         profile: None,
         load: LoadSource::Fixed([0.0; 3]),
+        csv: false,
     }
 }
 
@@ -186,7 +187,13 @@ fn calibrate_writes_a_complete_profile() {
     }
     for (name, _) in Counts::default().fields() {
         let c = &back.costs[name];
-        assert!(c.ns > 0.0 && c.ns.is_finite(), "{name}: {c:?}");
+        // HPKE's own cost is the small remainder beside its X25519, HKDF and AEAD parts: on a
+        // busy host the parts can measure more than the whole, and the remainder is then 0.
+        if matches!(name, "hpke_seal" | "hpke_open") {
+            assert!(c.ns >= 0.0 && c.ns.is_finite(), "{name}: {c:?}");
+        } else {
+            assert!(c.ns > 0.0 && c.ns.is_finite(), "{name}: {c:?}");
+        }
     }
     assert_eq!(back.costs.len(), Counts::default().fields().len());
     let h = &back.host;
@@ -328,6 +335,7 @@ fn merge_refuses_mixed_hosts() {
         out: dir.join("merged"),
         name: None,
         allow_mixed_hosts: allow,
+        csv: false,
     };
     let err = format!("{:#}", merge(&merge_args(false)).unwrap_err());
     for needle in [

@@ -3,16 +3,19 @@
 //! - [`sim`]: the simulation (real commits, Welcomes and joins; sampled receivers; checks).
 //! - [`report`]: the versioned result file, lossless merging, the summary table.
 //! - [`html`]: the offline HTML report with inline SVG plots.
+//! - [`csv`]: the per-commit and per-day series as CSV files beside the JSON (`--csv`).
 //!
 //! Sweeps: a sweep is a list of points (workloads with overrides) times `repeats` seeds; its
 //! jobs are numbered point-major and shard `i/n` runs the jobs `j` with `j % n == i`.
 //! `canopy merge` concatenates shard files and re-merges each point's runs (histograms added,
 //! not averaged). See `docs/sweeps.md` for Kubernetes Indexed Jobs and Slurm job arrays.
 
+pub mod csv;
 pub mod html;
 pub mod report;
 pub mod sim;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
@@ -60,7 +63,8 @@ pub struct PlanArgs {
     /// Real joins (spread evenly over the run).
     #[arg(long, default_value_t = DEFAULT_JOINERS)]
     pub joiners: usize,
-    /// A sweep file (TOML: `repeats`, `[[points]]` with `workload` and overrides).
+    /// A sweep file (TOML: optional `name`, `repeats`, `[[points]]` with `workload` and
+    /// overrides).
     #[arg(long)]
     pub sweep: Option<PathBuf>,
     /// Seeds per point (seed, seed+1, …); default 1, or n with `--shard i/n` and no sweep.
@@ -82,6 +86,10 @@ pub struct PlanArgs {
     /// Where the load average is read (`/proc/loadavg`; tests plant a value).
     #[arg(skip)]
     pub load: LoadSource,
+    /// Also write the per-commit and per-day series as CSV (`<result>-commits.csv`,
+    /// `<result>-days.csv`).
+    #[arg(long)]
+    pub csv: bool,
 }
 
 /// Arguments of `canopy merge`.
@@ -93,13 +101,17 @@ pub struct MergeArgs {
     /// Output directory.
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
-    /// Name in the output file name (default: the first point's workload name).
+    /// Name in the output file name (default: the sweep's name recorded in the inputs).
     #[arg(long)]
     pub name: Option<String>,
     /// Merge runs measured on different hosts (CPU model or core count): their latency
     /// histograms and measured CPU times are then not one machine's.
     #[arg(long)]
     pub allow_mixed_hosts: bool,
+    /// Also write the per-commit and per-day series as CSV (`<result>-commits.csv`,
+    /// `<result>-days.csv`).
+    #[arg(long)]
+    pub csv: bool,
 }
 
 /// A shard: index `i` of `n`.
@@ -205,13 +217,45 @@ pub fn load_workload(spec: &str, base: Option<&Path>) -> Result<Workload> {
     Workload::from_file(&path)
 }
 
+/// The `name` of a sweep file, if it has one: it names the result files and is recorded in
+/// them, so that `canopy merge` names the merged file after the sweep.
+pub fn sweep_name(text: &str) -> Result<Option<String>> {
+    let v: toml::Table = toml::from_str(text).context("sweep file (TOML)")?;
+    let Some(name) = v.get("name") else {
+        return Ok(None);
+    };
+    let name = name
+        .as_str()
+        .ok_or_else(|| anyhow!("sweep file: `name` must be a string"))?;
+    ensure!(
+        !name.is_empty() && name == file_name_part(name),
+        "sweep file: `name` {name:?} must be non-empty and use only letters, digits, `.`, `_`, \
+         `+` and `-` (it goes into file names)"
+    );
+    Ok(Some(name.to_string()))
+}
+
+/// `s` made safe inside a file name: anything but ASCII letters, digits, `.`, `_`, `+` and
+/// `-` becomes `-` (names come from sweep files, workload files and result files).
+fn file_name_part(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
 /// The jobs of a sweep file: every point, `repeats` seeds each, point-major.
 pub fn sweep_jobs(text: &str, base: Option<&Path>, repeats_flag: Option<u32>) -> Result<Vec<Job>> {
     let v: toml::Table = toml::from_str(text).context("sweep file (TOML)")?;
     for k in v.keys() {
         ensure!(
-            k == "repeats" || k == "points",
-            "sweep file: unknown key {k:?} (expected repeats and [[points]])"
+            k == "name" || k == "repeats" || k == "points",
+            "sweep file: unknown key {k:?} (expected name, repeats and [[points]])"
         );
     }
     let repeats = match (repeats_flag, v.get("repeats")) {
@@ -273,8 +317,13 @@ pub fn shard_jobs(jobs: Vec<Job>, shard: Option<Shard>) -> Vec<Job> {
 pub fn write_report(report: &Report, out: &Path, stem: &str) -> Result<(PathBuf, PathBuf)> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     // Never overwrite an earlier result: two runs in the same second get `-2`, `-3`, ….
-    let taken =
-        |s: &str| out.join(format!("{s}.json")).exists() || out.join(format!("{s}.html")).exists();
+    let taken = |s: &str| {
+        let json = out.join(format!("{s}.json"));
+        let [commits, days] = csv::paths(&json);
+        [json, out.join(format!("{s}.html")), commits, days]
+            .iter()
+            .any(|p| p.exists())
+    };
     let mut unique = stem.to_string();
     let mut k = 1;
     while taken(&unique) {
@@ -305,7 +354,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 /// The name of a result file: what ran (workload or sweep), the command-line overrides, the
 /// seeds, and the UTC time it was written, so that what-if runs on one day never collide.
 fn result_stem(name: &str, args: &PlanArgs, seeds: &[u64]) -> String {
-    let mut stem = format!("plan-{name}");
+    let mut stem = format!("plan-{}", file_name_part(name));
     if let Some(m) = args.members {
         stem.push_str(&format!("-members{m}"));
     }
@@ -347,8 +396,9 @@ pub fn plan(args: &PlanArgs) -> Result<Report> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
+            let in_file = || format!("in {}", path.display());
             let jobs = sweep_jobs(&text, path.parent(), args.repeats)
-                .with_context(|| format!("in {}", path.display()))?
+                .with_context(in_file)?
                 .into_iter()
                 .map(|j| {
                     Ok(Job {
@@ -356,10 +406,13 @@ pub fn plan(args: &PlanArgs) -> Result<Report> {
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let stem = path
-                .file_stem()
-                .map_or("sweep".into(), |s| s.to_string_lossy().into_owned());
-            (jobs, stem)
+            let name = match sweep_name(&text).with_context(in_file)? {
+                Some(name) => name,
+                None => path
+                    .file_stem()
+                    .map_or("sweep".into(), |s| s.to_string_lossy().into_owned()),
+            };
+            (jobs, name)
         }
         None => {
             let mut w = apply(load_workload(&args.workload, None)?)?;
@@ -442,7 +495,8 @@ pub fn plan(args: &PlanArgs) -> Result<Report> {
     }
     let shards = shard.map(|s| vec![[s.index, s.count]]).unwrap_or_default();
     let kind = if shard.is_some() { "shard" } else { "run" };
-    let report = report::assemble(kind, shards, runs)?;
+    let mut report = report::assemble(kind, shards, runs)?;
+    report.name = Some(name.clone());
     let seeds: Vec<u64> = mine.iter().map(|j| j.workload.seed).collect();
     let base = result_stem(&name, args, if args.sweep.is_some() { &[] } else { &seeds });
     let stem = match shard {
@@ -454,6 +508,10 @@ pub fn plan(args: &PlanArgs) -> Result<Report> {
     }
     let (json, html) = write_report(&report, &args.out, &stem)?;
     eprintln!("wrote {} and {}", json.display(), html.display());
+    if args.csv {
+        let [commits, days] = csv::write(&report, &json)?;
+        eprintln!("wrote {} and {}", commits.display(), days.display());
+    }
     Ok(report)
 }
 
@@ -542,23 +600,43 @@ pub fn merge(args: &MergeArgs) -> Result<Report> {
         reports.push(r);
     }
     let mixed = check_hosts(&args.files, &reports, args.allow_mixed_hosts)?;
-    let mut merged = report::merge(reports)?;
-    merged.mixed_hosts = mixed;
     let name = match &args.name {
         Some(n) => n.clone(),
-        None => merged
-            .points
-            .first()
-            .map(|p| p.key.split(':').next().unwrap_or("merged").to_string())
-            .unwrap_or_else(|| "merged".into()),
+        None => merged_name(&reports),
     };
+    let mut merged = report::merge(reports)?;
+    merged.mixed_hosts = mixed;
+    merged.name = Some(name.clone());
     for p in &merged.points {
         println!("{}", report::summary_table(&merged, p)?);
     }
-    let stem = format!("plan-{name}-merged-{}", report::now_stamp());
+    let stem = format!(
+        "plan-{}-merged-{}",
+        file_name_part(&name),
+        report::now_stamp()
+    );
     let (json, html) = write_report(&merged, &args.out, &stem)?;
     eprintln!("wrote {} and {}", json.display(), html.display());
+    if args.csv {
+        let [commits, days] = csv::write(&merged, &json)?;
+        eprintln!("wrote {} and {}", commits.display(), days.display());
+    }
     Ok(merged)
+}
+
+/// The name of a merge: the sweep name its inputs record (the shards of one sweep share it);
+/// the names joined by `+` when they differ; `sweep` when no input records one (files
+/// written before the name was recorded).
+fn merged_name(reports: &[Report]) -> String {
+    let names: BTreeSet<&str> = reports.iter().filter_map(|r| r.name.as_deref()).collect();
+    if names.len() > 1 {
+        eprintln!("warning: merging different sweeps {names:?}; --name names the result");
+    }
+    if names.is_empty() {
+        "sweep".into()
+    } else {
+        names.into_iter().collect::<Vec<_>>().join("+")
+    }
 }
 
 #[cfg(test)]
@@ -635,5 +713,19 @@ mod tests {
         }
         assert!(sweep_jobs("[[points]]\nworkload = \"smoke\"\nbogus = 1\n", None, None).is_err());
         assert!(sweep_jobs("[[points]]\nworkload = \"nope\"\n", None, None).is_err());
+    }
+
+    #[test]
+    fn sweep_names_are_file_name_safe() {
+        let points = "[[points]]\nworkload = \"smoke\"\n";
+        let named = format!("name = \"q3-what_if.2\"\n{points}");
+        assert_eq!(sweep_name(&named).unwrap().as_deref(), Some("q3-what_if.2"));
+        assert_eq!(sweep_jobs(&named, None, None).unwrap().len(), 1);
+        assert_eq!(sweep_name(points).unwrap(), None);
+        for bad in ["\"a/b\"", "\"\"", "\"x y\"", "3"] {
+            let err = sweep_name(&format!("name = {bad}\n{points}")).unwrap_err();
+            assert!(err.to_string().contains("`name`"), "{bad}: {err}");
+        }
+        assert_eq!(file_name_part("trace-log 1/2"), "trace-log-1-2");
     }
 }

@@ -96,6 +96,10 @@ pub struct Report {
     pub date: String,
     /// `canopy` version that wrote it.
     pub canopy_version: String,
+    /// What ran: the sweep's name (its `name`, else the sweep file's stem) or the workload's;
+    /// for a merge, the name of its file. Absent in files written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Shards this file covers (`[i, n]` each); empty for a plain run.
     pub shards: Vec<[u32; 2]>,
     /// The runs, sorted by point then seed.
@@ -481,6 +485,7 @@ pub fn assemble(kind: &str, shards: Vec<[u32; 2]>, mut runs: Vec<Run>) -> Result
         kind: kind.into(),
         date: today(),
         canopy_version: env!("CARGO_PKG_VERSION").into(),
+        name: None,
         shards,
         runs,
         points,
