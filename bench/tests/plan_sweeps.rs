@@ -219,6 +219,11 @@ fn one_seed_says_n_1() {
     let dir = tmp("one-seed");
     let sweep = dir.join("one.toml");
     std::fs::write(&sweep, "[[points]]\nworkload = \"smoke\"\n").unwrap();
+    let mut bad = args(dir.join("bad"), sweep.clone(), profile(&dir));
+    bad.baseline_point = 1;
+    let e = format!("{:#}", plan(&bad).unwrap_err());
+    assert!(e.contains("--baseline-point 1"), "{e}");
+    assert!(!dir.join("bad").exists(), "refused before running");
     let report = plan(&args(dir.join("out"), sweep, profile(&dir))).unwrap();
     let c = report.comparison.unwrap();
     let s = &c.rows[0].metrics["commit_p99_ms"];

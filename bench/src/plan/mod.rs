@@ -467,6 +467,17 @@ pub fn plan(args: &PlanArgs) -> Result<Report> {
         }
     };
     let mine = shard_jobs(jobs, shard);
+    // Checked before any simulation: a bad baseline would otherwise fail after the runs.
+    let points = mine
+        .iter()
+        .map(|j| report::point_key(&j.workload))
+        .collect::<BTreeSet<_>>()
+        .len();
+    ensure!(
+        args.baseline_point == 0 || args.baseline_point < points,
+        "--baseline-point {}: this run has {points} points (0-based)",
+        args.baseline_point
+    );
     let profile = profile_for(args)?;
     if !args.quiet {
         eprintln!(
