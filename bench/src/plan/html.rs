@@ -408,7 +408,8 @@ fn cost_plots(c: &Comparison) -> String {
                     .filter_map(|r| r.metrics.get(*name).map(|s| (r.members as f64, s.mean)))
                     .collect(),
             })
-            .filter(|s| !s.points.is_empty())
+            // A line needs two points: a metric only one point recorded is left out.
+            .filter(|s| s.points.len() >= 2)
             .collect();
         if !series.is_empty() {
             h.push_str(&line_plot(title, "members", unit, &series, false));
