@@ -64,8 +64,8 @@ fn main() -> ExitCode {
         Command::Gate(args) => canopy_bench::gate::main(args),
         Command::Vectors { paths, verbose } => vectors(&paths, verbose),
         Command::Compare(args) => canopy_bench::compare::main(&args),
-        Command::Plan(args) => canopy_bench::plan::plan(&args).map(|_| ExitCode::SUCCESS),
-        Command::Merge(args) => canopy_bench::plan::merge(&args).map(|_| ExitCode::SUCCESS),
+        Command::Plan(args) => canopy_bench::plan::plan(&args).map(slo_exit),
+        Command::Merge(args) => canopy_bench::plan::merge(&args).map(slo_exit),
         Command::Calibrate(args) => {
             canopy_bench::costs::calibrate_main(&args).map(|_| ExitCode::SUCCESS)
         }
@@ -153,4 +153,13 @@ fn collect_json(dir: &Path, out: &mut Vec<(PathBuf, bool)>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Failure when an SLO of the written report was breached (the files are written first).
+fn slo_exit(report: canopy_bench::plan::Report) -> ExitCode {
+    if canopy_bench::plan::slo_breached(&report) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }

@@ -168,6 +168,44 @@ fn the_plan_report_renders_in_a_browser_with_data_in_every_plot() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A sweep's report adds the comparison, the SLO table and the cost-versus-members plots: they
+/// render too, each plot with a data line.
+#[test]
+fn the_sweep_report_renders_with_its_cost_plots() {
+    let Some(browser) = browser_or_skip("the_sweep_report_renders_with_its_cost_plots") else {
+        return;
+    };
+    let dir = tmp("sweep");
+    let sweep = dir.join("sizes.toml");
+    std::fs::write(
+        &sweep,
+        "[[points]]\nworkload = \"smoke\"\nmembers = 40\n[[points]]\nworkload = \"smoke\"\n",
+    )
+    .unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_canopy"))
+        .args(["plan", "--receivers", "3", "--joiners", "4", "--quiet"])
+        .args(["--slo", "commit_bytes_p99=1e12"])
+        .arg("--sweep")
+        .arg(&sweep)
+        .arg("--out")
+        .arg(dir.join("out"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let html: Vec<PathBuf> = std::fs::read_dir(dir.join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "html"))
+        .collect();
+    assert_eq!(html.len(), 1);
+    let source = std::fs::read_to_string(&html[0]).unwrap();
+    assert!(source.contains("vs members") && source.contains("id=\"slo\""));
+    let r = render(&browser, &html[0], &dir.join("profile"));
+    assert_eq!(problems(&r), Vec::<String>::new());
+    assert_eq!(plots(&r.dom).len(), source.matches("<svg").count());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn the_browser_checks_catch_console_errors_and_empty_plots() {
     let Some(browser) = browser_or_skip("the_browser_checks_catch_console_errors") else {

@@ -47,6 +47,8 @@ fn args(out: PathBuf) -> PlanArgs {
         profile: None,
         load: LoadSource::Proc,
         csv: false,
+        slo: None,
+        baseline_point: 0,
     }
 }
 
@@ -176,6 +178,8 @@ fn shards_merge_losslessly() {
         name: Some("smoke-merged".into()),
         allow_mixed_hosts: false,
         csv: false,
+        slo: None,
+        baseline_point: 0,
     })
     .unwrap();
     assert_eq!(merged.kind, "merged");

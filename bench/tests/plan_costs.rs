@@ -45,6 +45,8 @@ fn args(out: PathBuf) -> PlanArgs {
         profile: None,
         load: LoadSource::Fixed([0.0; 3]),
         csv: false,
+        slo: None,
+        baseline_point: 0,
     }
 }
 
@@ -336,6 +338,8 @@ fn merge_refuses_mixed_hosts() {
         name: None,
         allow_mixed_hosts: allow,
         csv: false,
+        slo: None,
+        baseline_point: 0,
     };
     let err = format!("{:#}", merge(&merge_args(false)).unwrap_err());
     for needle in [

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use anyhow::Result;
 
+use super::compare::{fmt_ci, fmt_delta, fmt_value, Comparison, SloCheck, METRICS};
 use super::report::{fmt_bytes, hist_decode, summary_table, Point, Report, Run};
 
 /// Escape text for HTML.
@@ -311,6 +312,139 @@ fn per_commit_plots(run: &Run) -> String {
     s
 }
 
+/// The comparison of a sweep's points: a table (metrics × points) and, when the points
+/// differ in members, the cost-versus-members plots.
+fn comparison_section(c: &Comparison) -> String {
+    let mut h = String::from(
+        "<h2>Comparison of the points</h2><p>Mean over seeds ± half-width of the 95% \
+         confidence interval (Student's t over the per-seed values; <i>n=1</i>: one seed), and \
+         the change against the baseline point.</p><table id=\"comparison\"><tr><th>#</th>\
+         <th>point</th><th>seeds</th>",
+    );
+    let shown: Vec<_> = METRICS
+        .iter()
+        .filter(|m| c.rows.iter().any(|r| r.metrics.contains_key(m.name)))
+        .collect();
+    for m in &shown {
+        let _ = write!(
+            h,
+            "<th title=\"{}\">{}</th>",
+            esc(m.description),
+            esc(m.name)
+        );
+    }
+    h.push_str("</tr>");
+    for (i, r) in c.rows.iter().enumerate() {
+        let _ = write!(
+            h,
+            "<tr><td>{i}</td><td style=\"text-align:left\">{}</td><td>{}</td>",
+            esc(&r.label),
+            r.seeds.len()
+        );
+        for m in &shown {
+            match r.metrics.get(m.name) {
+                Some(s) => {
+                    let _ = write!(
+                        h,
+                        "<td>{}<br>{}<br>{}</td>",
+                        esc(&fmt_value(s.mean)),
+                        esc(&fmt_ci(s)),
+                        esc(&fmt_delta(s.delta_pct, i == c.baseline))
+                    );
+                }
+                None => h.push_str("<td>-</td>"),
+            }
+        }
+        h.push_str("</tr>");
+    }
+    h.push_str("</table>");
+    let mut members: Vec<u64> = c.rows.iter().map(|r| r.members).collect();
+    members.sort_unstable();
+    members.dedup();
+    if members.len() > 1 {
+        h.push_str(&cost_plots(c));
+    }
+    h
+}
+
+/// Cost against members: one plot per group of metrics, each line the means over seeds.
+fn cost_plots(c: &Comparison) -> String {
+    const COLORS: [&str; 3] = ["#1f77b4", "#ff7f0e", "#2ca02c"];
+    let groups: [(&str, &str, &[&str]); 5] = [
+        (
+            "Commit creation latency vs members",
+            "ms",
+            &["commit_p50_ms", "commit_p99_ms"],
+        ),
+        (
+            "Commit processing latency vs members",
+            "ms",
+            &["process_p50_ms", "process_p99_ms"],
+        ),
+        ("Join latency vs members", "ms", &["join_p50_ms"]),
+        (
+            "Message sizes vs members",
+            "bytes",
+            &["commit_bytes_p50", "commit_bytes_p99", "welcome_bytes_p50"],
+        ),
+        (
+            "DS egress per day vs members",
+            "bytes per day",
+            &["ds_fanout_bytes_per_day"],
+        ),
+    ];
+    let mut rows: Vec<_> = c.rows.iter().collect();
+    rows.sort_by_key(|r| r.members);
+    let mut h = String::new();
+    for (title, unit, names) in groups {
+        let series: Vec<Series> = names
+            .iter()
+            .zip(COLORS)
+            .map(|(name, color)| Series {
+                label: name,
+                color,
+                points: rows
+                    .iter()
+                    .filter_map(|r| r.metrics.get(*name).map(|s| (r.members as f64, s.mean)))
+                    .collect(),
+            })
+            // A line needs two points: a metric only one point recorded is left out.
+            .filter(|s| s.points.len() >= 2)
+            .collect();
+        if !series.is_empty() {
+            h.push_str(&line_plot(title, "members", unit, &series, false));
+        }
+    }
+    h
+}
+
+/// The SLO checks as a PASS/FAIL table.
+fn slo_section(checks: &[SloCheck]) -> String {
+    let failed = checks.iter().filter(|c| !c.pass).count();
+    let mut h = format!(
+        "<h2>SLOs</h2><p>{} of {} checks failed.</p><table id=\"slo\"><tr><th>result</th>\
+         <th>#</th><th>point</th><th>metric</th><th>value</th><th>threshold</th></tr>",
+        failed,
+        checks.len()
+    );
+    for c in checks {
+        let _ = write!(
+            h,
+            "<tr><td style=\"color:{}\"><b>{}</b></td><td>{}</td><td style=\"text-align:left\">{}</td>\
+             <td>{}</td><td>{}</td><td>≤ {}</td></tr>",
+            if c.pass { "#080" } else { "#c00" },
+            if c.pass { "PASS" } else { "FAIL" },
+            c.point,
+            esc(&c.label),
+            esc(&c.name),
+            c.value.map_or("none".into(), fmt_value),
+            fmt_value(c.max)
+        );
+    }
+    h.push_str("</table>");
+    h
+}
+
 /// The banner: how the CPU figures are obtained, the cost profiles and the hosts the runs
 /// were measured on (with load warnings).
 fn banner(report: &Report) -> String {
@@ -404,6 +538,12 @@ pub fn render(report: &Report) -> Result<String> {
         esc(&report.kind)
     );
     h.push_str(&banner(report));
+    if let Some(c) = &report.comparison {
+        h.push_str(&comparison_section(c));
+    }
+    if !report.slo.is_empty() {
+        h.push_str(&slo_section(&report.slo));
+    }
     for p in &report.points {
         let name = p.key.split(':').next().unwrap_or("");
         let _ = write!(

@@ -3,6 +3,7 @@
 //! - [`sim`]: the simulation (real commits, Welcomes and joins; sampled receivers; checks).
 //! - [`report`]: the versioned result file, lossless merging, the summary table.
 //! - [`html`]: the offline HTML report with inline SVG plots.
+//! - [`compare`]: the comparison of a sweep's points and the SLO thresholds (`--slo`).
 //! - [`csv`]: the per-commit and per-day series as CSV files beside the JSON (`--csv`).
 //!
 //! Sweeps: a sweep is a list of points (workloads with overrides) times `repeats` seeds; its
@@ -10,6 +11,7 @@
 //! `canopy merge` concatenates shard files and re-merges each point's runs (histograms added,
 //! not averaged). See `docs/sweeps.md` for Kubernetes Indexed Jobs and Slurm job arrays.
 
+pub mod compare;
 pub mod csv;
 pub mod html;
 pub mod report;
@@ -90,6 +92,15 @@ pub struct PlanArgs {
     /// `<result>-days.csv`).
     #[arg(long)]
     pub csv: bool,
+    /// SLO thresholds checked on every point after the run, e.g.
+    /// `commit_p99_ms=50,join_p50_ms=2000` (names in docs/capacity-planning.md); any breach
+    /// exits non-zero after the result files are written.
+    #[arg(long)]
+    pub slo: Option<String>,
+    /// The point (0-based, in the order of the report's `points`) the comparison's deltas
+    /// are relative to.
+    #[arg(long, default_value_t = 0)]
+    pub baseline_point: usize,
 }
 
 /// Arguments of `canopy merge`.
@@ -112,6 +123,15 @@ pub struct MergeArgs {
     /// `<result>-days.csv`).
     #[arg(long)]
     pub csv: bool,
+    /// SLO thresholds checked on every point after the run, e.g.
+    /// `commit_p99_ms=50,join_p50_ms=2000` (names in docs/capacity-planning.md); any breach
+    /// exits non-zero after the result files are written.
+    #[arg(long)]
+    pub slo: Option<String>,
+    /// The point (0-based, in the order of the report's `points`) the comparison's deltas
+    /// are relative to.
+    #[arg(long, default_value_t = 0)]
+    pub baseline_point: usize,
 }
 
 /// A shard: index `i` of `n`.
@@ -373,6 +393,7 @@ fn result_stem(name: &str, args: &PlanArgs, seeds: &[u64]) -> String {
 
 /// `canopy plan`.
 pub fn plan(args: &PlanArgs) -> Result<Report> {
+    let slos = parse_slo_flag(args.slo.as_deref())?;
     let shard = args
         .shard
         .as_deref()
@@ -446,6 +467,17 @@ pub fn plan(args: &PlanArgs) -> Result<Report> {
         }
     };
     let mine = shard_jobs(jobs, shard);
+    // Checked before any simulation: a bad baseline would otherwise fail after the runs.
+    let points = mine
+        .iter()
+        .map(|j| report::point_key(&j.workload))
+        .collect::<BTreeSet<_>>()
+        .len();
+    ensure!(
+        args.baseline_point == 0 || args.baseline_point < points,
+        "--baseline-point {}: this run has {points} points (0-based)",
+        args.baseline_point
+    );
     let profile = profile_for(args)?;
     if !args.quiet {
         eprintln!(
@@ -506,6 +538,12 @@ pub fn plan(args: &PlanArgs) -> Result<Report> {
     for p in &report.points {
         println!("{}", report::summary_table(&report, p)?);
     }
+    read_sweep(
+        &mut report,
+        &slos,
+        args.baseline_point,
+        args.sweep.is_some(),
+    )?;
     let (json, html) = write_report(&report, &args.out, &stem)?;
     eprintln!("wrote {} and {}", json.display(), html.display());
     if args.csv {
@@ -577,8 +615,54 @@ fn check_hosts(files: &[PathBuf], reports: &[Report], allow: bool) -> Result<boo
     Ok(mixed)
 }
 
+fn parse_slo_flag(s: Option<&str>) -> Result<Vec<compare::Slo>> {
+    s.map_or(Ok(Vec::new()), |s| compare::parse_slos("--slo", s))
+}
+
+/// Compare the points of `report` (recorded when `record`: sweeps and merges) and evaluate
+/// `slos` on them; prints both tables.
+fn read_sweep(
+    report: &mut Report,
+    slos: &[compare::Slo],
+    baseline: usize,
+    record: bool,
+) -> Result<()> {
+    if report.points.is_empty() {
+        return Ok(());
+    }
+    let comparison = compare::compare(report, baseline)?;
+    if record {
+        println!("{}", comparison.table());
+    }
+    let labels: Vec<String> = comparison.rows.iter().map(|r| r.label.clone()).collect();
+    report.slo = compare::evaluate(report, slos, &labels)?;
+    if !report.slo.is_empty() {
+        println!("{}", compare::slo_table(&report.slo));
+    }
+    report.comparison = record.then_some(comparison);
+    Ok(())
+}
+
+/// Whether any SLO of `report` failed; names each breach on stderr (for CI logs).
+pub fn slo_breached(report: &Report) -> bool {
+    let mut breached = false;
+    for c in report.slo.iter().filter(|c| !c.pass) {
+        breached = true;
+        eprintln!(
+            "SLO breach: point {} ({}): {} = {} > {}",
+            c.point,
+            c.label,
+            c.name,
+            c.value.map_or("none".into(), compare::fmt_value),
+            compare::fmt_value(c.max)
+        );
+    }
+    breached
+}
+
 /// `canopy merge`.
 pub fn merge(args: &MergeArgs) -> Result<Report> {
+    let slos = parse_slo_flag(args.slo.as_deref())?;
     let mut reports = Vec::new();
     for f in &args.files {
         let text =
@@ -610,6 +694,7 @@ pub fn merge(args: &MergeArgs) -> Result<Report> {
     for p in &merged.points {
         println!("{}", report::summary_table(&merged, p)?);
     }
+    read_sweep(&mut merged, &slos, args.baseline_point, true)?;
     let stem = format!(
         "plan-{}-merged-{}",
         file_name_part(&name),

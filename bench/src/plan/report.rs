@@ -110,6 +110,13 @@ pub struct Report {
     /// (their measured times and latency histograms are then not one machine's).
     #[serde(default)]
     pub mixed_hosts: bool,
+    /// The points compared (mean over seeds, 95% confidence interval, delta against a
+    /// baseline point); written for sweeps and merges.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<super::compare::Comparison>,
+    /// SLO thresholds (`--slo`) evaluated on every point.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slo: Vec<super::compare::SloCheck>,
 }
 
 /// One simulation.
@@ -490,6 +497,8 @@ pub fn assemble(kind: &str, shards: Vec<[u32; 2]>, mut runs: Vec<Run>) -> Result
         runs,
         points,
         mixed_hosts: false,
+        comparison: None,
+        slo: Vec::new(),
     })
 }
 
