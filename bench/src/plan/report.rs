@@ -868,13 +868,16 @@ pub fn summary_table(report: &Report, p: &Point) -> Result<String> {
     }
     writeln!(out, "DS fan-out per day {}", fmt_bytes(fanout / days))?;
     for r in &point_runs {
-        for w in r
-            .host
-            .warnings
-            .iter()
-            .chain(&r.profile.profile.host.warnings)
-        {
+        for w in &r.host.warnings {
             writeln!(out, "warning (seed {}): {w}", r.workload.seed)?;
+        }
+        // The profile's own host, when it was measured: its costs are inflated too.
+        for w in &r.profile.profile.host.warnings {
+            writeln!(
+                out,
+                "warning (seed {}, cost profile {}): {w}",
+                r.workload.seed, r.profile.source
+            )?;
         }
     }
     let peak = p
