@@ -123,3 +123,30 @@ fn batched_updates_are_fewer_larger_commits() {
     );
     assert!(b60.totals.update_commits < b5.totals.update_commits);
 }
+
+/// The example sweep compares every policy, with update windows of 0, 5 and 60 minutes.
+#[test]
+fn update_policy_sweep_example_parses() {
+    use canopy_bench::plan::sweep_jobs;
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let text = std::fs::read_to_string(root.join("deploy/sweep-update-policies.toml")).unwrap();
+    let jobs = sweep_jobs(&text, None, None).unwrap();
+    let mut seen: Vec<(UpdatePolicy, u64)> = jobs
+        .iter()
+        .map(|j| {
+            let w = &j.workload;
+            (w.update_policy, w.update_batch_minutes as u64)
+        })
+        .collect();
+    seen.dedup();
+    assert_eq!(
+        seen,
+        vec![
+            (UpdatePolicy::SelfCommit, 0),
+            (UpdatePolicy::Proposal, 0),
+            (UpdatePolicy::Batched, 0),
+            (UpdatePolicy::Batched, 5),
+            (UpdatePolicy::Batched, 60),
+        ]
+    );
+}
