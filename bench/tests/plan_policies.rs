@@ -96,12 +96,25 @@ fn proposals_are_committed_by_the_next_commit() {
     // the membership commits are those of the self-commit run.
     assert_eq!(t.update_commits, 0);
     assert_eq!(t.commits, base.totals.commits - base.totals.update_commits);
-    // Proposals are fanned out: more bytes than the commits alone.
+    // Every proposal is fanned out to every member but its sender, on top of each commit to
+    // every member but the committer (members before each commit: the previous commit's).
     let fanout: u64 = r.days.iter().map(|d| d.ds_fanout_bytes).sum();
-    let commit_bytes: u64 = r.days.iter().map(|d| d.commit_bytes).sum();
+    let before: Vec<u64> = std::iter::once(t.members_start)
+        .chain(r.commits.members.iter().copied())
+        .take(r.commits.bytes.len())
+        .collect();
+    let commits_out: u64 = r
+        .commits
+        .bytes
+        .iter()
+        .zip(&before)
+        .map(|(b, m)| b * (m - 1))
+        .sum();
+    let fewest = *before.iter().min().unwrap();
     assert!(
-        fanout > commit_bytes + t.proposal_bytes,
-        "{fanout} {commit_bytes}"
+        fanout >= commits_out + t.proposal_bytes * (fewest - 1),
+        "{fanout} {commits_out} {}",
+        t.proposal_bytes
     );
 }
 

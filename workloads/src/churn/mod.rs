@@ -3,7 +3,8 @@
 //!
 //! A [`Workload`] is a config (TOML or JSON, [`Workload::from_toml`] / [`Workload::from_json`])
 //! with a seed. [`Workload::ops`] turns it into a time-ordered list of [`Op`]s (join, leave,
-//! update of one device) and [`plan_commits`] groups them into [`PlannedCommit`]s. Both are
+//! update of one device), [`plan_commits`] groups them into [`PlannedCommit`]s and
+//! [`apply_update_policy`] turns updates into Update proposals if the workload says so. All are
 //! pure functions of the config: the same config and seed give the same stream on every
 //! machine. No engine state is involved (who commits a membership change under the
 //! `most_blanks` policy depends on the tree, so the simulator decides that).
@@ -60,7 +61,8 @@ pub enum CommitPolicy {
     EveryChange,
 }
 
-/// Who commits membership changes (an update is always committed by the updating member).
+/// Who commits membership changes (and the Update proposals of the `proposal` and `batched`
+/// update policies; a self-committed update is committed by the updating member).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CommitterPolicy {
@@ -208,7 +210,7 @@ pub enum OpKind {
     Join,
     /// The device leaves (is removed).
     Leave,
-    /// The device refreshes its leaf (its own commit with a path).
+    /// The device refreshes its leaf (how: the workload's [`UpdatePolicy`]).
     Update,
 }
 
