@@ -261,6 +261,26 @@ pub struct Totals {
     pub receivers_removed: u64,
     /// Commits no sampled receiver processed (the previous mean was used).
     pub commits_without_sample: u64,
+    /// Leaf updates planned before the end of the run (every update policy).
+    #[serde(default)]
+    pub updates: u64,
+    /// Of which committed: self-commits, committed Update proposals, and proposals of a
+    /// committer that its own commit's path covered.
+    #[serde(default)]
+    pub updates_committed: u64,
+    /// Of which dropped: the device left before the commit (or in it), or a later update of
+    /// the same device replaced it in the same epoch.
+    #[serde(default)]
+    pub updates_dropped: u64,
+    /// Of which still waiting for a commit when the run ended.
+    #[serde(default)]
+    pub updates_pending_end: u64,
+    /// Update proposals sent (standalone PublicMessages, `proposal` and `batched` policies).
+    #[serde(default)]
+    pub update_proposals: u64,
+    /// Their bytes (each is also fanned out to every other member).
+    #[serde(default)]
+    pub proposal_bytes: u64,
     /// Seconds spent generating the start state.
     pub generation_seconds: f64,
     /// Wall seconds of the whole run.
@@ -519,6 +539,12 @@ fn merge_point(key: String, runs: &[Run]) -> Result<Point> {
         totals.seal_checks += t.seal_checks;
         totals.receivers_removed += t.receivers_removed;
         totals.commits_without_sample += t.commits_without_sample;
+        totals.updates += t.updates;
+        totals.updates_committed += t.updates_committed;
+        totals.updates_dropped += t.updates_dropped;
+        totals.updates_pending_end += t.updates_pending_end;
+        totals.update_proposals += t.update_proposals;
+        totals.proposal_bytes += t.proposal_bytes;
         totals.generation_seconds += t.generation_seconds;
         totals.wall_seconds += t.wall_seconds;
     }

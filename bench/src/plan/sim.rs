@@ -38,7 +38,7 @@ use canopy_engine::codec::{
 };
 use canopy_engine::crypto::{counters, HpkePrivateKey, Provider, Secret, SignaturePrivateKey};
 use canopy_engine::group::{
-    CommitOptions, CommitOutput, Group, GroupConfig, ProcessOutcome, Randomness,
+    CommitOptions, CommitOutput, Group, GroupConfig, ProcessOutcome, Protection, Randomness,
 };
 use canopy_engine::kem::TreeKemPrivate;
 use canopy_engine::key_package::{
@@ -46,7 +46,7 @@ use canopy_engine::key_package::{
 };
 use canopy_engine::tree::{math, LeafIndex, NodeIndex, RatchetTree};
 use canopy_workloads::churn::{
-    plan_commits, CommitterPolicy, MemberId, Op, PlannedCommit, Workload, DAY,
+    plan_workload, CommitterPolicy, MemberId, Op, OpKind, PlannedCommit, Workload, DAY,
 };
 use canopy_workloads::{generate, GeneratedState, StateConfig};
 use hdrhistogram::Histogram;
@@ -82,8 +82,10 @@ struct DayAcc {
     blank_sum: f64,
 }
 
-/// The kinds of commit the report breaks times down by: a self-update, Adds only (a Welcome),
-/// Removes only, and both.
+/// The kinds of commit the report breaks times down by: an update (a self-update, or a commit of
+/// Update proposals without Adds or Removes, whoever commits it), Adds only (a Welcome),
+/// Removes only, and both (a membership commit that also carries Update proposals is of its
+/// membership kind).
 pub const COMMIT_KINDS: [&str; 4] = ["update", "add", "remove", "mixed"];
 
 /// The index in [`COMMIT_KINDS`] of a commit.
@@ -456,7 +458,8 @@ impl Sim<'_> {
         let Some(resolved) = self.resolve(c)? else {
             return Ok(());
         };
-        let made = self.make_commit(c, resolved)?;
+        let proposals = self.send_proposals(c.time, &resolved)?;
+        let made = self.make_commit(c, resolved, proposals)?;
         let placed = self.apply_membership(&made)?;
         let seals = self.check_seals(&made, &placed)?;
         let sizes = self.measure_messages(&made)?;
@@ -473,12 +476,15 @@ impl Sim<'_> {
         if let Some(m) = c.update {
             if !self.leaf_of.contains_key(&m) {
                 self.totals.skipped_ops += 1;
+                self.totals.updates_dropped += 1;
                 return Ok(None);
             }
+            self.totals.updates_committed += 1;
             return Ok(Some(Resolved {
                 committer: m,
                 adds: Vec::new(),
                 removes: Vec::new(),
+                proposals: Vec::new(),
             }));
         }
         let adds: Vec<MemberId> = c
@@ -495,28 +501,130 @@ impl Sim<'_> {
             .collect();
         self.totals.skipped_ops +=
             (c.adds.len() - adds.len() + c.removes.len() - removes.len()) as u64;
-        if adds.is_empty() && removes.is_empty() {
+        // Update proposals: a device that left (or leaves in this commit) has none (RFC 9420
+        // §12.2 forbids an Update and a Remove of one leaf), and of two proposals by one
+        // device in one epoch the later replaces the earlier.
+        let mut proposals: Vec<MemberId> = Vec::new();
+        for (i, &(m, _)) in c.update_proposals.iter().enumerate() {
+            let replaced = c.update_proposals[i + 1..].iter().any(|p| p.0 == m);
+            if replaced || !self.leaf_of.contains_key(&m) || removes.contains(&m) {
+                self.totals.updates_dropped += 1;
+            } else {
+                proposals.push(m);
+            }
+        }
+        if adds.is_empty() && removes.is_empty() && proposals.is_empty() {
             return Ok(None);
         }
         if removes.len() + 1 >= self.leaf_of.len() {
             bail!("commit at t={} would remove every member", c.time);
         }
         let committer = self.choose_committer(c, &removes)?;
+        // The committer does not commit its own Update proposal (RFC 9420 §12.2): its path
+        // refreshes its leaf instead, so it never sends it.
+        self.totals.updates_committed += proposals.len() as u64;
+        proposals.retain(|&m| m != committer);
         Ok(Some(Resolved {
             committer,
             adds,
             removes,
+            proposals,
         }))
+    }
+
+    /// Phase 1b: the Update proposals the commit will include. Owns sending them: each
+    /// proposer (the carrier handed to it) creates its proposal, whose new leaf key goes to the key store once committed, and
+    /// every sampled receiver but the proposer processes it (counted, to extrapolate every
+    /// member's processing).
+    fn send_proposals(&mut self, time: f64, r: &Resolved) -> Result<Proposals> {
+        let mut out = Proposals::default();
+        let mut process_n = 0u32;
+        let mut process_work = Work::new();
+        let mut process_cpu = 0u64;
+        for &p in &r.proposals {
+            let before = counters::snapshot();
+            let cpu0 = process_cpu_ns();
+            self.become_member(p)?;
+            let group = self.carrier.as_mut().expect("carrier present");
+            let bytes = group
+                .propose_update(Protection::Public)
+                .with_context(|| format!("Update proposal by {p:?} at t={time:.0}s"))?;
+            let reference = group
+                .pending_proposals()
+                .last()
+                .ok_or_else(|| anyhow!("internal: the proposal was not cached"))?
+                .to_vec();
+            let key = group
+                .pending_update_key(&reference)
+                .ok_or_else(|| anyhow!("internal: no key for the Update proposal"))?
+                .clone();
+            out.create_cpu_ns += process_cpu_ns().saturating_sub(cpu0);
+            add_counts(&mut out.create_work, &(counters::snapshot() - before), 1.0);
+            // A sampled proposer continues as the state that proposed (it alone holds the new
+            // key), having received the proposals sent before its own. Its own copy does not
+            // propose: copies share the carrier's seeded randomness, and would draw the keys
+            // the carrier draws later.
+            if let Some(i) = self.receivers.iter().position(|x| x.member == p) {
+                let mut group = self.carrier.as_ref().expect("carrier present").clone();
+                for (q, earlier, _) in &out.messages {
+                    group
+                        .process(earlier)
+                        .with_context(|| format!("proposer {p:?} processing {q:?}'s proposal"))?;
+                }
+                self.receivers[i].group = group;
+            }
+            for x in self.receivers.iter_mut().filter(|x| x.member != p) {
+                let before = counters::snapshot();
+                let cpu0 = process_cpu_ns();
+                let outcome = x.group.process(&bytes).with_context(|| {
+                    format!("receiver {:?} processing {p:?}'s proposal", x.member)
+                })?;
+                process_cpu += process_cpu_ns().saturating_sub(cpu0);
+                add_counts(&mut process_work, &(counters::snapshot() - before), 1.0);
+                process_n += 1;
+                ensure!(
+                    matches!(outcome, ProcessOutcome::Proposal { .. }),
+                    "receiver {:?}: {p:?}'s proposal was not cached",
+                    x.member
+                );
+            }
+            out.bytes += bytes.len() as u64;
+            out.messages.push((p, bytes, key));
+        }
+        if process_n > 0 {
+            let n = f64::from(process_n);
+            crate::costs::add_work(&mut out.process_work, &process_work, 1.0 / n);
+            out.process_cpu_ns = process_cpu as f64 / n;
+        }
+        Ok(out)
     }
 
     /// Phase 2: the commit itself. Owns handing the carrier to the committer, the KeyPackages
     /// of the joiners, the leaves the Adds will take, and the one timed call,
     /// `Group::commit`, with the primitive counters read around it.
-    fn make_commit(&mut self, c: &PlannedCommit, r: Resolved) -> Result<Made> {
+    fn make_commit(
+        &mut self,
+        c: &PlannedCommit,
+        r: Resolved,
+        proposals: Proposals,
+    ) -> Result<Made> {
         self.become_member(r.committer)?;
+        // The committer has received the proposals (its copy of the carrier has not).
+        for (p, bytes, _) in &proposals.messages {
+            let outcome = self
+                .carrier
+                .as_mut()
+                .expect("carrier present")
+                .process(bytes)
+                .with_context(|| format!("the committer processing {p:?}'s proposal"))?;
+            ensure!(
+                matches!(outcome, ProcessOutcome::Proposal { .. }),
+                "the committer did not cache {p:?}'s proposal"
+            );
+        }
         let committer_leaf = self.leaf_of[&r.committer];
         let members_before = self.leaf_of.len() as u64;
-        let is_update = c.update.is_some();
+        let is_update = r.adds.is_empty() && r.removes.is_empty();
         let kind = commit_kind(is_update, !r.adds.is_empty(), !r.removes.is_empty());
 
         // Key packages and the leaves the Adds will take (RFC 9420 §12.1.1: leftmost blank
@@ -572,7 +680,11 @@ impl Sim<'_> {
             committer_leaf,
             members_before,
             n_leaves_before: n_leaves,
-            has_path: (options.path == PathPolicy::Always) || !r.removes.is_empty(),
+            // Removes and Updates require a path (RFC 9420 §12.4).
+            has_path: (options.path == PathPolicy::Always)
+                || !r.removes.is_empty()
+                || !proposals.messages.is_empty(),
+            proposals,
             adds: r.adds,
             removes: r.removes,
             remove_leaves,
@@ -618,6 +730,10 @@ impl Sim<'_> {
                 self.written.insert(slot.node(), secrets.leaf_key.clone());
                 self.signers.insert(*m, secrets.signer.clone());
             }
+        }
+        // Committed Updates: each proposer's leaf now holds the key it proposed.
+        for (p, _, key) in &made.proposals.messages {
+            self.written.insert(self.leaf_of[p].node(), key.clone());
         }
         let carrier = self.carrier.as_ref().expect("carrier present");
         let private = carrier.private();
@@ -706,7 +822,8 @@ impl Sim<'_> {
         rec(&mut self.h_gi, group_info_bytes as u64)?;
         let epoch_authenticator = carrier.epoch_authenticator().as_bytes().to_vec();
 
-        let mut fanout = commit_bytes * (made.members_before - 1);
+        // Every Update proposal goes to every member but its sender, like the commit.
+        let mut fanout = (commit_bytes + made.proposals.bytes) * (made.members_before - 1);
         let mut tree_bytes: Option<Vec<u8>> = None;
         if let Some(welcome) = &made.out.welcome {
             let tree = carrier.ratchet_tree_bytes()?;
@@ -936,6 +1053,26 @@ impl Sim<'_> {
             .receivers
             .add(&process_work, processors as f64, process_cpu_s, profile);
         day.joiners += made.adds.len() as u64;
+        // The proposers' work is a sender's work, like the committer's; every member but the
+        // proposer processes each proposal.
+        let n_proposals = made.proposals.messages.len() as f64;
+        let proposal_processors = n_proposals * (made.members_before - 1) as f64;
+        let proposal_create_s = made.proposals.create_cpu_ns as f64 * 1e-9;
+        let proposal_process_s = made.proposals.process_cpu_ns * 1e-9;
+        if n_proposals > 0.0 {
+            day.day.roles.committer.add(
+                &made.proposals.create_work,
+                1.0,
+                proposal_create_s,
+                profile,
+            );
+            day.day.roles.receivers.add(
+                &made.proposals.process_work,
+                proposal_processors,
+                proposal_process_s,
+                profile,
+            );
+        }
         day.day.ds_fanout_bytes += messages.fanout;
         day.day.hpke_seals += seals;
         day.day.commit_bytes += messages.commit_bytes;
@@ -948,7 +1085,20 @@ impl Sim<'_> {
         kind.roles
             .receivers
             .add(&process_work, processors as f64, process_cpu_s, profile);
+        if n_proposals > 0.0 {
+            kind.roles
+                .committer
+                .add(&made.proposals.create_work, 1.0, proposal_create_s, profile);
+            kind.roles.receivers.add(
+                &made.proposals.process_work,
+                proposal_processors,
+                proposal_process_s,
+                profile,
+            );
+        }
         self.kind_joiners[made.kind] += made.adds.len() as u64;
+        self.totals.update_proposals += made.proposals.messages.len() as u64;
+        self.totals.proposal_bytes += made.proposals.bytes;
 
         self.totals.commits += 1;
         self.totals.update_commits += u64::from(made.is_update);
@@ -979,13 +1129,30 @@ struct Resolved {
     adds: Vec<MemberId>,
     /// Devices to remove (members).
     removes: Vec<MemberId>,
+    /// Devices whose Update proposals the commit includes (members, not the committer).
+    proposals: Vec<MemberId>,
+}
+
+/// The Update proposals of a commit ([`Sim::send_proposals`]).
+#[derive(Default)]
+struct Proposals {
+    /// Proposer, the proposal as sent, and the leaf key it proposes.
+    messages: Vec<(MemberId, Vec<u8>, HpkePrivateKey)>,
+    /// Their bytes, summed.
+    bytes: u64,
+    /// The proposers' counts and process CPU time, summed.
+    create_work: Work,
+    create_cpu_ns: u64,
+    /// The sampled receivers' mean processing of one proposal (counts, CPU ns).
+    process_work: Work,
+    process_cpu_ns: f64,
 }
 
 /// A commit as made ([`Sim::make_commit`]): what the later phases read.
 struct Made {
     /// Simulated time (seconds from the start).
     time: f64,
-    /// A self-update (no Adds or Removes).
+    /// An update commit (no Adds or Removes).
     is_update: bool,
     /// Index in [`COMMIT_KINDS`].
     kind: usize,
@@ -1012,6 +1179,8 @@ struct Made {
     create_cpu_ns: u64,
     /// Primitives counted during `Group::commit`.
     primitive: counters::Counts,
+    /// The Update proposals it includes.
+    proposals: Proposals,
 }
 
 /// The messages of a commit ([`Sim::measure_messages`]).
@@ -1057,7 +1226,7 @@ pub fn simulate(w: &Workload, trace_ops: Option<&[Op]>, opts: &SimOptions) -> Re
         Some(t) => (t.to_vec(), Vec::new()),
         None => w.ops_and_offline()?,
     };
-    let commits = plan_commits(&ops, w.commit_policy, w.batch_interval_minutes)?;
+    let commits = plan_workload(w, &ops)?;
 
     let k = w.devices_per_person;
     let mut leaf_of = HashMap::new();
@@ -1151,9 +1320,19 @@ pub fn simulate(w: &Workload, trace_ops: Option<&[Op]>, opts: &SimOptions) -> Re
         .map(|r| sim.leaf_of[&r.member].0)
         .collect();
 
+    let end = w.days * DAY;
+    sim.totals.updates = ops
+        .iter()
+        .filter(|o| o.kind == OpKind::Update && o.time < end)
+        .count() as u64;
+    sim.totals.updates_pending_end = commits
+        .iter()
+        .filter(|c| c.time >= end)
+        .map(|c| c.update_proposals.len() as u64 + u64::from(c.update.is_some()))
+        .sum();
     let mut bar = Progress::new(opts.progress, commits.len(), w.days);
     for (i, c) in commits.iter().enumerate() {
-        if c.time >= w.days * DAY {
+        if c.time >= end {
             break;
         }
         sim.step(c)?;

@@ -59,6 +59,17 @@ impl Group {
         self.proposal_cache.len() != before
     }
 
+    /// The private leaf key of this member's own Update proposal `reference` (the key its leaf
+    /// takes if a commit in this epoch includes the proposal), for simulators that hold the
+    /// members' keys outside their groups.
+    #[cfg(feature = "unstable-internals")]
+    pub fn pending_update_key(&self, reference: &[u8]) -> Option<&HpkePrivateKey> {
+        self.pending_updates
+            .iter()
+            .find(|u| u.reference == reference)
+            .map(|u| &u.leaf_key)
+    }
+
     /// The ReInit committed in this group, if any (RFC 9420 §11.2): the group is closed
     /// and its members are expected to start the new group it describes.
     pub fn reinit(&self) -> Option<&codec::ReInit> {

@@ -3,7 +3,8 @@
 //!
 //! A [`Workload`] is a config (TOML or JSON, [`Workload::from_toml`] / [`Workload::from_json`])
 //! with a seed. [`Workload::ops`] turns it into a time-ordered list of [`Op`]s (join, leave,
-//! update of one device) and [`plan_commits`] groups them into [`PlannedCommit`]s. Both are
+//! update of one device), [`plan_commits`] groups them into [`PlannedCommit`]s and
+//! [`apply_update_policy`] turns updates into Update proposals if the workload says so. All are
 //! pure functions of the config: the same config and seed give the same stream on every
 //! machine. No engine state is involved (who commits a membership change under the
 //! `most_blanks` policy depends on the tree, so the simulator decides that).
@@ -60,7 +61,8 @@ pub enum CommitPolicy {
     EveryChange,
 }
 
-/// Who commits membership changes (an update is always committed by the updating member).
+/// Who commits membership changes (and the Update proposals of the `proposal` and `batched`
+/// update policies; a self-committed update is committed by the updating member).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CommitterPolicy {
@@ -71,6 +73,24 @@ pub enum CommitterPolicy {
     MostBlanks,
     /// The member who proposed the (first) change.
     Proposer,
+}
+
+/// How a device's leaf update reaches the group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpdatePolicy {
+    /// Each update is its own commit with a path, by the updating member.
+    #[default]
+    SelfCommit,
+    /// The updating member sends an Update proposal (RFC 9420 §12.1.2); the next commit,
+    /// whatever it is, includes it by reference. With `update_batch_minutes` > 0, a proposal
+    /// waits at most that long: then the committer commits the waiting proposals alone.
+    Proposal,
+    /// Update proposals are committed together by the committer at the end of each
+    /// `update_batch_minutes` window (a membership commit inside the window includes the
+    /// proposals waiting so far, since they would not survive its epoch change). With
+    /// `update_batch_minutes = 0` every update is committed at once, which is `self_commit`.
+    Batched,
 }
 
 /// An onboarding wave: `persons` persons join at `day`, in one unit.
@@ -122,8 +142,14 @@ pub struct Workload {
     pub commit_policy: CommitPolicy,
     /// Window of the `batch` policy, in minutes.
     pub batch_interval_minutes: f64,
-    /// Who commits membership changes.
+    /// Who commits membership changes (and, under the `proposal` and `batched` update
+    /// policies, the Update proposals).
     pub committer: CommitterPolicy,
+    /// How leaf updates reach the group.
+    pub update_policy: UpdatePolicy,
+    /// Longest wait of an Update proposal (`proposal`) or the update window (`batched`), in
+    /// minutes; 0 = no bound (`proposal`) or no batching (`batched`).
+    pub update_batch_minutes: f64,
     /// Leaf of the administrator device (`admin` policy): an initial, online member.
     pub admin: u32,
     /// Membership commits carry an UpdatePath even when only adding (RFC 9420 §12.4 makes it
@@ -155,6 +181,8 @@ impl Default for Workload {
             commit_policy: CommitPolicy::Batch,
             batch_interval_minutes: 60.0,
             committer: CommitterPolicy::Proposer,
+            update_policy: UpdatePolicy::SelfCommit,
+            update_batch_minutes: 0.0,
             admin: 0,
             path_on_add: true,
             ratchet_tree_in_welcome: true,
@@ -182,7 +210,7 @@ pub enum OpKind {
     Join,
     /// The device leaves (is removed).
     Leave,
-    /// The device refreshes its leaf (its own commit with a path).
+    /// The device refreshes its leaf (how: the workload's [`UpdatePolicy`]).
     Update,
 }
 
@@ -216,6 +244,11 @@ pub struct PlannedCommit {
     pub removes: Vec<MemberId>,
     /// Proposer of the first change, if known.
     pub proposer: Option<MemberId>,
+    /// Update proposals this commit includes by reference (the `proposal` and `batched`
+    /// update policies), each with the time it was sent, in sending order. A commit with
+    /// proposals and no Adds or Removes is an update commit by the committer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub update_proposals: Vec<(MemberId, f64)>,
 }
 
 impl Workload {
@@ -276,6 +309,7 @@ impl Workload {
             ("joins_per_day", self.joins_per_day),
             ("leaves_per_day", self.leaves_per_day),
             ("update_interval_days", self.update_interval_days),
+            ("update_batch_minutes", self.update_batch_minutes),
         ] {
             ensure!(v.is_finite() && v >= 0.0, "{what} must be finite and >= 0");
         }
@@ -682,6 +716,7 @@ pub fn plan_commits(
                 .map(|x| x.1)
                 .collect(),
             proposer: proposer.take().flatten(),
+            update_proposals: Vec::new(),
         });
         pending.clear();
     };
@@ -708,6 +743,7 @@ pub fn plan_commits(
                 adds: Vec::new(),
                 removes: Vec::new(),
                 proposer: Some(op.member),
+                update_proposals: Vec::new(),
             });
             i += 1;
             continue;
@@ -737,6 +773,7 @@ pub fn plan_commits(
                     adds,
                     removes,
                     proposer: op.proposer,
+                    update_proposals: Vec::new(),
                 });
             }
             CommitPolicy::Batch => {
@@ -775,6 +812,76 @@ pub fn plan_commits(
     // Flushes happen at window ends, after updates inside the window: keep time order.
     out.sort_by(|a, b| a.time.total_cmp(&b.time));
     Ok(out)
+}
+
+/// Apply `policy` to the commits of [`plan_commits`] (time-ordered, updates as self-commits):
+/// under `proposal` and `batched` each update becomes an Update proposal carried by a later
+/// commit (see [`UpdatePolicy`]). Proposals that no commit carries (the stream ends first)
+/// are put in a last commit at time infinity, which no simulation reaches.
+pub fn apply_update_policy(
+    commits: Vec<PlannedCommit>,
+    policy: UpdatePolicy,
+    update_batch_minutes: f64,
+) -> Vec<PlannedCommit> {
+    let window = update_batch_minutes * 60.0;
+    if policy == UpdatePolicy::SelfCommit || (policy == UpdatePolicy::Batched && window <= 0.0) {
+        return commits;
+    }
+    let mut out = Vec::with_capacity(commits.len());
+    let mut pending: Vec<(MemberId, f64)> = Vec::new();
+    // When the waiting proposals are committed alone, if nothing else commits them first.
+    let deadline = |pending: &[(MemberId, f64)]| -> f64 {
+        match (pending.first(), policy) {
+            (None, _) => f64::INFINITY,
+            (Some(_), _) if window <= 0.0 => f64::INFINITY,
+            (Some(&(_, t)), UpdatePolicy::Proposal) => t + window,
+            // The end of the window holding the oldest proposal.
+            (Some(&(_, t)), _) => ((t / window).floor() + 1.0) * window,
+        }
+    };
+    let flush_alone = |out: &mut Vec<PlannedCommit>, pending: &mut Vec<(MemberId, f64)>, time| {
+        out.push(PlannedCommit {
+            time,
+            update: None,
+            adds: Vec::new(),
+            removes: Vec::new(),
+            proposer: pending.first().map(|p| p.0),
+            update_proposals: std::mem::take(pending),
+        });
+    };
+    for mut c in commits {
+        // A commit at the deadline itself carries the proposals (and so ends their wait).
+        while deadline(&pending) < c.time {
+            let d = deadline(&pending);
+            let (due, later): (Vec<_>, Vec<_>) = pending.iter().partition(|p| p.1 <= d);
+            pending = due;
+            flush_alone(&mut out, &mut pending, d);
+            pending = later;
+        }
+        match c.update {
+            Some(m) => pending.push((m, c.time)),
+            None => {
+                c.update_proposals = std::mem::take(&mut pending);
+                out.push(c);
+            }
+        }
+    }
+    if !pending.is_empty() {
+        let d = deadline(&pending);
+        flush_alone(&mut out, &mut pending, d);
+    }
+    out
+}
+
+/// The commits of workload `w` for `ops`: [`plan_commits`] under its commit policy, then
+/// [`apply_update_policy`] under its update policy.
+pub fn plan_workload(w: &Workload, ops: &[Op]) -> Result<Vec<PlannedCommit>> {
+    let commits = plan_commits(ops, w.commit_policy, w.batch_interval_minutes)?;
+    Ok(apply_update_policy(
+        commits,
+        w.update_policy,
+        w.update_batch_minutes,
+    ))
 }
 
 #[cfg(test)]
@@ -941,5 +1048,128 @@ mod tests {
         assert!(Workload::from_toml("bogus = 1").is_err());
         assert!(Workload::from_toml("offline_fraction = 1.5").is_err());
         assert!(Workload::from_toml("members = 10\ndevices_per_person = 3").is_err());
+    }
+
+    fn policy_workload(policy: UpdatePolicy, minutes: f64) -> Workload {
+        Workload {
+            members: 200,
+            days: 5.0,
+            joins_per_day: 4.0,
+            leaves_per_day: 4.0,
+            update_interval_days: 1.0,
+            commit_policy: CommitPolicy::EveryChange,
+            update_policy: policy,
+            update_batch_minutes: minutes,
+            ..steady()
+        }
+    }
+
+    /// (commits, update-only commits, proposals carried, self-commit updates).
+    fn shape(commits: &[PlannedCommit]) -> (usize, usize, usize, usize) {
+        let alone = commits
+            .iter()
+            .filter(|c| c.update.is_none() && c.adds.is_empty() && c.removes.is_empty())
+            .count();
+        let proposals = commits.iter().map(|c| c.update_proposals.len()).sum();
+        let selfs = commits.iter().filter(|c| c.update.is_some()).count();
+        (commits.len(), alone, proposals, selfs)
+    }
+
+    #[test]
+    fn update_policy_defaults_to_self_commits_and_batch_zero_is_the_same() {
+        let w = policy_workload(UpdatePolicy::SelfCommit, 0.0);
+        assert_eq!(Workload::default().update_policy, UpdatePolicy::SelfCommit);
+        let ops = w.ops().unwrap();
+        let base = plan_commits(&ops, w.commit_policy, w.batch_interval_minutes).unwrap();
+        assert_eq!(plan_workload(&w, &ops).unwrap(), base);
+        let b0 = policy_workload(UpdatePolicy::Batched, 0.0);
+        assert_eq!(
+            b0.ops().unwrap(),
+            ops,
+            "the policy does not change the stream"
+        );
+        assert_eq!(plan_workload(&b0, &ops).unwrap(), base);
+        let updates = ops.iter().filter(|o| o.kind == OpKind::Update).count();
+        assert!(updates > 100, "{updates}");
+        assert_eq!(shape(&base).3, updates);
+    }
+
+    #[test]
+    fn proposals_ride_on_the_next_commit() {
+        let w = policy_workload(UpdatePolicy::Proposal, 0.0);
+        let ops = w.ops().unwrap();
+        let updates: Vec<(MemberId, f64)> = ops
+            .iter()
+            .filter(|o| o.kind == OpKind::Update)
+            .map(|o| (o.member, o.time))
+            .collect();
+        let membership = ops.iter().filter(|o| o.kind != OpKind::Update).count();
+        let commits = plan_workload(&w, &ops).unwrap();
+        let (n, alone, proposals, selfs) = shape(&commits);
+        assert_eq!(selfs, 0);
+        assert_eq!(proposals, updates.len(), "every update is carried once");
+        // Membership commits, plus one last commit for what waits at the end.
+        let tail = commits.last().unwrap();
+        assert_eq!(alone, usize::from(tail.time.is_infinite()));
+        assert_eq!(n, membership + alone);
+        let carried: Vec<(MemberId, f64)> = commits
+            .iter()
+            .flat_map(|c| c.update_proposals.clone())
+            .collect();
+        assert_eq!(carried, updates, "in sending order");
+        for c in &commits {
+            for &(_, t) in &c.update_proposals {
+                assert!(t <= c.time, "a proposal is committed after it was sent");
+            }
+        }
+        // With a bound, no proposal waits longer than it.
+        let bounded = policy_workload(UpdatePolicy::Proposal, 30.0);
+        let commits = plan_workload(&bounded, &ops).unwrap();
+        assert_eq!(shape(&commits).2, updates.len());
+        for c in &commits {
+            for &(_, t) in &c.update_proposals {
+                assert!(c.time - t <= 1800.0 + 1e-6, "{} waited {}", t, c.time - t);
+            }
+        }
+        assert!(shape(&commits).1 > 0, "some proposals are committed alone");
+    }
+
+    #[test]
+    fn batched_updates_make_fewer_larger_commits_per_window() {
+        let w5 = policy_workload(UpdatePolicy::Batched, 5.0);
+        let w60 = policy_workload(UpdatePolicy::Batched, 60.0);
+        let ops = w5.ops().unwrap();
+        let updates = ops.iter().filter(|o| o.kind == OpKind::Update).count();
+        let c0 = plan_workload(&policy_workload(UpdatePolicy::Batched, 0.0), &ops).unwrap();
+        let c5 = plan_workload(&w5, &ops).unwrap();
+        let c60 = plan_workload(&w60, &ops).unwrap();
+        for (c, minutes) in [(&c5, 5.0), (&c60, 60.0)] {
+            let (_, alone, proposals, selfs) = shape(c);
+            assert_eq!(selfs, 0);
+            assert_eq!(proposals, updates);
+            assert!(alone > 0);
+            for x in c
+                .iter()
+                .filter(|x| x.adds.is_empty() && x.removes.is_empty())
+            {
+                let w = minutes * 60.0;
+                assert!(
+                    ((x.time / w).round() * w - x.time).abs() < 1e-6,
+                    "window end"
+                );
+            }
+        }
+        assert!(c60.len() < c5.len() && c5.len() < c0.len());
+        let largest = |c: &[PlannedCommit]| c.iter().map(|x| x.update_proposals.len()).max();
+        assert!(largest(&c60) > largest(&c5));
+        // Parse the fields, and reject a negative window naming the field.
+        let t =
+            Workload::from_toml("update_policy = \"batched\"\nupdate_batch_minutes = 5\n").unwrap();
+        assert_eq!(
+            (t.update_policy, t.update_batch_minutes),
+            (UpdatePolicy::Batched, 5.0)
+        );
+        let e = Workload::from_toml("update_batch_minutes = -1").unwrap_err();
+        assert!(format!("{e:#}").contains("update_batch_minutes"), "{e:#}");
     }
 }
