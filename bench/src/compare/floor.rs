@@ -31,7 +31,7 @@ pub struct PrimitiveCosts {
 
 impl PrimitiveCosts {
     /// Measure each primitive on this machine, now: the quick cost-profile calibration
-    /// ([`crate::costs::calibrate`], thread CPU time, median of repetitions), in µs.
+    /// ([`crate::costs::calibrate()`], thread CPU time, median of repetitions), in µs.
     pub fn measure(p: &Provider) -> Result<Self> {
         let profile = calibrate(p, &Calibration::QUICK, &LoadSource::Proc)?;
         Ok(Self::from_profile(&profile))

@@ -13,7 +13,7 @@
 //! Σ counts × costs is the cost of any work, with nothing counted twice.
 //!
 //! - [`host`]: CPU clocks, host metadata, the load average.
-//! - [`calibrate`]: the measurement.
+//! - [`mod@calibrate`]: the measurement.
 
 pub mod calibrate;
 pub mod host;
