@@ -1,34 +1,20 @@
 //! `canopy plan` end to end on small workloads: the report agrees with the engine's own
 //! counts, shards merge losslessly, traces replay, the HTML is self-contained.
 
-use std::path::PathBuf;
-use std::sync::Mutex;
+mod common;
+use common::{counting, sim_options, tmp};
 
-use canopy_bench::costs::{CostProfile, HostInfo, LoadSource, ProfileUsed};
+use std::path::PathBuf;
+
+use canopy_bench::costs::LoadSource;
 use canopy_bench::plan::report::{hist_decode, Report};
 use canopy_bench::plan::sim::independent_counts;
-use canopy_bench::plan::{merge, plan, simulate, MergeArgs, PlanArgs, SimOptions};
+use canopy_bench::plan::{merge, plan, simulate, MergeArgs, PlanArgs};
 use canopy_engine::group::{CommitOptions, GroupConfig};
 use canopy_engine::key_package::Clock;
 use canopy_engine::tree::LeafIndex;
 use canopy_workloads::churn::builtin;
 use canopy_workloads::{generate, StateConfig, StateKind};
-
-/// The engine's counters are process-wide and every plan run reads them: runs must not
-/// overlap when the harness runs tests as threads of one process (`cargo test`; nextest uses
-/// processes).
-static COUNTING: Mutex<()> = Mutex::new(());
-
-fn counting() -> std::sync::MutexGuard<'static, ()> {
-    COUNTING.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("canopy-plan-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn args(out: PathBuf) -> PlanArgs {
     PlanArgs {
@@ -49,20 +35,6 @@ fn args(out: PathBuf) -> PlanArgs {
         csv: false,
         slo: None,
         baseline_point: 0,
-    }
-}
-
-/// Simulation options with a fixed profile (these tests check counts, not prices).
-fn sim_options() -> SimOptions {
-    SimOptions {
-        receivers: 3,
-        joiners: 4,
-        progress: false,
-        profile: ProfileUsed {
-            source: "test".into(),
-            profile: CostProfile::from_costs(HostInfo::default(), |_| 1.0),
-        },
-        load: LoadSource::Proc,
     }
 }
 
@@ -154,7 +126,7 @@ fn independent_counts_match_the_engine() {
 #[test]
 fn shards_merge_losslessly() {
     let _counting = counting();
-    let dir = tmp("shards");
+    let dir = tmp("plan", "shards");
     let mut a = args(dir.clone());
     a.repeats = Some(2);
     let whole = plan(&a).unwrap();
@@ -261,7 +233,7 @@ fn shards_merge_losslessly() {
 #[test]
 fn trace_replays() {
     let _counting = counting();
-    let dir = tmp("trace");
+    let dir = tmp("plan", "trace");
     let trace = dir.join("log.csv");
     std::fs::write(
         &trace,
@@ -396,7 +368,7 @@ fn histograms_decode_in_python_hdrhistogram() {
         eprintln!("SKIP: CANOPY_SKIP_PYTHON_HDR is set");
         return;
     }
-    let dir = tmp("python-hdr");
+    let dir = tmp("plan", "python-hdr");
     let report = plan(&args(dir)).unwrap();
     let p = &report.points[0];
     let input: String = p
@@ -462,7 +434,7 @@ for line in sys.stdin:
 #[test]
 fn result_files_have_unique_names() {
     let _counting = counting();
-    let dir = tmp("names");
+    let dir = tmp("plan", "names");
     let mut a = args(dir.clone());
     a.members = Some(40);
     a.seed = Some(9);
@@ -489,7 +461,7 @@ fn result_files_have_unique_names() {
 #[test]
 fn commit_times_by_kind_partition_the_commits() {
     let _counting = counting();
-    let dir = tmp("kinds");
+    let dir = tmp("plan", "kinds");
     let report = plan(&args(dir)).unwrap();
     let run = &report.runs[0];
     let count = |name: &str| hist_decode(&run.histograms[name]).unwrap().len();

@@ -3,8 +3,10 @@
 //! profiles are refused by file and field, high load is flagged, and `canopy merge` keeps
 //! hosts apart.
 
+mod common;
+use common::{counting, tmp};
+
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use canopy_bench::costs::{
     calibrate_main, CalibrateArgs, CostProfile, HostInfo, LoadSource, CALIBRATED_AT_START,
@@ -12,21 +14,6 @@ use canopy_bench::costs::{
 use canopy_bench::plan::report::{Roles, Run};
 use canopy_bench::plan::{merge, plan, MergeArgs, PlanArgs};
 use canopy_engine::metrics::Counts;
-
-/// The engine's counters are process-wide: runs and calibrations must not overlap when the
-/// harness runs tests as threads of one process.
-static COUNTING: Mutex<()> = Mutex::new(());
-
-fn counting() -> std::sync::MutexGuard<'static, ()> {
-    COUNTING.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("canopy-costs-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn args(out: PathBuf) -> PlanArgs {
     PlanArgs {
@@ -93,7 +80,7 @@ fn assert_dh_priced(roles: &Roles, what: &str) {
 #[test]
 fn profile_prices_exact_counts() {
     let _counting = counting();
-    let dir = tmp("priced");
+    let dir = tmp("costs", "priced");
     let mut a = args(dir.clone());
     a.profile = Some(dh_only_profile(&dir));
     let report = plan(&a).unwrap();
@@ -173,7 +160,7 @@ fn read_html(dir: &Path) -> String {
 #[test]
 fn calibrate_writes_a_complete_profile() {
     let _counting = counting();
-    let dir = tmp("calibrate");
+    let dir = tmp("costs", "calibrate");
     let out = dir.join("profiles").join("here.json");
     let written = calibrate_main(&CalibrateArgs {
         out: out.clone(),
@@ -218,7 +205,7 @@ type Breaker = Box<dyn Fn(&mut serde_json::Value)>;
 /// A malformed profile is refused with an error naming the file and the field.
 #[test]
 fn malformed_profiles_name_the_file_and_field() {
-    let dir = tmp("malformed");
+    let dir = tmp("costs", "malformed");
     let good = serde_json::to_value(CostProfile::from_costs(HostInfo::default(), |_| 5.0)).unwrap();
     let cases: Vec<(&str, Breaker)> = vec![
         (
@@ -281,7 +268,7 @@ fn load_warning_follows_the_injected_load() {
     assert_eq!(warned.warnings.len(), 1, "{:?}", warned.warnings);
     assert!(warned.warnings[0].contains("load average"));
     // A file in /proc/loadavg's format is read too.
-    let dir = tmp("load");
+    let dir = tmp("costs", "load");
     let file = dir.join("loadavg");
     std::fs::write(&file, format!("{} 0.5 0.5 1/100 4242\n", cores + 3.0)).unwrap();
     assert_eq!(
@@ -307,7 +294,7 @@ fn load_warning_follows_the_injected_load() {
 #[test]
 fn merge_refuses_mixed_hosts() {
     let _counting = counting();
-    let dir = tmp("hosts");
+    let dir = tmp("costs", "hosts");
     let profile = dh_only_profile(&dir);
     let mut files = Vec::new();
     for i in 0..2 {

@@ -2,35 +2,12 @@
 //! committed by reference, every check of the simulation passes, and the update totals add
 //! up.
 
-use std::sync::Mutex;
+mod common;
+use common::{counting, sim_options};
 
-use canopy_bench::costs::{CostProfile, HostInfo, LoadSource, ProfileUsed};
 use canopy_bench::plan::report::Run;
-use canopy_bench::plan::{simulate, SimOptions};
+use canopy_bench::plan::simulate;
 use canopy_workloads::churn::{builtin, UpdatePolicy, Workload};
-
-/// The engine's counters are process-wide and every plan run reads them: runs must not
-/// overlap when the harness runs tests as threads of one process (`cargo test`; nextest uses
-/// processes).
-static COUNTING: Mutex<()> = Mutex::new(());
-
-fn counting() -> std::sync::MutexGuard<'static, ()> {
-    COUNTING.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Simulation options with a fixed profile (these tests check counts, not prices).
-fn sim_options() -> SimOptions {
-    SimOptions {
-        receivers: 3,
-        joiners: 4,
-        progress: false,
-        profile: ProfileUsed {
-            source: "test".into(),
-            profile: CostProfile::from_costs(HostInfo::default(), |_| 1.0),
-        },
-        load: LoadSource::Proc,
-    }
-}
 
 /// The smoke workload with more frequent updates, under `policy`.
 fn smoke(policy: UpdatePolicy, minutes: f64) -> Workload {

@@ -2,30 +2,16 @@
 //! deltas against a baseline point, cost-versus-members plots) and SLO thresholds that fail
 //! the process.
 
+mod common;
+use common::{counting, tmp};
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
 
 use canopy_bench::costs::{CostProfile, HostInfo, LoadSource};
 use canopy_bench::plan::compare::{fmt_ci, mean_ci, parse_slos, t_975, METRICS};
 use canopy_bench::plan::report::{hist_decode, Report, Run};
 use canopy_bench::plan::{merge, plan, MergeArgs, PlanArgs};
-
-/// The engine's counters are process-wide and every plan run reads them: runs must not
-/// overlap when the harness runs tests as threads of one process (`cargo test`; nextest uses
-/// processes).
-static COUNTING: Mutex<()> = Mutex::new(());
-
-fn counting() -> std::sync::MutexGuard<'static, ()> {
-    COUNTING.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("canopy-sweeps-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// A fixed cost profile (these tests check figures and structure, not prices), so that no
 /// run calibrates.
@@ -110,7 +96,7 @@ fn confidence_interval_of_planted_values() {
 #[test]
 fn sweep_comparison_names_points_and_matches_the_runs() {
     let _counting = counting();
-    let dir = tmp("compare");
+    let dir = tmp("sweeps", "compare");
     let sweep = dir.join("sizes.toml");
     std::fs::write(
         &sweep,
@@ -216,7 +202,7 @@ fn sweep_comparison_names_points_and_matches_the_runs() {
 #[test]
 fn one_seed_says_n_1() {
     let _counting = counting();
-    let dir = tmp("one-seed");
+    let dir = tmp("sweeps", "one-seed");
     let sweep = dir.join("one.toml");
     std::fs::write(&sweep, "[[points]]\nworkload = \"smoke\"\n").unwrap();
     let mut bad = args(dir.join("bad"), sweep.clone(), profile(&dir));
@@ -241,7 +227,7 @@ fn canopy(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn slo_thresholds_pass_fail_and_reject_malformed_items() {
-    let dir = tmp("slo");
+    let dir = tmp("sweeps", "slo");
     let prof = profile(&dir);
     let prof = prof.to_str().unwrap();
     let run = |out: &Path, slo: &str| {

@@ -1,0 +1,41 @@
+//! Fixtures shared by the planner's integration tests.
+// Each test binary uses its own subset.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
+
+use canopy_bench::costs::{CostProfile, HostInfo, LoadSource, ProfileUsed};
+use canopy_bench::plan::SimOptions;
+
+/// The engine's counters are process-wide and every plan run reads them: runs must not
+/// overlap when the harness runs tests as threads of one process (`cargo test`; nextest uses
+/// processes).
+static COUNTING: Mutex<()> = Mutex::new(());
+
+/// Hold while a test counts.
+pub(crate) fn counting() -> MutexGuard<'static, ()> {
+    COUNTING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A fresh, empty directory for one test: `<tmp>/canopy-<suite>-test-<pid>-<name>`.
+pub(crate) fn tmp(suite: &str, name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("canopy-{suite}-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Simulation options with a fixed profile (for tests that check counts, not prices).
+pub(crate) fn sim_options() -> SimOptions {
+    SimOptions {
+        receivers: 3,
+        joiners: 4,
+        progress: false,
+        profile: ProfileUsed {
+            source: "test".into(),
+            profile: CostProfile::from_costs(HostInfo::default(), |_| 1.0),
+        },
+        load: LoadSource::Proc,
+    }
+}
