@@ -1,224 +1,271 @@
 //! The HTML report: one self-contained file (inline CSS and SVG, no scripts, no network),
-//! viewable offline in any browser.
+//! viewable offline in any browser, and a pure function of the report (the same JSON gives
+//! the same bytes). Per point: the latency distributions by commit kind, latency by day, the
+//! hourly series, the per-day and per-kind tables, and the first run's per-commit plots; the
+//! workload's waves and reorganisations are marked on every plot over days.
+//!
+//! # Internal documentation
+//!
+//! Every plot is a [`super::svg::Plot`]. A new per-hour series (one value per hour from the
+//! start of the run) is one [`super::svg::hourly_plot`] call: it bins long runs, marks the
+//! annotations and says how it binned.
 
 use std::fmt::Write as _;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+use canopy_workloads::churn::{Workload, DAY};
+use hdrhistogram::Histogram;
 
 use super::compare::{fmt_ci, fmt_delta, fmt_value, Comparison, SloCheck, METRICS};
-use super::report::{fmt_bytes, hist_decode, summary_table, Point, Report, Run};
+use super::report::{fmt_bytes, hist_decode, point_key, summary_table, Point, Report, Run};
+use super::sim::COMMIT_KINDS;
+use super::svg::{
+    bin_hourly, esc, hourly_plot, Annotation, Axis, Figures, Hourly, Mark, Plot, Series, Unit,
+};
 
-/// Escape text for HTML.
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// Colours of the commit kinds' lines, in the order of [`COMMIT_KINDS`], after "all".
+const KIND_COLORS: [&str; 5] = ["#222222", "#1f77b4", "#2ca02c", "#d62728", "#9467bd"];
+
+/// Nines between two points of a percentile curve: 81 points from 0 to 4.
+const CURVE_STEP: f64 = 0.05;
+
+/// Commits averaged into one point of the per-commit plots: at most this many points.
+const COMMIT_BUCKETS: usize = 300;
+
+/// The annotations of a workload: a line at each onboarding wave (+persons) and
+/// reorganisation (−persons), on the day axis.
+pub fn annotations(w: &Workload) -> Vec<Annotation> {
+    let waves = w.waves.iter().map(|v| Annotation {
+        x: v.day,
+        mark: Mark::Wave,
+        label: format!("+{}", v.persons),
+    });
+    let reorgs = w.reorgs.iter().map(|r| Annotation {
+        x: r.day,
+        mark: Mark::Reorg,
+        label: format!("−{}", r.persons),
+    });
+    waves.chain(reorgs).collect()
 }
 
-/// One line series of a plot.
-#[derive(Debug)]
-pub struct Series<'a> {
-    /// Legend label.
-    pub label: &'a str,
-    /// Stroke colour.
-    pub color: &'a str,
-    /// (x, y) points.
-    pub points: Vec<(f64, f64)>,
+/// The percentile distribution of a histogram, HdrHistogram style: (nines, value) every
+/// 0.05 nines from 0 (the minimum) to 4 (the 99.99th percentile), where nines =
+/// −log10(1 − q). Empty for an empty histogram.
+pub fn percentile_curve(h: &Histogram<u64>) -> Vec<(f64, f64)> {
+    if h.is_empty() {
+        return Vec::new();
+    }
+    let steps = (4.0 / CURVE_STEP).round() as u32;
+    (0..=steps)
+        .map(|i| {
+            let x = f64::from(i) * CURVE_STEP;
+            // The quantile a hair low: 1 − 10^−x carries rounding error, and one ulp above
+            // q × count would move the rank (rounded up) to the next recorded value.
+            let q = if i == 0 {
+                0.0
+            } else {
+                1.0 - 10f64.powf(-x) - 1e-12
+            };
+            (x, h.value_at_quantile(q) as f64)
+        })
+        .collect()
 }
 
-/// A line plot as an inline SVG element (linear axes from 0, or log10 y if `log_y`).
-pub fn line_plot(
-    title: &str,
-    x_label: &str,
-    y_label: &str,
-    series: &[Series],
-    log_y: bool,
-) -> String {
-    let (w, h) = (640.0, 300.0);
-    let (ml, mr, mt, mb) = (70.0, 20.0, 30.0, 45.0);
-    let pw = w - ml - mr;
-    let ph = h - mt - mb;
-    let all = series.iter().flat_map(|s| s.points.iter());
-    let x_max = all.clone().map(|p| p.0).fold(0.0f64, f64::max).max(1e-9);
-    let ty = |y: f64| if log_y { y.max(1e-12).log10() } else { y };
-    let ys: Vec<f64> = all.clone().map(|p| ty(p.1)).collect();
-    let (mut y_min, mut y_max) = if log_y {
-        (
-            ys.iter().copied().fold(f64::INFINITY, f64::min).floor(),
-            ys.iter().copied().fold(f64::NEG_INFINITY, f64::max).ceil(),
-        )
+/// The latency distributions of a point, all commits and each kind: creation, or processing
+/// per sampled receiver.
+fn distribution_plot(p: &Point, process: bool) -> Result<Plot<'static>> {
+    let name = if process {
+        "commit_process_ns"
     } else {
-        (0.0, ys.iter().copied().fold(0.0f64, f64::max) * 1.05)
+        "commit_create_ns"
     };
-    if !y_min.is_finite() || !y_max.is_finite() || y_max <= y_min {
-        y_min = if log_y { y_min.min(0.0) } else { 0.0 };
-        y_max = y_min + 1.0;
-        if !y_min.is_finite() {
-            y_min = 0.0;
-            y_max = 1.0;
-        }
-    }
-    let sx = |x: f64| ml + x / x_max * pw;
-    let sy = |y: f64| mt + ph - (ty(y) - y_min) / (y_max - y_min) * ph;
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" \
-         height=\"{h}\" font-family=\"sans-serif\" font-size=\"11\">\
-         <rect width=\"{w}\" height=\"{h}\" fill=\"white\"/>\
-         <text x=\"{}\" y=\"18\" font-size=\"13\" font-weight=\"bold\">{}</text>",
-        ml,
-        esc(title)
-    );
-    // Axes and ticks.
-    let _ = write!(
-        s,
-        "<line x1=\"{ml}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#333\"/>\
-         <line x1=\"{ml}\" y1=\"{mt}\" x2=\"{ml}\" y2=\"{}\" stroke=\"#333\"/>",
-        mt + ph,
-        ml + pw,
-        mt + ph,
-        mt + ph
-    );
-    for i in 0..=5 {
-        let f = f64::from(i) / 5.0;
-        let xv = f * x_max;
-        let yv = y_min + f * (y_max - y_min);
-        let label_y = if log_y {
-            format_num(10f64.powf(yv))
-        } else {
-            format_num(yv)
+    let mut series = Vec::new();
+    let keys = std::iter::once((name.to_string(), "all commits"))
+        .chain(COMMIT_KINDS.iter().map(|k| (format!("{name}.{k}"), *k)));
+    for ((key, label), color) in keys.zip(KIND_COLORS) {
+        let Some(enc) = p.histograms.get(&key) else {
+            continue;
         };
-        let gy = mt + ph - f * ph;
-        let _ = write!(
-            s,
-            "<line x1=\"{ml}\" y1=\"{gy:.1}\" x2=\"{}\" y2=\"{gy:.1}\" stroke=\"#eee\"/>\
-             <text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>\
-             <text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
-            ml + pw,
-            ml - 5.0,
-            gy + 4.0,
-            label_y,
-            sx(xv),
-            mt + ph + 15.0,
-            format_num(xv)
-        );
-    }
-    let _ = write!(
-        s,
-        "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>\
-         <text x=\"14\" y=\"{:.1}\" text-anchor=\"middle\" transform=\"rotate(-90 14 {:.1})\">{}</text>",
-        ml + pw / 2.0,
-        h - 8.0,
-        esc(x_label),
-        mt + ph / 2.0,
-        mt + ph / 2.0,
-        esc(y_label)
-    );
-    for (i, se) in series.iter().enumerate() {
-        if se.points.is_empty() {
+        let h = hist_decode(enc).with_context(|| format!("histogram {key}"))?;
+        if h.is_empty() {
             continue;
         }
-        let mut d = String::new();
-        for (j, &(x, y)) in se.points.iter().enumerate() {
-            let _ = write!(
-                d,
-                "{}{:.1},{:.1}",
-                if j == 0 { "M" } else { "L" },
-                sx(x),
-                sy(y)
-            );
+        series.push(Series {
+            label: format!("{label} (n={})", h.len()),
+            color,
+            points: percentile_curve(&h),
+        });
+    }
+    Ok(Plot {
+        title: if process {
+            "Commit processing latency per receiver by commit kind: percentile distribution"
+        } else {
+            "Commit creation latency by commit kind: percentile distribution"
         }
-        let _ = write!(
-            s,
-            "<path d=\"{d}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\"/>\
-             <rect x=\"{:.1}\" y=\"{}\" width=\"10\" height=\"3\" fill=\"{}\"/>\
-             <text x=\"{:.1}\" y=\"{}\">{}</text>",
-            se.color,
-            ml + 10.0 + 120.0 * i as f64,
-            mt + 2.0,
-            se.color,
-            ml + 24.0 + 120.0 * i as f64,
-            mt + 6.0,
-            esc(se.label)
-        );
-    }
-    s.push_str("</svg>");
-    s
+        .into(),
+        figures: Figures::Measured,
+        note: Some("wall-clock on the measuring host; every seed of the point pooled".into()),
+        x: Axis::percentiles(),
+        y: Axis::log("latency", Unit::Nanos),
+        series,
+        annotations: &[],
+    })
 }
 
-fn format_num(v: f64) -> String {
-    let a = v.abs();
-    if a >= 1e9 {
-        format!("{:.1}G", v / 1e9)
-    } else if a >= 1e6 {
-        format!("{:.1}M", v / 1e6)
-    } else if a >= 1e4 {
-        format!("{:.0}k", v / 1e3)
-    } else if a >= 100.0 || a == 0.0 {
-        format!("{v:.0}")
-    } else if a >= 1.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.3}")
-    }
-}
-
-/// Daily latency percentiles (ms) of a point.
-fn latency_plot(p: &Point, process: bool) -> Result<String> {
+/// Daily latency percentiles of a point.
+fn latency_plot<'a>(
+    p: &Point,
+    process: bool,
+    days: f64,
+    marks: &'a [Annotation],
+) -> Result<Plot<'a>> {
     let mut q = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
     for d in &p.days {
-        let h = hist_decode(if process { &d.process_ns } else { &d.create_ns })?;
+        let enc = if process { &d.process_ns } else { &d.create_ns };
+        let h = hist_decode(enc).with_context(|| format!("day {} latency histogram", d.day))?;
         if h.is_empty() {
             continue;
         }
         let x = f64::from(d.day) + 0.5;
         for (i, qq) in [0.5, 0.9, 0.99].into_iter().enumerate() {
-            q[i].push((x, h.value_at_quantile(qq) as f64 / 1e6));
+            q[i].push((x, h.value_at_quantile(qq) as f64));
         }
-        q[3].push((x, h.max() as f64 / 1e6));
+        q[3].push((x, h.max() as f64));
     }
-    let [p50, p90, p99, max] = q;
-    Ok(line_plot(
-        if process {
+    let series = q
+        .into_iter()
+        .zip([
+            ("p50", "#1f77b4"),
+            ("p90", "#2ca02c"),
+            ("p99", "#ff7f0e"),
+            ("max", "#d62728"),
+        ])
+        .map(|(points, (label, color))| Series {
+            label: label.into(),
+            color,
+            points,
+        })
+        .collect();
+    Ok(Plot {
+        title: if process {
             "Commit processing latency per receiver (wall-clock), by day"
         } else {
             "Commit creation latency (wall-clock), by day"
-        },
-        "day",
-        "ms (log scale)",
-        &[
-            Series {
-                label: "p50",
-                color: "#1f77b4",
-                points: p50,
-            },
-            Series {
-                label: "p90",
-                color: "#2ca02c",
-                points: p90,
-            },
-            Series {
-                label: "p99",
-                color: "#ff7f0e",
-                points: p99,
-            },
-            Series {
-                label: "max",
-                color: "#d62728",
-                points: max,
-            },
-        ],
-        true,
-    ))
+        }
+        .into(),
+        figures: Figures::Measured,
+        note: None,
+        x: Axis::days(days),
+        y: Axis::log("latency", Unit::Nanos),
+        series,
+        annotations: marks,
+    })
 }
 
-/// Points of a plotted series: (day, value).
+/// Per-hour series of a run or a point, one value per hour from the start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HourlySeries {
+    /// Commits.
+    pub commits: Vec<f64>,
+    /// Bytes of commits the delivery service sends: each commit to every other member at
+    /// the time (removed members included). Welcomes and Update proposals, which the
+    /// per-day `ds_fanout_bytes` also counts, are not in the per-commit series.
+    pub commit_fanout_bytes: Vec<f64>,
+}
+
+/// The hours a run covers: its days, or longer if a commit came later.
+fn run_hours(run: &Run) -> usize {
+    let days = (run.workload.days * 24.0).ceil().max(1.0) as usize;
+    let last = run
+        .commits
+        .time_s
+        .last()
+        .map_or(0, |t| (t / 3600.0).floor().max(0.0) as usize + 1);
+    days.max(last)
+}
+
+/// The per-hour series of a run, binned from its per-commit series.
+pub fn run_hourly(run: &Run) -> HourlySeries {
+    let hours = run_hours(run);
+    let c = &run.commits;
+    let ones = std::iter::repeat_n(1.0, c.time_s.len());
+    // Each commit goes to the members before it (the previous commit's members, or the
+    // start's) but its committer.
+    let before = std::iter::once(run.totals.members_start).chain(c.members.iter().copied());
+    let fanout = c
+        .bytes
+        .iter()
+        .zip(before)
+        .map(|(&b, m)| (b * m.saturating_sub(1)) as f64);
+    HourlySeries {
+        commits: bin_hourly(&c.time_s, ones, hours),
+        commit_fanout_bytes: bin_hourly(&c.time_s, fanout, hours),
+    }
+}
+
+/// The per-hour series of a point: each hour the mean over its runs (like the point's
+/// days; a run shorter than the longest counts 0 in the hours it lacks).
+pub fn point_hourly(runs: &[&Run]) -> HourlySeries {
+    let all: Vec<HourlySeries> = runs.iter().map(|r| run_hourly(r)).collect();
+    let hours = all.iter().map(|h| h.commits.len()).max().unwrap_or(0);
+    let k = all.len().max(1) as f64;
+    let mean = |f: fn(&HourlySeries) -> &Vec<f64>| {
+        (0..hours)
+            .map(|i| all.iter().filter_map(|h| f(h).get(i)).sum::<f64>() / k)
+            .collect()
+    };
+    HourlySeries {
+        commits: mean(|h| &h.commits),
+        commit_fanout_bytes: mean(|h| &h.commit_fanout_bytes),
+    }
+}
+
+/// The hourly plots of a point: commits per hour, and commit bytes the DS fans out per hour.
+fn hourly_plots<'a>(runs: &[&Run], days: f64, marks: &'a [Annotation]) -> Vec<Plot<'a>> {
+    let h = point_hourly(runs);
+    let seeds = if runs.len() > 1 {
+        format!(", mean over {} seeds", runs.len())
+    } else {
+        String::new()
+    };
+    [
+        (
+            format!("Commits per hour{seeds}"),
+            Axis::linear("commits per hour", Unit::Count),
+            "commits",
+            &h.commits,
+        ),
+        (
+            format!("Commit bytes fanned out by the DS per hour{seeds}"),
+            Axis::linear("bytes per hour", Unit::Bytes),
+            "commits × other members",
+            &h.commit_fanout_bytes,
+        ),
+    ]
+    .into_iter()
+    .map(|(title, y, label, values)| {
+        hourly_plot(
+            title,
+            Figures::Exact,
+            y,
+            days,
+            &[Hourly {
+                label,
+                color: "#1f77b4",
+                peak_color: "#d62728",
+                values,
+            }],
+            marks,
+        )
+    })
+    .collect()
+}
+
+/// Points of a plotted line: (x, y).
 type Points = Vec<(f64, f64)>;
 
 /// Per-commit series averaged into at most `buckets` buckets of consecutive commits: (day of
-/// the bucket's middle, mean, max).
+/// the bucket's middle, mean) and (day, max).
 fn bucketed(run: &Run, values: &[f64], buckets: usize) -> (Points, Points) {
     let n = values.len();
     let mut mean = Vec::new();
@@ -229,7 +276,7 @@ fn bucketed(run: &Run, values: &[f64], buckets: usize) -> (Points, Points) {
     let size = n.div_ceil(buckets.max(1));
     for (b, chunk) in values.chunks(size).enumerate() {
         let mid = (b * size + chunk.len() / 2).min(n - 1);
-        let x = run.commits.time_s[mid] / 86_400.0;
+        let x = run.commits.time_s[mid] / DAY;
         mean.push((x, chunk.iter().sum::<f64>() / chunk.len() as f64));
         max.push((x, chunk.iter().copied().fold(0.0, f64::max)));
     }
@@ -237,79 +284,74 @@ fn bucketed(run: &Run, values: &[f64], buckets: usize) -> (Points, Points) {
 }
 
 /// The blank-fraction plot of a run.
-pub fn blank_plot(run: &Run) -> String {
+pub fn blank_plot<'a>(run: &Run, marks: &'a [Annotation]) -> Plot<'a> {
     let mut pts = vec![(0.0, run.totals.blank_fraction_start)];
     pts.extend(
         run.commits
             .time_s
             .iter()
             .zip(&run.commits.blank_fraction)
-            .map(|(&t, &b)| (t / 86_400.0, b)),
+            .map(|(&t, &b)| (t / DAY, b)),
     );
     // At most ~1000 points: keep every k-th.
     let k = (pts.len() / 1000).max(1);
     let pts: Vec<(f64, f64)> = pts.into_iter().step_by(k).collect();
-    line_plot(
-        "Blank parent nodes (fraction of parents with members on both sides)",
-        "day",
-        "blank fraction",
-        &[Series {
-            label: "after each commit",
+    Plot {
+        title: "Blank parent nodes (fraction of parents with members on both sides)".into(),
+        figures: Figures::Exact,
+        note: (k > 1).then(|| format!("every {k}th commit")),
+        x: Axis::days(run.workload.days),
+        y: Axis::linear("blank fraction of parents", Unit::Count),
+        series: vec![Series {
+            label: "after each commit".into(),
             color: "#9467bd",
             points: pts,
         }],
-        false,
-    )
+        annotations: marks,
+    }
 }
 
 /// Plots of one run: seals and bytes per commit.
-fn per_commit_plots(run: &Run) -> String {
+fn per_commit_plots<'a>(run: &Run, marks: &'a [Annotation]) -> Vec<Plot<'a>> {
     let seals: Vec<f64> = run.commits.hpke_seals.iter().map(|&v| v as f64).collect();
-    let bytes: Vec<f64> = run
-        .commits
-        .bytes
-        .iter()
-        .map(|&v| v as f64 / 1024.0)
-        .collect();
-    let (sm, sx) = bucketed(run, &seals, 300);
-    let (bm, bx) = bucketed(run, &bytes, 300);
-    let mut s = line_plot(
-        "HPKE seals per commit (buckets of consecutive commits)",
-        "day",
-        "seals",
-        &[
-            Series {
-                label: "mean",
-                color: "#1f77b4",
-                points: sm,
-            },
-            Series {
-                label: "max",
-                color: "#d62728",
-                points: sx,
-            },
-        ],
-        false,
-    );
-    s.push_str(&line_plot(
-        "Commit size (buckets of consecutive commits)",
-        "day",
-        "KiB",
-        &[
-            Series {
-                label: "mean",
-                color: "#1f77b4",
-                points: bm,
-            },
-            Series {
-                label: "max",
-                color: "#d62728",
-                points: bx,
-            },
-        ],
-        false,
-    ));
-    s
+    let bytes: Vec<f64> = run.commits.bytes.iter().map(|&v| v as f64).collect();
+    let mut plots = Vec::new();
+    for (title, y, values) in [
+        (
+            "HPKE seals per commit (buckets of consecutive commits)",
+            Axis::linear("seals per commit", Unit::Count),
+            &seals,
+        ),
+        (
+            "Commit size (buckets of consecutive commits)",
+            Axis::linear("commit size", Unit::Bytes),
+            &bytes,
+        ),
+    ] {
+        let (mean, max) = bucketed(run, values, COMMIT_BUCKETS);
+        let per = values.len().div_ceil(COMMIT_BUCKETS).max(1);
+        plots.push(Plot {
+            title: title.into(),
+            figures: Figures::Exact,
+            note: Some(format!("{} commits, {per} per bucket", values.len())),
+            x: Axis::days(run.workload.days),
+            y,
+            series: vec![
+                Series {
+                    label: "mean".into(),
+                    color: "#1f77b4",
+                    points: mean,
+                },
+                Series {
+                    label: "max".into(),
+                    color: "#d62728",
+                    points: max,
+                },
+            ],
+            annotations: marks,
+        });
+    }
+    plots
 }
 
 /// The comparison of a sweep's points: a table (metrics × points) and, when the points
@@ -370,49 +412,79 @@ fn comparison_section(c: &Comparison) -> String {
 /// Cost against members: one plot per group of metrics, each line the means over seeds.
 fn cost_plots(c: &Comparison) -> String {
     const COLORS: [&str; 3] = ["#1f77b4", "#ff7f0e", "#2ca02c"];
-    let groups: [(&str, &str, &[&str]); 5] = [
+    // Latency metrics are in ms, plotted in ns so that the axis picks µs, ms or s.
+    let groups: [(&str, Figures, Axis, f64, &[&str]); 5] = [
         (
             "Commit creation latency vs members",
-            "ms",
+            Figures::Measured,
+            Axis::linear("latency", Unit::Nanos),
+            1e6,
             &["commit_p50_ms", "commit_p99_ms"],
         ),
         (
             "Commit processing latency vs members",
-            "ms",
+            Figures::Measured,
+            Axis::linear("latency", Unit::Nanos),
+            1e6,
             &["process_p50_ms", "process_p99_ms"],
         ),
-        ("Join latency vs members", "ms", &["join_p50_ms"]),
+        (
+            "Join latency vs members",
+            Figures::Measured,
+            Axis::linear("latency", Unit::Nanos),
+            1e6,
+            &["join_p50_ms"],
+        ),
         (
             "Message sizes vs members",
-            "bytes",
+            Figures::Exact,
+            Axis::linear("message size", Unit::Bytes),
+            1.0,
             &["commit_bytes_p50", "commit_bytes_p99", "welcome_bytes_p50"],
         ),
         (
             "DS egress per day vs members",
-            "bytes per day",
+            Figures::Exact,
+            Axis::linear("bytes per day", Unit::Bytes),
+            1.0,
             &["ds_fanout_bytes_per_day"],
         ),
     ];
     let mut rows: Vec<_> = c.rows.iter().collect();
     rows.sort_by_key(|r| r.members);
     let mut h = String::new();
-    for (title, unit, names) in groups {
+    for (title, figures, y, scale, names) in groups {
         let series: Vec<Series> = names
             .iter()
             .zip(COLORS)
             .map(|(name, color)| Series {
-                label: name,
+                label: (*name).to_string(),
                 color,
                 points: rows
                     .iter()
-                    .filter_map(|r| r.metrics.get(*name).map(|s| (r.members as f64, s.mean)))
+                    .filter_map(|r| {
+                        r.metrics
+                            .get(*name)
+                            .map(|s| (r.members as f64, s.mean * scale))
+                    })
                     .collect(),
             })
             // A line needs two points: a metric only one point recorded is left out.
             .filter(|s| s.points.len() >= 2)
             .collect();
         if !series.is_empty() {
-            h.push_str(&line_plot(title, "members", unit, &series, false));
+            emit(
+                &mut h,
+                &Plot {
+                    title: title.into(),
+                    figures,
+                    note: Some("mean over seeds at each point".into()),
+                    x: Axis::linear("members at the start", Unit::Count),
+                    y,
+                    series,
+                    annotations: &[],
+                },
+            );
         }
     }
     h
@@ -449,11 +521,21 @@ fn slo_section(checks: &[SloCheck]) -> String {
 /// were measured on (with load warnings).
 fn banner(report: &Report) -> String {
     let mut h = String::from(
-        "<div style=\"border:1px solid #99c;background:#f4f6ff;padding:0.5em 1em\">\
-         <p><b>CPU figures are profile-based</b>: the engine's exact primitive counts of every \
-         commit, sampled processing and sampled join, times a cost profile (ns per \
-         operation or byte). Measured CPU (process CPU time, all threads) and the latency \
-         histograms (wall-clock) are shown apart and depend on the host below.</p>",
+        "<div id=\"figures\" style=\"border:1px solid #99c;background:#f4f6ff;padding:0.5em 1em\">\
+         <p>Which figures are exact and which are measured (each plot says which it shows, \
+         at its top right):</p><ul>\
+         <li><b style=\"color:#1a7f37\">exact</b>: commit, update, device and member counts, \
+         message sizes (commits, Welcomes, GroupInfos), delivery-service fan-out bytes, HPKE \
+         seals and resolution sizes, blank fractions, and the engine's primitive counts. They \
+         follow from the workload and its seed and are the same on any host.</li>\
+         <li><b style=\"color:#0b5cad\">profile-based</b>: <b>CPU figures are profile-based</b>: \
+         the engine's exact primitive counts of every commit, sampled processing and sampled \
+         join, times a cost profile (ns per operation or byte). The committers' counts are \
+         exact; every member's processing and the joiners' are extrapolated from the sampled \
+         receivers and joins (method below).</li>\
+         <li><b style=\"color:#b35900\">measured</b>: latencies (wall-clock) and measured CPU \
+         (process CPU time, all threads). They depend on the host below, its load and its \
+         threads, and are shown apart.</li></ul>",
     );
     let mut seen: Vec<String> = Vec::new();
     for run in &report.runs {
@@ -511,6 +593,20 @@ fn banner(report: &Report) -> String {
     h
 }
 
+/// Append `plot`, or where it has no line of two points a sentence saying so (a plot without
+/// data would only look like a broken one).
+fn emit(h: &mut String, plot: &Plot) {
+    if plot.has_data() {
+        h.push_str(&plot.render());
+    } else {
+        let _ = write!(
+            h,
+            "<p class=\"no-data\">{}: no data in this run.</p>",
+            esc(&plot.title)
+        );
+    }
+}
+
 /// The whole report as one HTML document.
 pub fn render(report: &Report) -> Result<String> {
     let mut h = String::new();
@@ -527,7 +623,7 @@ pub fn render(report: &Report) -> Result<String> {
          body{{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}}\
          pre{{background:#f6f6f6;padding:1em;overflow-x:auto;font-size:12px}}\
          table{{border-collapse:collapse;font-size:13px}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}\
-         svg{{display:block;margin:1em 0;border:1px solid #ddd}}</style></head><body>\
+         svg{{display:block;margin:1em 0;border:1px solid #ddd}}.no-data{{color:#777}}</style></head><body>\
          <h1>Capacity plan: {}</h1><p>Written {} by canopy {} (schema {} v{}, kind {}).</p>",
         esc(&title),
         esc(&title),
@@ -552,8 +648,31 @@ pub fn render(report: &Report) -> Result<String> {
             esc(name),
             esc(&summary_table(report, p)?)
         );
-        h.push_str(&latency_plot(p, false)?);
-        h.push_str(&latency_plot(p, true)?);
+        let runs: Vec<&Run> = report
+            .runs
+            .iter()
+            .filter(|r| point_key(&r.workload) == p.key)
+            .collect();
+        // Every run of a point has the same workload but for its seed: one set of annotations.
+        let marks = runs
+            .first()
+            .map(|r| annotations(&r.workload))
+            .unwrap_or_default();
+        let days = runs
+            .iter()
+            .map(|r| r.workload.days)
+            .fold(p.days.len() as f64, f64::max);
+        h.push_str("<h3>Latency distributions</h3>");
+        for process in [false, true] {
+            emit(&mut h, &distribution_plot(p, process)?);
+        }
+        h.push_str("<h3>Over time</h3>");
+        for process in [false, true] {
+            emit(&mut h, &latency_plot(p, process, days, &marks)?);
+        }
+        for plot in hourly_plots(&runs, days, &marks) {
+            emit(&mut h, &plot);
+        }
         // Per-day table.
         h.push_str(
             "<h3>Per day</h3><table><tr><th>day</th><th>commits</th><th>+dev</th><th>-dev</th>\
@@ -600,19 +719,16 @@ pub fn render(report: &Report) -> Result<String> {
             );
         }
         h.push_str("</table>");
-        for run in report
-            .runs
-            .iter()
-            .filter(|r| super::report::point_key(&r.workload) == p.key)
-            .take(1)
-        {
+        for run in runs.iter().take(1) {
             let _ = write!(
                 h,
                 "<h3>Seed {} (first run of the point)</h3>",
                 run.workload.seed
             );
-            h.push_str(&blank_plot(run));
-            h.push_str(&per_commit_plots(run));
+            emit(&mut h, &blank_plot(run, &marks));
+            for plot in per_commit_plots(run, &marks) {
+                emit(&mut h, &plot);
+            }
             let _ = write!(
                 h,
                 "<h3>Method</h3><p>{}</p><p>Sampled receivers: {}; real joins: {} of {} \
@@ -627,4 +743,220 @@ pub fn render(report: &Report) -> Result<String> {
     }
     h.push_str("</body></html>\n");
     Ok(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use canopy_workloads::churn::{Reorg, Wave};
+
+    use super::*;
+    use crate::costs::{CostProfile, HostInfo, ProfileUsed};
+    use crate::plan::report::{assemble, hist_encode, CommitSeries, Day, Sampling, Totals};
+
+    /// A run of `days` days with `per_day` commits a day, every figure a fixed function of
+    /// the commit's index (no simulation): a wave on day 1.5 and a reorganisation on day 2.5.
+    fn synthetic_run(days: u32, per_day: u64) -> Run {
+        let workload = Workload {
+            name: "synthetic".into(),
+            days: f64::from(days),
+            waves: vec![Wave {
+                day: 1.5,
+                persons: 5,
+            }],
+            reorgs: vec![Reorg {
+                day: 2.5,
+                persons: 4,
+            }],
+            ..Workload::default()
+        };
+        let n = u64::from(days) * per_day;
+        let mut commits = CommitSeries::default();
+        let mut all: Histogram<u64> = Histogram::new(3).unwrap();
+        let mut kinds: Vec<Histogram<u64>> = (0..4).map(|_| Histogram::new(3).unwrap()).collect();
+        let mut day_h: Vec<Histogram<u64>> =
+            (0..days).map(|_| Histogram::new(3).unwrap()).collect();
+        for i in 0..n {
+            let t = (i as f64 + 0.5) * 86_400.0 / per_day as f64;
+            let ns = 100_000 + (i * 7_919) % 5_000_000;
+            commits.time_s.push(t);
+            commits.create_ns.push(ns);
+            commits.process_ns.push(ns / 2);
+            commits.hpke_seals.push(i % 40);
+            commits.bytes.push(1_000 + (i * 31) % 20_000);
+            commits.blank_fraction.push((i % 100) as f64 / 1000.0);
+            commits.members.push(1000);
+            all.record(ns).unwrap();
+            kinds[(i % 4) as usize].record(ns).unwrap();
+            day_h[(t / 86_400.0) as usize].record(ns).unwrap();
+        }
+        let mut histograms = BTreeMap::new();
+        for name in ["commit_create_ns", "commit_process_ns"] {
+            histograms.insert(name.to_string(), hist_encode(&all).unwrap());
+            for (k, h) in COMMIT_KINDS.iter().zip(&kinds) {
+                histograms.insert(format!("{name}.{k}"), hist_encode(h).unwrap());
+            }
+        }
+        let days = day_h
+            .iter()
+            .enumerate()
+            .map(|(d, h)| Day {
+                day: d as u32,
+                commits: per_day,
+                create_ns: hist_encode(h).unwrap(),
+                process_ns: hist_encode(h).unwrap(),
+                ..Day::default()
+            })
+            .collect();
+        Run {
+            workload,
+            trace: None,
+            shard: None,
+            sampling: Sampling::default(),
+            totals: Totals {
+                members_start: 1000,
+                members_end: 1000,
+                commits: n,
+                ..Totals::default()
+            },
+            histograms,
+            days,
+            commits,
+            host: HostInfo::default(),
+            profile: ProfileUsed {
+                source: "test".into(),
+                profile: CostProfile::from_costs(HostInfo::default(), |_| 1.0),
+            },
+            kinds: BTreeMap::new(),
+        }
+    }
+
+    fn plots(html: &str) -> Vec<&str> {
+        html.split("<svg").skip(1).collect()
+    }
+
+    #[test]
+    fn percentile_curve_of_a_planted_histogram() {
+        // 1..=1000 once each: exact in a 3-significant-figure histogram, so the value at
+        // quantile q is the (q × 1000)-th value.
+        let mut h: Histogram<u64> = Histogram::new(3).unwrap();
+        for v in 1..=1000 {
+            h.record(v).unwrap();
+        }
+        let curve = percentile_curve(&h);
+        assert_eq!(curve.len(), 81);
+        let at = |nines: f64| {
+            curve
+                .iter()
+                .find(|p| (p.0 - nines).abs() < 1e-9)
+                .map(|p| p.1)
+                .unwrap()
+        };
+        assert_eq!(at(0.0), 1.0, "minimum");
+        assert_eq!(at(1.0), 900.0, "p90");
+        assert_eq!(at(2.0), 990.0, "p99");
+        assert_eq!(at(3.0), 999.0, "p99.9");
+        assert_eq!(at(4.0), 1000.0, "p99.99: the largest of 1000 values");
+        // 1 − 10^−0.5 = 0.6838: the 684th value.
+        assert_eq!(at(0.5), 684.0);
+        assert!(curve
+            .windows(2)
+            .all(|w| w[0].1 <= w[1].1 && w[0].0 < w[1].0));
+        assert!(percentile_curve(&Histogram::<u64>::new(3).unwrap()).is_empty());
+    }
+
+    #[test]
+    fn hourly_binning_of_a_planted_commit_series() {
+        let mut run = synthetic_run(1, 1);
+        run.workload.days = 3.0 / 24.0;
+        run.totals.members_start = 10;
+        run.commits = CommitSeries {
+            time_s: vec![10.0, 20.0, 3700.0, 7300.0],
+            bytes: vec![100, 200, 300, 400],
+            // After each commit: a join, two leaves, nothing.
+            members: vec![10, 11, 9, 9],
+            ..CommitSeries::default()
+        };
+        let h = run_hourly(&run);
+        assert_eq!(h.commits, [2.0, 1.0, 1.0]);
+        // Each commit to the members before it but its committer: 9, 9, 10, 8 recipients.
+        assert_eq!(h.commit_fanout_bytes, [900.0 + 1800.0, 3000.0, 3200.0]);
+        // The sums are the totals.
+        assert_eq!(h.commits.iter().sum::<f64>(), 4.0);
+        let total: u64 = [(100, 9), (200, 9), (300, 10), (400, 8)]
+            .iter()
+            .map(|(b, m)| b * m)
+            .sum();
+        assert_eq!(h.commit_fanout_bytes.iter().sum::<f64>(), total as f64);
+        // Over several runs, each hour is the mean.
+        let mut other = run.clone();
+        other.commits.time_s = vec![10.0, 3700.0, 3800.0, 3900.0];
+        let p = point_hourly(&[&run, &other]);
+        assert_eq!(p.commits, [1.5, 2.0, 0.5]);
+    }
+
+    #[test]
+    fn rendering_is_deterministic_and_annotated() {
+        let report = assemble("run", Vec::new(), vec![synthetic_run(4, 50)]).unwrap();
+        let a = render(&report).unwrap();
+        assert_eq!(a, render(&report.clone()).unwrap());
+        // Read back from its JSON, the report renders to the same bytes.
+        let back: Report = serde_json::from_str(&serde_json::to_string(&report).unwrap()).unwrap();
+        assert_eq!(a, render(&back).unwrap());
+        // The new plots are there, with data.
+        for title in [
+            "Commit creation latency by commit kind: percentile distribution",
+            "Commit processing latency per receiver by commit kind: percentile distribution",
+            "Commits per hour",
+            "Commit bytes fanned out by the DS per hour",
+        ] {
+            assert_eq!(a.matches(title).count(), 1, "{title}");
+        }
+        assert!(a.contains("update (n=50)") && a.contains("all commits (n=200)"));
+        assert!(!a.contains("no data in this run"));
+        // Every plot on the day axis marks the wave and the reorganisation; the others none.
+        let svgs = plots(&a);
+        let on_days = svgs
+            .iter()
+            .filter(|s| s.contains("day (since the start of the run)"))
+            .count();
+        assert_eq!(on_days, 7, "two latency, two hourly, blank, seals, bytes");
+        for s in &svgs {
+            let (waves, reorgs) = (
+                s.matches("class=\"annotation wave\" data-x=\"1.5\"")
+                    .count(),
+                s.matches("class=\"annotation reorg\" data-x=\"2.5\"")
+                    .count(),
+            );
+            if s.contains("day (since the start of the run)") {
+                assert_eq!((waves, reorgs), (1, 1));
+                assert!(s.contains(">+5</text>") && s.contains(">−4</text>"));
+            } else {
+                assert_eq!((waves, reorgs), (0, 0));
+            }
+            // Every plot says what kind of figure it shows.
+            assert!(s.contains("data-figures=\""));
+        }
+        // The banner names what is exact and what is measured.
+        assert!(a.contains("id=\"figures\"") && a.contains("are the same on any host"));
+    }
+
+    /// A year-long run with the default workload's commit rate (about 520 a day) stays far
+    /// below 2 MB: the hourly series are binned, the per-commit ones bucketed.
+    #[test]
+    fn a_year_long_report_stays_small() {
+        let report = assemble("run", Vec::new(), vec![synthetic_run(365, 520)]).unwrap();
+        let html = render(&report).unwrap();
+        assert!(html.len() < 2_000_000, "{} bytes", html.len());
+        assert!(html.contains("8760 hours shown in 12-hour bins"));
+        let month =
+            render(&assemble("run", Vec::new(), vec![synthetic_run(30, 520)]).unwrap()).unwrap();
+        assert!(month.contains("one point per hour"));
+        eprintln!(
+            "HTML report: 30 days {} bytes, 365 days {} bytes",
+            month.len(),
+            html.len()
+        );
+    }
 }

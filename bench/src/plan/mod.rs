@@ -3,6 +3,7 @@
 //! - [`sim`]: the simulation (real commits, Welcomes and joins; sampled receivers; checks).
 //! - [`report`]: the versioned result file, lossless merging, the summary table.
 //! - [`html`]: the offline HTML report with inline SVG plots.
+//! - [`svg`]: the plots of the HTML report (axes, round ticks, legends, annotations).
 //! - [`compare`]: the comparison of a sweep's points and the SLO thresholds (`--slo`).
 //! - [`csv`]: the per-commit and per-day series as CSV files beside the JSON (`--csv`).
 //!
@@ -16,6 +17,7 @@ pub mod csv;
 pub mod html;
 pub mod report;
 pub mod sim;
+pub mod svg;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
