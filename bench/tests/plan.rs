@@ -7,6 +7,7 @@ use common::{counting, sim_options, tmp};
 use std::path::PathBuf;
 
 use canopy_bench::costs::LoadSource;
+use canopy_bench::plan::html::run_hourly;
 use canopy_bench::plan::report::{hist_decode, Report};
 use canopy_bench::plan::sim::independent_counts;
 use canopy_bench::plan::{merge, plan, simulate, MergeArgs, PlanArgs};
@@ -119,6 +120,35 @@ fn independent_counts_match_the_engine() {
         with_all.1.iter().sum::<u64>(),
         without.1.iter().sum::<u64>() + 1
     );
+}
+
+/// The HTML's hourly commit fan-out is the simulation's: in a run without joins (so without
+/// Welcomes) and with self-committed updates (so without proposals) every fanned-out byte is a
+/// commit's, and the hours add up to the days' `ds_fanout_bytes` exactly. With joins the
+/// Welcomes come on top.
+#[test]
+fn hourly_commit_fan_out_adds_up_to_the_days() {
+    let _counting = counting();
+    let mut w = builtin("smoke").unwrap();
+    w.joins_per_day = 0.0;
+    w.waves.clear();
+    let run = simulate(&w, None, &sim_options()).unwrap();
+    assert_eq!(run.totals.adds, 0);
+    assert!(run.totals.removes > 0 && run.totals.update_commits > 0);
+    let hourly = run_hourly(&run);
+    assert_eq!(hourly.commits.len(), 3 * 24);
+    assert_eq!(
+        hourly.commits.iter().sum::<f64>(),
+        run.totals.commits as f64
+    );
+    let days: u64 = run.days.iter().map(|d| d.ds_fanout_bytes).sum();
+    assert_eq!(hourly.commit_fanout_bytes.iter().sum::<f64>(), days as f64);
+
+    let with_joins = simulate(&builtin("smoke").unwrap(), None, &sim_options()).unwrap();
+    assert!(with_joins.totals.adds > 0);
+    let hours: f64 = run_hourly(&with_joins).commit_fanout_bytes.iter().sum();
+    let days: u64 = with_joins.days.iter().map(|d| d.ds_fanout_bytes).sum();
+    assert!(hours < days as f64, "{hours} {days}");
 }
 
 /// Two shards of a two-seed sweep, merged, equal the unsharded run in every deterministic
