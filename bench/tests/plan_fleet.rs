@@ -236,3 +236,16 @@ fn bad_fleet_files_are_named() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_example_fleet_loads() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/fleet-example.toml");
+    let spec = FleetSpec::load(&path).unwrap();
+    let sizes = spec.representative_sizes();
+    assert_eq!(sizes.len(), 6, "{sizes:?}");
+    assert_eq!((sizes[0], sizes[5]), (3, 50_000));
+    let template = canopy_workloads::churn::builtin(&spec.workload).unwrap();
+    for m in sizes {
+        assert_eq!(spec.workload_for(&template, m).unwrap().members, m);
+    }
+}
