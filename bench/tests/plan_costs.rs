@@ -26,6 +26,7 @@ fn args(out: PathBuf) -> PlanArgs {
         receivers: 3,
         joiners: 4,
         sweep: None,
+        fleet: None,
         repeats: None,
         shard: None,
         quiet: true,

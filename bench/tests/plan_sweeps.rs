@@ -34,6 +34,7 @@ fn args(out: PathBuf, sweep: PathBuf, profile: PathBuf) -> PlanArgs {
         receivers: 3,
         joiners: 4,
         sweep: Some(sweep),
+        fleet: None,
         repeats: None,
         shard: None,
         quiet: true,

@@ -517,6 +517,21 @@ fn slo_section(checks: &[SloCheck]) -> String {
     h
 }
 
+/// The fleet's answers (`canopy plan --fleet`): per size class and for the whole fleet,
+/// with the method; the text table as printed, so the two never disagree.
+fn fleet_section(f: &super::fleet::Fleet) -> String {
+    match &f.summary {
+        None => "<h2>Fleet</h2><p>This file is one shard: merge the shards for the fleet's \
+                 answers.</p>"
+            .into(),
+        Some(s) => format!(
+            "<h2>Fleet</h2><p>{}</p><pre id=\"fleet\">{}</pre>",
+            esc(&s.method),
+            esc(&super::fleet::table(s))
+        ),
+    }
+}
+
 /// The banner: how the CPU figures are obtained, the cost profiles and the hosts the runs
 /// were measured on (with load warnings).
 fn banner(report: &Report) -> String {
@@ -639,6 +654,9 @@ pub fn render(report: &Report) -> Result<String> {
     }
     if !report.slo.is_empty() {
         h.push_str(&slo_section(&report.slo));
+    }
+    if let Some(f) = &report.fleet {
+        h.push_str(&fleet_section(f));
     }
     for p in &report.points {
         let name = p.key.split(':').next().unwrap_or("");

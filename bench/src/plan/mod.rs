@@ -14,6 +14,7 @@
 
 pub mod compare;
 pub mod csv;
+pub mod fleet;
 pub mod html;
 pub mod report;
 pub mod sim;
@@ -69,8 +70,13 @@ pub struct PlanArgs {
     pub joiners: usize,
     /// A sweep file (TOML: optional `name`, `repeats`, `[[points]]` with `workload` and
     /// overrides).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "fleet")]
     pub sweep: Option<PathBuf>,
+    /// A fleet file (TOML: group sizes and counts, users, devices per user, a server, size
+    /// limits): simulates representative group sizes and answers for the whole fleet (see
+    /// docs/capacity-planning.md).
+    #[arg(long, conflicts_with_all = ["trace", "members"])]
+    pub fleet: Option<PathBuf>,
     /// Seeds per point (seed, seed+1, …); default 1, or n with `--shard i/n` and no sweep.
     #[arg(long)]
     pub repeats: Option<u32>,
@@ -415,8 +421,33 @@ pub fn plan(args: &PlanArgs) -> Result<Report> {
         w.validate()?;
         Ok(w)
     };
-    let (jobs, name) = match &args.sweep {
-        Some(path) => {
+    let fleet_spec = args
+        .fleet
+        .as_deref()
+        .map(fleet::FleetSpec::load)
+        .transpose()?;
+    let (jobs, name) = match (&args.sweep, &fleet_spec) {
+        (None, Some(spec)) => {
+            let path = args.fleet.as_deref().expect("fleet_spec comes from it");
+            let template = load_workload(&spec.workload, path.parent())
+                .with_context(|| format!("fleet file {}: `workload`", path.display()))?;
+            let repeats = args.repeats.unwrap_or(1);
+            let mut jobs = Vec::new();
+            for m in spec.representative_sizes() {
+                let w = apply(spec.workload_for(&template, m)?)?;
+                for r in 0..repeats {
+                    let mut w = w.clone();
+                    w.seed += u64::from(r);
+                    jobs.push(Job { workload: w });
+                }
+            }
+            let name = spec.name.clone().unwrap_or_else(|| {
+                path.file_stem()
+                    .map_or("fleet".into(), |s| s.to_string_lossy().into_owned())
+            });
+            (jobs, name)
+        }
+        (Some(path), _) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
             let in_file = || format!("in {}", path.display());
@@ -437,7 +468,7 @@ pub fn plan(args: &PlanArgs) -> Result<Report> {
             };
             (jobs, name)
         }
-        None => {
+        (None, None) => {
             let mut w = apply(load_workload(&args.workload, None)?)?;
             let trace_ops = None::<()>;
             let _ = trace_ops;
@@ -544,8 +575,11 @@ pub fn plan(args: &PlanArgs) -> Result<Report> {
         &mut report,
         &slos,
         args.baseline_point,
-        args.sweep.is_some(),
+        args.sweep.is_some() || fleet_spec.is_some(),
     )?;
+    if let Some(spec) = fleet_spec {
+        report.fleet = Some(fleet_answers(&report, spec, shard.is_none())?);
+    }
     let (json, html) = write_report(&report, &args.out, &stem)?;
     eprintln!("wrote {} and {}", json.display(), html.display());
     if args.csv {
@@ -690,6 +724,20 @@ pub fn merge(args: &MergeArgs) -> Result<Report> {
         Some(n) => n.clone(),
         None => merged_name(&reports),
     };
+    let fleets: Vec<&fleet::Fleet> = reports.iter().filter_map(|r| r.fleet.as_ref()).collect();
+    let fleet_spec = match fleets.first() {
+        None => None,
+        Some(first) => {
+            ensure!(
+                fleets.len() == reports.len(),
+                "some inputs ran a fleet file and some did not"
+            );
+            for f in &fleets[1..] {
+                fleet::same(first, f)?;
+            }
+            Some(first.spec.clone())
+        }
+    };
     let mut merged = report::merge(reports)?;
     merged.mixed_hosts = mixed;
     merged.name = Some(name.clone());
@@ -697,6 +745,9 @@ pub fn merge(args: &MergeArgs) -> Result<Report> {
         println!("{}", report::summary_table(&merged, p)?);
     }
     read_sweep(&mut merged, &slos, args.baseline_point, true)?;
+    if let Some(spec) = fleet_spec {
+        merged.fleet = Some(fleet_answers(&merged, spec, true)?);
+    }
     let stem = format!(
         "plan-{}-merged-{}",
         file_name_part(&name),
@@ -709,6 +760,25 @@ pub fn merge(args: &MergeArgs) -> Result<Report> {
         eprintln!("wrote {} and {}", commits.display(), days.display());
     }
     Ok(merged)
+}
+
+/// The fleet's record in `report`: its file, and its answers once every representative size
+/// has run (`complete`: not a shard), which are printed.
+fn fleet_answers(report: &Report, spec: fleet::FleetSpec, complete: bool) -> Result<fleet::Fleet> {
+    let summary = if complete {
+        let sizes: Vec<u32> = {
+            let mut s: Vec<u32> = report.runs.iter().map(|r| r.workload.members).collect();
+            s.sort_unstable();
+            s.dedup();
+            s
+        };
+        let summary = fleet::summarise(report, &spec, &sizes)?;
+        println!("{}", fleet::table(&summary));
+        Some(summary)
+    } else {
+        None
+    };
+    Ok(fleet::Fleet { spec, summary })
 }
 
 /// The name of a merge: the sweep name its inputs record (the shards of one sweep share it);

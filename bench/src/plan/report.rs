@@ -117,6 +117,9 @@ pub struct Report {
     /// SLO thresholds (`--slo`) evaluated on every point.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub slo: Vec<super::compare::SloCheck>,
+    /// The fleet file of `canopy plan --fleet` and its answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<super::fleet::Fleet>,
 }
 
 /// One simulation.
@@ -519,6 +522,7 @@ pub fn assemble(kind: &str, shards: Vec<[u32; 2]>, mut runs: Vec<Run>) -> Result
         mixed_hosts: false,
         comparison: None,
         slo: Vec::new(),
+        fleet: None,
     })
 }
 
