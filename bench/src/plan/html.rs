@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 use anyhow::Result;
 
 use super::compare::{fmt_ci, fmt_delta, fmt_value, Comparison, SloCheck, METRICS};
-use super::report::{fmt_bytes, hist_decode, summary_table, Point, Report, Run};
+use super::report::{
+    fmt_bytes, fmt_minute, hist_decode, quantiles, summary_table, Point, Report, Run,
+};
 
 /// Escape text for HTML.
 fn esc(s: &str) -> String {
@@ -312,6 +314,206 @@ fn per_commit_plots(run: &Run) -> String {
     s
 }
 
+/// An hourly series as plot points (x in days), at most ~2000 of them: each the maximum of a
+/// bucket of consecutive hours, so peaks survive.
+fn hourly_points(values: &[u64], scale: f64) -> Points {
+    let size = values.len().div_ceil(2000).max(1);
+    values
+        .chunks(size)
+        .enumerate()
+        .map(|(b, chunk)| {
+            let x = (b * size) as f64 / 24.0;
+            (x, chunk.iter().copied().max().unwrap_or(0) as f64 / scale)
+        })
+        .collect()
+}
+
+/// The delivery service of a point: its figures, the burst per commit kind, the hourly
+/// traffic and the backlog.
+fn ds_section(p: &Point) -> Result<String> {
+    let ds = &p.ds;
+    let mut h = String::from("<h3>Delivery service</h3>");
+    if ds.hours == 0 {
+        h.push_str("<p>Not recorded (a file written before the delivery-service model).</p>");
+        return Ok(h);
+    }
+    let days = p.days.len().max(1) as f64;
+    let per_day = |f: fn(&super::report::Day) -> u64| {
+        fmt_bytes(p.days.iter().map(|d| f(d) as f64).sum::<f64>() / days)
+    };
+    let count_per_day = |f: fn(&super::report::Day) -> u64| {
+        format!(
+            "{:.1}",
+            p.days.iter().map(|d| f(d) as f64).sum::<f64>() / days
+        )
+    };
+    let pm = &ds.peak_minute;
+    let st = &ds.storage;
+    let app = &ds.app_message;
+    let when = |m: &[u64]| {
+        esc(&m
+            .iter()
+            .map(|&x| fmt_minute(x))
+            .collect::<Vec<_>>()
+            .join(", "))
+    };
+    let rows: Vec<(String, String)> = vec![
+        ("ingress per day".into(), per_day(|d| d.ds_ingress_bytes)),
+        ("egress per day".into(), per_day(|d| d.ds_egress_bytes)),
+        (
+            "of which commits, proposals, Welcomes per day".into(),
+            per_day(|d| d.ds_fanout_bytes),
+        ),
+        (
+            "application messages per day".into(),
+            count_per_day(|d| d.app_messages),
+        ),
+        (
+            "application ingress / egress per day".into(),
+            format!(
+                "{} / {}",
+                per_day(|d| d.app_ingress_bytes),
+                per_day(|d| d.app_egress_bytes)
+            ),
+        ),
+        (
+            "application message (plaintext → wire)".into(),
+            format!(
+                "{} → {}; sender {:.1} µs, each receiver {:.1} µs (profile-based)",
+                fmt_bytes(app.plaintext_bytes as f64),
+                fmt_bytes(app.wire_bytes as f64),
+                app.send_cost_ns / 1e3,
+                app.receive_cost_ns / 1e3
+            ),
+        ),
+        (
+            "KeyPackages uploaded / fetched per day".into(),
+            format!(
+                "{} ({}) / {} ({})",
+                count_per_day(|d| d.key_package_uploads),
+                per_day(|d| d.key_package_ingress_bytes),
+                count_per_day(|d| d.key_package_fetches),
+                per_day(|d| d.key_package_egress_bytes)
+            ),
+        ),
+        (
+            format!("peak minute ({})", when(&pm.minutes)),
+            format!(
+                "egress {}, ingress {}, {} messages in, {} copies out",
+                fmt_bytes(pm.egress_bytes as f64),
+                fmt_bytes(pm.ingress_bytes as f64),
+                pm.messages_in,
+                pm.messages_out
+            ),
+        ),
+        (
+            "ratchet tree (start → end)".into(),
+            format!(
+                "{} → {}",
+                fmt_bytes(st.tree_bytes_start as f64),
+                fmt_bytes(st.tree_bytes_end as f64)
+            ),
+        ),
+        (
+            "GroupInfo with the tree (start → end)".into(),
+            format!(
+                "{} → {}",
+                fmt_bytes(st.group_info_bytes_start as f64),
+                fmt_bytes(st.group_info_bytes_end as f64)
+            ),
+        ),
+        (
+            "KeyPackages kept (start → end)".into(),
+            format!(
+                "{} → {}",
+                fmt_bytes(st.key_package_bytes_start as f64),
+                fmt_bytes(st.key_package_bytes_end as f64)
+            ),
+        ),
+        (
+            format!(
+                "backlog for long-offline devices, peak ({}), retention {} days",
+                when(&st.backlog_peak_minutes),
+                st.retention_days
+            ),
+            format!(
+                "{} (end {})",
+                fmt_bytes(st.backlog_bytes_peak as f64),
+                fmt_bytes(st.backlog_bytes_end as f64)
+            ),
+        ),
+    ];
+    h.push_str("<table id=\"ds\">");
+    for (k, v) in rows {
+        // Row labels are escaped where they are built (`when`) or are plain text.
+        let _ = write!(
+            h,
+            "<tr><td style=\"text-align:left\">{k}</td><td>{}</td></tr>",
+            esc(&v)
+        );
+    }
+    h.push_str("</table>");
+    h.push_str(
+        "<h4>Egress of one commit's fan-out (commit, Welcomes, trees)</h4><table>\
+         <tr><th>kind</th><th>commits</th><th>p50</th><th>p99</th><th>max</th></tr>",
+    );
+    let mut kinds = vec![("all".to_string(), "ds_commit_burst_bytes".to_string())];
+    for k in super::sim::COMMIT_KINDS {
+        kinds.push((k.to_string(), format!("ds_commit_burst_bytes.{k}")));
+    }
+    for (kind, name) in kinds {
+        let Some(enc) = p.histograms.get(&name) else {
+            continue;
+        };
+        let Some([p50, _, p99, max]) = quantiles(enc)? else {
+            continue;
+        };
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&kind),
+            hist_decode(enc)?.len(),
+            fmt_bytes(p50 as f64),
+            fmt_bytes(p99 as f64),
+            fmt_bytes(max as f64)
+        );
+    }
+    h.push_str("</table>");
+    const MIB: f64 = 1024.0 * 1024.0;
+    h.push_str(&line_plot(
+        "Delivery-service traffic per hour (max over buckets of hours)",
+        "day",
+        "MiB per hour",
+        &[
+            Series {
+                label: "egress",
+                color: "#d62728",
+                points: hourly_points(&ds.hourly.egress_bytes, MIB),
+            },
+            Series {
+                label: "ingress",
+                color: "#1f77b4",
+                points: hourly_points(&ds.hourly.ingress_bytes, MIB),
+            },
+        ],
+        false,
+    ));
+    if ds.hourly.backlog_bytes.iter().any(|&b| b > 0) {
+        h.push_str(&line_plot(
+            "Backlog held for long-offline devices (end of each hour)",
+            "day",
+            "MiB",
+            &[Series {
+                label: "backlog",
+                color: "#9467bd",
+                points: hourly_points(&ds.hourly.backlog_bytes, MIB),
+            }],
+            false,
+        ));
+    }
+    Ok(h)
+}
+
 /// The comparison of a sweep's points: a table (metrics × points) and, when the points
 /// differ in members, the cost-versus-members plots.
 fn comparison_section(c: &Comparison) -> String {
@@ -390,7 +592,7 @@ fn cost_plots(c: &Comparison) -> String {
         (
             "DS egress per day vs members",
             "bytes per day",
-            &["ds_fanout_bytes_per_day"],
+            &["ds_fanout_bytes_per_day", "ds_egress_bytes_per_day"],
         ),
     ];
     let mut rows: Vec<_> = c.rows.iter().collect();
@@ -600,6 +802,7 @@ pub fn render(report: &Report) -> Result<String> {
             );
         }
         h.push_str("</table>");
+        h.push_str(&ds_section(p)?);
         for run in report
             .runs
             .iter()

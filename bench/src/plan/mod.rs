@@ -5,6 +5,8 @@
 //! - [`html`]: the offline HTML report with inline SVG plots.
 //! - [`compare`]: the comparison of a sweep's points and the SLO thresholds (`--slo`).
 //! - [`csv`]: the per-commit and per-day series as CSV files beside the JSON (`--csv`).
+//! - [`ds`]: the delivery service's traffic per hour and per peak minute, commit bursts,
+//!   storage, application and KeyPackage traffic.
 //!
 //! Sweeps: a sweep is a list of points (workloads with overrides) times `repeats` seeds; its
 //! jobs are numbered point-major and shard `i/n` runs the jobs `j` with `j % n == i`.
@@ -13,6 +15,7 @@
 
 pub mod compare;
 pub mod csv;
+pub mod ds;
 pub mod html;
 pub mod report;
 pub mod sim;
@@ -26,7 +29,7 @@ use canopy_workloads::churn::{builtin, Workload, BUILTIN_NAMES, DAY};
 use crate::costs::{calibrate, Calibration, CostProfile, LoadSource, ProfileUsed};
 
 pub use report::Report;
-pub use sim::{simulate, SimOptions};
+pub use sim::{simulate, simulate_to_end, SimOptions};
 
 /// Sampled receivers by default: each processes every commit (~0.6-1 ms at 50,000 members),
 /// so 8 of them cost about as much as creating the commit, and give every commit's
