@@ -363,3 +363,34 @@ fn backlog_is_bounded_by_the_retention() {
     assert_eq!(online.ds.storage.backlog_bytes_peak, 0);
     assert!(online.ds.hourly.held_bytes.iter().all(|&b| b == 0));
 }
+
+/// The example sweep compares a flat week, an office week, and an office week with
+/// application messages and kept KeyPackages, on the same churn.
+#[test]
+fn delivery_service_sweep_example_parses() {
+    use canopy_bench::plan::sweep_jobs;
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let text = std::fs::read_to_string(root.join("deploy/sweep-delivery-service.toml")).unwrap();
+    let jobs = sweep_jobs(&text, None, None).unwrap();
+    let mut seen: Vec<(ArrivalProfile, u64, u32)> = jobs
+        .iter()
+        .map(|j| {
+            let w = &j.workload;
+            assert_eq!((w.members, w.days), (10_000, 14.0));
+            (
+                w.arrival_profile,
+                w.app_messages_per_member_day as u64,
+                w.key_packages_per_device,
+            )
+        })
+        .collect();
+    seen.dedup();
+    assert_eq!(
+        seen,
+        vec![
+            (ArrivalProfile::Flat, 0, 0),
+            (ArrivalProfile::Office, 0, 0),
+            (ArrivalProfile::Office, 20, 5),
+        ]
+    );
+}
