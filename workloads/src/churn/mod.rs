@@ -1333,6 +1333,11 @@ mod tests {
             app_message_bytes: 1000,
             key_packages_per_device: 5,
             ds_retention_days: 14.0,
+            // Tables before the new plain fields: TOML must still write them.
+            waves: vec![Wave {
+                day: 1.0,
+                persons: 3,
+            }],
             ..Workload::default()
         };
         let back = Workload::from_json(&serde_json::to_string(&w).unwrap()).unwrap();
