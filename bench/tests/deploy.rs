@@ -18,7 +18,9 @@ use serde_json::Value;
 
 const CANOPY: &str = env!("CARGO_BIN_EXE_canopy");
 
-/// Three points of the smoke workload, two seeds each: six jobs of a fraction of a second.
+/// Three points of the smoke workload, two seeds each: six jobs of a fraction of a second. The
+/// last has an office week, application messages, kept KeyPackages and a short retention, so
+/// that the delivery service's figures are compared too.
 const SWEEP: &str = r#"
 name = "tiny"
 repeats = 2
@@ -39,6 +41,10 @@ workload = "smoke"
 members = 24
 days = 1
 commit_policy = "every_change"
+arrival_profile = "office"
+app_messages_per_member_day = 200
+key_packages_per_device = 2
+ds_retention_days = 0.25
 "#;
 
 /// Jobs in [`SWEEP`].
@@ -159,7 +165,14 @@ fn exact_figures(report: &Value) -> Value {
         r.retain(|k, _| {
             matches!(
                 k.as_str(),
-                "workload" | "trace" | "sampling" | "totals" | "histograms" | "days" | "commits"
+                "workload"
+                    | "trace"
+                    | "sampling"
+                    | "totals"
+                    | "histograms"
+                    | "days"
+                    | "commits"
+                    | "ds"
             )
         });
         strip_times(run);
@@ -261,6 +274,29 @@ fn kubernetes_and_slurm_shards_merge_to_the_unsharded_run() {
     let whole = read(&unsharded(&dir, &sweep));
     assert_eq!(whole["runs"].as_array().unwrap().len(), JOBS);
     assert_eq!(whole["name"], "tiny");
+    // The delivery service's figures are there to compare: the office point's application
+    // messages, backlog and KeyPackages.
+    let office = whole["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["key"].as_str().unwrap().contains("office"))
+        .unwrap();
+    let sum = |v: &Value| -> u64 {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap())
+            .sum()
+    };
+    assert!(sum(&office["ds"]["hourly"]["app_messages"]) > 0);
+    assert!(sum(&office["ds"]["hourly"]["backlog_bytes"]) > 0);
+    assert!(
+        office["ds"]["storage"]["key_package_bytes_end"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
 
     // Kubernetes: four pods, indices 0..4.
     let k8s = dir.join("k8s");

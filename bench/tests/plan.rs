@@ -219,6 +219,72 @@ fn shards_merge_losslessly() {
             d.day
         );
     }
+    // The delivery service's figures of a point are means over its seeds too: the hourly
+    // series hour by hour, the peak minute's and the storage's figures, each seed's peak
+    // minute listed.
+    let (a, b) = (&r0.runs[0].ds, &r1.runs[0].ds);
+    let mean = |x: u64, y: u64| ((x + y) as f64 / 2.0).round() as u64;
+    assert!(a.hours > 0 && a.hours == p.ds.hours);
+    for (series, pa, pb) in [
+        (
+            &p.ds.hourly.egress_bytes,
+            &a.hourly.egress_bytes,
+            &b.hourly.egress_bytes,
+        ),
+        (
+            &p.ds.hourly.ingress_bytes,
+            &a.hourly.ingress_bytes,
+            &b.hourly.ingress_bytes,
+        ),
+        (
+            &p.ds.hourly.messages_out,
+            &a.hourly.messages_out,
+            &b.hourly.messages_out,
+        ),
+        (
+            &p.ds.hourly.backlog_bytes,
+            &a.hourly.backlog_bytes,
+            &b.hourly.backlog_bytes,
+        ),
+    ] {
+        assert_eq!(series.len() as u64, p.ds.hours);
+        for (i, &v) in series.iter().enumerate() {
+            assert_eq!(v, mean(pa[i], pb[i]), "hour {i}");
+        }
+    }
+    assert_eq!(
+        p.ds.peak_minute.minutes,
+        [a.peak_minute.minutes[0], b.peak_minute.minutes[0]]
+    );
+    assert_eq!(
+        p.ds.peak_minute.egress_bytes,
+        mean(a.peak_minute.egress_bytes, b.peak_minute.egress_bytes)
+    );
+    assert_eq!(
+        p.ds.storage.backlog_bytes_peak,
+        mean(a.storage.backlog_bytes_peak, b.storage.backlog_bytes_peak)
+    );
+    assert_eq!(
+        p.ds.storage.tree_bytes_end,
+        mean(a.storage.tree_bytes_end, b.storage.tree_bytes_end)
+    );
+    for (d, (x, y)) in p.days.iter().zip(d0.iter().zip(d1)) {
+        assert_eq!(
+            d.ds_egress_bytes,
+            mean(x.ds_egress_bytes, y.ds_egress_bytes)
+        );
+        assert_eq!(
+            d.key_package_uploads,
+            mean(x.key_package_uploads, y.key_package_uploads)
+        );
+    }
+    // And the merged runs carry the unsharded runs' figures.
+    for (m, w) in merged.runs.iter().zip(&whole.runs) {
+        assert_eq!(m.ds.hourly, w.ds.hourly);
+        assert_eq!(m.ds.peak_minute, w.ds.peak_minute);
+        assert_eq!(m.ds.storage, w.ds.storage);
+        assert_eq!(m.ds.app_message.wire_bytes, w.ds.app_message.wire_bytes);
+    }
     for (name, enc) in &p.histograms {
         let mut sum = hist_decode(&r0.runs[0].histograms[name]).unwrap();
         sum.add(hist_decode(&r1.runs[0].histograms[name]).unwrap())

@@ -19,6 +19,8 @@ enum Source {
     Quantile(&'static str, f64, f64),
     /// The mean over the days of a per-day figure.
     PerDay(fn(&super::report::Day) -> f64),
+    /// A delivery-service figure (absent from files written before the model).
+    Ds(fn(&super::ds::DsReport) -> f64),
 }
 
 /// One headline metric of a point.
@@ -84,6 +86,31 @@ pub const METRICS: &[Metric] = &[
         description: "all members' CPU per day (profile-based), s",
         source: Source::PerDay(|d| d.member_cpu_s),
     },
+    Metric {
+        name: "ds_ingress_bytes_per_day",
+        description: "delivery-service ingress per day (all traffic), bytes",
+        source: Source::PerDay(|d| d.ds_ingress_bytes as f64),
+    },
+    Metric {
+        name: "ds_egress_bytes_per_day",
+        description: "delivery-service egress per day (all traffic), bytes",
+        source: Source::PerDay(|d| d.ds_egress_bytes as f64),
+    },
+    Metric {
+        name: "ds_peak_minute_egress_bytes",
+        description: "delivery-service egress in the busiest minute, bytes",
+        source: Source::Ds(|d| d.peak_minute.egress_bytes as f64),
+    },
+    Metric {
+        name: "ds_commit_burst_bytes_p99",
+        description: "delivery-service egress of one commit's fan-out p99, bytes",
+        source: Source::Quantile("ds_commit_burst_bytes", 0.99, 1.0),
+    },
+    Metric {
+        name: "ds_backlog_peak_bytes",
+        description: "delivery-service backlog held for long-offline devices, peak, bytes",
+        source: Source::Ds(|d| d.storage.backlog_bytes_peak as f64),
+    },
 ];
 
 /// The metric called `name`.
@@ -96,6 +123,7 @@ impl Metric {
         &self,
         histograms: &BTreeMap<String, String>,
         days: &[super::report::Day],
+        ds: &super::ds::DsReport,
     ) -> Result<Option<f64>> {
         Ok(match self.source {
             Source::Quantile(h, q, scale) => match histograms.get(h) {
@@ -116,18 +144,20 @@ impl Metric {
                     Some(days.iter().map(f).sum::<f64>() / days.len() as f64)
                 }
             }
+            Source::Ds(f) => (ds.hours > 0).then(|| f(ds)),
         })
     }
 
     /// The metric of one run (`None` if the run recorded nothing for it, e.g. no joins).
     pub fn of_run(&self, run: &Run) -> Result<Option<f64>> {
-        self.value(&run.histograms, &run.days)
+        self.value(&run.histograms, &run.days, &run.ds)
     }
 
     /// The metric of a point: quantiles of its merged histograms (every seed's values
-    /// pooled), per-day figures from its days (each the mean over the seeds).
+    /// pooled), per-day figures from its days (each the mean over the seeds), delivery-service
+    /// figures from its `ds` (the mean over the seeds).
     pub fn of_point(&self, p: &Point) -> Result<Option<f64>> {
-        self.value(&p.histograms, &p.days)
+        self.value(&p.histograms, &p.days, &p.ds)
     }
 }
 
@@ -218,6 +248,10 @@ fn overrides(w: &serde_json::Value, base: &serde_json::Value) -> String {
             other => other.to_string(),
         };
         parts.push(format!("{k}={shown}"));
+    }
+    // Fields left out at their defaults (`arrival_profile`, …) that the baseline sets.
+    for k in b.keys().filter(|k| !w.contains_key(*k)) {
+        parts.push(format!("{k}=default"));
     }
     parts.join(" ")
 }

@@ -33,7 +33,7 @@ pub const COMMIT_COLUMNS: [&str; 11] = [
 /// Columns of the per-day file after the run columns: the fields of `days[]` except the
 /// day's histograms (`create_ns`, `process_ns`) and its per-role breakdown (`roles`, nested
 /// objects of counts that stay in the JSON).
-pub const DAY_COLUMNS: [&str; 16] = [
+pub const DAY_COLUMNS: [&str; 28] = [
     "day",
     "commits",
     "adds",
@@ -50,6 +50,18 @@ pub const DAY_COLUMNS: [&str; 16] = [
     "ds_fanout_bytes",
     "hpke_seals",
     "commit_bytes",
+    "ds_ingress_bytes",
+    "ds_egress_bytes",
+    "ds_messages_in",
+    "ds_messages_out",
+    "app_messages",
+    "app_ingress_bytes",
+    "app_egress_bytes",
+    "app_member_cpu_s",
+    "key_package_uploads",
+    "key_package_fetches",
+    "key_package_ingress_bytes",
+    "key_package_egress_bytes",
 ];
 
 /// The columns that say which run a row belongs to.
@@ -119,7 +131,7 @@ pub fn days_csv(report: &Report) -> Result<String> {
     Ok(out)
 }
 
-fn day_fields(d: &Day) -> [String; 16] {
+fn day_fields(d: &Day) -> [String; 28] {
     [
         d.day.to_string(),
         d.commits.to_string(),
@@ -137,6 +149,18 @@ fn day_fields(d: &Day) -> [String; 16] {
         d.ds_fanout_bytes.to_string(),
         d.hpke_seals.to_string(),
         d.commit_bytes.to_string(),
+        d.ds_ingress_bytes.to_string(),
+        d.ds_egress_bytes.to_string(),
+        d.ds_messages_in.to_string(),
+        d.ds_messages_out.to_string(),
+        d.app_messages.to_string(),
+        d.app_ingress_bytes.to_string(),
+        d.app_egress_bytes.to_string(),
+        d.app_member_cpu_s.to_string(),
+        d.key_package_uploads.to_string(),
+        d.key_package_fetches.to_string(),
+        d.key_package_ingress_bytes.to_string(),
+        d.key_package_egress_bytes.to_string(),
     ]
 }
 

@@ -17,7 +17,9 @@ use canopy_workloads::churn::{Workload, DAY};
 use hdrhistogram::Histogram;
 
 use super::compare::{fmt_ci, fmt_delta, fmt_value, Comparison, SloCheck, METRICS};
-use super::report::{fmt_bytes, hist_decode, point_key, summary_table, Point, Report, Run};
+use super::report::{
+    fmt_bytes, fmt_minute, hist_decode, point_key, quantiles, summary_table, Point, Report, Run,
+};
 use super::sim::COMMIT_KINDS;
 use super::svg::{
     bin_hourly, esc, hourly_plot, Annotation, Axis, Figures, Hourly, Mark, Plot, Series, Unit,
@@ -354,6 +356,208 @@ fn per_commit_plots<'a>(run: &Run, marks: &'a [Annotation]) -> Vec<Plot<'a>> {
     plots
 }
 
+/// The delivery service of a point: its figures, the burst per commit kind, the hourly
+/// traffic and the backlog.
+fn ds_section(p: &Point, days: f64, marks: &[Annotation]) -> Result<String> {
+    let ds = &p.ds;
+    let mut h = String::from("<h3>Delivery service</h3>");
+    if ds.hours == 0 {
+        h.push_str("<p>Not recorded (a file written before the delivery-service model).</p>");
+        return Ok(h);
+    }
+    let n_days = p.days.len().max(1) as f64;
+    let per_day = |f: fn(&super::report::Day) -> u64| {
+        fmt_bytes(p.days.iter().map(|d| f(d) as f64).sum::<f64>() / n_days)
+    };
+    let count_per_day = |f: fn(&super::report::Day) -> u64| {
+        format!(
+            "{:.1}",
+            p.days.iter().map(|d| f(d) as f64).sum::<f64>() / n_days
+        )
+    };
+    let pm = &ds.peak_minute;
+    let st = &ds.storage;
+    let app = &ds.app_message;
+    let when = |m: &[u64]| {
+        esc(&m
+            .iter()
+            .map(|&x| fmt_minute(x))
+            .collect::<Vec<_>>()
+            .join(", "))
+    };
+    let rows: Vec<(String, String)> = vec![
+        ("ingress per day".into(), per_day(|d| d.ds_ingress_bytes)),
+        ("egress per day".into(), per_day(|d| d.ds_egress_bytes)),
+        (
+            "of which commits, proposals, Welcomes per day".into(),
+            per_day(|d| d.ds_fanout_bytes),
+        ),
+        (
+            "application messages per day".into(),
+            count_per_day(|d| d.app_messages),
+        ),
+        (
+            "application ingress / egress per day".into(),
+            format!(
+                "{} / {}",
+                per_day(|d| d.app_ingress_bytes),
+                per_day(|d| d.app_egress_bytes)
+            ),
+        ),
+        (
+            "application message (plaintext → wire)".into(),
+            format!(
+                "{} → {}; sender {:.1} µs, each receiver {:.1} µs (profile-based)",
+                fmt_bytes(app.plaintext_bytes as f64),
+                fmt_bytes(app.wire_bytes as f64),
+                app.send_cost_ns / 1e3,
+                app.receive_cost_ns / 1e3
+            ),
+        ),
+        (
+            "KeyPackages uploaded / fetched per day".into(),
+            format!(
+                "{} ({}) / {} ({})",
+                count_per_day(|d| d.key_package_uploads),
+                per_day(|d| d.key_package_ingress_bytes),
+                count_per_day(|d| d.key_package_fetches),
+                per_day(|d| d.key_package_egress_bytes)
+            ),
+        ),
+        (
+            format!("peak minute ({})", when(&pm.minutes)),
+            format!(
+                "egress {}, ingress {}, {} messages in, {} copies out",
+                fmt_bytes(pm.egress_bytes as f64),
+                fmt_bytes(pm.ingress_bytes as f64),
+                pm.messages_in,
+                pm.messages_out
+            ),
+        ),
+        (
+            "ratchet tree (start → end)".into(),
+            format!(
+                "{} → {}",
+                fmt_bytes(st.tree_bytes_start as f64),
+                fmt_bytes(st.tree_bytes_end as f64)
+            ),
+        ),
+        (
+            "GroupInfo with the tree (start → end)".into(),
+            format!(
+                "{} → {}",
+                fmt_bytes(st.group_info_bytes_start as f64),
+                fmt_bytes(st.group_info_bytes_end as f64)
+            ),
+        ),
+        (
+            "KeyPackages kept (start → end)".into(),
+            format!(
+                "{} → {}",
+                fmt_bytes(st.key_package_bytes_start as f64),
+                fmt_bytes(st.key_package_bytes_end as f64)
+            ),
+        ),
+        (
+            format!(
+                "backlog for long-offline devices, peak ({}), retention {} days",
+                when(&st.backlog_peak_minutes),
+                st.retention_days
+            ),
+            format!(
+                "{} (end {})",
+                fmt_bytes(st.backlog_bytes_peak as f64),
+                fmt_bytes(st.backlog_bytes_end as f64)
+            ),
+        ),
+    ];
+    h.push_str("<table id=\"ds\">");
+    for (k, v) in rows {
+        // Row labels are escaped where they are built (`when`) or are plain text.
+        let _ = write!(
+            h,
+            "<tr><td style=\"text-align:left\">{k}</td><td>{}</td></tr>",
+            esc(&v)
+        );
+    }
+    h.push_str("</table>");
+    h.push_str(
+        "<h4>Egress of one commit's fan-out (commit, Welcomes, trees)</h4><table>\
+         <tr><th>kind</th><th>commits</th><th>p50</th><th>p99</th><th>max</th></tr>",
+    );
+    let mut kinds = vec![("all".to_string(), "ds_commit_burst_bytes".to_string())];
+    for k in super::sim::COMMIT_KINDS {
+        kinds.push((k.to_string(), format!("ds_commit_burst_bytes.{k}")));
+    }
+    for (kind, name) in kinds {
+        let Some(enc) = p.histograms.get(&name) else {
+            continue;
+        };
+        let Some([p50, _, p99, max]) = quantiles(enc)? else {
+            continue;
+        };
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&kind),
+            hist_decode(enc)?.len(),
+            fmt_bytes(p50 as f64),
+            fmt_bytes(p99 as f64),
+            fmt_bytes(max as f64)
+        );
+    }
+    h.push_str("</table>");
+    let as_f64 = |v: &[u64]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
+    let (egress, ingress, backlog) = (
+        as_f64(&ds.hourly.egress_bytes),
+        as_f64(&ds.hourly.ingress_bytes),
+        as_f64(&ds.hourly.backlog_bytes),
+    );
+    emit(
+        &mut h,
+        &hourly_plot(
+            "Delivery-service traffic per hour".into(),
+            Figures::Exact,
+            Axis::linear("bytes per hour", Unit::Bytes),
+            days,
+            &[
+                Hourly {
+                    label: "egress",
+                    color: "#d62728",
+                    peak_color: "#ff9896",
+                    values: &egress,
+                },
+                Hourly {
+                    label: "ingress",
+                    color: "#1f77b4",
+                    peak_color: "#aec7e8",
+                    values: &ingress,
+                },
+            ],
+            marks,
+        ),
+    );
+    if backlog.iter().any(|&b| b > 0.0) {
+        emit(
+            &mut h,
+            &hourly_plot(
+                "Backlog held for long-offline devices (end of each hour)".into(),
+                Figures::Exact,
+                Axis::linear("bytes held", Unit::Bytes),
+                days,
+                &[Hourly {
+                    label: "backlog",
+                    color: "#9467bd",
+                    peak_color: "#c5b0d5",
+                    values: &backlog,
+                }],
+                marks,
+            ),
+        );
+    }
+    Ok(h)
+}
+
 /// The comparison of a sweep's points: a table (metrics × points) and, when the points
 /// differ in members, the cost-versus-members plots.
 fn comparison_section(c: &Comparison) -> String {
@@ -447,7 +651,7 @@ fn cost_plots(c: &Comparison) -> String {
             Figures::Exact,
             Axis::linear("bytes per day", Unit::Bytes),
             1.0,
-            &["ds_fanout_bytes_per_day"],
+            &["ds_fanout_bytes_per_day", "ds_egress_bytes_per_day"],
         ),
     ];
     let mut rows: Vec<_> = c.rows.iter().collect();
@@ -737,6 +941,7 @@ pub fn render(report: &Report) -> Result<String> {
             );
         }
         h.push_str("</table>");
+        h.push_str(&ds_section(p, days, &marks)?);
         for run in runs.iter().take(1) {
             let _ = write!(
                 h,
@@ -847,6 +1052,7 @@ mod tests {
                 profile: CostProfile::from_costs(HostInfo::default(), |_| 1.0),
             },
             kinds: BTreeMap::new(),
+            ds: Default::default(),
         }
     }
 

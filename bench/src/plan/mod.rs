@@ -6,6 +6,8 @@
 //! - [`svg`]: the plots of the HTML report (axes, round ticks, legends, annotations).
 //! - [`compare`]: the comparison of a sweep's points and the SLO thresholds (`--slo`).
 //! - [`csv`]: the per-commit and per-day series as CSV files beside the JSON (`--csv`).
+//! - [`ds`]: the delivery service's traffic per hour and per peak minute, commit bursts,
+//!   storage, application and KeyPackage traffic.
 //!
 //! Sweeps: a sweep is a list of points (workloads with overrides) times `repeats` seeds; its
 //! jobs are numbered point-major and shard `i/n` runs the jobs `j` with `j % n == i`.
@@ -14,6 +16,7 @@
 
 pub mod compare;
 pub mod csv;
+pub mod ds;
 pub mod fleet;
 pub mod html;
 pub mod report;
@@ -29,7 +32,7 @@ use canopy_workloads::churn::{builtin, Workload, BUILTIN_NAMES, DAY};
 use crate::costs::{calibrate, Calibration, CostProfile, LoadSource, ProfileUsed};
 
 pub use report::Report;
-pub use sim::{simulate, SimOptions};
+pub use sim::{simulate, simulate_to_end, SimOptions};
 
 /// Sampled receivers by default: each processes every commit (~0.6-1 ms at 50,000 members),
 /// so 8 of them cost about as much as creating the commit, and give every commit's

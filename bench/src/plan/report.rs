@@ -16,6 +16,7 @@ use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer}
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use super::ds::{DayTraffic, DsReport};
 use crate::costs::{add_work, CostProfile, HostInfo, ProfileUsed, Work};
 
 /// Name of the schema.
@@ -147,6 +148,10 @@ pub struct Run {
     pub profile: ProfileUsed,
     /// Work and CPU by commit kind (`update`, `add`, `remove`, `mixed`), over the run.
     pub kinds: BTreeMap<String, KindCost>,
+    /// The delivery service: traffic per hour and in the peak minute, storage, the
+    /// application message (absent in files written before the model: empty).
+    #[serde(default)]
+    pub ds: DsReport,
 }
 
 /// One role's work: the engine's exact counts (for receivers and joiners extrapolated from
@@ -329,10 +334,67 @@ pub struct Day {
     pub hpke_seals: u64,
     /// Commit bytes (sum).
     pub commit_bytes: u64,
+    /// Bytes members sent to the delivery service (commits, proposals, Welcomes,
+    /// application messages, KeyPackages); the day's hours of `ds.hourly.ingress_bytes`.
+    #[serde(default)]
+    pub ds_ingress_bytes: u64,
+    /// Bytes the delivery service sent: `ds_fanout_bytes`, application messages to every
+    /// other member, KeyPackages to committers; the day's hours of `ds.hourly.egress_bytes`.
+    #[serde(default)]
+    pub ds_egress_bytes: u64,
+    /// Messages members sent to the delivery service.
+    #[serde(default)]
+    pub ds_messages_in: u64,
+    /// Copies the delivery service sent.
+    #[serde(default)]
+    pub ds_messages_out: u64,
+    /// Application messages sent.
+    #[serde(default)]
+    pub app_messages: u64,
+    /// Their bytes, as received by the delivery service.
+    #[serde(default)]
+    pub app_ingress_bytes: u64,
+    /// Their copies' bytes, as sent by the delivery service.
+    #[serde(default)]
+    pub app_egress_bytes: u64,
+    /// Members' CPU for the application messages (profile-based: each sender's encryption,
+    /// every other member's decryption); not in `member_cpu_s`.
+    #[serde(default)]
+    pub app_member_cpu_s: f64,
+    /// KeyPackages uploaded to the delivery service.
+    #[serde(default)]
+    pub key_package_uploads: u64,
+    /// KeyPackages fetched from it (one per joining device).
+    #[serde(default)]
+    pub key_package_fetches: u64,
+    /// Bytes of the uploads.
+    #[serde(default)]
+    pub key_package_ingress_bytes: u64,
+    /// Bytes of the fetches.
+    #[serde(default)]
+    pub key_package_egress_bytes: u64,
     /// Commit creation times of the day (V2 + base64).
     pub create_ns: String,
     /// Commit processing times of the day's sampled receivers (V2 + base64).
     pub process_ns: String,
+}
+
+impl Day {
+    /// Copy a day's delivery-service totals in.
+    pub fn set_ds(&mut self, t: &DayTraffic) {
+        self.ds_ingress_bytes = t.ingress_bytes;
+        self.ds_egress_bytes = t.egress_bytes;
+        self.ds_messages_in = t.messages_in;
+        self.ds_messages_out = t.messages_out;
+        self.app_messages = t.app_messages;
+        self.app_ingress_bytes = t.app_ingress_bytes;
+        self.app_egress_bytes = t.app_egress_bytes;
+        self.app_member_cpu_s = t.app_member_cpu_s;
+        self.key_package_uploads = t.key_package_uploads;
+        self.key_package_fetches = t.key_package_fetches;
+        self.key_package_ingress_bytes = t.key_package_ingress_bytes;
+        self.key_package_egress_bytes = t.key_package_egress_bytes;
+    }
 }
 
 /// Per-commit series, as columns.
@@ -437,6 +499,10 @@ pub struct Point {
     pub days: Vec<Day>,
     /// Work and CPU by commit kind, summed over the runs.
     pub kinds: BTreeMap<String, KindCost>,
+    /// The delivery service: every figure the mean over the runs (absent in files written
+    /// before the model: empty).
+    #[serde(default)]
+    pub ds: DsReport,
 }
 
 /// The percentiles of one histogram, in its unit (ns, bytes or a count).
@@ -594,6 +660,18 @@ fn merge_point(key: String, runs: &[Run]) -> Result<Point> {
         m.ds_fanout_bytes = mean_count(|x| x.ds_fanout_bytes);
         m.hpke_seals = mean_count(|x| x.hpke_seals);
         m.commit_bytes = mean_count(|x| x.commit_bytes);
+        m.ds_ingress_bytes = mean_count(|x| x.ds_ingress_bytes);
+        m.ds_egress_bytes = mean_count(|x| x.ds_egress_bytes);
+        m.ds_messages_in = mean_count(|x| x.ds_messages_in);
+        m.ds_messages_out = mean_count(|x| x.ds_messages_out);
+        m.app_messages = mean_count(|x| x.app_messages);
+        m.app_ingress_bytes = mean_count(|x| x.app_ingress_bytes);
+        m.app_egress_bytes = mean_count(|x| x.app_egress_bytes);
+        m.app_member_cpu_s = mean(|x| x.app_member_cpu_s);
+        m.key_package_uploads = mean_count(|x| x.key_package_uploads);
+        m.key_package_fetches = mean_count(|x| x.key_package_fetches);
+        m.key_package_ingress_bytes = mean_count(|x| x.key_package_ingress_bytes);
+        m.key_package_egress_bytes = mean_count(|x| x.key_package_egress_bytes);
         m.create_ns = hist_merge(those.iter().map(|x| &x.create_ns))?;
         m.process_ns = hist_merge(those.iter().map(|x| &x.process_ns))?;
         days.push(m);
@@ -618,6 +696,7 @@ fn merge_point(key: String, runs: &[Run]) -> Result<Point> {
         percentiles,
         days,
         kinds,
+        ds: super::ds::merge(&runs.iter().map(|r| &r.ds).collect::<Vec<_>>()),
     })
 }
 
@@ -728,6 +807,91 @@ pub fn fmt_bytes(b: f64) -> String {
     }
 }
 
+/// `day D HH:MM` of a minute counted from the start (Monday 00:00).
+pub fn fmt_minute(m: u64) -> String {
+    const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    let day = m / 1440;
+    format!(
+        "day {day} ({}) {:02}:{:02}",
+        WEEKDAYS[(day % 7) as usize],
+        m % 1440 / 60,
+        m % 60
+    )
+}
+
+/// The delivery-service lines of the summary of point `p`.
+fn ds_summary(out: &mut String, p: &Point) -> Result<()> {
+    use std::fmt::Write as _;
+    let days = p.days.len().max(1) as f64;
+    let per_day = |f: fn(&Day) -> u64| p.days.iter().map(|d| f(d) as f64).sum::<f64>() / days;
+    let ds = &p.ds;
+    writeln!(
+        out,
+        "DS per day: ingress {}, egress {} (commits, proposals, Welcomes {}), {:.0} messages in, \
+         {:.0} copies out",
+        fmt_bytes(per_day(|d| d.ds_ingress_bytes)),
+        fmt_bytes(per_day(|d| d.ds_egress_bytes)),
+        fmt_bytes(per_day(|d| d.ds_fanout_bytes)),
+        per_day(|d| d.ds_messages_in),
+        per_day(|d| d.ds_messages_out),
+    )?;
+    let app = &ds.app_message;
+    writeln!(
+        out,
+        "  application: {:.0} messages per day of {} ({} plaintext), ingress {}, egress {}; per \
+         message, profile-based: sender {}, each receiver {}",
+        per_day(|d| d.app_messages),
+        fmt_bytes(app.wire_bytes as f64),
+        fmt_bytes(app.plaintext_bytes as f64),
+        fmt_bytes(per_day(|d| d.app_ingress_bytes)),
+        fmt_bytes(per_day(|d| d.app_egress_bytes)),
+        fmt_ns(app.send_cost_ns.round() as u64),
+        fmt_ns(app.receive_cost_ns.round() as u64),
+    )?;
+    writeln!(
+        out,
+        "  KeyPackages: {:.1} uploaded ({}) and {:.1} fetched ({}) per day",
+        per_day(|d| d.key_package_uploads),
+        fmt_bytes(per_day(|d| d.key_package_ingress_bytes)),
+        per_day(|d| d.key_package_fetches),
+        fmt_bytes(per_day(|d| d.key_package_egress_bytes)),
+    )?;
+    let when = |minutes: &[u64]| {
+        minutes
+            .iter()
+            .map(|&m| fmt_minute(m))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let pm = &ds.peak_minute;
+    writeln!(
+        out,
+        "DS peak minute ({}): egress {}, ingress {}, {} messages in, {} copies out",
+        when(&pm.minutes),
+        fmt_bytes(pm.egress_bytes as f64),
+        fmt_bytes(pm.ingress_bytes as f64),
+        pm.messages_in,
+        pm.messages_out
+    )?;
+    let st = &ds.storage;
+    writeln!(
+        out,
+        "DS storage (start -> end): tree {} -> {}, GroupInfo with tree {} -> {}, KeyPackages {} \
+         -> {}; backlog for long-offline devices peak {} ({}), end {}, retention {} days",
+        fmt_bytes(st.tree_bytes_start as f64),
+        fmt_bytes(st.tree_bytes_end as f64),
+        fmt_bytes(st.group_info_bytes_start as f64),
+        fmt_bytes(st.group_info_bytes_end as f64),
+        fmt_bytes(st.key_package_bytes_start as f64),
+        fmt_bytes(st.key_package_bytes_end as f64),
+        fmt_bytes(st.backlog_bytes_peak as f64),
+        when(&st.backlog_peak_minutes),
+        fmt_bytes(st.backlog_bytes_end as f64),
+        st.retention_days
+    )?;
+    Ok(())
+}
+
 /// The summary table of one point of `report`, as text.
 pub fn summary_table(report: &Report, p: &Point) -> Result<String> {
     use std::fmt::Write as _;
@@ -751,7 +915,7 @@ pub fn summary_table(report: &Report, p: &Point) -> Result<String> {
         "metric", "p50", "p90", "p99", "max", "count"
     )?;
     // The latency rows are wall-clock times on the measuring host (see the host line).
-    let rows: [(&str, &str, bool); 10] = [
+    let rows: [(&str, &str, bool); 11] = [
         ("commit create (latency)", "commit_create_ns", true),
         ("commit process (latency)", "commit_process_ns", true),
         ("join (latency)", "join_ns", true),
@@ -774,21 +938,30 @@ pub fn summary_table(report: &Report, p: &Point) -> Result<String> {
         ),
         ("HPKE seals per commit", "hpke_seals_per_commit", false),
         ("resolution size", "resolution_size", false),
+        (
+            "DS burst per commit (egress)",
+            "ds_commit_burst_bytes",
+            false,
+        ),
     ];
-    // The two time histograms again by commit kind, where the run had such commits.
-    let kinds: Vec<(String, String, bool)> = ["commit_create_ns", "commit_process_ns"]
-        .iter()
-        .flat_map(|h| {
-            crate::plan::sim::COMMIT_KINDS.iter().map(move |k| {
-                let what = if *h == "commit_create_ns" {
-                    "create"
-                } else {
-                    "process"
-                };
-                (format!("  {what}: {k}"), format!("{h}.{k}"), true)
-            })
+    // The two time histograms and the DS burst again by commit kind, where the run had such
+    // commits.
+    let kinds: Vec<(String, String, bool)> = [
+        ("commit_create_ns", "create"),
+        ("commit_process_ns", "process"),
+        ("ds_commit_burst_bytes", "burst"),
+    ]
+    .iter()
+    .flat_map(|&(h, what)| {
+        crate::plan::sim::COMMIT_KINDS.iter().map(move |k| {
+            (
+                format!("  {what}: {k}"),
+                format!("{h}.{k}"),
+                h.ends_with("_ns"),
+            )
         })
-        .collect();
+    })
+    .collect();
     let rows = rows
         .iter()
         .map(|&(l, k, t)| (l.to_string(), k.to_string(), t))
@@ -809,7 +982,7 @@ pub fn summary_table(report: &Report, p: &Point) -> Result<String> {
         let f = |v: u64| {
             if time {
                 fmt_ns(v)
-            } else if key.ends_with("bytes") {
+            } else if key.contains("bytes") {
                 fmt_bytes(v as f64)
             } else {
                 v.to_string()
@@ -897,6 +1070,9 @@ pub fn summary_table(report: &Report, p: &Point) -> Result<String> {
         )?;
     }
     writeln!(out, "DS fan-out per day {}", fmt_bytes(fanout / days))?;
+    if p.ds.hours > 0 {
+        ds_summary(&mut out, p)?;
+    }
     for r in &point_runs {
         for w in &r.host.warnings {
             writeln!(out, "warning (seed {}): {w}", r.workload.seed)?;

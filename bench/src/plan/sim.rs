@@ -53,6 +53,7 @@ use hdrhistogram::Histogram;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
+use super::ds::{AppMessage, Recorder, Storage};
 use super::report::{
     hist_encode, CommitFigures, CommitSeries, Day, KindCost, Run, Sampling, Totals, METHOD,
 };
@@ -291,6 +292,13 @@ struct Sim<'a> {
     /// Σ over the sampled joins of their counts and measured CPU time.
     join_work: Work,
     join_cpu_ns: u64,
+    /// The delivery service's traffic.
+    ds: Recorder,
+    /// Present devices that are long offline.
+    offline_present: u64,
+    /// Bytes of a KeyPackage by the length of its identity (every other field has a fixed
+    /// size), for the KeyPackages kept on the DS.
+    key_package_sizes: HashMap<usize, u64>,
 }
 
 /// The sampled receivers' mean processing of one commit.
@@ -442,7 +450,7 @@ impl Sim<'_> {
     }
 
     fn key_package(&self, m: MemberId) -> Result<(KeyPackage, KeyPackageSecrets)> {
-        let identity = format!("person-{}-device-{}", m.person, m.device);
+        let identity = identity(m);
         Ok(key_package_from_seed(
             &self.provider,
             identity.as_bytes(),
@@ -485,6 +493,7 @@ impl Sim<'_> {
                 adds: Vec::new(),
                 removes: Vec::new(),
                 proposals: Vec::new(),
+                proposal_times: Vec::new(),
             }));
         }
         let adds: Vec<MemberId> = c
@@ -505,12 +514,14 @@ impl Sim<'_> {
         // §12.2 forbids an Update and a Remove of one leaf), and of two proposals by one
         // device in one epoch the later replaces the earlier.
         let mut proposals: Vec<MemberId> = Vec::new();
-        for (i, &(m, _)) in c.update_proposals.iter().enumerate() {
+        let mut proposal_times: Vec<f64> = Vec::new();
+        for (i, &(m, sent)) in c.update_proposals.iter().enumerate() {
             let replaced = c.update_proposals[i + 1..].iter().any(|p| p.0 == m);
             if replaced || !self.leaf_of.contains_key(&m) || removes.contains(&m) {
                 self.totals.updates_dropped += 1;
             } else {
                 proposals.push(m);
+                proposal_times.push(sent);
             }
         }
         if adds.is_empty() && removes.is_empty() && proposals.is_empty() {
@@ -523,12 +534,17 @@ impl Sim<'_> {
         // The committer does not commit its own Update proposal (RFC 9420 §12.2): its path
         // refreshes its leaf instead, so it never sends it.
         self.totals.updates_committed += proposals.len() as u64;
-        proposals.retain(|&m| m != committer);
+        let (proposals, proposal_times) = proposals
+            .into_iter()
+            .zip(proposal_times)
+            .filter(|&(m, _)| m != committer)
+            .unzip();
         Ok(Some(Resolved {
             committer,
             adds,
             removes,
             proposals,
+            proposal_times,
         }))
     }
 
@@ -541,7 +557,7 @@ impl Sim<'_> {
         let mut process_n = 0u32;
         let mut process_work = Work::new();
         let mut process_cpu = 0u64;
-        for &p in &r.proposals {
+        for (&p, &sent) in r.proposals.iter().zip(&r.proposal_times) {
             let before = counters::snapshot();
             let cpu0 = process_cpu_ns();
             self.become_member(p)?;
@@ -590,6 +606,7 @@ impl Sim<'_> {
             }
             out.bytes += bytes.len() as u64;
             out.messages.push((p, bytes, key));
+            out.times.push(sent);
         }
         if process_n > 0 {
             let n = f64::from(process_n);
@@ -624,6 +641,8 @@ impl Sim<'_> {
         }
         let committer_leaf = self.leaf_of[&r.committer];
         let members_before = self.leaf_of.len() as u64;
+        let offline_before = self.offline_present;
+        let offline_adds = r.adds.iter().filter(|&&m| !self.is_online(m)).count() as u64;
         let is_update = r.adds.is_empty() && r.removes.is_empty();
         let kind = commit_kind(is_update, !r.adds.is_empty(), !r.removes.is_empty());
 
@@ -679,6 +698,8 @@ impl Sim<'_> {
             committer: r.committer,
             committer_leaf,
             members_before,
+            offline_before,
+            offline_adds,
             n_leaves_before: n_leaves,
             // Removes and Updates require a path (RFC 9420 §12.4).
             has_path: (options.path == PathPolicy::Always)
@@ -702,6 +723,8 @@ impl Sim<'_> {
     /// KeyPackage keys), and a commit with a path stores the committer's new keys. Returns
     /// the leaves the Adds took, in the order of the Adds.
     fn apply_membership(&mut self, made: &Made) -> Result<Vec<LeafIndex>> {
+        self.offline_present = self.offline_present + made.offline_adds
+            - made.removes.iter().filter(|&&m| !self.is_online(m)).count() as u64;
         for (m, l) in made.removes.iter().zip(&made.remove_leaves) {
             self.leaf_of.remove(m);
             self.member_at.remove(l);
@@ -822,8 +845,10 @@ impl Sim<'_> {
         rec(&mut self.h_gi, group_info_bytes as u64)?;
         let epoch_authenticator = carrier.epoch_authenticator().as_bytes().to_vec();
 
-        // Every Update proposal goes to every member but its sender, like the commit.
-        let mut fanout = (commit_bytes + made.proposals.bytes) * (made.members_before - 1);
+        // The commit goes to every member but the committer (the Update proposals, to every
+        // member but their senders, are counted when they are sent).
+        let mut fanout = commit_bytes * (made.members_before - 1);
+        let mut welcome_bytes = 0;
         let mut tree_bytes: Option<Vec<u8>> = None;
         if let Some(welcome) = &made.out.welcome {
             let tree = carrier.ratchet_tree_bytes()?;
@@ -872,11 +897,13 @@ impl Sim<'_> {
             if !self.w.ratchet_tree_in_welcome {
                 fanout += t as u64 * made.adds.len() as u64;
             }
+            welcome_bytes = w_len as u64;
             tree_bytes = Some(tree);
         }
         Ok(Messages {
             commit_bytes,
             fanout,
+            welcome_bytes,
             tree_bytes,
             epoch_authenticator,
         })
@@ -1076,6 +1103,7 @@ impl Sim<'_> {
         day.day.ds_fanout_bytes += messages.fanout;
         day.day.hpke_seals += seals;
         day.day.commit_bytes += messages.commit_bytes;
+        self.record_ds(made, messages)?;
 
         let kind = &mut self.kinds[made.kind];
         kind.commits += 1;
@@ -1122,6 +1150,148 @@ impl Sim<'_> {
     }
 }
 
+impl Sim<'_> {
+    /// Phase 8b: the delivery service's view of the commit. Owns the DS recorder: each Update
+    /// proposal at the time it was sent and the commit, its Welcome and the tree (when
+    /// Welcomes do not carry it) now, each to its recipients (long-offline ones held), the
+    /// joiners' KeyPackages, the commit's burst, and the membership after it. The proposals'
+    /// fan-out goes into the day they were sent.
+    fn record_ds(&mut self, made: &Made, messages: &Messages) -> Result<()> {
+        let others = made.members_before - 1;
+        let offline = made.offline_before;
+        for ((_, bytes, _), &sent) in made.proposals.messages.iter().zip(&made.proposals.times) {
+            let bytes = bytes.len() as u64;
+            self.ds.fan_out(sent, bytes, others, offline);
+            self.day(sent).day.ds_fanout_bytes += bytes * others;
+        }
+        self.ds
+            .fan_out(made.time, messages.commit_bytes, others, offline);
+        let joiners = made.adds.len() as u64;
+        if joiners > 0 {
+            self.ds.fan_out(
+                made.time,
+                messages.welcome_bytes,
+                joiners,
+                made.offline_adds,
+            );
+            if !self.w.ratchet_tree_in_welcome {
+                let tree = messages.tree_bytes.as_ref().map_or(0, |t| t.len() as u64);
+                self.ds.serve(made.time, tree, joiners);
+            }
+        }
+        // A joining device uploads the KeyPackage its join uses (with a stock of k kept on
+        // the DS: the k, then one to replace the one used) and the committer fetches it.
+        let k = u64::from(self.w.key_packages_per_device);
+        let uploads = if k == 0 { 1 } else { k + 1 };
+        for (kp, _) in &made.kps {
+            self.ds
+                .key_packages(made.time, key_package_wire_len(kp), uploads);
+        }
+        self.ds.burst(made.kind, messages.fanout)?;
+        let members = self.leaf_of.len() as u64;
+        self.ds
+            .membership(made.time, members, members - self.offline_present);
+        Ok(())
+    }
+
+    /// Bytes of the KeyPackages kept on the DS for the present devices
+    /// (`key_packages_per_device` each; 0 if none are kept). A KeyPackage's size depends on
+    /// its identity's length alone, so one real KeyPackage per length sizes them all.
+    fn key_package_storage(&mut self) -> Result<u64> {
+        let k = u64::from(self.w.key_packages_per_device);
+        if k == 0 {
+            return Ok(0);
+        }
+        let mut members: Vec<MemberId> = self.leaf_of.keys().copied().collect();
+        members.sort();
+        let mut total = 0;
+        for m in members {
+            let len = identity(m).len();
+            let size = match self.key_package_sizes.get(&len) {
+                Some(&s) => s,
+                None => {
+                    let s = key_package_wire_len(&self.key_package(m)?.0);
+                    self.key_package_sizes.insert(len, s);
+                    s
+                }
+            };
+            total += k * size;
+        }
+        Ok(total)
+    }
+}
+
+/// The identity in a device's credential.
+fn identity(m: MemberId) -> String {
+    format!("person-{}-device-{}", m.person, m.device)
+}
+
+/// Bytes of a KeyPackage as uploaded: an MLSMessage(KeyPackage).
+fn key_package_wire_len(kp: &KeyPackage) -> u64 {
+    MlsMessage {
+        version: ProtocolVersion::MLS10,
+        body: MlsMessageBody::KeyPackage(kp.clone()),
+    }
+    .tls_serialized_len() as u64
+}
+
+/// One application message sent by the carrier's member and received by another member
+/// (a sampled receiver, or one built from the start state), on states apart from the run's so
+/// the run is unchanged: the exact wire size, and each side's engine counts priced by
+/// `profile`. The sender is a second state of the carrier's member built from the start state
+/// (a copy of a state may not send in its epoch), the receiver a copy.
+fn measure_app_message(sim: &Sim<'_>, profile: &crate::costs::CostProfile) -> Result<AppMessage> {
+    let carrier = sim.carrier.as_ref().expect("carrier present");
+    let sender = *sim
+        .member_at
+        .get(&carrier.own_leaf())
+        .ok_or_else(|| anyhow!("internal: the carrier is not a member"))?;
+    let mut sender_group = sim
+        .state
+        .member_group(carrier.own_leaf(), sim.config.clone())?;
+    let mut receiver = match sim.receivers.iter().find(|r| r.member != sender) {
+        Some(r) => r.group.clone(),
+        None => {
+            let m = sim
+                .leaf_of
+                .keys()
+                .copied()
+                .filter(|&m| m != sender)
+                .min()
+                .ok_or_else(|| anyhow!("internal: no member to receive"))?;
+            sim.state
+                .member_group(sim.leaf_of[&m], sim.config.clone())?
+        }
+    };
+    let plaintext = vec![0x61; sim.w.app_message_bytes as usize];
+    let before = counters::snapshot();
+    let bytes = sender_group
+        .protect_application(&plaintext)
+        .context("encrypting an application message")?;
+    let sent = counters::snapshot() - before;
+    let before = counters::snapshot();
+    let opened = receiver
+        .unprotect_application(&bytes)
+        .context("decrypting an application message")?;
+    let received = counters::snapshot() - before;
+    ensure!(
+        opened == plaintext,
+        "the application message did not decrypt to its plaintext"
+    );
+    let mut send_counts = Work::new();
+    add_counts(&mut send_counts, &sent, 1.0);
+    let mut receive_counts = Work::new();
+    add_counts(&mut receive_counts, &received, 1.0);
+    Ok(AppMessage {
+        plaintext_bytes: plaintext.len() as u64,
+        wire_bytes: bytes.len() as u64,
+        send_cost_ns: profile.ns(&send_counts),
+        receive_cost_ns: profile.ns(&receive_counts),
+        send_counts,
+        receive_counts,
+    })
+}
+
 /// A planned commit resolved against the membership ([`Sim::resolve`]).
 struct Resolved {
     committer: MemberId,
@@ -1131,6 +1301,8 @@ struct Resolved {
     removes: Vec<MemberId>,
     /// Devices whose Update proposals the commit includes (members, not the committer).
     proposals: Vec<MemberId>,
+    /// When each of them sent its proposal.
+    proposal_times: Vec<f64>,
 }
 
 /// The Update proposals of a commit ([`Sim::send_proposals`]).
@@ -1138,6 +1310,8 @@ struct Resolved {
 struct Proposals {
     /// Proposer, the proposal as sent, and the leaf key it proposes.
     messages: Vec<(MemberId, Vec<u8>, HpkePrivateKey)>,
+    /// When each was sent (the workload's time of the update).
+    times: Vec<f64>,
     /// Their bytes, summed.
     bytes: u64,
     /// The proposers' counts and process CPU time, summed.
@@ -1160,6 +1334,10 @@ struct Made {
     committer_leaf: LeafIndex,
     /// Members before the commit.
     members_before: u64,
+    /// Of which long offline.
+    offline_before: u64,
+    /// Devices added that are long offline.
+    offline_adds: u64,
     /// Leaves of the tree before the commit.
     n_leaves_before: u32,
     /// Whether the commit carries an UpdatePath.
@@ -1186,8 +1364,12 @@ struct Made {
 /// The messages of a commit ([`Sim::measure_messages`]).
 struct Messages {
     commit_bytes: u64,
-    /// Bytes the delivery service sends for this commit.
+    /// Bytes the delivery service sends for this commit: the commit to every other member,
+    /// the Welcome to each joiner and the tree to each joiner when Welcomes do not carry it
+    /// (the Update proposals it includes were fanned out when sent).
     fanout: u64,
+    /// The Welcome's bytes (0 without Adds).
+    welcome_bytes: u64,
     /// The encoded tree after the commit, for commits with a Welcome.
     tree_bytes: Option<Vec<u8>>,
     /// The committer's epoch authenticator, which receivers and joiners must reach.
@@ -1196,6 +1378,16 @@ struct Messages {
 
 /// Run `workload` (or, with `ops`, a trace's operations on the workload's start state).
 pub fn simulate(w: &Workload, trace_ops: Option<&[Op]>, opts: &SimOptions) -> Result<Run> {
+    Ok(simulate_to_end(w, trace_ops, opts)?.0)
+}
+
+/// [`simulate`], and the group state at the end of the run (the last committer's, or the
+/// administrator's if nobody committed): what the delivery service's storage figures encode.
+pub fn simulate_to_end(
+    w: &Workload,
+    trace_ops: Option<&[Op]>,
+    opts: &SimOptions,
+) -> Result<(Run, Group)> {
     w.validate()?;
     let wall = Instant::now();
     let mut host = HostInfo::probe(&opts.load);
@@ -1303,7 +1495,13 @@ pub fn simulate(w: &Workload, trace_ops: Option<&[Op]>, opts: &SimOptions) -> Re
         kind_joiners: [0; 4],
         join_work: Work::new(),
         join_cpu_ns: 0,
+        ds: Recorder::new(0, 0),
+        offline_present: 0,
+        key_package_sizes: HashMap::new(),
     };
+    sim.offline_present = sim.leaf_of.keys().filter(|&&m| !sim.is_online(m)).count() as u64;
+    let present = sim.leaf_of.len() as u64;
+    sim.ds = Recorder::new(present, present - sim.offline_present);
     // Receivers: uniform among online devices.
     let start_blank = blank_fraction(sim.tree());
     while sim.receivers.len() < opts.receivers {
@@ -1319,6 +1517,25 @@ pub fn simulate(w: &Workload, trace_ops: Option<&[Op]>, opts: &SimOptions) -> Re
         .iter()
         .map(|r| sim.leaf_of[&r.member].0)
         .collect();
+    // The delivery service's view at the start (before anything is counted: the GroupInfo's
+    // signature and the KeyPackages sized here are not the members' work).
+    let app_message = measure_app_message(&sim, &opts.profile.profile)?;
+    let mut storage = Storage {
+        tree_bytes_start: sim
+            .carrier
+            .as_ref()
+            .expect("carrier present")
+            .ratchet_tree_bytes()?
+            .len() as u64,
+        group_info_bytes_start: sim
+            .carrier
+            .as_ref()
+            .expect("carrier present")
+            .group_info(TreeDelivery::Included)?
+            .len() as u64,
+        key_package_bytes_start: sim.key_package_storage()?,
+        ..Storage::default()
+    };
 
     let end = w.days * DAY;
     sim.totals.updates = ops
@@ -1339,6 +1556,16 @@ pub fn simulate(w: &Workload, trace_ops: Option<&[Op]>, opts: &SimOptions) -> Re
         bar.tick(i + 1, c.time / DAY);
     }
     bar.finish();
+    storage.key_package_bytes_end = sim.key_package_storage()?;
+    let final_state = sim.carrier.take().expect("carrier present");
+    storage.tree_bytes_end = final_state.ratchet_tree_bytes()?.len() as u64;
+    storage.group_info_bytes_end = final_state.group_info(TreeDelivery::Included)?.len() as u64;
+    let ds = std::mem::replace(&mut sim.ds, Recorder::new(0, 0)).finish(
+        w,
+        &w.arrival_shape()?,
+        app_message,
+        storage,
+    )?;
 
     // Joins: every joiner's work from the mean sampled join.
     let profile = &opts.profile.profile;
@@ -1353,8 +1580,9 @@ pub fn simulate(w: &Workload, trace_ops: Option<&[Op]>, opts: &SimOptions) -> Re
     let mut prev_members = u64::from(w.members);
     let mut prev_blank = start_blank;
     let mut days = Vec::with_capacity(days_n);
-    for acc in sim.days {
+    for (acc, traffic) in sim.days.into_iter().zip(&ds.days) {
         let mut d = acc.day;
+        d.set_ds(traffic);
         if d.commits == 0 {
             d.members_end = prev_members;
             d.blank_fraction_end = prev_blank;
@@ -1407,6 +1635,7 @@ pub fn simulate(w: &Workload, trace_ops: Option<&[Op]>, opts: &SimOptions) -> Re
             hist_encode(&sim.h_process_kind[i])?,
         );
     }
+    histograms.extend(ds.histograms);
     let mut kinds = std::collections::BTreeMap::new();
     for (i, name) in COMMIT_KINDS.iter().enumerate() {
         let mut k = std::mem::take(&mut sim.kinds[i]);
@@ -1416,7 +1645,7 @@ pub fn simulate(w: &Workload, trace_ops: Option<&[Op]>, opts: &SimOptions) -> Re
         kinds.insert(name.to_string(), k);
     }
     host.finish(&opts.load);
-    Ok(Run {
+    let run = Run {
         workload: w.clone(),
         trace: None,
         shard: None,
@@ -1433,7 +1662,9 @@ pub fn simulate(w: &Workload, trace_ops: Option<&[Op]>, opts: &SimOptions) -> Re
         host,
         profile: opts.profile.clone(),
         kinds,
-    })
+        ds: ds.report,
+    };
+    Ok((run, final_state))
 }
 
 /// A simple progress bar on stderr (redrawn in place on a terminal, every 10% otherwise).
