@@ -84,6 +84,11 @@ pub const METRICS: &[Metric] = &[
         description: "all members' CPU per day (profile-based), s",
         source: Source::PerDay(|d| d.member_cpu_s),
     },
+    Metric {
+        name: "ds_cpu_s_per_day",
+        description: "the delivery service's CPU per day (profile-based), s",
+        source: Source::PerDay(|d| d.ds_cpu_s),
+    },
 ];
 
 /// The metric called `name`.

@@ -33,7 +33,7 @@ pub const COMMIT_COLUMNS: [&str; 11] = [
 /// Columns of the per-day file after the run columns: the fields of `days[]` except the
 /// day's histograms (`create_ns`, `process_ns`) and its per-role breakdown (`roles`, nested
 /// objects of counts that stay in the JSON).
-pub const DAY_COLUMNS: [&str; 16] = [
+pub const DAY_COLUMNS: [&str; 17] = [
     "day",
     "commits",
     "adds",
@@ -50,6 +50,7 @@ pub const DAY_COLUMNS: [&str; 16] = [
     "ds_fanout_bytes",
     "hpke_seals",
     "commit_bytes",
+    "ds_cpu_s",
 ];
 
 /// The columns that say which run a row belongs to.
@@ -119,7 +120,7 @@ pub fn days_csv(report: &Report) -> Result<String> {
     Ok(out)
 }
 
-fn day_fields(d: &Day) -> [String; 16] {
+fn day_fields(d: &Day) -> [String; 17] {
     [
         d.day.to_string(),
         d.commits.to_string(),
@@ -137,6 +138,7 @@ fn day_fields(d: &Day) -> [String; 16] {
         d.ds_fanout_bytes.to_string(),
         d.hpke_seals.to_string(),
         d.commit_bytes.to_string(),
+        d.ds_cpu_s.to_string(),
     ]
 }
 
