@@ -358,30 +358,12 @@ fn merge_refuses_mixed_hosts() {
 /// The delivery service's role over a run: its counts summed over the days (which the kinds
 /// partition too).
 fn ds_counts(run: &Run, counter: &str) -> f64 {
-    let days: f64 = run
-        .days
-        .iter()
-        .map(|d| {
-            d.roles
-                .delivery_service
-                .counts
-                .get(counter)
-                .copied()
-                .unwrap_or(0.0)
-        })
-        .sum();
-    let kinds: f64 = run
-        .kinds
-        .values()
-        .map(|k| {
-            k.roles
-                .delivery_service
-                .counts
-                .get(counter)
-                .copied()
-                .unwrap_or(0.0)
-        })
-        .sum();
+    let count = |roles: &Roles| {
+        let counts = &roles.delivery_service.counts;
+        counts.get(counter).copied().unwrap_or(0.0)
+    };
+    let days: f64 = run.days.iter().map(|d| count(&d.roles)).sum();
+    let kinds: f64 = run.kinds.values().map(|k| count(&k.roles)).sum();
     assert_eq!(
         days, kinds,
         "{counter}: the kinds partition the delivery service's work"
