@@ -4,7 +4,7 @@
 //! hosts apart.
 
 mod common;
-use common::{counting, tmp};
+use common::{counting, sim_options, tmp};
 
 use std::path::{Path, PathBuf};
 
@@ -12,8 +12,9 @@ use canopy_bench::costs::{
     calibrate_main, CalibrateArgs, CostProfile, HostInfo, LoadSource, CALIBRATED_AT_START,
 };
 use canopy_bench::plan::report::{Roles, Run};
-use canopy_bench::plan::{merge, plan, MergeArgs, PlanArgs};
+use canopy_bench::plan::{merge, plan, simulate, MergeArgs, PlanArgs};
 use canopy_engine::metrics::Counts;
+use canopy_workloads::churn::{builtin, UpdatePolicy, Workload};
 
 fn args(out: PathBuf) -> PlanArgs {
     PlanArgs {
@@ -65,6 +66,7 @@ fn assert_dh_priced(roles: &Roles, what: &str) {
         ("committer", &roles.committer),
         ("receivers", &roles.receivers),
         ("joiners", &roles.joiners),
+        ("delivery_service", &roles.delivery_service),
     ] {
         let dh = r.counts.get("x25519_dh").copied().unwrap_or(0.0);
         assert!(
@@ -352,4 +354,112 @@ fn merge_refuses_mixed_hosts() {
         serde_json::to_value(HostInfo::probe(&LoadSource::Fixed([0.0; 3])).logical_cores).unwrap();
     std::fs::write(&files[1], serde_json::to_string(&v).unwrap()).unwrap();
     assert!(!merge(&merge_args(false)).unwrap().mixed_hosts);
+}
+
+/// The delivery service's role over a run: its counts summed over the days (which the kinds
+/// partition too).
+fn ds_counts(run: &Run, counter: &str) -> f64 {
+    let count = |roles: &Roles| {
+        let counts = &roles.delivery_service.counts;
+        counts.get(counter).copied().unwrap_or(0.0)
+    };
+    let days: f64 = run.days.iter().map(|d| count(&d.roles)).sum();
+    let kinds: f64 = run.kinds.values().map(|k| count(&k.roles)).sum();
+    assert_eq!(
+        days, kinds,
+        "{counter}: the kinds partition the delivery service's work"
+    );
+    days
+}
+
+fn simulated(w: &Workload) -> Run {
+    let _counting = counting();
+    simulate(w, None, &sim_options()).unwrap()
+}
+
+/// The delivery service processes every commit and proposal for real: its Ed25519
+/// verifications are exactly one per message (the framing signature), one per UpdatePath
+/// (the path leaf), two per Add (the KeyPackage and its leaf) and two more per Update
+/// proposal (its leaf when it arrives and again when it is committed), counted from the run's
+/// own totals; it decrypts nothing; its tree hash was checked after every commit; and its
+/// CPU is apart from the members'.
+#[test]
+fn delivery_service_counts_are_exact() {
+    // Adds without a path (the path leaf is then verified on the other commits only), no
+    // Update proposals.
+    let w = Workload {
+        path_on_add: false,
+        ..builtin("smoke").unwrap()
+    };
+    let run = simulated(&w);
+    let t = &run.totals;
+    assert!(
+        t.commits > 10 && t.adds > 0 && t.update_proposals == 0,
+        "{t:?}"
+    );
+    assert_eq!(t.ds_checks, t.commits);
+    let with_path = t.commits - run.kinds["add"].commits;
+    assert!(
+        with_path < t.commits,
+        "some commits only add: {:?}",
+        run.kinds
+    );
+    assert_eq!(
+        ds_counts(&run, "ed25519_verify"),
+        (t.commits + with_path + 2 * t.adds) as f64
+    );
+    for secret_work in ["x25519_dh", "hpke_open", "hpke_seal", "ed25519_sign"] {
+        assert_eq!(ds_counts(&run, secret_work), 0.0, "{secret_work}");
+    }
+    for d in &run.days {
+        let ds = &d.roles.delivery_service;
+        assert!(close(d.ds_cpu_s, ds.cpu_s), "day {}", d.day);
+        // Every unit costs 1 ns in the test profile.
+        assert!(close(ds.cpu_s, ds.counts.values().sum::<f64>() * 1e-9));
+        // Not a member: the members' total leaves it out.
+        assert!(close(d.member_cpu_s, d.roles.cpu_s()));
+        assert!(
+            close(
+                d.roles.cpu_s(),
+                d.roles.committer.cpu_s + d.roles.receivers.cpu_s + d.roles.joiners.cpu_s
+            ),
+            "day {}",
+            d.day
+        );
+    }
+    assert!(run.days.iter().any(|d| d.ds_cpu_s > 0.0));
+    assert!(run.histograms.contains_key("ds_commit_process_ns"));
+
+    // Update proposals, every commit with a path.
+    let w = Workload {
+        update_interval_days: 0.5,
+        update_policy: UpdatePolicy::Proposal,
+        ..builtin("smoke").unwrap()
+    };
+    let run = simulated(&w);
+    let t = &run.totals;
+    assert!(t.update_proposals > 10, "{t:?}");
+    assert_eq!(t.ds_checks, t.commits);
+    assert_eq!(
+        ds_counts(&run, "ed25519_verify"),
+        (2 * t.commits + 2 * t.adds + 3 * t.update_proposals) as f64
+    );
+}
+
+/// A run without commits gives the delivery service nothing to do.
+#[test]
+fn delivery_service_is_idle_without_commits() {
+    let w = Workload {
+        name: "quiet".into(),
+        members: 20,
+        days: 1.0,
+        ..Workload::default()
+    };
+    let run = simulated(&w);
+    assert_eq!((run.totals.commits, run.totals.ds_checks), (0, 0));
+    for d in &run.days {
+        let ds = &d.roles.delivery_service;
+        assert!(ds.counts.values().all(|&c| c == 0.0), "{:?}", ds.counts);
+        assert_eq!((ds.cpu_s, ds.measured_cpu_s, d.ds_cpu_s), (0.0, 0.0, 0.0));
+    }
 }

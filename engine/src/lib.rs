@@ -50,7 +50,8 @@
 //! # What is public
 //!
 //! The crate root is the API an application needs: [`Group`] and its options and outcomes,
-//! KeyPackages, the [`Provider`] and [`CipherSuite`], and the errors. Everything else — the
+//! [`PublicGroup`] (a delivery service's view of a group: its public state, followed without
+//! any secret), KeyPackages, the [`Provider`] and [`CipherSuite`], and the errors. Everything else — the
 //! codec, the ratchet tree, TreeKEM, the key schedule, framing, the batched executor's
 //! internals — is private. The benches, workload generators and fuzz targets of this
 //! repository reach those through the `unstable-internals` feature, which carries no
@@ -128,7 +129,7 @@ pub use group::{
     BasicCredentialValidator, CachedProposalView, CommitOptions, CommitOutput, CommitSummary,
     CredentialChange, CredentialValidator, ExternalJoinOptions, Group, GroupConfig, JoinOptions,
     OmitReason, OmittedProposal, OpCounts, PathPolicy, ProcessOutcome, ProposalSender, Protection,
-    Randomness, Staged, StagedCommit, TreeDelivery,
+    PublicGroup, Randomness, Staged, StagedCommit, TreeDelivery, UnsignedGroupInfo,
 };
 pub use key_package::{key_package, Clock, KeyPackageSecrets};
 pub use tree::LeafIndex;

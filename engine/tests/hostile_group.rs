@@ -20,7 +20,7 @@ use canopy_engine::codec::{
     ProtocolVersion, PublicMessage, Remove, WireFormat,
 };
 use canopy_engine::crypto::{CipherSuite, CryptoError, Provider, Secret, SignaturePrivateKey};
-use canopy_engine::framing::{sign_content, EpochFraming};
+use canopy_engine::framing::sign_content;
 use canopy_engine::group::{
     CommitOptions, CredentialCheck, Group, GroupConfig, OmitReason, ProcessOutcome, ProposalRule,
     Randomness,
@@ -36,6 +36,9 @@ use canopy_engine::JoinOptions;
 use canopy_engine::Protection;
 use canopy_engine::TreeDelivery;
 use canopy_engine::{ApiMisuse, PeerMisbehaved, TreeError, Unsupported};
+
+mod common;
+use common::commit_mut;
 
 /// A fixed time, so KeyPackage lifetimes are reproducible.
 const NOW: u64 = 1_800_000_000;
@@ -252,25 +255,16 @@ impl Fixture {
 
     /// Recompute only the membership tag (for the group context `ctx`).
     fn retag(&self, pm: PublicMessage, ctx: &codec::GroupContext) -> Vec<u8> {
-        let framing = EpochFraming::new(
-            self.p,
-            ctx.clone(),
-            self.secrets.membership_key.clone(),
-            self.secrets.sender_data_secret.clone(),
-            self.secrets.encryption_secret.clone(),
-            self.members[RECEIVER].tree().n_leaves(),
-        );
-        let pm = framing
-            .protect_public(codec::AuthenticatedContent {
-                wire_format: WireFormat::PublicMessage,
-                content: pm.content,
-                auth: FramedContentAuthData {
-                    signature: pm.auth.signature,
-                    confirmation_tag: pm.auth.confirmation_tag,
-                },
-            })
-            .unwrap();
-        encode_public(pm)
+        let auth = codec::AuthenticatedContent {
+            wire_format: WireFormat::PublicMessage,
+            content: pm.content,
+            auth: FramedContentAuthData {
+                signature: pm.auth.signature,
+                confirmation_tag: pm.auth.confirmation_tag,
+            },
+        };
+        let n_leaves = self.members[RECEIVER].tree().n_leaves();
+        common::membership_tagged(self.p, ctx, &self.secrets, n_leaves, auth)
     }
 
     /// Run every input against the receiver: each must fail with an error `expect` accepts
@@ -351,14 +345,6 @@ impl Fixture {
         assert_eq!(snapshot(&victim), frozen);
     }
 
-    /// A Commit's proposals and path, mutably.
-    fn edit_commit(pm: &mut PublicMessage) -> &mut codec::Commit {
-        match &mut pm.content.content {
-            FramedContentBody::Commit(c) => c,
-            _ => panic!("not a commit"),
-        }
-    }
-
     /// Re-sign the UpdatePath leaf node of `pm` (after the caller edited it) with `signer`.
     fn resign_path_leaf(&self, pm: &mut PublicMessage, signer: &SignaturePrivateKey) {
         let group_id = self.members[RECEIVER]
@@ -366,14 +352,7 @@ impl Fixture {
             .group_id
             .as_slice()
             .to_vec();
-        let leaf = &mut Self::edit_commit(pm).path.as_mut().unwrap().leaf_node;
-        leaf.signature_key = codec::SignaturePublicKey(signer.public_key().into());
-        let tbs = codec::encode(&LeafNodeTbs::in_group(leaf, &group_id, COMMITTER as u32)).unwrap();
-        leaf.signature = self
-            .p
-            .sign_with_label(signer, b"LeafNodeTBS", &tbs)
-            .unwrap()
-            .into();
+        common::resign_path_leaf(&self.p, pm, &group_id, COMMITTER as u32, signer);
     }
 
     /// A valid KeyPackage signed by `signer` whose leaf has `encryption_key`.
@@ -404,7 +383,7 @@ impl Fixture {
     /// The genuine commit with its proposal list replaced, re-signed.
     fn with_proposals(&self, proposals: Vec<Proposal>) -> Vec<u8> {
         let mut pm = self.public();
-        Self::edit_commit(&mut pm).proposals =
+        commit_mut(&mut pm).proposals =
             proposals.into_iter().map(ProposalOrRef::Proposal).collect();
         self.reframe(pm)
     }
@@ -676,7 +655,7 @@ fn wrong_parent_hash() {
         .into_iter()
         .map(|h| {
             let mut pm = f.public();
-            Fixture::edit_commit(&mut pm)
+            commit_mut(&mut pm)
                 .path
                 .as_mut()
                 .unwrap()
@@ -754,7 +733,7 @@ fn duplicate_keys() {
 
     // UpdatePath leaf with another member's encryption key (re-signed by the committer).
     let mut pm = f.public();
-    Fixture::edit_commit(&mut pm)
+    commit_mut(&mut pm)
         .path
         .as_mut()
         .unwrap()
@@ -769,24 +748,27 @@ fn duplicate_keys() {
     f.resign_path_leaf(&mut pm, &other);
     let path_sig = [f.reframe(pm)];
     // The UpdatePath's path secrets are sealed with the provisional GroupContext, whose tree
-    // hash covers the new leaf (§7.6, §12.4.2): any change to the leaf — a duplicate key
-    // included — makes the receiver's HPKE open fail before the duplicate-key check (which
-    // only a committer encrypting to the altered context would reach). Both classes are
-    // rejected with the typed decryption error naming the path node.
-    let decryption = |e: &Error| {
-        is_peer(e, |t| {
-            matches!(t, PeerMisbehaved::PathSecretDecryption { .. })
-        })
+    // hash covers the new leaf (§7.6, §12.4.2), so any change to the leaf also makes the
+    // receiver's HPKE open fail. The key-uniqueness check runs on the merged tree before the
+    // decryption: the receiver names the duplicate key, as the member the commit removes and
+    // a delivery service tracking the public state (neither can decrypt) do.
+    let duplicate = |what: &'static str| {
+        move |e: &Error| {
+            is_peer(
+                e,
+                |g| matches!(g, PeerMisbehaved::DuplicateKey { what: w, .. } if *w == what),
+            )
+        }
     };
     let n3 = f.attack(
         "duplicate encryption key in the UpdatePath leaf",
         &path_enc,
-        decryption,
+        duplicate("encryption key"),
     );
     let n4 = f.attack(
         "duplicate signature key in the UpdatePath leaf",
         &path_sig,
-        decryption,
+        duplicate("signature key"),
     );
     assert_eq!(n1 + n_twice + n2 + n3 + n4, 6);
 }
@@ -803,8 +785,8 @@ fn ciphertext_count_not_matching_the_resolution() {
     for node in 0..path_len {
         for edit in 0..3 {
             let mut pm = f.public();
-            let cts = &mut Fixture::edit_commit(&mut pm).path.as_mut().unwrap().nodes[node]
-                .encrypted_path_secret;
+            let cts =
+                &mut commit_mut(&mut pm).path.as_mut().unwrap().nodes[node].encrypted_path_secret;
             match edit {
                 0 if !cts.is_empty() => {
                     cts.pop();
@@ -916,7 +898,7 @@ fn conflicting_and_invalid_proposals() {
     });
     // A Remove without the UpdatePath it requires (§12.4).
     let mut pm = f.public();
-    Fixture::edit_commit(&mut pm).path = None;
+    commit_mut(&mut pm).path = None;
     let no_path = [f.reframe(pm)];
     f.attack("remove without a path", &no_path, |e| {
         is_peer(e, |g| matches!(g, PeerMisbehaved::PathRequired))
@@ -1200,12 +1182,7 @@ fn removed_member_checks_an_external_commit_first() {
     )
     .unwrap();
     let mut pm = decode_public(&commit);
-    Fixture::edit_commit(&mut pm)
-        .path
-        .as_mut()
-        .unwrap()
-        .nodes
-        .pop();
+    commit_mut(&mut pm).path.as_mut().unwrap().nodes.pop();
     let ctx = f.members[RECEIVER].context().clone();
     pm.auth.signature =
         sign_content(&f.p, &fresh, WireFormat::PublicMessage, &pm.content, &ctx).unwrap();
@@ -1233,7 +1210,7 @@ fn external_commit_and_group_info_rules() {
     let ctx = f.members[RECEIVER].context().clone();
     let resign = |edit: &dyn Fn(&mut codec::Commit)| {
         let mut pm = decode_public(&commit);
-        edit(Fixture::edit_commit(&mut pm));
+        edit(commit_mut(&mut pm));
         pm.auth.signature =
             sign_content(&f.p, &joiner, WireFormat::PublicMessage, &pm.content, &ctx).unwrap();
         encode_public(pm)
@@ -1615,13 +1592,7 @@ fn path_leaf_validation() {
     let signer = f.signers[COMMITTER].clone();
     let edited = |f: &Fixture, edit: &dyn Fn(&mut codec::LeafNode)| {
         let mut pm = f.public();
-        edit(
-            &mut Fixture::edit_commit(&mut pm)
-                .path
-                .as_mut()
-                .unwrap()
-                .leaf_node,
-        );
+        edit(&mut commit_mut(&mut pm).path.as_mut().unwrap().leaf_node);
         f.resign_path_leaf(&mut pm, &signer);
         f.reframe(pm)
     };
@@ -1699,7 +1670,7 @@ fn path_leaf_validation() {
     let mut bad = f.public();
     let mut one = [0u8; 32];
     one[0] = 1;
-    Fixture::edit_commit(&mut bad).path.as_mut().unwrap().nodes[0].encryption_key =
+    commit_mut(&mut bad).path.as_mut().unwrap().nodes[0].encryption_key =
         codec::HpkePublicKey(one.to_vec().into());
     let input = [f.reframe(bad)];
     n += f.attack("UpdatePath node with a small-order key", &input, |e| {

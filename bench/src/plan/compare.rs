@@ -111,6 +111,11 @@ pub const METRICS: &[Metric] = &[
         description: "delivery-service backlog held for long-offline devices, peak, bytes",
         source: Source::Ds(|d| d.storage.backlog_bytes_peak as f64),
     },
+    Metric {
+        name: "ds_cpu_s_per_day",
+        description: "the delivery service's CPU per day (profile-based), s",
+        source: Source::PerDay(|d| d.ds_cpu_s),
+    },
 ];
 
 /// The metric called `name`.

@@ -33,7 +33,7 @@ pub const COMMIT_COLUMNS: [&str; 11] = [
 /// Columns of the per-day file after the run columns: the fields of `days[]` except the
 /// day's histograms (`create_ns`, `process_ns`) and its per-role breakdown (`roles`, nested
 /// objects of counts that stay in the JSON).
-pub const DAY_COLUMNS: [&str; 28] = [
+pub const DAY_COLUMNS: [&str; 29] = [
     "day",
     "commits",
     "adds",
@@ -62,6 +62,7 @@ pub const DAY_COLUMNS: [&str; 28] = [
     "key_package_fetches",
     "key_package_ingress_bytes",
     "key_package_egress_bytes",
+    "ds_cpu_s",
 ];
 
 /// The columns that say which run a row belongs to.
@@ -131,7 +132,7 @@ pub fn days_csv(report: &Report) -> Result<String> {
     Ok(out)
 }
 
-fn day_fields(d: &Day) -> [String; 28] {
+fn day_fields(d: &Day) -> [String; 29] {
     [
         d.day.to_string(),
         d.commits.to_string(),
@@ -161,6 +162,7 @@ fn day_fields(d: &Day) -> [String; 28] {
         d.key_package_fetches.to_string(),
         d.key_package_ingress_bytes.to_string(),
         d.key_package_egress_bytes.to_string(),
+        d.ds_cpu_s.to_string(),
     ]
 }
 

@@ -899,13 +899,15 @@ pub fn render(report: &Report) -> Result<String> {
         h.push_str(
             "<h3>Per day</h3><table><tr><th>day</th><th>commits</th><th>+dev</th><th>-dev</th>\
              <th>updates</th><th>members</th><th>blank</th><th>committer CPU-s</th>\
-             <th>all members CPU-s</th><th>measured all members CPU-s</th><th>DS fan-out</th></tr>",
+             <th>all members CPU-s</th><th>measured all members CPU-s</th><th>DS CPU-s</th>\
+             <th>DS fan-out</th></tr>",
         );
         for d in &p.days {
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-                 <td>{:.3}</td><td>{:.2}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td></tr>",
+                 <td>{:.3}</td><td>{:.2}</td><td>{:.1}</td><td>{:.1}</td><td>{:.2}</td>\
+                 <td>{}</td></tr>",
                 d.day,
                 d.commits,
                 d.adds,
@@ -916,28 +918,32 @@ pub fn render(report: &Report) -> Result<String> {
                 d.committer_cpu_s,
                 d.member_cpu_s,
                 d.measured_member_cpu_s,
+                d.ds_cpu_s,
                 fmt_bytes(d.ds_fanout_bytes as f64)
             );
         }
         h.push_str("</table>");
         h.push_str(
             "<h3>By commit kind (per commit)</h3><table><tr><th>kind</th><th>commits</th>\
-             <th>committer</th><th>all receivers</th><th>joiners</th>\
-             <th>measured committer</th><th>measured all receivers</th></tr>",
+             <th>committer</th><th>all receivers</th><th>joiners</th><th>delivery service</th>\
+             <th>measured committer</th><th>measured all receivers</th>\
+             <th>measured delivery service</th></tr>",
         );
         for (kind, kc) in p.kinds.iter().filter(|(_, k)| k.commits > 0) {
             let per = |s: f64| format!("{:.3} ms", s / kc.commits as f64 * 1e3);
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-                 <td>{}</td></tr>",
+                 <td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(kind),
                 kc.commits,
                 per(kc.roles.committer.cpu_s),
                 per(kc.roles.receivers.cpu_s),
                 per(kc.roles.joiners.cpu_s),
+                per(kc.roles.delivery_service.cpu_s),
                 per(kc.roles.committer.measured_cpu_s),
                 per(kc.roles.receivers.measured_cpu_s),
+                per(kc.roles.delivery_service.measured_cpu_s),
             );
         }
         h.push_str("</table>");

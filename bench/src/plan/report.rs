@@ -184,7 +184,8 @@ impl RoleCost {
 }
 
 /// The roles: the committers, every member processing commits (extrapolated from the
-/// sampled receivers), the joiners (extrapolated from the sampled joins).
+/// sampled receivers), the joiners (extrapolated from the sampled joins), and the delivery
+/// service tracking the group's public state.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Roles {
     /// Committers: exact, every commit was made for real.
@@ -193,15 +194,21 @@ pub struct Roles {
     pub receivers: RoleCost,
     /// Every joiner.
     pub joiners: RoleCost,
+    /// The delivery service: exact, one observer of the public state processed every commit
+    /// and every standalone proposal for real. Infrastructure, not a member: not in
+    /// [`Roles::cpu_s`].
+    #[serde(default)]
+    pub delivery_service: RoleCost,
 }
 
 impl Roles {
-    /// Σ over the roles of the profile-based CPU seconds.
+    /// Σ over the members' roles (committers, receivers, joiners) of the profile-based CPU
+    /// seconds; the delivery service's is apart.
     pub fn cpu_s(&self) -> f64 {
         self.committer.cpu_s + self.receivers.cpu_s + self.joiners.cpu_s
     }
 
-    /// Σ over the roles of the measured CPU seconds.
+    /// Σ over the members' roles of the measured CPU seconds.
     pub fn measured_cpu_s(&self) -> f64 {
         self.committer.measured_cpu_s + self.receivers.measured_cpu_s + self.joiners.measured_cpu_s
     }
@@ -210,6 +217,7 @@ impl Roles {
         self.committer.absorb(&other.committer, scale);
         self.receivers.absorb(&other.receivers, scale);
         self.joiners.absorb(&other.joiners, scale);
+        self.delivery_service.absorb(&other.delivery_service, scale);
     }
 }
 
@@ -265,6 +273,10 @@ pub struct Totals {
     pub receiver_checks: u64,
     /// Commits whose seal counts were checked against the tree.
     pub seal_checks: u64,
+    /// Commits after which the delivery service's tree hash and epoch were checked against
+    /// the committer's.
+    #[serde(default)]
+    pub ds_checks: u64,
     /// Receivers that were removed (and replaced).
     pub receivers_removed: u64,
     /// Commits no sampled receiver processed (the previous mean was used).
@@ -325,6 +337,9 @@ pub struct Day {
     pub member_cpu_s: f64,
     /// All members' measured CPU seconds (process CPU time, extrapolated the same way).
     pub measured_member_cpu_s: f64,
+    /// CPU seconds of the delivery service (profile-based, exact), apart from the members'.
+    #[serde(default)]
+    pub ds_cpu_s: f64,
     /// The day's work by role: counts, profile-based and measured CPU.
     pub roles: Roles,
     /// Bytes the delivery service sends: each commit to every other member, each Welcome
@@ -608,6 +623,7 @@ fn merge_point(key: String, runs: &[Run]) -> Result<Point> {
         totals.receiver_checks += t.receiver_checks;
         totals.seal_checks += t.seal_checks;
         totals.receivers_removed += t.receivers_removed;
+        totals.ds_checks += t.ds_checks;
         totals.commits_without_sample += t.commits_without_sample;
         totals.updates += t.updates;
         totals.updates_committed += t.updates_committed;
@@ -654,6 +670,7 @@ fn merge_point(key: String, runs: &[Run]) -> Result<Point> {
         m.joiners_cpu_s = mean(|x| x.joiners_cpu_s);
         m.member_cpu_s = mean(|x| x.member_cpu_s);
         m.measured_member_cpu_s = mean(|x| x.measured_member_cpu_s);
+        m.ds_cpu_s = mean(|x| x.ds_cpu_s);
         for x in &those {
             m.roles.absorb(&x.roles, 1.0 / k);
         }
@@ -905,8 +922,9 @@ pub fn summary_table(report: &Report, p: &Point) -> Result<String> {
     )?;
     writeln!(
         out,
-        "checks: {} receiver epoch-authenticator agreements, {} commits' seal counts, {} real joins",
-        t.receiver_checks, t.seal_checks, t.joins_sampled
+        "checks: {} receiver epoch-authenticator agreements, {} commits' seal counts, {} real \
+         joins, {} delivery-service tree-hash agreements",
+        t.receiver_checks, t.seal_checks, t.joins_sampled, t.ds_checks
     )?;
     writeln!(out)?;
     writeln!(
@@ -915,9 +933,10 @@ pub fn summary_table(report: &Report, p: &Point) -> Result<String> {
         "metric", "p50", "p90", "p99", "max", "count"
     )?;
     // The latency rows are wall-clock times on the measuring host (see the host line).
-    let rows: [(&str, &str, bool); 11] = [
+    let rows: [(&str, &str, bool); 12] = [
         ("commit create (latency)", "commit_create_ns", true),
         ("commit process (latency)", "commit_process_ns", true),
+        ("DS commit process (latency)", "ds_commit_process_ns", true),
         ("join (latency)", "join_ns", true),
         ("commit bytes", "commit_bytes", false),
         (
@@ -1056,17 +1075,26 @@ pub fn summary_table(report: &Report, p: &Point) -> Result<String> {
         sum(|d| d.roles.joiners.measured_cpu_s) / days,
         sum(|d| d.measured_member_cpu_s) / days,
     )?;
+    writeln!(
+        out,
+        "  delivery service (checks every commit and proposal on the public state; not a \
+         member): {:.2} s profile-based, {:.2} s measured",
+        sum(|d| d.roles.delivery_service.cpu_s) / days,
+        sum(|d| d.roles.delivery_service.measured_cpu_s) / days,
+    )?;
     for (kind, kc) in p.kinds.iter().filter(|(_, k)| k.commits > 0) {
         let n = kc.commits as f64;
         writeln!(
             out,
             "  {kind:<7} {:>6} commits: per commit, profile-based: committer {}, all receivers \
-             {}, joiners {}; measured: committer {}",
+             {}, joiners {}, delivery service {}; measured: committer {}, delivery service {}",
             kc.commits,
             fmt_ns((kc.roles.committer.cpu_s / n * 1e9) as u64),
             fmt_ns((kc.roles.receivers.cpu_s / n * 1e9) as u64),
             fmt_ns((kc.roles.joiners.cpu_s / n * 1e9) as u64),
+            fmt_ns((kc.roles.delivery_service.cpu_s / n * 1e9) as u64),
             fmt_ns((kc.roles.committer.measured_cpu_s / n * 1e9) as u64),
+            fmt_ns((kc.roles.delivery_service.measured_cpu_s / n * 1e9) as u64),
         )?;
     }
     writeln!(out, "DS fan-out per day {}", fmt_bytes(fanout / days))?;

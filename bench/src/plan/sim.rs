@@ -18,8 +18,14 @@
 //! equal the engine's [`OpCounts`](canopy_engine::group::OpCounts) and the X25519 counter of
 //! the crypto provider.
 //!
-//! Only engine work is measured: `Group::commit`, `Group::process`, `Group::join`. Around
-//! each the engine's exact counters are read (the counters are process-wide and the
+//! The delivery service is simulated too: one observer of the group's public state
+//! ([`PublicGroup`]), copied from the carrier at the start, processes every commit and every
+//! standalone proposal for real (signatures, proposal rules, parent hashes, tree hash,
+//! transcript hashes: no secret), and after each commit its tree hash must equal the
+//! committer's.
+//!
+//! Only engine work is measured: `Group::commit`, `Group::process`, `Group::join` and the
+//! observer's `PublicGroup::process`. Around each the engine's exact counters are read (the counters are process-wide and the
 //! simulation is sequential, so the difference is exactly the operation's work on all
 //! threads), along with the process's CPU time (all threads) and the wall-clock latency.
 //! The counts priced by the cost profile give the headline CPU figures; the measured CPU
@@ -38,7 +44,8 @@ use canopy_engine::codec::{
 };
 use canopy_engine::crypto::{counters, HpkePrivateKey, Provider, Secret, SignaturePrivateKey};
 use canopy_engine::group::{
-    CommitOptions, CommitOutput, Group, GroupConfig, ProcessOutcome, Protection, Randomness,
+    CommitOptions, CommitOutput, Group, GroupConfig, ProcessOutcome, Protection, PublicGroup,
+    Randomness,
 };
 use canopy_engine::kem::TreeKemPrivate;
 use canopy_engine::key_package::{
@@ -264,6 +271,8 @@ struct Sim<'a> {
     signers: HashMap<MemberId, SignaturePrivateKey>,
     offline: Vec<bool>,
     receivers: Vec<Receiver>,
+    /// The delivery service's observer of the public state.
+    observer: PublicGroup,
     rng: ChaCha20Rng,
     // Results.
     totals: Totals,
@@ -275,6 +284,8 @@ struct Sim<'a> {
     h_create_kind: [Histogram<u64>; 4],
     h_process_kind: [Histogram<u64>; 4],
     h_join: Histogram<u64>,
+    /// The delivery service's processing of each commit (wall clock).
+    h_ds: Histogram<u64>,
     h_commit_bytes: Histogram<u64>,
     h_welcome_tree: Histogram<u64>,
     h_welcome_no_tree: Histogram<u64>,
@@ -468,12 +479,13 @@ impl Sim<'_> {
         };
         let proposals = self.send_proposals(c.time, &resolved)?;
         let made = self.make_commit(c, resolved, proposals)?;
+        let ds = self.observe(&made)?;
         let placed = self.apply_membership(&made)?;
         let seals = self.check_seals(&made, &placed)?;
         let sizes = self.measure_messages(&made)?;
         let process = self.deliver(&made, &sizes)?;
         self.sample_join(&made, &sizes)?;
-        self.record(&made, seals, &sizes, process)
+        self.record(&made, seals, &sizes, process, &ds)
     }
 
     /// Phase 1: the planned commit against the current membership. Owns the choice of
@@ -576,6 +588,19 @@ impl Sim<'_> {
                 .clone();
             out.create_cpu_ns += process_cpu_ns().saturating_sub(cpu0);
             add_counts(&mut out.create_work, &(counters::snapshot() - before), 1.0);
+            // The delivery service checks the proposal before fanning it out.
+            let before = counters::snapshot();
+            let cpu0 = process_cpu_ns();
+            let outcome = self
+                .observer
+                .process(&bytes)
+                .with_context(|| format!("the delivery service processing {p:?}'s proposal"))?;
+            out.ds_cpu_ns += process_cpu_ns().saturating_sub(cpu0);
+            add_counts(&mut out.ds_work, &(counters::snapshot() - before), 1.0);
+            ensure!(
+                matches!(outcome, ProcessOutcome::Proposal { .. }),
+                "the delivery service did not cache {p:?}'s proposal"
+            );
             // A sampled proposer continues as the state that proposed (it alone holds the new
             // key), having received the proposals sent before its own. Its own copy does not
             // propose: copies share the carrier's seeded randomness, and would draw the keys
@@ -716,6 +741,37 @@ impl Sim<'_> {
             create_cpu_ns,
             primitive,
         })
+    }
+
+    /// Phase 2b: the delivery service. Owns the observer of the public state: it processes
+    /// the commit (timed, counted), and its tree hash and epoch must then equal the
+    /// committer's.
+    fn observe(&mut self, made: &Made) -> Result<Observed> {
+        let before = counters::snapshot();
+        let cpu0 = process_cpu_ns();
+        let t0 = Instant::now();
+        let outcome = self
+            .observer
+            .process(&made.out.commit)
+            .with_context(|| format!("the delivery service processing t={:.0}s", made.time))?;
+        let wall = t0.elapsed();
+        let cpu_ns = process_cpu_ns().saturating_sub(cpu0);
+        let counts = counters::snapshot() - before;
+        let carrier = self.carrier.as_ref().expect("carrier present");
+        ensure!(
+            matches!(outcome, ProcessOutcome::Committed { .. })
+                && self.observer.epoch() == carrier.epoch()
+                && self.observer.tree_hash() == carrier.context().tree_hash.as_slice(),
+            "the delivery service disagrees with the committer at t={:.0}s: epoch {} vs {}",
+            made.time,
+            self.observer.epoch(),
+            carrier.epoch()
+        );
+        self.totals.ds_checks += 1;
+        rec(&mut self.h_ds, wall.as_nanos() as u64)?;
+        let mut work = Work::new();
+        add_counts(&mut work, &counts, 1.0);
+        Ok(Observed { work, cpu_ns })
     }
 
     /// Phase 3: the membership after the commit. Owns the leaf maps, the blank leaves and the
@@ -1048,8 +1104,11 @@ impl Sim<'_> {
         seals: u64,
         messages: &Messages,
         process: Option<ProcessMean>,
+        ds: &Observed,
     ) -> Result<()> {
         let profile = &self.opts.profile.profile;
+        let ds_cpu_s = ds.cpu_ns as f64 * 1e-9;
+        let ds_proposals_s = made.proposals.ds_cpu_ns as f64 * 1e-9;
         let mut committer_work = Work::new();
         add_counts(&mut committer_work, &made.primitive, 1.0);
         let create_cpu_s = made.create_cpu_ns as f64 * 1e-9;
@@ -1080,6 +1139,15 @@ impl Sim<'_> {
             .receivers
             .add(&process_work, processors as f64, process_cpu_s, profile);
         day.joiners += made.adds.len() as u64;
+        // The delivery service's work is exact: one observer processed everything.
+        day.day
+            .roles
+            .delivery_service
+            .add(&ds.work, 1.0, ds_cpu_s, profile);
+        day.day
+            .roles
+            .delivery_service
+            .add(&made.proposals.ds_work, 1.0, ds_proposals_s, profile);
         // The proposers' work is a sender's work, like the committer's; every member but the
         // proposer processes each proposal.
         let n_proposals = made.proposals.messages.len() as f64;
@@ -1124,6 +1192,12 @@ impl Sim<'_> {
                 profile,
             );
         }
+        kind.roles
+            .delivery_service
+            .add(&ds.work, 1.0, ds_cpu_s, profile);
+        kind.roles
+            .delivery_service
+            .add(&made.proposals.ds_work, 1.0, ds_proposals_s, profile);
         self.kind_joiners[made.kind] += made.adds.len() as u64;
         self.totals.update_proposals += made.proposals.messages.len() as u64;
         self.totals.proposal_bytes += made.proposals.bytes;
@@ -1320,6 +1394,17 @@ struct Proposals {
     /// The sampled receivers' mean processing of one proposal (counts, CPU ns).
     process_work: Work,
     process_cpu_ns: f64,
+    /// The delivery service's processing of the proposals (counts, CPU ns), summed.
+    ds_work: Work,
+    ds_cpu_ns: u64,
+}
+
+/// The delivery service's processing of one commit ([`Sim::observe`]).
+struct Observed {
+    /// Engine counts.
+    work: Work,
+    /// Process CPU nanoseconds.
+    cpu_ns: u64,
 }
 
 /// A commit as made ([`Sim::make_commit`]): what the later phases read.
@@ -1440,6 +1525,8 @@ pub fn simulate_to_end(
     let carrier = state
         .member_group(admin, config.clone())
         .context("the administrator's group")?;
+    // The delivery service tracks the group from the start state's public part.
+    let observer = carrier.public_group().clone();
     let mut rng_seed = [0u8; 32];
     rng_seed[..8].copy_from_slice(&w.seed.to_be_bytes());
     rng_seed[8..24].copy_from_slice(b"canopy plan sim ");
@@ -1461,6 +1548,7 @@ pub fn simulate_to_end(
         signers: HashMap::new(),
         offline,
         receivers: Vec::new(),
+        observer,
         rng: ChaCha20Rng::from_seed(rng_seed),
         totals: Totals::default(),
         days: (0..days_n)
@@ -1480,6 +1568,7 @@ pub fn simulate_to_end(
         h_create_kind: [hist(), hist(), hist(), hist()],
         h_process_kind: [hist(), hist(), hist(), hist()],
         h_join: hist(),
+        h_ds: hist(),
         h_commit_bytes: hist(),
         h_welcome_tree: hist(),
         h_welcome_no_tree: hist(),
@@ -1598,6 +1687,7 @@ pub fn simulate_to_end(
             .add(&join_work, acc.joiners as f64, join_cpu_s, profile);
         d.committer_cpu_s = d.roles.committer.cpu_s;
         d.joiners_cpu_s = d.roles.joiners.cpu_s;
+        d.ds_cpu_s = d.roles.delivery_service.cpu_s;
         d.member_cpu_s = d.roles.cpu_s();
         d.measured_member_cpu_s = d.roles.measured_cpu_s();
         d.create_ns = hist_encode(&acc.create)?;
@@ -1615,6 +1705,7 @@ pub fn simulate_to_end(
         ("commit_create_ns", &sim.h_create),
         ("commit_process_ns", &sim.h_process),
         ("join_ns", &sim.h_join),
+        ("ds_commit_process_ns", &sim.h_ds),
         ("commit_bytes", &sim.h_commit_bytes),
         ("welcome_with_tree_bytes", &sim.h_welcome_tree),
         ("welcome_without_tree_bytes", &sim.h_welcome_no_tree),

@@ -8,6 +8,10 @@
 //! [`JoinOptions`],
 //! [`Group::process`]) over the vector's bytes. The vectors' KeyPackages have expired
 //! lifetimes, so the group's clock is [`Clock::Unchecked`].
+//!
+//! A delivery service's observer of the public state ([`PublicGroup`], copied from the
+//! member once it has joined) processes the same messages, every one of them a PublicMessage,
+//! and must cache each proposal and reach the member's public state after each commit.
 
 use serde_json::Value;
 
@@ -15,7 +19,7 @@ use super::util::{expect_eq, hex_field};
 use super::Tally;
 use crate::codec::{self, KeyPackage, MlsMessage, MlsMessageBody};
 use crate::crypto::{CipherSuite, HpkePrivateKey, Provider, Secret, SignaturePrivateKey};
-use crate::group::{Group, GroupConfig, JoinOptions, ProcessOutcome, Randomness};
+use crate::group::{Group, GroupConfig, JoinOptions, ProcessOutcome, PublicGroup, Randomness};
 use crate::key_package::{Clock, KeyPackageSecrets};
 
 /// Run every case whose suite Canopy implements; skip the others. `checks` counts the key
@@ -97,6 +101,7 @@ fn run_case(suite: CipherSuite, case: &Value) -> Result<usize, String> {
         hex_field(case, "initial_epoch_authenticator")?.as_slice(),
     )?;
 
+    let mut ds: PublicGroup = group.public_group().clone();
     let epochs = case
         .get("epochs")
         .and_then(Value::as_array)
@@ -114,11 +119,26 @@ fn run_case(suite: CipherSuite, case: &Value) -> Result<usize, String> {
                 Ok(other) => return Err(format!("epoch {n} proposal {i}: {other:?}")),
                 Err(e) => return Err(format!("epoch {n} proposal {i}: {e}")),
             }
+            match ds.process(&bytes) {
+                Ok(ProcessOutcome::Proposal { .. }) => {}
+                other => return Err(format!("epoch {n} proposal {i}, observer: {other:?}")),
+            }
         }
-        match group.process(&hex_field(epoch, "commit")?) {
+        let commit = hex_field(epoch, "commit")?;
+        match group.process(&commit) {
             Ok(ProcessOutcome::Committed { .. }) => {}
             Ok(other) => return Err(format!("epoch {n} commit: {other:?}")),
             Err(e) => return Err(format!("epoch {n} commit: {e}")),
+        }
+        match ds.process(&commit) {
+            Ok(ProcessOutcome::Committed { .. }) => {}
+            other => return Err(format!("epoch {n} commit, observer: {other:?}")),
+        }
+        let digest = |p: &PublicGroup| p.state_digest().map_err(|e| e.to_string());
+        if digest(&ds)? != digest(group.public_group())? {
+            return Err(format!(
+                "epoch {n}: the observer's public state differs from the member's"
+            ));
         }
         checks += expect_eq(
             &format!("epoch {n} epoch_authenticator"),

@@ -6,6 +6,8 @@
 //!   signature, independent of any epoch state beyond the group context.
 //! - [`EpochFraming`]: the keys of one epoch (group context, `membership_key`,
 //!   `sender_data_secret`, the secret tree) and the protect / unprotect operations.
+//! - [`open_public_message`]: the checks of a `PublicMessage` that need no epoch secret, for
+//!   a delivery service that tracks the group's public state.
 //! - [`verify_confirmation_tag`]: `MAC(confirmation_key, confirmed_transcript_hash)`.
 //! - Why a message was rejected: [`crate::PeerMisbehaved`] (beyond codec and crypto failures).
 //!
@@ -35,6 +37,8 @@ use crate::schedule::{EpochSecrets, RetainedSecrets, SecretTree};
 
 mod private;
 mod public;
+
+pub use public::open_public_message;
 
 #[cfg(test)]
 mod tests;
@@ -302,27 +306,37 @@ impl EpochFraming {
 
     /// Check that a message is for this group and epoch.
     fn check_group_epoch(&self, group_id: &[u8], epoch: u64) -> Result<()> {
-        if group_id != self.group_context.group_id.as_slice() {
-            return Err(PeerMisbehaved::WrongGroup.into());
-        }
-        if epoch != self.group_context.epoch {
-            return Err(PeerMisbehaved::WrongEpoch {
-                expected: self.group_context.epoch,
-                got: epoch,
-            }
-            .into());
-        }
-        Ok(())
+        check_group_epoch(&self.group_context, group_id, epoch)
     }
+}
 
-    /// Verify the signature of `content` with the key `signature_key` gives for its sender.
-    fn verify_sender<F, K>(&self, content: &AuthenticatedContent, signature_key: F) -> Result<()>
-    where
-        F: FnOnce(&Sender) -> Option<K>,
-        K: AsRef<[u8]>,
-    {
-        let sender = content.content.sender;
-        let key = signature_key(&sender).ok_or(PeerMisbehaved::UnknownSender(sender))?;
-        verify_content(&self.provider, key.as_ref(), content, &self.group_context)
+/// Check that a message is for the group and epoch of `group_context`.
+fn check_group_epoch(group_context: &GroupContext, group_id: &[u8], epoch: u64) -> Result<()> {
+    if group_id != group_context.group_id.as_slice() {
+        return Err(PeerMisbehaved::WrongGroup.into());
     }
+    if epoch != group_context.epoch {
+        return Err(PeerMisbehaved::WrongEpoch {
+            expected: group_context.epoch,
+            got: epoch,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Verify the signature of `content` with the key `signature_key` gives for its sender.
+fn verify_sender<F, K>(
+    provider: &Provider,
+    group_context: &GroupContext,
+    content: &AuthenticatedContent,
+    signature_key: F,
+) -> Result<()>
+where
+    F: FnOnce(&Sender) -> Option<K>,
+    K: AsRef<[u8]>,
+{
+    let sender = content.content.sender;
+    let key = signature_key(&sender).ok_or(PeerMisbehaved::UnknownSender(sender))?;
+    verify_content(provider, key.as_ref(), content, group_context)
 }

@@ -1,11 +1,12 @@
 //! `PublicMessage` (RFC 9420 §6.2): signed content plus, for member senders, the
 //! `membership_tag = MAC(membership_key, AuthenticatedContentTBM)`.
 
-use super::{check_auth_shape, ct_eq, EpochFraming};
+use super::{check_auth_shape, check_group_epoch, ct_eq, verify_sender, EpochFraming};
 use crate::codec::{
-    self, AuthenticatedContent, AuthenticatedContentTbm, ContentType, FramedContentTbs, Mac,
-    PublicMessage, Sender, WireFormat,
+    self, AuthenticatedContent, AuthenticatedContentTbm, ContentType, FramedContentTbs,
+    GroupContext, Mac, PublicMessage, Sender, WireFormat,
 };
+use crate::crypto::Provider;
 use crate::error::PeerMisbehaved;
 use crate::error::Result;
 
@@ -46,11 +47,10 @@ impl EpochFraming {
         })
     }
 
-    /// Decode a `PublicMessage` into verified [`AuthenticatedContent`] (RFC 9420 §6.2): checks
-    /// the group and epoch, rejects application data, checks the membership tag of a member
-    /// sender and verifies the signature with the key `signature_key` returns for the sender
-    /// (`None`: [`PeerMisbehaved::UnknownSender`]). The confirmation tag of a commit is left
-    /// to the caller, who computes the new epoch's confirmation key.
+    /// Decode a `PublicMessage` into verified [`AuthenticatedContent`] (RFC 9420 §6.2): the
+    /// checks of [`open_public_message`], with the membership tag of a member sender checked
+    /// against this epoch's `membership_key`. The confirmation tag of a commit is left to the
+    /// caller, who computes the new epoch's confirmation key.
     pub fn unprotect_public<F, K>(
         &self,
         message: PublicMessage,
@@ -60,29 +60,64 @@ impl EpochFraming {
         F: FnOnce(&Sender) -> Option<K>,
         K: AsRef<[u8]>,
     {
-        self.check_group_epoch(message.content.group_id.as_slice(), message.content.epoch)?;
-        if message.content.content_type() == ContentType::Application {
-            return Err(PeerMisbehaved::ApplicationAsPublicMessage.into());
-        }
-        check_auth_shape(message.content.content_type(), &message.auth)?;
-        let content = AuthenticatedContent {
-            wire_format: WireFormat::PublicMessage,
-            content: message.content,
-            auth: message.auth,
-        };
-        match (content.content.sender, &message.membership_tag) {
-            (Sender::Member { .. }, Some(tag)) => {
-                let want = self.membership_tag(&content)?;
-                if !ct_eq(&want, tag.as_slice()) {
-                    return Err(PeerMisbehaved::InvalidMembershipTag.into());
+        open_public_message(
+            &self.provider,
+            &self.group_context,
+            message,
+            |content, tag| {
+                let want = self.membership_tag(content)?;
+                if ct_eq(&want, tag) {
+                    Ok(())
+                } else {
+                    Err(PeerMisbehaved::InvalidMembershipTag.into())
                 }
-            }
-            (Sender::Member { .. }, None) | (_, Some(_)) => {
-                return Err(PeerMisbehaved::InvalidMembershipTag.into())
-            }
-            (_, None) => {}
-        }
-        self.verify_sender(&content, signature_key)?;
-        Ok(content)
+            },
+            signature_key,
+        )
     }
+}
+
+/// Decode a `PublicMessage` of the epoch of `group_context` into verified
+/// [`AuthenticatedContent`] (RFC 9420 §6.2): checks the group and epoch, rejects application
+/// data, requires a membership tag exactly for a member sender and has `membership_tag` check
+/// its value, and verifies the signature with the key `signature_key` returns for the sender
+/// (`None`: [`PeerMisbehaved::UnknownSender`]).
+///
+/// Everything but the membership tag's value needs no secret of the epoch: a delivery service
+/// that tracks the group's public state cannot check the tag (it needs the `membership_key`,
+/// §6.2) and passes a `membership_tag` that accepts.
+pub fn open_public_message<F, K>(
+    provider: &Provider,
+    group_context: &GroupContext,
+    message: PublicMessage,
+    membership_tag: impl FnOnce(&AuthenticatedContent, &[u8]) -> Result<()>,
+    signature_key: F,
+) -> Result<AuthenticatedContent>
+where
+    F: FnOnce(&Sender) -> Option<K>,
+    K: AsRef<[u8]>,
+{
+    check_group_epoch(
+        group_context,
+        message.content.group_id.as_slice(),
+        message.content.epoch,
+    )?;
+    if message.content.content_type() == ContentType::Application {
+        return Err(PeerMisbehaved::ApplicationAsPublicMessage.into());
+    }
+    check_auth_shape(message.content.content_type(), &message.auth)?;
+    let content = AuthenticatedContent {
+        wire_format: WireFormat::PublicMessage,
+        content: message.content,
+        auth: message.auth,
+    };
+    match (content.content.sender, &message.membership_tag) {
+        (Sender::Member { .. }, Some(tag)) => membership_tag(&content, tag.as_slice())?,
+        (Sender::Member { .. }, None) | (_, Some(_)) => {
+            return Err(PeerMisbehaved::InvalidMembershipTag.into())
+        }
+        (_, None) => {}
+    }
+    verify_sender(provider, group_context, &content, signature_key)?;
+    Ok(content)
 }

@@ -383,7 +383,7 @@ impl Group {
     pub fn commit(&mut self, options: &CommitOptions) -> Result<CommitOutput> {
         let (output, pending) = self.make_commit(options, false)?;
         self.advance(pending.next);
-        self.reinit = pending.reinit;
+        self.public.reinit = pending.reinit;
         Ok(output)
     }
 
@@ -404,9 +404,9 @@ impl Group {
             .pending_commit
             .take()
             .ok_or(ApiMisuse::NoPendingCommit)?;
-        self.tree.redo(pending.redo);
+        self.public.tree.redo(pending.redo);
         self.advance(pending.next);
-        self.reinit = pending.reinit;
+        self.public.reinit = pending.reinit;
         Ok(())
     }
 
@@ -429,15 +429,15 @@ impl Group {
         if self.removed {
             return Err(ApiMisuse::NotAMember.into());
         }
-        if self.reinit.is_some() {
+        if self.public.reinit.is_some() {
             return Err(ApiMisuse::ReInitialized.into());
         }
         if self.pending_commit.is_some() {
             return Err(ApiMisuse::CommitPending.into());
         }
-        let cache = std::mem::take(&mut self.proposal_cache);
+        let cache = std::mem::take(&mut self.public.proposal_cache);
         let result = self.run_edit(staged, |g| g.build_commit(options, &cache));
-        self.proposal_cache = cache;
+        self.public.proposal_cache = cache;
         let ((output, next, reinit), redo) = result?;
         Ok((
             output,
@@ -454,7 +454,7 @@ impl Group {
         options: &CommitOptions,
         cache: &[CachedProposal],
     ) -> Result<(CommitOutput, NextEpoch, Option<ReInit>)> {
-        let provider = self.provider;
+        let provider = self.public.provider;
         let me = self.own_leaf();
         let by_value: Vec<Proposal> = options
             .group_context_extensions
@@ -483,7 +483,7 @@ impl Group {
             )
             .chain(options.reinit.iter().map(|r| Proposal::ReInit(r.clone())))
             .collect();
-        let (cached, omitted) = select_cached(cache, me, &by_value, self.config.clock);
+        let (cached, omitted) = select_cached(cache, me, &by_value, self.public.clock);
         let entries: Vec<Entry<'_>> = cached
             .iter()
             .map(|c| Entry {
@@ -497,21 +497,22 @@ impl Group {
                 reference: None,
             }))
             .collect();
-        let applied = self.apply_proposals(me, &entries)?;
+        let psks = member_psks!(self);
+        let applied = self.public.apply_proposals(me, &entries, Some(&psks))?;
         drop(entries);
         let new_leaves: Vec<LeafIndex> = applied.added.iter().map(|&(l, _)| l).collect();
         let mut counts = OpCounts::default();
         #[cfg(feature = "planted-regression")]
         crate::testing::plant(&provider);
 
-        let mut provisional = self.provisional_context(&applied)?;
+        let mut provisional = self.public.provisional_context(&applied)?;
         let nh = provider.hash_len();
         let (path, plan, commit_secret) = if options.path == PathPolicy::Always || applied.path_required {
             let leaf_secret = self.rng.secret(&provider, b"leaf secret", nh)?;
-            let group_id = self.context.group_id.as_slice().to_vec();
+            let group_id = self.public.context.group_id.as_slice().to_vec();
             let plan = plan_update_path(
                 &provider,
-                &mut self.tree,
+                &mut self.public.tree,
                 &PathParams {
                     sender: me,
                     leaf_secret: &leaf_secret,
@@ -522,14 +523,14 @@ impl Group {
                 &group_id,
             )?;
             // Under the commit's journal: a failure rolls the merge back with the rest.
-            plan.merge(&mut self.tree)?;
-            provisional.tree_hash = self.tree.tree_hash(&provider)?.into();
+            plan.merge(&mut self.public.tree)?;
+            provisional.tree_hash = self.public.tree.tree_hash(&provider)?.into();
             let context_bytes = codec::encode(&provisional)?;
             let path = self.seal_path(&plan, &context_bytes, &mut counts)?;
             let commit_secret = plan.commit_secret().clone();
             (Some(path), Some(plan), commit_secret)
         } else {
-            provisional.tree_hash = self.tree.tree_hash(&provider)?.into();
+            provisional.tree_hash = self.public.tree.tree_hash(&provider)?.into();
             (None, None, Secret::new(vec![0; nh]))
         };
 
@@ -542,8 +543,8 @@ impl Group {
             .chain(by_value.into_iter().map(ProposalOrRef::Proposal))
             .collect();
         let content = FramedContent {
-            group_id: self.context.group_id.clone(),
-            epoch: self.context.epoch,
+            group_id: self.public.context.group_id.clone(),
+            epoch: self.public.context.epoch,
             sender: Sender::Member { leaf_index: me.0 },
             authenticated_data: Vec::new().into(),
             content: FramedContentBody::Commit(Commit { proposals, path }),
@@ -558,18 +559,18 @@ impl Group {
             &self.signer,
             wire_format,
             &content,
-            &self.context,
+            &self.public.context,
         )?;
         let confirmed = schedule::confirmed_transcript_hash(
             &provider,
-            &self.interim_transcript_hash,
+            &self.public.interim_transcript_hash,
             wire_format,
             &content,
             signature.as_slice(),
         )?;
         let mut context = provisional;
         context.confirmed_transcript_hash = confirmed.clone().into();
-        let psk_secret = self.psk_secret(&applied.psks)?;
+        let psk_secret = member_psks!(self).secret(&self.public, &applied.psks)?;
         let secrets = EpochSecrets::derive(
             &provider,
             self.secrets.init_secret.as_bytes(),
@@ -631,7 +632,7 @@ impl Group {
             Some(plan) => plan.into_secrets().0,
             None => {
                 let mut p = self.private.clone();
-                p.prune(&self.tree);
+                p.prune(&self.public.tree);
                 p
             }
         };
@@ -647,6 +648,7 @@ impl Group {
                 private,
                 secrets,
                 interim_transcript_hash: interim,
+                confirmation_tag: tag,
             },
             applied.reinit,
         ))
@@ -656,11 +658,11 @@ impl Group {
     /// randomness one seed per batch from which each seal derives its key by position, so
     /// the output does not depend on the order the seals run in.
     fn ephemeral(&mut self, label: &[u8]) -> Result<Ephemeral> {
-        Ok(match &self.config.randomness {
+        Ok(match &self.rng.source {
             super::Randomness::System => Ephemeral::Random,
             super::Randomness::Seeded(_) => {
-                let n = self.provider.hash_len();
-                Ephemeral::Seeded(self.rng.secret(&self.provider, label, n)?)
+                let n = self.public.provider.hash_len();
+                Ephemeral::Seeded(self.rng.secret(&self.public.provider, label, n)?)
             }
         })
     }
@@ -675,10 +677,10 @@ impl Group {
     ) -> Result<UpdatePath> {
         let ephemeral = self.ephemeral(b"path ephemeral")?;
         let path = plan.seal(
-            &self.provider,
+            &self.public.provider,
             context_bytes,
             &ephemeral,
-            self.config.executor,
+            self.public.executor,
         )?;
         let seals: usize = path
             .nodes
@@ -708,7 +710,7 @@ impl Group {
         tag: &[u8],
         counts: &mut OpCounts,
     ) -> Result<Welcome> {
-        let provider = self.provider;
+        let provider = self.public.provider;
         let mut extensions = Vec::new();
         if options.ratchet_tree == TreeDelivery::Included {
             extensions.push(self.ratchet_tree_extension()?);
@@ -735,7 +737,7 @@ impl Group {
             .collect();
         let ephemeral = self.ephemeral(b"welcome ephemeral")?;
         let entries =
-            self.config
+            self.public
                 .executor
                 .try_map(&jobs, SEAL_CUTOFF, |_, (position, leaf, kp)| {
                     let path_secret = plan.and_then(|p| {

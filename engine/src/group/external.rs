@@ -3,26 +3,24 @@
 //! ExternalInit, optionally a Remove of its old leaf, an UpdatePath from the leftmost free
 //! leaf), and its processing by the members.
 
-use super::credentials::CredentialChange;
-use super::process::Processed;
-use super::proposals::{check_leaf_supports, required_capabilities, Applied, Entry};
+use super::process::{decrypt_path, finish_epoch, Processed};
+use super::public::{commit_of, confirmation_tag};
 use super::staged::PendingCommit;
-use super::ProposalRule;
-use super::{decode_message, encode_message, Group, GroupConfig, NextEpoch, Rng, TreeDelivery};
+use super::{encode_message, Group, GroupConfig, NextEpoch, PublicGroup, Rng, TreeDelivery};
 use crate::codec::{
-    self, AuthenticatedContent, Commit, ExtensionType, ExternalInit, ExternalPub, FramedContent,
-    FramedContentAuthData, FramedContentBody, GroupInfo, HpkePublicKey, Mac, MlsMessageBody,
-    Proposal, ProposalOrRef, PublicMessage, Remove, Sender, WireFormat,
+    self, Commit, ExtensionType, ExternalInit, ExternalPub, FramedContent, FramedContentAuthData,
+    FramedContentBody, GroupInfo, HpkePublicKey, Mac, MlsMessageBody, Proposal, ProposalOrRef,
+    PublicMessage, Remove, Sender, WireFormat,
 };
 use crate::crypto::{Provider, Secret, SignaturePrivateKey};
+use crate::error::PeerMisbehaved;
 use crate::error::Result;
-use crate::error::{ApiMisuse, PeerMisbehaved, TreeError};
 use crate::framing::sign_content;
 use crate::kem::{plan_update_path, PathParams};
 use crate::key_package::{default_lifetime, signed_leaf_node};
 use crate::schedule::{self, EpochSecrets};
-use crate::tree::{check_leaf_contents, LeafIndex};
-use crate::welcome::{sign_group_info, verify_group_info};
+use crate::tree::LeafIndex;
+use crate::welcome::sign_group_info;
 
 /// The HPKE exporter context of the external init secret (RFC 9420 §8.3).
 const EXTERNAL_INIT_LABEL: &[u8] = b"MLS 1.0 external init secret";
@@ -93,7 +91,7 @@ impl Group {
         let mut extensions = vec![codec::Extension {
             extension_type: ExtensionType::EXTERNAL_PUB,
             extension_data: codec::encode(&ExternalPub {
-                external_pub: HpkePublicKey(self.secrets.external_pub(&self.provider)?.into()),
+                external_pub: HpkePublicKey(self.secrets.external_pub(&self.public.provider)?.into()),
             })?
             .into(),
         }];
@@ -101,17 +99,17 @@ impl Group {
             extensions.push(self.ratchet_tree_extension()?);
         }
         let tag = self.secrets.confirmation_tag(
-            &self.provider,
-            self.context.confirmed_transcript_hash.as_slice(),
+            &self.public.provider,
+            self.public.context.confirmed_transcript_hash.as_slice(),
         );
         let mut gi = GroupInfo {
-            group_context: self.context.clone(),
+            group_context: self.public.context.clone(),
             extensions,
             confirmation_tag: Mac(tag.into()),
             signer: self.own_leaf().0,
             signature: Vec::new().into(),
         };
-        sign_group_info(&self.provider, &self.signer, &mut gi)?;
+        sign_group_info(&self.public.provider, &self.signer, &mut gi)?;
         encode_message(MlsMessageBody::GroupInfo(gi))
     }
 
@@ -121,8 +119,9 @@ impl Group {
     /// its own old leaf (a member rejoining). Returns the new member's state in the new
     /// epoch and the commit (a PublicMessage) for the members.
     ///
-    /// Validates the tree (as a Welcome join does), its hash against the GroupInfo and the
-    /// GroupInfo's signature by its signer's leaf.
+    /// Validates the GroupInfo and the tree as [`PublicGroup::from_group_info`] does: the
+    /// tree (as a Welcome join does), its hash against the GroupInfo and the GroupInfo's
+    /// signature by its signer's leaf.
     pub fn join_external(
         provider: Provider,
         group_info_bytes: &[u8],
@@ -136,30 +135,17 @@ impl Group {
             config,
         } = options;
         let identity = identity.as_slice();
-        let message = decode_message(group_info_bytes)?;
-        let MlsMessageBody::GroupInfo(gi) = message.body else {
-            return Err(ApiMisuse::UnexpectedMessage("not a GroupInfo").into());
-        };
-        if gi.group_context.cipher_suite.0 != provider.suite().id() {
-            return Err(ApiMisuse::UnexpectedMessage("GroupInfo for another cipher suite").into());
-        }
-        let mut tree = super::join::load_tree(&provider, &gi, ratchet_tree)?;
-        let tree_hash = tree.validate_with(
-            &provider,
-            gi.group_context.group_id.as_slice(),
-            config.executor,
-        )?;
-        if tree_hash.as_slice() != gi.group_context.tree_hash.as_slice() {
-            return Err(TreeError::TreeHashMismatch.into());
-        }
-        let signer_key = tree
-            .leaf(LeafIndex(gi.signer))
-            .map(|l| l.signature_key.as_slice().to_vec())
-            .ok_or(crate::error::PeerMisbehaved::UnknownSigner(gi.signer))?;
-        verify_group_info(&provider, &gi, &signer_key)?;
-        super::join::check_joined_group(&config, &tree, &gi)?;
-        let external_pub = gi
-            .extensions
+        // The GroupInfo and tree checked as an observer checks them.
+        let (public, extensions) =
+            PublicGroup::open_group_info(provider, group_info_bytes, ratchet_tree, &config)?;
+        let PublicGroup {
+            context,
+            mut tree,
+            interim_transcript_hash: interim_before,
+            confirmation_tag: group_info_tag,
+            ..
+        } = public;
+        let external_pub = extensions
             .iter()
             .find(|e| e.extension_type == ExtensionType::EXTERNAL_PUB)
             .ok_or(PeerMisbehaved::MissingExternalPub)?;
@@ -172,12 +158,6 @@ impl Group {
             nh,
         )?;
 
-        let context = gi.group_context.clone();
-        let interim_before = schedule::interim_transcript_hash(
-            &provider,
-            context.confirmed_transcript_hash.as_slice(),
-            gi.confirmation_tag.as_slice(),
-        )?;
         let mut rng = Rng {
             source: config.randomness.clone(),
             counter: 0,
@@ -255,6 +235,7 @@ impl Group {
                 private: plan.private().clone(),
                 secrets,
                 interim_transcript_hash: interim_before.clone(),
+                confirmation_tag: group_info_tag,
             },
             config,
             rng,
@@ -300,12 +281,12 @@ impl Group {
             content,
             auth: FramedContentAuthData {
                 signature,
-                confirmation_tag: Some(Mac(tag.into())),
+                confirmation_tag: Some(Mac(tag.clone().into())),
             },
             membership_tag: None,
         }))?;
         let mut private = plan.into_secrets().0;
-        private.prune(&group.tree);
+        private.prune(&group.public.tree);
         // Replace the temporary epoch with the real one (the resumption PSK of the
         // temporary epoch is meaningless: drop it).
         group.advance(NextEpoch {
@@ -313,149 +294,49 @@ impl Group {
             private,
             secrets,
             interim_transcript_hash: interim,
+            confirmation_tag: tag,
         });
         group.resumption_psks.clear();
         Ok((group, commit))
     }
 
-    /// Process an external commit (RFC 9420 §12.4.3.2): exactly one ExternalInit, at most
-    /// one Remove and PSKs, all by value; a path; the new leaf at the leftmost free
-    /// position; the init secret from the ExternalInit's KEM output and this epoch's
-    /// external key pair.
+    /// Process an external commit (RFC 9420 §12.4.3.2): its proposals and leaf checked as
+    /// an observer of the public state checks them ([`PublicGroup::open_external_commit`],
+    /// [`PublicGroup::apply_external_commit`]); the init secret from the ExternalInit's KEM
+    /// output and this epoch's external key pair; the path decrypted.
     pub(super) fn process_external_commit(
         &mut self,
         public: PublicMessage,
         staged: bool,
     ) -> Result<Processed> {
-        if self.reinit.is_some() {
-            return Err(ApiMisuse::ReInitialized.into());
-        }
-        let FramedContentBody::Commit(commit) = &public.content.content else {
-            return Err(
-                ApiMisuse::UnexpectedMessage("new_member_commit sender on a non-commit").into(),
-            );
-        };
-        let path = commit.path.clone().ok_or(PeerMisbehaved::PathRequired)?;
-        let key = path.leaf_node.signature_key.as_slice().to_vec();
-        let auth: AuthenticatedContent = self.framing.unprotect_public(public, |s| {
-            matches!(s, Sender::NewMemberCommit).then_some(key)
-        })?;
-        let FramedContentBody::Commit(commit) = &auth.content.content else {
-            return Err(ApiMisuse::UnexpectedMessage("not a commit").into());
-        };
-        // §12.2, external commits.
-        let mut kem_output = None;
-        let mut removes = 0;
-        let mut entries = Vec::new();
-        for p in &commit.proposals {
-            let ProposalOrRef::Proposal(p) = p else {
-                return Err(PeerMisbehaved::InvalidProposalList(
-                    ProposalRule::ExternalCommitProposals,
-                )
-                .into());
-            };
-            match p {
-                Proposal::ExternalInit(e) if kem_output.is_none() => {
-                    kem_output = Some(e.kem_output.as_slice().to_vec())
-                }
-                Proposal::Remove(_) if removes == 0 => {
-                    removes += 1;
-                    entries.push(p);
-                }
-                Proposal::PreSharedKey(_) => entries.push(p),
-                _ => {
-                    return Err(PeerMisbehaved::InvalidProposalList(
-                        ProposalRule::ExternalCommitProposals,
-                    )
-                    .into())
-                }
-            }
-        }
-        let kem_output = kem_output.ok_or(PeerMisbehaved::InvalidProposalList(
-            ProposalRule::ExternalCommitProposals,
-        ))?;
+        let framing = &self.framing;
+        let (auth, parsed) = self
+            .public
+            .open_external_commit(public, |m, key| framing.unprotect_public(m, |_| Some(key)))?;
+        let commit = commit_of(&auth)?;
         let me = self.own_leaf().0;
-        let removed = entries.iter().find_map(|p| match p {
-            Proposal::Remove(r) => Some(LeafIndex(r.removed)),
-            _ => None,
-        });
-        let tag = auth
-            .auth
-            .confirmation_tag
-            .as_ref()
-            .map(|t| t.as_slice().to_vec())
-            .unwrap_or_default();
-        let provider = self.provider;
+        let tag = confirmation_tag(&auth);
+        let provider = self.public.provider;
         let (external_priv, _) =
             provider.derive_hpke_key_pair(self.secrets.external_secret.as_bytes())?;
         let init_secret = provider.hpke_receiver_export(
             &external_priv,
-            &kem_output,
+            &parsed.kem_output,
             &[],
             EXTERNAL_INIT_LABEL,
             provider.hash_len(),
         )?;
-        // Everything but the path decryption and the key schedule, on the tree under the
-        // journal. A member the commit removes runs exactly this and stops: it cannot decrypt
-        // the path, but it must not drop out on a commit that the others reject.
-        let check = |g: &mut Self| -> Result<(Applied, LeafIndex, codec::GroupContext)> {
-            let leaf = &path.leaf_node;
-            match removed {
-                // §12.2: a resync removes the joiner's own old leaf. The path leaf must meet
-                // the criteria of an Update of that leaf, its credential among them.
-                Some(old) => {
-                    let old_leaf = g
-                        .tree
-                        .leaf(old)
-                        .ok_or(PeerMisbehaved::RemoveNonMember(old.0))?;
-                    g.check_replacement_leaf(old, old_leaf, leaf, true)?;
-                }
-                None => {
-                    let in_use = g.credential_types_in_use();
-                    check_leaf_contents(&provider, leaf, &in_use)?;
-                    g.check_credential_supported(
-                        leaf.credential.credential_type().0,
-                        &in_use,
-                        None,
-                    )?;
-                    g.check_credential(CredentialChange::ExternalJoin {
-                        credential: &leaf.credential,
-                    })?;
-                }
-            }
-            // The Remove and PSKs go through the shared rules; the committer is not yet a
-            // member, so no leaf of the tree is "the committer".
-            let resolved: Vec<Entry<'_>> = entries
-                .iter()
-                .map(|p| Entry {
-                    proposal: p,
-                    sender: LeafIndex(u32::MAX),
-                    reference: None,
-                })
-                .collect();
-            let applied: Applied = g.apply_proposals(LeafIndex(u32::MAX), &resolved)?;
-            let committer = g.tree.add_leaf(leaf.clone());
-            let provisional = g.provisional_context(&applied)?;
-            let required = required_capabilities(&provisional.extensions)?;
-            check_leaf_supports(
-                leaf,
-                Some(committer),
-                &provisional.extensions,
-                required.as_ref(),
-            )?;
-            Ok((applied, committer, provisional))
-        };
-        let old_credential = removed
+        let old_credential = parsed
+            .removed
             .filter(|_| staged)
-            .and_then(|r| self.tree.leaf(r).map(|l| l.credential.clone()));
-        if removed == Some(LeafIndex(me)) {
-            let summary = self.dry_run(|g| {
-                let (applied, committer, provisional) = check(g)?;
-                let epoch = provisional.epoch;
-                let base = g.private.clone();
-                g.apply_path(commit, committer, &applied, base, provisional, false)?;
-                Ok(staged
-                    .then(|| g.summarize(committer, true, epoch, &applied, old_credential, true)))
+            .and_then(|r| self.public.tree.leaf(r).map(|l| l.credential.clone()));
+        let psks = member_psks!(self);
+        // A member the commit removes runs the public checks only and stops: it cannot
+        // decrypt the path, but it must not drop out on a commit that the others reject.
+        if parsed.removed == Some(LeafIndex(me)) {
+            let summary = self.public.dry_run(|p| {
+                let c = p.apply_external_commit(commit, &parsed, Some(&psks))?;
+                Ok(staged.then(|| p.summarize(&c, true, old_credential, true)))
             })?;
             return Ok(Processed::Commit {
                 apply: None,
@@ -463,31 +344,23 @@ impl Group {
                 summary: summary.map(Box::new),
             });
         }
-        let ((next, committer, summary), redo) = self.run_edit(staged, |g| {
-            let (applied, committer, provisional) = check(g)?;
-            let base = g.private.clone();
-            let (private, commit_secret, provisional) =
-                g.apply_path(commit, committer, &applied, base, provisional, true)?;
-            let psk_secret = g.psk_secret(&applied.psks)?;
-            let next = g.finish_epoch(
+        let private = &self.private;
+        let ((next, committer, summary), redo) = self.public.run_edit(staged, |p| {
+            let c = p.apply_external_commit(commit, &parsed, Some(&psks))?;
+            let (private, commit_secret) = decrypt_path(p, commit, &c, private.clone())?;
+            let psk_secret = psks.secret(p, &c.applied.psks)?;
+            let summary = staged.then(|| Box::new(p.summarize(&c, true, old_credential, false)));
+            let committer = c.committer;
+            let next = finish_epoch(
+                p,
                 &auth,
-                provisional,
+                c.context,
                 private,
                 &commit_secret,
                 &psk_secret,
                 init_secret,
                 &tag,
             )?;
-            let summary = staged.then(|| {
-                Box::new(g.summarize(
-                    committer,
-                    true,
-                    next.context.epoch,
-                    &applied,
-                    old_credential,
-                    false,
-                ))
-            });
             Ok((next, committer, summary))
         })?;
         Ok(Processed::Commit {

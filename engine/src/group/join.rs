@@ -181,12 +181,7 @@ impl Group {
         let context = joined.group_info.group_context.clone();
         let psks = joined.psks.clone();
 
-        let tree_hash =
-            tree.validate_with(&provider, context.group_id.as_slice(), config.executor)?;
-        if tree_hash.as_slice() != context.tree_hash.as_slice() {
-            return Err(TreeError::TreeHashMismatch.into());
-        }
-        check_joined_group(&config, &tree, &joined.group_info)?;
+        validate_joined_tree(&provider, &mut tree, &joined.group_info, &config)?;
         let me = tree
             .leaves()
             .find(|(_, l)| **l == key_package.leaf_node)
@@ -229,6 +224,7 @@ impl Group {
                 private,
                 secrets: joined.epoch_secrets,
                 interim_transcript_hash: joined.interim_transcript_hash,
+                confirmation_tag: joined.group_info.confirmation_tag.as_slice().to_vec(),
             },
             config,
             rng,
@@ -243,11 +239,48 @@ impl Group {
     }
 }
 
+/// The checks of a GroupInfo and its tree that need no secret, as a new member joining by
+/// external commit and an observer of the public state run them: the tree from the GroupInfo
+/// or `out_of_band`, the GroupInfo's signature by its signer's leaf, and
+/// [`validate_joined_tree`]. Returns the tree.
+pub(super) fn open_group_info(
+    provider: &Provider,
+    gi: &GroupInfo,
+    out_of_band: Option<&[u8]>,
+    config: &GroupConfig,
+) -> Result<RatchetTree> {
+    let mut tree = load_tree(provider, gi, out_of_band)?;
+    let signer_key = tree
+        .leaf(LeafIndex(gi.signer))
+        .map(|l| l.signature_key.as_slice().to_vec())
+        .ok_or(PeerMisbehaved::UnknownSigner(gi.signer))?;
+    welcome::verify_group_info(provider, gi, &signer_key)?;
+    validate_joined_tree(provider, &mut tree, gi, config)?;
+    Ok(tree)
+}
+
+/// A joined tree against its GroupInfo (RFC 9420 §12.4.3.1): the tree valid (unmerged
+/// leaves, key uniqueness, every leaf signature, parent hashes), its hash the GroupContext's,
+/// and [`check_joined_group`].
+fn validate_joined_tree(
+    provider: &Provider,
+    tree: &mut RatchetTree,
+    gi: &GroupInfo,
+    config: &GroupConfig,
+) -> Result<()> {
+    let context = &gi.group_context;
+    let tree_hash = tree.validate_with(provider, context.group_id.as_slice(), config.executor)?;
+    if tree_hash.as_slice() != context.tree_hash.as_slice() {
+        return Err(TreeError::TreeHashMismatch.into());
+    }
+    check_joined_group(config, tree, gi)
+}
+
 /// What a new member checks of a group beyond the tree's own validity (RFC 9420 §12.4.3.1,
 /// §13.4): no extension type twice in the GroupInfo or the GroupContext; every member —
 /// the joiner included — supports the GroupContext's extensions and `required_capabilities`;
 /// and the application accepts every member's credential.
-pub(super) fn check_joined_group(
+fn check_joined_group(
     config: &GroupConfig,
     tree: &RatchetTree,
     gi: &GroupInfo,
@@ -274,7 +307,7 @@ pub(super) fn check_joined_group(
 }
 
 /// The tree from the GroupInfo's `ratchet_tree` extension, else from `out_of_band`.
-pub(super) fn load_tree(
+fn load_tree(
     provider: &Provider,
     gi: &GroupInfo,
     out_of_band: Option<&[u8]>,

@@ -17,6 +17,19 @@
 //! independent crypto of an operation (HPKE seals of an UpdatePath and of a Welcome,
 //! KeyPackage signature checks) runs as a batch on the group's [`Executor`].
 
+/// The PSK stores of the member `$group` ([`proposals::MemberPsks`]), borrowed field by field
+/// so that the group's public state can be borrowed mutably beside them.
+macro_rules! member_psks {
+    ($group:expr) => {
+        $crate::group::proposals::MemberPsks {
+            current: &$group.secrets.resumption_psk,
+            external: &$group.external_psks,
+            resumption: &$group.resumption_psks,
+            linked: $group.linked_psk.as_ref(),
+        }
+    };
+}
+
 mod commit;
 pub mod credentials;
 mod external;
@@ -28,6 +41,7 @@ mod proposals;
 mod propose;
 #[cfg(test)]
 mod protocol_tests;
+mod public;
 mod resumption;
 mod staged;
 #[cfg(test)]
@@ -39,7 +53,7 @@ use std::sync::Arc;
 
 use crate::batch::Executor;
 use crate::codec::{
-    self, CipherSuiteId, ExtensionType, GroupContext, MlsMessage, MlsMessageBody, ProtocolVersion,
+    self, CipherSuiteId, GroupContext, MlsMessage, MlsMessageBody, ProtocolVersion,
     WireFormat,
 };
 use crate::crypto::{Provider, Secret, SignaturePrivateKey};
@@ -61,6 +75,7 @@ pub use external::ExternalJoinOptions;
 pub use join::JoinOptions;
 pub use process::ProcessOutcome;
 pub use proposals::ProposalSender;
+pub use public::{PublicGroup, UnsignedGroupInfo};
 pub use propose::CachedProposalView;
 pub use external_senders::{external_proposal, external_senders_extension, new_member_proposal};
 pub use multi::commit_many;
@@ -139,6 +154,8 @@ struct NextEpoch {
     private: TreeKemPrivate,
     secrets: EpochSecrets,
     interim_transcript_hash: Vec<u8>,
+    /// The confirmation tag of the commit (or GroupInfo) that starts the epoch.
+    confirmation_tag: Vec<u8>,
 }
 
 /// One member's state of an MLS group in one epoch.
@@ -197,30 +214,25 @@ struct NextEpoch {
 /// ```
 #[derive(Debug)]
 pub struct Group {
-    provider: Provider,
-    context: GroupContext,
-    tree: RatchetTree,
+    /// The group's public state (context, tree, transcript hashes, proposal cache, ReInit)
+    /// and the settings of the checks that need no secret: what a delivery service tracking
+    /// the group holds too ([`Group::public_group`]).
+    public: PublicGroup,
     private: TreeKemPrivate,
     signer: SignaturePrivateKey,
     /// The key-schedule secrets kept for the epoch; those consumed at set-up are not here
     /// (RFC 9420 §9.2, see [`EpochFraming::from_epoch_secrets`]).
     secrets: RetainedSecrets,
-    interim_transcript_hash: Vec<u8>,
     framing: EpochFraming,
-    config: GroupConfig,
     rng: Rng,
     /// Set when a processed commit removed this member.
     removed: bool,
-    /// Proposals sent standalone in this epoch (RFC 9420 §12.4), cleared on epoch change.
-    proposal_cache: Vec<proposals::CachedProposal>,
     /// Private keys of this member's own Updates in the cache.
     pending_updates: Vec<proposals::PendingUpdate>,
     /// External PSKs by `psk_id` (RFC 9420 §8.4).
     external_psks: HashMap<Vec<u8>, Secret>,
     /// `resumption_psk` of up to [`RESUMPTION_PSK_EPOCHS`] past epochs, oldest first.
     resumption_psks: VecDeque<(u64, Secret)>,
-    /// A committed ReInit (RFC 9420 §11.2): the group is closed.
-    reinit: Option<codec::ReInit>,
     /// This member's own commit, created and not yet merged or cleared.
     pending_commit: Option<staged::PendingCommit>,
     /// The resumption PSK (group id, epoch, secret) of the group this one resumes, held by the
@@ -231,22 +243,16 @@ pub struct Group {
 impl Clone for Group {
     fn clone(&self) -> Self {
         Group {
-            provider: self.provider,
-            context: self.context.clone(),
-            tree: self.tree.clone(),
+            public: self.public.clone(),
             private: self.private.clone(),
             signer: self.signer.clone(),
             secrets: self.secrets.clone(),
-            interim_transcript_hash: self.interim_transcript_hash.clone(),
             framing: self.framing.receiving_copy(),
-            config: self.config.clone(),
             rng: self.rng.clone(),
             removed: self.removed,
-            proposal_cache: self.proposal_cache.clone(),
             pending_updates: self.pending_updates.clone(),
             external_psks: self.external_psks.clone(),
             resumption_psks: self.resumption_psks.clone(),
-            reinit: self.reinit.clone(),
             // A pending commit is this member's own send; a copy cannot send in this epoch,
             // so it does not get one to merge.
             pending_commit: None,
@@ -341,8 +347,9 @@ impl Group {
     /// Like a clone, the result cannot send `PrivateMessage`s in the current epoch.
     #[cfg(feature = "unstable-internals")]
     pub fn into_member(self, private: TreeKemPrivate, signer: SignaturePrivateKey) -> Result<Self> {
-        private.check_against(&self.provider, &self.tree)?;
+        private.check_against(&self.public.provider, &self.public.tree)?;
         let leaf = self
+            .public
             .tree
             .leaf(private.leaf())
             .ok_or(PeerMisbehaved::OwnLeafMissing)?;
@@ -356,15 +363,18 @@ impl Group {
         // this state does not send PrivateMessages in this epoch.
         let framing = self.framing.into_receiving_copy();
         Ok(Group {
+            public: PublicGroup {
+                proposal_cache: Vec::new(),
+                reinit: None,
+                ..self.public
+            },
             private,
             signer,
             framing,
             removed: false,
-            proposal_cache: Vec::new(),
             pending_updates: Vec::new(),
             external_psks: HashMap::new(),
             resumption_psks: VecDeque::new(),
-            reinit: None,
             ..self
         })
     }
@@ -400,6 +410,7 @@ impl Group {
                 private,
                 secrets,
                 interim_transcript_hash,
+                confirmation_tag: tag,
             },
             config,
             rng,
@@ -422,22 +433,23 @@ impl Group {
             tree.n_leaves(),
         );
         Group {
-            provider,
-            context: next.context,
-            tree,
+            public: PublicGroup::new(
+                provider,
+                next.context,
+                tree,
+                next.interim_transcript_hash,
+                next.confirmation_tag,
+                &config,
+            ),
             private: next.private,
             signer,
             secrets,
-            interim_transcript_hash: next.interim_transcript_hash,
             framing,
-            config,
             rng,
             removed: false,
-            proposal_cache: Vec::new(),
             pending_updates: Vec::new(),
             external_psks: HashMap::new(),
             resumption_psks: VecDeque::new(),
-            reinit: None,
             pending_commit: None,
             linked_psk: None,
         }
@@ -449,55 +461,40 @@ impl Group {
             self.resumption_psks.pop_front();
         }
         self.resumption_psks
-            .push_back((self.context.epoch, self.secrets.resumption_psk.clone()));
-        self.proposal_cache.clear();
+            .push_back((self.public.context.epoch, self.secrets.resumption_psk.clone()));
         self.pending_updates.clear();
         // A commit of ours that was not merged belongs to the epoch just left.
         self.pending_commit = None;
         // Consumes the set-up secrets (§9.2); the previous epoch's secrets, its `init_secret`
         // included, are dropped (zeroized) as they are replaced.
         let (framing, secrets) = EpochFraming::from_epoch_secrets(
-            self.provider,
+            self.public.provider,
             next.context.clone(),
             next.secrets,
-            self.tree.n_leaves(),
+            self.public.tree.n_leaves(),
         );
         self.framing = framing;
-        self.context = next.context;
+        self.public.enter_epoch(
+            next.context,
+            next.interim_transcript_hash,
+            next.confirmation_tag,
+        );
         self.private = next.private;
         self.secrets = secrets;
-        self.interim_transcript_hash = next.interim_transcript_hash;
     }
 
-    /// Run `op` on the tree under a journal. With `staged`, a success leaves the tree as it
-    /// was and returns the edits to redo when the result is merged; otherwise the edits are
-    /// kept. A failure restores the tree exactly either way.
+    /// The secret of a PSK this member holds ([`proposals::MemberPsks::value`]).
+    pub(super) fn psk_value(&self, id: &codec::PreSharedKeyId) -> Option<Secret> {
+        member_psks!(self).value(&self.public.context, id)
+    }
+
+    /// [`run_journaled`] on this member's tree.
     fn run_edit<T>(
         &mut self,
         staged: bool,
         op: impl FnOnce(&mut Self) -> Result<T>,
     ) -> Result<(T, Option<TreeRedo>)> {
-        self.tree.begin_journal()?;
-        match op(self) {
-            Ok(v) if staged => Ok((v, Some(self.tree.rollback_with_redo()))),
-            Ok(v) => {
-                self.tree.commit_journal();
-                Ok((v, None))
-            }
-            Err(e) => {
-                self.tree.rollback();
-                Err(e)
-            }
-        }
-    }
-
-    /// Run `op` on the tree under a journal and restore the tree exactly afterwards, whatever
-    /// the outcome: the checks a removed member runs on the commit that removes it.
-    fn dry_run<T>(&mut self, op: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
-        self.tree.begin_journal()?;
-        let result = op(self);
-        self.tree.rollback();
-        result
+        run_journaled(self, |g| &mut g.public.tree, staged, op)
     }
 
     /// A SHA-256 digest of this member's whole state: group context, tree, private TreeKEM
@@ -508,31 +505,14 @@ impl Group {
     /// none of them.
     pub fn state_digest(&self) -> Result<Vec<u8>> {
         let mut out = Vec::new();
-        let field = |out: &mut Vec<u8>, bytes: &[u8]| {
-            out.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
-            out.extend_from_slice(bytes);
-        };
-        field(&mut out, &codec::encode(&self.context)?);
-        field(&mut out, &self.tree.wire_bytes()?);
+        let field = digest_field;
+        self.public.digest_into(&mut out)?;
         let mut private = Vec::new();
         self.private.digest_into(&mut private);
         field(&mut out, &private);
-        field(&mut out, &self.interim_transcript_hash);
         self.secrets
             .for_each_secret(&mut |s| out.extend_from_slice(s.as_bytes()));
         self.framing.digest_into(&mut out);
-        for c in &self.proposal_cache {
-            field(&mut out, &c.reference);
-            field(&mut out, &codec::encode(&c.proposal)?);
-            let sender = match c.sender {
-                ProposalSender::Member(l) => [0, l.0],
-                ProposalSender::External(i) => [1, i],
-                ProposalSender::NewMember => [2, 0],
-            };
-            field(&mut out, &sender[0].to_be_bytes());
-            field(&mut out, &sender[1].to_be_bytes());
-        }
-        out.push(0xff);
         for u in &self.pending_updates {
             field(&mut out, &u.reference);
             field(&mut out, u.leaf_key.as_bytes());
@@ -551,10 +531,6 @@ impl Group {
         }
         out.push(0xff);
         out.push(u8::from(self.removed));
-        match &self.reinit {
-            Some(r) => field(&mut out, &codec::encode(r)?),
-            None => out.push(0),
-        }
         out.extend_from_slice(&self.rng.counter.to_be_bytes());
         match &self.pending_commit {
             Some(p) => field(&mut out, &codec::encode(&p.next.context)?),
@@ -565,34 +541,41 @@ impl Group {
             field(&mut out, &epoch.to_be_bytes());
             field(&mut out, psk.as_bytes());
         }
-        let digest = self.provider.hash(&out);
+        let digest = self.public.provider.hash(&out);
         zeroize::Zeroize::zeroize(&mut out);
         Ok(digest)
     }
 
+    /// The group's public state, as a delivery service tracking the group holds it: clone
+    /// it for an observer that follows the group from this epoch on
+    /// ([`PublicGroup::process`]).
+    pub fn public_group(&self) -> &PublicGroup {
+        &self.public
+    }
+
     /// Replace the executor (e.g. force the serial reference path).
     pub fn set_executor(&mut self, executor: Executor) {
-        self.config.executor = executor;
+        self.public.set_executor(executor);
     }
 
     /// Replace the clock that KeyPackage lifetimes are checked against.
     pub fn set_clock(&mut self, clock: Clock) {
-        self.config.clock = clock;
+        self.public.set_clock(clock);
     }
 
     /// The provider (cipher suite).
     pub fn provider(&self) -> &Provider {
-        &self.provider
+        self.public.provider()
     }
 
     /// The current epoch.
     pub fn epoch(&self) -> u64 {
-        self.context.epoch
+        self.public.epoch()
     }
 
     /// The current GroupContext.
     pub fn context(&self) -> &GroupContext {
-        &self.context
+        self.public.context()
     }
 
     /// This member's leaf.
@@ -603,7 +586,7 @@ impl Group {
     /// The public ratchet tree.
     #[cfg(feature = "unstable-internals")]
     pub fn tree(&self) -> &RatchetTree {
-        &self.tree
+        self.public.tree()
     }
 
     /// This member's private TreeKEM state.
@@ -614,7 +597,7 @@ impl Group {
 
     /// Number of members (non-blank leaves).
     pub fn member_count(&self) -> usize {
-        self.tree.leaves().count()
+        self.public.member_count()
     }
 
     /// True once a processed commit has removed this member.
@@ -637,23 +620,18 @@ impl Group {
     pub fn holds_secret(&self, value: &[u8]) -> bool {
         // Exhaustive, so that a field added later has to be placed on one side or the other.
         let Group {
-            provider: _,
-            context: _,
-            tree: _,
+            // Holds no secret (see `PublicGroup`).
+            public: _,
             // TreeKEM private keys (leaf and direct-path nodes), never a key-schedule value.
             private: _,
             signer: _,
             secrets,
-            interim_transcript_hash: _,
             framing,
-            config: _,
             rng: _,
             removed: _,
-            proposal_cache: _,
             pending_updates: _,
             external_psks,
             resumption_psks,
-            reinit: _,
             pending_commit,
             linked_psk,
         } = self;
@@ -691,19 +669,19 @@ impl Group {
 
     /// `MLS-Exporter(label, context, length)` (RFC 9420 §8.5).
     pub fn export_secret(&self, label: &[u8], context: &[u8], length: u16) -> Result<Secret> {
-        self.secrets.export(&self.provider, label, context, length)
+        self.secrets.export(&self.public.provider, label, context, length)
     }
 
     /// The ratchet tree in its wire form (the `ratchet_tree` extension body), serialized.
     pub fn ratchet_tree_bytes(&self) -> Result<Vec<u8>> {
-        Ok(self.tree.wire_bytes()?)
+        self.public.ratchet_tree_bytes()
     }
 
     /// Protect application data as an MLSMessage(PrivateMessage) (RFC 9420 §6.3).
     pub fn protect_application(&mut self, data: &[u8]) -> Result<Vec<u8>> {
         let content = codec::FramedContent {
-            group_id: self.context.group_id.clone(),
-            epoch: self.context.epoch,
+            group_id: self.public.context.group_id.clone(),
+            epoch: self.public.context.epoch,
             sender: codec::Sender::Member {
                 leaf_index: self.own_leaf().0,
             },
@@ -715,7 +693,7 @@ impl Group {
         let auth =
             self.framing
                 .authenticate(&self.signer, WireFormat::PrivateMessage, content, None)?;
-        let reuse_guard = self.rng.secret(&self.provider, b"reuse guard", 4)?;
+        let reuse_guard = self.rng.secret(&self.public.provider, b"reuse guard", 4)?;
         let mut guard = [0u8; 4];
         guard.copy_from_slice(reuse_guard.as_bytes());
         let message = self
@@ -730,7 +708,7 @@ impl Group {
         let MlsMessageBody::PrivateMessage(pm) = message.body else {
             return Err(ApiMisuse::UnexpectedMessage("not a PrivateMessage").into());
         };
-        let tree = &self.tree;
+        let tree = &self.public.tree;
         let auth = self.framing.unprotect_private(&pm, |sender| match sender {
             codec::Sender::Member { leaf_index } => tree
                 .leaf(LeafIndex(*leaf_index))
@@ -748,11 +726,38 @@ impl Group {
     /// Whether the GroupInfo of this epoch should carry the given extension type. Only
     /// `ratchet_tree` is produced today.
     fn ratchet_tree_extension(&self) -> Result<codec::Extension> {
-        Ok(codec::Extension {
-            extension_type: ExtensionType::RATCHET_TREE,
-            extension_data: self.tree.wire_bytes()?.into(),
-        })
+        self.public.ratchet_tree_extension()
     }
+}
+
+/// Run `op` on `state` with the ratchet tree that `tree` picks out of it under the tree's
+/// journal. With `staged`, a success leaves the tree as it was and returns the edits to redo
+/// when the result is merged; otherwise the edits are kept. A failure restores the tree
+/// exactly either way.
+fn run_journaled<S, T>(
+    state: &mut S,
+    tree: fn(&mut S) -> &mut RatchetTree,
+    staged: bool,
+    op: impl FnOnce(&mut S) -> Result<T>,
+) -> Result<(T, Option<TreeRedo>)> {
+    tree(state).begin_journal()?;
+    match op(state) {
+        Ok(v) if staged => Ok((v, Some(tree(state).rollback_with_redo()))),
+        Ok(v) => {
+            tree(state).commit_journal();
+            Ok((v, None))
+        }
+        Err(e) => {
+            tree(state).rollback();
+            Err(e)
+        }
+    }
+}
+
+/// Append `bytes` to a state digest's input, length first.
+fn digest_field(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
+    out.extend_from_slice(bytes);
 }
 
 /// The epoch after `epoch`. Epochs come from the wire (a GroupInfo), so a forged one near

@@ -2,11 +2,10 @@
 //! validated and cached for the epoch (RFC 9420 §12.1, §12.4), and commits (§12.4.2), as
 //! PublicMessage or PrivateMessage.
 
-use super::proposals::{
-    self, check_sender_may_propose, external_senders, proposal_ref, CachedProposal, ProposalSender,
-};
+use super::proposals::{self, CachedProposal, ProposalSender};
+use super::public::{confirmation_tag, member_key, PublicCommit};
 use super::staged::{CommitSummary, PendingCommit, Staged, StagedCommit};
-use super::{decode_message, next_epoch, Group, NextEpoch};
+use super::{decode_message, Group, NextEpoch, PublicGroup};
 use crate::codec::{
     self, AuthenticatedContent, FramedContentBody, GroupContext, MlsMessageBody, ProposalType,
     Sender,
@@ -15,9 +14,9 @@ use crate::crypto::Secret;
 use crate::error::{ApiMisuse, PeerMisbehaved};
 use crate::error::{Error, Result};
 use crate::framing::verify_confirmation_tag;
-use crate::kem::{process_update_path, StagedPath, TreeKemPrivate};
+use crate::kem::TreeKemPrivate;
 use crate::schedule::{self, EpochSecrets};
-use crate::tree::{LeafIndex, RatchetTree};
+use crate::tree::LeafIndex;
 
 /// The result of [`Group::process`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,16 +62,6 @@ pub(super) enum Processed {
 /// its summary.
 type CommitResult = (Option<Box<PendingCommit>>, Option<Box<CommitSummary>>);
 
-/// The signature key of a member sender, from the tree.
-fn member_key(tree: &RatchetTree, sender: &Sender) -> Option<Vec<u8>> {
-    match sender {
-        Sender::Member { leaf_index } => tree
-            .leaf(LeafIndex(*leaf_index))
-            .map(|l| l.signature_key.as_slice().to_vec()),
-        _ => None,
-    }
-}
-
 impl Group {
     /// Process an MLSMessage (PublicMessage or PrivateMessage) carrying another member's
     /// proposal or commit, or an external commit (RFC 9420 §12.4.2, §12.4.3.2).
@@ -110,9 +99,9 @@ impl Group {
                 // The tree journal was committed already (no redo record on this path).
                 self.pending_commit = None;
                 self.advance(p.next);
-                self.reinit = p.reinit;
+                self.public.reinit = p.reinit;
                 ProcessOutcome::Committed {
-                    epoch: self.context.epoch,
+                    epoch: self.public.context.epoch,
                     committer,
                 }
             }
@@ -152,49 +141,14 @@ impl Group {
         let message = decode_message(bytes)?;
         let auth = match message.body {
             MlsMessageBody::PublicMessage(public) => {
-                let key = match public.content.sender {
-                    Sender::NewMemberCommit => {
-                        return self.process_external_commit(public, staged);
-                    }
-                    Sender::Member { .. } => member_key(&self.tree, &public.content.sender),
-                    // §12.1.8: an external sender signs with its key from the group context's
-                    // `external_senders` extension, and may only send proposals.
-                    Sender::External { sender_index } => {
-                        if !matches!(public.content.content, FramedContentBody::Proposal(_)) {
-                            return Err(ApiMisuse::UnexpectedMessage(
-                                "an external sender may only send proposals",
-                            )
-                            .into());
-                        }
-                        external_senders(&self.context.extensions)?
-                            .get(sender_index as usize)
-                            .map(|s| s.signature_key.as_slice().to_vec())
-                    }
-                    // A new member proposing its own Add signs with the key of the leaf in
-                    // the KeyPackage it brings.
-                    Sender::NewMemberProposal => match &public.content.content {
-                        FramedContentBody::Proposal(codec::Proposal::Add(a)) => {
-                            Some(a.key_package.leaf_node.signature_key.as_slice().to_vec())
-                        }
-                        FramedContentBody::Proposal(p) => {
-                            return Err(PeerMisbehaved::ProposalSender {
-                                sender: "new member",
-                                proposal_type: p.proposal_type().0,
-                            }
-                            .into())
-                        }
-                        _ => {
-                            return Err(ApiMisuse::UnexpectedMessage(
-                                "a new_member_proposal sender on a non-proposal",
-                            )
-                            .into())
-                        }
-                    },
-                };
+                if public.content.sender == Sender::NewMemberCommit {
+                    return self.process_external_commit(public, staged);
+                }
+                let key = self.public.sender_key(&public)?;
                 self.framing.unprotect_public(public, |_| key)?
             }
             MlsMessageBody::PrivateMessage(private) => {
-                let tree = &self.tree;
+                let tree = &self.public.tree;
                 self.framing
                     .unprotect_private(&private, |s| member_key(tree, s))?
             }
@@ -216,31 +170,8 @@ impl Group {
 
     /// Validate and cache a verified standalone proposal.
     fn receive_proposal(&mut self, auth: AuthenticatedContent) -> Result<Processed> {
-        if self.reinit.is_some() {
-            return Err(ApiMisuse::ReInitialized.into());
-        }
-        let sender = match auth.content.sender {
-            Sender::Member { leaf_index } => ProposalSender::Member(LeafIndex(leaf_index)),
-            Sender::External { sender_index } => ProposalSender::External(sender_index),
-            Sender::NewMemberProposal => ProposalSender::NewMember,
-            Sender::NewMemberCommit => {
-                return Err(ApiMisuse::UnexpectedMessage("a new_member_commit proposal").into())
-            }
-        };
-        let reference = proposal_ref(&self.provider, &codec::encode(&auth)?)?;
-        let FramedContentBody::Proposal(proposal) = auth.content.content else {
-            return Err(ApiMisuse::UnexpectedMessage("not a proposal").into());
-        };
-        check_sender_may_propose(sender, &proposal)?;
-        self.validate_standalone(sender.leaf(), &proposal)?;
-        let proposal_type = proposal.proposal_type();
-        if !self.proposal_cache.iter().any(|c| c.reference == reference) {
-            self.proposal_cache.push(CachedProposal {
-                reference,
-                proposal,
-                sender,
-            });
-        }
+        let psks = member_psks!(self);
+        let (sender, proposal_type) = self.public.receive_proposal(auth, Some(&psks))?;
         Ok(Processed::Proposal {
             sender,
             proposal_type,
@@ -249,22 +180,13 @@ impl Group {
 
     /// Process a verified commit from a member.
     fn process_commit(&mut self, auth: AuthenticatedContent, staged: bool) -> Result<Processed> {
-        let Sender::Member { leaf_index } = auth.content.sender else {
-            return Err(ApiMisuse::UnexpectedMessage("commit from a non-member").into());
-        };
-        let committer = LeafIndex(leaf_index);
+        let (committer, commit) = self.public.member_commit(&auth)?;
         if committer == self.own_leaf() {
             return Err(ApiMisuse::OwnCommit.into());
         }
-        if self.reinit.is_some() {
-            return Err(ApiMisuse::ReInitialized.into());
-        }
-        let FramedContentBody::Commit(commit) = &auth.content.content else {
-            return Err(ApiMisuse::UnexpectedMessage("not a commit").into());
-        };
-        let cache = std::mem::take(&mut self.proposal_cache);
+        let cache = std::mem::take(&mut self.public.proposal_cache);
         let result = self.process_commit_with(&auth, commit, committer, &cache, staged);
-        self.proposal_cache = cache;
+        self.public.proposal_cache = cache;
         let (apply, summary) = result?;
         Ok(Processed::Commit {
             apply,
@@ -277,11 +199,13 @@ impl Group {
     /// (when `staged`) the commit's summary.
     ///
     /// A commit that removes this member goes through every check that does not need the new
-    /// epoch's secrets — the proposal list (§12.2), the path-required rule, the UpdatePath's
-    /// length and ciphertext counts against the resolutions, the path leaf and its parent
-    /// hash, key uniqueness — on the tree under a journal that is then rolled back. Only the
-    /// path decryption and the confirmation tag, which a removed member cannot compute, are
-    /// skipped, so a commit the other members reject cannot eject its victim.
+    /// epoch's secrets — what an observer of the public state checks
+    /// ([`PublicGroup::apply_member_commit`]: the proposal list (§12.2), the path-required
+    /// rule, the UpdatePath's length and ciphertext counts against the resolutions, the path
+    /// leaf and its parent hash, key uniqueness) — on the tree under a journal that is then
+    /// rolled back. Only the path decryption and the confirmation tag, which a removed member
+    /// cannot compute, are skipped, so a commit the other members reject cannot eject its
+    /// victim.
     fn process_commit_with(
         &mut self,
         auth: &AuthenticatedContent,
@@ -290,12 +214,7 @@ impl Group {
         cache: &[CachedProposal],
         staged: bool,
     ) -> Result<CommitResult> {
-        let tag = auth
-            .auth
-            .confirmation_tag
-            .as_ref()
-            .map(|t| t.as_slice().to_vec())
-            .unwrap_or_default();
+        let tag = confirmation_tag(auth);
         let resolved = proposals::resolve(&commit.proposals, cache, committer)?;
         let me = self.own_leaf().0;
         let removes_me = resolved
@@ -303,69 +222,48 @@ impl Group {
             .any(|e| matches!(e.proposal, codec::Proposal::Remove(r) if r.removed == me));
         // Only a staged commit's summary needs the committer's old credential.
         let old_credential = staged
-            .then(|| self.tree.leaf(committer).map(|l| l.credential.clone()))
+            .then(|| self.public.tree.leaf(committer).map(|l| l.credential.clone()))
             .flatten();
+        let psks = member_psks!(self);
         if removes_me {
-            let summary = self.dry_run(|g| {
-                let applied = g.apply_proposals(committer, &resolved)?;
-                if applied.path_required && commit.path.is_none() {
-                    return Err(PeerMisbehaved::PathRequired.into());
-                }
-                let provisional = g.provisional_context(&applied)?;
-                if let Some(path) = &commit.path {
-                    g.check_path_leaf(committer, &path.leaf_node, &provisional.extensions)?;
-                }
-                let epoch = provisional.epoch;
-                let base = g.private.clone();
-                g.apply_path(commit, committer, &applied, base, provisional, false)?;
-                Ok(staged
-                    .then(|| g.summarize(committer, false, epoch, &applied, old_credential, true)))
+            let summary = self.public.dry_run(|p| {
+                let c = p.apply_member_commit(commit, committer, &resolved, Some(&psks))?;
+                Ok(staged.then(|| {
+                    p.summarize(&c, false, old_credential, true)
+                }))
             })?;
             return Ok((None, summary.map(Box::new)));
         }
-        let pending = self.pending_updates.clone();
-        let ((next, reinit, summary), redo) = self.run_edit(staged, |g| {
-            let applied = g.apply_proposals(committer, &resolved)?;
-            if applied.path_required && commit.path.is_none() {
-                return Err(PeerMisbehaved::PathRequired.into());
-            }
+        let (private, pending, secrets) = (&self.private, &self.pending_updates, &self.secrets);
+        let ((next, reinit, summary), redo) = self.public.run_edit(staged, |p| {
+            let c = p.apply_member_commit(commit, committer, &resolved, Some(&psks))?;
             // Our own Update was committed: our leaf key is the one we proposed.
-            let mut base = g.private.clone();
-            if let Some((_, reference)) = applied.updated.iter().find(|(l, _)| l.0 == me) {
-                let key = reference
-                    .as_ref()
-                    .and_then(|r| pending.iter().find(|p| &p.reference == r))
-                    .ok_or(PeerMisbehaved::UnknownProposalRef)?;
-                base = TreeKemPrivate::new(LeafIndex(me), key.leaf_key.clone());
-                base.prune(&g.tree);
-            }
-            let provisional = g.provisional_context(&applied)?;
-            if let Some(path) = &commit.path {
-                g.check_path_leaf(committer, &path.leaf_node, &provisional.extensions)?;
-            }
-            let (private, commit_secret, provisional) =
-                g.apply_path(commit, committer, &applied, base, provisional, true)?;
-            let psk_secret = g.psk_secret(&applied.psks)?;
-            let next = g.finish_epoch(
+            let base = match c.applied.updated.iter().find(|(l, _)| l.0 == me) {
+                Some((_, reference)) => {
+                    let key = reference
+                        .as_ref()
+                        .and_then(|r| pending.iter().find(|p| &p.reference == r))
+                        .ok_or(PeerMisbehaved::UnknownProposalRef)?;
+                    TreeKemPrivate::new(LeafIndex(me), key.leaf_key.clone())
+                }
+                None => private.clone(),
+            };
+            let (private, commit_secret) = decrypt_path(p, commit, &c, base)?;
+            let psk_secret = psks.secret(p, &c.applied.psks)?;
+            let summary =
+                staged.then(|| Box::new(p.summarize(&c, false, old_credential, false)));
+            let reinit = c.applied.reinit.clone();
+            let next = finish_epoch(
+                p,
                 auth,
-                provisional,
+                c.context,
                 private,
                 &commit_secret,
                 &psk_secret,
-                g.secrets.init_secret.clone(),
+                secrets.init_secret.clone(),
                 &tag,
             )?;
-            let summary = staged.then(|| {
-                Box::new(g.summarize(
-                    committer,
-                    false,
-                    next.context.epoch,
-                    &applied,
-                    old_credential,
-                    false,
-                ))
-            });
-            Ok((next, applied.reinit, summary))
+            Ok((next, reinit, summary))
         })?;
         Ok((
             Some(Box::new(PendingCommit {
@@ -376,27 +274,28 @@ impl Group {
             summary,
         ))
     }
+}
 
+impl PublicGroup {
     /// What a commit did, read from the tree while its edits are in place: the credentials of
     /// new and updated leaves, those of removed leaves (kept by `apply_proposals`), and the
     /// committer's if it changed (`old_credential` is the one its leaf had, `None` for a
     /// joiner).
     pub(super) fn summarize(
         &self,
-        committer: LeafIndex,
+        c: &PublicCommit,
         external: bool,
-        epoch: u64,
-        applied: &proposals::Applied,
         old_credential: Option<codec::Credential>,
         removes_me: bool,
     ) -> CommitSummary {
+        let (committer, applied) = (c.committer, &c.applied);
         let credential = |l: LeafIndex| self.tree.leaf(l).map(|n| n.credential.clone());
         let committer_credential =
             credential(committer).filter(|c| Some(c) != old_credential.as_ref());
         CommitSummary {
             committer,
             external,
-            epoch,
+            epoch: c.context.epoch,
             added: applied
                 .added
                 .iter()
@@ -420,162 +319,63 @@ impl Group {
             removes_me,
         }
     }
+}
 
-    /// The provisional GroupContext of the next epoch (RFC 9420 §12.4.2): epoch + 1 and the
-    /// new extensions if a GroupContextExtensions proposal is committed. The tree hash is
-    /// filled in once the path is merged.
-    pub(super) fn provisional_context(&self, applied: &proposals::Applied) -> Result<GroupContext> {
-        let mut provisional = GroupContext {
-            epoch: next_epoch(self.context.epoch)?,
-            ..self.context.clone()
-        };
-        if let Some(ext) = &applied.extensions {
-            provisional.extensions = ext.clone();
+/// A member's private TreeKEM state and `commit_secret` after a commit whose public steps
+/// `c` are in the tree: the UpdatePath decrypted from `base` (the member's state, with its
+/// own committed Update's key) and the keys of blanked nodes dropped; without a path, `base`
+/// and a zero commit secret (RFC 9420 §8).
+pub(super) fn decrypt_path(
+    public: &PublicGroup,
+    commit: &codec::Commit,
+    c: &PublicCommit,
+    base: TreeKemPrivate,
+) -> Result<(TreeKemPrivate, Secret)> {
+    let provider = public.provider;
+    let (mut private, commit_secret) = match (&c.path, &commit.path) {
+        (Some(staged), Some(path)) => {
+            let context = codec::encode(&c.context)?;
+            let d = staged.decrypt(&provider, path, &base, &context)?;
+            (d.private, d.commit_secret)
         }
-        Ok(provisional)
-    }
+        _ => (base, Secret::new(vec![0; provider.hash_len()])),
+    };
+    private.prune(&public.tree);
+    Ok((private, commit_secret))
+}
 
-    /// Merge the commit's path (if any) into the tree under the journal (the caller has
-    /// checked the path leaf against the leaf it replaces): decrypt our path secret (unless `decrypt` is false: a member the
-    /// commit removes checks everything else), check the new keys are unique, and return the
-    /// new private state, the commit secret and the provisional context with the new tree
-    /// hash.
-    pub(super) fn apply_path(
-        &mut self,
-        commit: &codec::Commit,
-        committer: LeafIndex,
-        applied: &proposals::Applied,
-        base: TreeKemPrivate,
-        mut provisional: GroupContext,
-        decrypt: bool,
-    ) -> Result<(TreeKemPrivate, Secret, GroupContext)> {
-        let provider = self.provider;
-        let new_leaves: Vec<LeafIndex> = applied.added.iter().map(|&(l, _)| l).collect();
-        match &commit.path {
-            Some(path) => {
-                let (private, commit_secret, tree_hash) = if decrypt {
-                    let processed = process_update_path(
-                        &provider,
-                        &mut self.tree,
-                        &base,
-                        committer,
-                        path,
-                        &new_leaves,
-                        &provisional,
-                    )?;
-                    (
-                        processed.private,
-                        processed.commit_secret,
-                        processed.tree_hash,
-                    )
-                } else {
-                    let staged = StagedPath::stage(
-                        &provider,
-                        &mut self.tree,
-                        committer,
-                        path,
-                        &new_leaves,
-                        provisional.group_id.as_slice(),
-                    )?;
-                    // The journal records the merge; the caller rolls it back.
-                    staged.merge(&mut self.tree)?;
-                    let tree_hash = self.tree.tree_hash(&provider)?;
-                    (base, Secret::new(vec![0; provider.hash_len()]), tree_hash)
-                };
-                // §7.3: the committer's new leaf and path keys must be new to the tree.
-                let leaf = &path.leaf_node;
-                if self
-                    .tree
-                    .encryption_key_count(leaf.encryption_key.as_slice())
-                    > 1
-                    || path
-                        .nodes
-                        .iter()
-                        .any(|n| self.tree.encryption_key_count(n.encryption_key.as_slice()) > 1)
-                {
-                    return Err(PeerMisbehaved::DuplicateKey {
-                        what: "encryption key",
-                        leaf: committer.0,
-                    }
-                    .into());
-                }
-                if self.tree.signature_key_count(leaf.signature_key.as_slice()) > 1 {
-                    return Err(PeerMisbehaved::DuplicateKey {
-                        what: "signature key",
-                        leaf: committer.0,
-                    }
-                    .into());
-                }
-                provisional.tree_hash = tree_hash.into();
-                let mut private = private;
-                private.prune(&self.tree);
-                Ok((private, commit_secret, provisional))
-            }
-            None => {
-                provisional.tree_hash = self.tree.tree_hash(&provider)?.into();
-                let mut private = base;
-                private.prune(&self.tree);
-                Ok((
-                    private,
-                    Secret::new(vec![0; provider.hash_len()]),
-                    provisional,
-                ))
-            }
-        }
-    }
-
-    /// `psk_secret` (RFC 9420 §8.4) of the committed PSKs, resolved from this member's
-    /// stores.
-    pub(super) fn psk_secret(&self, ids: &[codec::PreSharedKeyId]) -> Result<Secret> {
-        let resolved = ids
-            .iter()
-            .map(|id| {
-                self.psk_value(id)
-                    .map(|v| (id.clone(), v))
-                    .ok_or(PeerMisbehaved::MissingPsk)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        schedule::psk_secret(&self.provider, &resolved)
-    }
-
-    /// The key schedule of the new epoch from a verified commit (RFC 9420 §8, §8.2): the
-    /// confirmed transcript hash, the epoch secrets, the confirmation tag check and the
-    /// interim transcript hash.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn finish_epoch(
-        &self,
-        auth: &AuthenticatedContent,
-        provisional: GroupContext,
-        private: TreeKemPrivate,
-        commit_secret: &Secret,
-        psk_secret: &Secret,
-        init_secret: Secret,
-        tag: &[u8],
-    ) -> Result<NextEpoch> {
-        let provider = self.provider;
-        let confirmed = schedule::confirmed_transcript_hash(
-            &provider,
-            &self.interim_transcript_hash,
-            auth.wire_format,
-            &auth.content,
-            auth.auth.signature.as_slice(),
-        )?;
-        let mut context = provisional;
-        context.confirmed_transcript_hash = confirmed.clone().into();
-        let secrets = EpochSecrets::derive(
-            &provider,
-            init_secret.as_bytes(),
-            commit_secret.as_bytes(),
-            psk_secret.as_bytes(),
-            &codec::encode(&context)?,
-        )?;
-        verify_confirmation_tag(&provider, &secrets.confirmation_key, &confirmed, tag)?;
-        let interim = schedule::interim_transcript_hash(&provider, &confirmed, tag)?;
-        Ok(NextEpoch {
-            context,
-            private,
-            secrets,
-            interim_transcript_hash: interim,
-        })
-    }
+/// The key schedule of the new epoch from a verified commit (RFC 9420 §8, §8.2): the
+/// confirmed transcript hash, the epoch secrets, the confirmation tag check and the interim
+/// transcript hash.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn finish_epoch(
+    public: &PublicGroup,
+    auth: &AuthenticatedContent,
+    provisional: GroupContext,
+    private: TreeKemPrivate,
+    commit_secret: &Secret,
+    psk_secret: &Secret,
+    init_secret: Secret,
+    tag: &[u8],
+) -> Result<NextEpoch> {
+    let provider = public.provider;
+    let confirmed = public.confirmed_transcript_hash(auth)?;
+    let mut context = provisional;
+    context.confirmed_transcript_hash = confirmed.clone().into();
+    let secrets = EpochSecrets::derive(
+        &provider,
+        init_secret.as_bytes(),
+        commit_secret.as_bytes(),
+        psk_secret.as_bytes(),
+        &codec::encode(&context)?,
+    )?;
+    verify_confirmation_tag(&provider, &secrets.confirmation_key, &confirmed, tag)?;
+    let interim = schedule::interim_transcript_hash(&provider, &confirmed, tag)?;
+    Ok(NextEpoch {
+        context,
+        private,
+        secrets,
+        interim_transcript_hash: interim,
+        confirmation_tag: tag.to_vec(),
+    })
 }

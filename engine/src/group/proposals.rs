@@ -1,18 +1,21 @@
-//! Proposal-list validation and application (RFC 9420 §12.2, §12.3), shared by the committer
-//! and every receiver so both sides apply exactly the same rules; the per-epoch proposal
-//! cache for proposals sent by reference (§12.4).
+//! Proposal-list validation and application (RFC 9420 §12.2, §12.3), shared by the committer,
+//! every receiver and an observer tracking the public state ([`PublicGroup`]), so that all
+//! apply exactly the same rules; the per-epoch proposal cache for proposals sent by
+//! reference (§12.4); the PSK stores a member checks PreSharedKey proposals against.
 
 use crate::error::PeerMisbehaved;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use super::credentials::CredentialChange;
-use super::{Group, ProposalRule};
+use super::{ProposalRule, PublicGroup};
 use crate::codec::{
-    self, Extension, ExtensionType, KeyPackage, LeafNode, LeafNodeSourceData, PreSharedKeyId,
-    Proposal, ProposalOrRef, PskSource, ReInit, RequiredCapabilities, ResumptionPskUsage,
+    self, Extension, ExtensionType, GroupContext, KeyPackage, LeafNode, LeafNodeSourceData,
+    PreSharedKeyId, Proposal, ProposalOrRef, PskSource, ReInit, RequiredCapabilities,
+    ResumptionPskUsage,
 };
 use crate::crypto::{HpkePrivateKey, Provider, Secret};
 use crate::error::Result;
+use crate::schedule;
 use crate::key_package::validate_key_package;
 use crate::tree::{check_leaf_contents, validate_leaf_node, LeafIndex};
 
@@ -223,28 +226,39 @@ pub(super) fn check_leaf_supports(
     Ok(())
 }
 
-impl Group {
-    /// The secret of a PSK this member holds: an external PSK from its store, or the
-    /// resumption PSK of this group's current or a retained past epoch.
-    pub(super) fn psk_value(&self, id: &PreSharedKeyId) -> Option<Secret> {
+/// The PSK stores of a member (RFC 9420 §8.4): its external PSKs, its resumption PSKs of
+/// this and past epochs, and a linked group's resumption PSK for the first commit of a group
+/// that resumes another. An observer holds none: the checks of PreSharedKey proposals take
+/// `Option<&MemberPsks>`, `None` for the checks that need no PSK.
+pub(super) struct MemberPsks<'a> {
+    /// This epoch's `resumption_psk`.
+    pub current: &'a Secret,
+    pub external: &'a HashMap<Vec<u8>, Secret>,
+    pub resumption: &'a VecDeque<(u64, Secret)>,
+    pub linked: Option<&'a (Vec<u8>, u64, Secret)>,
+}
+
+impl MemberPsks<'_> {
+    /// The secret of the PSK `id` (in the group of `context`): an external PSK from the
+    /// store, or the resumption PSK of this group's current or a retained past epoch.
+    pub(super) fn value(&self, context: &GroupContext, id: &PreSharedKeyId) -> Option<Secret> {
         match &id.source {
-            PskSource::External { psk_id } => self.external_psks.get(psk_id.as_slice()).cloned(),
+            PskSource::External { psk_id } => self.external.get(psk_id.as_slice()).cloned(),
             PskSource::Resumption {
                 psk_group_id,
                 psk_epoch,
                 ..
             } => {
-                if psk_group_id.as_slice() != self.context.group_id.as_slice() {
+                if psk_group_id.as_slice() != context.group_id.as_slice() {
                     return self
-                        .linked_psk
-                        .as_ref()
+                        .linked
                         .filter(|(g, e, _)| g == psk_group_id.as_slice() && e == psk_epoch)
                         .map(|(_, _, s)| s.clone());
                 }
-                if *psk_epoch == self.context.epoch {
-                    return Some(self.secrets.resumption_psk.clone());
+                if *psk_epoch == context.epoch {
+                    return Some(self.current.clone());
                 }
-                self.resumption_psks
+                self.resumption
                     .iter()
                     .find(|(e, _)| e == psk_epoch)
                     .map(|(_, s)| s.clone())
@@ -252,9 +266,24 @@ impl Group {
         }
     }
 
+    /// `psk_secret` (RFC 9420 §8.4) of the committed PSKs `ids`.
+    pub(super) fn secret(&self, public: &PublicGroup, ids: &[PreSharedKeyId]) -> Result<Secret> {
+        let resolved = ids
+            .iter()
+            .map(|id| {
+                self.value(&public.context, id)
+                    .map(|v| (id.clone(), v))
+                    .ok_or(PeerMisbehaved::MissingPsk)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        schedule::psk_secret(&public.provider, &resolved)
+    }
+}
+
+impl PublicGroup {
     /// Ask the application's credential policy about `change`.
     pub(super) fn check_credential(&self, change: CredentialChange<'_>) -> Result<()> {
-        if self.config.credential_validator.accept(&change) {
+        if self.credential_validator.accept(&change) {
             Ok(())
         } else {
             Err(PeerMisbehaved::CredentialRejected {
@@ -331,7 +360,7 @@ impl Group {
     /// RFC 9420 §7.3 and §12.4.2 for the leaf node of a member's UpdatePath (its signature,
     /// source and parent hash are checked when the path is staged): it supports the new
     /// epoch's extensions and required capabilities, changes the encryption key, and passes
-    /// the leaf checks of [`Group::check_replacement_leaf`].
+    /// the leaf checks of [`PublicGroup::check_replacement_leaf`].
     pub(super) fn check_path_leaf(
         &self,
         committer: LeafIndex,
@@ -403,7 +432,7 @@ impl Group {
     }
 
     /// Validate a proposal on its own against the current epoch, as far as the epoch allows
-    /// (RFC 9420 §12.1): what [`Group::check_standalone`] checks, plus KeyPackages (version,
+    /// (RFC 9420 §12.1): what [`PublicGroup::check_standalone`] checks, plus KeyPackages (version,
     /// suite, lifetime, signatures, capabilities against the group context, keys new to the
     /// tree, credential supported by every member and accepted by the application), Update
     /// leaf nodes (signature at the sender's position, a new encryption key, keys unique,
@@ -414,8 +443,9 @@ impl Group {
         &mut self,
         sender: LeafIndex,
         proposal: &Proposal,
+        psks: Option<&MemberPsks<'_>>,
     ) -> Result<()> {
-        self.check_standalone(sender, proposal)?;
+        self.check_standalone(sender, proposal, psks)?;
         let provider = self.provider;
         let extensions = self.context.extensions.clone();
         let extensions = &extensions;
@@ -424,7 +454,7 @@ impl Group {
             Proposal::Add(add) => {
                 let kp = &add.key_package;
                 let in_use = self.credential_types_in_use();
-                validate_key_package(&provider, kp, self.config.clock, &in_use)?;
+                validate_key_package(&provider, kp, self.clock, &in_use)?;
                 check_leaf_supports(&kp.leaf_node, None, extensions, required.as_ref())?;
                 let t = kp.leaf_node.credential.credential_type().0;
                 self.check_credential_supported(t, &in_use, None)?;
@@ -473,7 +503,12 @@ impl Group {
 
     /// Per-proposal checks that do not depend on the rest of the list (RFC 9420 §12.1), run
     /// when a standalone proposal arrives (and again, with the list rules, at commit time).
-    pub(super) fn check_standalone(&self, sender: LeafIndex, proposal: &Proposal) -> Result<()> {
+    pub(super) fn check_standalone(
+        &self,
+        sender: LeafIndex,
+        proposal: &Proposal,
+        psks: Option<&MemberPsks<'_>>,
+    ) -> Result<()> {
         match proposal {
             Proposal::Remove(r) => {
                 if r.removed >= self.tree.n_leaves()
@@ -488,7 +523,7 @@ impl Group {
                 }
                 let _ = sender;
             }
-            Proposal::PreSharedKey(p) => self.check_psk(&p.psk)?,
+            Proposal::PreSharedKey(p) => self.check_psk(&p.psk, psks)?,
             Proposal::ExternalInit(_) => {
                 return Err(violation(ProposalRule::ExternalInitInMemberCommit))
             }
@@ -505,8 +540,9 @@ impl Group {
     }
 
     /// RFC 9420 §8.4, §12.1.4: a PSK in a regular commit has a nonce of length `Nh`, is
-    /// external or an `application` resumption PSK, and is one this member holds.
-    fn check_psk(&self, id: &PreSharedKeyId) -> Result<()> {
+    /// external or an `application` resumption PSK, and is one this member holds (`psks`;
+    /// an observer, with `None`, cannot know which PSKs the members hold).
+    fn check_psk(&self, id: &PreSharedKeyId, psks: Option<&MemberPsks<'_>>) -> Result<()> {
         if id.psk_nonce.as_slice().len() != self.provider.hash_len() {
             return Err(violation(ProposalRule::PskNonceLength));
         }
@@ -520,15 +556,14 @@ impl Group {
             // PSK's group, made by its creator (RFC 9420 §11.2, §11.3); in any other commit
             // such a proposal is invalid.
             let first_commit_of_resumed = self.context.epoch == 0
-                && self
-                    .linked_psk
-                    .as_ref()
+                && psks
+                    .and_then(|p| p.linked)
                     .is_some_and(|(g, _, _)| g == psk_group_id.as_slice());
             if *usage != ResumptionPskUsage::Application && !first_commit_of_resumed {
                 return Err(violation(ProposalRule::PskUsage));
             }
         }
-        if self.psk_value(id).is_none() {
+        if psks.is_some_and(|p| p.value(&self.context, id).is_none()) {
             return Err(PeerMisbehaved::MissingPsk.into());
         }
         Ok(())
@@ -551,6 +586,7 @@ impl Group {
         &mut self,
         committer: LeafIndex,
         proposals: &[Entry<'_>],
+        psks: Option<&MemberPsks<'_>>,
     ) -> Result<Applied> {
         let mut applied = Applied {
             path_required: proposals.is_empty(),
@@ -565,7 +601,7 @@ impl Group {
         let mut n_reinit = 0;
         for (i, entry) in proposals.iter().enumerate() {
             let p = entry.proposal;
-            self.check_standalone(entry.sender, p)?;
+            self.check_standalone(entry.sender, p, psks)?;
             match p {
                 Proposal::Add(add) => {
                     if !add_keys.insert(add.key_package.leaf_node.signature_key.as_slice()) {
@@ -642,10 +678,9 @@ impl Group {
         let provider = self.provider;
         let group_id = self.context.group_id.as_slice().to_vec();
         if !adds.is_empty() {
-            let clock = self.config.clock;
+            let clock = self.clock;
             let (ext, req) = (&extensions, required.as_ref());
-            self.config
-                .executor
+            self.executor
                 .try_map(&adds, KEY_PACKAGE_CUTOFF, |_, (_, kp)| {
                     validate_key_package(&provider, kp, clock, &credentials)?;
                     check_leaf_supports(&kp.leaf_node, None, ext, req)

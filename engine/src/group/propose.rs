@@ -34,13 +34,13 @@ impl Group {
 
     /// The ProposalRefs cached in this epoch (received or sent), in arrival order.
     pub fn pending_proposals(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        self.proposal_cache.iter().map(|c| c.reference.as_slice())
+        self.public.proposal_cache.iter().map(|c| c.reference.as_slice())
     }
 
     /// The proposals cached in this epoch, in arrival order: each one's reference, sender and
     /// the proposal itself, for an application that decides what its next commit covers.
     pub fn cached_proposals(&self) -> impl Iterator<Item = CachedProposalView<'_>> + '_ {
-        self.proposal_cache.iter().map(|c| CachedProposalView {
+        self.public.proposal_cache.iter().map(|c| CachedProposalView {
             reference: &c.reference,
             sender: c.sender,
             proposal: &c.proposal,
@@ -53,10 +53,10 @@ impl Group {
     /// [`PeerMisbehaved::UnknownProposalRef`](crate::PeerMisbehaved::UnknownProposalRef)). Dropping an own Update also forgets its key.
     /// Returns whether it was cached.
     pub fn discard_proposal(&mut self, reference: &[u8]) -> bool {
-        let before = self.proposal_cache.len();
-        self.proposal_cache.retain(|c| c.reference != reference);
+        let before = self.public.proposal_cache.len();
+        self.public.proposal_cache.retain(|c| c.reference != reference);
         self.pending_updates.retain(|u| u.reference != reference);
-        self.proposal_cache.len() != before
+        self.public.proposal_cache.len() != before
     }
 
     /// The private leaf key of this member's own Update proposal `reference` (the key its leaf
@@ -73,7 +73,7 @@ impl Group {
     /// The ReInit committed in this group, if any (RFC 9420 §11.2): the group is closed
     /// and its members are expected to start the new group it describes.
     pub fn reinit(&self) -> Option<&codec::ReInit> {
-        self.reinit.as_ref()
+        self.public.reinit.as_ref()
     }
 
     /// Propose adding `key_package` (RFC 9420 §12.1.1). Returns the MLSMessage to send.
@@ -108,10 +108,10 @@ impl Group {
     /// new private key is kept until the epoch ends; if another member commits the Update,
     /// processing that commit switches to it.
     pub fn propose_update(&mut self, protection: Protection) -> Result<Vec<u8>> {
-        let provider = self.provider;
+        let provider = self.public.provider;
         let me = self.own_leaf();
         let mut leaf = self
-            .tree
+            .public.tree
             .leaf(me)
             .cloned()
             .ok_or(Error::Internal("own leaf missing from the tree"))?;
@@ -121,7 +121,7 @@ impl Group {
         let (leaf_key, leaf_pub) = provider.derive_hpke_key_pair(ikm.as_bytes())?;
         leaf.encryption_key = codec::HpkePublicKey(leaf_pub.into());
         leaf.leaf_node_source = LeafNodeSourceData::Update;
-        let tbs = LeafNodeTbs::in_group(&leaf, self.context.group_id.as_slice(), me.0);
+        let tbs = LeafNodeTbs::in_group(&leaf, self.public.context.group_id.as_slice(), me.0);
         leaf.signature = provider
             .sign_with_label(&self.signer, b"LeafNodeTBS", &codec::encode(&tbs)?)?
             .into();
@@ -141,7 +141,7 @@ impl Group {
         protection: Protection,
     ) -> Result<Vec<u8>> {
         if protection == Protection::Private {
-            let guard = self.rng.secret(&self.provider, b"reuse guard", 4)?;
+            let guard = self.rng.secret(&self.public.provider, b"reuse guard", 4)?;
             let mut reuse_guard = [0u8; 4];
             reuse_guard.copy_from_slice(guard.as_bytes());
             let message = self
@@ -164,20 +164,21 @@ impl Group {
         if self.removed {
             return Err(ApiMisuse::NotAMember.into());
         }
-        if self.reinit.is_some() {
+        if self.public.reinit.is_some() {
             return Err(ApiMisuse::ReInitialized.into());
         }
         let me = self.own_leaf();
         // An Update's leaf is not in the tree yet: validate it as the receivers will.
-        self.validate_standalone(me, &proposal)?;
+        let psks = member_psks!(self);
+        self.public.validate_standalone(me, &proposal, Some(&psks))?;
         let wire_format = if protection == Protection::Private {
             WireFormat::PrivateMessage
         } else {
             WireFormat::PublicMessage
         };
         let content = FramedContent {
-            group_id: self.context.group_id.clone(),
-            epoch: self.context.epoch,
+            group_id: self.public.context.group_id.clone(),
+            epoch: self.public.context.epoch,
             sender: Sender::Member { leaf_index: me.0 },
             authenticated_data: Vec::new().into(),
             content: FramedContentBody::Proposal(proposal.clone()),
@@ -185,7 +186,7 @@ impl Group {
         let auth: AuthenticatedContent =
             self.framing
                 .authenticate(&self.signer, wire_format, content, None)?;
-        let reference = proposal_ref(&self.provider, &codec::encode(&auth)?)?;
+        let reference = proposal_ref(&self.public.provider, &codec::encode(&auth)?)?;
         let bytes = self.frame_handshake(auth, protection)?;
         if let Some(leaf_key) = update_key {
             self.pending_updates.push(PendingUpdate {
@@ -193,7 +194,7 @@ impl Group {
                 leaf_key,
             });
         }
-        self.proposal_cache.push(CachedProposal {
+        self.public.proposal_cache.push(CachedProposal {
             reference,
             proposal,
             sender: ProposalSender::Member(me),

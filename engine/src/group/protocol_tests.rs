@@ -22,7 +22,7 @@ fn full_state(g: &Group) -> impl PartialEq + core::fmt::Debug {
             .map(<[u8]>::to_vec)
             .collect::<Vec<_>>(),
         g.pending_updates.len(),
-        g.reinit.clone(),
+        g.public.reinit.clone(),
         g.removed,
         g.provider()
             .hpke_public_key(g.private().leaf_key())
@@ -180,7 +180,10 @@ fn unknown_reference_is_rejected_without_state_change() {
 fn rejects(g: &mut Group, committer: LeafIndex, entries: &[Entry<'_>], want: PeerMisbehaved) {
     let before = full_state(g);
     let err = g
-        .run_edit(false, |g| g.apply_proposals(committer, entries).map(|_| ()))
+        .run_edit(false, |g| {
+            let psks = member_psks!(g);
+            g.public.apply_proposals(committer, entries, Some(&psks)).map(|_| ())
+        })
         .unwrap_err();
     match err {
         Error::PeerMisbehaved(e) => assert_eq!(e, want),

@@ -27,7 +27,7 @@ impl Group {
         config: GroupConfig,
     ) -> Result<(Group, CommitOutput)> {
         let reinit = self
-            .reinit
+            .public.reinit
             .clone()
             .ok_or(Error::ApiMisuse(ApiMisuse::InvalidArgument(
                 "no ReInit has been committed in this group",
@@ -61,9 +61,9 @@ impl Group {
         if self.removed {
             return Err(ApiMisuse::NotAMember.into());
         }
-        let extensions = self.context.extensions.clone();
+        let extensions = self.public.context.extensions.clone();
         self.resume(
-            self.provider,
+            self.public.provider,
             group_id,
             ResumptionPskUsage::Branch,
             (!extensions.is_empty()).then_some(extensions),
@@ -84,7 +84,7 @@ impl Group {
         key_packages: Vec<KeyPackage>,
         config: GroupConfig,
     ) -> Result<(Group, CommitOutput)> {
-        let identity = match self.tree.leaf(self.own_leaf()).map(|l| &l.credential) {
+        let identity = match self.public.tree.leaf(self.own_leaf()).map(|l| &l.credential) {
             Some(Credential::Basic { identity }) => identity.as_slice().to_vec(),
             _ => {
                 return Err(Error::ApiMisuse(ApiMisuse::InvalidArgument(
@@ -99,14 +99,14 @@ impl Group {
         let id = PreSharedKeyId {
             source: PskSource::Resumption {
                 usage,
-                psk_group_id: self.context.group_id.clone(),
-                psk_epoch: self.context.epoch,
+                psk_group_id: self.public.context.group_id.clone(),
+                psk_epoch: self.public.context.epoch,
             },
             psk_nonce: nonce.as_bytes().to_vec().into(),
         };
         group.linked_psk = Some((
-            self.context.group_id.as_slice().to_vec(),
-            self.context.epoch,
+            self.public.context.group_id.as_slice().to_vec(),
+            self.public.context.epoch,
             self.secrets.resumption_psk.clone(),
         ));
         let options = CommitOptions::new()
@@ -132,7 +132,7 @@ impl Group {
                     usage: usage @ (ResumptionPskUsage::Reinit | ResumptionPskUsage::Branch),
                     psk_group_id,
                     psk_epoch,
-                } if psk_group_id.as_slice() == old.context.group_id.as_slice() => {
+                } if psk_group_id.as_slice() == old.public.context.group_id.as_slice() => {
                     Some((usage, *psk_epoch))
                 }
                 _ => None,
@@ -141,13 +141,13 @@ impl Group {
         let [(usage, epoch)] = linked.as_slice() else {
             return mismatch("no reinit or branch PSK of the old group");
         };
-        let ctx = &self.context;
+        let ctx = &self.public.context;
         match usage {
             ResumptionPskUsage::Reinit => {
-                let Some(r) = &old.reinit else {
+                let Some(r) = &old.public.reinit else {
                     return mismatch("reinit PSK but the old group has no ReInit");
                 };
-                if *epoch != old.context.epoch {
+                if *epoch != old.public.context.epoch {
                     return mismatch("reinit PSK not of the epoch after the ReInit");
                 }
                 if r.group_id != ctx.group_id
@@ -159,19 +159,19 @@ impl Group {
                 }
             }
             _ => {
-                if ctx.version != old.context.version
-                    || ctx.cipher_suite != old.context.cipher_suite
+                if ctx.version != old.public.context.version
+                    || ctx.cipher_suite != old.public.context.cipher_suite
                 {
                     return mismatch("branch with another version or cipher suite");
                 }
                 // The default notion of "the same participant": identical credentials.
                 let encoded = |c: &Credential| crate::codec::encode(c);
                 let old_credentials = old
-                    .tree
+                    .public.tree
                     .leaves()
                     .map(|(_, l)| encoded(&l.credential))
                     .collect::<Result<std::collections::HashSet<_>, _>>()?;
-                let mut new_credentials = self.tree.leaves().map(|(_, l)| encoded(&l.credential));
+                let mut new_credentials = self.public.tree.leaves().map(|(_, l)| encoded(&l.credential));
                 if new_credentials.any(|c| c.map_or(true, |c| !old_credentials.contains(&c))) {
                     return mismatch("a subgroup member who is not a member of the old group");
                 }

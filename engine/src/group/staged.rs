@@ -82,12 +82,12 @@ impl StagedCommit<'_> {
         } = self;
         match apply {
             Some(p) => {
-                group.tree.redo(p.redo);
+                group.public.tree.redo(p.redo);
                 group.pending_commit = None;
                 group.advance(p.next);
-                group.reinit = p.reinit;
+                group.public.reinit = p.reinit;
                 ProcessOutcome::Committed {
-                    epoch: group.context.epoch,
+                    epoch: group.public.context.epoch,
                     committer: summary.committer,
                 }
             }

@@ -3,12 +3,17 @@
 // Each test binary compiles this module and uses a part of it.
 #![allow(dead_code)]
 
-use canopy_engine::codec::{Extension, KeyPackage};
+use canopy_engine::codec::{
+    self, AuthenticatedContent, Commit, Extension, FramedContentBody, GroupContext, KeyPackage,
+    LeafNodeTbs, MlsMessage, MlsMessageBody, ProtocolVersion, PublicMessage,
+};
 use canopy_engine::crypto::{CipherSuite, Provider, Secret, SignaturePrivateKey};
+use canopy_engine::framing::EpochFraming;
 use canopy_engine::group::{CommitOptions, Group, GroupConfig, Randomness};
 use canopy_engine::key_package::{
     default_lifetime, key_package_from_seed, Clock, KeyPackageSecrets,
 };
+use canopy_engine::schedule::EpochSecrets;
 
 /// The fixed time every KeyPackage lifetime is checked against.
 pub(crate) const NOW: u64 = 1_800_000_000;
@@ -118,4 +123,56 @@ pub(crate) fn rebase(
     )
     .unwrap();
     (rebased, secrets)
+}
+
+/// The Commit of `pm`, to edit.
+pub(crate) fn commit_mut(pm: &mut PublicMessage) -> &mut Commit {
+    match &mut pm.content.content {
+        FramedContentBody::Commit(c) => c,
+        _ => panic!("not a commit"),
+    }
+}
+
+/// Give the UpdatePath leaf of the commit `pm` (after the caller edited it) `signer`'s
+/// signature key and re-sign it as the leaf at `leaf` of group `group_id`.
+pub(crate) fn resign_path_leaf(
+    p: &Provider,
+    pm: &mut PublicMessage,
+    group_id: &[u8],
+    leaf: u32,
+    signer: &SignaturePrivateKey,
+) {
+    let node = &mut commit_mut(pm).path.as_mut().unwrap().leaf_node;
+    node.signature_key = codec::SignaturePublicKey(signer.public_key().into());
+    let tbs = codec::encode(&LeafNodeTbs::in_group(node, group_id, leaf)).unwrap();
+    node.signature = p
+        .sign_with_label(signer, b"LeafNodeTBS", &tbs)
+        .unwrap()
+        .into();
+}
+
+/// `auth` as an MLSMessage(PublicMessage) of the epoch of `context` (a tree of `n_leaves`
+/// leaves) whose key schedule is `secrets`: with a member sender's membership tag, as a
+/// member checks it before anything else.
+pub(crate) fn membership_tagged(
+    p: Provider,
+    context: &GroupContext,
+    secrets: &EpochSecrets,
+    n_leaves: u32,
+    auth: AuthenticatedContent,
+) -> Vec<u8> {
+    let framing = EpochFraming::new(
+        p,
+        context.clone(),
+        secrets.membership_key.clone(),
+        secrets.sender_data_secret.clone(),
+        secrets.encryption_secret.clone(),
+        n_leaves,
+    );
+    let pm = framing.protect_public(auth).unwrap();
+    codec::encode(&MlsMessage {
+        version: ProtocolVersion::MLS10,
+        body: MlsMessageBody::PublicMessage(pm),
+    })
+    .unwrap()
 }
