@@ -427,11 +427,12 @@ impl Device {
         for c in &self.catch_up {
             writeln!(
                 out,
-                "  catch-up after {} day{} offline ({} windows): mean {:.1} messages, {}, CPU {}; \
-                 worst {:.0} messages, {}, CPU {}",
+                "  catch-up after {} day{} offline ({} window{}): mean {:.1} messages, {}, CPU \
+                 {}; worst {:.0} messages, {}, CPU {}",
                 c.days,
                 if c.days == 1 { "" } else { "s" },
                 c.windows,
+                if c.windows == 1 { "" } else { "s" },
                 c.mean.messages,
                 fmt_bytes(c.mean.bytes),
                 fmt_secs(c.mean.cpu_s),
