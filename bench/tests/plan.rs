@@ -10,7 +10,7 @@ use canopy_bench::costs::LoadSource;
 use canopy_bench::plan::html::run_hourly;
 use canopy_bench::plan::report::{hist_decode, Report};
 use canopy_bench::plan::sim::independent_counts;
-use canopy_bench::plan::{merge, plan, simulate, MergeArgs, PlanArgs};
+use canopy_bench::plan::{merge, plan, simulate, MergeArgs, PlanArgs, DEFAULT_CATCH_UP_DAYS};
 use canopy_engine::group::{CommitOptions, GroupConfig};
 use canopy_engine::key_package::Clock;
 use canopy_engine::tree::LeafIndex;
@@ -37,6 +37,7 @@ fn args(out: PathBuf) -> PlanArgs {
         csv: false,
         slo: None,
         baseline_point: 0,
+        catch_up_days: DEFAULT_CATCH_UP_DAYS.to_vec(),
     }
 }
 
@@ -285,6 +286,47 @@ fn shards_merge_losslessly() {
         assert_eq!(m.ds.storage, w.ds.storage);
         assert_eq!(m.ds.app_message.wire_bytes, w.ds.app_message.wire_bytes);
     }
+    // The per-device view too: each figure the mean of the shards' runs (not their sum),
+    // the sampled receivers pooled, and the exact figures those of the unsharded run.
+    let device = |r: &Report| r.runs[0].device.clone().unwrap();
+    let (v0, v1) = (device(&r0), device(&r1));
+    let pd = p.device.as_ref().unwrap();
+    for (what, m, a, b) in [
+        (
+            "bytes_down",
+            pd.per_day.bytes_down,
+            v0.per_day.bytes_down,
+            v1.per_day.bytes_down,
+        ),
+        (
+            "wakeups",
+            pd.per_day.wakeups,
+            v0.per_day.wakeups,
+            v1.per_day.wakeups,
+        ),
+        (
+            "cpu_s",
+            pd.per_day.cpu_s,
+            v0.per_day.cpu_s,
+            v1.per_day.cpu_s,
+        ),
+        ("state", pd.state.bytes, v0.state.bytes, v1.state.bytes),
+        (
+            "catch-up",
+            pd.catch_up[0].mean.bytes,
+            v0.catch_up[0].mean.bytes,
+            v1.catch_up[0].mean.bytes,
+        ),
+    ] {
+        assert!(a > 0.0 && b > 0.0, "{what}");
+        let mean = (a + b) / 2.0;
+        assert!((m - mean).abs() <= 1e-12 * mean, "{what}: {m} vs {mean}");
+    }
+    assert_eq!(pd.receivers.len(), v0.receivers.len() + v1.receivers.len());
+    let wd = whole.points[0].device.as_ref().unwrap();
+    assert_eq!(pd.per_day.bytes_down, wd.per_day.bytes_down);
+    assert_eq!(pd.per_day.wakeups, wd.per_day.wakeups);
+    assert_eq!(pd.state, wd.state);
     for (name, enc) in &p.histograms {
         let mut sum = hist_decode(&r0.runs[0].histograms[name]).unwrap();
         sum.add(hist_decode(&r1.runs[0].histograms[name]).unwrap())

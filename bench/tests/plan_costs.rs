@@ -12,7 +12,7 @@ use canopy_bench::costs::{
     calibrate_main, CalibrateArgs, CostProfile, HostInfo, LoadSource, CALIBRATED_AT_START,
 };
 use canopy_bench::plan::report::{Roles, Run};
-use canopy_bench::plan::{merge, plan, simulate, MergeArgs, PlanArgs};
+use canopy_bench::plan::{merge, plan, simulate, MergeArgs, PlanArgs, DEFAULT_CATCH_UP_DAYS};
 use canopy_engine::metrics::Counts;
 use canopy_workloads::churn::{builtin, UpdatePolicy, Workload};
 
@@ -36,6 +36,7 @@ fn args(out: PathBuf) -> PlanArgs {
         csv: false,
         slo: None,
         baseline_point: 0,
+        catch_up_days: DEFAULT_CATCH_UP_DAYS.to_vec(),
     }
 }
 

@@ -26,6 +26,7 @@ fn args(out: PathBuf, fleet: PathBuf, profile: PathBuf) -> PlanArgs {
         joiners: 2,
         sweep: None,
         fleet: Some(fleet),
+        catch_up_days: canopy_bench::plan::DEFAULT_CATCH_UP_DAYS.to_vec(),
         repeats: None,
         shard: None,
         quiet: true,
@@ -160,6 +161,30 @@ fn fleet_totals_interpolation_and_limits() {
         }
     }
     assert!(close(s.ds_egress_bytes_per_day, want_egress));
+    // The delivery service's CPU: the observer's per-day CPU of each simulated size, and the
+    // cores at the server's utilisation.
+    let mut want_cpu = 0.0;
+    for c in &s.classes {
+        let cpu = c.per_group.ds_cpu_s_per_day.unwrap();
+        assert!(cpu > 0.0);
+        if c.per_group.source == "simulated" {
+            let run = r
+                .runs
+                .iter()
+                .find(|x| x.workload.members == c.per_group.members)
+                .unwrap();
+            let p = r
+                .points
+                .iter()
+                .find(|p| p.key == point_key(&run.workload))
+                .unwrap();
+            let mean = p.days.iter().map(|d| d.ds_cpu_s).sum::<f64>() / p.days.len() as f64;
+            assert!(close(cpu, mean));
+        }
+        want_cpu += c.count as f64 * cpu;
+    }
+    assert!(close(s.ds_cpu_s_per_day.unwrap(), want_cpu));
+    assert!(close(s.ds_cores.unwrap(), want_cpu / 86_400.0 / 0.5));
     assert!(close(s.device_bytes_down_per_day, want_egress / 1000.0));
     assert!(close(
         s.ds_egress_gbit_s,

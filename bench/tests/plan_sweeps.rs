@@ -11,7 +11,7 @@ use std::process::Command;
 use canopy_bench::costs::{CostProfile, HostInfo, LoadSource};
 use canopy_bench::plan::compare::{fmt_ci, mean_ci, parse_slos, t_975, METRICS};
 use canopy_bench::plan::report::{hist_decode, Report, Run};
-use canopy_bench::plan::{merge, plan, MergeArgs, PlanArgs};
+use canopy_bench::plan::{merge, plan, MergeArgs, PlanArgs, DEFAULT_CATCH_UP_DAYS};
 
 /// A fixed cost profile (these tests check figures and structure, not prices), so that no
 /// run calibrates.
@@ -43,6 +43,7 @@ fn args(out: PathBuf, sweep: PathBuf, profile: PathBuf) -> PlanArgs {
         csv: false,
         slo: None,
         baseline_point: 0,
+        catch_up_days: DEFAULT_CATCH_UP_DAYS.to_vec(),
     }
 }
 

@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 use super::report::{point_key, CommitSeries, Day, Report, Run};
 
 /// Columns of the per-commit file after the run columns: the fields of `commits`.
-pub const COMMIT_COLUMNS: [&str; 11] = [
+pub const COMMIT_COLUMNS: [&str; 14] = [
     "time_s",
     "create_ns",
     "process_ns",
@@ -28,6 +28,9 @@ pub const COMMIT_COLUMNS: [&str; 11] = [
     "bytes",
     "blank_fraction",
     "members",
+    "online",
+    "proposals",
+    "proposal_bytes",
 ];
 
 /// Columns of the per-day file after the run columns: the fields of `days[]` except the
@@ -98,6 +101,14 @@ pub fn commits_csv(report: &Report) -> Result<String> {
                     .copied()
                     .context("commit series of unequal lengths")
             };
+            // Columns added later are empty in older files: their cells stay empty.
+            let later = |v: &[u64]| {
+                if v.is_empty() {
+                    Ok(String::new())
+                } else {
+                    at(v).map(|x| x.to_string())
+                }
+            };
             let fields = [
                 c.time_s[i].to_string(),
                 at(&c.create_ns)?.to_string(),
@@ -113,6 +124,9 @@ pub fn commits_csv(report: &Report) -> Result<String> {
                     .context("commit series of unequal lengths")?
                     .to_string(),
                 at(&c.members)?.to_string(),
+                later(&c.online)?,
+                later(&c.proposals)?,
+                later(&c.proposal_bytes)?,
             ];
             row(&mut out, &prefix, &fields)?;
         }

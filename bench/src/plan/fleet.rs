@@ -339,9 +339,14 @@ fn point_figures(members: u32, p: &Point) -> Result<GroupFigures> {
     })
 }
 
-/// The delivery-service CPU per day of a point, if its runs recorded the role.
-fn ds_cpu(_p: &Point) -> Option<f64> {
-    None
+/// The delivery-service CPU per day of a point (profile-based: the observer's exact counts
+/// priced by the profile), if its runs recorded the role (files written before the observer
+/// have no `ds_checks`).
+fn ds_cpu(p: &Point) -> Option<f64> {
+    if p.totals.ds_checks == 0 || p.days.is_empty() {
+        return None;
+    }
+    Some(p.days.iter().map(|d| d.ds_cpu_s).sum::<f64>() / p.days.len() as f64)
 }
 
 /// `f` at `x` from the points `(xs[i], ys[i])` (ascending xs), linearly in log–log; the

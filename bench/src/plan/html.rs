@@ -17,6 +17,7 @@ use canopy_workloads::churn::{Workload, DAY};
 use hdrhistogram::Histogram;
 
 use super::compare::{fmt_ci, fmt_delta, fmt_value, Comparison, SloCheck, METRICS};
+use super::device::{fmt_secs, Device, MESSAGE_CLASSES};
 use super::report::{
     fmt_bytes, fmt_minute, hist_decode, point_key, quantiles, summary_table, Point, Report, Run,
 };
@@ -694,6 +695,125 @@ fn cost_plots(c: &Comparison) -> String {
     h
 }
 
+/// The per-device view of a point: a typical online device's day by message class, the
+/// sampled receivers' spread, joining, the state and the catch-up after k days offline.
+fn device_section(d: &Device) -> String {
+    let secs = |s: f64| esc(&fmt_secs(s));
+    let bytes = |b: f64| esc(&fmt_bytes(b));
+    let mut h = format!(
+        "<h3>Per device</h3><p>A typical online device: the mean over the members that are not \
+         long offline, weighted by the time each is a member ({:.1} online member-days). CPU \
+         is profile-based (exact counts × the cost profile); measured CPU apart.</p>\
+         <table id=\"device\"><tr><th>per day</th><th>received</th><th>bytes down</th>\
+         <th>processing CPU</th><th>sent</th><th>bytes up</th><th>sending CPU</th>\
+         <th>measured CPU</th></tr>",
+        d.online_member_days
+    );
+    for name in MESSAGE_CLASSES {
+        let Some(c) = d.messages.get(name) else {
+            continue;
+        };
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{:.2}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{}</td>\
+             <td>{}</td><td>{}</td></tr>",
+            esc(name),
+            c.received,
+            bytes(c.received_bytes),
+            secs(c.processing.cpu_s),
+            c.sent,
+            bytes(c.sent_bytes),
+            secs(c.sending.cpu_s),
+            secs(c.processing.measured_cpu_s + c.sending.measured_cpu_s)
+        );
+    }
+    let t = &d.per_day;
+    let processing: f64 = d.messages.values().map(|c| c.processing.cpu_s).sum();
+    let sending: f64 = d.messages.values().map(|c| c.sending.cpu_s).sum();
+    let _ = write!(
+        h,
+        "<tr><th>total</th><th>{:.2}</th><th>{}</th><th>{}</th><th>{:.3}</th><th>{}</th>\
+         <th>{}</th><th>{}</th></tr><tr><th>CPU</th><td colspan=\"7\">{} profile-based \
+         (processing + sending), {} measured</td></tr></table>",
+        t.wakeups,
+        bytes(t.bytes_down),
+        secs(processing),
+        t.sent,
+        bytes(t.bytes_up),
+        secs(sending),
+        secs(t.measured_cpu_s),
+        secs(t.cpu_s),
+        secs(t.measured_cpu_s)
+    );
+    if let Some(s) = &d.receiver_spread {
+        let _ = write!(
+            h,
+            "<p>Sampled receivers that were members for the whole run ({}), each from its own \
+             exact work, per day:</p><table><tr><th></th><th>bytes down</th><th>bytes up</th>\
+             <th>wake-ups</th><th>CPU</th><th>measured CPU</th></tr>",
+            s.receivers
+        );
+        for (label, x) in [("p50", &s.p50), ("p99", &s.p99)] {
+            let _ = write!(
+                h,
+                "<tr><td>{label}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td></tr>",
+                bytes(x.bytes_down),
+                bytes(x.bytes_up),
+                x.wakeups,
+                secs(x.cpu_s),
+                secs(x.measured_cpu_s)
+            );
+        }
+        h.push_str("</table>");
+    }
+    let j = &d.joining;
+    if j.joiners > 0.0 {
+        let _ = write!(
+            h,
+            "<p>Joining, once: Welcome {} down, KeyPackage {} up, join CPU {} (measured {}).</p>",
+            bytes(j.welcome_bytes),
+            bytes(j.key_package_bytes),
+            secs(j.join.cpu_s),
+            secs(j.join.measured_cpu_s)
+        );
+    }
+    let st = &d.state;
+    let _ = write!(
+        h,
+        "<p>State at the end, encoded: {} (ratchet tree {}, group context {}, private keys \
+         {}).</p>",
+        bytes(st.bytes),
+        bytes(st.tree_bytes),
+        bytes(st.group_context_bytes),
+        bytes(st.private_key_bytes)
+    );
+    if !d.catch_up.is_empty() {
+        h.push_str(
+            "<table id=\"catch-up\"><tr><th>catch-up after</th><th>windows</th>\
+             <th>messages</th><th>bytes</th><th>CPU</th><th>measured CPU</th>\
+             <th>worst messages</th><th>worst bytes</th><th>worst CPU</th></tr>",
+        );
+        for c in &d.catch_up {
+            let _ = write!(
+                h,
+                "<tr><td>{} d</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td>\
+                 <td>{:.0}</td><td>{}</td><td>{}</td></tr>",
+                c.days,
+                c.windows,
+                c.mean.messages,
+                bytes(c.mean.bytes),
+                secs(c.mean.cpu_s),
+                secs(c.mean.measured_cpu_s),
+                c.worst.messages,
+                bytes(c.worst.bytes),
+                secs(c.worst.cpu_s)
+            );
+        }
+        h.push_str("</table>");
+    }
+    h
+}
+
 /// The SLO checks as a PASS/FAIL table.
 fn slo_section(checks: &[SloCheck]) -> String {
     let failed = checks.iter().filter(|c| !c.pass).count();
@@ -948,6 +1068,9 @@ pub fn render(report: &Report) -> Result<String> {
         }
         h.push_str("</table>");
         h.push_str(&ds_section(p, days, &marks)?);
+        if let Some(d) = &p.device {
+            h.push_str(&device_section(d));
+        }
         for run in runs.iter().take(1) {
             let _ = write!(
                 h,
@@ -1058,6 +1181,7 @@ mod tests {
                 profile: CostProfile::from_costs(HostInfo::default(), |_| 1.0),
             },
             kinds: BTreeMap::new(),
+            device: None,
             ds: Default::default(),
         }
     }

@@ -8,6 +8,8 @@
 //! - [`csv`]: the per-commit and per-day series as CSV files beside the JSON (`--csv`).
 //! - [`ds`]: the delivery service's traffic per hour and per peak minute, commit bursts,
 //!   storage, application and KeyPackage traffic.
+//! - [`device`]: the per-device view (a typical online device's day, its state, joining and
+//!   catch-up after k days offline).
 //!
 //! Sweeps: a sweep is a list of points (workloads with overrides) times `repeats` seeds; its
 //! jobs are numbered point-major and shard `i/n` runs the jobs `j` with `j % n == i`.
@@ -16,6 +18,7 @@
 
 pub mod compare;
 pub mod csv;
+pub mod device;
 pub mod ds;
 pub mod fleet;
 pub mod html;
@@ -112,7 +115,16 @@ pub struct PlanArgs {
     /// are relative to.
     #[arg(long, default_value_t = 0)]
     pub baseline_point: usize,
+    /// Days offline the per-device view prices a catch-up for, e.g. `1,7,30` (each a whole
+    /// number of days; those longer than the run are left out).
+    #[arg(long, value_delimiter = ',', default_values_t = DEFAULT_CATCH_UP_DAYS,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub catch_up_days: Vec<u32>,
 }
+
+/// Catch-up windows by default: a day (a phone off overnight and through the next day) and a
+/// week (a holiday); both fit the built-in workloads, the smoke workload's 3 days excepted.
+pub const DEFAULT_CATCH_UP_DAYS: [u32; 2] = [1, 7];
 
 /// Arguments of `canopy merge`.
 #[derive(Debug, Clone, clap::Args)]
@@ -514,6 +526,13 @@ pub fn plan(args: &PlanArgs) -> Result<Report> {
         "--baseline-point {}: this run has {points} points (0-based)",
         args.baseline_point
     );
+    if !args.quiet {
+        for k in &args.catch_up_days {
+            if mine.iter().any(|j| f64::from(*k) > j.workload.days) {
+                eprintln!("note: --catch-up-days {k}: left out of the runs shorter than {k} days");
+            }
+        }
+    }
     let profile = profile_for(args)?;
     if !args.quiet {
         eprintln!(
@@ -529,6 +548,7 @@ pub fn plan(args: &PlanArgs) -> Result<Report> {
         progress: !args.quiet,
         profile,
         load: args.load.clone(),
+        catch_up_days: args.catch_up_days.clone(),
     };
     let mut runs = Vec::new();
     for (k, job) in mine.iter().enumerate() {

@@ -16,6 +16,7 @@ use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer}
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use super::device::Device;
 use super::ds::{DayTraffic, DsReport};
 use crate::costs::{add_work, CostProfile, HostInfo, ProfileUsed, Work};
 
@@ -152,6 +153,9 @@ pub struct Run {
     /// application message (absent in files written before the model: empty).
     #[serde(default)]
     pub ds: DsReport,
+    /// The per-device view (absent in files written before it was added).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<Device>,
 }
 
 /// One role's work: the engine's exact counts (for receivers and joiners extrapolated from
@@ -438,6 +442,16 @@ pub struct CommitSeries {
     pub blank_fraction: Vec<f64>,
     /// Members after the commit.
     pub members: Vec<u64>,
+    /// Online members (not long offline) after the commit (empty in files written before
+    /// it was added).
+    #[serde(default)]
+    pub online: Vec<u64>,
+    /// Update proposals the commit includes (empty in older files).
+    #[serde(default)]
+    pub proposals: Vec<u64>,
+    /// Their bytes (empty in older files).
+    #[serde(default)]
+    pub proposal_bytes: Vec<u64>,
 }
 
 /// One commit's figures for [`CommitSeries::push`].
@@ -465,6 +479,12 @@ pub struct CommitFigures {
     pub blank: f64,
     /// Members after the commit.
     pub members: u64,
+    /// Online members after the commit.
+    pub online: u64,
+    /// Update proposals the commit includes.
+    pub proposals: u64,
+    /// Their bytes.
+    pub proposal_bytes: u64,
 }
 
 impl CommitSeries {
@@ -478,6 +498,9 @@ impl CommitSeries {
             bytes,
             blank,
             members,
+            online,
+            proposals,
+            proposal_bytes,
             ..
         } = *c;
         self.time_s.push(time);
@@ -492,6 +515,9 @@ impl CommitSeries {
         self.bytes.push(bytes);
         self.blank_fraction.push(blank);
         self.members.push(members);
+        self.online.push(online);
+        self.proposals.push(proposals);
+        self.proposal_bytes.push(proposal_bytes);
     }
 }
 
@@ -518,6 +544,10 @@ pub struct Point {
     /// before the model: empty).
     #[serde(default)]
     pub ds: DsReport,
+    /// The per-device view over the runs that have one: figures the mean over the runs,
+    /// receivers pooled ([`Device::merge`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<Device>,
 }
 
 /// The percentiles of one histogram, in its unit (ns, bytes or a count).
@@ -705,6 +735,7 @@ fn merge_point(key: String, runs: &[Run]) -> Result<Point> {
         .iter()
         .map(|(name, enc)| Ok((name.clone(), Percentiles::of(&hist_decode(enc)?))))
         .collect::<Result<_>>()?;
+    let devices: Vec<&Device> = runs.iter().filter_map(|r| r.device.as_ref()).collect();
     Ok(Point {
         key,
         seeds: runs.iter().map(|r| r.workload.seed).collect(),
@@ -714,6 +745,7 @@ fn merge_point(key: String, runs: &[Run]) -> Result<Point> {
         days,
         kinds,
         ds: super::ds::merge(&runs.iter().map(|r| &r.ds).collect::<Vec<_>>()),
+        device: (!devices.is_empty()).then(|| Device::merge(&devices)),
     })
 }
 
@@ -1100,6 +1132,9 @@ pub fn summary_table(report: &Report, p: &Point) -> Result<String> {
     writeln!(out, "DS fan-out per day {}", fmt_bytes(fanout / days))?;
     if p.ds.hours > 0 {
         ds_summary(&mut out, p)?;
+    }
+    if let Some(device) = &p.device {
+        out.push_str(&device.summary()?);
     }
     for r in &point_runs {
         for w in &r.host.warnings {

@@ -60,11 +60,13 @@ use hdrhistogram::Histogram;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
+use super::device::{DeviceAcc, StateSize};
 use super::ds::{AppMessage, Recorder, Storage};
 use super::report::{
-    hist_encode, CommitFigures, CommitSeries, Day, KindCost, Run, Sampling, Totals, METHOD,
+    hist_encode, CommitFigures, CommitSeries, Day, KindCost, RoleCost, Run, Sampling, Totals,
+    METHOD,
 };
-use crate::costs::{add_counts, process_cpu_ns, HostInfo, LoadSource, ProfileUsed, Work};
+use crate::costs::{add_counts, add_work, process_cpu_ns, HostInfo, LoadSource, ProfileUsed, Work};
 
 /// Sampling and display options of one simulation.
 #[derive(Debug, Clone)]
@@ -79,6 +81,9 @@ pub struct SimOptions {
     pub profile: ProfileUsed,
     /// Where the host's load average is read (at the start and the end of the run).
     pub load: LoadSource,
+    /// The days offline the per-device view prices a catch-up for (those longer than the
+    /// run are left out).
+    pub catch_up_days: Vec<u32>,
 }
 
 /// Per-day accumulators.
@@ -310,6 +315,8 @@ struct Sim<'a> {
     /// Bytes of a KeyPackage by the length of its identity (every other field has a fixed
     /// size), for the KeyPackages kept on the DS.
     key_package_sizes: HashMap<usize, u64>,
+    /// The per-device view's accumulators.
+    device: DeviceAcc,
 }
 
 /// The sampled receivers' mean processing of one commit.
@@ -570,9 +577,10 @@ impl Sim<'_> {
         let mut process_work = Work::new();
         let mut process_cpu = 0u64;
         for (&p, &sent) in r.proposals.iter().zip(&r.proposal_times) {
+            // The handover is the simulation's, not the proposer's work: counted after it.
+            self.become_member(p)?;
             let before = counters::snapshot();
             let cpu0 = process_cpu_ns();
-            self.become_member(p)?;
             let group = self.carrier.as_mut().expect("carrier present");
             let bytes = group
                 .propose_update(Protection::Public)
@@ -601,6 +609,14 @@ impl Sim<'_> {
                 matches!(outcome, ProcessOutcome::Proposal { .. }),
                 "the delivery service did not cache {p:?}'s proposal"
             );
+            let create_cpu_ns = process_cpu_ns().saturating_sub(cpu0);
+            let mut create_work = Work::new();
+            add_counts(&mut create_work, &(counters::snapshot() - before), 1.0);
+            out.create_cpu_ns += create_cpu_ns;
+            add_work(&mut out.create_work, &create_work, 1.0);
+            if let Some(acc) = self.device.receiver(p) {
+                acc.send(bytes.len() as u64, &create_work, create_cpu_ns as f64);
+            }
             // A sampled proposer continues as the state that proposed (it alone holds the new
             // key), having received the proposals sent before its own. Its own copy does not
             // propose: copies share the carrier's seeded randomness, and would draw the keys
@@ -620,9 +636,14 @@ impl Sim<'_> {
                 let outcome = x.group.process(&bytes).with_context(|| {
                     format!("receiver {:?} processing {p:?}'s proposal", x.member)
                 })?;
-                process_cpu += process_cpu_ns().saturating_sub(cpu0);
-                add_counts(&mut process_work, &(counters::snapshot() - before), 1.0);
+                let cpu = process_cpu_ns().saturating_sub(cpu0);
+                let work = counters::snapshot() - before;
+                process_cpu += cpu;
+                add_counts(&mut process_work, &work, 1.0);
                 process_n += 1;
+                if let Some(acc) = self.device.receiver(x.member) {
+                    acc.receive(bytes.len() as u64, &work, cpu);
+                }
                 ensure!(
                     matches!(outcome, ProcessOutcome::Proposal { .. }),
                     "receiver {:?}: {p:?}'s proposal was not cached",
@@ -668,6 +689,8 @@ impl Sim<'_> {
         let members_before = self.leaf_of.len() as u64;
         let offline_before = self.offline_present;
         let offline_adds = r.adds.iter().filter(|&&m| !self.is_online(m)).count() as u64;
+        let online_before = self.device.online;
+        self.device.advance(c.time, members_before, online_before);
         let is_update = r.adds.is_empty() && r.removes.is_empty();
         let kind = commit_kind(is_update, !r.adds.is_empty(), !r.removes.is_empty());
 
@@ -725,6 +748,7 @@ impl Sim<'_> {
             members_before,
             offline_before,
             offline_adds,
+            online_before,
             n_leaves_before: n_leaves,
             // Removes and Updates require a path (RFC 9420 §12.4).
             has_path: (options.path == PathPolicy::Always)
@@ -782,6 +806,9 @@ impl Sim<'_> {
         self.offline_present = self.offline_present + made.offline_adds
             - made.removes.iter().filter(|&&m| !self.is_online(m)).count() as u64;
         for (m, l) in made.removes.iter().zip(&made.remove_leaves) {
+            if self.is_online(*m) {
+                self.device.online -= 1;
+            }
             self.leaf_of.remove(m);
             self.member_at.remove(l);
             self.initial.remove(m);
@@ -803,6 +830,14 @@ impl Sim<'_> {
                         .ok_or_else(|| anyhow!("internal: {m:?} is not in the tree"))?
                 };
                 placed.push(slot);
+                if !self
+                    .offline
+                    .get(m.person as usize)
+                    .copied()
+                    .unwrap_or(false)
+                {
+                    self.device.online += 1;
+                }
                 self.blank_leaves.remove(&slot.0);
                 self.leaf_of.insert(*m, slot);
                 self.member_at.insert(slot, *m);
@@ -906,6 +941,7 @@ impl Sim<'_> {
         let mut fanout = commit_bytes * (made.members_before - 1);
         let mut welcome_bytes = 0;
         let mut tree_bytes: Option<Vec<u8>> = None;
+        let mut joiner_download_bytes = 0;
         if let Some(welcome) = &made.out.welcome {
             let tree = carrier.ratchet_tree_bytes()?;
             let t = tree.len();
@@ -950,18 +986,33 @@ impl Sim<'_> {
             rec(&mut self.h_welcome_no_tree, without as u64)?;
             rec(&mut self.h_gi_tree, with_tree_bytes as u64)?;
             fanout += w_len as u64 * made.adds.len() as u64;
+            welcome_bytes = w_len as u64;
+            joiner_download_bytes = w_len as u64;
             if !self.w.ratchet_tree_in_welcome {
                 fanout += t as u64 * made.adds.len() as u64;
+                joiner_download_bytes += t as u64;
             }
-            welcome_bytes = w_len as u64;
             tree_bytes = Some(tree);
         }
+        let key_package_bytes = made
+            .kps
+            .iter()
+            .map(|(kp, _)| {
+                MlsMessage {
+                    version: ProtocolVersion::MLS10,
+                    body: MlsMessageBody::KeyPackage(kp.clone()),
+                }
+                .tls_serialized_len() as u64
+            })
+            .sum();
         Ok(Messages {
             commit_bytes,
             fanout,
             welcome_bytes,
             tree_bytes,
             epoch_authenticator,
+            joiner_download_bytes,
+            key_package_bytes,
         })
     }
 
@@ -1010,9 +1061,16 @@ impl Sim<'_> {
                     cpu_sum += cpu;
                     add_counts(&mut work_sum, &work, 1.0);
                     process_n += 1;
+                    let member = self.receivers[i].member;
+                    if let Some(acc) = self.device.receiver(member) {
+                        acc.receive(made.out.commit.len() as u64, &work, cpu);
+                    }
                     i += 1;
                 }
                 _ => {
+                    // Removed: no longer a member for the whole run.
+                    let member = self.receivers[i].member;
+                    self.device.receiver_left(member);
                     self.receivers.swap_remove(i);
                     self.totals.receivers_removed += 1;
                 }
@@ -1199,6 +1257,13 @@ impl Sim<'_> {
             .delivery_service
             .add(&made.proposals.ds_work, 1.0, ds_proposals_s, profile);
         self.kind_joiners[made.kind] += made.adds.len() as u64;
+        self.record_device(
+            made,
+            messages,
+            &committer_work,
+            &process_work,
+            process.as_ref(),
+        );
         self.totals.update_proposals += made.proposals.messages.len() as u64;
         self.totals.proposal_bytes += made.proposals.bytes;
 
@@ -1219,8 +1284,101 @@ impl Sim<'_> {
             bytes: messages.commit_bytes,
             blank,
             members,
+            online: self.device.online,
+            proposals: made.proposals.messages.len() as u64,
+            proposal_bytes: made.proposals.bytes,
         });
         Ok(())
+    }
+
+    /// Phase 8, the per-device part: what a typical online device receives, sends and
+    /// processes with this commit, its backlog for a device that is offline, and the
+    /// sampled receivers' own sending. Committers and proposers are online members; every
+    /// other online member before the commit receives the commit and each proposal; the
+    /// online members after it but the committer and those it added process the commit
+    /// (a removed member's processing is not counted, as for the receivers role).
+    fn record_device(
+        &mut self,
+        made: &Made,
+        messages: &Messages,
+        committer_work: &Work,
+        process_work: &Work,
+        process: Option<&ProcessMean>,
+    ) {
+        let profile = &self.opts.profile.profile;
+        let online_added = made.adds.iter().filter(|m| self.is_online(**m)).count() as u64;
+        let receivers = made.online_before.saturating_sub(1) as f64;
+        let processors = self.device.online.saturating_sub(1 + online_added) as f64;
+        let commit_bytes = messages.commit_bytes as f64;
+        let process_cpu_s = process.map_or(0.0, |p| p.cpu_ns * 1e-9);
+        let c = self.device.class("commit");
+        c.received += receivers;
+        c.received_bytes += commit_bytes * receivers;
+        c.processing
+            .add(process_work, processors, process_cpu_s, profile);
+        c.sent += 1.0;
+        c.sent_bytes += commit_bytes;
+        c.sending.add(
+            committer_work,
+            1.0,
+            made.create_cpu_ns as f64 * 1e-9,
+            profile,
+        );
+
+        let proposals = &made.proposals;
+        let n_proposals = proposals.messages.len() as f64;
+        if n_proposals > 0.0 {
+            let p = self.device.class("update_proposal");
+            p.received += n_proposals * receivers;
+            p.received_bytes += proposals.bytes as f64 * receivers;
+            p.processing.add(
+                &proposals.process_work,
+                n_proposals * receivers,
+                proposals.process_cpu_ns * 1e-9,
+                profile,
+            );
+            p.sent += n_proposals;
+            p.sent_bytes += proposals.bytes as f64;
+            p.sending.add(
+                &proposals.create_work,
+                1.0,
+                proposals.create_cpu_ns as f64 * 1e-9,
+                profile,
+            );
+        }
+        if messages.welcome_bytes > 0 {
+            let w = self.device.class("welcome");
+            w.sent += 1.0;
+            w.sent_bytes += messages.welcome_bytes as f64;
+            let joiners = made.adds.len() as u64;
+            self.device.joined(
+                joiners,
+                (messages.joiner_download_bytes * joiners) as f64,
+                messages.key_package_bytes as f64,
+            );
+        }
+
+        // A device offline through this commit processes it and its proposals on return.
+        let mut backlog_work = process_work.clone();
+        add_work(&mut backlog_work, &proposals.process_work, n_proposals);
+        self.device.backlog(
+            made.time,
+            1.0 + n_proposals,
+            commit_bytes + proposals.bytes as f64,
+            backlog_work,
+            process.map_or(0.0, |p| p.cpu_ns) + n_proposals * proposals.process_cpu_ns,
+        );
+
+        if let Some(acc) = self.device.receiver(made.committer) {
+            acc.send(
+                messages.commit_bytes,
+                committer_work,
+                made.create_cpu_ns as f64,
+            );
+            if messages.welcome_bytes > 0 {
+                acc.send(messages.welcome_bytes, &Work::new(), 0.0);
+            }
+        }
     }
 }
 
@@ -1423,6 +1581,8 @@ struct Made {
     offline_before: u64,
     /// Devices added that are long offline.
     offline_adds: u64,
+    /// Online members (not long offline) before the commit.
+    online_before: u64,
     /// Leaves of the tree before the commit.
     n_leaves_before: u32,
     /// Whether the commit carries an UpdatePath.
@@ -1459,6 +1619,10 @@ struct Messages {
     tree_bytes: Option<Vec<u8>>,
     /// The committer's epoch authenticator, which receivers and joiners must reach.
     epoch_authenticator: Vec<u8>,
+    /// What each joiner downloads: the Welcome, and the tree when the Welcome lacks it.
+    joiner_download_bytes: u64,
+    /// The joiners' KeyPackages as MLSMessages, summed.
+    key_package_bytes: u64,
 }
 
 /// Run `workload` (or, with `ops`, a trace's operations on the workload's start state).
@@ -1587,6 +1751,7 @@ pub fn simulate_to_end(
         ds: Recorder::new(0, 0),
         offline_present: 0,
         key_package_sizes: HashMap::new(),
+        device: DeviceAcc::default(),
     };
     sim.offline_present = sim.leaf_of.keys().filter(|&&m| !sim.is_online(m)).count() as u64;
     let present = sim.leaf_of.len() as u64;
@@ -1625,6 +1790,8 @@ pub fn simulate_to_end(
         key_package_bytes_start: sim.key_package_storage()?,
         ..Storage::default()
     };
+    let online = sim.leaf_of.keys().filter(|m| sim.is_online(**m)).count() as u64;
+    sim.device = DeviceAcc::new(online, sim.receivers.iter().map(|r| r.member));
 
     let end = w.days * DAY;
     sim.totals.updates = ops
@@ -1665,6 +1832,20 @@ pub fn simulate_to_end(
         crate::costs::add_work(&mut join_work, &sim.join_work, 1.0 / joins as f64);
         join_cpu_s = sim.join_cpu_ns as f64 * 1e-9 / joins as f64;
     }
+    // One join, for the per-device view.
+    let mut join = RoleCost::default();
+    if joins > 0 {
+        join.add(&join_work, 1.0, join_cpu_s, profile);
+    }
+    let state = state_size(&sim)?;
+    let device = std::mem::take(&mut sim.device).finish(
+        w.days,
+        sim.leaf_of.len() as u64,
+        profile,
+        &opts.catch_up_days,
+        join,
+        state,
+    );
     // Days without commits carry the previous day's membership and tree health.
     let mut prev_members = u64::from(w.members);
     let mut prev_blank = start_blank;
@@ -1754,8 +1935,32 @@ pub fn simulate_to_end(
         profile: opts.profile.clone(),
         kinds,
         ds: ds.report,
+        device: Some(device),
     };
     Ok((run, final_state))
+}
+
+/// A member's state at the end of the run, encoded: the ratchet tree, the group context, and
+/// the private keys (mean over the sampled receivers, each its own HPKE keys and signature
+/// key).
+fn state_size(sim: &Sim) -> Result<StateSize> {
+    let carrier = sim.carrier.as_ref().expect("carrier present");
+    let tree = carrier.ratchet_tree_bytes()?.len() as f64;
+    let context = codec::encode(carrier.context())?.len() as f64;
+    let mut private = 0.0;
+    for r in &sim.receivers {
+        let p = r.group.private();
+        let hpke: usize = std::iter::once(p.leaf_key())
+            .chain(p.path_nodes().filter_map(|x| p.private_key(x)))
+            .map(|k| k.as_bytes().len())
+            .sum();
+        let (_, signer) = sim.member_keys(r.member)?;
+        private += (hpke + signer.as_bytes().len()) as f64;
+    }
+    if !sim.receivers.is_empty() {
+        private /= sim.receivers.len() as f64;
+    }
+    Ok(StateSize::new(tree, context, private))
 }
 
 /// A simple progress bar on stderr (redrawn in place on a terminal, every 10% otherwise).

@@ -37,5 +37,6 @@ pub(crate) fn sim_options() -> SimOptions {
             profile: CostProfile::from_costs(HostInfo::default(), |_| 1.0),
         },
         load: LoadSource::Proc,
+        catch_up_days: vec![1, 2],
     }
 }
