@@ -279,15 +279,16 @@ fn the_onboarding_report_marks_its_waves_and_reorganisation() {
     assert_eq!(problems(&r), Vec::<String>::new());
     let expected = [("wave", "1"), ("wave", "1.25"), ("reorg", "3")];
     assert_eq!(missing_annotations(&r.dom, &expected), Vec::<String>::new());
-    // Seven plots over days: latency by day (2), per hour (2), blank fraction, seals, bytes.
+    // Eight plots over days: latency by day (2), per hour (2), the delivery service's
+    // traffic per hour, blank fraction, seals, bytes (no backlog plot: nobody is offline).
     let over_days = plots(&r.dom)
         .into_iter()
         .filter(|s| s.contains(DAY_AXIS))
         .count();
-    assert_eq!(over_days, 7);
+    assert_eq!(over_days, 8);
     // The labels: persons joining and leaving, and the legend naming both marks.
     for text in [">+6</text>", ">+3</text>", ">−8</text>"] {
-        assert_eq!(r.dom.matches(text).count(), 7, "{text}");
+        assert_eq!(r.dom.matches(text).count(), 8, "{text}");
     }
     assert!(r.dom.contains(">onboarding wave</text>") && r.dom.contains(">reorganisation</text>"));
     let _ = std::fs::remove_dir_all(&dir);

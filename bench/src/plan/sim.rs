@@ -1813,6 +1813,8 @@ pub fn simulate_to_end(
     }
     bar.finish();
     storage.key_package_bytes_end = sim.key_package_storage()?;
+    // The per-device view's state size reads the carrier, which the run then hands back.
+    let state = state_size(&sim)?;
     let final_state = sim.carrier.take().expect("carrier present");
     storage.tree_bytes_end = final_state.ratchet_tree_bytes()?.len() as u64;
     storage.group_info_bytes_end = final_state.group_info(TreeDelivery::Included)?.len() as u64;
@@ -1837,7 +1839,6 @@ pub fn simulate_to_end(
     if joins > 0 {
         join.add(&join_work, 1.0, join_cpu_s, profile);
     }
-    let state = state_size(&sim)?;
     let device = std::mem::take(&mut sim.device).finish(
         w.days,
         sim.leaf_of.len() as u64,
