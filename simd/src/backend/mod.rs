@@ -1,0 +1,109 @@
+//! The SIMD backends, one module per instruction set, and the CPU feature detection that gates
+//! them. These two modules are the only place in the workspace where `unsafe` is allowed: a
+//! `#[target_feature]` function may only be called once the CPU is known to have the feature,
+//! which the safe wrappers here check (BLAKE3's `platform.rs` and curve25519-dalek's
+//! `backend/vector/` are organised the same way).
+
+use std::sync::OnceLock;
+
+use crate::X25519_LEN;
+
+// The instruction-set modules are not written yet: no SIMD backend is offered.
+const IMPLEMENTED: bool = false;
+
+/// What this CPU offers the backends, detected once.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Host {
+    pub(crate) avx2: bool,
+    pub(crate) avx512f: bool,
+    /// AVX512F and AVX512IFMA together: the AVX-512 backend needs both.
+    pub(crate) avx512ifma: bool,
+    /// Backends the testing-only features `no-avx2` / `no-avx512` hide.
+    hidden: &'static [&'static str],
+}
+
+impl Host {
+    pub(crate) fn describe(&self) -> String {
+        if !cfg!(target_arch = "x86_64") {
+            return format!("{}: (no x86 SIMD)", std::env::consts::ARCH);
+        }
+        let mut found = Vec::new();
+        for (name, has) in [
+            ("avx2", self.avx2),
+            ("avx512f", self.avx512f),
+            ("avx512ifma", self.avx512ifma),
+        ] {
+            if has {
+                found.push(name);
+            }
+        }
+        if found.is_empty() {
+            found.push("none of avx2, avx512f, avx512ifma");
+        }
+        let mut text = format!("{}: {}", std::env::consts::ARCH, found.join(" "));
+        if !self.hidden.is_empty() {
+            text.push_str(&format!(
+                " (hidden by testing features: {})",
+                self.hidden.join(" ")
+            ));
+        }
+        text
+    }
+}
+
+/// The host's features, detected on first use and cached for the process.
+pub(crate) fn host() -> &'static Host {
+    static HOST: OnceLock<Host> = OnceLock::new();
+    HOST.get_or_init(detect)
+}
+
+const HIDE_AVX2: bool = cfg!(feature = "no-avx2");
+const HIDE_AVX512: bool = cfg!(feature = "no-avx512");
+
+fn hidden() -> &'static [&'static str] {
+    match (HIDE_AVX2, HIDE_AVX512) {
+        (false, false) => &[],
+        (true, false) => &["avx2"],
+        (false, true) => &["avx512f", "avx512ifma"],
+        (true, true) => &["avx2", "avx512f", "avx512ifma"],
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn detect() -> Host {
+    let avx512f = !HIDE_AVX512 && std::arch::is_x86_feature_detected!("avx512f");
+    Host {
+        avx2: IMPLEMENTED && !HIDE_AVX2 && std::arch::is_x86_feature_detected!("avx2"),
+        avx512f,
+        avx512ifma: IMPLEMENTED && avx512f && std::arch::is_x86_feature_detected!("avx512ifma"),
+        hidden: hidden(),
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn detect() -> Host {
+    Host {
+        avx2: false,
+        avx512f: false,
+        avx512ifma: false,
+        hidden: hidden(),
+    }
+}
+
+/// Four X25519 lanes with AVX2, or `None` when the CPU lacks AVX2.
+pub(crate) fn avx2_lanes(
+    scalars: &[[u8; X25519_LEN]; 4],
+    points: &[[u8; X25519_LEN]; 4],
+) -> Option<[[u8; X25519_LEN]; 4]> {
+    let _ = (scalars, points);
+    None
+}
+
+/// Eight X25519 lanes with AVX-512 IFMA, or `None` when the CPU lacks AVX512F or AVX512IFMA.
+pub(crate) fn avx512ifma_lanes(
+    scalars: &[[u8; X25519_LEN]; 8],
+    points: &[[u8; X25519_LEN]; 8],
+) -> Option<[[u8; X25519_LEN]; 8]> {
+    let _ = (scalars, points);
+    None
+}
