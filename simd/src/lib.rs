@@ -445,3 +445,14 @@ pub(crate) use invert_chain;
 
 /// `a24` of RFC 7748 §5 for curve25519: (486662 − 2) / 4.
 const A24: u64 = 121_665;
+
+/// Or `value` into a 256-bit little-endian number at bit `offset` (constant offsets of a radix;
+/// bits beyond 256 are dropped).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // only the SIMD backends use it
+fn put_bits(w: &mut [u64; 4], offset: usize, value: u64) {
+    let (i, s) = (offset / 64, offset % 64);
+    w[i] |= value << s;
+    if s != 0 && i + 1 < 4 {
+        w[i + 1] |= value >> (64 - s);
+    }
+}

@@ -8,8 +8,12 @@ use std::sync::OnceLock;
 
 use crate::X25519_LEN;
 
-// The instruction-set modules are not written yet: no SIMD backend is offered.
-const IMPLEMENTED: bool = false;
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod avx512ifma;
+
+// The AVX2 module is not written yet: that backend is not offered.
+const AVX2_IMPLEMENTED: bool = false;
 
 /// What this CPU offers the backends, detected once.
 #[derive(Debug, Clone, Copy)]
@@ -73,9 +77,9 @@ fn hidden() -> &'static [&'static str] {
 fn detect() -> Host {
     let avx512f = !HIDE_AVX512 && std::arch::is_x86_feature_detected!("avx512f");
     Host {
-        avx2: IMPLEMENTED && !HIDE_AVX2 && std::arch::is_x86_feature_detected!("avx2"),
+        avx2: AVX2_IMPLEMENTED && !HIDE_AVX2 && std::arch::is_x86_feature_detected!("avx2"),
         avx512f,
-        avx512ifma: IMPLEMENTED && avx512f && std::arch::is_x86_feature_detected!("avx512ifma"),
+        avx512ifma: avx512f && std::arch::is_x86_feature_detected!("avx512ifma"),
         hidden: hidden(),
     }
 }
@@ -104,6 +108,13 @@ pub(crate) fn avx512ifma_lanes(
     scalars: &[[u8; X25519_LEN]; 8],
     points: &[[u8; X25519_LEN]; 8],
 ) -> Option<[[u8; X25519_LEN]; 8]> {
-    let _ = (scalars, points);
-    None
+    #[cfg(target_arch = "x86_64")]
+    {
+        avx512ifma::x25519_lanes(scalars, points)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (scalars, points);
+        None
+    }
 }
