@@ -10,10 +10,10 @@ use crate::X25519_LEN;
 
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
 mod avx512ifma;
-
-// The AVX2 module is not written yet: that backend is not offered.
-const AVX2_IMPLEMENTED: bool = false;
 
 /// What this CPU offers the backends, detected once.
 #[derive(Debug, Clone, Copy)]
@@ -77,7 +77,7 @@ fn hidden() -> &'static [&'static str] {
 fn detect() -> Host {
     let avx512f = !HIDE_AVX512 && std::arch::is_x86_feature_detected!("avx512f");
     Host {
-        avx2: AVX2_IMPLEMENTED && !HIDE_AVX2 && std::arch::is_x86_feature_detected!("avx2"),
+        avx2: !HIDE_AVX2 && std::arch::is_x86_feature_detected!("avx2"),
         avx512f,
         avx512ifma: avx512f && std::arch::is_x86_feature_detected!("avx512ifma"),
         hidden: hidden(),
@@ -99,8 +99,15 @@ pub(crate) fn avx2_lanes(
     scalars: &[[u8; X25519_LEN]; 4],
     points: &[[u8; X25519_LEN]; 4],
 ) -> Option<[[u8; X25519_LEN]; 4]> {
-    let _ = (scalars, points);
-    None
+    #[cfg(target_arch = "x86_64")]
+    {
+        avx2::x25519_lanes(scalars, points)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (scalars, points);
+        None
+    }
 }
 
 /// Eight X25519 lanes with AVX-512 IFMA, or `None` when the CPU lacks AVX512F or AVX512IFMA.
