@@ -73,6 +73,12 @@ pub const BASE_POINT: [u8; X25519_LEN] = {
 /// The name of the environment variable read by [`Backend::from_env`].
 pub const BACKEND_ENV: &str = "CANOPY_CRYPTO";
 
+/// The name of a testing aid: backends listed in it (`avx2`, `avx512`, comma-separated) are
+/// treated as absent from the CPU, as on a host without them. Read once, at the first
+/// detection; it can only take backends away. `CANOPY_SIMD_HIDE=avx2,avx512 cargo test -p
+/// canopy-simd` runs the suite as a host without SIMD would.
+pub const HIDE_ENV: &str = "CANOPY_SIMD_HIDE";
+
 /// An implementation of the X25519 lanes.
 ///
 /// Variants are listed from the most portable to the widest, not alphabetically: the order is

@@ -14,11 +14,13 @@ fn detection_prefers_the_widest_available_backend() {
     for b in Backend::ALL {
         assert_eq!(available.contains(&b), b.is_available(), "{b}");
     }
-    // What the testing-only switches hide is gone whatever the CPU has.
-    if cfg!(feature = "no-avx512") {
+    // What CANOPY_SIMD_HIDE hides is gone whatever the CPU has (tests/hidden_backends.rs
+    // sets it; here it is whatever the caller's environment says).
+    let hide = std::env::var(canopy_simd::HIDE_ENV).unwrap_or_default();
+    if hide.contains("avx512") {
         assert!(!Backend::Avx512Ifma.is_available());
     }
-    if cfg!(feature = "no-avx2") {
+    if hide.contains("avx2") {
         assert!(!Backend::Avx2.is_available());
     }
     if !cfg!(target_arch = "x86_64") {

@@ -16,14 +16,14 @@ mod avx2;
 mod avx512ifma;
 
 /// What this CPU offers the backends, detected once.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Host {
     pub(crate) avx2: bool,
     pub(crate) avx512f: bool,
     /// AVX512F and AVX512IFMA together: the AVX-512 backend needs both.
     pub(crate) avx512ifma: bool,
-    /// Backends the testing-only features `no-avx2` / `no-avx512` hide.
-    hidden: &'static [&'static str],
+    /// What `CANOPY_SIMD_HIDE` hid, as it was spelled.
+    hidden: Vec<String>,
 }
 
 impl Host {
@@ -42,13 +42,14 @@ impl Host {
             }
         }
         if found.is_empty() {
-            found.push("none of avx2, avx512f, avx512ifma");
+            found.push("no AVX2 or AVX-512");
         }
         let mut text = format!("{}: {}", std::env::consts::ARCH, found.join(" "));
         if !self.hidden.is_empty() {
             text.push_str(&format!(
-                " (hidden by testing features: {})",
-                self.hidden.join(" ")
+                " (hidden by {}={})",
+                crate::HIDE_ENV,
+                self.hidden.join(",")
             ));
         }
         text
@@ -61,26 +62,29 @@ pub(crate) fn host() -> &'static Host {
     HOST.get_or_init(detect)
 }
 
-const HIDE_AVX2: bool = cfg!(feature = "no-avx2");
-const HIDE_AVX512: bool = cfg!(feature = "no-avx512");
-
-fn hidden() -> &'static [&'static str] {
-    match (HIDE_AVX2, HIDE_AVX512) {
-        (false, false) => &[],
-        (true, false) => &["avx2"],
-        (false, true) => &["avx512f", "avx512ifma"],
-        (true, true) => &["avx2", "avx512f", "avx512ifma"],
-    }
+/// Which backends `CANOPY_SIMD_HIDE` hides: (avx2, avx512, the names as given). Unknown
+/// names hide nothing and are listed as given, so a typo shows in [`Host::describe`].
+fn hidden() -> (bool, bool, Vec<String>) {
+    let value = std::env::var(crate::HIDE_ENV).unwrap_or_default();
+    let names: Vec<String> = value
+        .split(',')
+        .map(|n| n.trim().to_ascii_lowercase())
+        .filter(|n| !n.is_empty())
+        .collect();
+    let avx2 = names.iter().any(|n| n == "avx2");
+    let avx512 = names.iter().any(|n| n == "avx512" || n == "avx512ifma");
+    (avx2, avx512, names)
 }
 
 #[cfg(target_arch = "x86_64")]
 fn detect() -> Host {
-    let avx512f = !HIDE_AVX512 && std::arch::is_x86_feature_detected!("avx512f");
+    let (hide_avx2, hide_avx512, hidden) = hidden();
+    let avx512f = !hide_avx512 && std::arch::is_x86_feature_detected!("avx512f");
     Host {
-        avx2: !HIDE_AVX2 && std::arch::is_x86_feature_detected!("avx2"),
+        avx2: !hide_avx2 && std::arch::is_x86_feature_detected!("avx2"),
         avx512f,
         avx512ifma: avx512f && std::arch::is_x86_feature_detected!("avx512ifma"),
-        hidden: hidden(),
+        hidden,
     }
 }
 
@@ -90,7 +94,7 @@ fn detect() -> Host {
         avx2: false,
         avx512f: false,
         avx512ifma: false,
-        hidden: hidden(),
+        hidden: hidden().2,
     }
 }
 
