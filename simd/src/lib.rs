@@ -301,8 +301,10 @@ pub fn x25519_batch(
                 *o = portable::x25519(k, u);
             }
         }
-        Backend::Avx2 => run_lanes::<4>(scalars, points, out, backend::avx2_lanes)?,
-        Backend::Avx512Ifma => run_lanes::<8>(scalars, points, out, backend::avx512ifma_lanes)?,
+        Backend::Avx2 => run_lanes::<4>(backend, scalars, points, out, backend::avx2_lanes)?,
+        Backend::Avx512Ifma => {
+            run_lanes::<8>(backend, scalars, points, out, backend::avx512ifma_lanes)?
+        }
     }
     Ok(zero_lanes(out))
 }
@@ -335,17 +337,14 @@ type LanesFn<const N: usize> =
     fn(&[[u8; X25519_LEN]; N], &[[u8; X25519_LEN]; N]) -> Option<[[u8; X25519_LEN]; N]>;
 
 fn run_lanes<const N: usize>(
+    backend: Backend,
     scalars: &[[u8; X25519_LEN]],
     points: &[[u8; X25519_LEN]],
     out: &mut [[u8; X25519_LEN]],
     lanes: LanesFn<N>,
 ) -> Result<(), Error> {
     let unavailable = || Error::Unavailable {
-        backend: if N == 8 {
-            Backend::Avx512Ifma
-        } else {
-            Backend::Avx2
-        },
+        backend,
         features: host_features(),
     };
     for ((k, u), o) in scalars

@@ -180,10 +180,16 @@ impl Fe {
     #[target_feature(enable = "avx2")]
     fn carry(self) -> Fe {
         let mut h = self.0;
-        for (lo, hi) in [(0, 4), (1, 5), (2, 6), (3, 7), (4, 8)] {
-            carry_step(&mut h, lo);
-            carry_step(&mut h, hi);
-        }
+        carry_step(&mut h, 0);
+        carry_step(&mut h, 4);
+        carry_step(&mut h, 1);
+        carry_step(&mut h, 5);
+        carry_step(&mut h, 2);
+        carry_step(&mut h, 6);
+        carry_step(&mut h, 3);
+        carry_step(&mut h, 7);
+        carry_step(&mut h, 4);
+        carry_step(&mut h, 8);
         let c = _mm256_srli_epi64::<25>(h[9]);
         h[9] = _mm256_and_si256(h[9], splat(MASK25));
         h[0] = add64(h[0], times19(c));
@@ -228,18 +234,25 @@ impl Fe {
             g19[i] = mul32(g[i], nineteen);
         }
         let mut h = [z; 10];
-        for i in 0..10 {
-            for j in 0..10 {
-                let k = (i + j) % 10;
-                let a = if i % 2 == 1 && j % 2 == 1 {
-                    f2[i]
-                } else {
-                    f[i]
-                };
-                let b = if i + j >= 10 { g19[j] } else { g[j] };
-                h[k] = add64(h[k], mul32(a, b));
-            }
+        // Every (i, j) written out with constant indices, so the arrays stay in registers (a
+        // 10 × 10 loop is not fully unrolled by the compiler and then indexes the stack).
+        macro_rules! row {
+            ($i:literal; $($j:literal)*) => {$({
+                let a = if $i % 2 == 1 && $j % 2 == 1 { f2[$i] } else { f[$i] };
+                let b = if $i + $j >= 10 { g19[$j] } else { g[$j] };
+                h[($i + $j) % 10] = add64(h[($i + $j) % 10], mul32(a, b));
+            })*};
         }
+        row!(0; 0 1 2 3 4 5 6 7 8 9);
+        row!(1; 0 1 2 3 4 5 6 7 8 9);
+        row!(2; 0 1 2 3 4 5 6 7 8 9);
+        row!(3; 0 1 2 3 4 5 6 7 8 9);
+        row!(4; 0 1 2 3 4 5 6 7 8 9);
+        row!(5; 0 1 2 3 4 5 6 7 8 9);
+        row!(6; 0 1 2 3 4 5 6 7 8 9);
+        row!(7; 0 1 2 3 4 5 6 7 8 9);
+        row!(8; 0 1 2 3 4 5 6 7 8 9);
+        row!(9; 0 1 2 3 4 5 6 7 8 9);
         Fe(h).carry()
     }
 
@@ -259,21 +272,31 @@ impl Fe {
             f38[i] = mul32(f[i], thirty_eight);
         }
         let mut h = [z; 10];
-        for i in 0..10 {
-            for j in i..10 {
-                let k = (i + j) % 10;
-                // Weight: 2 for a cross product, 2 for two odd limbs, 19 past 2^255. The first
-                // goes on a (2f < 2^28), the others on b (38·f_odd, 19·f_even < 2^31.84).
-                let a = if i < j { f2[i] } else { f[i] };
-                let b = match (i % 2 == 1 && j % 2 == 1, i + j >= 10) {
-                    (false, false) => f[j],
-                    (true, false) => f2[j],
-                    (false, true) => f19[j],
-                    (true, true) => f38[j],
+        // Weight of a_i·a_j (i ≤ j): 2 for a cross product, 2 for two odd limbs, 19 past 2^255.
+        // The first goes on a (2f < 2^28), the others on b (38·f_odd, 19·f_even < 2^31.84).
+        // Constant indices throughout, as in `mul`.
+        macro_rules! row {
+            ($i:literal; $($j:literal)*) => {$({
+                let a = if $i < $j { f2[$i] } else { f[$i] };
+                let b = match ($i % 2 == 1 && $j % 2 == 1, $i + $j >= 10) {
+                    (false, false) => f[$j],
+                    (true, false) => f2[$j],
+                    (false, true) => f19[$j],
+                    (true, true) => f38[$j],
                 };
-                h[k] = add64(h[k], mul32(a, b));
-            }
+                h[($i + $j) % 10] = add64(h[($i + $j) % 10], mul32(a, b));
+            })*};
         }
+        row!(0; 0 1 2 3 4 5 6 7 8 9);
+        row!(1; 1 2 3 4 5 6 7 8 9);
+        row!(2; 2 3 4 5 6 7 8 9);
+        row!(3; 3 4 5 6 7 8 9);
+        row!(4; 4 5 6 7 8 9);
+        row!(5; 5 6 7 8 9);
+        row!(6; 6 7 8 9);
+        row!(7; 7 8 9);
+        row!(8; 8 9);
+        row!(9; 9);
         Fe(h).carry()
     }
 
