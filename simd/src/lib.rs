@@ -35,7 +35,7 @@
 //! # }
 //! ```
 //!
-//! An all-zero shared secret (a small-order or twist point as the peer's key) is not an error of
+//! An all-zero shared secret (the peer's key is a point of small order) is not an error of
 //! the scalar multiplication, but HPKE (RFC 9180 §7.1.4) and so MLS must reject it: every batch
 //! call returns the lanes whose output is all zero ([`ZeroLanes`], `#[must_use]`).
 //!

@@ -7,14 +7,15 @@
 //! for odd i — the representation of the curve25519 reference code ("ref10") and of
 //! curve25519-dalek's AVX2 backend. Products use `vpmuludq`, which multiplies the low 32 bits
 //! of each 64-bit lane into a 64-bit product, so **every operand of a multiplication must be
-//! below 2^32**, and every column sum below 2^64. Vectorising lane by lane (one independent
-//! ladder per lane) rather than within one ladder follows the "4-way" approach of Nath and
-//! Sarkar ("Efficient 4-way vectorizations of the Montgomery ladder", IEEE TC 2021), in its
-//! simplest form; the bounds below are this module's own.
+//! below 2^32**, and every column sum below 2^64. The published 4-way AVX2 ladders (Nath and
+//! Sarkar, "Efficient 4-way vectorizations of the Montgomery ladder", IEEE TC 2021; Hisil et
+//! al. before them) vectorise within one ladder, the multiplications of a step side by side;
+//! this module runs one independent ladder per lane instead, which needs no shuffles and suits
+//! batches. The bounds below are this module's own.
 //!
 //! 2^255 ≡ 19 (mod p): a product a_i·b_j with i + j ≥ 10 comes back at column i + j − 10 times
-//! 19, and times 2 more when i and j are both odd (two 25-bit limbs: the radix points add up
-//! to half a bit too few). With b's multiples 19·b_j precomputed and a's odd limbs doubled:
+//! 19, and times 2 more when i and j are both odd (both offsets are 25.5·i rounded up by half
+//! a bit, so their sum lies one bit above the column's offset). With b's multiples 19·b_j precomputed and a's odd limbs doubled:
 //!
 //! | form | even limbs | odd limbs | produced by |
 //! |---|---|---|---|

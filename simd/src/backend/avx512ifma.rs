@@ -7,8 +7,9 @@
 //! 2^52: value = Σ limb[i] · 2^(52·i). Products use `vpmadd52luq` / `vpmadd52huq`, which multiply
 //! the low 52 bits of two lanes and add the low (resp. high) 52 bits of the 104-bit product to
 //! a 64-bit accumulator. That is the representation of Intel's multi-buffer X25519
-//! (ipp-crypto `crypto_mb/src/x25519/ifma_x25519.c`) and of lib25519's batched IFMA code; this
-//! module follows the idea, not the code: the bounds below are this module's own.
+//! (ipp-crypto `crypto_mb/src/x25519/ifma_x25519.c`, eight lanes, 2^260 ≡ 608, a column above
+//! 52 bits folded in two parts); this module follows the idea, not the code, and the bounds
+//! below are its own (it also folds the top column's high half, which that code assumes small).
 //!
 //! Five limbs span 2^260 = 2^5 · 2^255 ≡ 32 · 19 = 608 (mod p), so a product column k ≥ 5 comes
 //! back at column k − 5 times 608, and bits at or above 2^255 (bit 47 of limb 4) come back at
