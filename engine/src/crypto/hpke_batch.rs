@@ -450,7 +450,7 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::crypto::{CipherSuite, HpkeRng, WithHpkeRng};
+    use crate::crypto::{CipherSuite, HpkeRng, WithHpkeRng, X25519Backend};
 
     const SUITE_1: CipherSuite = CipherSuite::Mls128X25519Aes128GcmSha256Ed25519;
     const SUITE_3: CipherSuite = CipherSuite::Mls128X25519ChaCha20Poly1305Sha256Ed25519;
@@ -728,6 +728,75 @@ mod tests {
             checks += 2;
         }
         assert_eq!(checks, 16 * CipherSuite::ALL.len());
+    }
+
+    /// `seal_batch` on every X25519 backend this host runs equals `seal` request by request:
+    /// the same bytes, and the same error in the same position, for batches around the
+    /// register widths that mix good recipients with low-order keys (an all-zero DH), keys and
+    /// seeds of the wrong length, and random ephemerals (which must open).
+    fn seal_batch_matches_seal(suite: CipherSuite, seed: u64) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let reference = Provider::new(suite)
+            .with_x25519_backend(X25519Backend::AwsLc)
+            .unwrap();
+        let (sk, pk) = reference.derive_hpke_key_pair(&[4; 32]).unwrap();
+        let short_pk = pk[..31].to_vec();
+        let mut checks = 0;
+        for backend in X25519Backend::ALL {
+            let Ok(p) = reference.with_x25519_backend(backend) else {
+                println!("UNTESTED: the {backend} backend does not run on this host");
+                continue;
+            };
+            let ctx = SealContext::new(&p, b"UpdatePathNode", b"group context").unwrap();
+            let plain = SealContext::new(&reference, b"UpdatePathNode", b"group context").unwrap();
+            for n in [0, 1, 2, 3, 4, 5, 7, 8, 9, 16, 17] {
+                let ikms: Vec<Vec<u8>> = (0..n)
+                    .map(|i| random_bytes(&mut rng, if i % 11 == 6 { 31 } else { 32 }))
+                    .collect();
+                let pts: Vec<Vec<u8>> = (0..n).map(|i| random_bytes(&mut rng, i * 7)).collect();
+                let requests: Vec<SealRequest<'_>> = (0..n)
+                    .map(|i| SealRequest {
+                        pk_r: match i % 5 {
+                            3 => &LOW_ORDER_POINT,
+                            4 if i % 2 == 0 => &short_pk,
+                            _ => &pk,
+                        },
+                        plaintext: &pts[i],
+                        // Every seventh request draws a random ephemeral.
+                        ikm_e: (i % 7 != 5).then_some(ikms[i].as_slice()),
+                    })
+                    .collect();
+                let batched = ctx.seal_batch(&requests);
+                assert_eq!(batched.len(), n);
+                for (i, (r, ours)) in requests.iter().zip(batched).enumerate() {
+                    let single = plain.seal(r.pk_r, r.plaintext, r.ikm_e);
+                    match (r.ikm_e, ours) {
+                        (Some(_), ours) => assert_eq!(ours, single, "{backend} n={n} i={i}"),
+                        (None, Ok((enc, ct))) => {
+                            assert!(single.is_ok(), "{backend} n={n} i={i}");
+                            let opened = OpenContext::new(&p, b"UpdatePathNode", b"group context")
+                                .unwrap()
+                                .open(&sk, &enc, &ct)
+                                .unwrap();
+                            assert_eq!(opened, r.plaintext);
+                        }
+                        (None, Err(e)) => assert_eq!(Err(e), single, "{backend} n={n} i={i}"),
+                    }
+                    checks += 1;
+                }
+            }
+        }
+        assert_eq!(checks, 72 * X25519Backend::available().len());
+    }
+
+    #[test]
+    fn seal_batch_matches_seal_every_backend_suite1() {
+        seal_batch_matches_seal(SUITE_1, 21);
+    }
+
+    #[test]
+    fn seal_batch_matches_seal_every_backend_suite3() {
+        seal_batch_matches_seal(SUITE_3, 23);
     }
 
     #[test]
