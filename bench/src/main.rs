@@ -60,6 +60,12 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Every provider takes its X25519 backend from CANOPY_CRYPTO: a value this host cannot
+    // run is reported here, not as a panic at the first provider.
+    if let Err(e) = canopy_engine::crypto::X25519Backend::process_default() {
+        eprintln!("canopy: {e}");
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
         Command::Gate(args) => canopy_bench::gate::main(args),
         Command::Vectors { paths, verbose } => vectors(&paths, verbose),

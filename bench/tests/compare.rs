@@ -2,6 +2,8 @@
 //! run the same operations on the same messages, and compare measures what the gate measures
 //! for the same catalogue operation.
 
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use canopy_bench::catalogue::{self, Operation};
@@ -9,7 +11,17 @@ use canopy_bench::compare::{run, CompareConfig, Report, Row};
 use canopy_bench::gate::scenarios::{run_exact, Scenario, GATE_SEED};
 use canopy_bench::peers::PeerKind;
 use canopy_engine::batch::Executor;
+use canopy_engine::crypto::X25519Backend;
 use canopy_workloads::states::StateKind;
+
+/// The engine's counters are process-wide, and a comparison reads them (its calibration
+/// checks which counters each probe moves): comparisons in this process must not overlap
+/// when the harness runs the tests as threads.
+static COUNTING: Mutex<()> = Mutex::new(());
+
+fn counting() -> MutexGuard<'static, ()> {
+    COUNTING.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 fn config(members: u32, ops: &[Operation], peers: &[PeerKind]) -> CompareConfig {
     CompareConfig {
@@ -20,6 +32,7 @@ fn config(members: u32, ops: &[Operation], peers: &[PeerKind]) -> CompareConfig 
         samples: 1,
         seed: GATE_SEED,
         peer_time_limit: Duration::from_secs(120),
+        crypto: Vec::new(),
     }
 }
 
@@ -35,6 +48,7 @@ fn row<'a>(report: &'a Report, op: Operation, system: &str) -> &'a Row {
 /// and the seals the operation must make.
 #[test]
 fn every_operation_gives_a_sane_canopy_row() {
+    let _counting = counting();
     let report = run(&config(64, Operation::ALL, &[])).unwrap();
     assert_eq!(report.rows.len(), Operation::ALL.len());
     for &op in Operation::ALL {
@@ -66,6 +80,87 @@ fn every_operation_gives_a_sane_canopy_row() {
     assert!(report.table().contains(Operation::Remove1Creator.summary()));
 }
 
+/// `canopy compare --crypto portable,auto`: one Canopy row per backend and operation, each
+/// naming its backend in `crypto` (`portable` is aws-lc; `auto` is AVX-512 IFMA where the CPU
+/// has it, else aws-lc), the same messages on both; and a backend the host lacks is an error
+/// naming it.
+#[test]
+fn compare_runs_each_x25519_backend_as_rows() {
+    let dir = std::env::temp_dir().join(format!("canopy-compare-crypto-{}", std::process::id()));
+    let json = dir.join("report.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_canopy"))
+        .args([
+            "compare",
+            "--members",
+            "24",
+            "--ops",
+            "commit-creator,process,add1-creator",
+            "--peers",
+            "",
+            "--samples",
+            "1",
+            "--crypto",
+            "portable,auto",
+            "--json",
+        ])
+        .arg(&json)
+        .env_remove("CANOPY_CRYPTO")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let rows = report["rows"].as_array().unwrap();
+    let auto = X25519Backend::auto().name();
+    assert_eq!(rows.len(), 3 * 2, "{rows:#?}");
+    for pair in rows.chunks(2) {
+        let op = &pair[0]["op"];
+        assert_eq!(pair[1]["op"], *op);
+        assert_eq!(
+            [&pair[0]["system"], &pair[1]["system"]],
+            ["canopy", "canopy"]
+        );
+        assert_eq!(
+            [&pair[0]["crypto"], &pair[1]["crypto"]],
+            ["portable", auto],
+            "{op}"
+        );
+        for key in ["bytes", "seals"] {
+            assert_eq!(pair[0][key], pair[1][key], "{op}: {key}");
+        }
+        assert!(pair.iter().all(|r| r["median_ms"].is_number()), "{op}");
+    }
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.contains("  portable\n"), "{table}");
+    assert!(table.contains(&format!("  {auto}\n")), "{table}");
+
+    // As on a host without AVX-512: asking for it fails, naming it, before any work.
+    let out = Command::new(env!("CARGO_BIN_EXE_canopy"))
+        .args(["compare", "--peers", "", "--crypto", "portable,avx512"])
+        .env("CANOPY_SIMD_HIDE", "avx512")
+        .env_remove("CANOPY_CRYPTO")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.starts_with("canopy: --crypto avx512: the avx512 X25519 backend does not run"),
+        "{stderr}"
+    );
+    // So is a CANOPY_CRYPTO that names no backend, for every command.
+    let out = Command::new(env!("CARGO_BIN_EXE_canopy"))
+        .args(["compare", "--peers", ""])
+        .env("CANOPY_CRYPTO", "neon")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.starts_with("canopy: CANOPY_CRYPTO: \"neon\" names no X25519 backend"),
+        "{stderr}"
+    );
+}
+
 /// For the same catalogue operation, shape, size and seed, `canopy compare` (Canopy alone)
 /// and the gate put the same bytes on the wire: they measure the same thing.
 #[test]
@@ -75,6 +170,7 @@ fn compare_and_gate_measure_the_same_operations() {
         .copied()
         .filter(|o| !o.needs_joiner())
         .collect();
+    let _counting = counting();
     let report = run(&config(64, &ops, &[])).unwrap();
     let scenarios: Vec<Scenario> = ops
         .iter()
@@ -101,6 +197,7 @@ fn compare_and_gate_measure_the_same_operations() {
 #[test]
 fn peers_run_the_compared_operations() {
     let peers = [PeerKind::OpenMls, PeerKind::MlsRs];
+    let _counting = counting();
     let report = run(&config(8, Operation::COMPARED, &peers)).unwrap();
     assert_eq!(report.rows.len(), Operation::COMPARED.len() * 3);
     for &op in Operation::COMPARED {

@@ -119,7 +119,9 @@ pub use codec::{
     Credential, Extension, ExtensionType, GroupContext, KeyPackage, PreSharedKeyId, ProposalType,
     ReInit,
 };
-pub use crypto::{CipherSuite, Provider, Secret, SignaturePrivateKey};
+pub use crypto::{
+    CipherSuite, Provider, Secret, SignaturePrivateKey, X25519Backend, X25519BackendError,
+};
 pub use error::{
     ApiMisuse, CodecError, CredentialCheck, CryptoError, Error, PeerMisbehaved, ProposalRule,
     Result, TreeError, Unsupported,

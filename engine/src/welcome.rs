@@ -9,7 +9,10 @@
 //!
 //! The sending side ([`key_package_ref`], [`sign_group_info`], [`encrypt_group_info`],
 //! [`encrypt_group_secrets`]) is here too. The committer's Welcome and
-//! [`encrypt_group_secrets`] seal GroupSecrets through one function, `seal_group_secrets`.
+//! [`encrypt_group_secrets`] build each `EncryptedGroupSecrets` through one function,
+//! `encrypted_group_secrets`; the Welcome seals its members' GroupSecrets in batches
+//! (`SealContext::seal_batch`), [`encrypt_group_secrets`] one at a time
+//! (`seal_group_secrets`), with the same output.
 
 use crate::error::PeerMisbehaved;
 use tls_codec::VLBytes;
@@ -219,8 +222,17 @@ pub(crate) fn seal_group_secrets(
     plaintext: &Secret,
     ikm_e: Option<&[u8]>,
 ) -> Result<EncryptedGroupSecrets> {
-    let (kem_output, ciphertext) =
-        seal.seal(key_package.init_key.as_slice(), plaintext.as_bytes(), ikm_e)?;
+    let sealed = seal.seal(key_package.init_key.as_slice(), plaintext.as_bytes(), ikm_e)?;
+    encrypted_group_secrets(provider, key_package, sealed)
+}
+
+/// The `EncryptedGroupSecrets` of the new member of `key_package` from its sealed
+/// GroupSecrets (`kem_output`, ciphertext).
+pub(crate) fn encrypted_group_secrets(
+    provider: &Provider,
+    key_package: &KeyPackage,
+    (kem_output, ciphertext): (Vec<u8>, Vec<u8>),
+) -> Result<EncryptedGroupSecrets> {
     Ok(EncryptedGroupSecrets {
         new_member: codec::HashReference(key_package_ref(provider, key_package)?.into()),
         encrypted_group_secrets: HpkeCiphertext {

@@ -5,7 +5,7 @@
 
 use anyhow::{anyhow, bail, ensure, Result};
 use canopy_engine::codec::KeyPackage;
-use canopy_engine::crypto::{CipherSuite, Provider};
+use canopy_engine::crypto::{CipherSuite, Provider, X25519Backend};
 use canopy_engine::group::{CommitOptions, CommitOutput, Group, GroupConfig, ProcessOutcome};
 use canopy_engine::key_package::KeyPackageSecrets;
 
@@ -155,6 +155,19 @@ impl Prepared {
                 options: CommitOptions::new().adds(adds).ratchet_tree_in_welcome(),
             },
         })
+    }
+
+    /// The same inputs with the operation's X25519 on `backend` (the acting member's, or the
+    /// joiner's provider): the same bytes, another implementation. An error naming the
+    /// backend if this host does not run it.
+    pub fn with_x25519_backend(mut self, backend: X25519Backend) -> Result<Self> {
+        match &mut self.inputs {
+            Inputs::Commit { group, .. } | Inputs::Process { group, .. } => {
+                group.set_x25519_backend(backend)?
+            }
+            Inputs::Join { provider, .. } => *provider = provider.with_x25519_backend(backend)?,
+        }
+        Ok(self)
     }
 
     /// The operation.

@@ -47,8 +47,8 @@ pub fn join_peer(start: &mut Start, kind: PeerKind, limit: Duration) -> Result<(
     start.seat_peer(kind, joined).map_err(failed)
 }
 
-/// The rows of `op`: Canopy's, then each peer's that can run it and is in the group (`build`
-/// needs no group).
+/// The rows of `op`: Canopy's, one per X25519 backend ([`CompareConfig::backends`]), then
+/// each peer's that can run it and is in the group (`build` needs no group).
 pub fn rows(
     start: &Start,
     op: Operation,
@@ -56,18 +56,26 @@ pub fn rows(
     costs: &PrimitiveCosts,
     threads: usize,
 ) -> Result<Vec<Row>> {
-    let canopy = Prepared::new(op, start)?;
+    let mut canopy = Vec::new();
+    for backend in cfg.backends()? {
+        let prepared = Prepared::new(op, start)?.with_x25519_backend(backend)?;
+        canopy.push((backend, prepared, Vec::new()));
+    }
+    let Some((_, first, _)) = canopy.first() else {
+        bail!("no X25519 backend to run Canopy on");
+    };
     let mut peers: Vec<(PeerPrepared, Vec<Sample>, Option<String>)> = Vec::new();
     if op.peers_run() {
         for &kind in &cfg.peers {
             if op == Operation::Build || start.peers.iter().any(|(k, _)| *k == kind) {
-                peers.push((PeerPrepared::new(kind, &canopy)?, Vec::new(), None));
+                peers.push((PeerPrepared::new(kind, first)?, Vec::new(), None));
             }
         }
     }
-    let mut canopy_samples = Vec::new();
     for _ in 0..cfg.samples {
-        canopy_samples.push(canopy_sample(&canopy, costs, threads)?);
+        for (_, prepared, samples) in canopy.iter_mut() {
+            samples.push(canopy_sample(prepared, costs, threads)?);
+        }
         for (peer, samples, status) in peers.iter_mut() {
             if status.is_some() {
                 continue;
@@ -84,7 +92,12 @@ pub fn rows(
             }
         }
     }
-    let mut rows = vec![Row::from_samples(op, "canopy", &canopy_samples, None)];
+    let mut rows: Vec<Row> = canopy
+        .iter()
+        .map(|(backend, _, samples)| {
+            Row::from_samples(op, "canopy", samples, None).with_crypto(*backend)
+        })
+        .collect();
     for (peer, samples, status) in peers {
         rows.push(Row::from_samples(op, peer.kind().name(), &samples, status));
     }

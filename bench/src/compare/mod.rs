@@ -22,7 +22,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use canopy_engine::crypto::{CipherSuite, Provider};
+use canopy_engine::crypto::{CipherSuite, Provider, X25519Backend};
 use canopy_engine::group::{GroupConfig, Randomness};
 use canopy_engine::key_package::Clock;
 use canopy_workloads::states::{today, StateKind};
@@ -61,6 +61,11 @@ pub struct CompareArgs {
     /// Seconds after which one peer sample is abandoned (reported, not silent).
     #[arg(long, default_value_t = 120)]
     pub peer_time_limit: u64,
+    /// Canopy's X25519 backends, comma-separated (`portable` = aws-lc, `auto`, `avx2`,
+    /// `avx512`): one Canopy row per backend and operation, in this order. Default: the one
+    /// `CANOPY_CRYPTO` chooses.
+    #[arg(long, value_delimiter = ',')]
+    pub crypto: Vec<String>,
     /// Write the report as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -83,11 +88,15 @@ pub struct CompareConfig {
     pub seed: u64,
     /// A peer operation (one sample) that takes longer is abandoned and reported as such.
     pub peer_time_limit: Duration,
+    /// Canopy's X25519 backends, one Canopy row each per operation; empty means the one
+    /// `CANOPY_CRYPTO` chooses.
+    pub crypto: Vec<X25519Backend>,
 }
 
 impl CompareArgs {
     /// The settings these arguments ask for: peers by name (empty names ignored, so
-    /// `--peers ''` is Canopy alone), at least one sample.
+    /// `--peers ''` is Canopy alone), at least one sample, the X25519 backends this host runs
+    /// (a backend it lacks is an error naming it).
     pub fn config(&self) -> Result<CompareConfig> {
         let peers = self
             .peers
@@ -95,6 +104,11 @@ impl CompareArgs {
             .filter(|p| !p.is_empty())
             .map(|p| p.parse())
             .collect::<Result<Vec<PeerKind>>>()?;
+        let crypto = self
+            .crypto
+            .iter()
+            .map(|c| X25519Backend::from_choice(c).with_context(|| format!("--crypto {c}")))
+            .collect::<Result<Vec<_>>>()?;
         Ok(CompareConfig {
             members: self.members,
             state: self.state,
@@ -103,7 +117,19 @@ impl CompareArgs {
             samples: self.samples.max(1),
             seed: self.seed,
             peer_time_limit: Duration::from_secs(self.peer_time_limit),
+            crypto,
         })
+    }
+}
+
+impl CompareConfig {
+    /// The backends of Canopy's rows: [`CompareConfig::crypto`], or the default one.
+    pub fn backends(&self) -> Result<Vec<X25519Backend>> {
+        if self.crypto.is_empty() {
+            Ok(vec![X25519Backend::process_default()?])
+        } else {
+            Ok(self.crypto.clone())
+        }
     }
 }
 
@@ -216,6 +242,32 @@ mod tests {
         assert_eq!(cfg.samples, 5);
         assert_eq!(cfg.seed, 1);
         assert_eq!(cfg.peer_time_limit, Duration::from_secs(120));
+        assert!(cfg.crypto.is_empty());
+        assert_eq!(
+            cfg.backends().unwrap(),
+            [X25519Backend::process_default().unwrap()]
+        );
+    }
+
+    #[test]
+    fn crypto_backends_parse_in_order() {
+        let cfg = parse(&["--crypto", "portable,auto"]).unwrap();
+        assert_eq!(cfg.crypto, [X25519Backend::AwsLc, X25519Backend::auto()]);
+        assert_eq!(cfg.backends().unwrap(), cfg.crypto);
+        let e = parse(&["--crypto", "portable,neon"]).unwrap_err();
+        assert!(
+            format!("{e:#}").starts_with("--crypto neon: \"neon\" names no"),
+            "{e:#}"
+        );
+        for b in [X25519Backend::Avx2, X25519Backend::Avx512Ifma] {
+            match parse(&["--crypto", b.name()]) {
+                Ok(cfg) => assert_eq!(cfg.crypto, [b]),
+                Err(e) => {
+                    assert!(!b.is_available());
+                    assert!(format!("{e:#}").contains(&format!("the {b} X25519 backend")));
+                }
+            }
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use std::fmt::Write;
 
+use canopy_engine::crypto::X25519Backend;
 use serde::Serialize;
 
 use super::floor::PrimitiveCosts;
@@ -23,9 +24,14 @@ pub struct Row {
     pub bytes: Option<u64>,
     /// HPKE seals (counted in the messages themselves, so the same way for every system).
     pub seals: Option<u64>,
-    /// Canopy only: the crypto floor in ms.
+    /// Canopy only: the crypto floor in ms, priced with the per-primitive costs measured at
+    /// the start of the run (aws-lc's X25519, whatever the row's backend).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub floor_ms: Option<f64>,
+    /// Canopy only: the X25519 backend the row ran on (`portable` = aws-lc, `avx2`,
+    /// `avx512`), as `--crypto` resolved it on this host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crypto: Option<&'static str>,
     /// Samples taken.
     pub samples: usize,
     /// Why there is no figure, if there is none.
@@ -66,8 +72,17 @@ impl Row {
             bytes: samples.first().map(|x| x.bytes),
             seals: samples.first().map(|x| x.seals),
             floor_ms: median(samples.iter().filter_map(|x| x.floor_ms).collect()),
+            crypto: None,
             samples: samples.len(),
             status,
+        }
+    }
+
+    /// The row, naming the X25519 backend it ran on.
+    pub fn with_crypto(self, backend: X25519Backend) -> Row {
+        Row {
+            crypto: Some(backend.name()),
+            ..self
         }
     }
 
@@ -104,17 +119,19 @@ pub fn median(mut v: Vec<f64>) -> Option<f64> {
 }
 
 impl Report {
-    /// A peer row's median ÷ Canopy's median on the same operation (`None` for Canopy's own
-    /// rows and where either has no figure).
+    /// A row's median ÷ Canopy's median on the same operation: for a peer, Canopy's first
+    /// row (the first `--crypto` backend); for a Canopy row on another backend, that first
+    /// row too. `None` for the first row itself (and rows on its backend) and where either
+    /// has no figure.
     pub fn vs_canopy(&self, row: &Row) -> Option<f64> {
-        if row.system == "canopy" {
-            return None;
-        }
-        let canopy = self
+        let first = self
             .rows
             .iter()
-            .find(|r| r.op == row.op && r.system == "canopy")
-            .and_then(|r| r.median_ms)?;
+            .find(|r| r.op == row.op && r.system == "canopy")?;
+        if row.system == "canopy" && row.crypto == first.crypto {
+            return None;
+        }
+        let canopy = first.median_ms?;
         match row.median_ms {
             Some(m) if canopy > 0.0 => Some(m / canopy),
             _ => None,
@@ -122,8 +139,9 @@ impl Report {
     }
 
     /// The table printed on stdout: per operation, each system's median, the ratio
-    /// peer ÷ Canopy, bytes, seals and Canopy's ratio to its floor; then what each operation
-    /// is (from the catalogue).
+    /// peer ÷ Canopy (and Canopy on another X25519 backend ÷ Canopy on the first), bytes,
+    /// seals, Canopy's ratio to its floor and its X25519 backend; then what each operation is
+    /// (from the catalogue).
     pub fn table(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(
@@ -133,7 +151,7 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "{:<8} {:<8} {:>12} {:>10} {:>12} {:>8} {:>10} {:>9}",
+            "{:<8} {:<8} {:>12} {:>10} {:>12} {:>8} {:>10} {:>9}  crypto",
             "op", "system", "median ms", "vs canopy", "bytes", "seals", "floor ms", "÷ floor"
         );
         for row in &self.rows {
@@ -144,7 +162,7 @@ impl Report {
             let over_floor = over_floor(row).map_or(String::new(), |r| format!("{r:.2}×"));
             let _ = writeln!(
                 s,
-                "{:<8} {:<8} {:>12} {:>10} {:>12} {:>8} {:>10} {:>9}{}",
+                "{:<8} {:<8} {:>12} {:>10} {:>12} {:>8} {:>10} {:>9}{}{}",
                 row.op,
                 row.system,
                 f(row.median_ms),
@@ -153,6 +171,7 @@ impl Report {
                 row.seals.map_or("—".into(), |s| s.to_string()),
                 f(row.floor_ms),
                 over_floor,
+                row.crypto.map_or(String::new(), |c| format!("  {c}")),
                 row.status
                     .as_ref()
                     .map_or(String::new(), |s| format!("  ({s})")),
@@ -257,10 +276,12 @@ mod tests {
     /// The JSON field names are an interface: scripts read them.
     #[test]
     fn json_rows_keep_their_field_names() {
-        let canopy = Row::from_samples(Operation::Process, "canopy", &[sample(0.5)], None);
+        let canopy = Row::from_samples(Operation::Process, "canopy", &[sample(0.5)], None)
+            .with_crypto(X25519Backend::AwsLc);
         let mut peer = canopy.clone();
         peer.system = "openmls";
         peer.floor_ms = None;
+        peer.crypto = None;
         peer.status = Some("failed: x".into());
         let json = serde_json::to_value(report(vec![canopy, peer])).unwrap();
         let keys = |v: &serde_json::Value| -> Vec<String> {
@@ -291,11 +312,12 @@ mod tests {
                 "x25519_dh"
             ]
         );
-        // Canopy's row has a floor and no status; a peer's the opposite.
+        // Canopy's row has a floor, its X25519 backend and no status; a peer's the opposite.
         assert_eq!(
             keys(&json["rows"][0]),
             [
                 "bytes",
+                "crypto",
                 "floor_ms",
                 "median_ms",
                 "op",
@@ -317,8 +339,37 @@ mod tests {
             ]
         );
         assert_eq!(json["rows"][0]["op"], "process");
+        assert_eq!(json["rows"][0]["crypto"], "portable");
         assert_eq!(json["rows"][0]["median_ms"], 0.5);
         assert_eq!(json["rows"][1]["status"], "failed: x");
+    }
+
+    /// With several X25519 backends, each Canopy row names its own, and the rows after the
+    /// first are compared with the first (as the peers are).
+    #[test]
+    fn canopy_rows_on_other_backends_are_compared_with_the_first() {
+        let portable = Row::from_samples(Operation::Commit, "canopy", &[sample(4.0)], None)
+            .with_crypto(X25519Backend::AwsLc);
+        let lanes = Row::from_samples(Operation::Commit, "canopy", &[sample(1.0)], None)
+            .with_crypto(X25519Backend::Avx512Ifma);
+        let peer = Row::from_samples(Operation::Commit, "mls-rs", &[sample(6.0)], None);
+        let r = report(vec![portable, lanes, peer]);
+        assert_eq!(r.vs_canopy(&r.rows[0]), None);
+        assert_eq!(r.vs_canopy(&r.rows[1]), Some(0.25));
+        assert_eq!(
+            r.vs_canopy(&r.rows[2]),
+            Some(1.5),
+            "peers against the first row"
+        );
+        let table = r.table();
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[1].ends_with("÷ floor  crypto"), "{table}");
+        assert!(lines[2].starts_with("commit   canopy") && lines[2].ends_with("  portable"));
+        assert!(lines[3].contains(" 0.25× ") && lines[3].ends_with("2.00×  avx512"));
+        assert!(
+            lines[4].ends_with("2.00×"),
+            "a peer names no backend: {table}"
+        );
     }
 
     #[test]

@@ -19,6 +19,8 @@ use std::process::Command;
 
 use anyhow::{anyhow, bail, Context, Result};
 
+use super::valgrind::REFERENCE_X25519;
+
 /// The event counted.
 pub const EVENT: &str = "instructions:u";
 
@@ -146,6 +148,7 @@ fn measure_in(dir: &Path, exe: &Path, name: &str, planted: bool) -> Result<u64> 
         .arg(&ack)
         .args(planted.then_some("--plant-regression"))
         .env("RAYON_NUM_THREADS", "1")
+        .env(REFERENCE_X25519.0, REFERENCE_X25519.1)
         .output()
         .context("running perf stat")?;
     if !out.status.success() {

@@ -61,6 +61,13 @@ use anyhow::{bail, Context, Result};
 /// same in those models.
 pub const PIN: &str = "OPENSSL_ia32cap=~0x7c40100000000000:~0xffffffffffffffff";
 
+/// The engine's X25519 backend in both instruction tiers: aws-lc, the reference, whatever
+/// the caller's `CANOPY_CRYPTO` and whatever lanes the CPU has. The lanes change how many
+/// instructions a multiplication takes, not how many multiplications run (the exact tier
+/// counts those on every backend), so the instruction counts follow one path everywhere,
+/// as the aws-lc dispatch pin makes them do.
+pub const REFERENCE_X25519: (&str, &str) = ("CANOPY_CRYPTO", "portable");
+
 /// The Callgrind toggle: the function whose calls are counted, with everything they call.
 pub const TOGGLE: &str = "*measured_operation*";
 
@@ -182,6 +189,7 @@ fn measure_in(dir: &Path, exe: &Path, name: &str, planted: bool) -> Result<Run> 
         .args(planted.then_some("--plant-regression"))
         .env("RAYON_NUM_THREADS", "1")
         .env(pin_name, pin_value)
+        .env(REFERENCE_X25519.0, REFERENCE_X25519.1)
         .output()
         .context("running valgrind")?;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -222,6 +230,18 @@ mod tests {
         assert_eq!(parse_totals("events: Ir\nsummary: 42\n").unwrap(), 42);
         assert!(parse_totals("events: Ir\n").is_err());
         assert!(parse_totals("totals: x\n").is_err());
+    }
+
+    /// The instruction tiers' X25519 setting is the variable the engine reads, naming the
+    /// aws-lc reference on every host.
+    #[test]
+    fn instruction_tiers_run_the_reference_x25519() {
+        use canopy_engine::crypto::{x25519::CRYPTO_ENV, X25519Backend};
+        assert_eq!(REFERENCE_X25519.0, CRYPTO_ENV);
+        assert_eq!(
+            X25519Backend::from_choice(REFERENCE_X25519.1),
+            Ok(X25519Backend::AwsLc)
+        );
     }
 
     #[test]

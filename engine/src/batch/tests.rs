@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use super::*;
-use crate::crypto::{CipherSuite, Provider, SealContext};
+use crate::crypto::{CipherSuite, Provider, SealContext, SealRequest, X25519Backend};
 
 /// 0, 1, 2, 3 and 2^k - 1, 2^k, 2^k + 1 for k = 2..=10, without repeats.
 fn sizes() -> Vec<usize> {
@@ -238,6 +238,54 @@ fn try_map_reports_lowest_failing_index_all_joins() {
     assert!(checks > 1000, "{checks}");
 }
 
+/// `try_map_blocks` hands out consecutive blocks of exactly `block` items (the last
+/// shorter), each once, and returns what a plain loop over the items returns; with failures,
+/// the lowest failing index, on both executors.
+#[test]
+fn try_map_blocks_matches_serial_loop_and_reports_lowest_failure() {
+    let mut checks = 0;
+    for n in sizes() {
+        let items: Vec<u64> = (0..n as u64).map(|i| i * 3 + 1).collect();
+        let expected: Vec<(usize, u64)> = items.iter().enumerate().map(|(i, x)| work(i, x)).collect();
+        for block in [0, 1, 2, 3, 4, 7, 8, 9, 64] {
+            let size = block.max(1);
+            for exec in [Executor::Serial, Executor::Parallel] {
+                let calls = AtomicUsize::new(0);
+                let got = exec.try_map_blocks(&items, block, |first, chunk| {
+                    calls.fetch_add(1, Ordering::Relaxed);
+                    assert_eq!(first % size, 0, "blocks start at multiples of the block");
+                    assert_eq!(chunk.len(), size.min(n - first), "a full block but the last");
+                    Ok::<_, ()>(
+                        chunk
+                            .iter()
+                            .enumerate()
+                            .map(|(k, x)| work(first + k, x))
+                            .collect(),
+                    )
+                });
+                assert_eq!(got.unwrap(), expected, "{exec:?}, n = {n}, block {block}");
+                assert_eq!(calls.into_inner(), n.div_ceil(size));
+                checks += 1;
+                if n == 0 {
+                    continue;
+                }
+                // Failing items: a third of the way in and the last; a block reports its
+                // lowest failing item.
+                let failing = [n / 3, n - 1];
+                let got = exec.try_map_blocks(&items, block, |first, chunk| {
+                    match (first..first + chunk.len()).find(|i| failing.contains(i)) {
+                        Some(i) => Err(i),
+                        None => Ok(vec![(); chunk.len()]),
+                    }
+                });
+                assert_eq!(got, Err(n / 3), "{exec:?}, n = {n}, block {block}");
+                checks += 1;
+            }
+        }
+    }
+    assert!(checks > 500, "{checks}");
+}
+
 /// The serial reference stops at the first failure: nothing after it runs.
 #[test]
 fn serial_try_map_stops_at_first_failure() {
@@ -302,12 +350,14 @@ fn rayon_join_runs_on_several_threads() {
 }
 
 /// The parallel seal path (SealContext on the Parallel executor, per-recipient ikm derived
-/// from the index) against the serial reference (hpke-rs through the provider, SerialJoin).
+/// from the index; one seal per item, and `seal_batch` per block on every X25519 backend)
+/// against the serial reference (hpke-rs through the provider, SerialJoin).
 fn parallel_seal_matches_reference(suite: CipherSuite) {
     let p = Provider::new(suite);
     let group_info = vec![0x5a; 40_000];
     let ctx = SealContext::new(&p, b"Welcome", &group_info).unwrap();
     let ikm = |i: usize| p.hash(&(i as u64).to_be_bytes());
+    let backends = X25519Backend::available();
     let mut checks = 0;
     for n in [0, 1, 2, 3, 15, 16, 17] {
         let recipients: Vec<Vec<u8>> = (0..n)
@@ -326,8 +376,31 @@ fn parallel_seal_matches_reference(suite: CipherSuite) {
             assert_eq!(fast, reference, "n = {n}, cutoff {cutoff}");
             checks += 1;
         }
+        for &backend in &backends {
+            let p = p.with_x25519_backend(backend).unwrap();
+            let ctx = SealContext::new(&p, b"Welcome", &group_info).unwrap();
+            for block in [1, 3, 8] {
+                let batched = Executor::Parallel
+                    .try_map_blocks(&recipients, block, |first, pks| {
+                        let ikms: Vec<Vec<u8>> = (first..first + pks.len()).map(ikm).collect();
+                        let requests: Vec<SealRequest<'_>> = pks
+                            .iter()
+                            .zip(&ikms)
+                            .map(|(pk, ikm)| SealRequest {
+                                pk_r: pk,
+                                plaintext: b"secrets",
+                                ikm_e: Some(ikm),
+                            })
+                            .collect();
+                        ctx.seal_batch(&requests).into_iter().collect()
+                    })
+                    .unwrap();
+                assert_eq!(batched, reference, "{backend}, n = {n}, block {block}");
+                checks += 1;
+            }
+        }
     }
-    assert_eq!(checks, 7 * 3);
+    assert_eq!(checks, 7 * (3 + 3 * backends.len()));
 }
 
 #[test]

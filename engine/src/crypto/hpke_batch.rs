@@ -50,6 +50,8 @@
 // aws-lc-rs returns from HKDF-Extract (see `awslc::hkdf_extract`) on the stack, which cannot be
 // wiped without `unsafe`; the provider's own Extract shares this.
 
+use core::fmt;
+
 use aws_lc_rs::hmac;
 use zeroize::Zeroizing;
 
@@ -57,6 +59,7 @@ use super::awslc::{self, AeadAlg, X25519_LEN};
 use super::hpke_backend::{derive_x25519_private, X25519_NSK};
 use super::hpke_backend::{labeled_expand, labeled_extract};
 use super::suite::Aead;
+use super::x25519::{self, X25519Backend};
 use super::{labels, CryptoError, HpkePrivateKey, Provider, Result, Secret};
 
 /// The version label every RFC 9180 labelled derivation starts with (§4).
@@ -72,10 +75,12 @@ const KEY_SCHEDULE_CONTEXT_LEN: usize = 1 + 2 * NH;
 /// `Nsecret` of DHKEM(X25519, HKDF-SHA256) (RFC 9180 §7.1).
 const NSECRET: u16 = 32;
 
-/// Seals per task when a batch of [`SealContext::seal`]s (an UpdatePath's, a Welcome's) runs
-/// on an [`Executor`](crate::batch::Executor): one seal is 70–160 µs (see the cutoff notes in
-/// [`crate::batch`]), so 8 of them amortise a rayon fork, a stolen half waking a thread,
-/// while keeping 2^k-way splits balanced.
+/// Seals per task when a batch of seals (an UpdatePath's, a Welcome's) runs on an
+/// [`Executor`](crate::batch::Executor): one [`SealContext::seal_batch`] of this many per task
+/// ([`Executor::try_map_blocks`](crate::batch::Executor::try_map_blocks)). One seal is
+/// 70–160 µs on aws-lc (see the cutoff notes in [`crate::batch`]), so 8 of them amortise a
+/// rayon fork, a stolen half waking a thread; and 8 fill one register of the widest X25519
+/// lanes (AVX-512 IFMA), or two of AVX2's.
 pub(crate) const SEAL_CUTOFF: usize = 8;
 
 /// The HPKE key schedule of one (suite, `info`) in base mode, with everything that does not
@@ -148,6 +153,30 @@ impl BaseSchedule {
 #[derive(Debug, Clone)]
 pub struct SealContext {
     schedule: BaseSchedule,
+    /// The provider's: what computes the X25519 of [`SealContext::seal_batch`].
+    x25519: X25519Backend,
+}
+
+/// One seal of [`SealContext::seal_batch`]: the arguments of [`SealContext::seal`].
+#[derive(Clone, Copy)]
+pub struct SealRequest<'a> {
+    /// The recipient's public key.
+    pub pk_r: &'a [u8],
+    /// What to seal.
+    pub plaintext: &'a [u8],
+    /// The ephemeral key's seed (`DeriveKeyPair(ikm_e)`), or `None` for a random one.
+    pub ikm_e: Option<&'a [u8]>,
+}
+
+impl fmt::Debug for SealRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The plaintext and the seed are secret: lengths only.
+        f.debug_struct("SealRequest")
+            .field("pk_r", &self.pk_r)
+            .field("plaintext_len", &self.plaintext.len())
+            .field("ikm_e_len", &self.ikm_e.map(<[u8]>::len))
+            .finish()
+    }
 }
 
 impl SealContext {
@@ -165,6 +194,7 @@ impl SealContext {
     pub fn from_info(provider: &Provider, info: &[u8]) -> Self {
         SealContext {
             schedule: BaseSchedule::new(provider, info),
+            x25519: provider.x25519_backend(),
         }
     }
 
@@ -196,6 +226,65 @@ impl SealContext {
         plaintext: &[u8],
         ikm_e: Option<&[u8]>,
     ) -> Result<(Vec<u8>, Vec<u8>)> {
+        let sk_e = self.ephemeral_private(pk_r, ikm_e)?;
+        // Encap (RFC 9180 §4.1): enc = pkE, kem_context = enc || pkR.
+        let (enc, dh) = awslc::x25519_key_pair_and_dh(sk_e.as_bytes(), pk_r)?;
+        drop(sk_e);
+        self.seal_with_dh(pk_r, enc, dh, aad, plaintext)
+    }
+
+    /// [`SealContext::seal`] of every request, in order, with the X25519 of the whole batch
+    /// computed at once on the provider's [`X25519Backend`]: every ephemeral public key in one
+    /// fixed-base batch, every DH in one batch. Each result is what [`SealContext::seal`] of
+    /// that request returns, byte for byte and error for error (an all-zero DH fails its own
+    /// seal only), with the same primitive counts. On aws-lc this is [`SealContext::seal`]
+    /// request by request.
+    pub fn seal_batch(&self, requests: &[SealRequest<'_>]) -> Vec<Result<(Vec<u8>, Vec<u8>)>> {
+        if self.x25519.simd().is_none() {
+            return requests
+                .iter()
+                .map(|r| self.seal(r.pk_r, r.plaintext, r.ikm_e))
+                .collect();
+        }
+        // The checks and the ephemeral private key of each request, as `seal` does them; the
+        // requests that pass are the lanes, in request order.
+        let mut sks = Zeroizing::new(Vec::with_capacity(requests.len()));
+        let mut pks = Vec::with_capacity(requests.len());
+        let prepared: Vec<Result<()>> = requests
+            .iter()
+            .map(|r| {
+                let sk_e = self.ephemeral_private(r.pk_r, r.ikm_e)?;
+                let sk = Zeroizing::new(lane(sk_e.as_bytes(), CryptoError::InvalidPrivateKey)?);
+                let pk = lane(r.pk_r, CryptoError::InvalidPublicKey)?;
+                // Within the capacity reserved above: no reallocation leaves a copy behind.
+                sks.push(*sk);
+                pks.push(pk);
+                Ok(())
+            })
+            .collect();
+        let lanes = match x25519::key_pairs_and_dh(self.x25519, &sks, &pks) {
+            Ok(lanes) => lanes,
+            Err(e) => vec![Err(e); sks.len()],
+        };
+        drop(sks);
+        let mut lanes = lanes.into_iter();
+        prepared
+            .into_iter()
+            .zip(requests)
+            .map(|(ready, r)| {
+                ready?;
+                // Invariant: one lane per request that passed its checks, in order.
+                let (enc, dh) = lanes
+                    .next()
+                    .ok_or(CryptoError::Backend("X25519 batch: a lane is missing".into()))??;
+                self.seal_with_dh(r.pk_r, enc, dh, b"", r.plaintext)
+            })
+            .collect()
+    }
+
+    /// The checks of `SealBase` and the ephemeral private key `DeriveKeyPair(ikm_e)` (RFC 9180
+    /// §4.1), a random one without `ikm_e`; counts the seal.
+    fn ephemeral_private(&self, pk_r: &[u8], ikm_e: Option<&[u8]>) -> Result<HpkePrivateKey> {
         // The same checks, in the same order, as `Provider::hpke_seal_with_ikm`.
         if ikm_e.is_some_and(|ikm| ikm.len() != X25519_NSK) {
             return Err(CryptoError::InvalidLength(
@@ -217,11 +306,20 @@ impl SealContext {
                 random_ikm.as_slice()
             }
         };
+        derive_x25519_private(ikm_e)
+    }
 
-        // Encap (RFC 9180 §4.1): enc = pkE, kem_context = enc || pkR.
-        let sk_e = derive_x25519_private(ikm_e)?;
-        let (enc, dh) = awslc::x25519_key_pair_and_dh(sk_e.as_bytes(), pk_r)?;
-        drop(sk_e);
+    /// The rest of the seal once `Encap`'s X25519 is done (`enc` = pkE, `dh` = DH(skE,
+    /// pkR)): `ExtractAndExpand`, the key schedule and the AEAD.
+    fn seal_with_dh(
+        &self,
+        pk_r: &[u8],
+        enc: Vec<u8>,
+        dh: Secret,
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<(Vec<u8>, Vec<u8>)> {
+        // kem_context = enc || pkR (RFC 9180 §4.1).
         let shared_secret = extract_and_expand(&dh, &enc, pk_r)?;
         drop(dh);
 
@@ -236,6 +334,11 @@ impl SealContext {
         )?;
         Ok((enc, ct))
     }
+}
+
+/// A key as one X25519 lane; `error` if it is not 32 bytes (checked before, so never).
+fn lane(key: &[u8], error: CryptoError) -> Result<[u8; X25519_LEN]> {
+    key.try_into().map_err(|_| error)
 }
 
 /// `OpenBase` / `DecryptWithLabel` of many ciphertexts with the same `info`: the receiving
@@ -347,7 +450,7 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::crypto::{CipherSuite, HpkeRng, WithHpkeRng};
+    use crate::crypto::{CipherSuite, HpkeRng, WithHpkeRng, X25519Backend};
 
     const SUITE_1: CipherSuite = CipherSuite::Mls128X25519Aes128GcmSha256Ed25519;
     const SUITE_3: CipherSuite = CipherSuite::Mls128X25519ChaCha20Poly1305Sha256Ed25519;
@@ -625,6 +728,75 @@ mod tests {
             checks += 2;
         }
         assert_eq!(checks, 16 * CipherSuite::ALL.len());
+    }
+
+    /// `seal_batch` on every X25519 backend this host runs equals `seal` request by request:
+    /// the same bytes, and the same error in the same position, for batches around the
+    /// register widths that mix good recipients with low-order keys (an all-zero DH), keys and
+    /// seeds of the wrong length, and random ephemerals (which must open).
+    fn seal_batch_matches_seal(suite: CipherSuite, seed: u64) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let reference = Provider::new(suite)
+            .with_x25519_backend(X25519Backend::AwsLc)
+            .unwrap();
+        let (sk, pk) = reference.derive_hpke_key_pair(&[4; 32]).unwrap();
+        let short_pk = pk[..31].to_vec();
+        let mut checks = 0;
+        for backend in X25519Backend::ALL {
+            let Ok(p) = reference.with_x25519_backend(backend) else {
+                println!("UNTESTED: the {backend} backend does not run on this host");
+                continue;
+            };
+            let ctx = SealContext::new(&p, b"UpdatePathNode", b"group context").unwrap();
+            let plain = SealContext::new(&reference, b"UpdatePathNode", b"group context").unwrap();
+            for n in [0, 1, 2, 3, 4, 5, 7, 8, 9, 16, 17] {
+                let ikms: Vec<Vec<u8>> = (0..n)
+                    .map(|i| random_bytes(&mut rng, if i % 11 == 6 { 31 } else { 32 }))
+                    .collect();
+                let pts: Vec<Vec<u8>> = (0..n).map(|i| random_bytes(&mut rng, i * 7)).collect();
+                let requests: Vec<SealRequest<'_>> = (0..n)
+                    .map(|i| SealRequest {
+                        pk_r: match i % 5 {
+                            3 => &LOW_ORDER_POINT,
+                            4 if i % 2 == 0 => &short_pk,
+                            _ => &pk,
+                        },
+                        plaintext: &pts[i],
+                        // Every seventh request draws a random ephemeral.
+                        ikm_e: (i % 7 != 5).then_some(ikms[i].as_slice()),
+                    })
+                    .collect();
+                let batched = ctx.seal_batch(&requests);
+                assert_eq!(batched.len(), n);
+                for (i, (r, ours)) in requests.iter().zip(batched).enumerate() {
+                    let single = plain.seal(r.pk_r, r.plaintext, r.ikm_e);
+                    match (r.ikm_e, ours) {
+                        (Some(_), ours) => assert_eq!(ours, single, "{backend} n={n} i={i}"),
+                        (None, Ok((enc, ct))) => {
+                            assert!(single.is_ok(), "{backend} n={n} i={i}");
+                            let opened = OpenContext::new(&p, b"UpdatePathNode", b"group context")
+                                .unwrap()
+                                .open(&sk, &enc, &ct)
+                                .unwrap();
+                            assert_eq!(opened, r.plaintext);
+                        }
+                        (None, Err(e)) => assert_eq!(Err(e), single, "{backend} n={n} i={i}"),
+                    }
+                    checks += 1;
+                }
+            }
+        }
+        assert_eq!(checks, 72 * X25519Backend::available().len());
+    }
+
+    #[test]
+    fn seal_batch_matches_seal_every_backend_suite1() {
+        seal_batch_matches_seal(SUITE_1, 21);
+    }
+
+    #[test]
+    fn seal_batch_matches_seal_every_backend_suite3() {
+        seal_batch_matches_seal(SUITE_3, 23);
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //! - [`Secret`], [`HpkePrivateKey`], [`SignaturePrivateKey`]: zeroized on drop, never printed.
 //!   Public keys are plain bytes.
 //! - [`CryptoError`]: why an operation failed.
+//! - [`X25519Backend`]: what computes the X25519 of batched seals and key derivations
+//!   (aws-lc, or the SIMD lanes of `canopy-simd`), chosen by `CANOPY_CRYPTO` ([`x25519`]).
 //!
 //! Primitives come from aws-lc-rs ([`awslc`]); HPKE runs in hpke-rs over the aws-lc back end
 //! [`HpkeAwsLc`]. hpke-rs's RustCrypto back end is used in tests as an independent reference.
@@ -29,12 +31,14 @@ pub mod labels;
 mod provider;
 mod secret;
 mod suite;
+pub mod x25519;
 
 pub use hpke_backend::{HpkeAwsLc, HpkeRng, WithHpkeRng};
-pub use hpke_batch::{OpenContext, SealContext};
+pub use hpke_batch::{OpenContext, SealContext, SealRequest};
 pub use provider::{Provider, Result};
 pub use secret::{HpkePrivateKey, Secret, SignaturePrivateKey};
 pub use suite::CipherSuite;
+pub use x25519::{X25519Backend, X25519BackendError};
 
 pub use crate::error::CryptoError;
 

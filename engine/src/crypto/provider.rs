@@ -6,6 +6,7 @@ use hpke_rs_crypto::types::{KdfAlgorithm, KemAlgorithm};
 use super::awslc::{self, AeadAlg, HashAlg};
 use super::hpke_backend::{self, HpkeAwsLc, HpkeRng, X25519_NSK};
 use super::suite::Aead;
+use super::x25519::{X25519Backend, X25519BackendError};
 use super::{labels, CipherSuite, CryptoError, HpkePrivateKey, Secret, SignaturePrivateKey};
 
 /// Shorthand for results of this module.
@@ -13,9 +14,11 @@ pub type Result<T, E = CryptoError> = core::result::Result<T, E>;
 
 /// The crypto provider, bound to one cipher suite when it is created (RFC 9420 §5.1).
 ///
-/// It holds only the suite, so it is `Copy`, `Send` and `Sync`; the only per-call dispatch is
-/// a match on the suite's AEAD. Primitives are aws-lc-rs; HPKE (RFC 9180) runs in hpke-rs over
-/// the aws-lc back end (`HpkeAwsLc`).
+/// It holds the suite and the [`X25519Backend`] of batched X25519, so it is `Copy`, `Send` and
+/// `Sync`; the only per-call dispatch is a match on the suite's AEAD (and, per batch, on the
+/// backend). Primitives are aws-lc-rs; HPKE (RFC 9180) runs in hpke-rs over the aws-lc back
+/// end (`HpkeAwsLc`), and the seals and key derivations the engine batches compute their
+/// X25519 on the backend (see [`X25519Backend`]: every backend gives the same bytes).
 ///
 /// Conventions: secret inputs are taken as `&[u8]` (pass [`Secret::as_bytes`]) and secret
 /// outputs are returned as [`Secret`]; public keys are plain bytes (`&[u8]` / `Vec<u8>`, the
@@ -25,17 +28,53 @@ pub type Result<T, E = CryptoError> = core::result::Result<T, E>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Provider {
     suite: CipherSuite,
+    x25519: X25519Backend,
 }
 
 impl Provider {
-    /// A provider for `suite`.
+    /// A provider for `suite`, with the X25519 backend `CANOPY_CRYPTO` chooses
+    /// ([`X25519Backend::process_default`]; unset means `auto`).
+    ///
+    /// # Panics
+    ///
+    /// If `CANOPY_CRYPTO` names no backend, or one this host does not run: a misconfigured
+    /// host fails at its first provider rather than silently running another backend.
+    /// [`Provider::try_new`] returns that as an error.
     pub fn new(suite: CipherSuite) -> Self {
-        Provider { suite }
+        match Self::try_new(suite) {
+            Ok(provider) => provider,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// [`Provider::new`], with an invalid `CANOPY_CRYPTO` as an error.
+    pub fn try_new(suite: CipherSuite) -> core::result::Result<Self, X25519BackendError> {
+        Ok(Provider {
+            suite,
+            x25519: X25519Backend::process_default()?,
+        })
+    }
+
+    /// This provider with its batched X25519 on `backend`; an error naming the backend if
+    /// this host does not run it. Changes no output, only how it is computed.
+    pub fn with_x25519_backend(
+        self,
+        backend: X25519Backend,
+    ) -> core::result::Result<Self, X25519BackendError> {
+        Ok(Provider {
+            x25519: backend.require()?,
+            ..self
+        })
     }
 
     /// The suite this provider is bound to.
     pub fn suite(&self) -> CipherSuite {
         self.suite
+    }
+
+    /// The implementation of this provider's batched X25519.
+    pub fn x25519_backend(&self) -> X25519Backend {
+        self.x25519
     }
 }
 

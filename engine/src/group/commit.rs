@@ -14,7 +14,7 @@ use crate::error::ApiMisuse;
 use crate::key_package::{check_lifetime, Clock};
 use std::collections::HashSet;
 
-use crate::crypto::hpke_batch::{SealContext, SEAL_CUTOFF};
+use crate::crypto::hpke_batch::{SealContext, SealRequest, SEAL_CUTOFF};
 use crate::crypto::Secret;
 use crate::error::{Error, Result};
 use crate::framing::sign_content;
@@ -22,7 +22,7 @@ use crate::kem::{plan_update_path, Ephemeral, PathParams, PathPlan};
 use crate::schedule::{self, EpochSecrets};
 use crate::tree::{math, LeafIndex};
 use crate::welcome::{
-    encrypt_group_info, group_secrets_plaintext, seal_group_secrets, sign_group_info,
+    encrypt_group_info, encrypted_group_secrets, group_secrets_plaintext, sign_group_info,
 };
 
 /// The "node position" of Welcome seals in [`Ephemeral::ikm`] (UpdatePath seals use the
@@ -736,24 +736,38 @@ impl Group {
             .map(|(position, &(leaf, kp))| (position as u32, leaf, kp))
             .collect();
         let ephemeral = self.ephemeral(b"welcome ephemeral")?;
-        let entries =
-            self.public
-                .executor
-                .try_map(&jobs, SEAL_CUTOFF, |_, (position, leaf, kp)| {
+        // One `seal_batch` per block of SEAL_CUTOFF new members (`seal_group_secrets` is the
+        // plain path, one member at a time, with the same output).
+        let entries = self
+            .public
+            .executor
+            .try_map_blocks(&jobs, SEAL_CUTOFF, |_, block| {
+                let mut plaintexts = Vec::with_capacity(block.len());
+                let mut ikms = Vec::with_capacity(block.len());
+                for (position, leaf, _) in block {
                     let path_secret = plan.and_then(|p| {
                         let lca = math::common_ancestor(me, leaf.node());
                         p.path_secret_at(lca)
                     });
-                    let plaintext = group_secrets_plaintext(joiner_secret, path_secret, psks)?;
-                    let ikm = ephemeral.ikm(&provider, WELCOME_POSITION, *position)?;
-                    seal_group_secrets(
-                        &provider,
-                        &seal,
-                        kp,
-                        &plaintext,
-                        ikm.as_ref().map(Secret::as_bytes),
-                    )
-                })?;
+                    plaintexts.push(group_secrets_plaintext(joiner_secret, path_secret, psks)?);
+                    ikms.push(ephemeral.ikm(&provider, WELCOME_POSITION, *position)?);
+                }
+                let requests: Vec<SealRequest<'_>> = block
+                    .iter()
+                    .zip(plaintexts.iter().zip(&ikms))
+                    .map(|((_, _, kp), (plaintext, ikm))| SealRequest {
+                        pk_r: kp.init_key.as_slice(),
+                        plaintext: plaintext.as_bytes(),
+                        ikm_e: ikm.as_ref().map(Secret::as_bytes),
+                    })
+                    .collect();
+                seal
+                    .seal_batch(&requests)
+                    .into_iter()
+                    .zip(block)
+                    .map(|(sealed, (_, _, kp))| encrypted_group_secrets(&provider, kp, sealed?))
+                    .collect::<Result<Vec<_>>>()
+            })?;
         counts.hpke_seals += entries.len() as u64;
         Ok(Welcome {
             cipher_suite: context.cipher_suite,

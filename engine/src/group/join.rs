@@ -197,17 +197,18 @@ impl Group {
             let lca = math::common_ancestor(me.node(), signer.node());
             let n = tree.n_leaves();
             let mut current = path_secret.clone();
-            let mut first = true;
+            let mut nodes = Vec::new();
             for x in core::iter::once(lca).chain(math::direct_path(lca, n)) {
                 if !matches!(tree.node(x), Some(Node::Parent(_))) {
                     continue;
                 }
-                if !first {
+                if !nodes.is_empty() {
                     current = provider.derive_secret(current.as_bytes(), b"path")?;
                 }
-                first = false;
-                private.insert_path_secret(&provider, x, &current)?;
+                nodes.push((x, current.clone()));
             }
+            // The key pairs as one batch (their public keys are checked just below).
+            private.insert_path_secrets(&provider, &nodes)?;
         }
         private.check_against(&provider, &tree)?;
 

@@ -56,7 +56,7 @@ use crate::codec::{
     self, CipherSuiteId, GroupContext, MlsMessage, MlsMessageBody, ProtocolVersion,
     WireFormat,
 };
-use crate::crypto::{Provider, Secret, SignaturePrivateKey};
+use crate::crypto::{Provider, Secret, SignaturePrivateKey, X25519Backend, X25519BackendError};
 use crate::error::{Error, Result};
 use crate::framing::EpochFraming;
 use crate::kem::TreeKemPrivate;
@@ -561,6 +561,15 @@ impl Group {
     /// Replace the clock that KeyPackage lifetimes are checked against.
     pub fn set_clock(&mut self, clock: Clock) {
         self.public.set_clock(clock);
+    }
+
+    /// Compute the batched X25519 on `backend` from now on (e.g. force the aws-lc reference,
+    /// or compare backends): [`PublicGroup::set_x25519_backend`].
+    pub fn set_x25519_backend(
+        &mut self,
+        backend: X25519Backend,
+    ) -> core::result::Result<(), X25519BackendError> {
+        self.public.set_x25519_backend(backend)
     }
 
     /// The provider (cipher suite).

@@ -31,7 +31,7 @@ use crate::codec::{
     GroupContext, MlsMessageBody, Proposal, ProposalOrRef, ProposalType, PublicMessage, ReInit,
     Sender,
 };
-use crate::crypto::Provider;
+use crate::crypto::{Provider, X25519Backend, X25519BackendError};
 use crate::error::{ApiMisuse, PeerMisbehaved, Result};
 use crate::framing::open_public_message;
 use crate::kem::StagedPath;
@@ -723,6 +723,17 @@ impl PublicGroup {
     /// Replace the clock that KeyPackage lifetimes are checked against.
     pub fn set_clock(&mut self, clock: Clock) {
         self.clock = clock;
+    }
+
+    /// Compute the batched X25519 on `backend` from now on
+    /// ([`Provider::with_x25519_backend`]): the same bytes, another implementation. An error
+    /// naming the backend if this host does not run it.
+    pub fn set_x25519_backend(
+        &mut self,
+        backend: X25519Backend,
+    ) -> core::result::Result<(), X25519BackendError> {
+        self.provider = self.provider.with_x25519_backend(backend)?;
+        Ok(())
     }
 
     /// The provider (cipher suite).

@@ -38,6 +38,20 @@ pub(super) fn node_key_pair(
     Ok(provider.derive_hpke_key_pair(node_secret.as_bytes())?)
 }
 
+/// [`node_key_pair`] of every path secret, in order, with the public keys computed as one
+/// batch ([`Provider::derive_hpke_key_pairs`]).
+pub(super) fn node_key_pairs<'a>(
+    provider: &Provider,
+    path_secrets: impl IntoIterator<Item = &'a Secret>,
+) -> Result<Vec<(HpkePrivateKey, Vec<u8>)>> {
+    let node_secrets = path_secrets
+        .into_iter()
+        .map(|s| provider.derive_secret(s.as_bytes(), b"node"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let ikms: Vec<&[u8]> = node_secrets.iter().map(Secret::as_bytes).collect();
+    Ok(provider.derive_hpke_key_pairs(&ikms)?)
+}
+
 /// `path_secret[n] = DeriveSecret(path_secret[n-1], "path")` (RFC 9420 §7.4); also the step
 /// from the last path secret to the `commit_secret` (§8).
 pub(super) fn next_path_secret(provider: &Provider, path_secret: &Secret) -> Result<Secret> {
@@ -103,6 +117,24 @@ impl TreeKemPrivate {
         Ok(pk)
     }
 
+    /// [`TreeKemPrivate::insert_path_secret`] for every `(node, path_secret)`, with the key
+    /// pairs derived as one batch; returns the public keys in order.
+    pub fn insert_path_secrets(
+        &mut self,
+        provider: &Provider,
+        nodes: &[(NodeIndex, Secret)],
+    ) -> Result<Vec<Vec<u8>>> {
+        let key_pairs = node_key_pairs(provider, nodes.iter().map(|(_, s)| s))?;
+        Ok(nodes
+            .iter()
+            .zip(key_pairs)
+            .map(|((node, _), (sk, pk))| {
+                self.path_keys.insert(*node, sk);
+                pk
+            })
+            .collect())
+    }
+
     /// Store the private key of direct-path node `node` (for states built outside the
     /// protocol flow, e.g. generated workloads).
     pub fn insert_path_key(&mut self, node: NodeIndex, key: HpkePrivateKey) {
@@ -124,16 +156,18 @@ impl TreeKemPrivate {
     /// and the tree invariant, RFC 9420 §4.1): for every key held, the node is not blank and
     /// holds the matching public key. Returns how many keys were checked.
     pub fn check_against(&self, provider: &Provider, tree: &RatchetTree) -> Result<usize> {
-        let keys = core::iter::once((self.leaf.node(), &self.leaf_key))
-            .chain(self.path_keys.iter().map(|(&x, k)| (x, k)));
-        let mut n = 0;
-        for (x, sk) in keys {
-            let public = provider.hpke_public_key(sk)?;
+        let keys: Vec<(NodeIndex, &HpkePrivateKey)> =
+            core::iter::once((self.leaf.node(), &self.leaf_key))
+                .chain(self.path_keys.iter().map(|(&x, k)| (x, k)))
+                .collect();
+        // One batch of public keys, compared in the same order as one at a time.
+        let sks: Vec<&HpkePrivateKey> = keys.iter().map(|&(_, sk)| sk).collect();
+        let publics = provider.hpke_public_keys(&sks)?;
+        for (&(x, _), public) in keys.iter().zip(&publics) {
             if tree.encryption_key(x) != Some(public.as_slice()) {
                 return Err(PeerMisbehaved::PrivateKeyMismatch { node: x }.into());
             }
-            n += 1;
         }
-        Ok(n)
+        Ok(keys.len())
     }
 }

@@ -1,6 +1,6 @@
 //! UpdatePath generation and processing (RFC 9420 §7.4–§7.6, §7.9, §12.4.2).
 
-use super::private::{next_path_secret, node_key_pair};
+use super::private::{next_path_secret, node_key_pairs};
 use super::TreeKemPrivate;
 use crate::error::{ApiMisuse, PeerMisbehaved};
 use crate::batch::Executor;
@@ -9,7 +9,7 @@ use crate::codec::{
     Node, ParentHashInput, ParentNode, UpdatePath, UpdatePathNode, VLBytes,
 };
 use crate::crypto::hpke_batch::SEAL_CUTOFF;
-use crate::crypto::{Provider, SealContext, Secret, SignaturePrivateKey};
+use crate::crypto::{Provider, SealContext, SealRequest, Secret, SignaturePrivateKey};
 use crate::error::{Error, Result};
 use crate::tree::{math, LeafIndex, NodeIndex, RatchetTree};
 
@@ -282,12 +282,19 @@ impl StagedPath {
         for x in math::direct_path(sender_x, self.n_leaves) {
             new_private.remove_path_key(x);
         }
+        // The secrets of the nodes from the common ancestor up, then their key pairs as one
+        // batch, checked against the path bottom-up (the lowest mismatch is reported).
+        let above: Vec<_> = self.steps.iter().zip(&path.nodes).skip(i).collect();
+        let mut secrets = Vec::with_capacity(above.len());
         let mut current = path_secret.clone();
-        for (k, (step, node)) in self.steps.iter().zip(&path.nodes).enumerate().skip(i) {
-            if k > i {
+        for k in 0..above.len() {
+            if k > 0 {
                 current = next_path_secret(provider, &current)?;
             }
-            let (sk, pk) = node_key_pair(provider, &current)?;
+            secrets.push(current.clone());
+        }
+        let key_pairs = node_key_pairs(provider, &secrets)?;
+        for ((step, node), (sk, pk)) in above.into_iter().zip(key_pairs) {
             if pk.as_slice() != node.encryption_key.as_slice() {
                 return Err(PeerMisbehaved::PathPublicKeyMismatch { node: step.node }.into());
             }
@@ -488,6 +495,40 @@ impl SealJob<'_> {
     }
 }
 
+/// [`SealJob::seal`] of every job of `block`, as one [`SealContext::seal_batch`]: the
+/// results in job order, or the error of the first job that fails.
+fn seal_block(
+    provider: &Provider,
+    context: &SealContext,
+    ephemeral: &Ephemeral,
+    block: &[SealJob<'_>],
+) -> Result<Vec<HpkeCiphertext>> {
+    let ikms = block
+        .iter()
+        .map(|job| ephemeral.ikm(provider, job.node_position, job.recipient_position))
+        .collect::<Result<Vec<_>>>()?;
+    let requests: Vec<SealRequest<'_>> = block
+        .iter()
+        .zip(&ikms)
+        .map(|(job, ikm)| SealRequest {
+            pk_r: job.recipient_key,
+            plaintext: job.path_secret.as_bytes(),
+            ikm_e: ikm.as_ref().map(Secret::as_bytes),
+        })
+        .collect();
+    context
+        .seal_batch(&requests)
+        .into_iter()
+        .map(|sealed| {
+            let (kem_output, ciphertext) = sealed?;
+            Ok(HpkeCiphertext {
+                kem_output: kem_output.into(),
+                ciphertext: ciphertext.into(),
+            })
+        })
+        .collect()
+}
+
 /// Plan an UpdatePath for the committer (RFC 9420 §7.4, §7.5): derive the path secrets over
 /// the filtered direct path, the node key pairs, the parent nodes with their parent hashes,
 /// and the new leaf (source `commit`, signed over LeafNodeTBS with `group_id` and the sender's
@@ -508,22 +549,29 @@ pub fn plan_update_path(
     }
     let steps = path_steps(tree, sender, params.new_leaves);
 
-    let leaf_node_secret = provider.derive_secret(params.leaf_secret.as_bytes(), b"node")?;
-    let (leaf_key, leaf_public) = provider.derive_hpke_key_pair(leaf_node_secret.as_bytes())?;
-    let mut private = TreeKemPrivate::new(sender, leaf_key);
-
-    // The chain is serial; each key pair depends on its path secret only.
+    // The chain is serial; each key pair depends on its path secret only, so the leaf's and
+    // every node's key pair are derived as one batch.
     let mut path_secrets = Vec::with_capacity(steps.len());
-    let mut public_keys = Vec::with_capacity(steps.len());
     let mut current_secret = params.leaf_secret.clone();
-    for step in &steps {
+    for _ in &steps {
         current_secret = next_path_secret(provider, &current_secret)?;
-        let (sk, pk) = node_key_pair(provider, &current_secret)?;
-        private.insert_path_key(step.node, sk);
-        public_keys.push(pk);
         path_secrets.push(current_secret.clone());
     }
     let commit_secret = next_path_secret(provider, &current_secret)?;
+    let mut key_pairs = node_key_pairs(
+        provider,
+        core::iter::once(params.leaf_secret).chain(&path_secrets),
+    )?
+    .into_iter();
+    let (leaf_key, leaf_public) = key_pairs
+        .next()
+        .ok_or(Error::Internal("no leaf key pair derived"))?;
+    let mut private = TreeKemPrivate::new(sender, leaf_key);
+    let mut public_keys = Vec::with_capacity(steps.len());
+    for (step, (sk, pk)) in steps.iter().zip(key_pairs) {
+        private.insert_path_key(step.node, sk);
+        public_keys.push(pk);
+    }
 
     let (parents, leaf_parent_hash) =
         path_parent_nodes(provider, tree, &steps, public_keys.into_iter())?;
@@ -645,7 +693,10 @@ impl PathPlan {
     /// assemble the UpdatePath (RFC 9420 §7.6). `group_context` is the serialized provisional
     /// GroupContext (its `tree_hash` that of the merged tree); it is hashed into HPKE's key
     /// schedule once for the whole batch ([`SealContext`]). Each seal's ephemeral key comes
-    /// from `ephemeral` by position, so the bytes do not depend on the executor.
+    /// from `ephemeral` by position, so the bytes do not depend on the executor. The seals run
+    /// in blocks of `SEAL_CUTOFF`, each one [`SealContext::seal_batch`] (its X25519 in
+    /// SIMD lanes on the provider's backend); [`SealJob::seal`] is the plain path, one seal at
+    /// a time, with the same output.
     ///
     /// Errors are the engine's: [`Error::Crypto`] for a seal that fails.
     pub fn seal(
@@ -657,8 +708,8 @@ impl PathPlan {
     ) -> Result<UpdatePath> {
         let jobs = self.seal_jobs();
         let context = SealContext::new(provider, b"UpdatePathNode", group_context)?;
-        let ciphertexts = executor.try_map(&jobs, SEAL_CUTOFF, |_, job| {
-            job.seal(provider, &context, ephemeral)
+        let ciphertexts = executor.try_map_blocks(&jobs, SEAL_CUTOFF, |_, block| {
+            seal_block(provider, &context, ephemeral, block)
         })?;
         self.assemble(ciphertexts)
     }

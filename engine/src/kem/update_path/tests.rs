@@ -398,7 +398,8 @@ fn new_leaves_are_excluded() {
     ));
 }
 
-/// The batched seal gives the same UpdatePath on either executor, and the same as the jobs
+/// The batched seal gives the same UpdatePath on either executor and every X25519 backend,
+/// the same as the plain path (`SealJob::seal`, one job at a time), and the same as the jobs
 /// sealed one by one in reverse order through hpke-rs (the provider's reference HPKE).
 #[test]
 fn seal_jobs_are_order_independent() {
@@ -409,10 +410,23 @@ fn seal_jobs_are_order_independent() {
     let serial = plan
         .seal(&f.p, &context, &ephemeral, Executor::Serial)
         .unwrap();
-    let parallel = plan
-        .seal(&f.p, &context, &ephemeral, Executor::Parallel)
-        .unwrap();
-    assert_eq!(parallel, serial);
+    let mut backends = 0;
+    for backend in crate::crypto::X25519Backend::available() {
+        let p = f.p.with_x25519_backend(backend).unwrap();
+        for executor in [Executor::Serial, Executor::Parallel] {
+            let path = plan.seal(&p, &context, &ephemeral, executor).unwrap();
+            assert_eq!(path, serial, "{backend} {executor:?}");
+        }
+        backends += 1;
+    }
+    assert!(backends >= 2, "aws-lc and canopy-simd's portable lane run everywhere");
+    let seal_context = SealContext::new(&f.p, b"UpdatePathNode", &context).unwrap();
+    let plain: Vec<_> = plan
+        .seal_jobs()
+        .iter()
+        .map(|j| j.seal(&f.p, &seal_context, &ephemeral).unwrap())
+        .collect();
+    assert_eq!(plan.assemble(plain).unwrap(), serial);
     let jobs = plan.seal_jobs();
     assert!(jobs.len() > 2, "{}", jobs.len());
     let mut reversed: Vec<_> = jobs
