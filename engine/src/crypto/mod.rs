@@ -13,6 +13,8 @@
 //!
 //! Primitives come from aws-lc-rs ([`awslc`]); HPKE runs in hpke-rs over the aws-lc back end
 //! [`HpkeAwsLc`]. hpke-rs's RustCrypto back end is used in tests as an independent reference.
+//! Ed25519 verification can also run on curve25519-dalek's vector backends ([`ed25519`],
+//! with exactly aws-lc's acceptance rule).
 //!
 // # Internal documentation
 //
@@ -23,6 +25,7 @@
 
 pub mod awslc;
 pub mod counters;
+pub mod ed25519;
 pub mod hpke_backend;
 pub mod hpke_batch;
 pub mod labels;
