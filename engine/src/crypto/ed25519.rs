@@ -28,7 +28,7 @@
 //! accepts a negative zero; that build is not this rule, and the agreement tests would say so.
 //!
 //! The arithmetic is curve25519-dalek's `vartime_double_scalar_mul_basepoint`, which runs on
-//! the vector backend dalek chose for the CPU; hashing is aws-lc's
+//! the vector backend dalek chose for the CPU (see [`super::backend`]); hashing is aws-lc's
 //! SHA-512, so this adds no hash implementation to the engine.
 
 use aws_lc_rs::digest;
