@@ -395,10 +395,10 @@ impl Run {
                 }
             }
         }
-        self.check_agreement(n % 10 == 0);
+        self.check_agreement(n.is_multiple_of(10));
 
         // Application messages, both ways over the run.
-        if n % 4 == 0 {
+        if n.is_multiple_of(4) {
             let from = self.rng.below(self.live.len());
             let text = format!("epoch {n} from {}", self.live[from].name());
             let message = self.live[from].protect(text.as_bytes());

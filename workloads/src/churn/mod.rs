@@ -358,7 +358,7 @@ impl Workload {
             "devices_per_person must be at least 1"
         );
         ensure!(
-            self.members % self.devices_per_person == 0,
+            self.members.is_multiple_of(self.devices_per_person),
             "members ({}) must be a multiple of devices_per_person ({})",
             self.members,
             self.devices_per_person
