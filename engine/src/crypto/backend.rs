@@ -20,7 +20,7 @@
 //! choice and the host's features, and no verification runs (never a silent fallback).
 //!
 //! `auto` runs aws-lc on every host for now. dalek's AVX2 backend is no faster than aws-lc
-//! where it was measured, and its AVX-512 IFMA backend, about twice as fast here, has a known
+//! where it was measured, and its AVX-512 IFMA backend, about twice as fast on the Xeon measured, has a known
 //! miscomputation: RUSTSEC-2026-0620 (curve25519-dalek 1.1.0 to 5.0.0 can compute a wrong
 //! scalar multiple of an attacker-chosen point on that backend, fixed in 5.1.0). An Ed25519
 //! key is an attacker-chosen point, and a wrong result is a member that disagrees with the
@@ -429,6 +429,29 @@ mod tests {
         assert!(e.ends_with("none of avx2, avx512ifma, avx512vl"), "{e}");
         let e = error(forced(CryptoBackend::Avx2, ZEN3, SERIAL));
         assert!(e.contains("AVX2 backend is not compiled"), "{e}");
+    }
+
+    /// `AUTO_PREFERS_IFMA` goes with the curve25519-dalek the workspace resolves: on exactly
+    /// when it is 5.1.0 or newer (RUSTSEC-2026-0620), so neither an upgrade nor the switch
+    /// can happen without the other.
+    #[test]
+    fn auto_prefers_ifma_exactly_with_a_fixed_dalek() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.lock");
+        let lock = std::fs::read_to_string(path).unwrap();
+        let versions: Vec<Vec<u32>> = lock
+            .split("[[package]]")
+            .filter(|p| p.contains("\nname = \"curve25519-dalek\"\n"))
+            .filter_map(|p| p.split("\nversion = \"").nth(1)?.split('"').next())
+            .map(|v| v.split(['.', '-']).map_while(|n| n.parse().ok()).collect())
+            .filter(|v: &Vec<u32>| v.first() == Some(&5))
+            .collect();
+        assert_eq!(versions.len(), 1, "{path}: curve25519-dalek 5.x: {versions:?}");
+        let fixed = versions[0] >= vec![5, 1, 0];
+        assert_eq!(
+            AUTO_PREFERS_IFMA, fixed,
+            "curve25519-dalek {:?}: AUTO_PREFERS_IFMA must be {fixed}",
+            versions[0]
+        );
     }
 
     /// The verifier behind each available backend, and the error for each unavailable one.
