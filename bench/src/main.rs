@@ -60,6 +60,12 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // An invalid or unavailable CANOPY_CRYPTO fails every Ed25519 verification: say so once,
+    // before any work.
+    if let Err(e) = canopy_engine::crypto::backend::selected() {
+        eprintln!("canopy: {e}");
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
         Command::Gate(args) => canopy_bench::gate::main(args),
         Command::Vectors { paths, verbose } => vectors(&paths, verbose),

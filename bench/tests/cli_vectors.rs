@@ -68,3 +68,47 @@ fn unknown_named_file_is_an_error() {
     assert!(!ok);
     assert!(out.contains("not a vector file Canopy recognises"), "{out}");
 }
+
+/// `CANOPY_CRYPTO` as the CLI sees it: the Wycheproof Ed25519 cases pass on aws-lc and on every
+/// dalek backend this host runs; a setting that names no backend, or one this host cannot
+/// run, stops `canopy` before any work with exit code 2 and the reason.
+#[test]
+fn crypto_backend_setting_is_honoured_or_refused() {
+    use canopy_engine::crypto::backend::CryptoBackend;
+
+    let file = vectors_dir().join("wycheproof/ed25519_test.json");
+    let canopy = |setting: &str| {
+        Command::new(env!("CARGO_BIN_EXE_canopy"))
+            .env("CANOPY_CRYPTO", setting)
+            .arg("vectors")
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    let mut refused = vec!["bogus"];
+    for b in CryptoBackend::ALL {
+        if b.check_available().is_err() {
+            refused.push(b.name());
+            continue;
+        }
+        let out = canopy(b.name());
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert!(out.status.success(), "{}: {stdout}", b.name());
+        assert_eq!(
+            stdout.lines().last(),
+            Some("151 passed, 0 failed, 0 skipped")
+        );
+    }
+    for setting in refused {
+        let out = canopy(setting);
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{setting}: {stderr}");
+        assert!(out.stdout.is_empty(), "{setting}");
+        assert!(
+            stderr.starts_with(&format!(
+                "canopy: crypto back end: CANOPY_CRYPTO={setting}:"
+            )),
+            "{stderr}"
+        );
+    }
+}

@@ -13,6 +13,10 @@
 //! The crafted cases build signatures with known discrete logarithms, so each also states what
 //! the rule decides and why; aws-lc deciding otherwise fails the test as much as dalek
 //! disagreeing with aws-lc does.
+//!
+//! dalek runs one vector backend per process, the best its build and the CPU allow. On a host
+//! with AVX-512 IFMA its AVX2 backend runs only in a build without the workspace's IFMA cfg:
+//! `RUSTFLAGS= CARGO_TARGET_DIR=target/avx2 cargo test -p canopy-engine --test ed25519_agreement`.
 
 use std::sync::OnceLock;
 
