@@ -20,6 +20,10 @@
 //! verification: a batch plus two subgroup checks per signature costs more than verifying the
 //! signature alone. Hence the join floor stays `N × single verify ÷ cores`.
 //!
+//! Part 3 times the engine's own single verification on each backend `CANOPY_CRYPTO` can select
+//! in this process (aws-lc, and curve25519-dalek on the vector backend it runs on this CPU;
+//! the others are named as not run) and prints each one's ratio to aws-lc.
+//!
 //! Messages are 250 bytes (a basic-credential LeafNodeTBS is ~230–260 bytes); keys and
 //! messages come from a fixed seed. Timings are single-threaded, best of 3 rounds.
 
@@ -27,6 +31,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use canopy_engine::crypto::awslc::ed25519_verify;
+use canopy_engine::crypto::backend::{ed25519_verify_with, CryptoBackend};
 use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT, EIGHT_TORSION};
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use curve25519_dalek::scalar::Scalar;
@@ -217,6 +222,31 @@ fn main() -> Result<()> {
     println!(
         "join floor at 50,001 leaves: 50,001 × {single:.2} µs ÷ {cores} cores = {floor_ms:.0} ms"
     );
+    // Part 3: the engine's backends, on the same signatures.
+    println!("engine single verify by backend (CANOPY_CRYPTO), same signatures:");
+    let mut engine = serde_json::Map::new();
+    let mut portable_ns = None;
+    for b in CryptoBackend::ALL {
+        if let Err(e) = b.check_available() {
+            println!("  {:<9} not run here: {e}", b.name());
+            continue;
+        }
+        let ns = 1e3
+            * per_item_us(n, || {
+                for it in &items {
+                    ed25519_verify_with(b, &it.pk, &it.msg, &it.sig)?;
+                }
+                Ok(())
+            })?;
+        // `ALL` lists aws-lc (`portable`, always available) first: the reference.
+        let reference = *portable_ns.get_or_insert(ns);
+        println!(
+            "  {:<9} {ns:8.0} ns  (aws-lc ÷ this: {:.2})",
+            b.name(),
+            reference / ns
+        );
+        engine.insert(b.name().into(), serde_json::json!(ns));
+    }
     if let Some(path) = json {
         let out = serde_json::json!({
             "command": format!("cargo run --release -p canopy-bench --example ed25519_floor -- {n} --json {path}"),
@@ -231,6 +261,7 @@ fn main() -> Result<()> {
                 "subgroup_check_per_point": subgroup,
                 "batch_plus_subgroup_checks": safe_batch,
             },
+            "engine_backend_ns_per_sig": engine,
             "cores": cores,
             "join_floor_ms_50001": floor_ms,
         });

@@ -60,9 +60,13 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Every provider takes its X25519 backend from CANOPY_CRYPTO: a value this host cannot
-    // run is reported here, not as a panic at the first provider.
-    if let Err(e) = canopy_engine::crypto::X25519Backend::process_default() {
+    // CANOPY_CRYPTO chooses the X25519 backend of every provider and the Ed25519 verifier of
+    // the process: a value this host cannot run is reported here, once, before any work, not
+    // as an error at the first provider or the first verification.
+    let chosen = canopy_engine::crypto::X25519Backend::process_default()
+        .map_err(|e| e.to_string())
+        .and_then(|_| canopy_engine::crypto::backend::selected().map_err(|e| e.to_string()));
+    if let Err(e) = chosen {
         eprintln!("canopy: {e}");
         return ExitCode::from(2);
     }

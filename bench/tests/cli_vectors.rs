@@ -68,3 +68,60 @@ fn unknown_named_file_is_an_error() {
     assert!(!ok);
     assert!(out.contains("not a vector file Canopy recognises"), "{out}");
 }
+
+/// `CANOPY_CRYPTO` as the CLI sees it: the Wycheproof Ed25519 cases pass on every setting the
+/// host runs (on dalek's backend where dalek runs the one named, else on aws-lc); a setting
+/// that names no backend, or one whose instructions the CPU lacks, stops `canopy` before any
+/// work with exit code 2 and the reason.
+#[test]
+fn crypto_backend_setting_is_honoured_or_refused() {
+    use canopy_engine::crypto::backend::{
+        resolve, CryptoBackend, DalekBuild, HostFeatures, Setting, AUTO_PREFERS_IFMA,
+    };
+
+    let file = vectors_dir().join("wycheproof/ed25519_test.json");
+    let canopy = |setting: &str| {
+        Command::new(env!("CARGO_BIN_EXE_canopy"))
+            .env("CANOPY_CRYPTO", setting)
+            .arg("vectors")
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    let mut refused = vec!["bogus"];
+    let mut ran = 0;
+    for b in CryptoBackend::ALL {
+        let runs = resolve(
+            Setting::Exactly(b),
+            HostFeatures::detect(),
+            DalekBuild::current(),
+            AUTO_PREFERS_IFMA,
+        );
+        if runs.is_err() {
+            refused.push(b.name());
+            continue;
+        }
+        let out = canopy(b.name());
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert!(out.status.success(), "{}: {stdout}", b.name());
+        assert_eq!(
+            stdout.lines().last(),
+            Some("151 passed, 0 failed, 0 skipped")
+        );
+        ran += 1;
+    }
+    assert!(ran >= 1, "portable always runs");
+    for setting in refused {
+        let out = canopy(setting);
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{setting}: {stderr}");
+        assert!(out.stdout.is_empty(), "{setting}");
+        // The X25519 backend reads the variable first and names it; either way the message
+        // names the variable and the value.
+        assert!(stderr.starts_with("canopy: "), "{stderr}");
+        assert!(
+            stderr.contains("CANOPY_CRYPTO") && stderr.contains(setting),
+            "{stderr}"
+        );
+    }
+}

@@ -551,7 +551,8 @@ pub enum CryptoError {
     /// An input or requested output of the wrong length.
     #[error("invalid length: {0}")]
     InvalidLength(&'static str),
-    /// Any other failure reported by aws-lc-rs or hpke-rs.
+    /// Any other failure reported by aws-lc-rs or hpke-rs, or a crypto backend setting
+    /// (`CANOPY_CRYPTO`) that names no backend or one this host cannot run.
     #[error("crypto back end: {0}")]
     Backend(String),
 }

@@ -2,8 +2,9 @@
 //! counters are process-wide).
 
 use canopy_engine::batch::Executor;
-use canopy_engine::crypto::counters;
-use canopy_engine::crypto::{CipherSuite, OpenContext, Provider, SealContext, Secret};
+use canopy_engine::crypto::{
+    backend, counters, CipherSuite, OpenContext, Provider, SealContext, Secret,
+};
 use canopy_engine::group::{CommitOptions, Group, GroupConfig, Randomness};
 use canopy_engine::key_package::{default_lifetime, key_package_from_seed, Clock};
 
@@ -67,4 +68,36 @@ fn a_bulk_add_commit_counts_exactly() {
     canopy_engine::crypto::awslc::x25519(sk.as_bytes(), &pk).unwrap();
     let d = counters::snapshot() - before;
     assert_eq!((d.x25519_base, d.x25519_dh), (1, 1), "dh {d:?}");
+
+    // An Ed25519 verification counts once, with its message's bytes hashed, on every backend
+    // this host runs and whatever the outcome: the gate's exact tier must not depend on
+    // `CANOPY_CRYPTO`.
+    let (ssk, spk) = p.signature_key_pair_from_seed(&[4; 32]).unwrap();
+    let sig = p.sign_labeled(&ssk, b"signed content").unwrap();
+    let mut ran = 0;
+    for b in backend::CryptoBackend::ALL {
+        if b.check_available().is_err() {
+            continue;
+        }
+        ran += 1;
+        for (msg, ok) in [
+            (&b"signed content"[..], true),
+            (&b"other content!"[..], false),
+        ] {
+            let before = counters::snapshot();
+            let got = backend::ed25519_verify_with(b, &spk, msg, &sig);
+            let d = counters::snapshot() - before;
+            assert_eq!(got.is_ok(), ok, "{b:?}");
+            assert_eq!((d.ed25519_verify, d.hash_bytes), (1, 14), "{b:?} {d:?}");
+        }
+    }
+    assert!(ran >= 1);
+    let before = counters::snapshot();
+    p.verify_labeled(&spk, b"signed content", &sig).unwrap();
+    let d = counters::snapshot() - before;
+    assert_eq!(
+        (d.ed25519_verify, d.hash_bytes),
+        (1, 14),
+        "selected backend {d:?}"
+    );
 }

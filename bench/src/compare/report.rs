@@ -32,6 +32,10 @@ pub struct Row {
     /// `avx512`), as `--crypto` resolved it on this host.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub crypto: Option<&'static str>,
+    /// Canopy only: the Ed25519 verifier of the process (`portable` = aws-lc, `avx2`,
+    /// `avx512`: curve25519-dalek's backends), which `CANOPY_CRYPTO` chose once for every row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crypto_ed25519: Option<&'static str>,
     /// Samples taken.
     pub samples: usize,
     /// Why there is no figure, if there is none.
@@ -73,15 +77,22 @@ impl Row {
             seals: samples.first().map(|x| x.seals),
             floor_ms: median(samples.iter().filter_map(|x| x.floor_ms).collect()),
             crypto: None,
+            crypto_ed25519: None,
             samples: samples.len(),
             status,
         }
     }
 
-    /// The row, naming the X25519 backend it ran on.
+    /// The row, naming the X25519 backend it ran on and the process's Ed25519 verifier
+    /// (aws-lc's name if `CANOPY_CRYPTO` is unusable, which `canopy` refuses before any work).
     pub fn with_crypto(self, backend: X25519Backend) -> Row {
+        let ed25519 = canopy_engine::crypto::backend::selected().map_or(
+            canopy_engine::crypto::backend::CryptoBackend::Portable,
+            |b| b,
+        );
         Row {
             crypto: Some(backend.name()),
+            crypto_ed25519: Some(ed25519.name()),
             ..self
         }
     }
@@ -282,6 +293,7 @@ mod tests {
         peer.system = "openmls";
         peer.floor_ms = None;
         peer.crypto = None;
+        peer.crypto_ed25519 = None;
         peer.status = Some("failed: x".into());
         let json = serde_json::to_value(report(vec![canopy, peer])).unwrap();
         let keys = |v: &serde_json::Value| -> Vec<String> {
@@ -318,6 +330,7 @@ mod tests {
             [
                 "bytes",
                 "crypto",
+                "crypto_ed25519",
                 "floor_ms",
                 "median_ms",
                 "op",
@@ -340,6 +353,10 @@ mod tests {
         );
         assert_eq!(json["rows"][0]["op"], "process");
         assert_eq!(json["rows"][0]["crypto"], "portable");
+        assert_eq!(
+            json["rows"][0]["crypto_ed25519"],
+            canopy_engine::crypto::backend::selected().unwrap().name()
+        );
         assert_eq!(json["rows"][0]["median_ms"], 0.5);
         assert_eq!(json["rows"][1]["status"], "failed: x");
     }

@@ -15,6 +15,8 @@
 //!
 //! Primitives come from aws-lc-rs ([`awslc`]); HPKE runs in hpke-rs over the aws-lc back end
 //! [`HpkeAwsLc`]. hpke-rs's RustCrypto back end is used in tests as an independent reference.
+//! Ed25519 verification can also run on curve25519-dalek's vector backends ([`ed25519`],
+//! with exactly aws-lc's acceptance rule), as `CANOPY_CRYPTO` selects ([`backend`]).
 //!
 // # Internal documentation
 //
@@ -24,7 +26,9 @@
 // key as `DeriveKeyPair` of exactly those bytes (RFC 9180 §4.1).
 
 pub mod awslc;
+pub mod backend;
 pub mod counters;
+pub mod ed25519;
 pub mod hpke_backend;
 pub mod hpke_batch;
 pub mod labels;

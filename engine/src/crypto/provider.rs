@@ -229,11 +229,13 @@ impl Provider {
     /// Verify Ed25519 over an already built `SignContent`; the counterpart of
     /// [`Provider::sign_labeled`], with the errors of [`Provider::verify_with_label`].
     pub fn verify_labeled(&self, pk: &[u8], sign_content: &[u8], sig: &[u8]) -> Result<()> {
-        awslc::ed25519_verify(pk, sign_content, sig)
+        super::backend::ed25519_verify(pk, sign_content, sig)
     }
 
     /// `VerifyWithLabel(pk, label, content, sig)`; [`CryptoError::InvalidSignature`] on a bad
-    /// signature, [`CryptoError::InvalidPublicKey`] on a key of the wrong length.
+    /// signature, [`CryptoError::InvalidPublicKey`] on a key of the wrong length. Runs on the
+    /// backend `CANOPY_CRYPTO` selects (`crypto::backend`), which accepts exactly what aws-lc
+    /// accepts; an invalid or unavailable setting is [`CryptoError::Backend`] naming it.
     pub fn verify_with_label(
         &self,
         pk: &[u8],

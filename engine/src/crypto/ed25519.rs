@@ -1,0 +1,171 @@
+//! Ed25519 verification (RFC 8032 §5.1.7) on curve25519-dalek, accepting exactly the
+//! signatures aws-lc's `ED25519_verify` accepts.
+//!
+//! Members that disagree on a signature disagree on the tree and fork the group, so this
+//! verifier is not "an" Ed25519 verifier but a second implementation of aws-lc's rule, decided
+//! case by case against aws-lc in `engine/tests/ed25519_agreement.rs`. The rule, as aws-lc
+//! (aws-lc-sys 0.45, `crypto/fipsmodule/curve25519/curve25519.c`, `ed25519_verify_internal`)
+//! applies it on x86-64 and AArch64 under Linux, macOS and the BSDs, where it decodes points
+//! with s2n-bignum's `edwards25519_decode`:
+//!
+//! 1. The key is 32 bytes ([`CryptoError::InvalidPublicKey`] otherwise) and the signature 64
+//!    (`R` then `s`, [`CryptoError::InvalidSignature`] otherwise, as for every rule below).
+//! 2. `s`, little-endian, is below the group order ℓ (a set top bit, or any `s ≥ ℓ`, rejects:
+//!    no `s + ℓ` malleability).
+//! 3. `A` decodes: `y`, the low 255 bits, is canonical (`y < p`; the 19 encodings
+//!    `p ≤ y < 2²⁵⁵` are rejected, not reduced); `x² = (y² − 1)/(d·y² + 1)` has a root; and if
+//!    that root is 0 (`y = ±1`) the sign bit is clear (no "negative zero"). Small-order and
+//!    mixed-order keys are accepted: nothing checks the subgroup.
+//! 4. `k = SHA-512(R ‖ A ‖ M) mod ℓ`, over the bytes of `R` and `A` as received.
+//! 5. Cofactorless: accept iff the canonical encoding of `[s]B − [k]A` equals `R` byte for
+//!    byte, with `k` reduced mod ℓ and `A` negated as a point (for a key with a torsion
+//!    component, `[ℓ − k]A ≠ −[k]A`). `R` is never decoded, so a non-canonical `R` (or one
+//!    off the curve) never matches, and a torsion component in `R` or `A` rejects unless it
+//!    cancels exactly.
+//!
+//! Where aws-lc is built without its assembly (Windows, `OPENSSL_NO_ASM`) it decodes with
+//! ref10's `x25519_ge_frombytes_vartime` instead, which reduces a non-canonical `y` and
+//! accepts a negative zero; that build is not this rule, and the agreement tests would say so.
+//!
+//! The arithmetic is curve25519-dalek's `vartime_double_scalar_mul_basepoint`, which runs on
+//! the vector backend dalek chose for the CPU (see [`super::backend`]); hashing is aws-lc's
+//! SHA-512, so this adds no hash implementation to the engine.
+
+use aws_lc_rs::digest;
+use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+use curve25519_dalek::scalar::Scalar;
+
+use super::awslc::ED25519_PUBLIC_KEY_LEN;
+use super::{counters, CryptoError};
+
+/// Ed25519 signature length: `R` (32 bytes) then `s` (32 bytes) (RFC 8032 §5.1.6).
+pub const ED25519_SIGNATURE_LEN: usize = 64;
+
+/// p = 2²⁵⁵ − 19, little-endian: the bound of a canonical `y`.
+const P: [u8; 32] = [
+    0xed, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
+];
+
+/// `y = 1`, little-endian: with `y = p − 1`, one of the two `y` whose point has `x = 0`.
+const Y_ONE: [u8; 32] = {
+    let mut y = [0u8; 32];
+    y[0] = 1;
+    y
+};
+
+/// `y = p − 1`, little-endian.
+const Y_MINUS_ONE: [u8; 32] = {
+    let mut y = P;
+    y[0] = 0xec;
+    y
+};
+
+/// Ed25519 verification of `sig` over `msg` with aws-lc's acceptance rule (module docs), with
+/// the errors of [`super::awslc::ed25519_verify`]: [`CryptoError::InvalidPublicKey`] for a
+/// key that is not 32 bytes, [`CryptoError::InvalidSignature`] for every other rejection.
+/// Counted as one `ed25519_verify` whatever the outcome, like the aws-lc path.
+pub fn verify(pk: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), CryptoError> {
+    counters::ed25519_verify(msg.len());
+    let pk: &[u8; ED25519_PUBLIC_KEY_LEN] =
+        pk.try_into().map_err(|_| CryptoError::InvalidPublicKey)?;
+    let sig: &[u8; ED25519_SIGNATURE_LEN] =
+        sig.try_into().map_err(|_| CryptoError::InvalidSignature)?;
+    if accepts(pk, msg, sig) {
+        Ok(())
+    } else {
+        Err(CryptoError::InvalidSignature)
+    }
+}
+
+fn accepts(pk: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> bool {
+    let (r, s) = sig.split_at(32);
+    let mut s_bytes = [0u8; 32];
+    s_bytes.copy_from_slice(s);
+    // Rule 2: `from_canonical_bytes` refuses exactly the s ≥ ℓ (which includes a set top bit).
+    let Some(s) = Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes)) else {
+        return false;
+    };
+    // Rule 3.
+    let Some(a) = decode_point(pk) else {
+        return false;
+    };
+    // Rule 4.
+    let mut h = digest::Context::new(&digest::SHA512);
+    h.update(r);
+    h.update(pk);
+    h.update(msg);
+    let h = h.finish();
+    let mut wide = [0u8; 64];
+    // Invariant: a SHA-512 digest is 64 bytes.
+    wide.copy_from_slice(h.as_ref());
+    let k = Scalar::from_bytes_mod_order_wide(&wide);
+    // Rule 5: [s]B − [k]A as [k](−A) + [s]B, compressed (always canonical) and compared. The
+    // point is negated, as aws-lc does, not the scalar: −k as a scalar is ℓ − k, and
+    // [ℓ − k]A = −[k]A + [ℓ]A differs from −[k]A by [ℓ]A, which is not zero for a key with a
+    // torsion component.
+    let check = EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &-a, &s);
+    check.compress().as_bytes() == r
+}
+
+/// aws-lc's point decoding (rule 3). curve25519-dalek's `decompress` alone is more lenient:
+/// it reads a `y ≥ p` modulo p and accepts a negative zero; the two checks before it refuse
+/// exactly those encodings, and for every other input the two decoders agree (same square
+/// root, same sign convention).
+fn decode_point(bytes: &[u8; 32]) -> Option<EdwardsPoint> {
+    let mut y = *bytes;
+    y[31] &= 0x7f;
+    let sign = bytes[31] >> 7 == 1;
+    if !less_than_p(&y) || (sign && (y == Y_ONE || y == Y_MINUS_ONE)) {
+        return None;
+    }
+    CompressedEdwardsY(*bytes).decompress()
+}
+
+/// Whether the little-endian `y` (top bit clear) is below p. Public input: variable time.
+fn less_than_p(y: &[u8; 32]) -> bool {
+    for (a, b) in y.iter().rev().zip(P.iter().rev()) {
+        if a != b {
+            return a < b;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The canonical bound, byte for byte: y = p − 1 is canonical, y = p … 2²⁵⁵ − 1 are not,
+    /// and a difference in a low byte decides only when every higher byte is equal.
+    #[test]
+    fn less_than_p_is_the_canonical_bound() {
+        assert!(less_than_p(&Y_MINUS_ONE));
+        assert!(less_than_p(&[0; 32]));
+        for low in 0xed..=0xff {
+            let mut y = P;
+            y[0] = low;
+            assert!(!less_than_p(&y), "y = p + {}", low - 0xed);
+        }
+        let mut y = P;
+        y[0] = 0xff;
+        y[1] = 0xfe;
+        assert!(less_than_p(&y));
+        let mut top = [0u8; 32];
+        top[31] = 0x7f;
+        assert!(less_than_p(&top));
+    }
+
+    /// The two negative zeros are refused, their positive encodings decode to (0, ±1).
+    #[test]
+    fn negative_zero_is_refused() {
+        for y in [Y_ONE, Y_MINUS_ONE] {
+            let point = decode_point(&y).expect("x = 0 with a clear sign bit decodes");
+            assert_eq!(point.compress().to_bytes(), y);
+            let mut negative = y;
+            negative[31] |= 0x80;
+            assert!(decode_point(&negative).is_none());
+            assert!(CompressedEdwardsY(negative).decompress().is_some());
+        }
+    }
+}
