@@ -26,6 +26,7 @@ pub mod counters;
 pub mod hpke_backend;
 pub mod hpke_batch;
 pub mod labels;
+pub mod primitives;
 mod provider;
 mod secret;
 mod suite;
