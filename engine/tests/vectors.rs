@@ -564,3 +564,24 @@ fn every_new_wycheproof_runner_fails_a_corrupted_valid_test() {
         );
     }
 }
+
+#[test]
+fn acceptable_ecdh_test_outside_the_encoding_flags_fails_the_file() {
+    // Only public-key encodings MLS never carries may be skipped; an `acceptable` test of any
+    // other kind has no decided outcome and must be noticed, not waved through.
+    let mut json = load("wycheproof/ecdh_secp384r1_test.json");
+    let test = json["testGroups"][0]["tests"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|t| t["result"] == "acceptable")
+        .unwrap();
+    test["flags"] = serde_json::json!(["EdgeCaseDoubling"]);
+    let t = Kind::WycheproofEcdhP384.run(&json);
+    assert_eq!((t.failed, t.skipped), (1, 229), "{:#?}", t.notes);
+    assert!(
+        t.notes.iter().any(|n| n.contains("no decided outcome")),
+        "{:#?}",
+        t.notes
+    );
+}

@@ -171,3 +171,27 @@ fn mldsa_signs_and_verifies() {
         );
     }
 }
+
+#[test]
+fn primitive_errors_map_onto_the_providers_errors() {
+    assert_eq!(
+        CryptoError::from(PrimitiveError::ZeroSharedSecret("X448")),
+        CryptoError::ZeroSharedSecret
+    );
+    assert_eq!(
+        CryptoError::from(PrimitiveError::InvalidSignature("Ed448")),
+        CryptoError::InvalidSignature
+    );
+    assert_eq!(
+        CryptoError::from(PrimitiveError::InvalidPublicKey("ECDH P-256")),
+        CryptoError::InvalidPublicKey
+    );
+    assert_eq!(
+        CryptoError::from(PrimitiveError::InvalidPrivateKey("ML-DSA-65")),
+        CryptoError::InvalidPrivateKey
+    );
+    assert_eq!(
+        CryptoError::from(PrimitiveError::InvalidCiphertext("ML-KEM-768")),
+        CryptoError::Backend("ML-KEM-768: invalid ciphertext".into())
+    );
+}
