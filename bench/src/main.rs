@@ -27,9 +27,11 @@ struct Cli {
 enum Command {
     /// Run conformance vector files (RFC 9420, RFC 9180 HPKE, Wycheproof) against the engine.
     ///
-    /// Each PATH is a vector file, recognised by its upstream name or by its shape, or a
-    /// directory searched recursively for recognised `.json` files. Prints one line per file
-    /// and ends with `N passed, N failed, N skipped`; exits non-zero if anything failed.
+    /// Each PATH is a vector file, recognised by its upstream name or by its shape (a
+    /// Wycheproof file by its `algorithm` and its groups' parameters alone), or a directory
+    /// searched recursively for `.json` files. Prints one line per file (files and groups
+    /// without a runner are listed as unrecognised, not run) and ends with
+    /// `N passed, N failed, N skipped`; exits non-zero if anything failed.
     Vectors {
         /// Vector files or directories.
         #[arg(required = true)]
@@ -105,12 +107,20 @@ fn vectors(paths: &[PathBuf], verbose: bool) -> Result<ExitCode> {
     }
     let mut total = Tally::default();
     let mut unreadable = 0usize;
+    let mut unrecognised_files = 0usize;
     for (file, named) in files {
         match conformance::run_file(&file) {
             Ok(report) => {
                 let t = &report.tally;
+                // Only a file with groups no runner is meant for gets the extra count, so the
+                // line of every fully recognised file keeps its shape.
+                let unrecognised = if t.unrecognised > 0 {
+                    format!(", {} unrecognised", t.unrecognised)
+                } else {
+                    String::new()
+                };
                 println!(
-                    "{}: {} [{}] {} passed, {} failed, {} skipped, {} checks",
+                    "{}: {} [{}] {} passed, {} failed, {} skipped{unrecognised}, {} checks",
                     if t.failed == 0 { "ok  " } else { "FAIL" },
                     file.display(),
                     report.kind.file_stem(),
@@ -135,8 +145,18 @@ fn vectors(paths: &[PathBuf], verbose: bool) -> Result<ExitCode> {
                 println!("FAIL: {e}");
                 unreadable += 1;
             }
-            Err(e) => println!("----: {e}"),
+            Err(e) => {
+                println!("----: {e}");
+                unrecognised_files += 1;
+            }
         }
+    }
+    if unrecognised_files > 0 || total.unrecognised > 0 {
+        println!(
+            "unrecognised (no runner, not run): {unrecognised_files} files, {} tests in \
+             recognised files",
+            total.unrecognised
+        );
     }
     let failed = total.failed + unreadable;
     println!(

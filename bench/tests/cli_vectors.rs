@@ -1,5 +1,6 @@
 //! `canopy vectors` as a user runs it: files outside the repo, renamed files (recognised by
-//! shape), a corrupted vector (must fail), and the closing line's shape.
+//! shape), Wycheproof files dispatched on their algorithm, a corrupted vector (must fail),
+//! and the closing line's shape.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -124,4 +125,70 @@ fn crypto_backend_setting_is_honoured_or_refused() {
             "{stderr}"
         );
     }
+}
+
+#[test]
+fn wycheproof_file_runs_by_its_algorithm_and_unknown_ones_are_listed_unrecognised() {
+    let dir = temp_dir("wycheproof");
+    // The X448 file under the X25519 file's name still runs as X448.
+    std::fs::copy(
+        vectors_dir().join("wycheproof/x448_test.json"),
+        dir.join("x25519_test.json"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("slh_dsa_test.json"),
+        br#"{"algorithm": "SLH-DSA-SHA2-128s", "numberOfTests": 2, "testGroups": [
+            {"type": "SlhDsaVerify", "tests": [
+                {"tcId": 1, "msg": "", "sig": "", "result": "valid"},
+                {"tcId": 2, "msg": "", "sig": "", "result": "invalid"}]}]}"#,
+    )
+    .unwrap();
+    let (ok, out) = run(&[dir.as_os_str()]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("x25519_test.json [x448_test] 510 passed, 0 failed, 0 skipped, 510 checks"),
+        "{out}"
+    );
+    assert!(
+        out.lines().any(|l| l.starts_with("----: ")
+            && l.contains("slh_dsa_test.json")
+            && l.contains("\"SLH-DSA-SHA2-128s\"")
+            && l.contains("unrecognised (2 tests not run)")),
+        "{out}"
+    );
+    assert!(
+        out.contains("unrecognised (no runner, not run): 1 files, 0 tests in recognised files"),
+        "{out}"
+    );
+    assert_eq!(out.lines().last(), Some("510 passed, 0 failed, 0 skipped"));
+
+    // Named explicitly, a file without a runner is an error.
+    let (ok, out) = run(&[dir.join("slh_dsa_test.json").as_os_str()]);
+    assert!(!ok, "{out}");
+    assert!(out.starts_with("FAIL: "), "{out}");
+}
+
+#[test]
+fn group_without_a_runner_is_counted_on_the_files_line() {
+    let dir = temp_dir("wycheproof-group");
+    let text =
+        std::fs::read_to_string(vectors_dir().join("wycheproof/hmac_sha384_test.json")).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    // Retype one group: its tests are no HMAC tests any more.
+    let group = &mut json["testGroups"][0];
+    let in_group = group["tests"].as_array().unwrap().len();
+    group["type"] = "CmacTest".into();
+    let file = dir.join("hmac_sha384_test.json");
+    std::fs::write(&file, serde_json::to_vec(&json).unwrap()).unwrap();
+    let (ok, out) = run(&[file.as_os_str()]);
+    assert!(ok, "{out}");
+    let passed = 174 - in_group;
+    assert!(
+        out.contains(&format!(
+            "[hmac_sha384_test] {passed} passed, 0 failed, 0 skipped, {in_group} unrecognised, {passed} checks"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("unrecognised: group 0"), "{out}");
 }

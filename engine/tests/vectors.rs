@@ -24,6 +24,11 @@ fn check(rel: &str, kind: Kind, passed: usize, skipped: usize) {
         println!("  {note}");
     }
     assert_eq!(report.kind, kind);
+    assert_eq!(
+        t.unrecognised, 0,
+        "{rel}: unrecognised groups: {:#?}",
+        t.notes
+    );
     assert_eq!(t.failed, 0, "{rel}: failures: {:#?}", t.notes);
     assert_eq!(
         (t.passed, t.skipped),
@@ -111,6 +116,162 @@ fn wycheproof_hmac_sha256() {
         Kind::WycheproofHmacSha256,
         174,
         0,
+    );
+}
+
+#[test]
+fn wycheproof_x448() {
+    // Every test runs: the 11 all-zero shared secrets (acceptable) must be rejected, the
+    // other acceptable ones (twist, non-canonical and special points) accepted.
+    check("wycheproof/x448_test.json", Kind::WycheproofX448, 510, 0);
+}
+
+#[test]
+fn wycheproof_ed448() {
+    check("wycheproof/ed448_test.json", Kind::WycheproofEd448, 87, 0);
+}
+
+#[test]
+fn wycheproof_ecdh_p256() {
+    // The 230 acceptable tests are public-key encodings MLS never carries (SPKI variants,
+    // compressed points): skipped and counted.
+    check(
+        "wycheproof/ecdh_secp256r1_test.json",
+        Kind::WycheproofEcdhP256,
+        382,
+        230,
+    );
+}
+
+#[test]
+fn wycheproof_ecdh_p384() {
+    check(
+        "wycheproof/ecdh_secp384r1_test.json",
+        Kind::WycheproofEcdhP384,
+        817,
+        230,
+    );
+}
+
+#[test]
+fn wycheproof_ecdh_p521() {
+    check(
+        "wycheproof/ecdh_secp521r1_test.json",
+        Kind::WycheproofEcdhP521,
+        688,
+        228,
+    );
+}
+
+#[test]
+fn wycheproof_ecdsa_p256_sha256() {
+    check(
+        "wycheproof/ecdsa_secp256r1_sha256_test.json",
+        Kind::WycheproofEcdsaP256Sha256,
+        484,
+        0,
+    );
+}
+
+#[test]
+fn wycheproof_ecdsa_p384_sha384() {
+    check(
+        "wycheproof/ecdsa_secp384r1_sha384_test.json",
+        Kind::WycheproofEcdsaP384Sha384,
+        504,
+        0,
+    );
+}
+
+#[test]
+fn wycheproof_ecdsa_p521_sha512() {
+    check(
+        "wycheproof/ecdsa_secp521r1_sha512_test.json",
+        Kind::WycheproofEcdsaP521Sha512,
+        542,
+        0,
+    );
+}
+
+#[test]
+fn wycheproof_hkdf_sha384() {
+    check(
+        "wycheproof/hkdf_sha384_test.json",
+        Kind::WycheproofHkdfSha384,
+        83,
+        0,
+    );
+}
+
+#[test]
+fn wycheproof_hkdf_sha512() {
+    check(
+        "wycheproof/hkdf_sha512_test.json",
+        Kind::WycheproofHkdfSha512,
+        83,
+        0,
+    );
+}
+
+#[test]
+fn wycheproof_hmac_sha384() {
+    check(
+        "wycheproof/hmac_sha384_test.json",
+        Kind::WycheproofHmacSha384,
+        174,
+        0,
+    );
+}
+
+#[test]
+fn wycheproof_hmac_sha512() {
+    check(
+        "wycheproof/hmac_sha512_test.json",
+        Kind::WycheproofHmacSha512,
+        174,
+        0,
+    );
+}
+
+#[test]
+fn wycheproof_mlkem_768() {
+    check(
+        "wycheproof/mlkem_768_test.json",
+        Kind::WycheproofMlKem768,
+        193,
+        0,
+    );
+}
+
+#[test]
+fn wycheproof_mlkem_1024() {
+    check(
+        "wycheproof/mlkem_1024_test.json",
+        Kind::WycheproofMlKem1024,
+        193,
+        0,
+    );
+}
+
+#[test]
+fn wycheproof_mldsa_65() {
+    // The 7 tests with a non-empty context string (2 valid, 5 invalid) are skipped: MLS
+    // signs with the empty context.
+    check(
+        "wycheproof/mldsa_65_verify_test.json",
+        Kind::WycheproofMlDsa65,
+        203,
+        7,
+    );
+}
+
+#[test]
+fn wycheproof_mldsa_87() {
+    check(
+        "wycheproof/mldsa_87_verify_test.json",
+        Kind::WycheproofMlDsa87,
+        234,
+        7,
     );
 }
 
@@ -229,4 +390,198 @@ fn passive_client_files_are_recognised_by_shape() {
             "{rel}"
         );
     }
+}
+
+fn load(rel: &str) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(vector(rel)).unwrap()).unwrap()
+}
+
+#[test]
+fn wycheproof_files_are_dispatched_on_their_algorithm_not_their_name() {
+    // The X448 and Ed448 files share `algorithm` (XDH, EDDSA) and schema with X25519 and
+    // Ed25519: their curve decides, whatever the file is called.
+    for (rel, kind) in [
+        ("wycheproof/x448_test.json", Kind::WycheproofX448),
+        ("wycheproof/ed448_test.json", Kind::WycheproofEd448),
+        ("wycheproof/x25519_test.json", Kind::WycheproofX25519),
+        (
+            "wycheproof/ecdsa_secp384r1_sha384_test.json",
+            Kind::WycheproofEcdsaP384Sha384,
+        ),
+        ("wycheproof/mlkem_1024_test.json", Kind::WycheproofMlKem1024),
+    ] {
+        let json = load(rel);
+        for name in ["x25519_test.json", "ed25519_test.json", "renamed.json"] {
+            assert_eq!(
+                canopy_engine::conformance::detect(std::path::Path::new(name), &json),
+                Some(kind),
+                "{rel} named {name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn x448_and_ed448_files_cannot_run_through_the_25519_runners() {
+    // Handed straight to the X25519 / Ed25519 runner, every group is refused as
+    // unrecognised: nothing passes and nothing is run.
+    for (rel, kind, tests) in [
+        ("wycheproof/x448_test.json", Kind::WycheproofX25519, 510),
+        ("wycheproof/ed448_test.json", Kind::WycheproofEd25519, 87),
+        ("wycheproof/x25519_test.json", Kind::WycheproofX448, 518),
+        (
+            "wycheproof/ecdsa_secp521r1_sha512_test.json",
+            Kind::WycheproofEcdsaP256Sha256,
+            542,
+        ),
+    ] {
+        let t = kind.run(&load(rel));
+        assert_eq!(
+            (t.passed, t.failed, t.skipped, t.unrecognised),
+            (0, 0, 0, tests),
+            "{rel} through {kind:?}: {:#?}",
+            t.notes
+        );
+        assert!(
+            t.notes.iter().all(|n| n.starts_with("unrecognised: ")),
+            "{:#?}",
+            t.notes
+        );
+    }
+}
+
+#[test]
+fn unknown_wycheproof_algorithm_is_reported_unrecognised() {
+    let dir = std::env::temp_dir().join(format!("canopy-wycheproof-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Named like a file Canopy runs, but of an algorithm it has no runner for.
+    let file = dir.join("x25519_test.json");
+    std::fs::write(
+        &file,
+        br#"{"algorithm": "SLH-DSA-SHA2-128s", "numberOfTests": 1, "testGroups": [
+            {"type": "SlhDsaVerify", "tests": [{"tcId": 1, "msg": "", "sig": "", "result": "valid"}]}]}"#,
+    )
+    .unwrap();
+    let err = run_file(&file).unwrap_err();
+    assert!(err.contains("SLH-DSA-SHA2-128s"), "{err}");
+    assert!(err.contains("unrecognised (1 tests not run)"), "{err}");
+    // A known algorithm with a curve no runner has is refused the same way.
+    let json: serde_json::Value = serde_json::from_str(
+        r#"{"algorithm": "XDH", "numberOfTests": 0, "testGroups": [
+            {"type": "XdhComp", "curve": "curve41417", "tests": []}]}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        canopy_engine::conformance::detect(std::path::Path::new("x448_test.json"), &json),
+        None
+    );
+}
+
+#[test]
+fn group_with_other_parameters_is_unrecognised_and_not_run() {
+    let mut json = load("wycheproof/ecdsa_secp256r1_sha256_test.json");
+    let group = &mut json["testGroups"][0];
+    let in_group = group["tests"].as_array().unwrap().len();
+    group["sha"] = "SHA-512".into();
+    let t = Kind::WycheproofEcdsaP256Sha256.run(&json);
+    assert_eq!(t.failed, 0, "{:#?}", t.notes);
+    assert_eq!(t.unrecognised, in_group);
+    assert_eq!(t.passed, 484 - in_group);
+    assert!(
+        t.notes
+            .iter()
+            .any(|n| n.contains("group 0") && n.contains("sha=SHA-512")),
+        "{:#?}",
+        t.notes
+    );
+}
+
+#[test]
+fn every_new_wycheproof_runner_fails_a_corrupted_valid_test() {
+    // Flip one hex digit of one value of the first `valid` test: the runner must notice.
+    for (rel, kind, field) in [
+        ("wycheproof/x448_test.json", Kind::WycheproofX448, "shared"),
+        ("wycheproof/ed448_test.json", Kind::WycheproofEd448, "sig"),
+        (
+            "wycheproof/ecdh_secp256r1_test.json",
+            Kind::WycheproofEcdhP256,
+            "shared",
+        ),
+        (
+            "wycheproof/ecdh_secp521r1_test.json",
+            Kind::WycheproofEcdhP521,
+            "shared",
+        ),
+        (
+            "wycheproof/ecdsa_secp384r1_sha384_test.json",
+            Kind::WycheproofEcdsaP384Sha384,
+            "sig",
+        ),
+        (
+            "wycheproof/hkdf_sha512_test.json",
+            Kind::WycheproofHkdfSha512,
+            "okm",
+        ),
+        (
+            "wycheproof/hmac_sha384_test.json",
+            Kind::WycheproofHmacSha384,
+            "tag",
+        ),
+        (
+            "wycheproof/mlkem_768_test.json",
+            Kind::WycheproofMlKem768,
+            "K",
+        ),
+        (
+            "wycheproof/mlkem_1024_test.json",
+            Kind::WycheproofMlKem1024,
+            "ek",
+        ),
+        (
+            "wycheproof/mldsa_87_verify_test.json",
+            Kind::WycheproofMlDsa87,
+            "sig",
+        ),
+    ] {
+        let mut json = load(rel);
+        let clean = kind.run(&json);
+        let test = json["testGroups"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .flat_map(|g| g["tests"].as_array_mut().unwrap().iter_mut())
+            .find(|t| t["result"] == "valid" && t[field].as_str().is_some_and(|v| v.len() > 2))
+            .unwrap();
+        let mut value = test[field].as_str().unwrap().to_string();
+        let flipped = if value.starts_with('0') { "1" } else { "0" };
+        value.replace_range(..1, flipped);
+        test[field] = value.into();
+        let t = kind.run(&json);
+        assert_eq!(
+            (t.passed, t.failed),
+            (clean.passed - 1, 1),
+            "{rel}: corrupting {field} went unnoticed"
+        );
+    }
+}
+
+#[test]
+fn acceptable_ecdh_test_outside_the_encoding_flags_fails_the_file() {
+    // Only public-key encodings MLS never carries may be skipped; an `acceptable` test of any
+    // other kind has no decided outcome and must be noticed, not waved through.
+    let mut json = load("wycheproof/ecdh_secp384r1_test.json");
+    let test = json["testGroups"][0]["tests"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|t| t["result"] == "acceptable")
+        .unwrap();
+    test["flags"] = serde_json::json!(["EdgeCaseDoubling"]);
+    let t = Kind::WycheproofEcdhP384.run(&json);
+    assert_eq!((t.failed, t.skipped), (1, 229), "{:#?}", t.notes);
+    assert!(
+        t.notes.iter().any(|n| n.contains("no decided outcome")),
+        "{:#?}",
+        t.notes
+    );
 }

@@ -12,6 +12,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use crate::crypto::awslc::HashAlg;
+use crate::crypto::primitives::{ecdh, ecdsa, mldsa, mlkem};
+
 pub mod crypto_basics;
 pub mod deserialization;
 pub mod hpke;
@@ -35,6 +38,10 @@ pub struct Tally {
     pub failed: usize,
     /// Cases not run (unsupported cipher suite), with the reason in `notes`.
     pub skipped: usize,
+    /// Cases not run because no runner is meant for them (a Wycheproof group whose
+    /// algorithm or parameters are not those of the file's runner), with the reason in
+    /// `notes`. Neither passed nor failed.
+    pub unrecognised: usize,
     /// Individual values compared or operations checked across all cases.
     pub checks: usize,
     /// One line per failure or skip reason (deduplicated for skips).
@@ -69,11 +76,21 @@ impl Tally {
         }
     }
 
+    /// Record `n` cases that no runner is meant for.
+    pub fn refuse(&mut self, n: usize, why: impl fmt::Display) {
+        self.unrecognised += n;
+        let line = format!("unrecognised: {why}");
+        if !self.notes.contains(&line) {
+            self.notes.push(line);
+        }
+    }
+
     /// Add another tally's counts to this one.
     pub fn absorb(&mut self, other: Tally) {
         self.passed += other.passed;
         self.failed += other.failed;
         self.skipped += other.skipped;
+        self.unrecognised += other.unrecognised;
         self.checks += other.checks;
         self.notes.extend(other.notes);
     }
@@ -129,6 +146,38 @@ pub enum Kind {
     PassiveClientHandlingCommit,
     /// `passive-client-random.json` (long random histories).
     PassiveClientRandom,
+    /// Wycheproof `x448_test.json`.
+    WycheproofX448,
+    /// Wycheproof `ed448_test.json`.
+    WycheproofEd448,
+    /// Wycheproof `ecdh_secp256r1_test.json`.
+    WycheproofEcdhP256,
+    /// Wycheproof `ecdh_secp384r1_test.json`.
+    WycheproofEcdhP384,
+    /// Wycheproof `ecdh_secp521r1_test.json`.
+    WycheproofEcdhP521,
+    /// Wycheproof `ecdsa_secp256r1_sha256_test.json`.
+    WycheproofEcdsaP256Sha256,
+    /// Wycheproof `ecdsa_secp384r1_sha384_test.json`.
+    WycheproofEcdsaP384Sha384,
+    /// Wycheproof `ecdsa_secp521r1_sha512_test.json`.
+    WycheproofEcdsaP521Sha512,
+    /// Wycheproof `hkdf_sha384_test.json`.
+    WycheproofHkdfSha384,
+    /// Wycheproof `hkdf_sha512_test.json`.
+    WycheproofHkdfSha512,
+    /// Wycheproof `hmac_sha384_test.json`.
+    WycheproofHmacSha384,
+    /// Wycheproof `hmac_sha512_test.json`.
+    WycheproofHmacSha512,
+    /// Wycheproof `mlkem_768_test.json`.
+    WycheproofMlKem768,
+    /// Wycheproof `mlkem_1024_test.json`.
+    WycheproofMlKem1024,
+    /// Wycheproof `mldsa_65_verify_test.json`.
+    WycheproofMlDsa65,
+    /// Wycheproof `mldsa_87_verify_test.json`.
+    WycheproofMlDsa87,
 }
 
 impl Kind {
@@ -157,6 +206,22 @@ impl Kind {
         Kind::PassiveClientWelcome,
         Kind::PassiveClientHandlingCommit,
         Kind::PassiveClientRandom,
+        Kind::WycheproofX448,
+        Kind::WycheproofEd448,
+        Kind::WycheproofEcdhP256,
+        Kind::WycheproofEcdhP384,
+        Kind::WycheproofEcdhP521,
+        Kind::WycheproofEcdsaP256Sha256,
+        Kind::WycheproofEcdsaP384Sha384,
+        Kind::WycheproofEcdsaP521Sha512,
+        Kind::WycheproofHkdfSha384,
+        Kind::WycheproofHkdfSha512,
+        Kind::WycheproofHmacSha384,
+        Kind::WycheproofHmacSha512,
+        Kind::WycheproofMlKem768,
+        Kind::WycheproofMlKem1024,
+        Kind::WycheproofMlDsa65,
+        Kind::WycheproofMlDsa87,
     ];
 
     /// The upstream file name this kind is published under (without `.json`).
@@ -185,6 +250,22 @@ impl Kind {
             Kind::PassiveClientWelcome => "passive-client-welcome",
             Kind::PassiveClientHandlingCommit => "passive-client-handling-commit",
             Kind::PassiveClientRandom => "passive-client-random",
+            Kind::WycheproofX448 => "x448_test",
+            Kind::WycheproofEd448 => "ed448_test",
+            Kind::WycheproofEcdhP256 => "ecdh_secp256r1_test",
+            Kind::WycheproofEcdhP384 => "ecdh_secp384r1_test",
+            Kind::WycheproofEcdhP521 => "ecdh_secp521r1_test",
+            Kind::WycheproofEcdsaP256Sha256 => "ecdsa_secp256r1_sha256_test",
+            Kind::WycheproofEcdsaP384Sha384 => "ecdsa_secp384r1_sha384_test",
+            Kind::WycheproofEcdsaP521Sha512 => "ecdsa_secp521r1_sha512_test",
+            Kind::WycheproofHkdfSha384 => "hkdf_sha384_test",
+            Kind::WycheproofHkdfSha512 => "hkdf_sha512_test",
+            Kind::WycheproofHmacSha384 => "hmac_sha384_test",
+            Kind::WycheproofHmacSha512 => "hmac_sha512_test",
+            Kind::WycheproofMlKem768 => "mlkem_768_test",
+            Kind::WycheproofMlKem1024 => "mlkem_1024_test",
+            Kind::WycheproofMlDsa65 => "mldsa_65_verify_test",
+            Kind::WycheproofMlDsa87 => "mldsa_87_verify_test",
         }
     }
 
@@ -214,23 +295,46 @@ impl Kind {
             Kind::PassiveClientWelcome
             | Kind::PassiveClientHandlingCommit
             | Kind::PassiveClientRandom => passive_client::run(json),
+            Kind::WycheproofX448 => wycheproof::run_x448(json),
+            Kind::WycheproofEd448 => wycheproof::run_ed448(json),
+            Kind::WycheproofEcdhP256 => wycheproof::run_ecdh(json, self, ecdh::Curve::P256),
+            Kind::WycheproofEcdhP384 => wycheproof::run_ecdh(json, self, ecdh::Curve::P384),
+            Kind::WycheproofEcdhP521 => wycheproof::run_ecdh(json, self, ecdh::Curve::P521),
+            Kind::WycheproofEcdsaP256Sha256 => {
+                wycheproof::run_ecdsa(json, self, ecdsa::Scheme::P256Sha256)
+            }
+            Kind::WycheproofEcdsaP384Sha384 => {
+                wycheproof::run_ecdsa(json, self, ecdsa::Scheme::P384Sha384)
+            }
+            Kind::WycheproofEcdsaP521Sha512 => {
+                wycheproof::run_ecdsa(json, self, ecdsa::Scheme::P521Sha512)
+            }
+            Kind::WycheproofHkdfSha384 => wycheproof::run_hkdf(json, self, HashAlg::Sha384),
+            Kind::WycheproofHkdfSha512 => wycheproof::run_hkdf(json, self, HashAlg::Sha512),
+            Kind::WycheproofHmacSha384 => wycheproof::run_hmac(json, self, HashAlg::Sha384),
+            Kind::WycheproofHmacSha512 => wycheproof::run_hmac(json, self, HashAlg::Sha512),
+            Kind::WycheproofMlKem768 => {
+                wycheproof::run_mlkem(json, self, mlkem::ParameterSet::MlKem768)
+            }
+            Kind::WycheproofMlKem1024 => {
+                wycheproof::run_mlkem(json, self, mlkem::ParameterSet::MlKem1024)
+            }
+            Kind::WycheproofMlDsa65 => {
+                wycheproof::run_mldsa(json, self, mldsa::ParameterSet::MlDsa65)
+            }
+            Kind::WycheproofMlDsa87 => {
+                wycheproof::run_mldsa(json, self, mldsa::ParameterSet::MlDsa87)
+            }
         }
     }
 
     /// Recognise a vector file by its shape (the keys of its first case), for files renamed by
     /// the user.
     fn from_shape(json: &Value) -> Option<Kind> {
-        // Wycheproof files are one object naming their algorithm.
-        if let Some(algorithm) = json.get("algorithm").and_then(Value::as_str) {
-            return match algorithm {
-                "XDH" => Some(Kind::WycheproofX25519),
-                "EDDSA" => Some(Kind::WycheproofEd25519),
-                "AES-GCM" => Some(Kind::WycheproofAesGcm),
-                "CHACHA20-POLY1305" => Some(Kind::WycheproofChaCha20Poly1305),
-                "HKDF-SHA-256" => Some(Kind::WycheproofHkdfSha256),
-                "HMACSHA256" => Some(Kind::WycheproofHmacSha256),
-                _ => None,
-            };
+        // Wycheproof files are one object naming their algorithm: dispatched on it and their
+        // groups' parameters alone.
+        if json.get("algorithm").is_some() {
+            return wycheproof::classify(json).ok();
         }
         let first = json.as_array()?.first()?.as_object()?;
         let has = |k: &str| first.contains_key(k);
@@ -299,14 +403,22 @@ impl Kind {
     }
 }
 
-/// Recognise a vector file: by its file name first, else by the shape of its JSON.
+/// Recognise a vector file. A Wycheproof file (one object with an `algorithm`) by its content
+/// alone: its algorithm and its groups' parameters, whatever its name. Any other file by its
+/// file name first, else by the shape of its JSON; a name never selects a Wycheproof runner
+/// for a file that is not a Wycheproof file.
 pub fn detect(path: &Path, json: &Value) -> Option<Kind> {
-    let stem = path.file_stem()?.to_str()?;
-    Kind::ALL
-        .iter()
-        .copied()
-        .find(|k| k.file_stem() == stem)
-        .or_else(|| Kind::from_shape(json))
+    if json.get("algorithm").is_some() {
+        return wycheproof::classify(json).ok();
+    }
+    let by_name = path.file_stem().and_then(|s| s.to_str()).and_then(|stem| {
+        Kind::ALL
+            .iter()
+            .copied()
+            .filter(|k| wycheproof::spec(*k).is_none())
+            .find(|k| k.file_stem() == stem)
+    });
+    by_name.or_else(|| Kind::from_shape(json))
 }
 
 /// Result of running one file.
@@ -323,8 +435,13 @@ pub fn run_file(path: &Path) -> Result<FileReport, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let json: Value =
         serde_json::from_slice(&bytes).map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
-    let kind = detect(path, &json)
-        .ok_or_else(|| format!("{}: not a vector file Canopy recognises", path.display()))?;
+    let kind = match json.get("algorithm") {
+        Some(_) => {
+            wycheproof::classify(&json).map_err(|why| format!("{}: {why}", path.display()))?
+        }
+        None => detect(path, &json)
+            .ok_or_else(|| format!("{}: not a vector file Canopy recognises", path.display()))?,
+    };
     Ok(FileReport {
         kind,
         tally: kind.run(&json),

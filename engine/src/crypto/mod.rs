@@ -32,6 +32,7 @@ pub mod ed25519;
 pub mod hpke_backend;
 pub mod hpke_batch;
 pub mod labels;
+pub mod primitives;
 mod provider;
 mod secret;
 mod suite;
