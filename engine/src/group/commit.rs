@@ -725,7 +725,11 @@ impl Group {
             encrypt_group_info(&provider, &group_info, &secrets.welcome_secret)?;
         drop(group_info);
 
-        let seal = SealContext::new(&provider, b"Welcome", encrypted_group_info.as_slice())?;
+        let seal = if provider.is_simulated() {
+            SealContext::counted(&provider, b"Welcome", encrypted_group_info.as_slice().len())?
+        } else {
+            SealContext::new(&provider, b"Welcome", encrypted_group_info.as_slice())?
+        };
         let me = self.own_leaf().node();
         let joiner_secret = &secrets.joiner_secret;
         let jobs: Vec<(u32, LeafIndex, &KeyPackage)> = added
