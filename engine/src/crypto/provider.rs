@@ -313,6 +313,12 @@ impl Provider {
         hpke_backend::derive_x25519_key_pair(ikm)
     }
 
+    /// The private key of `DeriveKeyPair(ikm)`, without the fixed-base multiplication that
+    /// gives the public key: for callers that hold the public key already.
+    pub fn derive_hpke_private_key(&self, ikm: &[u8]) -> Result<HpkePrivateKey> {
+        hpke_backend::derive_x25519_private(ikm)
+    }
+
     /// A fresh HPKE key pair: `DeriveKeyPair` of `Nsk` random bytes.
     pub fn generate_hpke_key_pair(&self) -> Result<(HpkePrivateKey, Vec<u8>)> {
         let ikm = Secret::new(self.random_bytes(X25519_NSK));

@@ -163,6 +163,21 @@ pub struct Workload {
     pub reorgs: Vec<Reorg>,
     /// Adversarial leave order (see the module documentation) and no updates.
     pub adversarial: bool,
+    /// Days of churn before day 0 (the same models and rates), applied to the start state
+    /// but not recorded, so that day 0 starts from a tree with the blanks and unmerged leaves
+    /// of a long-lived group; 0 = start from the generated state.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub warmup_days: f64,
+    /// Fraction of the joining devices that join by external commit (RFC 9420 §12.4.3.2,
+    /// from a published GroupInfo, one commit each at the time they join) instead of being
+    /// added by a member's commit with a Welcome; 0 = none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub external_join_fraction: f64,
+}
+
+/// Serde: leave a field out when it is zero, so configs without it serialize as before.
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 impl Default for Workload {
@@ -189,6 +204,8 @@ impl Default for Workload {
             waves: Vec::new(),
             reorgs: Vec::new(),
             adversarial: false,
+            warmup_days: 0.0,
+            external_join_fraction: 0.0,
         }
     }
 }
@@ -249,6 +266,9 @@ pub struct PlannedCommit {
     /// proposals and no Adds or Removes is an update commit by the committer.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub update_proposals: Vec<(MemberId, f64)>,
+    /// `Some(m)`: `m` joins by external commit (its own commit, nothing else in it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_join: Option<MemberId>,
 }
 
 impl Workload {
@@ -320,6 +340,14 @@ impl Workload {
         ensure!(
             self.admin < self.members,
             "admin must be an initial member's leaf"
+        );
+        ensure!(
+            self.warmup_days.is_finite() && (0.0..=3650.0).contains(&self.warmup_days),
+            "warmup_days must be in [0, 3650]"
+        );
+        ensure!(
+            (0.0..=1.0).contains(&self.external_join_fraction),
+            "external_join_fraction must be in [0, 1]"
         );
         for w in &self.waves {
             ensure!(w.day.is_finite() && w.day >= 0.0, "wave day must be >= 0");
@@ -458,6 +486,11 @@ impl<'a> Generator<'a> {
         self.w.days * DAY
     }
 
+    /// When the stream starts: day 0, or the start of the warm-up before it.
+    fn start(&self) -> f64 {
+        -self.w.warmup_days * DAY
+    }
+
     /// A new person (initial or joining): online or not, present, updates scheduled.
     fn add_person(&mut self, now: f64, initial: bool) -> u32 {
         let p = self.next_person;
@@ -478,7 +511,11 @@ impl<'a> Generator<'a> {
                 // Initial devices: a uniform phase in the first interval; joiners: one
                 // interval after joining, plus the same kind of phase.
                 let phase = self.rng.random::<f64>() * interval;
-                let first = if initial { phase } else { now + interval };
+                let first = if initial {
+                    self.start() + phase
+                } else {
+                    now + interval
+                };
                 self.push(
                     first,
                     Event::Update(
@@ -593,12 +630,13 @@ impl<'a> Generator<'a> {
             self.adversarial_order = order;
         }
         let end = self.end();
+        let start = self.start();
         if self.w.joins_per_day > 0.0 {
-            let t = exp_sample(&mut self.rng, self.w.joins_per_day / DAY);
+            let t = start + exp_sample(&mut self.rng, self.w.joins_per_day / DAY);
             self.push(t, Event::Join);
         }
         if self.w.leaves_per_day > 0.0 {
-            let t = exp_sample(&mut self.rng, self.w.leaves_per_day / DAY);
+            let t = start + exp_sample(&mut self.rng, self.w.leaves_per_day / DAY);
             self.push(t, Event::Leave);
         }
         for (i, w) in self.w.waves.iter().enumerate() {
@@ -690,7 +728,11 @@ pub fn plan_commits(
     let mut pending: BTreeMap<MemberId, (usize, OpKind)> = BTreeMap::new();
     let mut arrival = 0usize;
     let mut pending_proposer: Option<Option<MemberId>> = None;
-    let mut window_end = window;
+    // Windows are aligned on day 0; a stream with a warm-up starts before it.
+    let mut window_end = match ops.first() {
+        Some(o) if o.time < 0.0 => ((o.time / window).floor() + 1.0) * window,
+        _ => window,
+    };
     let flush = |out: &mut Vec<PlannedCommit>,
                  pending: &mut BTreeMap<MemberId, (usize, OpKind)>,
                  proposer: &mut Option<Option<MemberId>>,
@@ -717,6 +759,7 @@ pub fn plan_commits(
                 .collect(),
             proposer: proposer.take().flatten(),
             update_proposals: Vec::new(),
+            external_join: None,
         });
         pending.clear();
     };
@@ -744,6 +787,7 @@ pub fn plan_commits(
                 removes: Vec::new(),
                 proposer: Some(op.member),
                 update_proposals: Vec::new(),
+                external_join: None,
             });
             i += 1;
             continue;
@@ -774,6 +818,7 @@ pub fn plan_commits(
                     removes,
                     proposer: op.proposer,
                     update_proposals: Vec::new(),
+                    external_join: None,
                 });
             }
             CommitPolicy::Batch => {
@@ -847,6 +892,7 @@ pub fn apply_update_policy(
             removes: Vec::new(),
             proposer: pending.first().map(|p| p.0),
             update_proposals: std::mem::take(pending),
+            external_join: None,
         });
     };
     for mut c in commits {
@@ -876,12 +922,48 @@ pub fn apply_update_policy(
 /// The commits of workload `w` for `ops`: [`plan_commits`] under its commit policy, then
 /// [`apply_update_policy`] under its update policy.
 pub fn plan_workload(w: &Workload, ops: &[Op]) -> Result<Vec<PlannedCommit>> {
-    let commits = plan_commits(ops, w.commit_policy, w.batch_interval_minutes)?;
-    Ok(apply_update_policy(
-        commits,
-        w.update_policy,
-        w.update_batch_minutes,
-    ))
+    let (external, ops) = external_joins(w, ops);
+    let commits = plan_commits(&ops, w.commit_policy, w.batch_interval_minutes)?;
+    let mut commits = apply_update_policy(commits, w.update_policy, w.update_batch_minutes);
+    if !external.is_empty() {
+        // Each external join is its own commit, at the time the device joins (after the
+        // commits of the same instant). It carries no Update proposals (RFC 9420
+        // §12.4.3.2 allows none by reference); waiting ones ride on the next member commit.
+        commits.extend(external.iter().map(|o| PlannedCommit {
+            time: o.time,
+            update: None,
+            adds: Vec::new(),
+            removes: Vec::new(),
+            proposer: Some(o.member),
+            update_proposals: Vec::new(),
+            external_join: Some(o.member),
+        }));
+        commits.sort_by(|a, b| a.time.total_cmp(&b.time));
+    }
+    Ok(commits)
+}
+
+/// The join operations of `ops` that join by external commit (each with probability
+/// `external_join_fraction`, from a stream of its own so that the rest of the workload does
+/// not change), and the other operations.
+fn external_joins(w: &Workload, ops: &[Op]) -> (Vec<Op>, Vec<Op>) {
+    if w.external_join_fraction <= 0.0 {
+        return (Vec::new(), ops.to_vec());
+    }
+    let mut seed = [0u8; 32];
+    seed[..8].copy_from_slice(&w.seed.to_be_bytes());
+    seed[8..24].copy_from_slice(b"canopy ext join ");
+    let mut rng = ChaCha20Rng::from_seed(seed);
+    let mut external = Vec::new();
+    let mut rest = Vec::with_capacity(ops.len());
+    for o in ops {
+        if o.kind == OpKind::Join && rng.random::<f64>() < w.external_join_fraction {
+            external.push(*o);
+        } else {
+            rest.push(*o);
+        }
+    }
+    (external, rest)
 }
 
 #[cfg(test)]
