@@ -34,6 +34,9 @@ fn args(out: PathBuf) -> PlanArgs {
         csv: false,
         slo: None,
         baseline_point: 0,
+        fast: false,
+        full: false,
+        real_commits: canopy_bench::plan::DEFAULT_REAL_COMMITS,
     }
 }
 

@@ -42,6 +42,9 @@ fn args(out: PathBuf, sweep: PathBuf, profile: PathBuf) -> PlanArgs {
         csv: false,
         slo: None,
         baseline_point: 0,
+        fast: false,
+        full: false,
+        real_commits: canopy_bench::plan::DEFAULT_REAL_COMMITS,
     }
 }
 

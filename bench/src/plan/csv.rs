@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 use super::report::{point_key, CommitSeries, Day, Report, Run};
 
 /// Columns of the per-commit file after the run columns: the fields of `commits`.
-pub const COMMIT_COLUMNS: [&str; 11] = [
+pub const COMMIT_COLUMNS: [&str; 12] = [
     "time_s",
     "create_ns",
     "process_ns",
@@ -28,6 +28,7 @@ pub const COMMIT_COLUMNS: [&str; 11] = [
     "bytes",
     "blank_fraction",
     "members",
+    "real_crypto",
 ];
 
 /// Columns of the per-day file after the run columns: the fields of `days[]` except the
@@ -100,6 +101,8 @@ pub fn commits_csv(report: &Report) -> Result<String> {
                     .context("commit series of unequal lengths")?
                     .to_string(),
                 at(&c.members)?.to_string(),
+                // Files written before fast mode have no column: every commit was real.
+                c.real_crypto.get(i).copied().unwrap_or(1).to_string(),
             ];
             row(&mut out, &prefix, &fields)?;
         }

@@ -615,9 +615,13 @@ pub fn render(report: &Report) -> Result<String> {
             h.push_str(&per_commit_plots(run));
             let _ = write!(
                 h,
-                "<h3>Method</h3><p>{}</p><p>Sampled receivers: {}; real joins: {} of {} \
-                 joiners.</p><h3>Workload</h3><pre>{}</pre>",
+                "<h3>Method</h3><p>{}</p><p>Mode: <b>{}</b> ({} of {} commits made with real \
+                 crypto). Sampled receivers: {}; real joins: {} of {} joiners.</p>\
+                 <h3>Workload</h3><pre>{}</pre>",
                 esc(&run.sampling.method),
+                esc(&run.sampling.mode),
+                run.totals.real_commits,
+                run.totals.commits,
                 run.sampling.receivers,
                 run.totals.joins_sampled,
                 run.totals.adds,

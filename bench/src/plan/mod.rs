@@ -26,7 +26,7 @@ use canopy_workloads::churn::{builtin, Workload, BUILTIN_NAMES, DAY};
 use crate::costs::{calibrate, Calibration, CostProfile, LoadSource, ProfileUsed};
 
 pub use report::Report;
-pub use sim::{simulate, SimOptions};
+pub use sim::{simulate, Mode, SimOptions, DEFAULT_REAL_COMMITS};
 
 /// Sampled receivers by default: each processes every commit (~0.6-1 ms at 50,000 members),
 /// so 8 of them cost about as much as creating the commit, and give every commit's
@@ -101,6 +101,29 @@ pub struct PlanArgs {
     /// are relative to.
     #[arg(long, default_value_t = 0)]
     pub baseline_point: usize,
+    /// Fast mode: real crypto for a sample of the commits (`--real-commits` of each kind,
+    /// and every commit a sampled join joins from), simulated crypto with the same counts,
+    /// bytes and tree for the others. Default: fast above 100,000 member-days (members ×
+    /// days), full below.
+    #[arg(long, conflicts_with = "full")]
+    pub fast: bool,
+    /// Full mode: every commit with real crypto, whatever the run's size.
+    #[arg(long)]
+    pub full: bool,
+    /// In fast mode, commits of each kind made with real crypto, spread over the run.
+    #[arg(long, default_value_t = DEFAULT_REAL_COMMITS)]
+    pub real_commits: usize,
+}
+
+impl PlanArgs {
+    /// The mode the flags ask for.
+    pub fn mode(&self) -> Mode {
+        match (self.fast, self.full) {
+            (true, _) => Mode::Fast,
+            (_, true) => Mode::Full,
+            _ => Mode::Auto,
+        }
+    }
 }
 
 /// Arguments of `canopy merge`.
@@ -488,6 +511,8 @@ pub fn plan(args: &PlanArgs) -> Result<Report> {
         );
     }
     let opts = SimOptions {
+        mode: args.mode(),
+        real_commits: args.real_commits,
         receivers: args.receivers,
         joiners: args.joiners,
         progress: !args.quiet,

@@ -25,8 +25,7 @@
 //! The counts priced by the cost profile give the headline CPU figures; the measured CPU
 //! time is reported apart, and the latencies fill the latency histograms.
 
-use canopy_engine::JoinOptions;
-use canopy_engine::{PathPolicy, TreeDelivery};
+use canopy_engine::{ExternalJoinOptions, JoinOptions, PathPolicy, TreeDelivery};
 use std::collections::{BTreeSet, HashMap};
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
@@ -54,13 +53,56 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
 use super::report::{
-    hist_encode, CommitFigures, CommitSeries, Day, KindCost, Run, Sampling, Totals, METHOD,
+    hist_encode, CommitFigures, CommitSeries, Day, KindCost, Run, Sampling, Totals, FAST_METHOD,
+    METHOD,
 };
 use crate::costs::{add_counts, process_cpu_ns, HostInfo, LoadSource, ProfileUsed, Work};
+
+/// How a simulation makes its commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// [`Mode::Fast`] for long runs (more than [`FAST_ABOVE_MEMBER_DAYS`] member-days),
+    /// [`Mode::Full`] otherwise.
+    #[default]
+    Auto,
+    /// Every commit, proposal, processing and join with real crypto.
+    Full,
+    /// Real crypto for a sample of the commits (`real_commits` per kind, spread over the run,
+    /// and every commit a sampled join joins from); simulated crypto for the others, with the
+    /// same counts, bytes and tree (see `docs/capacity-planning.md`).
+    Fast,
+}
+
+/// Above this many member-days (members at the start × simulated days) [`Mode::Auto`] runs
+/// fast. Below it a full run takes a few minutes at most on 2 cores (10,000 members for 10
+/// days: ~6,000 commits); above it the Welcomes with the tree and every receiver's real
+/// processing make full runs of tens of minutes (the default 50,000 members for 30 days is
+/// 1,500,000 member-days).
+pub const FAST_ABOVE_MEMBER_DAYS: f64 = 100_000.0;
+
+/// Commits of each kind made with real crypto in fast mode, by default: their latencies fill
+/// the latency histograms (× the receivers for processing), and 30 per kind keep the real
+/// work (Welcomes with the tree of ~120 ms each at 50,000 members) to seconds.
+pub const DEFAULT_REAL_COMMITS: usize = 30;
+
+impl Mode {
+    /// Whether `w` runs fast under this mode.
+    pub fn fast_for(self, w: &Workload) -> bool {
+        match self {
+            Mode::Full => false,
+            Mode::Fast => true,
+            Mode::Auto => f64::from(w.members) * w.days > FAST_ABOVE_MEMBER_DAYS,
+        }
+    }
+}
 
 /// Sampling and display options of one simulation.
 #[derive(Debug, Clone)]
 pub struct SimOptions {
+    /// Full, fast, or chosen by the run's size.
+    pub mode: Mode,
+    /// In fast mode, commits of each kind made with real crypto (spread evenly over the run).
+    pub real_commits: usize,
     /// Receivers processing every commit in full.
     pub receivers: usize,
     /// Joiners that really join (spread evenly over the simulated time).
@@ -84,11 +126,17 @@ struct DayAcc {
 
 /// The kinds of commit the report breaks times down by: an update (a self-update, or a commit of
 /// Update proposals without Adds or Removes, whoever commits it), Adds only (a Welcome),
-/// Removes only, and both (a membership commit that also carries Update proposals is of its
-/// membership kind).
-pub const COMMIT_KINDS: [&str; 4] = ["update", "add", "remove", "mixed"];
+/// Removes only, both (a membership commit that also carries Update proposals is of its
+/// membership kind), and a new member's external commit (RFC 9420 §12.4.3.2).
+pub const COMMIT_KINDS: [&str; 5] = ["update", "add", "remove", "mixed", "external_join"];
 
-/// The index in [`COMMIT_KINDS`] of a commit.
+/// The number of [`COMMIT_KINDS`].
+const KINDS: usize = COMMIT_KINDS.len();
+
+/// The index in [`COMMIT_KINDS`] of an external join.
+const EXTERNAL_JOIN: usize = 4;
+
+/// The index in [`COMMIT_KINDS`] of a member's commit.
 fn commit_kind(update: bool, adds: bool, removes: bool) -> usize {
     match (update, adds, removes) {
         (true, _, _) => 0,
@@ -193,6 +241,132 @@ fn blank_fraction(tree: &RatchetTree) -> f64 {
     }
 }
 
+/// The leaves `adds` Adds take (RFC 9420 §12.1.1: the leftmost blank leaf after the Removes,
+/// else past the end): the smallest of the blank leaves and the removed ones below
+/// `n_leaves`, then `n_leaves`, `n_leaves + 1`, …. Reads only the first `adds` blank leaves.
+fn predict_add_leaves(
+    blank_leaves: &BTreeSet<u32>,
+    removed: &[LeafIndex],
+    n_leaves: u32,
+    adds: usize,
+) -> Vec<LeafIndex> {
+    if adds == 0 {
+        return Vec::new();
+    }
+    let mut removed: Vec<u32> = removed.iter().map(|l| l.0).collect();
+    removed.sort_unstable();
+    let mut blank = blank_leaves.iter().copied().peekable();
+    let mut gone = removed.into_iter().peekable();
+    let mut out = Vec::with_capacity(adds);
+    while out.len() < adds {
+        let next = match (blank.peek(), gone.peek()) {
+            (Some(&a), Some(&b)) if a == b => {
+                gone.next();
+                blank.next()
+            }
+            (Some(&a), Some(&b)) if b < a => gone.next(),
+            (Some(_), _) => blank.next(),
+            (None, _) => gone.next(),
+        };
+        match next {
+            Some(l) if l < n_leaves => out.push(LeafIndex(l)),
+            _ => break,
+        }
+    }
+    let mut past = n_leaves;
+    while out.len() < adds {
+        out.push(LeafIndex(past));
+        past += 1;
+    }
+    out
+}
+
+/// The blank fraction of [`blank_fraction`], kept up to date along the direct paths a commit
+/// changes instead of recomputed over the whole tree (a commit changes nodes only on the
+/// direct paths of its committer, its removed and added leaves and the senders of the Update
+/// proposals it commits; a tree that changes width is recounted).
+struct BlankCount {
+    /// The tree's width in nodes when last recounted.
+    width: u32,
+    /// Per node: whether its subtree holds a member.
+    occupied: Vec<bool>,
+    /// Per parent node: 1 if it counts (a member in both subtrees), 2 if it also is blank.
+    state: Vec<u8>,
+    eligible: u64,
+    blank: u64,
+}
+
+impl BlankCount {
+    fn new(tree: &RatchetTree) -> Self {
+        let width = tree.width();
+        let mut c = BlankCount {
+            width,
+            occupied: vec![false; width as usize],
+            state: vec![0; width as usize],
+            eligible: 0,
+            blank: 0,
+        };
+        // Leaves, then parents level by level: children before parents.
+        for level in 0..=tree.root().level() {
+            let step = 1u32 << (level + 1);
+            let mut x = (1u32 << level) - 1;
+            while x < width {
+                c.refresh(tree, NodeIndex(x));
+                x += step;
+            }
+        }
+        c
+    }
+
+    /// Recompute node `x` from its children (or, for a leaf, from the tree).
+    fn refresh(&mut self, tree: &RatchetTree, x: NodeIndex) {
+        let i = x.0 as usize;
+        let (occupied, state) = match (x.left(), x.right()) {
+            (Some(l), Some(r)) => {
+                let left = self.occupied.get(l.0 as usize).copied().unwrap_or(false);
+                let right = self.occupied.get(r.0 as usize).copied().unwrap_or(false);
+                let counts = left && right;
+                let state = u8::from(counts) + 2 * u8::from(counts && tree.is_blank(x));
+                (left || right, state)
+            }
+            _ => (!tree.is_blank(x), 0),
+        };
+        let old = self.state[i];
+        self.eligible = self.eligible - u64::from(old & 1) + u64::from(state & 1);
+        self.blank = self.blank - u64::from(old >> 1) + u64::from(state >> 1);
+        self.state[i] = state;
+        self.occupied[i] = occupied;
+    }
+
+    /// Bring the count up to date after a commit that changed the direct paths of `leaves`.
+    fn update(&mut self, tree: &RatchetTree, leaves: impl IntoIterator<Item = LeafIndex>) {
+        if tree.width() != self.width {
+            *self = Self::new(tree);
+            return;
+        }
+        let n = tree.n_leaves();
+        for leaf in leaves {
+            let mut x = leaf.node();
+            if x.0 >= self.width {
+                continue;
+            }
+            self.refresh(tree, x);
+            while let Some(p) = math::parent(x, n) {
+                self.refresh(tree, p);
+                x = p;
+            }
+        }
+    }
+
+    fn fraction(&self) -> f64 {
+        if self.eligible == 0 {
+            0.0
+        } else {
+            self.blank as f64 / self.eligible as f64
+        }
+    }
+}
+
 /// Number of blank nodes on each leaf's direct path, for the `most_blanks` policy: computed
 /// top-down in one pass over the tree.
 fn blanks_on_direct_path(tree: &RatchetTree) -> Vec<u32> {
@@ -255,6 +429,8 @@ struct Sim<'a> {
     member_at: HashMap<LeafIndex, MemberId>,
     /// Blank leaves below `n_leaves` (where the next Adds go, leftmost first).
     blank_leaves: BTreeSet<u32>,
+    /// The tree's blank fraction, kept up to date.
+    blanks: BlankCount,
     /// Devices that are still at their start-state leaf (their untouched keys are seeded).
     initial: BTreeSet<MemberId>,
     /// Keys written since the start (commit paths, joiners' leaves): the latest per node.
@@ -271,8 +447,8 @@ struct Sim<'a> {
     h_process: Histogram<u64>,
     /// Creation and processing times by commit kind ([`COMMIT_KINDS`]): the hourly membership
     /// commits that ship a Welcome and the updates are different populations.
-    h_create_kind: [Histogram<u64>; 4],
-    h_process_kind: [Histogram<u64>; 4],
+    h_create_kind: [Histogram<u64>; KINDS],
+    h_process_kind: [Histogram<u64>; KINDS],
     h_join: Histogram<u64>,
     h_commit_bytes: Histogram<u64>,
     h_welcome_tree: Histogram<u64>,
@@ -286,11 +462,38 @@ struct Sim<'a> {
     join_sample_every: f64,
     last_process: Option<ProcessMean>,
     /// Work by commit kind ([`COMMIT_KINDS`]) and the joiners of each kind's commits.
-    kinds: [KindCost; 4],
-    kind_joiners: [u64; 4],
+    kinds: [KindCost; KINDS],
+    kind_joiners: [u64; KINDS],
     /// Σ over the sampled joins of their counts and measured CPU time.
     join_work: Work,
     join_cpu_ns: u64,
+    /// Fast mode: commits with simulated crypto but a sample (see [`Mode::Fast`]).
+    fast: bool,
+    /// Fast mode: per kind, the time from which its next commit is made with real crypto, and
+    /// the interval between those commits.
+    next_real: [f64; KINDS],
+    real_every: f64,
+    /// Per kind, the measured CPU time and the profile-based cost (ns) of the real commits so
+    /// far, creation and processing: (create measured, create cost, process measured,
+    /// process cost). Fast mode extrapolates a simulated commit's measured CPU time as its
+    /// cost × measured / cost of its kind.
+    measured: [[f64; 4]; KINDS],
+}
+
+/// Whether a commit is made with real crypto, and whether a sampled join joins from it.
+#[derive(Debug, Clone, Copy)]
+struct Crypto {
+    real: bool,
+    join_due: bool,
+}
+
+/// `a / b`, or 0 when there is no `b` yet.
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 {
+        a / b
+    } else {
+        0.0
+    }
 }
 
 /// The sampled receivers' mean processing of one commit.
@@ -458,8 +661,9 @@ impl Sim<'_> {
         let Some(resolved) = self.resolve(c)? else {
             return Ok(());
         };
+        let crypto = self.choose_crypto(c.time, &resolved);
         let proposals = self.send_proposals(c.time, &resolved)?;
-        let made = self.make_commit(c, resolved, proposals)?;
+        let made = self.make_commit(c, resolved, proposals, crypto)?;
         let placed = self.apply_membership(&made)?;
         let seals = self.check_seals(&made, &placed)?;
         let sizes = self.measure_messages(&made)?;
@@ -473,6 +677,19 @@ impl Sim<'_> {
     /// Adds of devices already in and Removes of devices already out are skipped; `None` if
     /// nothing is left to commit.
     fn resolve(&mut self, c: &PlannedCommit) -> Result<Option<Resolved>> {
+        if let Some(m) = c.external_join {
+            if self.leaf_of.contains_key(&m) {
+                self.totals.skipped_ops += 1;
+                return Ok(None);
+            }
+            return Ok(Some(Resolved {
+                committer: m,
+                adds: Vec::new(),
+                removes: Vec::new(),
+                proposals: Vec::new(),
+                external: true,
+            }));
+        }
         if let Some(m) = c.update {
             if !self.leaf_of.contains_key(&m) {
                 self.totals.skipped_ops += 1;
@@ -485,6 +702,7 @@ impl Sim<'_> {
                 adds: Vec::new(),
                 removes: Vec::new(),
                 proposals: Vec::new(),
+                external: false,
             }));
         }
         let adds: Vec<MemberId> = c
@@ -529,7 +747,53 @@ impl Sim<'_> {
             adds,
             removes,
             proposals,
+            external: false,
         }))
+    }
+
+    /// A commit of the warm-up: resolved, made (with simulated crypto), applied and checked
+    /// like any other, but neither measured nor recorded; there are no receivers yet.
+    fn warm_up(&mut self, c: &PlannedCommit) -> Result<()> {
+        let Some(resolved) = self.resolve(c)? else {
+            return Ok(());
+        };
+        let crypto = Crypto {
+            real: false,
+            join_due: false,
+        };
+        let proposals = self.send_proposals(c.time, &resolved)?;
+        let made = self.make_commit(c, resolved, proposals, crypto)?;
+        let placed = self.apply_membership(&made)?;
+        self.check_seals(&made, &placed)?;
+        self.totals.warmup_commits += 1;
+        Ok(())
+    }
+
+    /// Phase 1a: real or simulated crypto. Owns the choice of the commits made with real
+    /// crypto (every one in full mode; in fast mode those due by the per-kind schedule and
+    /// those a sampled join joins from) and switches the carrier and the receivers to it.
+    fn choose_crypto(&mut self, time: f64, r: &Resolved) -> Crypto {
+        let kind = r.kind();
+        let join_due = !r.adds.is_empty()
+            && time >= self.next_join_sample
+            && self.totals.joins_sampled < self.opts.joiners as u64;
+        let scheduled = time >= self.next_real[kind];
+        if self.fast && scheduled {
+            self.next_real[kind] = time + self.real_every;
+        }
+        let real = !self.fast || join_due || scheduled;
+        self.set_crypto(real);
+        Crypto { real, join_due }
+    }
+
+    /// Switch the carrier and every receiver to real or simulated crypto.
+    fn set_crypto(&mut self, real: bool) {
+        if let Some(c) = self.carrier.as_mut() {
+            c.set_simulated_crypto(!real);
+        }
+        for r in &mut self.receivers {
+            r.group.set_simulated_crypto(!real);
+        }
     }
 
     /// Phase 1b: the Update proposals the commit will include. Owns sending them: each
@@ -542,9 +806,10 @@ impl Sim<'_> {
         let mut process_work = Work::new();
         let mut process_cpu = 0u64;
         for &p in &r.proposals {
+            // Handing the state over is the simulator's work, not the proposer's.
+            self.become_member(p)?;
             let before = counters::snapshot();
             let cpu0 = process_cpu_ns();
-            self.become_member(p)?;
             let group = self.carrier.as_mut().expect("carrier present");
             let bytes = group
                 .propose_update(Protection::Public)
@@ -607,7 +872,11 @@ impl Sim<'_> {
         c: &PlannedCommit,
         r: Resolved,
         proposals: Proposals,
+        crypto: Crypto,
     ) -> Result<Made> {
+        if r.external {
+            return self.make_external_join(c, r, crypto);
+        }
         self.become_member(r.committer)?;
         // The committer has received the proposals (its copy of the carrier has not).
         for (p, bytes, _) in &proposals.messages {
@@ -624,8 +893,8 @@ impl Sim<'_> {
         }
         let committer_leaf = self.leaf_of[&r.committer];
         let members_before = self.leaf_of.len() as u64;
-        let is_update = r.adds.is_empty() && r.removes.is_empty();
-        let kind = commit_kind(is_update, !r.adds.is_empty(), !r.removes.is_empty());
+        let is_update = r.is_update();
+        let kind = r.kind();
 
         // Key packages and the leaves the Adds will take (RFC 9420 §12.1.1: leftmost blank
         // leaf after the Removes, else extend the tree).
@@ -635,17 +904,9 @@ impl Sim<'_> {
             .map(|&m| self.key_package(m))
             .collect::<Result<_>>()?;
         let remove_leaves: Vec<LeafIndex> = r.removes.iter().map(|m| self.leaf_of[m]).collect();
-        let mut blanks = self.blank_leaves.clone();
-        blanks.extend(remove_leaves.iter().map(|l| l.0));
         let n_leaves = self.tree().n_leaves();
-        let predicted: Vec<LeafIndex> = blanks
-            .iter()
-            .copied()
-            .filter(|&l| l < n_leaves)
-            .chain(n_leaves..)
-            .take(r.adds.len())
-            .map(LeafIndex)
-            .collect();
+        let predicted =
+            predict_add_leaves(&self.blank_leaves, &remove_leaves, n_leaves, r.adds.len());
 
         let options = CommitOptions::new()
             .adds(kps.iter().map(|(kp, _)| kp.clone()))
@@ -673,9 +934,11 @@ impl Sim<'_> {
         let create_cpu_ns = process_cpu_ns().saturating_sub(cpu0);
         let primitive = counters::snapshot() - before;
         Ok(Made {
+            external: None,
             time: c.time,
             is_update,
             kind,
+            crypto,
             committer: r.committer,
             committer_leaf,
             members_before,
@@ -691,6 +954,100 @@ impl Sim<'_> {
             predicted,
             kps,
             out,
+            create,
+            create_cpu_ns,
+            primitive,
+        })
+    }
+
+    /// Phase 2 of an external join: the new device joins by external commit (RFC 9420
+    /// §12.4.3.2) from this epoch's GroupInfo, exported by the member holding the state
+    /// (with the tree, or with the tree out of band when Welcomes do not carry it), and its
+    /// new state takes over. `Group::join_external` (tree validation, the external commit) is
+    /// the one timed call, with the counters read around it: the joiner's work is the
+    /// committer's.
+    fn make_external_join(
+        &mut self,
+        c: &PlannedCommit,
+        r: Resolved,
+        crypto: Crypto,
+    ) -> Result<Made> {
+        let m = r.committer;
+        let carrier = self.carrier.as_ref().expect("carrier present");
+        let delivery = if self.w.ratchet_tree_in_welcome {
+            TreeDelivery::Included
+        } else {
+            TreeDelivery::OutOfBand
+        };
+        let group_info = carrier.group_info(delivery)?;
+        let tree = match delivery {
+            TreeDelivery::Included => None,
+            TreeDelivery::OutOfBand => Some(carrier.ratchet_tree_bytes()?),
+        };
+        let members_before = self.leaf_of.len() as u64;
+        let n_leaves_before = carrier.tree().n_leaves();
+        // The device's own signing key and randomness, from the seed and its identity (a
+        // shared stream would give every external joiner the same path keys).
+        let seed = key_package_seed(self.w.seed, m);
+        let signer = self
+            .provider
+            .signature_key_pair_from_seed(
+                self.provider
+                    .extract(b"canopy plan external joiner", &seed)
+                    .as_bytes(),
+            )?
+            .0;
+        let randomness = Randomness::Seeded(
+            self.provider
+                .extract(b"canopy plan external joiner randomness", &seed),
+        );
+        let options = ExternalJoinOptions::new(
+            format!("person-{}-device-{}", m.person, m.device),
+            signer.clone(),
+        )
+        .ratchet_tree(tree.as_deref())
+        .config(GroupConfig {
+            randomness,
+            ..self.config.clone()
+        });
+        let provider = self.provider.with_simulated_crypto(!crypto.real);
+        let before = counters::snapshot();
+        let cpu0 = process_cpu_ns();
+        let t0 = Instant::now();
+        let (group, commit) = Group::join_external(provider, &group_info, options)
+            .with_context(|| format!("external join of {m:?} at t={:.0}s", c.time))?;
+        let create = t0.elapsed();
+        let create_cpu_ns = process_cpu_ns().saturating_sub(cpu0);
+        let primitive = counters::snapshot() - before;
+        let committer_leaf = group.own_leaf();
+        self.carrier = Some(group);
+        self.signers.insert(m, signer);
+        Ok(Made {
+            external: Some(ExternalJoin {
+                group_info_bytes: group_info.len() as u64,
+                tree_bytes: tree.map_or(0, |t| t.len() as u64),
+            }),
+            time: c.time,
+            is_update: false,
+            kind: EXTERNAL_JOIN,
+            crypto,
+            committer: m,
+            committer_leaf,
+            members_before,
+            n_leaves_before,
+            has_path: true,
+            proposals: Proposals::default(),
+            adds: Vec::new(),
+            removes: Vec::new(),
+            remove_leaves: Vec::new(),
+            predicted: Vec::new(),
+            kps: Vec::new(),
+            out: CommitOutput {
+                commit,
+                welcome: None,
+                counts: Default::default(),
+                omitted: Vec::new(),
+            },
             create,
             create_cpu_ns,
             primitive,
@@ -731,6 +1088,12 @@ impl Sim<'_> {
                 self.signers.insert(*m, secrets.signer.clone());
             }
         }
+        if made.external.is_some() {
+            let leaf = made.committer_leaf;
+            self.blank_leaves.remove(&leaf.0);
+            self.leaf_of.insert(made.committer, leaf);
+            self.member_at.insert(leaf, made.committer);
+        }
         // Committed Updates: each proposer's leaf now holds the key it proposed.
         for (p, _, key) in &made.proposals.messages {
             self.written.insert(self.leaf_of[p].node(), key.clone());
@@ -746,6 +1109,24 @@ impl Sim<'_> {
                 }
             }
         }
+        let changed = made
+            .remove_leaves
+            .iter()
+            .chain(&placed)
+            .copied()
+            .chain([made.committer_leaf])
+            .chain(
+                made.proposals
+                    .messages
+                    .iter()
+                    .map(|(p, _, _)| self.leaf_of[p]),
+            );
+        self.blanks.update(carrier.tree(), changed);
+        debug_assert_eq!(
+            self.blanks.fraction().to_bits(),
+            blank_fraction(carrier.tree()).to_bits(),
+            "the kept blank fraction is the recounted one"
+        );
         // The tree may have grown (new blank leaves past the old end) or been truncated.
         let n_now = carrier.tree().n_leaves();
         self.blank_leaves.retain(|&l| l < n_now);
@@ -768,6 +1149,23 @@ impl Sim<'_> {
             (0, Vec::new())
         };
         let seals = sizes.iter().sum::<u64>() + made.adds.len() as u64;
+        if made.external.is_some() {
+            // `join_external` reports no OpCounts; its X25519 DHs are the seals and the
+            // ExternalInit's KEM.
+            ensure!(
+                made.primitive.x25519_dh == seals + 1,
+                "seal count check failed at t={:.0}s: {} X25519 DH, {seals} seals and the \
+                 external init",
+                made.time,
+                made.primitive.x25519_dh
+            );
+            self.totals.seal_checks += 1;
+            for &s in &sizes {
+                rec(&mut self.h_resolution, s.max(1))?;
+            }
+            rec(&mut self.h_seals, seals.max(1))?;
+            return Ok(seals);
+        }
         ensure!(
             made.out.counts.hpke_seals == seals && made.out.counts.path_nodes == path_nodes,
             "seal count check failed at t={:.0}s: engine {:?}, tree {seals} seals over \
@@ -822,8 +1220,13 @@ impl Sim<'_> {
         rec(&mut self.h_gi, group_info_bytes as u64)?;
         let epoch_authenticator = carrier.epoch_authenticator().as_bytes().to_vec();
 
-        // Every Update proposal goes to every member but its sender, like the commit.
-        let mut fanout = (commit_bytes + made.proposals.bytes) * (made.members_before - 1);
+        // Every Update proposal goes to every member but its sender, like the commit. An
+        // external commit goes to every member, and the joiner fetched the GroupInfo (and the
+        // tree beside it).
+        let mut fanout = match &made.external {
+            Some(x) => commit_bytes * made.members_before + x.group_info_bytes + x.tree_bytes,
+            None => (commit_bytes + made.proposals.bytes) * (made.members_before - 1),
+        };
         let mut tree_bytes: Option<Vec<u8>> = None;
         if let Some(welcome) = &made.out.welcome {
             let tree = carrier.ratchet_tree_bytes()?;
@@ -920,9 +1323,11 @@ impl Sim<'_> {
                         made.time
                     );
                     self.totals.receiver_checks += 1;
-                    rec(&mut self.h_process, dt.as_nanos() as u64)?;
-                    rec(&mut self.h_process_kind[made.kind], dt.as_nanos() as u64)?;
-                    rec(&mut self.day(made.time).process, dt.as_nanos() as u64)?;
+                    if made.crypto.real {
+                        rec(&mut self.h_process, dt.as_nanos() as u64)?;
+                        rec(&mut self.h_process_kind[made.kind], dt.as_nanos() as u64)?;
+                        rec(&mut self.day(made.time).process, dt.as_nanos() as u64)?;
+                    }
                     process_sum += dt;
                     cpu_sum += cpu;
                     add_counts(&mut work_sum, &work, 1.0);
@@ -971,14 +1376,9 @@ impl Sim<'_> {
     /// spread evenly over the simulated time), one random joiner of a commit with Adds joins
     /// from the real Welcome (timed) and must reach the committer's epoch authenticator.
     fn sample_join(&mut self, made: &Made, messages: &Messages) -> Result<()> {
-        let (Some(welcome), false) = (&made.out.welcome, made.adds.is_empty()) else {
+        let (Some(welcome), true) = (&made.out.welcome, made.crypto.join_due) else {
             return Ok(());
         };
-        if made.time < self.next_join_sample
-            || self.totals.joins_sampled >= self.opts.joiners as u64
-        {
-            return Ok(());
-        }
         self.next_join_sample = made.time + self.join_sample_every;
         let pick = self.rng.random_range(0..made.adds.len());
         let (kp, secrets) = &made.kps[pick];
@@ -1025,19 +1425,42 @@ impl Sim<'_> {
         let profile = &self.opts.profile.profile;
         let mut committer_work = Work::new();
         add_counts(&mut committer_work, &made.primitive, 1.0);
-        let create_cpu_s = made.create_cpu_ns as f64 * 1e-9;
         let process_work = process.as_ref().map(|p| p.work.clone()).unwrap_or_default();
-        let process_cpu_s = process.as_ref().map_or(0.0, |p| p.cpu_ns * 1e-9);
-        let blank = blank_fraction(self.tree());
+        let create_cost_ns = profile.ns(&committer_work);
+        let process_cost_ns = profile.ns(&process_work);
+        // Measured CPU time: a real commit's as measured; a simulated one's extrapolated from
+        // the real commits of its kind (its cost × their measured / cost).
+        let m = &mut self.measured[made.kind];
+        let (create_cpu_ns, process_cpu_ns) = if made.crypto.real {
+            let process_cpu_ns = process.as_ref().map_or(0.0, |p| p.cpu_ns);
+            m[0] += made.create_cpu_ns as f64;
+            m[1] += create_cost_ns;
+            m[2] += process_cpu_ns;
+            m[3] += process_cost_ns;
+            (made.create_cpu_ns as f64, process_cpu_ns)
+        } else {
+            (
+                create_cost_ns * ratio(m[0], m[1]),
+                process_cost_ns * ratio(m[2], m[3]),
+            )
+        };
+        let (create_ratio, process_ratio) = (ratio(m[0], m[1]), ratio(m[2], m[3]));
+        let create_cpu_s = create_cpu_ns * 1e-9;
+        let process_cpu_s = process_cpu_ns * 1e-9;
+        let blank = self.blanks.fraction();
         let members = self.leaf_of.len() as u64;
         let processors = members - 1 - made.adds.len() as u64;
         let create_ns = made.create.as_nanos() as u64;
-        rec(&mut self.h_create, create_ns)?;
-        rec(&mut self.h_create_kind[made.kind], create_ns)?;
+        if made.crypto.real {
+            rec(&mut self.h_create, create_ns)?;
+            rec(&mut self.h_create_kind[made.kind], create_ns)?;
+            rec(&mut self.day(made.time).create, create_ns)?;
+            self.totals.real_commits += 1;
+        }
         let day = self.day(made.time);
-        rec(&mut day.create, create_ns)?;
+        let added = made.adds.len() as u64 + u64::from(made.external.is_some());
         day.day.commits += 1;
-        day.day.adds += made.adds.len() as u64;
+        day.day.adds += added;
         day.day.removes += made.removes.len() as u64;
         day.day.updates += u64::from(made.is_update);
         day.day.members_end = members;
@@ -1057,8 +1480,17 @@ impl Sim<'_> {
         // proposer processes each proposal.
         let n_proposals = made.proposals.messages.len() as f64;
         let proposal_processors = n_proposals * (made.members_before - 1) as f64;
-        let proposal_create_s = made.proposals.create_cpu_ns as f64 * 1e-9;
-        let proposal_process_s = made.proposals.process_cpu_ns * 1e-9;
+        let (proposal_create_s, proposal_process_s) = if made.crypto.real {
+            (
+                made.proposals.create_cpu_ns as f64 * 1e-9,
+                made.proposals.process_cpu_ns * 1e-9,
+            )
+        } else {
+            (
+                profile.ns(&made.proposals.create_work) * create_ratio * 1e-9,
+                profile.ns(&made.proposals.process_work) * process_ratio * 1e-9,
+            )
+        };
         if n_proposals > 0.0 {
             day.day.roles.committer.add(
                 &made.proposals.create_work,
@@ -1102,21 +1534,25 @@ impl Sim<'_> {
 
         self.totals.commits += 1;
         self.totals.update_commits += u64::from(made.is_update);
-        self.totals.adds += made.adds.len() as u64;
+        self.totals.adds += added;
+        self.totals.external_joins += u64::from(made.external.is_some());
         self.totals.removes += made.removes.len() as u64;
         self.totals.hpke_seals += seals;
+        // A simulated commit was not timed: its latency and measured columns are 0.
+        let real = made.crypto.real;
         self.series.push(&CommitFigures {
             time: made.time,
-            create_ns,
-            process_mean_s: process.as_ref().map(|p| p.wall_s),
-            create_cost_ns: profile.ns(&committer_work),
-            process_cost_ns: profile.ns(&process_work),
-            create_cpu_ns: made.create_cpu_ns,
-            process_cpu_ns: process.as_ref().map_or(0.0, |p| p.cpu_ns),
+            create_ns: if real { create_ns } else { 0 },
+            process_mean_s: process.as_ref().map(|p| p.wall_s).filter(|_| real),
+            create_cost_ns,
+            process_cost_ns,
+            create_cpu_ns: if real { made.create_cpu_ns } else { 0 },
+            process_cpu_ns: if real { process_cpu_ns } else { 0.0 },
             seals,
             bytes: messages.commit_bytes,
             blank,
             members,
+            real,
         });
         Ok(())
     }
@@ -1131,6 +1567,27 @@ struct Resolved {
     removes: Vec<MemberId>,
     /// Devices whose Update proposals the commit includes (members, not the committer).
     proposals: Vec<MemberId>,
+    /// The committer is a new device joining by external commit.
+    external: bool,
+}
+
+impl Resolved {
+    /// An update commit (no Adds or Removes).
+    fn is_update(&self) -> bool {
+        !self.external && self.adds.is_empty() && self.removes.is_empty()
+    }
+
+    /// Its index in [`COMMIT_KINDS`].
+    fn kind(&self) -> usize {
+        if self.external {
+            return EXTERNAL_JOIN;
+        }
+        commit_kind(
+            self.is_update(),
+            !self.adds.is_empty(),
+            !self.removes.is_empty(),
+        )
+    }
 }
 
 /// The Update proposals of a commit ([`Sim::send_proposals`]).
@@ -1148,14 +1605,26 @@ struct Proposals {
     process_cpu_ns: f64,
 }
 
+/// What an external join publishes to its joiner ([`Sim::make_external_join`]).
+struct ExternalJoin {
+    /// The GroupInfo message the joiner joins from.
+    group_info_bytes: u64,
+    /// The tree sent beside it (0 when the GroupInfo carries it).
+    tree_bytes: u64,
+}
+
 /// A commit as made ([`Sim::make_commit`]): what the later phases read.
 struct Made {
+    /// An external join's publication (`None` for a member's commit).
+    external: Option<ExternalJoin>,
     /// Simulated time (seconds from the start).
     time: f64,
     /// An update commit (no Adds or Removes).
     is_update: bool,
     /// Index in [`COMMIT_KINDS`].
     kind: usize,
+    /// Real or simulated crypto.
+    crypto: Crypto,
     committer: MemberId,
     committer_leaf: LeafIndex,
     /// Members before the commit.
@@ -1197,6 +1666,7 @@ struct Messages {
 /// Run `workload` (or, with `ops`, a trace's operations on the workload's start state).
 pub fn simulate(w: &Workload, trace_ops: Option<&[Op]>, opts: &SimOptions) -> Result<Run> {
     w.validate()?;
+    let fast = opts.mode.fast_for(w);
     let wall = Instant::now();
     let mut host = HostInfo::probe(&opts.load);
     let kind = w.state_kind()?;
@@ -1248,6 +1718,7 @@ pub fn simulate(w: &Workload, trace_ops: Option<&[Op]>, opts: &SimOptions) -> Re
     let carrier = state
         .member_group(admin, config.clone())
         .context("the administrator's group")?;
+    let blanks = BlankCount::new(carrier.tree());
     let mut rng_seed = [0u8; 32];
     rng_seed[..8].copy_from_slice(&w.seed.to_be_bytes());
     rng_seed[8..24].copy_from_slice(b"canopy plan sim ");
@@ -1263,6 +1734,7 @@ pub fn simulate(w: &Workload, trace_ops: Option<&[Op]>, opts: &SimOptions) -> Re
         carrier: Some(carrier),
         leaf_of,
         member_at,
+        blanks,
         blank_leaves,
         initial,
         written: HashMap::new(),
@@ -1285,8 +1757,8 @@ pub fn simulate(w: &Workload, trace_ops: Option<&[Op]>, opts: &SimOptions) -> Re
             .collect(),
         h_create: hist(),
         h_process: hist(),
-        h_create_kind: [hist(), hist(), hist(), hist()],
-        h_process_kind: [hist(), hist(), hist(), hist()],
+        h_create_kind: std::array::from_fn(|_| hist()),
+        h_process_kind: std::array::from_fn(|_| hist()),
         h_join: hist(),
         h_commit_bytes: hist(),
         h_welcome_tree: hist(),
@@ -1300,18 +1772,49 @@ pub fn simulate(w: &Workload, trace_ops: Option<&[Op]>, opts: &SimOptions) -> Re
         join_sample_every: w.days * DAY / opts.joiners.max(1) as f64,
         last_process: None,
         kinds: Default::default(),
-        kind_joiners: [0; 4],
+        kind_joiners: [0; KINDS],
         join_work: Work::new(),
         join_cpu_ns: 0,
+        fast,
+        next_real: [0.0; KINDS],
+        real_every: w.days * DAY / opts.real_commits.max(1) as f64,
+        measured: [[0.0; 4]; KINDS],
     };
-    // Receivers: uniform among online devices.
-    let start_blank = blank_fraction(sim.tree());
+    let mut bar = Progress::new(opts.progress, commits.len(), w.days);
+    // Warm-up: the commits before day 0, with simulated crypto, applied but not recorded.
+    let warmup = commits.iter().take_while(|c| c.time < 0.0).count();
+    if warmup > 0 {
+        sim.set_crypto(false);
+        for (i, c) in commits[..warmup].iter().enumerate() {
+            sim.warm_up(c)?;
+            bar.tick(i + 1, c.time / DAY);
+        }
+        sim.totals = Totals {
+            warmup_commits: sim.totals.warmup_commits,
+            ..Totals::default()
+        };
+        sim.h_seals = hist();
+        sim.h_resolution = hist();
+    }
+    let members_start = sim.leaf_of.len() as u64;
+
+    // Receivers: uniform among online devices (after a warm-up, built from the key store).
+    let start_blank = sim.blanks.fraction();
     while sim.receivers.len() < opts.receivers {
         let exclude: Vec<MemberId> = sim.receivers.iter().map(|r| r.member).collect();
         let Some(m) = sim.random_online(&exclude) else {
             break;
         };
-        let group = sim.state.member_group(sim.leaf_of[&m], config.clone())?;
+        let group = if warmup == 0 {
+            sim.state.member_group(sim.leaf_of[&m], config.clone())?
+        } else {
+            let (private, signer) = sim.member_keys(m)?;
+            sim.carrier
+                .as_ref()
+                .expect("carrier present")
+                .clone()
+                .into_member(private, signer)?
+        };
         sim.receivers.push(Receiver { member: m, group });
     }
     let initial_receivers: Vec<u32> = sim
@@ -1321,17 +1824,24 @@ pub fn simulate(w: &Workload, trace_ops: Option<&[Op]>, opts: &SimOptions) -> Re
         .collect();
 
     let end = w.days * DAY;
-    sim.totals.updates = ops
+    // The updates of the run: those planned in it, and those proposed in the warm-up that a
+    // commit of the run carries.
+    sim.totals.updates = (ops
         .iter()
-        .filter(|o| o.kind == OpKind::Update && o.time < end)
-        .count() as u64;
+        .filter(|o| o.kind == OpKind::Update && o.time >= 0.0 && o.time < end)
+        .count()
+        + commits
+            .iter()
+            .filter(|c| c.time >= 0.0)
+            .flat_map(|c| &c.update_proposals)
+            .filter(|p| p.1 < 0.0)
+            .count()) as u64;
     sim.totals.updates_pending_end = commits
         .iter()
         .filter(|c| c.time >= end)
         .map(|c| c.update_proposals.len() as u64 + u64::from(c.update.is_some()))
         .sum();
-    let mut bar = Progress::new(opts.progress, commits.len(), w.days);
-    for (i, c) in commits.iter().enumerate() {
+    for (i, c) in commits.iter().enumerate().skip(warmup) {
         if c.time >= end {
             break;
         }
@@ -1350,7 +1860,7 @@ pub fn simulate(w: &Workload, trace_ops: Option<&[Op]>, opts: &SimOptions) -> Re
         join_cpu_s = sim.join_cpu_ns as f64 * 1e-9 / joins as f64;
     }
     // Days without commits carry the previous day's membership and tree health.
-    let mut prev_members = u64::from(w.members);
+    let mut prev_members = members_start;
     let mut prev_blank = start_blank;
     let mut days = Vec::with_capacity(days_n);
     for acc in sim.days {
@@ -1377,7 +1887,7 @@ pub fn simulate(w: &Workload, trace_ops: Option<&[Op]>, opts: &SimOptions) -> Re
         days.push(d);
     }
     let mut totals = sim.totals;
-    totals.members_start = u64::from(w.members);
+    totals.members_start = members_start;
     totals.members_end = sim.leaf_of.len() as u64;
     totals.blank_fraction_start = start_blank;
     totals.generation_seconds = generation_seconds;
@@ -1424,7 +1934,13 @@ pub fn simulate(w: &Workload, trace_ops: Option<&[Op]>, opts: &SimOptions) -> Re
             receivers: opts.receivers as u64,
             initial_receiver_leaves: initial_receivers,
             joiners: opts.joiners as u64,
-            method: METHOD.to_string(),
+            method: if fast {
+                format!("{METHOD} {FAST_METHOD}")
+            } else {
+                METHOD.to_string()
+            },
+            mode: if fast { "fast" } else { "full" }.into(),
+            real_commits_per_kind: if fast { opts.real_commits as u64 } else { 0 },
         },
         totals,
         histograms,
