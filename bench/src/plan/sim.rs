@@ -31,10 +31,7 @@ use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
-use canopy_engine::codec::{
-    self, Extension, ExtensionType, GroupInfo, KeyPackage, MlsMessage, MlsMessageBody, Node,
-    ProtocolVersion, Size,
-};
+use canopy_engine::codec::{self, GroupInfo, KeyPackage, MlsMessage, MlsMessageBody, Node, Size};
 use canopy_engine::crypto::{counters, HpkePrivateKey, Provider, Secret, SignaturePrivateKey};
 use canopy_engine::group::{
     CommitOptions, CommitOutput, Group, GroupConfig, ProcessOutcome, Protection, Randomness,
@@ -51,6 +48,7 @@ use canopy_workloads::{generate, GeneratedState, StateConfig};
 use hdrhistogram::Histogram;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
+use rayon::prelude::*;
 
 use super::report::{
     hist_encode, CommitFigures, CommitSeries, Day, KindCost, Run, Sampling, Totals, FAST_METHOD,
@@ -160,7 +158,17 @@ fn hist() -> Histogram<u64> {
 
 /// The resolution of `x` (RFC 9420 §4.1.1), recomputed from the nodes: a non-blank node and
 /// its unmerged leaves, a blank leaf nothing, a blank parent its children's resolutions.
-fn resolution(tree: &RatchetTree, x: NodeIndex, out: &mut Vec<NodeIndex>) {
+fn resolution(
+    tree: &RatchetTree,
+    x: NodeIndex,
+    occupied: Option<&[bool]>,
+    out: &mut Vec<NodeIndex>,
+) {
+    // A subtree without a member holds no non-blank node (removing a member blanks its
+    // direct path): with the simulator's own occupancy, such a subtree is not walked.
+    if occupied.is_some_and(|o| !o.get(x.0 as usize).copied().unwrap_or(false)) {
+        return;
+    }
     match tree.node(x) {
         Some(Node::Leaf(_)) => out.push(x),
         Some(Node::Parent(p)) => {
@@ -170,10 +178,10 @@ fn resolution(tree: &RatchetTree, x: NodeIndex, out: &mut Vec<NodeIndex>) {
         None => {
             if let (Some(l), Some(r)) = (x.left(), x.right()) {
                 if l.0 < tree.width() {
-                    resolution(tree, l, out);
+                    resolution(tree, l, occupied, out);
                 }
                 if r.0 < tree.width() {
-                    resolution(tree, r, out);
+                    resolution(tree, r, occupied, out);
                 }
             }
         }
@@ -190,6 +198,17 @@ pub fn independent_counts(
     committer: LeafIndex,
     new_leaves: &[LeafIndex],
 ) -> (u64, Vec<u64>) {
+    counts_with(tree, committer, new_leaves, None)
+}
+
+/// [`independent_counts`], skipping the subtrees `occupied` (per node: whether its subtree
+/// holds a member) says are empty.
+fn counts_with(
+    tree: &RatchetTree,
+    committer: LeafIndex,
+    new_leaves: &[LeafIndex],
+    occupied: Option<&[bool]>,
+) -> (u64, Vec<u64>) {
     let n = tree.n_leaves();
     let mut x = committer.node();
     let mut sizes = Vec::new();
@@ -197,7 +216,7 @@ pub fn independent_counts(
     while let Some(p) = math::parent(x, n) {
         let Some(c) = math::sibling(x, n) else { break };
         buf.clear();
-        resolution(tree, c, &mut buf);
+        resolution(tree, c, occupied, &mut buf);
         if !buf.is_empty() {
             let excluded = buf
                 .iter()
@@ -389,6 +408,16 @@ fn blanks_on_direct_path(tree: &RatchetTree) -> Vec<u32> {
         }
     }
     (0..n).map(|l| above[(2 * l) as usize]).collect()
+}
+
+/// The encoded length of a variable-length vector of `n` bytes (RFC 9420 §2.1.2): `n` and
+/// a 1-, 2- or 4-byte length.
+fn vl_len(n: usize) -> usize {
+    n + match n {
+        0..=63 => 1,
+        64..=16383 => 2,
+        _ => 4,
+    }
 }
 
 /// What the suite's AEAD adds to a plaintext: the length of the engine's encryption of
@@ -1144,7 +1173,12 @@ impl Sim<'_> {
     fn check_seals(&mut self, made: &Made, placed: &[LeafIndex]) -> Result<u64> {
         let carrier = self.carrier.as_ref().expect("carrier present");
         let (path_nodes, sizes) = if made.has_path {
-            independent_counts(carrier.tree(), made.committer_leaf, placed)
+            counts_with(
+                carrier.tree(),
+                made.committer_leaf,
+                placed,
+                Some(&self.blanks.occupied),
+            )
         } else {
             (0, Vec::new())
         };
@@ -1205,7 +1239,7 @@ impl Sim<'_> {
             MlsMessageBody::PublicMessage(m) => m.auth,
             _ => bail!("internal: the commit is not a PublicMessage"),
         };
-        let mut group_info = GroupInfo {
+        let group_info = GroupInfo {
             group_context: carrier.context().clone(),
             extensions: Vec::new(),
             confirmation_tag: auth
@@ -1227,21 +1261,12 @@ impl Sim<'_> {
             Some(x) => commit_bytes * made.members_before + x.group_info_bytes + x.tree_bytes,
             None => (commit_bytes + made.proposals.bytes) * (made.members_before - 1),
         };
-        let mut tree_bytes: Option<Vec<u8>> = None;
         if let Some(welcome) = &made.out.welcome {
-            let tree = carrier.ratchet_tree_bytes()?;
-            let t = tree.len();
-            group_info.extensions.push(Extension {
-                extension_type: ExtensionType::RATCHET_TREE,
-                extension_data: tree.into(),
-            });
-            let with_tree_bytes = group_info.tls_serialized_len();
-            let tree: Vec<u8> = group_info
-                .extensions
-                .pop()
-                .map(|e| e.extension_data.into())
-                .unwrap_or_default();
-            let MlsMessageBody::Welcome(mut w) = codec::decode::<MlsMessage>(welcome)?.body else {
+            // The GroupInfo with the `ratchet_tree` extension: its (so far empty) extension
+            // vector holds one extension, the type (2 bytes) and the tree as opaque bytes.
+            let t = carrier.tree().wire_len();
+            let with_tree_bytes = group_info_bytes - vl_len(0) + vl_len(2 + vl_len(t));
+            let MlsMessageBody::Welcome(w) = codec::decode::<MlsMessage>(welcome)?.body else {
                 bail!("internal: the Welcome is not a Welcome");
             };
             let (carried, other) = if self.w.ratchet_tree_in_welcome {
@@ -1256,13 +1281,9 @@ impl Sim<'_> {
                  bytes, the encoding {carried} + {} of AEAD expansion",
                 self.aead_expansion
             );
-            w.encrypted_group_info = vec![0u8; other + self.aead_expansion].into();
-            let other_welcome = MlsMessage {
-                version: ProtocolVersion::MLS10,
-                body: MlsMessageBody::Welcome(w),
-            }
-            .tls_serialized_len();
+            // The other Welcome differs only in its last field, the encrypted GroupInfo.
             let w_len = welcome.len();
+            let other_welcome = w_len - vl_len(encrypted) + vl_len(other + self.aead_expansion);
             let (with, without) = if self.w.ratchet_tree_in_welcome {
                 (w_len, other_welcome)
             } else {
@@ -1275,12 +1296,10 @@ impl Sim<'_> {
             if !self.w.ratchet_tree_in_welcome {
                 fanout += t as u64 * made.adds.len() as u64;
             }
-            tree_bytes = Some(tree);
         }
         Ok(Messages {
             commit_bytes,
             fanout,
-            tree_bytes,
             epoch_authenticator,
         })
     }
@@ -1291,6 +1310,9 @@ impl Sim<'_> {
     /// processing (latency, CPU time, counts) of this commit, or of the last commit that had
     /// one.
     fn deliver(&mut self, made: &Made, messages: &Messages) -> Result<Option<ProcessMean>> {
+        if !made.crypto.real {
+            return self.deliver_simulated(made, messages);
+        }
         let mut process_sum = Duration::ZERO;
         let mut cpu_sum = 0u64;
         let mut work_sum = Work::new();
@@ -1340,7 +1362,87 @@ impl Sim<'_> {
                 }
             }
         }
-        // Replace removed receivers.
+        self.replace_receivers()?;
+        Ok(self.process_mean(process_n, process_sum, cpu_sum, &work_sum))
+    }
+
+    /// Phase 6 for a commit made with simulated crypto: the same processing and checks, with
+    /// the receivers that stay in the group processing in parallel (nothing of a simulated
+    /// commit is timed, and their counts are summed anyway) and those it removes apart (their
+    /// work is not a receiver's).
+    fn deliver_simulated(
+        &mut self,
+        made: &Made,
+        messages: &Messages,
+    ) -> Result<Option<ProcessMean>> {
+        let commit = made.out.commit.as_slice();
+        let time = made.time;
+        let process = |r: &mut Receiver| {
+            r.group
+                .process(commit)
+                .with_context(|| format!("receiver {:?} processing t={time:.0}s", r.member))
+        };
+        let mut outcomes: Vec<Option<ProcessOutcome>> = vec![None; self.receivers.len()];
+        for (r, o) in self.receivers.iter_mut().zip(&mut outcomes) {
+            if made.removes.contains(&r.member) {
+                *o = Some(process(r)?);
+            }
+        }
+        let stays = |r: &Receiver| r.member != made.committer && !made.removes.contains(&r.member);
+        let before = counters::snapshot();
+        let cpu0 = process_cpu_ns();
+        let stayed: Vec<(usize, ProcessOutcome)> = self
+            .receivers
+            .par_iter_mut()
+            .enumerate()
+            .filter(|(_, r)| stays(r))
+            .map(|(i, r)| Ok((i, process(r)?)))
+            .collect::<Result<_>>()?;
+        let cpu_sum = process_cpu_ns().saturating_sub(cpu0);
+        let mut work_sum = Work::new();
+        add_counts(&mut work_sum, &(counters::snapshot() - before), 1.0);
+        let process_n = stayed.len() as u32;
+        for (i, o) in stayed {
+            ensure!(
+                matches!(o, ProcessOutcome::Committed { .. }),
+                "receiver {:?} left the group at t={time:.0}s without being removed",
+                self.receivers[i].member
+            );
+            outcomes[i] = Some(o);
+        }
+        // The sequential loop's order: a removed receiver is swapped out for the last one.
+        let mut i = 0;
+        while i < self.receivers.len() {
+            let r = &mut self.receivers[i];
+            if r.member == made.committer {
+                r.group = self.carrier.as_ref().expect("carrier present").clone();
+                i += 1;
+                continue;
+            }
+            match outcomes[i] {
+                Some(ProcessOutcome::Committed { .. }) => {
+                    ensure!(
+                        r.group.epoch_authenticator().as_bytes()
+                            == messages.epoch_authenticator.as_slice(),
+                        "receiver {:?} disagrees with the committer at t={time:.0}s",
+                        r.member,
+                    );
+                    self.totals.receiver_checks += 1;
+                    i += 1;
+                }
+                _ => {
+                    self.receivers.swap_remove(i);
+                    outcomes.swap_remove(i);
+                    self.totals.receivers_removed += 1;
+                }
+            }
+        }
+        self.replace_receivers()?;
+        Ok(self.process_mean(process_n, Duration::ZERO, cpu_sum, &work_sum))
+    }
+
+    /// Replace removed receivers by random online members, built from the key store.
+    fn replace_receivers(&mut self) -> Result<()> {
         while self.receivers.len() < self.opts.receivers {
             let exclude: Vec<MemberId> = self.receivers.iter().map(|r| r.member).collect();
             let Some(m) = self.random_online(&exclude) else {
@@ -1355,10 +1457,22 @@ impl Sim<'_> {
                 .into_member(private, signer)?;
             self.receivers.push(Receiver { member: m, group });
         }
-        Ok(if process_n > 0 {
+        Ok(())
+    }
+
+    /// The mean processing of a commit by the `process_n` receivers that processed it, or the
+    /// last commit's when none did.
+    fn process_mean(
+        &mut self,
+        process_n: u32,
+        process_sum: Duration,
+        cpu_sum: u64,
+        work_sum: &Work,
+    ) -> Option<ProcessMean> {
+        if process_n > 0 {
             let n = f64::from(process_n);
             let mut work = Work::new();
-            crate::costs::add_work(&mut work, &work_sum, 1.0 / n);
+            crate::costs::add_work(&mut work, work_sum, 1.0 / n);
             let m = ProcessMean {
                 wall_s: process_sum.as_secs_f64() / n,
                 cpu_ns: cpu_sum as f64 / n,
@@ -1369,7 +1483,7 @@ impl Sim<'_> {
         } else {
             self.totals.commits_without_sample += 1;
             self.last_process.clone()
-        })
+        }
     }
 
     /// Phase 7: the sampled join. Owns the join histogram: when a sample is due (joins are
@@ -1385,7 +1499,7 @@ impl Sim<'_> {
         let tree = if self.w.ratchet_tree_in_welcome {
             None
         } else {
-            messages.tree_bytes.as_deref()
+            Some(self.tree().wire_bytes()?)
         };
         let before = counters::snapshot();
         let cpu0 = process_cpu_ns();
@@ -1395,7 +1509,7 @@ impl Sim<'_> {
             welcome,
             kp,
             secrets,
-            JoinOptions::from(self.config.clone()).ratchet_tree(tree),
+            JoinOptions::from(self.config.clone()).ratchet_tree(tree.as_deref()),
         )
         .with_context(|| format!("sampled join of {:?}", made.adds[pick]))?;
         let dt = t0.elapsed();
@@ -1657,8 +1771,6 @@ struct Messages {
     commit_bytes: u64,
     /// Bytes the delivery service sends for this commit.
     fanout: u64,
-    /// The encoded tree after the commit, for commits with a Welcome.
-    tree_bytes: Option<Vec<u8>>,
     /// The committer's epoch authenticator, which receivers and joiners must reach.
     epoch_authenticator: Vec<u8>,
 }
@@ -2025,5 +2137,37 @@ impl Progress {
         if self.on && self.tty {
             let _ = writeln!(std::io::stderr());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use canopy_engine::codec::VLBytes;
+
+    /// The length formula is the codec's, at every boundary of the length's size.
+    #[test]
+    fn variable_length_vectors_are_sized_like_the_codec() {
+        for n in [0, 1, 63, 64, 65, 16383, 16384, 16385, 1 << 20] {
+            let encoded = codec::encode(&VLBytes::new(vec![0; n])).unwrap();
+            assert_eq!(vl_len(n), encoded.len(), "{n} bytes");
+        }
+    }
+
+    /// Adds take the leftmost blank leaves, the removed ones among them, then extend.
+    #[test]
+    fn adds_are_predicted_leftmost_first() {
+        let blank: BTreeSet<u32> = [3, 6, 9].into_iter().collect();
+        let removed = [LeafIndex(5), LeafIndex(1), LeafIndex(6)];
+        let leaves = |n: usize| -> Vec<u32> {
+            predict_add_leaves(&blank, &removed, 8, n)
+                .into_iter()
+                .map(|l| l.0)
+                .collect()
+        };
+        assert_eq!(leaves(0), Vec::<u32>::new());
+        assert_eq!(leaves(3), [1, 3, 5]);
+        // 9 is past the tree's 8 leaves: the tree grows from 8.
+        assert_eq!(leaves(6), [1, 3, 5, 6, 8, 9]);
     }
 }

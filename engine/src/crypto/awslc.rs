@@ -375,6 +375,22 @@ pub fn x25519_simulated(sk: &[u8], pk: &[u8]) -> Result<Secret, CryptoError> {
     Ok(simulated_dh(pk))
 }
 
+/// The simulated stand-in of [`x25519_public`] for the recipient's own public key in an HPKE
+/// KEM context: counted as one fixed-base multiplication, with the same length check;
+/// returns [`SIMULATED_RECIPIENT`], which the simulated sender puts in the KEM context too.
+pub fn x25519_public_simulated(sk: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    if sk.len() != X25519_LEN {
+        return Err(CryptoError::InvalidPrivateKey);
+    }
+    counters::x25519_base();
+    Ok(SIMULATED_RECIPIENT.to_vec())
+}
+
+/// The recipient's public key in a simulated HPKE KEM context (`enc || pkR`, RFC 9180 §4.1),
+/// on both sides: the sender has the real key, the receiver only its private key, whose public
+/// key a simulated provider does not compute.
+pub const SIMULATED_RECIPIENT: [u8; X25519_LEN] = [0; X25519_LEN];
+
 /// The counts and checks of [`x25519_key_pair_and_dh`] and [`x25519`], in their order: the
 /// private key parsed (a fixed-base multiplication), then the DH.
 fn count_simulated_dh(sk: &[u8], pk: &[u8]) -> Result<(), CryptoError> {

@@ -364,8 +364,8 @@ impl<C: HpkeCrypto + HpkeDefaultPrng> HpkeCrypto for WithHpkeRng<C> {
 /// `Provider::with_simulated_crypto`): [`HpkeAwsLc`] with the Diffie-Hellman replaced by its
 /// counted stand-in ([`awslc::x25519_simulated`]), so hpke-rs runs its own Decap and key
 /// schedule, with the same counts as over [`HpkeAwsLc`], and opens what a simulated
-/// [`super::SealContext`] sealed. The recipient's own public key (`secret_to_public`) stays
-/// real: it enters the key schedule on both sides.
+/// [`super::SealContext`] sealed. The recipient's own public key in the KEM context
+/// (`secret_to_public`) is a counted stand-in too, the one the simulated sender uses.
 #[cfg(feature = "simulated-crypto")]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct HpkeSimulated;
@@ -414,7 +414,8 @@ impl HpkeCrypto for HpkeSimulated {
             .map_err(dh_error)
     }
     fn secret_to_public(alg: KemAlgorithm, sk: &[u8]) -> Result<Vec<u8>, Error> {
-        HpkeAwsLc::secret_to_public(alg, sk)
+        x25519_only(alg)?;
+        awslc::x25519_public_simulated(sk).map_err(dh_error)
     }
     fn kem_key_gen(alg: KemAlgorithm, prng: &mut HpkeRng) -> Result<(Vec<u8>, Vec<u8>), Error> {
         HpkeAwsLc::kem_key_gen(alg, prng)

@@ -253,13 +253,15 @@ impl SealContext {
 
         // Encap (RFC 9180 §4.1): enc = pkE, kem_context = enc || pkR.
         let sk_e = derive_x25519_private(ikm_e)?;
-        let (enc, dh) = if self.simulated {
-            awslc::x25519_key_pair_and_dh_simulated(sk_e.as_bytes(), pk_r)?
+        let (enc, dh, kem_pk_r) = if self.simulated {
+            let (enc, dh) = awslc::x25519_key_pair_and_dh_simulated(sk_e.as_bytes(), pk_r)?;
+            (enc, dh, awslc::SIMULATED_RECIPIENT.as_slice())
         } else {
-            awslc::x25519_key_pair_and_dh(sk_e.as_bytes(), pk_r)?
+            let (enc, dh) = awslc::x25519_key_pair_and_dh(sk_e.as_bytes(), pk_r)?;
+            (enc, dh, pk_r)
         };
         drop(sk_e);
-        let shared_secret = extract_and_expand(&dh, &enc, pk_r)?;
+        let shared_secret = extract_and_expand(&dh, &enc, kem_pk_r)?;
         drop(dh);
 
         let (key, base_nonce) = self.schedule.key_and_nonce(&shared_secret)?;

@@ -50,10 +50,13 @@ impl Provider {
     /// same operations and byte lengths) and produces outputs of the real lengths, but skips
     /// the work whose result no later real operation reads:
     ///
-    /// - HPKE Diffie-Hellman: the sender's ephemeral public key is a stand-in and the DH
-    ///   output is a hash of it, so a simulated receiver opens what a simulated sender
-    ///   sealed (the key schedule, the AEAD and the recipient's own public key stay real);
-    /// - Ed25519 verification succeeds without checking;
+    /// - HPKE Diffie-Hellman: the sender's ephemeral public key is a stand-in, the DH output
+    ///   a hash of it and the recipient's public key in the KEM context a constant, so a
+    ///   simulated receiver opens what a simulated sender sealed (the key schedule and the
+    ///   AEAD stay real);
+    /// - Ed25519 verification succeeds without checking, and a receiver takes the private
+    ///   keys it derives for the sender's path on trust instead of recomputing their public
+    ///   keys to compare;
     /// - a GroupInfo's signature, its encryption in a Welcome and the Welcome's HPKE context
     ///   hash are counted, not computed (no simulated Welcome can be joined).
     ///
@@ -311,6 +314,24 @@ impl Provider {
     /// `DeriveKeyPair(ikm)` (RFC 9180 §7.1.3): (private key, public key).
     pub fn derive_hpke_key_pair(&self, ikm: &[u8]) -> Result<(HpkePrivateKey, Vec<u8>)> {
         hpke_backend::derive_x25519_key_pair(ikm)
+    }
+
+    /// The private key of `DeriveKeyPair(ikm)` if its public key is `public`, `None` if not:
+    /// a receiver's check of a path key (RFC 9420 §12.4.2). A simulated provider counts the
+    /// fixed-base multiplication of the check and takes the key on trust (see
+    /// [`Provider::with_simulated_crypto`]): the private key is the real one either way.
+    pub fn derive_hpke_private_key_for(
+        &self,
+        ikm: &[u8],
+        public: &[u8],
+    ) -> Result<Option<HpkePrivateKey>> {
+        if self.is_simulated() {
+            let sk = hpke_backend::derive_x25519_private(ikm)?;
+            super::counters::x25519_base();
+            return Ok(Some(sk));
+        }
+        let (sk, pk) = self.derive_hpke_key_pair(ikm)?;
+        Ok((pk.as_slice() == public).then_some(sk))
     }
 
     /// The private key of `DeriveKeyPair(ikm)`, without the fixed-base multiplication that

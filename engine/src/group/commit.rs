@@ -711,7 +711,16 @@ impl Group {
         let provider = self.provider;
         let mut extensions = Vec::new();
         if options.ratchet_tree == TreeDelivery::Included {
-            extensions.push(self.ratchet_tree_extension()?);
+            if provider.is_simulated() {
+                // Only the length of a simulated Welcome's GroupInfo is used (its signature,
+                // encryption and seals are counted over it): the tree is not encoded.
+                extensions.push(Extension {
+                    extension_type: codec::ExtensionType::RATCHET_TREE,
+                    extension_data: vec![0; self.tree.wire_len()].into(),
+                });
+            } else {
+                extensions.push(self.ratchet_tree_extension()?);
+            }
         }
         let mut group_info = GroupInfo {
             group_context: context.clone(),
