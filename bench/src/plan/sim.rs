@@ -410,14 +410,31 @@ fn blanks_on_direct_path(tree: &RatchetTree) -> Vec<u32> {
     (0..n).map(|l| above[(2 * l) as usize]).collect()
 }
 
-/// The encoded length of a variable-length vector of `n` bytes (RFC 9420 §2.1.2): `n` and
-/// a 1-, 2- or 4-byte length.
+/// The encoded length of a variable-length vector of `n` bytes (RFC 9420 §2.1.2), by the
+/// engine's codec.
 fn vl_len(n: usize) -> usize {
-    n + match n {
-        0..=63 => 1,
-        64..=16383 => 2,
-        _ => 4,
-    }
+    // Invariant: every length here (a tree, a GroupInfo) is far below the 2^30 limit.
+    codec::vl_length(n).expect("a vector shorter than 2^30 bytes")
+}
+
+/// The length of the encrypted GroupInfo of an MLSMessage(Welcome), read from the headers
+/// without copying the message (it holds the tree, ~12 MB at 50,000 members): the version
+/// and wire format, the cipher suite, the secrets (a vector), then the encrypted GroupInfo,
+/// the last field.
+fn welcome_group_info_len(welcome: &[u8]) -> Result<usize> {
+    let secrets = welcome
+        .get(6..)
+        .ok_or_else(|| anyhow!("internal: a truncated Welcome"))?;
+    let (n, header) = codec::decode_varint_length(secrets)?;
+    let rest = secrets
+        .get(header + n as usize..)
+        .ok_or_else(|| anyhow!("internal: a truncated Welcome"))?;
+    let (n, header) = codec::decode_varint_length(rest)?;
+    ensure!(
+        rest.len() == header + n as usize,
+        "internal: the Welcome's encrypted GroupInfo is not its last field"
+    );
+    Ok(n as usize)
 }
 
 /// What the suite's AEAD adds to a plaintext: the length of the engine's encryption of
@@ -1266,15 +1283,16 @@ impl Sim<'_> {
             // vector holds one extension, the type (2 bytes) and the tree as opaque bytes.
             let t = carrier.tree().wire_len();
             let with_tree_bytes = group_info_bytes - vl_len(0) + vl_len(2 + vl_len(t));
-            let MlsMessageBody::Welcome(w) = codec::decode::<MlsMessage>(welcome)?.body else {
-                bail!("internal: the Welcome is not a Welcome");
-            };
             let (carried, other) = if self.w.ratchet_tree_in_welcome {
                 (with_tree_bytes, group_info_bytes)
             } else {
                 (group_info_bytes, with_tree_bytes)
             };
-            let encrypted = w.encrypted_group_info.as_slice().len();
+            let encrypted = welcome_group_info_len(welcome)?;
+            debug_assert!(matches!(
+                codec::decode::<MlsMessage>(welcome).map(|m| m.body),
+                Ok(MlsMessageBody::Welcome(w)) if w.encrypted_group_info.as_slice().len() == encrypted
+            ));
             ensure!(
                 encrypted == carried + self.aead_expansion,
                 "GroupInfo size check failed: the Welcome's encrypted GroupInfo is {encrypted} \
