@@ -21,7 +21,13 @@
 //!   their commits would refresh stay as others left them, and they never propose;
 //! - **adversarial** (`adversarial = true`): leaves take the initial members in bit-reversed
 //!   order of their leaf (spreading the blanked direct paths over every subtree, so
-//!   resolutions grow fastest) and nobody updates.
+//!   resolutions grow fastest) and nobody updates;
+//! - **external joins** (`external_join_fraction`): that fraction of the joining devices join
+//!   by external commit, each in a commit of its own at the time it joins.
+//!
+//! A **warm-up** (`warmup_days`) starts the stream that many days before day 0 (operations
+//! at negative times), with the same models and rates, so a simulation can age the start
+//! state before it records anything.
 //!
 //! A trace (a directory log of a real deployment) replaces the generated stream: see
 //! [`crate::trace`].
@@ -1068,6 +1074,89 @@ mod tests {
         }
         let moved: usize = batch.iter().map(|c| c.adds.len() + c.removes.len()).sum();
         assert!(moved <= ops.len());
+    }
+
+    /// A warm-up starts the same kind of stream before day 0, windows stay aligned on day 0,
+    /// and without one nothing happens before day 0.
+    #[test]
+    fn warm_up_starts_the_stream_before_day_zero() {
+        let cold = steady();
+        assert!(cold.ops().unwrap().iter().all(|o| o.time >= 0.0));
+        let w = Workload {
+            warmup_days: 4.0,
+            ..steady()
+        };
+        let ops = w.ops().unwrap();
+        assert!(ops.first().unwrap().time >= -4.0 * DAY);
+        let before = ops.iter().filter(|o| o.time < 0.0).count();
+        assert!(
+            before > 0 && before < ops.len(),
+            "{before} of {}",
+            ops.len()
+        );
+        for kind in [OpKind::Join, OpKind::Leave, OpKind::Update] {
+            assert!(
+                ops.iter().any(|o| o.time < 0.0 && o.kind == kind),
+                "{kind:?}"
+            );
+        }
+        let commits = plan_workload(&w, &ops).unwrap();
+        assert!(commits.windows(2).all(|c| c[0].time <= c[1].time));
+        for c in commits.iter().filter(|c| c.update.is_none()) {
+            assert_eq!(
+                (c.time / 3600.0).fract().abs(),
+                0.0,
+                "a window end: {}",
+                c.time
+            );
+        }
+        assert_eq!(w.ops().unwrap(), ops, "reproducible");
+    }
+
+    /// External joins take joining devices out of the batches, one commit each at the time
+    /// they join; with none, the plan is the one without the field.
+    #[test]
+    fn external_joins_are_commits_of_their_own() {
+        let w = Workload {
+            joins_per_day: 30.0,
+            ..steady()
+        };
+        let ops = w.ops().unwrap();
+        let plain = plan_workload(&w, &ops).unwrap();
+        assert!(plain.iter().all(|c| c.external_join.is_none()));
+        let half = Workload {
+            external_join_fraction: 0.5,
+            ..w.clone()
+        };
+        let commits = plan_workload(&half, &ops).unwrap();
+        let external: Vec<&PlannedCommit> = commits
+            .iter()
+            .filter(|c| c.external_join.is_some())
+            .collect();
+        assert!(!external.is_empty());
+        for c in &external {
+            assert!(c.adds.is_empty() && c.removes.is_empty() && c.update.is_none());
+            let m = c.external_join.unwrap();
+            assert!(ops
+                .iter()
+                .any(|o| o.kind == OpKind::Join && o.member == m && o.time == c.time));
+        }
+        let added = |cs: &[PlannedCommit]| -> usize {
+            cs.iter()
+                .map(|c| c.adds.len() + usize::from(c.external_join.is_some()))
+                .sum()
+        };
+        // A join and a leave in one batch window cancel out; an external join has happened by
+        // then, so it can only add joins.
+        assert!(added(&commits) >= added(&plain));
+        let joins = ops.iter().filter(|o| o.kind == OpKind::Join).count();
+        assert!(added(&commits) <= joins, "no join twice");
+        let all = Workload {
+            external_join_fraction: 1.0,
+            ..w
+        };
+        let commits = plan_workload(&all, &ops).unwrap();
+        assert!(commits.iter().all(|c| c.adds.is_empty()));
     }
 
     #[test]
