@@ -24,6 +24,12 @@
 //! threads), along with the process's CPU time (all threads) and the wall-clock latency.
 //! The counts priced by the cost profile give the headline CPU figures; the measured CPU
 //! time is reported apart, and the latencies fill the latency histograms.
+//!
+//! In fast mode ([`Mode::Fast`]) the carrier and the receivers switch to simulated crypto
+//! (`Group::set_simulated_crypto`) for every commit but a sample: the same commits on the same
+//! tree, the same counts and message lengths, the same checks; only the sample is timed. A
+//! warm-up (`warmup_days`) runs the commits before day 0 that way, with no receivers and
+//! nothing recorded. An external join hands the state to the joiner's new group.
 
 use canopy_engine::{ExternalJoinOptions, JoinOptions, PathPolicy, TreeDelivery};
 use std::collections::{BTreeSet, HashMap};
@@ -147,7 +153,12 @@ fn commit_kind(update: bool, adds: bool, removes: bool) -> usize {
 /// Record `v` (at least 1), growing the histogram as needed (`saturating_record` would clamp
 /// to the current, auto-resizing range).
 fn rec(h: &mut Histogram<u64>, v: u64) -> Result<()> {
-    h.record(v.max(1))
+    rec_n(h, v, 1)
+}
+
+/// Record `v` (at least 1) `n` times.
+fn rec_n(h: &mut Histogram<u64>, v: u64, n: u64) -> Result<()> {
+    h.record_n(v.max(1), n)
         .map_err(|e| anyhow!("recording {v} in a histogram: {e:?}"))
 }
 
@@ -524,6 +535,21 @@ struct Sim<'a> {
     /// process cost). Fast mode extrapolates a simulated commit's measured CPU time as its
     /// cost × measured / cost of its kind.
     measured: [[f64; 4]; KINDS],
+    /// The sampled receivers' processing latencies of the commit being delivered.
+    process_samples: Vec<u64>,
+    /// Per kind, the commits made with simulated crypto since its last real one, and that
+    /// real one's latencies: fast mode weighs each real commit's latencies by the commits of
+    /// its kind it stands for, so the histograms' percentiles are those of every commit.
+    stands_for: [u64; KINDS],
+    last_real: [Option<LatencySample>; KINDS],
+}
+
+/// The latencies of a real commit: creation, and each sampled receiver's processing.
+#[derive(Debug, Clone)]
+struct LatencySample {
+    day: usize,
+    create_ns: u64,
+    process_ns: Vec<u64>,
 }
 
 /// Whether a commit is made with real crypto, and whether a sampled join joins from it.
@@ -555,8 +581,26 @@ struct ProcessMean {
 
 impl Sim<'_> {
     fn day(&mut self, time: f64) -> &mut DayAcc {
-        let d = ((time / DAY).floor().max(0.0) as usize).min(self.days.len() - 1);
+        let d = self.day_index(time);
         &mut self.days[d]
+    }
+
+    fn day_index(&self, time: f64) -> usize {
+        ((time / DAY).floor().max(0.0) as usize).min(self.days.len() - 1)
+    }
+
+    /// Record the latencies of a real commit of kind `kind`, `weight` times: in the run's, its
+    /// kind's and its day's histograms.
+    fn record_latencies(&mut self, kind: usize, s: &LatencySample, weight: u64) -> Result<()> {
+        rec_n(&mut self.h_create, s.create_ns, weight)?;
+        rec_n(&mut self.h_create_kind[kind], s.create_ns, weight)?;
+        rec_n(&mut self.days[s.day].create, s.create_ns, weight)?;
+        for &v in &s.process_ns {
+            rec_n(&mut self.h_process, v, weight)?;
+            rec_n(&mut self.h_process_kind[kind], v, weight)?;
+            rec_n(&mut self.days[s.day].process, v, weight)?;
+        }
+        Ok(())
     }
 
     fn is_online(&self, m: MemberId) -> bool {
@@ -1363,11 +1407,7 @@ impl Sim<'_> {
                         made.time
                     );
                     self.totals.receiver_checks += 1;
-                    if made.crypto.real {
-                        rec(&mut self.h_process, dt.as_nanos() as u64)?;
-                        rec(&mut self.h_process_kind[made.kind], dt.as_nanos() as u64)?;
-                        rec(&mut self.day(made.time).process, dt.as_nanos() as u64)?;
-                    }
+                    self.process_samples.push(dt.as_nanos() as u64);
                     process_sum += dt;
                     cpu_sum += cpu;
                     add_counts(&mut work_sum, &work, 1.0);
@@ -1584,10 +1624,19 @@ impl Sim<'_> {
         let processors = members - 1 - made.adds.len() as u64;
         let create_ns = made.create.as_nanos() as u64;
         if made.crypto.real {
-            rec(&mut self.h_create, create_ns)?;
-            rec(&mut self.h_create_kind[made.kind], create_ns)?;
-            rec(&mut self.day(made.time).create, create_ns)?;
+            // A real commit's latencies stand for the simulated commits of its kind since the
+            // kind's previous real one (the rest after the last is added at the end).
+            let weight = std::mem::take(&mut self.stands_for[made.kind]) + 1;
+            let sample = LatencySample {
+                day: self.day_index(made.time),
+                create_ns,
+                process_ns: std::mem::take(&mut self.process_samples),
+            };
+            self.record_latencies(made.kind, &sample, weight)?;
+            self.last_real[made.kind] = Some(sample);
             self.totals.real_commits += 1;
+        } else {
+            self.stands_for[made.kind] += 1;
         }
         let day = self.day(made.time);
         let added = made.adds.len() as u64 + u64::from(made.external.is_some());
@@ -1909,6 +1958,9 @@ pub fn simulate(w: &Workload, trace_ops: Option<&[Op]>, opts: &SimOptions) -> Re
         next_real: [0.0; KINDS],
         real_every: w.days * DAY / opts.real_commits.max(1) as f64,
         measured: [[0.0; 4]; KINDS],
+        process_samples: Vec::new(),
+        stands_for: [0; KINDS],
+        last_real: Default::default(),
     };
     let mut bar = Progress::new(opts.progress, commits.len(), w.days);
     // Warm-up: the commits before day 0, with simulated crypto, applied but not recorded.
@@ -1979,6 +2031,13 @@ pub fn simulate(w: &Workload, trace_ops: Option<&[Op]>, opts: &SimOptions) -> Re
         bar.tick(i + 1, c.time / DAY);
     }
     bar.finish();
+    // The simulated commits after each kind's last real one.
+    for kind in 0..KINDS {
+        let weight = sim.stands_for[kind];
+        if let (Some(s), true) = (sim.last_real[kind].take(), weight > 0) {
+            sim.record_latencies(kind, &s, weight)?;
+        }
+    }
 
     // Joins: every joiner's work from the mean sampled join.
     let profile = &opts.profile.profile;
