@@ -26,7 +26,6 @@ fn args(out: PathBuf, fleet: PathBuf, profile: PathBuf) -> PlanArgs {
         joiners: 2,
         sweep: None,
         fleet: Some(fleet),
-        catch_up_days: canopy_bench::plan::DEFAULT_CATCH_UP_DAYS.to_vec(),
         repeats: None,
         shard: None,
         quiet: true,
@@ -35,6 +34,10 @@ fn args(out: PathBuf, fleet: PathBuf, profile: PathBuf) -> PlanArgs {
         csv: false,
         slo: None,
         baseline_point: 0,
+        catch_up_days: canopy_bench::plan::DEFAULT_CATCH_UP_DAYS.to_vec(),
+        fast: false,
+        full: false,
+        real_commits: canopy_bench::plan::DEFAULT_REAL_COMMITS,
     }
 }
 

@@ -44,6 +44,9 @@ fn args(out: PathBuf, sweep: PathBuf, profile: PathBuf) -> PlanArgs {
         slo: None,
         baseline_point: 0,
         catch_up_days: DEFAULT_CATCH_UP_DAYS.to_vec(),
+        fast: false,
+        full: false,
+        real_commits: canopy_bench::plan::DEFAULT_REAL_COMMITS,
     }
 }
 

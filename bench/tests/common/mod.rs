@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
 use canopy_bench::costs::{CostProfile, HostInfo, LoadSource, ProfileUsed};
-use canopy_bench::plan::SimOptions;
+use canopy_bench::plan::{Mode, SimOptions, DEFAULT_REAL_COMMITS};
 
 /// The engine's counters are process-wide and every plan run reads them: runs must not
 /// overlap when the harness runs tests as threads of one process (`cargo test`; nextest uses
@@ -29,6 +29,8 @@ pub(crate) fn tmp(suite: &str, name: &str) -> PathBuf {
 /// Simulation options with a fixed profile (for tests that check counts, not prices).
 pub(crate) fn sim_options() -> SimOptions {
     SimOptions {
+        mode: Mode::Full,
+        real_commits: DEFAULT_REAL_COMMITS,
         receivers: 3,
         joiners: 4,
         progress: false,

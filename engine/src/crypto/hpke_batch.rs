@@ -91,6 +91,16 @@ struct BaseSchedule {
 
 impl BaseSchedule {
     fn new(provider: &Provider, info: &[u8]) -> Self {
+        Self::with_info_hash(provider, |suite_id| {
+            labeled_extract_public(suite_id, b"info_hash", info)
+        })
+    }
+
+    /// The schedule with `info_hash` computed by `info_hash(suite_id)`.
+    fn with_info_hash(
+        provider: &Provider,
+        info_hash: impl FnOnce(&[u8]) -> hmac::Tag,
+    ) -> Self {
         // aead_id from RFC 9180 §7.3.
         let (aead, aead_id) = match provider.suite().aead() {
             Aead::Aes128Gcm => (AeadAlg::Aes128Gcm, 0x0001u16),
@@ -105,7 +115,7 @@ impl BaseSchedule {
         // Both are LabeledExtract("", label, ikm) over public inputs; the HMAC is streamed so a
         // large `info` is hashed in place, not copied behind its label.
         let psk_id_hash = labeled_extract_public(&suite_id, b"psk_id_hash", b"");
-        let info_hash = labeled_extract_public(&suite_id, b"info_hash", info);
+        let info_hash = info_hash(&suite_id);
         let mut key_schedule_context = [0u8; KEY_SCHEDULE_CONTEXT_LEN];
         key_schedule_context[0] = MODE_BASE;
         key_schedule_context[1..1 + NH].copy_from_slice(psk_id_hash.as_ref());
@@ -148,6 +158,9 @@ impl BaseSchedule {
 #[derive(Debug, Clone)]
 pub struct SealContext {
     schedule: BaseSchedule,
+    /// Simulated Diffie-Hellman (a simulated provider's, see
+    /// [`Provider::with_simulated_crypto`]).
+    simulated: bool,
 }
 
 impl SealContext {
@@ -165,7 +178,27 @@ impl SealContext {
     pub fn from_info(provider: &Provider, info: &[u8]) -> Self {
         SealContext {
             schedule: BaseSchedule::new(provider, info),
+            simulated: provider.is_simulated(),
         }
+    }
+
+    /// A simulated provider's [`SealContext::new`] for a `context` of `context_len` bytes
+    /// that is never opened (a simulated Welcome's): the pass over the context is counted as
+    /// `new` counts it, not computed. Seals with it have the real lengths and counts.
+    pub fn counted(provider: &Provider, label: &[u8], context_len: usize) -> Result<Self> {
+        let header = labels::labeled_pair_header(label, context_len)?.len();
+        let schedule = BaseSchedule::with_info_hash(provider, |suite_id| {
+            for part in [HPKE_V1, suite_id, b"info_hash".as_slice()] {
+                super::counters::hashed(part.len());
+            }
+            super::counters::hashed(header + context_len);
+            // Any tag, not counted: nobody opens these seals.
+            hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, b""), b"")
+        });
+        Ok(SealContext {
+            schedule,
+            simulated: true,
+        })
     }
 
     /// `EncryptWithLabel(pk_r, label, context, plaintext)` for this context's label and
@@ -220,9 +253,15 @@ impl SealContext {
 
         // Encap (RFC 9180 §4.1): enc = pkE, kem_context = enc || pkR.
         let sk_e = derive_x25519_private(ikm_e)?;
-        let (enc, dh) = awslc::x25519_key_pair_and_dh(sk_e.as_bytes(), pk_r)?;
+        let (enc, dh, kem_pk_r) = if self.simulated {
+            let (enc, dh) = awslc::x25519_key_pair_and_dh_simulated(sk_e.as_bytes(), pk_r)?;
+            (enc, dh, awslc::SIMULATED_RECIPIENT.as_slice())
+        } else {
+            let (enc, dh) = awslc::x25519_key_pair_and_dh(sk_e.as_bytes(), pk_r)?;
+            (enc, dh, pk_r)
+        };
         drop(sk_e);
-        let shared_secret = extract_and_expand(&dh, &enc, pk_r)?;
+        let shared_secret = extract_and_expand(&dh, &enc, kem_pk_r)?;
         drop(dh);
 
         let (key, base_nonce) = self.schedule.key_and_nonce(&shared_secret)?;

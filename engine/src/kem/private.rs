@@ -38,6 +38,17 @@ pub(super) fn node_key_pair(
     Ok(provider.derive_hpke_key_pair(node_secret.as_bytes())?)
 }
 
+/// The private key of [`node_key_pair`] if its public key is `public` (a receiver's check
+/// of a path node's key), `None` if not.
+pub(super) fn node_private_key_for(
+    provider: &Provider,
+    path_secret: &Secret,
+    public: &[u8],
+) -> Result<Option<HpkePrivateKey>> {
+    let node_secret = provider.derive_secret(path_secret.as_bytes(), b"node")?;
+    Ok(provider.derive_hpke_private_key_for(node_secret.as_bytes(), public)?)
+}
+
 /// `path_secret[n] = DeriveSecret(path_secret[n-1], "path")` (RFC 9420 §7.4); also the step
 /// from the last path secret to the `commit_secret` (§8).
 pub(super) fn next_path_secret(provider: &Provider, path_secret: &Secret) -> Result<Secret> {

@@ -1,6 +1,6 @@
 //! UpdatePath generation and processing (RFC 9420 §7.4–§7.6, §7.9, §12.4.2).
 
-use super::private::{next_path_secret, node_key_pair};
+use super::private::{next_path_secret, node_key_pair, node_private_key_for};
 use super::TreeKemPrivate;
 use crate::error::{ApiMisuse, PeerMisbehaved};
 use crate::batch::Executor;
@@ -287,10 +287,8 @@ impl StagedPath {
             if k > i {
                 current = next_path_secret(provider, &current)?;
             }
-            let (sk, pk) = node_key_pair(provider, &current)?;
-            if pk.as_slice() != node.encryption_key.as_slice() {
-                return Err(PeerMisbehaved::PathPublicKeyMismatch { node: step.node }.into());
-            }
+            let sk = node_private_key_for(provider, &current, node.encryption_key.as_slice())?
+                .ok_or(PeerMisbehaved::PathPublicKeyMismatch { node: step.node })?;
             new_private.insert_path_key(step.node, sk);
         }
         Ok(DecryptedPath {
