@@ -5,7 +5,7 @@
 //! file and the field.
 
 mod common;
-use common::{counting, tmp};
+use common::{counting, plan_args, tmp};
 
 use std::path::{Path, PathBuf};
 
@@ -16,28 +16,12 @@ use canopy_bench::plan::{merge, plan, MergeArgs, PlanArgs};
 
 fn args(out: PathBuf, fleet: PathBuf, profile: PathBuf) -> PlanArgs {
     PlanArgs {
-        workload: "smoke".into(),
-        trace: None,
-        members: None,
-        days: None,
-        seed: None,
-        out,
         receivers: 2,
         joiners: 2,
-        sweep: None,
         fleet: Some(fleet),
-        repeats: None,
-        shard: None,
-        quiet: true,
         profile: Some(profile),
         load: LoadSource::Fixed([0.0; 3]),
-        csv: false,
-        slo: None,
-        baseline_point: 0,
-        catch_up_days: canopy_bench::plan::DEFAULT_CATCH_UP_DAYS.to_vec(),
-        fast: false,
-        full: false,
-        real_commits: canopy_bench::plan::DEFAULT_REAL_COMMITS,
+        ..plan_args(out)
     }
 }
 
