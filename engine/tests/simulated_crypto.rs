@@ -1,6 +1,7 @@
 //! Simulated crypto (feature `simulated-crypto`) counts exactly what real crypto counts, with
 //! messages of the real lengths, and a group driven by simulated commits stays a real group:
-//! real members commit to it, process and join it afterwards. One test per binary: the
+//! real members commit to it, process and join it afterwards; a delivery service's observer
+//! follows simulated commits with the real counts and the real tree. One test per binary: the
 //! counters are process-wide.
 #![cfg(feature = "simulated-crypto")]
 
@@ -8,7 +9,9 @@ mod common;
 
 use canopy_engine::crypto::counters::{self, Counts};
 use canopy_engine::crypto::SealContext;
-use canopy_engine::group::{CommitOptions, CommitOutput, Group, JoinOptions, ProcessOutcome};
+use canopy_engine::group::{
+    CommitOptions, CommitOutput, Group, JoinOptions, ProcessOutcome, PublicGroup,
+};
 use canopy_engine::tree::LeafIndex;
 use common::{agree, config, key_package, provider};
 
@@ -19,20 +22,21 @@ fn counted<T>(f: impl FnOnce() -> T) -> (T, Counts) {
     (v, counters::snapshot() - before)
 }
 
-/// One world of the comparison: the members, real or simulated.
+/// One world of the comparison: the members and an observer, real or simulated.
 struct World {
     members: Vec<Option<Group>>,
+    observer: PublicGroup,
 }
 
 impl World {
-    /// Member `committer` commits `options`; every other present member processes it.
-    /// Returns the output, the committer's counts and each processing member's counts (by
-    /// member index).
+    /// Member `committer` commits `options`; every other present member and the observer
+    /// process it. Returns the output, the committer's counts, each processing member's
+    /// counts (by member index) and the observer's.
     fn step(
         &mut self,
         committer: usize,
         options: &CommitOptions,
-    ) -> (CommitOutput, Counts, Vec<(usize, Counts)>) {
+    ) -> (CommitOutput, Counts, Vec<(usize, Counts)>, Counts) {
         let (out, create) = counted(|| {
             self.members[committer]
                 .as_mut()
@@ -52,9 +56,14 @@ impl World {
                 *m = None;
             }
         }
+        let (_, observed) = counted(|| self.observer.process(&out.commit).unwrap());
         let present: Vec<&Group> = self.members.iter().flatten().collect();
         agree(&present);
-        (out, create, processed)
+        assert_eq!(
+            self.observer.tree_hash(),
+            present[0].public_group().tree_hash()
+        );
+        (out, create, processed, observed)
     }
 }
 
@@ -62,9 +71,13 @@ impl World {
 fn simulated_crypto_counts_like_real_crypto_and_the_group_stays_real() {
     let p = provider();
     let (members, _) = common::group(p, b"simulated", 10, 1, None);
+    let observer = members[0].public_group().clone();
     let mut real = World {
         members: members.iter().cloned().map(Some).collect(),
+        observer: observer.clone(),
     };
+    let mut sim_observer = observer;
+    sim_observer.set_simulated_crypto(true);
     let mut sim = World {
         members: members
             .iter()
@@ -74,6 +87,7 @@ fn simulated_crypto_counts_like_real_crypto_and_the_group_stays_real() {
                 Some(g)
             })
             .collect(),
+        observer: sim_observer,
     };
     let adds: Vec<_> = (20..22).map(|i| key_package(&p, i, 2)).collect();
     let steps: Vec<(usize, CommitOptions)> = vec![
@@ -97,8 +111,8 @@ fn simulated_crypto_counts_like_real_crypto_and_the_group_stays_real() {
     ];
     let mut compared = 0;
     for (k, (committer, options)) in steps.iter().enumerate() {
-        let (r_out, r_create, r_processed) = real.step(*committer, options);
-        let (s_out, s_create, s_processed) = sim.step(*committer, options);
+        let (r_out, r_create, r_processed, r_observed) = real.step(*committer, options);
+        let (s_out, s_create, s_processed, s_observed) = sim.step(*committer, options);
         assert_eq!(s_create, r_create, "step {k}: the committer's counts");
         assert_eq!(s_out.counts, r_out.counts, "step {k}");
         assert_eq!(
@@ -112,6 +126,12 @@ fn simulated_crypto_counts_like_real_crypto_and_the_group_stays_real() {
             "step {k}: Welcome bytes"
         );
         assert_eq!(s_processed, r_processed, "step {k}: the receivers' counts");
+        assert_eq!(s_observed, r_observed, "step {k}: the observer's counts");
+        assert_eq!(
+            sim.observer.tree_hash(),
+            real.observer.tree_hash(),
+            "step {k}"
+        );
         // Simulated messages are not real ones.
         assert_ne!(s_out.commit, r_out.commit, "step {k}");
         compared += 2 + r_processed.len();
@@ -125,8 +145,9 @@ fn simulated_crypto_counts_like_real_crypto_and_the_group_stays_real() {
     for g in sim.members.iter_mut().flatten() {
         g.set_simulated_crypto(false);
     }
+    sim.observer.set_simulated_crypto(false);
     let (kp, secrets) = key_package(&p, 30, 3);
-    let (out, _, _) = sim.step(
+    let (out, _, _, _) = sim.step(
         6,
         &CommitOptions::new()
             .add_member(kp.clone())
