@@ -1,10 +1,12 @@
 //! Long horizons: fast mode (simulated crypto for most commits) counts every commit exactly
-//! as a full run does; a warm-up before day 0 ages the start tree; external joins are a
-//! commit kind of their own.
+//! as a full run does, the delivery service's and the devices' figures too; a warm-up before
+//! day 0 ages the start tree and records nothing before day 0; external joins are a commit
+//! kind of their own.
 
 mod common;
 
 use canopy_bench::costs::{CostProfile, HostInfo, ProfileUsed};
+use canopy_bench::plan::device::{Device, DeviceDay};
 use canopy_bench::plan::report::{hist_decode, summary_table, Run};
 use canopy_bench::plan::sim::COMMIT_KINDS;
 use canopy_bench::plan::{simulate, Mode, SimOptions};
@@ -100,7 +102,12 @@ fn assert_same_counts(full: &Run, fast: &Run, what: &str) {
             x.roles.joiners.counts, y.roles.joiners.counts,
             "{what}: day {d}"
         );
+        assert_eq!(
+            x.roles.delivery_service.counts, y.roles.delivery_service.counts,
+            "{what}: day {d}"
+        );
         assert_eq!(x.member_cpu_s, y.member_cpu_s, "{what}: day {d}");
+        assert_eq!(x.ds_cpu_s, y.ds_cpu_s, "{what}: day {d}");
     }
     assert_eq!(full.kinds.len(), fast.kinds.len());
     for (kind, x) in &full.kinds {
@@ -118,12 +125,79 @@ fn assert_same_counts(full: &Run, fast: &Run, what: &str) {
             x.roles.joiners.counts, y.roles.joiners.counts,
             "{what}: {kind}"
         );
+        assert_eq!(
+            x.roles.delivery_service.counts, y.roles.delivery_service.counts,
+            "{what}: {kind}"
+        );
     }
+    // The delivery service's traffic, bursts and storage.
+    assert_eq!(full.ds, fast.ds, "{what}: ds");
+    assert_eq!(
+        hist_decode(&full.histograms["ds_commit_burst_bytes"]).unwrap(),
+        hist_decode(&fast.histograms["ds_commit_burst_bytes"]).unwrap(),
+        "{what}: ds_commit_burst_bytes"
+    );
+    assert_same_device(
+        full.device.as_ref().unwrap(),
+        fast.device.as_ref().unwrap(),
+        what,
+    );
     let mut t = fast.totals.clone();
     t.real_commits = full.totals.real_commits;
     t.wall_seconds = full.totals.wall_seconds;
     t.generation_seconds = full.totals.generation_seconds;
     assert_eq!(t, full.totals, "{what}: totals");
+}
+
+/// The per-device figures of two runs that do not come from a clock: messages, bytes, counts
+/// and profile-based CPU per class, per sampled receiver, joining, state and catch-up.
+fn assert_same_device(full: &Device, fast: &Device, what: &str) {
+    let exact = |d: &DeviceDay| (d.bytes_down, d.bytes_up, d.wakeups, d.sent, d.cpu_s);
+    assert_eq!(
+        (full.online_start, full.member_days, full.online_member_days),
+        (fast.online_start, fast.member_days, fast.online_member_days),
+        "{what}: device"
+    );
+    assert_eq!(
+        exact(&full.per_day),
+        exact(&fast.per_day),
+        "{what}: per day"
+    );
+    assert_eq!(full.messages.len(), fast.messages.len(), "{what}");
+    for (name, x) in &full.messages {
+        let y = &fast.messages[name];
+        assert_eq!(
+            (x.received, x.received_bytes, x.sent, x.sent_bytes),
+            (y.received, y.received_bytes, y.sent, y.sent_bytes),
+            "{what}: device {name}"
+        );
+        for (a, b) in [(&x.processing, &y.processing), (&x.sending, &y.sending)] {
+            assert_eq!(a.counts, b.counts, "{what}: device {name}");
+            assert_eq!(a.cpu_s, b.cpu_s, "{what}: device {name}");
+        }
+    }
+    let receivers = |d: &Device| d.receivers.iter().map(exact).collect::<Vec<_>>();
+    assert_eq!(receivers(full), receivers(fast), "{what}: receivers");
+    assert_eq!(
+        (full.joining.joiners, full.joining.welcome_bytes),
+        (fast.joining.joiners, fast.joining.welcome_bytes),
+        "{what}: joining"
+    );
+    assert_eq!(full.state, fast.state, "{what}: state");
+    let catch_up = |d: &Device| {
+        d.catch_up
+            .iter()
+            .map(|c| {
+                (
+                    c.days,
+                    c.windows,
+                    (c.mean.messages, c.mean.bytes, c.mean.cpu_s),
+                    (c.worst.messages, c.worst.bytes, c.worst.cpu_s),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(catch_up(full), catch_up(fast), "{what}: catch-up");
 }
 
 /// Fast mode makes most commits with simulated crypto, and still every commit's counts (each
@@ -346,4 +420,103 @@ fn external_joins_are_a_commit_kind() {
     assert!(hist_decode(&run.histograms["welcome_with_tree_bytes"])
         .unwrap()
         .is_empty());
+}
+
+/// In fast mode the delivery service's observer follows the simulated commits with simulated
+/// crypto: it still agrees with the committer's tree hash after every commit (external joins
+/// and Update proposals included), and its counts, priced figures and traffic are the full
+/// run's; its measured CPU time is extrapolated from the real commits, never 0 where the full
+/// run measured some.
+#[test]
+fn fast_mode_runs_the_delivery_service_like_full_mode() {
+    let _counting = counting();
+    let w = everything();
+    let full = simulate(&w, None, &options(Mode::Full, |_| 1.0)).unwrap();
+    let fast = simulate(&w, None, &options(Mode::Fast, |_| 1.0)).unwrap();
+    assert!(fast.totals.real_commits < fast.totals.commits);
+    for run in [&full, &fast] {
+        assert_eq!(
+            run.totals.ds_checks, run.totals.commits,
+            "{}",
+            run.sampling.mode
+        );
+    }
+    let ds_counts = |r: &Run| {
+        let mut counts = std::collections::BTreeMap::new();
+        for d in &r.days {
+            for (k, v) in &d.roles.delivery_service.counts {
+                *counts.entry(k.clone()).or_insert(0.0) += v;
+            }
+        }
+        counts
+    };
+    assert!(!ds_counts(&full).is_empty());
+    assert_eq!(ds_counts(&full), ds_counts(&fast));
+    for (x, y) in full.days.iter().zip(&fast.days) {
+        assert_eq!(x.ds_cpu_s, y.ds_cpu_s, "day {}", x.day);
+        assert_eq!(x.ds_egress_bytes, y.ds_egress_bytes, "day {}", x.day);
+    }
+    let measured = |r: &Run| -> f64 {
+        r.days
+            .iter()
+            .map(|d| d.roles.delivery_service.measured_cpu_s)
+            .sum()
+    };
+    assert!(measured(&full) > 0.0 && measured(&fast) > 0.0);
+    assert_eq!(full.ds, fast.ds);
+    // The external joins went through the observer: their kind has delivery-service work.
+    let external = &fast.kinds["external_join"];
+    assert!(external.commits > 0);
+    assert_eq!(
+        external.roles.delivery_service.counts,
+        full.kinds["external_join"].roles.delivery_service.counts
+    );
+    assert!(external.roles.delivery_service.cpu_s > 0.0);
+    // Its latency histogram counts every commit, from the real ones' values.
+    let h = hist_decode(&fast.histograms["ds_commit_process_ns"]).unwrap();
+    assert_eq!(h.len(), fast.totals.commits);
+}
+
+/// A warm-up's commits and proposals go through the delivery service (it stays on the
+/// committer's tree) but none of its traffic is recorded: the traffic starts at day 0, every
+/// burst and check is a commit of the run, the hourly series add up to the days, and an Update
+/// proposal sent in the warm-up but committed after day 0 was not fanned out in the run.
+#[test]
+fn warm_up_records_no_delivery_service_traffic_before_day_zero() {
+    let _counting = counting();
+    let w = Workload {
+        joins_per_day: 0.0,
+        waves: Vec::new(),
+        update_interval_days: 0.5,
+        update_policy: UpdatePolicy::Proposal,
+        update_batch_minutes: 240.0,
+        ..warmed(7, 3.0)
+    };
+    for mode in [Mode::Full, Mode::Fast] {
+        let run = simulate(&w, None, &options(mode, |_| 1.0)).unwrap();
+        let t = &run.totals;
+        assert!(t.warmup_commits > 0, "{mode:?}");
+        assert_eq!(t.ds_checks, t.commits, "{mode:?}");
+        let bursts = hist_decode(&run.histograms["ds_commit_burst_bytes"]).unwrap();
+        assert_eq!(bursts.len(), t.commits, "{mode:?}");
+        let timed = hist_decode(&run.histograms["ds_commit_process_ns"]).unwrap();
+        assert_eq!(timed.len(), t.commits, "{mode:?}");
+        let hourly = &run.ds.hourly;
+        assert_eq!(run.ds.hours as f64, w.days * 24.0);
+        let fanout: u64 = run.days.iter().map(|d| d.ds_fanout_bytes).sum();
+        assert_eq!(
+            hourly.commit_egress_bytes.iter().sum::<u64>(),
+            fanout,
+            "{mode:?}"
+        );
+        // No joins and no application messages: members send commits and proposals only, one
+        // message each. Some proposals of the run's first commits were sent in the warm-up.
+        let messages_in: u64 = hourly.messages_in.iter().sum();
+        assert!(
+            messages_in > t.commits && messages_in < t.commits + t.update_proposals,
+            "{mode:?}: {messages_in} messages in, {} commits, {} proposals",
+            t.commits,
+            t.update_proposals
+        );
+    }
 }
