@@ -1008,8 +1008,15 @@ impl Sim<'_> {
                 .pending_update_key(&reference)
                 .ok_or_else(|| anyhow!("internal: no key for the Update proposal"))?
                 .clone();
-            out.create_cpu_ns += process_cpu_ns().saturating_sub(cpu0);
-            add_counts(&mut out.create_work, &(counters::snapshot() - before), 1.0);
+            let create_cpu_ns = process_cpu_ns().saturating_sub(cpu0);
+            let mut create_work = Work::new();
+            add_counts(&mut create_work, &(counters::snapshot() - before), 1.0);
+            out.create_cpu_ns += create_cpu_ns;
+            add_work(&mut out.create_work, &create_work, 1.0);
+            let create_ns = self.cpu_ns(kind, CREATE, crypto, create_cpu_ns, &create_work);
+            if let Some(acc) = self.device.receiver(p) {
+                acc.send(bytes.len() as u64, &create_work, create_ns);
+            }
             // The delivery service checks the proposal before fanning it out.
             let before = counters::snapshot();
             let cpu0 = process_cpu_ns();
@@ -1023,15 +1030,6 @@ impl Sim<'_> {
                 matches!(outcome, ProcessOutcome::Proposal { .. }),
                 "the delivery service did not cache {p:?}'s proposal"
             );
-            let create_cpu_ns = process_cpu_ns().saturating_sub(cpu0);
-            let mut create_work = Work::new();
-            add_counts(&mut create_work, &(counters::snapshot() - before), 1.0);
-            out.create_cpu_ns += create_cpu_ns;
-            add_work(&mut out.create_work, &create_work, 1.0);
-            let create_ns = self.cpu_ns(kind, CREATE, crypto, create_cpu_ns, &create_work);
-            if let Some(acc) = self.device.receiver(p) {
-                acc.send(bytes.len() as u64, &create_work, create_ns);
-            }
             // A sampled proposer continues as the state that proposed (it alone holds the new
             // key), having received the proposals sent before its own. Its own copy does not
             // propose: copies share the carrier's seeded randomness, and would draw the keys
