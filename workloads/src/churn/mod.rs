@@ -1221,6 +1221,27 @@ mod tests {
         assert_eq!(w.ops().unwrap(), ops, "reproducible");
     }
 
+    /// Under an arrival profile a warm-up starts `warmup_days` before day 0 in real time, as
+    /// without one (the stream's start is warped like its other times).
+    #[test]
+    fn warm_up_under_a_profile_starts_its_days_before_day_zero() {
+        // Two days before Monday 00:00 is Saturday 00:00, after a busy working week: the
+        // mean time of that instant is much later than two days of mean time before day 0.
+        let w = Workload {
+            warmup_days: 2.0,
+            arrival_profile: ArrivalProfile::Office,
+            joins_per_day: 50.0,
+            leaves_per_day: 50.0,
+            ..steady()
+        };
+        let ops = w.ops().unwrap();
+        let first = ops.first().unwrap().time;
+        assert!(
+            (-2.0 * DAY - 1e-6..0.0).contains(&first),
+            "first operation at {first} s"
+        );
+    }
+
     /// External joins take joining devices out of the batches, one commit each at the time
     /// they join; with none, the plan is the one without the field.
     #[test]
