@@ -261,3 +261,32 @@ fn the_example_fleet_loads() {
         assert_eq!(spec.workload_for(&template, m).unwrap().members, m);
     }
 }
+
+/// `--fast` reaches every representative size: each runs in fast mode, and the fleet's exact
+/// figures (egress, the members' and the delivery service's profile-based CPU, the device's
+/// bytes) are those of the full runs.
+#[test]
+fn fast_fleet_runs_every_size_fast_with_the_full_figures() {
+    let _c = counting();
+    let dir = tmp("fleet", "fast");
+    let (fleet, profile) = setup(&dir, 1e12);
+    let full = plan(&PlanArgs {
+        full: true,
+        ..args(dir.join("full"), fleet.clone(), profile.clone())
+    })
+    .unwrap();
+    let fast = plan(&PlanArgs {
+        fast: true,
+        ..args(dir.join("fast"), fleet, profile)
+    })
+    .unwrap();
+    for (r, mode) in [(&full, "full"), (&fast, "fast")] {
+        assert_eq!(r.runs.len(), 3);
+        assert!(r.runs.iter().all(|x| x.sampling.mode == mode), "{mode}");
+    }
+    let (a, b) = (summary(&full), summary(&fast));
+    assert_eq!(a.ds_egress_bytes_per_day, b.ds_egress_bytes_per_day);
+    assert_eq!(a.member_cpu_s_per_day, b.member_cpu_s_per_day);
+    assert_eq!(a.ds_cpu_s_per_day, b.ds_cpu_s_per_day);
+    assert_eq!(a.device_bytes_down_per_day, b.device_bytes_down_per_day);
+}
