@@ -4,7 +4,7 @@
 //! hosts apart.
 
 mod common;
-use common::{counting, sim_options, tmp};
+use common::{counting, plan_args, sim_options, tmp};
 
 use std::path::{Path, PathBuf};
 
@@ -12,31 +12,14 @@ use canopy_bench::costs::{
     calibrate_main, CalibrateArgs, CostProfile, HostInfo, LoadSource, CALIBRATED_AT_START,
 };
 use canopy_bench::plan::report::{Roles, Run};
-use canopy_bench::plan::{merge, plan, simulate, MergeArgs, PlanArgs, DEFAULT_CATCH_UP_DAYS};
+use canopy_bench::plan::{merge, plan, simulate, MergeArgs, PlanArgs};
 use canopy_engine::metrics::Counts;
 use canopy_workloads::churn::{builtin, UpdatePolicy, Workload};
 
 fn args(out: PathBuf) -> PlanArgs {
     PlanArgs {
-        workload: "smoke".into(),
-        trace: None,
-        members: None,
-        days: None,
-        seed: None,
-        out,
-        receivers: 3,
-        joiners: 4,
-        sweep: None,
-        fleet: None,
-        repeats: None,
-        shard: None,
-        quiet: true,
-        profile: None,
         load: LoadSource::Fixed([0.0; 3]),
-        csv: false,
-        slo: None,
-        baseline_point: 0,
-        catch_up_days: DEFAULT_CATCH_UP_DAYS.to_vec(),
+        ..plan_args(out)
     }
 }
 

@@ -5,7 +5,7 @@
 //! file and the field.
 
 mod common;
-use common::{counting, tmp};
+use common::{counting, plan_args, tmp};
 
 use std::path::{Path, PathBuf};
 
@@ -16,25 +16,12 @@ use canopy_bench::plan::{merge, plan, MergeArgs, PlanArgs};
 
 fn args(out: PathBuf, fleet: PathBuf, profile: PathBuf) -> PlanArgs {
     PlanArgs {
-        workload: "smoke".into(),
-        trace: None,
-        members: None,
-        days: None,
-        seed: None,
-        out,
         receivers: 2,
         joiners: 2,
-        sweep: None,
         fleet: Some(fleet),
-        catch_up_days: canopy_bench::plan::DEFAULT_CATCH_UP_DAYS.to_vec(),
-        repeats: None,
-        shard: None,
-        quiet: true,
         profile: Some(profile),
         load: LoadSource::Fixed([0.0; 3]),
-        csv: false,
-        slo: None,
-        baseline_point: 0,
+        ..plan_args(out)
     }
 }
 
@@ -273,4 +260,33 @@ fn the_example_fleet_loads() {
     for m in sizes {
         assert_eq!(spec.workload_for(&template, m).unwrap().members, m);
     }
+}
+
+/// `--fast` reaches every representative size: each runs in fast mode, and the fleet's exact
+/// figures (egress, the members' and the delivery service's profile-based CPU, the device's
+/// bytes) are those of the full runs.
+#[test]
+fn fast_fleet_runs_every_size_fast_with_the_full_figures() {
+    let _c = counting();
+    let dir = tmp("fleet", "fast");
+    let (fleet, profile) = setup(&dir, 1e12);
+    let full = plan(&PlanArgs {
+        full: true,
+        ..args(dir.join("full"), fleet.clone(), profile.clone())
+    })
+    .unwrap();
+    let fast = plan(&PlanArgs {
+        fast: true,
+        ..args(dir.join("fast"), fleet, profile)
+    })
+    .unwrap();
+    for (r, mode) in [(&full, "full"), (&fast, "fast")] {
+        assert_eq!(r.runs.len(), 3);
+        assert!(r.runs.iter().all(|x| x.sampling.mode == mode), "{mode}");
+    }
+    let (a, b) = (summary(&full), summary(&fast));
+    assert_eq!(a.ds_egress_bytes_per_day, b.ds_egress_bytes_per_day);
+    assert_eq!(a.member_cpu_s_per_day, b.member_cpu_s_per_day);
+    assert_eq!(a.ds_cpu_s_per_day, b.ds_cpu_s_per_day);
+    assert_eq!(a.device_bytes_down_per_day, b.device_bytes_down_per_day);
 }

@@ -3,15 +3,15 @@
 //! the process.
 
 mod common;
-use common::{counting, tmp};
+use common::{counting, plan_args, tmp};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use canopy_bench::costs::{CostProfile, HostInfo, LoadSource};
+use canopy_bench::costs::{CostProfile, HostInfo};
 use canopy_bench::plan::compare::{fmt_ci, mean_ci, parse_slos, t_975, METRICS};
 use canopy_bench::plan::report::{hist_decode, Report, Run};
-use canopy_bench::plan::{merge, plan, MergeArgs, PlanArgs, DEFAULT_CATCH_UP_DAYS};
+use canopy_bench::plan::{merge, plan, MergeArgs, PlanArgs};
 
 /// A fixed cost profile (these tests check figures and structure, not prices), so that no
 /// run calibrates.
@@ -25,25 +25,9 @@ fn profile(dir: &Path) -> PathBuf {
 
 fn args(out: PathBuf, sweep: PathBuf, profile: PathBuf) -> PlanArgs {
     PlanArgs {
-        workload: "smoke".into(),
-        trace: None,
-        members: None,
-        days: None,
-        seed: None,
-        out,
-        receivers: 3,
-        joiners: 4,
         sweep: Some(sweep),
-        fleet: None,
-        repeats: None,
-        shard: None,
-        quiet: true,
         profile: Some(profile),
-        load: LoadSource::Proc,
-        csv: false,
-        slo: None,
-        baseline_point: 0,
-        catch_up_days: DEFAULT_CATCH_UP_DAYS.to_vec(),
+        ..plan_args(out)
     }
 }
 

@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 use super::report::{point_key, CommitSeries, Day, Report, Run};
 
 /// Columns of the per-commit file after the run columns: the fields of `commits`.
-pub const COMMIT_COLUMNS: [&str; 14] = [
+pub const COMMIT_COLUMNS: [&str; 15] = [
     "time_s",
     "create_ns",
     "process_ns",
@@ -31,6 +31,7 @@ pub const COMMIT_COLUMNS: [&str; 14] = [
     "online",
     "proposals",
     "proposal_bytes",
+    "real_crypto",
 ];
 
 /// Columns of the per-day file after the run columns: the fields of `days[]` except the
@@ -127,6 +128,8 @@ pub fn commits_csv(report: &Report) -> Result<String> {
                 later(&c.online)?,
                 later(&c.proposals)?,
                 later(&c.proposal_bytes)?,
+                // Files written before fast mode have no column: every commit was real.
+                c.real_crypto.get(i).copied().unwrap_or(1).to_string(),
             ];
             row(&mut out, &prefix, &fields)?;
         }

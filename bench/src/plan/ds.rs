@@ -220,7 +220,7 @@ pub struct Recorder {
     membership: Vec<(f64, u64, u64)>,
     /// Egress bytes of each commit's fan-out: all commits, then by [`COMMIT_KINDS`].
     burst: Histogram<u64>,
-    burst_kind: [Histogram<u64>; 4],
+    burst_kind: [Histogram<u64>; COMMIT_KINDS.len()],
 }
 
 fn hist() -> Histogram<u64> {
@@ -238,7 +238,7 @@ impl Recorder {
             minutes: BTreeMap::new(),
             membership: vec![(0.0, present, online)],
             burst: hist(),
-            burst_kind: [hist(), hist(), hist(), hist()],
+            burst_kind: std::array::from_fn(|_| hist()),
         }
     }
 

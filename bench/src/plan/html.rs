@@ -27,7 +27,9 @@ use super::svg::{
 };
 
 /// Colours of the commit kinds' lines, in the order of [`COMMIT_KINDS`], after "all".
-const KIND_COLORS: [&str; 5] = ["#222222", "#1f77b4", "#2ca02c", "#d62728", "#9467bd"];
+const KIND_COLORS: [&str; COMMIT_KINDS.len() + 1] = [
+    "#222222", "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e",
+];
 
 /// Nines between two points of a percentile curve: 81 points from 0 to 4.
 const CURVE_STEP: f64 = 0.05;
@@ -1083,9 +1085,13 @@ pub fn render(report: &Report) -> Result<String> {
             }
             let _ = write!(
                 h,
-                "<h3>Method</h3><p>{}</p><p>Sampled receivers: {}; real joins: {} of {} \
-                 joiners.</p><h3>Workload</h3><pre>{}</pre>",
+                "<h3>Method</h3><p>{}</p><p>Mode: <b>{}</b> ({} of {} commits made with real \
+                 crypto). Sampled receivers: {}; real joins: {} of {} joiners.</p>\
+                 <h3>Workload</h3><pre>{}</pre>",
                 esc(&run.sampling.method),
+                esc(&run.sampling.mode),
+                run.totals.real_commits,
+                run.totals.commits,
                 run.sampling.receivers,
                 run.totals.joins_sampled,
                 run.totals.adds,

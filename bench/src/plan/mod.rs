@@ -35,7 +35,7 @@ use canopy_workloads::churn::{builtin, Workload, BUILTIN_NAMES, DAY};
 use crate::costs::{calibrate, Calibration, CostProfile, LoadSource, ProfileUsed};
 
 pub use report::Report;
-pub use sim::{simulate, simulate_to_end, SimOptions};
+pub use sim::{simulate, simulate_to_end, Mode, SimOptions, DEFAULT_REAL_COMMITS};
 
 /// Sampled receivers by default: each processes every commit (~0.6-1 ms at 50,000 members),
 /// so 8 of them cost about as much as creating the commit, and give every commit's
@@ -120,6 +120,29 @@ pub struct PlanArgs {
     #[arg(long, value_delimiter = ',', default_values_t = DEFAULT_CATCH_UP_DAYS,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub catch_up_days: Vec<u32>,
+    /// Fast mode: real crypto for a sample of the commits (`--real-commits` of each kind,
+    /// and every commit a sampled join joins from), simulated crypto with the same counts,
+    /// bytes and tree for the others. Default: fast above 100,000 member-days (members ×
+    /// days), full below.
+    #[arg(long, conflicts_with = "full")]
+    pub fast: bool,
+    /// Full mode: every commit with real crypto, whatever the run's size.
+    #[arg(long)]
+    pub full: bool,
+    /// In fast mode, commits of each kind made with real crypto, spread over the run.
+    #[arg(long, default_value_t = DEFAULT_REAL_COMMITS)]
+    pub real_commits: usize,
+}
+
+impl PlanArgs {
+    /// The mode the flags ask for.
+    pub fn mode(&self) -> Mode {
+        match (self.fast, self.full) {
+            (true, _) => Mode::Fast,
+            (_, true) => Mode::Full,
+            _ => Mode::Auto,
+        }
+    }
 }
 
 /// Catch-up windows by default: a day (a phone off overnight and through the next day) and a
@@ -543,6 +566,8 @@ pub fn plan(args: &PlanArgs) -> Result<Report> {
         );
     }
     let opts = SimOptions {
+        mode: args.mode(),
+        real_commits: args.real_commits,
         receivers: args.receivers,
         joiners: args.joiners,
         progress: !args.quiet,

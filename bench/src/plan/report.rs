@@ -42,6 +42,17 @@ the process CPU time measured around each operation (all threads) is extrapolate
 shown apart as measured. Seal counts and resolution sizes are recomputed from the tree for every commit \
 and must equal the engine's counts and the crypto provider's X25519 counter.";
 
+/// How fast mode differs (appended to [`METHOD`] in fast runs).
+pub const FAST_METHOD: &str = "Fast mode: only a sample of the commits (a number of each kind \
+spread over the run, and every commit a sampled join joins from) is made with real crypto; the \
+others are made, processed by the sampled receivers and checked in the same way with simulated \
+crypto, which counts every primitive exactly as real crypto does and produces messages of the real \
+lengths and the real tree, but skips the Diffie-Hellman of HPKE, signature verification and a \
+GroupInfo's signature and encryption. Counts, bytes, seals, the tree and every figure priced by \
+the profile are those of a full run; latency histograms hold the real commits only, and the \
+measured CPU time of a simulated commit is its profile-based cost times the measured/profile-based \
+ratio of the real commits of its kind.";
+
 /// Encode a histogram: V2 with DEFLATE, base64. (Files written with uncompressed V2 still
 /// decode: [`hist_decode`] reads both cookies.)
 pub fn hist_encode(h: &Histogram<u64>) -> Result<String> {
@@ -245,6 +256,19 @@ pub struct Sampling {
     pub joiners: u64,
     /// The extrapolation method, in words.
     pub method: String,
+    /// `full` (every commit with real crypto) or `fast` (real crypto for a sample of the
+    /// commits, simulated crypto with the same counts and bytes for the others). Files
+    /// written before fast mode are `full`.
+    #[serde(default = "full_mode")]
+    pub mode: String,
+    /// Fast mode: commits of each kind made with real crypto, spread over the run (besides
+    /// those a sampled join joins from); 0 in full mode.
+    #[serde(default)]
+    pub real_commits_per_kind: u64,
+}
+
+fn full_mode() -> String {
+    "full".into()
 }
 
 /// Counts over a run (or, in a point, summed over its runs; start/end figures of the first).
@@ -305,6 +329,16 @@ pub struct Totals {
     /// Their bytes (each is also fanned out to every other member).
     #[serde(default)]
     pub proposal_bytes: u64,
+    /// Commits made with real crypto (all of them in full mode; the sample in fast mode).
+    /// Absent in files written before fast mode (all their commits are real).
+    #[serde(default)]
+    pub real_commits: u64,
+    /// Commits of the warm-up before day 0 (simulated crypto, not recorded).
+    #[serde(default)]
+    pub warmup_commits: u64,
+    /// Devices that joined by external commit (also in `adds`).
+    #[serde(default)]
+    pub external_joins: u64,
     /// Seconds spent generating the start state.
     pub generation_seconds: f64,
     /// Wall seconds of the whole run.
@@ -452,6 +486,11 @@ pub struct CommitSeries {
     /// Their bytes (empty in older files).
     #[serde(default)]
     pub proposal_bytes: Vec<u64>,
+    /// 1 if the commit was made with real crypto (every commit of a full run), 0 if with
+    /// simulated crypto (fast mode: not timed, latency and measured columns 0). Absent in
+    /// files written before fast mode, whose commits are all real.
+    #[serde(default)]
+    pub real_crypto: Vec<u8>,
 }
 
 /// One commit's figures for [`CommitSeries::push`].
@@ -485,6 +524,8 @@ pub struct CommitFigures {
     pub proposals: u64,
     /// Their bytes.
     pub proposal_bytes: u64,
+    /// Made with real crypto.
+    pub real: bool,
 }
 
 impl CommitSeries {
@@ -518,6 +559,7 @@ impl CommitSeries {
         self.online.push(online);
         self.proposals.push(proposals);
         self.proposal_bytes.push(proposal_bytes);
+        self.real_crypto.push(u8::from(c.real));
     }
 }
 
@@ -661,6 +703,9 @@ fn merge_point(key: String, runs: &[Run]) -> Result<Point> {
         totals.updates_pending_end += t.updates_pending_end;
         totals.update_proposals += t.update_proposals;
         totals.proposal_bytes += t.proposal_bytes;
+        totals.real_commits += t.real_commits;
+        totals.warmup_commits += t.warmup_commits;
+        totals.external_joins += t.external_joins;
         totals.generation_seconds += t.generation_seconds;
         totals.wall_seconds += t.wall_seconds;
     }
@@ -958,6 +1003,32 @@ pub fn summary_table(report: &Report, p: &Point) -> Result<String> {
          joins, {} delivery-service tree-hash agreements",
         t.receiver_checks, t.seal_checks, t.joins_sampled, t.ds_checks
     )?;
+    let fast = report
+        .runs
+        .iter()
+        .any(|r| point_key(&r.workload) == p.key && r.sampling.mode == "fast");
+    if fast {
+        writeln!(
+            out,
+            "mode: fast: {} of {} commits made with real crypto (the latency rows), the others \
+             with simulated crypto; counts, bytes and profile-based CPU of every commit exact",
+            t.real_commits, t.commits
+        )?;
+    } else {
+        writeln!(out, "mode: full: every commit made with real crypto")?;
+    }
+    if t.warmup_commits > 0 {
+        writeln!(
+            out,
+            "warm-up: {} commits over {} days before day 0 (simulated crypto, not recorded)",
+            t.warmup_commits,
+            report
+                .runs
+                .iter()
+                .find(|r| point_key(&r.workload) == p.key)
+                .map_or(0.0, |r| r.workload.warmup_days)
+        )?;
+    }
     writeln!(out)?;
     writeln!(
         out,

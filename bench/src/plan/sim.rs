@@ -30,17 +30,21 @@
 //! threads), along with the process's CPU time (all threads) and the wall-clock latency.
 //! The counts priced by the cost profile give the headline CPU figures; the measured CPU
 //! time is reported apart, and the latencies fill the latency histograms.
+//!
+//! In fast mode ([`Mode::Fast`]) the carrier and the receivers switch to simulated crypto
+//! (`Group::set_simulated_crypto`) for every commit but a sample: the same commits on the same
+//! tree, the same counts and message lengths, the same checks; only the sample is timed. A
+//! warm-up (`warmup_days`) runs the commits before day 0 that way, with no receivers and
+//! nothing recorded. An external join hands the state to the joiner's new group.
 
-use canopy_engine::JoinOptions;
-use canopy_engine::{PathPolicy, TreeDelivery};
+use canopy_engine::{ExternalJoinOptions, JoinOptions, PathPolicy, TreeDelivery};
 use std::collections::{BTreeSet, HashMap};
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use canopy_engine::codec::{
-    self, Extension, ExtensionType, GroupInfo, KeyPackage, MlsMessage, MlsMessageBody, Node,
-    ProtocolVersion, Size,
+    self, GroupInfo, KeyPackage, MlsMessage, MlsMessageBody, Node, ProtocolVersion, Size,
 };
 use canopy_engine::crypto::{counters, HpkePrivateKey, Provider, Secret, SignaturePrivateKey};
 use canopy_engine::group::{
@@ -64,13 +68,55 @@ use super::device::{DeviceAcc, StateSize};
 use super::ds::{AppMessage, Recorder, Storage};
 use super::report::{
     hist_encode, CommitFigures, CommitSeries, Day, KindCost, RoleCost, Run, Sampling, Totals,
-    METHOD,
+    FAST_METHOD, METHOD,
 };
 use crate::costs::{add_counts, add_work, process_cpu_ns, HostInfo, LoadSource, ProfileUsed, Work};
+
+/// How a simulation makes its commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// [`Mode::Fast`] for long runs (more than [`FAST_ABOVE_MEMBER_DAYS`] member-days),
+    /// [`Mode::Full`] otherwise.
+    #[default]
+    Auto,
+    /// Every commit, proposal, processing and join with real crypto.
+    Full,
+    /// Real crypto for a sample of the commits (`real_commits` per kind, spread over the run,
+    /// and every commit a sampled join joins from); simulated crypto for the others, with the
+    /// same counts, bytes and tree (see `docs/capacity-planning.md`).
+    Fast,
+}
+
+/// Above this many member-days (members at the start × simulated days) [`Mode::Auto`] runs
+/// fast. Below it a full run takes a few minutes at most on 2 cores (10,000 members for 10
+/// days: ~6,000 commits); above it the Welcomes with the tree and every receiver's real
+/// processing make full runs of tens of minutes (the default 50,000 members for 30 days is
+/// 1,500,000 member-days).
+pub const FAST_ABOVE_MEMBER_DAYS: f64 = 100_000.0;
+
+/// Commits of each kind made with real crypto in fast mode, by default: their latencies fill
+/// the latency histograms (× the receivers for processing), and 30 per kind keep the real
+/// work (Welcomes with the tree of ~120 ms each at 50,000 members) to seconds.
+pub const DEFAULT_REAL_COMMITS: usize = 30;
+
+impl Mode {
+    /// Whether `w` runs fast under this mode.
+    pub fn fast_for(self, w: &Workload) -> bool {
+        match self {
+            Mode::Full => false,
+            Mode::Fast => true,
+            Mode::Auto => f64::from(w.members) * w.days > FAST_ABOVE_MEMBER_DAYS,
+        }
+    }
+}
 
 /// Sampling and display options of one simulation.
 #[derive(Debug, Clone)]
 pub struct SimOptions {
+    /// Full, fast, or chosen by the run's size.
+    pub mode: Mode,
+    /// In fast mode, commits of each kind made with real crypto (spread evenly over the run).
+    pub real_commits: usize,
     /// Receivers processing every commit in full.
     pub receivers: usize,
     /// Joiners that really join (spread evenly over the simulated time).
@@ -97,11 +143,17 @@ struct DayAcc {
 
 /// The kinds of commit the report breaks times down by: an update (a self-update, or a commit of
 /// Update proposals without Adds or Removes, whoever commits it), Adds only (a Welcome),
-/// Removes only, and both (a membership commit that also carries Update proposals is of its
-/// membership kind).
-pub const COMMIT_KINDS: [&str; 4] = ["update", "add", "remove", "mixed"];
+/// Removes only, both (a membership commit that also carries Update proposals is of its
+/// membership kind), and a new member's external commit (RFC 9420 §12.4.3.2).
+pub const COMMIT_KINDS: [&str; 5] = ["update", "add", "remove", "mixed", "external_join"];
 
-/// The index in [`COMMIT_KINDS`] of a commit.
+/// The number of [`COMMIT_KINDS`].
+const KINDS: usize = COMMIT_KINDS.len();
+
+/// The index in [`COMMIT_KINDS`] of an external join.
+const EXTERNAL_JOIN: usize = 4;
+
+/// The index in [`COMMIT_KINDS`] of a member's commit.
 fn commit_kind(update: bool, adds: bool, removes: bool) -> usize {
     match (update, adds, removes) {
         (true, _, _) => 0,
@@ -114,7 +166,12 @@ fn commit_kind(update: bool, adds: bool, removes: bool) -> usize {
 /// Record `v` (at least 1), growing the histogram as needed (`saturating_record` would clamp
 /// to the current, auto-resizing range).
 fn rec(h: &mut Histogram<u64>, v: u64) -> Result<()> {
-    h.record(v.max(1))
+    rec_n(h, v, 1)
+}
+
+/// Record `v` (at least 1) `n` times.
+fn rec_n(h: &mut Histogram<u64>, v: u64, n: u64) -> Result<()> {
+    h.record_n(v.max(1), n)
         .map_err(|e| anyhow!("recording {v} in a histogram: {e:?}"))
 }
 
@@ -125,7 +182,17 @@ fn hist() -> Histogram<u64> {
 
 /// The resolution of `x` (RFC 9420 §4.1.1), recomputed from the nodes: a non-blank node and
 /// its unmerged leaves, a blank leaf nothing, a blank parent its children's resolutions.
-fn resolution(tree: &RatchetTree, x: NodeIndex, out: &mut Vec<NodeIndex>) {
+fn resolution(
+    tree: &RatchetTree,
+    x: NodeIndex,
+    occupied: Option<&[bool]>,
+    out: &mut Vec<NodeIndex>,
+) {
+    // A subtree without a member holds no non-blank node (removing a member blanks its
+    // direct path): with the simulator's own occupancy, such a subtree is not walked.
+    if occupied.is_some_and(|o| !o.get(x.0 as usize).copied().unwrap_or(false)) {
+        return;
+    }
     match tree.node(x) {
         Some(Node::Leaf(_)) => out.push(x),
         Some(Node::Parent(p)) => {
@@ -135,10 +202,10 @@ fn resolution(tree: &RatchetTree, x: NodeIndex, out: &mut Vec<NodeIndex>) {
         None => {
             if let (Some(l), Some(r)) = (x.left(), x.right()) {
                 if l.0 < tree.width() {
-                    resolution(tree, l, out);
+                    resolution(tree, l, occupied, out);
                 }
                 if r.0 < tree.width() {
-                    resolution(tree, r, out);
+                    resolution(tree, r, occupied, out);
                 }
             }
         }
@@ -155,6 +222,17 @@ pub fn independent_counts(
     committer: LeafIndex,
     new_leaves: &[LeafIndex],
 ) -> (u64, Vec<u64>) {
+    counts_with(tree, committer, new_leaves, None)
+}
+
+/// [`independent_counts`], skipping the subtrees `occupied` (per node: whether its subtree
+/// holds a member) says are empty.
+fn counts_with(
+    tree: &RatchetTree,
+    committer: LeafIndex,
+    new_leaves: &[LeafIndex],
+    occupied: Option<&[bool]>,
+) -> (u64, Vec<u64>) {
     let n = tree.n_leaves();
     let mut x = committer.node();
     let mut sizes = Vec::new();
@@ -162,7 +240,7 @@ pub fn independent_counts(
     while let Some(p) = math::parent(x, n) {
         let Some(c) = math::sibling(x, n) else { break };
         buf.clear();
-        resolution(tree, c, &mut buf);
+        resolution(tree, c, occupied, &mut buf);
         if !buf.is_empty() {
             let excluded = buf
                 .iter()
@@ -206,6 +284,132 @@ fn blank_fraction(tree: &RatchetTree) -> f64 {
     }
 }
 
+/// The leaves `adds` Adds take (RFC 9420 §12.1.1: the leftmost blank leaf after the Removes,
+/// else past the end): the smallest of the blank leaves and the removed ones below
+/// `n_leaves`, then `n_leaves`, `n_leaves + 1`, …. Reads only the first `adds` blank leaves.
+fn predict_add_leaves(
+    blank_leaves: &BTreeSet<u32>,
+    removed: &[LeafIndex],
+    n_leaves: u32,
+    adds: usize,
+) -> Vec<LeafIndex> {
+    if adds == 0 {
+        return Vec::new();
+    }
+    let mut removed: Vec<u32> = removed.iter().map(|l| l.0).collect();
+    removed.sort_unstable();
+    let mut blank = blank_leaves.iter().copied().peekable();
+    let mut gone = removed.into_iter().peekable();
+    let mut out = Vec::with_capacity(adds);
+    while out.len() < adds {
+        let next = match (blank.peek(), gone.peek()) {
+            (Some(&a), Some(&b)) if a == b => {
+                gone.next();
+                blank.next()
+            }
+            (Some(&a), Some(&b)) if b < a => gone.next(),
+            (Some(_), _) => blank.next(),
+            (None, _) => gone.next(),
+        };
+        match next {
+            Some(l) if l < n_leaves => out.push(LeafIndex(l)),
+            _ => break,
+        }
+    }
+    let mut past = n_leaves;
+    while out.len() < adds {
+        out.push(LeafIndex(past));
+        past += 1;
+    }
+    out
+}
+
+/// The blank fraction of [`blank_fraction`], kept up to date along the direct paths a commit
+/// changes instead of recomputed over the whole tree (a commit changes nodes only on the
+/// direct paths of its committer, its removed and added leaves and the senders of the Update
+/// proposals it commits; a tree that changes width is recounted).
+struct BlankCount {
+    /// The tree's width in nodes when last recounted.
+    width: u32,
+    /// Per node: whether its subtree holds a member.
+    occupied: Vec<bool>,
+    /// Per parent node: 1 if it counts (a member in both subtrees), 2 if it also is blank.
+    state: Vec<u8>,
+    eligible: u64,
+    blank: u64,
+}
+
+impl BlankCount {
+    fn new(tree: &RatchetTree) -> Self {
+        let width = tree.width();
+        let mut c = BlankCount {
+            width,
+            occupied: vec![false; width as usize],
+            state: vec![0; width as usize],
+            eligible: 0,
+            blank: 0,
+        };
+        // Leaves, then parents level by level: children before parents.
+        for level in 0..=tree.root().level() {
+            let step = 1u32 << (level + 1);
+            let mut x = (1u32 << level) - 1;
+            while x < width {
+                c.refresh(tree, NodeIndex(x));
+                x += step;
+            }
+        }
+        c
+    }
+
+    /// Recompute node `x` from its children (or, for a leaf, from the tree).
+    fn refresh(&mut self, tree: &RatchetTree, x: NodeIndex) {
+        let i = x.0 as usize;
+        let (occupied, state) = match (x.left(), x.right()) {
+            (Some(l), Some(r)) => {
+                let left = self.occupied.get(l.0 as usize).copied().unwrap_or(false);
+                let right = self.occupied.get(r.0 as usize).copied().unwrap_or(false);
+                let counts = left && right;
+                let state = u8::from(counts) + 2 * u8::from(counts && tree.is_blank(x));
+                (left || right, state)
+            }
+            _ => (!tree.is_blank(x), 0),
+        };
+        let old = self.state[i];
+        self.eligible = self.eligible - u64::from(old & 1) + u64::from(state & 1);
+        self.blank = self.blank - u64::from(old >> 1) + u64::from(state >> 1);
+        self.state[i] = state;
+        self.occupied[i] = occupied;
+    }
+
+    /// Bring the count up to date after a commit that changed the direct paths of `leaves`.
+    fn update(&mut self, tree: &RatchetTree, leaves: impl IntoIterator<Item = LeafIndex>) {
+        if tree.width() != self.width {
+            *self = Self::new(tree);
+            return;
+        }
+        let n = tree.n_leaves();
+        for leaf in leaves {
+            let mut x = leaf.node();
+            if x.0 >= self.width {
+                continue;
+            }
+            self.refresh(tree, x);
+            while let Some(p) = math::parent(x, n) {
+                self.refresh(tree, p);
+                x = p;
+            }
+        }
+    }
+
+    fn fraction(&self) -> f64 {
+        if self.eligible == 0 {
+            0.0
+        } else {
+            self.blank as f64 / self.eligible as f64
+        }
+    }
+}
+
 /// Number of blank nodes on each leaf's direct path, for the `most_blanks` policy: computed
 /// top-down in one pass over the tree.
 fn blanks_on_direct_path(tree: &RatchetTree) -> Vec<u32> {
@@ -228,6 +432,33 @@ fn blanks_on_direct_path(tree: &RatchetTree) -> Vec<u32> {
         }
     }
     (0..n).map(|l| above[(2 * l) as usize]).collect()
+}
+
+/// The encoded length of a variable-length vector of `n` bytes (RFC 9420 §2.1.2), by the
+/// engine's codec.
+fn vl_len(n: usize) -> usize {
+    // Invariant: every length here (a tree, a GroupInfo) is far below the 2^30 limit.
+    codec::vl_length(n).expect("a vector shorter than 2^30 bytes")
+}
+
+/// The length of the encrypted GroupInfo of an MLSMessage(Welcome), read from the headers
+/// without copying the message (it holds the tree, ~12 MB at 50,000 members): the version
+/// and wire format, the cipher suite, the secrets (a vector), then the encrypted GroupInfo,
+/// the last field.
+fn welcome_group_info_len(welcome: &[u8]) -> Result<usize> {
+    let secrets = welcome
+        .get(6..)
+        .ok_or_else(|| anyhow!("internal: a truncated Welcome"))?;
+    let (n, header) = codec::decode_varint_length(secrets)?;
+    let rest = secrets
+        .get(header + n as usize..)
+        .ok_or_else(|| anyhow!("internal: a truncated Welcome"))?;
+    let (n, header) = codec::decode_varint_length(rest)?;
+    ensure!(
+        rest.len() == header + n as usize,
+        "internal: the Welcome's encrypted GroupInfo is not its last field"
+    );
+    Ok(n as usize)
 }
 
 /// What the suite's AEAD adds to a plaintext: the length of the engine's encryption of
@@ -268,6 +499,8 @@ struct Sim<'a> {
     member_at: HashMap<LeafIndex, MemberId>,
     /// Blank leaves below `n_leaves` (where the next Adds go, leftmost first).
     blank_leaves: BTreeSet<u32>,
+    /// The tree's blank fraction, kept up to date.
+    blanks: BlankCount,
     /// Devices that are still at their start-state leaf (their untouched keys are seeded).
     initial: BTreeSet<MemberId>,
     /// Keys written since the start (commit paths, joiners' leaves): the latest per node.
@@ -286,8 +519,8 @@ struct Sim<'a> {
     h_process: Histogram<u64>,
     /// Creation and processing times by commit kind ([`COMMIT_KINDS`]): the hourly membership
     /// commits that ship a Welcome and the updates are different populations.
-    h_create_kind: [Histogram<u64>; 4],
-    h_process_kind: [Histogram<u64>; 4],
+    h_create_kind: [Histogram<u64>; KINDS],
+    h_process_kind: [Histogram<u64>; KINDS],
     h_join: Histogram<u64>,
     /// The delivery service's processing of each commit (wall clock).
     h_ds: Histogram<u64>,
@@ -303,8 +536,8 @@ struct Sim<'a> {
     join_sample_every: f64,
     last_process: Option<ProcessMean>,
     /// Work by commit kind ([`COMMIT_KINDS`]) and the joiners of each kind's commits.
-    kinds: [KindCost; 4],
-    kind_joiners: [u64; 4],
+    kinds: [KindCost; KINDS],
+    kind_joiners: [u64; KINDS],
     /// Σ over the sampled joins of their counts and measured CPU time.
     join_work: Work,
     join_cpu_ns: u64,
@@ -317,6 +550,81 @@ struct Sim<'a> {
     key_package_sizes: HashMap<usize, u64>,
     /// The per-device view's accumulators.
     device: DeviceAcc,
+    /// Fast mode: commits with simulated crypto but a sample (see [`Mode::Fast`]).
+    fast: bool,
+    /// Fast mode: per kind, the time from which its next commit is made with real crypto, and
+    /// the interval between those commits.
+    next_real: [f64; KINDS],
+    real_every: f64,
+    /// Per kind, the measured CPU time and the profile-based cost (ns) of the real commits so
+    /// far, in pairs: creation, processing by a receiver, processing by the delivery service
+    /// ([`CREATE`], [`PROCESS`], [`DS`]). Fast mode extrapolates a simulated commit's
+    /// measured CPU time as its cost × measured / cost of its kind.
+    measured: [[Measured; 3]; KINDS],
+    /// The sampled receivers' processing latencies of the commit being delivered.
+    process_samples: Vec<u64>,
+    /// Per kind, the commits made with simulated crypto since its last real one, and that
+    /// real one's latencies: fast mode weighs each real commit's latencies by the commits of
+    /// its kind it stands for, so the histograms' percentiles are those of every commit.
+    stands_for: [u64; KINDS],
+    last_real: [Option<LatencySample>; KINDS],
+}
+
+/// The latencies of a real commit: creation, each sampled receiver's processing, and the
+/// delivery service's.
+#[derive(Debug, Clone)]
+struct LatencySample {
+    day: usize,
+    create_ns: u64,
+    process_ns: Vec<u64>,
+    ds_ns: u64,
+}
+
+/// Whether a commit is made with real crypto, and whether a sampled join joins from it.
+#[derive(Debug, Clone, Copy)]
+struct Crypto {
+    real: bool,
+    join_due: bool,
+}
+
+/// Measured CPU time and profile-based cost (ns) summed over the real commits of a kind.
+#[derive(Debug, Clone, Copy, Default)]
+struct Measured {
+    cpu_ns: f64,
+    cost_ns: f64,
+}
+
+impl Measured {
+    /// Measured ns per ns of cost, 0 before the kind's first real commit.
+    fn ratio(&self) -> f64 {
+        if self.cost_ns > 0.0 {
+            self.cpu_ns / self.cost_ns
+        } else {
+            0.0
+        }
+    }
+}
+
+/// The indices in [`Sim::measured`]: creating a commit or proposal, a receiver processing
+/// one, the delivery service processing one.
+const CREATE: usize = 0;
+const PROCESS: usize = 1;
+const DS: usize = 2;
+
+/// A commit's CPU time as recorded, ns: measured for a real commit, extrapolated for a
+/// simulated one ([`Sim::cpu_ns`]).
+#[derive(Debug, Clone, Copy, Default)]
+struct CommitCpu {
+    create_ns: f64,
+    /// A sampled receiver's mean.
+    process_ns: f64,
+    /// The Update proposals it includes: the proposers' sum, and a receiver's mean
+    /// processing of one.
+    proposal_create_ns: f64,
+    proposal_process_ns: f64,
+    /// The delivery service: the commit, and the proposals summed.
+    ds_ns: f64,
+    ds_proposals_ns: f64,
 }
 
 /// The sampled receivers' mean processing of one commit.
@@ -332,8 +640,45 @@ struct ProcessMean {
 
 impl Sim<'_> {
     fn day(&mut self, time: f64) -> &mut DayAcc {
-        let d = ((time / DAY).floor().max(0.0) as usize).min(self.days.len() - 1);
+        let d = self.day_index(time);
         &mut self.days[d]
+    }
+
+    fn day_index(&self, time: f64) -> usize {
+        ((time / DAY).floor().max(0.0) as usize).min(self.days.len() - 1)
+    }
+
+    /// The CPU time (ns) to record for work of `slot` ([`CREATE`], [`PROCESS`], [`DS`]) in a
+    /// commit of kind `kind`: as measured with real crypto; with simulated crypto, the
+    /// work's cost × measured / cost of the kind's real commits so far.
+    fn cpu_ns(
+        &self,
+        kind: usize,
+        slot: usize,
+        crypto: Crypto,
+        measured_ns: u64,
+        work: &Work,
+    ) -> f64 {
+        if crypto.real {
+            measured_ns as f64
+        } else {
+            self.opts.profile.profile.ns(work) * self.measured[kind][slot].ratio()
+        }
+    }
+
+    /// Record the latencies of a real commit of kind `kind`, `weight` times: in the run's, its
+    /// kind's and its day's histograms, and the delivery service's.
+    fn record_latencies(&mut self, kind: usize, s: &LatencySample, weight: u64) -> Result<()> {
+        rec_n(&mut self.h_ds, s.ds_ns, weight)?;
+        rec_n(&mut self.h_create, s.create_ns, weight)?;
+        rec_n(&mut self.h_create_kind[kind], s.create_ns, weight)?;
+        rec_n(&mut self.days[s.day].create, s.create_ns, weight)?;
+        for &v in &s.process_ns {
+            rec_n(&mut self.h_process, v, weight)?;
+            rec_n(&mut self.h_process_kind[kind], v, weight)?;
+            rec_n(&mut self.days[s.day].process, v, weight)?;
+        }
+        Ok(())
     }
 
     fn is_online(&self, m: MemberId) -> bool {
@@ -484,8 +829,9 @@ impl Sim<'_> {
         let Some(resolved) = self.resolve(c)? else {
             return Ok(());
         };
-        let proposals = self.send_proposals(c.time, &resolved)?;
-        let made = self.make_commit(c, resolved, proposals)?;
+        let crypto = self.choose_crypto(c.time, &resolved);
+        let proposals = self.send_proposals(c.time, &resolved, crypto)?;
+        let made = self.make_commit(c, resolved, proposals, crypto)?;
         let ds = self.observe(&made)?;
         let placed = self.apply_membership(&made)?;
         let seals = self.check_seals(&made, &placed)?;
@@ -500,6 +846,20 @@ impl Sim<'_> {
     /// Adds of devices already in and Removes of devices already out are skipped; `None` if
     /// nothing is left to commit.
     fn resolve(&mut self, c: &PlannedCommit) -> Result<Option<Resolved>> {
+        if let Some(m) = c.external_join {
+            if self.leaf_of.contains_key(&m) {
+                self.totals.skipped_ops += 1;
+                return Ok(None);
+            }
+            return Ok(Some(Resolved {
+                committer: m,
+                adds: Vec::new(),
+                removes: Vec::new(),
+                proposals: Vec::new(),
+                proposal_times: Vec::new(),
+                external: true,
+            }));
+        }
         if let Some(m) = c.update {
             if !self.leaf_of.contains_key(&m) {
                 self.totals.skipped_ops += 1;
@@ -513,6 +873,7 @@ impl Sim<'_> {
                 removes: Vec::new(),
                 proposals: Vec::new(),
                 proposal_times: Vec::new(),
+                external: false,
             }));
         }
         let adds: Vec<MemberId> = c
@@ -564,18 +925,71 @@ impl Sim<'_> {
             removes,
             proposals,
             proposal_times,
+            external: false,
         }))
     }
 
+    /// A commit of the warm-up: resolved, made (with simulated crypto), observed by the
+    /// delivery service, applied and checked like any other, but neither measured nor
+    /// recorded; there are no receivers yet.
+    fn warm_up(&mut self, c: &PlannedCommit) -> Result<()> {
+        let Some(resolved) = self.resolve(c)? else {
+            return Ok(());
+        };
+        let crypto = Crypto {
+            real: false,
+            join_due: false,
+        };
+        let proposals = self.send_proposals(c.time, &resolved, crypto)?;
+        let made = self.make_commit(c, resolved, proposals, crypto)?;
+        self.observe(&made)?;
+        let placed = self.apply_membership(&made)?;
+        self.check_seals(&made, &placed)?;
+        self.totals.warmup_commits += 1;
+        Ok(())
+    }
+
+    /// Phase 1a: real or simulated crypto. Owns the choice of the commits made with real
+    /// crypto (every one in full mode; in fast mode those due by the per-kind schedule and
+    /// those a sampled join joins from) and switches the carrier, the receivers and the
+    /// delivery service's observer to it.
+    fn choose_crypto(&mut self, time: f64, r: &Resolved) -> Crypto {
+        let kind = r.kind();
+        let join_due = !r.adds.is_empty()
+            && time >= self.next_join_sample
+            && self.totals.joins_sampled < self.opts.joiners as u64;
+        let scheduled = time >= self.next_real[kind];
+        if self.fast && scheduled {
+            self.next_real[kind] = time + self.real_every;
+        }
+        let real = !self.fast || join_due || scheduled;
+        self.set_crypto(real);
+        Crypto { real, join_due }
+    }
+
+    /// Switch the carrier, every receiver and the observer to real or simulated crypto.
+    fn set_crypto(&mut self, real: bool) {
+        if let Some(c) = self.carrier.as_mut() {
+            c.set_simulated_crypto(!real);
+        }
+        self.observer.set_simulated_crypto(!real);
+        for r in &mut self.receivers {
+            r.group.set_simulated_crypto(!real);
+        }
+    }
+
     /// Phase 1b: the Update proposals the commit will include. Owns sending them: each
-    /// proposer (the carrier handed to it) creates its proposal, whose new leaf key goes to the key store once committed, and
-    /// every sampled receiver but the proposer processes it (counted, to extrapolate every
-    /// member's processing).
-    fn send_proposals(&mut self, time: f64, r: &Resolved) -> Result<Proposals> {
+    /// proposer (the carrier handed to it) creates its proposal, whose new leaf key goes to
+    /// the key store once committed, the delivery service checks it, and every sampled
+    /// receiver but the proposer processes it (counted, to extrapolate every member's
+    /// processing).
+    fn send_proposals(&mut self, time: f64, r: &Resolved, crypto: Crypto) -> Result<Proposals> {
+        let kind = r.kind();
         let mut out = Proposals::default();
         let mut process_n = 0u32;
         let mut process_work = Work::new();
         let mut process_cpu = 0u64;
+        let mut received = Vec::new();
         for (&p, &sent) in r.proposals.iter().zip(&r.proposal_times) {
             // The handover is the simulation's, not the proposer's work: counted after it.
             self.become_member(p)?;
@@ -594,8 +1008,15 @@ impl Sim<'_> {
                 .pending_update_key(&reference)
                 .ok_or_else(|| anyhow!("internal: no key for the Update proposal"))?
                 .clone();
-            out.create_cpu_ns += process_cpu_ns().saturating_sub(cpu0);
-            add_counts(&mut out.create_work, &(counters::snapshot() - before), 1.0);
+            let create_cpu_ns = process_cpu_ns().saturating_sub(cpu0);
+            let mut create_work = Work::new();
+            add_counts(&mut create_work, &(counters::snapshot() - before), 1.0);
+            out.create_cpu_ns += create_cpu_ns;
+            add_work(&mut out.create_work, &create_work, 1.0);
+            let create_ns = self.cpu_ns(kind, CREATE, crypto, create_cpu_ns, &create_work);
+            if let Some(acc) = self.device.receiver(p) {
+                acc.send(bytes.len() as u64, &create_work, create_ns);
+            }
             // The delivery service checks the proposal before fanning it out.
             let before = counters::snapshot();
             let cpu0 = process_cpu_ns();
@@ -609,14 +1030,6 @@ impl Sim<'_> {
                 matches!(outcome, ProcessOutcome::Proposal { .. }),
                 "the delivery service did not cache {p:?}'s proposal"
             );
-            let create_cpu_ns = process_cpu_ns().saturating_sub(cpu0);
-            let mut create_work = Work::new();
-            add_counts(&mut create_work, &(counters::snapshot() - before), 1.0);
-            out.create_cpu_ns += create_cpu_ns;
-            add_work(&mut out.create_work, &create_work, 1.0);
-            if let Some(acc) = self.device.receiver(p) {
-                acc.send(bytes.len() as u64, &create_work, create_cpu_ns as f64);
-            }
             // A sampled proposer continues as the state that proposed (it alone holds the new
             // key), having received the proposals sent before its own. Its own copy does not
             // propose: copies share the carrier's seeded randomness, and would draw the keys
@@ -641,14 +1054,18 @@ impl Sim<'_> {
                 process_cpu += cpu;
                 add_counts(&mut process_work, &work, 1.0);
                 process_n += 1;
-                if let Some(acc) = self.device.receiver(x.member) {
-                    acc.receive(bytes.len() as u64, &work, cpu);
-                }
+                received.push((x.member, work, cpu));
                 ensure!(
                     matches!(outcome, ProcessOutcome::Proposal { .. }),
                     "receiver {:?}: {p:?}'s proposal was not cached",
                     x.member
                 );
+            }
+            for (m, work, cpu) in received.drain(..) {
+                let ns = self.cpu_ns(kind, PROCESS, crypto, cpu, &counts_work(&work));
+                if let Some(acc) = self.device.receiver(m) {
+                    acc.receive(bytes.len() as u64, &work, ns as u64);
+                }
             }
             out.bytes += bytes.len() as u64;
             out.messages.push((p, bytes, key));
@@ -670,7 +1087,11 @@ impl Sim<'_> {
         c: &PlannedCommit,
         r: Resolved,
         proposals: Proposals,
+        crypto: Crypto,
     ) -> Result<Made> {
+        if r.external {
+            return self.make_external_join(c, r, crypto);
+        }
         self.become_member(r.committer)?;
         // The committer has received the proposals (its copy of the carrier has not).
         for (p, bytes, _) in &proposals.messages {
@@ -687,12 +1108,12 @@ impl Sim<'_> {
         }
         let committer_leaf = self.leaf_of[&r.committer];
         let members_before = self.leaf_of.len() as u64;
+        let is_update = r.is_update();
+        let kind = r.kind();
         let offline_before = self.offline_present;
         let offline_adds = r.adds.iter().filter(|&&m| !self.is_online(m)).count() as u64;
         let online_before = self.device.online;
         self.device.advance(c.time, members_before, online_before);
-        let is_update = r.adds.is_empty() && r.removes.is_empty();
-        let kind = commit_kind(is_update, !r.adds.is_empty(), !r.removes.is_empty());
 
         // Key packages and the leaves the Adds will take (RFC 9420 §12.1.1: leftmost blank
         // leaf after the Removes, else extend the tree).
@@ -702,17 +1123,9 @@ impl Sim<'_> {
             .map(|&m| self.key_package(m))
             .collect::<Result<_>>()?;
         let remove_leaves: Vec<LeafIndex> = r.removes.iter().map(|m| self.leaf_of[m]).collect();
-        let mut blanks = self.blank_leaves.clone();
-        blanks.extend(remove_leaves.iter().map(|l| l.0));
         let n_leaves = self.tree().n_leaves();
-        let predicted: Vec<LeafIndex> = blanks
-            .iter()
-            .copied()
-            .filter(|&l| l < n_leaves)
-            .chain(n_leaves..)
-            .take(r.adds.len())
-            .map(LeafIndex)
-            .collect();
+        let predicted =
+            predict_add_leaves(&self.blank_leaves, &remove_leaves, n_leaves, r.adds.len());
 
         let options = CommitOptions::new()
             .adds(kps.iter().map(|(kp, _)| kp.clone()))
@@ -740,9 +1153,11 @@ impl Sim<'_> {
         let create_cpu_ns = process_cpu_ns().saturating_sub(cpu0);
         let primitive = counters::snapshot() - before;
         Ok(Made {
+            external: None,
             time: c.time,
             is_update,
             kind,
+            crypto,
             committer: r.committer,
             committer_leaf,
             members_before,
@@ -768,8 +1183,8 @@ impl Sim<'_> {
     }
 
     /// Phase 2b: the delivery service. Owns the observer of the public state: it processes
-    /// the commit (timed, counted), and its tree hash and epoch must then equal the
-    /// committer's.
+    /// the commit (timed, counted; with the commit's crypto, real or simulated), and its tree
+    /// hash and epoch must then equal the committer's.
     fn observe(&mut self, made: &Made) -> Result<Observed> {
         let before = counters::snapshot();
         let cpu0 = process_cpu_ns();
@@ -792,10 +1207,109 @@ impl Sim<'_> {
             carrier.epoch()
         );
         self.totals.ds_checks += 1;
-        rec(&mut self.h_ds, wall.as_nanos() as u64)?;
-        let mut work = Work::new();
-        add_counts(&mut work, &counts, 1.0);
-        Ok(Observed { work, cpu_ns })
+        Ok(Observed {
+            work: counts_work(&counts),
+            cpu_ns,
+            wall_ns: wall.as_nanos() as u64,
+        })
+    }
+
+    /// Phase 2 of an external join: the new device joins by external commit (RFC 9420
+    /// §12.4.3.2) from this epoch's GroupInfo, exported by the member holding the state
+    /// (with the tree, or with the tree out of band when Welcomes do not carry it), and its
+    /// new state takes over. `Group::join_external` (tree validation, the external commit) is
+    /// the one timed call, with the counters read around it: the joiner's work is the
+    /// committer's.
+    fn make_external_join(
+        &mut self,
+        c: &PlannedCommit,
+        r: Resolved,
+        crypto: Crypto,
+    ) -> Result<Made> {
+        let m = r.committer;
+        let carrier = self.carrier.as_ref().expect("carrier present");
+        let delivery = if self.w.ratchet_tree_in_welcome {
+            TreeDelivery::Included
+        } else {
+            TreeDelivery::OutOfBand
+        };
+        let group_info = carrier.group_info(delivery)?;
+        let tree = match delivery {
+            TreeDelivery::Included => None,
+            TreeDelivery::OutOfBand => Some(carrier.ratchet_tree_bytes()?),
+        };
+        let members_before = self.leaf_of.len() as u64;
+        let n_leaves_before = carrier.tree().n_leaves();
+        let offline_before = self.offline_present;
+        let offline_adds = u64::from(!self.is_online(m));
+        let online_before = self.device.online;
+        self.device.advance(c.time, members_before, online_before);
+        // The device's own signing key and randomness, from the seed and its identity (a
+        // shared stream would give every external joiner the same path keys).
+        let seed = key_package_seed(self.w.seed, m);
+        let signer = self
+            .provider
+            .signature_key_pair_from_seed(
+                self.provider
+                    .extract(b"canopy plan external joiner", &seed)
+                    .as_bytes(),
+            )?
+            .0;
+        let randomness = Randomness::Seeded(
+            self.provider
+                .extract(b"canopy plan external joiner randomness", &seed),
+        );
+        let options = ExternalJoinOptions::new(identity(m), signer.clone())
+            .ratchet_tree(tree.as_deref())
+            .config(GroupConfig {
+                randomness,
+                ..self.config.clone()
+            });
+        let provider = self.provider.with_simulated_crypto(!crypto.real);
+        let before = counters::snapshot();
+        let cpu0 = process_cpu_ns();
+        let t0 = Instant::now();
+        let (group, commit) = Group::join_external(provider, &group_info, options)
+            .with_context(|| format!("external join of {m:?} at t={:.0}s", c.time))?;
+        let create = t0.elapsed();
+        let create_cpu_ns = process_cpu_ns().saturating_sub(cpu0);
+        let primitive = counters::snapshot() - before;
+        let committer_leaf = group.own_leaf();
+        self.carrier = Some(group);
+        self.signers.insert(m, signer);
+        Ok(Made {
+            external: Some(ExternalJoin {
+                group_info_bytes: group_info.len() as u64,
+                tree_bytes: tree.map_or(0, |t| t.len() as u64),
+            }),
+            time: c.time,
+            is_update: false,
+            kind: EXTERNAL_JOIN,
+            crypto,
+            committer: m,
+            committer_leaf,
+            members_before,
+            offline_before,
+            offline_adds,
+            online_before,
+            n_leaves_before,
+            has_path: true,
+            proposals: Proposals::default(),
+            adds: Vec::new(),
+            removes: Vec::new(),
+            remove_leaves: Vec::new(),
+            predicted: Vec::new(),
+            kps: Vec::new(),
+            out: CommitOutput {
+                commit,
+                welcome: None,
+                counts: Default::default(),
+                omitted: Vec::new(),
+            },
+            create,
+            create_cpu_ns,
+            primitive,
+        })
     }
 
     /// Phase 3: the membership after the commit. Owns the leaf maps, the blank leaves and the
@@ -845,6 +1359,15 @@ impl Sim<'_> {
                 self.signers.insert(*m, secrets.signer.clone());
             }
         }
+        if made.external.is_some() {
+            let leaf = made.committer_leaf;
+            if self.is_online(made.committer) {
+                self.device.online += 1;
+            }
+            self.blank_leaves.remove(&leaf.0);
+            self.leaf_of.insert(made.committer, leaf);
+            self.member_at.insert(leaf, made.committer);
+        }
         // Committed Updates: each proposer's leaf now holds the key it proposed.
         for (p, _, key) in &made.proposals.messages {
             self.written.insert(self.leaf_of[p].node(), key.clone());
@@ -860,6 +1383,24 @@ impl Sim<'_> {
                 }
             }
         }
+        let changed = made
+            .remove_leaves
+            .iter()
+            .chain(&placed)
+            .copied()
+            .chain([made.committer_leaf])
+            .chain(
+                made.proposals
+                    .messages
+                    .iter()
+                    .map(|(p, _, _)| self.leaf_of[p]),
+            );
+        self.blanks.update(carrier.tree(), changed);
+        debug_assert_eq!(
+            self.blanks.fraction().to_bits(),
+            blank_fraction(carrier.tree()).to_bits(),
+            "the kept blank fraction is the recounted one"
+        );
         // The tree may have grown (new blank leaves past the old end) or been truncated.
         let n_now = carrier.tree().n_leaves();
         self.blank_leaves.retain(|&l| l < n_now);
@@ -877,11 +1418,33 @@ impl Sim<'_> {
     fn check_seals(&mut self, made: &Made, placed: &[LeafIndex]) -> Result<u64> {
         let carrier = self.carrier.as_ref().expect("carrier present");
         let (path_nodes, sizes) = if made.has_path {
-            independent_counts(carrier.tree(), made.committer_leaf, placed)
+            counts_with(
+                carrier.tree(),
+                made.committer_leaf,
+                placed,
+                Some(&self.blanks.occupied),
+            )
         } else {
             (0, Vec::new())
         };
         let seals = sizes.iter().sum::<u64>() + made.adds.len() as u64;
+        if made.external.is_some() {
+            // `join_external` reports no OpCounts; its X25519 DHs are the seals and the
+            // ExternalInit's KEM.
+            ensure!(
+                made.primitive.x25519_dh == seals + 1,
+                "seal count check failed at t={:.0}s: {} X25519 DH, {seals} seals and the \
+                 external init",
+                made.time,
+                made.primitive.x25519_dh
+            );
+            self.totals.seal_checks += 1;
+            for &s in &sizes {
+                rec(&mut self.h_resolution, s.max(1))?;
+            }
+            rec(&mut self.h_seals, seals.max(1))?;
+            return Ok(seals);
+        }
         ensure!(
             made.out.counts.hpke_seals == seals && made.out.counts.path_nodes == path_nodes,
             "seal count check failed at t={:.0}s: engine {:?}, tree {seals} seals over \
@@ -921,7 +1484,7 @@ impl Sim<'_> {
             MlsMessageBody::PublicMessage(m) => m.auth,
             _ => bail!("internal: the commit is not a PublicMessage"),
         };
-        let mut group_info = GroupInfo {
+        let group_info = GroupInfo {
             group_context: carrier.context().clone(),
             extensions: Vec::new(),
             confirmation_tag: auth
@@ -937,46 +1500,41 @@ impl Sim<'_> {
         let epoch_authenticator = carrier.epoch_authenticator().as_bytes().to_vec();
 
         // The commit goes to every member but the committer (the Update proposals, to every
-        // member but their senders, are counted when they are sent).
-        let mut fanout = commit_bytes * (made.members_before - 1);
+        // member but their senders, are counted when they are sent). An external commit goes
+        // to every member, and the joiner fetched the GroupInfo (and the tree beside it).
+        let (mut fanout, mut joiner_download_bytes) = match &made.external {
+            Some(x) => (
+                commit_bytes * made.members_before + x.group_info_bytes + x.tree_bytes,
+                x.group_info_bytes + x.tree_bytes,
+            ),
+            None => (commit_bytes * (made.members_before - 1), 0),
+        };
         let mut welcome_bytes = 0;
-        let mut tree_bytes: Option<Vec<u8>> = None;
-        let mut joiner_download_bytes = 0;
+        let mut tree_bytes = 0;
         if let Some(welcome) = &made.out.welcome {
-            let tree = carrier.ratchet_tree_bytes()?;
-            let t = tree.len();
-            group_info.extensions.push(Extension {
-                extension_type: ExtensionType::RATCHET_TREE,
-                extension_data: tree.into(),
-            });
-            let with_tree_bytes = group_info.tls_serialized_len();
-            let tree: Vec<u8> = group_info
-                .extensions
-                .pop()
-                .map(|e| e.extension_data.into())
-                .unwrap_or_default();
-            let MlsMessageBody::Welcome(mut w) = codec::decode::<MlsMessage>(welcome)?.body else {
-                bail!("internal: the Welcome is not a Welcome");
-            };
+            // The GroupInfo with the `ratchet_tree` extension: its (so far empty) extension
+            // vector holds one extension, the type (2 bytes) and the tree as opaque bytes.
+            let t = carrier.tree().wire_len();
+            let with_tree_bytes = group_info_bytes - vl_len(0) + vl_len(2 + vl_len(t));
             let (carried, other) = if self.w.ratchet_tree_in_welcome {
                 (with_tree_bytes, group_info_bytes)
             } else {
                 (group_info_bytes, with_tree_bytes)
             };
-            let encrypted = w.encrypted_group_info.as_slice().len();
+            let encrypted = welcome_group_info_len(welcome)?;
+            debug_assert!(matches!(
+                codec::decode::<MlsMessage>(welcome).map(|m| m.body),
+                Ok(MlsMessageBody::Welcome(w)) if w.encrypted_group_info.as_slice().len() == encrypted
+            ));
             ensure!(
                 encrypted == carried + self.aead_expansion,
                 "GroupInfo size check failed: the Welcome's encrypted GroupInfo is {encrypted} \
                  bytes, the encoding {carried} + {} of AEAD expansion",
                 self.aead_expansion
             );
-            w.encrypted_group_info = vec![0u8; other + self.aead_expansion].into();
-            let other_welcome = MlsMessage {
-                version: ProtocolVersion::MLS10,
-                body: MlsMessageBody::Welcome(w),
-            }
-            .tls_serialized_len();
+            // The other Welcome differs only in its last field, the encrypted GroupInfo.
             let w_len = welcome.len();
+            let other_welcome = w_len - vl_len(encrypted) + vl_len(other + self.aead_expansion);
             let (with, without) = if self.w.ratchet_tree_in_welcome {
                 (w_len, other_welcome)
             } else {
@@ -987,23 +1545,17 @@ impl Sim<'_> {
             rec(&mut self.h_gi_tree, with_tree_bytes as u64)?;
             fanout += w_len as u64 * made.adds.len() as u64;
             welcome_bytes = w_len as u64;
+            tree_bytes = t as u64;
             joiner_download_bytes = w_len as u64;
             if !self.w.ratchet_tree_in_welcome {
                 fanout += t as u64 * made.adds.len() as u64;
                 joiner_download_bytes += t as u64;
             }
-            tree_bytes = Some(tree);
         }
         let key_package_bytes = made
             .kps
             .iter()
-            .map(|(kp, _)| {
-                MlsMessage {
-                    version: ProtocolVersion::MLS10,
-                    body: MlsMessageBody::KeyPackage(kp.clone()),
-                }
-                .tls_serialized_len() as u64
-            })
+            .map(|(kp, _)| key_package_wire_len(kp))
             .sum();
         Ok(Messages {
             commit_bytes,
@@ -1021,6 +1573,10 @@ impl Sim<'_> {
     /// is replaced by a random online member built from the key store. Returns the mean
     /// processing (latency, CPU time, counts) of this commit, or of the last commit that had
     /// one.
+    ///
+    /// A commit made with simulated crypto is processed the same way, in turn (the counters
+    /// are process-wide, and the per-device view reads each receiver's own counts), but not
+    /// timed: its measured CPU time is extrapolated from the real commits of its kind.
     fn deliver(&mut self, made: &Made, messages: &Messages) -> Result<Option<ProcessMean>> {
         let mut process_sum = Duration::ZERO;
         let mut cpu_sum = 0u64;
@@ -1054,16 +1610,18 @@ impl Sim<'_> {
                         made.time
                     );
                     self.totals.receiver_checks += 1;
-                    rec(&mut self.h_process, dt.as_nanos() as u64)?;
-                    rec(&mut self.h_process_kind[made.kind], dt.as_nanos() as u64)?;
-                    rec(&mut self.day(made.time).process, dt.as_nanos() as u64)?;
-                    process_sum += dt;
-                    cpu_sum += cpu;
+                    if made.crypto.real {
+                        self.process_samples.push(dt.as_nanos() as u64);
+                        process_sum += dt;
+                    }
+                    let cpu =
+                        self.cpu_ns(made.kind, PROCESS, made.crypto, cpu, &counts_work(&work));
+                    cpu_sum += cpu as u64;
                     add_counts(&mut work_sum, &work, 1.0);
                     process_n += 1;
                     let member = self.receivers[i].member;
                     if let Some(acc) = self.device.receiver(member) {
-                        acc.receive(made.out.commit.len() as u64, &work, cpu);
+                        acc.receive(made.out.commit.len() as u64, &work, cpu as u64);
                     }
                     i += 1;
                 }
@@ -1076,7 +1634,12 @@ impl Sim<'_> {
                 }
             }
         }
-        // Replace removed receivers.
+        self.replace_receivers()?;
+        Ok(self.process_mean(process_n, process_sum, cpu_sum, &work_sum))
+    }
+
+    /// Replace removed receivers by random online members, built from the key store.
+    fn replace_receivers(&mut self) -> Result<()> {
         while self.receivers.len() < self.opts.receivers {
             let exclude: Vec<MemberId> = self.receivers.iter().map(|r| r.member).collect();
             let Some(m) = self.random_online(&exclude) else {
@@ -1091,10 +1654,22 @@ impl Sim<'_> {
                 .into_member(private, signer)?;
             self.receivers.push(Receiver { member: m, group });
         }
-        Ok(if process_n > 0 {
+        Ok(())
+    }
+
+    /// The mean processing of a commit by the `process_n` receivers that processed it, or the
+    /// last commit's when none did.
+    fn process_mean(
+        &mut self,
+        process_n: u32,
+        process_sum: Duration,
+        cpu_sum: u64,
+        work_sum: &Work,
+    ) -> Option<ProcessMean> {
+        if process_n > 0 {
             let n = f64::from(process_n);
             let mut work = Work::new();
-            crate::costs::add_work(&mut work, &work_sum, 1.0 / n);
+            crate::costs::add_work(&mut work, work_sum, 1.0 / n);
             let m = ProcessMean {
                 wall_s: process_sum.as_secs_f64() / n,
                 cpu_ns: cpu_sum as f64 / n,
@@ -1105,28 +1680,23 @@ impl Sim<'_> {
         } else {
             self.totals.commits_without_sample += 1;
             self.last_process.clone()
-        })
+        }
     }
 
     /// Phase 7: the sampled join. Owns the join histogram: when a sample is due (joins are
     /// spread evenly over the simulated time), one random joiner of a commit with Adds joins
     /// from the real Welcome (timed) and must reach the committer's epoch authenticator.
     fn sample_join(&mut self, made: &Made, messages: &Messages) -> Result<()> {
-        let (Some(welcome), false) = (&made.out.welcome, made.adds.is_empty()) else {
+        let (Some(welcome), true) = (&made.out.welcome, made.crypto.join_due) else {
             return Ok(());
         };
-        if made.time < self.next_join_sample
-            || self.totals.joins_sampled >= self.opts.joiners as u64
-        {
-            return Ok(());
-        }
         self.next_join_sample = made.time + self.join_sample_every;
         let pick = self.rng.random_range(0..made.adds.len());
         let (kp, secrets) = &made.kps[pick];
         let tree = if self.w.ratchet_tree_in_welcome {
             None
         } else {
-            messages.tree_bytes.as_deref()
+            Some(self.tree().wire_bytes()?)
         };
         let before = counters::snapshot();
         let cpu0 = process_cpu_ns();
@@ -1136,7 +1706,7 @@ impl Sim<'_> {
             welcome,
             kp,
             secrets,
-            JoinOptions::from(self.config.clone()).ratchet_tree(tree),
+            JoinOptions::from(self.config.clone()).ratchet_tree(tree.as_deref()),
         )
         .with_context(|| format!("sampled join of {:?}", made.adds[pick]))?;
         let dt = t0.elapsed();
@@ -1153,9 +1723,10 @@ impl Sim<'_> {
     }
 
     /// Phase 8: the record. Owns the creation-time histograms, the tree's health (blank
-    /// fraction), the day's accounting (commits, membership, the work of the committer and of
-    /// every member that processes the commit, priced and measured, fan-out, seals, bytes),
-    /// the work by commit kind, the run's totals and the per-commit series.
+    /// fraction), the day's accounting (commits, membership, the work of the committer, of
+    /// every member that processes the commit and of the delivery service, priced and
+    /// measured, fan-out, seals, bytes), the work by commit kind, the run's totals and the
+    /// per-commit series.
     fn record(
         &mut self,
         made: &Made,
@@ -1165,23 +1736,91 @@ impl Sim<'_> {
         ds: &Observed,
     ) -> Result<()> {
         let profile = &self.opts.profile.profile;
-        let ds_cpu_s = ds.cpu_ns as f64 * 1e-9;
-        let ds_proposals_s = made.proposals.ds_cpu_ns as f64 * 1e-9;
-        let mut committer_work = Work::new();
-        add_counts(&mut committer_work, &made.primitive, 1.0);
-        let create_cpu_s = made.create_cpu_ns as f64 * 1e-9;
+        let committer_work = counts_work(&made.primitive);
         let process_work = process.as_ref().map(|p| p.work.clone()).unwrap_or_default();
-        let process_cpu_s = process.as_ref().map_or(0.0, |p| p.cpu_ns * 1e-9);
-        let blank = blank_fraction(self.tree());
+        let create_cost_ns = profile.ns(&committer_work);
+        let process_cost_ns = profile.ns(&process_work);
+        let ds_cost_ns = profile.ns(&ds.work);
+        // Measured CPU time: a real commit's as measured; a simulated one's extrapolated from
+        // the real commits of its kind (its cost × their measured / cost).
+        let m = &mut self.measured[made.kind];
+        if made.crypto.real {
+            let process_cpu_ns = process.as_ref().map_or(0.0, |p| p.cpu_ns);
+            for (slot, cpu_ns, cost_ns) in [
+                (CREATE, made.create_cpu_ns as f64, create_cost_ns),
+                (PROCESS, process_cpu_ns, process_cost_ns),
+                (DS, ds.cpu_ns as f64, ds_cost_ns),
+            ] {
+                m[slot].cpu_ns += cpu_ns;
+                m[slot].cost_ns += cost_ns;
+            }
+        }
+        let crypto = made.crypto;
+        let proposals = &made.proposals;
+        let cpu = CommitCpu {
+            create_ns: self.cpu_ns(
+                made.kind,
+                CREATE,
+                crypto,
+                made.create_cpu_ns,
+                &committer_work,
+            ),
+            process_ns: if crypto.real {
+                process.as_ref().map_or(0.0, |p| p.cpu_ns)
+            } else {
+                process_cost_ns * self.measured[made.kind][PROCESS].ratio()
+            },
+            proposal_create_ns: self.cpu_ns(
+                made.kind,
+                CREATE,
+                crypto,
+                proposals.create_cpu_ns,
+                &proposals.create_work,
+            ),
+            proposal_process_ns: if crypto.real {
+                proposals.process_cpu_ns
+            } else {
+                profile.ns(&proposals.process_work) * self.measured[made.kind][PROCESS].ratio()
+            },
+            ds_ns: self.cpu_ns(made.kind, DS, crypto, ds.cpu_ns, &ds.work),
+            ds_proposals_ns: self.cpu_ns(
+                made.kind,
+                DS,
+                crypto,
+                proposals.ds_cpu_ns,
+                &proposals.ds_work,
+            ),
+        };
+        let create_cpu_s = cpu.create_ns * 1e-9;
+        let process_cpu_s = cpu.process_ns * 1e-9;
+        let ds_cpu_s = cpu.ds_ns * 1e-9;
+        let ds_proposals_s = cpu.ds_proposals_ns * 1e-9;
+        let proposal_create_s = cpu.proposal_create_ns * 1e-9;
+        let proposal_process_s = cpu.proposal_process_ns * 1e-9;
+        let blank = self.blanks.fraction();
         let members = self.leaf_of.len() as u64;
         let processors = members - 1 - made.adds.len() as u64;
         let create_ns = made.create.as_nanos() as u64;
-        rec(&mut self.h_create, create_ns)?;
-        rec(&mut self.h_create_kind[made.kind], create_ns)?;
+        if crypto.real {
+            // A real commit's latencies stand for the simulated commits of its kind since the
+            // kind's previous real one (the rest after the last is added at the end).
+            let weight = std::mem::take(&mut self.stands_for[made.kind]) + 1;
+            let sample = LatencySample {
+                day: self.day_index(made.time),
+                create_ns,
+                process_ns: std::mem::take(&mut self.process_samples),
+                ds_ns: ds.wall_ns,
+            };
+            self.record_latencies(made.kind, &sample, weight)?;
+            self.last_real[made.kind] = Some(sample);
+            self.totals.real_commits += 1;
+        } else {
+            self.stands_for[made.kind] += 1;
+        }
         let day = self.day(made.time);
-        rec(&mut day.create, create_ns)?;
+        let added = made.adds.len() as u64 + u64::from(made.external.is_some());
         day.day.commits += 1;
-        day.day.adds += made.adds.len() as u64;
+        day.day.adds += added;
         day.day.removes += made.removes.len() as u64;
         day.day.updates += u64::from(made.is_update);
         day.day.members_end = members;
@@ -1205,22 +1844,18 @@ impl Sim<'_> {
         day.day
             .roles
             .delivery_service
-            .add(&made.proposals.ds_work, 1.0, ds_proposals_s, profile);
+            .add(&proposals.ds_work, 1.0, ds_proposals_s, profile);
         // The proposers' work is a sender's work, like the committer's; every member but the
         // proposer processes each proposal.
-        let n_proposals = made.proposals.messages.len() as f64;
+        let n_proposals = proposals.messages.len() as f64;
         let proposal_processors = n_proposals * (made.members_before - 1) as f64;
-        let proposal_create_s = made.proposals.create_cpu_ns as f64 * 1e-9;
-        let proposal_process_s = made.proposals.process_cpu_ns * 1e-9;
         if n_proposals > 0.0 {
-            day.day.roles.committer.add(
-                &made.proposals.create_work,
-                1.0,
-                proposal_create_s,
-                profile,
-            );
+            day.day
+                .roles
+                .committer
+                .add(&proposals.create_work, 1.0, proposal_create_s, profile);
             day.day.roles.receivers.add(
-                &made.proposals.process_work,
+                &proposals.process_work,
                 proposal_processors,
                 proposal_process_s,
                 profile,
@@ -1242,9 +1877,9 @@ impl Sim<'_> {
         if n_proposals > 0.0 {
             kind.roles
                 .committer
-                .add(&made.proposals.create_work, 1.0, proposal_create_s, profile);
+                .add(&proposals.create_work, 1.0, proposal_create_s, profile);
             kind.roles.receivers.add(
-                &made.proposals.process_work,
+                &proposals.process_work,
                 proposal_processors,
                 proposal_process_s,
                 profile,
@@ -1255,31 +1890,28 @@ impl Sim<'_> {
             .add(&ds.work, 1.0, ds_cpu_s, profile);
         kind.roles
             .delivery_service
-            .add(&made.proposals.ds_work, 1.0, ds_proposals_s, profile);
+            .add(&proposals.ds_work, 1.0, ds_proposals_s, profile);
         self.kind_joiners[made.kind] += made.adds.len() as u64;
-        self.record_device(
-            made,
-            messages,
-            &committer_work,
-            &process_work,
-            process.as_ref(),
-        );
+        self.record_device(made, messages, &committer_work, &process_work, &cpu);
         self.totals.update_proposals += made.proposals.messages.len() as u64;
         self.totals.proposal_bytes += made.proposals.bytes;
 
         self.totals.commits += 1;
         self.totals.update_commits += u64::from(made.is_update);
-        self.totals.adds += made.adds.len() as u64;
+        self.totals.adds += added;
+        self.totals.external_joins += u64::from(made.external.is_some());
         self.totals.removes += made.removes.len() as u64;
         self.totals.hpke_seals += seals;
+        // A simulated commit was not timed: its latency and measured columns are 0.
+        let real = crypto.real;
         self.series.push(&CommitFigures {
             time: made.time,
-            create_ns,
-            process_mean_s: process.as_ref().map(|p| p.wall_s),
-            create_cost_ns: profile.ns(&committer_work),
-            process_cost_ns: profile.ns(&process_work),
-            create_cpu_ns: made.create_cpu_ns,
-            process_cpu_ns: process.as_ref().map_or(0.0, |p| p.cpu_ns),
+            create_ns: if real { create_ns } else { 0 },
+            process_mean_s: process.as_ref().map(|p| p.wall_s).filter(|_| real),
+            create_cost_ns,
+            process_cost_ns,
+            create_cpu_ns: if real { made.create_cpu_ns } else { 0 },
+            process_cpu_ns: if real { cpu.process_ns } else { 0.0 },
             seals,
             bytes: messages.commit_bytes,
             blank,
@@ -1287,6 +1919,7 @@ impl Sim<'_> {
             online: self.device.online,
             proposals: made.proposals.messages.len() as u64,
             proposal_bytes: made.proposals.bytes,
+            real,
         });
         Ok(())
     }
@@ -1296,21 +1929,32 @@ impl Sim<'_> {
     /// sampled receivers' own sending. Committers and proposers are online members; every
     /// other online member before the commit receives the commit and each proposal; the
     /// online members after it but the committer and those it added process the commit
-    /// (a removed member's processing is not counted, as for the receivers role).
+    /// (a removed member's processing is not counted, as for the receivers role). A device
+    /// joining by external commit is its committer, and was not a member before it.
     fn record_device(
         &mut self,
         made: &Made,
         messages: &Messages,
         committer_work: &Work,
         process_work: &Work,
-        process: Option<&ProcessMean>,
+        cpu: &CommitCpu,
     ) {
         let profile = &self.opts.profile.profile;
-        let online_added = made.adds.iter().filter(|m| self.is_online(**m)).count() as u64;
-        let receivers = made.online_before.saturating_sub(1) as f64;
-        let processors = self.device.online.saturating_sub(1 + online_added) as f64;
+        let external = made.external.is_some();
+        let online_added = made
+            .adds
+            .iter()
+            .chain(external.then_some(&made.committer))
+            .filter(|m| self.is_online(**m))
+            .count() as u64;
+        let committer_before = u64::from(!external);
+        let receivers = made.online_before.saturating_sub(committer_before) as f64;
+        let processors = self
+            .device
+            .online
+            .saturating_sub(committer_before + online_added) as f64;
         let commit_bytes = messages.commit_bytes as f64;
-        let process_cpu_s = process.map_or(0.0, |p| p.cpu_ns * 1e-9);
+        let process_cpu_s = cpu.process_ns * 1e-9;
         let c = self.device.class("commit");
         c.received += receivers;
         c.received_bytes += commit_bytes * receivers;
@@ -1318,12 +1962,8 @@ impl Sim<'_> {
             .add(process_work, processors, process_cpu_s, profile);
         c.sent += 1.0;
         c.sent_bytes += commit_bytes;
-        c.sending.add(
-            committer_work,
-            1.0,
-            made.create_cpu_ns as f64 * 1e-9,
-            profile,
-        );
+        c.sending
+            .add(committer_work, 1.0, cpu.create_ns * 1e-9, profile);
 
         let proposals = &made.proposals;
         let n_proposals = proposals.messages.len() as f64;
@@ -1334,7 +1974,7 @@ impl Sim<'_> {
             p.processing.add(
                 &proposals.process_work,
                 n_proposals * receivers,
-                proposals.process_cpu_ns * 1e-9,
+                cpu.proposal_process_ns * 1e-9,
                 profile,
             );
             p.sent += n_proposals;
@@ -1342,7 +1982,7 @@ impl Sim<'_> {
             p.sending.add(
                 &proposals.create_work,
                 1.0,
-                proposals.create_cpu_ns as f64 * 1e-9,
+                cpu.proposal_create_ns * 1e-9,
                 profile,
             );
         }
@@ -1366,15 +2006,11 @@ impl Sim<'_> {
             1.0 + n_proposals,
             commit_bytes + proposals.bytes as f64,
             backlog_work,
-            process.map_or(0.0, |p| p.cpu_ns) + n_proposals * proposals.process_cpu_ns,
+            cpu.process_ns + n_proposals * cpu.proposal_process_ns,
         );
 
         if let Some(acc) = self.device.receiver(made.committer) {
-            acc.send(
-                messages.commit_bytes,
-                committer_work,
-                made.create_cpu_ns as f64,
-            );
+            acc.send(messages.commit_bytes, committer_work, cpu.create_ns);
             if messages.welcome_bytes > 0 {
                 acc.send(messages.welcome_bytes, &Work::new(), 0.0);
             }
@@ -1387,17 +2023,28 @@ impl Sim<'_> {
     /// proposal at the time it was sent and the commit, its Welcome and the tree (when
     /// Welcomes do not carry it) now, each to its recipients (long-offline ones held), the
     /// joiners' KeyPackages, the commit's burst, and the membership after it. The proposals'
-    /// fan-out goes into the day they were sent.
+    /// fan-out goes into the day they were sent; a proposal sent in the warm-up was fanned
+    /// out before day 0, which is not recorded. An external commit goes to every member, and
+    /// its joiner fetched the GroupInfo (and the tree beside it).
     fn record_ds(&mut self, made: &Made, messages: &Messages) -> Result<()> {
-        let others = made.members_before - 1;
+        let others = made.members_before - u64::from(made.external.is_none());
         let offline = made.offline_before;
         for ((_, bytes, _), &sent) in made.proposals.messages.iter().zip(&made.proposals.times) {
+            if sent < 0.0 {
+                continue;
+            }
             let bytes = bytes.len() as u64;
             self.ds.fan_out(sent, bytes, others, offline);
             self.day(sent).day.ds_fanout_bytes += bytes * others;
         }
         self.ds
             .fan_out(made.time, messages.commit_bytes, others, offline);
+        if let Some(x) = &made.external {
+            self.ds.serve(made.time, x.group_info_bytes, 1);
+            if x.tree_bytes > 0 {
+                self.ds.serve(made.time, x.tree_bytes, 1);
+            }
+        }
         let joiners = made.adds.len() as u64;
         if joiners > 0 {
             self.ds.fan_out(
@@ -1407,8 +2054,7 @@ impl Sim<'_> {
                 made.offline_adds,
             );
             if !self.w.ratchet_tree_in_welcome {
-                let tree = messages.tree_bytes.as_ref().map_or(0, |t| t.len() as u64);
-                self.ds.serve(made.time, tree, joiners);
+                self.ds.serve(made.time, messages.tree_bytes, joiners);
             }
         }
         // A joining device uploads the KeyPackage its join uses (with a stock of k kept on
@@ -1451,6 +2097,13 @@ impl Sim<'_> {
         }
         Ok(total)
     }
+}
+
+/// Engine counts as a [`Work`].
+fn counts_work(counts: &counters::Counts) -> Work {
+    let mut work = Work::new();
+    add_counts(&mut work, counts, 1.0);
+    work
 }
 
 /// The identity in a device's credential.
@@ -1535,6 +2188,27 @@ struct Resolved {
     proposals: Vec<MemberId>,
     /// When each of them sent its proposal.
     proposal_times: Vec<f64>,
+    /// The committer is a new device joining by external commit.
+    external: bool,
+}
+
+impl Resolved {
+    /// An update commit (no Adds or Removes).
+    fn is_update(&self) -> bool {
+        !self.external && self.adds.is_empty() && self.removes.is_empty()
+    }
+
+    /// Its index in [`COMMIT_KINDS`].
+    fn kind(&self) -> usize {
+        if self.external {
+            return EXTERNAL_JOIN;
+        }
+        commit_kind(
+            self.is_update(),
+            !self.adds.is_empty(),
+            !self.removes.is_empty(),
+        )
+    }
 }
 
 /// The Update proposals of a commit ([`Sim::send_proposals`]).
@@ -1563,16 +2237,30 @@ struct Observed {
     work: Work,
     /// Process CPU nanoseconds.
     cpu_ns: u64,
+    /// Wall-clock nanoseconds.
+    wall_ns: u64,
+}
+
+/// What an external join publishes to its joiner ([`Sim::make_external_join`]).
+struct ExternalJoin {
+    /// The GroupInfo message the joiner joins from.
+    group_info_bytes: u64,
+    /// The tree sent beside it (0 when the GroupInfo carries it).
+    tree_bytes: u64,
 }
 
 /// A commit as made ([`Sim::make_commit`]): what the later phases read.
 struct Made {
+    /// An external join's publication (`None` for a member's commit).
+    external: Option<ExternalJoin>,
     /// Simulated time (seconds from the start).
     time: f64,
     /// An update commit (no Adds or Removes).
     is_update: bool,
     /// Index in [`COMMIT_KINDS`].
     kind: usize,
+    /// Real or simulated crypto.
+    crypto: Crypto,
     committer: MemberId,
     committer_leaf: LeafIndex,
     /// Members before the commit.
@@ -1615,8 +2303,8 @@ struct Messages {
     fanout: u64,
     /// The Welcome's bytes (0 without Adds).
     welcome_bytes: u64,
-    /// The encoded tree after the commit, for commits with a Welcome.
-    tree_bytes: Option<Vec<u8>>,
+    /// The encoded tree's bytes after the commit, for commits with a Welcome (0 otherwise).
+    tree_bytes: u64,
     /// The committer's epoch authenticator, which receivers and joiners must reach.
     epoch_authenticator: Vec<u8>,
     /// What each joiner downloads: the Welcome, and the tree when the Welcome lacks it.
@@ -1638,6 +2326,7 @@ pub fn simulate_to_end(
     opts: &SimOptions,
 ) -> Result<(Run, Group)> {
     w.validate()?;
+    let fast = opts.mode.fast_for(w);
     let wall = Instant::now();
     let mut host = HostInfo::probe(&opts.load);
     let kind = w.state_kind()?;
@@ -1691,6 +2380,7 @@ pub fn simulate_to_end(
         .context("the administrator's group")?;
     // The delivery service tracks the group from the start state's public part.
     let observer = carrier.public_group().clone();
+    let blanks = BlankCount::new(carrier.tree());
     let mut rng_seed = [0u8; 32];
     rng_seed[..8].copy_from_slice(&w.seed.to_be_bytes());
     rng_seed[8..24].copy_from_slice(b"canopy plan sim ");
@@ -1706,6 +2396,7 @@ pub fn simulate_to_end(
         carrier: Some(carrier),
         leaf_of,
         member_at,
+        blanks,
         blank_leaves,
         initial,
         written: HashMap::new(),
@@ -1729,8 +2420,8 @@ pub fn simulate_to_end(
             .collect(),
         h_create: hist(),
         h_process: hist(),
-        h_create_kind: [hist(), hist(), hist(), hist()],
-        h_process_kind: [hist(), hist(), hist(), hist()],
+        h_create_kind: std::array::from_fn(|_| hist()),
+        h_process_kind: std::array::from_fn(|_| hist()),
         h_join: hist(),
         h_ds: hist(),
         h_commit_bytes: hist(),
@@ -1745,25 +2436,67 @@ pub fn simulate_to_end(
         join_sample_every: w.days * DAY / opts.joiners.max(1) as f64,
         last_process: None,
         kinds: Default::default(),
-        kind_joiners: [0; 4],
+        kind_joiners: [0; KINDS],
         join_work: Work::new(),
         join_cpu_ns: 0,
         ds: Recorder::new(0, 0),
         offline_present: 0,
         key_package_sizes: HashMap::new(),
         device: DeviceAcc::default(),
+        fast,
+        next_real: [0.0; KINDS],
+        real_every: w.days * DAY / opts.real_commits.max(1) as f64,
+        measured: Default::default(),
+        process_samples: Vec::new(),
+        stands_for: [0; KINDS],
+        last_real: Default::default(),
     };
     sim.offline_present = sim.leaf_of.keys().filter(|&&m| !sim.is_online(m)).count() as u64;
-    let present = sim.leaf_of.len() as u64;
-    sim.ds = Recorder::new(present, present - sim.offline_present);
-    // Receivers: uniform among online devices.
-    let start_blank = blank_fraction(sim.tree());
+    let online = sim.leaf_of.keys().filter(|m| sim.is_online(**m)).count() as u64;
+    // The warm-up keeps the count of online members (Adds and Removes change it).
+    sim.device = DeviceAcc::new(online, []);
+    let mut bar = Progress::new(opts.progress, commits.len(), w.days);
+    // Warm-up: the commits before day 0, with simulated crypto, applied (the carrier, the
+    // delivery service's observer, the membership and the key store follow them) but not
+    // recorded. The application message is measured before it, between two states of the
+    // start (a state handed over from the carrier cannot send in its epoch).
+    let warmup = commits.iter().take_while(|c| c.time < 0.0).count();
+    let mut app_message = None;
+    if warmup > 0 {
+        app_message = Some(measure_app_message(&sim, &opts.profile.profile)?);
+        sim.set_crypto(false);
+        for (i, c) in commits[..warmup].iter().enumerate() {
+            sim.warm_up(c)?;
+            bar.tick(i + 1, c.time / DAY);
+        }
+        sim.totals = Totals {
+            warmup_commits: sim.totals.warmup_commits,
+            ..Totals::default()
+        };
+        sim.h_seals = hist();
+        sim.h_resolution = hist();
+        sim.h_ds = hist();
+    }
+    let members_start = sim.leaf_of.len() as u64;
+    sim.ds = Recorder::new(members_start, members_start - sim.offline_present);
+
+    // Receivers: uniform among online devices (after a warm-up, built from the key store).
+    let start_blank = sim.blanks.fraction();
     while sim.receivers.len() < opts.receivers {
         let exclude: Vec<MemberId> = sim.receivers.iter().map(|r| r.member).collect();
         let Some(m) = sim.random_online(&exclude) else {
             break;
         };
-        let group = sim.state.member_group(sim.leaf_of[&m], config.clone())?;
+        let group = if warmup == 0 {
+            sim.state.member_group(sim.leaf_of[&m], config.clone())?
+        } else {
+            let (private, signer) = sim.member_keys(m)?;
+            sim.carrier
+                .as_ref()
+                .expect("carrier present")
+                .clone()
+                .into_member(private, signer)?
+        };
         sim.receivers.push(Receiver { member: m, group });
     }
     let initial_receivers: Vec<u32> = sim
@@ -1773,7 +2506,10 @@ pub fn simulate_to_end(
         .collect();
     // The delivery service's view at the start (before anything is counted: the GroupInfo's
     // signature and the KeyPackages sized here are not the members' work).
-    let app_message = measure_app_message(&sim, &opts.profile.profile)?;
+    let app_message = match app_message {
+        Some(a) => a,
+        None => measure_app_message(&sim, &opts.profile.profile)?,
+    };
     let mut storage = Storage {
         tree_bytes_start: sim
             .carrier
@@ -1790,21 +2526,29 @@ pub fn simulate_to_end(
         key_package_bytes_start: sim.key_package_storage()?,
         ..Storage::default()
     };
+    // The per-device view starts at day 0, after the warm-up.
     let online = sim.leaf_of.keys().filter(|m| sim.is_online(**m)).count() as u64;
     sim.device = DeviceAcc::new(online, sim.receivers.iter().map(|r| r.member));
 
     let end = w.days * DAY;
-    sim.totals.updates = ops
+    // The updates of the run: those planned in it, and those proposed in the warm-up that a
+    // commit of the run carries.
+    sim.totals.updates = (ops
         .iter()
-        .filter(|o| o.kind == OpKind::Update && o.time < end)
-        .count() as u64;
+        .filter(|o| o.kind == OpKind::Update && o.time >= 0.0 && o.time < end)
+        .count()
+        + commits
+            .iter()
+            .filter(|c| c.time >= 0.0)
+            .flat_map(|c| &c.update_proposals)
+            .filter(|p| p.1 < 0.0)
+            .count()) as u64;
     sim.totals.updates_pending_end = commits
         .iter()
         .filter(|c| c.time >= end)
         .map(|c| c.update_proposals.len() as u64 + u64::from(c.update.is_some()))
         .sum();
-    let mut bar = Progress::new(opts.progress, commits.len(), w.days);
-    for (i, c) in commits.iter().enumerate() {
+    for (i, c) in commits.iter().enumerate().skip(warmup) {
         if c.time >= end {
             break;
         }
@@ -1812,6 +2556,13 @@ pub fn simulate_to_end(
         bar.tick(i + 1, c.time / DAY);
     }
     bar.finish();
+    // The simulated commits after each kind's last real one.
+    for kind in 0..KINDS {
+        let weight = sim.stands_for[kind];
+        if let (Some(s), true) = (sim.last_real[kind].take(), weight > 0) {
+            sim.record_latencies(kind, &s, weight)?;
+        }
+    }
     storage.key_package_bytes_end = sim.key_package_storage()?;
     // The per-device view's state size reads the carrier, which the run then hands back.
     let state = state_size(&sim)?;
@@ -1848,7 +2599,7 @@ pub fn simulate_to_end(
         state,
     );
     // Days without commits carry the previous day's membership and tree health.
-    let mut prev_members = u64::from(w.members);
+    let mut prev_members = members_start;
     let mut prev_blank = start_blank;
     let mut days = Vec::with_capacity(days_n);
     for (acc, traffic) in sim.days.into_iter().zip(&ds.days) {
@@ -1877,7 +2628,7 @@ pub fn simulate_to_end(
         days.push(d);
     }
     let mut totals = sim.totals;
-    totals.members_start = u64::from(w.members);
+    totals.members_start = members_start;
     totals.members_end = sim.leaf_of.len() as u64;
     totals.blank_fraction_start = start_blank;
     totals.generation_seconds = generation_seconds;
@@ -1926,7 +2677,13 @@ pub fn simulate_to_end(
             receivers: opts.receivers as u64,
             initial_receiver_leaves: initial_receivers,
             joiners: opts.joiners as u64,
-            method: METHOD.to_string(),
+            method: if fast {
+                format!("{METHOD} {FAST_METHOD}")
+            } else {
+                METHOD.to_string()
+            },
+            mode: if fast { "fast" } else { "full" }.into(),
+            real_commits_per_kind: if fast { opts.real_commits as u64 } else { 0 },
         },
         totals,
         histograms,
@@ -2037,5 +2794,37 @@ impl Progress {
         if self.on && self.tty {
             let _ = writeln!(std::io::stderr());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use canopy_engine::codec::VLBytes;
+
+    /// The length formula is the codec's, at every boundary of the length's size.
+    #[test]
+    fn variable_length_vectors_are_sized_like_the_codec() {
+        for n in [0, 1, 63, 64, 65, 16383, 16384, 16385, 1 << 20] {
+            let encoded = codec::encode(&VLBytes::new(vec![0; n])).unwrap();
+            assert_eq!(vl_len(n), encoded.len(), "{n} bytes");
+        }
+    }
+
+    /// Adds take the leftmost blank leaves, the removed ones among them, then extend.
+    #[test]
+    fn adds_are_predicted_leftmost_first() {
+        let blank: BTreeSet<u32> = [3, 6, 9].into_iter().collect();
+        let removed = [LeafIndex(5), LeafIndex(1), LeafIndex(6)];
+        let leaves = |n: usize| -> Vec<u32> {
+            predict_add_leaves(&blank, &removed, 8, n)
+                .into_iter()
+                .map(|l| l.0)
+                .collect()
+        };
+        assert_eq!(leaves(0), Vec::<u32>::new());
+        assert_eq!(leaves(3), [1, 3, 5]);
+        // 9 is past the tree's 8 leaves: the tree grows from 8.
+        assert_eq!(leaves(6), [1, 3, 5, 6, 8, 9]);
     }
 }

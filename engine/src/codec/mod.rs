@@ -235,6 +235,14 @@ pub fn decode_varint_length(bytes: &[u8]) -> Result<(u32, usize), CodecError> {
     Ok((value, len))
 }
 
+/// The encoded length of an RFC 9420 §2.1.2 variable-length vector with `content_len` bytes
+/// of content: its header and the content. For sizing a message without building it.
+pub fn vl_length(content_len: usize) -> Result<usize, CodecError> {
+    let mut header = Vec::with_capacity(4);
+    encode_varint_length(content_len, &mut header)?;
+    Ok(header.len() + content_len)
+}
+
 /// Encode an RFC 9420 §2.1.2 variable-length vector header for `length`.
 pub fn encode_varint_length(length: usize, out: &mut Vec<u8>) -> Result<usize, CodecError> {
     tls_codec::vlen::write_length(out, length).map_err(from_encode_error)

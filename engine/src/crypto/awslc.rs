@@ -13,6 +13,8 @@ pub const X25519_LEN: usize = 32;
 pub const ED25519_SEED_LEN: usize = 32;
 /// Ed25519 public-key length (RFC 8032 §5.1.5).
 pub const ED25519_PUBLIC_KEY_LEN: usize = 32;
+/// Ed25519 signature length (RFC 8032 §5.1.6).
+pub const ED25519_SIGNATURE_LEN: usize = 64;
 /// Length of the 96-bit nonces every AEAD here takes (RFC 5116 §3.2).
 pub const AEAD_NONCE_LEN: usize = 12;
 /// Tag length of every AEAD here.
@@ -338,6 +340,83 @@ pub fn ed25519_verify(pk: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), CryptoErr
     signature::UnparsedPublicKey::new(&signature::ED25519, pk)
         .verify(msg, sig)
         .map_err(|_| CryptoError::InvalidSignature)
+}
+
+/// What [`ed25519_verify`] counts, and its key-length check, without verifying: a simulated
+/// provider's verification (see `Provider::with_simulated_crypto`).
+pub fn ed25519_verify_counted(pk: &[u8], msg: &[u8]) -> Result<(), CryptoError> {
+    counters::ed25519_verify(msg.len());
+    if pk.len() != ED25519_PUBLIC_KEY_LEN {
+        return Err(CryptoError::InvalidPublicKey);
+    }
+    Ok(())
+}
+
+/// The simulated stand-in of [`x25519_key_pair_and_dh`] for an HPKE sender's ephemeral key
+/// `sk` (see `Provider::with_simulated_crypto`): counted as one fixed-base multiplication and
+/// one DH, like the real one, with the same length checks; returns a stand-in public key
+/// (a hash of `sk`) and the stand-in DH output of that key ([`x25519_simulated`]).
+pub fn x25519_key_pair_and_dh_simulated(
+    sk: &[u8],
+    pk: &[u8],
+) -> Result<(Vec<u8>, Secret), CryptoError> {
+    count_simulated_dh(sk, pk)?;
+    let enc = uncounted_hash(b"canopy simulated x25519 public", sk);
+    let shared = simulated_dh(&enc);
+    Ok((enc, shared))
+}
+
+/// The simulated stand-in of [`x25519`] on the receiving side of HPKE, where `pk` is the
+/// sender's ephemeral public key: counted as one fixed-base multiplication and one DH, like
+/// the real one, with the same length checks; returns what the simulated sender
+/// ([`x25519_key_pair_and_dh_simulated`]) computed for the same `pk`.
+pub fn x25519_simulated(sk: &[u8], pk: &[u8]) -> Result<Secret, CryptoError> {
+    count_simulated_dh(sk, pk)?;
+    Ok(simulated_dh(pk))
+}
+
+/// The simulated stand-in of [`x25519_public`] for the recipient's own public key in an HPKE
+/// KEM context: counted as one fixed-base multiplication, with the same length check;
+/// returns [`SIMULATED_RECIPIENT`], which the simulated sender puts in the KEM context too.
+pub fn x25519_public_simulated(sk: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    if sk.len() != X25519_LEN {
+        return Err(CryptoError::InvalidPrivateKey);
+    }
+    counters::x25519_base();
+    Ok(SIMULATED_RECIPIENT.to_vec())
+}
+
+/// The recipient's public key in a simulated HPKE KEM context (`enc || pkR`, RFC 9180 §4.1),
+/// on both sides: the sender has the real key, the receiver only its private key, whose public
+/// key a simulated provider does not compute.
+pub const SIMULATED_RECIPIENT: [u8; X25519_LEN] = [0; X25519_LEN];
+
+/// The counts and checks of [`x25519_key_pair_and_dh`] and [`x25519`], in their order: the
+/// private key parsed (a fixed-base multiplication), then the DH.
+fn count_simulated_dh(sk: &[u8], pk: &[u8]) -> Result<(), CryptoError> {
+    if sk.len() != X25519_LEN {
+        return Err(CryptoError::InvalidPrivateKey);
+    }
+    counters::x25519_base();
+    if pk.len() != X25519_LEN {
+        return Err(CryptoError::InvalidPublicKey);
+    }
+    counters::x25519_dh();
+    Ok(())
+}
+
+/// The simulated DH output for the sender's ephemeral public key `enc`.
+fn simulated_dh(enc: &[u8]) -> Secret {
+    Secret::new(uncounted_hash(b"canopy simulated x25519 dh", enc))
+}
+
+/// SHA-256 of `label || data`, not counted: the stand-ins' own bookkeeping, which a real
+/// operation does not do.
+fn uncounted_hash(label: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    ctx.update(label);
+    ctx.update(data);
+    ctx.finish().as_ref().to_vec()
 }
 
 /// `n` bytes from aws-lc's RNG.

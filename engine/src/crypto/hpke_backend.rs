@@ -360,6 +360,109 @@ impl<C: HpkeCrypto + HpkeDefaultPrng> HpkeCrypto for WithHpkeRng<C> {
     }
 }
 
+/// The hpke-rs back end of a simulated provider's HPKE open (see
+/// `Provider::with_simulated_crypto`): [`HpkeAwsLc`] with the Diffie-Hellman replaced by its
+/// counted stand-in ([`awslc::x25519_simulated`]), so hpke-rs runs its own Decap and key
+/// schedule, with the same counts as over [`HpkeAwsLc`], and opens what a simulated
+/// [`super::SealContext`] sealed. The recipient's own public key in the KEM context
+/// (`secret_to_public`) is a counted stand-in too, the one the simulated sender uses.
+#[cfg(feature = "simulated-crypto")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HpkeSimulated;
+
+#[cfg(feature = "simulated-crypto")]
+impl HpkeDefaultPrng for HpkeSimulated {
+    fn try_prng() -> Result<HpkeRng, Error> {
+        Ok(HpkeRng::system())
+    }
+}
+
+#[cfg(feature = "simulated-crypto")]
+impl HpkeCrypto for HpkeSimulated {
+    type HpkePrng = HpkeRng;
+
+    fn name() -> String {
+        "aws-lc-rs (simulated Diffie-Hellman)".into()
+    }
+    fn supports_kdf(alg: KdfAlgorithm) -> Result<(), Error> {
+        HpkeAwsLc::supports_kdf(alg)
+    }
+    fn supports_kem(alg: KemAlgorithm) -> Result<(), Error> {
+        HpkeAwsLc::supports_kem(alg)
+    }
+    fn supports_aead(alg: AeadAlgorithm) -> Result<(), Error> {
+        HpkeAwsLc::supports_aead(alg)
+    }
+    fn kdf_extract(alg: TwoStageKdfAlgorithm, salt: &[u8], ikm: &[u8]) -> Result<Vec<u8>, Error> {
+        HpkeAwsLc::kdf_extract(alg, salt, ikm)
+    }
+    fn kdf_expand(
+        alg: TwoStageKdfAlgorithm,
+        prk: &[u8],
+        info: &[u8],
+        output_size: usize,
+    ) -> Result<Vec<u8>, Error> {
+        HpkeAwsLc::kdf_expand(alg, prk, info, output_size)
+    }
+    fn kdf_derive(alg: SingleStageKdfAlgorithm, ikm: &[u8], l: usize) -> Result<Vec<u8>, Error> {
+        HpkeAwsLc::kdf_derive(alg, ikm, l)
+    }
+    fn dh(alg: KemAlgorithm, pk: &[u8], sk: &[u8]) -> Result<Vec<u8>, Error> {
+        x25519_only(alg)?;
+        awslc::x25519_simulated(sk, pk)
+            .map(|s| s.as_bytes().to_vec())
+            .map_err(dh_error)
+    }
+    fn secret_to_public(alg: KemAlgorithm, sk: &[u8]) -> Result<Vec<u8>, Error> {
+        x25519_only(alg)?;
+        awslc::x25519_public_simulated(sk).map_err(dh_error)
+    }
+    fn kem_key_gen(alg: KemAlgorithm, prng: &mut HpkeRng) -> Result<(Vec<u8>, Vec<u8>), Error> {
+        HpkeAwsLc::kem_key_gen(alg, prng)
+    }
+    fn kem_key_gen_derand(alg: KemAlgorithm, seed: &[u8]) -> Result<(Vec<u8>, Vec<u8>), Error> {
+        HpkeAwsLc::kem_key_gen_derand(alg, seed)
+    }
+    fn kem_encaps(
+        alg: KemAlgorithm,
+        pk_r: &[u8],
+        prng: &mut HpkeRng,
+    ) -> Result<(Vec<u8>, Vec<u8>), Error> {
+        HpkeAwsLc::kem_encaps(alg, pk_r, prng)
+    }
+    fn kem_encaps_derand(
+        alg: KemAlgorithm,
+        pk_r: &[u8],
+        randomness: &[u8],
+    ) -> Result<(Vec<u8>, Vec<u8>), Error> {
+        HpkeAwsLc::kem_encaps_derand(alg, pk_r, randomness)
+    }
+    fn kem_decaps(alg: KemAlgorithm, ct: &[u8], sk_r: &[u8]) -> Result<Vec<u8>, Error> {
+        HpkeAwsLc::kem_decaps(alg, ct, sk_r)
+    }
+    fn dh_validate_sk(alg: KemAlgorithm, sk: &[u8]) -> Result<Vec<u8>, Error> {
+        HpkeAwsLc::dh_validate_sk(alg, sk)
+    }
+    fn aead_seal(
+        alg: AeadAlgorithm,
+        key: &[u8],
+        nonce: &[u8],
+        aad: &[u8],
+        msg: &[u8],
+    ) -> Result<Vec<u8>, Error> {
+        HpkeAwsLc::aead_seal(alg, key, nonce, aad, msg)
+    }
+    fn aead_open(
+        alg: AeadAlgorithm,
+        key: &[u8],
+        nonce: &[u8],
+        aad: &[u8],
+        msg: &[u8],
+    ) -> Result<Vec<u8>, Error> {
+        HpkeAwsLc::aead_open(alg, key, nonce, aad, msg)
+    }
+}
+
 /// RFC 9180 §4 `LabeledExtract` for a KEM suite id.
 pub(super) fn labeled_extract(
     suite_id: &[u8],

@@ -96,6 +96,16 @@ struct BaseSchedule {
 
 impl BaseSchedule {
     fn new(provider: &Provider, info: &[u8]) -> Self {
+        Self::with_info_hash(provider, |suite_id| {
+            labeled_extract_public(suite_id, b"info_hash", info)
+        })
+    }
+
+    /// The schedule with `info_hash` computed by `info_hash(suite_id)`.
+    fn with_info_hash(
+        provider: &Provider,
+        info_hash: impl FnOnce(&[u8]) -> hmac::Tag,
+    ) -> Self {
         // aead_id from RFC 9180 §7.3.
         let (aead, aead_id) = match provider.suite().aead() {
             Aead::Aes128Gcm => (AeadAlg::Aes128Gcm, 0x0001u16),
@@ -110,7 +120,7 @@ impl BaseSchedule {
         // Both are LabeledExtract("", label, ikm) over public inputs; the HMAC is streamed so a
         // large `info` is hashed in place, not copied behind its label.
         let psk_id_hash = labeled_extract_public(&suite_id, b"psk_id_hash", b"");
-        let info_hash = labeled_extract_public(&suite_id, b"info_hash", info);
+        let info_hash = info_hash(&suite_id);
         let mut key_schedule_context = [0u8; KEY_SCHEDULE_CONTEXT_LEN];
         key_schedule_context[0] = MODE_BASE;
         key_schedule_context[1..1 + NH].copy_from_slice(psk_id_hash.as_ref());
@@ -155,6 +165,9 @@ pub struct SealContext {
     schedule: BaseSchedule,
     /// The provider's: what computes the X25519 of [`SealContext::seal_batch`].
     x25519: X25519Backend,
+    /// Simulated Diffie-Hellman (a simulated provider's, see
+    /// [`Provider::with_simulated_crypto`]).
+    simulated: bool,
 }
 
 /// One seal of [`SealContext::seal_batch`]: the arguments of [`SealContext::seal`].
@@ -195,7 +208,28 @@ impl SealContext {
         SealContext {
             schedule: BaseSchedule::new(provider, info),
             x25519: provider.x25519_backend(),
+            simulated: provider.is_simulated(),
         }
+    }
+
+    /// A simulated provider's [`SealContext::new`] for a `context` of `context_len` bytes
+    /// that is never opened (a simulated Welcome's): the pass over the context is counted as
+    /// `new` counts it, not computed. Seals with it have the real lengths and counts.
+    pub fn counted(provider: &Provider, label: &[u8], context_len: usize) -> Result<Self> {
+        let header = labels::labeled_pair_header(label, context_len)?.len();
+        let schedule = BaseSchedule::with_info_hash(provider, |suite_id| {
+            for part in [HPKE_V1, suite_id, b"info_hash".as_slice()] {
+                super::counters::hashed(part.len());
+            }
+            super::counters::hashed(header + context_len);
+            // Any tag, not counted: nobody opens these seals.
+            hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, b""), b"")
+        });
+        Ok(SealContext {
+            schedule,
+            x25519: provider.x25519_backend(),
+            simulated: true,
+        })
     }
 
     /// `EncryptWithLabel(pk_r, label, context, plaintext)` for this context's label and
@@ -227,10 +261,17 @@ impl SealContext {
         ikm_e: Option<&[u8]>,
     ) -> Result<(Vec<u8>, Vec<u8>)> {
         let sk_e = self.ephemeral_private(pk_r, ikm_e)?;
-        // Encap (RFC 9180 §4.1): enc = pkE, kem_context = enc || pkR.
-        let (enc, dh) = awslc::x25519_key_pair_and_dh(sk_e.as_bytes(), pk_r)?;
+        // Encap (RFC 9180 §4.1): enc = pkE, kem_context = enc || pkR; simulated, a stand-in
+        // DH and a constant recipient key in the context (`Provider::with_simulated_crypto`).
+        let (enc, dh, kem_pk_r) = if self.simulated {
+            let (enc, dh) = awslc::x25519_key_pair_and_dh_simulated(sk_e.as_bytes(), pk_r)?;
+            (enc, dh, awslc::SIMULATED_RECIPIENT.as_slice())
+        } else {
+            let (enc, dh) = awslc::x25519_key_pair_and_dh(sk_e.as_bytes(), pk_r)?;
+            (enc, dh, pk_r)
+        };
         drop(sk_e);
-        self.seal_with_dh(pk_r, enc, dh, aad, plaintext)
+        self.seal_with_dh(kem_pk_r, enc, dh, aad, plaintext)
     }
 
     /// [`SealContext::seal`] of every request, in order, with the X25519 of the whole batch
@@ -240,7 +281,8 @@ impl SealContext {
     /// seal only), with the same primitive counts. On aws-lc this is [`SealContext::seal`]
     /// request by request.
     pub fn seal_batch(&self, requests: &[SealRequest<'_>]) -> Vec<Result<(Vec<u8>, Vec<u8>)>> {
-        if self.x25519.simd().is_none() {
+        // Simulated seals skip the DH altogether: nothing to batch.
+        if self.simulated || self.x25519.simd().is_none() {
             return requests
                 .iter()
                 .map(|r| self.seal(r.pk_r, r.plaintext, r.ikm_e))
@@ -310,7 +352,8 @@ impl SealContext {
     }
 
     /// The rest of the seal once `Encap`'s X25519 is done (`enc` = pkE, `dh` = DH(skE,
-    /// pkR)): `ExtractAndExpand`, the key schedule and the AEAD.
+    /// pkR)): `ExtractAndExpand`, the key schedule and the AEAD. `pk_r` is the recipient key
+    /// of the KEM context (a simulated seal's stand-in).
     fn seal_with_dh(
         &self,
         pk_r: &[u8],

@@ -29,6 +29,9 @@ pub type Result<T, E = CryptoError> = core::result::Result<T, E>;
 pub struct Provider {
     suite: CipherSuite,
     x25519: X25519Backend,
+    /// Simulated crypto (feature `simulated-crypto`): see [`Provider::with_simulated_crypto`].
+    #[cfg(feature = "simulated-crypto")]
+    simulated: bool,
 }
 
 impl Provider {
@@ -52,6 +55,8 @@ impl Provider {
         Ok(Provider {
             suite,
             x25519: X25519Backend::process_default()?,
+            #[cfg(feature = "simulated-crypto")]
+            simulated: false,
         })
     }
 
@@ -75,6 +80,47 @@ impl Provider {
     /// The implementation of this provider's batched X25519.
     pub fn x25519_backend(&self) -> X25519Backend {
         self.x25519
+    }
+
+    /// This provider with simulated crypto on or off. A simulated provider counts every
+    /// primitive exactly as the real one does (the counters of [`super::counters`] see the
+    /// same operations and byte lengths) and produces outputs of the real lengths, but skips
+    /// the work whose result no later real operation reads:
+    ///
+    /// - HPKE Diffie-Hellman: the sender's ephemeral public key is a stand-in, the DH output
+    ///   a hash of it and the recipient's public key in the KEM context a constant, so a
+    ///   simulated receiver opens what a simulated sender sealed (the key schedule and the
+    ///   AEAD stay real);
+    /// - Ed25519 verification succeeds without checking, and a receiver takes the private
+    ///   keys it derives for the sender's path on trust instead of recomputing their public
+    ///   keys to compare;
+    /// - a GroupInfo's signature, its encryption in a Welcome and the Welcome's HPKE context
+    ///   hash are counted, not computed (no simulated Welcome can be joined).
+    ///
+    /// Key derivation (every public key in the tree is real), signing other than a
+    /// GroupInfo's (leaf signatures stay valid), hashing and the key schedule are real, so a
+    /// group driven by simulated commits has exactly the tree a real one would have, and a
+    /// real member can commit to it, process and join it afterwards. Simulated and real
+    /// messages do not mix: a real member cannot open a simulated HPKE ciphertext.
+    ///
+    /// For simulations only (the capacity planner's fast mode): no confidentiality, no
+    /// authentication.
+    #[cfg(feature = "simulated-crypto")]
+    pub fn with_simulated_crypto(self, on: bool) -> Self {
+        Provider {
+            simulated: on,
+            ..self
+        }
+    }
+
+    /// Whether this provider simulates (see [`Provider::with_simulated_crypto`]); always
+    /// `false` without the `simulated-crypto` feature.
+    #[inline]
+    pub fn is_simulated(&self) -> bool {
+        #[cfg(feature = "simulated-crypto")]
+        return self.simulated;
+        #[cfg(not(feature = "simulated-crypto"))]
+        return false;
     }
 }
 
@@ -200,6 +246,14 @@ impl Provider {
         awslc::aead_seal(self.aead(), key, nonce, aad, pt)
     }
 
+    /// Count an [`Provider::aead_seal`] of `len` bytes without encrypting: what a simulated
+    /// provider does for a Welcome's GroupInfo (see [`Provider::with_simulated_crypto`]).
+    /// Returns zeros of the ciphertext's length.
+    pub(crate) fn aead_seal_counted(&self, len: usize) -> Vec<u8> {
+        super::counters::aead(len);
+        vec![0; len + awslc::AEAD_TAG_LEN]
+    }
+
     /// `AEAD.Open(key, nonce, aad, ct)`; [`CryptoError::AeadOpenFailed`] if it does not
     /// authenticate.
     pub fn aead_open(&self, key: &[u8], nonce: &[u8], aad: &[u8], ct: &[u8]) -> Result<Vec<u8>> {
@@ -229,7 +283,18 @@ impl Provider {
     /// Verify Ed25519 over an already built `SignContent`; the counterpart of
     /// [`Provider::sign_labeled`], with the errors of [`Provider::verify_with_label`].
     pub fn verify_labeled(&self, pk: &[u8], sign_content: &[u8], sig: &[u8]) -> Result<()> {
+        if self.is_simulated() {
+            return awslc::ed25519_verify_counted(pk, sign_content);
+        }
         super::backend::ed25519_verify(pk, sign_content, sig)
+    }
+
+    /// Count a [`Provider::sign_labeled`] over a `sign_content` of `len` bytes without
+    /// signing: what a simulated provider does for a GroupInfo (see
+    /// [`Provider::with_simulated_crypto`]). Returns an all-zero signature of the real length.
+    pub(crate) fn sign_labeled_counted(&self, len: usize) -> Vec<u8> {
+        super::counters::ed25519_sign(len);
+        vec![0; awslc::ED25519_SIGNATURE_LEN]
     }
 
     /// `VerifyWithLabel(pk, label, content, sig)`; [`CryptoError::InvalidSignature`] on a bad
@@ -288,6 +353,30 @@ impl Provider {
     /// `DeriveKeyPair(ikm)` (RFC 9180 §7.1.3): (private key, public key).
     pub fn derive_hpke_key_pair(&self, ikm: &[u8]) -> Result<(HpkePrivateKey, Vec<u8>)> {
         hpke_backend::derive_x25519_key_pair(ikm)
+    }
+
+    /// The private key of `DeriveKeyPair(ikm)` if its public key is `public`, `None` if not:
+    /// a receiver's check of a path key (RFC 9420 §12.4.2). A simulated provider counts the
+    /// fixed-base multiplication of the check and takes the key on trust (see
+    /// [`Provider::with_simulated_crypto`]): the private key is the real one either way.
+    pub fn derive_hpke_private_key_for(
+        &self,
+        ikm: &[u8],
+        public: &[u8],
+    ) -> Result<Option<HpkePrivateKey>> {
+        if self.is_simulated() {
+            let sk = hpke_backend::derive_x25519_private(ikm)?;
+            super::counters::x25519_base();
+            return Ok(Some(sk));
+        }
+        let (sk, pk) = self.derive_hpke_key_pair(ikm)?;
+        Ok((pk.as_slice() == public).then_some(sk))
+    }
+
+    /// The private key of `DeriveKeyPair(ikm)`, without the fixed-base multiplication that
+    /// gives the public key: for callers that hold the public key already.
+    pub fn derive_hpke_private_key(&self, ikm: &[u8]) -> Result<HpkePrivateKey> {
+        hpke_backend::derive_x25519_private(ikm)
     }
 
     /// A fresh HPKE key pair: `DeriveKeyPair` of `Nsk` random bytes.
@@ -421,6 +510,20 @@ impl Provider {
         }
         super::counters::hpke_open();
         let sk = hpke_rs::HpkePrivateKey::new(sk.as_bytes().to_vec());
+        #[cfg(feature = "simulated-crypto")]
+        if self.simulated {
+            // hpke-rs's own Decap and key schedule over the simulating back end: the same
+            // calls, and so the same counts, as below.
+            return Hpke::<hpke_backend::HpkeSimulated>::new_with_rng(
+                Mode::Base,
+                KemAlgorithm::DhKem25519,
+                KdfAlgorithm::HkdfSha256,
+                self.suite.hpke_aead(),
+                HpkeRng::fixed(&[]),
+            )
+            .open(kem_output, &sk, info, aad, ct, None, None, None)
+            .map_err(hpke_backend::map_hpke_error);
+        }
         // `open` draws no randomness; the one-shot source is empty so it could not.
         self.hpke(HpkeRng::fixed(&[]))
             .open(kem_output, &sk, info, aad, ct, None, None, None)

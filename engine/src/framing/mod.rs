@@ -286,6 +286,12 @@ impl EpochFraming {
         &self.provider
     }
 
+    /// Replace the provider (its suite stays): a member switching its X25519 backend, or to or
+    /// from simulated crypto.
+    pub(crate) fn set_provider(&mut self, provider: Provider) {
+        self.provider = provider;
+    }
+
     /// [`authenticate`] with this epoch's group context.
     pub fn authenticate(
         &self,

@@ -692,6 +692,38 @@ impl Group {
         Ok(path)
     }
 
+    /// A simulated provider's signed and encrypted GroupInfo (see
+    /// `Provider::with_simulated_crypto`): the signature and the encryption counted over the
+    /// real lengths, with the `ratchet_tree` extension when `tree_included`, which is sized
+    /// but not built (the ~10 MB tree is neither encoded nor hashed); zeros of the real
+    /// ciphertext's length.
+    fn simulated_group_info(
+        &self,
+        provider: &crate::crypto::Provider,
+        group_info: &mut GroupInfo,
+        tree_included: bool,
+        secrets: &EpochSecrets,
+    ) -> Result<tls_codec::VLBytes> {
+        // The extension vector, empty here, would hold the extension: its type (2 bytes) and
+        // the tree as opaque bytes.
+        let extra = if tree_included {
+            let extension = 2 + codec::vl_length(self.public.tree.wire_len())?;
+            codec::vl_length(extension)? - codec::vl_length(0)?
+        } else {
+            0
+        };
+        let tbs_len = codec::Size::tls_serialized_len(&codec::GroupInfoTbs {
+            group_info: &*group_info,
+        }) + extra;
+        let sign_content_len =
+            crate::crypto::labels::labeled_pair_header(b"GroupInfoTBS", tbs_len)?.len() + tbs_len;
+        group_info.signature = provider.sign_labeled_counted(sign_content_len).into();
+        // The welcome key and nonce as the real encryption derives them (and counts them).
+        schedule::welcome_key_nonce(provider, secrets.welcome_secret.as_bytes())?;
+        let len = codec::Size::tls_serialized_len(&*group_info) + extra;
+        Ok(provider.aead_seal_counted(len).into())
+    }
+
     /// The Welcome for the members `applied` added (RFC 9420 §12.4.3): the signed GroupInfo
     /// of the new epoch encrypted under the welcome secret, and per new member the
     /// GroupSecrets (joiner secret, and the path secret of its lowest common ancestor with
@@ -711,8 +743,9 @@ impl Group {
         counts: &mut OpCounts,
     ) -> Result<Welcome> {
         let provider = self.public.provider;
+        let tree_included = options.ratchet_tree == TreeDelivery::Included;
         let mut extensions = Vec::new();
-        if options.ratchet_tree == TreeDelivery::Included {
+        if tree_included && !provider.is_simulated() {
             extensions.push(self.ratchet_tree_extension()?);
         }
         let mut group_info = GroupInfo {
@@ -722,12 +755,19 @@ impl Group {
             signer: self.own_leaf().0,
             signature: Vec::new().into(),
         };
-        sign_group_info(&provider, &self.signer, &mut group_info)?;
-        let encrypted_group_info =
-            encrypt_group_info(&provider, &group_info, &secrets.welcome_secret)?;
+        let encrypted_group_info = if provider.is_simulated() {
+            self.simulated_group_info(&provider, &mut group_info, tree_included, secrets)?
+        } else {
+            sign_group_info(&provider, &self.signer, &mut group_info)?;
+            encrypt_group_info(&provider, &group_info, &secrets.welcome_secret)?
+        };
         drop(group_info);
 
-        let seal = SealContext::new(&provider, b"Welcome", encrypted_group_info.as_slice())?;
+        let seal = if provider.is_simulated() {
+            SealContext::counted(&provider, b"Welcome", encrypted_group_info.as_slice().len())?
+        } else {
+            SealContext::new(&provider, b"Welcome", encrypted_group_info.as_slice())?
+        };
         let me = self.own_leaf().node();
         let joiner_secret = &secrets.joiner_secret;
         let jobs: Vec<(u32, LeafIndex, &KeyPackage)> = added

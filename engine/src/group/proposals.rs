@@ -297,10 +297,17 @@ impl PublicGroup {
     /// The credential types of the members (a walk over every leaf: only operations that
     /// bring a new leaf or credential pay for it).
     pub(super) fn credential_types_in_use(&self) -> HashSet<u16> {
-        self.tree
-            .leaves()
-            .map(|(_, l)| l.credential.credential_type().0)
-            .collect()
+        let mut types = HashSet::new();
+        let mut last = None;
+        for (_, l) in self.tree.leaves() {
+            let t = l.credential.credential_type().0;
+            // Neighbours almost always share a type: hash only when it changes.
+            if last != Some(t) {
+                types.insert(t);
+                last = Some(t);
+            }
+        }
+        types
     }
 
     /// RFC 9420 §7.3: every member supports the credential type `t` of a new leaf. Every member

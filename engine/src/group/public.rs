@@ -736,6 +736,15 @@ impl PublicGroup {
         Ok(())
     }
 
+    /// Switch this observer's crypto to simulated or back to real (see
+    /// [`Provider::with_simulated_crypto`]), for the messages that follow. A simulated
+    /// observer counts every check as the real one and skips the signature verifications, so
+    /// it follows a group driven by simulated commits: the tree and its hash are the real ones.
+    #[cfg(feature = "simulated-crypto")]
+    pub fn set_simulated_crypto(&mut self, on: bool) {
+        self.provider = self.provider.with_simulated_crypto(on);
+    }
+
     /// The provider (cipher suite).
     pub fn provider(&self) -> &Provider {
         &self.provider

@@ -52,6 +52,35 @@ pub(super) fn node_key_pairs<'a>(
     Ok(provider.derive_hpke_key_pairs(&ikms)?)
 }
 
+/// The private keys of [`node_key_pair`] of every path secret, in order, each `Some` if its
+/// public key is the one given (a receiver's check of the sender's path), `None` if not. The
+/// public keys are computed as one batch ([`Provider::derive_hpke_key_pairs`]); a simulated
+/// provider takes them on trust ([`Provider::derive_hpke_private_key_for`]).
+pub(super) fn node_private_keys_for<'a>(
+    provider: &Provider,
+    path_secrets: impl IntoIterator<Item = &'a Secret>,
+    publics: &[&[u8]],
+) -> Result<Vec<Option<HpkePrivateKey>>> {
+    let node_secrets = path_secrets
+        .into_iter()
+        .map(|s| provider.derive_secret(s.as_bytes(), b"node"))
+        .collect::<Result<Vec<_>, _>>()?;
+    if provider.is_simulated() {
+        return node_secrets
+            .iter()
+            .zip(publics)
+            .map(|(s, public)| Ok(provider.derive_hpke_private_key_for(s.as_bytes(), public)?))
+            .collect();
+    }
+    let ikms: Vec<&[u8]> = node_secrets.iter().map(Secret::as_bytes).collect();
+    let pairs = provider.derive_hpke_key_pairs(&ikms)?;
+    Ok(pairs
+        .into_iter()
+        .zip(publics)
+        .map(|((sk, pk), public)| (pk.as_slice() == *public).then_some(sk))
+        .collect())
+}
+
 /// `path_secret[n] = DeriveSecret(path_secret[n-1], "path")` (RFC 9420 §7.4); also the step
 /// from the last path secret to the `commit_secret` (§8).
 pub(super) fn next_path_secret(provider: &Provider, path_secret: &Secret) -> Result<Secret> {

@@ -1,6 +1,6 @@
 //! UpdatePath generation and processing (RFC 9420 §7.4–§7.6, §7.9, §12.4.2).
 
-use super::private::{next_path_secret, node_key_pairs};
+use super::private::{next_path_secret, node_key_pairs, node_private_keys_for};
 use super::TreeKemPrivate;
 use crate::error::{ApiMisuse, PeerMisbehaved};
 use crate::batch::Executor;
@@ -293,11 +293,13 @@ impl StagedPath {
             }
             secrets.push(current.clone());
         }
-        let key_pairs = node_key_pairs(provider, &secrets)?;
-        for ((step, node), (sk, pk)) in above.into_iter().zip(key_pairs) {
-            if pk.as_slice() != node.encryption_key.as_slice() {
-                return Err(PeerMisbehaved::PathPublicKeyMismatch { node: step.node }.into());
-            }
+        let publics: Vec<&[u8]> = above
+            .iter()
+            .map(|(_, node)| node.encryption_key.as_slice())
+            .collect();
+        let keys = node_private_keys_for(provider, &secrets, &publics)?;
+        for ((step, _), sk) in above.into_iter().zip(keys) {
+            let sk = sk.ok_or(PeerMisbehaved::PathPublicKeyMismatch { node: step.node })?;
             new_private.insert_path_key(step.node, sk);
         }
         Ok(DecryptedPath {

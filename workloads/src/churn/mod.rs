@@ -24,7 +24,13 @@
 //!   resolutions grow fastest) and nobody updates;
 //! - **arrival profiles** (`arrival_profile`, `hourly_weights`, `weekday_weights`): joins,
 //!   leaves, updates and application messages follow a daily and weekly shape (an office
-//!   week, or explicit weights) with the same weekly totals; see [`arrival`].
+//!   week, or explicit weights) with the same weekly totals; see [`arrival`];
+//! - **external joins** (`external_join_fraction`): that fraction of the joining devices join
+//!   by external commit, each in a commit of its own at the time it joins.
+//!
+//! A **warm-up** (`warmup_days`) starts the stream that many days before day 0 (operations
+//! at negative times), with the same models, rates and arrival profile, so a simulation can
+//! age the start state before it records anything.
 //!
 //! Fields the simulation reads beside the stream (the stream does not depend on them):
 //! application messages (`app_messages_per_member_day`, `app_message_bytes`), KeyPackages kept
@@ -200,6 +206,16 @@ pub struct Workload {
     /// (long-offline devices never do), after which it is dropped.
     #[serde(skip_serializing_if = "is_default_retention")]
     pub ds_retention_days: f64,
+    /// Days of churn before day 0 (the same models, rates and arrival profile), applied to
+    /// the start state but not recorded, so that day 0 starts from a tree with the blanks and
+    /// unmerged leaves of a long-lived group; 0 = start from the generated state.
+    #[serde(skip_serializing_if = "is_default")]
+    pub warmup_days: f64,
+    /// Fraction of the joining devices that join by external commit (RFC 9420 §12.4.3.2,
+    /// from a published GroupInfo, one commit each at the time they join) instead of being
+    /// added by a member's commit with a Welcome; 0 = none.
+    #[serde(skip_serializing_if = "is_default")]
+    pub external_join_fraction: f64,
 }
 
 /// Plaintext size of an application message by default: a short chat message with some
@@ -255,6 +271,8 @@ impl Default for Workload {
             app_message_bytes: DEFAULT_APP_MESSAGE_BYTES,
             key_packages_per_device: 0,
             ds_retention_days: DEFAULT_DS_RETENTION_DAYS,
+            warmup_days: 0.0,
+            external_join_fraction: 0.0,
         }
     }
 }
@@ -315,6 +333,9 @@ pub struct PlannedCommit {
     /// proposals and no Adds or Removes is an update commit by the committer.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub update_proposals: Vec<(MemberId, f64)>,
+    /// `Some(m)`: `m` joins by external commit (its own commit, nothing else in it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_join: Option<MemberId>,
 }
 
 impl Workload {
@@ -390,6 +411,14 @@ impl Workload {
         ensure!(
             self.admin < self.members,
             "admin must be an initial member's leaf"
+        );
+        ensure!(
+            self.warmup_days.is_finite() && (0.0..=3650.0).contains(&self.warmup_days),
+            "warmup_days must be in [0, 3650]"
+        );
+        ensure!(
+            (0.0..=1.0).contains(&self.external_join_fraction),
+            "external_join_fraction must be in [0, 1]"
         );
         for w in &self.waves {
             ensure!(w.day.is_finite() && w.day >= 0.0, "wave day must be >= 0");
@@ -548,6 +577,11 @@ impl<'a> Generator<'a> {
         self.shape.to_mean_time(self.w.days * DAY)
     }
 
+    /// When the stream starts, in mean time: day 0, or the start of the warm-up before it.
+    fn start(&self) -> f64 {
+        self.shape.to_mean_time(-self.w.warmup_days * DAY)
+    }
+
     /// A new person (initial or joining): online or not, present, updates scheduled (`now`
     /// is mean time).
     fn add_person(&mut self, now: f64, initial: bool) -> u32 {
@@ -569,7 +603,11 @@ impl<'a> Generator<'a> {
                 // Initial devices: a uniform phase in the first interval; joiners: one
                 // interval after joining, plus the same kind of phase.
                 let phase = self.rng.random::<f64>() * interval;
-                let first = if initial { phase } else { now + interval };
+                let first = if initial {
+                    self.start() + phase
+                } else {
+                    now + interval
+                };
                 self.push(
                     first,
                     Event::Update(
@@ -685,12 +723,13 @@ impl<'a> Generator<'a> {
             self.adversarial_order = order;
         }
         let end = self.end();
+        let start = self.start();
         if self.w.joins_per_day > 0.0 {
-            let t = exp_sample(&mut self.rng, self.w.joins_per_day / DAY);
+            let t = start + exp_sample(&mut self.rng, self.w.joins_per_day / DAY);
             self.push(t, Event::Join);
         }
         if self.w.leaves_per_day > 0.0 {
-            let t = exp_sample(&mut self.rng, self.w.leaves_per_day / DAY);
+            let t = start + exp_sample(&mut self.rng, self.w.leaves_per_day / DAY);
             self.push(t, Event::Leave);
         }
         // Waves and reorganisations happen at their day whatever the profile: queued at its
@@ -803,7 +842,11 @@ pub fn plan_commits(
     let mut pending: BTreeMap<MemberId, (usize, OpKind)> = BTreeMap::new();
     let mut arrival = 0usize;
     let mut pending_proposer: Option<Option<MemberId>> = None;
-    let mut window_end = window;
+    // Windows are aligned on day 0; a stream with a warm-up starts before it.
+    let mut window_end = match ops.first() {
+        Some(o) if o.time < 0.0 => ((o.time / window).floor() + 1.0) * window,
+        _ => window,
+    };
     let flush = |out: &mut Vec<PlannedCommit>,
                  pending: &mut BTreeMap<MemberId, (usize, OpKind)>,
                  proposer: &mut Option<Option<MemberId>>,
@@ -830,6 +873,7 @@ pub fn plan_commits(
                 .collect(),
             proposer: proposer.take().flatten(),
             update_proposals: Vec::new(),
+            external_join: None,
         });
         pending.clear();
     };
@@ -857,6 +901,7 @@ pub fn plan_commits(
                 removes: Vec::new(),
                 proposer: Some(op.member),
                 update_proposals: Vec::new(),
+                external_join: None,
             });
             i += 1;
             continue;
@@ -887,6 +932,7 @@ pub fn plan_commits(
                     removes,
                     proposer: op.proposer,
                     update_proposals: Vec::new(),
+                    external_join: None,
                 });
             }
             CommitPolicy::Batch => {
@@ -960,6 +1006,7 @@ pub fn apply_update_policy(
             removes: Vec::new(),
             proposer: pending.first().map(|p| p.0),
             update_proposals: std::mem::take(pending),
+            external_join: None,
         });
     };
     for mut c in commits {
@@ -989,12 +1036,48 @@ pub fn apply_update_policy(
 /// The commits of workload `w` for `ops`: [`plan_commits`] under its commit policy, then
 /// [`apply_update_policy`] under its update policy.
 pub fn plan_workload(w: &Workload, ops: &[Op]) -> Result<Vec<PlannedCommit>> {
-    let commits = plan_commits(ops, w.commit_policy, w.batch_interval_minutes)?;
-    Ok(apply_update_policy(
-        commits,
-        w.update_policy,
-        w.update_batch_minutes,
-    ))
+    let (external, ops) = external_joins(w, ops);
+    let commits = plan_commits(&ops, w.commit_policy, w.batch_interval_minutes)?;
+    let mut commits = apply_update_policy(commits, w.update_policy, w.update_batch_minutes);
+    if !external.is_empty() {
+        // Each external join is its own commit, at the time the device joins (after the
+        // commits of the same instant). It carries no Update proposals (RFC 9420
+        // §12.4.3.2 allows none by reference); waiting ones ride on the next member commit.
+        commits.extend(external.iter().map(|o| PlannedCommit {
+            time: o.time,
+            update: None,
+            adds: Vec::new(),
+            removes: Vec::new(),
+            proposer: Some(o.member),
+            update_proposals: Vec::new(),
+            external_join: Some(o.member),
+        }));
+        commits.sort_by(|a, b| a.time.total_cmp(&b.time));
+    }
+    Ok(commits)
+}
+
+/// The join operations of `ops` that join by external commit (each with probability
+/// `external_join_fraction`, from a stream of its own so that the rest of the workload does
+/// not change), and the other operations.
+fn external_joins(w: &Workload, ops: &[Op]) -> (Vec<Op>, Vec<Op>) {
+    if w.external_join_fraction <= 0.0 {
+        return (Vec::new(), ops.to_vec());
+    }
+    let mut seed = [0u8; 32];
+    seed[..8].copy_from_slice(&w.seed.to_be_bytes());
+    seed[8..24].copy_from_slice(b"canopy ext join ");
+    let mut rng = ChaCha20Rng::from_seed(seed);
+    let mut external = Vec::new();
+    let mut rest = Vec::with_capacity(ops.len());
+    for o in ops {
+        if o.kind == OpKind::Join && rng.random::<f64>() < w.external_join_fraction {
+            external.push(*o);
+        } else {
+            rest.push(*o);
+        }
+    }
+    (external, rest)
 }
 
 #[cfg(test)]
@@ -1099,6 +1182,110 @@ mod tests {
         }
         let moved: usize = batch.iter().map(|c| c.adds.len() + c.removes.len()).sum();
         assert!(moved <= ops.len());
+    }
+
+    /// A warm-up starts the same kind of stream before day 0, windows stay aligned on day 0,
+    /// and without one nothing happens before day 0.
+    #[test]
+    fn warm_up_starts_the_stream_before_day_zero() {
+        let cold = steady();
+        assert!(cold.ops().unwrap().iter().all(|o| o.time >= 0.0));
+        let w = Workload {
+            warmup_days: 4.0,
+            ..steady()
+        };
+        let ops = w.ops().unwrap();
+        assert!(ops.first().unwrap().time >= -4.0 * DAY);
+        let before = ops.iter().filter(|o| o.time < 0.0).count();
+        assert!(
+            before > 0 && before < ops.len(),
+            "{before} of {}",
+            ops.len()
+        );
+        for kind in [OpKind::Join, OpKind::Leave, OpKind::Update] {
+            assert!(
+                ops.iter().any(|o| o.time < 0.0 && o.kind == kind),
+                "{kind:?}"
+            );
+        }
+        let commits = plan_workload(&w, &ops).unwrap();
+        assert!(commits.windows(2).all(|c| c[0].time <= c[1].time));
+        for c in commits.iter().filter(|c| c.update.is_none()) {
+            assert_eq!(
+                (c.time / 3600.0).fract().abs(),
+                0.0,
+                "a window end: {}",
+                c.time
+            );
+        }
+        assert_eq!(w.ops().unwrap(), ops, "reproducible");
+    }
+
+    /// Under an arrival profile a warm-up starts `warmup_days` before day 0 in real time, as
+    /// without one (the stream's start is warped like its other times).
+    #[test]
+    fn warm_up_under_a_profile_starts_its_days_before_day_zero() {
+        // Two days before Monday 00:00 is Saturday 00:00, after a busy working week: the
+        // mean time of that instant is much later than two days of mean time before day 0.
+        let w = Workload {
+            warmup_days: 2.0,
+            arrival_profile: ArrivalProfile::Office,
+            joins_per_day: 50.0,
+            leaves_per_day: 50.0,
+            ..steady()
+        };
+        let ops = w.ops().unwrap();
+        let first = ops.first().unwrap().time;
+        assert!(
+            (-2.0 * DAY - 1e-6..0.0).contains(&first),
+            "first operation at {first} s"
+        );
+    }
+
+    /// External joins take joining devices out of the batches, one commit each at the time
+    /// they join; with none, the plan is the one without the field.
+    #[test]
+    fn external_joins_are_commits_of_their_own() {
+        let w = Workload {
+            joins_per_day: 30.0,
+            ..steady()
+        };
+        let ops = w.ops().unwrap();
+        let plain = plan_workload(&w, &ops).unwrap();
+        assert!(plain.iter().all(|c| c.external_join.is_none()));
+        let half = Workload {
+            external_join_fraction: 0.5,
+            ..w.clone()
+        };
+        let commits = plan_workload(&half, &ops).unwrap();
+        let external: Vec<&PlannedCommit> = commits
+            .iter()
+            .filter(|c| c.external_join.is_some())
+            .collect();
+        assert!(!external.is_empty());
+        for c in &external {
+            assert!(c.adds.is_empty() && c.removes.is_empty() && c.update.is_none());
+            let m = c.external_join.unwrap();
+            assert!(ops
+                .iter()
+                .any(|o| o.kind == OpKind::Join && o.member == m && o.time == c.time));
+        }
+        let added = |cs: &[PlannedCommit]| -> usize {
+            cs.iter()
+                .map(|c| c.adds.len() + usize::from(c.external_join.is_some()))
+                .sum()
+        };
+        // A join and a leave in one batch window cancel out; an external join has happened by
+        // then, so it can only add joins.
+        assert!(added(&commits) >= added(&plain));
+        let joins = ops.iter().filter(|o| o.kind == OpKind::Join).count();
+        assert!(added(&commits) <= joins, "no join twice");
+        let all = Workload {
+            external_join_fraction: 1.0,
+            ..w
+        };
+        let commits = plan_workload(&all, &ops).unwrap();
+        assert!(commits.iter().all(|c| c.adds.is_empty()));
     }
 
     #[test]

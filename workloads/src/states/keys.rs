@@ -61,7 +61,8 @@ impl GeneratedState {
     fn node_private_key(&self, x: NodeIndex) -> Result<HpkePrivateKey> {
         match self.committed_keys.get(&x) {
             Some(k) => Ok(k.clone()),
-            None => Ok(self.seeds.node_key_pair(x, self.generation(x))?.0),
+            // The tree holds the public key: derive only the private one.
+            None => self.seeds.node_private_key(x, self.generation(x)),
         }
     }
 }

@@ -76,6 +76,13 @@ impl Seeds {
         Ok(self.provider.derive_hpke_key_pair(ikm.as_bytes())?)
     }
 
+    /// The private half of [`Seeds::node_key_pair`], without computing the public key.
+    pub(super) fn node_private_key(&self, x: NodeIndex, generation: u32) -> Result<HpkePrivateKey> {
+        let nh = nh(&self.provider);
+        let ikm = self.secret(b"state node key", &node_context(x, generation), nh)?;
+        Ok(self.provider.derive_hpke_private_key(ikm.as_bytes())?)
+    }
+
     pub(super) fn signer(&self, x: NodeIndex, generation: u32) -> Result<SignaturePrivateKey> {
         let seed = self.secret(b"state signature key", &node_context(x, generation), 32)?;
         Ok(self

@@ -17,6 +17,10 @@ impl RatchetTree {
                 out.push(x);
                 out.extend(p.unmerged_leaves.iter().map(|&l| LeafIndex(l).node()));
             }
+            // A blank subtree (one look-up in the fill counts) adds nothing: not walking it
+            // saves a walk over the blank right edge of a tree that is not full (~15,500
+            // blank leaves at 50,000 members) on every path that has it on its copath.
+            None if self.resolution_is_empty(x) => {}
             None => {
                 if let (Some(l), Some(r)) = (x.left(), x.right()) {
                     self.resolution_into(l, out);

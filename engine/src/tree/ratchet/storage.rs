@@ -104,6 +104,16 @@ impl RatchetTree {
         codec::encode(&&self.nodes[..end])
     }
 
+    /// The length of [`RatchetTree::wire_bytes`], without encoding the tree.
+    pub fn wire_len(&self) -> usize {
+        let end = self
+            .nodes
+            .iter()
+            .rposition(Option::is_some)
+            .map_or(0, |i| i + 1);
+        codec::Size::tls_serialized_len(&&self.nodes[..end])
+    }
+
     /// Number of leaves (a power of two; trailing leaves may be blank).
     pub fn n_leaves(&self) -> u32 {
         self.n_leaves

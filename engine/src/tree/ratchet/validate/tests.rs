@@ -206,5 +206,6 @@ fn wire_bytes_equal_the_encoded_wire_form() {
             codec::encode(&t.to_wire()).unwrap()
         );
         assert_eq!(t.wire_bytes().unwrap(), codec::encode(&wire).unwrap());
+        assert_eq!(t.wire_len(), t.wire_bytes().unwrap().len());
     }
 }
