@@ -26,6 +26,9 @@ const LEGEND_CHARS: usize = 26;
 /// Annotation labels closer than this (px) to the previous label of a row go to the next row.
 const LABEL_GAP: f64 = 72.0;
 
+/// Lines of at most this many points get a marker at each point.
+const MAX_MARKED_POINTS: usize = 24;
+
 /// Escape text for HTML and SVG.
 pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -550,6 +553,19 @@ impl Plot<'_> {
                 "<path d=\"{d}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\"/>",
                 se.color
             );
+            // A line of few points (a sweep's sizes) marks them, so that the reader sees where
+            // the data is and what is drawn between; dense series stay plain lines.
+            if se.points.len() <= MAX_MARKED_POINTS {
+                for &(x, y) in &se.points {
+                    let _ = write!(
+                        s,
+                        "<circle class=\"point\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.5\" fill=\"{}\"/>",
+                        sx(x),
+                        sy(y),
+                        se.color
+                    );
+                }
+            }
             legend.push((None, se.color, &se.label));
         }
         for mark in [Mark::Wave, Mark::Reorg] {
@@ -838,6 +854,35 @@ mod tests {
             .map(|p| p[..p.find('"').unwrap()].matches(['M', 'L']).count())
             .collect();
         assert_eq!(lines, [730, 730]);
+        assert!(
+            !svg.contains("<circle class=\"point\""),
+            "dense lines are not marked"
+        );
+    }
+
+    #[test]
+    fn few_points_are_marked() {
+        let series = vec![Series {
+            label: "ds_egress_bytes_per_day".into(),
+            color: "#000",
+            points: vec![
+                (1000.0, 1.0),
+                (5000.0, 2.0),
+                (20000.0, 8.0),
+                (50000.0, 30.0),
+            ],
+        }];
+        let svg = Plot {
+            title: "DS egress per day vs members".into(),
+            figures: Figures::Exact,
+            note: None,
+            x: Axis::linear("members at the start", Unit::Count),
+            y: Axis::linear("bytes per day", Unit::Bytes),
+            series,
+            annotations: &[],
+        }
+        .render();
+        assert_eq!(svg.matches("<circle class=\"point\"").count(), 4, "{svg}");
     }
 
     #[test]
