@@ -520,3 +520,20 @@ fn warm_up_records_no_delivery_service_traffic_before_day_zero() {
         );
     }
 }
+
+/// A fast run whose last commit was simulated hands back a real member: the state returned
+/// with the report signs, seals and verifies for real.
+#[test]
+fn a_fast_run_hands_back_a_real_member() {
+    let w = everything();
+    let _counting = counting();
+    let (run, end) =
+        canopy_bench::plan::simulate_to_end(&w, None, &options(Mode::Fast, |_| 1.0)).unwrap();
+    // The case this covers: the last commit of the run was made with simulated crypto.
+    assert_eq!(
+        run.commits.real_crypto.last(),
+        Some(&0),
+        "last commit simulated"
+    );
+    assert!(!end.provider().is_simulated());
+}

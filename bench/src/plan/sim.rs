@@ -2566,7 +2566,10 @@ pub fn simulate_to_end(
     storage.key_package_bytes_end = sim.key_package_storage()?;
     // The per-device view's state size reads the carrier, which the run then hands back.
     let state = state_size(&sim)?;
-    let final_state = sim.carrier.take().expect("carrier present");
+    let mut final_state = sim.carrier.take().expect("carrier present");
+    // The last commit may have been simulated: the state handed back is a real member again
+    // (its GroupInfo signed, its seals real), whatever the mode of the run.
+    final_state.set_simulated_crypto(false);
     storage.tree_bytes_end = final_state.ratchet_tree_bytes()?.len() as u64;
     storage.group_info_bytes_end = final_state.group_info(TreeDelivery::Included)?.len() as u64;
     let ds = std::mem::replace(&mut sim.ds, Recorder::new(0, 0)).finish(
