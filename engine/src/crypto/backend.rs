@@ -17,18 +17,21 @@
 //! `.cargo/config.toml` sets) and the CPU: IFMA if the CPU has AVX-512 IFMA and VL, else AVX2,
 //! else its serial code. It offers no way to force one. The same variable chooses the X25519
 //! backend ([`super::X25519Backend`]), so a forced choice means: verify on that dalek backend
-//! if dalek runs it; if the CPU has the instructions but this build's dalek runs another
-//! backend (on an IFMA host, `avx2`), verify on aws-lc, and `canopy compare` names it in its
-//! `crypto_ed25519` field; if the CPU lacks the instructions, an error naming the choice and
-//! the host's features, for every primitive alike.
+//! if dalek runs it (IFMA only where it is trusted, below); if the CPU has the instructions
+//! but this build's dalek runs another backend (on an IFMA host, `avx2`), verify on aws-lc,
+//! and `canopy compare` names it in its `crypto_ed25519` field; if the CPU lacks the
+//! instructions, an error naming the choice and the host's features, for every primitive
+//! alike.
 //!
 //! `auto` runs aws-lc on every host for now. dalek's AVX2 backend is no faster than aws-lc
 //! where it was measured, and its AVX-512 IFMA backend, about twice as fast on the Xeon measured, has a known
 //! miscomputation: RUSTSEC-2026-0620 (curve25519-dalek 1.1.0 to 5.0.0 can compute a wrong
 //! scalar multiple of an attacker-chosen point on that backend, fixed in 5.1.0). An Ed25519
 //! key is an attacker-chosen point, and a wrong result is a member that disagrees with the
-//! rest of its group. 5.0.0 is the newest release this workspace can resolve, so `auto`
-//! prefers IFMA only once [`AUTO_PREFERS_IFMA`] is turned on with an upgrade.
+//! rest of its group. 5.0.0 is the newest release this workspace can resolve, so neither
+//! `auto` nor `avx512` verifies on IFMA until [`AUTO_PREFERS_IFMA`] is turned on with an
+//! upgrade; `avx512` still selects the X25519 lanes, and verifies on aws-lc. Measuring the
+//! IFMA verifier takes [`UNSAFE_IFMA_ENV`]`=1` besides.
 //!
 // # Internal documentation
 //
@@ -46,6 +49,10 @@ pub const ENV_VAR: &str = "CANOPY_CRYPTO";
 /// while the workspace resolves curve25519-dalek 5.0.0, which RUSTSEC-2026-0620 covers (module
 /// docs); turn it on together with a dependency of at least 5.1.0.
 pub const AUTO_PREFERS_IFMA: bool = false;
+
+/// Set to `1`, lets `CANOPY_CRYPTO=avx512` (and `auto`) verify on dalek's IFMA backend while
+/// [`AUTO_PREFERS_IFMA`] is off: for measuring that backend, never for members of real groups.
+pub const UNSAFE_IFMA_ENV: &str = "CANOPY_UNSAFE_DALEK_IFMA";
 
 /// An implementation of the engine's Ed25519 verification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -236,23 +243,30 @@ pub fn check(
     )))
 }
 
-/// The backend a setting selects on `host` with `build`. `ifma_under_auto` is
-/// [`AUTO_PREFERS_IFMA`] outside tests.
+/// The backend a setting selects on `host` with `build`. `ifma_trusted` says whether
+/// dalek's IFMA backend may verify: [`AUTO_PREFERS_IFMA`], or [`UNSAFE_IFMA_ENV`] set to `1`
+/// for measurement; outside those it is never chosen, not even by `avx512`.
 pub fn resolve(
     setting: Setting,
     host: HostFeatures,
     build: DalekBuild,
-    ifma_under_auto: bool,
+    ifma_trusted: bool,
 ) -> Result<CryptoBackend, CryptoError> {
     match setting {
         Setting::Auto => Ok(
-            if ifma_under_auto && dalek_runs(host, build) == Some(CryptoBackend::Avx512) {
+            if ifma_trusted && dalek_runs(host, build) == Some(CryptoBackend::Avx512) {
                 CryptoBackend::Avx512
             } else {
                 CryptoBackend::Portable
             },
         ),
         Setting::Exactly(backend) => match check(backend, host, build) {
+            // `avx512` is also how an operator forces the X25519 lanes; that must not put
+            // every signature through a backend known to miscompute on attacker-chosen
+            // points (module docs), so it verifies on the reference unless IFMA is trusted.
+            Ok(()) if backend == CryptoBackend::Avx512 && !ifma_trusted => {
+                Ok(CryptoBackend::Portable)
+            }
             Ok(()) => Ok(backend),
             // One variable chooses every primitive's backend, and the X25519 lanes run AVX2
             // on any AVX2 CPU. Where the CPU has the instructions but this build's dalek will
@@ -288,11 +302,12 @@ pub fn selected() -> Result<CryptoBackend, CryptoError> {
                     return Err(CryptoError::Backend(format!("{ENV_VAR} is not UTF-8")))
                 }
             };
+            let unsafe_ifma = std::env::var(UNSAFE_IFMA_ENV).is_ok_and(|v| v.trim() == "1");
             resolve(
                 Setting::parse(&value)?,
                 HostFeatures::detect(),
                 DalekBuild::current(),
-                AUTO_PREFERS_IFMA,
+                AUTO_PREFERS_IFMA || unsafe_ifma,
             )
         })
         .clone()
@@ -439,8 +454,19 @@ mod tests {
                 CryptoBackend::Portable
             );
         }
+        // IFMA verifies only where it is trusted; `avx512` alone keeps the reference.
         assert_eq!(
             forced(CryptoBackend::Avx512, ICELAKE, WITH_IFMA).unwrap(),
+            CryptoBackend::Portable
+        );
+        assert_eq!(
+            resolve(
+                Setting::Exactly(CryptoBackend::Avx512),
+                ICELAKE,
+                WITH_IFMA,
+                true
+            )
+            .unwrap(),
             CryptoBackend::Avx512
         );
         assert_eq!(
