@@ -113,8 +113,8 @@ impl Provider {
         }
     }
 
-    /// Whether this provider simulates (see [`Provider::with_simulated_crypto`]); always
-    /// `false` without the `simulated-crypto` feature.
+    /// Whether this provider simulates (see `Provider::with_simulated_crypto`, which exists
+    /// with the `simulated-crypto` feature); always `false` without that feature.
     #[inline]
     pub fn is_simulated(&self) -> bool {
         #[cfg(feature = "simulated-crypto")]
