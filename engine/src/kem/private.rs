@@ -61,20 +61,17 @@ pub(super) fn node_private_keys_for<'a>(
     path_secrets: impl IntoIterator<Item = &'a Secret>,
     publics: &[&[u8]],
 ) -> Result<Vec<Option<HpkePrivateKey>>> {
-    let node_secrets = path_secrets
-        .into_iter()
-        .map(|s| provider.derive_secret(s.as_bytes(), b"node"))
-        .collect::<Result<Vec<_>, _>>()?;
     if provider.is_simulated() {
-        return node_secrets
-            .iter()
+        return path_secrets
+            .into_iter()
             .zip(publics)
-            .map(|(s, public)| Ok(provider.derive_hpke_private_key_for(s.as_bytes(), public)?))
+            .map(|(s, public)| {
+                let node_secret = provider.derive_secret(s.as_bytes(), b"node")?;
+                Ok(provider.derive_hpke_private_key_for(node_secret.as_bytes(), public)?)
+            })
             .collect();
     }
-    let ikms: Vec<&[u8]> = node_secrets.iter().map(Secret::as_bytes).collect();
-    let pairs = provider.derive_hpke_key_pairs(&ikms)?;
-    Ok(pairs
+    Ok(node_key_pairs(provider, path_secrets)?
         .into_iter()
         .zip(publics)
         .map(|((sk, pk), public)| (pk.as_slice() == *public).then_some(sk))
