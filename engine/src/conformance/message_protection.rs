@@ -97,8 +97,11 @@ fn over_the_wire(body: MlsMessageBody) -> Result<MlsMessageBody, String> {
 
 fn run_case(suite: CipherSuite, case: &Value) -> Result<usize, String> {
     let provider = Provider::new(suite);
-    let sk = SignaturePrivateKey::from_seed(&hex_field(case, "signature_priv")?)
-        .map_err(|e| format!("signature_priv: {e}"))?;
+    let sk = SignaturePrivateKey::from_bytes(
+        provider.signature_scheme(),
+        &hex_field(case, "signature_priv")?,
+    )
+    .map_err(|e| format!("signature_priv: {e}"))?;
     let ctx = Ctx {
         provider,
         group_context: GroupContext {

@@ -40,8 +40,9 @@ fn run_case(suite: CipherSuite, case: &Value) -> Result<usize, String> {
         }) => kp,
         _ => codec::decode(&kp_bytes).map_err(|e| format!("key_package: {e}"))?,
     };
-    let signer = SignaturePrivateKey::from_seed(&hex_field(case, "signature_priv")?)
-        .map_err(|e| format!("signature_priv: {e}"))?;
+    let signer =
+        SignaturePrivateKey::from_bytes(p.signature_scheme(), &hex_field(case, "signature_priv")?)
+            .map_err(|e| format!("signature_priv: {e}"))?;
     let leaf_key = HpkePrivateKey::new(hex_field(case, "encryption_priv")?);
     let init_key = HpkePrivateKey::new(hex_field(case, "init_priv")?);
 

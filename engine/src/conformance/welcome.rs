@@ -73,9 +73,7 @@ fn run_case(suite: CipherSuite, case: &Value) -> Result<usize, String> {
     )?;
 
     // A wrong signer key is rejected.
-    let (_, wrong_pub) = p
-        .signature_key_pair_from_seed(&[3; 32])
-        .map_err(|e| e.to_string())?;
+    let (_, wrong_pub) = p.generate_signature_key_pair();
     let wrong = welcome::join(
         &p,
         &welcome_msg,

@@ -32,7 +32,7 @@ pub enum HashAlg {
 }
 
 impl HashAlg {
-    fn hmac(self) -> hmac::Algorithm {
+    pub(crate) fn hmac(self) -> hmac::Algorithm {
         match self {
             HashAlg::Sha256 => hmac::HMAC_SHA256,
             HashAlg::Sha384 => hmac::HMAC_SHA384,
@@ -92,6 +92,17 @@ impl AeadAlg {
 pub fn sha256(data: &[u8]) -> Vec<u8> {
     counters::hashed(data.len());
     digest::digest(&digest::SHA256, data).as_ref().to_vec()
+}
+
+/// The digest of `data` with `alg`.
+pub fn hash(alg: HashAlg, data: &[u8]) -> Vec<u8> {
+    counters::hashed(data.len());
+    let alg = match alg {
+        HashAlg::Sha256 => &digest::SHA256,
+        HashAlg::Sha384 => &digest::SHA384,
+        HashAlg::Sha512 => &digest::SHA512,
+    };
+    digest::digest(alg, data).as_ref().to_vec()
 }
 
 /// HMAC (RFC 2104) with the given hash.

@@ -51,6 +51,30 @@ counters! {
     ED25519_SIGN => ed25519_sign,
     /// Ed25519 verifications.
     ED25519_VERIFY => ed25519_verify,
+    /// P-256 ECDH with a peer key (suite 2).
+    P256_DH => p256_dh,
+    /// P-256 public keys computed from private keys (suite 2).
+    P256_BASE => p256_base,
+    /// P-384 ECDH with a peer key (suite 7).
+    P384_DH => p384_dh,
+    /// P-384 public keys computed from private keys (suite 7).
+    P384_BASE => p384_base,
+    /// P-521 ECDH with a peer key (suite 5).
+    P521_DH => p521_dh,
+    /// P-521 public keys computed from private keys (suite 5).
+    P521_BASE => p521_base,
+    /// X448 scalar multiplications with a peer key (suites 4 and 6).
+    X448_DH => x448_dh,
+    /// X448 public keys computed from private keys (suites 4 and 6).
+    X448_BASE => x448_base,
+    /// ECDSA signatures on P-256, P-384 or P-521 (suites 2, 7, 5).
+    ECDSA_SIGN => ecdsa_sign,
+    /// ECDSA verifications on P-256, P-384 or P-521 (suites 2, 7, 5).
+    ECDSA_VERIFY => ecdsa_verify,
+    /// Ed448 signatures (suites 4 and 6).
+    ED448_SIGN => ed448_sign,
+    /// Ed448 verifications (suites 4 and 6).
+    ED448_VERIFY => ed448_verify,
     /// Bytes hashed (SHA-256, HMAC and HKDF-Extract inputs, signed messages).
     HASH_BYTES => hash_bytes,
     /// HKDF-Expand calls.
@@ -84,12 +108,58 @@ pub(crate) fn x25519_dh() {
 pub(crate) fn x25519_base() {
     add(&X25519_BASE, 1);
 }
-pub(crate) fn ed25519_sign(msg_len: usize) {
-    add(&ED25519_SIGN, 1);
-    add(&HASH_BYTES, msg_len as u64);
-}
 pub(crate) fn ed25519_verify(msg_len: usize) {
     add(&ED25519_VERIFY, 1);
+    add(&HASH_BYTES, msg_len as u64);
+}
+/// A fixed-base multiplication of `kem`'s group.
+pub(crate) fn kem_base(kem: crate::crypto::Kem) {
+    use crate::crypto::Kem;
+    add(
+        match kem {
+            Kem::X25519 => &X25519_BASE,
+            Kem::P256 => &P256_BASE,
+            Kem::P384 => &P384_BASE,
+            Kem::P521 => &P521_BASE,
+            Kem::X448 => &X448_BASE,
+        },
+        1,
+    );
+}
+/// A Diffie-Hellman of `kem`'s group.
+pub(crate) fn kem_dh(kem: crate::crypto::Kem) {
+    use crate::crypto::Kem;
+    add(
+        match kem {
+            Kem::X25519 => &X25519_DH,
+            Kem::P256 => &P256_DH,
+            Kem::P384 => &P384_DH,
+            Kem::P521 => &P521_DH,
+            Kem::X448 => &X448_DH,
+        },
+        1,
+    );
+}
+/// A signature of `scheme` over `msg_len` bytes (which it hashes).
+pub(crate) fn sign(scheme: crate::crypto::SignatureScheme, msg_len: usize) {
+    use crate::crypto::SignatureScheme as S;
+    let counter = match scheme {
+        S::Ed25519 => &ED25519_SIGN,
+        S::EcdsaP256Sha256 | S::EcdsaP384Sha384 | S::EcdsaP521Sha512 => &ECDSA_SIGN,
+        S::Ed448 => &ED448_SIGN,
+    };
+    add(counter, 1);
+    add(&HASH_BYTES, msg_len as u64);
+}
+/// A verification of `scheme` over `msg_len` bytes (which it hashes).
+pub(crate) fn verify(scheme: crate::crypto::SignatureScheme, msg_len: usize) {
+    use crate::crypto::SignatureScheme as S;
+    let counter = match scheme {
+        S::Ed25519 => &ED25519_VERIFY,
+        S::EcdsaP256Sha256 | S::EcdsaP384Sha384 | S::EcdsaP521Sha512 => &ECDSA_VERIFY,
+        S::Ed448 => &ED448_VERIFY,
+    };
+    add(counter, 1);
     add(&HASH_BYTES, msg_len as u64);
 }
 pub(crate) fn hashed(len: usize) {

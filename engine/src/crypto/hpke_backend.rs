@@ -465,17 +465,19 @@ impl HpkeCrypto for HpkeSimulated {
 
 /// RFC 9180 §4 `LabeledExtract` for a KEM suite id.
 pub(super) fn labeled_extract(
+    hash: HashAlg,
     suite_id: &[u8],
     salt: &[u8],
     label: &[u8],
     ikm: &[u8],
 ) -> super::Secret {
     let labeled_ikm = Zeroizing::new([b"HPKE-v1".as_slice(), suite_id, label, ikm].concat());
-    awslc::hkdf_extract(HashAlg::Sha256, salt, &labeled_ikm)
+    awslc::hkdf_extract(hash, salt, &labeled_ikm)
 }
 
 /// RFC 9180 §4 `LabeledExpand`.
 pub(super) fn labeled_expand(
+    hash: HashAlg,
     suite_id: &[u8],
     prk: &[u8],
     label: &[u8],
@@ -490,7 +492,7 @@ pub(super) fn labeled_expand(
         info,
     ]
     .concat();
-    awslc::hkdf_expand(HashAlg::Sha256, prk, &labeled_info, usize::from(len))
+    awslc::hkdf_expand(hash, prk, &labeled_info, usize::from(len))
 }
 
 /// RFC 9180 §7.1.3 `DeriveKeyPair(ikm)` for DHKEM(X25519, HKDF-SHA256):
@@ -510,9 +512,16 @@ pub fn derive_x25519_key_pair(ikm: &[u8]) -> Result<(HpkePrivateKey, Vec<u8>), C
 pub fn derive_x25519_private(ikm: &[u8]) -> Result<HpkePrivateKey, CryptoError> {
     // suite_id = "KEM" || I2OSP(kem_id = 0x0020, 2)
     const SUITE_ID: &[u8] = b"KEM\x00\x20";
-    let dkp_prk = labeled_extract(SUITE_ID, b"", b"dkp_prk", ikm);
+    let dkp_prk = labeled_extract(HashAlg::Sha256, SUITE_ID, b"", b"dkp_prk", ikm);
     // Nsk fits in u16.
-    let sk = labeled_expand(SUITE_ID, dkp_prk.as_bytes(), b"sk", b"", X25519_NSK as u16)?;
+    let sk = labeled_expand(
+        HashAlg::Sha256,
+        SUITE_ID,
+        dkp_prk.as_bytes(),
+        b"sk",
+        b"",
+        X25519_NSK as u16,
+    )?;
     Ok(HpkePrivateKey::from(sk))
 }
 

@@ -28,6 +28,7 @@
 pub mod awslc;
 pub mod backend;
 pub mod counters;
+mod dhkem;
 pub mod ed25519;
 pub mod hpke_backend;
 pub mod hpke_batch;
@@ -42,7 +43,7 @@ pub use hpke_backend::{HpkeAwsLc, HpkeRng, WithHpkeRng};
 pub use hpke_batch::{OpenContext, SealContext, SealRequest};
 pub use provider::{Provider, Result};
 pub use secret::{HpkePrivateKey, Secret, SignaturePrivateKey};
-pub use suite::CipherSuite;
+pub use suite::{CipherSuite, Kem, SignatureScheme};
 pub use x25519::{X25519Backend, X25519BackendError};
 
 pub use crate::error::CryptoError;

@@ -5,7 +5,8 @@ use hpke_rs_crypto::types::{KdfAlgorithm, KemAlgorithm};
 
 use super::awslc::{self, AeadAlg, HashAlg};
 use super::hpke_backend::{self, HpkeAwsLc, HpkeRng, X25519_NSK};
-use super::suite::Aead;
+use super::suite::Kem;
+use super::{dhkem, OpenContext, SealContext, SignatureScheme};
 use super::x25519::{X25519Backend, X25519BackendError};
 use super::{labels, CipherSuite, CryptoError, HpkePrivateKey, Secret, SignaturePrivateKey};
 
@@ -128,9 +129,23 @@ impl Provider {
 // they stay out of the documented API (and carry no stability promise).
 #[cfg_attr(not(feature = "unstable-internals"), doc(hidden))]
 impl Provider {
-    /// `KDF.Nh`: hash and KDF output length (32 for SHA-256).
+    /// `KDF.Nh`: hash and KDF output length (32, 48 or 64).
     pub fn hash_len(&self) -> usize {
-        HashAlg::Sha256.output_len()
+        self.hash_alg().output_len()
+    }
+
+    fn hash_alg(&self) -> HashAlg {
+        self.suite.hash()
+    }
+
+    /// The suite's KEM.
+    pub fn kem(&self) -> Kem {
+        self.suite.kem()
+    }
+
+    /// The suite's signature scheme.
+    pub fn signature_scheme(&self) -> SignatureScheme {
+        self.suite.signature_scheme()
     }
 
     /// `AEAD.Nk`.
@@ -145,60 +160,53 @@ impl Provider {
 
     /// `Nsk` of the suite's KEM (RFC 9180 §7.1).
     pub fn hpke_private_key_len(&self) -> usize {
-        X25519_NSK
+        self.kem().n_sk()
     }
 
     /// `Npk` of the suite's KEM (RFC 9180 §7.1).
     pub fn hpke_public_key_len(&self) -> usize {
-        awslc::X25519_LEN
+        self.kem().n_pk()
     }
 
     /// Check an HPKE public key that arrives from the wire (a leaf's or parent node's
     /// encryption key, a KeyPackage's init key) before it enters the group: the suite's
-    /// length, and for X25519 not one of the small-order points on which every
-    /// Diffie-Hellman yields the all-zero secret (RFC 9180 §7.1.4 makes the sender reject
-    /// that secret, so a member's commit would fail on every path that seals to the key).
+    /// length, and a key every sender can seal to. For X25519 and X448 that excludes the
+    /// small-order points, on which every Diffie-Hellman yields the all-zero secret (RFC 9180
+    /// §7.1.4 makes the sender reject that secret, so a member's commit would fail on every
+    /// path that seals to the key); for the NIST curves, it must be an uncompressed point on
+    /// the curve.
     ///
-    /// The check compares against the fixed list of small-order encodings (the top bit is
-    /// ignored, as X25519 ignores it); it costs no scalar multiplication, so a 50,000-leaf
-    /// tree is checked in microseconds.
+    /// For X25519 and X448 the check compares against the fixed list of small-order encodings;
+    /// it costs no scalar multiplication, so a 50,000-leaf tree is checked in microseconds.
+    /// A NIST point is decoded and checked to lie on the curve (no scalar multiplication).
     pub fn check_hpke_public_key(&self, pk: &[u8]) -> Result<()> {
-        if pk.len() != self.hpke_public_key_len() {
-            return Err(CryptoError::InvalidPublicKey);
-        }
-        if awslc::x25519_is_small_order(pk) {
-            return Err(CryptoError::SmallOrderPublicKey);
-        }
-        Ok(())
+        dhkem::check_public_key(self.kem(), pk)
     }
 
     fn aead(&self) -> AeadAlg {
-        match self.suite.aead() {
-            Aead::Aes128Gcm => AeadAlg::Aes128Gcm,
-            Aead::ChaCha20Poly1305 => AeadAlg::ChaCha20Poly1305,
-        }
+        self.suite.aead().alg()
     }
 
     // ----- hash, MAC, KDF (RFC 9420 §5.1, §8) -----
 
-    /// `Hash(data)` (SHA-256).
+    /// `Hash(data)` (the suite's hash).
     pub fn hash(&self, data: &[u8]) -> Vec<u8> {
-        awslc::sha256(data)
+        awslc::hash(self.hash_alg(), data)
     }
 
-    /// `MAC(key, data)`: HMAC-SHA256 (RFC 9420 §5.1).
+    /// `MAC(key, data)`: HMAC with the suite's hash (RFC 9420 §5.1).
     pub fn mac(&self, key: &[u8], data: &[u8]) -> Vec<u8> {
-        awslc::hmac(HashAlg::Sha256, key, data)
+        awslc::hmac(self.hash_alg(), key, data)
     }
 
     /// `KDF.Extract(salt, ikm)`: HKDF-Extract (RFC 5869 §2.2).
     pub fn extract(&self, salt: &[u8], ikm: &[u8]) -> Secret {
-        awslc::hkdf_extract(HashAlg::Sha256, salt, ikm)
+        awslc::hkdf_extract(self.hash_alg(), salt, ikm)
     }
 
     /// `KDF.Expand(prk, info, len)`: HKDF-Expand (RFC 5869 §2.3).
     pub fn expand(&self, prk: &[u8], info: &[u8], len: usize) -> Result<Secret> {
-        awslc::hkdf_expand(HashAlg::Sha256, prk, info, len)
+        awslc::hkdf_expand(self.hash_alg(), prk, info, len)
     }
 
     /// `ExpandWithLabel(secret, label, context, len)` (RFC 9420 §8): `KDF.Expand` over the
@@ -216,7 +224,7 @@ impl Provider {
 
     /// `DeriveSecret(secret, label) = ExpandWithLabel(secret, label, "", KDF.Nh)` (RFC 9420 §8).
     pub fn derive_secret(&self, secret: &[u8], label: &[u8]) -> Result<Secret> {
-        // Nh = 32 fits in u16.
+        // Nh ≤ 64 fits in u16.
         self.expand_with_label(secret, label, &[], self.hash_len() as u16)
     }
 
@@ -262,7 +270,7 @@ impl Provider {
 
     // ----- signatures (RFC 9420 §5.1.2) -----
 
-    /// `SignWithLabel(sk, label, content)`: Ed25519 over
+    /// `SignWithLabel(sk, label, content)`: the suite's signature over
     /// `SignContent { "MLS 1.0 " + label, content }`.
     pub fn sign_with_label(
         &self,
@@ -273,28 +281,47 @@ impl Provider {
         self.sign_labeled(sk, &labels::labeled_pair(label, content)?)
     }
 
-    /// Ed25519 over an already built `SignContent` (see [`labels::labeled_pair_header`]):
-    /// `sign_with_label(sk, label, content)` is `sign_labeled(sk, labeled_pair(label, content))`.
+    /// The suite's signature over an already built `SignContent` (see
+    /// [`labels::labeled_pair_header`]): `sign_with_label(sk, label, content)` is
+    /// `sign_labeled(sk, labeled_pair(label, content))`. A key of another scheme is
+    /// [`CryptoError::InvalidPrivateKey`].
     pub fn sign_labeled(&self, sk: &SignaturePrivateKey, sign_content: &[u8]) -> Result<Vec<u8>> {
-        super::counters::ed25519_sign(sign_content.len());
-        Ok(sk.key_pair().sign(sign_content).as_ref().to_vec())
+        if sk.scheme() != self.signature_scheme() {
+            return Err(CryptoError::InvalidPrivateKey);
+        }
+        super::counters::sign(sk.scheme(), sign_content.len());
+        sk.sign(sign_content)
     }
 
     /// Verify Ed25519 over an already built `SignContent`; the counterpart of
     /// [`Provider::sign_labeled`], with the errors of [`Provider::verify_with_label`].
     pub fn verify_labeled(&self, pk: &[u8], sign_content: &[u8], sig: &[u8]) -> Result<()> {
-        if self.is_simulated() {
-            return awslc::ed25519_verify_counted(pk, sign_content);
+        use super::primitives::{ecdsa, ed448};
+        let scheme = self.signature_scheme();
+        if scheme == SignatureScheme::Ed25519 {
+            if self.is_simulated() {
+                return awslc::ed25519_verify_counted(pk, sign_content);
+            }
+            return super::backend::ed25519_verify(pk, sign_content, sig);
         }
-        super::backend::ed25519_verify(pk, sign_content, sig)
+        super::counters::verify(scheme, sign_content.len());
+        if self.is_simulated() {
+            return Ok(());
+        }
+        match scheme {
+            SignatureScheme::Ed448 => ed448::verify(pk, sign_content, sig),
+            _ => ecdsa::verify(super::secret::ecdsa_scheme(scheme), pk, sign_content, sig),
+        }
+        .map_err(CryptoError::from)
     }
 
     /// Count a [`Provider::sign_labeled`] over a `sign_content` of `len` bytes without
     /// signing: what a simulated provider does for a GroupInfo (see
     /// [`Provider::with_simulated_crypto`]). Returns an all-zero signature of the real length.
     pub(crate) fn sign_labeled_counted(&self, len: usize) -> Vec<u8> {
-        super::counters::ed25519_sign(len);
-        vec![0; awslc::ED25519_SIGNATURE_LEN]
+        let scheme = self.signature_scheme();
+        super::counters::sign(scheme, len);
+        vec![0; scheme.typical_signature_len()]
     }
 
     /// `VerifyWithLabel(pk, label, content, sig)`; [`CryptoError::InvalidSignature`] on a bad
@@ -313,24 +340,57 @@ impl Provider {
 }
 
 impl Provider {
-    /// A fresh Ed25519 key pair: (private key, 32-byte public key).
+    /// A fresh key pair of the suite's signature scheme: (private key, public key).
     pub fn generate_signature_key_pair(&self) -> (SignaturePrivateKey, Vec<u8>) {
-        let seed = Secret::new(self.random_bytes(awslc::ED25519_SEED_LEN));
-        // Invariant: `from_seed` fails only for a seed that is not 32 bytes long.
-        let sk = SignaturePrivateKey::from_seed(seed.as_bytes())
-            .expect("a 32-byte seed is always a valid Ed25519 private key");
-        let pk = sk.public_key();
-        (sk, pk)
+        let ikm = Secret::new(self.random_bytes(self.signature_scheme().private_key_len()));
+        // Invariant: derivation fails only when the expansion fails, which it cannot for the
+        // lengths of the suites' keys (≤ 66 bytes, far below 255 · Nh).
+        self.derive_signature_key_pair(ikm.as_bytes())
+            .expect("derivation from random bytes always gives a valid private key")
     }
 
-    /// The Ed25519 key pair with this 32-byte seed (the MLS private-key encoding).
+    /// The key pair whose private key has this MLS encoding (the seed for EdDSA, the scalar
+    /// for ECDSA; see [`SignaturePrivateKey`]): what test vectors and peers hand over.
     pub fn signature_key_pair_from_seed(
         &self,
         seed: &[u8],
     ) -> Result<(SignaturePrivateKey, Vec<u8>)> {
-        let sk = SignaturePrivateKey::from_seed(seed)?;
+        let sk = SignaturePrivateKey::from_bytes(self.signature_scheme(), seed)?;
         let pk = sk.public_key();
         Ok((sk, pk))
+    }
+
+    /// A key pair derived from `ikm` (secret, ≥ 32 bytes of entropy), reproducibly: for
+    /// Ed25519 with a 32-byte `ikm`, the key whose seed is `ikm` (so
+    /// [`Provider::signature_key_pair_from_seed`] of the same bytes); otherwise the first
+    /// `ExpandWithLabel(Extract("", ikm), "signature key", counter, Nsk)` (counter = 0, 1, …)
+    /// that is a
+    /// valid private key of the scheme (an ECDSA scalar must lie in [1, order), which all
+    /// but a negligible share of candidates do; an Ed448 seed always is).
+    pub fn derive_signature_key_pair(&self, ikm: &[u8]) -> Result<(SignaturePrivateKey, Vec<u8>)> {
+        let scheme = self.signature_scheme();
+        if scheme == SignatureScheme::Ed25519 && ikm.len() == scheme.private_key_len() {
+            return self.signature_key_pair_from_seed(ikm);
+        }
+        // Private keys are ≤ 66 bytes: the length fits in u16.
+        let len = scheme.private_key_len() as u16;
+        // Extract first: `ikm` may be longer than the hash, which Expand takes as its key.
+        let prk = self.extract(&[], ikm);
+        for counter in 0u8..=255 {
+            let mut candidate =
+                self.expand_with_label(prk.as_bytes(), b"signature key", &[counter], len)?;
+            if scheme == SignatureScheme::EcdsaP521Sha512 {
+                // A P-521 scalar has 521 bits: keep 1 of the top byte's 8, as RFC 9180's
+                // DeriveKeyPair does, so candidates are rejected rarely.
+                let mut bytes = candidate.as_bytes().to_vec();
+                bytes[0] &= 0x01;
+                candidate = Secret::new(bytes);
+            }
+            if let Ok(pair) = self.signature_key_pair_from_seed(candidate.as_bytes()) {
+                return Ok(pair);
+            }
+        }
+        Err(CryptoError::InvalidPrivateKey)
     }
 
     // ----- HPKE (RFC 9180; RFC 9420 §5.1.3) -----
@@ -352,7 +412,13 @@ impl Provider {
 impl Provider {
     /// `DeriveKeyPair(ikm)` (RFC 9180 §7.1.3): (private key, public key).
     pub fn derive_hpke_key_pair(&self, ikm: &[u8]) -> Result<(HpkePrivateKey, Vec<u8>)> {
-        hpke_backend::derive_x25519_key_pair(ikm)
+        let kem = self.kem();
+        if kem == Kem::X25519 {
+            return hpke_backend::derive_x25519_key_pair(ikm);
+        }
+        let sk = dhkem::derive_private(kem, ikm)?;
+        let pk = dhkem::public_key(kem, sk.as_bytes())?;
+        Ok((sk, pk))
     }
 
     /// The private key of `DeriveKeyPair(ikm)` if its public key is `public`, `None` if not:
@@ -365,8 +431,8 @@ impl Provider {
         public: &[u8],
     ) -> Result<Option<HpkePrivateKey>> {
         if self.is_simulated() {
-            let sk = hpke_backend::derive_x25519_private(ikm)?;
-            super::counters::x25519_base();
+            let sk = dhkem::derive_private(self.kem(), ikm)?;
+            super::counters::kem_base(self.kem());
             return Ok(Some(sk));
         }
         let (sk, pk) = self.derive_hpke_key_pair(ikm)?;
@@ -376,18 +442,18 @@ impl Provider {
     /// The private key of `DeriveKeyPair(ikm)`, without the fixed-base multiplication that
     /// gives the public key: for callers that hold the public key already.
     pub fn derive_hpke_private_key(&self, ikm: &[u8]) -> Result<HpkePrivateKey> {
-        hpke_backend::derive_x25519_private(ikm)
+        dhkem::derive_private(self.kem(), ikm)
     }
 
     /// A fresh HPKE key pair: `DeriveKeyPair` of `Nsk` random bytes.
     pub fn generate_hpke_key_pair(&self) -> Result<(HpkePrivateKey, Vec<u8>)> {
-        let ikm = Secret::new(self.random_bytes(X25519_NSK));
+        let ikm = Secret::new(self.random_bytes(self.kem().n_sk()));
         self.derive_hpke_key_pair(ikm.as_bytes())
     }
 
     /// The public key of an HPKE private key.
     pub fn hpke_public_key(&self, sk: &HpkePrivateKey) -> Result<Vec<u8>> {
-        awslc::x25519_public(sk.as_bytes())
+        dhkem::public_key(self.kem(), sk.as_bytes())
     }
 
     /// `SealBase(pk, info, aad, pt)` (RFC 9180 §6.1): (`enc` / `kem_output`, ciphertext).
@@ -398,12 +464,15 @@ impl Provider {
         aad: &[u8],
         pt: &[u8],
     ) -> Result<(Vec<u8>, Vec<u8>)> {
+        if self.kem() != Kem::X25519 {
+            return SealContext::from_info(self, info).seal_with_aad(pk, aad, pt, None);
+        }
         self.seal_with_rng(HpkeRng::system(), pk, info, aad, pt)
     }
 
     /// [`Provider::hpke_seal`] with the ephemeral key pair `DeriveKeyPair(ikm_e)` instead of a
-    /// random one: the same inputs give the same output bytes. `ikm_e` must be `Nsk` (32)
-    /// bytes, and must be unpredictable and never reused outside tests.
+    /// random one: the same inputs give the same output bytes. `ikm_e` must be `Nsk` bytes,
+    /// and must be unpredictable and never reused outside tests.
     pub fn hpke_seal_with_ikm(
         &self,
         pk: &[u8],
@@ -412,10 +481,11 @@ impl Provider {
         pt: &[u8],
         ikm_e: &[u8],
     ) -> Result<(Vec<u8>, Vec<u8>)> {
+        if self.kem() != Kem::X25519 {
+            return SealContext::from_info(self, info).seal_with_aad(pk, aad, pt, Some(ikm_e));
+        }
         if ikm_e.len() != X25519_NSK {
-            return Err(CryptoError::InvalidLength(
-                "HPKE ikm_e must be Nsk (32) bytes",
-            ));
+            return Err(CryptoError::InvalidLength("HPKE ikm_e must be Nsk bytes"));
         }
         self.seal_with_rng(HpkeRng::fixed(ikm_e), pk, info, aad, pt)
     }
@@ -448,6 +518,9 @@ impl Provider {
         exporter_context: &[u8],
         length: usize,
     ) -> Result<(Vec<u8>, Secret)> {
+        if self.kem() != Kem::X25519 {
+            return SealContext::from_info(self, info).send_export(pk, exporter_context, length);
+        }
         if pk.len() != awslc::X25519_LEN {
             return Err(CryptoError::InvalidPublicKey);
         }
@@ -469,6 +542,14 @@ impl Provider {
         exporter_context: &[u8],
         length: usize,
     ) -> Result<Secret> {
+        if self.kem() != Kem::X25519 {
+            return OpenContext::from_info(self, info).receiver_export(
+                sk,
+                kem_output,
+                exporter_context,
+                length,
+            );
+        }
         if sk.as_bytes().len() != X25519_NSK {
             return Err(CryptoError::InvalidPrivateKey);
         }
@@ -502,6 +583,9 @@ impl Provider {
         aad: &[u8],
         ct: &[u8],
     ) -> Result<Vec<u8>> {
+        if self.kem() != Kem::X25519 {
+            return OpenContext::from_info(self, info).open_with_aad(sk, kem_output, aad, ct);
+        }
         if sk.as_bytes().len() != X25519_NSK {
             return Err(CryptoError::InvalidPrivateKey);
         }

@@ -3,7 +3,9 @@
 use core::fmt;
 use std::sync::Arc;
 
-use aws_lc_rs::signature::Ed25519KeyPair;
+use aws_lc_rs::signature::{EcdsaKeyPair, Ed25519KeyPair};
+
+use super::SignatureScheme;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// Owned secret bytes (a key-schedule secret, an AEAD key, a private key).
@@ -27,6 +29,10 @@ impl Secret {
     /// The secret bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
+    }
+
+    pub(crate) fn as_mut_bytes(&mut self) -> &mut [u8] {
+        &mut self.0
     }
 
     /// Length in bytes.
@@ -118,50 +124,122 @@ impl fmt::Debug for HpkePrivateKey {
     }
 }
 
-/// An Ed25519 signature private key.
+/// A signature private key of one of the suites' schemes ([`SignatureScheme`]).
 ///
-/// Serialized as the 32-byte RFC 8032 seed (the form used by the MLS test vectors). The parsed
+/// Serialized as MLS test vectors and peers encode it: the RFC 8032 seed for Ed25519 (32
+/// bytes) and Ed448 (57), the big-endian scalar for ECDSA (32, 48 or 66 bytes). The parsed
 /// aws-lc key pair is cached beside it, so signing does not re-derive the key each time;
-/// cloning is cheap (the key pair is shared).
+/// cloning is cheap (the key pair is shared). aws-lc clears its copy of the key when the last
+/// clone is dropped. An Ed448 key is parsed by `crrl` for each signature, whose parsed key is
+/// not zeroized (the seed here is).
 #[derive(Clone)]
 pub struct SignaturePrivateKey {
-    seed: Secret,
-    key_pair: Arc<Ed25519KeyPair>,
+    scheme: SignatureScheme,
+    private: Secret,
+    public: Vec<u8>,
+    signer: Signer,
+}
+
+#[derive(Clone)]
+enum Signer {
+    Ed25519(Arc<Ed25519KeyPair>),
+    Ecdsa(Arc<EcdsaKeyPair>),
+    Ed448,
 }
 
 impl SignaturePrivateKey {
     /// Parse a 32-byte Ed25519 seed.
     pub fn from_seed(seed: &[u8]) -> Result<Self, super::CryptoError> {
-        if seed.len() != super::awslc::ED25519_SEED_LEN {
-            return Err(super::CryptoError::InvalidPrivateKey);
+        Self::from_bytes(SignatureScheme::Ed25519, seed)
+    }
+
+    /// Parse a private key of `scheme` in its MLS encoding (see the type's documentation);
+    /// [`CryptoError::InvalidPrivateKey`](super::CryptoError::InvalidPrivateKey) for one of the
+    /// wrong length or, for ECDSA, a scalar that is zero or not below the group order.
+    pub fn from_bytes(scheme: SignatureScheme, bytes: &[u8]) -> Result<Self, super::CryptoError> {
+        use super::primitives::{ecdsa, ed448};
+        use aws_lc_rs::signature::KeyPair;
+        let invalid = || super::CryptoError::InvalidPrivateKey;
+        // ECDSA scalars are big-endian and may come with leading zero bytes stripped (the
+        // published MLS vectors carry 65-byte P-521 keys): left-pad them to full length.
+        let ecdsa = !matches!(scheme, SignatureScheme::Ed25519 | SignatureScheme::Ed448);
+        let full_len = scheme.private_key_len();
+        if bytes.len() != full_len && !(ecdsa && (1..full_len).contains(&bytes.len())) {
+            return Err(invalid());
         }
-        let key_pair = Ed25519KeyPair::from_seed_unchecked(seed)
-            .map_err(|_| super::CryptoError::InvalidPrivateKey)?;
+        let mut padded = Secret::new(vec![0u8; full_len]);
+        padded.as_mut_bytes()[full_len - bytes.len()..].copy_from_slice(bytes);
+        let bytes = padded.as_bytes();
+        let (public, signer) = match scheme {
+            SignatureScheme::Ed25519 => {
+                let pair = Ed25519KeyPair::from_seed_unchecked(bytes).map_err(|_| invalid())?;
+                (pair.public_key().as_ref().to_vec(), Signer::Ed25519(Arc::new(pair)))
+            }
+            SignatureScheme::EcdsaP256Sha256
+            | SignatureScheme::EcdsaP384Sha384
+            | SignatureScheme::EcdsaP521Sha512 => {
+                let ecdsa_scheme = ecdsa_scheme(scheme);
+                let public = ecdsa::public_key(ecdsa_scheme, bytes).map_err(|_| invalid())?;
+                let pair = EcdsaKeyPair::from_private_key_and_public_key(
+                    ecdsa_scheme.signing(),
+                    bytes,
+                    &public,
+                )
+                .map_err(|_| invalid())?;
+                (public, Signer::Ecdsa(Arc::new(pair)))
+            }
+            SignatureScheme::Ed448 => (ed448::public_key(bytes).map_err(|_| invalid())?, Signer::Ed448),
+        };
         Ok(SignaturePrivateKey {
-            seed: Secret::from_slice(seed),
-            key_pair: Arc::new(key_pair),
+            scheme,
+            private: padded,
+            public,
+            signer,
         })
     }
 
-    /// The serialized private key (the 32-byte seed).
+    /// The scheme of this key.
+    pub fn scheme(&self) -> SignatureScheme {
+        self.scheme
+    }
+
+    /// The serialized private key (seed or scalar).
     pub fn as_bytes(&self) -> &[u8] {
-        self.seed.as_bytes()
+        self.private.as_bytes()
     }
 
-    /// The matching public key (32 bytes).
+    /// The matching public key (Ed25519: 32 bytes; ECDSA: the uncompressed SEC1 point;
+    /// Ed448: 57 bytes).
     pub fn public_key(&self) -> Vec<u8> {
-        use aws_lc_rs::signature::KeyPair;
-        self.key_pair.public_key().as_ref().to_vec()
+        self.public.clone()
     }
 
-    pub(crate) fn key_pair(&self) -> &Ed25519KeyPair {
-        &self.key_pair
+    /// Sign `msg` (the scheme hashes it): not counted here; the provider counts.
+    pub(crate) fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, super::CryptoError> {
+        match &self.signer {
+            Signer::Ed25519(pair) => Ok(pair.sign(msg).as_ref().to_vec()),
+            Signer::Ecdsa(pair) => pair
+                .sign(&aws_lc_rs::rand::SystemRandom::new(), msg)
+                .map(|sig| sig.as_ref().to_vec())
+                .map_err(|_| super::CryptoError::Backend("ECDSA signing failed".into())),
+            Signer::Ed448 => Ok(super::primitives::ed448::sign(self.private.as_bytes(), msg)?),
+        }
+    }
+}
+
+/// The ECDSA scheme of the primitives module for a suite's ECDSA signature scheme.
+pub(crate) fn ecdsa_scheme(scheme: SignatureScheme) -> super::primitives::ecdsa::Scheme {
+    use super::primitives::ecdsa::Scheme;
+    match scheme {
+        SignatureScheme::EcdsaP384Sha384 => Scheme::P384Sha384,
+        SignatureScheme::EcdsaP521Sha512 => Scheme::P521Sha512,
+        _ => Scheme::P256Sha256,
     }
 }
 
 impl PartialEq for SignaturePrivateKey {
     fn eq(&self, other: &Self) -> bool {
-        self.seed == other.seed
+        self.scheme == other.scheme && self.private == other.private
     }
 }
 
@@ -169,6 +247,11 @@ impl Eq for SignaturePrivateKey {}
 
 impl fmt::Debug for SignaturePrivateKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SignaturePrivateKey(Ed25519, {} bytes)", self.seed.len())
+        write!(
+            f,
+            "SignaturePrivateKey({}, {} bytes)",
+            self.scheme.name(),
+            self.private.len()
+        )
     }
 }

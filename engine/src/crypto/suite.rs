@@ -1,43 +1,206 @@
-//! MLS cipher suites Canopy implements (RFC 9420 §5.1, IANA registry in §17.1).
+//! MLS cipher suites Canopy implements (RFC 9420 §5.1, IANA registry in §17.1) and the
+//! algorithms each one binds.
 
 use core::fmt;
 
-/// An MLS cipher suite supported by Canopy.
+use super::awslc::{AeadAlg, HashAlg};
+
+/// An MLS cipher suite supported by Canopy: the seven of RFC 9420 §17.1.
 ///
-/// Only the X25519 / SHA-256 / Ed25519 suites are implemented: they share one KEM, one KDF and
-/// one signature scheme and differ only in the AEAD. Suite 2 (P-256) is not implemented.
+/// A suite binds one KEM ([`Kem`]), one AEAD, one hash (for the KDF, the MAC and the
+/// transcript) and one signature scheme ([`SignatureScheme`]); the [`Provider`](super::Provider)
+/// reads them from the suite it was made for, so each operation dispatches on a `Copy` enum
+/// (a predictable branch), never through a trait object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u16)]
 pub enum CipherSuite {
     /// `MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519` (0x0001, mandatory to implement).
     Mls128X25519Aes128GcmSha256Ed25519 = 1,
+    /// `MLS_128_DHKEMP256_AES128GCM_SHA256_P256` (0x0002).
+    Mls128P256Aes128GcmSha256P256 = 2,
     /// `MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_Ed25519` (0x0003).
     Mls128X25519ChaCha20Poly1305Sha256Ed25519 = 3,
+    /// `MLS_256_DHKEMX448_AES256GCM_SHA512_Ed448` (0x0004).
+    Mls256X448Aes256GcmSha512Ed448 = 4,
+    /// `MLS_256_DHKEMP521_AES256GCM_SHA512_P521` (0x0005).
+    Mls256P521Aes256GcmSha512P521 = 5,
+    /// `MLS_256_DHKEMX448_CHACHA20POLY1305_SHA512_Ed448` (0x0006).
+    Mls256X448ChaCha20Poly1305Sha512Ed448 = 6,
+    /// `MLS_256_DHKEMP384_AES256GCM_SHA384_P384` (0x0007).
+    Mls256P384Aes256GcmSha384P384 = 7,
 }
 
-/// The AEAD of a suite, the only algorithm that differs between the supported suites.
+/// The AEAD of a suite (RFC 9420 §17.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Aead {
     /// AES-128-GCM (RFC 5116).
     Aes128Gcm,
+    /// AES-256-GCM (RFC 5116).
+    Aes256Gcm,
     /// ChaCha20-Poly1305 (RFC 8439).
     ChaCha20Poly1305,
+}
+
+impl Aead {
+    pub(crate) fn alg(self) -> AeadAlg {
+        match self {
+            Aead::Aes128Gcm => AeadAlg::Aes128Gcm,
+            Aead::Aes256Gcm => AeadAlg::Aes256Gcm,
+            Aead::ChaCha20Poly1305 => AeadAlg::ChaCha20Poly1305,
+        }
+    }
+
+    /// The HPKE AEAD identifier (RFC 9180 §7.3).
+    pub(crate) fn hpke_id(self) -> u16 {
+        match self {
+            Aead::Aes128Gcm => 0x0001,
+            Aead::Aes256Gcm => 0x0002,
+            Aead::ChaCha20Poly1305 => 0x0003,
+        }
+    }
+}
+
+/// The HPKE KEM of a suite: a DHKEM (RFC 9180 §4.1, §7.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kem {
+    /// DHKEM(X25519, HKDF-SHA256), 0x0020.
+    X25519,
+    /// DHKEM(P-256, HKDF-SHA256), 0x0010.
+    P256,
+    /// DHKEM(P-384, HKDF-SHA384), 0x0011.
+    P384,
+    /// DHKEM(P-521, HKDF-SHA512), 0x0012.
+    P521,
+    /// DHKEM(X448, HKDF-SHA512), 0x0021.
+    X448,
+}
+
+impl Kem {
+    /// The HPKE KEM identifier (RFC 9180 §7.1).
+    pub fn id(self) -> u16 {
+        match self {
+            Kem::P256 => 0x0010,
+            Kem::P384 => 0x0011,
+            Kem::P521 => 0x0012,
+            Kem::X25519 => 0x0020,
+            Kem::X448 => 0x0021,
+        }
+    }
+
+    /// The name counters and errors use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kem::X25519 => "X25519",
+            Kem::P256 => "P-256",
+            Kem::P384 => "P-384",
+            Kem::P521 => "P-521",
+            Kem::X448 => "X448",
+        }
+    }
+
+    /// The KEM's own KDF, which `DeriveKeyPair` and `ExtractAndExpand` use (RFC 9180 §7.1).
+    pub(crate) fn kdf(self) -> HashAlg {
+        match self {
+            Kem::X25519 | Kem::P256 => HashAlg::Sha256,
+            Kem::P384 => HashAlg::Sha384,
+            Kem::P521 | Kem::X448 => HashAlg::Sha512,
+        }
+    }
+
+    /// `Nsecret` (RFC 9180 §7.1).
+    pub fn n_secret(self) -> usize {
+        self.kdf().output_len()
+    }
+
+    /// `Nsk`: the length of a private key and of the randomness an encapsulation draws.
+    pub fn n_sk(self) -> usize {
+        match self {
+            Kem::X25519 | Kem::P256 => 32,
+            Kem::P384 => 48,
+            Kem::P521 => 66,
+            Kem::X448 => 56,
+        }
+    }
+
+    /// `Npk` = `Nenc`: an encoded public key (uncompressed SEC1 points for the NIST curves).
+    pub fn n_pk(self) -> usize {
+        match self {
+            Kem::X25519 => 32,
+            Kem::P256 => 65,
+            Kem::P384 => 97,
+            Kem::P521 => 133,
+            Kem::X448 => 56,
+        }
+    }
+}
+
+/// The signature scheme of a suite (RFC 9420 §5.1.2, TLS SignatureScheme names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SignatureScheme {
+    /// `ed25519` (RFC 8032).
+    Ed25519,
+    /// `ecdsa_secp256r1_sha256`, DER-encoded signatures.
+    EcdsaP256Sha256,
+    /// `ecdsa_secp384r1_sha384`, DER-encoded signatures.
+    EcdsaP384Sha384,
+    /// `ecdsa_secp521r1_sha512`, DER-encoded signatures.
+    EcdsaP521Sha512,
+    /// `ed448` (RFC 8032).
+    Ed448,
+}
+
+impl SignatureScheme {
+    /// The name counters and errors use.
+    pub fn name(self) -> &'static str {
+        match self {
+            SignatureScheme::Ed25519 => "Ed25519",
+            SignatureScheme::EcdsaP256Sha256 => "ECDSA P-256/SHA-256",
+            SignatureScheme::EcdsaP384Sha384 => "ECDSA P-384/SHA-384",
+            SignatureScheme::EcdsaP521Sha512 => "ECDSA P-521/SHA-512",
+            SignatureScheme::Ed448 => "Ed448",
+        }
+    }
+
+    /// The length of a private key as MLS encodes it: the seed for EdDSA, the scalar for
+    /// ECDSA.
+    pub fn private_key_len(self) -> usize {
+        match self {
+            SignatureScheme::Ed25519 | SignatureScheme::EcdsaP256Sha256 => 32,
+            SignatureScheme::EcdsaP384Sha384 => 48,
+            SignatureScheme::EcdsaP521Sha512 => 66,
+            SignatureScheme::Ed448 => 57,
+        }
+    }
+
+    /// The length of a signature, or for ECDSA (DER-encoded, of varying length) that of one
+    /// with both integers at full length: what a simulated signature occupies.
+    pub fn typical_signature_len(self) -> usize {
+        match self {
+            SignatureScheme::Ed25519 => 64,
+            // SEQUENCE { INTEGER r, INTEGER s }, each integer with a sign byte half the time.
+            SignatureScheme::EcdsaP256Sha256 => 71,
+            SignatureScheme::EcdsaP384Sha384 => 103,
+            SignatureScheme::EcdsaP521Sha512 => 139,
+            SignatureScheme::Ed448 => 114,
+        }
+    }
 }
 
 impl CipherSuite {
     /// Every supported suite, in code-point order.
     pub const ALL: &'static [CipherSuite] = &[
         CipherSuite::Mls128X25519Aes128GcmSha256Ed25519,
+        CipherSuite::Mls128P256Aes128GcmSha256P256,
         CipherSuite::Mls128X25519ChaCha20Poly1305Sha256Ed25519,
+        CipherSuite::Mls256X448Aes256GcmSha512Ed448,
+        CipherSuite::Mls256P521Aes256GcmSha512P521,
+        CipherSuite::Mls256X448ChaCha20Poly1305Sha512Ed448,
+        CipherSuite::Mls256P384Aes256GcmSha384P384,
     ];
 
     /// The suite with this RFC 9420 code point, if Canopy implements it.
     pub fn from_u16(id: u16) -> Option<Self> {
-        match id {
-            1 => Some(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519),
-            3 => Some(CipherSuite::Mls128X25519ChaCha20Poly1305Sha256Ed25519),
-            _ => None,
-        }
+        CipherSuite::ALL.iter().copied().find(|s| s.id() == id)
     }
 
     /// The RFC 9420 code point.
@@ -45,10 +208,63 @@ impl CipherSuite {
         self as u16
     }
 
+    /// The suite's KEM.
+    pub fn kem(self) -> Kem {
+        match self {
+            CipherSuite::Mls128X25519Aes128GcmSha256Ed25519
+            | CipherSuite::Mls128X25519ChaCha20Poly1305Sha256Ed25519 => Kem::X25519,
+            CipherSuite::Mls128P256Aes128GcmSha256P256 => Kem::P256,
+            CipherSuite::Mls256P384Aes256GcmSha384P384 => Kem::P384,
+            CipherSuite::Mls256P521Aes256GcmSha512P521 => Kem::P521,
+            CipherSuite::Mls256X448Aes256GcmSha512Ed448
+            | CipherSuite::Mls256X448ChaCha20Poly1305Sha512Ed448 => Kem::X448,
+        }
+    }
+
+    /// The suite's signature scheme.
+    pub fn signature_scheme(self) -> SignatureScheme {
+        match self {
+            CipherSuite::Mls128X25519Aes128GcmSha256Ed25519
+            | CipherSuite::Mls128X25519ChaCha20Poly1305Sha256Ed25519 => SignatureScheme::Ed25519,
+            CipherSuite::Mls128P256Aes128GcmSha256P256 => SignatureScheme::EcdsaP256Sha256,
+            CipherSuite::Mls256P384Aes256GcmSha384P384 => SignatureScheme::EcdsaP384Sha384,
+            CipherSuite::Mls256P521Aes256GcmSha512P521 => SignatureScheme::EcdsaP521Sha512,
+            CipherSuite::Mls256X448Aes256GcmSha512Ed448
+            | CipherSuite::Mls256X448ChaCha20Poly1305Sha512Ed448 => SignatureScheme::Ed448,
+        }
+    }
+
+    /// The hash of the suite's KDF, MAC and transcript (and of its HPKE KDF).
+    pub(crate) fn hash(self) -> HashAlg {
+        match self {
+            CipherSuite::Mls128X25519Aes128GcmSha256Ed25519
+            | CipherSuite::Mls128X25519ChaCha20Poly1305Sha256Ed25519
+            | CipherSuite::Mls128P256Aes128GcmSha256P256 => HashAlg::Sha256,
+            CipherSuite::Mls256P384Aes256GcmSha384P384 => HashAlg::Sha384,
+            CipherSuite::Mls256P521Aes256GcmSha512P521
+            | CipherSuite::Mls256X448Aes256GcmSha512Ed448
+            | CipherSuite::Mls256X448ChaCha20Poly1305Sha512Ed448 => HashAlg::Sha512,
+        }
+    }
+
     pub(crate) fn aead(self) -> Aead {
         match self {
-            CipherSuite::Mls128X25519Aes128GcmSha256Ed25519 => Aead::Aes128Gcm,
-            CipherSuite::Mls128X25519ChaCha20Poly1305Sha256Ed25519 => Aead::ChaCha20Poly1305,
+            CipherSuite::Mls128X25519Aes128GcmSha256Ed25519
+            | CipherSuite::Mls128P256Aes128GcmSha256P256 => Aead::Aes128Gcm,
+            CipherSuite::Mls256P521Aes256GcmSha512P521
+            | CipherSuite::Mls256P384Aes256GcmSha384P384
+            | CipherSuite::Mls256X448Aes256GcmSha512Ed448 => Aead::Aes256Gcm,
+            CipherSuite::Mls128X25519ChaCha20Poly1305Sha256Ed25519
+            | CipherSuite::Mls256X448ChaCha20Poly1305Sha512Ed448 => Aead::ChaCha20Poly1305,
+        }
+    }
+
+    /// The HPKE KDF identifier (RFC 9180 §7.2).
+    pub(crate) fn hpke_kdf_id(self) -> u16 {
+        match self.hash() {
+            HashAlg::Sha256 => 0x0001,
+            HashAlg::Sha384 => 0x0002,
+            HashAlg::Sha512 => 0x0003,
         }
     }
 
@@ -56,7 +272,29 @@ impl CipherSuite {
     pub(crate) fn hpke_aead(self) -> hpke_rs_crypto::types::AeadAlgorithm {
         match self.aead() {
             Aead::Aes128Gcm => hpke_rs_crypto::types::AeadAlgorithm::Aes128Gcm,
+            Aead::Aes256Gcm => hpke_rs_crypto::types::AeadAlgorithm::Aes256Gcm,
             Aead::ChaCha20Poly1305 => hpke_rs_crypto::types::AeadAlgorithm::ChaCha20Poly1305,
+        }
+    }
+
+    /// The RFC 9420 name.
+    pub fn name(self) -> &'static str {
+        match self {
+            CipherSuite::Mls128X25519Aes128GcmSha256Ed25519 => {
+                "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519"
+            }
+            CipherSuite::Mls128P256Aes128GcmSha256P256 => "MLS_128_DHKEMP256_AES128GCM_SHA256_P256",
+            CipherSuite::Mls128X25519ChaCha20Poly1305Sha256Ed25519 => {
+                "MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_Ed25519"
+            }
+            CipherSuite::Mls256X448Aes256GcmSha512Ed448 => {
+                "MLS_256_DHKEMX448_AES256GCM_SHA512_Ed448"
+            }
+            CipherSuite::Mls256P521Aes256GcmSha512P521 => "MLS_256_DHKEMP521_AES256GCM_SHA512_P521",
+            CipherSuite::Mls256X448ChaCha20Poly1305Sha512Ed448 => {
+                "MLS_256_DHKEMX448_CHACHA20POLY1305_SHA512_Ed448"
+            }
+            CipherSuite::Mls256P384Aes256GcmSha384P384 => "MLS_256_DHKEMP384_AES256GCM_SHA384_P384",
         }
     }
 }
@@ -71,14 +309,6 @@ impl TryFrom<u16> for CipherSuite {
 
 impl fmt::Display for CipherSuite {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = match self {
-            CipherSuite::Mls128X25519Aes128GcmSha256Ed25519 => {
-                "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519"
-            }
-            CipherSuite::Mls128X25519ChaCha20Poly1305Sha256Ed25519 => {
-                "MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_Ed25519"
-            }
-        };
-        f.write_str(name)
+        f.write_str(self.name())
     }
 }

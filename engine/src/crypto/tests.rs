@@ -9,8 +9,14 @@ use hpke_rs_rust_crypto::HpkeRustCrypto;
 
 use super::*;
 
+/// The providers of the X25519 suites (1 and 3), which the tests below compare with hpke-rs
+/// and with X25519's own edge cases; the other suites' KEMs are tested in
+/// `other_kems_round_trip_and_reject_bad_keys` and by the RFC 9180 and MLS vectors.
 fn providers() -> impl Iterator<Item = Provider> {
-    CipherSuite::ALL.iter().map(|&s| Provider::new(s))
+    CipherSuite::ALL
+        .iter()
+        .filter(|s| s.kem() == Kem::X25519)
+        .map(|&s| Provider::new(s))
 }
 
 /// A low-order X25519 point (order 8) from RFC 7748 / Wycheproof: DH with it is all zero.
@@ -24,8 +30,13 @@ fn suite_ids_round_trip() {
     for &s in CipherSuite::ALL {
         assert_eq!(CipherSuite::from_u16(s.id()), Some(s));
     }
-    assert_eq!(CipherSuite::from_u16(2), None);
-    assert_eq!(CipherSuite::try_from(7), Err(Unsupported::CipherSuite(7)));
+    assert_eq!(CipherSuite::ALL.len(), 7);
+    assert_eq!(CipherSuite::from_u16(0), None);
+    assert_eq!(CipherSuite::try_from(8), Err(Unsupported::CipherSuite(8)));
+    assert_eq!(
+        CipherSuite::try_from(0x004d),
+        Err(Unsupported::CipherSuite(0x004d))
+    );
 }
 
 #[test]
@@ -131,7 +142,7 @@ fn bad_lengths_are_typed_errors() {
     assert_eq!(
         p.hpke_seal_with_ikm(&pk, b"", b"", b"", &[0; 31])
             .unwrap_err(),
-        CryptoError::InvalidLength("HPKE ikm_e must be Nsk (32) bytes")
+        CryptoError::InvalidLength("HPKE ikm_e must be Nsk bytes")
     );
     assert_eq!(
         p.hpke_open(&HpkePrivateKey::new(vec![1; 31]), &pk, b"", b"", &[0; 16])

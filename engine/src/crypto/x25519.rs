@@ -308,6 +308,13 @@ impl Provider {
     /// computed as one batch on this provider's [`X25519Backend`]: the same key pairs, the
     /// same errors (the first failing `ikm`'s) and the same primitive counts.
     pub fn derive_hpke_key_pairs(&self, ikms: &[&[u8]]) -> Result<Vec<(HpkePrivateKey, Vec<u8>)>> {
+        if self.suite().kem() != super::Kem::X25519 {
+            // Only X25519 has lanes: the other KEMs derive one key pair at a time.
+            return ikms
+                .iter()
+                .map(|ikm| self.derive_hpke_key_pair(ikm))
+                .collect();
+        }
         if lanes_for(self.x25519_backend(), ikms.len()).is_none() {
             return ikms.iter().map(|ikm| derive_x25519_key_pair(ikm)).collect();
         }
@@ -323,6 +330,9 @@ impl Provider {
     /// [`Provider::hpke_public_key`] of every private key, in order, computed as one batch on
     /// this provider's [`X25519Backend`].
     pub fn hpke_public_keys(&self, sks: &[&HpkePrivateKey]) -> Result<Vec<Vec<u8>>> {
+        if self.suite().kem() != super::Kem::X25519 {
+            return sks.iter().map(|sk| self.hpke_public_key(sk)).collect();
+        }
         let refs: Vec<&[u8]> = sks.iter().map(|sk| sk.as_bytes()).collect();
         public_keys(self.x25519_backend(), &refs)
     }

@@ -25,7 +25,7 @@ struct Fixture {
 fn fixture(suite: CipherSuite) -> Fixture {
     let provider = Provider::new(suite);
     let (sk, pk) = provider
-        .signature_key_pair_from_seed(&[7; 32])
+        .derive_signature_key_pair(&[7; 32])
         .expect("32-byte seed");
     Fixture {
         provider,
@@ -543,7 +543,7 @@ fn forged_private_message_does_not_burn_ratchet() {
 #[test]
 fn member_forged_private_message_does_not_burn_ratchet() {
     let f = fixture(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519);
-    let (forger_sk, _) = f.provider.signature_key_pair_from_seed(&[8; 32]).unwrap();
+    let (forger_sk, _) = f.provider.derive_signature_key_pair(&[8; 32]).unwrap();
     let content = f.content(SENDER, app(b"forged"));
     let forged = authenticate(
         &f.provider,

@@ -43,7 +43,7 @@ impl Scheme {
         }
     }
 
-    fn signing(self) -> &'static signature::EcdsaSigningAlgorithm {
+    pub(crate) fn signing(self) -> &'static signature::EcdsaSigningAlgorithm {
         match self {
             Scheme::P256Sha256 => &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
             Scheme::P384Sha384 => &signature::ECDSA_P384_SHA384_ASN1_SIGNING,

@@ -52,7 +52,7 @@ fn fixture() -> Fixture {
                 let secret = Secret::new(hex_field(ps, "path_secret"));
                 private.insert_path_secret(&p, node, &secret).unwrap();
             }
-            let signer = SignaturePrivateKey::from_seed(&hex_field(m, "signature_priv")).unwrap();
+            let signer = SignaturePrivateKey::from_bytes(p.signature_scheme(), &hex_field(m, "signature_priv")).unwrap();
             (private, signer)
         })
         .collect();
