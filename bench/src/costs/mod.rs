@@ -57,7 +57,10 @@ pub fn add_work(work: &mut Work, other: &Work, scale: f64) {
 pub fn unit_of(counter: &str) -> Option<&'static str> {
     Some(match counter {
         "x25519_dh" | "x25519_base" | "ed25519_sign" | "ed25519_verify" | "hkdf_expand"
-        | "hpke_seal" | "hpke_open" => "operation",
+        | "hpke_seal" | "hpke_open" | "p256_dh" | "p256_base" | "p384_dh" | "p384_base"
+        | "p521_dh" | "p521_base" | "x448_dh" | "x448_base" | "ecdsa_p256_sign"
+        | "ecdsa_p256_verify" | "ecdsa_p384_sign" | "ecdsa_p384_verify" | "ecdsa_p521_sign"
+        | "ecdsa_p521_verify" | "ed448_sign" | "ed448_verify" => "operation",
         "hash_bytes" | "aead_bytes" => "byte",
         "leaf_walk_slots" => "slot",
         _ => return None,

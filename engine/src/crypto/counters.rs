@@ -67,10 +67,18 @@ counters! {
     X448_DH => x448_dh,
     /// X448 public keys computed from private keys (suites 4 and 6).
     X448_BASE => x448_base,
-    /// ECDSA signatures on P-256, P-384 or P-521 (suites 2, 7, 5).
-    ECDSA_SIGN => ecdsa_sign,
-    /// ECDSA verifications on P-256, P-384 or P-521 (suites 2, 7, 5).
-    ECDSA_VERIFY => ecdsa_verify,
+    /// ECDSA P-256/SHA-256 signatures (suite 2).
+    ECDSA_P256_SIGN => ecdsa_p256_sign,
+    /// ECDSA P-256/SHA-256 verifications (suite 2).
+    ECDSA_P256_VERIFY => ecdsa_p256_verify,
+    /// ECDSA P-384/SHA-384 signatures (suite 7).
+    ECDSA_P384_SIGN => ecdsa_p384_sign,
+    /// ECDSA P-384/SHA-384 verifications (suite 7).
+    ECDSA_P384_VERIFY => ecdsa_p384_verify,
+    /// ECDSA P-521/SHA-512 signatures (suite 5).
+    ECDSA_P521_SIGN => ecdsa_p521_sign,
+    /// ECDSA P-521/SHA-512 verifications (suite 5).
+    ECDSA_P521_VERIFY => ecdsa_p521_verify,
     /// Ed448 signatures (suites 4 and 6).
     ED448_SIGN => ed448_sign,
     /// Ed448 verifications (suites 4 and 6).
@@ -145,7 +153,9 @@ pub(crate) fn sign(scheme: crate::crypto::SignatureScheme, msg_len: usize) {
     use crate::crypto::SignatureScheme as S;
     let counter = match scheme {
         S::Ed25519 => &ED25519_SIGN,
-        S::EcdsaP256Sha256 | S::EcdsaP384Sha384 | S::EcdsaP521Sha512 => &ECDSA_SIGN,
+        S::EcdsaP256Sha256 => &ECDSA_P256_SIGN,
+        S::EcdsaP384Sha384 => &ECDSA_P384_SIGN,
+        S::EcdsaP521Sha512 => &ECDSA_P521_SIGN,
         S::Ed448 => &ED448_SIGN,
     };
     add(counter, 1);
@@ -156,7 +166,9 @@ pub(crate) fn verify(scheme: crate::crypto::SignatureScheme, msg_len: usize) {
     use crate::crypto::SignatureScheme as S;
     let counter = match scheme {
         S::Ed25519 => &ED25519_VERIFY,
-        S::EcdsaP256Sha256 | S::EcdsaP384Sha384 | S::EcdsaP521Sha512 => &ECDSA_VERIFY,
+        S::EcdsaP256Sha256 => &ECDSA_P256_VERIFY,
+        S::EcdsaP384Sha384 => &ECDSA_P384_VERIFY,
+        S::EcdsaP521Sha512 => &ECDSA_P521_VERIFY,
         S::Ed448 => &ED448_VERIFY,
     };
     add(counter, 1);

@@ -451,6 +451,12 @@ impl Provider {
         self.derive_hpke_key_pair(ikm.as_bytes())
     }
 
+    /// `DH(sk, pk)` of the suite's KEM, counted as the engine's HPKE counts it (a fixed-base
+    /// multiplication for parsing `sk`, then the DH): what cost calibration measures.
+    pub fn hpke_dh(&self, sk: &HpkePrivateKey, pk: &[u8]) -> Result<Secret> {
+        dhkem::key_pair_and_dh(self.kem(), sk.as_bytes(), pk).map(|(_, shared)| shared)
+    }
+
     /// The public key of an HPKE private key.
     pub fn hpke_public_key(&self, sk: &HpkePrivateKey) -> Result<Vec<u8>> {
         dhkem::public_key(self.kem(), sk.as_bytes())
