@@ -151,7 +151,8 @@ pub fn key_package_from_seed(
 ) -> Result<(KeyPackage, KeyPackageSecrets)> {
     let nh = provider.hash_len() as u16;
     let sig_seed = provider.expand_with_label(seed, b"canopy kp signature", &[], 32)?;
-    let (signer, _) = provider.signature_key_pair_from_seed(sig_seed.as_bytes())?;
+    // For Ed25519 the key whose seed is `sig_seed`; for the other schemes one derived from it.
+    let (signer, _) = provider.derive_signature_key_pair(sig_seed.as_bytes())?;
     let init_ikm = provider.expand_with_label(seed, b"canopy kp init", &[], nh)?;
     let (init_key, init_pub) = provider.derive_hpke_key_pair(init_ikm.as_bytes())?;
     let leaf_ikm = provider.expand_with_label(seed, b"canopy kp leaf", &[], nh)?;

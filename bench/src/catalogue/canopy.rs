@@ -146,7 +146,7 @@ impl Prepared {
         let adds = (1..members)
             .map(|n| Ok(numbered_kp(&provider, n, now)?.0))
             .collect::<Result<Vec<_>>>()?;
-        let (signer, _) = provider.signature_key_pair_from_seed(&BUILD_CREATOR_SEED)?;
+        let (signer, _) = provider.derive_signature_key_pair(&BUILD_CREATOR_SEED)?;
         let group = Group::create(provider, BUILD_GROUP_ID, b"creator", signer, config.clone())?;
         Ok(Prepared {
             operation: Operation::Build,

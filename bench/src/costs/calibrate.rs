@@ -91,7 +91,7 @@ fn run_probe(probe: &mut Probe<'_>, cal: &Calibration) -> Result<(f64, Vec<(&'st
 pub fn calibrate(p: &Provider, cal: &Calibration, load: &LoadSource) -> Result<CostProfile> {
     let mut host = HostInfo::probe(load);
     let (sk, pk) = p.derive_hpke_key_pair(&[7; 32])?;
-    let (ssk, spk) = p.signature_key_pair_from_seed(&[8; 32])?;
+    let (ssk, spk) = p.derive_signature_key_pair(&[8; 32])?;
     let sig = p.sign_with_label(&ssk, b"label", b"content")?;
     let mib = vec![0u8; 1 << 20];
     // A tree of WALK_LEAVES occupied leaves, as a whole-tree walk meets in a full group.
@@ -270,15 +270,30 @@ fn other_suite_probes() -> Result<Vec<Probe<'static>>> {
     let suites: [(S, [&'static str; 4]); 4] = [
         (
             S::Mls128P256Aes128GcmSha256P256,
-            ["p256_base", "p256_dh", "ecdsa_p256_sign", "ecdsa_p256_verify"],
+            [
+                "p256_base",
+                "p256_dh",
+                "ecdsa_p256_sign",
+                "ecdsa_p256_verify",
+            ],
         ),
         (
             S::Mls256P384Aes256GcmSha384P384,
-            ["p384_base", "p384_dh", "ecdsa_p384_sign", "ecdsa_p384_verify"],
+            [
+                "p384_base",
+                "p384_dh",
+                "ecdsa_p384_sign",
+                "ecdsa_p384_verify",
+            ],
         ),
         (
             S::Mls256P521Aes256GcmSha512P521,
-            ["p521_base", "p521_dh", "ecdsa_p521_sign", "ecdsa_p521_verify"],
+            [
+                "p521_base",
+                "p521_dh",
+                "ecdsa_p521_sign",
+                "ecdsa_p521_verify",
+            ],
         ),
         (
             S::Mls256X448Aes256GcmSha512Ed448,

@@ -1249,7 +1249,7 @@ impl Sim<'_> {
         let seed = key_package_seed(self.w.seed, m);
         let signer = self
             .provider
-            .signature_key_pair_from_seed(
+            .derive_signature_key_pair(
                 self.provider
                     .extract(b"canopy plan external joiner", &seed)
                     .as_bytes(),

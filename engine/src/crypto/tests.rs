@@ -344,3 +344,138 @@ fn provider_is_send_sync() {
     assert_send_sync::<HpkePrivateKey>();
     assert_send_sync::<Secret>();
 }
+
+/// The suites whose KEM is not X25519 (P-256, P-384, P-521, X448) and whose signatures are
+/// ECDSA or Ed448: HPKE round trips and exports through the provider, the public-key check at
+/// the door, typed errors for bad keys, ciphertexts and signatures.
+#[test]
+fn other_kems_round_trip_and_reject_bad_keys() {
+    let mut checks = 0;
+    for &suite in CipherSuite::ALL {
+        let kem = suite.kem();
+        if kem == Kem::X25519 {
+            continue;
+        }
+        let p = Provider::new(suite);
+        let (sk, pk) = p.derive_hpke_key_pair(&[7; 40]).unwrap();
+        assert_eq!(pk.len(), kem.n_pk());
+        assert_eq!(p.hpke_public_key(&sk).unwrap(), pk);
+        p.check_hpke_public_key(&pk).unwrap();
+
+        // Seal / open, labelled and not; the seeded seal is reproducible.
+        let (enc, ct) = p.encrypt_with_label(&pk, b"label", b"ctx", b"secret").unwrap();
+        assert_eq!(
+            p.decrypt_with_label(&sk, b"label", b"ctx", &enc, &ct).unwrap(),
+            b"secret"
+        );
+        assert_eq!(
+            p.decrypt_with_label(&sk, b"other", b"ctx", &enc, &ct),
+            Err(CryptoError::HpkeOpenFailed)
+        );
+        let ikm = vec![9; kem.n_sk()];
+        let once = p.hpke_seal_with_ikm(&pk, b"info", b"", b"pt", &ikm).unwrap();
+        assert_eq!(p.hpke_seal_with_ikm(&pk, b"info", b"", b"pt", &ikm).unwrap(), once);
+        assert_eq!(
+            p.hpke_seal_with_ikm(&pk, b"info", b"", b"pt", &ikm[1..]),
+            Err(CryptoError::InvalidLength("HPKE ikm_e must be Nsk bytes"))
+        );
+        let (enc, exported) = p.hpke_send_export(&pk, b"info", b"exp", 42).unwrap();
+        let received = p.hpke_receiver_export(&sk, &enc, b"info", b"exp", 42).unwrap();
+        assert_eq!(exported, received);
+        checks += 1;
+
+        // Keys from the wire.
+        assert_eq!(
+            p.check_hpke_public_key(&pk[1..]),
+            Err(CryptoError::InvalidPublicKey)
+        );
+        if kem == Kem::X448 {
+            let mut p_minus_1 = [0xffu8; 56];
+            p_minus_1[28] = 0xfe;
+            p_minus_1[0] = 0xfe;
+            let mut one = [0u8; 56];
+            one[0] = 1;
+            for bad in [[0u8; 56], one, p_minus_1] {
+                assert_eq!(
+                    p.check_hpke_public_key(&bad),
+                    Err(CryptoError::SmallOrderPublicKey)
+                );
+                assert_eq!(
+                    p.hpke_seal(&bad, b"info", b"", b"pt"),
+                    Err(CryptoError::ZeroSharedSecret)
+                );
+                checks += 1;
+            }
+        } else {
+            // Not on the curve: the last byte of y changed.
+            let mut off_curve = pk.clone();
+            *off_curve.last_mut().unwrap() ^= 1;
+            assert_eq!(
+                p.check_hpke_public_key(&off_curve),
+                Err(CryptoError::InvalidPublicKey)
+            );
+            assert_eq!(
+                p.hpke_seal(&off_curve, b"info", b"", b"pt"),
+                Err(CryptoError::InvalidPublicKey)
+            );
+            // The compressed form of the same point has another tag and length.
+            let mut compressed = pk[..1 + (kem.n_pk() - 1) / 2].to_vec();
+            compressed[0] = 0x02 | (pk[kem.n_pk() - 1] & 1);
+            assert_eq!(
+                p.check_hpke_public_key(&compressed),
+                Err(CryptoError::InvalidPublicKey)
+            );
+            checks += 1;
+        }
+
+        // Signatures.
+        let (ssk, spk) = p.derive_signature_key_pair(&[8; 32]).unwrap();
+        assert_eq!(ssk.scheme(), suite.signature_scheme());
+        let sig = p.sign_with_label(&ssk, b"label", b"content").unwrap();
+        p.verify_with_label(&spk, b"label", b"content", &sig).unwrap();
+        assert_eq!(
+            p.verify_with_label(&spk, b"label", b"other", &sig),
+            Err(CryptoError::InvalidSignature)
+        );
+        let ed25519 = SignaturePrivateKey::from_seed(&[1; 32]).unwrap();
+        assert_eq!(
+            p.sign_with_label(&ed25519, b"label", b"content"),
+            Err(CryptoError::InvalidPrivateKey)
+        );
+        checks += 1;
+    }
+    // Five suites × (HPKE, signatures); three small-order keys × two X448 suites; three NIST.
+    assert_eq!(checks, 5 * 2 + 2 * 3 + 3);
+}
+
+/// Big-endian NIST scalars may arrive with their leading zero bytes stripped (the published
+/// MLS vectors carry 65-byte P-521 keys): they are the same key, for signatures and HPKE.
+#[test]
+fn short_nist_private_keys_are_left_padded() {
+    let p = Provider::new(CipherSuite::Mls256P521Aes256GcmSha512P521);
+    let mut full = [0x5cu8; 66];
+    full[0] = 0;
+    full[1] = 0;
+    let want = SignaturePrivateKey::from_bytes(SignatureScheme::EcdsaP521Sha512, &full).unwrap();
+    for cut in [1, 2] {
+        let short =
+            SignaturePrivateKey::from_bytes(SignatureScheme::EcdsaP521Sha512, &full[cut..]).unwrap();
+        assert_eq!(short.public_key(), want.public_key());
+        assert_eq!(short.as_bytes(), full.as_slice());
+        let hpke_full = p.hpke_public_key(&HpkePrivateKey::new(full.to_vec())).unwrap();
+        let hpke_short = p.hpke_public_key(&HpkePrivateKey::new(full[cut..].to_vec())).unwrap();
+        assert_eq!(hpke_short, hpke_full);
+    }
+    // Too long, empty, or a scalar not below the order.
+    for bad in [vec![1u8; 67], vec![], vec![0xff; 66]] {
+        assert_eq!(
+            SignaturePrivateKey::from_bytes(SignatureScheme::EcdsaP521Sha512, &bad).err(),
+            Some(CryptoError::InvalidPrivateKey)
+        );
+    }
+    // EdDSA seeds have exactly one length.
+    assert_eq!(
+        SignaturePrivateKey::from_bytes(SignatureScheme::Ed448, &[1; 56]).err(),
+        Some(CryptoError::InvalidPrivateKey)
+    );
+}

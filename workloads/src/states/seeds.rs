@@ -85,10 +85,7 @@ impl Seeds {
 
     pub(super) fn signer(&self, x: NodeIndex, generation: u32) -> Result<SignaturePrivateKey> {
         let seed = self.secret(b"state signature key", &node_context(x, generation), 32)?;
-        Ok(self
-            .provider
-            .signature_key_pair_from_seed(seed.as_bytes())?
-            .0)
+        Ok(self.provider.derive_signature_key_pair(seed.as_bytes())?.0)
     }
 
     pub(super) fn stale_parent_hash(&self, x: NodeIndex) -> Result<Vec<u8>> {
