@@ -79,6 +79,12 @@ counters! {
     ECDSA_P521_SIGN => ecdsa_p521_sign,
     /// ECDSA P-521/SHA-512 verifications (suite 5).
     ECDSA_P521_VERIFY => ecdsa_p521_verify,
+    /// ML-KEM-768 key generations from a seed (X-Wing keys, suite 0x004D).
+    MLKEM768_KEYGEN => mlkem768_keygen,
+    /// ML-KEM-768 encapsulations (X-Wing, suite 0x004D).
+    MLKEM768_ENCAPS => mlkem768_encaps,
+    /// ML-KEM-768 decapsulations (X-Wing, suite 0x004D).
+    MLKEM768_DECAPS => mlkem768_decaps,
     /// Ed448 signatures (suites 4 and 6).
     ED448_SIGN => ed448_sign,
     /// Ed448 verifications (suites 4 and 6).
@@ -173,6 +179,15 @@ pub(crate) fn verify(scheme: crate::crypto::SignatureScheme, msg_len: usize) {
     };
     add(counter, 1);
     add(&HASH_BYTES, msg_len as u64);
+}
+pub(crate) fn mlkem768_keygen() {
+    add(&MLKEM768_KEYGEN, 1);
+}
+pub(crate) fn mlkem768_encaps() {
+    add(&MLKEM768_ENCAPS, 1);
+}
+pub(crate) fn mlkem768_decaps() {
+    add(&MLKEM768_DECAPS, 1);
 }
 pub(crate) fn hashed(len: usize) {
     add(&HASH_BYTES, len as u64);

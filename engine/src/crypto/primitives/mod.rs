@@ -10,14 +10,15 @@
 //! | [`x448`] | X448 (DHKEM) | 4, 6 | crrl |
 //! | [`ed448`] | Ed448 | 4, 6 | crrl |
 //! | [`mlkem`] | ML-KEM-768, ML-KEM-1024 | X-Wing and ML-KEM suites | libcrux-ml-kem (key generation from the seed) and aws-lc-rs `kem` |
-//! | [`mldsa`] | ML-DSA-65, ML-DSA-87 | post-quantum signature suites | aws-lc-rs `signature` |
+//! | [`mldsa`] | ML-DSA-65, ML-DSA-87 | post-quantum signature suites (not wired) | aws-lc-rs `signature` |
+//! | [`xwing`] | X-Wing (ML-KEM-768 + X25519, draft-06) | 0x004D (experimental) | the above, SHA-3 of aws-lc-rs and libcrux |
 //!
 //! HKDF and HMAC with SHA-384 and SHA-512 need no module of their own: [`super::awslc`]'s
 //! `HashAlg` already covers them.
 //!
-//! Nothing here is wired into [`super::Provider`] yet: the provider and its hot paths stay
-//! those of suites 1 and 3, and these modules are proven on their own (Wycheproof, through
-//! `crate::conformance::wycheproof`) before any suite uses them.
+//! Each module is proven on its own (Wycheproof through `crate::conformance::wycheproof`;
+//! X-Wing on its draft's known answers) and reaches the provider through
+//! `crate::crypto::dhkem` (the KEMs) and the signature key (the signature schemes).
 
 pub mod ecdh;
 pub mod ecdsa;
@@ -25,6 +26,7 @@ pub mod ed448;
 pub mod mldsa;
 pub mod mlkem;
 pub mod x448;
+pub mod xwing;
 
 use super::CryptoError;
 
