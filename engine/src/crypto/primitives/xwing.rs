@@ -19,8 +19,6 @@ use zeroize::Zeroizing;
 use super::mlkem::{self, ParameterSet};
 use crate::crypto::{awslc, counters, CryptoError, Secret};
 
-const NAME: &str = "X-Wing";
-
 /// Bytes of a decapsulation key (the seed).
 pub const SEED_LEN: usize = 32;
 /// Bytes of an encapsulation key: ML-KEM-768's 1184 then X25519's 32.
