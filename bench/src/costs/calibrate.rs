@@ -342,5 +342,37 @@ fn other_suite_probes() -> Result<Vec<Probe<'static>>> {
             }),
         });
     }
+    // X-Wing's ML-KEM-768 parts, through the X-Wing primitive the engine runs: each probe
+    // also counts its X25519 operations, which are measured before.
+    use canopy_engine::crypto::primitives::xwing;
+    let seed = [5u8; xwing::SEED_LEN];
+    let expanded = xwing::Expanded::from_seed(&seed)?;
+    let xwing_pk = expanded.public_key().to_vec();
+    let (xwing_ct, _) = xwing::encapsulate(&xwing_pk)?;
+    let encaps_pk = xwing_pk.clone();
+    probes.push(Probe {
+        counter: "mlkem768_keygen",
+        iterations: 50,
+        run: Box::new(move || {
+            std::hint::black_box(xwing::Expanded::from_seed(&seed)?);
+            Ok(())
+        }),
+    });
+    probes.push(Probe {
+        counter: "mlkem768_encaps",
+        iterations: 50,
+        run: Box::new(move || {
+            std::hint::black_box(xwing::encapsulate(&encaps_pk)?);
+            Ok(())
+        }),
+    });
+    probes.push(Probe {
+        counter: "mlkem768_decaps",
+        iterations: 50,
+        run: Box::new(move || {
+            std::hint::black_box(expanded.decapsulate(&xwing_ct)?);
+            Ok(())
+        }),
+    });
     Ok(probes)
 }

@@ -136,6 +136,8 @@ pub(crate) fn kem_base(kem: crate::crypto::Kem) {
             Kem::P384 => &P384_BASE,
             Kem::P521 => &P521_BASE,
             Kem::X448 => &X448_BASE,
+            // X-Wing's parts count themselves (ML-KEM-768 and X25519) in `primitives::xwing`.
+            Kem::XWing => return,
         },
         1,
     );
@@ -150,6 +152,7 @@ pub(crate) fn kem_dh(kem: crate::crypto::Kem) {
             Kem::P384 => &P384_DH,
             Kem::P521 => &P521_DH,
             Kem::X448 => &X448_DH,
+            Kem::XWing => return,
         },
         1,
     );

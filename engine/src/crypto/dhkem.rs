@@ -11,7 +11,7 @@ use aws_lc_rs::agreement;
 use super::awslc;
 use super::counters;
 use super::hpke_backend::{derive_x25519_private, labeled_expand, labeled_extract};
-use super::primitives::{ecdh, x448};
+use super::primitives::{ecdh, x448, xwing};
 use super::suite::Kem;
 use super::{CryptoError, HpkePrivateKey, Result, Secret};
 
@@ -27,7 +27,7 @@ fn curve(kem: Kem) -> Option<ecdh::Curve> {
         Kem::P256 => Some(ecdh::Curve::P256),
         Kem::P384 => Some(ecdh::Curve::P384),
         Kem::P521 => Some(ecdh::Curve::P521),
-        Kem::X25519 | Kem::X448 => None,
+        Kem::X25519 | Kem::X448 | Kem::XWing => None,
     }
 }
 
@@ -76,8 +76,10 @@ fn in_range(sk: &[u8], order: &[u8]) -> bool {
 /// RFC 9180 §7.1.3 `DeriveKeyPair(ikm)`, private half: for X25519 and X448 a single
 /// `LabeledExpand`, for the NIST curves rejection sampling of a scalar in `[1, order)`.
 pub(crate) fn derive_private(kem: Kem, ikm: &[u8]) -> Result<HpkePrivateKey> {
-    if kem == Kem::X25519 {
-        return derive_x25519_private(ikm);
+    match kem {
+        Kem::X25519 => return derive_x25519_private(ikm),
+        Kem::XWing => return Ok(HpkePrivateKey::from(xwing::derive_seed(ikm))),
+        _ => {}
     }
     let hash = kem.kdf();
     let suite_id = kem_suite_id(kem);
@@ -118,6 +120,7 @@ pub(crate) fn public_key(kem: Kem, sk: &[u8]) -> Result<Vec<u8>> {
             counters::kem_base(kem);
             Ok(x448::public_key(sk)?)
         }
+        Kem::XWing => Ok(xwing::Expanded::from_seed(sk)?.public_key().to_vec()),
         Kem::P256 | Kem::P384 | Kem::P521 => {
             let sk = nist_scalar(kem, sk)?;
             counters::kem_base(kem);
@@ -132,7 +135,7 @@ pub(crate) fn public_key(kem: Kem, sk: &[u8]) -> Result<Vec<u8>> {
 /// shorter one is the same scalar, left-padded with zeros ([`nist_scalar`]).
 pub(crate) fn private_key_len_ok(kem: Kem, len: usize) -> bool {
     match kem {
-        Kem::X25519 | Kem::X448 => len == kem.n_sk(),
+        Kem::X25519 | Kem::X448 | Kem::XWing => len == kem.n_sk(),
         Kem::P256 | Kem::P384 | Kem::P521 => (1..=kem.n_sk()).contains(&len),
     }
 }
@@ -169,6 +172,9 @@ pub(crate) fn key_pair_and_dh(kem: Kem, sk: &[u8], pk: &[u8]) -> Result<(Vec<u8>
             counters::kem_dh(kem);
             Ok((own, x448::dh(sk, pk)?))
         }
+        Kem::XWing => Err(CryptoError::Backend(
+            "X-Wing is a KEM, not a Diffie-Hellman group".into(),
+        )),
         Kem::P256 | Kem::P384 | Kem::P521 => {
             let curve = curve_of(kem);
             let sk = nist_scalar(kem, sk)?;
@@ -204,6 +210,7 @@ pub(crate) fn check_public_key(kem: Kem, pk: &[u8]) -> Result<()> {
                 return Err(CryptoError::SmallOrderPublicKey);
             }
         }
+        Kem::XWing => xwing::check_public_key(pk)?,
         Kem::P256 | Kem::P384 | Kem::P521 => {
             let alg = match kem {
                 Kem::P256 => &agreement::ECDH_P256,
@@ -243,7 +250,7 @@ fn x448_is_small_order(pk: &[u8]) -> bool {
 /// The length of `DH(sk, pk)`: the x-coordinate (NIST) or u-coordinate (X25519, X448).
 fn dh_len(kem: Kem) -> usize {
     match kem {
-        Kem::X25519 | Kem::P256 => 32,
+        Kem::X25519 | Kem::P256 | Kem::XWing => 32,
         Kem::P384 => 48,
         Kem::P521 => 66,
         Kem::X448 => 56,

@@ -59,6 +59,7 @@ use zeroize::Zeroizing;
 
 use super::awslc::{self, AeadAlg, HashAlg, X25519_LEN};
 use super::dhkem;
+use super::primitives::xwing;
 use super::hpke_backend::{labeled_expand, labeled_extract};
 use super::suite::Kem;
 use super::x25519::{self, X25519Backend};
@@ -311,6 +312,10 @@ impl SealContext {
         plaintext: &[u8],
         ikm_e: Option<&[u8]>,
     ) -> Result<(Vec<u8>, Vec<u8>)> {
+        if self.kem == Kem::XWing {
+            let (enc, shared_secret) = self.xwing_encap(pk_r, ikm_e)?;
+            return self.seal_with_shared_secret(enc, &shared_secret, aad, plaintext);
+        }
         let sk_e = self.ephemeral_private(pk_r, ikm_e)?;
         // Encap (RFC 9180 §4.1): enc = pkE, kem_context = enc || pkR; simulated, a stand-in
         // DH and a constant recipient key in the context (`Provider::with_simulated_crypto`).
@@ -334,11 +339,15 @@ impl SealContext {
         exporter_context: &[u8],
         length: usize,
     ) -> Result<(Vec<u8>, Secret)> {
-        let sk_e = self.ephemeral_private(pk_r, None)?;
-        let (enc, dh) = dhkem::key_pair_and_dh(self.kem, sk_e.as_bytes(), pk_r)?;
-        drop(sk_e);
-        let shared_secret = extract_and_expand(self.kem, &dh, &enc, pk_r)?;
-        drop(dh);
+        let (enc, shared_secret) = if self.kem == Kem::XWing {
+            self.xwing_encap(pk_r, None)?
+        } else {
+            let sk_e = self.ephemeral_private(pk_r, None)?;
+            let (enc, dh) = dhkem::key_pair_and_dh(self.kem, sk_e.as_bytes(), pk_r)?;
+            drop(sk_e);
+            let shared_secret = extract_and_expand(self.kem, &dh, &enc, pk_r)?;
+            (enc, shared_secret)
+        };
         let exported = self.schedule.export(&shared_secret, exporter_context, length)?;
         Ok((enc, exported))
     }
@@ -393,6 +402,24 @@ impl SealContext {
             .collect()
     }
 
+    /// X-Wing's `Encap(pk_r)` (draft-06 §5.6), with the checks and count of `SealBase`:
+    /// (`enc`, `shared_secret`). With `ikm_e` (`Nsk` bytes) the encapsulation randomness is
+    /// [`xwing::eseed_from`]`(ikm_e)`, otherwise fresh. X-Wing is not simulated: a simulated
+    /// provider runs it for real, with the same counts either way.
+    fn xwing_encap(&self, pk_r: &[u8], ikm_e: Option<&[u8]>) -> Result<(Vec<u8>, Secret)> {
+        if ikm_e.is_some_and(|ikm| ikm.len() != self.kem.n_sk()) {
+            return Err(CryptoError::InvalidLength("HPKE ikm_e must be Nsk bytes"));
+        }
+        if pk_r.len() != self.kem.n_pk() {
+            return Err(CryptoError::InvalidPublicKey);
+        }
+        super::counters::hpke_seal();
+        match ikm_e {
+            Some(ikm) => xwing::encapsulate_derand(pk_r, &*xwing::eseed_from(ikm)),
+            None => xwing::encapsulate(pk_r),
+        }
+    }
+
     /// The checks of `SealBase` and the ephemeral private key `DeriveKeyPair(ikm_e)` (RFC 9180
     /// §4.1), a random one without `ikm_e`; counts the seal.
     fn ephemeral_private(&self, pk_r: &[u8], ikm_e: Option<&[u8]>) -> Result<HpkePrivateKey> {
@@ -432,8 +459,18 @@ impl SealContext {
         // kem_context = enc || pkR (RFC 9180 §4.1).
         let shared_secret = extract_and_expand(self.kem, &dh, &enc, pk_r)?;
         drop(dh);
+        self.seal_with_shared_secret(enc, &shared_secret, aad, plaintext)
+    }
 
-        let (key, base_nonce) = self.schedule.key_and_nonce(&shared_secret)?;
+    /// The rest of the seal once `Encap` is done: the key schedule and the AEAD.
+    fn seal_with_shared_secret(
+        &self,
+        enc: Vec<u8>,
+        shared_secret: &Secret,
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<(Vec<u8>, Vec<u8>)> {
+        let (key, base_nonce) = self.schedule.key_and_nonce(shared_secret)?;
         // Seal with sequence number 0: nonce = base_nonce XOR 0 (RFC 9180 §5.2).
         let ct = awslc::aead_seal(
             self.schedule.aead,
@@ -532,8 +569,11 @@ impl OpenContext {
         if !dhkem::private_key_len_ok(self.kem, sk_r.as_bytes().len()) {
             return Err(CryptoError::InvalidPrivateKey);
         }
-        if kem_output.len() != self.kem.n_pk() {
+        if kem_output.len() != self.kem.n_enc() {
             return Err(CryptoError::InvalidPublicKey);
+        }
+        if self.kem == Kem::XWing {
+            return xwing::Expanded::from_seed(sk_r.as_bytes())?.decapsulate(kem_output);
         }
         let (pk_r, dh) = if self.simulated {
             let dh = dhkem::dh_simulated(self.kem, sk_r.as_bytes(), kem_output)?;

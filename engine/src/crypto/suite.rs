@@ -5,7 +5,8 @@ use core::fmt;
 
 use super::awslc::{AeadAlg, HashAlg};
 
-/// An MLS cipher suite supported by Canopy: the seven of RFC 9420 §17.1.
+/// An MLS cipher suite supported by Canopy: the seven of RFC 9420 §17.1, and the experimental
+/// post-quantum hybrid suite 0x004D ([`CipherSuite::is_experimental`]).
 ///
 /// A suite binds one KEM ([`Kem`]), one AEAD, one hash (for the KDF, the MAC and the
 /// transcript) and one signature scheme ([`SignatureScheme`]); the [`Provider`](super::Provider)
@@ -28,6 +29,12 @@ pub enum CipherSuite {
     Mls256X448ChaCha20Poly1305Sha512Ed448 = 6,
     /// `MLS_256_DHKEMP384_AES256GCM_SHA384_P384` (0x0007).
     Mls256P384Aes256GcmSha384P384 = 7,
+    /// `MLS_256_XWING_CHACHA20POLY1305_SHA256_Ed25519` (0x004D), experimental: X-Wing
+    /// (ML-KEM-768 + X25519, draft-connolly-cfrg-xwing-kem-06, HPKE KEM 0x647A),
+    /// ChaCha20-Poly1305, SHA-256, Ed25519. The code point is not in the RFC 9420 registry; it
+    /// is the one openmls (`openmls_traits` 0.6, feature `draft-ietf-mls-pq-ciphersuites`) and
+    /// draft-mahy-mls-xwing use, and may change.
+    MlsXWingChaCha20Poly1305Sha256Ed25519 = 0x004D,
 }
 
 /// The AEAD of a suite (RFC 9420 §17.1).
@@ -73,6 +80,8 @@ pub enum Kem {
     P521,
     /// DHKEM(X448, HKDF-SHA512), 0x0021.
     X448,
+    /// X-Wing (draft-connolly-cfrg-xwing-kem-06), 0x647A: a KEM, not a DHKEM.
+    XWing,
 }
 
 impl Kem {
@@ -84,6 +93,7 @@ impl Kem {
             Kem::P521 => 0x0012,
             Kem::X25519 => 0x0020,
             Kem::X448 => 0x0021,
+            Kem::XWing => 0x647A,
         }
     }
 
@@ -95,13 +105,15 @@ impl Kem {
             Kem::P384 => "P-384",
             Kem::P521 => "P-521",
             Kem::X448 => "X448",
+            Kem::XWing => "X-Wing",
         }
     }
 
     /// The KEM's own KDF, which `DeriveKeyPair` and `ExtractAndExpand` use (RFC 9180 §7.1).
+    /// X-Wing uses none (SHA-3 inside); its 32-byte secret is that of SHA-256.
     pub(crate) fn kdf(self) -> HashAlg {
         match self {
-            Kem::X25519 | Kem::P256 => HashAlg::Sha256,
+            Kem::X25519 | Kem::P256 | Kem::XWing => HashAlg::Sha256,
             Kem::P384 => HashAlg::Sha384,
             Kem::P521 | Kem::X448 => HashAlg::Sha512,
         }
@@ -115,14 +127,14 @@ impl Kem {
     /// `Nsk`: the length of a private key and of the randomness an encapsulation draws.
     pub fn n_sk(self) -> usize {
         match self {
-            Kem::X25519 | Kem::P256 => 32,
+            Kem::X25519 | Kem::P256 | Kem::XWing => 32,
             Kem::P384 => 48,
             Kem::P521 => 66,
             Kem::X448 => 56,
         }
     }
 
-    /// `Npk` = `Nenc`: an encoded public key (uncompressed SEC1 points for the NIST curves).
+    /// `Npk`: an encoded public key (uncompressed SEC1 points for the NIST curves).
     pub fn n_pk(self) -> usize {
         match self {
             Kem::X25519 => 32,
@@ -130,6 +142,15 @@ impl Kem {
             Kem::P384 => 97,
             Kem::P521 => 133,
             Kem::X448 => 56,
+            Kem::XWing => 1216,
+        }
+    }
+
+    /// `Nenc`: an encapsulation (`kem_output`); a DHKEM's is an ephemeral public key.
+    pub fn n_enc(self) -> usize {
+        match self {
+            Kem::XWing => 1120,
+            other => other.n_pk(),
         }
     }
 }
@@ -196,6 +217,7 @@ impl CipherSuite {
         CipherSuite::Mls256P521Aes256GcmSha512P521,
         CipherSuite::Mls256X448ChaCha20Poly1305Sha512Ed448,
         CipherSuite::Mls256P384Aes256GcmSha384P384,
+        CipherSuite::MlsXWingChaCha20Poly1305Sha256Ed25519,
     ];
 
     /// The suite with this RFC 9420 code point, if Canopy implements it.
@@ -203,9 +225,15 @@ impl CipherSuite {
         CipherSuite::ALL.iter().copied().find(|s| s.id() == id)
     }
 
-    /// The RFC 9420 code point.
+    /// The RFC 9420 code point (or, for an experimental suite, the one its source uses).
     pub fn id(self) -> u16 {
         self as u16
+    }
+
+    /// Whether the suite is experimental: not in the RFC 9420 registry, its code point and
+    /// algorithms taken from a draft that may still change (0x004D).
+    pub fn is_experimental(self) -> bool {
+        self == CipherSuite::MlsXWingChaCha20Poly1305Sha256Ed25519
     }
 
     /// The suite's KEM.
@@ -218,6 +246,7 @@ impl CipherSuite {
             CipherSuite::Mls256P521Aes256GcmSha512P521 => Kem::P521,
             CipherSuite::Mls256X448Aes256GcmSha512Ed448
             | CipherSuite::Mls256X448ChaCha20Poly1305Sha512Ed448 => Kem::X448,
+            CipherSuite::MlsXWingChaCha20Poly1305Sha256Ed25519 => Kem::XWing,
         }
     }
 
@@ -225,7 +254,8 @@ impl CipherSuite {
     pub fn signature_scheme(self) -> SignatureScheme {
         match self {
             CipherSuite::Mls128X25519Aes128GcmSha256Ed25519
-            | CipherSuite::Mls128X25519ChaCha20Poly1305Sha256Ed25519 => SignatureScheme::Ed25519,
+            | CipherSuite::Mls128X25519ChaCha20Poly1305Sha256Ed25519
+            | CipherSuite::MlsXWingChaCha20Poly1305Sha256Ed25519 => SignatureScheme::Ed25519,
             CipherSuite::Mls128P256Aes128GcmSha256P256 => SignatureScheme::EcdsaP256Sha256,
             CipherSuite::Mls256P384Aes256GcmSha384P384 => SignatureScheme::EcdsaP384Sha384,
             CipherSuite::Mls256P521Aes256GcmSha512P521 => SignatureScheme::EcdsaP521Sha512,
@@ -239,7 +269,8 @@ impl CipherSuite {
         match self {
             CipherSuite::Mls128X25519Aes128GcmSha256Ed25519
             | CipherSuite::Mls128X25519ChaCha20Poly1305Sha256Ed25519
-            | CipherSuite::Mls128P256Aes128GcmSha256P256 => HashAlg::Sha256,
+            | CipherSuite::Mls128P256Aes128GcmSha256P256
+            | CipherSuite::MlsXWingChaCha20Poly1305Sha256Ed25519 => HashAlg::Sha256,
             CipherSuite::Mls256P384Aes256GcmSha384P384 => HashAlg::Sha384,
             CipherSuite::Mls256P521Aes256GcmSha512P521
             | CipherSuite::Mls256X448Aes256GcmSha512Ed448
@@ -255,7 +286,8 @@ impl CipherSuite {
             | CipherSuite::Mls256P384Aes256GcmSha384P384
             | CipherSuite::Mls256X448Aes256GcmSha512Ed448 => Aead::Aes256Gcm,
             CipherSuite::Mls128X25519ChaCha20Poly1305Sha256Ed25519
-            | CipherSuite::Mls256X448ChaCha20Poly1305Sha512Ed448 => Aead::ChaCha20Poly1305,
+            | CipherSuite::Mls256X448ChaCha20Poly1305Sha512Ed448
+            | CipherSuite::MlsXWingChaCha20Poly1305Sha256Ed25519 => Aead::ChaCha20Poly1305,
         }
     }
 
@@ -295,6 +327,9 @@ impl CipherSuite {
                 "MLS_256_DHKEMX448_CHACHA20POLY1305_SHA512_Ed448"
             }
             CipherSuite::Mls256P384Aes256GcmSha384P384 => "MLS_256_DHKEMP384_AES256GCM_SHA384_P384",
+            CipherSuite::MlsXWingChaCha20Poly1305Sha256Ed25519 => {
+                "MLS_256_XWING_CHACHA20POLY1305_SHA256_Ed25519"
+            }
         }
     }
 }

@@ -30,12 +30,18 @@ fn suite_ids_round_trip() {
     for &s in CipherSuite::ALL {
         assert_eq!(CipherSuite::from_u16(s.id()), Some(s));
     }
-    assert_eq!(CipherSuite::ALL.len(), 7);
+    assert_eq!(CipherSuite::ALL.len(), 8);
+    let experimental: Vec<u16> = CipherSuite::ALL
+        .iter()
+        .filter(|s| s.is_experimental())
+        .map(|s| s.id())
+        .collect();
+    assert_eq!(experimental, [0x004d]);
     assert_eq!(CipherSuite::from_u16(0), None);
     assert_eq!(CipherSuite::try_from(8), Err(Unsupported::CipherSuite(8)));
     assert_eq!(
-        CipherSuite::try_from(0x004d),
-        Err(Unsupported::CipherSuite(0x004d))
+        CipherSuite::try_from(0x004e),
+        Err(Unsupported::CipherSuite(0x004e))
     );
 }
 
@@ -389,7 +395,27 @@ fn other_kems_round_trip_and_reject_bad_keys() {
             p.check_hpke_public_key(&pk[1..]),
             Err(CryptoError::InvalidPublicKey)
         );
-        if kem == Kem::X448 {
+        if kem == Kem::XWing {
+            // The X25519 half at a small-order point; an ML-KEM coefficient ≥ q.
+            let mut small = pk.clone();
+            small[1184..].fill(0);
+            assert_eq!(
+                p.check_hpke_public_key(&small),
+                Err(CryptoError::SmallOrderPublicKey)
+            );
+            let mut unreduced = pk.clone();
+            unreduced[0] = 0xff;
+            unreduced[1] |= 0x0f;
+            assert_eq!(
+                p.check_hpke_public_key(&unreduced),
+                Err(CryptoError::InvalidPublicKey)
+            );
+            assert_eq!(
+                p.hpke_seal(&unreduced, b"info", b"", b"pt"),
+                Err(CryptoError::InvalidPublicKey)
+            );
+            checks += 1;
+        } else if kem == Kem::X448 {
             let mut p_minus_1 = [0xffu8; 56];
             p_minus_1[28] = 0xfe;
             p_minus_1[0] = 0xfe;
@@ -437,15 +463,20 @@ fn other_kems_round_trip_and_reject_bad_keys() {
             p.verify_with_label(&spk, b"label", b"other", &sig),
             Err(CryptoError::InvalidSignature)
         );
-        let ed25519 = SignaturePrivateKey::from_seed(&[1; 32]).unwrap();
+        let other_scheme = if suite.signature_scheme() == SignatureScheme::Ed25519 {
+            SignaturePrivateKey::from_bytes(SignatureScheme::EcdsaP256Sha256, &[1; 32]).unwrap()
+        } else {
+            SignaturePrivateKey::from_seed(&[1; 32]).unwrap()
+        };
         assert_eq!(
-            p.sign_with_label(&ed25519, b"label", b"content"),
+            p.sign_with_label(&other_scheme, b"label", b"content"),
             Err(CryptoError::InvalidPrivateKey)
         );
         checks += 1;
     }
-    // Five suites × (HPKE, signatures); three small-order keys × two X448 suites; three NIST.
-    assert_eq!(checks, 5 * 2 + 2 * 3 + 3);
+    // Six suites × (HPKE, signatures); three small-order keys × two X448 suites; three NIST;
+    // X-Wing.
+    assert_eq!(checks, 6 * 2 + 2 * 3 + 3 + 1);
 }
 
 /// Big-endian NIST scalars may arrive with their leading zero bytes stripped (the published

@@ -171,6 +171,13 @@ pub fn encapsulate(pk: &[u8]) -> Result<(Vec<u8>, Secret), CryptoError> {
     encapsulate_derand(pk, &*eseed)
 }
 
+/// The `eseed` of a seeded encapsulation: `SHAKE256(ikm_e, 64)`. Canopy's own rule for
+/// reproducible runs, where every other KEM takes an `Nsk`-byte `ikm_e`; only the sender
+/// uses it, so it does not affect interoperability.
+pub fn eseed_from(ikm_e: &[u8]) -> Zeroizing<[u8; ENCAPS_SEED_LEN]> {
+    Zeroizing::new(libcrux_sha3::shake256::<ENCAPS_SEED_LEN>(ikm_e))
+}
+
 /// HPKE `DeriveKeyPair(ikm)`, private half (draft §5.6): `SHAKE256(ikm, 32)`.
 pub fn derive_seed(ikm: &[u8]) -> Secret {
     Secret::from_slice(&libcrux_sha3::shake256::<SEED_LEN>(ikm))
