@@ -308,3 +308,71 @@ fn slo_thresholds_pass_fail_and_reject_malformed_items() {
     }
     assert!(parse_slos("--slo", "").is_err());
 }
+
+/// A suite axis: the same workload on suite 1, the NIST P-256 suite and the experimental
+/// post-quantum X-Wing suite, as points of one sweep. Each run is on its suite (every
+/// commit's seal-count check counted that suite's KEM), the comparison labels the points by
+/// suite, and the bytes follow the KEM: a P-256 key and encapsulation are 65 bytes against
+/// X25519's 32, X-Wing's 1,216 and 1,120, so every commit and Welcome grows in that order.
+#[test]
+fn sweep_over_suites_compares_post_quantum_with_suite_1() {
+    let _counting = counting();
+    let dir = tmp("sweeps", "suites");
+    let sweep = dir.join("suites.toml");
+    std::fs::write(
+        &sweep,
+        "name = \"suites\"\n[[points]]\nworkload = \"smoke\"\ndays = 1\n\
+         [[points]]\nworkload = \"smoke\"\ndays = 1\nsuite = 2\n\
+         [[points]]\nworkload = \"smoke\"\ndays = 1\nsuite = 77\n",
+    )
+    .unwrap();
+    let report = plan(&args(dir.join("out"), sweep, profile(&dir))).unwrap();
+    let c = report.comparison.as_ref().expect("a sweep compares");
+    assert_eq!(c.rows.len(), 3);
+    // Points are in key order; the first is the baseline, the others are labelled by how
+    // they differ from it (a suite left at its default shows as `suite=default`).
+    let mut seen: Vec<u16> = c.rows.iter().map(|r| row_suite(&r.key)).collect();
+    for (i, row) in c.rows.iter().enumerate() {
+        let want = match (i, seen[i]) {
+            (0, _) => "baseline".to_string(),
+            (_, 1) => "suite=default".to_string(),
+            (_, s) => format!("suite={s}"),
+        };
+        assert_eq!(row.label, want);
+    }
+    seen.sort();
+    assert_eq!(seen, [1, 2, 77]);
+    let mut means = Vec::new();
+    for suite in [1u16, 2, 77] {
+        let runs: Vec<&Run> = report
+            .runs
+            .iter()
+            .filter(|r| r.workload.suite == suite)
+            .collect();
+        assert_eq!(runs.len(), 1, "suite {suite}");
+        let r = runs[0];
+        assert!(r.totals.seal_checks > 0, "suite {suite}: no commit checked");
+        assert_eq!(r.totals.seal_checks, r.totals.commits, "suite {suite}");
+        let commit = hist_decode(&r.histograms["commit_bytes"]).unwrap().mean();
+        let welcome = hist_decode(&r.histograms["welcome_with_tree_bytes"])
+            .unwrap()
+            .mean();
+        means.push((commit, welcome));
+    }
+    assert!(
+        means[0].0 < means[1].0 && means[1].0 < means[2].0,
+        "{means:?}"
+    );
+    assert!(
+        means[0].1 < means[1].1 && means[1].1 < means[2].1,
+        "{means:?}"
+    );
+}
+
+/// The `suite` of a comparison row's key (`name: {workload JSON}`); 1 when absent (the
+/// default is not serialized).
+fn row_suite(key: &str) -> u16 {
+    let json = &key[key.find('{').unwrap()..];
+    let w: serde_json::Value = serde_json::from_str(json).unwrap();
+    w.get("suite").and_then(|s| s.as_u64()).unwrap_or(1) as u16
+}

@@ -59,6 +59,10 @@ pub struct PlanArgs {
     /// Members at the start (overrides the workload).
     #[arg(long)]
     pub members: Option<u32>,
+    /// MLS cipher suite by code point (overrides the workload's `suite`): 1 to 7, or 77
+    /// (0x004D) for the experimental X-Wing suite.
+    #[arg(long)]
+    pub suite: Option<u16>,
     /// Simulated days (overrides the workload; for a trace, default its span).
     #[arg(long)]
     pub days: Option<f64>,
@@ -424,6 +428,9 @@ fn result_stem(name: &str, args: &PlanArgs, seeds: &[u64]) -> String {
     if let Some(m) = args.members {
         stem.push_str(&format!("-members{m}"));
     }
+    if let Some(s) = args.suite {
+        stem.push_str(&format!("-suite{s}"));
+    }
     if let Some(d) = args.days {
         stem.push_str(&format!("-days{d}"));
     }
@@ -455,6 +462,9 @@ pub fn plan(args: &PlanArgs) -> Result<Report> {
         }
         if let Some(s) = args.seed {
             w.seed = s;
+        }
+        if let Some(s) = args.suite {
+            w.suite = s;
         }
         w.validate()?;
         Ok(w)

@@ -52,6 +52,7 @@ pub(crate) fn plan_args(out: PathBuf) -> PlanArgs {
         workload: "smoke".into(),
         trace: None,
         members: None,
+        suite: None,
         days: None,
         seed: None,
         out,

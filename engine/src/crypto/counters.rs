@@ -107,6 +107,23 @@ counters! {
     LEAF_WALK_SLOTS => leaf_walk_slots,
 }
 
+impl Counts {
+    /// The count that grows by one per HPKE seal to a `kem` key: the DHs of a DHKEM (which a
+    /// seal runs once, and so does an open) or X-Wing's ML-KEM encapsulations. What a check of
+    /// "one encapsulation per seal" compares.
+    pub fn encapsulations(&self, kem: crate::crypto::Kem) -> u64 {
+        use crate::crypto::Kem;
+        match kem {
+            Kem::X25519 => self.x25519_dh,
+            Kem::P256 => self.p256_dh,
+            Kem::P384 => self.p384_dh,
+            Kem::P521 => self.p521_dh,
+            Kem::X448 => self.x448_dh,
+            Kem::XWing => self.mlkem768_encaps,
+        }
+    }
+}
+
 #[inline]
 pub(crate) fn add(counter: &AtomicU64, n: u64) {
     // Without `metrics` the counting sites compile to nothing and every count stays zero.

@@ -216,6 +216,17 @@ pub struct Workload {
     /// added by a member's commit with a Welcome; 0 = none.
     #[serde(skip_serializing_if = "is_default")]
     pub external_join_fraction: f64,
+    /// The group's MLS cipher suite, by code point: 1–7 of RFC 9420, or 0x004D (77), the
+    /// experimental X-Wing suite (see `canopy_engine::crypto::CipherSuite`).
+    #[serde(skip_serializing_if = "is_default_suite")]
+    pub suite: u16,
+}
+
+/// The cipher suite by default: RFC 9420's mandatory one.
+pub const DEFAULT_SUITE: u16 = 1;
+
+fn is_default_suite(v: &u16) -> bool {
+    *v == DEFAULT_SUITE
 }
 
 /// Plaintext size of an application message by default: a short chat message with some
@@ -273,6 +284,7 @@ impl Default for Workload {
             ds_retention_days: DEFAULT_DS_RETENTION_DAYS,
             warmup_days: 0.0,
             external_join_fraction: 0.0,
+            suite: DEFAULT_SUITE,
         }
     }
 }
@@ -370,9 +382,20 @@ impl Workload {
         self.initial_state.parse()
     }
 
+    /// The cipher suite.
+    pub fn cipher_suite(&self) -> Result<canopy_engine::crypto::CipherSuite> {
+        canopy_engine::crypto::CipherSuite::from_u16(self.suite).ok_or_else(|| {
+            anyhow::anyhow!(
+                "suite: {} is not a cipher suite Canopy implements (1 to 7, or 77 = 0x004D)",
+                self.suite
+            )
+        })
+    }
+
     /// Check the config for values that cannot be simulated.
     pub fn validate(&self) -> Result<()> {
         self.state_kind()?;
+        self.cipher_suite()?;
         ensure!(self.members >= 2, "a workload needs at least 2 members");
         ensure!(
             self.devices_per_person >= 1,
