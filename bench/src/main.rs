@@ -129,6 +129,10 @@ fn vectors(paths: &[PathBuf], verbose: bool) -> Result<ExitCode> {
                     t.skipped,
                     t.checks
                 );
+                let suites = t.suite_line();
+                if !suites.is_empty() {
+                    println!("      {suites}");
+                }
                 let shown = if verbose { t.notes.len() } else { NOTES_SHOWN };
                 for note in t.notes.iter().take(shown) {
                     println!("      {note}");

@@ -55,7 +55,15 @@ fn corrupted_vector_fails_with_nonzero_exit() {
         out.lines()
             .last()
             .unwrap()
-            .starts_with("1 passed, 1 failed"),
+            .starts_with("6 passed, 1 failed"),
+        "{out}"
+    );
+    // The per-suite line names the failing suite (the first case is suite 1's).
+    assert!(
+        out.contains(
+            "suite 1: 0 passed, 1 failed; suite 2: 1 passed; suite 3: 1 passed; suite 4: 1 \
+             passed; suite 5: 1 passed; suite 6: 1 passed; suite 7: 1 passed"
+        ),
         "{out}"
     );
 }
@@ -191,4 +199,27 @@ fn group_without_a_runner_is_counted_on_the_files_line() {
         "{out}"
     );
     assert!(out.contains("unrecognised: group 0"), "{out}");
+}
+
+/// A case of a suite Canopy does not implement is skipped, and the per-suite line says for
+/// which suite.
+#[test]
+fn unknown_suite_is_skipped_and_named_per_suite() {
+    let dir = temp_dir("unknown-suite");
+    let file = dir.join("transcript-hashes.json");
+    let text = std::fs::read_to_string(vectors_dir().join("mls/transcript-hashes.json")).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    json[6]["cipher_suite"] = serde_json::json!(9);
+    std::fs::write(&file, serde_json::to_string(&json).unwrap()).unwrap();
+    let (ok, out) = run(&[file.as_os_str()]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("[transcript-hashes] 6 passed, 0 failed, 1 skipped"),
+        "{out}"
+    );
+    assert!(
+        out.contains("suite 6: 1 passed; suite 9: 0 passed, 1 skipped"),
+        "{out}"
+    );
+    assert!(out.contains("skip: cipher suite 9 not supported"), "{out}");
 }

@@ -46,6 +46,20 @@ pub struct Tally {
     pub checks: usize,
     /// One line per failure or skip reason (deduplicated for skips).
     pub notes: Vec<String>,
+    /// For files indexed by cipher suite: per suite code point, its cases (an empty map for
+    /// the others).
+    pub suites: std::collections::BTreeMap<u16, SuiteTally>,
+}
+
+/// The cases of one cipher suite in a suite-indexed vector file.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SuiteTally {
+    /// Cases that passed.
+    pub passed: usize,
+    /// Cases that failed.
+    pub failed: usize,
+    /// Cases not run (a suite Canopy does not implement).
+    pub skipped: usize,
 }
 
 impl Tally {
@@ -93,6 +107,31 @@ impl Tally {
         self.unrecognised += other.unrecognised;
         self.checks += other.checks;
         self.notes.extend(other.notes);
+        for (suite, s) in other.suites {
+            let mine = self.suites.entry(suite).or_default();
+            mine.passed += s.passed;
+            mine.failed += s.failed;
+            mine.skipped += s.skipped;
+        }
+    }
+
+    /// The per-suite counts as one line, e.g. `suite 1: 11 passed; suite 2: 11 passed`,
+    /// naming failures and skips where there are any; empty for a file not indexed by suite.
+    pub fn suite_line(&self) -> String {
+        self.suites
+            .iter()
+            .map(|(id, s)| {
+                let mut part = format!("suite {id}: {} passed", s.passed);
+                if s.failed > 0 {
+                    part.push_str(&format!(", {} failed", s.failed));
+                }
+                if s.skipped > 0 {
+                    part.push_str(&format!(", {} skipped", s.skipped));
+                }
+                part
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 }
 
@@ -493,12 +532,22 @@ pub(crate) mod util {
                 .get("cipher_suite")
                 .and_then(Value::as_u64)
                 .unwrap_or(0);
-            match u16::try_from(id)
-                .ok()
-                .and_then(crate::crypto::CipherSuite::from_u16)
-            {
-                Some(suite) => tally.case(format_args!("case {i} (suite {id})"), || f(suite, case)),
-                None => tally.skip(format_args!("cipher suite {id} not supported")),
+            let id16 = u16::try_from(id).unwrap_or(u16::MAX);
+            match crate::crypto::CipherSuite::from_u16(id16) {
+                Some(suite) => {
+                    let passed = tally.passed;
+                    tally.case(format_args!("case {i} (suite {id})"), || f(suite, case));
+                    let s = tally.suites.entry(id16).or_default();
+                    if tally.passed > passed {
+                        s.passed += 1;
+                    } else {
+                        s.failed += 1;
+                    }
+                }
+                None => {
+                    tally.skip(format_args!("cipher suite {id} not supported"));
+                    tally.suites.entry(id16).or_default().skipped += 1;
+                }
             }
         }
         tally

@@ -17,6 +17,10 @@ pub const PUBLIC_KEY_LEN: usize = 57;
 /// Bytes of a signature.
 pub const SIGNATURE_LEN: usize = 114;
 
+/// The parsed key crrl needs to sign, rebuilt from the seed for each signature. crrl has no
+/// `zeroize` support, so this parsed key (the secret scalar and the nonce prefix) is dropped
+/// without being wiped: a known gap of this back end, which only the seed avoids (it is a
+/// [`Secret`] and wiped). aws-lc's Ed25519 and ECDSA keys are cleared by aws-lc.
 fn private_key(seed: &[u8]) -> Result<crrl::ed448::PrivateKey, PrimitiveError> {
     crrl::ed448::PrivateKey::decode(seed).ok_or(PrimitiveError::InvalidPrivateKey(NAME))
 }
