@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use canopy_bench::catalogue::{self, Operation};
 use canopy_bench::compare::{run, CompareConfig, Report, Row};
+use canopy_bench::costs::calibrate::calibrate_symmetric;
+use canopy_bench::costs::Calibration;
 use canopy_bench::gate::scenarios::{run_exact, Scenario, GATE_SEED};
 use canopy_bench::peers::PeerKind;
 use canopy_engine::batch::Executor;
-use canopy_engine::crypto::X25519Backend;
+use canopy_engine::crypto::{CipherSuite, Provider, X25519Backend};
 use canopy_workloads::states::StateKind;
 
 /// The engine's counters are process-wide, and a comparison reads them (its calibration
@@ -29,6 +31,8 @@ fn config(members: u32, ops: &[Operation], peers: &[PeerKind]) -> CompareConfig 
         state: StateKind::Populated,
         ops: ops.to_vec(),
         peers: peers.to_vec(),
+        skipped: Vec::new(),
+        suite: CipherSuite::Mls128X25519Aes128GcmSha256Ed25519,
         samples: 1,
         seed: GATE_SEED,
         peer_time_limit: Duration::from_secs(120),
@@ -216,4 +220,159 @@ fn peers_run_the_compared_operations() {
             }
         }
     }
+}
+
+/// `canopy compare --suite 2`: every row says suite 2, both peers run every compared
+/// operation on the same messages as Canopy, Canopy's floor is positive and no row names an
+/// X25519 backend (suite 2 has none). `--suite 7` skips openmls, saying why, and runs mls-rs.
+#[test]
+fn compare_runs_in_the_chosen_suite() {
+    let dir = std::env::temp_dir().join(format!("canopy-compare-suite-{}", std::process::id()));
+    let json = dir.join("report.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_canopy"))
+        .args([
+            "compare",
+            "--members",
+            "8",
+            "--samples",
+            "1",
+            "--suite",
+            "2",
+            "--json",
+        ])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["suite"], 2);
+    assert_eq!(
+        report["suite_name"],
+        "MLS_128_DHKEMP256_AES128GCM_SHA256_P256"
+    );
+    assert!(report.get("skipped").is_none(), "{report:#}");
+    let rows = report["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), Operation::COMPARED.len() * 3, "{rows:#?}");
+    let mut checked = 0;
+    for &op in Operation::COMPARED {
+        let of = |system: &str| {
+            rows.iter()
+                .find(|r| r["op"] == op.name() && r["system"] == system)
+                .unwrap_or_else(|| panic!("no {system} row for {op}: {rows:#?}"))
+        };
+        let canopy = of("canopy");
+        assert!(canopy["floor_ms"].as_f64().is_some_and(|f| f > 0.0), "{op}");
+        assert!(canopy.get("crypto").is_none(), "{op}: {canopy}");
+        for system in ["canopy", "openmls", "mls-rs"] {
+            let r = of(system);
+            assert_eq!(r["suite"], 2, "{system} {op}");
+            assert!(r.get("status").is_none(), "{system} {op}: {r}");
+            assert!(
+                r["median_ms"].as_f64().is_some_and(|m| m > 0.0),
+                "{system} {op}"
+            );
+            if matches!(op, Operation::Process | Operation::Add1 | Operation::Build) {
+                assert_eq!(r["seals"], canopy["seals"], "{system} {op}");
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, Operation::COMPARED.len() * 3);
+    let costs = &report["primitive_costs_us"];
+    for primitive in [
+        "p256_dh",
+        "p256_base",
+        "ecdsa_p256_sign",
+        "ecdsa_p256_verify",
+    ] {
+        assert!(
+            costs[primitive].as_f64().is_some_and(|c| c > 0.0),
+            "{primitive}"
+        );
+    }
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        table.starts_with(
+            "canopy compare: 8 members, state populated, suite 2 \
+             (MLS_128_DHKEMP256_AES128GCM_SHA256_P256), "
+        ),
+        "{table}"
+    );
+
+    let out = Command::new(env!("CARGO_BIN_EXE_canopy"))
+        .args([
+            "compare",
+            "--members",
+            "8",
+            "--samples",
+            "1",
+            "--suite",
+            "7",
+        ])
+        .args(["--ops", "commit", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let systems: Vec<&str> = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["system"].as_str().unwrap())
+        .collect();
+    assert_eq!(systems, ["canopy", "mls-rs"]);
+    assert_eq!(report["skipped"][0]["system"], "openmls");
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        table
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("openmls skipped: openmls_rust_crypto 0.6 does not run cipher suite 7"),
+        "{table}"
+    );
+
+    // Naming a peer that does not run the suite is an error, before any work.
+    let out = Command::new(env!("CARGO_BIN_EXE_canopy"))
+        .args(["compare", "--suite", "7", "--peers", "openmls"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.starts_with("canopy: --peers openmls: openmls_rust_crypto 0.6 does not run"),
+        "{stderr}"
+    );
+}
+
+/// The floor prices each suite's own hash, HKDF and AEAD: they are measured through the
+/// suite's provider (its AEAD key and nonce lengths, its hash's PRK length) in every suite.
+#[test]
+fn symmetric_costs_are_measured_in_every_suite() {
+    let _counting = counting();
+    let mut measured = 0;
+    for &suite in CipherSuite::ALL {
+        let costs = calibrate_symmetric(&Provider::new(suite), &Calibration::QUICK)
+            .unwrap_or_else(|e| panic!("suite {}: {e:#}", suite.id()));
+        let units: Vec<(&str, &str)> = costs
+            .iter()
+            .map(|(k, c)| (k.as_str(), c.per.as_str()))
+            .collect();
+        assert_eq!(
+            units,
+            [
+                ("aead_bytes", "byte"),
+                ("hash_bytes", "byte"),
+                ("hkdf_expand", "operation")
+            ],
+            "suite {}",
+            suite.id()
+        );
+        assert!(costs.values().all(|c| c.ns.is_finite() && c.ns >= 0.0));
+        assert!(costs["hash_bytes"].ns > 0.0 && costs["aead_bytes"].ns > 0.0);
+        measured += 1;
+    }
+    assert!(measured >= 7 && measured == CipherSuite::ALL.len());
 }

@@ -1,9 +1,11 @@
 //! Canopy ↔ openmls / mls-rs interop over serialized bytes only: a Canopy group with peer
 //! members (joined from Canopy's Welcome, with and without the tree in it), commits from
 //! Canopy and from the peers processed by everyone, and agreement on the epoch authenticator
-//! and an exported secret at every epoch; application messages both ways.
+//! and an exported secret at every epoch; application messages both ways. Both directions run
+//! in every cipher suite a peer runs, with every peer that runs it (`<scenario>_suite_<n>`;
+//! suite 1 keeps the scenarios' first names).
 
-use canopy_bench::peers::{new_member, CommitOp, PeerKind, PeerMember};
+use canopy_bench::peers::{new_member_in, CommitOp, PeerKind, PeerMember};
 use canopy_engine::codec::{self, MlsMessage, MlsMessageBody, ProtocolVersion};
 use canopy_engine::crypto::{CipherSuite, Provider};
 use canopy_engine::group::{CommitOptions, Group, GroupConfig};
@@ -46,18 +48,69 @@ fn decode_kp(bytes: &[u8]) -> codec::KeyPackage {
     }
 }
 
+/// The suites a peer runs, each with its peers: the table every suite's tests come from.
+const SUITES: [(u16, &[PeerKind]); 5] = [
+    (1, &[PeerKind::OpenMls, PeerKind::MlsRs]),
+    (2, &[PeerKind::OpenMls, PeerKind::MlsRs]),
+    (3, &[PeerKind::OpenMls, PeerKind::MlsRs]),
+    (5, &[PeerKind::MlsRs]),
+    (7, &[PeerKind::MlsRs]),
+];
+
+/// The peers that run `suite` according to [`SUITES`]; the peers must say the same.
+fn peers_of(suite: u16) -> &'static [PeerKind] {
+    let peers = SUITES
+        .iter()
+        .find(|(s, _)| *s == suite)
+        .unwrap_or_else(|| panic!("suite {suite} is not in the table"))
+        .1;
+    for kind in PeerKind::ALL {
+        assert_eq!(
+            kind.supports_suite(suite),
+            peers.contains(&kind),
+            "{kind} {suite}"
+        );
+    }
+    peers
+}
+
+fn provider(suite: u16) -> Provider {
+    Provider::new(CipherSuite::from_u16(suite).expect("Canopy implements every table suite"))
+}
+
+/// Every suite some peer runs has both directions tested, and no other: the table is the
+/// peers' own answer.
 #[test]
-fn canopy_group_with_openmls_and_mls_rs_members() {
+fn every_suite_a_peer_runs_is_in_the_table() {
+    let run_by_a_peer: Vec<u16> = CipherSuite::ALL
+        .iter()
+        .map(|s| s.id())
+        .filter(|&s| PeerKind::ALL.iter().any(|k| k.supports_suite(s)))
+        .collect();
+    let table: Vec<u16> = SUITES.iter().map(|(s, _)| *s).collect();
+    assert_eq!(run_by_a_peer, table);
+    for (suite, _) in SUITES {
+        peers_of(suite);
+    }
+}
+
+/// Canopy creates a `suite` group and adds every peer that runs the suite (and two Canopy
+/// members) in one commit; the peers join from Canopy's Welcome (tree in it, then out of
+/// band); Canopy commits, then each peer commits, everyone follows; agreement at every epoch;
+/// application messages both ways. Returns the groups checked (one per tree placement).
+fn canopy_creates(suite: u16) -> usize {
+    let kinds = peers_of(suite);
+    let mut checked = 0;
     for tree_in_welcome in [true, false] {
-        let p = Provider::new(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519);
+        let p = provider(suite);
         let signer = p.generate_signature_key_pair().0;
         let mut canopy =
             Group::create(p, b"interop", b"canopy", signer, GroupConfig::default()).unwrap();
-        let mut peers: Vec<Box<dyn PeerMember>> = PeerKind::ALL
+        let mut peers: Vec<Box<dyn PeerMember>> = kinds
             .iter()
-            .map(|&k| new_member(k, format!("peer-{k}").as_bytes()).unwrap())
+            .map(|&k| new_member_in(k, suite, format!("peer-{k}").as_bytes()).unwrap())
             .collect();
-        // Canopy adds both peers (and two Canopy-made members) in one commit.
+        // Canopy adds the peers (and two Canopy-made members) in one commit.
         let mut adds: Vec<codec::KeyPackage> = peers
             .iter_mut()
             .map(|m| decode_kp(&m.key_package().unwrap()))
@@ -86,7 +139,8 @@ fn canopy_group_with_openmls_and_mls_rs_members() {
         let mut epochs = 1;
 
         // Canopy commits: a path, an add of a peer-made KeyPackage, a remove.
-        let peer_kp = new_member(PeerKind::MlsRs, b"mls-rs-kp-maker")
+        let maker = kinds[kinds.len() - 1];
+        let peer_kp = new_member_in(maker, suite, format!("{maker}-kp-maker").as_bytes())
             .unwrap()
             .key_package()
             .unwrap();
@@ -111,11 +165,12 @@ fn canopy_group_with_openmls_and_mls_rs_members() {
             let extra = key_package(&p, format!("by-peer-{i}").as_bytes())
                 .unwrap()
                 .0;
+            let live: Vec<u32> = peers.iter().map(|m| m.own_leaf()).collect();
             let victim = canopy
                 .tree()
                 .leaves()
                 .map(|(l, _)| l.0)
-                .filter(|&l| l != 0 && l != peers[0].own_leaf() && l != peers[1].own_leaf())
+                .filter(|&l| l != 0 && !live.contains(&l))
                 .last()
                 .unwrap();
             for op in [
@@ -144,8 +199,36 @@ fn canopy_group_with_openmls_and_mls_rs_members() {
             let msg = m.protect(b"from a peer").unwrap();
             assert_eq!(canopy.unprotect_application(&msg).unwrap(), b"from a peer");
         }
-        assert_eq!(epochs, 10);
+        assert_eq!(epochs, 4 + 3 * kinds.len());
+        assert!(peers.iter().all(|m| m.suite() == suite));
+        checked += 1;
     }
+    checked
+}
+
+#[test]
+fn canopy_group_with_openmls_and_mls_rs_members() {
+    assert_eq!(canopy_creates(1), 2);
+}
+
+#[test]
+fn canopy_group_with_peer_members_suite_2() {
+    assert_eq!(canopy_creates(2), 2);
+}
+
+#[test]
+fn canopy_group_with_peer_members_suite_3() {
+    assert_eq!(canopy_creates(3), 2);
+}
+
+#[test]
+fn canopy_group_with_peer_members_suite_5() {
+    assert_eq!(canopy_creates(5), 2);
+}
+
+#[test]
+fn canopy_group_with_peer_members_suite_7() {
+    assert_eq!(canopy_creates(7), 2);
 }
 
 /// Every live member agrees with `canopy` (epoch, authenticator, exporter, tree).
@@ -166,22 +249,23 @@ fn agree_all(canopy: &Group, peers: &[&dyn PeerMember]) {
     }
 }
 
-/// The PEER creates the group and adds a Canopy member (and another
+/// The PEER creates a `suite` group and adds a Canopy member (and another
 /// peer member, and passive members from Canopy- and peer-made KeyPackages); Canopy joins
 /// from the peer's Welcome (tree in it, or out of band); the peer members commit with and
 /// without a path — empty, update, add, add with path, remove, removes and adds mixed — and
 /// Canopy follows; then Canopy commits and the peers follow. Agreement at every epoch;
-/// application messages both ways.
-#[test]
-fn peer_creates_group_and_canopy_joins_from_its_welcome() {
-    let p = Provider::new(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519);
-    for kind in PeerKind::ALL {
+/// application messages both ways. Every peer that runs the suite creates; returns the groups
+/// checked (peers × tree placements).
+fn peer_creates(suite: u16) -> usize {
+    let p = provider(suite);
+    let mut checked = 0;
+    for &kind in peers_of(suite) {
         for tree_in_welcome in [true, false] {
-            let mut creator = new_member(kind, b"creator").unwrap();
+            let mut creator = new_member_in(kind, suite, b"creator").unwrap();
             creator.create_group(b"peer-made group").unwrap();
-            let mut other = new_member(kind, b"other peer").unwrap();
+            let mut other = new_member_in(kind, suite, b"other peer").unwrap();
             let (kp, secrets) = key_package(&p, b"canopy").unwrap();
-            let passive_peer = new_member(kind, b"passive peer")
+            let passive_peer = new_member_in(kind, suite, b"passive peer")
                 .unwrap()
                 .key_package()
                 .unwrap();
@@ -259,7 +343,7 @@ fn peer_creates_group_and_canopy_joins_from_its_welcome() {
             }
 
             // Canopy commits (path, add of a peer KeyPackage, remove); the peers follow.
-            let peer_kp = new_member(kind, b"late peer")
+            let peer_kp = new_member_in(kind, suite, b"late peer")
                 .unwrap()
                 .key_package()
                 .unwrap();
@@ -292,6 +376,34 @@ fn peer_creates_group_and_canopy_joins_from_its_welcome() {
             assert_eq!(other.unprotect(&msg).unwrap(), b"from canopy");
             assert_eq!(epochs, 11);
             assert_eq!(canopy.epoch(), 11);
+            assert_eq!(canopy.provider().suite().id(), suite);
+            checked += 1;
         }
     }
+    checked
+}
+
+#[test]
+fn peer_creates_group_and_canopy_joins_from_its_welcome() {
+    assert_eq!(peer_creates(1), 4);
+}
+
+#[test]
+fn peer_creates_group_and_canopy_joins_suite_2() {
+    assert_eq!(peer_creates(2), 4);
+}
+
+#[test]
+fn peer_creates_group_and_canopy_joins_suite_3() {
+    assert_eq!(peer_creates(3), 4);
+}
+
+#[test]
+fn peer_creates_group_and_canopy_joins_suite_5() {
+    assert_eq!(peer_creates(5), 2);
+}
+
+#[test]
+fn peer_creates_group_and_canopy_joins_suite_7() {
+    assert_eq!(peer_creates(7), 2);
 }

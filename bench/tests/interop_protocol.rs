@@ -3,7 +3,8 @@
 //! the ratchet tree) checked after every step:
 //!
 //! - external commits (RFC 9420 §12.4.3.2) made by each side from the other's GroupInfo,
-//!   including a resync (an external commit that removes the joiner's own old leaf);
+//!   including a resync (an external commit that removes the joiner's own old leaf), in every
+//!   cipher suite each peer runs;
 //! - proposals from an external sender listed in the group context (§12.1.8.1): a Remove and
 //!   an Add made by Canopy's `external_proposal` and by openmls's `ExternalProposal`,
 //!   processed by every member and committed by reference by either side; the added member
@@ -12,10 +13,12 @@
 //!   side that committed it or by the one that processed it, the other joining it from its
 //!   Welcome with the resumption PSK of the old group.
 //!
+//! External senders and ReInit run in suite 1.
+//!
 //! What a peer cannot do is stated where the test stops short, and asserted (so a change in
 //! the peer shows up here).
 
-use canopy_bench::peers::{new_member, CommitOp, PeerKind, PeerMember};
+use canopy_bench::peers::{new_member, new_member_in, CommitOp, PeerKind, PeerMember};
 use canopy_engine::codec::{
     self, CipherSuiteId, Credential, ExternalSender, MlsMessage, MlsMessageBody, Proposal,
     ProtocolVersion, ReInit, Remove, SignaturePublicKey,
@@ -33,6 +36,24 @@ use canopy_engine::TreeDelivery;
 
 fn provider() -> Provider {
     Provider::new(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519)
+}
+
+/// Every (peer, suite) the peer runs: the cases of the suite-parametrised tests.
+fn peer_suites() -> Vec<(PeerKind, CipherSuite)> {
+    let cases: Vec<(PeerKind, CipherSuite)> = PeerKind::ALL
+        .into_iter()
+        .flat_map(|k| {
+            k.suites().into_iter().map(move |s| {
+                (
+                    k,
+                    CipherSuite::from_u16(s).expect("a suite Canopy implements"),
+                )
+            })
+        })
+        .collect();
+    // openmls runs 3 suites and mls-rs 5 (bench/tests/peers.rs pins which).
+    assert_eq!(cases.len(), 8);
+    cases
 }
 
 fn signer(p: &Provider) -> SignaturePrivateKey {
@@ -150,13 +171,20 @@ fn talk(canopy: &mut Group, peer: &mut dyn PeerMember) {
 /// GroupInfo (tree in it, or out of band) and both Canopy members process the commit; the
 /// joiner then commits and Canopy commits (the joiner's state is usable); then the peer
 /// resyncs: a second external commit that removes its own old leaf (openmls adds that Remove
-/// on its own, for the leaf with its signature key; mls-rs with `with_removal`).
+/// on its own, for the leaf with its signature key; mls-rs with `with_removal`). In every
+/// suite each peer runs.
 #[test]
 fn peer_joins_canopy_group_by_external_commit_and_resyncs() {
-    let p = provider();
-    for kind in PeerKind::ALL {
+    let mut checked = 0;
+    for (kind, suite) in peer_suites() {
+        let p = Provider::new(suite);
         for with_tree in [true, false] {
-            let step = |s: &str| format!("{kind}, tree in GroupInfo {with_tree}: {s}");
+            let step = |s: &str| {
+                format!(
+                    "{kind}, suite {}, tree in GroupInfo {with_tree}: {s}",
+                    suite.id()
+                )
+            };
             let mut canopy = Group::create(
                 p,
                 b"external-into-canopy",
@@ -183,7 +211,7 @@ fn peer_joins_canopy_group_by_external_commit_and_resyncs() {
             .unwrap();
 
             // The peer joins.
-            let mut peer = new_member(kind, b"peer").unwrap();
+            let mut peer = new_member_in(kind, suite.id(), b"peer").unwrap();
             let gi = canopy
                 .group_info(if with_tree {
                     TreeDelivery::Included
@@ -242,23 +270,32 @@ fn peer_joins_canopy_group_by_external_commit_and_resyncs() {
             committed(canopy2.process(&out.commit).unwrap());
             agree(&step("after the resync"), &canopy, &[&*peer]);
             talk(&mut canopy, &mut *peer);
+            checked += 1;
         }
     }
+    assert_eq!(checked, 16);
 }
 
 /// A peer group (two members of the peer); Canopy joins by external commit from the peer's
 /// GroupInfo (tree in it, or out of band) and both peer members process the commit; Canopy
 /// and the peer commit; then Canopy resyncs (removing its own old leaf, same identity and
-/// signature key) from a GroupInfo made by the other peer member.
+/// signature key) from a GroupInfo made by the other peer member. In every suite each peer
+/// runs.
 #[test]
 fn canopy_joins_peer_group_by_external_commit_and_resyncs() {
-    let p = provider();
-    for kind in PeerKind::ALL {
+    let mut checked = 0;
+    for (kind, suite) in peer_suites() {
+        let p = Provider::new(suite);
         for with_tree in [true, false] {
-            let step = |s: &str| format!("{kind}, tree in GroupInfo {with_tree}: {s}");
-            let mut creator = new_member(kind, b"creator").unwrap();
+            let step = |s: &str| {
+                format!(
+                    "{kind}, suite {}, tree in GroupInfo {with_tree}: {s}",
+                    suite.id()
+                )
+            };
+            let mut creator = new_member_in(kind, suite.id(), b"creator").unwrap();
             creator.create_group(b"external-into-peer").unwrap();
-            let mut other = new_member(kind, b"other").unwrap();
+            let mut other = new_member_in(kind, suite.id(), b"other").unwrap();
             let out = creator
                 .commit(CommitOp::Add(vec![other.key_package().unwrap()]), true)
                 .unwrap();
@@ -317,8 +354,10 @@ fn canopy_joins_peer_group_by_external_commit_and_resyncs() {
             creator.process(&out.commit).unwrap();
             agree(&step("after the resync"), &canopy, &[&*creator, &*other]);
             talk(&mut canopy, &mut *other);
+            checked += 1;
         }
     }
+    assert_eq!(checked, 16);
 }
 
 // ---------------------------------------------------------------------------------------------

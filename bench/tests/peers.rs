@@ -1,8 +1,16 @@
 //! The peer adapters interoperating through bytes only: openmls and mls-rs members in one
 //! group, both roles each way, Welcomes with the tree inside and out of band, update / add /
-//! remove commits, application messages, and `fork` independence.
+//! remove commits, application messages, and `fork` independence; which cipher suites each
+//! peer runs.
 
-use canopy_bench::peers::{new_member, CommitOp, PeerKind, PeerMember, MLS_RS_FLUSH_EVERY};
+use std::collections::HashSet;
+
+use canopy_bench::peers::{
+    new_member, new_member_in, CommitOp, PeerKind, PeerMember, CIPHER_SUITE, MLS_RS_FLUSH_EVERY,
+};
+use canopy_engine::codec::{self, MlsMessage, MlsMessageBody};
+use canopy_engine::crypto::{CipherSuite, Provider};
+use canopy_engine::key_package::{validate_key_package, Clock};
 
 type Member = Box<dyn PeerMember>;
 
@@ -334,6 +342,63 @@ fn errors_name_peer_and_step() {
         assert!(err.starts_with(&format!("{kind}: process")), "{err}");
         let err = format!("{:#}", a.join(b"junk", None).unwrap_err());
         assert!(err.starts_with(&format!("{kind}: join")), "{err}");
+    }
+}
+
+/// Each peer runs the suites its crypto provider runs (read in the providers' sources:
+/// `openmls_rust_crypto` 0.6 `RustCrypto::supports`, `mls-rs-crypto-awslc` 0.27
+/// `supported_classical_cipher_suites`), and a member of a suite makes KeyPackages of that
+/// suite signed with the suite's scheme; asking for another suite is an error naming the peer
+/// and the suite.
+#[test]
+fn peers_run_the_suites_their_providers_run() {
+    let expected = [
+        (PeerKind::OpenMls, vec![1, 2, 3]),
+        (PeerKind::MlsRs, vec![1, 2, 3, 5, 7]),
+    ];
+    let mut made = 0;
+    for (kind, suites) in expected {
+        assert_eq!(kind.suites(), suites, "{kind}");
+        for suite in CipherSuite::ALL {
+            let id = suite.id();
+            assert_eq!(kind.supports_suite(id), suites.contains(&id), "{kind} {id}");
+            match new_member_in(kind, id, b"suite probe") {
+                Ok(mut m) => {
+                    assert!(suites.contains(&id), "{kind} made a member of suite {id}");
+                    assert_eq!((m.kind(), m.suite()), (kind, id));
+                    let message: MlsMessage = codec::decode(&m.key_package().unwrap()).unwrap();
+                    let MlsMessageBody::KeyPackage(kp) = message.body else {
+                        panic!("{kind} {id}: not a KeyPackage");
+                    };
+                    assert_eq!(kp.cipher_suite.0, id, "{kind}");
+                    // The leaf verifies under the suite's own signature scheme.
+                    validate_key_package(
+                        &Provider::new(*suite),
+                        &kp,
+                        Clock::System,
+                        &HashSet::from([1]),
+                    )
+                    .unwrap_or_else(|e| panic!("{kind} {id}: {e}"));
+                    made += 1;
+                }
+                Err(e) => {
+                    assert!(!suites.contains(&id), "{kind} {id}: {e:#}");
+                    let e = format!("{e:#}");
+                    assert!(
+                        e.starts_with(&format!("{kind} does not run cipher suite {id} (")),
+                        "{e}"
+                    );
+                }
+            }
+        }
+    }
+    assert_eq!(made, 8);
+    for kind in PeerKind::ALL {
+        assert!(kind.supports_suite(CIPHER_SUITE));
+        assert_eq!(new_member(kind, b"default").unwrap().suite(), CIPHER_SUITE);
+        for unknown in [0, 8, 0xffff] {
+            assert!(!kind.supports_suite(unknown), "{kind} {unknown}");
+        }
     }
 }
 

@@ -286,19 +286,29 @@ fn zero_members_is_an_error() {
     assert!(generate(&config(StateKind::Populated, 0, SEED)).is_err());
 }
 
+/// Every kind generates a valid state in every suite (its KEM's keys, its signature scheme,
+/// its hash length), different from suite 1's.
 #[test]
-fn suite_3_states_validate() {
-    for &kind in StateKind::ALL {
-        let cfg = StateConfig {
-            suite: CipherSuite::Mls128X25519ChaCha20Poly1305Sha256Ed25519,
-            ..config(kind, 33, SEED)
-        };
-        let st = generate(&cfg).unwrap();
-        check_valid(&st);
-        check_member_keys(&st);
-        let suite1 = generate(&config(kind, 33, SEED)).unwrap();
-        assert_ne!(wire(&st.tree), wire(&suite1.tree));
+fn every_suite_states_validate() {
+    let mut checked = 0;
+    for &suite in &CipherSuite::ALL[1..] {
+        for &kind in StateKind::ALL {
+            let cfg = StateConfig {
+                suite,
+                ..config(kind, 33, SEED)
+            };
+            let st = generate(&cfg).unwrap();
+            assert_eq!(st.provider.suite(), suite);
+            assert_eq!(st.group_context().cipher_suite.0, suite.id());
+            check_valid(&st);
+            check_member_keys(&st);
+            let suite1 = generate(&config(kind, 33, SEED)).unwrap();
+            assert_ne!(wire(&st.tree), wire(&suite1.tree));
+            checked += 1;
+        }
     }
+    assert_eq!(checked, (CipherSuite::ALL.len() - 1) * StateKind::ALL.len());
+    assert!(checked >= 6 * 5);
 }
 
 /// The output does not depend on the number of rayon threads.

@@ -93,7 +93,12 @@ impl Prepared {
     pub fn new(operation: Operation, start: &Start) -> Result<Self> {
         let inputs = match operation {
             Operation::Build => {
-                return Prepared::build(start.state.config.members, start.now, &start.config)
+                return Prepared::build_in(
+                    start.suite(),
+                    start.state.config.members,
+                    start.now,
+                    &start.config,
+                )
             }
             Operation::Commit | Operation::CommitCreator => Inputs::Commit {
                 group: start.member(operation.actor())?.clone(),
@@ -138,11 +143,26 @@ impl Prepared {
         Ok(Prepared { operation, inputs })
     }
 
-    /// Prepare `build` of a `members`-member group: a new group whose creator has a fixed
-    /// signature key, and KeyPackages `1..members` valid around `now`; the same inputs on
-    /// every run, whatever ran before.
+    /// Prepare `build` of a `members`-member group in cipher suite 1: a new group whose
+    /// creator has a fixed signature key, and KeyPackages `1..members` valid around `now`;
+    /// the same inputs on every run, whatever ran before.
     pub fn build(members: u32, now: u64, config: &GroupConfig) -> Result<Self> {
-        let provider = Provider::new(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519);
+        Self::build_in(
+            CipherSuite::Mls128X25519Aes128GcmSha256Ed25519,
+            members,
+            now,
+            config,
+        )
+    }
+
+    /// [`Prepared::build`] in `suite`.
+    pub fn build_in(
+        suite: CipherSuite,
+        members: u32,
+        now: u64,
+        config: &GroupConfig,
+    ) -> Result<Self> {
+        let provider = Provider::new(suite);
         let adds = (1..members)
             .map(|n| Ok(numbered_kp(&provider, n, now)?.0))
             .collect::<Result<Vec<_>>>()?;

@@ -14,7 +14,7 @@ use canopy_engine::TreeDelivery;
 
 use super::canopy::Prepared;
 use super::{key_package_of, kp_message, seals_in, Operation, Sizes, Start, BUILD_GROUP_ID};
-use crate::peers::{new_member, CommitOp, CommitOutput, PeerKind, PeerMember};
+use crate::peers::{new_member_in, CommitOp, CommitOutput, PeerKind, PeerMember};
 
 /// A peer's inputs for one operation.
 #[derive(Debug, Clone)]
@@ -124,9 +124,11 @@ impl PeerPrepared {
     }
 
     /// A fresh copy of the peer's start state in `start` (untimed): a fork of its member, or a
-    /// new member (with a Welcome made by the creator for `join`, a new group for `build`).
+    /// new member of the group's suite (with a Welcome made by the creator for `join`, a new
+    /// group for `build`).
     pub fn input(&self, start: &Start) -> Result<PeerInput> {
         let kind = self.kind;
+        let suite = start.suite().id();
         let (member, step) = match &self.action {
             Action::Commit {
                 op,
@@ -140,13 +142,13 @@ impl PeerPrepared {
             ),
             Action::Process(message) => (start.peer(kind)?, Step::Process(message.clone())),
             Action::Join => {
-                let mut joiner = new_member(kind, b"peer-joiner")?;
+                let mut joiner = new_member_in(kind, suite, b"peer-joiner")?;
                 let kp = key_package_of(&joiner.key_package()?)?;
                 let welcome = start.welcome_for(kp)?;
                 (joiner, Step::Join(welcome))
             }
             Action::Build(kps) => {
-                let mut creator = new_member(kind, b"creator")?;
+                let mut creator = new_member_in(kind, suite, b"creator")?;
                 creator.create_group(BUILD_GROUP_ID)?;
                 (
                     creator,

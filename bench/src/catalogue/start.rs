@@ -7,18 +7,18 @@
 
 use anyhow::{anyhow, bail, ensure, Result};
 use canopy_engine::codec::{self, KeyPackage, MlsMessage, MlsMessageBody, ProtocolVersion};
-use canopy_engine::crypto::Provider;
+use canopy_engine::crypto::{CipherSuite, Provider};
 use canopy_engine::group::{CommitOptions, Group, GroupConfig};
 use canopy_engine::key_package::{default_lifetime, key_package_from_seed, KeyPackageSecrets};
 use canopy_engine::tree::LeafIndex;
 use canopy_workloads::states::{generate, GeneratedState, StateConfig, StateKind};
 
 use super::{Role, JOINER_KP};
-use crate::peers::{new_member, PeerKind, PeerMember};
+use crate::peers::{new_member_in, PeerKind, PeerMember};
 
 /// The generated group, the Canopy members that act in it and any joined peers.
 pub struct Start {
-    /// The suite's provider.
+    /// The suite's provider (the group's cipher suite: [`Start::suite`]).
     pub provider: Provider,
     /// The generated state everything starts from.
     pub state: GeneratedState,
@@ -72,8 +72,8 @@ impl std::fmt::Debug for Invitation {
 }
 
 impl Start {
-    /// Generate a `shape` state of `members` members from `seed`, centred on `now`, and build
-    /// the creator and the last member with `config`.
+    /// Generate a `shape` state of `members` members from `seed` in cipher suite 1, centred on
+    /// `now`, and build the creator and the last member with `config`.
     pub fn new(
         shape: StateKind,
         members: u32,
@@ -81,7 +81,28 @@ impl Start {
         now: u64,
         config: GroupConfig,
     ) -> Result<Self> {
+        Self::new_in(
+            CipherSuite::Mls128X25519Aes128GcmSha256Ed25519,
+            shape,
+            members,
+            seed,
+            now,
+            config,
+        )
+    }
+
+    /// [`Start::new`] in `suite`: the generated group, and every member and KeyPackage made
+    /// here later (the joiner's, the peers', those of the operations), are of that suite.
+    pub fn new_in(
+        suite: CipherSuite,
+        shape: StateKind,
+        members: u32,
+        seed: u64,
+        now: u64,
+        config: GroupConfig,
+    ) -> Result<Self> {
         let mut state_cfg = StateConfig::new(shape, members.max(2), seed);
+        state_cfg.suite = suite;
         state_cfg.now = now;
         let state = generate(&state_cfg)?;
         let leaves: Vec<LeafIndex> = state.members().collect();
@@ -99,6 +120,11 @@ impl Start {
             config,
             now,
         })
+    }
+
+    /// The group's cipher suite.
+    pub fn suite(&self) -> CipherSuite {
+        self.provider.suite()
     }
 
     /// The Canopy member acting as `role`.
@@ -165,11 +191,11 @@ impl Start {
         Ok(())
     }
 
-    /// Add a `kind` peer member: the creator's commit adds its KeyPackage and everyone in
-    /// processes it. The peer joins from the returned Welcome (however long the caller lets
-    /// it take), then [`Start::seat_peer`].
+    /// Add a `kind` peer member of the group's suite: the creator's commit adds its KeyPackage
+    /// and everyone in processes it. The peer joins from the returned Welcome (however long
+    /// the caller lets it take), then [`Start::seat_peer`].
     pub fn invite_peer(&mut self, kind: PeerKind) -> Result<Invitation> {
-        let mut member = new_member(kind, format!("peer-{kind}").as_bytes())?;
+        let mut member = new_member_in(kind, self.suite().id(), format!("peer-{kind}").as_bytes())?;
         let kp = key_package_of(&member.key_package()?)?;
         let welcome = self.admit(kp)?;
         Ok(Invitation {

@@ -2,12 +2,16 @@
 //! public-key crypto, hashing and AEAD, spread perfectly over every core — its exact primitive
 //! counts ([`canopy_engine::crypto::counters`]) times per-primitive costs measured at the
 //! start of the same run, divided by the number of worker threads. The costs come from the
-//! same calibration as `canopy calibrate` ([`crate::costs`]).
+//! same calibration as `canopy calibrate` ([`crate::costs`]), which measures every suite's
+//! public-key primitives (X25519, P-256, P-384, P-521 and X448 DH and key derivation; Ed25519,
+//! ECDSA on each curve and Ed448); the hash, HKDF and AEAD costs are those of the compared
+//! suite.
 
 use anyhow::Result;
-use canopy_engine::crypto::{counters, Provider};
+use canopy_engine::crypto::{counters, CipherSuite, Provider};
 use serde::Serialize;
 
+use crate::costs::calibrate::calibrate_symmetric;
 use crate::costs::{calibrate, Calibration, CostProfile, LoadSource};
 
 /// Per-primitive costs measured at the start of the run (µs of one thread's CPU time).
@@ -21,19 +25,58 @@ pub struct PrimitiveCosts {
     pub ed25519_sign: f64,
     /// One Ed25519 verification.
     pub ed25519_verify: f64,
-    /// SHA-256 over one KiB.
+    /// One P-256 ECDH.
+    pub p256_dh: f64,
+    /// One P-256 public-key derivation.
+    pub p256_base: f64,
+    /// One P-384 ECDH.
+    pub p384_dh: f64,
+    /// One P-384 public-key derivation.
+    pub p384_base: f64,
+    /// One P-521 ECDH.
+    pub p521_dh: f64,
+    /// One P-521 public-key derivation.
+    pub p521_base: f64,
+    /// One X448 Diffie-Hellman.
+    pub x448_dh: f64,
+    /// One X448 public-key derivation.
+    pub x448_base: f64,
+    /// One ECDSA P-256/SHA-256 signature.
+    pub ecdsa_p256_sign: f64,
+    /// One ECDSA P-256/SHA-256 verification.
+    pub ecdsa_p256_verify: f64,
+    /// One ECDSA P-384/SHA-384 signature.
+    pub ecdsa_p384_sign: f64,
+    /// One ECDSA P-384/SHA-384 verification.
+    pub ecdsa_p384_verify: f64,
+    /// One ECDSA P-521/SHA-512 signature.
+    pub ecdsa_p521_sign: f64,
+    /// One ECDSA P-521/SHA-512 verification.
+    pub ecdsa_p521_verify: f64,
+    /// One Ed448 signature.
+    pub ed448_sign: f64,
+    /// One Ed448 verification.
+    pub ed448_verify: f64,
+    /// The suite's hash over one KiB.
     pub hash_per_kib: f64,
-    /// One HKDF-Expand call.
+    /// One HKDF-Expand call with the suite's hash.
     pub hkdf_expand: f64,
-    /// AEAD over one KiB.
+    /// The suite's AEAD over one KiB.
     pub aead_per_kib: f64,
 }
 
 impl PrimitiveCosts {
-    /// Measure each primitive on this machine, now: the quick cost-profile calibration
-    /// ([`crate::costs::calibrate()`], thread CPU time, median of repetitions), in µs.
-    pub fn measure(p: &Provider) -> Result<Self> {
-        let profile = calibrate(p, &Calibration::QUICK, &LoadSource::Proc)?;
+    /// Measure each primitive on this machine, now, for a floor in `suite`: the quick
+    /// cost-profile calibration ([`crate::costs::calibrate()`], thread CPU time, median of
+    /// repetitions), in µs; in a suite other than 1, the hash, HKDF and AEAD again with the
+    /// suite's own ([`calibrate_symmetric`]).
+    pub fn measure(suite: CipherSuite) -> Result<Self> {
+        let base = CipherSuite::Mls128X25519Aes128GcmSha256Ed25519;
+        let mut profile = calibrate(&Provider::new(base), &Calibration::QUICK, &LoadSource::Proc)?;
+        if suite != base {
+            let own = calibrate_symmetric(&Provider::new(suite), &Calibration::QUICK)?;
+            profile.costs.extend(own);
+        }
         Ok(Self::from_profile(&profile))
     }
 
@@ -45,6 +88,22 @@ impl PrimitiveCosts {
             x25519_base: us("x25519_base"),
             ed25519_sign: us("ed25519_sign"),
             ed25519_verify: us("ed25519_verify"),
+            p256_dh: us("p256_dh"),
+            p256_base: us("p256_base"),
+            p384_dh: us("p384_dh"),
+            p384_base: us("p384_base"),
+            p521_dh: us("p521_dh"),
+            p521_base: us("p521_base"),
+            x448_dh: us("x448_dh"),
+            x448_base: us("x448_base"),
+            ecdsa_p256_sign: us("ecdsa_p256_sign"),
+            ecdsa_p256_verify: us("ecdsa_p256_verify"),
+            ecdsa_p384_sign: us("ecdsa_p384_sign"),
+            ecdsa_p384_verify: us("ecdsa_p384_verify"),
+            ecdsa_p521_sign: us("ecdsa_p521_sign"),
+            ecdsa_p521_verify: us("ecdsa_p521_verify"),
+            ed448_sign: us("ed448_sign"),
+            ed448_verify: us("ed448_verify"),
             hash_per_kib: us("hash_bytes") * 1024.0,
             hkdf_expand: us("hkdf_expand"),
             aead_per_kib: us("aead_bytes") * 1024.0,
@@ -53,10 +112,32 @@ impl PrimitiveCosts {
 
     /// The floor, in ms, of work `c` on `threads` threads.
     pub fn floor_ms(&self, c: &counters::Counts, threads: usize) -> f64 {
-        let us = c.x25519_dh as f64 * self.x25519_dh
-            + c.x25519_base as f64 * self.x25519_base
-            + c.ed25519_sign as f64 * self.ed25519_sign
-            + c.ed25519_verify as f64 * self.ed25519_verify
+        let public_key = [
+            (c.x25519_dh, self.x25519_dh),
+            (c.x25519_base, self.x25519_base),
+            (c.ed25519_sign, self.ed25519_sign),
+            (c.ed25519_verify, self.ed25519_verify),
+            (c.p256_dh, self.p256_dh),
+            (c.p256_base, self.p256_base),
+            (c.p384_dh, self.p384_dh),
+            (c.p384_base, self.p384_base),
+            (c.p521_dh, self.p521_dh),
+            (c.p521_base, self.p521_base),
+            (c.x448_dh, self.x448_dh),
+            (c.x448_base, self.x448_base),
+            (c.ecdsa_p256_sign, self.ecdsa_p256_sign),
+            (c.ecdsa_p256_verify, self.ecdsa_p256_verify),
+            (c.ecdsa_p384_sign, self.ecdsa_p384_sign),
+            (c.ecdsa_p384_verify, self.ecdsa_p384_verify),
+            (c.ecdsa_p521_sign, self.ecdsa_p521_sign),
+            (c.ecdsa_p521_verify, self.ecdsa_p521_verify),
+            (c.ed448_sign, self.ed448_sign),
+            (c.ed448_verify, self.ed448_verify),
+        ];
+        let us = public_key
+            .iter()
+            .map(|&(n, cost)| n as f64 * cost)
+            .sum::<f64>()
             + c.hash_bytes as f64 / 1024.0 * self.hash_per_kib
             + c.hkdf_expand as f64 * self.hkdf_expand
             + c.aead_bytes as f64 / 1024.0 * self.aead_per_kib;
@@ -67,6 +148,20 @@ impl PrimitiveCosts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::costs::HostInfo;
+
+    fn costs() -> PrimitiveCosts {
+        // A distinct power of two per primitive, so that each one's share of a sum is visible.
+        let profile = CostProfile::from_costs(HostInfo::default(), |name| {
+            let rank = counters::Counts::default()
+                .fields()
+                .iter()
+                .position(|(n, _)| *n == name)
+                .unwrap();
+            1000.0 * f64::from(1u32 << rank)
+        });
+        PrimitiveCosts::from_profile(&profile)
+    }
 
     /// The floor is linear in every count and divided by the threads.
     #[test]
@@ -76,24 +171,105 @@ mod tests {
             x25519_base: 10.0,
             ed25519_sign: 20.0,
             ed25519_verify: 40.0,
+            p256_dh: 3.0,
+            ecdsa_p256_verify: 7.0,
             hash_per_kib: 1.0,
             hkdf_expand: 0.5,
             aead_per_kib: 2.0,
+            ..PrimitiveCosts::from_profile(&CostProfile::from_costs(HostInfo::default(), |_| 0.0))
         };
         let c = counters::Counts {
             x25519_dh: 10,
             x25519_base: 2,
             ed25519_sign: 1,
             ed25519_verify: 3,
+            p256_dh: 4,
+            ecdsa_p256_verify: 2,
             hash_bytes: 4096,
             hkdf_expand: 100,
             aead_bytes: 2048,
             ..counters::Counts::default()
         };
-        // 500 + 20 + 20 + 120 + 4 + 50 + 4 = 718 µs.
-        assert!((costs.floor_ms(&c, 1) - 0.718).abs() < 1e-12);
-        assert!((costs.floor_ms(&c, 2) - 0.359).abs() < 1e-12);
+        // 500 + 20 + 20 + 120 + 12 + 14 + 4 + 50 + 4 = 744 µs.
+        assert!((costs.floor_ms(&c, 1) - 0.744).abs() < 1e-12);
+        assert!((costs.floor_ms(&c, 2) - 0.372).abs() < 1e-12);
         // Zero threads is one.
         assert_eq!(costs.floor_ms(&c, 0), costs.floor_ms(&c, 1));
+    }
+
+    /// Every public-key counter of every suite is priced at its own cost: one unit of it
+    /// alone gives a floor of exactly its cost in the profile.
+    #[test]
+    fn the_floor_prices_every_suites_public_key_primitives() {
+        let costs = costs();
+        let priced = [
+            "x25519_dh",
+            "x25519_base",
+            "ed25519_sign",
+            "ed25519_verify",
+            "p256_dh",
+            "p256_base",
+            "p384_dh",
+            "p384_base",
+            "p521_dh",
+            "p521_base",
+            "x448_dh",
+            "x448_base",
+            "ecdsa_p256_sign",
+            "ecdsa_p256_verify",
+            "ecdsa_p384_sign",
+            "ecdsa_p384_verify",
+            "ecdsa_p521_sign",
+            "ecdsa_p521_verify",
+            "ed448_sign",
+            "ed448_verify",
+            "hkdf_expand",
+        ];
+        let mut checked = 0;
+        for (rank, (name, _)) in counters::Counts::default().fields().iter().enumerate() {
+            if !priced.contains(name) {
+                continue;
+            }
+            let mut c = counters::Counts::default();
+            set(&mut c, name, 1);
+            let expected_ms = f64::from(1u32 << rank) / 1000.0;
+            assert_eq!(costs.floor_ms(&c, 1), expected_ms, "{name}");
+            checked += 1;
+        }
+        assert_eq!(checked, priced.len());
+        // JSON carries one cost per priced primitive, plus the per-KiB hash and AEAD.
+        let json = serde_json::to_value(costs).unwrap();
+        for name in priced {
+            assert!(json[name].as_f64().is_some_and(|v| v > 0.0), "{name}");
+        }
+    }
+
+    /// Set the field of `c` named `name` (as `Counts::fields` names it).
+    fn set(c: &mut counters::Counts, name: &str, v: u64) {
+        let field = match name {
+            "x25519_dh" => &mut c.x25519_dh,
+            "x25519_base" => &mut c.x25519_base,
+            "ed25519_sign" => &mut c.ed25519_sign,
+            "ed25519_verify" => &mut c.ed25519_verify,
+            "p256_dh" => &mut c.p256_dh,
+            "p256_base" => &mut c.p256_base,
+            "p384_dh" => &mut c.p384_dh,
+            "p384_base" => &mut c.p384_base,
+            "p521_dh" => &mut c.p521_dh,
+            "p521_base" => &mut c.p521_base,
+            "x448_dh" => &mut c.x448_dh,
+            "x448_base" => &mut c.x448_base,
+            "ecdsa_p256_sign" => &mut c.ecdsa_p256_sign,
+            "ecdsa_p256_verify" => &mut c.ecdsa_p256_verify,
+            "ecdsa_p384_sign" => &mut c.ecdsa_p384_sign,
+            "ecdsa_p384_verify" => &mut c.ecdsa_p384_verify,
+            "ecdsa_p521_sign" => &mut c.ecdsa_p521_sign,
+            "ecdsa_p521_verify" => &mut c.ecdsa_p521_verify,
+            "ed448_sign" => &mut c.ed448_sign,
+            "ed448_verify" => &mut c.ed448_verify,
+            "hkdf_expand" => &mut c.hkdf_expand,
+            other => panic!("no field {other}"),
+        };
+        *field = v;
     }
 }

@@ -6,7 +6,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use canopy_engine::crypto::counters;
+use canopy_engine::crypto::{counters, Kem};
 
 use super::floor::PrimitiveCosts;
 use super::report::{Row, Sample};
@@ -92,14 +92,28 @@ pub fn rows(
             }
         }
     }
+    let suite = start.suite();
+    // The backends name what ran: X25519 and Ed25519 run only in suites 1 and 3.
+    let x25519 = suite.kem() == Kem::X25519;
     let mut rows: Vec<Row> = canopy
         .iter()
         .map(|(backend, _, samples)| {
-            Row::from_samples(op, "canopy", samples, None).with_crypto(*backend)
+            let row = Row::from_samples(op, suite.id(), "canopy", samples, None);
+            if x25519 {
+                row.with_crypto(*backend)
+            } else {
+                row
+            }
         })
         .collect();
     for (peer, samples, status) in peers {
-        rows.push(Row::from_samples(op, peer.kind().name(), &samples, status));
+        rows.push(Row::from_samples(
+            op,
+            suite.id(),
+            peer.kind().name(),
+            &samples,
+            status,
+        ));
     }
     Ok(rows)
 }

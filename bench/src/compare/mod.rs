@@ -9,6 +9,11 @@
 //! group. Operations run interleaved (Canopy, peer 1, peer 2, Canopy, …), each sample from a
 //! fresh copy of the start state (copying is not timed).
 //!
+//! Everything runs in one cipher suite (`--suite`, default 1): the generated state, Canopy's
+//! members and KeyPackages, and each peer's member. A peer whose crypto provider does not run
+//! the suite ([`PeerKind::supports_suite`]) is skipped with a line saying so, or refused if
+//! `--peers` names it.
+//!
 //! - [`floor`]: Canopy's crypto floor ([`PrimitiveCosts`]).
 //! - [`measure`]: the samples of one operation by every system.
 //! - [`report`]: the rows, the JSON report and the printed table.
@@ -21,8 +26,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
-use canopy_engine::crypto::{CipherSuite, Provider, X25519Backend};
+use anyhow::{anyhow, bail, ensure, Context, Result};
+use canopy_engine::crypto::{CipherSuite, Kem, X25519Backend};
 use canopy_engine::group::{GroupConfig, Randomness};
 use canopy_engine::key_package::Clock;
 use canopy_workloads::states::{today, StateKind};
@@ -30,7 +35,7 @@ use canopy_workloads::states::{today, StateKind};
 use crate::catalogue::{Operation, Start};
 use crate::peers::PeerKind;
 pub use floor::PrimitiveCosts;
-pub use report::{Report, Row};
+pub use report::{Report, Row, Skipped};
 
 /// Arguments of `canopy compare`.
 #[derive(Debug, Clone, clap::Args)]
@@ -49,9 +54,14 @@ pub struct CompareArgs {
         default_value = "build,join,commit,process,add1,remove1"
     )]
     pub ops: Vec<Operation>,
-    /// Peers, comma-separated (openmls, mls-rs); `--peers ''` for Canopy alone.
-    #[arg(long, value_delimiter = ',', default_value = "openmls,mls-rs")]
-    pub peers: Vec<String>,
+    /// Peers, comma-separated (openmls, mls-rs); `--peers ''` for Canopy alone. Default: both,
+    /// those that run `--suite` (a peer named here that does not run it is an error).
+    #[arg(long, value_delimiter = ',')]
+    pub peers: Option<Vec<String>>,
+    /// Cipher suite, by its RFC 9420 code point (1–7): of the generated group, Canopy's
+    /// members and each peer's.
+    #[arg(long, default_value_t = 1)]
+    pub suite: u16,
     /// Samples per operation and system.
     #[arg(long, default_value_t = 5)]
     pub samples: usize,
@@ -80,8 +90,12 @@ pub struct CompareConfig {
     pub state: StateKind,
     /// Catalogue operations to measure.
     pub ops: Vec<Operation>,
-    /// Peers compared beside Canopy.
+    /// Peers compared beside Canopy (each runs [`CompareConfig::suite`]).
     pub peers: Vec<PeerKind>,
+    /// Peers left out because they do not run the suite, and why.
+    pub skipped: Vec<Skipped>,
+    /// The cipher suite of every group and member.
+    pub suite: CipherSuite,
     /// At least 1.
     pub samples: usize,
     /// Seed of the generated state and KeyPackages.
@@ -94,26 +108,71 @@ pub struct CompareConfig {
 }
 
 impl CompareArgs {
-    /// The settings these arguments ask for: peers by name (empty names ignored, so
-    /// `--peers ''` is Canopy alone), at least one sample, the X25519 backends this host runs
-    /// (a backend it lacks is an error naming it).
+    /// The settings these arguments ask for: a suite Canopy implements; peers by name (empty
+    /// names ignored, so `--peers ''` is Canopy alone), each running the suite, or by default
+    /// every peer that runs it (the others skipped, saying why); at least one sample; the
+    /// X25519 backends this host runs (a backend it lacks is an error naming it), several
+    /// only in a suite with X25519.
     pub fn config(&self) -> Result<CompareConfig> {
-        let peers = self
-            .peers
-            .iter()
-            .filter(|p| !p.is_empty())
-            .map(|p| p.parse())
-            .collect::<Result<Vec<PeerKind>>>()?;
+        let suite = CipherSuite::from_u16(self.suite).ok_or_else(|| {
+            anyhow!(
+                "--suite {}: not a cipher suite Canopy implements (RFC 9420 code points {})",
+                self.suite,
+                CipherSuite::ALL
+                    .iter()
+                    .map(|s| s.id().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?;
+        let (peers, skipped) = match &self.peers {
+            Some(names) => {
+                let peers = names
+                    .iter()
+                    .filter(|p| !p.is_empty())
+                    .map(|p| p.parse())
+                    .collect::<Result<Vec<PeerKind>>>()?;
+                for kind in &peers {
+                    ensure!(
+                        kind.supports_suite(suite.id()),
+                        "--peers {kind}: {}",
+                        Skipped::new(*kind, suite).reason
+                    );
+                }
+                (peers, Vec::new())
+            }
+            None => {
+                let (peers, skipped): (Vec<PeerKind>, Vec<PeerKind>) = PeerKind::ALL
+                    .into_iter()
+                    .partition(|k| k.supports_suite(suite.id()));
+                let skipped = skipped
+                    .into_iter()
+                    .map(|k| Skipped::new(k, suite))
+                    .collect();
+                (peers, skipped)
+            }
+        };
         let crypto = self
             .crypto
             .iter()
             .map(|c| X25519Backend::from_choice(c).with_context(|| format!("--crypto {c}")))
             .collect::<Result<Vec<_>>>()?;
+        if crypto.len() > 1 && suite.kem() != Kem::X25519 {
+            bail!(
+                "--crypto {}: suite {} ({}) has no X25519, the only primitive the backends \
+                 differ in: its rows would all be one",
+                self.crypto.join(","),
+                suite.id(),
+                suite.name()
+            );
+        }
         Ok(CompareConfig {
             members: self.members,
             state: self.state,
             ops: self.ops.clone(),
             peers,
+            skipped,
+            suite,
             samples: self.samples.max(1),
             seed: self.seed,
             peer_time_limit: Duration::from_secs(self.peer_time_limit),
@@ -157,12 +216,17 @@ pub fn write_json(report: &Report, path: &Path) -> Result<()> {
 /// Run the comparison; returns the report (printed as a table by the caller).
 pub fn run(cfg: &CompareConfig) -> Result<Report> {
     let threads = rayon::current_num_threads();
-    let provider = Provider::new(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519);
+    for skipped in &cfg.skipped {
+        eprintln!("{}: skipped: {}", skipped.system, skipped.reason);
+    }
     eprintln!("measuring primitive costs…");
-    let costs = PrimitiveCosts::measure(&provider)?;
+    let costs = PrimitiveCosts::measure(cfg.suite)?;
     eprintln!(
-        "generating {} state with {} members (seed {})…",
-        cfg.state, cfg.members, cfg.seed
+        "generating {} state with {} members in suite {} (seed {})…",
+        cfg.state,
+        cfg.members,
+        cfg.suite.id(),
+        cfg.seed
     );
     // The peers make their KeyPackages valid from "now" on the wall clock, so the group
     // checks lifetimes against the wall clock too.
@@ -171,7 +235,7 @@ pub fn run(cfg: &CompareConfig) -> Result<Report> {
         randomness: Randomness::System,
         ..GroupConfig::default()
     };
-    let mut start = Start::new(cfg.state, cfg.members, cfg.seed, today(), config)?;
+    let mut start = Start::new_in(cfg.suite, cfg.state, cfg.members, cfg.seed, today(), config)?;
 
     // The guests: the joiner if an operation is its, then each peer if one can run any.
     if cfg.ops.iter().any(|o| o.needs_joiner()) {
@@ -201,13 +265,16 @@ pub fn run(cfg: &CompareConfig) -> Result<Report> {
         rows.extend(measure::rows(&start, op, cfg, &costs, threads)?);
         if op.uses_start_state() && op.peers_run() {
             for (kind, why) in &failed_peers {
-                rows.push(Row::failed(op, kind.name(), why.clone()));
+                rows.push(Row::failed(op, cfg.suite.id(), kind.name(), why.clone()));
             }
         }
     }
     Ok(Report {
         members: cfg.members,
         state: cfg.state.to_string(),
+        suite: cfg.suite.id(),
+        suite_name: cfg.suite.name(),
+        skipped: cfg.skipped.clone(),
         threads,
         samples: cfg.samples,
         primitive_costs_us: costs,
@@ -239,6 +306,8 @@ mod tests {
         assert_eq!(cfg.state, StateKind::Populated);
         assert_eq!(cfg.ops, Operation::COMPARED);
         assert_eq!(cfg.peers, [PeerKind::OpenMls, PeerKind::MlsRs]);
+        assert!(cfg.skipped.is_empty());
+        assert_eq!(cfg.suite, CipherSuite::Mls128X25519Aes128GcmSha256Ed25519);
         assert_eq!(cfg.samples, 5);
         assert_eq!(cfg.seed, 1);
         assert_eq!(cfg.peer_time_limit, Duration::from_secs(120));
@@ -302,6 +371,60 @@ mod tests {
         assert_eq!(cfg.peers, [PeerKind::MlsRs]);
         assert_eq!((cfg.samples, cfg.seed), (3, 9));
         assert_eq!(cfg.peer_time_limit, Duration::from_secs(60));
+    }
+
+    /// `--suite`: by default the peers that run it, the others skipped with the reason; a
+    /// peer named with `--peers` that does not run it, a suite Canopy does not implement and
+    /// several X25519 backends in a suite without X25519 are errors.
+    #[test]
+    fn suites_choose_the_peers() {
+        let cfg = parse(&["--suite", "2"]).unwrap();
+        assert_eq!(cfg.suite, CipherSuite::Mls128P256Aes128GcmSha256P256);
+        assert_eq!(cfg.peers, [PeerKind::OpenMls, PeerKind::MlsRs]);
+        assert!(cfg.skipped.is_empty());
+
+        let cfg = parse(&["--suite", "7"]).unwrap();
+        assert_eq!(cfg.peers, [PeerKind::MlsRs]);
+        assert_eq!(cfg.skipped.len(), 1);
+        assert_eq!(cfg.skipped[0].system, "openmls");
+        assert!(
+            cfg.skipped[0]
+                .reason
+                .starts_with("openmls_rust_crypto 0.6 does not run cipher suite 7 ("),
+            "{:?}",
+            cfg.skipped
+        );
+
+        let cfg = parse(&["--suite", "4"]).unwrap();
+        assert!(cfg.peers.is_empty());
+        let skipped: Vec<&str> = cfg.skipped.iter().map(|s| s.system).collect();
+        assert_eq!(skipped, ["openmls", "mls-rs"]);
+
+        let cfg = parse(&["--suite", "5", "--peers", "mls-rs"]).unwrap();
+        assert_eq!(
+            (cfg.peers.as_slice(), cfg.skipped.len()),
+            (&[PeerKind::MlsRs][..], 0)
+        );
+        let e = parse(&["--suite", "5", "--peers", "mls-rs,openmls"]).unwrap_err();
+        assert!(
+            format!("{e:#}").starts_with(
+                "--peers openmls: openmls_rust_crypto 0.6 does not run cipher suite 5"
+            ),
+            "{e:#}"
+        );
+        for bad in ["0", "8", "65535"] {
+            let e = parse(&["--suite", bad]).unwrap_err();
+            assert!(
+                format!("{e:#}").starts_with(&format!("--suite {bad}: not a cipher suite")),
+                "{e:#}"
+            );
+        }
+        assert!(parse(&["--suite", "p256"]).is_err());
+
+        let e = parse(&["--suite", "2", "--crypto", "portable,auto"]).unwrap_err();
+        assert!(format!("{e:#}").contains("has no X25519"), "{e:#}");
+        assert!(parse(&["--suite", "3", "--crypto", "portable,auto"]).is_ok());
+        assert!(parse(&["--suite", "2", "--crypto", "portable"]).is_ok());
     }
 
     #[test]

@@ -4,17 +4,20 @@
 
 use std::fmt::Write;
 
-use canopy_engine::crypto::X25519Backend;
+use canopy_engine::crypto::{CipherSuite, X25519Backend};
 use serde::Serialize;
 
 use super::floor::PrimitiveCosts;
 use crate::catalogue::Operation;
+use crate::peers::PeerKind;
 
 /// One measured (operation, system).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Row {
     /// The catalogue operation's name ([`Operation::name`]).
     pub op: &'static str,
+    /// The cipher suite it ran in (RFC 9420 code point).
+    pub suite: u16,
     /// "canopy", "openmls" or "mls-rs".
     pub system: &'static str,
     /// Median over the samples, `None` if the system did not finish.
@@ -28,12 +31,13 @@ pub struct Row {
     /// the start of the run (aws-lc's X25519, whatever the row's backend).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub floor_ms: Option<f64>,
-    /// Canopy only: the X25519 backend the row ran on (`portable` = aws-lc, `avx2`,
-    /// `avx512`), as `--crypto` resolved it on this host.
+    /// Canopy only, in a suite with X25519 (1, 3): the X25519 backend the row ran on
+    /// (`portable` = aws-lc, `avx2`, `avx512`), as `--crypto` resolved it on this host.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub crypto: Option<&'static str>,
-    /// Canopy only: the Ed25519 verifier of the process (`portable` = aws-lc, `avx2`,
-    /// `avx512`: curve25519-dalek's backends), which `CANOPY_CRYPTO` chose once for every row.
+    /// Canopy only, in a suite with Ed25519 (1, 3): the Ed25519 verifier of the process
+    /// (`portable` = aws-lc, `avx2`, `avx512`: curve25519-dalek's backends), which
+    /// `CANOPY_CRYPTO` chose once for every row.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub crypto_ed25519: Option<&'static str>,
     /// Samples taken.
@@ -57,16 +61,18 @@ pub struct Sample {
 }
 
 impl Row {
-    /// The row of `system` on `op` from its samples; no median if `status` says why the
-    /// system stopped. Sizes are the first sample's (every sample does the same work).
+    /// The row of `system` on `op` in `suite` from its samples; no median if `status` says
+    /// why the system stopped. Sizes are the first sample's (every sample does the same work).
     pub fn from_samples(
         op: Operation,
+        suite: u16,
         system: &'static str,
         samples: &[Sample],
         status: Option<String>,
     ) -> Row {
         Row {
             op: op.name(),
+            suite,
             system,
             median_ms: if status.is_some() {
                 None
@@ -97,9 +103,38 @@ impl Row {
         }
     }
 
-    /// The row of a system that never got to run `op`.
-    pub fn failed(op: Operation, system: &'static str, why: String) -> Row {
-        Row::from_samples(op, system, &[], Some(why))
+    /// The row of a system that never got to run `op` in `suite`.
+    pub fn failed(op: Operation, suite: u16, system: &'static str, why: String) -> Row {
+        Row::from_samples(op, suite, system, &[], Some(why))
+    }
+}
+
+/// A peer left out of a comparison because its crypto provider does not run the suite.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    /// "openmls" or "mls-rs".
+    pub system: &'static str,
+    /// Why, in words (the provider, the suite, the suites it runs).
+    pub reason: String,
+}
+
+impl Skipped {
+    /// `kind`, which does not run `suite`.
+    pub fn new(kind: PeerKind, suite: CipherSuite) -> Self {
+        Skipped {
+            system: kind.name(),
+            reason: format!(
+                "{} does not run cipher suite {} ({}); {kind} runs suites {}",
+                kind.crypto_provider(),
+                suite.id(),
+                suite.name(),
+                kind.suites()
+                    .iter()
+                    .map(u16::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
     }
 }
 
@@ -110,6 +145,13 @@ pub struct Report {
     pub members: u32,
     /// The start state's tree shape.
     pub state: String,
+    /// The cipher suite of every row (RFC 9420 code point).
+    pub suite: u16,
+    /// Its RFC 9420 name.
+    pub suite_name: &'static str,
+    /// Peers not run because they do not run the suite (absent when none was left out).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
     /// Rayon threads of the run.
     pub threads: usize,
     /// Samples per operation and system.
@@ -157,9 +199,13 @@ impl Report {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "canopy compare: {} members, state {}, {} threads, {} samples (medians)",
-            self.members, self.state, self.threads, self.samples
+            "canopy compare: {} members, state {}, suite {} ({}), {} threads, {} samples \
+             (medians)",
+            self.members, self.state, self.suite, self.suite_name, self.threads, self.samples
         );
+        for skipped in &self.skipped {
+            let _ = writeln!(s, "{} skipped: {}", skipped.system, skipped.reason);
+        }
         let _ = writeln!(
             s,
             "{:<8} {:<8} {:>12} {:>10} {:>12} {:>8} {:>10} {:>9}  crypto",
@@ -231,21 +277,19 @@ mod tests {
     }
 
     fn costs() -> PrimitiveCosts {
-        PrimitiveCosts {
-            x25519_dh: 1.0,
-            x25519_base: 2.0,
-            ed25519_sign: 3.0,
-            ed25519_verify: 4.0,
-            hash_per_kib: 5.0,
-            hkdf_expand: 6.0,
-            aead_per_kib: 7.0,
-        }
+        PrimitiveCosts::from_profile(&crate::costs::CostProfile::from_costs(
+            crate::costs::HostInfo::default(),
+            |_| 1000.0,
+        ))
     }
 
     fn report(rows: Vec<Row>) -> Report {
         Report {
             members: 1000,
             state: "populated".into(),
+            suite: 1,
+            suite_name: "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519",
+            skipped: Vec::new(),
             threads: 2,
             samples: 3,
             primitive_costs_us: costs(),
@@ -264,7 +308,7 @@ mod tests {
     #[test]
     fn a_row_is_the_median_of_its_samples() {
         let samples = [sample(3.0), sample(1.0), sample(2.0)];
-        let row = Row::from_samples(Operation::Commit, "canopy", &samples, None);
+        let row = Row::from_samples(Operation::Commit, 1, "canopy", &samples, None);
         assert_eq!(row.op, "commit");
         assert_eq!(row.median_ms, Some(2.0));
         assert_eq!(row.floor_ms, Some(1.0));
@@ -275,19 +319,20 @@ mod tests {
         // A system that stopped keeps its sizes and sample count but has no median.
         let row = Row::from_samples(
             Operation::Commit,
+            1,
             "mls-rs",
             &samples[..1],
             Some("did not finish within 1 s".into()),
         );
         assert_eq!((row.median_ms, row.samples), (None, 1));
-        let row = Row::failed(Operation::Join, "openmls", "join failed".into());
+        let row = Row::failed(Operation::Join, 1, "openmls", "join failed".into());
         assert_eq!((row.median_ms, row.bytes, row.samples), (None, None, 0));
     }
 
     /// The JSON field names are an interface: scripts read them.
     #[test]
     fn json_rows_keep_their_field_names() {
-        let canopy = Row::from_samples(Operation::Process, "canopy", &[sample(0.5)], None)
+        let canopy = Row::from_samples(Operation::Process, 1, "canopy", &[sample(0.5)], None)
             .with_crypto(X25519Backend::AwsLc);
         let mut peer = canopy.clone();
         peer.system = "openmls";
@@ -309,6 +354,8 @@ mod tests {
                 "rows",
                 "samples",
                 "state",
+                "suite",
+                "suite_name",
                 "threads"
             ]
         );
@@ -316,12 +363,28 @@ mod tests {
             keys(&json["primitive_costs_us"]),
             [
                 "aead_per_kib",
+                "ecdsa_p256_sign",
+                "ecdsa_p256_verify",
+                "ecdsa_p384_sign",
+                "ecdsa_p384_verify",
+                "ecdsa_p521_sign",
+                "ecdsa_p521_verify",
                 "ed25519_sign",
                 "ed25519_verify",
+                "ed448_sign",
+                "ed448_verify",
                 "hash_per_kib",
                 "hkdf_expand",
+                "p256_base",
+                "p256_dh",
+                "p384_base",
+                "p384_dh",
+                "p521_base",
+                "p521_dh",
                 "x25519_base",
-                "x25519_dh"
+                "x25519_dh",
+                "x448_base",
+                "x448_dh"
             ]
         );
         // Canopy's row has a floor, its X25519 backend and no status; a peer's the opposite.
@@ -336,6 +399,7 @@ mod tests {
                 "op",
                 "samples",
                 "seals",
+                "suite",
                 "system"
             ]
         );
@@ -348,9 +412,12 @@ mod tests {
                 "samples",
                 "seals",
                 "status",
+                "suite",
                 "system"
             ]
         );
+        assert_eq!(json["suite"], 1);
+        assert_eq!(json["rows"][0]["suite"], 1);
         assert_eq!(json["rows"][0]["op"], "process");
         assert_eq!(json["rows"][0]["crypto"], "portable");
         assert_eq!(
@@ -365,11 +432,11 @@ mod tests {
     /// first are compared with the first (as the peers are).
     #[test]
     fn canopy_rows_on_other_backends_are_compared_with_the_first() {
-        let portable = Row::from_samples(Operation::Commit, "canopy", &[sample(4.0)], None)
+        let portable = Row::from_samples(Operation::Commit, 1, "canopy", &[sample(4.0)], None)
             .with_crypto(X25519Backend::AwsLc);
-        let lanes = Row::from_samples(Operation::Commit, "canopy", &[sample(1.0)], None)
+        let lanes = Row::from_samples(Operation::Commit, 1, "canopy", &[sample(1.0)], None)
             .with_crypto(X25519Backend::Avx512Ifma);
-        let peer = Row::from_samples(Operation::Commit, "mls-rs", &[sample(6.0)], None);
+        let peer = Row::from_samples(Operation::Commit, 1, "mls-rs", &[sample(6.0)], None);
         let r = report(vec![portable, lanes, peer]);
         assert_eq!(r.vs_canopy(&r.rows[0]), None);
         assert_eq!(r.vs_canopy(&r.rows[1]), Some(0.25));
@@ -389,12 +456,50 @@ mod tests {
         );
     }
 
+    /// The table's first line names the suite, and a line per skipped peer says why it was
+    /// left out; the JSON carries both.
+    #[test]
+    fn the_suite_and_skipped_peers_are_reported() {
+        let suite = CipherSuite::Mls256P521Aes256GcmSha512P521;
+        let mut r = report(vec![Row::from_samples(
+            Operation::Commit,
+            5,
+            "canopy",
+            &[sample(2.0)],
+            None,
+        )]);
+        r.suite = suite.id();
+        r.suite_name = suite.name();
+        r.skipped = vec![Skipped::new(PeerKind::OpenMls, suite)];
+        let table = r.table();
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(
+            lines[0].contains(", suite 5 (MLS_256_DHKEMP521_AES256GCM_SHA512_P521), "),
+            "{table}"
+        );
+        assert_eq!(
+            lines[1],
+            "openmls skipped: openmls_rust_crypto 0.6 does not run cipher suite 5 \
+             (MLS_256_DHKEMP521_AES256GCM_SHA512_P521); openmls runs suites 1, 2, 3"
+        );
+        assert!(lines[2].starts_with("op "), "{table}");
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["suite"], 5);
+        assert_eq!(json["rows"][0]["suite"], 5);
+        assert_eq!(json["skipped"][0]["system"], "openmls");
+        assert_eq!(json["skipped"][0]["reason"], r.skipped[0].reason);
+        // Nothing skipped: no `skipped` key, no line.
+        r.skipped.clear();
+        assert!(serde_json::to_value(&r).unwrap().get("skipped").is_none());
+        assert!(r.table().lines().nth(1).unwrap().starts_with("op "));
+    }
+
     #[test]
     fn ratios_are_peer_over_canopy_and_canopy_over_floor() {
-        let canopy = Row::from_samples(Operation::Commit, "canopy", &[sample(2.0)], None);
-        let peer = Row::from_samples(Operation::Commit, "mls-rs", &[sample(5.0)], None);
-        let other_op = Row::from_samples(Operation::Join, "mls-rs", &[sample(7.0)], None);
-        let stopped = Row::failed(Operation::Commit, "openmls", "failed".into());
+        let canopy = Row::from_samples(Operation::Commit, 1, "canopy", &[sample(2.0)], None);
+        let peer = Row::from_samples(Operation::Commit, 1, "mls-rs", &[sample(5.0)], None);
+        let other_op = Row::from_samples(Operation::Join, 1, "mls-rs", &[sample(7.0)], None);
+        let stopped = Row::failed(Operation::Commit, 1, "openmls", "failed".into());
         let r = report(vec![canopy, peer, other_op, stopped]);
         assert_eq!(
             r.vs_canopy(&r.rows[0]),

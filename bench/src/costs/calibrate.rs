@@ -8,6 +8,8 @@
 //! run in an order where every other counter a probe touches is already known, so
 //! Σ counts × costs reproduces each probe's own time exactly.
 
+use std::collections::BTreeMap;
+
 use anyhow::{anyhow, ensure, Result};
 use canopy_engine::crypto::{awslc, OpenContext, Provider, SealContext};
 use canopy_engine::key_package::{default_lifetime, key_package_from_seed};
@@ -107,39 +109,16 @@ pub fn calibrate(p: &Provider, cal: &Calibration, load: &LoadSource) -> Result<C
     let (enc, ct) = seal_ctx.seal(&pk, &[5; 100], Some(&[6; 32]))?;
 
     // In dependency order: every other counter a probe increments is measured before it.
-    let mut probes: Vec<Probe<'_>> = vec![
-        Probe {
-            counter: "leaf_walk_slots",
-            iterations: 64,
-            run: Box::new(|| {
-                std::hint::black_box(tree.leaves().count());
-                Ok(())
-            }),
-        },
-        Probe {
-            counter: "hash_bytes",
-            iterations: 2,
-            run: Box::new(|| {
-                std::hint::black_box(p.hash(&mib));
-                Ok(())
-            }),
-        },
-        Probe {
-            counter: "aead_bytes",
-            iterations: 2,
-            run: Box::new(|| {
-                std::hint::black_box(p.aead_seal(&[0; 16], &[0; 12], &[], &mib)?);
-                Ok(())
-            }),
-        },
-        Probe {
-            counter: "hkdf_expand",
-            iterations: 500,
-            run: Box::new(|| {
-                std::hint::black_box(p.expand(&[1; 32], b"info", 32)?);
-                Ok(())
-            }),
-        },
+    let mut probes: Vec<Probe<'_>> = vec![Probe {
+        counter: "leaf_walk_slots",
+        iterations: 64,
+        run: Box::new(|| {
+            std::hint::black_box(tree.leaves().count());
+            Ok(())
+        }),
+    }];
+    probes.extend(symmetric_probes(p, &mib));
+    probes.extend([
         Probe {
             counter: "x25519_base",
             iterations: 100,
@@ -190,7 +169,7 @@ pub fn calibrate(p: &Provider, cal: &Calibration, load: &LoadSource) -> Result<C
                 Ok(())
             }),
         },
-    ];
+    ]);
 
     probes.extend(other_suite_probes()?);
 
@@ -210,7 +189,68 @@ pub fn calibrate(p: &Provider, cal: &Calibration, load: &LoadSource) -> Result<C
         repetitions: cal.repetitions.max(1),
         costs: Default::default(),
     };
-    for probe in &mut probes {
+    measure_probes(&mut probes, cal, &mut profile.costs)?;
+    host.finish(load);
+    profile.host = host;
+    profile.validate()?;
+    Ok(profile)
+}
+
+/// The costs of the symmetric primitives with `p`'s hash and AEAD: `hash_bytes`,
+/// `aead_bytes` and `hkdf_expand`, in ns per unit, measured as [`calibrate`] measures them
+/// for the provider it is given. A profile holds one cost per counter, so a suite whose hash
+/// (SHA-384, SHA-512) or AEAD (AES-256-GCM, ChaCha20-Poly1305) is not the profile's has its
+/// own measured here (the crypto floor of `canopy compare --suite`).
+pub fn calibrate_symmetric(p: &Provider, cal: &Calibration) -> Result<BTreeMap<String, Cost>> {
+    let mib = vec![0u8; 1 << 20];
+    let mut costs = BTreeMap::new();
+    measure_probes(&mut symmetric_probes(p, &mib), cal, &mut costs)?;
+    Ok(costs)
+}
+
+/// The probes of `hash_bytes`, `aead_bytes` and `hkdf_expand` through `p` (over `mib`, one
+/// MiB), in dependency order.
+fn symmetric_probes<'a>(p: &'a Provider, mib: &'a [u8]) -> Vec<Probe<'a>> {
+    let key = vec![0u8; p.aead_key_len()];
+    let nonce = vec![0u8; p.aead_nonce_len()];
+    let prk = vec![1u8; p.hash_len()];
+    vec![
+        Probe {
+            counter: "hash_bytes",
+            iterations: 2,
+            run: Box::new(move || {
+                std::hint::black_box(p.hash(mib));
+                Ok(())
+            }),
+        },
+        Probe {
+            counter: "aead_bytes",
+            iterations: 2,
+            run: Box::new(move || {
+                std::hint::black_box(p.aead_seal(&key, &nonce, &[], mib)?);
+                Ok(())
+            }),
+        },
+        Probe {
+            counter: "hkdf_expand",
+            iterations: 500,
+            run: Box::new(move || {
+                std::hint::black_box(p.expand(&prk, b"info", 32)?);
+                Ok(())
+            }),
+        },
+    ]
+}
+
+/// Run `probes` in order and insert each one's marginal cost into `costs`: its time minus
+/// the costs of the other counters it increments (which must be in `costs` already), per
+/// unit of its own counter.
+fn measure_probes(
+    probes: &mut [Probe<'_>],
+    cal: &Calibration,
+    costs: &mut BTreeMap<String, Cost>,
+) -> Result<()> {
+    for probe in probes {
         let (ns, counts) = run_probe(probe, cal)?;
         let own = counts
             .iter()
@@ -226,7 +266,7 @@ pub fn calibrate(p: &Provider, cal: &Calibration, load: &LoadSource) -> Result<C
             if *k == probe.counter || *v == 0.0 {
                 continue;
             }
-            let cost = profile.costs.get(*k).ok_or_else(|| {
+            let cost = costs.get(*k).ok_or_else(|| {
                 anyhow!(
                     "internal: the {} probe also counts {k}, which is measured after it",
                     probe.counter
@@ -247,7 +287,7 @@ pub fn calibrate(p: &Provider, cal: &Calibration, load: &LoadSource) -> Result<C
         let marginal = ((ns - others) / own).max(0.0);
         let per = unit_of(probe.counter)
             .ok_or_else(|| anyhow!("internal: {} has no unit", probe.counter))?;
-        profile.costs.insert(
+        costs.insert(
             probe.counter.to_string(),
             Cost {
                 ns: marginal,
@@ -255,10 +295,7 @@ pub fn calibrate(p: &Provider, cal: &Calibration, load: &LoadSource) -> Result<C
             },
         );
     }
-    host.finish(load);
-    profile.host = host;
-    profile.validate()?;
-    Ok(profile)
+    Ok(())
 }
 
 /// The probes of the other suites' public-key primitives (each suite's KEM and signature

@@ -1,5 +1,5 @@
 //! The mls-rs 0.57 adapter (crypto: `mls-rs-crypto-awslc` 0.27; identity: basic; storage:
-//! in memory; `rayon` on).
+//! in memory; `rayon` on). A member is bound to one cipher suite, chosen when it is made.
 
 use std::convert::Infallible;
 use std::fmt;
@@ -30,7 +30,15 @@ use zeroize::Zeroizing;
 
 use super::{CommitOp, CommitOutput, PeerKind, PeerMember};
 
-const SUITE: CipherSuite = CipherSuite::CURVE25519_AES128;
+/// The mls-rs suite with RFC 9420 code point `suite`, if `mls-rs-crypto-awslc` runs it (its
+/// own answer: enabled, and it builds a provider for the suite).
+pub(crate) fn supported_suite(suite: u16) -> Option<CipherSuite> {
+    let suite = CipherSuite::new(suite);
+    let crypto = AwsLcCryptoProvider::new();
+    (crypto.supported_cipher_suites().contains(&suite)
+        && crypto.cipher_suite_provider(suite).is_some())
+    .then_some(suite)
+}
 
 /// After this many epochs without a flush, the adapter flushes mls-rs's in-memory prior-epoch
 /// records to its storage (which keeps the last 3); see the module docs of `peers`.
@@ -155,6 +163,7 @@ impl GroupStateStorage for SwitchStorage {
 
 /// One member held by mls-rs.
 pub(crate) struct MlsRsMember {
+    suite: CipherSuite,
     signing_identity: SigningIdentity,
     signer: SignatureSecretKey,
     rules: Rules,
@@ -189,10 +198,15 @@ fn encode(message: &MlsMessage, step: &str) -> Result<Vec<u8>> {
 }
 
 impl MlsRsMember {
-    pub(crate) fn new(identity: &[u8]) -> Result<Self> {
+    /// A member of `suite` (an RFC 9420 code point) with a fresh signature key of the suite's
+    /// scheme.
+    pub(crate) fn new(suite: u16, identity: &[u8]) -> Result<Self> {
+        let cipher_suite = supported_suite(suite).ok_or_else(|| {
+            anyhow!("mls-rs: new member: cipher suite {suite} unsupported by mls-rs-crypto-awslc")
+        })?;
         let provider = AwsLcCryptoProvider::new()
-            .cipher_suite_provider(SUITE)
-            .ok_or_else(|| anyhow!("mls-rs: new member: cipher suite 1 unsupported"))?;
+            .cipher_suite_provider(cipher_suite)
+            .ok_or_else(|| anyhow!("mls-rs: new member: cipher suite {suite} unsupported"))?;
         let (signer, public): (SignatureSecretKey, SignaturePublicKey) = provider
             .signature_key_generate()
             .map_err(|e| anyhow!("mls-rs: new member: signature key: {e:?}"))?;
@@ -201,6 +215,7 @@ impl MlsRsMember {
             public,
         );
         Ok(Self::with_state(
+            cipher_suite,
             signing_identity,
             signer,
             SwitchStorage::default(),
@@ -209,6 +224,7 @@ impl MlsRsMember {
     }
 
     fn with_state(
+        suite: CipherSuite,
         signing_identity: SigningIdentity,
         signer: SignatureSecretKey,
         storage: SwitchStorage,
@@ -221,9 +237,10 @@ impl MlsRsMember {
             .key_package_repo(key_packages.clone())
             .group_state_storage(storage.clone())
             .mls_rules(rules.clone())
-            .signing_identity(signing_identity.clone(), signer.clone(), SUITE)
+            .signing_identity(signing_identity.clone(), signer.clone(), suite)
             .build();
         Self {
+            suite,
             signing_identity,
             signer,
             rules,
@@ -287,6 +304,10 @@ impl MlsRsMember {
 impl PeerMember for MlsRsMember {
     fn kind(&self) -> PeerKind {
         PeerKind::MlsRs
+    }
+
+    fn suite(&self) -> u16 {
+        self.suite.raw_value()
     }
 
     fn key_package(&mut self) -> Result<Vec<u8>> {
@@ -483,6 +504,7 @@ impl PeerMember for MlsRsMember {
         }
         let storage = SwitchStorage::default();
         let mut fork = Self::with_state(
+            self.suite,
             self.signing_identity.clone(),
             self.signer.clone(),
             storage.clone(),
@@ -553,6 +575,7 @@ impl PeerMember for MlsRsMember {
     }
 
     fn commit_reinit(&mut self, group_id: &[u8]) -> Result<CommitOutput> {
+        let suite = self.suite;
         self.rules
             .set(CommitOptions::new().with_path_required(true));
         let group = self.group_mut("commit reinit")?;
@@ -561,7 +584,7 @@ impl PeerMember for MlsRsMember {
             .reinit(
                 Some(group_id.to_vec()),
                 ProtocolVersion::MLS_10,
-                SUITE,
+                suite,
                 ExtensionList::new(),
             )
             .context("mls-rs: commit reinit: proposal")?

@@ -7,8 +7,21 @@
 //! (`optional<Node> nodes<V>`, §12.4.3.3). No peer struct ever leaves its adapter, so Canopy, an
 //! openmls member and an mls-rs member can be mixed freely in one group.
 //!
-//! Only cipher suite 1 (`MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519`), protocol version
-//! mls10 and basic credentials (identity given by the caller) are used.
+//! Every member is bound to one cipher suite: [`new_member`] makes suite 1
+//! (`MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519`), [`new_member_in`] any suite the peer's
+//! crypto provider runs, as the provider itself says ([`PeerKind::supports_suite`]):
+//!
+//! | RFC 9420 suite | openmls (`openmls_rust_crypto` 0.6) | mls-rs (`mls-rs-crypto-awslc` 0.27) |
+//! |---|---|---|
+//! | 1 `MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519` | yes | yes |
+//! | 2 `MLS_128_DHKEMP256_AES128GCM_SHA256_P256` | yes | yes |
+//! | 3 `MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_Ed25519` | yes | yes |
+//! | 4 `MLS_256_DHKEMX448_AES256GCM_SHA512_Ed448` | no | no |
+//! | 5 `MLS_256_DHKEMP521_AES256GCM_SHA512_P521` | no | yes |
+//! | 6 `MLS_256_DHKEMX448_CHACHA20POLY1305_SHA512_Ed448` | no | no |
+//! | 7 `MLS_256_DHKEMP384_AES256GCM_SHA384_P384` | no | yes |
+//!
+//! Protocol version mls10 and basic credentials (identity given by the caller) are used.
 //!
 //! # Design
 //!
@@ -55,15 +68,15 @@
 //! `version = mls10`) and check the KeyPackage and leaf-node signatures. Beyond that:
 //!
 //! **openmls 0.9.2** (`KeyPackageIn::validate`, then the commit's leaf-node validation):
-//! - `version` = mls10 and `cipher_suite` = the group's suite (1);
+//! - `version` = mls10 and `cipher_suite` = the group's suite;
 //! - `init_key` ≠ `leaf_node.encryption_key`;
 //! - `leaf_node_source` = `key_package` with a `Lifetime`; the lifetime must hold **now** on
 //!   the wall clock (`not_before <= now < not_after`, seconds) — when the KeyPackage is
 //!   validated before the commit, and again for every never-updated leaf in the tree when a
 //!   member joins. No maximum range is enforced. openmls's own KeyPackages use
 //!   `now - 1h .. now + 84 days`;
-//! - `capabilities.versions` ∋ mls10 and `capabilities.cipher_suites` ∋ 1 (checked when the
-//!   leaf enters the group);
+//! - `capabilities.versions` ∋ mls10 and `capabilities.cipher_suites` ∋ the group's suite
+//!   (checked when the leaf enters the group);
 //! - `capabilities.credentials` ∋ basic (its own credential type), and ⊇ the credential types
 //!   of all current members (and every member must support this leaf's type);
 //! - every non-default extension type used in `KeyPackage.extensions` or
@@ -77,8 +90,8 @@
 //!   key unique among the proposals (identities may repeat).
 //!
 //! **mls-rs 0.57** (`CommitBuilder::add_member`/commit validation):
-//! - `version` = mls10, `cipher_suite` = 1, `init_key` a valid X25519 key and ≠
-//!   `leaf_node.encryption_key`;
+//! - `version` = mls10, `cipher_suite` = the group's suite, `init_key` a valid key of the
+//!   suite's KEM and ≠ `leaf_node.encryption_key`;
 //! - `leaf_node_source` = `key_package`; its lifetime is checked against the **committer's**
 //!   wall clock when mls-rs builds the commit (`not_before <= now <= not_after`); receivers
 //!   and joiners do not re-check it (no time is passed). mls-rs's own KeyPackages use
@@ -170,13 +183,15 @@ use std::fmt;
 use std::str::FromStr;
 
 use anyhow::{bail, Result};
+use canopy_engine::crypto::CipherSuite;
 
 mod mls_rs;
 mod openmls;
 
 pub use self::mls_rs::MLS_RS_FLUSH_EVERY;
 
-/// The cipher suite every adapter uses (RFC 9420 suite 1).
+/// The cipher suite of [`new_member`] (RFC 9420 suite 1); [`new_member_in`] takes any suite
+/// the peer supports.
 pub const CIPHER_SUITE: u16 = 1;
 
 /// Which peer implementation holds a member.
@@ -197,6 +212,36 @@ impl PeerKind {
         match self {
             PeerKind::OpenMls => "openmls",
             PeerKind::MlsRs => "mls-rs",
+        }
+    }
+
+    /// Whether this peer's crypto provider runs the cipher suite with RFC 9420 code point
+    /// `suite`, as the provider itself answers (`openmls_rust_crypto`'s
+    /// `OpenMlsCrypto::supports`; `mls-rs-crypto-awslc`'s enabled suites and
+    /// `cipher_suite_provider`), so that [`new_member_in`] succeeds for exactly these. The
+    /// module docs list the answers for suites 1–7.
+    pub fn supports_suite(self, suite: u16) -> bool {
+        match self {
+            PeerKind::OpenMls => openmls::supported_suite(suite).is_some(),
+            PeerKind::MlsRs => mls_rs::supported_suite(suite).is_some(),
+        }
+    }
+
+    /// The suites Canopy implements ([`CipherSuite::ALL`]) that this peer runs, in code-point
+    /// order.
+    pub fn suites(self) -> Vec<u16> {
+        CipherSuite::ALL
+            .iter()
+            .map(|s| s.id())
+            .filter(|&s| self.supports_suite(s))
+            .collect()
+    }
+
+    /// The provider's crate and version, for messages that say why a suite is not run.
+    pub fn crypto_provider(self) -> &'static str {
+        match self {
+            PeerKind::OpenMls => "openmls_rust_crypto 0.6",
+            PeerKind::MlsRs => "mls-rs-crypto-awslc 0.27",
         }
     }
 }
@@ -274,6 +319,9 @@ pub struct CommitOutput {
 pub trait PeerMember: Send {
     /// Which peer holds this member.
     fn kind(&self) -> PeerKind;
+
+    /// The member's cipher suite (RFC 9420 code point).
+    fn suite(&self) -> u16;
 
     /// A fresh KeyPackage as `MLSMessage` bytes; its private keys are kept for [`join`].
     ///
@@ -371,14 +419,33 @@ pub trait PeerMember: Send {
     fn join_reinit(&mut self, welcome: &[u8], ratchet_tree: Option<&[u8]>) -> Result<()>;
 }
 
-/// A new member held by `kind`, with a fresh Ed25519 signature key and a basic credential
-/// carrying `identity`. No group yet: call [`PeerMember::create_group`] or
+/// A new suite-1 member held by `kind`, with a fresh Ed25519 signature key and a basic
+/// credential carrying `identity`. No group yet: call [`PeerMember::create_group`] or
 /// [`PeerMember::key_package`] then [`PeerMember::join`].
 ///
 /// Fallible (unlike a constructor could be) because both peers' key generation is.
 pub fn new_member(kind: PeerKind, identity: &[u8]) -> Result<Box<dyn PeerMember>> {
+    new_member_in(kind, CIPHER_SUITE, identity)
+}
+
+/// A new member held by `kind` in cipher suite `suite` (RFC 9420 code point), with a fresh
+/// signature key of the suite's scheme and a basic credential carrying `identity`; its
+/// KeyPackages and groups are of that suite. An error naming the peer and the suite if the
+/// peer does not run it ([`PeerKind::supports_suite`]).
+pub fn new_member_in(kind: PeerKind, suite: u16, identity: &[u8]) -> Result<Box<dyn PeerMember>> {
+    if !kind.supports_suite(suite) {
+        bail!(
+            "{kind} does not run cipher suite {suite} ({} runs {})",
+            kind.crypto_provider(),
+            kind.suites()
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     Ok(match kind {
-        PeerKind::OpenMls => Box::new(openmls::OpenMlsMember::new(identity)?),
-        PeerKind::MlsRs => Box::new(mls_rs::MlsRsMember::new(identity)?),
+        PeerKind::OpenMls => Box::new(openmls::OpenMlsMember::new(suite, identity)?),
+        PeerKind::MlsRs => Box::new(mls_rs::MlsRsMember::new(suite, identity)?),
     })
 }

@@ -1,5 +1,5 @@
 //! The openmls 0.9.2 adapter (provider: `openmls_rust_crypto` 0.6's `RustCrypto` with the
-//! default `MemoryStorage`).
+//! default `MemoryStorage`). A member is bound to one cipher suite, chosen when it is made.
 
 use std::fmt;
 
@@ -13,11 +13,17 @@ use ::openmls::prelude::{
 use anyhow::{anyhow, bail, Context, Result};
 use openmls_basic_credential::SignatureKeyPair;
 use openmls_rust_crypto::{MemoryStorage, RustCrypto};
+use openmls_traits::crypto::OpenMlsCrypto as _;
 use openmls_traits::OpenMlsProvider;
 
 use super::{CommitOp, CommitOutput, PeerKind, PeerMember};
 
-const SUITE: Ciphersuite = Ciphersuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519;
+/// The openmls suite with RFC 9420 code point `suite`, if `openmls_rust_crypto` runs it (its
+/// own answer: `OpenMlsCrypto::supports`).
+pub(crate) fn supported_suite(suite: u16) -> Option<Ciphersuite> {
+    let suite = Ciphersuite::try_from(suite).ok()?;
+    RustCrypto::default().supports(suite).ok().map(|()| suite)
+}
 
 /// `OpenMlsRustCrypto` with its fields reachable, so a fork can copy the storage
 /// (`OpenMlsRustCrypto` is only `Clone` under openmls's `test-utils`).
@@ -47,6 +53,7 @@ impl OpenMlsProvider for Provider {
 
 /// One member held by openmls.
 pub(crate) struct OpenMlsMember {
+    suite: Ciphersuite,
     provider: Provider,
     signer: SignatureKeyPair,
     credential: CredentialWithKey,
@@ -83,14 +90,20 @@ fn encode(message: &MlsMessageOut, step: &str) -> Result<Vec<u8>> {
 }
 
 impl OpenMlsMember {
-    pub(crate) fn new(identity: &[u8]) -> Result<Self> {
-        let signer = SignatureKeyPair::new(SUITE.signature_algorithm())
+    /// A member of `suite` (an RFC 9420 code point) with a fresh signature key of the suite's
+    /// scheme.
+    pub(crate) fn new(suite: u16, identity: &[u8]) -> Result<Self> {
+        let suite = supported_suite(suite).ok_or_else(|| {
+            anyhow!("openmls: new member: cipher suite {suite} unsupported by openmls_rust_crypto")
+        })?;
+        let signer = SignatureKeyPair::new(suite.signature_algorithm())
             .map_err(|e| anyhow!("openmls: new member: signature key: {e:?}"))?;
         let credential = CredentialWithKey {
             credential: BasicCredential::new(identity.to_vec()).into(),
             signature_key: signer.to_public_vec().into(),
         };
         Ok(Self {
+            suite,
             provider: Provider::default(),
             signer,
             credential,
@@ -128,9 +141,18 @@ impl PeerMember for OpenMlsMember {
         PeerKind::OpenMls
     }
 
+    fn suite(&self) -> u16 {
+        self.suite.into()
+    }
+
     fn key_package(&mut self) -> Result<Vec<u8>> {
         let bundle = KeyPackage::builder()
-            .build(SUITE, &self.provider, &self.signer, self.credential.clone())
+            .build(
+                self.suite,
+                &self.provider,
+                &self.signer,
+                self.credential.clone(),
+            )
             .context("openmls: key package: build")?;
         let message: MlsMessageOut = bundle.key_package().clone().into();
         encode(&message, "key package")
@@ -139,7 +161,7 @@ impl PeerMember for OpenMlsMember {
     fn create_group(&mut self, group_id: &[u8]) -> Result<()> {
         let group = MlsGroup::builder()
             .with_group_id(GroupId::from_slice(group_id))
-            .ciphersuite(SUITE)
+            .ciphersuite(self.suite)
             .with_wire_format_policy(MIXED_PLAINTEXT_WIRE_FORMAT_POLICY)
             .use_ratchet_tree_extension(false)
             .replace_old_group()
@@ -345,6 +367,7 @@ impl PeerMember for OpenMlsMember {
             None => None,
         };
         Ok(Box::new(OpenMlsMember {
+            suite: self.suite,
             provider,
             signer: self.signer.clone(),
             credential: self.credential.clone(),
@@ -417,7 +440,7 @@ impl PeerMember for OpenMlsMember {
         let encoded = codec::encode(&codec::ReInit {
             group_id: group_id.to_vec().into(),
             version: codec::ProtocolVersion::MLS10,
-            cipher_suite: codec::CipherSuiteId(u16::from(SUITE)),
+            cipher_suite: codec::CipherSuiteId(u16::from(self.suite)),
             extensions: Vec::new(),
         })
         .map_err(|e| anyhow!("openmls: commit reinit: encoding the ReInit: {e}"))?;

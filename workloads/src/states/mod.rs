@@ -131,7 +131,7 @@ pub struct StateConfig {
     pub members: u32,
     /// Seed of every key and every random choice.
     pub seed: u64,
-    /// Cipher suite (any that Canopy implements).
+    /// Cipher suite: any Canopy implements.
     pub suite: CipherSuite,
     /// The time leaf lifetimes are centred on (seconds since the Unix epoch): key_package
     /// leaves carry `default_lifetime(now)`.

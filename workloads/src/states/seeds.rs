@@ -5,7 +5,8 @@
 //! seed)`, with `ExpandWithLabel(master, label, node_index || generation, len)`:
 //! - the HPKE key of node `x` (leaf or parent) at generation `g`: `DeriveKeyPair` of
 //!   `ExpandWithLabel(master, "state node key", x || g, Nh)`;
-//! - the signature key of the leaf at node `x`, generation `g`: the Ed25519 seed
+//! - the signature key of the leaf at node `x`, generation `g`: the suite's signature key
+//!   derived (`Provider::derive_signature_key_pair`) from
 //!   `ExpandWithLabel(master, "state signature key", x || g, 32)`.
 //!
 //! The generation of a node starts at 0 and is bumped when a new member takes over a blank
@@ -30,7 +31,7 @@ pub(super) struct Seeds {
 }
 
 pub(super) fn nh(provider: &Provider) -> u16 {
-    // Nh is 32 for every supported suite.
+    // At most 64 (SHA-512), far below u16::MAX.
     provider.hash_len() as u16
 }
 
