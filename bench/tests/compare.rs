@@ -326,11 +326,10 @@ fn compare_runs_in_the_chosen_suite() {
     assert_eq!(report["skipped"][0]["system"], "openmls");
     let table = String::from_utf8(out.stdout).unwrap();
     assert!(
-        table
-            .lines()
-            .nth(1)
-            .unwrap()
-            .starts_with("openmls skipped: openmls_rust_crypto 0.6 does not run cipher suite 7"),
+        table.lines().nth(1).unwrap().starts_with(
+            "openmls skipped: openmls_rust_crypto 0.6 / openmls_libcrux_crypto 0.4 does not \
+                 run cipher suite 7"
+        ),
         "{table}"
     );
 
@@ -342,7 +341,7 @@ fn compare_runs_in_the_chosen_suite() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(
-        stderr.starts_with("canopy: --peers openmls: openmls_rust_crypto 0.6 does not run"),
+        stderr.starts_with("canopy: --peers openmls: openmls_rust_crypto 0.6 / openmls_libcrux_crypto 0.4 does not run"),
         "{stderr}"
     );
 }

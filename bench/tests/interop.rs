@@ -49,12 +49,14 @@ fn decode_kp(bytes: &[u8]) -> codec::KeyPackage {
 }
 
 /// The suites a peer runs, each with its peers: the table every suite's tests come from.
-const SUITES: [(u16, &[PeerKind]); 5] = [
+const SUITES: [(u16, &[PeerKind]); 6] = [
     (1, &[PeerKind::OpenMls, PeerKind::MlsRs]),
     (2, &[PeerKind::OpenMls, PeerKind::MlsRs]),
     (3, &[PeerKind::OpenMls, PeerKind::MlsRs]),
     (5, &[PeerKind::MlsRs]),
     (7, &[PeerKind::MlsRs]),
+    // The experimental X-Wing suite (0x004D), which openmls runs on its libcrux back end.
+    (77, &[PeerKind::OpenMls]),
 ];
 
 /// The peers that run `suite` according to [`SUITES`]; the peers must say the same.
@@ -386,6 +388,16 @@ fn peer_creates(suite: u16) -> usize {
 #[test]
 fn peer_creates_group_and_canopy_joins_from_its_welcome() {
     assert_eq!(peer_creates(1), 4);
+}
+
+#[test]
+fn canopy_group_with_peer_members_suite_77_xwing() {
+    assert_eq!(canopy_creates(77), 2);
+}
+
+#[test]
+fn peer_creates_group_and_canopy_joins_suite_77_xwing() {
+    assert_eq!(peer_creates(77), 2);
 }
 
 #[test]

@@ -51,8 +51,9 @@ fn peer_suites() -> Vec<(PeerKind, CipherSuite)> {
             })
         })
         .collect();
-    // openmls runs 3 suites and mls-rs 5 (bench/tests/peers.rs pins which).
-    assert_eq!(cases.len(), 8);
+    // openmls runs 4 suites (X-Wing among them) and mls-rs 5 (bench/tests/peers.rs pins
+    // which).
+    assert_eq!(cases.len(), 9);
     cases
 }
 
@@ -273,7 +274,7 @@ fn peer_joins_canopy_group_by_external_commit_and_resyncs() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 16);
+    assert_eq!(checked, 18);
 }
 
 /// A peer group (two members of the peer); Canopy joins by external commit from the peer's
@@ -357,7 +358,7 @@ fn canopy_joins_peer_group_by_external_commit_and_resyncs() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 16);
+    assert_eq!(checked, 18);
 }
 
 // ---------------------------------------------------------------------------------------------

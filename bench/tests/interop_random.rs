@@ -523,7 +523,7 @@ fn run(kind: PeerKind, suite: u16, seed: u64, epochs: u32) {
 }
 
 /// Every run: peer, suite, seed, epochs. Every suite each peer runs has one.
-const RUNS: [(PeerKind, u16, u64, u32); 8] = [
+const RUNS: [(PeerKind, u16, u64, u32); 9] = [
     (PeerKind::OpenMls, 1, 4242, EPOCHS),
     (PeerKind::MlsRs, 1, 4243, EPOCHS),
     (PeerKind::OpenMls, 2, 4244, EPOCHS),
@@ -532,6 +532,8 @@ const RUNS: [(PeerKind, u16, u64, u32); 8] = [
     (PeerKind::MlsRs, 3, 4247, SHORT_EPOCHS),
     (PeerKind::MlsRs, 5, 4248, SHORT_EPOCHS),
     (PeerKind::MlsRs, 7, 4249, SHORT_EPOCHS),
+    // The experimental X-Wing suite, which openmls runs on its libcrux back end.
+    (PeerKind::OpenMls, 77, 4250, SHORT_EPOCHS),
 ];
 
 /// The run of `kind` in `suite` from [`RUNS`].
@@ -583,6 +585,11 @@ fn random_interop_openmls_suite_3() {
 #[test]
 fn random_interop_mls_rs_suite_3() {
     run_case(PeerKind::MlsRs, 3);
+}
+
+#[test]
+fn random_interop_openmls_suite_77_xwing() {
+    run_case(PeerKind::OpenMls, 77);
 }
 
 #[test]

@@ -390,7 +390,7 @@ mod tests {
         assert!(
             cfg.skipped[0]
                 .reason
-                .starts_with("openmls_rust_crypto 0.6 does not run cipher suite 7 ("),
+                .starts_with("openmls_rust_crypto 0.6 / openmls_libcrux_crypto 0.4 does not run cipher suite 7 ("),
             "{:?}",
             cfg.skipped
         );
@@ -408,7 +408,7 @@ mod tests {
         let e = parse(&["--suite", "5", "--peers", "mls-rs,openmls"]).unwrap_err();
         assert!(
             format!("{e:#}").starts_with(
-                "--peers openmls: openmls_rust_crypto 0.6 does not run cipher suite 5"
+                "--peers openmls: openmls_rust_crypto 0.6 / openmls_libcrux_crypto 0.4 does not run cipher suite 5"
             ),
             "{e:#}"
         );

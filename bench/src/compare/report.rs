@@ -479,8 +479,9 @@ mod tests {
         );
         assert_eq!(
             lines[1],
-            "openmls skipped: openmls_rust_crypto 0.6 does not run cipher suite 5 \
-             (MLS_256_DHKEMP521_AES256GCM_SHA512_P521); openmls runs suites 1, 2, 3"
+            "openmls skipped: openmls_rust_crypto 0.6 / openmls_libcrux_crypto 0.4 does not run \
+             cipher suite 5 (MLS_256_DHKEMP521_AES256GCM_SHA512_P521); openmls runs suites 1, 2, \
+             3, 77"
         );
         assert!(lines[2].starts_with("op "), "{table}");
         let json = serde_json::to_value(&r).unwrap();

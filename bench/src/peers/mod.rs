@@ -20,6 +20,7 @@
 //! | 5 `MLS_256_DHKEMP521_AES256GCM_SHA512_P521` | no | yes |
 //! | 6 `MLS_256_DHKEMX448_CHACHA20POLY1305_SHA512_Ed448` | no | no |
 //! | 7 `MLS_256_DHKEMP384_AES256GCM_SHA384_P384` | no | yes |
+//! | 0x004D `MLS_256_XWING_CHACHA20POLY1305_SHA256_Ed25519` (experimental) | yes, on `openmls_libcrux_crypto` 0.4 | no |
 //!
 //! Protocol version mls10 and basic credentials (identity given by the caller) are used.
 //!
@@ -240,7 +241,7 @@ impl PeerKind {
     /// The provider's crate and version, for messages that say why a suite is not run.
     pub fn crypto_provider(self) -> &'static str {
         match self {
-            PeerKind::OpenMls => "openmls_rust_crypto 0.6",
+            PeerKind::OpenMls => "openmls_rust_crypto 0.6 / openmls_libcrux_crypto 0.4",
             PeerKind::MlsRs => "mls-rs-crypto-awslc 0.27",
         }
     }
@@ -445,7 +446,7 @@ pub fn new_member_in(kind: PeerKind, suite: u16, identity: &[u8]) -> Result<Box<
         );
     }
     Ok(match kind {
-        PeerKind::OpenMls => Box::new(openmls::OpenMlsMember::new(suite, identity)?),
+        PeerKind::OpenMls => openmls::new_member(suite, identity)?,
         PeerKind::MlsRs => Box::new(mls_rs::MlsRsMember::new(suite, identity)?),
     })
 }

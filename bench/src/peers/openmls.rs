@@ -13,54 +13,94 @@ use ::openmls::prelude::{
 use anyhow::{anyhow, bail, Context, Result};
 use openmls_basic_credential::SignatureKeyPair;
 use openmls_rust_crypto::{MemoryStorage, RustCrypto};
-use openmls_traits::crypto::OpenMlsCrypto as _;
+use openmls_traits::crypto::OpenMlsCrypto;
+use openmls_traits::random::OpenMlsRand;
 use openmls_traits::OpenMlsProvider;
 
 use super::{CommitOp, CommitOutput, PeerKind, PeerMember};
 
-/// The openmls suite with RFC 9420 code point `suite`, if `openmls_rust_crypto` runs it (its
-/// own answer: `OpenMlsCrypto::supports`).
+/// The openmls suite with code point `suite`, if one of the member's crypto back ends runs it
+/// (their own answer: `OpenMlsCrypto::supports`): `openmls_rust_crypto` for the RFC 9420
+/// suites it has, `openmls_libcrux_crypto` for the X-Wing suite 0x004D, which RustCrypto does
+/// not run.
 pub(crate) fn supported_suite(suite: u16) -> Option<Ciphersuite> {
     let suite = Ciphersuite::try_from(suite).ok()?;
-    RustCrypto::default().supports(suite).ok().map(|()| suite)
+    let rust = RustCrypto::default().supports(suite).is_ok();
+    let libcrux = suite == XWING && LibcruxCrypto::make().is_ok_and(|c| c.supports(suite).is_ok());
+    (rust || libcrux).then_some(suite)
 }
 
-/// `OpenMlsRustCrypto` with its fields reachable, so a fork can copy the storage
-/// (`OpenMlsRustCrypto` is only `Clone` under openmls's `test-utils`).
-#[derive(Debug, Default)]
-struct Provider {
-    crypto: RustCrypto,
+/// openmls's X-Wing suite (ML-KEM-768 + X25519, ChaCha20-Poly1305, SHA-256, Ed25519), run by
+/// its libcrux back end.
+pub(crate) const XWING: Ciphersuite = Ciphersuite::MLS_256_XWING_CHACHA20POLY1305_SHA256_Ed25519;
+
+type LibcruxCrypto = openmls_libcrux_crypto::CryptoProvider;
+
+/// A crypto back end of the openmls member: `RustCrypto` for the RFC 9420 suites, libcrux for
+/// the X-Wing suite. The member is the same code over either.
+pub(crate) trait Backend: OpenMlsCrypto + OpenMlsRand + Sized + 'static {
+    /// A fresh back end.
+    fn make() -> Result<Self>;
+}
+
+impl Backend for RustCrypto {
+    fn make() -> Result<Self> {
+        Ok(RustCrypto::default())
+    }
+}
+
+impl Backend for LibcruxCrypto {
+    fn make() -> Result<Self> {
+        LibcruxCrypto::new().map_err(|e| anyhow!("openmls: libcrux crypto provider: {e:?}"))
+    }
+}
+
+/// A new member of `suite` on the back end that runs it.
+pub(crate) fn new_member(suite: u16, identity: &[u8]) -> Result<Box<dyn PeerMember>> {
+    Ok(if Ciphersuite::try_from(suite).ok() == Some(XWING) {
+        Box::new(OpenMlsMember::<LibcruxCrypto>::new(suite, identity)?)
+    } else {
+        Box::new(OpenMlsMember::<RustCrypto>::new(suite, identity)?)
+    })
+}
+
+/// openmls's provider with its fields reachable, so a fork can copy the storage
+/// (`OpenMlsRustCrypto` is only `Clone` under openmls's `test-utils`, and the libcrux
+/// provider's fields are private).
+#[derive(Debug)]
+struct Provider<C> {
+    crypto: C,
     storage: MemoryStorage,
 }
 
-impl OpenMlsProvider for Provider {
-    type CryptoProvider = RustCrypto;
-    type RandProvider = RustCrypto;
+impl<C: Backend> OpenMlsProvider for Provider<C> {
+    type CryptoProvider = C;
+    type RandProvider = C;
     type StorageProvider = MemoryStorage;
 
     fn storage(&self) -> &MemoryStorage {
         &self.storage
     }
 
-    fn crypto(&self) -> &RustCrypto {
+    fn crypto(&self) -> &C {
         &self.crypto
     }
 
-    fn rand(&self) -> &RustCrypto {
+    fn rand(&self) -> &C {
         &self.crypto
     }
 }
 
-/// One member held by openmls.
-pub(crate) struct OpenMlsMember {
+/// One member held by openmls, on the crypto back end `C`.
+pub(crate) struct OpenMlsMember<C: Backend> {
     suite: Ciphersuite,
-    provider: Provider,
+    provider: Provider<C>,
     signer: SignatureKeyPair,
     credential: CredentialWithKey,
     group: Option<MlsGroup>,
 }
 
-impl fmt::Debug for OpenMlsMember {
+impl<C: Backend> fmt::Debug for OpenMlsMember<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OpenMlsMember")
             .field("epoch", &self.epoch())
@@ -89,7 +129,7 @@ fn encode(message: &MlsMessageOut, step: &str) -> Result<Vec<u8>> {
         .map_err(|e| anyhow!("openmls: {step}: encoding MLSMessage: {e}"))
 }
 
-impl OpenMlsMember {
+impl<C: Backend> OpenMlsMember<C> {
     /// A member of `suite` (an RFC 9420 code point) with a fresh signature key of the suite's
     /// scheme.
     pub(crate) fn new(suite: u16, identity: &[u8]) -> Result<Self> {
@@ -104,7 +144,10 @@ impl OpenMlsMember {
         };
         Ok(Self {
             suite,
-            provider: Provider::default(),
+            provider: Provider {
+                crypto: C::make()?,
+                storage: MemoryStorage::default(),
+            },
             signer,
             credential,
             group: None,
@@ -136,7 +179,7 @@ impl OpenMlsMember {
     }
 }
 
-impl PeerMember for OpenMlsMember {
+impl<C: Backend> PeerMember for OpenMlsMember<C> {
     fn kind(&self) -> PeerKind {
         PeerKind::OpenMls
     }
@@ -355,7 +398,7 @@ impl PeerMember for OpenMlsMember {
             target.clone_from(&source);
         }
         let provider = Provider {
-            crypto: RustCrypto::default(),
+            crypto: C::make()?,
             storage,
         };
         let group = match &self.group {
@@ -366,7 +409,7 @@ impl PeerMember for OpenMlsMember {
             ),
             None => None,
         };
-        Ok(Box::new(OpenMlsMember {
+        Ok(Box::new(OpenMlsMember::<C> {
             suite: self.suite,
             provider,
             signer: self.signer.clone(),
