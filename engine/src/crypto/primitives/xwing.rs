@@ -2,13 +2,14 @@
 //! HPKE KEM 0x647A of the experimental MLS suite 0x004D.
 //!
 //! Built from parts the engine already trusts: X25519 on aws-lc (the wrappers of
-//! [`crate::crypto::awslc`], counted as X25519), ML-KEM-768 decapsulation and the encapsulation
-//! key check (FIPS 203 §7.2) on aws-lc-rs ([`super::mlkem`]), SHA3-256 on aws-lc-rs. Two steps
-//! aws-lc-rs 1.18 does not offer come from libcrux: key generation from the 64-byte seed
-//! (`ML-KEM.KeyGen_internal(d, z)`, as [`super::mlkem`] already does) and encapsulation with
-//! caller-given randomness (`ML-KEM.Encaps_internal(pk, m)`), which seeded, reproducible runs
-//! need; fresh encapsulations draw `m` from aws-lc's RNG and take the same path, so there is
-//! one encapsulation code path. SHAKE256 (seed expansion) is libcrux's too.
+//! [`crate::crypto::awslc`], counted as X25519), ML-KEM-768 decapsulation on aws-lc-rs
+//! ([`super::mlkem`]), SHA3-256 on aws-lc-rs. What aws-lc-rs 1.18 does not offer comes from
+//! libcrux: key generation from the 64-byte seed (`ML-KEM.KeyGen_internal(d, z)`, as
+//! [`super::mlkem`] already does), encapsulation with caller-given randomness
+//! (`ML-KEM.Encaps_internal(pk, m)`), which seeded, reproducible runs need, with the
+//! encapsulation key check it takes (FIPS 203 §7.2) on the parsed key, and SHAKE256 (seed
+//! expansion). Fresh encapsulations draw `m` from aws-lc's RNG and take the same path, so
+//! there is one encapsulation code path.
 //!
 //! Tested on the draft's three known-answer tests (`engine/test_vectors/xwing/`): key
 //! generation, derandomised encapsulation and decapsulation.
@@ -113,6 +114,17 @@ fn combiner(ss_m: &[u8], ss_x: &[u8], ct_x: &[u8], pk_x: &[u8]) -> Secret {
     Secret::from_slice(ctx.finish().as_ref())
 }
 
+/// ML-KEM-768's half of an encapsulation key, parsed and put through FIPS 203 §7.2's modulus
+/// check (every coefficient below q), which encapsulation must pass.
+fn mlkem_key(pk_m: &[u8]) -> Result<libcrux_ml_kem::mlkem768::MlKem768PublicKey, CryptoError> {
+    let key = libcrux_ml_kem::mlkem768::MlKem768PublicKey::try_from(pk_m)
+        .map_err(|_| CryptoError::InvalidPublicKey)?;
+    if !libcrux_ml_kem::mlkem768::validate_public_key(&key) {
+        return Err(CryptoError::InvalidPublicKey);
+    }
+    Ok(key)
+}
+
 /// Check an encapsulation key from the wire: its length, ML-KEM-768's modulus check (FIPS 203
 /// §7.2, which encapsulation must pass), and an X25519 part that is not of small order (which
 /// would leave the combined secret resting on ML-KEM alone; no honest key has one).
@@ -121,11 +133,7 @@ pub fn check_public_key(pk: &[u8]) -> Result<(), CryptoError> {
         return Err(CryptoError::InvalidPublicKey);
     }
     let (pk_m, pk_x) = pk.split_at(MLKEM_PK_LEN);
-    let key = libcrux_ml_kem::mlkem768::MlKem768PublicKey::try_from(pk_m)
-        .map_err(|_| CryptoError::InvalidPublicKey)?;
-    if !libcrux_ml_kem::mlkem768::validate_public_key(&key) {
-        return Err(CryptoError::InvalidPublicKey);
-    }
+    mlkem_key(pk_m)?;
     if awslc::x25519_is_small_order(pk_x) {
         return Err(CryptoError::SmallOrderPublicKey);
     }
@@ -144,11 +152,7 @@ pub fn encapsulate_derand(pk: &[u8], eseed: &[u8]) -> Result<(Vec<u8>, Secret), 
         return Err(CryptoError::InvalidPublicKey);
     }
     let (pk_m, pk_x) = pk.split_at(MLKEM_PK_LEN);
-    let key = libcrux_ml_kem::mlkem768::MlKem768PublicKey::try_from(pk_m)
-        .map_err(|_| CryptoError::InvalidPublicKey)?;
-    if !libcrux_ml_kem::mlkem768::validate_public_key(&key) {
-        return Err(CryptoError::InvalidPublicKey);
-    }
+    let key = mlkem_key(pk_m)?;
     let (ct_x, ss_x) = match awslc::x25519_key_pair_and_dh(&eseed[32..], pk_x) {
         Err(CryptoError::ZeroSharedSecret) => {
             (awslc::x25519_public(&eseed[32..])?, Secret::new(vec![0; 32]))
