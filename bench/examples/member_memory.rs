@@ -18,12 +18,11 @@
 use std::time::Instant;
 
 use anyhow::{anyhow, Context, Result};
-use canopy_engine::codec::{self, Node};
 use canopy_engine::crypto::CipherSuite;
 use canopy_engine::crypto::Provider;
 use canopy_engine::group::{CommitOptions, Group, GroupConfig, Randomness};
 use canopy_engine::key_package::{default_lifetime, key_package_from_seed, Clock};
-use canopy_engine::tree::LeafIndex;
+use canopy_engine::tree::{LeafIndex, StoredNode};
 use canopy_workloads::states::{generate, StateConfig, StateKind};
 
 const NOW: u64 = 1_800_000_000;
@@ -68,11 +67,12 @@ fn main() -> Result<()> {
         drop(welcome);
         let tree = group.tree();
         let width = tree.width() as usize;
+        // Each node is stored as its encoding, one allocation each.
         let node_heap: usize = (0..tree.width())
             .filter_map(|x| tree.node(canopy_engine::tree::NodeIndex(x)))
-            .map(|n| codec::encode(n).map(|b| b.len()))
-            .sum::<Result<usize, _>>()?;
-        let slots = width * core::mem::size_of::<Option<Node>>();
+            .map(|n| n.encoded().len())
+            .sum();
+        let slots = width * core::mem::size_of::<Option<StoredNode>>();
         let hashes = width * (provider.hash_len() + 1);
         println!(
             "members {} join {join_ms:.0} ms; RSS growth across join {:.1} MiB (upper bound); \

@@ -680,7 +680,7 @@ fn duplicate_keys() {
         .tree()
         .leaf(LeafIndex(2))
         .unwrap()
-        .clone();
+        .decode();
     let existing_enc = receiver_leaf.encryption_key.as_slice().to_vec();
     let fresh_signer = f.p.signature_key_pair_from_seed(&[33; 32]).unwrap().0;
     let fresh_enc = f.p.derive_hpke_key_pair(&[34; 32]).unwrap().1;
@@ -1032,7 +1032,7 @@ impl Fixture {
         edit: impl FnOnce(&mut codec::LeafNode),
     ) -> codec::LeafNode {
         let g = &self.members[RECEIVER];
-        let mut leaf = g.tree().leaf(LeafIndex(i as u32)).unwrap().clone();
+        let mut leaf = g.tree().leaf(LeafIndex(i as u32)).unwrap().decode();
         leaf.leaf_node_source = LeafNodeSourceData::Update;
         leaf.encryption_key = codec::HpkePublicKey(
             self.p
@@ -1403,8 +1403,8 @@ fn invalid_proposals_are_refused_and_expired_ones_left_out() {
                         .tree()
                         .leaf(LeafIndex(sender as u32))
                         .unwrap()
+                        .decode()
                         .encryption_key
-                        .clone()
                 }),
             }),
             Box::new(|e| {
@@ -1587,8 +1587,8 @@ fn path_leaf_validation() {
         .tree()
         .leaf(LeafIndex(COMMITTER as u32))
         .unwrap()
-        .encryption_key
-        .clone();
+        .decode()
+        .encryption_key;
     let signer = f.signers[COMMITTER].clone();
     let edited = |f: &Fixture, edit: &dyn Fn(&mut codec::LeafNode)| {
         let mut pm = f.public();

@@ -222,7 +222,7 @@ impl Group {
             .any(|e| matches!(e.proposal, codec::Proposal::Remove(r) if r.removed == me));
         // Only a staged commit's summary needs the committer's old credential.
         let old_credential = staged
-            .then(|| self.public.tree.leaf(committer).map(|l| l.credential.clone()))
+            .then(|| self.public.tree.leaf(committer).map(|l| l.decode().credential))
             .flatten();
         let psks = member_psks!(self);
         if removes_me {
@@ -289,7 +289,7 @@ impl PublicGroup {
         removes_me: bool,
     ) -> CommitSummary {
         let (committer, applied) = (c.committer, &c.applied);
-        let credential = |l: LeafIndex| self.tree.leaf(l).map(|n| n.credential.clone());
+        let credential = |l: LeafIndex| self.tree.leaf(l).map(|n| n.decode().credential);
         let committer_credential =
             credential(committer).filter(|c| Some(c) != old_credential.as_ref());
         CommitSummary {

@@ -515,8 +515,9 @@ impl PublicGroup {
                 let old_leaf = self
                     .tree
                     .leaf(old)
-                    .ok_or(PeerMisbehaved::RemoveNonMember(old.0))?;
-                self.check_replacement_leaf(old, old_leaf, leaf, true)?;
+                    .ok_or(PeerMisbehaved::RemoveNonMember(old.0))?
+                    .decode();
+                self.check_replacement_leaf(old, &old_leaf, leaf, true)?;
             }
             None => {
                 let in_use = self.credential_types_in_use();
@@ -542,7 +543,7 @@ impl PublicGroup {
             })
             .collect();
         let applied = self.apply_proposals(LeafIndex(u32::MAX), &resolved, psks)?;
-        let committer = self.tree.add_leaf(leaf.clone());
+        let committer = self.tree.add_leaf(leaf)?;
         let provisional = self.provisional_context(&applied)?;
         let required = required_capabilities(&provisional.extensions)?;
         check_leaf_supports(
@@ -808,7 +809,7 @@ pub(super) fn member_key(tree: &RatchetTree, sender: &Sender) -> Option<Vec<u8>>
     match sender {
         Sender::Member { leaf_index } => tree
             .leaf(LeafIndex(*leaf_index))
-            .map(|l| l.signature_key.as_slice().to_vec()),
+            .map(|l| l.signature_key().to_vec()),
         _ => None,
     }
 }

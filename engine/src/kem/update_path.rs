@@ -6,12 +6,12 @@ use crate::error::{ApiMisuse, PeerMisbehaved};
 use crate::batch::Executor;
 use crate::codec::{
     self, GroupContext, HpkeCiphertext, HpkePublicKey, LeafNode, LeafNodeSourceData, LeafNodeTbs,
-    Node, ParentHashInput, ParentNode, UpdatePath, UpdatePathNode, VLBytes,
+    ParentHashInput, ParentNode, UpdatePath, UpdatePathNode, VLBytes,
 };
 use crate::crypto::hpke_batch::SEAL_CUTOFF;
 use crate::crypto::{Provider, SealContext, SealRequest, Secret, SignaturePrivateKey};
 use crate::error::{Error, Result};
-use crate::tree::{math, LeafIndex, NodeIndex, RatchetTree};
+use crate::tree::{math, LeafIndex, NodeIndex, RatchetTree, StoredNode};
 
 /// Label of the engine's own (non-RFC) derivation of deterministic HPKE ephemeral keys.
 const EPHEMERAL_LABEL: &[u8] = b"canopy treekem ephemeral";
@@ -126,14 +126,15 @@ impl StagedPath {
         tree.all_or_nothing(|tree| {
             for x in math::direct_path(leaf_x, self.n_leaves) {
                 let node = match parents.peek() {
-                    Some((step, _)) if step.node == x => {
-                        parents.next().map(|(_, p)| Node::Parent(p.clone()))
-                    }
+                    Some((step, _)) if step.node == x => parents
+                        .next()
+                        .map(|(_, p)| StoredNode::encode_parent(p))
+                        .transpose()?,
                     _ => None,
                 };
-                tree.set_node(x, node)?;
+                tree.set_stored(x, node)?;
             }
-            tree.set_node(leaf_x, Some(Node::Leaf(Box::new(self.leaf_node.clone()))))?;
+            tree.set_stored(leaf_x, Some(StoredNode::encode_leaf(&self.leaf_node)?))?;
             Ok(())
         })
     }
@@ -545,7 +546,10 @@ pub fn plan_update_path(
     let current = tree
         .leaf(sender)
         .ok_or(PeerMisbehaved::SenderLeafBlank { leaf: sender.0 })?;
-    let mut leaf = params.leaf_template.unwrap_or(current).clone();
+    let mut leaf = match params.leaf_template {
+        Some(t) => t.clone(),
+        None => current.decode(),
+    };
     if params.signer.public_key().as_slice() != leaf.signature_key.as_slice() {
         return Err(ApiMisuse::SignerMismatch.into());
     }

@@ -44,14 +44,14 @@ fn reserved_adds_do_not_reallocate_and_change_nothing() {
     let leaves: Vec<LeafNode> = (0..400).map(|i| leaf(&p, i)).collect();
     let hl = p.hash_len();
     let start_trees = |kind: u8| {
-        let mut t = RatchetTree::new(leaves[0].clone(), hl);
+        let mut t = RatchetTree::new(&leaves[0], hl).unwrap();
         let n = match kind {
             0 => 1,
             1 => 64,
             _ => 100,
         };
         for l in &leaves[1..n] {
-            t.add_leaf(l.clone());
+            t.add_leaf(l).unwrap();
         }
         if kind == 2 {
             for i in [3, 10, 11, 50, 99] {
@@ -67,8 +67,8 @@ fn reserved_adds_do_not_reallocate_and_change_nothing() {
             reserved.reserve_leaves(k);
             let before = capacities(&reserved);
             for (a, l) in leaves[100..100 + k].iter().enumerate() {
-                plain.add_leaf(l.clone());
-                reserved.add_leaf(l.clone());
+                plain.add_leaf(l).unwrap();
+                reserved.add_leaf(l).unwrap();
                 assert_eq!(capacities(&reserved), before, "kind {kind} k {k} add {a}");
             }
             assert!(reserved.nodes.len() * 2 > before[0], "over-reserved");
