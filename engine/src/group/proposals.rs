@@ -293,20 +293,10 @@ impl PublicGroup {
         }
     }
 
-    /// The credential types of the members (a walk over every leaf: only operations that
-    /// bring a new leaf or credential pay for it).
+    /// The credential types of the members (kept by the tree as leaves are written, so no
+    /// walk over the leaves).
     pub(super) fn credential_types_in_use(&self) -> HashSet<u16> {
-        let mut types = HashSet::new();
-        let mut last = None;
-        for (_, l) in self.tree.leaves() {
-            let t = l.credential_type();
-            // Neighbours almost always share a type: hash only when it changes.
-            if last != Some(t) {
-                types.insert(t);
-                last = Some(t);
-            }
-        }
-        types
+        self.tree.credential_types().collect()
     }
 
     /// RFC 9420 §7.3: every member supports the credential type `t` of a new leaf. Every member

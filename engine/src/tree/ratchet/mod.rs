@@ -75,6 +75,10 @@ pub struct RatchetTree {
     filled: Vec<u32>,
     /// Every leaf below this index is non-blank (see [`RatchetTree::add_leaf`]).
     first_blank_hint: u32,
+    /// How many leaves have each credential type, by type (a handful of entries), kept by
+    /// `write`: the credential types in use without a walk over the leaves, which every
+    /// commit that adds or updates a leaf needs (RFC 9420 §7.3).
+    credential_types: Vec<(u16, u32)>,
     /// Open journal of edits, newest last (see [`RatchetTree::begin_journal`]).
     journal: Option<Vec<JournalEntry>>,
     /// Index of the keys in the tree: built when a tree is decoded, on first use for a tree

@@ -76,7 +76,7 @@ impl RatchetTree {
     fn from_full_nodes(nodes: Vec<Option<StoredNode>>, n_leaves: u32, hash_len: usize) -> Self {
         let width = nodes.len();
         let filled = subtree_fill_counts(&nodes);
-        RatchetTree {
+        let mut tree = RatchetTree {
             nodes,
             n_leaves,
             hash_len,
@@ -84,9 +84,14 @@ impl RatchetTree {
             hash_valid: vec![false; width],
             filled,
             first_blank_hint: 0,
+            credential_types: Vec::new(),
             journal: None,
             key_index: None,
+        };
+        for i in 0..tree.nodes.len() {
+            tree.count_credential(NodeIndex(i as u32), true);
         }
+        tree
     }
 
     /// A one-member tree holding `leaf` (a new group, RFC 9420 §11).
@@ -120,10 +125,18 @@ impl RatchetTree {
     /// as `codec::encode(&self.to_wire())`, but each node is stored as its encoding, so this
     /// is the vector header and, per node, a presence byte and a copy of those bytes.
     pub fn wire_bytes(&self) -> Result<Vec<u8>, codec::CodecError> {
+        let mut out = Vec::with_capacity(self.wire_len());
+        self.write_wire(&mut out)?;
+        Ok(out)
+    }
+
+    /// Append [`RatchetTree::wire_bytes`] to `out` (for a message that carries the tree, so
+    /// that the tree is written once, into the message); returns the bytes written.
+    pub fn write_wire(&self, out: &mut Vec<u8>) -> Result<usize, codec::CodecError> {
         let nodes = &self.nodes[..self.sent_width()];
         let content: usize = nodes.iter().map(|n| node::optional_len(n.as_ref())).sum();
-        let mut out = Vec::with_capacity(codec::vl_length(content)?);
-        codec::encode_varint_length(content, &mut out)?;
+        out.reserve(codec::vl_length(content)?);
+        let header = codec::encode_varint_length(content, out)?;
         for n in nodes {
             match n {
                 Some(n) => {
@@ -133,7 +146,7 @@ impl RatchetTree {
                 None => out.push(0),
             }
         }
-        Ok(out)
+        Ok(header + content)
     }
 
     /// The length of [`RatchetTree::wire_bytes`], without encoding the tree.
@@ -229,6 +242,7 @@ impl RatchetTree {
         if let (Some(index), Some(old)) = (self.key_index.as_mut(), &self.nodes[x.0 as usize]) {
             index.remove(old, x);
         }
+        self.count_credential(x, false);
         if node.is_none() && x.is_leaf() {
             self.first_blank_hint = self.first_blank_hint.min(x.0 / 2);
         }
@@ -236,6 +250,7 @@ impl RatchetTree {
         if let Some(index) = self.key_index.as_mut() {
             index.insert(&self.nodes, x);
         }
+        self.count_credential(x, true);
         match (old.is_some(), self.nodes[x.0 as usize].is_some()) {
             (false, true) => self.adjust_filled(x, true),
             (true, false) => self.adjust_filled(x, false),
@@ -243,6 +258,32 @@ impl RatchetTree {
         }
         self.record(JournalEntry::Node(x, old));
         self.touch(x);
+    }
+
+    /// Count the credential type of the leaf at `x`, if any, in or (without `add`) out of
+    /// the credential-type counts.
+    fn count_credential(&mut self, x: NodeIndex, add: bool) {
+        let Some(NodeRef::Leaf(l)) = self.node(x) else {
+            return;
+        };
+        let t = l.credential_type();
+        match self.credential_types.binary_search_by_key(&t, |&(k, _)| k) {
+            Ok(i) if add => self.credential_types[i].1 += 1,
+            Ok(i) => {
+                self.credential_types[i].1 -= 1;
+                if self.credential_types[i].1 == 0 {
+                    self.credential_types.remove(i);
+                }
+            }
+            Err(i) if add => self.credential_types.insert(i, (t, 1)),
+            Err(_) => {}
+        }
+    }
+
+    /// The credential types of the leaves (RFC 9420 §7.3's "credential types in use"),
+    /// in increasing order, without a walk over the leaves.
+    pub fn credential_types(&self) -> impl Iterator<Item = u16> + '_ {
+        self.credential_types.iter().map(|&(t, _)| t)
     }
 
     /// Add or take one non-blank node at `x` in the counts of `x` and its ancestors.

@@ -99,8 +99,7 @@ impl RatchetTree {
     /// ([`super::validate_leaf_node`]) against the credential types in use, a few leaves per task;
     /// the error is that of the lowest failing leaf.
     fn check_leaves<J: Join>(&self, provider: &Provider, group_id: &[u8]) -> Result<()> {
-        let credential_types: HashSet<u16> =
-            self.leaves().map(|(_, l)| l.credential_type()).collect();
+        let credential_types: HashSet<u16> = self.credential_types().collect();
         let leaves: Vec<(LeafIndex, LeafRef<'_>)> = self.leaves().collect();
         batch::try_map::<J, _, _, _>(&leaves, LEAF_CHECK_CUTOFF, |_, &(i, leaf)| {
             validate_stored_leaf(provider, leaf, (group_id, i), &credential_types)

@@ -1,4 +1,5 @@
-//! `reserve_leaves` reserves exactly what the adds need and changes nothing else.
+//! `reserve_leaves` reserves exactly what the adds need and changes nothing else; the
+//! credential-type counts follow every edit.
 
 use super::*;
 use crate::codec::{LeafNodeSourceData, Lifetime};
@@ -79,4 +80,59 @@ fn reserved_adds_do_not_reallocate_and_change_nothing() {
             );
         }
     }
+}
+
+/// The credential types the tree reports are those a scan of its leaves finds, after adds,
+/// updates, removes (with truncation), a rollback and a redo, with a second credential type
+/// coming and going.
+#[test]
+fn credential_types_follow_every_edit() {
+    let p = Provider::new(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519);
+    let x509 = |i: u32| {
+        let mut l = leaf(&p, i);
+        l.credential = crate::codec::Credential::X509 {
+            certificates: vec![crate::codec::Certificate {
+                cert_data: vec![i as u8; 20].into(),
+            }],
+        };
+        l
+    };
+    let scan = |t: &RatchetTree| {
+        let mut types: Vec<u16> = t.leaves().map(|(_, l)| l.credential_type()).collect();
+        types.sort_unstable();
+        types.dedup();
+        types
+    };
+    let check = |t: &RatchetTree, expected: &[u16]| {
+        assert_eq!(t.credential_types().collect::<Vec<_>>(), expected);
+        assert_eq!(scan(t), expected);
+    };
+    let mut t = RatchetTree::new(&leaf(&p, 0), p.hash_len()).unwrap();
+    for i in 1..6 {
+        t.add_leaf(&leaf(&p, i)).unwrap();
+    }
+    check(&t, &[1]);
+    let a = t.add_leaf(&x509(6)).unwrap();
+    let b = t.add_leaf(&x509(7)).unwrap();
+    check(&t, &[1, 2]);
+    t.remove_leaf(a).unwrap();
+    check(&t, &[1, 2]);
+    t.update_leaf(b, &leaf(&p, 8)).unwrap();
+    check(&t, &[1]);
+    t.begin_journal().unwrap();
+    t.update_leaf(LeafIndex(1), &x509(9)).unwrap();
+    t.remove_leaf(LeafIndex(2)).unwrap();
+    check(&t, &[1, 2]);
+    let redo = t.rollback_with_redo();
+    check(&t, &[1]);
+    t.redo(redo);
+    check(&t, &[1, 2]);
+    // Removing every leaf but the first truncates the tree; the counts go with the leaves.
+    for l in 1..t.n_leaves() {
+        if t.leaf(LeafIndex(l)).is_some() {
+            t.remove_leaf(LeafIndex(l)).unwrap();
+        }
+    }
+    check(&t, &[1]);
+    assert_eq!(t.n_leaves(), 1);
 }
