@@ -389,6 +389,9 @@ fn lane(key: &[u8], error: CryptoError) -> Result<[u8; X25519_LEN]> {
 #[derive(Debug, Clone)]
 pub struct OpenContext {
     schedule: BaseSchedule,
+    /// Simulated Diffie-Hellman (a simulated provider's, see
+    /// [`Provider::with_simulated_crypto`]): opens what a simulated [`SealContext`] sealed.
+    simulated: bool,
 }
 
 impl OpenContext {
@@ -402,6 +405,7 @@ impl OpenContext {
     pub fn from_info(provider: &Provider, info: &[u8]) -> Self {
         OpenContext {
             schedule: BaseSchedule::new(provider, info),
+            simulated: provider.is_simulated(),
         }
     }
 
@@ -433,8 +437,14 @@ impl OpenContext {
             return Err(CryptoError::InvalidPublicKey);
         }
         super::counters::hpke_open();
-        // Decap (RFC 9180 §4.1): kem_context = enc || pkRm.
-        let (pk_r, dh) = awslc::x25519_key_pair_and_dh(sk_r.as_bytes(), kem_output)?;
+        // Decap (RFC 9180 §4.1): kem_context = enc || pkRm; simulated, the stand-in DH and
+        // recipient key of a simulated seal, with the same counts.
+        let (pk_r, dh) = if self.simulated {
+            let dh = awslc::x25519_simulated(sk_r.as_bytes(), kem_output)?;
+            (awslc::SIMULATED_RECIPIENT.to_vec(), dh)
+        } else {
+            awslc::x25519_key_pair_and_dh(sk_r.as_bytes(), kem_output)?
+        };
         let shared_secret = extract_and_expand(&dh, kem_output, &pk_r)?;
         drop(dh);
         let (key, base_nonce) = self.schedule.key_and_nonce(&shared_secret)?;

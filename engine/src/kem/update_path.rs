@@ -9,7 +9,7 @@ use crate::codec::{
     ParentHashInput, ParentNode, UpdatePath, UpdatePathNode, VLBytes,
 };
 use crate::crypto::hpke_batch::SEAL_CUTOFF;
-use crate::crypto::{Provider, SealContext, SealRequest, Secret, SignaturePrivateKey};
+use crate::crypto::{OpenContext, Provider, SealContext, SealRequest, Secret, SignaturePrivateKey};
 use crate::error::{Error, Result};
 use crate::tree::{math, LeafIndex, NodeIndex, RatchetTree, StoredNode};
 
@@ -263,20 +263,22 @@ impl StagedPath {
             .get(i)
             .and_then(|n| n.encrypted_path_secret.get(j))
             .ok_or(Error::ApiMisuse(ApiMisuse::InvalidArgument("UpdatePath differs from the staged one")))?;
-        let path_secret = Secret::new(
-            provider
-                .decrypt_with_label(
-                    key,
-                    b"UpdatePathNode",
-                    group_context,
-                    ciphertext.kem_output.as_slice(),
-                    ciphertext.ciphertext.as_slice(),
-                )
-                .map_err(|source| PeerMisbehaved::PathSecretDecryption {
-                    node: step.node,
-                    source,
-                })?,
-        );
+        // `OpenContext` decapsulates with one parse of the private key (a fixed-base
+        // multiplication) where the provider's one-shot path parses it twice, once for the DH
+        // and once for the recipient's public key: the same bytes and errors.
+        let opened = OpenContext::new(provider, b"UpdatePathNode", group_context).and_then(|c| {
+            c.open(
+                key,
+                ciphertext.kem_output.as_slice(),
+                ciphertext.ciphertext.as_slice(),
+            )
+        });
+        let path_secret = Secret::new(opened.map_err(|source| {
+            PeerMisbehaved::PathSecretDecryption {
+                node: step.node,
+                source,
+            }
+        })?);
 
         // The keys of the sender's direct path are replaced or blanked by the merge.
         let mut new_private = private.clone();
