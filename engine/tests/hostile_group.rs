@@ -556,6 +556,61 @@ fn forged_signature() {
     f.attack("forged signature", &inputs, is_bad_signature);
 }
 
+/// A member checks a commit's signature beside its processing (on another thread): a commit
+/// whose signature is bad and that would also fail a later check (its proposals, its path's
+/// shape or ciphertexts, its confirmation tag) is still refused for its signature, the first
+/// check, and a commit that fails only later is refused for that, with a good signature; the
+/// state stays unchanged either way.
+#[test]
+fn bad_signature_wins_over_a_later_failure() {
+    let mut f = fixture();
+    let outsider = f.p.signature_key_pair_from_seed(&[9; 32]).unwrap().0;
+    let broken: Vec<PublicMessage> = {
+        let mut out = Vec::new();
+        // A Remove of a leaf that is not a member.
+        let mut pm = f.public();
+        commit_mut(&mut pm).proposals =
+            vec![ProposalOrRef::Proposal(Proposal::Remove(codec::Remove {
+                removed: 999,
+            }))];
+        out.push(pm);
+        // A ciphertext too few on the first path node.
+        let mut pm = f.public();
+        commit_mut(&mut pm).path.as_mut().unwrap().nodes[0]
+            .encrypted_path_secret
+            .pop();
+        out.push(pm);
+        // Every path ciphertext's last byte flipped: the receiver's does not open.
+        let mut pm = f.public();
+        for node in &mut commit_mut(&mut pm).path.as_mut().unwrap().nodes {
+            for ct in &mut node.encrypted_path_secret {
+                let mut c = ct.ciphertext.as_slice().to_vec();
+                *c.last_mut().unwrap() ^= 1;
+                ct.ciphertext = c.into();
+            }
+        }
+        out.push(pm);
+        // Another confirmation tag.
+        let mut pm = f.public();
+        pm.auth.confirmation_tag = Some(Mac(vec![0x55; 32].into()));
+        out.push(pm);
+        out
+    };
+    let bad_signature: Vec<Vec<u8>> = broken
+        .iter()
+        .map(|pm| f.reframe_with(pm.clone(), &outsider, None))
+        .collect();
+    f.attack(
+        "bad signature and a later failure",
+        &bad_signature,
+        is_bad_signature,
+    );
+    let good_signature: Vec<Vec<u8>> = broken.into_iter().map(|pm| f.reframe(pm)).collect();
+    f.attack("good signature and a later failure", &good_signature, |e| {
+        !is_bad_signature(e) && !matches!(e, Error::Internal(_))
+    });
+}
+
 #[test]
 fn bad_membership_tag() {
     let mut f = fixture();
