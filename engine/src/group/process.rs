@@ -323,7 +323,7 @@ impl Group {
         // commit's processing, under the journal: a bad signature rolls the edits back.
         let ((next, reinit, summary), redo) = self.public.run_edit(staged, |p| {
             let executor = p.executor;
-            let (work, verified) = executor.join(
+            let (work, verified) = executor.beside(
                 || apply_and_decrypt(p),
                 || signature.map_or(Ok(()), |s| s.check(&provider)),
             );
