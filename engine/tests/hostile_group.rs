@@ -611,6 +611,44 @@ fn bad_signature_wins_over_a_later_failure() {
     });
 }
 
+/// The path leaf's signature is checked beside the path's decryption and the key schedule:
+/// a commit whose path leaf is badly signed and that would also fail one of those later
+/// checks (a path ciphertext that does not open, a wrong confirmation tag) is refused for the
+/// leaf's signature, as when the checks ran one after the other.
+#[test]
+fn bad_path_leaf_signature_wins_over_a_later_failure() {
+    let mut f = fixture();
+    let break_leaf = |pm: &mut PublicMessage| {
+        let leaf = &mut commit_mut(pm).path.as_mut().unwrap().leaf_node;
+        let mut sig = leaf.signature.as_slice().to_vec();
+        sig[3] ^= 0x10;
+        leaf.signature = sig.into();
+    };
+    let mut inputs = Vec::new();
+    let mut pm = f.public();
+    break_leaf(&mut pm);
+    for node in &mut commit_mut(&mut pm).path.as_mut().unwrap().nodes {
+        for ct in &mut node.encrypted_path_secret {
+            let mut c = ct.ciphertext.as_slice().to_vec();
+            *c.last_mut().unwrap() ^= 1;
+            ct.ciphertext = c.into();
+        }
+    }
+    inputs.push(f.reframe(pm));
+    let mut pm = f.public();
+    break_leaf(&mut pm);
+    pm.auth.confirmation_tag = Some(Mac(vec![0x55; 32].into()));
+    inputs.push(f.reframe(pm));
+    let mut pm = f.public();
+    break_leaf(&mut pm);
+    inputs.push(f.reframe(pm));
+    f.attack(
+        "bad path leaf signature and a later failure",
+        &inputs,
+        |e| is_peer(e, |p| matches!(p, PeerMisbehaved::PathLeafSignature)),
+    );
+}
+
 #[test]
 fn bad_membership_tag() {
     let mut f = fixture();

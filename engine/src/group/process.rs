@@ -15,7 +15,7 @@ use crate::error::{ApiMisuse, PeerMisbehaved};
 use crate::error::{Error, Result};
 use crate::framing::{verify_confirmation_tag, PendingSignature};
 use core::cell::Cell;
-use crate::kem::TreeKemPrivate;
+use crate::kem::{StagedPath, TreeKemPrivate};
 use crate::schedule::{self, EpochSecrets};
 use crate::tree::LeafIndex;
 
@@ -281,7 +281,7 @@ impl Group {
                 s.check(&provider)?;
             }
             let summary = self.public.dry_run(|p| {
-                let c = p.apply_member_commit(commit, committer, &resolved, Some(&psks))?;
+                let c = p.apply_member_commit(commit, committer, &resolved, Some(&psks), false)?;
                 Ok(staged.then(|| {
                     p.summarize(&c, false, old_credential, true)
                 }))
@@ -289,8 +289,7 @@ impl Group {
             return Ok((None, summary.map(Box::new)));
         }
         let (private, pending, secrets) = (&self.private, &self.pending_updates, &self.secrets);
-        let apply_and_decrypt = |p: &mut PublicGroup| -> Result<_> {
-            let c = p.apply_member_commit(commit, committer, &resolved, Some(&psks))?;
+        let decrypt_and_finish = |p: &mut PublicGroup, c: PublicCommit| -> Result<_> {
             // Our own Update was committed: our leaf key is the one we proposed.
             let base = match c.applied.updated.iter().find(|(l, _)| l.0 == me) {
                 Some((_, reference)) => {
@@ -318,6 +317,18 @@ impl Group {
                 &tag,
             )?;
             Ok((next, reinit, summary))
+        };
+        let apply_and_decrypt = |p: &mut PublicGroup| -> Result<_> {
+            let mut c = p.apply_member_commit(commit, committer, &resolved, Some(&psks), true)?;
+            // The path leaf's signature check, left pending by the staging, beside the rest:
+            // every check that follows comes after it, so its failure is reported first.
+            let leaf_signature = c.path.as_mut().and_then(StagedPath::take_leaf_signature);
+            let (rest, leaf_verified) = p.executor.beside(
+                || decrypt_and_finish(p, c),
+                || leaf_signature.map_or(Ok(()), |s| s.check(&provider)),
+            );
+            leaf_verified?;
+            rest
         };
         // The signature check (an Ed25519 verification, tens of microseconds) beside the
         // commit's processing, under the journal: a bad signature rolls the edits back.

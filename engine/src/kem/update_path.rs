@@ -94,6 +94,29 @@ pub struct StagedPath {
     leaf_node: LeafNode,
     steps: Vec<PathStep>,
     parents: Vec<ParentNode>,
+    /// The new leaf's signature check, when staged with [`StagedPath::stage_deferred`] and
+    /// not yet taken ([`StagedPath::take_leaf_signature`]).
+    leaf_signature: Option<PendingLeafSignature>,
+}
+
+/// The check of an UpdatePath leaf's signature over its LeafNodeTBS, with everything it reads
+/// copied out, to run beside other work ([`StagedPath::stage_deferred`]).
+#[derive(Debug, Clone)]
+pub struct PendingLeafSignature {
+    tbs: Vec<u8>,
+    key: Vec<u8>,
+    signature: Vec<u8>,
+}
+
+impl PendingLeafSignature {
+    /// `VerifyWithLabel(signature_key, "LeafNodeTBS", LeafNodeTBS, signature)`; a failure is
+    /// [`PeerMisbehaved::PathLeafSignature`].
+    pub fn check(&self, provider: &Provider) -> Result<()> {
+        provider
+            .verify_with_label(&self.key, b"LeafNodeTBS", &self.tbs, &self.signature)
+            .map_err(|_| PeerMisbehaved::PathLeafSignature)?;
+        Ok(())
+    }
 }
 
 impl StagedPath {
@@ -159,6 +182,44 @@ impl StagedPath {
         new_leaves: &[LeafIndex],
         group_id: &[u8],
     ) -> Result<Self> {
+        Self::stage_with(provider, tree, sender, path, new_leaves, group_id, false)
+    }
+
+    /// [`StagedPath::stage`] but for the leaf's signature check, which is left in the result
+    /// for the caller to take ([`StagedPath::take_leaf_signature`]) and run beside its next
+    /// work. Every other check runs, in the same order; a check after the signature that
+    /// fails here is reported only once the signature is known good (a bad signature is
+    /// reported instead), so the errors are those of [`StagedPath::stage`].
+    pub fn stage_deferred(
+        provider: &Provider,
+        tree: &mut RatchetTree,
+        sender: LeafIndex,
+        path: &UpdatePath,
+        new_leaves: &[LeafIndex],
+        group_id: &[u8],
+    ) -> Result<Self> {
+        Self::stage_with(provider, tree, sender, path, new_leaves, group_id, true)
+    }
+
+    /// The leaf signature check that [`StagedPath::stage_deferred`] left, once.
+    pub fn take_leaf_signature(&mut self) -> Option<PendingLeafSignature> {
+        self.leaf_signature.take()
+    }
+
+    /// The leaf signature check still pending, if any.
+    pub fn leaf_signature(&self) -> Option<&PendingLeafSignature> {
+        self.leaf_signature.as_ref()
+    }
+
+    fn stage_with(
+        provider: &Provider,
+        tree: &mut RatchetTree,
+        sender: LeafIndex,
+        path: &UpdatePath,
+        new_leaves: &[LeafIndex],
+        group_id: &[u8],
+        defer: bool,
+    ) -> Result<Self> {
         if tree.leaf(sender).is_none() {
             return Err(PeerMisbehaved::SenderLeafBlank { leaf: sender.0 }.into());
         }
@@ -197,29 +258,43 @@ impl StagedPath {
         else {
             return Err(PeerMisbehaved::PathLeafSource.into());
         };
-        let tbs = codec::encode(&LeafNodeTbs::in_group(leaf, group_id, sender.0))?;
-        provider
-            .verify_with_label(
-                leaf.signature_key.as_slice(),
-                b"LeafNodeTBS",
-                &tbs,
-                leaf.signature.as_slice(),
-            )
-            .map_err(|_| PeerMisbehaved::PathLeafSignature)?;
+        let signature = PendingLeafSignature {
+            tbs: codec::encode(&LeafNodeTbs::in_group(leaf, group_id, sender.0))?,
+            key: leaf.signature_key.as_slice().to_vec(),
+            signature: leaf.signature.as_slice().to_vec(),
+        };
+        if !defer {
+            signature.check(provider)?;
+        }
         let keys = path
             .nodes
             .iter()
             .map(|n| n.encryption_key.as_slice().to_vec());
-        let (parents, leaf_parent_hash) = path_parent_nodes(provider, tree, &steps, keys)?;
-        if claimed.as_slice() != leaf_parent_hash.as_slice() {
-            return Err(PeerMisbehaved::ParentHashMismatch.into());
-        }
+        let parents = path_parent_nodes(provider, tree, &steps, keys).and_then(
+            |(parents, leaf_parent_hash)| {
+                if claimed.as_slice() == leaf_parent_hash.as_slice() {
+                    Ok(parents)
+                } else {
+                    Err(PeerMisbehaved::ParentHashMismatch.into())
+                }
+            },
+        );
+        let parents = match parents {
+            Ok(p) => p,
+            Err(e) => {
+                if defer {
+                    signature.check(provider)?;
+                }
+                return Err(e);
+            }
+        };
         Ok(StagedPath {
             sender,
             n_leaves: tree.n_leaves(),
             leaf_node: leaf.clone(),
             steps,
             parents,
+            leaf_signature: defer.then_some(signature),
         })
     }
 
@@ -614,6 +689,7 @@ pub fn plan_update_path(
             leaf_node: leaf,
             steps,
             parents,
+            leaf_signature: None,
         },
         path_secrets,
         recipient_keys,
