@@ -1,6 +1,6 @@
 //! The live heap bytes of one member's group state at N members, exactly: jemalloc's
 //! `stats.allocated` (bytes in live allocations, not pages) before `Group::join` and after it,
-//! with the Welcome bytes dropped.
+//! both read while the Welcome is alive, so that its bytes count on neither side.
 //!
 //! ```sh
 //! cargo run --release -p canopy-bench --example member_live_bytes -- [MEMBERS] [populated|fresh|…]
@@ -68,8 +68,11 @@ fn main() -> Result<()> {
     let t = Instant::now();
     let group = Group::join(provider, &welcome, &kp, &secrets, config())?;
     let join_ms = t.elapsed().as_secs_f64() * 1e3;
-    drop(welcome);
+    // Read before the Welcome is dropped: `before` holds its allocation (a size class above
+    // its length), and subtracting it from a figure taken without it would under-count the
+    // state by that much.
     let state = allocated()?.saturating_sub(before);
+    drop(welcome);
 
     println!(
         "members {} ({kind:?}), Welcome {:.1} MiB, join {join_ms:.0} ms; live heap of the \

@@ -1,6 +1,6 @@
 //! How much memory one member's group state takes at N members: the resident-set growth of
-//! a fresh process across `Group::join` (Welcome with the ratchet tree), with the Welcome
-//! bytes dropped (the tree's key index included: it is built when the tree is decoded), plus a
+//! a fresh process across `Group::join` (Welcome with the ratchet tree), read while the Welcome
+//! bytes are still held (the tree's key index included: it is built when the tree is decoded), plus a
 //! structural estimate of the ratchet tree's heap. `member_live_bytes` gives the exact live
 //! heap.
 //!
@@ -10,7 +10,7 @@
 //!
 //! The parent process generates the state and the Welcome and writes it to a temporary file;
 //! a child process (this binary again) measures VmRSS (`/proc/self/status`) before the join
-//! and after it, Welcome dropped. Freed transient allocations the allocator keeps count
+//! and after it, both with the Welcome held. Freed transient allocations the allocator keeps count
 //! towards the figure, so it is an upper bound on the state's size. The child runs a second
 //! time with glibc's mmap threshold pinned (see `main`), which returns large freed buffers
 //! and so comes closer to the live state. Linux only.
@@ -18,12 +18,11 @@
 use std::time::Instant;
 
 use anyhow::{anyhow, Context, Result};
-use canopy_engine::codec::{self, Node};
 use canopy_engine::crypto::CipherSuite;
 use canopy_engine::crypto::Provider;
 use canopy_engine::group::{CommitOptions, Group, GroupConfig, Randomness};
 use canopy_engine::key_package::{default_lifetime, key_package_from_seed, Clock};
-use canopy_engine::tree::LeafIndex;
+use canopy_engine::tree::{LeafIndex, StoredNode};
 use canopy_workloads::states::{generate, StateConfig, StateKind};
 
 const NOW: u64 = 1_800_000_000;
@@ -62,15 +61,18 @@ fn main() -> Result<()> {
         let t = Instant::now();
         let group = Group::join(provider, &welcome, &kp, &secrets, config())?;
         let join_ms = t.elapsed().as_secs_f64() * 1e3;
-        drop(welcome);
+        // Read before the Welcome is dropped: freeing it can return its pages (glibc maps a
+        // block this large on its own), which would take them off the growth measured.
         let after = rss_kib()?;
+        drop(welcome);
         let tree = group.tree();
         let width = tree.width() as usize;
+        // Each node is stored as its encoding, one allocation each.
         let node_heap: usize = (0..tree.width())
             .filter_map(|x| tree.node(canopy_engine::tree::NodeIndex(x)))
-            .map(|n| codec::encode(n).map(|b| b.len()))
-            .sum::<Result<usize, _>>()?;
-        let slots = width * core::mem::size_of::<Option<Node>>();
+            .map(|n| n.encoded().len())
+            .sum();
+        let slots = width * core::mem::size_of::<Option<StoredNode>>();
         let hashes = width * (provider.hash_len() + 1);
         println!(
             "members {} join {join_ms:.0} ms; RSS growth across join {:.1} MiB (upper bound); \

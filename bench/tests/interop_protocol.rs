@@ -564,7 +564,7 @@ fn external_sender_remove_and_add_committed_by_either_side() {
         let mut identities: Vec<Vec<u8>> = canopy
             .tree()
             .leaves()
-            .map(|(_, l)| match &l.credential {
+            .map(|(_, l)| match &l.decode().credential {
                 Credential::Basic { identity } => identity.as_slice().to_vec(),
                 _ => unreachable!(),
             })

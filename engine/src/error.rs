@@ -451,6 +451,13 @@ pub enum TreeError {
     /// The tree has more leaves than the engine supports (2^30).
     #[error("tree too large")]
     TooLarge,
+    /// A node the tree was given does not encode (a field longer than a vector can hold),
+    /// and the tree stores each node as its encoding.
+    #[error("node {index} does not encode")]
+    NodeEncoding {
+        /// The node.
+        index: u32,
+    },
     /// A ratchet tree with no nodes (§12.4.3.3).
     #[error("empty ratchet tree")]
     Empty,

@@ -18,13 +18,14 @@ use crate::error::PeerMisbehaved;
 use tls_codec::{Size, VLBytes};
 
 use crate::codec::{
-    self, CipherSuiteId, EncryptedGroupSecrets, GroupInfo, GroupInfoTbs, GroupSecrets,
+    self, CipherSuiteId, ExtensionType, EncryptedGroupSecrets, GroupInfo, GroupInfoTbs, GroupSecrets,
     HpkeCiphertext, KeyPackage, PathSecret, PreSharedKeyId, PskSource, ResumptionPskUsage, Welcome,
 };
 use crate::crypto::{HpkePrivateKey, Provider, SealContext, Secret, SignaturePrivateKey};
 use crate::error::Result;
 use crate::framing::verify_confirmation_tag;
 use crate::schedule::{self, EpochSecrets};
+use crate::tree::RatchetTree;
 
 /// The decrypted `GroupSecrets` (RFC 9420 §12.4.3.1), with its secrets moved into
 /// [`Secret`]s.
@@ -202,6 +203,91 @@ pub fn encrypt_group_info(
     let plaintext = codec::encode(group_info)?;
     Ok(provider
         .aead_seal(key.as_bytes(), nonce.as_bytes(), &[], &plaintext)?
+        .into())
+}
+
+/// Room left after a GroupInfo's signed content for the signature and its header, so that
+/// appending them does not move a buffer that holds a whole tree: more than any suite's
+/// signature (ML-DSA-87's is 4,627 bytes). A longer one would only cost a reallocation.
+const SIGNATURE_ROOM: usize = 8 << 10;
+
+/// A GroupInfo carrying the ratchet tree, signed and encoded in one buffer
+/// ([`sign_group_info_with_tree`]).
+#[derive(Debug)]
+pub(crate) struct EncodedGroupInfo {
+    /// The `SignContent` (label header, then GroupInfoTBS), then the signature: the
+    /// GroupInfo's encoding starts after the label header.
+    buf: Vec<u8>,
+    header: usize,
+}
+
+impl EncodedGroupInfo {
+    /// The GroupInfo's encoding.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.buf[self.header..]
+    }
+}
+
+/// `group_info` (whose `signature` is not read) with a `ratchet_tree` extension holding
+/// `tree` after its other extensions, signed (`SignWithLabel(sk, "GroupInfoTBS",
+/// GroupInfoTBS)`, RFC 9420 §12.4.3) and encoded. The same bytes as pushing
+/// [`RatchetTree::wire_bytes`] as an extension, [`sign_group_info`] and encoding the result,
+/// but the tree, megabytes long in a large group, is written once, from the tree's storage
+/// into the signed content, and the encoding is that content's GroupInfoTBS part followed by
+/// the signature: no copy of the tree as an extension, a `SignContent` or a GroupInfo.
+pub(crate) fn sign_group_info_with_tree(
+    provider: &Provider,
+    sk: &SignaturePrivateKey,
+    group_info: &GroupInfo,
+    tree: &RatchetTree,
+) -> Result<EncodedGroupInfo> {
+    let tree_len = tree.wire_len();
+    // `Extension { extension_type, opaque extension_data<V> }` with the tree as its data.
+    let tree_extension = 2 + codec::vl_length(tree_len)?;
+    let extensions: usize = group_info
+        .extensions
+        .iter()
+        .map(Size::tls_serialized_len)
+        .sum::<usize>()
+        + tree_extension;
+    let tbs_len = group_info.group_context.tls_serialized_len()
+        + codec::vl_length(extensions)?
+        + group_info.confirmation_tag.tls_serialized_len()
+        + 4;
+    let label_header = crate::crypto::labels::labeled_pair_header(b"GroupInfoTBS", tbs_len)?;
+    let header = label_header.len();
+    let mut buf = Vec::with_capacity(header + tbs_len + SIGNATURE_ROOM);
+    buf.extend_from_slice(&label_header);
+    codec::encode_into(&group_info.group_context, &mut buf)?;
+    codec::encode_varint_length(extensions, &mut buf)?;
+    for e in &group_info.extensions {
+        codec::encode_into(e, &mut buf)?;
+    }
+    codec::encode_into(&ExtensionType::RATCHET_TREE, &mut buf)?;
+    codec::encode_varint_length(tree_len, &mut buf)?;
+    tree.write_wire(&mut buf)?;
+    codec::encode_into(&group_info.confirmation_tag, &mut buf)?;
+    codec::encode_into(&group_info.signer, &mut buf)?;
+    if buf.len() != header + tbs_len {
+        return Err(crate::Error::Internal(
+            "GroupInfoTBS length disagrees with its serialization",
+        ));
+    }
+    let signature = provider.sign_labeled(sk, &buf)?;
+    codec::encode_varint_length(signature.len(), &mut buf)?;
+    buf.extend_from_slice(&signature);
+    Ok(EncodedGroupInfo { buf, header })
+}
+
+/// [`encrypt_group_info`] of a GroupInfo already encoded (`plaintext`).
+pub(crate) fn encrypt_encoded_group_info(
+    provider: &Provider,
+    plaintext: &[u8],
+    welcome_secret: &Secret,
+) -> Result<VLBytes> {
+    let (key, nonce) = schedule::welcome_key_nonce(provider, welcome_secret.as_bytes())?;
+    Ok(provider
+        .aead_seal(key.as_bytes(), nonce.as_bytes(), &[], plaintext)?
         .into())
 }
 

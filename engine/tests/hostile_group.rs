@@ -556,6 +556,99 @@ fn forged_signature() {
     f.attack("forged signature", &inputs, is_bad_signature);
 }
 
+/// A member checks a commit's signature beside its processing (on another thread): a commit
+/// whose signature is bad and that would also fail a later check (its proposals, its path's
+/// shape or ciphertexts, its confirmation tag) is still refused for its signature, the first
+/// check, and a commit that fails only later is refused for that, with a good signature; the
+/// state stays unchanged either way.
+#[test]
+fn bad_signature_wins_over_a_later_failure() {
+    let mut f = fixture();
+    let outsider = f.p.signature_key_pair_from_seed(&[9; 32]).unwrap().0;
+    let broken: Vec<PublicMessage> = {
+        let mut out = Vec::new();
+        // A Remove of a leaf that is not a member.
+        let mut pm = f.public();
+        commit_mut(&mut pm).proposals =
+            vec![ProposalOrRef::Proposal(Proposal::Remove(codec::Remove {
+                removed: 999,
+            }))];
+        out.push(pm);
+        // A ciphertext too few on the first path node.
+        let mut pm = f.public();
+        commit_mut(&mut pm).path.as_mut().unwrap().nodes[0]
+            .encrypted_path_secret
+            .pop();
+        out.push(pm);
+        // Every path ciphertext's last byte flipped: the receiver's does not open.
+        let mut pm = f.public();
+        for node in &mut commit_mut(&mut pm).path.as_mut().unwrap().nodes {
+            for ct in &mut node.encrypted_path_secret {
+                let mut c = ct.ciphertext.as_slice().to_vec();
+                *c.last_mut().unwrap() ^= 1;
+                ct.ciphertext = c.into();
+            }
+        }
+        out.push(pm);
+        // Another confirmation tag.
+        let mut pm = f.public();
+        pm.auth.confirmation_tag = Some(Mac(vec![0x55; 32].into()));
+        out.push(pm);
+        out
+    };
+    let bad_signature: Vec<Vec<u8>> = broken
+        .iter()
+        .map(|pm| f.reframe_with(pm.clone(), &outsider, None))
+        .collect();
+    f.attack(
+        "bad signature and a later failure",
+        &bad_signature,
+        is_bad_signature,
+    );
+    let good_signature: Vec<Vec<u8>> = broken.into_iter().map(|pm| f.reframe(pm)).collect();
+    f.attack("good signature and a later failure", &good_signature, |e| {
+        !is_bad_signature(e) && !matches!(e, Error::Internal(_))
+    });
+}
+
+/// The path leaf's signature is checked beside the path's decryption and the key schedule:
+/// a commit whose path leaf is badly signed and that would also fail one of those later
+/// checks (a path ciphertext that does not open, a wrong confirmation tag) is refused for the
+/// leaf's signature, as when the checks ran one after the other.
+#[test]
+fn bad_path_leaf_signature_wins_over_a_later_failure() {
+    let mut f = fixture();
+    let break_leaf = |pm: &mut PublicMessage| {
+        let leaf = &mut commit_mut(pm).path.as_mut().unwrap().leaf_node;
+        let mut sig = leaf.signature.as_slice().to_vec();
+        sig[3] ^= 0x10;
+        leaf.signature = sig.into();
+    };
+    let mut inputs = Vec::new();
+    let mut pm = f.public();
+    break_leaf(&mut pm);
+    for node in &mut commit_mut(&mut pm).path.as_mut().unwrap().nodes {
+        for ct in &mut node.encrypted_path_secret {
+            let mut c = ct.ciphertext.as_slice().to_vec();
+            *c.last_mut().unwrap() ^= 1;
+            ct.ciphertext = c.into();
+        }
+    }
+    inputs.push(f.reframe(pm));
+    let mut pm = f.public();
+    break_leaf(&mut pm);
+    pm.auth.confirmation_tag = Some(Mac(vec![0x55; 32].into()));
+    inputs.push(f.reframe(pm));
+    let mut pm = f.public();
+    break_leaf(&mut pm);
+    inputs.push(f.reframe(pm));
+    f.attack(
+        "bad path leaf signature and a later failure",
+        &inputs,
+        |e| is_peer(e, |p| matches!(p, PeerMisbehaved::PathLeafSignature)),
+    );
+}
+
 #[test]
 fn bad_membership_tag() {
     let mut f = fixture();
@@ -680,7 +773,7 @@ fn duplicate_keys() {
         .tree()
         .leaf(LeafIndex(2))
         .unwrap()
-        .clone();
+        .decode();
     let existing_enc = receiver_leaf.encryption_key.as_slice().to_vec();
     let fresh_signer = f.p.signature_key_pair_from_seed(&[33; 32]).unwrap().0;
     let fresh_enc = f.p.derive_hpke_key_pair(&[34; 32]).unwrap().1;
@@ -1032,7 +1125,7 @@ impl Fixture {
         edit: impl FnOnce(&mut codec::LeafNode),
     ) -> codec::LeafNode {
         let g = &self.members[RECEIVER];
-        let mut leaf = g.tree().leaf(LeafIndex(i as u32)).unwrap().clone();
+        let mut leaf = g.tree().leaf(LeafIndex(i as u32)).unwrap().decode();
         leaf.leaf_node_source = LeafNodeSourceData::Update;
         leaf.encryption_key = codec::HpkePublicKey(
             self.p
@@ -1403,8 +1496,8 @@ fn invalid_proposals_are_refused_and_expired_ones_left_out() {
                         .tree()
                         .leaf(LeafIndex(sender as u32))
                         .unwrap()
+                        .decode()
                         .encryption_key
-                        .clone()
                 }),
             }),
             Box::new(|e| {
@@ -1587,8 +1680,8 @@ fn path_leaf_validation() {
         .tree()
         .leaf(LeafIndex(COMMITTER as u32))
         .unwrap()
-        .encryption_key
-        .clone();
+        .decode()
+        .encryption_key;
     let signer = f.signers[COMMITTER].clone();
     let edited = |f: &Fixture, edit: &dyn Fn(&mut codec::LeafNode)| {
         let mut pm = f.public();

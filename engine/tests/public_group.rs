@@ -203,7 +203,12 @@ impl Walk {
                 // A member rejoining keeps its identity (the credential policy refuses a
                 // resync that changes it).
                 let identity = match rejoin {
-                    Some((r, leaf)) => match &self.members[r].tree().leaf(leaf).unwrap().credential
+                    Some((r, leaf)) => match &self.members[r]
+                        .tree()
+                        .leaf(leaf)
+                        .unwrap()
+                        .decode()
+                        .credential
                     {
                         Credential::Basic { identity } => identity.as_slice().to_vec(),
                         other => panic!("a basic credential, not {other:?}"),
@@ -491,8 +496,8 @@ fn hostile_commits_are_refused_with_the_members_error() {
         .tree()
         .leaf(LeafIndex(0))
         .unwrap()
-        .encryption_key
-        .clone();
+        .decode()
+        .encryption_key;
     let duplicate_key = h.forged(|pm, h| {
         commit_mut(pm)
             .path

@@ -247,6 +247,6 @@ fn branch_a_subgroup() {
     );
     // The subgroup keeps the members' identities.
     for (_, leaf) in sub2.tree().leaves() {
-        assert!(matches!(leaf.credential, Credential::Basic { .. }));
+        assert!(matches!(leaf.decode().credential, Credential::Basic { .. }));
     }
 }

@@ -516,7 +516,7 @@ fn epoch_set_up_deletes_consumed_secrets() {
         |gi: &codec::GroupInfo| {
             m[0].tree()
                 .leaf(LeafIndex(gi.signer))
-                .map(|l| l.signature_key.as_slice().to_vec())
+                .map(|l| l.signature_key().to_vec())
         },
     )
     .unwrap()

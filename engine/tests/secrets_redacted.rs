@@ -319,8 +319,8 @@ fn treekem_state() {
         key_package::key_package_from_seed(&p, b"alice", &known(21, 32), lifetime()).unwrap();
     let (kp_b, b) =
         key_package::key_package_from_seed(&p, b"bob", &known(22, 32), lifetime()).unwrap();
-    let mut tree = RatchetTree::new(kp_a.leaf_node.clone(), p.hash_len());
-    let bob = tree.add_leaf(kp_b.leaf_node.clone());
+    let mut tree = RatchetTree::new(&kp_a.leaf_node, p.hash_len()).unwrap();
+    let bob = tree.add_leaf(&kp_b.leaf_node).unwrap();
     let leaf_secret = known(23, 32);
     let leaf_secret_s = Secret::new(leaf_secret.clone());
     let seed = known(24, 32);

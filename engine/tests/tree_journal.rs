@@ -53,7 +53,7 @@ fn random_edit(p: &Provider, t: &mut RatchetTree, rng: &mut ChaCha8Rng, counter:
     *counter += 1;
     match rng.random_range(0..3) {
         0 => {
-            t.add_leaf(leaf(p, *counter));
+            t.add_leaf(&leaf(p, *counter)).unwrap();
         }
         1 => {
             let occupied: Vec<LeafIndex> = t.leaves().map(|(i, _)| i).collect();
@@ -65,7 +65,7 @@ fn random_edit(p: &Provider, t: &mut RatchetTree, rng: &mut ChaCha8Rng, counter:
         _ => {
             if t.n_leaves() > 1 {
                 let x = NodeIndex(2 * rng.random_range(0..t.n_leaves() - 1) + 1);
-                t.set_node(x, Some(parent(p, *counter + 10_000))).unwrap();
+                t.set_node(x, Some(&parent(p, *counter + 10_000))).unwrap();
             }
         }
     }
@@ -77,10 +77,10 @@ fn rollback_restores_everything() {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let mut checked = 0;
     for start_size in [1u32, 2, 3, 4, 5, 8, 9, 17] {
-        let mut t = RatchetTree::new(leaf(&p, 0), p.hash_len());
+        let mut t = RatchetTree::new(&leaf(&p, 0), p.hash_len()).unwrap();
         let mut counter = 100 * start_size;
         for i in 1..start_size {
-            t.add_leaf(leaf(&p, i));
+            t.add_leaf(&leaf(&p, i)).unwrap();
         }
         for _ in 0..5 {
             random_edit(&p, &mut t, &mut rng, &mut counter);
@@ -88,12 +88,7 @@ fn rollback_restores_everything() {
         let before = wire(&t);
         let hash_before = t.tree_hash(&p).unwrap();
         let n_before = t.n_leaves();
-        let key = t
-            .leaf(LeafIndex(0))
-            .unwrap()
-            .signature_key
-            .as_slice()
-            .to_vec();
+        let key = t.leaf(LeafIndex(0)).unwrap().signature_key().to_vec();
         let sig_count = t.signature_key_count(&key);
 
         t.begin_journal().unwrap();
@@ -113,8 +108,8 @@ fn rollback_restores_everything() {
         let mut fresh = RatchetTree::from_wire(t.to_wire(), p.hash_len()).unwrap();
         for (_, l) in t.clone().leaves() {
             assert_eq!(
-                t.encryption_key_count(l.encryption_key.as_slice()),
-                fresh.encryption_key_count(l.encryption_key.as_slice())
+                t.encryption_key_count(l.encryption_key()),
+                fresh.encryption_key_count(l.encryption_key())
             );
         }
         checked += 1;
@@ -125,9 +120,9 @@ fn rollback_restores_everything() {
 #[test]
 fn committed_journal_keeps_edits_and_hint_finds_leftmost_blank() {
     let p = provider();
-    let mut t = RatchetTree::new(leaf(&p, 0), p.hash_len());
+    let mut t = RatchetTree::new(&leaf(&p, 0), p.hash_len()).unwrap();
     for i in 1..10 {
-        assert_eq!(t.add_leaf(leaf(&p, i)), LeafIndex(i));
+        assert_eq!(t.add_leaf(&leaf(&p, i)).unwrap(), LeafIndex(i));
     }
     t.begin_journal().unwrap();
     t.remove_leaf(LeafIndex(6)).unwrap();
@@ -135,12 +130,12 @@ fn committed_journal_keeps_edits_and_hint_finds_leftmost_blank() {
     t.commit_journal();
     assert!(t.leaf(LeafIndex(2)).is_none());
     // Leftmost blank first, then the next, then extend past the end.
-    assert_eq!(t.add_leaf(leaf(&p, 100)), LeafIndex(2));
-    assert_eq!(t.add_leaf(leaf(&p, 101)), LeafIndex(6));
-    assert_eq!(t.add_leaf(leaf(&p, 102)), LeafIndex(10));
+    assert_eq!(t.add_leaf(&leaf(&p, 100)).unwrap(), LeafIndex(2));
+    assert_eq!(t.add_leaf(&leaf(&p, 101)).unwrap(), LeafIndex(6));
+    assert_eq!(t.add_leaf(&leaf(&p, 102)).unwrap(), LeafIndex(10));
     let new = leaf(&p, 103);
     assert_eq!(t.signature_key_count(new.signature_key.as_slice()), 0);
-    t.add_leaf(new.clone());
+    t.add_leaf(&new).unwrap();
     assert_eq!(t.signature_key_count(new.signature_key.as_slice()), 1);
     assert_eq!(t.encryption_key_count(new.encryption_key.as_slice()), 1);
 }
@@ -171,9 +166,9 @@ fn empty_resolutions_match_a_subtree_scan() {
     let mut counter = 0;
     let mut nodes_checked = 0;
     for start_size in [1u32, 2, 3, 5, 8, 9, 16, 17, 33] {
-        let mut t = RatchetTree::new(leaf(&p, 0), p.hash_len());
+        let mut t = RatchetTree::new(&leaf(&p, 0), p.hash_len()).unwrap();
         for i in 1..start_size {
-            t.add_leaf(leaf(&p, 1000 + i));
+            t.add_leaf(&leaf(&p, 1000 + i)).unwrap();
         }
         nodes_checked += check(&t);
         for round in 0..6 {
@@ -221,9 +216,9 @@ fn truncation_matches_a_leaf_scan() {
     let mut counter = 0;
     let (mut shrunk, mut kept) = (0, 0);
     for start_size in [2u32, 3, 4, 5, 8, 9, 16, 17, 33] {
-        let mut t = RatchetTree::new(leaf(&p, 0), p.hash_len());
+        let mut t = RatchetTree::new(&leaf(&p, 0), p.hash_len()).unwrap();
         for i in 1..start_size {
-            t.add_leaf(leaf(&p, 2000 + i));
+            t.add_leaf(&leaf(&p, 2000 + i)).unwrap();
         }
         for round in 0..8 {
             let journal = round % 3 == 1;
@@ -262,7 +257,7 @@ fn truncation_matches_a_leaf_scan() {
 fn key_counts_match_a_node_scan() {
     fn scan(t: &RatchetTree, key: &[u8], signature: bool) -> u32 {
         (0..t.width())
-            .filter_map(|i| t.node(NodeIndex(i)))
+            .filter_map(|i| t.node(NodeIndex(i)).map(|n| n.to_node()))
             .filter(|n| match n {
                 Node::Leaf(l) if signature => l.signature_key.as_slice() == key,
                 Node::Leaf(l) => l.encryption_key.as_slice() == key,
@@ -272,7 +267,7 @@ fn key_counts_match_a_node_scan() {
     }
     fn check(t: &mut RatchetTree, p: &Provider) -> usize {
         let mut keys: Vec<(Vec<u8>, bool)> = (0..t.width())
-            .filter_map(|i| t.node(NodeIndex(i)))
+            .filter_map(|i| t.node(NodeIndex(i)).map(|n| n.to_node()))
             .flat_map(|n| match n {
                 Node::Leaf(l) => vec![
                     (l.encryption_key.as_slice().to_vec(), false),
@@ -306,9 +301,9 @@ fn key_counts_match_a_node_scan() {
     let mut counter = 0;
     let (mut checked, mut repeated) = (0, 0);
     for start_size in [1u32, 2, 3, 5, 8, 9, 17] {
-        let mut t = RatchetTree::new(leaf(&p, 0), p.hash_len());
+        let mut t = RatchetTree::new(&leaf(&p, 0), p.hash_len()).unwrap();
         for i in 1..start_size {
-            t.add_leaf(leaf(&p, 3000 + i));
+            t.add_leaf(&leaf(&p, 3000 + i)).unwrap();
         }
         checked += check(&mut t, &p);
         for round in 0..6 {
@@ -320,7 +315,7 @@ fn key_counts_match_a_node_scan() {
                 if t.n_leaves() > 1 && rng.random_range(0..3) == 0 {
                     // A parent key from a small set, so keys repeat across nodes.
                     let x = NodeIndex(2 * rng.random_range(0..t.n_leaves() - 1) + 1);
-                    t.set_node(x, Some(parent(&p, rng.random_range(0..4))))
+                    t.set_node(x, Some(&parent(&p, rng.random_range(0..4))))
                         .unwrap();
                 } else {
                     random_edit(&p, &mut t, &mut rng, &mut counter);
@@ -355,10 +350,10 @@ fn redo_reapplies_exactly_what_was_rolled_back() {
     let mut checked = 0;
     for start_size in [1u32, 2, 3, 4, 5, 8, 9, 17] {
         for _ in 0..4 {
-            let mut t = RatchetTree::new(leaf(&p, 0), p.hash_len());
+            let mut t = RatchetTree::new(&leaf(&p, 0), p.hash_len()).unwrap();
             let mut counter = 1000 * start_size + checked;
             for i in 1..start_size {
-                t.add_leaf(leaf(&p, i));
+                t.add_leaf(&leaf(&p, i)).unwrap();
             }
             for _ in 0..5 {
                 random_edit(&p, &mut t, &mut rng, &mut counter);
@@ -383,12 +378,12 @@ fn redo_reapplies_exactly_what_was_rolled_back() {
             let mut fresh = RatchetTree::from_wire(t.to_wire(), p.hash_len()).unwrap();
             for (_, l) in t.clone().leaves() {
                 assert_eq!(
-                    t.encryption_key_count(l.encryption_key.as_slice()),
-                    fresh.encryption_key_count(l.encryption_key.as_slice())
+                    t.encryption_key_count(l.encryption_key()),
+                    fresh.encryption_key_count(l.encryption_key())
                 );
                 assert_eq!(
-                    t.signature_key_count(l.signature_key.as_slice()),
-                    fresh.signature_key_count(l.signature_key.as_slice())
+                    t.signature_key_count(l.signature_key()),
+                    fresh.signature_key_count(l.signature_key())
                 );
             }
             checked += 1;

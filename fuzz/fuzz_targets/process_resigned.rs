@@ -435,7 +435,7 @@ impl Script<'_> {
                 let at = LeafIndex(self.below(4) as u32);
                 let mut leaf = tree
                     .leaf(at)
-                    .cloned()
+                    .map(|l| l.decode())
                     .unwrap_or_else(|| f.key_packages[0].leaf_node.clone());
                 leaf.leaf_node_source = LeafNodeSourceData::Update;
                 leaf.encryption_key = self.hpke_key();
@@ -785,7 +785,10 @@ fn seal(
     for r in removes {
         tree.remove_leaf(LeafIndex(r)).ok()?;
     }
-    let new_leaves: Vec<LeafIndex> = adds.into_iter().map(|l| tree.add_leaf(l)).collect();
+    let new_leaves: Vec<LeafIndex> = adds
+        .iter()
+        .map(|l| tree.add_leaf(l).ok())
+        .collect::<Option<_>>()?;
     let commit_secret = match &mut commit.path {
         Some(path) => {
             let template = path.leaf_node.clone();

@@ -9,7 +9,6 @@
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
-use canopy_engine::codec::{self, Node};
 use canopy_engine::crypto::CipherSuite;
 use canopy_engine::tree::NodeIndex;
 use canopy_workloads::states::{generate, StateConfig, StateKind};
@@ -62,12 +61,12 @@ fn main() -> Result<()> {
         let tree = &state.tree;
         let (mut parents, mut unmerged) = (0usize, 0usize);
         for x in 0..tree.width() {
-            if let Some(Node::Parent(p)) = tree.node(NodeIndex(x)) {
+            if let Some(p) = tree.parent_node(NodeIndex(x)) {
                 parents += 1;
-                unmerged += p.unmerged_leaves.len();
+                unmerged += p.unmerged_leaves().len();
             }
         }
-        let wire = codec::encode(&tree.to_wire())?.len();
+        let wire = tree.wire_len();
         print!(
             "{kind:>9}: {gen_time:>8.2?} (cpu {gen_cpu:.2}s)  members {} / {} leaves, {parents} non-blank parents, \
              {unmerged} unmerged entries, epoch {}, ratchet_tree {:.1} MB",

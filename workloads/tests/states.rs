@@ -38,13 +38,13 @@ fn parents(tree: &RatchetTree) -> Vec<NodeIndex> {
 fn unmerged_entries(tree: &RatchetTree) -> usize {
     parents(tree)
         .iter()
-        .map(|&x| tree.parent_node(x).unwrap().unmerged_leaves.len())
+        .map(|&x| tree.parent_node(x).unwrap().decode().unmerged_leaves.len())
         .sum()
 }
 
 fn is_commit_leaf(tree: &RatchetTree, leaf: LeafIndex) -> bool {
     matches!(
-        tree.leaf(leaf).unwrap().leaf_node_source,
+        tree.leaf(leaf).unwrap().decode().leaf_node_source,
         LeafNodeSourceData::Commit { .. }
     )
 }
@@ -62,7 +62,7 @@ fn check_valid(st: &GeneratedState) {
         st.tree_hash
     );
     for (_, leaf) in st.tree.leaves() {
-        check_lifetime(leaf, Clock::Fixed(st.config.now)).unwrap();
+        check_lifetime(&leaf.decode(), Clock::Fixed(st.config.now)).unwrap();
     }
     let gc = st.group_context();
     assert_eq!(gc.epoch, st.epoch);
@@ -80,7 +80,7 @@ fn check_member_keys(st: &GeneratedState) {
     for m in st.members() {
         let keys = st.member_keys(m).unwrap();
         assert_eq!(keys.leaf, m);
-        let leaf = tree.leaf(m).unwrap();
+        let leaf = tree.leaf(m).unwrap().decode();
         assert_eq!(
             p.hpke_public_key(&keys.leaf_key).unwrap(),
             leaf.encryption_key.as_slice()
@@ -90,7 +90,7 @@ fn check_member_keys(st: &GeneratedState) {
             .into_iter()
             .filter(|&x| {
                 tree.parent_node(x)
-                    .is_some_and(|pn| !pn.unmerged_leaves.contains(&m.0))
+                    .is_some_and(|pn| !pn.unmerged_leaves().contains(m.0))
             })
             .collect();
         let got: Vec<NodeIndex> = keys.path_keys.iter().map(|(x, _)| *x).collect();
@@ -208,8 +208,8 @@ fn check_structure(st: &GeneratedState) {
             // added leaves below it.
             assert_eq!(parents(tree), parents(&before.tree));
             for x in parents(tree) {
-                let now = tree.parent_node(x).unwrap();
-                let was = before.tree.parent_node(x).unwrap();
+                let now = tree.parent_node(x).unwrap().decode();
+                let was = before.tree.parent_node(x).unwrap().decode();
                 assert_eq!(now.encryption_key, was.encryption_key);
                 assert_eq!(now.parent_hash, was.parent_hash);
                 let expected: Vec<u32> = added
@@ -336,12 +336,12 @@ fn now_sets_the_lifetimes() {
     })
     .unwrap();
     assert_ne!(wire(&a.tree), wire(&b.tree));
-    let leaf = b.tree.leaf(LeafIndex(3)).unwrap();
-    assert!(check_lifetime(leaf, Clock::Fixed(NOW + 86_400)).is_ok());
+    let leaf = b.tree.leaf(LeafIndex(3)).unwrap().decode();
+    assert!(check_lifetime(&leaf, Clock::Fixed(NOW + 86_400)).is_ok());
     for (x, _) in a.tree.leaves() {
         assert_eq!(
-            a.tree.leaf(x).unwrap().encryption_key,
-            b.tree.leaf(x).unwrap().encryption_key
+            a.tree.leaf(x).unwrap().decode().encryption_key,
+            b.tree.leaf(x).unwrap().decode().encryption_key
         );
     }
 }
@@ -351,11 +351,11 @@ fn now_sets_the_lifetimes() {
 
 fn parent_hash_flipped(tree: &RatchetTree, x: NodeIndex) -> RatchetTree {
     let mut t = tree.clone();
-    let mut p = t.parent_node(x).unwrap().clone();
+    let mut p = t.parent_node(x).unwrap().decode();
     let mut ph = p.parent_hash.as_slice().to_vec();
     ph[0] ^= 1;
     p.parent_hash = VLBytes::from(ph);
-    t.set_node(x, Some(Node::Parent(p))).unwrap();
+    t.set_node(x, Some(&Node::Parent(p))).unwrap();
     t
 }
 
@@ -381,6 +381,7 @@ fn a_flipped_parent_hash_is_rejected() {
             .tree
             .parent_node(x)
             .unwrap()
+            .decode()
             .parent_hash
             .as_slice()
             .is_empty()
@@ -395,7 +396,7 @@ fn a_flipped_parent_hash_is_rejected() {
 }
 
 fn parent_hash(st: &GeneratedState, tree: &mut RatchetTree, p: NodeIndex, s: NodeIndex) -> Vec<u8> {
-    let pn = tree.parent_node(p).unwrap().clone();
+    let pn = tree.parent_node(p).unwrap().decode();
     let sibling = tree.node_tree_hash(s, &st.provider).unwrap();
     st.provider.hash(
         &canopy_engine::codec::encode(&ParentHashInput {
@@ -411,7 +412,7 @@ fn parent_hash(st: &GeneratedState, tree: &mut RatchetTree, p: NodeIndex, s: Nod
 /// of `p` with copath child `s`.
 fn relink(st: &GeneratedState, tree: &mut RatchetTree, x: NodeIndex, p: NodeIndex, s: NodeIndex) {
     let ph = VLBytes::from(parent_hash(st, tree, p, s));
-    let node = match tree.node(x).unwrap().clone() {
+    let node = match tree.node(x).unwrap().to_node() {
         Node::Parent(mut pn) => {
             pn.parent_hash = ph;
             Node::Parent(pn)
@@ -433,7 +434,7 @@ fn relink(st: &GeneratedState, tree: &mut RatchetTree, x: NodeIndex, p: NodeInde
             Node::Leaf(leaf)
         }
     };
-    tree.set_node(x, Some(node)).unwrap();
+    tree.set_node(x, Some(&node)).unwrap();
 }
 
 /// A chain top's parent hash is stale by construction (see the module documentation of
@@ -446,7 +447,7 @@ fn a_chain_top_parent_hash_is_free() {
     // Node 5 (leaves 2..3) tops leaf 2's chain: a right child under the root, node 3, which
     // leaf 0's chain (node 1, leaf 0) covers.
     let top = NodeIndex(5);
-    let p = st.tree.parent_node(top).unwrap();
+    let p = st.tree.parent_node(top).unwrap().decode();
     assert_eq!(p.parent_hash.as_slice().len(), st.provider.hash_len());
     let mut tree = parent_hash_flipped(&st.tree, top);
     assert!(validate(&st, tree.clone()).is_err());
@@ -462,6 +463,7 @@ fn a_chain_top_parent_hash_is_free() {
         .tree
         .parent_node(root)
         .unwrap()
+        .decode()
         .parent_hash
         .as_slice()
         .is_empty());
@@ -472,11 +474,11 @@ fn a_corrupted_leaf_signature_is_rejected() {
     let st = generate(&config(StateKind::Fresh, 9, SEED)).unwrap();
     for l in [0, 5] {
         let mut tree = st.tree.clone();
-        let mut leaf = tree.leaf(LeafIndex(l)).unwrap().clone();
+        let mut leaf = tree.leaf(LeafIndex(l)).unwrap().decode();
         let mut sig = leaf.signature.as_slice().to_vec();
         sig[10] ^= 1;
         leaf.signature = VLBytes::from(sig);
-        tree.set_node(LeafIndex(l).node(), Some(Node::Leaf(Box::new(leaf))))
+        tree.set_node(LeafIndex(l).node(), Some(&Node::Leaf(Box::new(leaf))))
             .unwrap();
         assert!(matches!(validate(&st, tree), Err(Error::Crypto(_))));
     }
@@ -489,7 +491,7 @@ fn a_missing_unmerged_leaf_is_rejected() {
     let x = parents(&st.tree)
         .into_iter()
         .find(|&x| {
-            let pn = st.tree.parent_node(x).unwrap();
+            let pn = st.tree.parent_node(x).unwrap().decode();
             !pn.unmerged_leaves.is_empty()
                 && math::direct_path(x, st.tree.n_leaves())
                     .iter()
@@ -497,9 +499,9 @@ fn a_missing_unmerged_leaf_is_rejected() {
         })
         .expect("a nested node with unmerged leaves");
     let mut tree = st.tree.clone();
-    let mut pn = tree.parent_node(x).unwrap().clone();
+    let mut pn = tree.parent_node(x).unwrap().decode();
     pn.unmerged_leaves.remove(0);
-    tree.set_node(x, Some(Node::Parent(pn))).unwrap();
+    tree.set_node(x, Some(&Node::Parent(pn))).unwrap();
     assert!(validate(&st, tree).is_err());
 }
 
@@ -507,13 +509,15 @@ fn a_missing_unmerged_leaf_is_rejected() {
 fn a_duplicate_encryption_key_is_rejected() {
     let st = generate(&config(StateKind::Populated, 8, SEED)).unwrap();
     let mut tree = st.tree.clone();
-    let mut pn = tree.parent_node(NodeIndex(5)).unwrap().clone();
+    let mut pn = tree.parent_node(NodeIndex(5)).unwrap().decode();
     pn.encryption_key = tree
         .parent_node(NodeIndex(9))
         .unwrap()
+        .decode()
         .encryption_key
         .clone();
-    tree.set_node(NodeIndex(5), Some(Node::Parent(pn))).unwrap();
+    tree.set_node(NodeIndex(5), Some(&Node::Parent(pn)))
+        .unwrap();
     assert!(matches!(
         validate(&st, tree),
         Err(Error::InvalidTree(TreeError::DuplicateEncryptionKey { .. }))

@@ -98,9 +98,9 @@ pub fn calibrate(p: &Provider, cal: &Calibration, load: &LoadSource) -> Result<C
     let mib = vec![0u8; 1 << 20];
     // A tree of WALK_LEAVES occupied leaves, as a whole-tree walk meets in a full group.
     let (kp, _) = key_package_from_seed(p, b"calibration", &[9; 32], default_lifetime(0))?;
-    let mut tree = RatchetTree::new(kp.leaf_node.clone(), p.hash_len());
+    let mut tree = RatchetTree::new(&kp.leaf_node, p.hash_len())?;
     for _ in 1..WALK_LEAVES {
-        tree.add_leaf(kp.leaf_node.clone());
+        tree.add_leaf(&kp.leaf_node)?;
     }
     // An HPKE context over a GroupInfo-sized context, sealing a GroupSecrets-sized plaintext,
     // as a Welcome does; opening what it sealed, as a joiner does.

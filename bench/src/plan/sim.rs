@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use canopy_engine::codec::{
-    self, GroupInfo, KeyPackage, MlsMessage, MlsMessageBody, Node, ProtocolVersion, Size,
+    self, GroupInfo, KeyPackage, MlsMessage, MlsMessageBody, ProtocolVersion, Size,
 };
 use canopy_engine::crypto::{
     counters, HpkePrivateKey, Provider, Secret, SignaturePrivateKey, SignatureScheme,
@@ -57,7 +57,7 @@ use canopy_engine::kem::TreeKemPrivate;
 use canopy_engine::key_package::{
     default_lifetime, key_package_from_seed, Clock, KeyPackageSecrets,
 };
-use canopy_engine::tree::{math, LeafIndex, NodeIndex, RatchetTree};
+use canopy_engine::tree::{math, LeafIndex, NodeIndex, NodeRef, RatchetTree};
 use canopy_workloads::churn::{
     plan_workload, CommitterPolicy, MemberId, Op, OpKind, PlannedCommit, Workload, DAY,
 };
@@ -196,10 +196,10 @@ fn resolution(
         return;
     }
     match tree.node(x) {
-        Some(Node::Leaf(_)) => out.push(x),
-        Some(Node::Parent(p)) => {
+        Some(NodeRef::Leaf(_)) => out.push(x),
+        Some(NodeRef::Parent(p)) => {
             out.push(x);
-            out.extend(p.unmerged_leaves.iter().map(|&l| LeafIndex(l).node()));
+            out.extend(p.unmerged_leaves().iter().map(|l| LeafIndex(l).node()));
         }
         None => {
             if let (Some(l), Some(r)) = (x.left(), x.right()) {
@@ -725,7 +725,7 @@ impl Sim<'_> {
             let Some(p) = tree.parent_node(x) else {
                 continue;
             };
-            if p.unmerged_leaves.binary_search(&leaf.0).is_ok() {
+            if p.unmerged_leaves().contains(leaf.0) {
                 continue;
             }
             let key = match self.written.get(&x) {
@@ -1337,11 +1337,12 @@ impl Sim<'_> {
                 made.adds.iter().zip(&made.kps).zip(&made.predicted)
             {
                 // The prediction misses only when the Removes truncated the tree; then look.
-                let slot = if tree.leaf(predicted).is_some_and(|l| *l == kp.leaf_node) {
+                let encoded = codec::encode(&kp.leaf_node)?;
+                let slot = if tree.leaf(predicted).is_some_and(|l| l.body() == encoded) {
                     predicted
                 } else {
                     tree.leaves()
-                        .find(|(_, l)| **l == kp.leaf_node)
+                        .find(|(_, l)| l.body() == encoded)
                         .map(|(i, _)| i)
                         .ok_or_else(|| anyhow!("internal: {m:?} is not in the tree"))?
                 };

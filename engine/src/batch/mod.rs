@@ -110,6 +110,37 @@ impl Executor {
         }
     }
 
+    /// Run `main` on the calling thread and `side` beside it, and return both results: for
+    /// [`Executor::Parallel`], `side` is handed to rayon's pool while the calling thread runs
+    /// `main` (where [`Executor::join`] from a thread outside the pool would hand both to the
+    /// pool and wait); for [`Executor::Serial`], `side` and then `main`. For a short task
+    /// (`side`) that overlaps the caller's own longer work.
+    pub fn beside<M, S, RM, RS>(self, main: M, side: S) -> (RM, RS)
+    where
+        M: FnOnce() -> RM,
+        S: FnOnce() -> RS + Send,
+        RS: Send,
+    {
+        match self {
+            #[cfg(feature = "rayon")]
+            Executor::Parallel => {
+                let mut side_result = None;
+                let main_result = rayon::in_place_scope(|scope| {
+                    scope.spawn(|_| side_result = Some(side()));
+                    main()
+                });
+                // `in_place_scope` returns only once every job spawned in it has run, so the
+                // slot is filled (a panic in `side` propagates out of the scope instead).
+                let side_result = side_result.expect("the scope ran the spawned job");
+                (main_result, side_result)
+            }
+            _ => {
+                let side_result = side();
+                (main(), side_result)
+            }
+        }
+    }
+
     /// [`map`] with this executor's join.
     pub fn map<T, R, F>(self, items: &[T], cutoff: usize, f: F) -> Vec<R>
     where

@@ -412,3 +412,30 @@ fn parallel_seal_matches_reference_awslc_suite1() {
 fn parallel_seal_matches_reference_awslc_suite3() {
     parallel_seal_matches_reference(CipherSuite::Mls128X25519ChaCha20Poly1305Sha256Ed25519);
 }
+
+/// `beside` returns both results on both executors, runs `main` on the calling thread (it
+/// need not be `Send`: it holds an `Rc` here), and a panic in `side` reaches the caller.
+#[test]
+fn beside_returns_both_results_and_runs_main_on_the_caller() {
+    let mut checked = 0;
+    for executor in [Executor::Serial, Executor::Parallel] {
+        let caller = std::thread::current().id();
+        let local = std::rc::Rc::new(std::cell::Cell::new(0u64));
+        let items: Vec<u64> = (0..10_000).collect();
+        let (main, side) = executor.beside(
+            || {
+                local.set(local.get() + 1);
+                (std::thread::current().id(), local.get())
+            },
+            || items.iter().sum::<u64>(),
+        );
+        assert_eq!(main, (caller, 1), "{executor:?}");
+        assert_eq!(side, 49_995_000, "{executor:?}");
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            executor.beside(|| 1, || -> u64 { panic!("side") })
+        }));
+        assert!(panicked.is_err(), "{executor:?}");
+        checked += 1;
+    }
+    assert_eq!(checked, 2);
+}

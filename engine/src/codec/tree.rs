@@ -220,13 +220,11 @@ wire_enum! {
 
 /// `Node` (RFC 9420 §12.4.3.3).
 ///
-/// The leaf is boxed: a ratchet tree stores one `Option<Node>` per slot, for
-/// `2 * n_leaves - 1` slots of which at most about half hold a leaf. Inline, every slot
-/// (parent or blank too) would pay for a `LeafNode` (272 bytes); with the leaf boxed a slot
-/// is the size of a `ParentNode` (72 bytes) and each leaf one allocation of its own size. At
-/// 50,000 members (131,071 slots) the slots shrink from 34 MiB to 9 MiB, for ~13 MiB of leaf
-/// allocations. Parents stay inline: most parent slots of a busy tree are filled, so boxing
-/// them would save only a few MiB (slots of 16 bytes, plus an allocation per parent).
+/// The leaf is boxed: a decoded `ratchet_tree` holds one `Option<Node>` per node sent, at most
+/// about half of them leaves. Inline, every slot (parent or blank too) would pay for a
+/// `LeafNode` (272 bytes); boxed, a slot is the size of a `ParentNode` (72 bytes). (A
+/// [`crate::tree::RatchetTree`] does not keep decoded nodes: it stores each node's encoding,
+/// see `tree::ratchet::node`.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Node {
     /// `leaf`.

@@ -81,10 +81,11 @@ pub fn run_operations(json: &Value) -> Tally {
         );
         match proposal {
             Proposal::Add(add) => {
-                tree.add_leaf(add.key_package.leaf_node);
+                tree.add_leaf(&add.key_package.leaf_node)
+                    .map_err(|err| err.to_string())?;
             }
             Proposal::Update(update) => tree
-                .update_leaf(sender, update.leaf_node)
+                .update_leaf(sender, &update.leaf_node)
                 .map_err(|err| err.to_string())?,
             Proposal::Remove(remove) => tree
                 .remove_leaf(LeafIndex(remove.removed))

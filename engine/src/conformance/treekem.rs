@@ -97,7 +97,7 @@ fn run_case(suite: CipherSuite, case_index: usize, case: &Value) -> Result<usize
         let signer =
             SignaturePrivateKey::from_bytes(p.signature_scheme(), &hex_field(m, "signature_priv")?)
                 .map_err(err("signature_priv"))?;
-        let want_key = tree.leaf(leaf).map(|l| l.signature_key.as_slice().to_vec());
+        let want_key = tree.leaf(leaf).map(|l| l.signature_key().to_vec());
         checks += expect_eq("signature key", Some(signer.public_key()), want_key)?;
         members.push(Member { private, signer });
     }

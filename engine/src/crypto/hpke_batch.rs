@@ -494,7 +494,8 @@ fn lane(key: &[u8], error: CryptoError) -> Result<[u8; X25519_LEN]> {
 pub struct OpenContext {
     schedule: BaseSchedule,
     kem: Kem,
-    /// Simulated Diffie-Hellman (a simulated provider's).
+    /// Simulated Diffie-Hellman (a simulated provider's, see
+    /// [`Provider::with_simulated_crypto`]): opens what a simulated [`SealContext`] sealed.
     simulated: bool,
 }
 
@@ -534,7 +535,11 @@ impl OpenContext {
         aad: &[u8],
         ciphertext: &[u8],
     ) -> Result<Vec<u8>> {
+        // The same checks, in the same order, as `Provider::hpke_open`, before the count.
+        self.check_decap_inputs(sk_r, kem_output)?;
         super::counters::hpke_open();
+        // Decap (RFC 9180 §4.1); simulated, the stand-in DH and recipient key of a simulated
+        // seal, with the same counts.
         let shared_secret = self.decap(sk_r, kem_output)?;
         let (key, base_nonce) = self.schedule.key_and_nonce(&shared_secret)?;
         awslc::aead_open(
@@ -563,15 +568,21 @@ impl OpenContext {
         self.schedule.export(&shared_secret, exporter_context, length)
     }
 
-    /// `Decap(enc, skR)` (RFC 9180 §4.1): `kem_context = enc || pkRm`. The same checks, in
-    /// the same order, as `Provider::hpke_open`.
-    fn decap(&self, sk_r: &HpkePrivateKey, kem_output: &[u8]) -> Result<Secret> {
+    /// The length checks of `Decap`: the private key's, then the encapsulation's.
+    fn check_decap_inputs(&self, sk_r: &HpkePrivateKey, kem_output: &[u8]) -> Result<()> {
         if !dhkem::private_key_len_ok(self.kem, sk_r.as_bytes().len()) {
             return Err(CryptoError::InvalidPrivateKey);
         }
         if kem_output.len() != self.kem.n_enc() {
             return Err(CryptoError::InvalidPublicKey);
         }
+        Ok(())
+    }
+
+    /// `Decap(enc, skR)` (RFC 9180 §4.1): `kem_context = enc || pkRm`. The same checks, in
+    /// the same order, as `Provider::hpke_open`.
+    fn decap(&self, sk_r: &HpkePrivateKey, kem_output: &[u8]) -> Result<Secret> {
+        self.check_decap_inputs(sk_r, kem_output)?;
         if self.kem == Kem::XWing {
             return xwing::Expanded::from_seed(sk_r.as_bytes())?.decapsulate(kem_output);
         }

@@ -67,12 +67,40 @@ pub fn verify_content(
     content: &AuthenticatedContent,
     group_context: &GroupContext,
 ) -> Result<()> {
-    let sign_content = codec::encode_labeled(
-        b"FramedContentTBS",
-        &FramedContentTbs::new(content.wire_format, &content.content, group_context),
-    )?;
-    provider.verify_labeled(pk, &sign_content, content.auth.signature.as_slice())?;
-    Ok(())
+    PendingSignature::of(pk, content, group_context)?.check(provider)
+}
+
+/// The verification [`verify_content`] runs, with everything it reads copied out (the
+/// `SignContent`, the key and the signature): a caller can run [`PendingSignature::check`]
+/// on another thread while it works on the content, and keep that work only if the check
+/// passes.
+#[derive(Debug, Clone)]
+pub struct PendingSignature {
+    sign_content: Vec<u8>,
+    key: Vec<u8>,
+    signature: Vec<u8>,
+}
+
+impl PendingSignature {
+    /// What [`verify_content`] of `content` with `pk` checks.
+    pub fn of(pk: &[u8], content: &AuthenticatedContent, group_context: &GroupContext) -> Result<Self> {
+        let sign_content = codec::encode_labeled(
+            b"FramedContentTBS",
+            &FramedContentTbs::new(content.wire_format, &content.content, group_context),
+        )?;
+        Ok(PendingSignature {
+            sign_content,
+            key: pk.to_vec(),
+            signature: content.auth.signature.as_slice().to_vec(),
+        })
+    }
+
+    /// `VerifyWithLabel(pk, "FramedContentTBS", FramedContentTBS, signature)`: what
+    /// [`verify_content`] returns.
+    pub fn check(&self, provider: &Provider) -> Result<()> {
+        provider.verify_labeled(&self.key, &self.sign_content, &self.signature)?;
+        Ok(())
+    }
 }
 
 /// Sign `content` for `wire_format` and assemble the [`AuthenticatedContent`] (RFC 9420 §6.1).

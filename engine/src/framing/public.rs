@@ -1,7 +1,9 @@
 //! `PublicMessage` (RFC 9420 §6.2): signed content plus, for member senders, the
 //! `membership_tag = MAC(membership_key, AuthenticatedContentTBM)`.
 
-use super::{check_auth_shape, check_group_epoch, ct_eq, verify_sender, EpochFraming};
+use super::{
+    check_auth_shape, check_group_epoch, ct_eq, verify_sender, EpochFraming, PendingSignature,
+};
 use crate::codec::{
     self, AuthenticatedContent, AuthenticatedContentTbm, ContentType, FramedContentTbs,
     GroupContext, Mac, PublicMessage, Sender, WireFormat,
@@ -45,6 +47,46 @@ impl EpochFraming {
             auth: content.auth,
             membership_tag,
         })
+    }
+
+    /// [`EpochFraming::unprotect_public`] but for its last step, the signature check, which
+    /// is returned for the caller to run ([`PendingSignature::check`]): every other check in
+    /// the same order, with the same errors. The content is not authenticated until the check
+    /// passes; a caller works on it meanwhile only to discard the work if it fails.
+    pub fn unprotect_public_deferred<F, K>(
+        &self,
+        message: PublicMessage,
+        signature_key: F,
+    ) -> Result<(AuthenticatedContent, PendingSignature)>
+    where
+        F: FnOnce(&Sender) -> Option<K>,
+        K: AsRef<[u8]>,
+    {
+        let mut pending = None;
+        let content = open_public_message_with(
+            &self.group_context,
+            message,
+            |content, tag| {
+                let want = self.membership_tag(content)?;
+                if ct_eq(&want, tag) {
+                    Ok(())
+                } else {
+                    Err(PeerMisbehaved::InvalidMembershipTag.into())
+                }
+            },
+            |content| {
+                let sender = content.content.sender;
+                let key = signature_key(&sender).ok_or(PeerMisbehaved::UnknownSender(sender))?;
+                pending = Some(PendingSignature::of(
+                    key.as_ref(),
+                    content,
+                    &self.group_context,
+                )?);
+                Ok(())
+            },
+        )?;
+        let pending = pending.ok_or(crate::Error::Internal("no signature to verify"))?;
+        Ok((content, pending))
     }
 
     /// Decode a `PublicMessage` into verified [`AuthenticatedContent`] (RFC 9420 §6.2): the
@@ -97,6 +139,18 @@ where
     F: FnOnce(&Sender) -> Option<K>,
     K: AsRef<[u8]>,
 {
+    open_public_message_with(group_context, message, membership_tag, |content| {
+        verify_sender(provider, group_context, content, signature_key)
+    })
+}
+
+/// [`open_public_message`] with the signature step given as `verify`, the last check.
+fn open_public_message_with(
+    group_context: &GroupContext,
+    message: PublicMessage,
+    membership_tag: impl FnOnce(&AuthenticatedContent, &[u8]) -> Result<()>,
+    verify: impl FnOnce(&AuthenticatedContent) -> Result<()>,
+) -> Result<AuthenticatedContent> {
     check_group_epoch(
         group_context,
         message.content.group_id.as_slice(),
@@ -118,6 +172,6 @@ where
         }
         (_, None) => {}
     }
-    verify_sender(provider, group_context, &content, signature_key)?;
+    verify(&content)?;
     Ok(content)
 }

@@ -22,7 +22,8 @@ use crate::kem::{plan_update_path, Ephemeral, PathParams, PathPlan};
 use crate::schedule::{self, EpochSecrets};
 use crate::tree::{math, LeafIndex};
 use crate::welcome::{
-    encrypt_group_info, encrypted_group_secrets, group_secrets_plaintext, sign_group_info,
+    encrypt_encoded_group_info, encrypt_group_info, encrypted_group_secrets,
+    group_secrets_plaintext, sign_group_info, sign_group_info_with_tree,
 };
 
 /// The "node position" of Welcome seals in [`Ephemeral::ikm`] (UpdatePath seals use the
@@ -744,19 +745,21 @@ impl Group {
     ) -> Result<Welcome> {
         let provider = self.public.provider;
         let tree_included = options.ratchet_tree == TreeDelivery::Included;
-        let mut extensions = Vec::new();
-        if tree_included && !provider.is_simulated() {
-            extensions.push(self.ratchet_tree_extension()?);
-        }
+        // The ratchet tree extension, when included, is written by
+        // `sign_group_info_with_tree` (or only sized, when simulated).
         let mut group_info = GroupInfo {
             group_context: context.clone(),
-            extensions,
+            extensions: Vec::new(),
             confirmation_tag: Mac(tag.to_vec().into()),
             signer: self.own_leaf().0,
             signature: Vec::new().into(),
         };
         let encrypted_group_info = if provider.is_simulated() {
             self.simulated_group_info(&provider, &mut group_info, tree_included, secrets)?
+        } else if tree_included {
+            let signed =
+                sign_group_info_with_tree(&provider, &self.signer, &group_info, &self.public.tree)?;
+            encrypt_encoded_group_info(&provider, signed.bytes(), &secrets.welcome_secret)?
         } else {
             sign_group_info(&provider, &self.signer, &mut group_info)?;
             encrypt_group_info(&provider, &group_info, &secrets.welcome_secret)?

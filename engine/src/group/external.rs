@@ -187,7 +187,7 @@ impl Group {
             },
             None,
         )?;
-        let me = tree.add_leaf(template);
+        let me = tree.add_leaf(&template)?;
         if tree.signature_key_count(signer.public_key().as_slice()) > 1 {
             return Err(PeerMisbehaved::DuplicateKey {
                 what: "signature key",
@@ -329,7 +329,7 @@ impl Group {
         let old_credential = parsed
             .removed
             .filter(|_| staged)
-            .and_then(|r| self.public.tree.leaf(r).map(|l| l.credential.clone()));
+            .and_then(|r| self.public.tree.leaf(r).map(|l| l.decode().credential));
         let psks = member_psks!(self);
         // A member the commit removes runs the public checks only and stops: it cannot
         // decrypt the path, but it must not drop out on a commit that the others reject.

@@ -5,7 +5,7 @@ use super::credentials::CredentialChange;
 use super::proposals::{check_leaf_supports, required_capabilities};
 use super::{decode_message, Group, GroupConfig, NextEpoch, Rng};
 use crate::codec::{
-    self, ExtensionType, GroupInfo, KeyPackage, MlsMessageBody, Node, PreSharedKeyId, PskSource,
+    self, ExtensionType, GroupInfo, KeyPackage, MlsMessageBody, PreSharedKeyId, PskSource,
 };
 use crate::crypto::{Provider, Secret};
 use crate::error::Result;
@@ -162,7 +162,7 @@ impl Group {
                 let tree = load_tree(&provider, gi, ratchet_tree);
                 let key = tree.as_ref().ok().and_then(|t| {
                     t.leaf(LeafIndex(gi.signer))
-                        .map(|l| l.signature_key.as_slice().to_vec())
+                        .map(|l| l.signature_key().to_vec())
                 });
                 tree_slot = Some(tree);
                 key
@@ -182,9 +182,10 @@ impl Group {
         let psks = joined.psks.clone();
 
         validate_joined_tree(&provider, &mut tree, &joined.group_info, &config)?;
+        let own_leaf = codec::encode(&key_package.leaf_node)?;
         let me = tree
             .leaves()
-            .find(|(_, l)| **l == key_package.leaf_node)
+            .find(|(_, l)| l.body() == own_leaf.as_slice())
             .map(|(i, _)| i)
             .ok_or(PeerMisbehaved::OwnLeafMissing)?;
 
@@ -199,7 +200,7 @@ impl Group {
             let mut current = path_secret.clone();
             let mut nodes = Vec::new();
             for x in core::iter::once(lca).chain(math::direct_path(lca, n)) {
-                if !matches!(tree.node(x), Some(Node::Parent(_))) {
+                if tree.parent_node(x).is_none() {
                     continue;
                 }
                 if !nodes.is_empty() {
@@ -253,7 +254,7 @@ pub(super) fn open_group_info(
     let mut tree = load_tree(provider, gi, out_of_band)?;
     let signer_key = tree
         .leaf(LeafIndex(gi.signer))
-        .map(|l| l.signature_key.as_slice().to_vec())
+        .map(|l| l.signature_key().to_vec())
         .ok_or(PeerMisbehaved::UnknownSigner(gi.signer))?;
     welcome::verify_group_info(provider, gi, &signer_key)?;
     validate_joined_tree(provider, &mut tree, gi, config)?;
@@ -291,10 +292,12 @@ fn check_joined_group(
     codec::check_unique_extensions(extensions)?;
     let required = required_capabilities(extensions)?;
     for (i, leaf) in tree.leaves() {
-        check_leaf_supports(leaf, Some(i), extensions, required.as_ref())?;
+        let leaf = leaf.parse();
+        check_leaf_supports(&leaf, Some(i), extensions, required.as_ref())?;
+        let credential = leaf.credential();
         let change = CredentialChange::Existing {
             leaf: i,
-            credential: &leaf.credential,
+            credential: &credential,
         };
         if !config.credential_validator.accept(&change) {
             return Err(PeerMisbehaved::CredentialRejected {

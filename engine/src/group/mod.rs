@@ -290,7 +290,7 @@ impl Group {
             },
             None,
         )?;
-        let mut tree = RatchetTree::new(leaf, nh);
+        let mut tree = RatchetTree::new(&leaf, nh)?;
         let tree_hash = tree.tree_hash(&provider)?;
         let context = GroupContext {
             version: ProtocolVersion::MLS10,
@@ -357,7 +357,7 @@ impl Group {
             .tree
             .leaf(private.leaf())
             .ok_or(PeerMisbehaved::OwnLeafMissing)?;
-        if leaf.signature_key.as_slice() != signer.public_key().as_slice() {
+        if leaf.signature_key() != signer.public_key().as_slice() {
             return Err(Error::ApiMisuse(ApiMisuse::InvalidArgument(
                 "signer does not match the member's leaf",
             )));
@@ -736,7 +736,7 @@ impl Group {
         let auth = self.framing.unprotect_private(&pm, |sender| match sender {
             codec::Sender::Member { leaf_index } => tree
                 .leaf(LeafIndex(*leaf_index))
-                .map(|l| l.signature_key.as_slice().to_vec()),
+                .map(|l| l.signature_key().to_vec()),
             _ => None,
         })?;
         match auth.content.content {

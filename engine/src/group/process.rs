@@ -13,8 +13,9 @@ use crate::codec::{
 use crate::crypto::Secret;
 use crate::error::{ApiMisuse, PeerMisbehaved};
 use crate::error::{Error, Result};
-use crate::framing::verify_confirmation_tag;
-use crate::kem::TreeKemPrivate;
+use crate::framing::{verify_confirmation_tag, PendingSignature};
+use core::cell::Cell;
+use crate::kem::{StagedPath, TreeKemPrivate};
 use crate::schedule::{self, EpochSecrets};
 use crate::tree::LeafIndex;
 
@@ -139,18 +140,23 @@ impl Group {
             return Err(ApiMisuse::NotAMember.into());
         }
         let message = decode_message(bytes)?;
-        let auth = match message.body {
+        // A PublicMessage's signature is checked last of its framing checks; here it is left
+        // pending, so that a commit's processing can run beside it (see `process_commit`).
+        let (auth, signature) = match message.body {
             MlsMessageBody::PublicMessage(public) => {
                 if public.content.sender == Sender::NewMemberCommit {
                     return self.process_external_commit(public, staged);
                 }
                 let key = self.public.sender_key(&public)?;
-                self.framing.unprotect_public(public, |_| key)?
+                let (auth, signature) = self.framing.unprotect_public_deferred(public, |_| key)?;
+                (auth, Some(signature))
             }
             MlsMessageBody::PrivateMessage(private) => {
                 let tree = &self.public.tree;
-                self.framing
-                    .unprotect_private(&private, |s| member_key(tree, s))?
+                let auth = self
+                    .framing
+                    .unprotect_private(&private, |s| member_key(tree, s))?;
+                (auth, None)
             }
             _ => {
                 return Err(
@@ -158,9 +164,14 @@ impl Group {
                 )
             }
         };
+        if !matches!(auth.content.content, FramedContentBody::Commit(_)) {
+            if let Some(s) = &signature {
+                s.check(&self.public.provider)?;
+            }
+        }
         match &auth.content.content {
             FramedContentBody::Proposal(_) => self.receive_proposal(auth),
-            FramedContentBody::Commit(_) => self.process_commit(auth, staged),
+            FramedContentBody::Commit(_) => self.process_commit(auth, signature, staged),
             FramedContentBody::Application { .. } => Err(ApiMisuse::UnexpectedMessage(
                 "application data (use unprotect_application)",
             )
@@ -178,14 +189,48 @@ impl Group {
         })
     }
 
-    /// Process a verified commit from a member.
-    fn process_commit(&mut self, auth: AuthenticatedContent, staged: bool) -> Result<Processed> {
-        let (committer, commit) = self.public.member_commit(&auth)?;
+    /// Process a commit from a member whose framing is verified but for `signature`, if given
+    /// (a PublicMessage's, still to be checked).
+    ///
+    /// The signature check runs beside the commit's processing (on the group's executor),
+    /// inside the tree's journal, and a commit whose signature fails is rolled back like any
+    /// other failure. Errors keep the order of a check before everything else: an error of
+    /// the processing is returned only once the signature is known to be good, and a bad
+    /// signature wins over it.
+    fn process_commit(
+        &mut self,
+        auth: AuthenticatedContent,
+        signature: Option<PendingSignature>,
+        staged: bool,
+    ) -> Result<Processed> {
+        let provider = self.public.provider;
+        let checked = Cell::new(signature.is_none());
+        let result = self.process_commit_checked(&auth, signature.as_ref(), &checked, staged);
+        match (result, &signature) {
+            (Err(e), Some(s)) if !checked.get() => {
+                s.check(&provider)?;
+                Err(e)
+            }
+            (result, _) => result,
+        }
+    }
+
+    /// [`Group::process_commit`] with the signature check still to run (`checked` says
+    /// whether it has).
+    fn process_commit_checked(
+        &mut self,
+        auth: &AuthenticatedContent,
+        signature: Option<&PendingSignature>,
+        checked: &Cell<bool>,
+        staged: bool,
+    ) -> Result<Processed> {
+        let (committer, commit) = self.public.member_commit(auth)?;
         if committer == self.own_leaf() {
             return Err(ApiMisuse::OwnCommit.into());
         }
         let cache = std::mem::take(&mut self.public.proposal_cache);
-        let result = self.process_commit_with(&auth, commit, committer, &cache, staged);
+        let result =
+            self.process_commit_with(auth, commit, committer, &cache, signature, checked, staged);
         self.public.proposal_cache = cache;
         let (apply, summary) = result?;
         Ok(Processed::Commit {
@@ -206,12 +251,15 @@ impl Group {
     /// rolled back. Only the path decryption and the confirmation tag, which a removed member
     /// cannot compute, are skipped, so a commit the other members reject cannot eject its
     /// victim.
+    #[allow(clippy::too_many_arguments)]
     fn process_commit_with(
         &mut self,
         auth: &AuthenticatedContent,
         commit: &codec::Commit,
         committer: LeafIndex,
         cache: &[CachedProposal],
+        signature: Option<&PendingSignature>,
+        checked: &Cell<bool>,
         staged: bool,
     ) -> Result<CommitResult> {
         let tag = confirmation_tag(auth);
@@ -222,12 +270,18 @@ impl Group {
             .any(|e| matches!(e.proposal, codec::Proposal::Remove(r) if r.removed == me));
         // Only a staged commit's summary needs the committer's old credential.
         let old_credential = staged
-            .then(|| self.public.tree.leaf(committer).map(|l| l.credential.clone()))
+            .then(|| self.public.tree.leaf(committer).map(|l| l.decode().credential))
             .flatten();
         let psks = member_psks!(self);
+        let provider = self.public.provider;
         if removes_me {
+            // Rare: the signature is checked first, as it always was.
+            if let Some(s) = signature {
+                checked.set(true);
+                s.check(&provider)?;
+            }
             let summary = self.public.dry_run(|p| {
-                let c = p.apply_member_commit(commit, committer, &resolved, Some(&psks))?;
+                let c = p.apply_member_commit(commit, committer, &resolved, Some(&psks), false)?;
                 Ok(staged.then(|| {
                     p.summarize(&c, false, old_credential, true)
                 }))
@@ -235,8 +289,7 @@ impl Group {
             return Ok((None, summary.map(Box::new)));
         }
         let (private, pending, secrets) = (&self.private, &self.pending_updates, &self.secrets);
-        let ((next, reinit, summary), redo) = self.public.run_edit(staged, |p| {
-            let c = p.apply_member_commit(commit, committer, &resolved, Some(&psks))?;
+        let decrypt_and_finish = |p: &mut PublicGroup, c: PublicCommit| -> Result<_> {
             // Our own Update was committed: our leaf key is the one we proposed.
             let base = match c.applied.updated.iter().find(|(l, _)| l.0 == me) {
                 Some((_, reference)) => {
@@ -264,6 +317,30 @@ impl Group {
                 &tag,
             )?;
             Ok((next, reinit, summary))
+        };
+        let apply_and_decrypt = |p: &mut PublicGroup| -> Result<_> {
+            let mut c = p.apply_member_commit(commit, committer, &resolved, Some(&psks), true)?;
+            // The path leaf's signature check, left pending by the staging, beside the rest:
+            // every check that follows comes after it, so its failure is reported first.
+            let leaf_signature = c.path.as_mut().and_then(StagedPath::take_leaf_signature);
+            let (rest, leaf_verified) = p.executor.beside(
+                || decrypt_and_finish(p, c),
+                || leaf_signature.map_or(Ok(()), |s| s.check(&provider)),
+            );
+            leaf_verified?;
+            rest
+        };
+        // The signature check (an Ed25519 verification, tens of microseconds) beside the
+        // commit's processing, under the journal: a bad signature rolls the edits back.
+        let ((next, reinit, summary), redo) = self.public.run_edit(staged, |p| {
+            let executor = p.executor;
+            let (work, verified) = executor.beside(
+                || apply_and_decrypt(p),
+                || signature.map_or(Ok(()), |s| s.check(&provider)),
+            );
+            checked.set(true);
+            verified?;
+            work
         })?;
         Ok((
             Some(Box::new(PendingCommit {
@@ -289,7 +366,7 @@ impl PublicGroup {
         removes_me: bool,
     ) -> CommitSummary {
         let (committer, applied) = (c.committer, &c.applied);
-        let credential = |l: LeafIndex| self.tree.leaf(l).map(|n| n.credential.clone());
+        let credential = |l: LeafIndex| self.tree.leaf(l).map(|n| n.decode().credential);
         let committer_credential =
             credential(committer).filter(|c| Some(c) != old_credential.as_ref());
         CommitSummary {

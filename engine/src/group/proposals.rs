@@ -17,7 +17,7 @@ use crate::crypto::{HpkePrivateKey, Provider, Secret};
 use crate::error::Result;
 use crate::schedule;
 use crate::key_package::validate_key_package;
-use crate::tree::{check_leaf_contents, validate_leaf_node, LeafIndex};
+use crate::tree::{check_leaf_contents, validate_leaf_node, LeafFields, LeafIndex};
 
 /// Below this many KeyPackages, validating them in parallel does not pay for the fork.
 const KEY_PACKAGE_CUTOFF: usize = 16;
@@ -188,13 +188,12 @@ pub(super) fn check_sender_may_propose(sender: ProposalSender, p: &Proposal) -> 
 
 /// Check that `leaf` supports the group context `extensions` (RFC 9420 §7.2, §11.1, §12.1.7):
 /// every non-default extension type in use, and everything `required_capabilities` lists.
-pub(super) fn check_leaf_supports(
-    leaf: &LeafNode,
+pub(super) fn check_leaf_supports<L: LeafFields>(
+    leaf: &L,
     index: Option<LeafIndex>,
     extensions: &[Extension],
     required: Option<&RequiredCapabilities>,
 ) -> Result<()> {
-    let caps = &leaf.capabilities;
     let unsupported = |what: &'static str, value: u16| PeerMisbehaved::UnsupportedCapability {
         leaf: index.map(|l| l.0),
         what,
@@ -202,23 +201,23 @@ pub(super) fn check_leaf_supports(
     };
     for e in extensions {
         let t = e.extension_type;
-        if !(1..=5).contains(&t.0) && !caps.extensions.contains(&t) {
+        if !(1..=5).contains(&t.0) && !leaf.supports_extension(t.0) {
             return Err(unsupported("extension", t.0).into());
         }
     }
     if let Some(req) = required {
         for t in &req.extension_types {
-            if !(1..=5).contains(&t.0) && !caps.extensions.contains(t) {
+            if !(1..=5).contains(&t.0) && !leaf.supports_extension(t.0) {
                 return Err(unsupported("extension", t.0).into());
             }
         }
         for t in &req.proposal_types {
-            if !(1..=7).contains(&t.0) && !caps.proposals.contains(t) {
+            if !(1..=7).contains(&t.0) && !leaf.supports_proposal(t.0) {
                 return Err(unsupported("proposal", t.0).into());
             }
         }
         for t in &req.credential_types {
-            if !caps.credentials.contains(t) {
+            if !leaf.supports_credential(t.0) {
                 return Err(unsupported("credential", t.0).into());
             }
         }
@@ -294,20 +293,10 @@ impl PublicGroup {
         }
     }
 
-    /// The credential types of the members (a walk over every leaf: only operations that
-    /// bring a new leaf or credential pay for it).
+    /// The credential types of the members (kept by the tree as leaves are written, so no
+    /// walk over the leaves).
     pub(super) fn credential_types_in_use(&self) -> HashSet<u16> {
-        let mut types = HashSet::new();
-        let mut last = None;
-        for (_, l) in self.tree.leaves() {
-            let t = l.credential.credential_type().0;
-            // Neighbours almost always share a type: hash only when it changes.
-            if last != Some(t) {
-                types.insert(t);
-                last = Some(t);
-            }
-        }
-        types
+        self.tree.credential_types().collect()
     }
 
     /// RFC 9420 §7.3: every member supports the credential type `t` of a new leaf. Every member
@@ -323,7 +312,7 @@ impl PublicGroup {
             return Ok(());
         }
         match self.tree.leaves().find(|(i, l)| {
-            Some(*i) != except && !l.capabilities.credentials.iter().any(|c| c.0 == t)
+            Some(*i) != except && !l.supports_credential(t)
         }) {
             Some((i, _)) => Err(PeerMisbehaved::UnsupportedCapability {
                 leaf: Some(i.0),
@@ -341,7 +330,7 @@ impl PublicGroup {
     fn check_keys_fresh(&mut self, node: &LeafNode, own: Option<LeafIndex>, at: u32) -> Result<()> {
         let own_sig = own
             .and_then(|l| self.tree.leaf(l))
-            .is_some_and(|l| l.signature_key == node.signature_key);
+            .is_some_and(|l| l.signature_key() == node.signature_key.as_slice());
         let sig_count = self.tree.signature_key_count(node.signature_key.as_slice());
         if sig_count > u32::from(own_sig) {
             return Err(PeerMisbehaved::DuplicateKey {
@@ -379,8 +368,9 @@ impl PublicGroup {
         let old = self
             .tree
             .leaf(committer)
-            .ok_or(PeerMisbehaved::RemoveNonMember(committer.0))?;
-        self.check_replacement_leaf(committer, old, leaf, false)
+            .ok_or(PeerMisbehaved::RemoveNonMember(committer.0))?
+            .decode();
+        self.check_replacement_leaf(committer, &old, leaf, false)
     }
 
     /// A leaf node `leaf` that takes the place of `old` (at `at`): the committer's path leaf,
@@ -474,7 +464,7 @@ impl PublicGroup {
                 let old = self
                     .tree
                     .leaf(sender)
-                    .cloned()
+                    .map(|l| l.decode())
                     .ok_or(PeerMisbehaved::RemoveNonMember(sender.0))?;
                 let group_id = self.context.group_id.as_slice();
                 let in_use = self.credential_types_in_use();
@@ -497,7 +487,7 @@ impl PublicGroup {
             Proposal::GroupContextExtensions(gce) => {
                 let required = required_capabilities(&gce.extensions)?;
                 for (i, leaf) in self.tree.leaves() {
-                    check_leaf_supports(leaf, Some(i), &gce.extensions, required.as_ref())?;
+                    check_leaf_supports(&leaf.parse(), Some(i), &gce.extensions, required.as_ref())?;
                 }
             }
             Proposal::ReInit(r) => {
@@ -708,7 +698,8 @@ impl PublicGroup {
             let old = self
                 .tree
                 .leaf(leaf)
-                .ok_or(PeerMisbehaved::RemoveNonMember(leaf.0))?;
+                .ok_or(PeerMisbehaved::RemoveNonMember(leaf.0))?
+                .decode();
             validate_leaf_node(&provider, node, Some((&group_id, leaf)), &credentials)?;
             check_leaf_supports(node, Some(leaf), &extensions, required.as_ref())?;
             if node.encryption_key == old.encryption_key {
@@ -729,21 +720,21 @@ impl PublicGroup {
         }
 
         for &(leaf, node, reference) in &updates {
-            self.tree.update_leaf(leaf, node.clone())?;
+            self.tree.update_leaf(leaf, node)?;
             self.check_new_keys(leaf, node, "update")?;
             applied.updated.push((leaf, reference.map(<[u8]>::to_vec)));
         }
         removed.sort_unstable();
         for &r in &removed {
             if let Some(leaf) = self.tree.leaf(r) {
-                applied.removed_credentials.push(leaf.credential.clone());
+                applied.removed_credentials.push(leaf.decode().credential);
             }
             self.tree.remove_leaf(r)?;
             applied.removed.push(r);
         }
         self.tree.reserve_leaves(adds.len());
         for (i, kp) in adds {
-            let leaf = self.tree.add_leaf(kp.leaf_node.clone());
+            let leaf = self.tree.add_leaf(&kp.leaf_node)?;
             self.check_new_keys(leaf, &kp.leaf_node, "add")?;
             applied.added.push((leaf, i));
         }
@@ -751,7 +742,7 @@ impl PublicGroup {
             // §12.1.7: every member (after this commit's changes) supports the new
             // extensions.
             for (i, leaf) in self.tree.leaves() {
-                check_leaf_supports(leaf, Some(i), &extensions, required.as_ref())?;
+                check_leaf_supports(&leaf.parse(), Some(i), &extensions, required.as_ref())?;
             }
         }
         Ok(applied)

@@ -113,7 +113,7 @@ impl Group {
         let mut leaf = self
             .public.tree
             .leaf(me)
-            .cloned()
+            .map(|l| l.decode())
             .ok_or(Error::Internal("own leaf missing from the tree"))?;
         let ikm = self
             .rng

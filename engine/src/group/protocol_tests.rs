@@ -111,8 +111,8 @@ fn update_by_reference_switches_the_proposer_key() {
         .tree()
         .leaf(bob.own_leaf())
         .unwrap()
-        .encryption_key
-        .clone();
+        .encryption_key()
+        .to_vec();
     let update = bob.propose_update(Protection::Public).unwrap();
     alice.process(&update).unwrap();
     carol.process(&update).unwrap();
@@ -124,8 +124,8 @@ fn update_by_reference_switches_the_proposer_key() {
         .tree()
         .leaf(bob.own_leaf())
         .unwrap()
-        .encryption_key
-        .clone();
+        .encryption_key()
+        .to_vec();
     assert_ne!(old_key, new_key);
     assert_eq!(
         bob.provider()
@@ -229,7 +229,7 @@ fn every_proposal_list_rule_has_its_typed_error() {
         Proposal::GroupContextExtensions(codec::GroupContextExtensions { extensions: e })
     };
     let update_of = |g: &Group| {
-        let leaf = g.tree().leaf(g.own_leaf()).unwrap().clone();
+        let leaf = g.tree().leaf(g.own_leaf()).unwrap().decode();
         Proposal::Update(codec::Update { leaf_node: leaf })
     };
     let r1 = vec![1u8; 32];

@@ -29,7 +29,7 @@ use crate::batch::Executor;
 use crate::codec::{
     self, AuthenticatedContent, Commit, Extension, ExtensionType, FramedContentBody,
     GroupContext, MlsMessageBody, Proposal, ProposalOrRef, ProposalType, PublicMessage, ReInit,
-    Sender,
+    Sender, UpdatePath,
 };
 use crate::crypto::{Provider, X25519Backend, X25519BackendError};
 use crate::error::{ApiMisuse, PeerMisbehaved, Result};
@@ -282,7 +282,7 @@ impl PublicGroup {
         let cache = std::mem::take(&mut self.proposal_cache);
         let result = proposals::resolve(&commit.proposals, &cache, committer).and_then(|resolved| {
             self.run_edit(false, |p| {
-                let checked = p.apply_member_commit(commit, committer, &resolved, None)?;
+                let checked = p.apply_member_commit(commit, committer, &resolved, None, false)?;
                 p.advance(&auth, checked, tag)
             })
         });
@@ -425,13 +425,16 @@ impl PublicGroup {
     /// The public steps of a member's commit (RFC 9420 §12.4.2) on the tree under its
     /// journal: the proposal list validated and applied (§12.2, §12.3), the path-required
     /// rule, the provisional GroupContext, the path leaf's checks, and the path staged and
-    /// merged ([`PublicGroup::merge_path`]).
+    /// merged ([`PublicGroup::merge_path`]). With `defer_leaf_signature`, the path leaf's
+    /// signature check is left in the result's staged path for the caller to run
+    /// ([`StagedPath::stage_deferred`]).
     pub(super) fn apply_member_commit(
         &mut self,
         commit: &Commit,
         committer: LeafIndex,
         resolved: &[Entry<'_>],
         psks: Option<&MemberPsks<'_>>,
+        defer_leaf_signature: bool,
     ) -> Result<PublicCommit> {
         let applied = self.apply_proposals(committer, resolved, psks)?;
         if applied.path_required && commit.path.is_none() {
@@ -441,7 +444,7 @@ impl PublicGroup {
         if let Some(path) = &commit.path {
             self.check_path_leaf(committer, &path.leaf_node, &provisional.extensions)?;
         }
-        self.merge_path(commit, committer, applied, provisional)
+        self.merge_path(commit, committer, applied, provisional, defer_leaf_signature)
     }
 
     /// Open an external commit (RFC 9420 §12.4.3.2) in a group that takes commits: its path
@@ -515,8 +518,9 @@ impl PublicGroup {
                 let old_leaf = self
                     .tree
                     .leaf(old)
-                    .ok_or(PeerMisbehaved::RemoveNonMember(old.0))?;
-                self.check_replacement_leaf(old, old_leaf, leaf, true)?;
+                    .ok_or(PeerMisbehaved::RemoveNonMember(old.0))?
+                    .decode();
+                self.check_replacement_leaf(old, &old_leaf, leaf, true)?;
             }
             None => {
                 let in_use = self.credential_types_in_use();
@@ -542,7 +546,7 @@ impl PublicGroup {
             })
             .collect();
         let applied = self.apply_proposals(LeafIndex(u32::MAX), &resolved, psks)?;
-        let committer = self.tree.add_leaf(leaf.clone());
+        let committer = self.tree.add_leaf(leaf)?;
         let provisional = self.provisional_context(&applied)?;
         let required = required_capabilities(&provisional.extensions)?;
         check_leaf_supports(
@@ -551,7 +555,7 @@ impl PublicGroup {
             &provisional.extensions,
             required.as_ref(),
         )?;
-        self.merge_path(commit, committer, applied, provisional)
+        self.merge_path(commit, committer, applied, provisional, false)
     }
 
     /// Merge a commit's UpdatePath (if any) into the tree under the journal (the caller has
@@ -564,12 +568,18 @@ impl PublicGroup {
         committer: LeafIndex,
         applied: Applied,
         mut provisional: GroupContext,
+        defer_leaf_signature: bool,
     ) -> Result<PublicCommit> {
         let provider = self.provider;
         let path = match &commit.path {
             Some(path) => {
                 let new_leaves: Vec<LeafIndex> = applied.added.iter().map(|&(l, _)| l).collect();
-                let staged = StagedPath::stage(
+                let stage = if defer_leaf_signature {
+                    StagedPath::stage_deferred
+                } else {
+                    StagedPath::stage
+                };
+                let staged = stage(
                     &provider,
                     &mut self.tree,
                     committer,
@@ -577,29 +587,13 @@ impl PublicGroup {
                     &new_leaves,
                     provisional.group_id.as_slice(),
                 )?;
-                staged.merge(&mut self.tree)?;
-                let leaf = &path.leaf_node;
-                if self
-                    .tree
-                    .encryption_key_count(leaf.encryption_key.as_slice())
-                    > 1
-                    || path
-                        .nodes
-                        .iter()
-                        .any(|n| self.tree.encryption_key_count(n.encryption_key.as_slice()) > 1)
-                {
-                    return Err(PeerMisbehaved::DuplicateKey {
-                        what: "encryption key",
-                        leaf: committer.0,
+                if let Err(e) = self.merge_staged(&staged, path, committer) {
+                    // These checks come after the leaf's signature: a bad one is reported
+                    // first.
+                    if let Some(s) = staged.leaf_signature() {
+                        s.check(&provider)?;
                     }
-                    .into());
-                }
-                if self.tree.signature_key_count(leaf.signature_key.as_slice()) > 1 {
-                    return Err(PeerMisbehaved::DuplicateKey {
-                        what: "signature key",
-                        leaf: committer.0,
-                    }
-                    .into());
+                    return Err(e);
                 }
                 Some(staged)
             }
@@ -612,6 +606,41 @@ impl PublicGroup {
             context: provisional,
             path,
         })
+    }
+
+    /// Merge a staged path into the tree and check that the keys it brings are new to it
+    /// (§7.3).
+    fn merge_staged(
+        &mut self,
+        staged: &StagedPath,
+        path: &UpdatePath,
+        committer: LeafIndex,
+    ) -> Result<()> {
+        staged.merge(&mut self.tree)?;
+        let leaf = &path.leaf_node;
+        if self
+            .tree
+            .encryption_key_count(leaf.encryption_key.as_slice())
+            > 1
+            || path
+                .nodes
+                .iter()
+                .any(|n| self.tree.encryption_key_count(n.encryption_key.as_slice()) > 1)
+        {
+            return Err(PeerMisbehaved::DuplicateKey {
+                what: "encryption key",
+                leaf: committer.0,
+            }
+            .into());
+        }
+        if self.tree.signature_key_count(leaf.signature_key.as_slice()) > 1 {
+            return Err(PeerMisbehaved::DuplicateKey {
+                what: "signature key",
+                leaf: committer.0,
+            }
+            .into());
+        }
+        Ok(())
     }
 
     /// The provisional GroupContext of the next epoch (RFC 9420 §12.4.2): epoch + 1 and the
@@ -808,7 +837,7 @@ pub(super) fn member_key(tree: &RatchetTree, sender: &Sender) -> Option<Vec<u8>>
     match sender {
         Sender::Member { leaf_index } => tree
             .leaf(LeafIndex(*leaf_index))
-            .map(|l| l.signature_key.as_slice().to_vec()),
+            .map(|l| l.signature_key().to_vec()),
         _ => None,
     }
 }

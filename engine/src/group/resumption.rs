@@ -84,7 +84,7 @@ impl Group {
         key_packages: Vec<KeyPackage>,
         config: GroupConfig,
     ) -> Result<(Group, CommitOutput)> {
-        let identity = match self.public.tree.leaf(self.own_leaf()).map(|l| &l.credential) {
+        let identity = match self.public.tree.leaf(self.own_leaf()).map(|l| l.decode().credential) {
             Some(Credential::Basic { identity }) => identity.as_slice().to_vec(),
             _ => {
                 return Err(Error::ApiMisuse(ApiMisuse::InvalidArgument(
@@ -169,9 +169,9 @@ impl Group {
                 let old_credentials = old
                     .public.tree
                     .leaves()
-                    .map(|(_, l)| encoded(&l.credential))
+                    .map(|(_, l)| encoded(&l.decode().credential))
                     .collect::<Result<std::collections::HashSet<_>, _>>()?;
-                let mut new_credentials = self.public.tree.leaves().map(|(_, l)| encoded(&l.credential));
+                let mut new_credentials = self.public.tree.leaves().map(|(_, l)| encoded(&l.decode().credential));
                 if new_credentials.any(|c| c.map_or(true, |c| !old_credentials.contains(&c))) {
                     return mismatch("a subgroup member who is not a member of the old group");
                 }

@@ -402,3 +402,53 @@ fn application_messages_flow() {
     let reply = members[1].protect_application(b"hi alice").unwrap();
     assert_eq!(alice.unprotect_application(&reply).unwrap(), b"hi alice");
 }
+
+/// The GroupInfo a Welcome carries, signed with the tree written straight into the signed
+/// content, is byte for byte the one built the plain way: the tree as an extension (after
+/// any others), `sign_group_info`, then the encoding. With no other extension and with two,
+/// on trees of several widths (blank leaves included after a remove).
+#[test]
+fn group_info_signed_with_the_tree_in_place_matches_the_plain_encoding() {
+    use crate::welcome::{sign_group_info, sign_group_info_with_tree};
+    let p = provider();
+    let mut alice = creator(&p, seeded(Executor::Serial, 7));
+    let others = vec![
+        codec::Extension {
+            extension_type: codec::ExtensionType(0xff01),
+            extension_data: vec![1; 70].into(),
+        },
+        codec::Extension {
+            extension_type: codec::ExtensionType::EXTERNAL_PUB,
+            extension_data: vec![2; 33].into(),
+        },
+    ];
+    let mut checked = 0;
+    for (round, adds) in [1u32, 2, 5, 9].into_iter().enumerate() {
+        let kps = (0..adds).map(|i| kp(&p, 100 * round as u32 + i).0);
+        alice.commit(&CommitOptions::new().adds(kps)).unwrap();
+        if round == 2 {
+            alice
+                .commit(&CommitOptions::new().remove_member(LeafIndex(2)))
+                .unwrap();
+        }
+        for extensions in [Vec::new(), others.clone()] {
+            let base = codec::GroupInfo {
+                group_context: alice.context().clone(),
+                extensions,
+                confirmation_tag: codec::Mac(vec![0x7a; p.hash_len()].into()),
+                signer: 0,
+                signature: Vec::new().into(),
+            };
+            let mut plain = base.clone();
+            plain
+                .extensions
+                .push(alice.public.ratchet_tree_extension().unwrap());
+            sign_group_info(&p, &alice.signer, &mut plain).unwrap();
+            let in_place =
+                sign_group_info_with_tree(&p, &alice.signer, &base, &alice.public.tree).unwrap();
+            assert_eq!(in_place.bytes(), &codec::encode(&plain).unwrap()[..]);
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 8);
+}

@@ -6,12 +6,12 @@ use crate::error::{ApiMisuse, PeerMisbehaved};
 use crate::batch::Executor;
 use crate::codec::{
     self, GroupContext, HpkeCiphertext, HpkePublicKey, LeafNode, LeafNodeSourceData, LeafNodeTbs,
-    Node, ParentHashInput, ParentNode, UpdatePath, UpdatePathNode, VLBytes,
+    ParentHashInput, ParentNode, UpdatePath, UpdatePathNode, VLBytes,
 };
 use crate::crypto::hpke_batch::SEAL_CUTOFF;
-use crate::crypto::{Provider, SealContext, SealRequest, Secret, SignaturePrivateKey};
+use crate::crypto::{OpenContext, Provider, SealContext, SealRequest, Secret, SignaturePrivateKey};
 use crate::error::{Error, Result};
-use crate::tree::{math, LeafIndex, NodeIndex, RatchetTree};
+use crate::tree::{math, LeafIndex, NodeIndex, RatchetTree, StoredNode};
 
 /// Label of the engine's own (non-RFC) derivation of deterministic HPKE ephemeral keys.
 const EPHEMERAL_LABEL: &[u8] = b"canopy treekem ephemeral";
@@ -94,6 +94,29 @@ pub struct StagedPath {
     leaf_node: LeafNode,
     steps: Vec<PathStep>,
     parents: Vec<ParentNode>,
+    /// The new leaf's signature check, when staged with [`StagedPath::stage_deferred`] and
+    /// not yet taken ([`StagedPath::take_leaf_signature`]).
+    leaf_signature: Option<PendingLeafSignature>,
+}
+
+/// The check of an UpdatePath leaf's signature over its LeafNodeTBS, with everything it reads
+/// copied out, to run beside other work ([`StagedPath::stage_deferred`]).
+#[derive(Debug, Clone)]
+pub struct PendingLeafSignature {
+    tbs: Vec<u8>,
+    key: Vec<u8>,
+    signature: Vec<u8>,
+}
+
+impl PendingLeafSignature {
+    /// `VerifyWithLabel(signature_key, "LeafNodeTBS", LeafNodeTBS, signature)`; a failure is
+    /// [`PeerMisbehaved::PathLeafSignature`].
+    pub fn check(&self, provider: &Provider) -> Result<()> {
+        provider
+            .verify_with_label(&self.key, b"LeafNodeTBS", &self.tbs, &self.signature)
+            .map_err(|_| PeerMisbehaved::PathLeafSignature)?;
+        Ok(())
+    }
 }
 
 impl StagedPath {
@@ -126,14 +149,15 @@ impl StagedPath {
         tree.all_or_nothing(|tree| {
             for x in math::direct_path(leaf_x, self.n_leaves) {
                 let node = match parents.peek() {
-                    Some((step, _)) if step.node == x => {
-                        parents.next().map(|(_, p)| Node::Parent(p.clone()))
-                    }
+                    Some((step, _)) if step.node == x => parents
+                        .next()
+                        .map(|(_, p)| StoredNode::encode_parent(p))
+                        .transpose()?,
                     _ => None,
                 };
-                tree.set_node(x, node)?;
+                tree.set_stored(x, node)?;
             }
-            tree.set_node(leaf_x, Some(Node::Leaf(Box::new(self.leaf_node.clone()))))?;
+            tree.set_stored(leaf_x, Some(StoredNode::encode_leaf(&self.leaf_node)?))?;
             Ok(())
         })
     }
@@ -157,6 +181,44 @@ impl StagedPath {
         path: &UpdatePath,
         new_leaves: &[LeafIndex],
         group_id: &[u8],
+    ) -> Result<Self> {
+        Self::stage_with(provider, tree, sender, path, new_leaves, group_id, false)
+    }
+
+    /// [`StagedPath::stage`] but for the leaf's signature check, which is left in the result
+    /// for the caller to take ([`StagedPath::take_leaf_signature`]) and run beside its next
+    /// work. Every other check runs, in the same order; a check after the signature that
+    /// fails here is reported only once the signature is known good (a bad signature is
+    /// reported instead), so the errors are those of [`StagedPath::stage`].
+    pub fn stage_deferred(
+        provider: &Provider,
+        tree: &mut RatchetTree,
+        sender: LeafIndex,
+        path: &UpdatePath,
+        new_leaves: &[LeafIndex],
+        group_id: &[u8],
+    ) -> Result<Self> {
+        Self::stage_with(provider, tree, sender, path, new_leaves, group_id, true)
+    }
+
+    /// The leaf signature check that [`StagedPath::stage_deferred`] left, once.
+    pub fn take_leaf_signature(&mut self) -> Option<PendingLeafSignature> {
+        self.leaf_signature.take()
+    }
+
+    /// The leaf signature check still pending, if any.
+    pub fn leaf_signature(&self) -> Option<&PendingLeafSignature> {
+        self.leaf_signature.as_ref()
+    }
+
+    fn stage_with(
+        provider: &Provider,
+        tree: &mut RatchetTree,
+        sender: LeafIndex,
+        path: &UpdatePath,
+        new_leaves: &[LeafIndex],
+        group_id: &[u8],
+        defer: bool,
     ) -> Result<Self> {
         if tree.leaf(sender).is_none() {
             return Err(PeerMisbehaved::SenderLeafBlank { leaf: sender.0 }.into());
@@ -196,29 +258,43 @@ impl StagedPath {
         else {
             return Err(PeerMisbehaved::PathLeafSource.into());
         };
-        let tbs = codec::encode(&LeafNodeTbs::in_group(leaf, group_id, sender.0))?;
-        provider
-            .verify_with_label(
-                leaf.signature_key.as_slice(),
-                b"LeafNodeTBS",
-                &tbs,
-                leaf.signature.as_slice(),
-            )
-            .map_err(|_| PeerMisbehaved::PathLeafSignature)?;
+        let signature = PendingLeafSignature {
+            tbs: codec::encode(&LeafNodeTbs::in_group(leaf, group_id, sender.0))?,
+            key: leaf.signature_key.as_slice().to_vec(),
+            signature: leaf.signature.as_slice().to_vec(),
+        };
+        if !defer {
+            signature.check(provider)?;
+        }
         let keys = path
             .nodes
             .iter()
             .map(|n| n.encryption_key.as_slice().to_vec());
-        let (parents, leaf_parent_hash) = path_parent_nodes(provider, tree, &steps, keys)?;
-        if claimed.as_slice() != leaf_parent_hash.as_slice() {
-            return Err(PeerMisbehaved::ParentHashMismatch.into());
-        }
+        let parents = path_parent_nodes(provider, tree, &steps, keys).and_then(
+            |(parents, leaf_parent_hash)| {
+                if claimed.as_slice() == leaf_parent_hash.as_slice() {
+                    Ok(parents)
+                } else {
+                    Err(PeerMisbehaved::ParentHashMismatch.into())
+                }
+            },
+        );
+        let parents = match parents {
+            Ok(p) => p,
+            Err(e) => {
+                if defer {
+                    signature.check(provider)?;
+                }
+                return Err(e);
+            }
+        };
         Ok(StagedPath {
             sender,
             n_leaves: tree.n_leaves(),
             leaf_node: leaf.clone(),
             steps,
             parents,
+            leaf_signature: defer.then_some(signature),
         })
     }
 
@@ -262,20 +338,22 @@ impl StagedPath {
             .get(i)
             .and_then(|n| n.encrypted_path_secret.get(j))
             .ok_or(Error::ApiMisuse(ApiMisuse::InvalidArgument("UpdatePath differs from the staged one")))?;
-        let path_secret = Secret::new(
-            provider
-                .decrypt_with_label(
-                    key,
-                    b"UpdatePathNode",
-                    group_context,
-                    ciphertext.kem_output.as_slice(),
-                    ciphertext.ciphertext.as_slice(),
-                )
-                .map_err(|source| PeerMisbehaved::PathSecretDecryption {
-                    node: step.node,
-                    source,
-                })?,
-        );
+        // `OpenContext` decapsulates with one parse of the private key (a fixed-base
+        // multiplication) where the provider's one-shot path parses it twice, once for the DH
+        // and once for the recipient's public key: the same bytes and errors.
+        let opened = OpenContext::new(provider, b"UpdatePathNode", group_context).and_then(|c| {
+            c.open(
+                key,
+                ciphertext.kem_output.as_slice(),
+                ciphertext.ciphertext.as_slice(),
+            )
+        });
+        let path_secret = Secret::new(opened.map_err(|source| {
+            PeerMisbehaved::PathSecretDecryption {
+                node: step.node,
+                source,
+            }
+        })?);
 
         // The keys of the sender's direct path are replaced or blanked by the merge.
         let mut new_private = private.clone();
@@ -545,7 +623,10 @@ pub fn plan_update_path(
     let current = tree
         .leaf(sender)
         .ok_or(PeerMisbehaved::SenderLeafBlank { leaf: sender.0 })?;
-    let mut leaf = params.leaf_template.unwrap_or(current).clone();
+    let mut leaf = match params.leaf_template {
+        Some(t) => t.clone(),
+        None => current.decode(),
+    };
     if params.signer.public_key().as_slice() != leaf.signature_key.as_slice() {
         return Err(ApiMisuse::SignerMismatch.into());
     }
@@ -608,6 +689,7 @@ pub fn plan_update_path(
             leaf_node: leaf,
             steps,
             parents,
+            leaf_signature: None,
         },
         path_secrets,
         recipient_keys,

@@ -4,7 +4,10 @@ pub mod math;
 pub mod ratchet;
 
 pub use math::{LeafIndex, NodeIndex};
-pub(crate) use ratchet::check_leaf_contents;
-pub use ratchet::{validate_leaf_node, RatchetTree, TreeRedo};
+pub(crate) use ratchet::{check_leaf_contents, LeafFields};
+pub use ratchet::{
+    validate_leaf_node, LeafRef, NodeRef, ParentRef, ParsedLeaf, RatchetTree, StoredNode,
+    TreeRedo, UnmergedLeaves,
+};
 
 pub use crate::error::TreeError;

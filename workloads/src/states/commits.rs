@@ -117,7 +117,7 @@ impl GeneratedState {
         let mut leaf = self
             .tree
             .leaf(committer)
-            .cloned()
+            .map(|l| l.decode())
             .ok_or_else(|| anyhow!("internal: committer {committer:?} is blank"))?;
         leaf.encryption_key = HpkePublicKey(leaf_public.into());
         leaf.leaf_node_source = LeafNodeSourceData::Commit {
@@ -134,11 +134,11 @@ impl GeneratedState {
             self.tree.set_node(x, None)?;
         }
         for ((x, node), (key, _)) in parents.into_iter().zip(keys.into_iter().rev()) {
-            self.tree.set_node(x, Some(Node::Parent(node)))?;
+            self.tree.set_node(x, Some(&Node::Parent(node)))?;
             self.committed_keys.insert(x, key);
         }
         self.tree
-            .set_node(committer.node(), Some(Node::Leaf(Box::new(leaf))))?;
+            .set_node(committer.node(), Some(&Node::Leaf(Box::new(leaf))))?;
         self.committed_keys.insert(committer.node(), leaf_key);
         Ok(())
     }
@@ -312,7 +312,7 @@ mod tests {
                 let l = LeafIndex(l);
                 if before.tree.leaf(l).is_none() {
                     if let Some(leaf) = bulk.tree.leaf(l) {
-                        assert_eq!(tree.add_leaf(leaf.clone()), l);
+                        assert_eq!(tree.add_leaf(&leaf.decode()).unwrap(), l);
                         seen += 1;
                     }
                 }

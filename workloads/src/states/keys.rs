@@ -18,7 +18,7 @@ impl GeneratedState {
             .ok_or_else(|| anyhow!("{leaf:?} is not a member"))?;
         let signer = self.signer(leaf)?;
         ensure!(
-            signer.public_key().as_slice() == node.signature_key.as_slice(),
+            signer.public_key().as_slice() == node.signature_key(),
             "internal: derived signature key of {leaf:?} does not match the tree"
         );
         let leaf_key = self.node_private_key(leaf.node())?;
@@ -27,7 +27,7 @@ impl GeneratedState {
             let Some(p) = self.tree.parent_node(x) else {
                 continue;
             };
-            if p.unmerged_leaves.binary_search(&leaf.0).is_ok() {
+            if p.unmerged_leaves().contains(leaf.0) {
                 continue;
             }
             path_keys.push((x, self.node_private_key(x)?));

@@ -5,6 +5,7 @@ use crate::error::{ApiMisuse, PeerMisbehaved};
 use serde_json::Value;
 
 use super::*;
+use crate::codec::Node;
 use crate::codec::{CipherSuiteId, ProtocolVersion, RatchetTree as WireTree};
 use crate::crypto::{CipherSuite, CryptoError, HpkePrivateKey};
 
@@ -503,7 +504,7 @@ fn a_failure_under_an_open_journal_undoes_only_its_own_edits() {
     let key = f.p.derive_hpke_key_pair(&[6; 32]).unwrap().1;
     tree.set_node(
         NodeIndex(3),
-        Some(Node::Parent(ParentNode {
+        Some(&Node::Parent(ParentNode {
             encryption_key: HpkePublicKey(key.into()),
             parent_hash: Vec::new().into(),
             unmerged_leaves: Vec::new(),

@@ -8,6 +8,7 @@
 //! unmerged-leaf lists an Add extends, and the blanking and truncation a Remove implies.
 
 use super::journal::JournalEntry;
+use super::node::{NodeRef, StoredNode};
 use super::RatchetTree;
 use crate::codec::{LeafNode, Node};
 use crate::tree::math::{self, LeafIndex, NodeIndex};
@@ -23,7 +24,7 @@ impl RatchetTree {
     ///
     /// The search for the leftmost blank leaf starts at a hint below which every leaf is
     /// known to be occupied, so `n` adds cost O(n) in total, not O(n^2).
-    pub fn add_leaf(&mut self, leaf: LeafNode) -> LeafIndex {
+    pub fn add_leaf(&mut self, leaf: &LeafNode) -> Result<LeafIndex, TreeError> {
         let idx = match (self.first_blank_hint.min(self.n_leaves)..self.n_leaves)
             .map(LeafIndex)
             .find(|&l| self.leaf(l).is_none())
@@ -35,19 +36,48 @@ impl RatchetTree {
                 l
             }
         };
-        self.first_blank_hint = idx.0 + 1;
         let x = idx.node();
-        self.write(x, Some(Node::Leaf(Box::new(leaf))));
+        let stored =
+            StoredNode::encode_leaf(leaf).map_err(|_| TreeError::NodeEncoding { index: x.0 })?;
+        self.first_blank_hint = idx.0 + 1;
+        self.write(x, Some(stored));
         for a in math::direct_path(x, self.n_leaves) {
-            if let Some(Some(Node::Parent(p))) = self.nodes.get_mut(a.0 as usize) {
-                if let Err(pos) = p.unmerged_leaves.binary_search(&idx.0) {
-                    p.unmerged_leaves.insert(pos, idx.0);
-                    self.record(JournalEntry::UnmergedInsert(a, idx.0));
-                }
+            if self.set_unmerged(a, idx.0, true)? {
+                self.record(JournalEntry::UnmergedInsert(a, idx.0));
             }
         }
         self.touch(x);
-        idx
+        Ok(idx)
+    }
+
+    /// Insert `leaf` into (or, without `insert`, remove it from) the unmerged leaves of the
+    /// parent node at `a`, keeping the list sorted; false if `a` is not a parent node or the
+    /// list already had (or lacked) it. The node's keys and the fill counts do not change,
+    /// so this bypasses `write`; the caller records the edit and marks the hashes stale.
+    pub(super) fn set_unmerged(
+        &mut self,
+        a: NodeIndex,
+        leaf: u32,
+        insert: bool,
+    ) -> Result<bool, TreeError> {
+        let Some(NodeRef::Parent(p)) = self.node(a) else {
+            return Ok(false);
+        };
+        let mut parent = match (p.unmerged_leaves().binary_search(leaf), insert) {
+            (Err(_), true) | (Ok(_), false) => p.decode(),
+            _ => return Ok(false),
+        };
+        match (parent.unmerged_leaves.binary_search(&leaf), insert) {
+            (Err(pos), true) => parent.unmerged_leaves.insert(pos, leaf),
+            (Ok(pos), false) => {
+                parent.unmerged_leaves.remove(pos);
+            }
+            _ => {}
+        }
+        let stored =
+            StoredNode::encode_parent(&parent).map_err(|_| TreeError::NodeEncoding { index: a.0 })?;
+        self.nodes[a.0 as usize] = Some(stored);
+        Ok(true)
     }
 
     /// Make room, in one allocation per array, for the width `additional` more
@@ -92,13 +122,16 @@ impl RatchetTree {
     }
 
     /// Replace `leaf`'s node and blank its direct path (an Update, RFC 9420 §12.1.2).
-    pub fn update_leaf(&mut self, leaf: LeafIndex, node: LeafNode) -> Result<(), TreeError> {
+    pub fn update_leaf(&mut self, leaf: LeafIndex, node: &LeafNode) -> Result<(), TreeError> {
         if self.leaf(leaf).is_none() {
             return Err(TreeError::BlankNode {
                 index: leaf.node().0,
             });
         }
-        self.write(leaf.node(), Some(Node::Leaf(Box::new(node))));
+        let stored = StoredNode::encode_leaf(node).map_err(|_| TreeError::NodeEncoding {
+            index: leaf.node().0,
+        })?;
+        self.write(leaf.node(), Some(stored));
         self.blank_direct_path(leaf);
         Ok(())
     }
@@ -155,13 +188,19 @@ impl RatchetTree {
 
     /// Replace the node at `x` (used when merging an UpdatePath). `node` must match the slot
     /// type (leaf at even index, parent at odd).
-    pub fn set_node(&mut self, x: NodeIndex, node: Option<Node>) -> Result<(), TreeError> {
+    pub fn set_node(&mut self, x: NodeIndex, node: Option<&Node>) -> Result<(), TreeError> {
+        let stored = node
+            .map(StoredNode::encode)
+            .transpose()
+            .map_err(|_| TreeError::NodeEncoding { index: x.0 })?;
+        self.set_stored(x, stored)
+    }
+
+    /// [`RatchetTree::set_node`] with the node already encoded.
+    pub fn set_stored(&mut self, x: NodeIndex, node: Option<StoredNode>) -> Result<(), TreeError> {
         self.check_index(x)?;
-        match (&node, x.is_leaf()) {
-            (Some(Node::Leaf(_)), false) | (Some(Node::Parent(_)), true) => {
-                return Err(TreeError::WrongNodeType { index: x.0 })
-            }
-            _ => {}
+        if node.as_ref().is_some_and(|n| n.is_leaf() != x.is_leaf()) {
+            return Err(TreeError::WrongNodeType { index: x.0 });
         }
         self.write(x, node);
         Ok(())

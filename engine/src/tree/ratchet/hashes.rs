@@ -10,11 +10,10 @@
 //! The "original" tree hashes of parent hashes (§7.9: some leaves removed) reuse the cache of
 //! every subtree that holds none of those leaves.
 
+use super::node::{self, StoredNode};
 use super::{RatchetTree, SUBTREE_CUTOFF_NODES};
 use crate::batch::{self, Join, SerialJoin};
-use crate::codec::{
-    self, LeafNode, LeafNodeHashInput, Node, ParentNode, ParentNodeHashInput, TreeHashInput,
-};
+use crate::codec::{self, LeafNodeHashInput, ParentNodeHashInput, TreeHashInput};
 use crate::crypto::Provider;
 use crate::error::{Error, Result};
 use crate::tree::math::{self, LeafIndex, NodeIndex};
@@ -32,7 +31,7 @@ struct HashCtx<'a> {
 fn refresh_subtree<J: Join>(
     ctx: HashCtx<'_>,
     first: u32,
-    nodes: &[Option<Node>],
+    nodes: &[Option<StoredNode>],
     hashes: &mut [u8],
     valid: &mut [bool],
 ) -> Result<()> {
@@ -41,16 +40,10 @@ fn refresh_subtree<J: Join>(
         return Ok(());
     }
     let hl = ctx.hash_len;
+    let mut input = Vec::new();
     let h = if nodes.len() == 1 {
-        let leaf_node: Option<&LeafNode> = match &nodes[0] {
-            Some(Node::Leaf(l)) => Some(l),
-            _ => None,
-        };
-        ctx.provider
-            .hash(&codec::encode(&TreeHashInput::Leaf(LeafNodeHashInput {
-                leaf_index: first / 2,
-                leaf_node,
-            }))?)
+        node::leaf_hash_input(first / 2, nodes[0].as_ref(), &mut input);
+        ctx.provider.hash(&input)
     } else {
         let (n_left, n_rest) = nodes.split_at(mid);
         let (n_mid, n_right) = n_rest.split_at(1);
@@ -67,16 +60,13 @@ fn refresh_subtree<J: Join>(
         a.and(b)?;
         // Each child subtree has `mid` nodes, its root in its middle.
         let child = mid / 2;
-        let parent_node = match &n_mid[0] {
-            Some(Node::Parent(p)) => Some(p),
-            _ => None,
-        };
-        let input = TreeHashInput::Parent(ParentNodeHashInput {
-            parent_node,
-            left_hash: &h_left[child * hl..(child + 1) * hl],
-            right_hash: &h_right[child * hl..(child + 1) * hl],
-        });
-        ctx.provider.hash(&codec::encode(&input)?)
+        node::parent_hash_input(
+            n_mid[0].as_ref(),
+            &h_left[child * hl..(child + 1) * hl],
+            &h_right[child * hl..(child + 1) * hl],
+            &mut input,
+        )?;
+        ctx.provider.hash(&input)
     };
     if h.len() != hl {
         return Err(Error::Internal(
@@ -155,15 +145,11 @@ impl RatchetTree {
             (Some(l), Some(r)) => {
                 let lh = self.cached_tree_hash_excluding(l, &in_subtree, provider)?;
                 let rh = self.cached_tree_hash_excluding(r, &in_subtree, provider)?;
-                let filtered = self.parent_node(x).map(|p| ParentNode {
-                    encryption_key: p.encryption_key.clone(),
-                    parent_hash: p.parent_hash.clone(),
-                    unmerged_leaves: p
-                        .unmerged_leaves
-                        .iter()
-                        .copied()
-                        .filter(|u| in_subtree.binary_search(u).is_err())
-                        .collect(),
+                let filtered = self.parent_node(x).map(|p| {
+                    let mut p = p.decode();
+                    p.unmerged_leaves
+                        .retain(|u| in_subtree.binary_search(u).is_err());
+                    p
                 });
                 let input = TreeHashInput::Parent(ParentNodeHashInput {
                     parent_node: filtered.as_ref(),

@@ -8,8 +8,8 @@
 //! [`RatchetTree::all_or_nothing`] gives one call (an UpdatePath merge) the same guarantee,
 //! inside an open journal or not.
 
+use super::node::StoredNode;
 use super::RatchetTree;
-use crate::codec::Node;
 use crate::error::ApiMisuse;
 use crate::error::Error;
 use crate::tree::math::NodeIndex;
@@ -103,11 +103,8 @@ impl RatchetTree {
                     self.write(x, old);
                 }
                 JournalEntry::UnmergedInsert(x, leaf) => {
-                    if let Some(Some(Node::Parent(p))) = self.nodes.get_mut(x.0 as usize) {
-                        if let Ok(pos) = p.unmerged_leaves.binary_search(&leaf) {
-                            p.unmerged_leaves.remove(pos);
-                        }
-                    }
+                    // Removing a leaf from a list makes its encoding shorter: it cannot fail.
+                    let _ = self.set_unmerged(x, leaf, false);
                     self.touch(x);
                     if record {
                         redo.push(JournalEntry::UnmergedInsert(x, leaf));
@@ -135,11 +132,9 @@ impl RatchetTree {
             match entry {
                 JournalEntry::Node(x, new) => self.write(x, new),
                 JournalEntry::UnmergedInsert(x, leaf) => {
-                    if let Some(Some(Node::Parent(p))) = self.nodes.get_mut(x.0 as usize) {
-                        if let Err(pos) = p.unmerged_leaves.binary_search(&leaf) {
-                            p.unmerged_leaves.insert(pos, leaf);
-                        }
-                    }
+                    // The list held the leaf when the edit was first made, encoded: it encodes
+                    // again.
+                    let _ = self.set_unmerged(x, leaf, true);
                     self.touch(x);
                 }
                 JournalEntry::Width(n) => {
@@ -169,8 +164,8 @@ pub struct TreeRedo(Vec<JournalEntry>);
 #[derive(Debug, Clone)]
 pub(super) enum JournalEntry {
     /// The node at this index was replaced; this was its old value (moved here by
-    /// [`RatchetTree::write`]; a leaf is already boxed, so the entry stays small).
-    Node(NodeIndex, Option<Node>),
+    /// [`RatchetTree::write`]; a stored node is one pointer, so the entry stays small).
+    Node(NodeIndex, Option<StoredNode>),
     /// This leaf was inserted into the unmerged leaves of this parent node.
     UnmergedInsert(NodeIndex, u32),
     /// The leaf count was changed; this was the old one.

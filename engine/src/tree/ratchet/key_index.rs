@@ -5,12 +5,13 @@
 //! is a hash look-up each, not an O(n) scan per commit. The index is built when a tree is
 //! decoded (or on first use for a new group's tree) and kept in step by every node write.
 
-use std::collections::hash_map::{Entry, RandomState};
-use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 
+use hashbrown::HashTable;
+
+use super::node::{NodeRef, StoredNode};
 use super::RatchetTree;
-use crate::codec::Node;
 use crate::tree::math::NodeIndex;
 
 impl RatchetTree {
@@ -37,10 +38,17 @@ impl RatchetTree {
     /// Build the index if there is none: one pass over the tree.
     pub(super) fn build_index(&mut self) {
         if self.key_index.is_none() {
-            let mut index = KeyIndex::default();
+            // Sized once: growing would rehash every entry from its node's key again.
+            let nodes = self.nodes.iter().flatten().count();
+            let leaves = self.nodes.iter().flatten().filter(|n| n.is_leaf()).count();
+            let mut index = KeyIndex {
+                state: RandomState::new(),
+                enc: HashTable::with_capacity(nodes),
+                sig: HashTable::with_capacity(leaves),
+            };
             for (i, n) in self.nodes.iter().enumerate() {
-                if let Some(n) = n {
-                    index.insert(n, NodeIndex(i as u32));
+                if n.is_some() {
+                    index.insert(&self.nodes, NodeIndex(i as u32));
                 }
             }
             self.key_index = Some(index);
@@ -50,7 +58,7 @@ impl RatchetTree {
 
 /// Which key of a node an index look-up is about.
 #[derive(Debug, Clone, Copy)]
-enum KeyKind {
+pub(super) enum KeyKind {
     /// The HPKE encryption key (leaves and parents).
     Encryption,
     /// The signature key (leaves only).
@@ -58,105 +66,83 @@ enum KeyKind {
 }
 
 impl KeyKind {
-    fn of(self, node: &Node) -> Option<&[u8]> {
-        match (self, node) {
-            (KeyKind::Encryption, Node::Leaf(l)) => Some(l.encryption_key.as_slice()),
-            (KeyKind::Encryption, Node::Parent(p)) => Some(p.encryption_key.as_slice()),
-            (KeyKind::Signature, Node::Leaf(l)) => Some(l.signature_key.as_slice()),
-            (KeyKind::Signature, Node::Parent(_)) => None,
+    fn of(self, node: &StoredNode) -> Option<&[u8]> {
+        match (self, node.view()) {
+            (KeyKind::Encryption, n) => Some(n.encryption_key()),
+            (KeyKind::Signature, NodeRef::Leaf(l)) => Some(l.signature_key()),
+            (KeyKind::Signature, NodeRef::Parent(_)) => None,
         }
     }
 }
 
 /// Multiset of the keys in the tree, as the positions of the nodes holding them.
 ///
-/// The maps hold a 64-bit hash of each key (keyed per index with a random [`RandomState`],
-/// so members cannot aim keys at one bucket) and the node index of one holder; every hit is
-/// confirmed against the key stored in the node, so counts are exact whatever collides.
-/// Further nodes with the same hash (the same key twice, or a 64-bit collision) go to the
-/// rarely used `more` lists. That is 16 bytes per key and no allocation, where a map of
-/// owned keys would cost ~24 bytes plus a ~48-byte key allocation per key (~12 MB at 50,000
-/// members, for ~100,000 encryption and ~50,000 signature keys).
+/// Each table holds bare node positions (4 bytes and a control byte per slot), placed by a
+/// 64-bit hash of the key the node at that position holds, keyed per index with a random
+/// [`RandomState`] so that members cannot aim keys at one bucket. Nothing of the key is
+/// stored: the hash is recomputed from the node when the table grows, and every hit is
+/// confirmed against the node's key, so counts are exact whatever collides, and the same key
+/// twice is two entries. At 50,000 members (~100,000 encryption and ~50,000 signature keys)
+/// that is under 1 MiB, where maps from a stored 64-bit hash to a position took 3.8 MiB.
 #[derive(Debug, Clone, Default)]
 pub(super) struct KeyIndex {
     state: RandomState,
-    enc: HashMap<u64, u32>,
-    sig: HashMap<u64, u32>,
-    more_enc: HashMap<u64, Vec<u32>>,
-    more_sig: HashMap<u64, Vec<u32>>,
+    enc: HashTable<u32>,
+    sig: HashTable<u32>,
 }
 
 impl KeyIndex {
-    fn maps(&mut self, kind: KeyKind) -> (&mut HashMap<u64, u32>, &mut HashMap<u64, Vec<u32>>) {
+    fn table(&self, kind: KeyKind) -> &HashTable<u32> {
         match kind {
-            KeyKind::Encryption => (&mut self.enc, &mut self.more_enc),
-            KeyKind::Signature => (&mut self.sig, &mut self.more_sig),
+            KeyKind::Encryption => &self.enc,
+            KeyKind::Signature => &self.sig,
         }
     }
 
     /// Number of nodes in `nodes` holding `key` as their `kind` key.
-    fn count(&self, kind: KeyKind, key: &[u8], nodes: &[Option<Node>]) -> u32 {
-        let (first, more) = match kind {
-            KeyKind::Encryption => (&self.enc, &self.more_enc),
-            KeyKind::Signature => (&self.sig, &self.more_sig),
-        };
+    fn count(&self, kind: KeyKind, key: &[u8], nodes: &[Option<StoredNode>]) -> u32 {
         let h = self.state.hash_one(key);
-        let holds = |x: &u32| {
-            nodes
-                .get(*x as usize)
-                .and_then(Option::as_ref)
-                .and_then(|n| kind.of(n))
-                == Some(key)
+        self.table(kind)
+            .iter_hash(h)
+            .filter(|&&x| key_at(nodes, kind, x) == Some(key))
+            .count() as u32
+    }
+
+    /// Index the keys of the node at `x`, which `nodes` already holds.
+    pub(super) fn insert(&mut self, nodes: &[Option<StoredNode>], x: NodeIndex) {
+        let Some(node) = nodes.get(x.0 as usize).and_then(Option::as_ref) else {
+            return;
         };
-        let extra = more
-            .get(&h)
-            .map_or(0, |v| v.iter().filter(|x| holds(x)).count());
-        u32::from(first.get(&h).is_some_and(holds)) + extra as u32
-    }
-
-    pub(super) fn insert(&mut self, node: &Node, x: NodeIndex) {
-        for kind in [KeyKind::Encryption, KeyKind::Signature] {
+        let state = &self.state;
+        for (kind, table) in [
+            (KeyKind::Encryption, &mut self.enc),
+            (KeyKind::Signature, &mut self.sig),
+        ] {
             let Some(key) = kind.of(node) else { continue };
-            let h = self.state.hash_one(key);
-            let (first, more) = self.maps(kind);
-            match first.entry(h) {
-                Entry::Vacant(e) => {
-                    e.insert(x.0);
-                }
-                Entry::Occupied(_) => more.entry(h).or_default().push(x.0),
-            }
+            // Growing the table rehashes every entry from the key its node holds now; every
+            // indexed position holds a node (the caller removes a node's entries before it
+            // blanks or replaces it).
+            table.insert_unique(state.hash_one(key), x.0, |&v| {
+                key_at(nodes, kind, v).map_or(0, |k| state.hash_one(k))
+            });
         }
     }
 
-    pub(super) fn remove(&mut self, node: &Node, x: NodeIndex) {
-        for kind in [KeyKind::Encryption, KeyKind::Signature] {
+    /// Drop the entries of `node`, which `nodes` holds at `x`.
+    pub(super) fn remove(&mut self, node: &StoredNode, x: NodeIndex) {
+        for (kind, table) in [
+            (KeyKind::Encryption, &mut self.enc),
+            (KeyKind::Signature, &mut self.sig),
+        ] {
             let Some(key) = kind.of(node) else { continue };
-            let h = self.state.hash_one(key);
-            let (first, more) = self.maps(kind);
-            let mut extra = match more.entry(h) {
-                Entry::Occupied(e) => Some(e),
-                Entry::Vacant(_) => None,
-            };
-            if first.get(&h) == Some(&x.0) {
-                // Promote another holder of the hash, if any.
-                match extra.as_mut().and_then(|e| e.get_mut().pop()) {
-                    Some(y) => {
-                        first.insert(h, y);
-                    }
-                    None => {
-                        first.remove(&h);
-                    }
-                }
-            } else if let Some(e) = extra.as_mut() {
-                if let Some(pos) = e.get().iter().position(|&y| y == x.0) {
-                    e.get_mut().swap_remove(pos);
-                }
-            }
-            if let Some(e) = extra {
-                if e.get().is_empty() {
-                    e.remove();
-                }
+            if let Ok(entry) = table.find_entry(self.state.hash_one(key), |&v| v == x.0) {
+                entry.remove();
             }
         }
     }
+}
+
+/// The `kind` key of the node at position `x`, if any.
+fn key_at(nodes: &[Option<StoredNode>], kind: KeyKind, x: u32) -> Option<&[u8]> {
+    nodes.get(x as usize)?.as_ref().and_then(|n| kind.of(n))
 }

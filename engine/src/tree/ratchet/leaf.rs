@@ -1,13 +1,74 @@
 //! Validation of one LeafNode (RFC 9420 §7.3), on its own: KeyPackages, Update proposals,
-//! UpdatePath leaves and every leaf of a received tree go through it.
+//! UpdatePath leaves and every leaf of a received tree go through it, decoded
+//! ([`validate_leaf_node`]) or as the tree stores it ([`validate_stored_leaf`]).
 
 use std::collections::HashSet;
 
-use crate::codec::{self, LeafNode, LeafNodeTbs};
+use super::node::{LeafRef, ParsedLeaf};
+use crate::codec::{self, CodecError, LeafNode, LeafNodeSource, LeafNodeTbs};
 use crate::crypto::Provider;
 use crate::error::Result;
 use crate::tree::math::LeafIndex;
 use crate::tree::TreeError;
+
+/// The fields of a leaf node that the checks of §7.3 read, from a decoded [`LeafNode`] or a
+/// stored one ([`LeafRef`], read in place), so that both go through the same checks.
+pub(crate) trait LeafFields {
+    /// The HPKE public key.
+    fn encryption_key(&self) -> &[u8];
+    /// The credential's type.
+    fn credential_type(&self) -> u16;
+    /// The types of the leaf's extensions, in order.
+    fn extension_types(&self) -> impl Iterator<Item = u16> + '_;
+    /// Whether its capabilities list extension type `t`.
+    fn supports_extension(&self, t: u16) -> bool;
+    /// Whether its capabilities list proposal type `t`.
+    fn supports_proposal(&self, t: u16) -> bool;
+    /// Whether its capabilities list credential type `t`.
+    fn supports_credential(&self, t: u16) -> bool;
+}
+
+impl LeafFields for LeafNode {
+    fn encryption_key(&self) -> &[u8] {
+        self.encryption_key.as_slice()
+    }
+    fn credential_type(&self) -> u16 {
+        self.credential.credential_type().0
+    }
+    fn extension_types(&self) -> impl Iterator<Item = u16> + '_ {
+        self.extensions.iter().map(|e| e.extension_type.0)
+    }
+    fn supports_extension(&self, t: u16) -> bool {
+        self.capabilities.extensions.iter().any(|e| e.0 == t)
+    }
+    fn supports_proposal(&self, t: u16) -> bool {
+        self.capabilities.proposals.iter().any(|p| p.0 == t)
+    }
+    fn supports_credential(&self, t: u16) -> bool {
+        self.capabilities.credentials.iter().any(|c| c.0 == t)
+    }
+}
+
+impl LeafFields for ParsedLeaf<'_> {
+    fn encryption_key(&self) -> &[u8] {
+        ParsedLeaf::encryption_key(self)
+    }
+    fn credential_type(&self) -> u16 {
+        ParsedLeaf::credential_type(self)
+    }
+    fn extension_types(&self) -> impl Iterator<Item = u16> + '_ {
+        ParsedLeaf::extension_types(self)
+    }
+    fn supports_extension(&self, t: u16) -> bool {
+        ParsedLeaf::supports_extension(self, t)
+    }
+    fn supports_proposal(&self, t: u16) -> bool {
+        ParsedLeaf::supports_proposal(self, t)
+    }
+    fn supports_credential(&self, t: u16) -> bool {
+        ParsedLeaf::supports_credential(self, t)
+    }
+}
 
 /// Validate one LeafNode (RFC 9420 §7.3): signature over LeafNodeTBS (with the group id and
 /// leaf index for `update` and `commit` sources), an encryption key valid for the suite, no
@@ -33,31 +94,48 @@ pub fn validate_leaf_node(
     check_leaf_contents(provider, leaf, credential_types_in_use)
 }
 
-/// The checks of [`validate_leaf_node`] other than the signature, for leaves whose signature
-/// was verified elsewhere (an UpdatePath's leaf is verified when the path is staged).
-pub(crate) fn check_leaf_contents(
+/// [`validate_leaf_node`] of a leaf as the tree stores it, at `position` in the group: the
+/// same checks on the same bytes (its LeafNodeTBS is its stored encoding up to the
+/// signature, then the group id and index), without decoding it.
+pub(crate) fn validate_stored_leaf(
     provider: &Provider,
-    leaf: &LeafNode,
+    leaf: LeafRef<'_>,
+    position: (&[u8], LeafIndex),
     credential_types_in_use: &HashSet<u16>,
 ) -> Result<()> {
-    provider.check_hpke_public_key(leaf.encryption_key.as_slice())?;
-    codec::check_unique_extensions(&leaf.extensions)?;
+    let leaf = leaf.parse();
+    let unsigned = leaf.unsigned_body();
+    let mut tbs = Vec::with_capacity(unsigned.len() + position.0.len() + 8);
+    tbs.extend_from_slice(unsigned);
+    if leaf.source() != Some(LeafNodeSource::KeyPackage) {
+        codec::encode_varint_length(position.0.len(), &mut tbs)?;
+        tbs.extend_from_slice(position.0);
+        tbs.extend_from_slice(&position.1 .0.to_be_bytes());
+    }
+    provider.verify_with_label(leaf.signature_key(), b"LeafNodeTBS", &tbs, leaf.signature())?;
+    check_leaf_contents(provider, &leaf, credential_types_in_use)
+}
+
+/// The checks of [`validate_leaf_node`] other than the signature, for leaves whose signature
+/// was verified elsewhere (an UpdatePath's leaf is verified when the path is staged).
+pub(crate) fn check_leaf_contents<L: LeafFields>(
+    provider: &Provider,
+    leaf: &L,
+    credential_types_in_use: &HashSet<u16>,
+) -> Result<()> {
+    provider.check_hpke_public_key(leaf.encryption_key())?;
+    check_unique_types(leaf.extension_types())?;
     // Extension types 1..=5 are RFC 9420's "default" ones (§7.2), which MUST NOT be listed.
-    for ext in &leaf.extensions {
-        let t = ext.extension_type;
-        if !(1..=5).contains(&t.0) && !leaf.capabilities.extensions.contains(&t) {
-            return Err(TreeError::UnsupportedExtension {
-                extension_type: t.0,
-            }
-            .into());
+    for t in leaf.extension_types() {
+        if !(1..=5).contains(&t) && !leaf.supports_extension(t) {
+            return Err(TreeError::UnsupportedExtension { extension_type: t }.into());
         }
     }
-    let caps: HashSet<u16> = leaf.capabilities.credentials.iter().map(|c| c.0).collect();
     for t in credential_types_in_use
         .iter()
-        .chain([&leaf.credential.credential_type().0])
+        .chain([&leaf.credential_type()])
     {
-        if !caps.contains(t) {
+        if !leaf.supports_credential(*t) {
             return Err(TreeError::UnsupportedCredential {
                 credential_type: *t,
             }
@@ -65,4 +143,20 @@ pub(crate) fn check_leaf_contents(
         }
     }
     Ok(())
+}
+
+/// RFC 9420 §13.4 on a list of extension types: [`codec::check_unique_extensions`]'s rule
+/// and error.
+fn check_unique_types(types: impl Iterator<Item = u16>) -> Result<(), CodecError> {
+    let mut types: Vec<u16> = types.collect();
+    if types.len() < 2 {
+        return Ok(());
+    }
+    types.sort_unstable();
+    match types.windows(2).find(|w| w[0] == w[1]) {
+        Some(w) => Err(CodecError::DuplicateExtension {
+            extension_type: w[0],
+        }),
+        None => Ok(()),
+    }
 }

@@ -4,14 +4,16 @@
 // # Internal documentation
 //
 // The tree is always full (RFC 9420 §7.8): `n_leaves` is a power of two and `nodes` holds
-// `2 * n_leaves - 1` entries in array (in-order) layout. Blank nodes are `None`. A slot is
-// 72 bytes (a `ParentNode` inline, leaves boxed; see `Node`), so blank and parent slots,
-// about half of a 50,000-member tree, do not pay for an inline `LeafNode`.
+// `2 * n_leaves - 1` entries in array (in-order) layout. Blank nodes are `None`. A non-blank
+// node is stored as its wire encoding in one allocation (`node`), so a slot is a 16-byte
+// pointer and a node costs its wire size: 20 MiB for a 50,000-member tree, hash cache and key
+// index included, where decoded nodes in 72-byte slots took 45 MiB.
 //
 // Beside the nodes, the tree keeps structures derived from them: per-subtree fill counts,
 // the tree-hash cache, the key index, a blank-leaf hint and, while open, the journal. Each
 // concept is one submodule of `impl RatchetTree` blocks over the fields defined here:
 //
+// - `node`: a node as stored (its encoding) and the views that read its fields in place;
 // - `storage`: building a tree, its wire form, reading nodes, and `write`, the one place a
 //   node is written, which keeps every derived structure in step;
 // - `resolution`: resolutions and filtered direct paths (§4.1);
@@ -28,6 +30,7 @@ mod hashes;
 mod journal;
 mod key_index;
 mod leaf;
+mod node;
 mod parent_hash;
 mod resolution;
 mod storage;
@@ -35,10 +38,10 @@ mod validate;
 
 pub use edits::RESERVE_MIN_LEAVES;
 pub use journal::TreeRedo;
-pub(crate) use leaf::check_leaf_contents;
+pub(crate) use leaf::{check_leaf_contents, LeafFields};
 pub use leaf::validate_leaf_node;
+pub use node::{LeafRef, NodeRef, ParentRef, ParsedLeaf, StoredNode, UnmergedLeaves};
 
-use crate::codec::Node;
 use journal::JournalEntry;
 use key_index::KeyIndex;
 
@@ -55,7 +58,7 @@ const NODE_CUTOFF: usize = if cfg!(test) { 2 } else { 1024 };
 #[derive(Clone)]
 pub struct RatchetTree {
     /// The nodes in array (in-order) layout, `2 * n_leaves - 1` of them; blank is `None`.
-    nodes: Vec<Option<Node>>,
+    nodes: Vec<Option<StoredNode>>,
     /// A power of two (the tree is full, §7.8); trailing leaves may be blank.
     n_leaves: u32,
     /// The suite's hash length: the bytes of one cached tree hash.
@@ -72,6 +75,10 @@ pub struct RatchetTree {
     filled: Vec<u32>,
     /// Every leaf below this index is non-blank (see [`RatchetTree::add_leaf`]).
     first_blank_hint: u32,
+    /// How many leaves have each credential type, by type (a handful of entries), kept by
+    /// `write`: the credential types in use without a walk over the leaves, which every
+    /// commit that adds or updates a leaf needs (RFC 9420 §7.3).
+    credential_types: Vec<(u16, u32)>,
     /// Open journal of edits, newest last (see [`RatchetTree::begin_journal`]).
     journal: Option<Vec<JournalEntry>>,
     /// Index of the keys in the tree: built when a tree is decoded, on first use for a tree

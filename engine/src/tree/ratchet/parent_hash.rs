@@ -8,9 +8,10 @@
 //! hashed once each, and every candidate is then checked on its own. All three steps run on a
 //! [`Join`], so validation can split them over threads.
 
+use super::node::{NodeRef, StoredNode};
 use super::{RatchetTree, NODE_CUTOFF, SUBTREE_CUTOFF_NODES};
 use crate::batch::{self, Executor, Join, RayonJoin, SerialJoin};
-use crate::codec::{self, LeafNodeSourceData, Node, ParentHashInput};
+use crate::codec::{self, ParentHashInput};
 use crate::crypto::Provider;
 use crate::error::{Error, Result};
 use crate::tree::math::{self, LeafIndex, NodeIndex};
@@ -24,16 +25,16 @@ const PAIR_CUTOFF: usize = if cfg!(test) { 1 } else { 256 };
 /// strict ancestor of the subtree root.
 fn structure<J: Join>(
     first: u32,
-    nodes: &[Option<Node>],
+    nodes: &[Option<StoredNode>],
     above: Option<NodeIndex>,
     anc: &mut [Option<NodeIndex>],
     res: &mut [u32],
 ) {
     let mid = nodes.len() / 2;
     anc[mid] = above;
-    res[mid] = match &nodes[mid] {
-        Some(Node::Leaf(_)) => 1,
-        Some(Node::Parent(p)) => 1 + p.unmerged_leaves.len() as u32,
+    res[mid] = match nodes[mid].as_ref().map(StoredNode::view) {
+        Some(NodeRef::Leaf(_)) => 1,
+        Some(NodeRef::Parent(p)) => 1 + p.unmerged_leaves().len() as u32,
         None => 0,
     };
     if nodes.len() == 1 {
@@ -74,8 +75,8 @@ impl RatchetTree {
             .parent_node(p)
             .ok_or(TreeError::BlankNode { index: p.0 })?;
         let input = ParentHashInput {
-            encryption_key: parent.encryption_key.as_slice(),
-            parent_hash: parent.parent_hash.as_slice(),
+            encryption_key: parent.encryption_key(),
+            parent_hash: parent.parent_hash(),
             original_sibling_tree_hash,
         };
         Ok(provider.hash(&codec::encode(&input)?))
@@ -92,8 +93,8 @@ impl RatchetTree {
         let unmerged = self
             .parent_node(p)
             .ok_or(TreeError::BlankNode { index: p.0 })?
-            .unmerged_leaves
-            .clone();
+            .unmerged_leaves()
+            .to_vec();
         let osth = self.tree_hash_excluding(s, &unmerged, provider)?;
         self.parent_hash_with(p, &osth, provider)
     }
@@ -102,11 +103,8 @@ impl RatchetTree {
     /// `commit`. `None` for other leaves.
     pub(super) fn claimed_parent_hash(&self, x: NodeIndex) -> Option<&[u8]> {
         match self.node(x)? {
-            Node::Parent(p) => Some(p.parent_hash.as_slice()),
-            Node::Leaf(l) => match &l.leaf_node_source {
-                LeafNodeSourceData::Commit { parent_hash } => Some(parent_hash.as_slice()),
-                _ => None,
-            },
+            NodeRef::Parent(p) => Some(p.parent_hash()),
+            NodeRef::Leaf(l) => l.parent_hash(),
         }
     }
 
@@ -123,7 +121,7 @@ impl RatchetTree {
             return false;
         };
         let mut count = 0u32;
-        for &u in &parent.unmerged_leaves {
+        for u in parent.unmerged_leaves().iter() {
             let un = LeafIndex(u).node();
             if !math::in_subtree(un, c) {
                 continue;
@@ -206,11 +204,12 @@ impl RatchetTree {
         let expected: Vec<Vec<u8>> =
             batch::try_map::<J, _, _, _>(&pairs, PAIR_CUTOFF, |_, &(p, s)| {
                 let p = NodeIndex(p);
-                let unmerged = &self
+                let unmerged = self
                     .parent_node(p)
                     .ok_or(TreeError::BlankNode { index: p.0 })?
-                    .unmerged_leaves;
-                let osth = self.cached_tree_hash_excluding(NodeIndex(s), unmerged, provider)?;
+                    .unmerged_leaves()
+                    .to_vec();
+                let osth = self.cached_tree_hash_excluding(NodeIndex(s), &unmerged, provider)?;
                 self.parent_hash_with(p, &osth, provider)
             })?;
 
@@ -237,10 +236,8 @@ impl RatchetTree {
             covered[p as usize] += 1;
         }
         for (i, n) in self.nodes.iter().enumerate() {
-            if let Some(Node::Parent(_)) = n {
-                if covered[i] != 1 {
-                    return Err(TreeError::ParentHashInvalid { index: i as u32 }.into());
-                }
+            if n.as_ref().is_some_and(|n| !n.is_leaf()) && covered[i] != 1 {
+                return Err(TreeError::ParentHashInvalid { index: i as u32 }.into());
             }
         }
         Ok(())

@@ -4,18 +4,18 @@
 //! Whether a resolution is empty is one look-up in the fill counts that storage keeps, so
 //! filtering a direct path never walks a blank subtree.
 
+use super::node::NodeRef;
 use super::RatchetTree;
-use crate::codec::Node;
 use crate::tree::math::{self, LeafIndex, NodeIndex};
 
 impl RatchetTree {
     /// The resolution of `x` (RFC 9420 §4.1.1), appended to `out` in left-to-right order.
     pub fn resolution_into(&self, x: NodeIndex, out: &mut Vec<NodeIndex>) {
         match self.node(x) {
-            Some(Node::Leaf(_)) => out.push(x),
-            Some(Node::Parent(p)) => {
+            Some(NodeRef::Leaf(_)) => out.push(x),
+            Some(NodeRef::Parent(p)) => {
                 out.push(x);
-                out.extend(p.unmerged_leaves.iter().map(|&l| LeafIndex(l).node()));
+                out.extend(p.unmerged_leaves().iter().map(|l| LeafIndex(l).node()));
             }
             // A blank subtree (one look-up in the fill counts) adds nothing: not walking it
             // saves a walk over the blank right edge of a tree that is not full (~15,500
@@ -61,10 +61,10 @@ impl RatchetTree {
         let mut x = c;
         loop {
             match self.node(x) {
-                Some(Node::Parent(p)) if x != u => {
+                Some(NodeRef::Parent(p)) if x != u => {
                     return u
                         .leaf()
-                        .is_some_and(|l| p.unmerged_leaves.binary_search(&l.0).is_ok())
+                        .is_some_and(|l| p.unmerged_leaves().contains(l.0))
                 }
                 Some(_) => return x == u,
                 None if x == u => return false,

@@ -7,8 +7,9 @@
 //! hint is lowered, and the node's tree hash and its ancestors' are marked stale.
 
 use super::journal::JournalEntry;
+use super::node::{self, LeafRef, NodeRef, ParentRef, StoredNode};
 use super::RatchetTree;
-use crate::codec::{self, LeafNode, Node, ParentNode, RatchetTree as WireTree};
+use crate::codec::{self, LeafNode, Node, RatchetTree as WireTree};
 use crate::tree::math::{self, LeafIndex, NodeIndex};
 use crate::tree::TreeError;
 
@@ -17,7 +18,7 @@ impl RatchetTree {
     /// trailing blank nodes were omitted, so pad to the full width; the last node sent must be
     /// non-blank, leaves must sit at even and parents at odd indices.
     pub fn from_wire(wire: WireTree, hash_len: usize) -> Result<Self, TreeError> {
-        let mut nodes = wire.0;
+        let nodes = wire.0;
         match nodes.last() {
             None => return Err(TreeError::Empty),
             Some(None) => return Err(TreeError::LastNodeBlank),
@@ -52,8 +53,19 @@ impl RatchetTree {
                 }
             }
         }
-        nodes.resize(math::node_width(n_leaves) as usize, None);
-        let mut tree = Self::from_full_nodes(nodes, n_leaves, hash_len);
+        let width = math::node_width(n_leaves) as usize;
+        let mut stored = Vec::with_capacity(width);
+        for (i, n) in nodes.into_iter().enumerate() {
+            stored.push(match n {
+                Some(n) => Some(
+                    StoredNode::encode(&n)
+                        .map_err(|_| TreeError::NodeEncoding { index: i as u32 })?,
+                ),
+                None => None,
+            });
+        }
+        stored.resize(width, None);
+        let mut tree = Self::from_full_nodes(stored, n_leaves, hash_len);
         // Build the key index now, in a pass that is O(n) anyway: built on first use, it would
         // cost the first commit the member makes or processes ~30 ms at 50,000 members, and
         // every clone of a state taken before that commit would pay it again.
@@ -61,10 +73,10 @@ impl RatchetTree {
         Ok(tree)
     }
 
-    fn from_full_nodes(nodes: Vec<Option<Node>>, n_leaves: u32, hash_len: usize) -> Self {
+    fn from_full_nodes(nodes: Vec<Option<StoredNode>>, n_leaves: u32, hash_len: usize) -> Self {
         let width = nodes.len();
         let filled = subtree_fill_counts(&nodes);
-        RatchetTree {
+        let mut tree = RatchetTree {
             nodes,
             n_leaves,
             hash_len,
@@ -72,46 +84,79 @@ impl RatchetTree {
             hash_valid: vec![false; width],
             filled,
             first_blank_hint: 0,
+            credential_types: Vec::new(),
             journal: None,
             key_index: None,
+        };
+        for i in 0..tree.nodes.len() {
+            tree.count_credential(NodeIndex(i as u32), true);
         }
+        tree
     }
 
     /// A one-member tree holding `leaf` (a new group, RFC 9420 §11).
-    pub fn new(leaf: LeafNode, hash_len: usize) -> Self {
-        Self::from_full_nodes(vec![Some(Node::Leaf(Box::new(leaf)))], 1, hash_len)
+    pub fn new(leaf: &LeafNode, hash_len: usize) -> Result<Self, codec::CodecError> {
+        Ok(Self::from_full_nodes(
+            vec![Some(StoredNode::encode_leaf(leaf)?)],
+            1,
+            hash_len,
+        ))
     }
 
-    /// The wire form: the nodes with trailing blanks removed.
-    pub fn to_wire(&self) -> WireTree {
-        let end = self
-            .nodes
+    /// The number of nodes the wire form carries: up to the last non-blank one.
+    fn sent_width(&self) -> usize {
+        self.nodes
             .iter()
             .rposition(Option::is_some)
-            .map_or(0, |i| i + 1);
-        WireTree(self.nodes[..end].to_vec())
+            .map_or(0, |i| i + 1)
+    }
+
+    /// The wire form: the nodes with trailing blanks removed, decoded.
+    pub fn to_wire(&self) -> WireTree {
+        WireTree(
+            self.nodes[..self.sent_width()]
+                .iter()
+                .map(|n| n.as_ref().map(StoredNode::to_node))
+                .collect(),
+        )
     }
 
     /// The wire form serialized (the body of the `ratchet_tree` extension): the same bytes
-    /// as `codec::encode(&self.to_wire())`, encoded straight from node storage without
-    /// copying the tree first.
+    /// as `codec::encode(&self.to_wire())`, but each node is stored as its encoding, so this
+    /// is the vector header and, per node, a presence byte and a copy of those bytes.
     pub fn wire_bytes(&self) -> Result<Vec<u8>, codec::CodecError> {
-        let end = self
-            .nodes
-            .iter()
-            .rposition(Option::is_some)
-            .map_or(0, |i| i + 1);
-        codec::encode(&&self.nodes[..end])
+        let mut out = Vec::with_capacity(self.wire_len());
+        self.write_wire(&mut out)?;
+        Ok(out)
+    }
+
+    /// Append [`RatchetTree::wire_bytes`] to `out` (for a message that carries the tree, so
+    /// that the tree is written once, into the message); returns the bytes written.
+    pub fn write_wire(&self, out: &mut Vec<u8>) -> Result<usize, codec::CodecError> {
+        let nodes = &self.nodes[..self.sent_width()];
+        let content: usize = nodes.iter().map(|n| node::optional_len(n.as_ref())).sum();
+        out.reserve(codec::vl_length(content)?);
+        let header = codec::encode_varint_length(content, out)?;
+        for n in nodes {
+            match n {
+                Some(n) => {
+                    out.push(1);
+                    out.extend_from_slice(n.encoded());
+                }
+                None => out.push(0),
+            }
+        }
+        Ok(header + content)
     }
 
     /// The length of [`RatchetTree::wire_bytes`], without encoding the tree.
     pub fn wire_len(&self) -> usize {
-        let end = self
-            .nodes
+        let content: usize = self.nodes[..self.sent_width()]
             .iter()
-            .rposition(Option::is_some)
-            .map_or(0, |i| i + 1);
-        codec::Size::tls_serialized_len(&&self.nodes[..end])
+            .map(|n| node::optional_len(n.as_ref()))
+            .sum();
+        // A tree is at most 2^31 nodes of bounded size, so its length always has a header.
+        codec::vl_length(content).unwrap_or(content)
     }
 
     /// Number of leaves (a power of two; trailing leaves may be blank).
@@ -130,48 +175,50 @@ impl RatchetTree {
     }
 
     /// The node at `x`, `None` if blank or out of range.
-    pub fn node(&self, x: NodeIndex) -> Option<&Node> {
+    pub fn node(&self, x: NodeIndex) -> Option<NodeRef<'_>> {
+        self.stored(x).map(StoredNode::view)
+    }
+
+    /// The stored node at `x`, `None` if blank or out of range.
+    pub(super) fn stored(&self, x: NodeIndex) -> Option<&StoredNode> {
         self.nodes.get(x.0 as usize).and_then(Option::as_ref)
     }
 
     /// True if `x` is blank (or out of range).
     pub fn is_blank(&self, x: NodeIndex) -> bool {
-        self.node(x).is_none()
+        self.stored(x).is_none()
     }
 
     /// The leaf node at `leaf`, if any.
-    pub fn leaf(&self, leaf: LeafIndex) -> Option<&LeafNode> {
+    pub fn leaf(&self, leaf: LeafIndex) -> Option<LeafRef<'_>> {
         match self.node(leaf.node()) {
-            Some(Node::Leaf(l)) => Some(l),
+            Some(NodeRef::Leaf(l)) => Some(l),
             _ => None,
         }
     }
 
     /// The parent node at `x`, if any.
-    pub fn parent_node(&self, x: NodeIndex) -> Option<&ParentNode> {
+    pub fn parent_node(&self, x: NodeIndex) -> Option<ParentRef<'_>> {
         match self.node(x) {
-            Some(Node::Parent(p)) => Some(p),
+            Some(NodeRef::Parent(p)) => Some(p),
             _ => None,
         }
     }
 
     /// The HPKE public key held at `x`, if the node is not blank.
     pub fn encryption_key(&self, x: NodeIndex) -> Option<&[u8]> {
-        match self.node(x)? {
-            Node::Leaf(l) => Some(l.encryption_key.as_slice()),
-            Node::Parent(p) => Some(p.encryption_key.as_slice()),
-        }
+        self.node(x).map(|n| n.encryption_key())
     }
 
     /// Iterate over the non-blank leaves.
-    pub fn leaves(&self) -> impl Iterator<Item = (LeafIndex, &LeafNode)> + '_ {
+    pub fn leaves(&self) -> impl Iterator<Item = (LeafIndex, LeafRef<'_>)> + '_ {
         crate::crypto::counters::leaf_walk(self.n_leaves);
         self.nodes
             .iter()
             .step_by(2)
             .enumerate()
-            .filter_map(|(i, n)| match n {
-                Some(Node::Leaf(l)) => Some((LeafIndex(i as u32), &**l)),
+            .filter_map(|(i, n)| match n.as_ref().map(StoredNode::view) {
+                Some(NodeRef::Leaf(l)) => Some((LeafIndex(i as u32), l)),
                 _ => None,
             })
     }
@@ -191,19 +238,19 @@ impl RatchetTree {
     /// The one place a node is written: keeps the journal, the key index, the blank-leaf hint
     /// and the hash cache in step. The old node moves into the open journal (no copy), or is
     /// dropped when no journal is open.
-    pub(super) fn write(&mut self, x: NodeIndex, node: Option<Node>) {
-        if let Some(index) = self.key_index.as_mut() {
-            if let Some(old) = &self.nodes[x.0 as usize] {
-                index.remove(old, x);
-            }
-            if let Some(new) = &node {
-                index.insert(new, x);
-            }
+    pub(super) fn write(&mut self, x: NodeIndex, node: Option<StoredNode>) {
+        if let (Some(index), Some(old)) = (self.key_index.as_mut(), &self.nodes[x.0 as usize]) {
+            index.remove(old, x);
         }
+        self.count_credential(x, false);
         if node.is_none() && x.is_leaf() {
             self.first_blank_hint = self.first_blank_hint.min(x.0 / 2);
         }
         let old = core::mem::replace(&mut self.nodes[x.0 as usize], node);
+        if let Some(index) = self.key_index.as_mut() {
+            index.insert(&self.nodes, x);
+        }
+        self.count_credential(x, true);
         match (old.is_some(), self.nodes[x.0 as usize].is_some()) {
             (false, true) => self.adjust_filled(x, true),
             (true, false) => self.adjust_filled(x, false),
@@ -211,6 +258,32 @@ impl RatchetTree {
         }
         self.record(JournalEntry::Node(x, old));
         self.touch(x);
+    }
+
+    /// Count the credential type of the leaf at `x`, if any, in or (without `add`) out of
+    /// the credential-type counts.
+    fn count_credential(&mut self, x: NodeIndex, add: bool) {
+        let Some(NodeRef::Leaf(l)) = self.node(x) else {
+            return;
+        };
+        let t = l.credential_type();
+        match self.credential_types.binary_search_by_key(&t, |&(k, _)| k) {
+            Ok(i) if add => self.credential_types[i].1 += 1,
+            Ok(i) => {
+                self.credential_types[i].1 -= 1;
+                if self.credential_types[i].1 == 0 {
+                    self.credential_types.remove(i);
+                }
+            }
+            Err(i) if add => self.credential_types.insert(i, (t, 1)),
+            Err(_) => {}
+        }
+    }
+
+    /// The credential types of the leaves (RFC 9420 §7.3's "credential types in use"),
+    /// in increasing order, without a walk over the leaves.
+    pub fn credential_types(&self) -> impl Iterator<Item = u16> + '_ {
+        self.credential_types.iter().map(|&(t, _)| t)
     }
 
     /// Add or take one non-blank node at `x` in the counts of `x` and its ancestors.
@@ -267,7 +340,7 @@ impl RatchetTree {
 
 /// The number of non-blank nodes in the subtree of every node of a full (2^k − 1 wide) node
 /// array, bottom-up by level: a node at level `l` has its children `2^(l−1)` to each side.
-fn subtree_fill_counts(nodes: &[Option<Node>]) -> Vec<u32> {
+fn subtree_fill_counts(nodes: &[Option<StoredNode>]) -> Vec<u32> {
     let mut filled: Vec<u32> = nodes.iter().map(|n| u32::from(n.is_some())).collect();
     let mut level = 1u32;
     while (1usize << level) <= nodes.len() {

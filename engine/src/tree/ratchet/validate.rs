@@ -32,9 +32,10 @@
 
 use std::collections::HashSet;
 
-use super::{validate_leaf_node, RatchetTree, NODE_CUTOFF};
+use super::node::{LeafRef, NodeRef, ParentRef};
+use super::leaf::validate_stored_leaf;
+use super::{RatchetTree, NODE_CUTOFF};
 use crate::batch::{self, Executor, Join, RayonJoin, SerialJoin};
-use crate::codec::{LeafNode, Node, ParentNode};
 use crate::crypto::Provider;
 use crate::error::Result;
 use crate::tree::math::{self, LeafIndex, NodeIndex};
@@ -95,16 +96,13 @@ impl RatchetTree {
     }
 
     /// Every leaf's signature (with the group id and its index) and contents
-    /// ([`validate_leaf_node`]) against the credential types in use, a few leaves per task;
+    /// ([`super::validate_leaf_node`]) against the credential types in use, a few leaves per task;
     /// the error is that of the lowest failing leaf.
     fn check_leaves<J: Join>(&self, provider: &Provider, group_id: &[u8]) -> Result<()> {
-        let credential_types: HashSet<u16> = self
-            .leaves()
-            .map(|(_, l)| l.credential.credential_type().0)
-            .collect();
-        let leaves: Vec<(LeafIndex, &LeafNode)> = self.leaves().collect();
+        let credential_types: HashSet<u16> = self.credential_types().collect();
+        let leaves: Vec<(LeafIndex, LeafRef<'_>)> = self.leaves().collect();
         batch::try_map::<J, _, _, _>(&leaves, LEAF_CHECK_CUTOFF, |_, &(i, leaf)| {
-            validate_leaf_node(provider, leaf, Some((group_id, i)), &credential_types)
+            validate_stored_leaf(provider, leaf, (group_id, i), &credential_types)
         })
         .map(drop)
     }
@@ -113,8 +111,8 @@ impl RatchetTree {
     /// [`validate_leaf_node`]): a member must be able to seal to every node of a resolution.
     pub(crate) fn check_parent_keys(&self, provider: &Provider) -> Result<()> {
         for n in self.nodes.iter().flatten() {
-            if let Node::Parent(p) = n {
-                provider.check_hpke_public_key(p.encryption_key.as_slice())?;
+            if let NodeRef::Parent(p) = n.view() {
+                provider.check_hpke_public_key(p.encryption_key())?;
             }
         }
         Ok(())
@@ -127,20 +125,27 @@ impl RatchetTree {
     }
 
     fn check_unmerged_leaves_generic<J: Join>(&self) -> Result<(), TreeError> {
-        batch::try_map::<J, _, _, _>(&self.nodes, NODE_CUTOFF, |i, n| match n {
-            Some(Node::Parent(p)) => self.check_unmerged_leaves_of(NodeIndex(i as u32), p),
-            _ => Ok(()),
+        batch::try_map::<J, _, _, _>(&self.nodes, NODE_CUTOFF, |i, n| {
+            match n.as_ref().map(|n| n.view()) {
+                Some(NodeRef::Parent(p)) => self.check_unmerged_leaves_of(NodeIndex(i as u32), p),
+                _ => Ok(()),
+            }
         })
         .map(drop)
     }
 
     /// §12.4.3.1 for the parent node `p` at `px`: its list is sorted, every leaf in it is a
     /// non-blank descendant, and every non-blank node between that leaf and `px` lists it too.
-    fn check_unmerged_leaves_of(&self, px: NodeIndex, p: &ParentNode) -> Result<(), TreeError> {
-        if p.unmerged_leaves.windows(2).any(|w| w[0] >= w[1]) {
+    fn check_unmerged_leaves_of(&self, px: NodeIndex, p: ParentRef<'_>) -> Result<(), TreeError> {
+        let unmerged = p.unmerged_leaves();
+        if unmerged
+            .iter()
+            .zip(unmerged.iter().skip(1))
+            .any(|(a, b)| a >= b)
+        {
             return Err(TreeError::UnmergedLeavesUnsorted { index: px.0 });
         }
-        for &u in &p.unmerged_leaves {
+        for u in unmerged.iter() {
             let un = LeafIndex(u).node();
             if un.0 as usize >= self.nodes.len()
                 || !math::in_subtree(un, px)
@@ -157,7 +162,7 @@ impl RatchetTree {
                     break;
                 }
                 if let Some(q) = self.parent_node(x) {
-                    if q.unmerged_leaves.binary_search(&u).is_err() {
+                    if !q.unmerged_leaves().contains(u) {
                         return Err(TreeError::BadUnmergedLeaf {
                             index: x.0,
                             leaf: u,
@@ -186,15 +191,15 @@ impl RatchetTree {
             let mut sig: HashSet<&[u8]> = HashSet::new();
             for (i, n) in self.nodes.iter().enumerate() {
                 let Some(n) = n else { continue };
-                let key = match n {
-                    Node::Leaf(l) => {
-                        let s = l.signature_key.as_slice();
+                let key = match n.view() {
+                    NodeRef::Leaf(l) => {
+                        let s = l.signature_key();
                         if shard_of(s) == shard && !sig.insert(s) {
                             return Some((i as u32, 0));
                         }
-                        l.encryption_key.as_slice()
+                        l.encryption_key()
                     }
-                    Node::Parent(p) => p.encryption_key.as_slice(),
+                    NodeRef::Parent(p) => p.encryption_key(),
                 };
                 if shard_of(key) == shard && !enc.insert(key) {
                     return Some((i as u32, 1));

@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 
 use crate::batch::SerialJoin;
-use crate::codec::Node;
+use crate::tree::NodeRef;
 use crate::crypto::Provider;
 use crate::error::{Error, Result};
 use crate::tree::math::{self, NodeIndex};
@@ -64,10 +64,8 @@ impl RatchetTree {
             }
         }
         for (i, n) in self.nodes.iter().enumerate() {
-            if let Some(Node::Parent(_)) = n {
-                if covered[i] != 1 {
-                    return Err(TreeError::ParentHashInvalid { index: i as u32 }.into());
-                }
+            if n.as_ref().is_some_and(|n| !n.is_leaf()) && covered[i] != 1 {
+                return Err(TreeError::ParentHashInvalid { index: i as u32 }.into());
             }
         }
         Ok(())
@@ -98,8 +96,8 @@ impl RatchetTree {
             for i in (start..self.nodes.len()).step_by(step) {
                 let x = NodeIndex(i as u32);
                 out[i] = match self.node(x) {
-                    Some(Node::Leaf(_)) => 1,
-                    Some(Node::Parent(p)) => 1 + p.unmerged_leaves.len() as u32,
+                    Some(NodeRef::Leaf(_)) => 1,
+                    Some(NodeRef::Parent(p)) => 1 + p.unmerged_leaves().len() as u32,
                     None => match (x.left(), x.right()) {
                         (Some(l), Some(r)) => out[l.0 as usize] + out[r.0 as usize],
                         _ => 0,
@@ -132,14 +130,14 @@ impl RatchetTree {
         let mut sig: HashSet<&[u8]> = HashSet::with_capacity(self.nodes.len() / 2 + 1);
         for (i, n) in self.nodes.iter().enumerate() {
             let Some(n) = n else { continue };
-            let key = match n {
-                Node::Leaf(l) => {
-                    if !sig.insert(l.signature_key.as_slice()) {
+            let key = match n.view() {
+                NodeRef::Leaf(l) => {
+                    if !sig.insert(l.signature_key()) {
                         return Err(TreeError::DuplicateSignatureKey { index: i as u32 });
                     }
-                    l.encryption_key.as_slice()
+                    l.encryption_key()
                 }
-                Node::Parent(p) => p.encryption_key.as_slice(),
+                NodeRef::Parent(p) => p.encryption_key(),
             };
             if !enc.insert(key) {
                 return Err(TreeError::DuplicateEncryptionKey { index: i as u32 });

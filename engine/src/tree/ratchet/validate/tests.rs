@@ -5,7 +5,7 @@
 //! Under `cfg(test)` the subtree cutoff is tiny, so these small trees do split.
 
 use super::*;
-use crate::codec::{self, RatchetTree as WireTree, VLBytes};
+use crate::codec::{self, Node, RatchetTree as WireTree, VLBytes};
 use crate::crypto::CipherSuite;
 use crate::crypto::Secret;
 use crate::group::{CommitOptions, Group, GroupConfig, Randomness};
