@@ -120,7 +120,8 @@ pub use codec::{
     ReInit,
 };
 pub use crypto::{
-    CipherSuite, Provider, Secret, SignaturePrivateKey, X25519Backend, X25519BackendError,
+    CipherSuite, Kem, Provider, Secret, SignaturePrivateKey, SignatureScheme, X25519Backend,
+    X25519BackendError,
 };
 pub use error::{
     ApiMisuse, CodecError, CredentialCheck, CryptoError, Error, PeerMisbehaved, ProposalRule,

@@ -130,7 +130,7 @@ impl<'a> NodeRef<'a> {
     }
 
     /// The node decoded.
-    pub fn to_node(&self) -> Node {
+    pub fn to_node(self) -> Node {
         match self {
             NodeRef::Leaf(l) => Node::Leaf(Box::new(l.decode())),
             NodeRef::Parent(p) => Node::Parent(p.decode()),
@@ -432,7 +432,7 @@ impl<'a> UnmergedLeaves<'a> {
     }
 
     /// As a vector.
-    pub fn to_vec(&self) -> Vec<u32> {
+    pub fn to_vec(self) -> Vec<u32> {
         self.iter().collect()
     }
 }
