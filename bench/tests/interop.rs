@@ -49,7 +49,7 @@ fn decode_kp(bytes: &[u8]) -> codec::KeyPackage {
 }
 
 /// The suites a peer runs, each with its peers: the table every suite's tests come from.
-const SUITES: [(u16, &[PeerKind]); 6] = [
+const SUITES: [(u16, &[PeerKind]); 8] = [
     (1, &[PeerKind::OpenMls, PeerKind::MlsRs]),
     (2, &[PeerKind::OpenMls, PeerKind::MlsRs]),
     (3, &[PeerKind::OpenMls, PeerKind::MlsRs]),
@@ -57,6 +57,9 @@ const SUITES: [(u16, &[PeerKind]); 6] = [
     (7, &[PeerKind::MlsRs]),
     // The experimental X-Wing suite (0x004D), which openmls runs on its libcrux back end.
     (77, &[PeerKind::OpenMls]),
+    // mls-rs's experimental ML-KEM suites (0xFDEA, 0xFDEB).
+    (65002, &[PeerKind::MlsRs]),
+    (65003, &[PeerKind::MlsRs]),
 ];
 
 /// The peers that run `suite` according to [`SUITES`]; the peers must say the same.
@@ -418,4 +421,24 @@ fn peer_creates_group_and_canopy_joins_suite_5() {
 #[test]
 fn peer_creates_group_and_canopy_joins_suite_7() {
     assert_eq!(peer_creates(7), 2);
+}
+
+#[test]
+fn canopy_group_with_peer_members_suite_65002_mlkem768() {
+    assert_eq!(canopy_creates(65002), 2);
+}
+
+#[test]
+fn peer_creates_group_and_canopy_joins_suite_65002_mlkem768() {
+    assert_eq!(peer_creates(65002), 2);
+}
+
+#[test]
+fn canopy_group_with_peer_members_suite_65003_mlkem1024() {
+    assert_eq!(canopy_creates(65003), 2);
+}
+
+#[test]
+fn peer_creates_group_and_canopy_joins_suite_65003_mlkem1024() {
+    assert_eq!(peer_creates(65003), 2);
 }

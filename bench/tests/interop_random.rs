@@ -523,7 +523,7 @@ fn run(kind: PeerKind, suite: u16, seed: u64, epochs: u32) {
 }
 
 /// Every run: peer, suite, seed, epochs. Every suite each peer runs has one.
-const RUNS: [(PeerKind, u16, u64, u32); 9] = [
+const RUNS: [(PeerKind, u16, u64, u32); 11] = [
     (PeerKind::OpenMls, 1, 4242, EPOCHS),
     (PeerKind::MlsRs, 1, 4243, EPOCHS),
     (PeerKind::OpenMls, 2, 4244, EPOCHS),
@@ -534,6 +534,9 @@ const RUNS: [(PeerKind, u16, u64, u32); 9] = [
     (PeerKind::MlsRs, 7, 4249, SHORT_EPOCHS),
     // The experimental X-Wing suite, which openmls runs on its libcrux back end.
     (PeerKind::OpenMls, 77, 4250, SHORT_EPOCHS),
+    // mls-rs's experimental ML-KEM suites.
+    (PeerKind::MlsRs, 65002, 4251, SHORT_EPOCHS),
+    (PeerKind::MlsRs, 65003, 4252, SHORT_EPOCHS),
 ];
 
 /// The run of `kind` in `suite` from [`RUNS`].
@@ -600,4 +603,14 @@ fn random_interop_mls_rs_suite_5() {
 #[test]
 fn random_interop_mls_rs_suite_7() {
     run_case(PeerKind::MlsRs, 7);
+}
+
+#[test]
+fn random_interop_mls_rs_suite_65002_mlkem768() {
+    run_case(PeerKind::MlsRs, 65002);
+}
+
+#[test]
+fn random_interop_mls_rs_suite_65003_mlkem1024() {
+    run_case(PeerKind::MlsRs, 65003);
 }

@@ -348,14 +348,15 @@ fn errors_name_peer_and_step() {
 /// Each peer runs the suites its crypto provider runs (read in the providers' sources:
 /// `openmls_rust_crypto` 0.6 `RustCrypto::supports`, and `openmls_libcrux_crypto` 0.4 for the
 /// X-Wing suite 0x004D = 77; `mls-rs-crypto-awslc` 0.27
-/// `supported_classical_cipher_suites`), and a member of a suite makes KeyPackages of that
+/// `supported_classical_cipher_suites`, and with its `post-quantum` feature the ML-KEM suites
+/// 65002 and 65003 of `supported_pq_cipher_suites` that Canopy implements), and a member of a suite makes KeyPackages of that
 /// suite signed with the suite's scheme; asking for another suite is an error naming the peer
 /// and the suite.
 #[test]
 fn peers_run_the_suites_their_providers_run() {
     let expected = [
         (PeerKind::OpenMls, vec![1, 2, 3, 77]),
-        (PeerKind::MlsRs, vec![1, 2, 3, 5, 7]),
+        (PeerKind::MlsRs, vec![1, 2, 3, 5, 7, 65002, 65003]),
     ];
     let mut made = 0;
     for (kind, suites) in expected {
@@ -393,7 +394,7 @@ fn peers_run_the_suites_their_providers_run() {
             }
         }
     }
-    assert_eq!(made, 9);
+    assert_eq!(made, 11);
     for kind in PeerKind::ALL {
         assert!(kind.supports_suite(CIPHER_SUITE));
         assert_eq!(new_member(kind, b"default").unwrap().suite(), CIPHER_SUITE);

@@ -411,5 +411,37 @@ fn other_suite_probes() -> Result<Vec<Probe<'static>>> {
             Ok(())
         }),
     });
+    // ML-KEM-1024 (suite 0xFDEB), through the engine's ML-KEM primitive: key generation from
+    // the seed (libcrux), encapsulation and decapsulation (aws-lc), as the suite runs them.
+    use canopy_engine::crypto::primitives::mlkem::{self, ParameterSet};
+    let set = ParameterSet::MlKem1024;
+    let seed1024 = [6u8; mlkem::SEED_LEN];
+    let key1024 = mlkem::PrivateKey::from_seed(set, &seed1024)?;
+    let pk1024 = key1024.public_key().to_vec();
+    let (ct1024, _) = mlkem::encapsulate(set, &pk1024)?;
+    probes.push(Probe {
+        counter: "mlkem1024_keygen",
+        iterations: 50,
+        run: Box::new(move || {
+            std::hint::black_box(mlkem::PrivateKey::from_seed(set, &seed1024)?);
+            Ok(())
+        }),
+    });
+    probes.push(Probe {
+        counter: "mlkem1024_encaps",
+        iterations: 50,
+        run: Box::new(move || {
+            std::hint::black_box(mlkem::encapsulate(set, &pk1024)?);
+            Ok(())
+        }),
+    });
+    probes.push(Probe {
+        counter: "mlkem1024_decaps",
+        iterations: 50,
+        run: Box::new(move || {
+            std::hint::black_box(key1024.decapsulate(&ct1024)?);
+            Ok(())
+        }),
+    });
     Ok(probes)
 }

@@ -61,7 +61,8 @@ pub fn unit_of(counter: &str) -> Option<&'static str> {
         | "p521_dh" | "p521_base" | "x448_dh" | "x448_base" | "ecdsa_p256_sign"
         | "ecdsa_p256_verify" | "ecdsa_p384_sign" | "ecdsa_p384_verify" | "ecdsa_p521_sign"
         | "ecdsa_p521_verify" | "ed448_sign" | "ed448_verify" | "mlkem768_keygen"
-        | "mlkem768_encaps" | "mlkem768_decaps" => "operation",
+        | "mlkem768_encaps" | "mlkem768_decaps" | "mlkem1024_keygen" | "mlkem1024_encaps"
+        | "mlkem1024_decaps" => "operation",
         "hash_bytes" | "aead_bytes" => "byte",
         "leaf_walk_slots" => "slot",
         _ => return None,

@@ -79,12 +79,18 @@ counters! {
     ECDSA_P521_SIGN => ecdsa_p521_sign,
     /// ECDSA P-521/SHA-512 verifications (suite 5).
     ECDSA_P521_VERIFY => ecdsa_p521_verify,
-    /// ML-KEM-768 key generations from a seed (X-Wing keys, suite 0x004D).
+    /// ML-KEM-768 key generations from a seed (X-Wing keys, suite 0x004D; suite 0xFDEA).
     MLKEM768_KEYGEN => mlkem768_keygen,
-    /// ML-KEM-768 encapsulations (X-Wing, suite 0x004D).
+    /// ML-KEM-768 encapsulations (X-Wing, suite 0x004D; suite 0xFDEA).
     MLKEM768_ENCAPS => mlkem768_encaps,
-    /// ML-KEM-768 decapsulations (X-Wing, suite 0x004D).
+    /// ML-KEM-768 decapsulations (X-Wing, suite 0x004D; suite 0xFDEA).
     MLKEM768_DECAPS => mlkem768_decaps,
+    /// ML-KEM-1024 key generations from a seed (suite 0xFDEB).
+    MLKEM1024_KEYGEN => mlkem1024_keygen,
+    /// ML-KEM-1024 encapsulations (suite 0xFDEB).
+    MLKEM1024_ENCAPS => mlkem1024_encaps,
+    /// ML-KEM-1024 decapsulations (suite 0xFDEB).
+    MLKEM1024_DECAPS => mlkem1024_decaps,
     /// Ed448 signatures (suites 4 and 6).
     ED448_SIGN => ed448_sign,
     /// Ed448 verifications (suites 4 and 6).
@@ -109,7 +115,8 @@ counters! {
 
 impl Counts {
     /// The count that grows by one per HPKE seal to a `kem` key: the DHs of a DHKEM (which a
-    /// seal runs once, and so does an open) or X-Wing's ML-KEM encapsulations. What a check of
+    /// seal runs once, and so does an open) or the ML-KEM encapsulations of X-Wing and of the
+    /// ML-KEM suites. What a check of
     /// "one encapsulation per seal" compares.
     pub fn encapsulations(&self, kem: crate::crypto::Kem) -> u64 {
         use crate::crypto::Kem;
@@ -119,7 +126,8 @@ impl Counts {
             Kem::P384 => self.p384_dh,
             Kem::P521 => self.p521_dh,
             Kem::X448 => self.x448_dh,
-            Kem::XWing => self.mlkem768_encaps,
+            Kem::XWing | Kem::MlKem768 => self.mlkem768_encaps,
+            Kem::MlKem1024 => self.mlkem1024_encaps,
         }
     }
 }
@@ -153,8 +161,9 @@ pub(crate) fn kem_base(kem: crate::crypto::Kem) {
             Kem::P384 => &P384_BASE,
             Kem::P521 => &P521_BASE,
             Kem::X448 => &X448_BASE,
-            // X-Wing's parts count themselves (ML-KEM-768 and X25519) in `primitives::xwing`.
-            Kem::XWing => return,
+            // X-Wing's parts count themselves (ML-KEM-768 and X25519) in `primitives::xwing`;
+            // ML-KEM's key generation is `mlkem_keygen`.
+            Kem::XWing | Kem::MlKem768 | Kem::MlKem1024 => return,
         },
         1,
     );
@@ -169,7 +178,7 @@ pub(crate) fn kem_dh(kem: crate::crypto::Kem) {
             Kem::P384 => &P384_DH,
             Kem::P521 => &P521_DH,
             Kem::X448 => &X448_DH,
-            Kem::XWing => return,
+            Kem::XWing | Kem::MlKem768 | Kem::MlKem1024 => return,
         },
         1,
     );
@@ -200,14 +209,29 @@ pub(crate) fn verify(scheme: crate::crypto::SignatureScheme, msg_len: usize) {
     add(counter, 1);
     add(&HASH_BYTES, msg_len as u64);
 }
-pub(crate) fn mlkem768_keygen() {
-    add(&MLKEM768_KEYGEN, 1);
+/// An ML-KEM key generation from a seed, of `set`.
+pub(crate) fn mlkem_keygen(set: super::primitives::mlkem::ParameterSet) {
+    use super::primitives::mlkem::ParameterSet;
+    match set {
+        ParameterSet::MlKem768 => add(&MLKEM768_KEYGEN, 1),
+        ParameterSet::MlKem1024 => add(&MLKEM1024_KEYGEN, 1),
+    }
 }
-pub(crate) fn mlkem768_encaps() {
-    add(&MLKEM768_ENCAPS, 1);
+/// An ML-KEM encapsulation, of `set`.
+pub(crate) fn mlkem_encaps(set: super::primitives::mlkem::ParameterSet) {
+    use super::primitives::mlkem::ParameterSet;
+    match set {
+        ParameterSet::MlKem768 => add(&MLKEM768_ENCAPS, 1),
+        ParameterSet::MlKem1024 => add(&MLKEM1024_ENCAPS, 1),
+    }
 }
-pub(crate) fn mlkem768_decaps() {
-    add(&MLKEM768_DECAPS, 1);
+/// An ML-KEM decapsulation, of `set`.
+pub(crate) fn mlkem_decaps(set: super::primitives::mlkem::ParameterSet) {
+    use super::primitives::mlkem::ParameterSet;
+    match set {
+        ParameterSet::MlKem768 => add(&MLKEM768_DECAPS, 1),
+        ParameterSet::MlKem1024 => add(&MLKEM1024_DECAPS, 1),
+    }
 }
 pub(crate) fn hashed(len: usize) {
     add(&HASH_BYTES, len as u64);

@@ -11,6 +11,7 @@ use aws_lc_rs::agreement;
 use super::awslc;
 use super::counters;
 use super::hpke_backend::{derive_x25519_private, labeled_expand, labeled_extract};
+use super::primitives::mlkem::{self, ParameterSet};
 use super::primitives::{ecdh, x448, xwing};
 use super::suite::Kem;
 use super::{CryptoError, HpkePrivateKey, Result, Secret};
@@ -27,8 +28,23 @@ fn curve(kem: Kem) -> Option<ecdh::Curve> {
         Kem::P256 => Some(ecdh::Curve::P256),
         Kem::P384 => Some(ecdh::Curve::P384),
         Kem::P521 => Some(ecdh::Curve::P521),
-        Kem::X25519 | Kem::X448 | Kem::XWing => None,
+        Kem::X25519 | Kem::X448 | Kem::XWing | Kem::MlKem768 | Kem::MlKem1024 => None,
     }
+}
+
+/// The ML-KEM parameter set of a pure ML-KEM KEM.
+pub(crate) fn mlkem_set(kem: Kem) -> Option<ParameterSet> {
+    match kem {
+        Kem::MlKem768 => Some(ParameterSet::MlKem768),
+        Kem::MlKem1024 => Some(ParameterSet::MlKem1024),
+        _ => None,
+    }
+}
+
+/// ML-KEM's seed `d || z` expanded to its decapsulation key and encapsulation key (counted by
+/// [`mlkem`] as one key generation of its parameter set).
+pub(crate) fn mlkem_key(set: ParameterSet, seed: &[u8]) -> Result<mlkem::PrivateKey> {
+    Ok(mlkem::PrivateKey::from_seed(set, seed)?)
 }
 
 /// The order of the NIST curve's group, big-endian, `Nsk` bytes (RFC 9180 §7.1.3).
@@ -79,6 +95,14 @@ pub(crate) fn derive_private(kem: Kem, ikm: &[u8]) -> Result<HpkePrivateKey> {
     match kem {
         Kem::X25519 => return derive_x25519_private(ikm),
         Kem::XWing => return Ok(HpkePrivateKey::from(xwing::derive_seed(ikm))),
+        // mls-rs's construction: RFC 9180's `dkp_prk` (below), then the seed `d || z` as
+        // plain `HKDF-Expand(dkp_prk, "", 64)`. (mls-rs takes a 64-byte PRK as the seed
+        // itself; with SHA-256 and SHA-384 a PRK never is one.)
+        Kem::MlKem768 | Kem::MlKem1024 => {
+            let dkp_prk = labeled_extract(kem.kdf(), &kem_suite_id(kem), b"", b"dkp_prk", ikm);
+            let seed = awslc::hkdf_expand(kem.kdf(), dkp_prk.as_bytes(), b"", mlkem::SEED_LEN)?;
+            return Ok(HpkePrivateKey::from(seed));
+        }
         _ => {}
     }
     let hash = kem.kdf();
@@ -121,6 +145,10 @@ pub(crate) fn public_key(kem: Kem, sk: &[u8]) -> Result<Vec<u8>> {
             Ok(x448::public_key(sk)?)
         }
         Kem::XWing => Ok(xwing::Expanded::from_seed(sk)?.public_key().to_vec()),
+        Kem::MlKem768 | Kem::MlKem1024 => {
+            let set = mlkem_set(kem).ok_or(CryptoError::InvalidPrivateKey)?;
+            Ok(mlkem_key(set, sk)?.public_key().to_vec())
+        }
         Kem::P256 | Kem::P384 | Kem::P521 => {
             let sk = nist_scalar(kem, sk)?;
             counters::kem_base(kem);
@@ -135,7 +163,7 @@ pub(crate) fn public_key(kem: Kem, sk: &[u8]) -> Result<Vec<u8>> {
 /// shorter one is the same scalar, left-padded with zeros ([`nist_scalar`]).
 pub(crate) fn private_key_len_ok(kem: Kem, len: usize) -> bool {
     match kem {
-        Kem::X25519 | Kem::X448 | Kem::XWing => len == kem.n_sk(),
+        Kem::X25519 | Kem::X448 | Kem::XWing | Kem::MlKem768 | Kem::MlKem1024 => len == kem.n_sk(),
         Kem::P256 | Kem::P384 | Kem::P521 => (1..=kem.n_sk()).contains(&len),
     }
 }
@@ -172,9 +200,10 @@ pub(crate) fn key_pair_and_dh(kem: Kem, sk: &[u8], pk: &[u8]) -> Result<(Vec<u8>
             counters::kem_dh(kem);
             Ok((own, x448::dh(sk, pk)?))
         }
-        Kem::XWing => Err(CryptoError::Backend(
-            "X-Wing is a KEM, not a Diffie-Hellman group".into(),
-        )),
+        Kem::XWing | Kem::MlKem768 | Kem::MlKem1024 => Err(CryptoError::Backend(format!(
+            "{} is a KEM, not a Diffie-Hellman group",
+            kem.name()
+        ))),
         Kem::P256 | Kem::P384 | Kem::P521 => {
             let curve = curve_of(kem);
             let sk = nist_scalar(kem, sk)?;
@@ -194,7 +223,8 @@ pub(crate) fn key_pair_and_dh(kem: Kem, sk: &[u8], pk: &[u8]) -> Result<(Vec<u8>
 ///   DH with any other bytes fails;
 /// - X448: not u = 0, 1 or −1 (the points of order dividing 4, on the curve or its twist,
 ///   which the clamped scalar, a multiple of 4, sends to the all-zero output), in any
-///   encoding.
+///   encoding;
+/// - X-Wing and ML-KEM: FIPS 203 §7.2's modulus check (and X-Wing's X25519 half as above).
 pub(crate) fn check_public_key(kem: Kem, pk: &[u8]) -> Result<()> {
     if pk.len() != kem.n_pk() {
         return Err(CryptoError::InvalidPublicKey);
@@ -211,6 +241,10 @@ pub(crate) fn check_public_key(kem: Kem, pk: &[u8]) -> Result<()> {
             }
         }
         Kem::XWing => xwing::check_public_key(pk)?,
+        Kem::MlKem768 | Kem::MlKem1024 => {
+            let set = mlkem_set(kem).ok_or(CryptoError::InvalidPublicKey)?;
+            mlkem::check_encapsulation_key(set, pk)?;
+        }
         Kem::P256 | Kem::P384 | Kem::P521 => {
             let alg = match kem {
                 Kem::P256 => &agreement::ECDH_P256,
@@ -250,7 +284,7 @@ fn x448_is_small_order(pk: &[u8]) -> bool {
 /// The length of `DH(sk, pk)`: the x-coordinate (NIST) or u-coordinate (X25519, X448).
 fn dh_len(kem: Kem) -> usize {
     match kem {
-        Kem::X25519 | Kem::P256 | Kem::XWing => 32,
+        Kem::X25519 | Kem::P256 | Kem::XWing | Kem::MlKem768 | Kem::MlKem1024 => 32,
         Kem::P384 => 48,
         Kem::P521 => 66,
         Kem::X448 => 56,

@@ -59,7 +59,7 @@ use zeroize::Zeroizing;
 
 use super::awslc::{self, AeadAlg, HashAlg, X25519_LEN};
 use super::dhkem;
-use super::primitives::xwing;
+use super::primitives::{mlkem, xwing};
 use super::hpke_backend::{labeled_expand, labeled_extract};
 use super::suite::Kem;
 use super::x25519::{self, X25519Backend};
@@ -312,8 +312,8 @@ impl SealContext {
         plaintext: &[u8],
         ikm_e: Option<&[u8]>,
     ) -> Result<(Vec<u8>, Vec<u8>)> {
-        if self.kem == Kem::XWing {
-            let (enc, shared_secret) = self.xwing_encap(pk_r, ikm_e)?;
+        if !self.kem.is_dhkem() {
+            let (enc, shared_secret) = self.kem_encap(pk_r, ikm_e)?;
             return self.seal_with_shared_secret(enc, &shared_secret, aad, plaintext);
         }
         let sk_e = self.ephemeral_private(pk_r, ikm_e)?;
@@ -339,8 +339,8 @@ impl SealContext {
         exporter_context: &[u8],
         length: usize,
     ) -> Result<(Vec<u8>, Secret)> {
-        let (enc, shared_secret) = if self.kem == Kem::XWing {
-            self.xwing_encap(pk_r, None)?
+        let (enc, shared_secret) = if !self.kem.is_dhkem() {
+            self.kem_encap(pk_r, None)?
         } else {
             let sk_e = self.ephemeral_private(pk_r, None)?;
             let (enc, dh) = dhkem::key_pair_and_dh(self.kem, sk_e.as_bytes(), pk_r)?;
@@ -402,11 +402,18 @@ impl SealContext {
             .collect()
     }
 
-    /// X-Wing's `Encap(pk_r)` (draft-06 §5.6), with the checks and count of `SealBase`:
-    /// (`enc`, `shared_secret`). With `ikm_e` (`Nsk` bytes) the encapsulation randomness is
-    /// [`xwing::eseed_from`]`(ikm_e)`, otherwise fresh. X-Wing is not simulated: a simulated
-    /// provider runs it for real, with the same counts either way.
-    fn xwing_encap(&self, pk_r: &[u8], ikm_e: Option<&[u8]>) -> Result<(Vec<u8>, Secret)> {
+    /// `Encap(pk_r)` of a KEM that is not a DHKEM, with the checks and count of `SealBase`:
+    /// (`enc`, `shared_secret`).
+    /// - X-Wing (draft-06 §5.6): with `ikm_e` (`Nsk` bytes) the encapsulation randomness is
+    ///   [`xwing::eseed_from`]`(ikm_e)`, otherwise fresh.
+    /// - ML-KEM (FIPS 203): with `ikm_e` (`Nsk` = 64 bytes) its first 32 bytes are the
+    ///   randomness `m` of `ML-KEM.Encaps_internal` (a Canopy convention for reproducible
+    ///   runs, never on the wire), otherwise aws-lc draws it; the shared secret is ML-KEM's,
+    ///   as mls-rs's HPKE uses it.
+    ///
+    /// Neither is simulated: a simulated provider runs them for real, with the same counts
+    /// either way.
+    fn kem_encap(&self, pk_r: &[u8], ikm_e: Option<&[u8]>) -> Result<(Vec<u8>, Secret)> {
         if ikm_e.is_some_and(|ikm| ikm.len() != self.kem.n_sk()) {
             return Err(CryptoError::InvalidLength("HPKE ikm_e must be Nsk bytes"));
         }
@@ -414,10 +421,20 @@ impl SealContext {
             return Err(CryptoError::InvalidPublicKey);
         }
         super::counters::hpke_seal();
-        match ikm_e {
-            Some(ikm) => xwing::encapsulate_derand(pk_r, &*xwing::eseed_from(ikm)),
-            None => xwing::encapsulate(pk_r),
-        }
+        let Some(set) = dhkem::mlkem_set(self.kem) else {
+            return match ikm_e {
+                Some(ikm) => xwing::encapsulate_derand(pk_r, &*xwing::eseed_from(ikm)),
+                None => xwing::encapsulate(pk_r),
+            };
+        };
+        Ok(match ikm_e {
+            Some(ikm) => {
+                let mut m = Zeroizing::new([0u8; 32]);
+                m.copy_from_slice(&ikm[..32]);
+                mlkem::encapsulate_derand(set, pk_r, &m)?
+            }
+            None => mlkem::encapsulate(set, pk_r)?,
+        })
     }
 
     /// The checks of `SealBase` and the ephemeral private key `DeriveKeyPair(ikm_e)` (RFC 9180
@@ -585,6 +602,10 @@ impl OpenContext {
         self.check_decap_inputs(sk_r, kem_output)?;
         if self.kem == Kem::XWing {
             return xwing::Expanded::from_seed(sk_r.as_bytes())?.decapsulate(kem_output);
+        }
+        if let Some(set) = dhkem::mlkem_set(self.kem) {
+            let key = dhkem::mlkem_key(set, sk_r.as_bytes())?;
+            return Ok(key.decapsulate(kem_output)?);
         }
         let (pk_r, dh) = if self.simulated {
             let dh = dhkem::dh_simulated(self.kem, sk_r.as_bytes(), kem_output)?;

@@ -430,8 +430,8 @@ impl Provider {
         ikm: &[u8],
         public: &[u8],
     ) -> Result<Option<HpkePrivateKey>> {
-        // X-Wing is not simulated (its parts count themselves as they run).
-        if self.is_simulated() && self.kem() != Kem::XWing {
+        // Only DHKEMs are simulated (X-Wing's and ML-KEM's parts count themselves as they run).
+        if self.is_simulated() && self.kem().is_dhkem() {
             let sk = dhkem::derive_private(self.kem(), ikm)?;
             super::counters::kem_base(self.kem());
             return Ok(Some(sk));

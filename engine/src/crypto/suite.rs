@@ -5,8 +5,14 @@ use core::fmt;
 
 use super::awslc::{AeadAlg, HashAlg};
 
-/// An MLS cipher suite supported by Canopy: the seven of RFC 9420 §17.1, and the experimental
-/// post-quantum hybrid suite 0x004D ([`CipherSuite::is_experimental`]).
+/// An MLS cipher suite supported by Canopy: the seven of RFC 9420 §17.1, and three
+/// experimental post-quantum ones ([`CipherSuite::is_experimental`]): the X-Wing hybrid suite
+/// 0x004D that openmls speaks, and the pure ML-KEM suites 0xFDEA and 0xFDEB that mls-rs speaks.
+///
+/// The IETF's post-quantum MLS suites (draft-ietf-mls-pq-ciphersuites-06) have no code points
+/// yet (all "TBD"), and their ML-KEM HPKE (draft-ietf-hpke-pq) derives keys and names its KEMs
+/// differently from both peers, so no implementation of them could be checked against anyone;
+/// Canopy implements what the peers speak, and says where each suite comes from.
 ///
 /// A suite binds one KEM ([`Kem`]), one AEAD, one hash (for the KDF, the MAC and the
 /// transcript) and one signature scheme ([`SignatureScheme`]); the [`Provider`](super::Provider)
@@ -35,6 +41,18 @@ pub enum CipherSuite {
     /// is the one openmls (`openmls_traits` 0.6, feature `draft-ietf-mls-pq-ciphersuites`) and
     /// draft-mahy-mls-xwing use, and may change.
     MlsXWingChaCha20Poly1305Sha256Ed25519 = 0x004D,
+    /// `MLS_128_MLKEM768_AES128GCM_SHA256_Ed25519` (0xFDEA = 65002), experimental: suite 1
+    /// with ML-KEM-768 (FIPS 203) in place of DHKEM(X25519). The private-use code point and
+    /// the construction are mls-rs's (`mls-rs-core` 0.27 `CipherSuite::ML_KEM_768`, feature
+    /// `post-quantum`): HPKE KEM identifier 0x000F; `DeriveKeyPair(ikm)` takes RFC 9180's
+    /// `dkp_prk = LabeledExtract("", "dkp_prk", ikm)` and expands it with plain
+    /// `HKDF-Expand(dkp_prk, "", 64)` into ML-KEM's seed `d || z`; the raw ML-KEM shared
+    /// secret is HPKE's. Not an IETF suite.
+    MlsMlKem768Aes128GcmSha256Ed25519 = 0xFDEA,
+    /// `MLS_256_MLKEM1024_AES256GCM_SHA384_P384` (0xFDEB = 65003), experimental: suite 7 with
+    /// ML-KEM-1024 in place of DHKEM(P-384), as mls-rs defines it (`CipherSuite::ML_KEM_1024`;
+    /// otherwise as 0xFDEA, with HKDF-SHA384).
+    MlsMlKem1024Aes256GcmSha384P384 = 0xFDEB,
 }
 
 /// The AEAD of a suite (RFC 9420 §17.1).
@@ -67,7 +85,7 @@ impl Aead {
     }
 }
 
-/// The HPKE KEM of a suite: a DHKEM (RFC 9180 §4.1, §7.1).
+/// The HPKE KEM of a suite: a DHKEM (RFC 9180 §4.1, §7.1), X-Wing, or ML-KEM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kem {
     /// DHKEM(X25519, HKDF-SHA256), 0x0020.
@@ -82,6 +100,12 @@ pub enum Kem {
     X448,
     /// X-Wing (draft-connolly-cfrg-xwing-kem-06), 0x647A: a KEM, not a DHKEM.
     XWing,
+    /// ML-KEM-768 (FIPS 203) as mls-rs runs it in HPKE (identifier 0x000F; see
+    /// [`CipherSuite::MlsMlKem768Aes128GcmSha256Ed25519`]).
+    MlKem768,
+    /// ML-KEM-1024 (FIPS 203) as mls-rs runs it in HPKE (identifier 0x000F; see
+    /// [`CipherSuite::MlsMlKem1024Aes256GcmSha384P384`]).
+    MlKem1024,
 }
 
 impl Kem {
@@ -94,7 +118,16 @@ impl Kem {
             Kem::X25519 => 0x0020,
             Kem::X448 => 0x0021,
             Kem::XWing => 0x647A,
+            // mls-rs's placeholder for both parameter sets ("not set by any RFC");
+            // draft-ietf-hpke-pq would assign 0x0041 and 0x0042 to a different construction.
+            Kem::MlKem768 | Kem::MlKem1024 => 0x000F,
         }
+    }
+
+    /// Whether the KEM is a DHKEM (a Diffie-Hellman group behind RFC 9180's construction),
+    /// rather than a KEM with its own encapsulation (X-Wing, ML-KEM).
+    pub fn is_dhkem(self) -> bool {
+        !matches!(self, Kem::XWing | Kem::MlKem768 | Kem::MlKem1024)
     }
 
     /// The name counters and errors use.
@@ -106,31 +139,39 @@ impl Kem {
             Kem::P521 => "P-521",
             Kem::X448 => "X448",
             Kem::XWing => "X-Wing",
+            Kem::MlKem768 => "ML-KEM-768",
+            Kem::MlKem1024 => "ML-KEM-1024",
         }
     }
 
     /// The KEM's own KDF, which `DeriveKeyPair` and `ExtractAndExpand` use (RFC 9180 §7.1).
-    /// X-Wing uses none (SHA-3 inside); its 32-byte secret is that of SHA-256.
+    /// X-Wing uses none (SHA-3 inside); its 32-byte secret is that of SHA-256. ML-KEM's
+    /// `DeriveKeyPair` expands with its suite's KDF.
     pub(crate) fn kdf(self) -> HashAlg {
         match self {
-            Kem::X25519 | Kem::P256 | Kem::XWing => HashAlg::Sha256,
-            Kem::P384 => HashAlg::Sha384,
+            Kem::X25519 | Kem::P256 | Kem::XWing | Kem::MlKem768 => HashAlg::Sha256,
+            Kem::P384 | Kem::MlKem1024 => HashAlg::Sha384,
             Kem::P521 | Kem::X448 => HashAlg::Sha512,
         }
     }
 
-    /// `Nsecret` (RFC 9180 §7.1).
+    /// `Nsecret` (RFC 9180 §7.1): ML-KEM's shared secret is 32 bytes at every parameter set.
     pub fn n_secret(self) -> usize {
-        self.kdf().output_len()
+        match self {
+            Kem::MlKem768 | Kem::MlKem1024 => 32,
+            other => other.kdf().output_len(),
+        }
     }
 
-    /// `Nsk`: the length of a private key and of the randomness an encapsulation draws.
+    /// `Nsk`: the length of a private key and of the randomness an encapsulation draws. An
+    /// ML-KEM private key is its 64-byte seed `d || z`.
     pub fn n_sk(self) -> usize {
         match self {
             Kem::X25519 | Kem::P256 | Kem::XWing => 32,
             Kem::P384 => 48,
             Kem::P521 => 66,
             Kem::X448 => 56,
+            Kem::MlKem768 | Kem::MlKem1024 => 64,
         }
     }
 
@@ -143,6 +184,8 @@ impl Kem {
             Kem::P521 => 133,
             Kem::X448 => 56,
             Kem::XWing => 1216,
+            Kem::MlKem768 => 1184,
+            Kem::MlKem1024 => 1568,
         }
     }
 
@@ -150,6 +193,8 @@ impl Kem {
     pub fn n_enc(self) -> usize {
         match self {
             Kem::XWing => 1120,
+            Kem::MlKem768 => 1088,
+            Kem::MlKem1024 => 1568,
             other => other.n_pk(),
         }
     }
@@ -218,6 +263,8 @@ impl CipherSuite {
         CipherSuite::Mls256X448ChaCha20Poly1305Sha512Ed448,
         CipherSuite::Mls256P384Aes256GcmSha384P384,
         CipherSuite::MlsXWingChaCha20Poly1305Sha256Ed25519,
+        CipherSuite::MlsMlKem768Aes128GcmSha256Ed25519,
+        CipherSuite::MlsMlKem1024Aes256GcmSha384P384,
     ];
 
     /// The suite with this RFC 9420 code point, if Canopy implements it.
@@ -231,9 +278,10 @@ impl CipherSuite {
     }
 
     /// Whether the suite is experimental: not in the RFC 9420 registry, its code point and
-    /// algorithms taken from a draft that may still change (0x004D).
+    /// algorithms taken from a draft or a peer that may still change them (0x004D, 0xFDEA,
+    /// 0xFDEB).
     pub fn is_experimental(self) -> bool {
-        self == CipherSuite::MlsXWingChaCha20Poly1305Sha256Ed25519
+        self.id() > 7
     }
 
     /// The suite's KEM.
@@ -247,6 +295,8 @@ impl CipherSuite {
             CipherSuite::Mls256X448Aes256GcmSha512Ed448
             | CipherSuite::Mls256X448ChaCha20Poly1305Sha512Ed448 => Kem::X448,
             CipherSuite::MlsXWingChaCha20Poly1305Sha256Ed25519 => Kem::XWing,
+            CipherSuite::MlsMlKem768Aes128GcmSha256Ed25519 => Kem::MlKem768,
+            CipherSuite::MlsMlKem1024Aes256GcmSha384P384 => Kem::MlKem1024,
         }
     }
 
@@ -255,9 +305,11 @@ impl CipherSuite {
         match self {
             CipherSuite::Mls128X25519Aes128GcmSha256Ed25519
             | CipherSuite::Mls128X25519ChaCha20Poly1305Sha256Ed25519
-            | CipherSuite::MlsXWingChaCha20Poly1305Sha256Ed25519 => SignatureScheme::Ed25519,
+            | CipherSuite::MlsXWingChaCha20Poly1305Sha256Ed25519
+            | CipherSuite::MlsMlKem768Aes128GcmSha256Ed25519 => SignatureScheme::Ed25519,
             CipherSuite::Mls128P256Aes128GcmSha256P256 => SignatureScheme::EcdsaP256Sha256,
-            CipherSuite::Mls256P384Aes256GcmSha384P384 => SignatureScheme::EcdsaP384Sha384,
+            CipherSuite::Mls256P384Aes256GcmSha384P384
+            | CipherSuite::MlsMlKem1024Aes256GcmSha384P384 => SignatureScheme::EcdsaP384Sha384,
             CipherSuite::Mls256P521Aes256GcmSha512P521 => SignatureScheme::EcdsaP521Sha512,
             CipherSuite::Mls256X448Aes256GcmSha512Ed448
             | CipherSuite::Mls256X448ChaCha20Poly1305Sha512Ed448 => SignatureScheme::Ed448,
@@ -270,8 +322,10 @@ impl CipherSuite {
             CipherSuite::Mls128X25519Aes128GcmSha256Ed25519
             | CipherSuite::Mls128X25519ChaCha20Poly1305Sha256Ed25519
             | CipherSuite::Mls128P256Aes128GcmSha256P256
-            | CipherSuite::MlsXWingChaCha20Poly1305Sha256Ed25519 => HashAlg::Sha256,
-            CipherSuite::Mls256P384Aes256GcmSha384P384 => HashAlg::Sha384,
+            | CipherSuite::MlsXWingChaCha20Poly1305Sha256Ed25519
+            | CipherSuite::MlsMlKem768Aes128GcmSha256Ed25519 => HashAlg::Sha256,
+            CipherSuite::Mls256P384Aes256GcmSha384P384
+            | CipherSuite::MlsMlKem1024Aes256GcmSha384P384 => HashAlg::Sha384,
             CipherSuite::Mls256P521Aes256GcmSha512P521
             | CipherSuite::Mls256X448Aes256GcmSha512Ed448
             | CipherSuite::Mls256X448ChaCha20Poly1305Sha512Ed448 => HashAlg::Sha512,
@@ -281,9 +335,11 @@ impl CipherSuite {
     pub(crate) fn aead(self) -> Aead {
         match self {
             CipherSuite::Mls128X25519Aes128GcmSha256Ed25519
-            | CipherSuite::Mls128P256Aes128GcmSha256P256 => Aead::Aes128Gcm,
+            | CipherSuite::Mls128P256Aes128GcmSha256P256
+            | CipherSuite::MlsMlKem768Aes128GcmSha256Ed25519 => Aead::Aes128Gcm,
             CipherSuite::Mls256P521Aes256GcmSha512P521
             | CipherSuite::Mls256P384Aes256GcmSha384P384
+            | CipherSuite::MlsMlKem1024Aes256GcmSha384P384
             | CipherSuite::Mls256X448Aes256GcmSha512Ed448 => Aead::Aes256Gcm,
             CipherSuite::Mls128X25519ChaCha20Poly1305Sha256Ed25519
             | CipherSuite::Mls256X448ChaCha20Poly1305Sha512Ed448
@@ -329,6 +385,12 @@ impl CipherSuite {
             CipherSuite::Mls256P384Aes256GcmSha384P384 => "MLS_256_DHKEMP384_AES256GCM_SHA384_P384",
             CipherSuite::MlsXWingChaCha20Poly1305Sha256Ed25519 => {
                 "MLS_256_XWING_CHACHA20POLY1305_SHA256_Ed25519"
+            }
+            CipherSuite::MlsMlKem768Aes128GcmSha256Ed25519 => {
+                "MLS_128_MLKEM768_AES128GCM_SHA256_Ed25519"
+            }
+            CipherSuite::MlsMlKem1024Aes256GcmSha384P384 => {
+                "MLS_256_MLKEM1024_AES256GCM_SHA384_P384"
             }
         }
     }

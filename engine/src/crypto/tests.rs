@@ -30,13 +30,16 @@ fn suite_ids_round_trip() {
     for &s in CipherSuite::ALL {
         assert_eq!(CipherSuite::from_u16(s.id()), Some(s));
     }
-    assert_eq!(CipherSuite::ALL.len(), 8);
+    assert_eq!(CipherSuite::ALL.len(), 10);
     let experimental: Vec<u16> = CipherSuite::ALL
         .iter()
         .filter(|s| s.is_experimental())
         .map(|s| s.id())
         .collect();
-    assert_eq!(experimental, [0x004d]);
+    assert_eq!(experimental, [0x004d, 0xfdea, 0xfdeb]);
+    // mls-rs's ML-KEM-512 and X25519+ML-KEM-768 suites are not implemented.
+    assert_eq!(CipherSuite::from_u16(65001), None);
+    assert_eq!(CipherSuite::from_u16(65100), None);
     assert_eq!(CipherSuite::from_u16(0), None);
     assert_eq!(CipherSuite::try_from(8), Err(Unsupported::CipherSuite(8)));
     assert_eq!(
@@ -351,9 +354,8 @@ fn provider_is_send_sync() {
     assert_send_sync::<Secret>();
 }
 
-/// The suites whose KEM is not X25519 (P-256, P-384, P-521, X448) and whose signatures are
-/// ECDSA or Ed448: HPKE round trips and exports through the provider, the public-key check at
-/// the door, typed errors for bad keys, ciphertexts and signatures.
+/// The suites whose KEM is not X25519 (P-256, P-384, P-521, X448, X-Wing, ML-KEM): HPKE round
+/// trips and exports through the provider, the public-key check at the door, typed errors for bad keys, ciphertexts and signatures.
 #[test]
 fn other_kems_round_trip_and_reject_bad_keys() {
     let mut checks = 0;
@@ -415,6 +417,32 @@ fn other_kems_round_trip_and_reject_bad_keys() {
                 Err(CryptoError::InvalidPublicKey)
             );
             checks += 1;
+        } else if matches!(kem, Kem::MlKem768 | Kem::MlKem1024) {
+            // An ML-KEM coefficient ≥ q (FIPS 203 §7.2), refused at the door and by a seal;
+            // a ciphertext of the wrong length refused by an open.
+            let mut unreduced = pk.clone();
+            unreduced[0] = 0xff;
+            unreduced[1] |= 0x0f;
+            assert_eq!(
+                p.check_hpke_public_key(&unreduced),
+                Err(CryptoError::InvalidPublicKey)
+            );
+            assert_eq!(
+                p.hpke_seal(&unreduced, b"info", b"", b"pt"),
+                Err(CryptoError::InvalidPublicKey)
+            );
+            assert!(p.hpke_open(&sk, &enc[1..], b"info", b"", &ct).is_err());
+            // mls-rs's DeriveKeyPair: the private key, ML-KEM's seed, is
+            // HKDF-Expand(dkp_prk, "", 64) with RFC 9180's dkp_prk (suite_id "KEM" || 0x000F).
+            let (seed, _) = p.derive_hpke_key_pair(&[3; 32]).unwrap();
+            let hash = suite.hash();
+            let mut labeled = b"HPKE-v1KEM\x00\x0fdkp_prk".to_vec();
+            labeled.extend_from_slice(&[3; 32]);
+            let dkp_prk = crate::crypto::awslc::hkdf_extract(hash, b"", &labeled);
+            let expected =
+                crate::crypto::awslc::hkdf_expand(hash, dkp_prk.as_bytes(), b"", 64).unwrap();
+            assert_eq!(seed.as_bytes(), expected.as_bytes());
+            checks += 1;
         } else if kem == Kem::X448 {
             let mut p_minus_1 = [0xffu8; 56];
             p_minus_1[28] = 0xfe;
@@ -474,9 +502,9 @@ fn other_kems_round_trip_and_reject_bad_keys() {
         );
         checks += 1;
     }
-    // Six suites × (HPKE, signatures); three small-order keys × two X448 suites; three NIST;
-    // X-Wing.
-    assert_eq!(checks, 6 * 2 + 2 * 3 + 3 + 1);
+    // Eight suites × (HPKE, signatures); three small-order keys × two X448 suites; three NIST;
+    // X-Wing; two ML-KEM.
+    assert_eq!(checks, 8 * 2 + 2 * 3 + 3 + 1 + 2);
 }
 
 /// Big-endian NIST scalars may arrive with their leading zero bytes stripped (the published

@@ -13,7 +13,7 @@
 use aws_lc_rs::kem;
 
 use super::{random_bytes, PrimitiveError};
-use crate::crypto::Secret;
+use crate::crypto::{counters, Secret};
 
 /// An ML-KEM parameter set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,11 +78,13 @@ impl std::fmt::Debug for PrivateKey {
 }
 
 impl PrivateKey {
-    /// Expand a 64-byte seed (`ML-KEM.KeyGen_internal(d, z)`).
+    /// Expand a 64-byte seed (`ML-KEM.KeyGen_internal(d, z)`), counted as one key
+    /// generation.
     pub fn from_seed(set: ParameterSet, seed: &[u8]) -> Result<Self, PrimitiveError> {
         let seed: [u8; SEED_LEN] = seed
             .try_into()
             .map_err(|_| PrimitiveError::InvalidPrivateKey(set.name()))?;
+        counters::mlkem_keygen(set);
         let (expanded, public) = match set {
             ParameterSet::MlKem768 => {
                 let pair = libcrux_ml_kem::mlkem768::generate_key_pair(seed);
@@ -110,6 +112,7 @@ impl PrivateKey {
         if ct.len() != self.set.ciphertext_len() {
             return Err(PrimitiveError::InvalidCiphertext(self.set.name()));
         }
+        counters::mlkem_decaps(self.set);
         let shared = self
             .key
             .decapsulate(kem::Ciphertext::from(ct))
@@ -125,19 +128,69 @@ pub fn generate(set: ParameterSet) -> Result<(Secret, Vec<u8>), PrimitiveError> 
     Ok((seed, pk))
 }
 
-/// Encapsulate to an encapsulation key: `(ciphertext, shared secret)`. aws-lc refuses a key
+/// Encapsulate to an encapsulation key: `(ciphertext, shared secret)`, counted. aws-lc refuses a key
 /// of the wrong length or whose coefficients are not reduced (the FIPS 203 §7.2 modulus
-/// check).
+/// check, which it makes when it encapsulates, not when it parses): both are
+/// [`PrimitiveError::InvalidPublicKey`].
 pub fn encapsulate(set: ParameterSet, ek: &[u8]) -> Result<(Vec<u8>, Secret), PrimitiveError> {
     if ek.len() != set.encapsulation_key_len() {
         return Err(PrimitiveError::InvalidPublicKey(set.name()));
     }
     let key = kem::EncapsulationKey::new(set.algorithm(), ek)
         .map_err(|_| PrimitiveError::InvalidPublicKey(set.name()))?;
+    counters::mlkem_encaps(set);
+    // The length is right, so the modulus check is what aws-lc refused.
     let (ct, shared) = key
         .encapsulate()
-        .map_err(|_| PrimitiveError::Backend(set.name()))?;
+        .map_err(|_| PrimitiveError::InvalidPublicKey(set.name()))?;
     Ok((ct.as_ref().to_vec(), Secret::from_slice(shared.as_ref())))
+}
+
+/// Check an encapsulation key that arrives from the wire: its length, and FIPS 203 §7.2's
+/// modulus check (every coefficient below q), which encapsulation must pass. A key that fails
+/// it would make every commit that seals to it fail, so it is refused at the door.
+pub fn check_encapsulation_key(set: ParameterSet, ek: &[u8]) -> Result<(), PrimitiveError> {
+    if ek.len() != set.encapsulation_key_len() {
+        return Err(PrimitiveError::InvalidPublicKey(set.name()));
+    }
+    let valid = match set {
+        ParameterSet::MlKem768 => libcrux_ml_kem::mlkem768::MlKem768PublicKey::try_from(ek)
+            .is_ok_and(|key| libcrux_ml_kem::mlkem768::validate_public_key(&key)),
+        ParameterSet::MlKem1024 => libcrux_ml_kem::mlkem1024::MlKem1024PublicKey::try_from(ek)
+            .is_ok_and(|key| libcrux_ml_kem::mlkem1024::validate_public_key(&key)),
+    };
+    if valid {
+        Ok(())
+    } else {
+        Err(PrimitiveError::InvalidPublicKey(set.name()))
+    }
+}
+
+/// `ML-KEM.Encaps_internal(ek, m)` (FIPS 203 §6.2): encapsulation with caller-chosen
+/// randomness `m`, for reproducible runs (seeded ephemerals in tests and benchmarks); libcrux,
+/// since aws-lc-rs encapsulates only with its own RNG. The key passes
+/// [`check_encapsulation_key`] first, as FIPS 203 §7.2 requires.
+pub fn encapsulate_derand(
+    set: ParameterSet,
+    ek: &[u8],
+    m: &[u8; 32],
+) -> Result<(Vec<u8>, Secret), PrimitiveError> {
+    check_encapsulation_key(set, ek)?;
+    counters::mlkem_encaps(set);
+    let bad = || PrimitiveError::InvalidPublicKey(set.name());
+    Ok(match set {
+        ParameterSet::MlKem768 => {
+            let key = libcrux_ml_kem::mlkem768::MlKem768PublicKey::try_from(ek).map_err(|_| bad())?;
+            let (ct, ss) = libcrux_ml_kem::mlkem768::encapsulate(&key, *m);
+            (ct.as_ref().to_vec(), Secret::from_slice(ss.as_ref()))
+        }
+        ParameterSet::MlKem1024 => {
+            let key =
+                libcrux_ml_kem::mlkem1024::MlKem1024PublicKey::try_from(ek).map_err(|_| bad())?;
+            let (ct, ss) = libcrux_ml_kem::mlkem1024::encapsulate(&key, *m);
+            (ct.as_ref().to_vec(), Secret::from_slice(ss.as_ref()))
+        }
+    })
 }
 
 /// Decapsulate with a seed: [`PrivateKey::from_seed`] then [`PrivateKey::decapsulate`].

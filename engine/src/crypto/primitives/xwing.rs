@@ -57,7 +57,7 @@ impl Expanded {
             return Err(CryptoError::InvalidPrivateKey);
         }
         let expanded = Zeroizing::new(libcrux_sha3::shake256::<96>(seed));
-        counters::mlkem768_keygen();
+        // `from_seed` counts the ML-KEM key generation.
         let mlkem = mlkem::PrivateKey::from_seed(ParameterSet::MlKem768, &expanded[..64])?;
         let mut sk_x = Zeroizing::new([0u8; 32]);
         sk_x.copy_from_slice(&expanded[64..]);
@@ -82,7 +82,7 @@ impl Expanded {
             return Err(CryptoError::InvalidPublicKey);
         }
         let (ct_m, ct_x) = ct.split_at(MLKEM_CT_LEN);
-        counters::mlkem768_decaps();
+        // `decapsulate` counts the ML-KEM decapsulation.
         let ss_m = self.mlkem.decapsulate(ct_m)?;
         let ss_x = x25519_allowing_zero(&*self.sk_x, ct_x)?;
         Ok(combiner(
@@ -161,7 +161,7 @@ pub fn encapsulate_derand(pk: &[u8], eseed: &[u8]) -> Result<(Vec<u8>, Secret), 
     };
     let mut m = Zeroizing::new([0u8; 32]);
     m.copy_from_slice(&eseed[..32]);
-    counters::mlkem768_encaps();
+    counters::mlkem_encaps(ParameterSet::MlKem768);
     let (ct_m, ss_m) = libcrux_ml_kem::mlkem768::encapsulate(&key, *m);
     let ss_m = Secret::from_slice(ss_m.as_ref());
     let ss = combiner(ss_m.as_bytes(), ss_x.as_bytes(), &ct_x, pk_x);
