@@ -58,8 +58,9 @@ pub struct CompareArgs {
     /// those that run `--suite` (a peer named here that does not run it is an error).
     #[arg(long, value_delimiter = ',')]
     pub peers: Option<Vec<String>>,
-    /// Cipher suite, by its RFC 9420 code point (1–7): of the generated group, Canopy's
-    /// members and each peer's.
+    /// Cipher suite, by its code point (1–7 of RFC 9420; experimental: 77 = X-Wing, 65002 =
+    /// ML-KEM-768, 65003 = ML-KEM-1024): of the generated group, Canopy's members and each
+    /// peer's.
     #[arg(long, default_value_t = 1)]
     pub suite: u16,
     /// Samples per operation and system.

@@ -11,7 +11,7 @@
 //! (`MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519`), [`new_member_in`] any suite the peer's
 //! crypto provider runs, as the provider itself says ([`PeerKind::supports_suite`]):
 //!
-//! | RFC 9420 suite | openmls (`openmls_rust_crypto` 0.6) | mls-rs (`mls-rs-crypto-awslc` 0.27) |
+//! | suite | openmls (`openmls_rust_crypto` 0.6) | mls-rs (`mls-rs-crypto-awslc` 0.27) |
 //! |---|---|---|
 //! | 1 `MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519` | yes | yes |
 //! | 2 `MLS_128_DHKEMP256_AES128GCM_SHA256_P256` | yes | yes |
@@ -21,6 +21,8 @@
 //! | 6 `MLS_256_DHKEMX448_CHACHA20POLY1305_SHA512_Ed448` | no | no |
 //! | 7 `MLS_256_DHKEMP384_AES256GCM_SHA384_P384` | no | yes |
 //! | 0x004D `MLS_256_XWING_CHACHA20POLY1305_SHA256_Ed25519` (experimental) | yes, on `openmls_libcrux_crypto` 0.4 | no |
+//! | 0xFDEA `MLS_128_MLKEM768_AES128GCM_SHA256_Ed25519` (experimental, mls-rs's `ML_KEM_768`) | no | yes, feature `post-quantum` |
+//! | 0xFDEB `MLS_256_MLKEM1024_AES256GCM_SHA384_P384` (experimental, mls-rs's `ML_KEM_1024`) | no | yes, feature `post-quantum` |
 //!
 //! Protocol version mls10 and basic credentials (identity given by the caller) are used.
 //!
@@ -220,7 +222,7 @@ impl PeerKind {
     /// `suite`, as the provider itself answers (`openmls_rust_crypto`'s
     /// `OpenMlsCrypto::supports`; `mls-rs-crypto-awslc`'s enabled suites and
     /// `cipher_suite_provider`), so that [`new_member_in`] succeeds for exactly these. The
-    /// module docs list the answers for suites 1–7.
+    /// module docs list the answers.
     pub fn supports_suite(self, suite: u16) -> bool {
         match self {
             PeerKind::OpenMls => openmls::supported_suite(suite).is_some(),

@@ -59,8 +59,9 @@ pub struct PlanArgs {
     /// Members at the start (overrides the workload).
     #[arg(long)]
     pub members: Option<u32>,
-    /// MLS cipher suite by code point (overrides the workload's `suite`): 1 to 7, or 77
-    /// (0x004D) for the experimental X-Wing suite.
+    /// MLS cipher suite by code point (overrides the workload's `suite`): 1 to 7, or the
+    /// experimental post-quantum suites 77 (0x004D, X-Wing), 65002 (0xFDEA, ML-KEM-768) and
+    /// 65003 (0xFDEB, ML-KEM-1024).
     #[arg(long)]
     pub suite: Option<u16>,
     /// Simulated days (overrides the workload; for a trace, default its span).

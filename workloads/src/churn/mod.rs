@@ -216,8 +216,9 @@ pub struct Workload {
     /// added by a member's commit with a Welcome; 0 = none.
     #[serde(skip_serializing_if = "is_default")]
     pub external_join_fraction: f64,
-    /// The group's MLS cipher suite, by code point: 1–7 of RFC 9420, or 0x004D (77), the
-    /// experimental X-Wing suite (see `canopy_engine::crypto::CipherSuite`).
+    /// The group's MLS cipher suite, by code point: 1–7 of RFC 9420, or an experimental
+    /// post-quantum suite: 77 (0x004D, X-Wing), 65002 (0xFDEA, ML-KEM-768), 65003 (0xFDEB,
+    /// ML-KEM-1024) (see `canopy_engine::crypto::CipherSuite`).
     #[serde(skip_serializing_if = "is_default_suite")]
     pub suite: u16,
 }
@@ -386,7 +387,7 @@ impl Workload {
     pub fn cipher_suite(&self) -> Result<canopy_engine::crypto::CipherSuite> {
         canopy_engine::crypto::CipherSuite::from_u16(self.suite).ok_or_else(|| {
             anyhow::anyhow!(
-                "suite: {} is not a cipher suite Canopy implements (1 to 7, or 77 = 0x004D)",
+                "suite: {} is not a cipher suite Canopy implements (1 to 7, 77, 65002 or 65003)",
                 self.suite
             )
         })
