@@ -9,8 +9,10 @@ use common::{counting, plan_args, sim_options, tmp};
 use std::path::{Path, PathBuf};
 
 use canopy_bench::costs::{
-    calibrate_main, CalibrateArgs, CostProfile, HostInfo, LoadSource, CALIBRATED_AT_START,
+    calibrate_main, symmetric_as_suite_1, CalibrateArgs, CostProfile, HostInfo, LoadSource,
+    CALIBRATED_AT_START,
 };
+use canopy_engine::crypto::CipherSuite;
 use canopy_bench::plan::report::{Roles, Run};
 use canopy_bench::plan::{merge, plan, simulate, MergeArgs, PlanArgs};
 use canopy_engine::metrics::Counts;
@@ -172,6 +174,28 @@ fn calibrate_writes_a_complete_profile() {
         }
     }
     assert_eq!(back.costs.len(), Counts::default().fields().len());
+    // Every suite whose hash or AEAD is not suite 1's has its own symmetric costs, the same
+    // for suites that share them; suites that hash and encrypt as suite 1 have none.
+    let mut own = 0;
+    for &suite in CipherSuite::ALL {
+        let entry = back.suites.get(&suite.id().to_string());
+        if symmetric_as_suite_1(suite) {
+            assert!(entry.is_none(), "suite {}", suite.id());
+            continue;
+        }
+        let entry = entry.unwrap_or_else(|| panic!("suite {}: no symmetric costs", suite.id()));
+        let names: Vec<&str> = entry.keys().map(String::as_str).collect();
+        assert_eq!(names, ["aead_bytes", "hash_bytes", "hkdf_expand"], "{}", suite.id());
+        for (name, c) in entry {
+            let w = &written.suites[&suite.id().to_string()][name];
+            assert!(close(c.ns, w.ns) && c.ns > 0.0 && c.per == w.per, "{name}");
+        }
+        own += 1;
+    }
+    // 3, 4, 5, 6, 7, 0x004D, 0xFDEB.
+    assert_eq!(own, 7);
+    assert_eq!(back.suites["4"], back.suites["5"]);
+    assert_eq!(back.suites["7"], back.suites["65003"]);
     let h = &back.host;
     assert!(!h.cpu_model.is_empty() && h.logical_cores > 0 && h.rayon_threads > 0);
     assert!(h.build_profile == "debug" || h.build_profile == "release");
@@ -184,6 +208,73 @@ fn calibrate_writes_a_complete_profile() {
     let report = plan(&args(dir.join("plan"))).unwrap();
     assert_eq!(report.runs[0].profile.source, CALIBRATED_AT_START);
     assert!(report.runs[0].days.iter().any(|d| d.member_cpu_s > 0.0));
+}
+
+/// The `suites` entry of a profile with `ns` for each symmetric counter.
+fn symmetric(ns: f64) -> serde_json::Value {
+    serde_json::json!({
+        "aead_bytes": {"ns": ns, "per": "byte"},
+        "hash_bytes": {"ns": ns, "per": "byte"},
+        "hkdf_expand": {"ns": ns, "per": "operation"},
+    })
+}
+
+/// A run on a suite prices its hashing, HKDF and AEAD work at the suite's own costs from the
+/// profile (here planted, 7 ns per hashed byte on suite 7 against 1 ns on suite 1), and a
+/// profile without them for a suite that needs them prices at suite 1's rates with a warning
+/// (what [`CostProfile::for_suite`] returns).
+#[test]
+fn a_suite_is_priced_at_its_own_symmetric_costs() {
+    let _counting = counting();
+    let dir = tmp("costs", "suite-symmetric");
+    let hash_only = |ns: f64| {
+        CostProfile::from_costs(
+            HostInfo::default(),
+            |name| if name == "hash_bytes" { ns } else { 0.0 },
+        )
+    };
+    let mut profile = hash_only(1.0);
+    let mut own = serde_json::from_value::<std::collections::BTreeMap<_, _>>(symmetric(0.0))
+        .unwrap();
+    own.insert(
+        "hash_bytes".to_string(),
+        canopy_bench::costs::Cost {
+            ns: 7.0,
+            per: "byte".into(),
+        },
+    );
+    profile.suites.insert("7".into(), own);
+    let path = dir.join("suite-7.json");
+    profile.save(&path).unwrap();
+    assert_eq!(CostProfile::load(&path).unwrap(), profile);
+
+    let (for_7, warning) = profile.for_suite(7);
+    assert!(warning.is_none());
+    assert_eq!(for_7.ns_per("hash_bytes"), 7.0);
+    let (for_1, warning) = profile.for_suite(1);
+    assert!(warning.is_none());
+    assert_eq!(for_1.ns_per("hash_bytes"), 1.0);
+    // Suite 2 hashes and encrypts as suite 1: nothing to warn about.
+    assert!(profile.for_suite(2).1.is_none());
+    let (for_5, warning) = profile.for_suite(5);
+    assert_eq!(for_5.ns_per("hash_bytes"), 1.0);
+    let warning = warning.unwrap();
+    assert!(warning.contains("suite 5 (SHA-512, AES-256-GCM)"), "{warning}");
+
+    // A plan on suite 7: every figure is the run's hashed bytes × 7 ns.
+    let mut a = args(dir.clone());
+    a.profile = Some(path);
+    a.suite = Some(7);
+    let report = plan(&a).unwrap();
+    let run: &Run = &report.runs[0];
+    assert_eq!(run.profile.profile.ns_per("hash_bytes"), 7.0);
+    let mut checked = 0;
+    for d in &run.days {
+        let hashed = d.roles.committer.counts["hash_bytes"];
+        assert!(close(d.roles.committer.cpu_s, hashed * 7.0 * 1e-9), "day {}", d.day);
+        checked += 1;
+    }
+    assert!(checked > 0);
 }
 
 /// Breaks one field of a profile's JSON.
@@ -222,6 +313,34 @@ fn malformed_profiles_name_the_file_and_field() {
             Box::new(|v| v["schema_version"] = 99.into()),
         ),
         ("host", Box::new(|v| v["host"] = 3.into())),
+        (
+            "suites.8",
+            Box::new(|v| v["suites"] = serde_json::json!({"8": symmetric(1.0)})),
+        ),
+        (
+            "suites.7.hkdf_expand",
+            Box::new(|v| {
+                let mut costs = symmetric(1.0);
+                costs.as_object_mut().unwrap().remove("hkdf_expand");
+                v["suites"] = serde_json::json!({ "7": costs });
+            }),
+        ),
+        (
+            "suites.7.x25519_dh",
+            Box::new(|v| {
+                let mut costs = symmetric(1.0);
+                costs["x25519_dh"] = serde_json::json!({"ns": 1.0, "per": "operation"});
+                v["suites"] = serde_json::json!({ "7": costs });
+            }),
+        ),
+        (
+            "suites.7.aead_bytes.ns",
+            Box::new(|v| {
+                let mut costs = symmetric(1.0);
+                costs["aead_bytes"]["ns"] = (-2.0).into();
+                v["suites"] = serde_json::json!({ "7": costs });
+            }),
+        ),
     ];
     for (i, (field, break_it)) in cases.iter().enumerate() {
         let mut v = good.clone();

@@ -11,7 +11,6 @@ use anyhow::Result;
 use canopy_engine::crypto::{counters, CipherSuite, Provider};
 use serde::Serialize;
 
-use crate::costs::calibrate::calibrate_symmetric;
 use crate::costs::{calibrate, Calibration, CostProfile, LoadSource};
 
 /// Per-primitive costs measured at the start of the run (µs of one thread's CPU time).
@@ -68,15 +67,13 @@ pub struct PrimitiveCosts {
 impl PrimitiveCosts {
     /// Measure each primitive on this machine, now, for a floor in `suite`: the quick
     /// cost-profile calibration ([`crate::costs::calibrate()`], thread CPU time, median of
-    /// repetitions), in µs; in a suite other than 1, the hash, HKDF and AEAD again with the
-    /// suite's own ([`calibrate_symmetric`]).
+    /// repetitions), in µs, with the suite's own hash, HKDF and AEAD costs
+    /// ([`CostProfile::for_suite`]).
     pub fn measure(suite: CipherSuite) -> Result<Self> {
         let base = CipherSuite::Mls128X25519Aes128GcmSha256Ed25519;
-        let mut profile = calibrate(&Provider::new(base), &Calibration::QUICK, &LoadSource::Proc)?;
-        if suite != base {
-            let own = calibrate_symmetric(&Provider::new(suite), &Calibration::QUICK)?;
-            profile.costs.extend(own);
-        }
+        let profile = calibrate(&Provider::new(base), &Calibration::QUICK, &LoadSource::Proc)?;
+        // The calibration measures every suite's symmetric primitives, so no warning.
+        let (profile, _) = profile.for_suite(suite.id());
         Ok(Self::from_profile(&profile))
     }
 

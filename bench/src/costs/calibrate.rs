@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{anyhow, ensure, Result};
-use canopy_engine::crypto::{awslc, OpenContext, Provider, SealContext};
+use canopy_engine::crypto::{awslc, CipherSuite, OpenContext, Provider, SealContext};
 use canopy_engine::key_package::{default_lifetime, key_package_from_seed};
 use canopy_engine::metrics::{snapshot, Counts};
 use canopy_engine::tree::RatchetTree;
@@ -188,8 +188,24 @@ pub fn calibrate(p: &Provider, cal: &Calibration, load: &LoadSource) -> Result<C
         ),
         repetitions: cal.repetitions.max(1),
         costs: Default::default(),
+        suites: Default::default(),
     };
     measure_probes(&mut probes, cal, &mut profile.costs)?;
+    // The symmetric costs of every suite whose hash or AEAD is not suite 1's, measured once
+    // per (hash, AEAD) pair and recorded for each suite that has it.
+    let mut measured: BTreeMap<(&str, &str), BTreeMap<String, Cost>> = BTreeMap::new();
+    for &suite in CipherSuite::ALL {
+        if super::symmetric_as_suite_1(suite) {
+            continue;
+        }
+        let key = (suite.hash_name(), suite.aead_name());
+        if !measured.contains_key(&key) {
+            measured.insert(key, calibrate_symmetric(&Provider::new(suite), cal)?);
+        }
+        profile
+            .suites
+            .insert(suite.id().to_string(), measured[&key].clone());
+    }
     host.finish(load);
     profile.host = host;
     profile.validate()?;

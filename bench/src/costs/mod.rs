@@ -94,8 +94,26 @@ pub struct CostProfile {
     pub method: String,
     /// Repetitions per primitive (each cost is their median).
     pub repetitions: u32,
-    /// Every counter of the engine, by name.
+    /// Every counter of the engine, by name, measured with suite 1's primitives.
     pub costs: BTreeMap<String, Cost>,
+    /// Per suite (by code point, in decimal) whose hash or AEAD is not suite 1's: the costs
+    /// of the counters that depend on them ([`SYMMETRIC_COUNTERS`]) with that suite's own
+    /// primitives. [`CostProfile::for_suite`] prices a run on the suite with them. Empty in
+    /// profiles written before suites had their own symmetric costs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub suites: BTreeMap<String, BTreeMap<String, Cost>>,
+}
+
+/// The counters whose cost depends on the suite's hash or AEAD (the public-key counters name
+/// their primitive, so a suite's own are always in [`CostProfile::costs`]).
+pub const SYMMETRIC_COUNTERS: [&str; 3] = ["hash_bytes", "aead_bytes", "hkdf_expand"];
+
+/// Whether `suite` hashes and encrypts with suite 1's primitives (SHA-256, AES-128-GCM), which
+/// [`CostProfile::costs`] prices.
+pub fn symmetric_as_suite_1(suite: canopy_engine::crypto::CipherSuite) -> bool {
+    use canopy_engine::crypto::CipherSuite;
+    let one = CipherSuite::Mls128X25519Aes128GcmSha256Ed25519;
+    (suite.hash_name(), suite.aead_name()) == (one.hash_name(), one.aead_name())
 }
 
 impl CostProfile {
@@ -118,7 +136,32 @@ impl CostProfile {
             method: "given".into(),
             repetitions: 0,
             costs,
+            suites: BTreeMap::new(),
         }
+    }
+
+    /// The profile that prices a run on `suite`: this one, with the symmetric costs of
+    /// [`CostProfile::suites`] for the suite in place of suite 1's; and a warning if the suite
+    /// hashes or encrypts with other primitives than suite 1 but the profile has no costs for
+    /// them (its hash and AEAD bytes are then priced at suite 1's rates).
+    pub fn for_suite(&self, suite: u16) -> (CostProfile, Option<String>) {
+        let mut profile = self.clone();
+        if let Some(own) = self.suites.get(&suite.to_string()) {
+            profile.costs.extend(own.clone());
+            return (profile, None);
+        }
+        let warning = canopy_engine::crypto::CipherSuite::from_u16(suite)
+            .filter(|s| !symmetric_as_suite_1(*s))
+            .map(|s| {
+                format!(
+                    "the cost profile has no symmetric costs for suite {suite} ({}, {}): its \
+                     hashing, HKDF and AEAD work is priced at suite 1's rates (SHA-256, \
+                     AES-128-GCM); `canopy calibrate` writes them",
+                    s.hash_name(),
+                    s.aead_name()
+                )
+            });
+        (profile, warning)
     }
 
     /// Check the profile: schema and version, every counter of the engine present with its
@@ -159,6 +202,38 @@ impl CostProfile {
                 "costs.{extra}: not a counter of this engine (known: {})",
                 known.join(", ")
             );
+        }
+        for (suite, costs) in &self.suites {
+            ensure!(
+                suite
+                    .parse::<u16>()
+                    .ok()
+                    .and_then(canopy_engine::crypto::CipherSuite::from_u16)
+                    .is_some(),
+                "suites.{suite}: not the code point of a suite Canopy implements"
+            );
+            for name in SYMMETRIC_COUNTERS {
+                let cost = costs
+                    .get(name)
+                    .ok_or_else(|| anyhow!("suites.{suite}.{name}: missing"))?;
+                ensure!(
+                    cost.ns.is_finite() && cost.ns >= 0.0,
+                    "suites.{suite}.{name}.ns: {} is not a finite number of nanoseconds >= 0",
+                    cost.ns
+                );
+                let unit = unit_of(name).unwrap_or("operation");
+                ensure!(
+                    cost.per == unit,
+                    "suites.{suite}.{name}.per: {:?}, expected {unit:?}",
+                    cost.per
+                );
+            }
+            if let Some(extra) = costs.keys().find(|k| !SYMMETRIC_COUNTERS.contains(&k.as_str())) {
+                bail!(
+                    "suites.{suite}.{extra}: not a symmetric counter (known: {})",
+                    SYMMETRIC_COUNTERS.join(", ")
+                );
+            }
         }
         Ok(())
     }
@@ -203,6 +278,11 @@ impl CostProfile {
                 },
             );
         }
+        let suites = match obj.get("suites") {
+            None => BTreeMap::new(),
+            Some(v) => serde_json::from_value(v.clone())
+                .with_context(|| format!("suites: {v}"))?,
+        };
         let profile = CostProfile {
             schema: field(obj, "", "schema")?,
             schema_version: field(obj, "", "schema_version")?,
@@ -211,6 +291,7 @@ impl CostProfile {
             method: field(obj, "", "method")?,
             repetitions: field(obj, "", "repetitions")?,
             costs,
+            suites,
         };
         profile.validate()?;
         Ok(profile)
@@ -250,6 +331,12 @@ impl CostProfile {
         let mut s = format!("{:<18} {:>14}  per\n", "counter", "ns");
         for (name, c) in &self.costs {
             s.push_str(&format!("{name:<18} {:>14.3}  {}\n", c.ns, c.per));
+        }
+        for (suite, costs) in &self.suites {
+            for (name, c) in costs {
+                let name = format!("{name}@{suite}");
+                s.push_str(&format!("{name:<18} {:>14.3}  {}\n", c.ns, c.per));
+            }
         }
         s
     }

@@ -608,7 +608,19 @@ pub fn plan(args: &PlanArgs) -> Result<Report> {
             )?),
             None => None,
         };
-        let mut run = simulate(w, trace.as_ref().map(|t| t.ops.as_slice()), &opts)
+        // Price the run's symmetric work with its suite's own hash and AEAD costs.
+        let (suite_profile, warning) = opts.profile.profile.for_suite(w.suite);
+        if let Some(warning) = warning {
+            eprintln!("warning ({}, seed {}): {warning}", w.name, w.seed);
+        }
+        let run_opts = SimOptions {
+            profile: ProfileUsed {
+                source: opts.profile.source.clone(),
+                profile: suite_profile,
+            },
+            ..opts.clone()
+        };
+        let mut run = simulate(w, trace.as_ref().map(|t| t.ops.as_slice()), &run_opts)
             .with_context(|| format!("simulating {} (seed {})", w.name, w.seed))?;
         run.trace = args.trace.as_ref().map(|t| {
             t.file_name()

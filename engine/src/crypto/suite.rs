@@ -347,6 +347,27 @@ impl CipherSuite {
         }
     }
 
+    /// The name of the suite's hash (`"SHA-256"`, `"SHA-384"`, `"SHA-512"`), which its KDF,
+    /// MAC and transcript use: with [`CipherSuite::aead_name`], what decides the cost of its
+    /// symmetric work.
+    pub fn hash_name(self) -> &'static str {
+        match self.hash() {
+            HashAlg::Sha256 => "SHA-256",
+            HashAlg::Sha384 => "SHA-384",
+            HashAlg::Sha512 => "SHA-512",
+        }
+    }
+
+    /// The name of the suite's AEAD (`"AES-128-GCM"`, `"AES-256-GCM"`,
+    /// `"ChaCha20-Poly1305"`).
+    pub fn aead_name(self) -> &'static str {
+        match self.aead() {
+            Aead::Aes128Gcm => "AES-128-GCM",
+            Aead::Aes256Gcm => "AES-256-GCM",
+            Aead::ChaCha20Poly1305 => "ChaCha20-Poly1305",
+        }
+    }
+
     /// The HPKE KDF identifier (RFC 9180 §7.2).
     pub(crate) fn hpke_kdf_id(self) -> u16 {
         match self.hash() {
