@@ -12,9 +12,9 @@ use canopy_bench::costs::{
     calibrate_main, symmetric_as_suite_1, CalibrateArgs, CostProfile, HostInfo, LoadSource,
     CALIBRATED_AT_START,
 };
-use canopy_engine::crypto::CipherSuite;
 use canopy_bench::plan::report::{Roles, Run};
 use canopy_bench::plan::{merge, plan, simulate, MergeArgs, PlanArgs};
+use canopy_engine::crypto::CipherSuite;
 use canopy_engine::metrics::Counts;
 use canopy_workloads::churn::{builtin, UpdatePolicy, Workload};
 
@@ -185,7 +185,12 @@ fn calibrate_writes_a_complete_profile() {
         }
         let entry = entry.unwrap_or_else(|| panic!("suite {}: no symmetric costs", suite.id()));
         let names: Vec<&str> = entry.keys().map(String::as_str).collect();
-        assert_eq!(names, ["aead_bytes", "hash_bytes", "hkdf_expand"], "{}", suite.id());
+        assert_eq!(
+            names,
+            ["aead_bytes", "hash_bytes", "hkdf_expand"],
+            "{}",
+            suite.id()
+        );
         for (name, c) in entry {
             let w = &written.suites[&suite.id().to_string()][name];
             assert!(close(c.ns, w.ns) && c.ns > 0.0 && c.per == w.per, "{name}");
@@ -228,14 +233,17 @@ fn a_suite_is_priced_at_its_own_symmetric_costs() {
     let _counting = counting();
     let dir = tmp("costs", "suite-symmetric");
     let hash_only = |ns: f64| {
-        CostProfile::from_costs(
-            HostInfo::default(),
-            |name| if name == "hash_bytes" { ns } else { 0.0 },
-        )
+        CostProfile::from_costs(HostInfo::default(), |name| {
+            if name == "hash_bytes" {
+                ns
+            } else {
+                0.0
+            }
+        })
     };
     let mut profile = hash_only(1.0);
-    let mut own = serde_json::from_value::<std::collections::BTreeMap<_, _>>(symmetric(0.0))
-        .unwrap();
+    let mut own =
+        serde_json::from_value::<std::collections::BTreeMap<_, _>>(symmetric(0.0)).unwrap();
     own.insert(
         "hash_bytes".to_string(),
         canopy_bench::costs::Cost {
@@ -259,7 +267,10 @@ fn a_suite_is_priced_at_its_own_symmetric_costs() {
     let (for_5, warning) = profile.for_suite(5);
     assert_eq!(for_5.ns_per("hash_bytes"), 1.0);
     let warning = warning.unwrap();
-    assert!(warning.contains("suite 5 (SHA-512, AES-256-GCM)"), "{warning}");
+    assert!(
+        warning.contains("suite 5 (SHA-512, AES-256-GCM)"),
+        "{warning}"
+    );
 
     // A plan on suite 7: every figure is the run's hashed bytes × 7 ns.
     let mut a = args(dir.clone());
@@ -271,7 +282,11 @@ fn a_suite_is_priced_at_its_own_symmetric_costs() {
     let mut checked = 0;
     for d in &run.days {
         let hashed = d.roles.committer.counts["hash_bytes"];
-        assert!(close(d.roles.committer.cpu_s, hashed * 7.0 * 1e-9), "day {}", d.day);
+        assert!(
+            close(d.roles.committer.cpu_s, hashed * 7.0 * 1e-9),
+            "day {}",
+            d.day
+        );
         checked += 1;
     }
     assert!(checked > 0);

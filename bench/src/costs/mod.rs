@@ -228,7 +228,10 @@ impl CostProfile {
                     cost.per
                 );
             }
-            if let Some(extra) = costs.keys().find(|k| !SYMMETRIC_COUNTERS.contains(&k.as_str())) {
+            if let Some(extra) = costs
+                .keys()
+                .find(|k| !SYMMETRIC_COUNTERS.contains(&k.as_str()))
+            {
                 bail!(
                     "suites.{suite}.{extra}: not a symmetric counter (known: {})",
                     SYMMETRIC_COUNTERS.join(", ")
@@ -280,8 +283,7 @@ impl CostProfile {
         }
         let suites = match obj.get("suites") {
             None => BTreeMap::new(),
-            Some(v) => serde_json::from_value(v.clone())
-                .with_context(|| format!("suites: {v}"))?,
+            Some(v) => serde_json::from_value(v.clone()).with_context(|| format!("suites: {v}"))?,
         };
         let profile = CostProfile {
             schema: field(obj, "", "schema")?,
