@@ -68,6 +68,11 @@ pub struct PrimitiveCosts {
     pub mlkem1024_encaps: f64,
     /// One ML-KEM-1024 decapsulation.
     pub mlkem1024_decaps: f64,
+    /// Ed25519's SHA-512 over one KiB of a signed or verified message (a signature hashes its
+    /// message twice).
+    pub ed25519_msg_per_kib: f64,
+    /// Ed448's SHAKE256 over one KiB of a signed or verified message.
+    pub ed448_msg_per_kib: f64,
     /// The suite's hash over one KiB.
     pub hash_per_kib: f64,
     /// One HKDF-Expand call with the suite's hash.
@@ -119,6 +124,8 @@ impl PrimitiveCosts {
             mlkem1024_keygen: us("mlkem1024_keygen"),
             mlkem1024_encaps: us("mlkem1024_encaps"),
             mlkem1024_decaps: us("mlkem1024_decaps"),
+            ed25519_msg_per_kib: us("ed25519_msg_bytes") * 1024.0,
+            ed448_msg_per_kib: us("ed448_msg_bytes") * 1024.0,
             hash_per_kib: us("hash_bytes") * 1024.0,
             hkdf_expand: us("hkdf_expand"),
             aead_per_kib: us("aead_bytes") * 1024.0,
@@ -159,6 +166,8 @@ impl PrimitiveCosts {
             .iter()
             .map(|&(n, cost)| n as f64 * cost)
             .sum::<f64>()
+            + c.ed25519_msg_bytes as f64 / 1024.0 * self.ed25519_msg_per_kib
+            + c.ed448_msg_bytes as f64 / 1024.0 * self.ed448_msg_per_kib
             + c.hash_bytes as f64 / 1024.0 * self.hash_per_kib
             + c.hkdf_expand as f64 * self.hkdf_expand
             + c.aead_bytes as f64 / 1024.0 * self.aead_per_kib;
@@ -197,6 +206,8 @@ mod tests {
             hash_per_kib: 1.0,
             hkdf_expand: 0.5,
             aead_per_kib: 2.0,
+            ed25519_msg_per_kib: 3.0,
+            ed448_msg_per_kib: 5.0,
             ..PrimitiveCosts::from_profile(&CostProfile::from_costs(HostInfo::default(), |_| 0.0))
         };
         let c = counters::Counts {
@@ -209,23 +220,28 @@ mod tests {
             hash_bytes: 4096,
             hkdf_expand: 100,
             aead_bytes: 2048,
+            ed25519_msg_bytes: 1024,
+            ed448_msg_bytes: 2048,
             ..counters::Counts::default()
         };
-        // 500 + 20 + 20 + 120 + 12 + 14 + 4 + 50 + 4 = 744 µs.
-        assert!((costs.floor_ms(&c, 1) - 0.744).abs() < 1e-12);
-        assert!((costs.floor_ms(&c, 2) - 0.372).abs() < 1e-12);
+        // 500 + 20 + 20 + 120 + 12 + 14 + 4 + 50 + 4 + 3 + 10 = 757 µs.
+        assert!((costs.floor_ms(&c, 1) - 0.757).abs() < 1e-12);
+        assert!((costs.floor_ms(&c, 2) - 0.3785).abs() < 1e-12);
         // Zero threads is one.
         assert_eq!(costs.floor_ms(&c, 0), costs.floor_ms(&c, 1));
     }
 
     /// The counters the floor leaves out by design: HPKE's framing remainder and whole-tree
-    /// leaf walks are not crypto; hashed and AEAD bytes are priced per KiB (tested apart).
-    const NOT_PER_UNIT: [&str; 5] = [
+    /// leaf walks are not crypto; hashed, signed and AEAD bytes are priced per KiB (tested
+    /// apart).
+    const NOT_PER_UNIT: [&str; 7] = [
         "hpke_seal",
         "hpke_open",
         "leaf_walk_slots",
         "hash_bytes",
         "aead_bytes",
+        "ed25519_msg_bytes",
+        "ed448_msg_bytes",
     ];
 
     /// Every other counter (every suite's public-key primitives, ML-KEM's included, and

@@ -190,6 +190,8 @@ pub fn calibrate(p: &Provider, cal: &Calibration, load: &LoadSource) -> Result<C
         costs: Default::default(),
         suites: Default::default(),
     };
+    // EdDSA's message hashing first: every signature probe counts some.
+    measure_eddsa_message_bytes(cal, &mut profile.costs)?;
     measure_probes(&mut probes, cal, &mut profile.costs)?;
     // The symmetric costs of every suite whose hash or AEAD is not suite 1's, measured once
     // per (hash, AEAD) pair and recorded for each suite that has it.
@@ -199,17 +201,76 @@ pub fn calibrate(p: &Provider, cal: &Calibration, load: &LoadSource) -> Result<C
             continue;
         }
         let key = (suite.hash_name(), suite.aead_name());
-        if !measured.contains_key(&key) {
-            measured.insert(key, calibrate_symmetric(&Provider::new(suite), cal)?);
-        }
-        profile
-            .suites
-            .insert(suite.id().to_string(), measured[&key].clone());
+        let costs = match measured.entry(key) {
+            std::collections::btree_map::Entry::Occupied(e) => e.get().clone(),
+            std::collections::btree_map::Entry::Vacant(e) => e
+                .insert(calibrate_symmetric(&Provider::new(suite), cal)?)
+                .clone(),
+        };
+        profile.suites.insert(suite.id().to_string(), costs);
     }
     host.finish(load);
     profile.host = host;
     profile.validate()?;
     Ok(profile)
+}
+
+/// The costs of `ed25519_msg_bytes` and `ed448_msg_bytes`: what one more message byte adds to
+/// an EdDSA signature (its hash, run twice). Every signature also counts its fixed cost
+/// (`ed25519_sign`, `ed448_sign`), which is measured after this, so the per-byte cost comes
+/// from two signatures that differ only in their message's length: a 64-byte one and a 1-MiB
+/// one, `(t_long - t_short) / (bytes_long - bytes_short)`.
+fn measure_eddsa_message_bytes(
+    cal: &Calibration,
+    costs: &mut BTreeMap<String, Cost>,
+) -> Result<()> {
+    let short = vec![0u8; 64];
+    let long = vec![0u8; 1 << 20];
+    for (suite, counter) in [
+        (
+            CipherSuite::Mls128X25519Aes128GcmSha256Ed25519,
+            "ed25519_msg_bytes",
+        ),
+        (
+            CipherSuite::Mls256X448Aes256GcmSha512Ed448,
+            "ed448_msg_bytes",
+        ),
+    ] {
+        let p = Provider::new(suite);
+        let (sk, _) = p.derive_signature_key_pair(&[8; 32])?;
+        let mut measured = Vec::with_capacity(2);
+        for (message, iterations) in [(&short, 50), (&long, 2)] {
+            let sk = &sk;
+            let mut probe = Probe {
+                counter,
+                iterations,
+                run: Box::new(move || {
+                    std::hint::black_box(p.sign_labeled(sk, message)?);
+                    Ok(())
+                }),
+            };
+            let (ns, counts) = run_probe(&mut probe, cal)?;
+            let bytes = counts
+                .iter()
+                .find(|(k, _)| *k == counter)
+                .map_or(0.0, |(_, v)| *v);
+            measured.push((ns, bytes));
+        }
+        let [(t_short, b_short), (t_long, b_long)] = [measured[0], measured[1]];
+        ensure!(
+            b_long > b_short,
+            "internal: signing a longer message does not count more {counter}"
+        );
+        let per = unit_of(counter).ok_or_else(|| anyhow!("internal: {counter} has no unit"))?;
+        costs.insert(
+            counter.to_string(),
+            Cost {
+                ns: ((t_long - t_short) / (b_long - b_short)).max(0.0),
+                per: per.into(),
+            },
+        );
+    }
+    Ok(())
 }
 
 /// The costs of the symmetric primitives with `p`'s hash and AEAD: `hash_bytes`,

@@ -63,7 +63,7 @@ pub fn unit_of(counter: &str) -> Option<&'static str> {
         | "ecdsa_p521_verify" | "ed448_sign" | "ed448_verify" | "mlkem768_keygen"
         | "mlkem768_encaps" | "mlkem768_decaps" | "mlkem1024_keygen" | "mlkem1024_encaps"
         | "mlkem1024_decaps" => "operation",
-        "hash_bytes" | "aead_bytes" => "byte",
+        "hash_bytes" | "aead_bytes" | "ed25519_msg_bytes" | "ed448_msg_bytes" => "byte",
         "leaf_walk_slots" => "slot",
         _ => return None,
     })

@@ -95,7 +95,17 @@ counters! {
     ED448_SIGN => ed448_sign,
     /// Ed448 verifications (suites 4 and 6).
     ED448_VERIFY => ed448_verify,
-    /// Bytes hashed (SHA-256, HMAC and HKDF-Extract inputs, signed messages).
+    /// Message bytes Ed25519 hashes with SHA-512: twice the message for a signature (RFC 8032
+    /// §5.1.6 hashes it for the nonce and again for the challenge), once for a verification.
+    /// Apart from `hash_bytes` because SHA-512's cost per byte is not the suite's hash's, and a
+    /// GroupInfo carrying the whole tree makes it the largest part of a signature's cost.
+    ED25519_MSG_BYTES => ed25519_msg_bytes,
+    /// Message bytes Ed448 hashes with SHAKE256: twice for a signature, once for a
+    /// verification (RFC 8032 §5.2.6), as for Ed25519.
+    ED448_MSG_BYTES => ed448_msg_bytes,
+    /// Bytes hashed with the suite's hash (its SHA-2 function: hashes, HMAC and HKDF-Extract
+    /// inputs, and the messages ECDSA signs or verifies, which it hashes once with it); EdDSA's
+    /// messages count in `ed25519_msg_bytes` and `ed448_msg_bytes`.
     HASH_BYTES => hash_bytes,
     /// HKDF-Expand calls.
     HKDF_EXPAND => hkdf_expand,
@@ -149,7 +159,7 @@ pub(crate) fn x25519_base() {
 }
 pub(crate) fn ed25519_verify(msg_len: usize) {
     add(&ED25519_VERIFY, 1);
-    add(&HASH_BYTES, msg_len as u64);
+    add(&ED25519_MSG_BYTES, msg_len as u64);
 }
 /// A fixed-base multiplication of `kem`'s group.
 pub(crate) fn kem_base(kem: crate::crypto::Kem) {
@@ -183,31 +193,33 @@ pub(crate) fn kem_dh(kem: crate::crypto::Kem) {
         1,
     );
 }
-/// A signature of `scheme` over `msg_len` bytes (which it hashes).
+/// A signature of `scheme` over `msg_len` bytes, and the message bytes it hashes: twice with
+/// EdDSA's own hash, once with ECDSA's (the suite's hash).
 pub(crate) fn sign(scheme: crate::crypto::SignatureScheme, msg_len: usize) {
     use crate::crypto::SignatureScheme as S;
-    let counter = match scheme {
-        S::Ed25519 => &ED25519_SIGN,
-        S::EcdsaP256Sha256 => &ECDSA_P256_SIGN,
-        S::EcdsaP384Sha384 => &ECDSA_P384_SIGN,
-        S::EcdsaP521Sha512 => &ECDSA_P521_SIGN,
-        S::Ed448 => &ED448_SIGN,
+    let len = msg_len as u64;
+    let (counter, hashed, bytes) = match scheme {
+        S::Ed25519 => (&ED25519_SIGN, &ED25519_MSG_BYTES, 2 * len),
+        S::EcdsaP256Sha256 => (&ECDSA_P256_SIGN, &HASH_BYTES, len),
+        S::EcdsaP384Sha384 => (&ECDSA_P384_SIGN, &HASH_BYTES, len),
+        S::EcdsaP521Sha512 => (&ECDSA_P521_SIGN, &HASH_BYTES, len),
+        S::Ed448 => (&ED448_SIGN, &ED448_MSG_BYTES, 2 * len),
     };
     add(counter, 1);
-    add(&HASH_BYTES, msg_len as u64);
+    add(hashed, bytes);
 }
-/// A verification of `scheme` over `msg_len` bytes (which it hashes).
+/// A verification of `scheme` over `msg_len` bytes, and the message bytes it hashes (once).
 pub(crate) fn verify(scheme: crate::crypto::SignatureScheme, msg_len: usize) {
     use crate::crypto::SignatureScheme as S;
-    let counter = match scheme {
-        S::Ed25519 => &ED25519_VERIFY,
-        S::EcdsaP256Sha256 => &ECDSA_P256_VERIFY,
-        S::EcdsaP384Sha384 => &ECDSA_P384_VERIFY,
-        S::EcdsaP521Sha512 => &ECDSA_P521_VERIFY,
-        S::Ed448 => &ED448_VERIFY,
+    let (counter, hashed) = match scheme {
+        S::Ed25519 => (&ED25519_VERIFY, &ED25519_MSG_BYTES),
+        S::EcdsaP256Sha256 => (&ECDSA_P256_VERIFY, &HASH_BYTES),
+        S::EcdsaP384Sha384 => (&ECDSA_P384_VERIFY, &HASH_BYTES),
+        S::EcdsaP521Sha512 => (&ECDSA_P521_VERIFY, &HASH_BYTES),
+        S::Ed448 => (&ED448_VERIFY, &ED448_MSG_BYTES),
     };
     add(counter, 1);
-    add(&HASH_BYTES, msg_len as u64);
+    add(hashed, msg_len as u64);
 }
 /// An ML-KEM key generation from a seed, of `set`.
 pub(crate) fn mlkem_keygen(set: super::primitives::mlkem::ParameterSet) {
