@@ -3,8 +3,12 @@
 //! both read while the Welcome is alive, so that its bytes count on neither side.
 //!
 //! ```sh
-//! cargo run --release -p canopy-bench --example member_live_bytes -- [MEMBERS] [populated|fresh|…]
+//! cargo run --release -p canopy-bench --example member_live_bytes -- [MEMBERS] [populated|fresh|…] [SUITE]
 //! ```
+//!
+//! `SUITE` is a cipher suite's code point (default 1). Beside the state it prints the sizes a
+//! joiner meets: the Welcome with the ratchet tree, the Welcome without it (the tree then comes
+//! out of band) and the encoded tree itself.
 //!
 //! `member_memory` measures resident-set growth, an upper bound that also counts freed
 //! buffers the allocator keeps. This example counts what the state holds: the ratchet tree
@@ -16,7 +20,7 @@ use std::time::Instant;
 
 use anyhow::{anyhow, Result};
 use canopy_engine::crypto::{CipherSuite, Provider};
-use canopy_engine::group::{CommitOptions, Group, GroupConfig, Randomness};
+use canopy_engine::group::{CommitOptions, Group, GroupConfig, Randomness, TreeDelivery};
 use canopy_engine::key_package::{default_lifetime, key_package_from_seed, Clock};
 use canopy_engine::tree::LeafIndex;
 use canopy_workloads::states::{generate, StateConfig, StateKind};
@@ -43,7 +47,9 @@ fn main() -> Result<()> {
     let kind: StateKind = args
         .get(2)
         .map_or(Ok(StateKind::Populated), |s| s.parse())?;
-    let provider = Provider::new(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519);
+    let suite: u16 = args.get(3).map_or(Ok(1), |s| s.parse())?;
+    let suite = CipherSuite::try_from(suite)?;
+    let provider = Provider::new(suite);
     let config = || GroupConfig {
         clock: Clock::Fixed(NOW),
         randomness: Randomness::System,
@@ -51,17 +57,32 @@ fn main() -> Result<()> {
     };
     let (kp, secrets) =
         key_package_from_seed(&provider, b"measured-joiner", &SEED, default_lifetime(NOW))?;
-    let welcome = {
+    let (welcome, without_tree_len, tree_len) = {
         let mut cfg = StateConfig::new(kind, members, 1);
         cfg.now = NOW;
+        cfg.suite = suite;
         let state = generate(&cfg)?;
+        // The same add twice from the same state: with the tree in the Welcome, and without.
+        let mut without = state.member_group(LeafIndex(0), config())?;
+        let out = without.commit(
+            &CommitOptions::new()
+                .adds(vec![kp.clone()])
+                .ratchet_tree(TreeDelivery::OutOfBand),
+        )?;
+        let without_len = out.welcome.ok_or_else(|| anyhow!("no Welcome"))?.len();
+        let tree_len = without.ratchet_tree_bytes()?.len();
+        drop(without);
         let mut admin = state.member_group(LeafIndex(0), config())?;
         let out = admin.commit(
             &CommitOptions::new()
                 .adds(vec![kp.clone()])
                 .ratchet_tree_in_welcome(),
         )?;
-        out.welcome.ok_or_else(|| anyhow!("no Welcome"))?
+        (
+            out.welcome.ok_or_else(|| anyhow!("no Welcome"))?,
+            without_len,
+            tree_len,
+        )
     };
     let welcome_len = welcome.len();
     let before = allocated()?;
@@ -75,8 +96,10 @@ fn main() -> Result<()> {
     drop(welcome);
 
     println!(
-        "members {} ({kind:?}), Welcome {:.1} MiB, join {join_ms:.0} ms; live heap of the \
-         member's state, key index included, {:.1} MiB ({:.1} MB)",
+        "suite {} ({suite}), members {} ({kind:?}), Welcome {:.1} MiB ({welcome_len} B; \
+         without the tree {without_tree_len} B; the tree {tree_len} B), join {join_ms:.0} ms; \
+         live heap of the member's state, key index included, {:.1} MiB ({:.1} MB)",
+        suite.id(),
         group.member_count(),
         mib(welcome_len),
         mib(state),
