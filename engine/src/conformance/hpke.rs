@@ -84,16 +84,7 @@ fn run_own(v: &Value, suite: CipherSuite) -> Result<usize, String> {
         sk_e.as_bytes(),
         &hex_field(v, "skEm")?,
     )?;
-    let first = v
-        .get("encryptions")
-        .and_then(Value::as_array)
-        .and_then(|a| a.first())
-        .ok_or("no encryptions")?;
-    let (info, aad, pt) = (
-        hex_field(v, "info")?,
-        hex_field(first, "aad")?,
-        hex_field(first, "pt")?,
-    );
+    let (first, info, aad, pt) = first_encryption(v)?;
     let (enc, ct) = p
         .hpke_seal_with_ikm(&pk_r, &info, &aad, &pt, &hex_field(v, "ikmE")?)
         .map_err(|e| format!("seal: {e}"))?;
@@ -103,23 +94,50 @@ fn run_own(v: &Value, suite: CipherSuite) -> Result<usize, String> {
         .hpke_open(&sk_r, &enc, &info, &aad, &ct)
         .map_err(|e| format!("open: {e}"))?;
     checks += expect_eq("pt 0", &opened, &pt)?;
-    let exports = v
-        .get("exports")
-        .and_then(Value::as_array)
-        .ok_or("no exports")?;
-    for (i, x) in exports.iter().enumerate() {
-        let ctx = hex_field(x, "exporter_context")?;
-        let len = usize::try_from(u64_field(x, "L")?).map_err(|e| e.to_string())?;
+    for (i, (ctx, len, want)) in exports(v)?.into_iter().enumerate() {
         let got = p
             .hpke_receiver_export(&sk_r, &enc, &info, &ctx, len)
             .map_err(|e| format!("export {i}: {e}"))?;
-        checks += expect_eq(
-            &format!("receiver export {i}"),
-            got.as_bytes(),
-            &hex_field(x, "exported_value")?,
-        )?;
+        checks += expect_eq(&format!("receiver export {i}"), got.as_bytes(), &want)?;
     }
     Ok(checks)
+}
+
+/// A vector's first encryption, `info`, and the encryption's `aad` and `pt`.
+type FirstEncryption<'a> = (&'a Value, Vec<u8>, Vec<u8>, Vec<u8>);
+
+/// An export of a vector: `exporter_context`, `L`, `exported_value`.
+type Export = (Vec<u8>, usize, Vec<u8>);
+
+/// A vector's `info` and its first encryption: (the encryption, `info`, `aad`, `pt`).
+fn first_encryption(v: &Value) -> Result<FirstEncryption<'_>, String> {
+    let first = v
+        .get("encryptions")
+        .and_then(Value::as_array)
+        .and_then(|a| a.first())
+        .ok_or("no encryptions")?;
+    Ok((
+        first,
+        hex_field(v, "info")?,
+        hex_field(first, "aad")?,
+        hex_field(first, "pt")?,
+    ))
+}
+
+/// A vector's exports: (`exporter_context`, `L`, `exported_value`) of each, in order.
+fn exports(v: &Value) -> Result<Vec<Export>, String> {
+    v.get("exports")
+        .and_then(Value::as_array)
+        .ok_or("no exports")?
+        .iter()
+        .map(|x| {
+            Ok((
+                hex_field(x, "exporter_context")?,
+                usize::try_from(u64_field(x, "L")?).map_err(|e| e.to_string())?,
+                hex_field(x, "exported_value")?,
+            ))
+        })
+        .collect()
 }
 
 /// The algorithms, if Canopy's back end implements all three.
@@ -229,14 +247,7 @@ where
         checks += expect_eq(&format!("pt {seq}"), &opened, &pt)?;
     }
 
-    let exports = v
-        .get("exports")
-        .and_then(Value::as_array)
-        .ok_or("no exports")?;
-    for (i, x) in exports.iter().enumerate() {
-        let ctx = hex_field(x, "exporter_context")?;
-        let len = usize::try_from(u64_field(x, "L")?).map_err(|e| e.to_string())?;
-        let want = hex_field(x, "exported_value")?;
+    for (i, (ctx, len, want)) in exports(v)?.into_iter().enumerate() {
         let got = sender
             .export(&ctx, len)
             .map_err(|e| format!("export {i}: {e}"))?;
@@ -277,16 +288,7 @@ fn run_provider(v: &Value, (kem, kdf, aead): Algorithms) -> Result<usize, String
         .derive_hpke_key_pair(&hex_field(v, "ikmR")?)
         .map_err(|e| e.to_string())?;
     checks += expect_eq("provider pk", &pk, &pk_r)?;
-    let first = v
-        .get("encryptions")
-        .and_then(Value::as_array)
-        .and_then(|a| a.first())
-        .ok_or("no encryptions")?;
-    let (info, aad, pt) = (
-        hex_field(v, "info")?,
-        hex_field(first, "aad")?,
-        hex_field(first, "pt")?,
-    );
+    let (first, info, aad, pt) = first_encryption(v)?;
     let (enc, ct) = p
         .hpke_seal_with_ikm(&pk, &info, &aad, &pt, &hex_field(v, "ikmE")?)
         .map_err(|e| e.to_string())?;

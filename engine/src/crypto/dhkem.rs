@@ -41,12 +41,6 @@ pub(crate) fn mlkem_set(kem: Kem) -> Option<ParameterSet> {
     }
 }
 
-/// ML-KEM's seed `d || z` expanded to its decapsulation key and encapsulation key (counted by
-/// [`mlkem`] as one key generation of its parameter set).
-pub(crate) fn mlkem_key(set: ParameterSet, seed: &[u8]) -> Result<mlkem::PrivateKey> {
-    Ok(mlkem::PrivateKey::from_seed(set, seed)?)
-}
-
 /// The order of the NIST curve's group, big-endian, `Nsk` bytes (RFC 9180 §7.1.3).
 fn order(curve: ecdh::Curve) -> &'static [u8] {
     const P256: [u8; 32] = [
@@ -147,7 +141,7 @@ pub(crate) fn public_key(kem: Kem, sk: &[u8]) -> Result<Vec<u8>> {
         Kem::XWing => Ok(xwing::Expanded::from_seed(sk)?.public_key().to_vec()),
         Kem::MlKem768 | Kem::MlKem1024 => {
             let set = mlkem_set(kem).ok_or(CryptoError::InvalidPrivateKey)?;
-            Ok(mlkem_key(set, sk)?.public_key().to_vec())
+            Ok(mlkem::PrivateKey::from_seed(set, sk)?.public_key().to_vec())
         }
         Kem::P256 | Kem::P384 | Kem::P521 => {
             let sk = nist_scalar(kem, sk)?;

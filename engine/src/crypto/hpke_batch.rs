@@ -604,7 +604,7 @@ impl OpenContext {
             return xwing::Expanded::from_seed(sk_r.as_bytes())?.decapsulate(kem_output);
         }
         if let Some(set) = dhkem::mlkem_set(self.kem) {
-            let key = dhkem::mlkem_key(set, sk_r.as_bytes())?;
+            let key = mlkem::PrivateKey::from_seed(set, sk_r.as_bytes())?;
             return Ok(key.decapsulate(kem_output)?);
         }
         let (pk_r, dh) = if self.simulated {
