@@ -58,7 +58,10 @@ use std::fmt;
 use std::sync::OnceLock;
 
 mod backend;
+mod ed25519;
 mod portable;
+
+pub use ed25519::{ed25519_double_base_batch, DoubleBaseInput};
 
 /// Bytes of an X25519 scalar, u-coordinate or shared secret.
 pub const X25519_LEN: usize = 32;

@@ -43,7 +43,6 @@ impl Fe {
     }
 
     /// A small integer (< 2^64) as a field element.
-    #[cfg(test)]
     pub(crate) fn from_u64(x: u64) -> Fe {
         Fe([x & MASK51, x >> 51, 0, 0, 0])
     }

@@ -129,3 +129,20 @@ pub(crate) fn avx512ifma_lanes(
         None
     }
 }
+
+/// Eight Ed25519 double-base lanes with AVX-512 IFMA, or `None` when the CPU lacks AVX512F or
+/// AVX512IFMA.
+pub(crate) fn avx512ifma_double_base(
+    inputs: &[crate::ed25519::DoubleBaseInput; 8],
+    tables: &crate::ed25519::Tables,
+) -> Option<[Option<[u8; X25519_LEN]>; 8]> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        avx512ifma::double_base_lanes(inputs, tables)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (inputs, tables);
+        None
+    }
+}
