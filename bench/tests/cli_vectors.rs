@@ -79,13 +79,13 @@ fn unknown_named_file_is_an_error() {
 }
 
 /// `CANOPY_CRYPTO` as the CLI sees it: the Wycheproof Ed25519 cases pass on every setting the
-/// host runs (on dalek's backend where dalek runs the one named, else on aws-lc); a setting
+/// host runs (on the implementation named where it runs, else on aws-lc); a setting
 /// that names no backend, or one whose instructions the CPU lacks, stops `canopy` before any
 /// work with exit code 2 and the reason.
 #[test]
 fn crypto_backend_setting_is_honoured_or_refused() {
     use canopy_engine::crypto::backend::{
-        resolve, CryptoBackend, DalekBuild, HostFeatures, Setting, AUTO_PREFERS_IFMA,
+        resolve, CryptoBackend, DalekBuild, HostFeatures, Setting,
     };
 
     let file = vectors_dir().join("wycheproof/ed25519_test.json");
@@ -104,7 +104,6 @@ fn crypto_backend_setting_is_honoured_or_refused() {
             Setting::Exactly(b),
             HostFeatures::detect(),
             DalekBuild::current(),
-            AUTO_PREFERS_IFMA,
         );
         if runs.is_err() {
             refused.push(b.name());

@@ -1,7 +1,9 @@
-//! Ed25519 verification on curve25519-dalek (`crypto::ed25519`, behind `CANOPY_CRYPTO=avx2` and
-//! `avx512`) decides every case exactly as aws-lc does: the same accept or reject, the same
-//! error. Members that disagree on a signature fork their group, so agreement is checked case
-//! by case, through every backend this host runs (the others are printed as not tested):
+//! Ed25519 verification on curve25519-dalek's AVX2 backend (`crypto::ed25519::verify`, behind
+//! `CANOPY_CRYPTO=avx2`) and on canopy-simd's AVX-512 IFMA lanes (`crypto::ed25519::verify_lanes`,
+//! behind `avx512` and `auto` on such a CPU) decides every case exactly as aws-lc does: the same
+//! accept or reject, the same error. Members that disagree on a signature fork their group, so
+//! agreement is checked case by case, through every backend this host runs (the others are
+//! printed as not tested), one at a time and in sliding batches of eleven (every lane position):
 //!
 //! - Wycheproof's `ed25519_test.json` (vendored in `engine/test_vectors/`);
 //! - the edge cases of "Taming the many EdDSAs" (Chalkias, Garillot, Nikolaenko, SSR 2020);
@@ -14,9 +16,8 @@
 //! the rule decides and why; aws-lc deciding otherwise fails the test as much as dalek
 //! disagreeing with aws-lc does.
 //!
-//! dalek runs one vector backend per process, the best its build and the CPU allow. On a host
-//! with AVX-512 IFMA its AVX2 backend runs only in a build without the workspace's IFMA cfg:
-//! `RUSTFLAGS= CARGO_TARGET_DIR=target/avx2 cargo test -p canopy-engine --test ed25519_agreement`.
+//! dalek runs one vector backend per process, the best its build and the CPU allow; this
+//! workspace does not compile its IFMA backend, so it runs AVX2 on every AVX2 host.
 
 use std::sync::OnceLock;
 
@@ -79,7 +80,68 @@ fn decide(case: &str, pk: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), CryptoErr
             hex::encode(sig)
         );
     }
+    in_batches(case, pk, msg, sig, &reference);
     reference
+}
+
+/// Cases per sliding batch: one register of eight lanes and three of the next, so that every
+/// case passes through every lane position of a register and a padded tail.
+const WINDOW: usize = 11;
+
+/// One decided case: its name, key, message, signature and aws-lc's verdict.
+type Decided = (String, Vec<u8>, Vec<u8>, Vec<u8>, Result<(), CryptoError>);
+
+thread_local! {
+    /// The last [`WINDOW`] cases this test thread decided.
+    static RECENT: std::cell::RefCell<std::collections::VecDeque<Decided>> =
+        const { std::cell::RefCell::new(std::collections::VecDeque::new()) };
+    /// How many cases this test thread decided.
+    static DECIDED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The batch path: the last [`WINDOW`] cases, this one last, through
+/// `backend::ed25519_verify_batch_with` on every backend this host runs, each verdict equal to
+/// aws-lc's single one. As the window slides, each case is verified at positions
+/// `WINDOW − 1` down to 0 of a batch, beside different neighbours.
+fn in_batches(case: &str, pk: &[u8], msg: &[u8], sig: &[u8], verdict: &Result<(), CryptoError>) {
+    RECENT.with(|recent| {
+        let mut recent = recent.borrow_mut();
+        if recent.len() == WINDOW {
+            recent.pop_front();
+        }
+        recent.push_back((
+            case.to_owned(),
+            pk.to_vec(),
+            msg.to_vec(),
+            sig.to_vec(),
+            verdict.clone(),
+        ));
+        let items: Vec<(&[u8], &[u8], &[u8])> = recent
+            .iter()
+            .map(|(_, pk, msg, sig, _)| (&pk[..], &msg[..], &sig[..]))
+            .collect();
+        // Only the lanes batch for real; the other backends' batches are loops over their
+        // single verification, checked on every WINDOW-th case.
+        let whole_window = recent.len() == WINDOW && DECIDED.get().is_multiple_of(WINDOW);
+        DECIDED.set(DECIDED.get() + 1);
+        for b in std::iter::once(&CryptoBackend::Portable).chain(dalek_backends()) {
+            if *b != CryptoBackend::Avx512 && !whole_window {
+                continue;
+            }
+            let got = backend::ed25519_verify_batch_with(*b, &items);
+            assert_eq!(got.len(), items.len());
+            for (position, (got, (case, ..))) in got.iter().zip(recent.iter()).enumerate() {
+                let want = &recent[position].4;
+                assert_eq!(
+                    got,
+                    want,
+                    "{case}: {} in a batch of {} at position {position} disagrees with aws-lc",
+                    b.name(),
+                    items.len()
+                );
+            }
+        }
+    });
 }
 
 /// How many cases were decided, and how many of them aws-lc (and so every backend) accepted.

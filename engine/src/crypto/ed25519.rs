@@ -27,9 +27,16 @@
 //! ref10's `x25519_ge_frombytes_vartime` instead, which reduces a non-canonical `y` and
 //! accepts a negative zero; that build is not this rule, and the agreement tests would say so.
 //!
-//! The arithmetic is curve25519-dalek's `vartime_double_scalar_mul_basepoint`, which runs on
-//! the vector backend dalek chose for the CPU (see [`super::backend`]); hashing is aws-lc's
-//! SHA-512, so this adds no hash implementation to the engine.
+//! Two implementations of the arithmetic sit behind the same checks (see [`super::backend`]):
+//!
+//! - [`verify`]: curve25519-dalek's `vartime_double_scalar_mul_basepoint`, one signature at a
+//!   time, on the vector backend dalek chose for the CPU (AVX2 in this workspace's builds);
+//! - [`verify_lanes`]: canopy-simd's `ed25519_double_base_batch`, eight signatures per AVX-512
+//!   IFMA register, which decodes the key by the same rule 3 (its own byte checks and square
+//!   root, tested against its serial reference and, through this module, against aws-lc).
+//!
+//! Rules 1, 2 and 4 and the final comparison are this module's in both, and hashing is
+//! aws-lc's SHA-512, so this adds no hash implementation to the engine.
 
 use aws_lc_rs::digest;
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
@@ -78,19 +85,63 @@ pub fn verify(pk: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), CryptoError> {
     }
 }
 
-fn accepts(pk: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> bool {
+/// [`verify`] of every `(key, message, signature)` of a batch on canopy-simd's eight-lane
+/// AVX-512 IFMA arithmetic: the same rule, the same errors, the same counts, one result per
+/// item in order. A host without AVX-512 IFMA gets [`CryptoError::Backend`] for every item.
+pub fn verify_lanes(items: &[(&[u8], &[u8], &[u8])]) -> Vec<Result<(), CryptoError>> {
+    let mut results = Vec::with_capacity(items.len());
+    let mut inputs = Vec::with_capacity(items.len());
+    // Where each lane's input came from, and the `R` its result must equal.
+    let mut lanes: Vec<(usize, [u8; 32])> = Vec::with_capacity(items.len());
+    for (i, &(pk, msg, sig)) in items.iter().enumerate() {
+        counters::ed25519_verify(msg.len());
+        let Ok(pk) = <&[u8; ED25519_PUBLIC_KEY_LEN]>::try_from(pk) else {
+            results.push(Err(CryptoError::InvalidPublicKey));
+            continue;
+        };
+        let Ok(sig) = <&[u8; ED25519_SIGNATURE_LEN]>::try_from(sig) else {
+            results.push(Err(CryptoError::InvalidSignature));
+            continue;
+        };
+        // Rejected for now; a lane whose encoding matches `R` turns it into an acceptance.
+        results.push(Err(CryptoError::InvalidSignature));
+        let Some((s, k)) = scalars(pk, msg, sig) else {
+            continue;
+        };
+        let mut r = [0u8; 32];
+        r.copy_from_slice(&sig[..32]);
+        lanes.push((i, r));
+        inputs.push(canopy_simd::DoubleBaseInput {
+            key: *pk,
+            k: k.to_bytes(),
+            s: s.to_bytes(),
+        });
+    }
+    let mut out = vec![None; inputs.len()];
+    if let Err(e) = canopy_simd::ed25519_double_base_batch(
+        canopy_simd::Backend::Avx512Ifma,
+        &inputs,
+        &mut out,
+    ) {
+        let e = CryptoError::Backend(format!("Ed25519 lanes: {e}"));
+        return vec![Err(e); items.len()];
+    }
+    for ((i, r), got) in lanes.into_iter().zip(out) {
+        // Rule 3 (`None`: the key does not decode) and rule 5.
+        if got == Some(r) {
+            results[i] = Ok(());
+        }
+    }
+    results
+}
+
+/// Rules 2 and 4: `s` if it is below ℓ, and `k = SHA-512(R ‖ A ‖ M) mod ℓ`.
+fn scalars(pk: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> Option<(Scalar, Scalar)> {
     let (r, s) = sig.split_at(32);
     let mut s_bytes = [0u8; 32];
     s_bytes.copy_from_slice(s);
     // Rule 2: `from_canonical_bytes` refuses exactly the s ≥ ℓ (which includes a set top bit).
-    let Some(s) = Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes)) else {
-        return false;
-    };
-    // Rule 3.
-    let Some(a) = decode_point(pk) else {
-        return false;
-    };
-    // Rule 4.
+    let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes))?;
     let mut h = digest::Context::new(&digest::SHA512);
     h.update(r);
     h.update(pk);
@@ -99,7 +150,19 @@ fn accepts(pk: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> bool {
     let mut wide = [0u8; 64];
     // Invariant: a SHA-512 digest is 64 bytes.
     wide.copy_from_slice(h.as_ref());
-    let k = Scalar::from_bytes_mod_order_wide(&wide);
+    Some((s, Scalar::from_bytes_mod_order_wide(&wide)))
+}
+
+fn accepts(pk: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> bool {
+    let r = &sig[..32];
+    // Rules 2 and 4.
+    let Some((s, k)) = scalars(pk, msg, sig) else {
+        return false;
+    };
+    // Rule 3.
+    let Some(a) = decode_point(pk) else {
+        return false;
+    };
     // Rule 5: [s]B − [k]A as [k](−A) + [s]B, compressed (always canonical) and compared. The
     // point is negated, as aws-lc does, not the scalar: −k as a scalar is ℓ − k, and
     // [ℓ − k]A = −[k]A + [ℓ]A differs from −[k]A by [ℓ]A, which is not zero for a key with a

@@ -315,6 +315,20 @@ impl Provider {
         .map_err(CryptoError::from)
     }
 
+    /// [`Provider::verify_labeled`] of many `(key, SignContent, signature)`: one result per
+    /// item, in order, each what `verify_labeled` returns for it. Ed25519 verifications share
+    /// the registers of the AVX-512 IFMA lanes where `CANOPY_CRYPTO` selects them
+    /// ([`super::backend::ed25519_verify_batch`]); every other case verifies one by one.
+    pub fn verify_labeled_batch(&self, items: &[(&[u8], &[u8], &[u8])]) -> Vec<Result<()>> {
+        if self.signature_scheme() == SignatureScheme::Ed25519 && !self.is_simulated() {
+            return super::backend::ed25519_verify_batch(items);
+        }
+        items
+            .iter()
+            .map(|&(pk, content, sig)| self.verify_labeled(pk, content, sig))
+            .collect()
+    }
+
     /// Count a [`Provider::sign_labeled`] over a `sign_content` of `len` bytes without
     /// signing: what a simulated provider does for a GroupInfo (see
     /// [`Provider::with_simulated_crypto`]). Returns an all-zero signature of the real length.

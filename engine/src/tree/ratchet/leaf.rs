@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use super::node::{LeafRef, ParsedLeaf};
 use crate::codec::{self, CodecError, LeafNode, LeafNodeSource, LeafNodeTbs};
-use crate::crypto::Provider;
+use crate::crypto::{labels, Provider};
 use crate::error::Result;
 use crate::tree::math::LeafIndex;
 use crate::tree::TreeError;
@@ -94,26 +94,51 @@ pub fn validate_leaf_node(
     check_leaf_contents(provider, leaf, credential_types_in_use)
 }
 
-/// [`validate_leaf_node`] of a leaf as the tree stores it, at `position` in the group: the
-/// same checks on the same bytes (its LeafNodeTBS is its stored encoding up to the
-/// signature, then the group id and index), without decoding it.
-pub(crate) fn validate_stored_leaf(
+/// [`validate_leaf_node`] of leaves as the tree stores them, each at its index in the group:
+/// the same checks on the same bytes (a LeafNodeTBS is the stored encoding up to the
+/// signature, then the group id and index), without decoding them. The signatures are
+/// verified as one batch ([`Provider::verify_labeled_batch`]), then each leaf's result is taken
+/// in order, so the error is the lowest failing leaf's, as leaf-by-leaf validation gives.
+pub(crate) fn validate_stored_leaves(
     provider: &Provider,
-    leaf: LeafRef<'_>,
-    position: (&[u8], LeafIndex),
+    leaves: &[(LeafIndex, LeafRef<'_>)],
+    group_id: &[u8],
     credential_types_in_use: &HashSet<u16>,
 ) -> Result<()> {
-    let leaf = leaf.parse();
-    let unsigned = leaf.unsigned_body();
-    let mut tbs = Vec::with_capacity(unsigned.len() + position.0.len() + 8);
-    tbs.extend_from_slice(unsigned);
-    if leaf.source() != Some(LeafNodeSource::KeyPackage) {
-        codec::encode_varint_length(position.0.len(), &mut tbs)?;
-        tbs.extend_from_slice(position.0);
-        tbs.extend_from_slice(&position.1 .0.to_be_bytes());
+    let parsed: Vec<ParsedLeaf<'_>> = leaves.iter().map(|(_, leaf)| leaf.parse()).collect();
+    let contents: Vec<Result<Vec<u8>>> = leaves
+        .iter()
+        .zip(&parsed)
+        .map(|(&(i, _), leaf)| {
+            let unsigned = leaf.unsigned_body();
+            let mut tbs = Vec::with_capacity(unsigned.len() + group_id.len() + 8);
+            tbs.extend_from_slice(unsigned);
+            if leaf.source() != Some(LeafNodeSource::KeyPackage) {
+                codec::encode_varint_length(group_id.len(), &mut tbs)?;
+                tbs.extend_from_slice(group_id);
+                tbs.extend_from_slice(&i.0.to_be_bytes());
+            }
+            Ok(labels::labeled_pair(b"LeafNodeTBS", &tbs)?)
+        })
+        .collect();
+    let items: Vec<(&[u8], &[u8], &[u8])> = parsed
+        .iter()
+        .zip(&contents)
+        .filter_map(|(leaf, content)| {
+            let content = content.as_ref().ok()?;
+            Some((leaf.signature_key(), content.as_slice(), leaf.signature()))
+        })
+        .collect();
+    let mut verdicts = provider.verify_labeled_batch(&items).into_iter();
+    for (leaf, content) in parsed.iter().zip(contents) {
+        content?;
+        // Invariant: one verdict per leaf whose content was built, in order.
+        verdicts
+            .next()
+            .ok_or(crate::crypto::CryptoError::InvalidSignature)??;
+        check_leaf_contents(provider, leaf, credential_types_in_use)?;
     }
-    provider.verify_with_label(leaf.signature_key(), b"LeafNodeTBS", &tbs, leaf.signature())?;
-    check_leaf_contents(provider, &leaf, credential_types_in_use)
+    Ok(())
 }
 
 /// The checks of [`validate_leaf_node`] other than the signature, for leaves whose signature
