@@ -16,11 +16,12 @@ use crate::codec::{
 use crate::crypto::{HpkePrivateKey, Provider, Secret};
 use crate::error::Result;
 use crate::schedule;
-use crate::key_package::validate_key_package;
+use crate::key_package::{validate_key_package, validate_key_packages};
 use crate::tree::{check_leaf_contents, validate_leaf_node, LeafFields, LeafIndex};
 
-/// Below this many KeyPackages, validating them in parallel does not pay for the fork.
-const KEY_PACKAGE_CUTOFF: usize = 16;
+/// KeyPackages per task when validating adds: eight carry sixteen signatures, two registers
+/// of the Ed25519 lanes, and about 0.15 ms of work with them (0.6 ms without).
+const KEY_PACKAGE_BLOCK: usize = 8;
 
 /// `ProposalRef = RefHash("MLS 1.0 Proposal Reference", AuthenticatedContent)` (RFC 9420
 /// §5.2) over the encoded AuthenticatedContent.
@@ -678,9 +679,14 @@ impl PublicGroup {
             let clock = self.clock;
             let (ext, req) = (&extensions, required.as_ref());
             self.executor
-                .try_map(&adds, KEY_PACKAGE_CUTOFF, |_, (_, kp)| {
-                    validate_key_package(&provider, kp, clock, &credentials)?;
-                    check_leaf_supports(&kp.leaf_node, None, ext, req)
+                .try_map_blocks(&adds, KEY_PACKAGE_BLOCK, |_, block| {
+                    let kps: Vec<&KeyPackage> = block.iter().map(|(_, kp)| *kp).collect();
+                    let valid = validate_key_packages(&provider, &kps, clock, &credentials);
+                    for (kp, valid) in kps.iter().zip(valid) {
+                        valid?;
+                        check_leaf_supports(&kp.leaf_node, None, ext, req)?;
+                    }
+                    Ok::<_, crate::error::Error>(vec![(); block.len()])
                 })?;
             for (_, kp) in &adds {
                 let leaf = &kp.leaf_node;
