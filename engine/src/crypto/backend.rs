@@ -299,10 +299,20 @@ pub fn ed25519_verify_with(
     ed25519_verify_on(backend, pk, msg, sig)
 }
 
-/// Ed25519 verification through the selected backend ([`selected`]).
+/// Ed25519 verification through the selected backend ([`selected`]). On `avx512` a lone
+/// verification runs on aws-lc: alone in a register of eight lanes it would cost about twice
+/// as much (both decide alike, so which one runs is a matter of speed only).
 pub fn ed25519_verify(pk: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), CryptoError> {
-    ed25519_verify_on(selected()?, pk, msg, sig)
+    match selected()? {
+        CryptoBackend::Avx512 => awslc::ed25519_verify(pk, msg, sig),
+        backend => ed25519_verify_on(backend, pk, msg, sig),
+    }
 }
+
+/// The fewest verifications worth a register of the lanes: a register costs about what two
+/// aws-lc verifications do on the host measured, so a batch's tail of one or two verifies on
+/// aws-lc instead.
+const LANES_MIN: usize = 3;
 
 fn ed25519_verify_on(
     backend: CryptoBackend,
@@ -325,13 +335,27 @@ fn ed25519_verify_on(
 /// the items share registers, eight at a time; the others verify one by one.
 pub fn ed25519_verify_batch(items: &[(&[u8], &[u8], &[u8])]) -> Vec<Result<(), CryptoError>> {
     match selected() {
+        Ok(CryptoBackend::Avx512) => {
+            let tail = items.len() % 8;
+            if tail == 0 || tail >= LANES_MIN {
+                return ed25519::verify_lanes(items);
+            }
+            let (full, tail) = items.split_at(items.len() - tail);
+            let mut results = ed25519::verify_lanes(full);
+            results.extend(
+                tail.iter()
+                    .map(|&(pk, msg, sig)| awslc::ed25519_verify(pk, msg, sig)),
+            );
+            results
+        }
         Ok(backend) => ed25519_verify_batch_on(backend, items),
         Err(e) => vec![Err(e); items.len()],
     }
 }
 
 /// [`ed25519_verify_batch`] through `backend`, which must be available (else every item gets
-/// the error of [`CryptoBackend::check_available`]).
+/// the error of [`CryptoBackend::check_available`]). Unlike the selected path, `avx512` runs
+/// every item in the lanes, however few: this is what the agreement tests call.
 pub fn ed25519_verify_batch_with(
     backend: CryptoBackend,
     items: &[(&[u8], &[u8], &[u8])],
@@ -503,6 +527,37 @@ mod tests {
     #[test]
     fn this_build_has_no_dalek_ifma_backend() {
         assert!(!DalekBuild::current().avx512);
+    }
+
+    /// The selected path's batches, whatever their length (full registers, tails verified in
+    /// the lanes or on aws-lc), give each item what aws-lc gives it alone.
+    #[test]
+    fn selected_batches_of_every_length_decide_each_item_as_alone() {
+        let p = crate::crypto::Provider::new(
+            crate::crypto::CipherSuite::Mls128X25519Aes128GcmSha256Ed25519,
+        );
+        let mut cases: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> = Vec::new();
+        for i in 0..20u8 {
+            let (sk, pk) = p.signature_key_pair_from_seed(&[i; 32]).unwrap();
+            let msg = vec![i; 1 + usize::from(i) * 7];
+            let mut sig = p.sign_labeled(&sk, &msg).unwrap();
+            if i % 3 == 1 {
+                sig[usize::from(i)] ^= 0x10;
+            }
+            cases.push((pk, msg, sig));
+        }
+        let alone: Vec<_> = cases
+            .iter()
+            .map(|(pk, msg, sig)| awslc::ed25519_verify(pk, msg, sig))
+            .collect();
+        assert!(alone.iter().any(|r| r.is_ok()) && alone.iter().any(|r| r.is_err()));
+        for len in 0..=cases.len() {
+            let items: Vec<(&[u8], &[u8], &[u8])> = cases[..len]
+                .iter()
+                .map(|(pk, msg, sig)| (&pk[..], &msg[..], &sig[..]))
+                .collect();
+            assert_eq!(ed25519_verify_batch(&items), alone[..len], "batch of {len}");
+        }
     }
 
     /// The verifier behind each available backend, and the error for each unavailable one.
