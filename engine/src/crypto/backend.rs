@@ -299,14 +299,46 @@ pub fn ed25519_verify_with(
     ed25519_verify_on(backend, pk, msg, sig)
 }
 
-/// Ed25519 verification through the selected backend ([`selected`]). On `avx512` a lone
-/// verification runs on aws-lc: alone in a register of eight lanes it would cost about twice
-/// as much (both decide alike, so which one runs is a matter of speed only).
+/// Ed25519 verification through the selected backend ([`selected`]), as the engine runs it
+/// ([`ed25519_verify_by`]).
 pub fn ed25519_verify(pk: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), CryptoError> {
-    match selected()? {
+    ed25519_verify_by(selected()?, pk, msg, sig)
+}
+
+/// Ed25519 verification as the engine runs it on `backend` (available: [`selected`] or
+/// [`ed25519_for_x25519`] chose it). On `avx512` a lone verification runs on aws-lc: alone
+/// in a register of eight lanes it would cost about twice as much (both decide alike, so
+/// which one runs is a matter of speed only).
+pub fn ed25519_verify_by(
+    backend: CryptoBackend,
+    pk: &[u8],
+    msg: &[u8],
+    sig: &[u8],
+) -> Result<(), CryptoError> {
+    match backend {
         CryptoBackend::Avx512 => awslc::ed25519_verify(pk, msg, sig),
         backend => ed25519_verify_on(backend, pk, msg, sig),
     }
+}
+
+/// The Ed25519 verifier that goes with an X25519 backend chosen by name, so that one choice
+/// (`canopy compare --crypto`, [`super::Provider::with_x25519_backend`]) sets both: aws-lc
+/// with aws-lc (and with canopy-simd's portable lanes, a testing aid), dalek's AVX2 with the
+/// AVX2 lanes where this build's dalek runs it (else aws-lc, as [`resolve`] says), the
+/// Ed25519 lanes with the X25519 lanes.
+pub fn ed25519_for_x25519(x25519: super::X25519Backend) -> CryptoBackend {
+    use super::X25519Backend as X;
+    let asked = match x25519 {
+        X::AwsLc | X::SimdPortable => return CryptoBackend::Portable,
+        X::Avx2 => CryptoBackend::Avx2,
+        X::Avx512Ifma => CryptoBackend::Avx512,
+    };
+    resolve(
+        Setting::Exactly(asked),
+        HostFeatures::detect(),
+        DalekBuild::current(),
+    )
+    .unwrap_or(CryptoBackend::Portable)
 }
 
 /// The fewest verifications worth a register of the lanes: a register costs about what two
@@ -335,7 +367,19 @@ fn ed25519_verify_on(
 /// the items share registers, eight at a time; the others verify one by one.
 pub fn ed25519_verify_batch(items: &[(&[u8], &[u8], &[u8])]) -> Vec<Result<(), CryptoError>> {
     match selected() {
-        Ok(CryptoBackend::Avx512) => {
+        Ok(backend) => ed25519_verify_batch_by(backend, items),
+        Err(e) => vec![Err(e); items.len()],
+    }
+}
+
+/// [`ed25519_verify_batch`] on `backend` (available), as the engine runs it: on `avx512`, full
+/// registers and tails of at least three in the lanes, a tail of one or two on aws-lc.
+pub fn ed25519_verify_batch_by(
+    backend: CryptoBackend,
+    items: &[(&[u8], &[u8], &[u8])],
+) -> Vec<Result<(), CryptoError>> {
+    match backend {
+        CryptoBackend::Avx512 => {
             let tail = items.len() % 8;
             if tail == 0 || tail >= LANES_MIN {
                 return ed25519::verify_lanes(items);
@@ -348,8 +392,7 @@ pub fn ed25519_verify_batch(items: &[(&[u8], &[u8], &[u8])]) -> Vec<Result<(), C
             );
             results
         }
-        Ok(backend) => ed25519_verify_batch_on(backend, items),
-        Err(e) => vec![Err(e); items.len()],
+        backend => ed25519_verify_batch_on(backend, items),
     }
 }
 
@@ -557,6 +600,26 @@ mod tests {
                 .map(|(pk, msg, sig)| (&pk[..], &msg[..], &sig[..]))
                 .collect();
             assert_eq!(ed25519_verify_batch(&items), alone[..len], "batch of {len}");
+        }
+    }
+
+    /// One choice sets both primitives: aws-lc with aws-lc, the lanes with the lanes, and
+    /// dalek's AVX2 with the AVX2 lanes where this build's dalek runs it.
+    #[test]
+    fn the_x25519_choice_brings_its_ed25519_verifier() {
+        use crate::crypto::X25519Backend as X;
+        assert_eq!(ed25519_for_x25519(X::AwsLc), CryptoBackend::Portable);
+        assert_eq!(ed25519_for_x25519(X::SimdPortable), CryptoBackend::Portable);
+        if X::Avx512Ifma.require().is_ok() {
+            assert_eq!(ed25519_for_x25519(X::Avx512Ifma), CryptoBackend::Avx512);
+        }
+        if X::Avx2.require().is_ok() {
+            let dalek_avx2 =
+                dalek_runs(HostFeatures::detect(), DalekBuild::current()) == Some(CryptoBackend::Avx2);
+            assert_eq!(
+                ed25519_for_x25519(X::Avx2),
+                if dalek_avx2 { CryptoBackend::Avx2 } else { CryptoBackend::Portable }
+            );
         }
     }
 

@@ -30,6 +30,9 @@ pub type Result<T, E = CryptoError> = core::result::Result<T, E>;
 pub struct Provider {
     suite: CipherSuite,
     x25519: X25519Backend,
+    /// The Ed25519 verifier, when one was chosen with the X25519 backend
+    /// ([`Provider::with_x25519_backend`]); else the process's ([`super::backend::selected`]).
+    ed25519: Option<super::backend::CryptoBackend>,
     /// Simulated crypto (feature `simulated-crypto`): see [`Provider::with_simulated_crypto`].
     #[cfg(feature = "simulated-crypto")]
     simulated: bool,
@@ -56,19 +59,24 @@ impl Provider {
         Ok(Provider {
             suite,
             x25519: X25519Backend::process_default()?,
+            ed25519: None,
             #[cfg(feature = "simulated-crypto")]
             simulated: false,
         })
     }
 
-    /// This provider with its batched X25519 on `backend`; an error naming the backend if
-    /// this host does not run it. Changes no output, only how it is computed.
+    /// This provider with its batched X25519 on `backend`, and its Ed25519 verifications on
+    /// the verifier that goes with it ([`super::backend::ed25519_for_x25519`]); an error
+    /// naming the backend if this host does not run it. Changes no output, only how it is
+    /// computed.
     pub fn with_x25519_backend(
         self,
         backend: X25519Backend,
     ) -> core::result::Result<Self, X25519BackendError> {
+        let x25519 = backend.require()?;
         Ok(Provider {
-            x25519: backend.require()?,
+            x25519,
+            ed25519: Some(super::backend::ed25519_for_x25519(x25519)),
             ..self
         })
     }
@@ -302,7 +310,10 @@ impl Provider {
             if self.is_simulated() {
                 return awslc::ed25519_verify_counted(pk, sign_content);
             }
-            return super::backend::ed25519_verify(pk, sign_content, sig);
+            return match self.ed25519 {
+                Some(backend) => super::backend::ed25519_verify_by(backend, pk, sign_content, sig),
+                None => super::backend::ed25519_verify(pk, sign_content, sig),
+            };
         }
         super::counters::verify(scheme, sign_content.len());
         if self.is_simulated() {
@@ -321,7 +332,10 @@ impl Provider {
     /// ([`super::backend::ed25519_verify_batch`]); every other case verifies one by one.
     pub fn verify_labeled_batch(&self, items: &[(&[u8], &[u8], &[u8])]) -> Vec<Result<()>> {
         if self.signature_scheme() == SignatureScheme::Ed25519 && !self.is_simulated() {
-            return super::backend::ed25519_verify_batch(items);
+            return match self.ed25519 {
+                Some(backend) => super::backend::ed25519_verify_batch_by(backend, items),
+                None => super::backend::ed25519_verify_batch(items),
+            };
         }
         items
             .iter()
