@@ -118,6 +118,11 @@ pub struct HostFeatures {
     pub avx512ifma: bool,
     /// AVX-512 VL (the 256-bit forms dalek's IFMA backend uses).
     pub avx512vl: bool,
+    /// canopy-simd runs its AVX-512 IFMA lanes: the CPU has AVX512F and AVX512IFMA, and its
+    /// testing aid `CANOPY_SIMD_HIDE` does not hide them (so a run "as on a host without
+    /// AVX-512" takes both primitives off the lanes alike). The other fields are the CPU's own
+    /// view, as curve25519-dalek sees it.
+    pub lanes_avx512: bool,
 }
 
 impl HostFeatures {
@@ -130,6 +135,7 @@ impl HostFeatures {
                 avx2: std::is_x86_feature_detected!("avx2"),
                 avx512ifma: std::is_x86_feature_detected!("avx512ifma"),
                 avx512vl: std::is_x86_feature_detected!("avx512vl"),
+                lanes_avx512: canopy_simd::Backend::Avx512Ifma.is_available(),
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
@@ -207,11 +213,11 @@ pub fn check(
 ) -> Result<(), CryptoError> {
     let why = match backend {
         CryptoBackend::Portable => return Ok(()),
-        CryptoBackend::Avx512 if host.avx512ifma => return Ok(()),
+        CryptoBackend::Avx512 if host.lanes_avx512 => return Ok(()),
         CryptoBackend::Avx2 if dalek_runs(host, build) == Some(CryptoBackend::Avx2) => {
             return Ok(())
         }
-        CryptoBackend::Avx512 => "this CPU lacks AVX-512 IFMA",
+        CryptoBackend::Avx512 => "this CPU lacks AVX-512 IFMA (or CANOPY_SIMD_HIDE hides it)",
         CryptoBackend::Avx2 if !build.avx2 => {
             "curve25519-dalek's AVX2 backend is not compiled into this build"
         }
@@ -236,7 +242,7 @@ pub fn resolve(
     build: DalekBuild,
 ) -> Result<CryptoBackend, CryptoError> {
     match setting {
-        Setting::Auto => Ok(if host.avx512ifma {
+        Setting::Auto => Ok(if host.lanes_avx512 {
             CryptoBackend::Avx512
         } else {
             CryptoBackend::Portable
@@ -260,7 +266,7 @@ fn host_has(backend: CryptoBackend, host: HostFeatures) -> bool {
     match backend {
         CryptoBackend::Portable => true,
         CryptoBackend::Avx2 => host.avx2,
-        CryptoBackend::Avx512 => host.avx512ifma,
+        CryptoBackend::Avx512 => host.lanes_avx512,
     }
 }
 
@@ -430,16 +436,19 @@ mod tests {
         avx2: false,
         avx512ifma: false,
         avx512vl: false,
+        lanes_avx512: false,
     };
     const ZEN3: HostFeatures = HostFeatures {
         avx2: true,
         avx512ifma: false,
         avx512vl: false,
+        lanes_avx512: false,
     };
     const ICELAKE: HostFeatures = HostFeatures {
         avx2: true,
         avx512ifma: true,
         avx512vl: true,
+        lanes_avx512: true,
     };
     const WITH_IFMA: DalekBuild = DalekBuild {
         avx2: true,
