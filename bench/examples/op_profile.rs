@@ -1,19 +1,20 @@
 //! Where the time of one catalogue operation goes at N members, for a profiler: prepares
-//! `COPIES` fresh inputs (a copy of the member's state each), then runs the operation on each,
-//! and prints the median time. With `PERF_CTL` naming perf's control FIFO, sampling is
-//! enabled only around the runs, so the profile shows the operation and not the setup:
+//! `COPIES` fresh inputs (a copy of the member's state each), prints `ready <pid>`, waits
+//! `PAUSE` seconds (default 0) for a profiler to attach, then runs the operation on each copy
+//! and prints the median time. Attaching after the setup keeps the setup out of the profile:
 //!
 //! ```sh
 //! cargo build --release -p canopy-bench --example op_profile
-//! mkfifo /tmp/ctl /tmp/ack
-//! PERF_CTL=/tmp/ctl PERF_ACK=/tmp/ack perf record -D -1 --control=fifo:/tmp/ctl,/tmp/ack \
-//!     -g -o /tmp/process.data target/release/examples/op_profile process 50000 300
-//! perf report -i /tmp/process.data --no-children
+//! target/release/examples/op_profile process 50000 300 3 > /tmp/op.txt &
+//! until grep -q ready /tmp/op.txt; do sleep 1; done
+//! perf record -p "$(awk '/ready/ {print $2}' /tmp/op.txt)" --call-graph dwarf -F 20000 \
+//!     -o /tmp/op.data -- sleep 5
+//! perf report -i /tmp/op.data --no-children
 //! ```
 //!
 //! Operations are the catalogue's (`process`, `commit`, `remove1`, …; docs/operations.md).
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::time::Instant;
 
 use anyhow::{anyhow, Result};
@@ -25,20 +26,6 @@ use canopy_workloads::states::StateKind;
 
 const NOW: u64 = 1_800_000_000;
 
-/// Tell perf to start or stop sampling, if it listens.
-fn perf(command: &str) -> Result<()> {
-    let (Ok(ctl), Ok(ack)) = (std::env::var("PERF_CTL"), std::env::var("PERF_ACK")) else {
-        return Ok(());
-    };
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(ctl)?
-        .write_all(format!("{command}\n").as_bytes())?;
-    let mut reply = [0u8; 5];
-    std::fs::File::open(ack)?.read_exact(&mut reply)?;
-    Ok(())
-}
-
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let op_name = args.next().unwrap_or_else(|| "process".into());
@@ -49,6 +36,7 @@ fn main() -> Result<()> {
         .ok_or_else(|| anyhow!("{op_name}: not a catalogue operation"))?;
     let members: u32 = args.next().map_or(Ok(50_000), |s| s.parse())?;
     let copies: usize = args.next().map_or(Ok(200), |s| s.parse())?;
+    let pause: u64 = args.next().map_or(Ok(0), |s| s.parse())?;
     let config = GroupConfig {
         clock: Clock::Fixed(NOW),
         randomness: Randomness::System,
@@ -62,14 +50,15 @@ fn main() -> Result<()> {
         .map(|_| Prepared::new(op, &start))
         .collect::<Result<Vec<_>>>()?;
     let mut times = Vec::with_capacity(copies);
-    perf("enable")?;
+    println!("ready {}", std::process::id());
+    std::io::stdout().flush()?;
+    std::thread::sleep(std::time::Duration::from_secs(pause));
     for p in &mut prepared {
         let mut input = p.input();
         let t = Instant::now();
         std::hint::black_box(input.run()?);
         times.push(t.elapsed().as_secs_f64() * 1e3);
     }
-    perf("disable")?;
     times.sort_by(f64::total_cmp);
     println!(
         "{op_name} at {members} members: median {:.3} ms over {copies} runs",
