@@ -90,9 +90,12 @@ pub fn ed25519_double_base_batch(
     Ok(())
 }
 
-/// The key's checks on its bytes (module docs): `y < p`, and no negative zero. The root is
-/// checked by the arithmetic.
-pub(crate) fn key_bytes_ok(key: &[u8; 32]) -> bool {
+/// The checks of the key decoding (module docs) that look at the bytes alone: `y`, the low
+/// 255 bits, is below p, and the key is not a "negative zero" (`y = ±1`, whose `x` is 0,
+/// with the sign bit set). Whether `x² = (y² − 1)/(d·y² + 1)` has a root is the arithmetic's
+/// to find out. Public so that a verifier on other arithmetic (the engine's on
+/// curve25519-dalek, whose own decoding is more lenient) applies the same byte rule.
+pub fn ed25519_key_bytes_ok(key: &[u8; 32]) -> bool {
     let mut y = *key;
     y[31] &= 0x7f;
     let sign = key[31] >> 7 == 1;
@@ -231,7 +234,7 @@ impl Point {
 
     /// The key decoding of the module docs, serially.
     fn decode(bytes: &[u8; 32], d: Fe) -> Option<Point> {
-        if !key_bytes_ok(bytes) {
+        if !ed25519_key_bytes_ok(bytes) {
             return None;
         }
         let y = Fe::from_bytes(bytes); // bit 255 ignored
@@ -363,6 +366,43 @@ mod tests {
         ];
         let d2 = d.add(d);
         assert_eq!(b.mul(&ell, d2).encode(), Point::IDENTITY.encode());
+    }
+
+    /// The canonical bound, byte for byte: y = p − 1 is canonical, y = p … 2²⁵⁵ − 1 are not,
+    /// and a difference in a low byte decides only when every higher byte is equal.
+    #[test]
+    fn less_than_p_is_the_canonical_bound() {
+        let mut p_minus_1 = P_BYTES;
+        p_minus_1[0] = 0xec;
+        assert!(less_than_p(&p_minus_1));
+        assert!(less_than_p(&[0; 32]));
+        for low in 0xed..=0xff {
+            let mut y = P_BYTES;
+            y[0] = low;
+            assert!(!less_than_p(&y), "y = p + {}", low - 0xed);
+        }
+        let mut y = P_BYTES;
+        y[0] = 0xff;
+        y[1] = 0xfe;
+        assert!(less_than_p(&y));
+        let mut top = [0u8; 32];
+        top[31] = 0x7f;
+        assert!(less_than_p(&top));
+    }
+
+    /// The two negative zeros are refused by their bytes, their positive twins pass.
+    #[test]
+    fn negative_zeros_are_refused() {
+        let mut one = [0u8; 32];
+        one[0] = 1;
+        let mut minus_one = P_BYTES;
+        minus_one[0] = 0xec;
+        for y in [one, minus_one] {
+            assert!(ed25519_key_bytes_ok(&y));
+            let mut negative = y;
+            negative[31] |= 0x80;
+            assert!(!ed25519_key_bytes_ok(&negative));
+        }
     }
 
     #[test]

@@ -61,7 +61,7 @@ mod backend;
 mod ed25519;
 mod portable;
 
-pub use ed25519::{ed25519_double_base_batch, DoubleBaseInput};
+pub use ed25519::{ed25519_double_base_batch, ed25519_key_bytes_ok, DoubleBaseInput};
 
 /// Bytes of an X25519 scalar, u-coordinate or shared secret.
 pub const X25519_LEN: usize = 32;

@@ -6,7 +6,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use canopy_engine::crypto::{counters, Kem};
+use canopy_engine::crypto::counters;
 
 use super::floor::PrimitiveCosts;
 use super::report::{Row, Sample};
@@ -93,13 +93,13 @@ pub fn rows(
         }
     }
     let suite = start.suite();
-    // The backends name what ran: X25519 and Ed25519 run only in suites 1 and 3.
-    let x25519 = suite.kem() == Kem::X25519;
+    // The rows name the backends where they change anything (X25519 or Ed25519 in the suite).
+    let named = super::backends_differ_in(suite);
     let mut rows: Vec<Row> = canopy
         .iter()
         .map(|(backend, _, samples)| {
             let row = Row::from_samples(op, suite.id(), "canopy", samples, None);
-            if x25519 {
+            if named {
                 row.with_crypto(*backend)
             } else {
                 row

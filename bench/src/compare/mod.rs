@@ -27,7 +27,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
-use canopy_engine::crypto::{CipherSuite, Kem, X25519Backend};
+use canopy_engine::crypto::{CipherSuite, Kem, SignatureScheme, X25519Backend};
 use canopy_engine::group::{GroupConfig, Randomness};
 use canopy_engine::key_package::Clock;
 use canopy_workloads::states::{today, StateKind};
@@ -158,10 +158,10 @@ impl CompareArgs {
             .iter()
             .map(|c| X25519Backend::from_choice(c).with_context(|| format!("--crypto {c}")))
             .collect::<Result<Vec<_>>>()?;
-        if crypto.len() > 1 && suite.kem() != Kem::X25519 {
+        if crypto.len() > 1 && !backends_differ_in(suite) {
             bail!(
-                "--crypto {}: suite {} ({}) has no X25519, the only primitive the backends \
-                 differ in: its rows would all be one",
+                "--crypto {}: suite {} ({}) has neither X25519 nor Ed25519, the primitives \
+                 the backends differ in: its rows would all be one",
                 self.crypto.join(","),
                 suite.id(),
                 suite.name()
@@ -180,6 +180,12 @@ impl CompareArgs {
             crypto,
         })
     }
+}
+
+/// Whether the backends of `--crypto` compute anything differently in `suite`: its HPKE is
+/// X25519 (the lanes' batches) or its signatures are Ed25519 (the verifiers).
+pub fn backends_differ_in(suite: CipherSuite) -> bool {
+    suite.kem() == Kem::X25519 || suite.signature_scheme() == SignatureScheme::Ed25519
 }
 
 impl CompareConfig {
@@ -423,8 +429,13 @@ mod tests {
         assert!(parse(&["--suite", "p256"]).is_err());
 
         let e = parse(&["--suite", "2", "--crypto", "portable,auto"]).unwrap_err();
-        assert!(format!("{e:#}").contains("has no X25519"), "{e:#}");
+        assert!(
+            format!("{e:#}").contains("has neither X25519 nor Ed25519"),
+            "{e:#}"
+        );
         assert!(parse(&["--suite", "3", "--crypto", "portable,auto"]).is_ok());
+        // X-Wing: no X25519 batches, but Ed25519 signatures.
+        assert!(parse(&["--suite", "77", "--crypto", "portable,auto"]).is_ok());
         assert!(parse(&["--suite", "2", "--crypto", "portable"]).is_ok());
     }
 

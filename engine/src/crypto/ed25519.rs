@@ -48,26 +48,6 @@ use super::{counters, CryptoError};
 /// Ed25519 signature length: `R` (32 bytes) then `s` (32 bytes) (RFC 8032 §5.1.6).
 pub const ED25519_SIGNATURE_LEN: usize = 64;
 
-/// p = 2²⁵⁵ − 19, little-endian: the bound of a canonical `y`.
-const P: [u8; 32] = [
-    0xed, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
-];
-
-/// `y = 1`, little-endian: with `y = p − 1`, one of the two `y` whose point has `x = 0`.
-const Y_ONE: [u8; 32] = {
-    let mut y = [0u8; 32];
-    y[0] = 1;
-    y
-};
-
-/// `y = p − 1`, little-endian.
-const Y_MINUS_ONE: [u8; 32] = {
-    let mut y = P;
-    y[0] = 0xec;
-    y
-};
-
 /// Ed25519 verification of `sig` over `msg` with aws-lc's acceptance rule (module docs), with
 /// the errors of [`super::awslc::ed25519_verify`]: [`CryptoError::InvalidPublicKey`] for a
 /// key that is not 32 bytes, [`CryptoError::InvalidSignature`] for every other rejection.
@@ -172,57 +152,30 @@ fn accepts(pk: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> bool {
 }
 
 /// aws-lc's point decoding (rule 3). curve25519-dalek's `decompress` alone is more lenient:
-/// it reads a `y ≥ p` modulo p and accepts a negative zero; the two checks before it refuse
-/// exactly those encodings, and for every other input the two decoders agree (same square
-/// root, same sign convention).
+/// it reads a `y ≥ p` modulo p and accepts a negative zero; the byte checks before it
+/// (canopy-simd's, the ones its lanes apply) refuse exactly those encodings, and for every
+/// other input the two decoders agree (same square root, same sign convention).
 fn decode_point(bytes: &[u8; 32]) -> Option<EdwardsPoint> {
-    let mut y = *bytes;
-    y[31] &= 0x7f;
-    let sign = bytes[31] >> 7 == 1;
-    if !less_than_p(&y) || (sign && (y == Y_ONE || y == Y_MINUS_ONE)) {
+    if !canopy_simd::ed25519_key_bytes_ok(bytes) {
         return None;
     }
     CompressedEdwardsY(*bytes).decompress()
-}
-
-/// Whether the little-endian `y` (top bit clear) is below p. Public input: variable time.
-fn less_than_p(y: &[u8; 32]) -> bool {
-    for (a, b) in y.iter().rev().zip(P.iter().rev()) {
-        if a != b {
-            return a < b;
-        }
-    }
-    false
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The canonical bound, byte for byte: y = p − 1 is canonical, y = p … 2²⁵⁵ − 1 are not,
-    /// and a difference in a low byte decides only when every higher byte is equal.
-    #[test]
-    fn less_than_p_is_the_canonical_bound() {
-        assert!(less_than_p(&Y_MINUS_ONE));
-        assert!(less_than_p(&[0; 32]));
-        for low in 0xed..=0xff {
-            let mut y = P;
-            y[0] = low;
-            assert!(!less_than_p(&y), "y = p + {}", low - 0xed);
-        }
-        let mut y = P;
-        y[0] = 0xff;
-        y[1] = 0xfe;
-        assert!(less_than_p(&y));
-        let mut top = [0u8; 32];
-        top[31] = 0x7f;
-        assert!(less_than_p(&top));
-    }
-
     /// The two negative zeros are refused, their positive encodings decode to (0, ±1).
     #[test]
     fn negative_zero_is_refused() {
-        for y in [Y_ONE, Y_MINUS_ONE] {
+        let mut y_one = [0u8; 32];
+        y_one[0] = 1;
+        // p − 1.
+        let mut y_minus_one = [0xff; 32];
+        y_minus_one[0] = 0xec;
+        y_minus_one[31] = 0x7f;
+        for y in [y_one, y_minus_one] {
             let point = decode_point(&y).expect("x = 0 with a clear sign bit decodes");
             assert_eq!(point.compress().to_bytes(), y);
             let mut negative = y;

@@ -25,7 +25,7 @@
 use core::arch::x86_64::*;
 
 use super::{gather, splat, Fe, LANES};
-use crate::ed25519::{key_bytes_ok, pow22523_chain, radix16, DoubleBaseInput, Tables};
+use crate::ed25519::{ed25519_key_bytes_ok, pow22523_chain, radix16, DoubleBaseInput, Tables};
 use crate::{bit_field, bytes_of_words, put_bits, u_words};
 
 /// Extended coordinates: x = X/Z, y = Y/Z, xy = T/Z.
@@ -333,7 +333,7 @@ fn double_base(inputs: &[DoubleBaseInput; LANES], t: &Tables) -> [Option<[u8; 32
             bit_field(&y, 208, 47),
         ];
         sign[l] = u64::from(input.key[31] >> 7);
-        if key_bytes_ok(&input.key) {
+        if ed25519_key_bytes_ok(&input.key) {
             bytes_ok |= 1 << l;
         }
         kd[l] = radix16(&input.k);
