@@ -25,8 +25,9 @@
 //!   multiples and a shared table of `B`'s. Variable time: every input is public.
 //! - [`Backend::Portable`] and [`Backend::Avx2`]: the serial reference below, a plain
 //!   double-and-add on extended coordinates with the unified addition law, different on
-//!   purpose from the lanes' windows and point forms. (No AVX2 lanes: where this was
-//!   measured, four 25.5-bit lanes did not beat a good serial verifier.)
+//!   purpose from the lanes' windows and point forms, and several times slower than aws-lc.
+//!   There are no AVX2 Ed25519 lanes (not written); the engine verifies on aws-lc or
+//!   curve25519-dalek's AVX2 backend on such hosts.
 //!
 //! Both are tested against each other here (`tests/ed25519.rs`) and, through the engine's
 //! verifier, against aws-lc case by case.
