@@ -11,26 +11,14 @@
 //! R ‖ A ‖ M, about 2–3% of a verification); the batch's does not, since its caller hashes.
 //! Each row is the median of five timed runs; on a shared host read the ratios as rough.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair, UnparsedPublicKey, ED25519};
 use canopy_simd::{ed25519_double_base_batch, host_features, Backend, DoubleBaseInput};
 
-fn ns_per_op(budget: Duration, ops: usize, mut f: impl FnMut()) -> f64 {
-    f();
-    let mut runs = Vec::new();
-    for _ in 0..5 {
-        let start = Instant::now();
-        let mut calls = 0u64;
-        while start.elapsed() < budget / 5 {
-            f();
-            calls += 1;
-        }
-        runs.push(start.elapsed().as_nanos() as f64 / (calls as f64 * ops as f64));
-    }
-    runs.sort_by(f64::total_cmp);
-    runs[2]
-}
+#[path = "common/timing.rs"]
+mod timing;
+use timing::ns_per_op;
 
 fn main() {
     let secs: f64 = std::env::args()

@@ -10,27 +10,14 @@
 //! one thread. On a shared or frequency-scaling host the figures move by tens of percent from
 //! run to run: read the ratios as rough. A backend the host lacks is printed as skipped.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_lc_rs::agreement;
 use canopy_simd::{host_features, x25519_base_batch, x25519_batch, Backend};
 
-/// Median ns per operation of `f`, which does `ops` operations per call.
-fn ns_per_op(budget: Duration, ops: usize, mut f: impl FnMut()) -> f64 {
-    f(); // warm-up
-    let mut runs = Vec::new();
-    for _ in 0..5 {
-        let start = Instant::now();
-        let mut calls = 0u64;
-        while start.elapsed() < budget / 5 {
-            f();
-            calls += 1;
-        }
-        runs.push(start.elapsed().as_nanos() as f64 / (calls as f64 * ops as f64));
-    }
-    runs.sort_by(f64::total_cmp);
-    runs[2]
-}
+#[path = "common/timing.rs"]
+mod timing;
+use timing::ns_per_op;
 
 /// Deterministic distinct 32-byte strings (no RNG dependency for an example).
 fn inputs(n: usize, salt: u8) -> Vec<[u8; 32]> {

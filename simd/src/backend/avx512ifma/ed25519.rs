@@ -372,12 +372,13 @@ fn double_base(inputs: &[DoubleBaseInput; LANES], t: &Tables) -> [Option<[u8; 32
         t: nx.mul(y),
     };
     let id = Ext::identity().to_cached(d2);
+    let one_a = minus_a.to_cached(d2);
     let mut table = [id; 9];
-    table[1] = minus_a.to_cached(d2);
+    table[1] = one_a;
     let mut multiple = minus_a.to_proj().double().to_ext();
     table[2] = multiple.to_cached(d2);
     for entry in table.iter_mut().skip(3) {
-        multiple = multiple.add_cached(minus_a.to_cached(d2)).to_ext();
+        multiple = multiple.add_cached(one_a).to_ext();
         *entry = multiple.to_cached(d2);
     }
     let base = base_table(t);
