@@ -66,7 +66,7 @@ impl Provider {
     }
 
     /// This provider with its batched X25519 on `backend`, and its Ed25519 verifications on
-    /// the verifier that goes with it ([`super::backend::ed25519_for_x25519`]); an error
+    /// the verifier that goes with it (`crypto::backend::ed25519_for_x25519`); an error
     /// naming the backend if this host does not run it. Changes no output, only how it is
     /// computed.
     pub fn with_x25519_backend(
@@ -329,7 +329,7 @@ impl Provider {
     /// [`Provider::verify_labeled`] of many `(key, SignContent, signature)`: one result per
     /// item, in order, each what `verify_labeled` returns for it. Ed25519 verifications share
     /// the registers of the AVX-512 IFMA lanes where `CANOPY_CRYPTO` selects them
-    /// ([`super::backend::ed25519_verify_batch`]); every other case verifies one by one.
+    /// (`crypto::backend::ed25519_verify_batch`); every other case verifies one by one.
     pub fn verify_labeled_batch(&self, items: &[(&[u8], &[u8], &[u8])]) -> Vec<Result<()>> {
         if self.signature_scheme() == SignatureScheme::Ed25519 && !self.is_simulated() {
             return match self.ed25519 {
