@@ -771,9 +771,7 @@ fn seal(
             },
         };
         match proposal {
-            Proposal::Update(u) => tree
-                .update_leaf(LeafIndex(sender), u.leaf_node.clone())
-                .ok()?,
+            Proposal::Update(u) => tree.update_leaf(LeafIndex(sender), &u.leaf_node).ok()?,
             Proposal::Remove(r) => removes.push(r.removed),
             Proposal::Add(a) => adds.push(a.key_package.leaf_node.clone()),
             Proposal::PreSharedKey(k) => psks.push(k.psk.clone()),

@@ -1,7 +1,6 @@
 //! Shared helpers of the canopy-engine fuzz targets (see `fuzz_targets/` and README.md
 //! "Fuzzing").
 
-use canopy_engine::Protection;
 use std::fmt::Debug;
 use std::sync::OnceLock;
 
@@ -150,7 +149,11 @@ pub mod live {
         let mut creator = Group::create(p, b"fuzz-live", b"m0", signer, config(1)).expect("create");
         let kps: Vec<_> = (1..4).map(|i| key_package(&p, i)).collect();
         let out = creator
-            .commit(&CommitOptions::new().adds(kps.iter().map(|(k, _)| k.clone())).ratchet_tree_in_welcome())
+            .commit(
+                &CommitOptions::new()
+                    .adds(kps.iter().map(|(k, _)| k.clone()))
+                    .ratchet_tree_in_welcome(),
+            )
             .expect("add commit");
         let welcome = out.welcome.expect("welcome");
         let mut members = vec![creator];
@@ -172,15 +175,13 @@ pub mod live {
             |g: &Group, options: CommitOptions| g.clone().commit(&options).expect("commit");
         messages.push((
             "path",
-            commit(
-                &members[0],
-                CommitOptions::new().with_path(),
-            )
-            .commit,
+            commit(&members[0], CommitOptions::new().with_path()).commit,
         ));
         let add = commit(
             &members[3],
-            CommitOptions::new().adds(vec![joiner.0.clone()]).ratchet_tree_in_welcome(),
+            CommitOptions::new()
+                .adds(vec![joiner.0.clone()])
+                .ratchet_tree_in_welcome(),
         );
         messages.push(("add", add.commit));
         messages.push((
@@ -195,7 +196,10 @@ pub mod live {
             "add_remove_path",
             commit(
                 &members[0],
-                CommitOptions::new().adds(vec![key_package(&p, 11).0]).removes(vec![LeafIndex(1)]).with_path(),
+                CommitOptions::new()
+                    .adds(vec![key_package(&p, 11).0])
+                    .removes(vec![LeafIndex(1)])
+                    .with_path(),
             )
             .commit,
         ));
@@ -273,6 +277,7 @@ pub mod resigned {
     use canopy_engine::group::{CommitOptions, Group, ProcessOutcome};
     use canopy_engine::schedule::EpochSecrets;
     use canopy_engine::tree::LeafIndex;
+    use canopy_engine::Protection;
 
     use super::live::{self, config};
 
@@ -353,7 +358,7 @@ pub mod resigned {
             .enumerate()
             .map(|(i, g)| {
                 let leaf = g.tree().leaf(LeafIndex(i as u32)).expect("own leaf");
-                assert_eq!(leaf.signature_key.as_slice(), signer_pubs[i], "signer {i}");
+                assert_eq!(leaf.signature_key(), signer_pubs[i], "signer {i}");
                 let mut g = Group::from_parts(
                     p,
                     context.clone(),
@@ -388,7 +393,13 @@ pub mod resigned {
 
         let commit = members[COMMITTER]
             .clone()
-            .commit(&CommitOptions::new().adds(vec![kps[0].0.clone()]).removes(vec![LeafIndex(VICTIM as u32)]).psks(vec![psk(1)]).with_path())
+            .commit(
+                &CommitOptions::new()
+                    .adds(vec![kps[0].0.clone()])
+                    .removes(vec![LeafIndex(VICTIM as u32)])
+                    .psks(vec![psk(1)])
+                    .with_path(),
+            )
             .expect("genuine commit")
             .commit;
         let mut r = members[RECEIVER].clone();
@@ -402,7 +413,10 @@ pub mod resigned {
         let proposer = || members[PROPOSER].clone();
         let proposals = vec![
             ("update", proposer().propose_update(Protection::Public)),
-            ("add", proposer().propose_add(kps[1].0.clone(), Protection::Public)),
+            (
+                "add",
+                proposer().propose_add(kps[1].0.clone(), Protection::Public),
+            ),
             (
                 "remove",
                 proposer().propose_remove(LeafIndex(VICTIM as u32), Protection::Public),
