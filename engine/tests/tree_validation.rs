@@ -123,6 +123,29 @@ fn structural_errors_are_typed() {
         RatchetTree::from_wire(WireTree(vec![]), 32).unwrap_err(),
         TreeError::Empty
     );
+    // A list ending in a parent (found by the tree_from_wire_validate fuzz target, which
+    // round-trips every tree it builds): the tree is extended to the right with a blank leaf,
+    // never cut before the parent. Before, a blank leaf and a parent became a one-leaf tree
+    // with the parent dropped.
+    let Some(Some(Node::Leaf(first))) = wire.0.first().cloned() else {
+        panic!("the first node of the test tree is a leaf");
+    };
+    let Some(parent) = wire
+        .0
+        .iter()
+        .find(|n| matches!(n, Some(Node::Parent(_))))
+        .cloned()
+    else {
+        panic!("the test tree has a parent node");
+    };
+    for nodes in [
+        vec![None, parent.clone()],
+        vec![Some(Node::Leaf(first)), parent.clone()],
+    ] {
+        let tree = RatchetTree::from_wire(WireTree(nodes.clone()), 32).unwrap();
+        assert_eq!(tree.n_leaves(), 2);
+        assert_eq!(tree.to_wire(), WireTree(nodes));
+    }
     let mut swapped = wire.clone();
     swapped.0.swap(0, 1);
     assert!(matches!(

@@ -39,7 +39,11 @@ impl RatchetTree {
                 _ => {}
             }
         }
-        let sent_leaves = (nodes.len() as u32).div_ceil(2);
+        // RFC 9420 §12.4.3.3: the receiver extends the list to the right to the smallest
+        // 2^(d+1) − 1 nodes. The last node may be a parent (odd index): the leaf to its right
+        // is then blank, and the tree has one leaf more than the nodes sent. Counting
+        // ⌈len / 2⌉ leaves there would size the tree one node short and drop that parent.
+        let sent_leaves = nodes.len() as u32 / 2 + 1;
         let n_leaves = math::full_leaf_count(sent_leaves);
         // Every later computation turns unmerged leaf indices into node indices: reject
         // out-of-range ones here, at the trust boundary, so that math cannot overflow.
