@@ -38,7 +38,7 @@ const QUICK: usize = 20_000;
 const AT_SCALE: usize = 1_000_000;
 
 /// The backends this host runs besides aws-lc, printed once per test binary.
-fn dalek_backends() -> &'static [CryptoBackend] {
+fn other_backends() -> &'static [CryptoBackend] {
     static BACKENDS: OnceLock<Vec<CryptoBackend>> = OnceLock::new();
     BACKENDS.get_or_init(|| {
         let mut run = Vec::new();
@@ -68,7 +68,7 @@ fn decide(case: &str, pk: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), CryptoErr
     let reference = awslc::ed25519_verify(pk, msg, sig);
     let portable = backend::ed25519_verify_with(CryptoBackend::Portable, pk, msg, sig);
     assert_eq!(portable, reference, "{case}: portable dispatch");
-    for &b in dalek_backends() {
+    for &b in other_backends() {
         let got = backend::ed25519_verify_with(b, pk, msg, sig);
         assert_eq!(
             got,
@@ -124,14 +124,13 @@ fn in_batches(case: &str, pk: &[u8], msg: &[u8], sig: &[u8], verdict: &Result<()
         // single verification, checked on every WINDOW-th case.
         let whole_window = recent.len() == WINDOW && DECIDED.get().is_multiple_of(WINDOW);
         DECIDED.set(DECIDED.get() + 1);
-        for b in std::iter::once(&CryptoBackend::Portable).chain(dalek_backends()) {
+        for b in std::iter::once(&CryptoBackend::Portable).chain(other_backends()) {
             if *b != CryptoBackend::Avx512 && !whole_window {
                 continue;
             }
             let got = backend::ed25519_verify_batch_with(*b, &items);
             assert_eq!(got.len(), items.len());
-            for (position, (got, (case, ..))) in got.iter().zip(recent.iter()).enumerate() {
-                let want = &recent[position].4;
+            for (position, (got, (case, .., want))) in got.iter().zip(recent.iter()).enumerate() {
                 assert_eq!(
                     got,
                     want,

@@ -67,8 +67,11 @@ pub fn ed25519_double_base_batch(
     backend.require()?;
     match backend {
         Backend::Portable | Backend::Avx2 => {
+            // d and B once per batch: each costs an exponentiation.
+            let d = edwards_d();
+            let b = Point::decode(&BASE_BYTES, d).expect("the base point decodes");
             for (i, o) in inputs.iter().zip(out.iter_mut()) {
-                *o = double_base(i);
+                *o = double_base(i, d, b);
             }
         }
         Backend::Avx512Ifma => {
@@ -266,12 +269,10 @@ impl Point {
     }
 }
 
-/// The serial reference of one lane.
-fn double_base(input: &DoubleBaseInput) -> Option<[u8; 32]> {
-    let d = edwards_d();
+/// The serial reference of one lane, with the curve's d and its base point B.
+fn double_base(input: &DoubleBaseInput, d: Fe, b: Point) -> Option<[u8; 32]> {
     let d2 = d.add(d);
     let a = Point::decode(&input.key, d)?;
-    let b = Point::decode(&BASE_BYTES, d).expect("the base point decodes");
     let r = b.mul(&input.s, d2).add(a.neg().mul(&input.k, d2), d2);
     Some(r.encode())
 }

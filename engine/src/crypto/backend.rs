@@ -387,13 +387,12 @@ pub fn ed25519_verify_batch_by(
     match backend {
         CryptoBackend::Avx512 => {
             let tail = items.len() % 8;
-            if tail == 0 || tail >= LANES_MIN {
-                return ed25519::verify_lanes(items);
-            }
-            let (full, tail) = items.split_at(items.len() - tail);
-            let mut results = ed25519::verify_lanes(full);
+            let in_lanes = if tail < LANES_MIN { items.len() - tail } else { items.len() };
+            let (lanes, alone) = items.split_at(in_lanes);
+            let mut results = ed25519::verify_lanes(lanes);
             results.extend(
-                tail.iter()
+                alone
+                    .iter()
                     .map(|&(pk, msg, sig)| awslc::ed25519_verify(pk, msg, sig)),
             );
             results
