@@ -316,6 +316,50 @@ fn tables() -> &'static Tables {
     })
 }
 
+/// The table of the fixed-base X25519 lanes ([`crate::x25519_base_batch`] on AVX-512 IFMA),
+/// which compute `[k]B` on the Edwards form and map it to u = (1 + y)/(1 − y) (B maps to
+/// u = 9). `rows[i][c][l][j]` is limb `l` (radix 2^52, canonical) of coordinate `c`
+/// (y + x, y − x, 2d·x·y) of `[j + 1]·256^i·B`, for i = 0..32 and j = 0..8: each row's
+/// coordinate limb holds its eight entries side by side, one register's worth, so that a lane
+/// picks its entry with one permutation of registers rather than with a memory index that
+/// would depend on the (secret) scalar.
+pub(crate) struct Comb {
+    pub(crate) rows: Box<[CombRow; 32]>,
+}
+
+/// One row of [`Comb`].
+pub(crate) type CombRow = [[[u64; 8]; 5]; 3];
+
+/// The comb, computed once by the serial arithmetic: 256 affine points, about as long as a
+/// few hundred serial verifications the first time, then free.
+pub(crate) fn comb() -> &'static Comb {
+    static COMB: std::sync::OnceLock<Comb> = std::sync::OnceLock::new();
+    COMB.get_or_init(|| {
+        let d = edwards_d();
+        let d2 = d.add(d);
+        let mut row_base = Point::decode(&BASE_BYTES, d).expect("the base point decodes");
+        let mut rows = Box::new([[[[0u64; 8]; 5]; 3]; 32]);
+        for row in rows.iter_mut() {
+            let mut p = row_base;
+            for entry in 0..8 {
+                let zi = p.z.invert();
+                let (x, y) = (p.x.mul(zi), p.y.mul(zi));
+                let niels = [y.add(x), y.sub(x), x.mul(y).mul(d2)].map(limbs52);
+                for (coordinate, limbs) in row.iter_mut().zip(niels) {
+                    for (slot, limb) in coordinate.iter_mut().zip(limbs) {
+                        slot[entry] = limb;
+                    }
+                }
+                p = p.add(row_base, d2);
+            }
+            for _ in 0..8 {
+                row_base = row_base.add(row_base, d2);
+            }
+        }
+        Comb { rows }
+    })
+}
+
 /// The canonical value of `x` as five radix-2^52 limbs (the top one below 2^47).
 fn limbs52(x: Fe) -> [u64; 5] {
     let w = crate::words(&x.to_bytes());
@@ -405,6 +449,33 @@ mod tests {
             negative[31] |= 0x80;
             assert!(!ed25519_key_bytes_ok(&negative));
         }
+    }
+
+    #[test]
+    fn comb_entries_are_the_multiples_they_claim() {
+        let d = edwards_d();
+        let d2 = d.add(d);
+        let b = Point::decode(&BASE_BYTES, d).unwrap();
+        let comb = comb();
+        let mut checked = 0;
+        for i in [0usize, 1, 17, 31] {
+            for j in 0..8 {
+                // (j + 1)·256^i as a little-endian scalar.
+                let mut k = [0u8; 32];
+                k[i] = (j + 1) as u8;
+                let p = b.mul(&k, d2);
+                let zi = p.z.invert();
+                let (x, y) = (p.x.mul(zi), p.y.mul(zi));
+                let want = [y.add(x), y.sub(x), x.mul(y).mul(d2)].map(limbs52);
+                for (c, w) in want.iter().enumerate() {
+                    for (l, limb) in w.iter().enumerate() {
+                        assert_eq!(comb.rows[i][c][l][j], *limb, "row {i} entry {j}");
+                    }
+                }
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 32);
     }
 
     #[test]

@@ -318,9 +318,11 @@ pub fn x25519_batch(
 /// Fixed-base X25519 in every lane: `out[i] = X25519(scalars[i], 9)`, the public key of each
 /// scalar (RFC 7748 §6.1). Same contract as [`x25519_batch`].
 ///
-/// This runs the same ladder with u = 9. A fixed-base comb (precomputed multiples of the base
-/// point on the Edwards form, converted to u at the end) would do about a third of the
-/// field multiplications; it is not implemented.
+/// [`Backend::Avx512Ifma`] computes `[k]B` on the Edwards form with a precomputed comb (32
+/// rows of eight multiples of the base point, built once per process by the serial
+/// arithmetic) and maps it to u = (1 + y)/(1 − y): about a quarter of the ladder's field
+/// multiplications, constant time like the ladder. The other backends run their ladder with
+/// u = 9, which is what the lanes are tested against.
 pub fn x25519_base_batch(
     backend: Backend,
     scalars: &[[u8; X25519_LEN]],
@@ -332,6 +334,23 @@ pub fn x25519_base_batch(
             points: scalars.len(),
             outputs: out.len(),
         });
+    }
+    if backend == Backend::Avx512Ifma {
+        backend.require()?;
+        let comb = ed25519::comb();
+        for (k, o) in scalars.chunks(8).zip(out.chunks_mut(8)) {
+            // The tail is padded with zero scalars: computed, then discarded.
+            let mut kk = [[0u8; X25519_LEN]; 8];
+            kk[..k.len()].copy_from_slice(k);
+            let r =
+                backend::avx512ifma_base_lanes(&kk, comb).ok_or_else(|| Error::Unavailable {
+                    backend,
+                    features: host_features(),
+                })?;
+            let n = o.len();
+            o.copy_from_slice(&r[..n]);
+        }
+        return Ok(zero_lanes(out));
     }
     let points = vec![BASE_POINT; scalars.len()];
     x25519_batch(backend, scalars, &points, out)

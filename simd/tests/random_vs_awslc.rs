@@ -87,6 +87,59 @@ fn two_thousand_random_public_keys_equal_awslc_in_every_backend() {
     assert_eq!(compared, 2_000 * Backend::available().len());
 }
 
+/// Scalars whose radix-16 digits sit at the comb's edges: all zero (before clamping), every
+/// digit −8 (bytes 0x88) or 7 (0x77), a carry through every window (0xff), one nonzero byte,
+/// alternating nibbles; each in every position of an 11-lane batch (a full register of eight
+/// and a padded tail) among random neighbours, against aws-lc and the portable ladder.
+#[test]
+fn crafted_scalars_give_the_same_public_keys_in_every_backend_and_position() {
+    let mut crafted: Vec<[u8; 32]> = vec![[0; 32], [0xff; 32], [0x88; 32], [0x77; 32], [0x80; 32]];
+    crafted.extend([[0x08; 32], [0xf0; 32], [0x0f; 32], [0x5a; 32], [0xa5; 32]]);
+    for i in [0usize, 1, 15, 16, 30, 31] {
+        let mut k = [0u8; 32];
+        k[i] = 0xff;
+        crafted.push(k);
+        let mut k = [0xffu8; 32];
+        k[i] = 0;
+        crafted.push(k);
+    }
+    let mut r = rng(3);
+    let mut compared = 0;
+    for backend in backends_under_test("crafted_fixed_base") {
+        for k in &crafted {
+            for pos in 0..11 {
+                let mut scalars: Vec<[u8; 32]> = (0..11).map(|_| random32(&mut r)).collect();
+                scalars[pos] = *k;
+                let mut out = vec![[0u8; 32]; 11];
+                x25519_base_batch(backend, &scalars, &mut out)
+                    .unwrap()
+                    .into_result()
+                    .unwrap();
+                for (i, (o, s)) in out.iter().zip(&scalars).enumerate() {
+                    assert_eq!(*o, awslc_public(s), "{backend}: scalar {s:02x?} at {i}");
+                    let mut portable = [[0u8; 32]];
+                    let nine = {
+                        let mut u = [0u8; 32];
+                        u[0] = 9;
+                        u
+                    };
+                    let _ = x25519_batch(Backend::Portable, &[*s], &[nine], &mut portable).unwrap();
+                    assert_eq!(
+                        *o, portable[0],
+                        "{backend}: scalar {s:02x?} at {i}, portable"
+                    );
+                    compared += 1;
+                }
+            }
+        }
+    }
+    println!("crafted_fixed_base: {compared} public keys equal aws-lc and the portable ladder");
+    assert_eq!(
+        compared,
+        crafted.len() * 11 * 11 * Backend::available().len()
+    );
+}
+
 #[test]
 #[ignore = "a million cases per backend: minutes; run with --ignored"]
 fn a_million_random_cases_equal_awslc_in_every_backend() {

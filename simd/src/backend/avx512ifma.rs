@@ -35,7 +35,7 @@ use core::arch::x86_64::*;
 use crate::{bit_field, bytes_of_words, clamp, put_bits, u_words, words, A24, X25519_LEN};
 
 mod ed25519;
-pub(super) use ed25519::double_base_lanes;
+pub(super) use ed25519::{double_base_lanes, x25519_base_lanes};
 
 const LANES: usize = 8;
 const MASK52: u64 = (1 << 52) - 1;

@@ -130,6 +130,23 @@ pub(crate) fn avx512ifma_lanes(
     }
 }
 
+/// Eight fixed-base X25519 lanes with AVX-512 IFMA (a comb on the Edwards form), or `None`
+/// when the CPU lacks AVX512F or AVX512IFMA.
+pub(crate) fn avx512ifma_base_lanes(
+    scalars: &[[u8; X25519_LEN]; 8],
+    comb: &crate::ed25519::Comb,
+) -> Option<[[u8; X25519_LEN]; 8]> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        avx512ifma::x25519_base_lanes(scalars, comb)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (scalars, comb);
+        None
+    }
+}
+
 /// Eight Ed25519 double-base lanes with AVX-512 IFMA, or `None` when the CPU lacks AVX512F or
 /// AVX512IFMA.
 pub(crate) fn avx512ifma_double_base(

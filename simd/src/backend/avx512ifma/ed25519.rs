@@ -21,12 +21,22 @@
 //!   T term. Digit 0 selects the identity entry, so every lane does the same operations.
 //! - Everything here is public (keys, signatures, messages): variable time is fine, but the
 //!   code has no data-dependent branch anyway.
+//!
+//! The same point arithmetic computes fixed-base X25519, [`x25519_base_lanes`]: `[k]B` by a
+//! comb (ref10's `ge_scalarmult_base`, in lanes) and u = (Z + Y)/(Z − Y) at the end, about a
+//! quarter of the Montgomery ladder's multiplications. Its scalars are secret, so it is
+//! constant time as the ladder is: the digits come from branch-free arithmetic, every lane
+//! adds one entry of every row whatever its digit (0 selects the identity by a mask), and the
+//! entry is chosen by `vpermq` among eight entries held in a register, so no branch and no
+//! memory address depends on the scalar.
 
 use core::arch::x86_64::*;
 
 use super::{gather, splat, Fe, LANES};
-use crate::ed25519::{ed25519_key_bytes_ok, pow22523_chain, radix16, DoubleBaseInput, Tables};
-use crate::{bit_field, bytes_of_words, put_bits, u_words};
+use crate::ed25519::{
+    ed25519_key_bytes_ok, pow22523_chain, radix16, Comb, CombRow, DoubleBaseInput, Tables,
+};
+use crate::{bit_field, bytes_of_words, clamp, put_bits, u_words, X25519_LEN};
 
 /// Extended coordinates: x = X/Z, y = Y/Z, xy = T/Z.
 #[derive(Clone, Copy)]
@@ -415,6 +425,94 @@ fn double_base(inputs: &[DoubleBaseInput; LANES], t: &Tables) -> [Option<[u8; 32
         let mut enc = bytes_of_words(&w);
         enc[31] |= ((rx[l][0] & 1) as u8) << 7;
         out[l] = Some(enc);
+    }
+    out
+}
+
+/// Entry |digit| of a comb row in each lane (entry 0 the identity), negated where the digit is
+/// negative: (y + x, y − x, 2d·x·y). Secret digits: selection by register permutation and
+/// masks only.
+#[inline]
+#[target_feature(enable = "avx512f,avx512ifma")]
+fn select_comb(row: &CombRow, digit: __m512i) -> (Fe, Fe, Fe) {
+    let z = _mm512_setzero_si512();
+    let neg = _mm512_cmplt_epi64_mask(digit, z);
+    let abs = _mm512_abs_epi64(digit);
+    let none = _mm512_cmpeq_epi64_mask(abs, z);
+    // Entry j sits in lane j − 1; digit 0 reads lane 7 (the index's low three bits), which the
+    // identity then replaces.
+    let index = _mm512_sub_epi64(abs, splat(1));
+    let mut coords = [Fe([z; 5]); 3];
+    for (c, fe) in coords.iter_mut().enumerate() {
+        for (l, limb) in fe.0.iter_mut().enumerate() {
+            *limb = _mm512_permutexvar_epi64(index, gather(row[c][l]));
+        }
+    }
+    let [ypx, ymx, xy2d] = coords;
+    let one = Fe::constant(1);
+    let (ypx, ymx, xy2d) = (
+        Fe::blend(none, ypx, one),
+        Fe::blend(none, ymx, one),
+        Fe::blend(none, xy2d, Fe::constant(0)),
+    );
+    (
+        Fe::blend(neg, ypx, ymx),
+        Fe::blend(neg, ymx, ypx),
+        Fe::blend(neg, xy2d, xy2d.neg()),
+    )
+}
+
+/// Eight lanes of fixed-base X25519, `X25519(k, 9)` each (RFC 7748 §6.1), or `None` when the
+/// CPU lacks AVX512F or AVX512IFMA.
+pub(in crate::backend) fn x25519_base_lanes(
+    scalars: &[[u8; X25519_LEN]; LANES],
+    comb: &Comb,
+) -> Option<[[u8; X25519_LEN]; LANES]> {
+    if !super::super::host().avx512ifma {
+        return None;
+    }
+    // SAFETY: `fixed_base` needs AVX512F and AVX512IFMA, and `host()` has just reported both
+    // (`is_x86_feature_detected!`, cached). It touches no memory but its arguments.
+    Some(unsafe { fixed_base(scalars, comb) })
+}
+
+/// `[k]B` for each lane's clamped scalar k < 2^255, as the sum over its 64 signed radix-16
+/// digits eᵢ of eᵢ·16^i·B: the odd digits from the 32 rows, times 16 (four doublings), then
+/// the even digits (ref10's order); then u = (1 + y)/(1 − y). Every clamped k is a nonzero
+/// multiple of 8 below 8ℓ, so [k]B is never the identity and Z − Y is never zero.
+#[target_feature(enable = "avx512f,avx512ifma")]
+fn fixed_base(scalars: &[[u8; X25519_LEN]; LANES], comb: &Comb) -> [[u8; X25519_LEN]; LANES] {
+    let mut kd = [[0i8; 64]; LANES];
+    for (d, k) in kd.iter_mut().zip(scalars) {
+        *d = radix16(&clamp(k));
+    }
+    let mut acc = Ext::identity();
+    for (i, row) in comb.rows.iter().enumerate() {
+        let (ypx, ymx, xy2d) = select_comb(row, digits(&kd, 2 * i + 1));
+        acc = acc.add_niels(ypx, ymx, xy2d).to_ext();
+    }
+    let mut p = acc.to_proj();
+    for _ in 0..3 {
+        p = p.double().to_proj();
+    }
+    acc = p.double().to_ext();
+    for (i, row) in comb.rows.iter().enumerate() {
+        let (ypx, ymx, xy2d) = select_comb(row, digits(&kd, 2 * i));
+        acc = acc.add_niels(ypx, ymx, xy2d).to_ext();
+    }
+    let u = acc
+        .z
+        .add(acc.y)
+        .mul(acc.z.sub(acc.y).invert())
+        .canonical()
+        .to_limbs();
+    let mut out = [[0u8; X25519_LEN]; LANES];
+    for (o, limbs) in out.iter_mut().zip(u) {
+        let mut w = [0u64; 4];
+        for (i, limb) in limbs.iter().enumerate() {
+            put_bits(&mut w, 52 * i, *limb);
+        }
+        *o = bytes_of_words(&w);
     }
     out
 }
