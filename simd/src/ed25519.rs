@@ -31,6 +31,8 @@
 //!
 //! Both are tested against each other here (`tests/ed25519.rs`) and, through the engine's
 //! verifier, against aws-lc case by case.
+//!
+//! The serial arithmetic here also builds the comb of the fixed-base X25519 lanes (`Comb`).
 
 use crate::portable::Fe;
 use crate::{backend, host_features, Backend, Error};

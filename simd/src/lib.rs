@@ -1,7 +1,8 @@
 //! # canopy-simd
 //!
 //! Batched X25519 (RFC 7748): many independent scalar multiplications at once, one per lane of a
-//! SIMD register, with the instruction set chosen at run time. And the group arithmetic of
+//! SIMD register, with the instruction set chosen at run time; the fixed-base batch runs a
+//! comb on the Edwards form on AVX-512 IFMA ([`x25519_base_batch`]). And the group arithmetic of
 //! Ed25519 verification in the same lanes ([`ed25519_double_base_batch`]: the key decoded by
 //! aws-lc's rule and `[s]B − [k]A`, eight per AVX-512 IFMA register; the other backends run its
 //! serial reference).
