@@ -62,7 +62,16 @@ fn main() -> Result<()> {
     println!("ready {}", std::process::id());
     std::io::stdout().flush()?;
     std::thread::sleep(std::time::Duration::from_secs(pause));
+    // GAP_MS: a pause before each run, so that it starts as a rarely-called operation does,
+    // with rayon's workers asleep and the caches cold (compare's samples start that way).
+    let gap: u64 = std::env::var("GAP_MS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     for input in &mut inputs {
+        if gap > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(gap));
+        }
         let t = Instant::now();
         let out = std::hint::black_box(input.run()?);
         times.push(t.elapsed().as_secs_f64() * 1e3);
