@@ -12,6 +12,11 @@
 //! perf report -i /tmp/op.data --no-children
 //! ```
 //!
+//! `GAP_MS=5` pauses before each run, so that it starts with rayon's workers asleep and the
+//! caches cold, as `canopy compare`'s samples do; without it the runs follow each other, warm.
+//! `FLOOR=1` also prints compare's crypto floor of one run (measured costs, this pool's
+//! threads) and the median's ratio to it.
+//!
 //! Operations are the catalogue's (`process`, `commit`, `remove1`, …; docs/operations.md).
 
 use std::io::Write;
@@ -20,6 +25,8 @@ use std::time::Instant;
 use anyhow::{anyhow, Result};
 use canopy_bench::catalogue::canopy::Prepared;
 use canopy_bench::catalogue::{Operation, Start};
+use canopy_bench::compare::floor::PrimitiveCosts;
+use canopy_engine::crypto::{counters, CipherSuite};
 use canopy_engine::group::{GroupConfig, Randomness};
 use canopy_engine::key_package::Clock;
 use canopy_workloads::states::StateKind;
@@ -68,21 +75,31 @@ fn main() -> Result<()> {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
+    let mut work = None;
     for input in &mut inputs {
         if gap > 0 {
             std::thread::sleep(std::time::Duration::from_millis(gap));
         }
+        let c0 = counters::snapshot();
         let t = Instant::now();
         let out = std::hint::black_box(input.run()?);
         times.push(t.elapsed().as_secs_f64() * 1e3);
+        work.get_or_insert(counters::snapshot() - c0);
         outputs.push(out);
     }
     // The same pause again, so that a profiler stops before the inputs and outputs drop.
     std::thread::sleep(std::time::Duration::from_secs(pause));
     times.sort_by(f64::total_cmp);
+    let median = times[copies / 2];
     println!(
-        "{op_name} at {members} members: median {:.3} ms over {copies} runs",
-        times[copies / 2]
+        "{op_name} at {members} members: median {median:.3} ms over {copies} runs (gap {gap} ms)"
     );
+    if std::env::var_os("FLOOR").is_some() {
+        // compare's floor: the run's exact counts times costs measured now, over the pool.
+        let costs = PrimitiveCosts::measure(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519)?;
+        let work = work.ok_or_else(|| anyhow!("no run"))?;
+        let floor = costs.floor_ms(&work, rayon::current_num_threads());
+        println!("floor {floor:.3} ms, median / floor {:.2}x", median / floor);
+    }
     Ok(())
 }
