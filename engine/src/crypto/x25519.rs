@@ -474,6 +474,16 @@ mod tests {
                 Err(CryptoError::InvalidPrivateKey),
                 "{backend}"
             );
+            // In a full register and in the padded tail past it.
+            for (len, at) in [(9, 3), (9, 8), (10, 9), (11, 10)] {
+                let mut keys = vec![&good; len];
+                keys[at] = &short;
+                assert_eq!(
+                    p.hpke_public_keys(&keys),
+                    Err(CryptoError::InvalidPrivateKey),
+                    "{backend}: {len} keys, the short one at {at}"
+                );
+            }
         }
     }
 
