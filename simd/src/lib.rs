@@ -336,24 +336,15 @@ pub fn x25519_base_batch(
             outputs: out.len(),
         });
     }
+    let points = vec![BASE_POINT; scalars.len()];
     if backend == Backend::Avx512Ifma {
         backend.require()?;
-        let comb = ed25519::comb();
-        for (k, o) in scalars.chunks(8).zip(out.chunks_mut(8)) {
-            // The tail is padded with zero scalars: computed, then discarded.
-            let mut kk = [[0u8; X25519_LEN]; 8];
-            kk[..k.len()].copy_from_slice(k);
-            let r =
-                backend::avx512ifma_base_lanes(&kk, comb).ok_or_else(|| Error::Unavailable {
-                    backend,
-                    features: host_features(),
-                })?;
-            let n = o.len();
-            o.copy_from_slice(&r[..n]);
-        }
+        // The comb has the base point built in: the points (all u = 9) are not read.
+        run_lanes::<8>(backend, scalars, &points, out, |k, _| {
+            backend::avx512ifma_base_lanes(k, ed25519::comb())
+        })?;
         return Ok(zero_lanes(out));
     }
-    let points = vec![BASE_POINT; scalars.len()];
     x25519_batch(backend, scalars, &points, out)
 }
 
