@@ -183,13 +183,24 @@ pub fn aead_seal(
     aad: &[u8],
     plaintext: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
-    counters::aead(plaintext.len());
-    let (key, nonce) = aead_key(alg, key, nonce)?;
     let mut in_out = Vec::with_capacity(plaintext.len() + AEAD_TAG_LEN);
     in_out.extend_from_slice(plaintext);
-    key.seal_in_place_append_tag(nonce, aead::Aad::from(aad), &mut in_out)
-        .map_err(|_| CryptoError::Backend("AEAD seal failed".into()))?;
+    aead_seal_in_place(alg, key, nonce, aad, &mut in_out)?;
     Ok(in_out)
+}
+
+/// [`aead_seal`] of the plaintext in `in_out`, replaced by `ciphertext || tag`.
+pub(crate) fn aead_seal_in_place(
+    alg: AeadAlg,
+    key: &[u8],
+    nonce: &[u8],
+    aad: &[u8],
+    in_out: &mut Vec<u8>,
+) -> Result<(), CryptoError> {
+    counters::aead(in_out.len());
+    let (key, nonce) = aead_key(alg, key, nonce)?;
+    key.seal_in_place_append_tag(nonce, aead::Aad::from(aad), in_out)
+        .map_err(|_| CryptoError::Backend("AEAD seal failed".into()))
 }
 
 /// AEAD open of `ciphertext || tag`. Any authentication failure, including a ciphertext

@@ -102,6 +102,18 @@ impl BaseSchedule {
         })
     }
 
+    /// `"HPKE" || I2OSP(kem_id, 2) || I2OSP(kdf_id, 2) || I2OSP(aead_id, 2)` of the
+    /// provider's suite.
+    fn suite_id(provider: &Provider) -> [u8; 10] {
+        let suite = provider.suite();
+        let mut suite_id = [0u8; 10];
+        suite_id[..4].copy_from_slice(b"HPKE");
+        suite_id[4..6].copy_from_slice(&suite.kem().id().to_be_bytes());
+        suite_id[6..8].copy_from_slice(&suite.hpke_kdf_id().to_be_bytes());
+        suite_id[8..].copy_from_slice(&suite.aead().hpke_id().to_be_bytes());
+        suite_id
+    }
+
     /// The schedule with `info_hash` computed by `info_hash(suite_id)`.
     fn with_info_hash(
         provider: &Provider,
@@ -110,11 +122,7 @@ impl BaseSchedule {
         let suite = provider.suite();
         let aead = suite.aead();
         let hash = suite.hash();
-        let mut suite_id = [0u8; 10];
-        suite_id[..4].copy_from_slice(b"HPKE");
-        suite_id[4..6].copy_from_slice(&suite.kem().id().to_be_bytes());
-        suite_id[6..8].copy_from_slice(&suite.hpke_kdf_id().to_be_bytes());
-        suite_id[8..].copy_from_slice(&aead.hpke_id().to_be_bytes());
+        let suite_id = Self::suite_id(provider);
 
         // Both are LabeledExtract("", label, ikm) over public inputs; the HMAC is streamed so a
         // large `info` is hashed in place, not copied behind its label.
@@ -218,6 +226,50 @@ pub struct SealContext {
     simulated: bool,
 }
 
+/// The hash of a [`SealContext`]'s context as it arrives ([`SealContext::hasher`]).
+pub(crate) struct ContextHasher {
+    hmac: hmac::Context,
+    /// Context bytes announced in the label header and not yet hashed.
+    remaining: usize,
+}
+
+impl fmt::Debug for ContextHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ContextHasher")
+            .field("remaining", &self.remaining)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ContextHasher {
+    /// Hash the next piece of the context. Errors with [`CryptoError::InvalidLength`] past
+    /// the length announced to [`SealContext::hasher`] (nothing is hashed then).
+    pub(crate) fn update(&mut self, piece: &[u8]) -> Result<()> {
+        self.remaining = self
+            .remaining
+            .checked_sub(piece.len())
+            .ok_or(CryptoError::InvalidLength("HPKE context longer than announced"))?;
+        super::counters::hashed(piece.len());
+        self.hmac.update(piece);
+        Ok(())
+    }
+
+    /// The [`SealContext`] once the whole context is hashed; [`CryptoError::InvalidLength`]
+    /// if part of it is missing.
+    pub(crate) fn finish(self, provider: &Provider) -> Result<SealContext> {
+        if self.remaining != 0 {
+            return Err(CryptoError::InvalidLength("HPKE context shorter than announced"));
+        }
+        let hmac = self.hmac;
+        Ok(SealContext {
+            schedule: BaseSchedule::with_info_hash(provider, |_| hmac.sign()),
+            kem: provider.kem(),
+            x25519: provider.x25519_backend(),
+            simulated: provider.is_simulated(),
+        })
+    }
+}
+
 /// One seal of [`SealContext::seal_batch`]: the arguments of [`SealContext::seal`].
 #[derive(Clone, Copy)]
 pub struct SealRequest<'a> {
@@ -259,6 +311,30 @@ impl SealContext {
             x25519: provider.x25519_backend(),
             simulated: provider.is_simulated(),
         }
+    }
+
+    /// [`SealContext::new`] for a `context` of `context_len` bytes that arrives in pieces
+    /// ([`ContextHasher::update`], then [`ContextHasher::finish`]): the same context and the
+    /// same counts. For a Welcome whose encrypted GroupInfo is hashed as it is encrypted.
+    pub(crate) fn hasher(
+        provider: &Provider,
+        label: &[u8],
+        context_len: usize,
+    ) -> Result<ContextHasher> {
+        let header = labels::labeled_pair_header(label, context_len)?;
+        let suite_id = BaseSchedule::suite_id(provider);
+        let hash = provider.suite().hash();
+        // `LabeledExtract("", "info_hash", info)` as `labeled_extract_public` computes it,
+        // with `info` = the label header, then the context as it comes.
+        let mut hmac = hmac::Context::with_key(&hmac::Key::new(hash.hmac(), b""));
+        for part in [HPKE_V1, &suite_id, b"info_hash", &header] {
+            super::counters::hashed(part.len());
+            hmac.update(part);
+        }
+        Ok(ContextHasher {
+            hmac,
+            remaining: context_len,
+        })
     }
 
     /// A simulated provider's [`SealContext::new`] for a `context` of `context_len` bytes
@@ -735,6 +811,44 @@ mod tests {
             }
         }
         assert_eq!(checks, ctxs.len() * SEALS * 3);
+    }
+
+    /// A context hashed in pieces (`SealContext::hasher`) is the context `SealContext::new`
+    /// computes from the whole, in every suite, for every context of `contexts` cut at
+    /// random places; a context longer or shorter than announced is an error.
+    #[test]
+    fn context_hashed_in_pieces_equals_the_whole() {
+        let mut rng = ChaCha8Rng::seed_from_u64(21);
+        let mut checked = 0;
+        for &suite in CipherSuite::ALL {
+            let p = Provider::new(suite);
+            let (_, pk) = p.derive_hpke_key_pair(&[7; 32]).unwrap();
+            let ikm_e = vec![0x44; p.kem().n_sk()];
+            for (label, context) in contexts(&mut rng) {
+                let mut hasher = SealContext::hasher(&p, label, context.len()).unwrap();
+                let mut at = 0;
+                while at < context.len() {
+                    let next = rng.random_range(at..=context.len());
+                    hasher.update(&context[at..next]).unwrap();
+                    at = next;
+                }
+                let pieces = hasher.finish(&p).unwrap();
+                let whole = SealContext::new(&p, label, &context).unwrap();
+                assert_eq!(
+                    pieces.seal(&pk, b"pt", Some(&ikm_e)).unwrap(),
+                    whole.seal(&pk, b"pt", Some(&ikm_e)).unwrap(),
+                    "{suite:?} {label:?} {}",
+                    context.len()
+                );
+                checked += 1;
+            }
+            let mut long = SealContext::hasher(&p, b"Welcome", 3).unwrap();
+            assert!(long.update(b"ab").is_ok());
+            assert!(matches!(long.update(b"cd"), Err(CryptoError::InvalidLength(_))));
+            let short = SealContext::hasher(&p, b"Welcome", 3).unwrap();
+            assert!(matches!(short.finish(&p), Err(CryptoError::InvalidLength(_))));
+        }
+        assert_eq!(checked, CipherSuite::ALL.len() * 8);
     }
 
     #[test]

@@ -25,6 +25,7 @@
 // hpke-rs a PRNG (`HpkeRng::fixed`) that yields `ikm_e` once: hpke-rs derives the ephemeral
 // key as `DeriveKeyPair` of exactly those bytes (RFC 9180 §4.1).
 
+mod aead_tail;
 pub mod awslc;
 pub mod backend;
 pub mod counters;
@@ -39,6 +40,7 @@ mod secret;
 mod suite;
 pub mod x25519;
 
+pub(crate) use aead_tail::TailSeal;
 pub use hpke_backend::{HpkeAwsLc, HpkeRng, WithHpkeRng};
 pub use hpke_batch::{OpenContext, SealContext, SealRequest};
 pub use provider::{Provider, Result};

@@ -262,6 +262,20 @@ impl Provider {
         awslc::aead_seal(self.aead(), key, nonce, aad, pt)
     }
 
+    /// `AEAD.Seal(key, nonce, aad, prefix || tail)` with the `tail_len` bytes of the tail
+    /// given last ([`TailSeal::finish`](super::TailSeal::finish)): the same bytes and counts
+    /// as [`Provider::aead_seal`] of the whole.
+    pub(crate) fn aead_seal_tail_later(
+        &self,
+        key: &[u8],
+        nonce: &[u8],
+        aad: &[u8],
+        prefix: &[u8],
+        tail_len: usize,
+    ) -> Result<super::TailSeal> {
+        super::TailSeal::new(self.aead(), key, nonce, aad, prefix, tail_len)
+    }
+
     /// Count an [`Provider::aead_seal`] of `len` bytes without encrypting: what a simulated
     /// provider does for a Welcome's GroupInfo (see [`Provider::with_simulated_crypto`]).
     /// Returns zeros of the ciphertext's length.

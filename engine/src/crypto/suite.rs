@@ -238,6 +238,18 @@ impl SignatureScheme {
         }
     }
 
+    /// The length of every signature of the scheme, or `None` for ECDSA, whose DER
+    /// encoding varies in length with its integers.
+    pub fn fixed_signature_len(self) -> Option<usize> {
+        match self {
+            SignatureScheme::Ed25519 => Some(64),
+            SignatureScheme::Ed448 => Some(114),
+            SignatureScheme::EcdsaP256Sha256
+            | SignatureScheme::EcdsaP384Sha384
+            | SignatureScheme::EcdsaP521Sha512 => None,
+        }
+    }
+
     /// The length of a signature, or for ECDSA (DER-encoded, of varying length) that of one
     /// with both integers at full length: what a simulated signature occupies.
     pub fn typical_signature_len(self) -> usize {

@@ -22,8 +22,8 @@ use crate::kem::{plan_update_path, Ephemeral, PathParams, PathPlan};
 use crate::schedule::{self, EpochSecrets};
 use crate::tree::{math, LeafIndex};
 use crate::welcome::{
-    encrypt_encoded_group_info, encrypt_group_info, encrypted_group_secrets,
-    group_secrets_plaintext, sign_group_info, sign_group_info_with_tree,
+    encrypt_group_info, encrypted_group_secrets, group_secrets_plaintext, seal_group_info_with_tree,
+    sign_group_info,
 };
 
 /// The "node position" of Welcome seals in [`Ephemeral::ikm`] (UpdatePath seals use the
@@ -754,23 +754,28 @@ impl Group {
             signer: self.own_leaf().0,
             signature: Vec::new().into(),
         };
-        let encrypted_group_info = if provider.is_simulated() {
-            self.simulated_group_info(&provider, &mut group_info, tree_included, secrets)?
+        let (encrypted_group_info, seal) = if provider.is_simulated() {
+            let encrypted =
+                self.simulated_group_info(&provider, &mut group_info, tree_included, secrets)?;
+            let seal = SealContext::counted(&provider, b"Welcome", encrypted.as_slice().len())?;
+            (encrypted, seal)
         } else if tree_included {
-            let signed =
-                sign_group_info_with_tree(&provider, &self.signer, &group_info, &self.public.tree)?;
-            encrypt_encoded_group_info(&provider, signed.bytes(), &secrets.welcome_secret)?
+            seal_group_info_with_tree(
+                &provider,
+                self.public.executor,
+                &self.signer,
+                &group_info,
+                &self.public.tree,
+                &secrets.welcome_secret,
+            )?
         } else {
             sign_group_info(&provider, &self.signer, &mut group_info)?;
-            encrypt_group_info(&provider, &group_info, &secrets.welcome_secret)?
+            let encrypted = encrypt_group_info(&provider, &group_info, &secrets.welcome_secret)?;
+            let seal = SealContext::new(&provider, b"Welcome", encrypted.as_slice())?;
+            (encrypted, seal)
         };
         drop(group_info);
 
-        let seal = if provider.is_simulated() {
-            SealContext::counted(&provider, b"Welcome", encrypted_group_info.as_slice().len())?
-        } else {
-            SealContext::new(&provider, b"Welcome", encrypted_group_info.as_slice())?
-        };
         let me = self.own_leaf().node();
         let joiner_secret = &secrets.joiner_secret;
         let jobs: Vec<(u32, LeafIndex, &KeyPackage)> = added

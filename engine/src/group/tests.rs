@@ -452,3 +452,69 @@ fn group_info_signed_with_the_tree_in_place_matches_the_plain_encoding() {
     }
     assert_eq!(checked, 8);
 }
+
+/// A Welcome's GroupInfo with the tree, signed, encrypted and hashed as HPKE context with the
+/// signing beside the rest (`seal_group_info_with_tree`), is the reference's: in every suite,
+/// on both executors, the ciphertext opens (with aws-lc's one-shot AEAD) to a GroupInfo
+/// whose signature verifies and which carries the tree; for the schemes whose signatures are
+/// deterministic (Ed25519, Ed448) the ciphertext is byte for byte that of signing, then
+/// encrypting; and the HPKE context seals exactly as `SealContext::new` over that
+/// ciphertext does.
+#[test]
+fn group_info_sealed_beside_its_signature_matches_the_serial_steps() {
+    use crate::welcome::{
+        decrypt_group_info, encrypt_encoded_group_info, seal_group_info_with_tree,
+        sign_group_info_with_tree, verify_group_info,
+    };
+    let mut checked = 0;
+    for &suite in CipherSuite::ALL {
+        let p = Provider::new(suite);
+        let (_, signer_pub) = p.derive_signature_key_pair(&[1; 32]).unwrap();
+        let mut alice = creator(&p, seeded(Executor::Serial, 11));
+        let kps: Vec<_> = (0..6).map(|i| kp(&p, i).0).collect();
+        let init_key = kps[0].init_key.clone();
+        alice.commit(&CommitOptions::new().adds(kps)).unwrap();
+        let base = codec::GroupInfo {
+            group_context: alice.context().clone(),
+            extensions: Vec::new(),
+            confirmation_tag: codec::Mac(vec![0x7a; p.hash_len()].into()),
+            signer: 0,
+            signature: Vec::new().into(),
+        };
+        let welcome_secret = Secret::new(vec![0x33; p.hash_len()]);
+        for executor in [Executor::Serial, Executor::Parallel] {
+            let tree = &alice.public.tree;
+            let (encrypted, context) =
+                seal_group_info_with_tree(&p, executor, &alice.signer, &base, tree, &welcome_secret)
+                    .unwrap();
+            let welcome = codec::Welcome {
+                cipher_suite: suite.id().into(),
+                secrets: Vec::new(),
+                encrypted_group_info: encrypted.clone().into(),
+            };
+            let opened = decrypt_group_info(&p, &welcome, &welcome_secret).unwrap();
+            verify_group_info(&p, &opened, &signer_pub).unwrap();
+            assert_eq!(
+                opened.extensions,
+                vec![alice.public.ratchet_tree_extension().unwrap()],
+                "{suite:?}"
+            );
+            if p.signature_scheme().fixed_signature_len().is_some() {
+                let signed = sign_group_info_with_tree(&p, &alice.signer, &base, tree).unwrap();
+                let reference =
+                    encrypt_encoded_group_info(&p, signed.bytes(), &welcome_secret).unwrap();
+                assert_eq!(encrypted.as_slice(), reference.as_slice(), "{suite:?}");
+            }
+            let reference =
+                crate::crypto::SealContext::new(&p, b"Welcome", encrypted.as_slice()).unwrap();
+            let ikm = vec![0x44; p.kem().n_sk()];
+            assert_eq!(
+                context.seal(init_key.as_slice(), b"secrets", Some(&ikm)).unwrap(),
+                reference.seal(init_key.as_slice(), b"secrets", Some(&ikm)).unwrap(),
+                "{suite:?}"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 2 * CipherSuite::ALL.len());
+}
