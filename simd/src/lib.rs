@@ -61,6 +61,8 @@
 use std::fmt;
 use std::sync::OnceLock;
 
+use zeroize::Zeroize;
+
 mod backend;
 mod ed25519;
 mod portable;
@@ -374,9 +376,13 @@ fn run_lanes<const N: usize>(
         let mut uu = [[0u8; X25519_LEN]; N];
         kk[..k.len()].copy_from_slice(k);
         uu[..u.len()].copy_from_slice(u);
-        let r = lanes(&kk, &uu).ok_or_else(unavailable)?;
+        let result = lanes(&kk, &uu);
+        // The padded scalars are secret, and so are a Diffie-Hellman's outputs.
+        kk.zeroize();
+        let mut r = result.ok_or_else(unavailable)?;
         let n = o.len();
         o.copy_from_slice(&r[..n]);
+        r.zeroize();
     }
     Ok(())
 }
@@ -408,7 +414,17 @@ fn words(bytes: &[u8; X25519_LEN]) -> [u64; 4] {
         let mut b = [0u8; 8];
         b.copy_from_slice(chunk);
         w[i] = u64::from_le_bytes(b);
+        // A scalar's bytes when `bytes` is one.
+        b.zeroize();
     }
+    w
+}
+
+/// The four words of the clamped `scalar` (RFC 7748 §5), with the clamped copy wiped.
+fn clamped_words(scalar: &[u8; X25519_LEN]) -> [u64; 4] {
+    let mut k = clamp(scalar);
+    let w = words(&k);
+    k.zeroize();
     w
 }
 

@@ -4,6 +4,8 @@
 //! plainness over speed: every addition and subtraction is carried, squaring is a
 //! multiplication. The SIMD backends are tested against it byte for byte.
 
+use zeroize::Zeroize;
+
 use crate::{bit_field, bytes_of_words, clamp, u_words, A24, X25519_LEN};
 
 const MASK51: u64 = (1 << 51) - 1;
@@ -183,7 +185,7 @@ fn carry_wide(c: [u128; 5]) -> Fe {
 /// X25519(k, u) of RFC 7748 §5: the Montgomery ladder over all 255 bits of the clamped scalar,
 /// then one inversion.
 pub(crate) fn x25519(scalar: &[u8; X25519_LEN], u: &[u8; X25519_LEN]) -> [u8; X25519_LEN] {
-    let k = clamp(scalar);
+    let mut k = clamp(scalar);
     let x1 = Fe::from_bytes(u);
     let (mut x2, mut z2, mut x3, mut z3) = (Fe::ONE, Fe::ZERO, x1, Fe::ONE);
     let a24 = A24;
@@ -209,6 +211,7 @@ pub(crate) fn x25519(scalar: &[u8; X25519_LEN], u: &[u8; X25519_LEN]) -> [u8; X2
         x2 = aa.mul(bb);
         z2 = e.mul(aa.add(e.mul_small(a24)));
     }
+    k.zeroize();
     Fe::cswap(&mut x2, &mut x3, swap);
     Fe::cswap(&mut z2, &mut z3, swap);
     x2.mul(z2.invert()).to_bytes()

@@ -30,7 +30,9 @@
 
 use core::arch::x86_64::*;
 
-use crate::{bit_field, bytes_of_words, clamp, put_bits, u_words, words, A24, X25519_LEN};
+use zeroize::Zeroize;
+
+use crate::{bit_field, bytes_of_words, clamped_words, put_bits, u_words, A24, X25519_LEN};
 
 const LANES: usize = 4;
 const MASK26: u64 = (1 << 26) - 1;
@@ -385,7 +387,7 @@ fn ladder(
     let mut lane_words = [[0u64; 4]; LANES];
     let mut u_limbs = [[0u64; 10]; LANES];
     for l in 0..LANES {
-        lane_words[l] = words(&clamp(&scalars[l]));
+        lane_words[l] = clamped_words(&scalars[l]);
         let u = u_words(&points[l]);
         // T: every limb within its width (bit 255 is cleared).
         for i in 0..10 {
@@ -399,7 +401,11 @@ fn ladder(
             *vl = lw[w];
         }
         *kw = gather(v);
+        v.zeroize();
     }
+    // The scalars' copies in memory; the registers above hold them until the ladder ends
+    // (spills of registers are not wiped, as in aws-lc).
+    lane_words.zeroize();
 
     let x1 = Fe::from_limbs(&u_limbs);
     let mut x2 = Fe::constant(1);

@@ -32,7 +32,9 @@
 
 use core::arch::x86_64::*;
 
-use crate::{bit_field, bytes_of_words, clamp, put_bits, u_words, words, A24, X25519_LEN};
+use zeroize::Zeroize;
+
+use crate::{bit_field, bytes_of_words, clamped_words, put_bits, u_words, A24, X25519_LEN};
 
 mod ed25519;
 pub(super) use ed25519::{double_base_lanes, x25519_base_lanes};
@@ -396,7 +398,7 @@ fn ladder(
     let mut lane_words = [[0u64; 4]; LANES];
     let mut u_limbs = [[0u64; 5]; LANES];
     for l in 0..LANES {
-        lane_words[l] = words(&clamp(&scalars[l]));
+        lane_words[l] = clamped_words(&scalars[l]);
         let u = u_words(&points[l]);
         // R: limbs 0..3 below 2^52, limb 4 below 2^47 (bit 255 is cleared).
         u_limbs[l] = [
@@ -414,7 +416,11 @@ fn ladder(
             *vl = lw[w];
         }
         *kw = gather(v);
+        v.zeroize();
     }
+    // The scalars' copies in memory; the registers above hold them until the ladder ends
+    // (spills of registers are not wiped, as in aws-lc).
+    lane_words.zeroize();
 
     let x1 = Fe::from_limbs(&u_limbs);
     let mut x2 = Fe::constant(1);

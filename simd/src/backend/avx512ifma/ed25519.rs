@@ -37,6 +37,7 @@ use crate::ed25519::{
     ed25519_key_bytes_ok, pow22523_chain, radix16, Comb, CombRow, DoubleBaseInput, Tables,
 };
 use crate::{bit_field, bytes_of_words, clamp, put_bits, u_words, X25519_LEN};
+use zeroize::Zeroize;
 
 /// Extended coordinates: x = X/Z, y = Y/Z, xy = T/Z.
 #[derive(Clone, Copy)]
@@ -484,7 +485,9 @@ pub(in crate::backend) fn x25519_base_lanes(
 fn fixed_base(scalars: &[[u8; X25519_LEN]; LANES], comb: &Comb) -> [[u8; X25519_LEN]; LANES] {
     let mut kd = [[0i8; 64]; LANES];
     for (d, k) in kd.iter_mut().zip(scalars) {
-        *d = radix16(&clamp(k));
+        let mut clamped = clamp(k);
+        *d = radix16(&clamped);
+        clamped.zeroize();
     }
     let mut acc = Ext::identity();
     for (i, row) in comb.rows.iter().enumerate() {
@@ -500,6 +503,8 @@ fn fixed_base(scalars: &[[u8; X25519_LEN]; LANES], comb: &Comb) -> [[u8; X25519_
         let (ypx, ymx, xy2d) = select_comb(row, digits(&kd, 2 * i));
         acc = acc.add_niels(ypx, ymx, xy2d).to_ext();
     }
+    // The digits are the scalars.
+    kd.zeroize();
     let u = acc
         .z
         .add(acc.y)
