@@ -297,9 +297,9 @@ fn group_info_tbs_with_tree(group_info: &GroupInfo, tree: &RatchetTree) -> Resul
 /// hashes the message twice, the second pass after the first), so here everything before
 /// the signature is encrypted (`Provider::aead_seal_tail_later`) and hashed as context on
 /// `executor`'s side while the calling thread signs; only the signature's own bytes and the
-/// tag are encrypted and hashed after. The context's hash starts with its length, so this needs the
-/// signature's length in advance: for ECDSA (DER, of varying length) the three steps run
-/// one after the other.
+/// tag are encrypted and hashed after. The context's hash starts with its length, so this
+/// needs the signature's length in advance: for ECDSA (DER, of varying length) the three
+/// steps run one after the other.
 pub(crate) fn seal_group_info_with_tree(
     provider: &Provider,
     executor: crate::batch::Executor,
