@@ -98,8 +98,20 @@ impl BaseSchedule {
     fn new(provider: &Provider, info: &[u8]) -> Self {
         let hash = provider.suite().hash();
         Self::with_info_hash(provider, |suite_id| {
-            labeled_extract_public(hash, suite_id, b"info_hash", info)
+            labeled_extract_public(hash, suite_id, b"info_hash", &[info])
         })
+    }
+
+    /// The schedule of `EncryptContext { "MLS 1.0 " + label, context }` as `info`, hashed
+    /// as its label header and then `context` where it lies (a Welcome's context is the
+    /// encrypted GroupInfo, megabytes in a large group, so it is not copied behind the
+    /// header). Fails only for a `context` of 2^30 bytes or more.
+    fn for_context(provider: &Provider, label: &[u8], context: &[u8]) -> Result<Self> {
+        let header = labels::labeled_pair_header(label, context.len())?;
+        let hash = provider.suite().hash();
+        Ok(Self::with_info_hash(provider, |suite_id| {
+            labeled_extract_public(hash, suite_id, b"info_hash", &[&header, context])
+        }))
     }
 
     /// `"HPKE" || I2OSP(kem_id, 2) || I2OSP(kdf_id, 2) || I2OSP(aead_id, 2)` of the
@@ -126,7 +138,7 @@ impl BaseSchedule {
 
         // Both are LabeledExtract("", label, ikm) over public inputs; the HMAC is streamed so a
         // large `info` is hashed in place, not copied behind its label.
-        let psk_id_hash = labeled_extract_public(hash, &suite_id, b"psk_id_hash", b"");
+        let psk_id_hash = labeled_extract_public(hash, &suite_id, b"psk_id_hash", &[]);
         let info_hash = info_hash(&suite_id);
         let nh = hash.output_len();
         let mut key_schedule_context = [0u8; 1 + 2 * MAX_NH];
@@ -261,12 +273,8 @@ impl ContextHasher {
             return Err(CryptoError::InvalidLength("HPKE context shorter than announced"));
         }
         let hmac = self.hmac;
-        Ok(SealContext {
-            schedule: BaseSchedule::with_info_hash(provider, |_| hmac.sign()),
-            kem: provider.kem(),
-            x25519: provider.x25519_backend(),
-            simulated: provider.is_simulated(),
-        })
+        let schedule = BaseSchedule::with_info_hash(provider, |_| hmac.sign());
+        Ok(SealContext::with_schedule(provider, schedule))
     }
 }
 
@@ -298,15 +306,20 @@ impl SealContext {
     /// [`Provider::encrypt_with_label`] builds it. Costs one pass of SHA-256 over `context`.
     /// Fails only if `context` is too long for a variable-length vector (2^30 bytes).
     pub fn new(provider: &Provider, label: &[u8], context: &[u8]) -> Result<Self> {
-        let info = labels::labeled_pair(label, context)?;
-        Ok(Self::from_info(provider, &info))
+        let schedule = BaseSchedule::for_context(provider, label, context)?;
+        Ok(Self::with_schedule(provider, schedule))
     }
 
     /// The context of plain HPKE `SealBase(_, info, _, _)` (RFC 9180 §6.1) for the provider's
     /// suite.
     pub fn from_info(provider: &Provider, info: &[u8]) -> Self {
+        Self::with_schedule(provider, BaseSchedule::new(provider, info))
+    }
+
+    /// The context with `schedule`, sealing as `provider` does.
+    fn with_schedule(provider: &Provider, schedule: BaseSchedule) -> Self {
         SealContext {
-            schedule: BaseSchedule::new(provider, info),
+            schedule,
             kem: provider.kem(),
             x25519: provider.x25519_backend(),
             simulated: provider.is_simulated(),
@@ -323,14 +336,11 @@ impl SealContext {
     ) -> Result<ContextHasher> {
         let header = labels::labeled_pair_header(label, context_len)?;
         let suite_id = BaseSchedule::suite_id(provider);
-        let hash = provider.suite().hash();
-        // `LabeledExtract("", "info_hash", info)` as `labeled_extract_public` computes it,
+        // `LabeledExtract("", "info_hash", info)` as `BaseSchedule::for_context` computes it,
         // with `info` = the label header, then the context as it comes.
-        let mut hmac = hmac::Context::with_key(&hmac::Key::new(hash.hmac(), b""));
-        for part in [HPKE_V1, &suite_id, b"info_hash", &header] {
-            super::counters::hashed(part.len());
-            hmac.update(part);
-        }
+        let mut hmac = labeled_extract_start(provider.suite().hash(), &suite_id, b"info_hash");
+        super::counters::hashed(header.len());
+        hmac.update(&header);
         Ok(ContextHasher {
             hmac,
             remaining: context_len,
@@ -595,14 +605,19 @@ pub struct OpenContext {
 impl OpenContext {
     /// The context of `DecryptWithLabel(_, label, context, _, _)` (RFC 9420 §5.1.3).
     pub fn new(provider: &Provider, label: &[u8], context: &[u8]) -> Result<Self> {
-        let info = labels::labeled_pair(label, context)?;
-        Ok(Self::from_info(provider, &info))
+        let schedule = BaseSchedule::for_context(provider, label, context)?;
+        Ok(Self::with_schedule(provider, schedule))
     }
 
     /// The context of plain HPKE `OpenBase(_, _, info, _, _)` (RFC 9180 §6.1).
     pub fn from_info(provider: &Provider, info: &[u8]) -> Self {
+        Self::with_schedule(provider, BaseSchedule::new(provider, info))
+    }
+
+    /// The context with `schedule`, opening as `provider` does.
+    fn with_schedule(provider: &Provider, schedule: BaseSchedule) -> Self {
         OpenContext {
-            schedule: BaseSchedule::new(provider, info),
+            schedule,
             kem: provider.kem(),
             simulated: provider.is_simulated(),
         }
@@ -711,16 +726,32 @@ fn extract_and_expand(kem: Kem, dh: &Secret, enc: &[u8], pk_r: &[u8]) -> Result<
     )
 }
 
-/// `LabeledExtract("", label, ikm)` for a public (and possibly very large) `ikm`, streamed
-/// through HMAC without copying it. An empty salt is the HMAC key of `Nh` zero bytes
+/// `LabeledExtract("", label, ikm)` for a public (and possibly very large) `ikm`, given as the
+/// parts it is the concatenation of, streamed through HMAC without copying them. An empty salt is the HMAC key of `Nh` zero bytes
 /// (RFC 5869 §2.2), which HMAC pads to the same block as the empty key.
-fn labeled_extract_public(hash: HashAlg, suite_id: &[u8], label: &[u8], ikm: &[u8]) -> hmac::Tag {
-    let mut ctx = hmac::Context::with_key(&hmac::Key::new(hash.hmac(), b""));
-    for part in [HPKE_V1, suite_id, label, ikm] {
+fn labeled_extract_public(
+    hash: HashAlg,
+    suite_id: &[u8],
+    label: &[u8],
+    ikm: &[&[u8]],
+) -> hmac::Tag {
+    let mut ctx = labeled_extract_start(hash, suite_id, label);
+    for part in ikm {
         super::counters::hashed(part.len());
         ctx.update(part);
     }
     ctx.sign()
+}
+
+/// The HMAC of `LabeledExtract("", label, ·)` with `HPKE-v1 || suite_id || label` fed and
+/// counted: what is left to feed is the `ikm`.
+fn labeled_extract_start(hash: HashAlg, suite_id: &[u8], label: &[u8]) -> hmac::Context {
+    let mut ctx = hmac::Context::with_key(&hmac::Key::new(hash.hmac(), b""));
+    for part in [HPKE_V1, suite_id, label] {
+        super::counters::hashed(part.len());
+        ctx.update(part);
+    }
+    ctx
 }
 
 #[cfg(test)]
