@@ -310,9 +310,9 @@ pub fn x25519_batch(
                 *o = portable::x25519(k, u);
             }
         }
-        Backend::Avx2 => run_lanes::<4>(backend, scalars, points, out, backend::avx2_lanes)?,
+        Backend::Avx2 => run_lanes::<4>(backend, scalars, Some(points), out, backend::avx2_lanes)?,
         Backend::Avx512Ifma => {
-            run_lanes::<8>(backend, scalars, points, out, backend::avx512ifma_lanes)?
+            run_lanes::<8>(backend, scalars, Some(points), out, backend::avx512ifma_lanes)?
         }
     }
     Ok(zero_lanes(out))
@@ -338,15 +338,15 @@ pub fn x25519_base_batch(
             outputs: out.len(),
         });
     }
-    let points = vec![BASE_POINT; scalars.len()];
     if backend == Backend::Avx512Ifma {
         backend.require()?;
-        // The comb has the base point built in: the points (all u = 9) are not read.
-        run_lanes::<8>(backend, scalars, &points, out, |k, _| {
+        // The comb has the base point built in: no points to pass.
+        run_lanes::<8>(backend, scalars, None, out, |k, _| {
             backend::avx512ifma_base_lanes(k, ed25519::comb())
         })?;
         return Ok(zero_lanes(out));
     }
+    let points = vec![BASE_POINT; scalars.len()];
     x25519_batch(backend, scalars, &points, out)
 }
 
@@ -355,10 +355,12 @@ pub fn x25519_base_batch(
 type LanesFn<const N: usize> =
     fn(&[[u8; X25519_LEN]; N], &[[u8; X25519_LEN]; N]) -> Option<[[u8; X25519_LEN]; N]>;
 
+/// `points` is `None` where `lanes` has its point built in (the fixed-base comb): the lanes
+/// then get zero points, which they do not read. Otherwise it is as long as `scalars`.
 fn run_lanes<const N: usize>(
     backend: Backend,
     scalars: &[[u8; X25519_LEN]],
-    points: &[[u8; X25519_LEN]],
+    points: Option<&[[u8; X25519_LEN]]>,
     out: &mut [[u8; X25519_LEN]],
     lanes: LanesFn<N>,
 ) -> Result<(), Error> {
@@ -366,16 +368,15 @@ fn run_lanes<const N: usize>(
         backend,
         features: host_features(),
     };
-    for ((k, u), o) in scalars
-        .chunks(N)
-        .zip(points.chunks(N))
-        .zip(out.chunks_mut(N))
-    {
+    for (chunk, (k, o)) in scalars.chunks(N).zip(out.chunks_mut(N)).enumerate() {
         // The tail is padded with zero scalars and points: computed, then discarded.
         let mut kk = [[0u8; X25519_LEN]; N];
         let mut uu = [[0u8; X25519_LEN]; N];
         kk[..k.len()].copy_from_slice(k);
-        uu[..u.len()].copy_from_slice(u);
+        if let Some(points) = points {
+            let u = &points[chunk * N..chunk * N + k.len()];
+            uu[..u.len()].copy_from_slice(u);
+        }
         let result = lanes(&kk, &uu);
         // The padded scalars are secret, and so are a Diffie-Hellman's outputs.
         kk.zeroize();
