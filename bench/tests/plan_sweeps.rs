@@ -185,6 +185,91 @@ fn sweep_comparison_names_points_and_matches_the_runs() {
     assert_eq!(mc.rows[1].metrics["commit_p99_ms"].delta_pct, Some(0.0));
 }
 
+/// A report lists its points in the sweep file's order, not in the order of their keys, also
+/// after its shards are merged, so that the file's first point is the baseline; a point
+/// written twice keeps its first place. Files without the order list their points in key
+/// order.
+#[test]
+fn points_follow_the_sweep_file_order_through_shards_and_merge() {
+    let _counting = counting();
+    let dir = tmp("sweeps", "file-order");
+    let sweep = dir.join("order.toml");
+    // Key order would be 40, 60, 80 (the keys differ only in `members`).
+    std::fs::write(
+        &sweep,
+        "name = \"order\"\n[[points]]\nworkload = \"smoke\"\ndays = 1\nmembers = 80\n\
+         [[points]]\nworkload = \"smoke\"\ndays = 1\nmembers = 40\n\
+         [[points]]\nworkload = \"smoke\"\ndays = 1\nmembers = 60\n\
+         [[points]]\nworkload = \"smoke\"\ndays = 1\nmembers = 80\nseed = 1000\n",
+    )
+    .unwrap();
+    let members = |r: &Report| -> Vec<u64> {
+        r.comparison
+            .as_ref()
+            .expect("a sweep compares")
+            .rows
+            .iter()
+            .map(|row| row.members)
+            .collect()
+    };
+    let whole = plan(&args(dir.join("whole"), sweep.clone(), profile(&dir))).unwrap();
+    assert_eq!(members(&whole), [80, 40, 60]);
+    let c = whole.comparison.as_ref().unwrap();
+    let labels: Vec<&str> = c.rows.iter().map(|r| r.label.as_str()).collect();
+    assert_eq!(labels, ["baseline", "members=40", "members=60"]);
+    // The point written twice (another seed) is one point with two runs, in its first place.
+    let seeds = &whole.points[0].seeds;
+    assert!(seeds.len() == 2 && seeds[1] == 1000, "{seeds:?}");
+    let places: Vec<Option<u32>> = whole.runs.iter().map(|r| r.point).collect();
+    assert_eq!(places, [Some(0), Some(3), Some(1), Some(2)]);
+
+    // Two shards (jobs 0 and 2 in one, 1 and 3 in the other), merged in either order.
+    let shards = dir.join("shards");
+    for i in 0..2 {
+        let mut a = args(shards.clone(), sweep.clone(), profile(&dir));
+        a.shard = Some(format!("{i}/2"));
+        plan(&a).unwrap();
+    }
+    let mut files = files_with(&shards, "json");
+    assert_eq!(files.len(), 2);
+    files.reverse();
+    let merged = merge(&MergeArgs {
+        files: files.clone(),
+        out: dir.join("merged"),
+        name: None,
+        allow_mixed_hosts: false,
+        csv: false,
+        slo: None,
+        baseline_point: 0,
+    })
+    .unwrap();
+    assert_eq!(members(&merged), [80, 40, 60]);
+    assert_eq!(&merged.points[0].seeds, seeds);
+
+    // Shards written before runs recorded their place: key order.
+    let old = dir.join("old");
+    std::fs::create_dir_all(&old).unwrap();
+    for f in &files {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
+        for run in v["runs"].as_array_mut().unwrap() {
+            assert!(run.as_object_mut().unwrap().remove("point").is_some());
+        }
+        std::fs::write(old.join(f.file_name().unwrap()), v.to_string()).unwrap();
+    }
+    let merged_old = merge(&MergeArgs {
+        files: files_with(&old, "json"),
+        out: dir.join("merged-old"),
+        name: None,
+        allow_mixed_hosts: false,
+        csv: false,
+        slo: None,
+        baseline_point: 0,
+    })
+    .unwrap();
+    assert_eq!(members(&merged_old), [40, 60, 80]);
+}
+
 #[test]
 fn one_seed_says_n_1() {
     let _counting = counting();
@@ -329,19 +414,12 @@ fn sweep_over_suites_compares_post_quantum_with_suite_1() {
     let report = plan(&args(dir.join("out"), sweep, profile(&dir))).unwrap();
     let c = report.comparison.as_ref().expect("a sweep compares");
     assert_eq!(c.rows.len(), 3);
-    // Points are in key order; the first is the baseline, the others are labelled by how
-    // they differ from it (a suite left at its default shows as `suite=default`).
-    let mut seen: Vec<u16> = c.rows.iter().map(|r| row_suite(&r.key)).collect();
-    for (i, row) in c.rows.iter().enumerate() {
-        let want = match (i, seen[i]) {
-            (0, _) => "baseline".to_string(),
-            (_, 1) => "suite=default".to_string(),
-            (_, s) => format!("suite={s}"),
-        };
-        assert_eq!(row.label, want);
-    }
-    seen.sort();
+    // Points are in the sweep file's order; the first is the baseline, the others are
+    // labelled by how they differ from it.
+    let seen: Vec<u16> = c.rows.iter().map(|r| row_suite(&r.key)).collect();
     assert_eq!(seen, [1, 2, 77]);
+    let labels: Vec<&str> = c.rows.iter().map(|r| r.label.as_str()).collect();
+    assert_eq!(labels, ["baseline", "suite=2", "suite=77"]);
     let mut means = Vec::new();
     for suite in [1u16, 2, 77] {
         let runs: Vec<&Run> = report

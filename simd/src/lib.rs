@@ -311,9 +311,13 @@ pub fn x25519_batch(
             }
         }
         Backend::Avx2 => run_lanes::<4>(backend, scalars, Some(points), out, backend::avx2_lanes)?,
-        Backend::Avx512Ifma => {
-            run_lanes::<8>(backend, scalars, Some(points), out, backend::avx512ifma_lanes)?
-        }
+        Backend::Avx512Ifma => run_lanes::<8>(
+            backend,
+            scalars,
+            Some(points),
+            out,
+            backend::avx512ifma_lanes,
+        )?,
     }
     Ok(zero_lanes(out))
 }

@@ -1171,6 +1171,7 @@ mod tests {
             workload,
             trace: None,
             shard: None,
+            point: None,
             sampling: Sampling::default(),
             totals: Totals {
                 members_start: 1000,

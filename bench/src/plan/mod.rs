@@ -116,8 +116,8 @@ pub struct PlanArgs {
     /// exits non-zero after the result files are written.
     #[arg(long)]
     pub slo: Option<String>,
-    /// The point (0-based, in the order of the report's `points`) the comparison's deltas
-    /// are relative to.
+    /// The point (0-based, in the order of the report's `points`, which is the sweep file's)
+    /// the comparison's deltas are relative to.
     #[arg(long, default_value_t = 0)]
     pub baseline_point: usize,
     /// Days offline the per-device view prices a catch-up for, e.g. `1,7,30` (each a whole
@@ -179,8 +179,8 @@ pub struct MergeArgs {
     /// exits non-zero after the result files are written.
     #[arg(long)]
     pub slo: Option<String>,
-    /// The point (0-based, in the order of the report's `points`) the comparison's deltas
-    /// are relative to.
+    /// The point (0-based, in the order of the report's `points`, which is the sweep file's)
+    /// the comparison's deltas are relative to.
     #[arg(long, default_value_t = 0)]
     pub baseline_point: usize,
 }
@@ -268,6 +268,9 @@ impl Shard {
 pub struct Job {
     /// The workload to simulate.
     pub workload: Workload,
+    /// The position of the job's point in its sweep file or fleet (0-based); `None` for a
+    /// single workload. Reports list their points in this order ([`Run::point`]).
+    pub point: Option<u32>,
 }
 
 /// A built-in name or a config file.
@@ -365,7 +368,10 @@ pub fn sweep_jobs(text: &str, base: Option<&Path>, repeats_flag: Option<u32>) ->
         for r in 0..repeats {
             let mut w = w.clone();
             w.seed += u64::from(r);
-            jobs.push(Job { workload: w });
+            jobs.push(Job {
+                workload: w,
+                point: Some(i as u32),
+            });
         }
     }
     Ok(jobs)
@@ -482,12 +488,15 @@ pub fn plan(args: &PlanArgs) -> Result<Report> {
                 .with_context(|| format!("fleet file {}: `workload`", path.display()))?;
             let repeats = args.repeats.unwrap_or(1);
             let mut jobs = Vec::new();
-            for m in spec.representative_sizes() {
+            for (i, m) in spec.representative_sizes().into_iter().enumerate() {
                 let w = apply(spec.workload_for(&template, m)?)?;
                 for r in 0..repeats {
                     let mut w = w.clone();
                     w.seed += u64::from(r);
-                    jobs.push(Job { workload: w });
+                    jobs.push(Job {
+                        workload: w,
+                        point: Some(i as u32),
+                    });
                 }
             }
             let name = spec.name.clone().unwrap_or_else(|| {
@@ -506,6 +515,7 @@ pub fn plan(args: &PlanArgs) -> Result<Report> {
                 .map(|j| {
                     Ok(Job {
                         workload: apply(j.workload)?,
+                        point: j.point,
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
@@ -542,7 +552,10 @@ pub fn plan(args: &PlanArgs) -> Result<Report> {
                 .map(|r| {
                     let mut w = w.clone();
                     w.seed += u64::from(r);
-                    Job { workload: w }
+                    Job {
+                        workload: w,
+                        point: None,
+                    }
                 })
                 .collect();
             (jobs, w.name.clone())
@@ -627,6 +640,7 @@ pub fn plan(args: &PlanArgs) -> Result<Report> {
                 .map_or(String::new(), |n| n.to_string_lossy().into_owned())
         });
         run.shard = shard.map(|s| [s.index, s.count]);
+        run.point = job.point;
         runs.push(run);
     }
     let shards = shard.map(|s| vec![[s.index, s.count]]).unwrap_or_default();

@@ -144,6 +144,12 @@ pub struct Run {
     pub trace: Option<String>,
     /// `[i, n]` if the run came from a shard.
     pub shard: Option<[u32; 2]>,
+    /// The position of the run's point in its sweep file or fleet (0-based): a report lists
+    /// its points in this order, so that the first point of the file is the comparison's
+    /// baseline. Absent for a single workload and in files written before it was added:
+    /// those points follow the others, in key order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub point: Option<u32>,
     /// How members' costs are obtained.
     pub sampling: Sampling,
     /// Counts over the run.
@@ -640,9 +646,19 @@ fn run_key(r: &Run) -> (String, u64, Option<String>) {
     (point_key(&r.workload), r.workload.seed, r.trace.clone())
 }
 
-/// Build a report from runs: sort them and merge them per point.
+/// Build a report from runs: sort them and merge them per point. Points come in the order of
+/// their sweep file ([`Run::point`]; a point written twice takes its first place), then those
+/// without a place in key order; a point's runs by seed.
 pub fn assemble(kind: &str, shards: Vec<[u32; 2]>, mut runs: Vec<Run>) -> Result<Report> {
-    runs.sort_by_key(run_key);
+    let mut place: BTreeMap<String, u32> = BTreeMap::new();
+    for r in &runs {
+        let p = place.entry(point_key(&r.workload)).or_insert(u32::MAX);
+        *p = (*p).min(r.point.unwrap_or(u32::MAX));
+    }
+    runs.sort_by_cached_key(|r| {
+        let (key, seed, trace) = run_key(r);
+        (place[&key], key, seed, trace)
+    });
     for w in runs.windows(2) {
         ensure!(
             run_key(&w[0]) != run_key(&w[1]),

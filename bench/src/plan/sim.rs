@@ -2690,6 +2690,7 @@ pub fn simulate_to_end(
         workload: w.clone(),
         trace: None,
         shard: None,
+        point: None,
         sampling: Sampling {
             receivers: opts.receivers as u64,
             initial_receiver_leaves: initial_receivers,
