@@ -117,6 +117,7 @@ fn compare_runs_each_x25519_backend_as_rows() {
     let rows = report["rows"].as_array().unwrap();
     let auto = X25519Backend::auto().name();
     assert_eq!(rows.len(), 3 * 2, "{rows:#?}");
+    let mut lanes_floors = 0;
     for pair in rows.chunks(2) {
         let op = &pair[0]["op"];
         assert_eq!(pair[1]["op"], *op);
@@ -133,8 +134,31 @@ fn compare_runs_each_x25519_backend_as_rows() {
             assert_eq!(pair[0][key], pair[1][key], "{op}: {key}");
         }
         assert!(pair.iter().all(|r| r["median_ms"].is_number()), "{op}");
+        // Only a backend with lanes has its own floor: at most the floor, as its costs are
+        // the floor's with some primitives made cheaper.
+        assert!(pair[0].get("lanes_floor_ms").is_none(), "{op}");
+        if auto != "portable" {
+            let own = pair[1]["lanes_floor_ms"].as_f64().unwrap();
+            let floor = pair[1]["floor_ms"].as_f64().unwrap();
+            assert!(own > 0.0 && own <= floor, "{op}: {own} against {floor}");
+            lanes_floors += 1;
+        }
+    }
+    // The costs the lanes floors priced: one entry per backend with lanes.
+    let lanes = report["lane_costs_us"].as_array();
+    if auto == "portable" {
+        assert!(lanes.is_none(), "{report:#}");
+    } else {
+        assert_eq!(lanes_floors, 3);
+        let lanes = lanes.unwrap();
+        assert_eq!(lanes.len(), 1, "{lanes:?}");
+        assert_eq!(lanes[0]["crypto"], auto);
+        for key in ["x25519_base", "x25519_dh", "ed25519_verify"] {
+            assert!(lanes[0][key].as_f64().is_some_and(|c| c > 0.0), "{key}");
+        }
     }
     let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.contains("÷ lanes"), "{table}");
     assert!(table.contains("  portable\n"), "{table}");
     assert!(table.contains(&format!("  {auto}\n")), "{table}");
 

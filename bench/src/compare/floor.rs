@@ -7,11 +7,11 @@
 //! ECDSA on each curve and Ed448; ML-KEM-768 and ML-KEM-1024); the hash, HKDF and AEAD costs
 //! are those of the compared suite.
 
-use anyhow::Result;
-use canopy_engine::crypto::{counters, CipherSuite, Provider};
+use anyhow::{anyhow, Result};
+use canopy_engine::crypto::{counters, CipherSuite, Provider, X25519Backend};
 use serde::Serialize;
 
-use crate::costs::{calibrate, Calibration, CostProfile, LoadSource};
+use crate::costs::{calibrate, calibrate_lanes, Calibration, CostProfile, LoadSource};
 
 /// Per-primitive costs measured at the start of the run (µs of one thread's CPU time).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -81,17 +81,71 @@ pub struct PrimitiveCosts {
     pub aead_per_kib: f64,
 }
 
+/// What the primitives an X25519 backend runs its own way cost per call in full batches
+/// (µs of one thread's CPU time; [`crate::costs::calibrate_lanes`]): X25519 public keys and
+/// DH in canopy-simd's lanes, Ed25519 verification on the verifier that goes with the backend.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LaneCosts {
+    /// The backend (`avx2`, `avx512`), as the rows' `crypto` names it.
+    pub crypto: &'static str,
+    /// One X25519 public-key derivation.
+    pub x25519_base: f64,
+    /// One X25519 Diffie-Hellman.
+    pub x25519_dh: f64,
+    /// One Ed25519 verification.
+    pub ed25519_verify: f64,
+}
+
 impl PrimitiveCosts {
     /// Measure each primitive on this machine, now, for a floor in `suite`: the quick
     /// cost-profile calibration ([`crate::costs::calibrate()`], thread CPU time, median of
     /// repetitions), in µs, with the suite's own hash, HKDF and AEAD costs
     /// ([`CostProfile::for_suite`]).
     pub fn measure(suite: CipherSuite) -> Result<Self> {
+        Ok(Self::measure_with_lanes(suite, &[])?.0)
+    }
+
+    /// [`PrimitiveCosts::measure`], and the [`LaneCosts`] of each of `backends` that has
+    /// lanes (`portable` has none), measured against those costs.
+    pub fn measure_with_lanes(
+        suite: CipherSuite,
+        backends: &[X25519Backend],
+    ) -> Result<(Self, Vec<LaneCosts>)> {
         let base = CipherSuite::Mls128X25519Aes128GcmSha256Ed25519;
         let profile = calibrate(&Provider::new(base), &Calibration::QUICK, &LoadSource::Proc)?;
+        let mut lanes = Vec::new();
+        for &backend in backends.iter().filter(|b| b.simd().is_some()) {
+            // Against suite 1's symmetric costs: the probes run suite 1.
+            let costs = calibrate_lanes(backend, &profile, &Calibration::QUICK)?;
+            let us = |name: &str| {
+                costs
+                    .get(name)
+                    .map(|c| c.ns / 1000.0)
+                    .ok_or_else(|| anyhow!("internal: no lane cost of {name}"))
+            };
+            lanes.push(LaneCosts {
+                crypto: backend.name(),
+                x25519_base: us("x25519_base")?,
+                x25519_dh: us("x25519_dh")?,
+                ed25519_verify: us("ed25519_verify")?,
+            });
+        }
         // The calibration measures every suite's symmetric primitives, so no warning.
         let (profile, _) = profile.for_suite(suite.id());
-        Ok(Self::from_profile(&profile))
+        Ok((Self::from_profile(&profile), lanes))
+    }
+
+    /// These costs with each primitive that `lanes`' backend runs its own way priced at the
+    /// cheaper of one call ([`PrimitiveCosts`]) and one lane of a full batch ([`LaneCosts`]):
+    /// the costs of that backend's floor. A lower bound: an operation whose few calls cannot
+    /// fill a batch does not reach it.
+    pub fn with_lanes(&self, lanes: &LaneCosts) -> Self {
+        PrimitiveCosts {
+            x25519_base: self.x25519_base.min(lanes.x25519_base),
+            x25519_dh: self.x25519_dh.min(lanes.x25519_dh),
+            ed25519_verify: self.ed25519_verify.min(lanes.ed25519_verify),
+            ..*self
+        }
     }
 
     /// The floor's costs from a cost profile (ns per unit) in µs and µs per KiB.
@@ -229,6 +283,41 @@ mod tests {
         assert!((costs.floor_ms(&c, 2) - 0.3785).abs() < 1e-12);
         // Zero threads is one.
         assert_eq!(costs.floor_ms(&c, 0), costs.floor_ms(&c, 1));
+    }
+
+    /// A backend's costs are the floor's with X25519 and Ed25519 verification at the cheaper
+    /// of one call and one lane, and nothing else changed.
+    #[test]
+    fn lanes_price_their_primitives_at_the_cheaper_cost() {
+        let single = costs();
+        let lanes = LaneCosts {
+            crypto: "avx512",
+            x25519_base: single.x25519_base / 4.0,
+            x25519_dh: single.x25519_dh * 4.0,
+            ed25519_verify: single.ed25519_verify / 2.0,
+        };
+        let own = single.with_lanes(&lanes);
+        assert_eq!(own.x25519_base, lanes.x25519_base);
+        assert_eq!(own.x25519_dh, single.x25519_dh, "a lane dearer than a call");
+        assert_eq!(own.ed25519_verify, lanes.ed25519_verify);
+        let unchanged = PrimitiveCosts {
+            x25519_base: single.x25519_base,
+            ed25519_verify: single.ed25519_verify,
+            ..own
+        };
+        assert_eq!(unchanged, single);
+        // So a backend's floor is never above the floor.
+        let c = counters::Counts {
+            x25519_base: 3,
+            x25519_dh: 2,
+            ed25519_verify: 5,
+            hkdf_expand: 7,
+            ..Default::default()
+        };
+        let saved = 3.0 * (single.x25519_base - lanes.x25519_base)
+            + 5.0 * (single.ed25519_verify - lanes.ed25519_verify);
+        let (floor, lanes_floor) = (single.floor_ms(&c, 1), own.floor_ms(&c, 1));
+        assert!((floor - lanes_floor - saved / 1000.0).abs() <= 1e-9 * floor);
     }
 
     /// The counters the floor leaves out by design: HPKE's framing remainder and whole-tree

@@ -6,9 +6,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use canopy_engine::crypto::counters;
+use canopy_engine::crypto::{counters, X25519Backend};
 
-use super::floor::PrimitiveCosts;
+use super::floor::{LaneCosts, PrimitiveCosts};
 use super::report::{Row, Sample};
 use super::CompareConfig;
 use crate::catalogue::canopy::Prepared;
@@ -54,6 +54,7 @@ pub fn rows(
     op: Operation,
     cfg: &CompareConfig,
     costs: &PrimitiveCosts,
+    lanes: &[LaneCosts],
     threads: usize,
 ) -> Result<Vec<Row>> {
     let mut canopy = Vec::new();
@@ -61,6 +62,14 @@ pub fn rows(
         let prepared = Prepared::new(op, start)?.with_x25519_backend(backend)?;
         canopy.push((backend, prepared, Vec::new()));
     }
+    // The costs of each backend's own floor, where it has lanes and the suite uses them.
+    let lane_costs = |backend: X25519Backend| {
+        lanes
+            .iter()
+            .find(|l| l.crypto == backend.name())
+            .filter(|_| super::backends_differ_in(start.suite()))
+            .map(|l| costs.with_lanes(l))
+    };
     let Some((_, first, _)) = canopy.first() else {
         bail!("no X25519 backend to run Canopy on");
     };
@@ -73,8 +82,9 @@ pub fn rows(
         }
     }
     for _ in 0..cfg.samples {
-        for (_, prepared, samples) in canopy.iter_mut() {
-            samples.push(canopy_sample(prepared, costs, threads)?);
+        for (backend, prepared, samples) in canopy.iter_mut() {
+            let own = lane_costs(*backend);
+            samples.push(canopy_sample(prepared, costs, own.as_ref(), threads)?);
         }
         for (peer, samples, status) in peers.iter_mut() {
             if status.is_some() {
@@ -118,8 +128,14 @@ pub fn rows(
     Ok(rows)
 }
 
-/// One Canopy run: time and exact work of the operation alone, then its sizes.
-fn canopy_sample(prepared: &Prepared, costs: &PrimitiveCosts, threads: usize) -> Result<Sample> {
+/// One Canopy run: time and exact work of the operation alone, then its sizes; its floor,
+/// and with `lanes` (its backend's costs) its backend's floor.
+fn canopy_sample(
+    prepared: &Prepared,
+    costs: &PrimitiveCosts,
+    lanes: Option<&PrimitiveCosts>,
+    threads: usize,
+) -> Result<Sample> {
     let mut input = prepared.input();
     let c0 = counters::snapshot();
     let t = Instant::now();
@@ -133,6 +149,7 @@ fn canopy_sample(prepared: &Prepared, costs: &PrimitiveCosts, threads: usize) ->
         bytes: sizes.message_bytes,
         seals: prepared.seals(&ran)?,
         floor_ms: Some(costs.floor_ms(&work, threads)),
+        lanes_floor_ms: lanes.map(|l| l.floor_ms(&work, threads)),
     })
 }
 
@@ -151,6 +168,7 @@ fn peer_sample(start: &Start, peer: &PeerPrepared, limit: Duration) -> Result<Op
                 bytes: sizes.message_bytes,
                 seals: input.seals(ran.as_ref())?,
                 floor_ms: None,
+                lanes_floor_ms: None,
             })
         })
     };

@@ -227,7 +227,11 @@ pub fn run(cfg: &CompareConfig) -> Result<Report> {
         eprintln!("{}: skipped: {}", skipped.system, skipped.reason);
     }
     eprintln!("measuring primitive costs…");
-    let costs = PrimitiveCosts::measure(cfg.suite)?;
+    let (costs, lanes) = if backends_differ_in(cfg.suite) {
+        PrimitiveCosts::measure_with_lanes(cfg.suite, &cfg.backends()?)?
+    } else {
+        (PrimitiveCosts::measure(cfg.suite)?, Vec::new())
+    };
     eprintln!(
         "generating {} state with {} members in suite {} (seed {})…",
         cfg.state,
@@ -269,7 +273,7 @@ pub fn run(cfg: &CompareConfig) -> Result<Report> {
     let mut rows = Vec::new();
     for &op in &cfg.ops {
         eprintln!("{op}…");
-        rows.extend(measure::rows(&start, op, cfg, &costs, threads)?);
+        rows.extend(measure::rows(&start, op, cfg, &costs, &lanes, threads)?);
         if op.uses_start_state() && op.peers_run() {
             for (kind, why) in &failed_peers {
                 rows.push(Row::failed(op, cfg.suite.id(), kind.name(), why.clone()));
@@ -285,6 +289,7 @@ pub fn run(cfg: &CompareConfig) -> Result<Report> {
         threads,
         samples: cfg.samples,
         primitive_costs_us: costs,
+        lane_costs_us: lanes,
         rows,
     })
 }

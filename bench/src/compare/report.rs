@@ -7,7 +7,7 @@ use std::fmt::Write;
 use canopy_engine::crypto::{CipherSuite, X25519Backend};
 use serde::Serialize;
 
-use super::floor::PrimitiveCosts;
+use super::floor::{LaneCosts, PrimitiveCosts};
 use crate::catalogue::Operation;
 use crate::peers::PeerKind;
 
@@ -31,6 +31,13 @@ pub struct Row {
     /// the start of the run (aws-lc's X25519, whatever the row's backend).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub floor_ms: Option<f64>,
+    /// Canopy only, on a backend with lanes (`avx2`, `avx512`) in a suite with X25519 or
+    /// Ed25519: the floor with X25519 and Ed25519 verification priced at the cheaper of one
+    /// aws-lc call and one lane of a full batch on the row's backend (the report's
+    /// `lane_costs_us`). A lower bound that a small operation, whose few calls fill no batch,
+    /// does not reach.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lanes_floor_ms: Option<f64>,
     /// Canopy only, in a suite with X25519 (1, 3): the X25519 backend the row ran on
     /// (`portable` = aws-lc, `avx2`, `avx512`), as `--crypto` resolved it on this host.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -58,6 +65,8 @@ pub struct Sample {
     pub seals: u64,
     /// Canopy only: the crypto floor of the run's work.
     pub floor_ms: Option<f64>,
+    /// Canopy only, on a backend with lanes: the floor of the run's work on that backend.
+    pub lanes_floor_ms: Option<f64>,
 }
 
 impl Row {
@@ -82,6 +91,7 @@ impl Row {
             bytes: samples.first().map(|x| x.bytes),
             seals: samples.first().map(|x| x.seals),
             floor_ms: median(samples.iter().filter_map(|x| x.floor_ms).collect()),
+            lanes_floor_ms: median(samples.iter().filter_map(|x| x.lanes_floor_ms).collect()),
             crypto: None,
             crypto_ed25519: None,
             samples: samples.len(),
@@ -155,6 +165,11 @@ pub struct Report {
     pub samples: usize,
     /// Per-primitive costs measured at the start of the run.
     pub primitive_costs_us: PrimitiveCosts,
+    /// Per backend with lanes among the rows' (in a suite with X25519 or Ed25519): what its
+    /// X25519 and Ed25519 verification cost per call in full batches, measured at the start of
+    /// the run; what the rows' `lanes_floor_ms` price.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lane_costs_us: Vec<LaneCosts>,
     /// One row per operation and system.
     pub rows: Vec<Row>,
 }
@@ -205,8 +220,16 @@ impl Report {
         }
         let _ = writeln!(
             s,
-            "{:<8} {:<8} {:>12} {:>10} {:>12} {:>8} {:>10} {:>9}  crypto",
-            "op", "system", "median ms", "vs canopy", "bytes", "seals", "floor ms", "÷ floor"
+            "{:<8} {:<8} {:>12} {:>10} {:>12} {:>8} {:>10} {:>9} {:>9}  crypto",
+            "op",
+            "system",
+            "median ms",
+            "vs canopy",
+            "bytes",
+            "seals",
+            "floor ms",
+            "÷ floor",
+            "÷ lanes"
         );
         for row in &self.rows {
             let ratio = self
@@ -214,9 +237,9 @@ impl Report {
                 .map_or(String::new(), |r| format!("{r:.2}×"));
             let f = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.3}"));
             let over_floor = over_floor(row).map_or(String::new(), |r| format!("{r:.2}×"));
-            let _ = writeln!(
-                s,
-                "{:<8} {:<8} {:>12} {:>10} {:>12} {:>8} {:>10} {:>9}{}{}",
+            let over_lanes = over_lanes_floor(row).map_or(String::new(), |r| format!("{r:.2}×"));
+            let line = format!(
+                "{:<8} {:<8} {:>12} {:>10} {:>12} {:>8} {:>10} {:>9} {:>9}{}{}",
                 row.op,
                 row.system,
                 f(row.median_ms),
@@ -225,11 +248,14 @@ impl Report {
                 row.seals.map_or("—".into(), |s| s.to_string()),
                 f(row.floor_ms),
                 over_floor,
+                over_lanes,
                 row.crypto.map_or(String::new(), |c| format!("  {c}")),
                 row.status
                     .as_ref()
                     .map_or(String::new(), |s| format!("  ({s})")),
             );
+            // A row without a ratio or a backend would end in padding.
+            let _ = writeln!(s, "{}", line.trim_end());
         }
         let mut ops: Vec<&str> = Vec::new();
         for row in &self.rows {
@@ -254,7 +280,16 @@ impl Report {
 
 /// A row's median ÷ its crypto floor (Canopy's rows only).
 pub fn over_floor(row: &Row) -> Option<f64> {
-    match (row.median_ms, row.floor_ms) {
+    ratio(row.median_ms, row.floor_ms)
+}
+
+/// A row's median ÷ its backend's floor (Canopy's rows on a backend with lanes only).
+pub fn over_lanes_floor(row: &Row) -> Option<f64> {
+    ratio(row.median_ms, row.lanes_floor_ms)
+}
+
+fn ratio(m: Option<f64>, floor: Option<f64>) -> Option<f64> {
+    match (m, floor) {
         (Some(m), Some(fl)) if fl > 0.0 => Some(m / fl),
         _ => None,
     }
@@ -270,6 +305,7 @@ mod tests {
             bytes: 1695,
             seals: 12,
             floor_ms: Some(ms / 2.0),
+            lanes_floor_ms: None,
         }
     }
 
@@ -290,6 +326,7 @@ mod tests {
             threads: 2,
             samples: 3,
             primitive_costs_us: costs(),
+            lane_costs_us: Vec::new(),
             rows,
         }
     }
@@ -437,8 +474,9 @@ mod tests {
     fn canopy_rows_on_other_backends_are_compared_with_the_first() {
         let portable = Row::from_samples(Operation::Commit, 1, "canopy", &[sample(4.0)], None)
             .with_crypto(X25519Backend::AwsLc);
-        let lanes = Row::from_samples(Operation::Commit, 1, "canopy", &[sample(1.0)], None)
+        let mut lanes = Row::from_samples(Operation::Commit, 1, "canopy", &[sample(1.0)], None)
             .with_crypto(X25519Backend::Avx512Ifma);
+        lanes.lanes_floor_ms = Some(0.25);
         let peer = Row::from_samples(Operation::Commit, 1, "mls-rs", &[sample(6.0)], None);
         let r = report(vec![portable, lanes, peer]);
         assert_eq!(r.vs_canopy(&r.rows[0]), None);
@@ -450,9 +488,12 @@ mod tests {
         );
         let table = r.table();
         let lines: Vec<&str> = table.lines().collect();
-        assert!(lines[1].ends_with("÷ floor  crypto"), "{table}");
-        assert!(lines[2].starts_with("commit   canopy") && lines[2].ends_with("  portable"));
-        assert!(lines[3].contains(" 0.25× ") && lines[3].ends_with("2.00×  avx512"));
+        assert!(lines[1].ends_with("÷ floor   ÷ lanes  crypto"), "{table}");
+        assert!(
+            lines[2].starts_with("commit   canopy")
+                && lines[2].ends_with("2.00×            portable")
+        );
+        assert!(lines[3].contains(" 0.25× ") && lines[3].ends_with("2.00×     4.00×  avx512"));
         assert!(
             lines[4].ends_with("2.00×"),
             "a peer names no backend: {table}"

@@ -11,7 +11,9 @@
 use std::collections::BTreeMap;
 
 use anyhow::{anyhow, ensure, Result};
-use canopy_engine::crypto::{awslc, CipherSuite, OpenContext, Provider, SealContext};
+use canopy_engine::crypto::{
+    awslc, CipherSuite, OpenContext, Provider, SealContext, SealRequest, X25519Backend,
+};
 use canopy_engine::key_package::{default_lifetime, key_package_from_seed};
 use canopy_engine::metrics::{snapshot, Counts};
 use canopy_engine::tree::RatchetTree;
@@ -373,6 +375,96 @@ fn measure_probes(
         );
     }
     Ok(())
+}
+
+/// Keys, signatures and seals in one batch of a lane probe: eight registers of eight lanes.
+const LANE_BATCH: u8 = 64;
+
+/// The primitives an X25519 backend runs its own way: [`calibrate_lanes`] measures these.
+pub const LANE_COUNTERS: [&str; 3] = ["x25519_base", "x25519_dh", "ed25519_verify"];
+
+/// What one X25519 public key, one X25519 DH and one Ed25519 verification cost on `backend`
+/// when the engine runs them in full batches: the public keys and the DHs of an HPKE seal
+/// batch in canopy-simd's lanes, the verifications on the verifier that goes with the
+/// backend (eight AVX-512 IFMA lanes, curve25519-dalek's AVX2, or aws-lc: see
+/// `canopy_engine::crypto::backend::ed25519_for_x25519`). Probes of 64 keys, seals and
+/// signatures, timed like [`calibrate`]'s; each cost is marginal against `base`'s costs of the
+/// other counters a probe increments, with the public key's cost on `backend` measured
+/// first, since the DH probe (a batch of seals) derives public keys too. On `portable` every
+/// batch is a loop of aws-lc calls, so these are aws-lc's costs measured again.
+///
+/// Returns the [`LANE_COUNTERS`]' costs only.
+pub fn calibrate_lanes(
+    backend: X25519Backend,
+    base: &CostProfile,
+    cal: &Calibration,
+) -> Result<BTreeMap<String, Cost>> {
+    let suite = CipherSuite::Mls128X25519Aes128GcmSha256Ed25519;
+    let p = Provider::new(suite).with_x25519_backend(backend)?;
+    let keys = (0..LANE_BATCH)
+        .map(|i| p.derive_hpke_key_pair(&[i; 32]))
+        .collect::<Result<Vec<_>, _>>()?;
+    let sks: Vec<_> = keys.iter().map(|(sk, _)| sk).collect();
+    let seal_ctx = SealContext::new(&p, b"Welcome", &[3; 512])?;
+    let ikms: Vec<[u8; 32]> = (0..LANE_BATCH).map(|i| [i ^ 0x55; 32]).collect();
+    let plaintext = [5u8; 100];
+    let requests: Vec<SealRequest<'_>> = keys
+        .iter()
+        .zip(&ikms)
+        .map(|((_, pk), ikm)| SealRequest {
+            pk_r: pk,
+            plaintext: &plaintext,
+            ikm_e: Some(ikm),
+        })
+        .collect();
+    let signed = (0..LANE_BATCH)
+        .map(|i| {
+            let (ssk, spk) = p.derive_signature_key_pair(&[i ^ 0xaa; 32])?;
+            let content = vec![i; 64];
+            let sig = p.sign_labeled(&ssk, &content)?;
+            Ok((spk, content, sig))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let items: Vec<(&[u8], &[u8], &[u8])> = signed
+        .iter()
+        .map(|(pk, content, sig)| (pk.as_slice(), content.as_slice(), sig.as_slice()))
+        .collect();
+    let mut probes: Vec<Probe<'_>> = vec![
+        Probe {
+            counter: "x25519_base",
+            iterations: 4,
+            run: Box::new(|| {
+                std::hint::black_box(p.hpke_public_keys(&sks)?);
+                Ok(())
+            }),
+        },
+        Probe {
+            counter: "x25519_dh",
+            iterations: 4,
+            run: Box::new(|| {
+                for sealed in seal_ctx.seal_batch(&requests) {
+                    std::hint::black_box(sealed?);
+                }
+                Ok(())
+            }),
+        },
+        Probe {
+            counter: "ed25519_verify",
+            iterations: 4,
+            run: Box::new(|| {
+                for verified in p.verify_labeled_batch(&items) {
+                    verified?;
+                }
+                Ok(())
+            }),
+        },
+    ];
+    let mut costs = base.costs.clone();
+    measure_probes(&mut probes, cal, &mut costs)?;
+    Ok(costs
+        .into_iter()
+        .filter(|(k, _)| LANE_COUNTERS.contains(&k.as_str()))
+        .collect())
 }
 
 /// The probes of the other suites' public-key primitives (each suite's KEM and signature

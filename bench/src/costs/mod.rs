@@ -25,7 +25,7 @@ use anyhow::{anyhow, bail, ensure, Context, Result};
 use canopy_engine::metrics::Counts;
 use serde::{Deserialize, Serialize};
 
-pub use calibrate::{calibrate, Calibration};
+pub use calibrate::{calibrate, calibrate_lanes, Calibration, LANE_COUNTERS};
 pub use host::{process_cpu_ns, thread_cpu_ns, HostInfo, LoadSource};
 
 /// Name of the cost-profile schema.
