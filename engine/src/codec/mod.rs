@@ -215,6 +215,39 @@ pub fn decode_prefix<T: Deserialize>(bytes: &[u8]) -> Result<(T, &[u8]), CodecEr
     Ok((v, rest))
 }
 
+/// Decode all of `bytes` as a `T<V>` vector (RFC 9420 §2.1.2), handing each element to `each`
+/// as soon as it is decoded instead of collecting them: the elements, their order and the
+/// errors are those of `decode::<Vec<T>>(bytes)` (this is its loop, over the same reader),
+/// but only one element is alive at a time. For vectors too large to hold decoded, like a
+/// 50,000-member `ratchet_tree`.
+pub fn decode_vec_each<T: Deserialize>(
+    bytes: &[u8],
+    mut each: impl FnMut(T),
+) -> Result<(), CodecError> {
+    let _hint = big_bytes::InputLenHint::set(bytes.len());
+    let mut rest = bytes;
+    let (length, _) = tls_codec::vlen::read_length(&mut rest).map_err(from_decode_error)?;
+    let mut sub = std::io::Read::take(&mut rest, length as u64);
+    while sub.limit() > 0 {
+        let before = sub.limit();
+        let element = T::tls_deserialize(&mut sub).map_err(from_decode_error)?;
+        // As the codec's vectors do: an element that reads nothing would loop forever.
+        if sub.limit() == before {
+            return Err(from_decode_error(tls_codec::Error::DecodingError(
+                "Vector element consumed 0 bytes; refusing to loop".into(),
+            )));
+        }
+        each(element);
+    }
+    if rest.is_empty() {
+        Ok(())
+    } else {
+        Err(CodecError::TrailingBytes {
+            remaining: rest.len(),
+        })
+    }
+}
+
 /// Decode an RFC 9420 §2.1.2 variable-length vector header from the front of `bytes`:
 /// returns the length it encodes and the header's size (1, 2 or 4 bytes).
 pub fn decode_varint_length(bytes: &[u8]) -> Result<(u32, usize), CodecError> {

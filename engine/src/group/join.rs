@@ -324,6 +324,5 @@ fn load_tree(
     let bytes = in_welcome
         .or(out_of_band)
         .ok_or(ApiMisuse::MissingRatchetTree)?;
-    let wire: codec::RatchetTree = codec::decode(bytes)?;
-    Ok(RatchetTree::from_wire(wire, provider.hash_len())?)
+    RatchetTree::from_wire_bytes(bytes, provider.hash_len())
 }

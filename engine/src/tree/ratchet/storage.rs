@@ -18,63 +18,22 @@ impl RatchetTree {
     /// trailing blank nodes were omitted, so pad to the full width; the last node sent must be
     /// non-blank, leaves must sit at even and parents at odd indices.
     pub fn from_wire(wire: WireTree, hash_len: usize) -> Result<Self, TreeError> {
-        let nodes = wire.0;
-        match nodes.last() {
-            None => return Err(TreeError::Empty),
-            Some(None) => return Err(TreeError::LastNodeBlank),
-            Some(Some(_)) => {}
+        let mut building = FromWire::default();
+        for n in wire.0 {
+            building.push(n);
         }
-        if nodes.len() > (1usize << 31) {
-            return Err(TreeError::TooLarge);
-        }
-        for (i, n) in nodes.iter().enumerate() {
-            let leaf_slot = i % 2 == 0;
-            match n {
-                Some(Node::Leaf(_)) if !leaf_slot => {
-                    return Err(TreeError::WrongNodeType { index: i as u32 })
-                }
-                Some(Node::Parent(_)) if leaf_slot => {
-                    return Err(TreeError::WrongNodeType { index: i as u32 })
-                }
-                _ => {}
-            }
-        }
-        // RFC 9420 §12.4.3.3: the receiver extends the list to the right to the smallest
-        // 2^(d+1) − 1 nodes. The last node may be a parent (odd index): the leaf to its right
-        // is then blank, and the tree has one leaf more than the nodes sent. Counting
-        // ⌈len / 2⌉ leaves there would size the tree one node short and drop that parent.
-        let sent_leaves = nodes.len() as u32 / 2 + 1;
-        let n_leaves = math::full_leaf_count(sent_leaves);
-        // Every later computation turns unmerged leaf indices into node indices: reject
-        // out-of-range ones here, at the trust boundary, so that math cannot overflow.
-        for (i, n) in nodes.iter().enumerate() {
-            if let Some(Node::Parent(p)) = n {
-                if let Some(&leaf) = p.unmerged_leaves.iter().find(|&&u| u >= n_leaves) {
-                    return Err(TreeError::BadUnmergedLeaf {
-                        index: i as u32,
-                        leaf,
-                    });
-                }
-            }
-        }
-        let width = math::node_width(n_leaves) as usize;
-        let mut stored = Vec::with_capacity(width);
-        for (i, n) in nodes.into_iter().enumerate() {
-            stored.push(match n {
-                Some(n) => Some(
-                    StoredNode::encode(&n)
-                        .map_err(|_| TreeError::NodeEncoding { index: i as u32 })?,
-                ),
-                None => None,
-            });
-        }
-        stored.resize(width, None);
-        let mut tree = Self::from_full_nodes(stored, n_leaves, hash_len);
-        // Build the key index now, in a pass that is O(n) anyway: built on first use, it would
-        // cost the first commit the member makes or processes ~30 ms at 50,000 members, and
-        // every clone of a state taken before that commit would pay it again.
-        tree.build_index();
-        Ok(tree)
+        building.finish(hash_len)
+    }
+
+    /// [`RatchetTree::from_wire`] of the serialized wire form (the `ratchet_tree` extension's
+    /// body), decoding each node and storing it before decoding the next: the same checks and
+    /// errors as `from_wire(codec::decode(bytes)?)`, but the decoded tree is never held whole.
+    /// At 50,000 members that would be about 45 MiB of structs, allocated and freed beside the
+    /// 12 MiB the stored nodes take.
+    pub fn from_wire_bytes(bytes: &[u8], hash_len: usize) -> crate::Result<Self> {
+        let mut building = FromWire::default();
+        codec::decode_vec_each(bytes, |n| building.push(n))?;
+        Ok(building.finish(hash_len)?)
     }
 
     fn from_full_nodes(nodes: Vec<Option<StoredNode>>, n_leaves: u32, hash_len: usize) -> Self {
@@ -357,4 +316,83 @@ fn subtree_fill_counts(nodes: &[Option<StoredNode>]) -> Vec<u32> {
         level += 1;
     }
     filled
+}
+
+/// A tree being built from its wire form, one node at a time ([`RatchetTree::from_wire`]).
+/// Each node is stored as it comes; the checks that need the whole tree, and the order in
+/// which their errors are reported, are [`FromWire::finish`]'s.
+#[derive(Default)]
+struct FromWire {
+    stored: Vec<Option<StoredNode>>,
+    /// The first node at a position of the other type.
+    wrong_type: Option<u32>,
+    /// The first node that does not encode.
+    not_encoded: Option<u32>,
+}
+
+impl FromWire {
+    fn push(&mut self, n: Option<Node>) {
+        let i = self.stored.len() as u32;
+        let leaf_slot = i % 2 == 0;
+        if let Some(n) = &n {
+            if matches!(n, Node::Leaf(_)) != leaf_slot {
+                self.wrong_type.get_or_insert(i);
+            }
+        }
+        let stored = n.map(|n| StoredNode::encode(&n));
+        self.stored.push(match stored {
+            None => None,
+            Some(Ok(s)) => Some(s),
+            Some(Err(_)) => {
+                self.not_encoded.get_or_insert(i);
+                None
+            }
+        });
+    }
+
+    fn finish(self, hash_len: usize) -> Result<RatchetTree, TreeError> {
+        let mut stored = self.stored;
+        match stored.last() {
+            None => return Err(TreeError::Empty),
+            Some(None) if self.not_encoded != Some(stored.len() as u32 - 1) => {
+                return Err(TreeError::LastNodeBlank)
+            }
+            _ => {}
+        }
+        if stored.len() > (1usize << 31) {
+            return Err(TreeError::TooLarge);
+        }
+        if let Some(index) = self.wrong_type {
+            return Err(TreeError::WrongNodeType { index });
+        }
+        // RFC 9420 §12.4.3.3: the receiver extends the list to the right to the smallest
+        // 2^(d+1) − 1 nodes. The last node may be a parent (odd index): the leaf to its right
+        // is then blank, and the tree has one leaf more than the nodes sent. Counting
+        // ⌈len / 2⌉ leaves there would size the tree one node short and drop that parent.
+        let sent_leaves = stored.len() as u32 / 2 + 1;
+        let n_leaves = math::full_leaf_count(sent_leaves);
+        // Every later computation turns unmerged leaf indices into node indices: reject
+        // out-of-range ones here, at the trust boundary, so that math cannot overflow. (A node
+        // that did not encode is not looked at: a node decoded from the wire always encodes.)
+        for (i, n) in stored.iter().enumerate() {
+            if let Some(NodeRef::Parent(p)) = n.as_ref().map(StoredNode::view) {
+                if let Some(leaf) = p.unmerged_leaves().iter().find(|&u| u >= n_leaves) {
+                    return Err(TreeError::BadUnmergedLeaf {
+                        index: i as u32,
+                        leaf,
+                    });
+                }
+            }
+        }
+        if let Some(index) = self.not_encoded {
+            return Err(TreeError::NodeEncoding { index });
+        }
+        stored.resize(math::node_width(n_leaves) as usize, None);
+        let mut tree = RatchetTree::from_full_nodes(stored, n_leaves, hash_len);
+        // Build the key index now, in a pass that is O(n) anyway: built on first use, it would
+        // cost the first commit the member makes or processes ~30 ms at 50,000 members, and
+        // every clone of a state taken before that commit would pay it again.
+        tree.build_index();
+        Ok(tree)
+    }
 }
