@@ -333,7 +333,7 @@ struct FromWire {
 impl FromWire {
     fn push(&mut self, n: Option<Node>) {
         let i = self.stored.len() as u32;
-        let leaf_slot = i % 2 == 0;
+        let leaf_slot = i.is_multiple_of(2);
         if let Some(n) = &n {
             if matches!(n, Node::Leaf(_)) != leaf_slot {
                 self.wrong_type.get_or_insert(i);
