@@ -455,13 +455,34 @@ pub fn join<P, S, K>(
     welcome: &Welcome,
     key_package: &KeyPackage,
     init_priv: &HpkePrivateKey,
-    mut psk: P,
+    psk: P,
     signer_key: S,
 ) -> Result<JoinedEpoch>
 where
     P: FnMut(&PreSharedKeyId) -> Option<Secret>,
     S: FnOnce(&GroupInfo) -> Option<K>,
     K: AsRef<[u8]>,
+{
+    join_with(provider, welcome, key_package, init_priv, psk, |gi| {
+        let key = signer_key(gi).ok_or(PeerMisbehaved::UnknownSigner(gi.signer))?;
+        verify_group_info(provider, gi, key.as_ref())
+    })
+}
+
+/// [`join`], with step 4 left to `verify_signer`: it checks the GroupInfo's signature by its
+/// signer, as [`verify_group_info`] with that leaf's key does, and its error is the join's.
+/// For a caller that looks the key up in a tree it decodes meanwhile.
+pub fn join_with<P, V>(
+    provider: &Provider,
+    welcome: &Welcome,
+    key_package: &KeyPackage,
+    init_priv: &HpkePrivateKey,
+    mut psk: P,
+    verify_signer: V,
+) -> Result<JoinedEpoch>
+where
+    P: FnMut(&PreSharedKeyId) -> Option<Secret>,
+    V: FnOnce(&GroupInfo) -> Result<()>,
 {
     let secrets = decrypt_group_secrets(provider, welcome, key_package, init_priv)?;
 
@@ -482,9 +503,7 @@ where
 
     let welcome_secret = welcome_secret(provider, &secrets.joiner_secret, &psk_secret)?;
     let group_info = decrypt_group_info(provider, welcome, &welcome_secret)?;
-    let signer = group_info.signer;
-    let key = signer_key(&group_info).ok_or(PeerMisbehaved::UnknownSigner(signer))?;
-    verify_group_info(provider, &group_info, key.as_ref())?;
+    verify_signer(&group_info)?;
 
     let context = codec::encode(&group_info.group_context)?;
     let epoch_secrets = EpochSecrets::from_joiner(

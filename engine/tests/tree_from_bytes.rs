@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use canopy_engine::codec::{self, RatchetTree as WireTree};
 use canopy_engine::crypto::{CipherSuite, Provider};
-use canopy_engine::tree::{RatchetTree, TreeError};
+use canopy_engine::tree::{LeafIndex, RatchetTree, TreeError};
 use canopy_engine::Error;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -132,13 +132,40 @@ fn structural_errors_are_the_same() {
     assert!(checked >= 7);
 }
 
+/// Skimming a valid tree for each node's signature key finds the decoded tree's: a leaf's
+/// key, nothing for a blank node, a parent or a node past the end. Returns the leaves found.
+fn skim_agrees(bytes: &[u8], hash_len: usize) -> u32 {
+    let tree = RatchetTree::from_wire_bytes(bytes, hash_len).unwrap();
+    let mut found = 0;
+    for node in 0..2 * tree.n_leaves() + 2 {
+        let skimmed = codec::skim_leaf_signature_key(bytes, node);
+        let decoded = (node % 2 == 0)
+            .then(|| tree.leaf(LeafIndex(node / 2)))
+            .flatten()
+            .map(|l| l.signature_key());
+        assert_eq!(skimmed, decoded, "node {node}");
+        found += u32::from(decoded.is_some());
+    }
+    found
+}
+
+#[test]
+fn skimming_finds_every_leafs_signature_key() {
+    let mut found = 0;
+    for (bytes, hash_len) in vector_trees() {
+        found += skim_agrees(&bytes, hash_len);
+    }
+    assert!(found > 1000, "{found} leaves");
+    println!("{found} leaves' signature keys skimmed alike");
+}
+
 /// Seeded random mutations of every vector tree: a byte changed, a range cut out or
 /// repeated, the length header rewritten. Every one is decided alike.
 #[test]
 fn mutated_trees_are_decided_alike() {
     let mut rng = ChaCha8Rng::seed_from_u64(0x7265_6573);
     let trees = vector_trees();
-    let (mut valid, mut invalid) = (0u32, 0u32);
+    let (mut valid, mut invalid, mut skimmed) = (0u32, 0u32, 0u32);
     for (bytes, hash_len) in &trees {
         for _ in 0..40 {
             let mut m = bytes.clone();
@@ -174,12 +201,18 @@ fn mutated_trees_are_decided_alike() {
             }
             if agree(&m, *hash_len) {
                 valid += 1;
+                skimmed += skim_agrees(&m, *hash_len);
             } else {
                 invalid += 1;
+                // Whatever it finds in bytes that do not decode, skimming does not panic.
+                for node in 0..64 {
+                    let _ = codec::skim_leaf_signature_key(&m, node);
+                }
             }
         }
     }
     assert_eq!(valid + invalid, trees.len() as u32 * 40);
+    assert!(skimmed > 10_000, "{skimmed} leaves skimmed");
     // Enough of each kind that both paths were exercised.
     assert!(invalid > 3000, "{invalid} rejected");
     assert!(valid > 100, "{valid} accepted");

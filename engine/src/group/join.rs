@@ -146,7 +146,7 @@ impl Group {
         // The signer's key is looked up in the tree, which may come from the GroupInfo: the
         // closure decodes and stashes it (validation follows once the GroupInfo is known).
         let mut tree_slot: Option<Result<RatchetTree>> = None;
-        let joined = welcome::join(
+        let joined = welcome::join_with(
             &provider,
             &w,
             key_package,
@@ -159,13 +159,9 @@ impl Group {
                 PskSource::Resumption { .. } => resumed.and_then(|old| old.psk_value(id)),
             },
             |gi: &GroupInfo| {
-                let tree = load_tree(&provider, gi, ratchet_tree);
-                let key = tree.as_ref().ok().and_then(|t| {
-                    t.leaf(LeafIndex(gi.signer))
-                        .map(|l| l.signature_key().to_vec())
-                });
+                let (tree, signed) = load_signed_tree(&provider, gi, ratchet_tree, &config);
                 tree_slot = Some(tree);
-                key
+                signed
             },
         );
         let mut tree = match tree_slot {
@@ -251,12 +247,9 @@ pub(super) fn open_group_info(
     out_of_band: Option<&[u8]>,
     config: &GroupConfig,
 ) -> Result<RatchetTree> {
-    let mut tree = load_tree(provider, gi, out_of_band)?;
-    let signer_key = tree
-        .leaf(LeafIndex(gi.signer))
-        .map(|l| l.signature_key().to_vec())
-        .ok_or(PeerMisbehaved::UnknownSigner(gi.signer))?;
-    welcome::verify_group_info(provider, gi, &signer_key)?;
+    let (tree, signed) = load_signed_tree(provider, gi, out_of_band, config);
+    let mut tree = tree?;
+    signed?;
     validate_joined_tree(provider, &mut tree, gi, config)?;
     Ok(tree)
 }
@@ -310,19 +303,137 @@ fn check_joined_group(
     Ok(())
 }
 
-/// The tree from the GroupInfo's `ratchet_tree` extension, else from `out_of_band`.
-fn load_tree(
+/// The tree from the GroupInfo's `ratchet_tree` extension, else from `out_of_band`, and the
+/// check of the GroupInfo's signature by the key of its signer's leaf in that tree
+/// ([`PeerMisbehaved::UnknownSigner`] if there is none), which fails if the tree does.
+///
+/// With the tree in it, a GroupInfo is as large as the tree (12.7 MB at 50,000 members), and
+/// checking its signature is one SHA-512 over all of it: about as long as decoding the tree,
+/// and neither can be split. So the signature is checked beside the decoding, with the
+/// signer's key skimmed from the tree's bytes ([`codec::skim_leaf_signature_key`]). The key
+/// is a guess until the decoded tree confirms it; if the tree's key differs, the signature is
+/// checked again with that one, so the result is always that of checking with the tree's key
+/// after decoding.
+fn load_signed_tree(
     provider: &Provider,
     gi: &GroupInfo,
     out_of_band: Option<&[u8]>,
-) -> Result<RatchetTree> {
+    config: &GroupConfig,
+) -> (Result<RatchetTree>, Result<()>) {
+    let unknown = || PeerMisbehaved::UnknownSigner(gi.signer).into();
     let in_welcome = gi
         .extensions
         .iter()
         .find(|e| e.extension_type == ExtensionType::RATCHET_TREE)
         .map(|e| e.extension_data.as_slice());
-    let bytes = in_welcome
-        .or(out_of_band)
-        .ok_or(ApiMisuse::MissingRatchetTree)?;
-    RatchetTree::from_wire_bytes(bytes, provider.hash_len())
+    let Some(bytes) = in_welcome.or(out_of_band) else {
+        return (Err(ApiMisuse::MissingRatchetTree.into()), Err(unknown()));
+    };
+    let load = || RatchetTree::from_wire_bytes(bytes, provider.hash_len());
+    let signer = LeafIndex(gi.signer);
+    let guess = signer
+        .0
+        .checked_mul(2)
+        .and_then(|node| codec::skim_leaf_signature_key(bytes, node));
+    let (tree, guessed) = match guess {
+        Some(key) => {
+            let (tree, signed) = config
+                .executor
+                .beside(load, || welcome::verify_group_info(provider, gi, key));
+            (tree, Some((key, signed)))
+        }
+        None => (load(), None),
+    };
+    let key = tree
+        .as_ref()
+        .ok()
+        .and_then(|t| t.leaf(signer))
+        .map(|l| l.signature_key());
+    let signed = signed_by(provider, gi, key, guessed);
+    (tree, signed)
+}
+
+/// The check of `gi`'s signature by `key`, its signer's key in the decoded tree (`None`: the
+/// tree failed or has no such leaf), given the check made beside the decoding with a guessed
+/// key, if one was: that check stands only if the guess was the key.
+fn signed_by(
+    provider: &Provider,
+    gi: &GroupInfo,
+    key: Option<&[u8]>,
+    guessed: Option<(&[u8], Result<()>)>,
+) -> Result<()> {
+    match (key, guessed) {
+        (None, _) => Err(PeerMisbehaved::UnknownSigner(gi.signer).into()),
+        (Some(key), Some((guess, signed))) if guess == key => signed,
+        (Some(key), _) => welcome::verify_group_info(provider, gi, key),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::VLBytes;
+    use crate::crypto::CipherSuite;
+
+    /// A GroupInfo signed by `sk`.
+    fn signed_group_info(p: &Provider, sk: &crate::crypto::SignaturePrivateKey) -> GroupInfo {
+        let mut gi = GroupInfo {
+            group_context: codec::GroupContext {
+                version: codec::ProtocolVersion::MLS10,
+                cipher_suite: codec::CipherSuiteId(p.suite().id()),
+                group_id: VLBytes::new(b"group".to_vec()),
+                epoch: 1,
+                tree_hash: VLBytes::new(vec![1; 32]),
+                confirmed_transcript_hash: VLBytes::new(vec![2; 32]),
+                extensions: Vec::new(),
+            },
+            extensions: Vec::new(),
+            confirmation_tag: codec::Mac(VLBytes::new(vec![3; 32])),
+            signer: 5,
+            signature: VLBytes::new(Vec::new()),
+        };
+        welcome::sign_group_info(p, sk, &mut gi).unwrap();
+        gi
+    }
+
+    /// The check beside the decoding counts only when its key is the tree's: a guess that is
+    /// not the signer's key is checked again with the tree's, whatever it gave.
+    #[test]
+    fn a_wrong_guess_is_checked_again_with_the_trees_key() {
+        let p = Provider::new(CipherSuite::Mls128X25519Aes128GcmSha256Ed25519);
+        let (signer_sk, signer) = p.derive_signature_key_pair(&[1; 32]).unwrap();
+        let (other_sk, other) = p.derive_signature_key_pair(&[2; 32]).unwrap();
+        let by_signer = signed_group_info(&p, &signer_sk);
+        let by_other = signed_group_info(&p, &other_sk);
+        let bad = || -> Result<()> { Err(PeerMisbehaved::UnknownSigner(99).into()) };
+        let mut checked = 0;
+        // The guess is the tree's key: its check is the answer, good or bad.
+        assert!(signed_by(&p, &by_signer, Some(&signer), Some((&signer, Ok(())))).is_ok());
+        assert!(signed_by(&p, &by_signer, Some(&signer), Some((&signer, bad()))).is_err());
+        checked += 2;
+        // A wrong guess whose check passed (an attacker's GroupInfo signed by the guessed key)
+        // is not accepted: the tree's key decides.
+        let e = signed_by(&p, &by_other, Some(&signer), Some((&other, Ok(())))).unwrap_err();
+        assert!(matches!(
+            e,
+            crate::Error::Crypto(crate::CryptoError::InvalidSignature)
+        ), "{e:?}");
+        // A wrong guess whose check failed does not fail a GroupInfo the signer signed.
+        assert!(signed_by(&p, &by_signer, Some(&signer), Some((&other, bad()))).is_ok());
+        // No guess: checked with the tree's key.
+        assert!(signed_by(&p, &by_signer, Some(&signer), None).is_ok());
+        assert!(signed_by(&p, &by_other, Some(&signer), None).is_err());
+        checked += 4;
+        // No key in the tree: the signer is unknown, whatever was guessed.
+        for guessed in [None, Some((&signer[..], Ok(())))] {
+            let e = signed_by(&p, &by_signer, None, guessed).unwrap_err();
+            assert!(matches!(
+                e,
+                crate::Error::PeerMisbehaved(PeerMisbehaved::UnknownSigner(5))
+            ), "{e:?}");
+            checked += 1;
+        }
+        assert_eq!(checked, 8);
+        let _ = other;
+    }
 }
