@@ -45,13 +45,36 @@ impl RatchetTree {
                 state: RandomState::new(),
                 enc: HashTable::with_capacity(nodes),
                 sig: HashTable::with_capacity(leaves),
+                first_repeat: None,
             };
+            let mut first_repeat = None;
             for (i, n) in self.nodes.iter().enumerate() {
                 if n.is_some() {
-                    index.insert(&self.nodes, NodeIndex(i as u32));
+                    let repeats = index.insert(&self.nodes, NodeIndex(i as u32));
+                    if first_repeat.is_none() {
+                        first_repeat = repeats.map(|kind| (i as u32, kind));
+                    }
                 }
             }
+            index.first_repeat = Some(first_repeat);
             self.key_index = Some(index);
+        }
+    }
+
+    /// The first node, in node order, whose key repeats an earlier node's, as
+    /// [`RatchetTree::check_key_uniqueness`] defines it: `(node, 0)` for a signature key,
+    /// `(node, 1)` for an encryption key. Known only from building the index until the first
+    /// edit, which is when a decoded tree is validated; `None` when not known.
+    pub(super) fn first_key_repeat_at_build(&self) -> Option<Option<(u32, u8)>> {
+        self.key_index.as_ref().and_then(|index| index.first_repeat)
+    }
+
+    /// Forget what building the index found, as an edit does: for holding the scan that then
+    /// runs equal to it.
+    #[cfg(test)]
+    pub(super) fn forget_key_repeats(&mut self) {
+        if let Some(index) = self.key_index.as_mut() {
+            index.first_repeat = None;
         }
     }
 }
@@ -89,6 +112,10 @@ pub(super) struct KeyIndex {
     state: RandomState,
     enc: HashTable<u32>,
     sig: HashTable<u32>,
+    /// While the index holds what [`RatchetTree::build_index`] put in it, the first key
+    /// repeat it met (see [`RatchetTree::first_key_repeat_at_build`]): validating a decoded
+    /// tree then needs no second pass over its keys. `None` after any insert or removal.
+    first_repeat: Option<Option<(u32, u8)>>,
 }
 
 impl KeyIndex {
@@ -108,28 +135,39 @@ impl KeyIndex {
             .count() as u32
     }
 
-    /// Index the keys of the node at `x`, which `nodes` already holds.
-    pub(super) fn insert(&mut self, nodes: &[Option<StoredNode>], x: NodeIndex) {
-        let Some(node) = nodes.get(x.0 as usize).and_then(Option::as_ref) else {
-            return;
-        };
+    /// Index the keys of the node at `x`, which `nodes` already holds. Returns whether a key
+    /// of the node was already indexed: `Some(0)` if its signature key was (a leaf's), else
+    /// `Some(1)` if its encryption key was.
+    pub(super) fn insert(&mut self, nodes: &[Option<StoredNode>], x: NodeIndex) -> Option<u8> {
+        self.first_repeat = None;
+        let node = nodes.get(x.0 as usize).and_then(Option::as_ref)?;
         let state = &self.state;
-        for (kind, table) in [
-            (KeyKind::Encryption, &mut self.enc),
-            (KeyKind::Signature, &mut self.sig),
+        let mut repeats = None;
+        for (kind, table, repeat) in [
+            (KeyKind::Encryption, &mut self.enc, 1),
+            (KeyKind::Signature, &mut self.sig, 0),
         ] {
             let Some(key) = kind.of(node) else { continue };
+            let h = state.hash_one(key);
+            if table
+                .find(h, |&v| key_at(nodes, kind, v) == Some(key))
+                .is_some()
+            {
+                repeats = Some(repeats.map_or(repeat, |r: u8| r.min(repeat)));
+            }
             // Growing the table rehashes every entry from the key its node holds now; every
             // indexed position holds a node (the caller removes a node's entries before it
             // blanks or replaces it).
-            table.insert_unique(state.hash_one(key), x.0, |&v| {
+            table.insert_unique(h, x.0, |&v| {
                 key_at(nodes, kind, v).map_or(0, |k| state.hash_one(k))
             });
         }
+        repeats
     }
 
     /// Drop the entries of `node`, which `nodes` holds at `x`.
     pub(super) fn remove(&mut self, node: &StoredNode, x: NodeIndex) {
+        self.first_repeat = None;
         for (kind, table) in [
             (KeyKind::Encryption, &mut self.enc),
             (KeyKind::Signature, &mut self.sig),

@@ -185,6 +185,20 @@ impl RatchetTree {
     }
 
     fn check_key_uniqueness_generic<J: Join>(&self) -> Result<(), TreeError> {
+        // A decoded tree's index was built in node order, meeting the same first repeat.
+        let first = match self.first_key_repeat_at_build() {
+            Some(first) => first,
+            None => self.first_key_repeat::<J>(),
+        };
+        match first {
+            None => Ok(()),
+            Some((index, 0)) => Err(TreeError::DuplicateSignatureKey { index }),
+            Some((index, _)) => Err(TreeError::DuplicateEncryptionKey { index }),
+        }
+    }
+
+    /// The first key repeat, found by a pass over the tree's keys in shards.
+    fn first_key_repeat<J: Join>(&self) -> Option<(u32, u8)> {
         let shards: Vec<usize> = (0..KEY_SHARDS).collect();
         // Per shard: the first repeat, as (node index, 0 for a signature key / 1 for an
         // encryption key).
@@ -209,11 +223,7 @@ impl RatchetTree {
             }
             None
         });
-        match firsts.into_iter().flatten().min() {
-            None => Ok(()),
-            Some((index, 0)) => Err(TreeError::DuplicateSignatureKey { index }),
-            Some((index, _)) => Err(TreeError::DuplicateEncryptionKey { index }),
-        }
+        firsts.into_iter().flatten().min()
     }
 }
 
