@@ -269,7 +269,7 @@ pub struct Job {
     /// The workload to simulate.
     pub workload: Workload,
     /// The position of the job's point in its sweep file or fleet (0-based); `None` for a
-    /// single workload. Reports list their points in this order ([`Run::point`]).
+    /// single workload. Reports list their points in this order ([`report::Run::point`]).
     pub point: Option<u32>,
 }
 
