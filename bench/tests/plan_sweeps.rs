@@ -44,6 +44,19 @@ fn fanout_per_day(r: &Run) -> f64 {
     r.days.iter().map(|d| d.ds_fanout_bytes as f64).sum::<f64>() / r.days.len() as f64
 }
 
+/// `canopy merge` of `files` into `out`, everything else at its default.
+fn merge_args(files: Vec<PathBuf>, out: PathBuf) -> MergeArgs {
+    MergeArgs {
+        files,
+        out,
+        name: None,
+        allow_mixed_hosts: false,
+        csv: false,
+        slo: None,
+        baseline_point: 0,
+    }
+}
+
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
 }
@@ -166,13 +179,8 @@ fn sweep_comparison_names_points_and_matches_the_runs() {
     // After a merge, against another baseline point.
     let merged_dir = dir.join("merged");
     let merged = merge(&MergeArgs {
-        files: json,
-        out: merged_dir,
-        name: None,
-        allow_mixed_hosts: false,
-        csv: false,
-        slo: None,
         baseline_point: 1,
+        ..merge_args(json, merged_dir)
     })
     .unwrap();
     let mc = merged.comparison.unwrap();
@@ -233,16 +241,7 @@ fn points_follow_the_sweep_file_order_through_shards_and_merge() {
     let mut files = files_with(&shards, "json");
     assert_eq!(files.len(), 2);
     files.reverse();
-    let merged = merge(&MergeArgs {
-        files: files.clone(),
-        out: dir.join("merged"),
-        name: None,
-        allow_mixed_hosts: false,
-        csv: false,
-        slo: None,
-        baseline_point: 0,
-    })
-    .unwrap();
+    let merged = merge(&merge_args(files.clone(), dir.join("merged"))).unwrap();
     assert_eq!(members(&merged), [80, 40, 60]);
     assert_eq!(&merged.points[0].seeds, seeds);
 
@@ -257,15 +256,10 @@ fn points_follow_the_sweep_file_order_through_shards_and_merge() {
         }
         std::fs::write(old.join(f.file_name().unwrap()), v.to_string()).unwrap();
     }
-    let merged_old = merge(&MergeArgs {
-        files: files_with(&old, "json"),
-        out: dir.join("merged-old"),
-        name: None,
-        allow_mixed_hosts: false,
-        csv: false,
-        slo: None,
-        baseline_point: 0,
-    })
+    let merged_old = merge(&merge_args(
+        files_with(&old, "json"),
+        dir.join("merged-old"),
+    ))
     .unwrap();
     assert_eq!(members(&merged_old), [40, 60, 80]);
 }
