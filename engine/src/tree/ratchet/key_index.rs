@@ -50,7 +50,7 @@ impl RatchetTree {
             let mut first_repeat = None;
             for (i, n) in self.nodes.iter().enumerate() {
                 if n.is_some() {
-                    let repeats = index.insert(&self.nodes, NodeIndex(i as u32));
+                    let repeats = index.insert_with(&self.nodes, NodeIndex(i as u32), true);
                     if first_repeat.is_none() {
                         first_repeat = repeats.map(|kind| (i as u32, kind));
                     }
@@ -135,10 +135,20 @@ impl KeyIndex {
             .count() as u32
     }
 
-    /// Index the keys of the node at `x`, which `nodes` already holds. Returns whether a key
-    /// of the node was already indexed: `Some(0)` if its signature key was (a leaf's), else
-    /// `Some(1)` if its encryption key was.
-    pub(super) fn insert(&mut self, nodes: &[Option<StoredNode>], x: NodeIndex) -> Option<u8> {
+    /// Index the keys of the node at `x`, which `nodes` already holds.
+    pub(super) fn insert(&mut self, nodes: &[Option<StoredNode>], x: NodeIndex) {
+        self.insert_with(nodes, x, false);
+    }
+
+    /// [`KeyIndex::insert`], and with `note_repeats` whether a key of the node was already
+    /// indexed: `Some(0)` if its signature key was (a leaf's), else `Some(1)` if its encryption
+    /// key was. Building the index notes them; an edit does not pay for the look-up.
+    fn insert_with(
+        &mut self,
+        nodes: &[Option<StoredNode>],
+        x: NodeIndex,
+        note_repeats: bool,
+    ) -> Option<u8> {
         self.first_repeat = None;
         let node = nodes.get(x.0 as usize).and_then(Option::as_ref)?;
         let state = &self.state;
@@ -149,9 +159,10 @@ impl KeyIndex {
         ] {
             let Some(key) = kind.of(node) else { continue };
             let h = state.hash_one(key);
-            if table
-                .find(h, |&v| key_at(nodes, kind, v) == Some(key))
-                .is_some()
+            if note_repeats
+                && table
+                    .find(h, |&v| key_at(nodes, kind, v) == Some(key))
+                    .is_some()
             {
                 repeats = Some(repeats.map_or(repeat, |r: u8| r.min(repeat)));
             }
