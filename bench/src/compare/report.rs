@@ -257,6 +257,20 @@ impl Report {
             // A row without a ratio or a backend would end in padding.
             let _ = writeln!(s, "{}", line.trim_end());
         }
+        if self.rows.iter().any(|r| r.floor_ms.is_some()) {
+            let _ = writeln!(
+                s,
+                "÷ floor: Canopy's median over its crypto floor (exact counts × aws-lc's costs \
+                 ÷ threads; docs/measurements.md)"
+            );
+        }
+        if self.rows.iter().any(|r| r.lanes_floor_ms.is_some()) {
+            let _ = writeln!(
+                s,
+                "÷ lanes: over the floor of the row's backend, its lanes' costs where cheaper \
+                 (a bound that operations too small to fill a batch do not reach)"
+            );
+        }
         let mut ops: Vec<&str> = Vec::new();
         for row in &self.rows {
             if !ops.contains(&row.op) {
@@ -498,6 +512,11 @@ mod tests {
             lines[4].ends_with("2.00×"),
             "a peer names no backend: {table}"
         );
+        // Each ratio is explained under the rows.
+        assert!(lines[5].starts_with("÷ floor: "), "{table}");
+        assert!(lines[6].starts_with("÷ lanes: "), "{table}");
+        let without_lanes = report(vec![r.rows[0].clone()]).table();
+        assert!(without_lanes.contains("÷ floor: ") && !without_lanes.contains("÷ lanes: "));
     }
 
     /// The table's first line names the suite, and a line per skipped peer says why it was
