@@ -62,12 +62,11 @@ pub fn rows(
         let prepared = Prepared::new(op, start)?.with_x25519_backend(backend)?;
         canopy.push((backend, prepared, Vec::new()));
     }
-    // The costs of each backend's own floor, where it has lanes and the suite uses them.
+    // The costs of each backend's own floor, where lane costs were measured for it.
     let lane_costs = |backend: X25519Backend| {
         lanes
             .iter()
             .find(|l| l.crypto == backend.name())
-            .filter(|_| super::backends_differ_in(start.suite()))
             .map(|l| costs.with_lanes(l))
     };
     let Some((_, first, _)) = canopy.first() else {

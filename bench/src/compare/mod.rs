@@ -227,11 +227,13 @@ pub fn run(cfg: &CompareConfig) -> Result<Report> {
         eprintln!("{}: skipped: {}", skipped.system, skipped.reason);
     }
     eprintln!("measuring primitive costs…");
-    let (costs, lanes) = if backends_differ_in(cfg.suite) {
-        PrimitiveCosts::measure_with_lanes(cfg.suite, &cfg.backends()?)?
+    // Lane costs only where the suite has X25519 or Ed25519 for the backends to differ in.
+    let lane_backends = if backends_differ_in(cfg.suite) {
+        cfg.backends()?
     } else {
-        (PrimitiveCosts::measure(cfg.suite)?, Vec::new())
+        Vec::new()
     };
+    let (costs, lanes) = PrimitiveCosts::measure_with_lanes(cfg.suite, &lane_backends)?;
     eprintln!(
         "generating {} state with {} members in suite {} (seed {})…",
         cfg.state,

@@ -273,6 +273,17 @@ pub struct Job {
     pub point: Option<u32>,
 }
 
+impl Job {
+    /// `repeats` jobs of workload `w` at `point`, with seeds `w.seed`, `w.seed + 1`, ….
+    fn repeated(w: &Workload, repeats: u32, point: Option<u32>) -> impl Iterator<Item = Job> + '_ {
+        (0..repeats).map(move |r| {
+            let mut workload = w.clone();
+            workload.seed += u64::from(r);
+            Job { workload, point }
+        })
+    }
+}
+
 /// A built-in name or a config file.
 pub fn load_workload(spec: &str, base: Option<&Path>) -> Result<Workload> {
     if BUILTIN_NAMES.contains(&spec) {
@@ -365,14 +376,7 @@ pub fn sweep_jobs(text: &str, base: Option<&Path>, repeats_flag: Option<u32>) ->
             .try_into()
             .with_context(|| format!("sweep point {i}: overrides"))?;
         w.validate().with_context(|| format!("sweep point {i}"))?;
-        for r in 0..repeats {
-            let mut w = w.clone();
-            w.seed += u64::from(r);
-            jobs.push(Job {
-                workload: w,
-                point: Some(i as u32),
-            });
-        }
+        jobs.extend(Job::repeated(&w, repeats, Some(i as u32)));
     }
     Ok(jobs)
 }
@@ -490,14 +494,7 @@ pub fn plan(args: &PlanArgs) -> Result<Report> {
             let mut jobs = Vec::new();
             for (i, m) in spec.representative_sizes().into_iter().enumerate() {
                 let w = apply(spec.workload_for(&template, m)?)?;
-                for r in 0..repeats {
-                    let mut w = w.clone();
-                    w.seed += u64::from(r);
-                    jobs.push(Job {
-                        workload: w,
-                        point: Some(i as u32),
-                    });
-                }
+                jobs.extend(Job::repeated(&w, repeats, Some(i as u32)));
             }
             let name = spec.name.clone().unwrap_or_else(|| {
                 path.file_stem()
@@ -548,16 +545,7 @@ pub fn plan(args: &PlanArgs) -> Result<Report> {
             } else {
                 1
             });
-            let jobs = (0..repeats)
-                .map(|r| {
-                    let mut w = w.clone();
-                    w.seed += u64::from(r);
-                    Job {
-                        workload: w,
-                        point: None,
-                    }
-                })
-                .collect();
+            let jobs = Job::repeated(&w, repeats, None).collect();
             (jobs, w.name.clone())
         }
     };

@@ -727,8 +727,9 @@ fn extract_and_expand(kem: Kem, dh: &Secret, enc: &[u8], pk_r: &[u8]) -> Result<
 }
 
 /// `LabeledExtract("", label, ikm)` for a public (and possibly very large) `ikm`, given as the
-/// parts it is the concatenation of, streamed through HMAC without copying them. An empty salt is the HMAC key of `Nh` zero bytes
-/// (RFC 5869 §2.2), which HMAC pads to the same block as the empty key.
+/// parts it is the concatenation of, streamed through HMAC without copying them. An empty
+/// salt is the HMAC key of `Nh` zero bytes (RFC 5869 §2.2), which HMAC pads to the same block
+/// as the empty key.
 fn labeled_extract_public(
     hash: HashAlg,
     suite_id: &[u8],
