@@ -22,7 +22,9 @@ use crate::codec::{
     HpkeCiphertext, KeyPackage, PathSecret, PreSharedKeyId, PskSource, ResumptionPskUsage, Welcome,
 };
 use crate::crypto::awslc::AEAD_TAG_LEN;
-use crate::crypto::{HpkePrivateKey, Provider, SealContext, Secret, SignaturePrivateKey};
+use crate::crypto::{
+    HpkePrivateKey, OpenContext, Provider, SealContext, Secret, SignaturePrivateKey,
+};
 use crate::error::Result;
 use crate::framing::verify_confirmation_tag;
 use crate::schedule::{self, EpochSecrets};
@@ -114,13 +116,16 @@ pub fn decrypt_group_secrets(
     let entry = find_secrets(welcome, &kp_ref)?;
     // The plaintext holds the secrets: it is a `Secret`, zeroized when dropped (on every
     // path), and decoding copies the secrets from it straight into `Secret`s.
-    let plaintext = Secret::new(provider.decrypt_with_label(
-        init_priv,
-        b"Welcome",
-        welcome.encrypted_group_info.as_slice(),
-        entry.encrypted_group_secrets.kem_output.as_slice(),
-        entry.encrypted_group_secrets.ciphertext.as_slice(),
-    )?);
+    // `OpenContext` hashes the context (the encrypted GroupInfo, megabytes in a large group)
+    // where it lies; `Provider::decrypt_with_label` would copy it twice, behind its label and
+    // behind HPKE's, before hashing it. The same result and the same counts.
+    let plaintext = Secret::new(
+        OpenContext::new(provider, b"Welcome", welcome.encrypted_group_info.as_slice())?.open(
+            init_priv,
+            entry.encrypted_group_secrets.kem_output.as_slice(),
+            entry.encrypted_group_secrets.ciphertext.as_slice(),
+        )?,
+    );
     let secrets: GroupSecrets = codec::decode(plaintext.as_bytes())?;
     Ok(secrets.into())
 }
