@@ -78,18 +78,24 @@ pub fn ed25519_double_base_batch(
         }
         Backend::Avx512Ifma => {
             let tables = tables();
-            for (chunk, o) in inputs.chunks(8).zip(out.chunks_mut(8)) {
-                // The tail is padded with copies of its first input: computed, then discarded.
-                let mut lanes = [chunk[0]; 8];
-                lanes[..chunk.len()].copy_from_slice(chunk);
-                let r = backend::avx512ifma_double_base(&lanes, tables).ok_or_else(|| {
-                    Error::Unavailable {
-                        backend,
-                        features: host_features(),
-                    }
+            let per_call = 8 * crate::GROUP;
+            for (chunk, o) in inputs.chunks(per_call).zip(out.chunks_mut(per_call)) {
+                // The last register is padded with copies of the chunk's first input:
+                // computed, then discarded.
+                let registers = chunk.len().div_ceil(8);
+                let mut lanes = [[chunk[0]; 8]; crate::GROUP];
+                for (i, input) in chunk.iter().enumerate() {
+                    lanes[i / 8][i % 8] = *input;
+                }
+                let mut r = [[None; 8]; crate::GROUP];
+                backend::avx512ifma_double_base(&lanes[..registers], tables, &mut r[..registers])
+                    .ok_or_else(|| Error::Unavailable {
+                    backend,
+                    features: host_features(),
                 })?;
-                let n = o.len();
-                o.copy_from_slice(&r[..n]);
+                for (i, o) in o.iter_mut().enumerate() {
+                    *o = r[i / 8][i % 8];
+                }
             }
         }
     }

@@ -345,8 +345,8 @@ pub fn x25519_base_batch(
     if backend == Backend::Avx512Ifma {
         backend.require()?;
         // The comb has the base point built in: no points to pass.
-        run_lanes::<8>(backend, scalars, None, out, |k, _| {
-            backend::avx512ifma_base_lanes(k, ed25519::comb())
+        run_lanes::<8>(backend, scalars, None, out, |k, _, o| {
+            backend::avx512ifma_base_lanes(k, ed25519::comb(), o)
         })?;
         return Ok(zero_lanes(out));
     }
@@ -354,10 +354,20 @@ pub fn x25519_base_batch(
     x25519_batch(backend, scalars, &points, out)
 }
 
-/// One register's worth of lanes; `None` means the CPU lacks the features (checked again by
-/// the backend's safe wrapper, whatever the caller believed).
-type LanesFn<const N: usize> =
-    fn(&[[u8; X25519_LEN]; N], &[[u8; X25519_LEN]; N]) -> Option<[[u8; X25519_LEN]; N]>;
+/// Registers per call into a backend (eight lanes each on AVX-512 IFMA, four on AVX2): their
+/// final inversions share one exponentiation ([`invert_batch`]), which a register alone spends
+/// on its lanes. Eight registers bring the inversion from about a tenth of a ladder and a third
+/// of a fixed-base comb to about 1%; the arrays they need stay a few KiB on the stack.
+const GROUP: usize = 8;
+
+/// Up to [`GROUP`] registers' worth of lanes: `out[r][l]` for `scalars[r][l]` and
+/// `points[r][l]`, the three slices equally long. `None` means the CPU lacks the features
+/// (checked again by the backend's safe wrapper, whatever the caller believed).
+type LanesFn<const N: usize> = fn(
+    &[[[u8; X25519_LEN]; N]],
+    &[[[u8; X25519_LEN]; N]],
+    &mut [[[u8; X25519_LEN]; N]],
+) -> Option<()>;
 
 /// `points` is `None` where `lanes` has its point built in (the fixed-base comb): the lanes
 /// then get zero points, which they do not read. Otherwise it is as long as `scalars`.
@@ -372,22 +382,36 @@ fn run_lanes<const N: usize>(
         backend,
         features: host_features(),
     };
-    for (chunk, (k, o)) in scalars.chunks(N).zip(out.chunks_mut(N)).enumerate() {
-        // The tail is padded with zero scalars and points: computed, then discarded.
-        let mut kk = [[0u8; X25519_LEN]; N];
-        let mut uu = [[0u8; X25519_LEN]; N];
-        kk[..k.len()].copy_from_slice(k);
-        if let Some(points) = points {
-            let u = &points[chunk * N..chunk * N + k.len()];
-            uu[..u.len()].copy_from_slice(u);
+    let per_call = N * GROUP;
+    for (call, (k, o)) in scalars
+        .chunks(per_call)
+        .zip(out.chunks_mut(per_call))
+        .enumerate()
+    {
+        // The last register is padded with zero scalars and points: computed, then discarded.
+        let registers = k.len().div_ceil(N);
+        let mut kk = [[[0u8; X25519_LEN]; N]; GROUP];
+        let mut uu = [[[0u8; X25519_LEN]; N]; GROUP];
+        let mut rr = [[[0u8; X25519_LEN]; N]; GROUP];
+        for (i, scalar) in k.iter().enumerate() {
+            kk[i / N][i % N] = *scalar;
         }
-        let result = lanes(&kk, &uu);
+        if let Some(points) = points {
+            let start = call * per_call;
+            for (i, point) in points[start..start + k.len()].iter().enumerate() {
+                uu[i / N][i % N] = *point;
+            }
+        }
+        let result = lanes(&kk[..registers], &uu[..registers], &mut rr[..registers]);
         // The padded scalars are secret, and so are a Diffie-Hellman's outputs.
         kk.zeroize();
-        let mut r = result.ok_or_else(unavailable)?;
-        let n = o.len();
-        o.copy_from_slice(&r[..n]);
-        r.zeroize();
+        if result.is_none() {
+            return Err(unavailable());
+        }
+        for (i, o) in o.iter_mut().enumerate() {
+            *o = rr[i / N][i % N];
+        }
+        rr.zeroize();
     }
     Ok(())
 }
@@ -485,6 +509,45 @@ macro_rules! invert_chain {
     }};
 }
 pub(crate) use invert_chain;
+
+/// Montgomery's trick ("Speeding the Pollard and elliptic curve methods of factorization",
+/// 1987, §10.3.1), lane by lane across registers: every element of the slice `$zs` (at most
+/// `$max` of them) is replaced by its inverse with one inversion chain and 3n − 1
+/// multiplications, where n separate inversions would take n chains. An element that is zero
+/// in a lane (an X25519 output at a small-order point) stays zero there, as the chain gives
+/// 1/0 = 0, and does not spoil the other elements' inverses in that lane: such lanes enter the
+/// products as 1. Constant time: the zero lanes are found and replaced by masks, and every
+/// element takes the same operations.
+///
+/// `$one` and `$zero` are the constants, `$is_zero(z)` the mask of the lanes where z ≡ 0,
+/// `$select(mask, a, b)` b in the masked lanes and a elsewhere, `$mul` and `$invert` the
+/// field's; outputs are in the form `$mul` returns.
+macro_rules! invert_batch {
+    ($zs:expr, $max:expr, $one:expr, $zero:expr, $is_zero:expr, $select:expr, $mul:expr, $invert:expr) => {{
+        let zs = $zs;
+        let one = $one;
+        // prefix[i] = z_0 · … · z_(i−1), with the zero lanes as 1.
+        let mut prefix = [one; $max];
+        let mut zero_at = [$is_zero(one); $max];
+        let mut run = one;
+        for (i, z) in zs.iter_mut().enumerate() {
+            zero_at[i] = $is_zero(*z);
+            *z = $select(zero_at[i], *z, one);
+            prefix[i] = run;
+            run = $mul(run, *z);
+        }
+        // 1/(z_0 · … · z_(i)) as i falls.
+        let mut inverse = $invert(run);
+        for (i, z) in zs.iter_mut().enumerate().rev() {
+            let z_inverse = $mul(inverse, prefix[i]);
+            inverse = $mul(inverse, *z);
+            *z = $select(zero_at[i], z_inverse, $zero);
+        }
+    }};
+}
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_imports))]
+// only the SIMD backends use it
+pub(crate) use invert_batch;
 
 /// `a24` of RFC 7748 §5 for curve25519: (486662 − 2) / 4.
 const A24: u64 = 121_665;

@@ -129,3 +129,41 @@ fn all_zero_outputs_are_reported_per_lane_in_every_backend() {
         assert!(zero.is_empty(), "{backend}");
     }
 }
+
+/// Batches longer than one call into a backend, whose registers share one inversion there: a
+/// small-order point must zero its own lane and leave every other output as the portable
+/// reference computes it, wherever it sits (first and last lane of a call, a whole register,
+/// the padded tail).
+#[test]
+fn small_order_points_in_long_batches_spoil_no_other_lane() {
+    let small = small_order_points();
+    let mut r = rng(11);
+    for len in [64, 65, 131, 197] {
+        let scalars: Vec<[u8; 32]> = (0..len).map(|_| random32(&mut r)).collect();
+        let mut points: Vec<[u8; 32]> = (0..len).map(|_| random32(&mut r)).collect();
+        let mut zero_at: Vec<usize> = vec![0, 31, 32, 63, 64, len - 1];
+        zero_at.extend(16..24);
+        zero_at.retain(|&l| l < len);
+        zero_at.sort_unstable();
+        zero_at.dedup();
+        for (n, &lane) in zero_at.iter().enumerate() {
+            points[lane] = small[n % small.len()];
+        }
+        let mut want = vec![[0u8; 32]; len];
+        let want_zero = x25519_batch(Backend::Portable, &scalars, &points, &mut want).unwrap();
+        assert_eq!(want_zero.lanes(), zero_at.as_slice());
+        let mut want_public = vec![[0u8; 32]; len];
+        let _ = x25519_base_batch(Backend::Portable, &scalars, &mut want_public).unwrap();
+        for backend in backends_under_test("zero_lanes_long") {
+            let mut out = vec![[0xaau8; 32]; len];
+            let zero = x25519_batch(backend, &scalars, &points, &mut out).unwrap();
+            assert_eq!(zero.lanes(), zero_at.as_slice(), "{backend}: {len}");
+            for (lane, (o, w)) in out.iter().zip(&want).enumerate() {
+                assert_eq!(o, w, "{backend}: lane {lane} of {len}");
+            }
+            let zero = x25519_base_batch(backend, &scalars, &mut out).unwrap();
+            assert!(zero.is_empty(), "{backend}");
+            assert_eq!(out, want_public, "{backend}: public keys, {len}");
+        }
+    }
+}

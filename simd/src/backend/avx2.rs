@@ -62,17 +62,20 @@ const TWO_P: [u64; 10] = [
 #[derive(Clone, Copy)]
 struct Fe([__m256i; 10]);
 
-/// X25519 in four lanes, or `None` when the CPU lacks AVX2.
+/// X25519 in registers of four lanes (`out[r][l]` for `scalars[r][l]` and `points[r][l]`, at
+/// most [`crate::GROUP`] registers), or `None` when the CPU lacks AVX2.
 pub(super) fn x25519_lanes(
-    scalars: &[[u8; X25519_LEN]; LANES],
-    points: &[[u8; X25519_LEN]; LANES],
-) -> Option<[[u8; X25519_LEN]; LANES]> {
+    scalars: &[[[u8; X25519_LEN]; LANES]],
+    points: &[[[u8; X25519_LEN]; LANES]],
+    out: &mut [[[u8; X25519_LEN]; LANES]],
+) -> Option<()> {
     if !super::host().avx2 {
         return None;
     }
-    // SAFETY: `ladder` needs AVX2, and `host()` has just reported it (`is_x86_feature_detected!`,
-    // cached). It touches no memory but its arguments.
-    Some(unsafe { ladder(scalars, points) })
+    // SAFETY: `ladders` needs AVX2, and `host()` has just reported it
+    // (`is_x86_feature_detected!`, cached). It touches no memory but its arguments.
+    unsafe { ladders(scalars, points, out) };
+    Some(())
 }
 
 #[inline]
@@ -333,6 +336,46 @@ impl Fe {
         crate::invert_chain!(self, Fe::mul, Fe::sqr_n)
     }
 
+    /// 1/a for every a of `zs` (at most [`crate::GROUP`], each in T; 0 where a ≡ 0), with one
+    /// inversion chain ([`crate::invert_batch`]): T.
+    #[target_feature(enable = "avx2")]
+    fn invert_batch(zs: &mut [Fe]) {
+        crate::invert_batch!(
+            zs,
+            crate::GROUP,
+            Fe::constant(1),
+            Fe::constant(0),
+            Fe::zero_mask,
+            Fe::blend,
+            Fe::mul,
+            Fe::invert
+        );
+    }
+
+    /// All ones in the lanes where a ≡ 0 (mod p), zero elsewhere, for a in T.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn zero_mask(self) -> __m256i {
+        let c = self.canonical();
+        let z = _mm256_setzero_si256();
+        let mut m = _mm256_cmpeq_epi64(z, z);
+        for l in c.0 {
+            m = _mm256_and_si256(m, _mm256_cmpeq_epi64(l, z));
+        }
+        m
+    }
+
+    /// `b` in the lanes where `mask` is all ones, `a` where it is zero.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn blend(mask: __m256i, a: Fe, b: Fe) -> Fe {
+        let mut r = a.0;
+        for (ri, bi) in r.iter_mut().zip(b.0) {
+            *ri = _mm256_blendv_epi8(*ri, bi, mask);
+        }
+        Fe(r)
+    }
+
     /// The canonical value in [0, p) of each lane of a T element, as limbs within their widths.
     #[inline]
     #[target_feature(enable = "avx2")]
@@ -378,12 +421,43 @@ fn cswap(a: &mut Fe, b: &mut Fe, mask: __m256i) {
     }
 }
 
-/// RFC 7748 §5 in four lanes: decode, 255 ladder steps, invert, encode.
+/// RFC 7748 §5 in registers of four lanes: decode, 255 ladder steps per register, one
+/// inversion for all of them ([`Fe::invert_batch`]), encode.
 #[target_feature(enable = "avx2")]
-fn ladder(
-    scalars: &[[u8; X25519_LEN]; LANES],
-    points: &[[u8; X25519_LEN]; LANES],
-) -> [[u8; X25519_LEN]; LANES] {
+fn ladders(
+    scalars: &[[[u8; X25519_LEN]; LANES]],
+    points: &[[[u8; X25519_LEN]; LANES]],
+    out: &mut [[[u8; X25519_LEN]; LANES]],
+) {
+    let n = out.len().min(scalars.len()).min(points.len());
+    let mut x = [Fe::constant(0); crate::GROUP];
+    let mut z = [Fe::constant(0); crate::GROUP];
+    for r in 0..n {
+        (x[r], z[r]) = ladder(&scalars[r], &points[r]);
+    }
+    Fe::invert_batch(&mut z[..n]);
+    for r in 0..n {
+        let u = x[r].mul(z[r]).canonical();
+        for (o, l) in out[r].iter_mut().zip(u.to_limbs()) {
+            let mut w = [0u64; 4];
+            for (i, limb) in l.iter().enumerate() {
+                put_bits(&mut w, OFFSET[i], *limb);
+            }
+            *o = bytes_of_words(&w);
+        }
+    }
+    // The projective outputs are as secret as the shared secrets.
+    for fe in x.iter_mut().chain(z.iter_mut()) {
+        // SAFETY: `fe` is a valid, aligned, exclusive reference to an `Fe`.
+        unsafe { core::ptr::write_volatile(fe, Fe::constant(0)) };
+    }
+    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+}
+
+/// RFC 7748 §5 in four lanes: decode and 255 ladder steps; the output u = x/z, as (x, z) in T.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn ladder(scalars: &[[u8; X25519_LEN]; LANES], points: &[[u8; X25519_LEN]; LANES]) -> (Fe, Fe) {
     let mut lane_words = [[0u64; 4]; LANES];
     let mut u_limbs = [[0u64; 10]; LANES];
     for l in 0..LANES {
@@ -444,16 +518,7 @@ fn ladder(
     cswap(&mut x2, &mut x3, mask);
     cswap(&mut z2, &mut z3, mask);
 
-    let u = x2.mul(z2.invert()).canonical();
-    let mut out = [[0u8; X25519_LEN]; LANES];
-    for (o, l) in out.iter_mut().zip(u.to_limbs()) {
-        let mut w = [0u64; 4];
-        for (i, limb) in l.iter().enumerate() {
-            put_bits(&mut w, OFFSET[i], *limb);
-        }
-        *o = bytes_of_words(&w);
-    }
-    out
+    (x2, z2)
 }
 
 #[cfg(test)]

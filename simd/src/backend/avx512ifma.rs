@@ -59,17 +59,20 @@ const THIRTY_TWO_P: [u64; 5] = [
 #[derive(Clone, Copy)]
 struct Fe([__m512i; 5]);
 
-/// X25519 in eight lanes, or `None` when the CPU lacks AVX512F or AVX512IFMA.
+/// X25519 in registers of eight lanes (`out[r][l]` for `scalars[r][l]` and `points[r][l]`, at
+/// most [`crate::GROUP`] registers), or `None` when the CPU lacks AVX512F or AVX512IFMA.
 pub(super) fn x25519_lanes(
-    scalars: &[[u8; X25519_LEN]; LANES],
-    points: &[[u8; X25519_LEN]; LANES],
-) -> Option<[[u8; X25519_LEN]; LANES]> {
+    scalars: &[[[u8; X25519_LEN]; LANES]],
+    points: &[[[u8; X25519_LEN]; LANES]],
+    out: &mut [[[u8; X25519_LEN]; LANES]],
+) -> Option<()> {
     if !super::host().avx512ifma {
         return None;
     }
-    // SAFETY: `ladder` needs AVX512F and AVX512IFMA, and `host()` has just reported both
+    // SAFETY: `ladders` needs AVX512F and AVX512IFMA, and `host()` has just reported both
     // (`is_x86_feature_detected!`, cached). It touches no memory but its arguments.
-    Some(unsafe { ladder(scalars, points) })
+    unsafe { ladders(scalars, points, out) };
+    Some(())
 }
 
 #[inline]
@@ -318,6 +321,61 @@ impl Fe {
         crate::invert_chain!(self, Fe::mul, Fe::sqr_n)
     }
 
+    /// 1/a for every a of `zs` (at most [`crate::GROUP`], each in R; 0 where a ≡ 0), with one
+    /// inversion chain ([`crate::invert_batch`]): R.
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    fn invert_batch(zs: &mut [Fe]) {
+        crate::invert_batch!(
+            zs,
+            crate::GROUP,
+            Fe::constant(1),
+            Fe::constant(0),
+            Fe::zero_mask,
+            Fe::blend,
+            Fe::mul,
+            Fe::invert
+        );
+    }
+
+    /// The lanes where a ≡ 0 (mod p), for a in R.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    fn zero_mask(self) -> __mmask8 {
+        let c = self.canonical();
+        let z = _mm512_setzero_si512();
+        let mut m: __mmask8 = 0xff;
+        for l in c.0 {
+            m &= _mm512_cmpeq_epi64_mask(l, z);
+        }
+        m
+    }
+
+    /// `b` in the lanes whose bit of `mask` is set, `a` elsewhere.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    fn blend(mask: __mmask8, a: Fe, b: Fe) -> Fe {
+        let mut r = a.0;
+        for (ri, bi) in r.iter_mut().zip(b.0) {
+            *ri = _mm512_mask_blend_epi64(mask, *ri, bi);
+        }
+        Fe(r)
+    }
+
+    /// The lanes as 32 little-endian bytes each, for a canonical element.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    fn to_bytes(self) -> [[u8; X25519_LEN]; LANES] {
+        let mut out = [[0u8; X25519_LEN]; LANES];
+        for (o, limbs) in out.iter_mut().zip(self.to_limbs()) {
+            let mut w = [0u64; 4];
+            for (i, limb) in limbs.iter().enumerate() {
+                put_bits(&mut w, 52 * i, *limb);
+            }
+            *o = bytes_of_words(&w);
+        }
+        out
+    }
+
     /// The canonical value in [0, p) of each lane of an R element, as limbs below 2^52 (limb 4
     /// below 2^47).
     #[inline]
@@ -388,12 +446,43 @@ fn cswap(a: &mut Fe, b: &mut Fe, swap: __mmask8) {
     }
 }
 
-/// RFC 7748 §5 in eight lanes: decode, 255 ladder steps, invert, encode.
+/// RFC 7748 §5 in registers of eight lanes: decode, 255 ladder steps per register, one
+/// inversion for all of them ([`Fe::invert_batch`]), encode.
 #[target_feature(enable = "avx512f,avx512ifma")]
-fn ladder(
-    scalars: &[[u8; X25519_LEN]; LANES],
-    points: &[[u8; X25519_LEN]; LANES],
-) -> [[u8; X25519_LEN]; LANES] {
+fn ladders(
+    scalars: &[[[u8; X25519_LEN]; LANES]],
+    points: &[[[u8; X25519_LEN]; LANES]],
+    out: &mut [[[u8; X25519_LEN]; LANES]],
+) {
+    let n = out.len().min(scalars.len()).min(points.len());
+    let mut x = [Fe::constant(0); crate::GROUP];
+    let mut z = [Fe::constant(0); crate::GROUP];
+    for r in 0..n {
+        (x[r], z[r]) = ladder(&scalars[r], &points[r]);
+    }
+    Fe::invert_batch(&mut z[..n]);
+    for r in 0..n {
+        out[r] = x[r].mul(z[r]).canonical().to_bytes();
+    }
+    // The projective outputs are as secret as the shared secrets.
+    wipe(&mut x);
+    wipe(&mut z);
+}
+
+/// Overwrite `fes` with zeros in a way the compiler keeps (as `zeroize` does).
+#[target_feature(enable = "avx512f,avx512ifma")]
+fn wipe(fes: &mut [Fe]) {
+    for fe in fes.iter_mut() {
+        // SAFETY: `fe` is a valid, aligned, exclusive reference to an `Fe`.
+        unsafe { core::ptr::write_volatile(fe, Fe::constant(0)) };
+    }
+    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+}
+
+/// RFC 7748 §5 in eight lanes: decode and 255 ladder steps; the output u = x/z, as (x, z) in R.
+#[inline]
+#[target_feature(enable = "avx512f,avx512ifma")]
+fn ladder(scalars: &[[u8; X25519_LEN]; LANES], points: &[[u8; X25519_LEN]; LANES]) -> (Fe, Fe) {
     // Scalar word w of every lane in register w.
     let mut lane_words = [[0u64; 4]; LANES];
     let mut u_limbs = [[0u64; 5]; LANES];
@@ -454,16 +543,7 @@ fn ladder(
     cswap(&mut x2, &mut x3, swap);
     cswap(&mut z2, &mut z3, swap);
 
-    let u = x2.carry().mul(z2.carry().invert()).canonical();
-    let mut out = [[0u8; X25519_LEN]; LANES];
-    for (o, l) in out.iter_mut().zip(u.to_limbs()) {
-        let mut w = [0u64; 4];
-        for (i, limb) in l.iter().enumerate() {
-            put_bits(&mut w, 52 * i, *limb);
-        }
-        *o = bytes_of_words(&w);
-    }
-    out
+    (x2.carry(), z2.carry())
 }
 
 #[cfg(test)]

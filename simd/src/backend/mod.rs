@@ -98,68 +98,75 @@ fn detect() -> Host {
     }
 }
 
-/// Four X25519 lanes with AVX2, or `None` when the CPU lacks AVX2.
+/// X25519 in registers of four lanes with AVX2 (`out[r][l]` for `scalars[r][l]` and
+/// `points[r][l]`, at most [`crate::GROUP`] registers), or `None` when the CPU lacks AVX2.
 pub(crate) fn avx2_lanes(
-    scalars: &[[u8; X25519_LEN]; 4],
-    points: &[[u8; X25519_LEN]; 4],
-) -> Option<[[u8; X25519_LEN]; 4]> {
+    scalars: &[[[u8; X25519_LEN]; 4]],
+    points: &[[[u8; X25519_LEN]; 4]],
+    out: &mut [[[u8; X25519_LEN]; 4]],
+) -> Option<()> {
     #[cfg(target_arch = "x86_64")]
     {
-        avx2::x25519_lanes(scalars, points)
+        avx2::x25519_lanes(scalars, points, out)
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = (scalars, points);
+        let _ = (scalars, points, out);
         None
     }
 }
 
-/// Eight X25519 lanes with AVX-512 IFMA, or `None` when the CPU lacks AVX512F or AVX512IFMA.
+/// X25519 in registers of eight lanes with AVX-512 IFMA (as [`avx2_lanes`]), or `None` when
+/// the CPU lacks AVX512F or AVX512IFMA.
 pub(crate) fn avx512ifma_lanes(
-    scalars: &[[u8; X25519_LEN]; 8],
-    points: &[[u8; X25519_LEN]; 8],
-) -> Option<[[u8; X25519_LEN]; 8]> {
+    scalars: &[[[u8; X25519_LEN]; 8]],
+    points: &[[[u8; X25519_LEN]; 8]],
+    out: &mut [[[u8; X25519_LEN]; 8]],
+) -> Option<()> {
     #[cfg(target_arch = "x86_64")]
     {
-        avx512ifma::x25519_lanes(scalars, points)
+        avx512ifma::x25519_lanes(scalars, points, out)
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = (scalars, points);
+        let _ = (scalars, points, out);
         None
     }
 }
 
-/// Eight fixed-base X25519 lanes with AVX-512 IFMA (a comb on the Edwards form), or `None`
-/// when the CPU lacks AVX512F or AVX512IFMA.
-pub(crate) fn avx512ifma_base_lanes(
-    scalars: &[[u8; X25519_LEN]; 8],
-    comb: &crate::ed25519::Comb,
-) -> Option<[[u8; X25519_LEN]; 8]> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        avx512ifma::x25519_base_lanes(scalars, comb)
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = (scalars, comb);
-        None
-    }
-}
-
-/// Eight Ed25519 double-base lanes with AVX-512 IFMA, or `None` when the CPU lacks AVX512F or
+/// Fixed-base X25519 in registers of eight lanes with AVX-512 IFMA (a comb on the Edwards
+/// form; at most [`crate::GROUP`] registers), or `None` when the CPU lacks AVX512F or
 /// AVX512IFMA.
-pub(crate) fn avx512ifma_double_base(
-    inputs: &[crate::ed25519::DoubleBaseInput; 8],
-    tables: &crate::ed25519::Tables,
-) -> Option<[Option<[u8; X25519_LEN]>; 8]> {
+pub(crate) fn avx512ifma_base_lanes(
+    scalars: &[[[u8; X25519_LEN]; 8]],
+    comb: &crate::ed25519::Comb,
+    out: &mut [[[u8; X25519_LEN]; 8]],
+) -> Option<()> {
     #[cfg(target_arch = "x86_64")]
     {
-        avx512ifma::double_base_lanes(inputs, tables)
+        avx512ifma::x25519_base_lanes(scalars, comb, out)
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = (inputs, tables);
+        let _ = (scalars, comb, out);
+        None
+    }
+}
+
+/// Ed25519 double-base lanes in registers of eight with AVX-512 IFMA (at most
+/// [`crate::GROUP`] registers), or `None` when the CPU lacks AVX512F or AVX512IFMA.
+pub(crate) fn avx512ifma_double_base(
+    inputs: &[[crate::ed25519::DoubleBaseInput; 8]],
+    tables: &crate::ed25519::Tables,
+    out: &mut [[Option<[u8; X25519_LEN]>; 8]],
+) -> Option<()> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        avx512ifma::double_base_lanes(inputs, tables, out)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (inputs, tables, out);
         None
     }
 }

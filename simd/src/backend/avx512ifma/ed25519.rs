@@ -94,28 +94,11 @@ impl Fe {
         ])
     }
 
-    /// `b` in the lanes whose bit of `mask` is set, `a` elsewhere.
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512ifma")]
-    fn blend(mask: __mmask8, a: Fe, b: Fe) -> Fe {
-        let mut r = a.0;
-        for (ri, bi) in r.iter_mut().zip(b.0) {
-            *ri = _mm512_mask_blend_epi64(mask, *ri, bi);
-        }
-        Fe(r)
-    }
-
     /// The lanes where a = b (mod p).
     #[inline]
     #[target_feature(enable = "avx512f,avx512ifma")]
     fn eq_mask(self, b: Fe) -> __mmask8 {
-        let c = self.sub(b).canonical();
-        let z = _mm512_setzero_si512();
-        let mut m: __mmask8 = 0xff;
-        for l in c.0 {
-            m &= _mm512_cmpeq_epi64_mask(l, z);
-        }
-        m
+        self.sub(b).zero_mask()
     }
 }
 
@@ -313,22 +296,62 @@ fn select_base(b: &BaseTable, digit: __m512i) -> (Fe, Fe, Fe) {
     )
 }
 
-/// Eight lanes of [`crate::ed25519_double_base_batch`], or `None` when the CPU lacks AVX512F
-/// or AVX512IFMA.
+/// Registers of eight lanes of [`crate::ed25519_double_base_batch`] (at most
+/// [`crate::GROUP`]), or `None` when the CPU lacks AVX512F or AVX512IFMA.
 pub(in crate::backend) fn double_base_lanes(
-    inputs: &[DoubleBaseInput; LANES],
+    inputs: &[[DoubleBaseInput; LANES]],
     tables: &Tables,
-) -> Option<[Option<[u8; 32]>; LANES]> {
+    out: &mut [[Option<[u8; 32]>; LANES]],
+) -> Option<()> {
     if !super::super::host().avx512ifma {
         return None;
     }
-    // SAFETY: `double_base` needs AVX512F and AVX512IFMA, and `host()` has just reported both
-    // (`is_x86_feature_detected!`, cached). It touches no memory but its arguments.
-    Some(unsafe { double_base(inputs, tables) })
+    // SAFETY: `double_bases` needs AVX512F and AVX512IFMA, and `host()` has just reported
+    // both (`is_x86_feature_detected!`, cached). It touches no memory but its arguments.
+    unsafe { double_bases(inputs, tables, out) };
+    Some(())
 }
 
+/// [`double_base`] per register, then one inversion for all of them ([`Fe::invert_batch`])
+/// and the encodings.
 #[target_feature(enable = "avx512f,avx512ifma")]
-fn double_base(inputs: &[DoubleBaseInput; LANES], t: &Tables) -> [Option<[u8; 32]>; LANES] {
+fn double_bases(
+    inputs: &[[DoubleBaseInput; LANES]],
+    t: &Tables,
+    out: &mut [[Option<[u8; 32]>; LANES]],
+) {
+    let n = out.len().min(inputs.len());
+    let mut points = [Ext::identity().to_proj(); crate::GROUP];
+    let mut valid = [0 as __mmask8; crate::GROUP];
+    let mut z = [Fe::constant(0); crate::GROUP];
+    for r in 0..n {
+        (points[r], valid[r]) = double_base(&inputs[r], t);
+        z[r] = points[r].z;
+    }
+    // Z is never zero on the curve; the lanes whose key did not decode carry a point off it,
+    // whose Z may be, and the batch inversion keeps such a lane to itself.
+    Fe::invert_batch(&mut z[..n]);
+    for r in 0..n {
+        let rx = points[r].x.mul(z[r]).canonical().to_limbs();
+        let ry = points[r].y.mul(z[r]).canonical().to_limbs();
+        for l in 0..LANES {
+            out[r][l] = (valid[r] & (1 << l) != 0).then(|| {
+                let mut w = [0u64; 4];
+                for (i, limb) in ry[l].iter().enumerate() {
+                    put_bits(&mut w, 52 * i, *limb);
+                }
+                let mut enc = bytes_of_words(&w);
+                enc[31] |= ((rx[l][0] & 1) as u8) << 7;
+                enc
+            });
+        }
+    }
+}
+
+/// `[s]B − [k]A` in eight lanes, projective, and the lanes whose key decoded.
+#[inline]
+#[target_feature(enable = "avx512f,avx512ifma")]
+fn double_base(inputs: &[DoubleBaseInput; LANES], t: &Tables) -> (Proj, __mmask8) {
     let mut y_limbs = [[0u64; 5]; LANES];
     let mut sign = [0u64; LANES];
     let mut bytes_ok: __mmask8 = 0;
@@ -411,23 +434,7 @@ fn double_base(inputs: &[DoubleBaseInput; LANES], t: &Tables) -> [Option<[u8; 32
         acc = e.add_niels(ypx, ymx, xy2d).to_proj();
     }
 
-    let zi = acc.z.invert();
-    let rx = acc.x.mul(zi).canonical().to_limbs();
-    let ry = acc.y.mul(zi).canonical().to_limbs();
-    let mut out = [None; LANES];
-    for l in 0..LANES {
-        if valid & (1 << l) == 0 {
-            continue;
-        }
-        let mut w = [0u64; 4];
-        for (i, limb) in ry[l].iter().enumerate() {
-            put_bits(&mut w, 52 * i, *limb);
-        }
-        let mut enc = bytes_of_words(&w);
-        enc[31] |= ((rx[l][0] & 1) as u8) << 7;
-        out[l] = Some(enc);
-    }
-    out
+    (acc, valid)
 }
 
 /// Entry |digit| of a comb row in each lane (entry 0 the identity), negated where the digit is
@@ -463,26 +470,56 @@ fn select_comb(row: &CombRow, digit: __m512i) -> (Fe, Fe, Fe) {
     )
 }
 
-/// Eight lanes of fixed-base X25519, `X25519(k, 9)` each (RFC 7748 §6.1), or `None` when the
-/// CPU lacks AVX512F or AVX512IFMA.
+/// Registers of eight lanes of fixed-base X25519, `X25519(k, 9)` each (RFC 7748 §6.1; at most
+/// [`crate::GROUP`] registers), or `None` when the CPU lacks AVX512F or AVX512IFMA.
 pub(in crate::backend) fn x25519_base_lanes(
-    scalars: &[[u8; X25519_LEN]; LANES],
+    scalars: &[[[u8; X25519_LEN]; LANES]],
     comb: &Comb,
-) -> Option<[[u8; X25519_LEN]; LANES]> {
+    out: &mut [[[u8; X25519_LEN]; LANES]],
+) -> Option<()> {
     if !super::super::host().avx512ifma {
         return None;
     }
-    // SAFETY: `fixed_base` needs AVX512F and AVX512IFMA, and `host()` has just reported both
+    // SAFETY: `fixed_bases` needs AVX512F and AVX512IFMA, and `host()` has just reported both
     // (`is_x86_feature_detected!`, cached). It touches no memory but its arguments.
-    Some(unsafe { fixed_base(scalars, comb) })
+    unsafe { fixed_bases(scalars, comb, out) };
+    Some(())
+}
+
+/// [`fixed_base`] per register, then one inversion for all of them ([`Fe::invert_batch`]):
+/// u = (Z + Y)/(Z − Y).
+#[target_feature(enable = "avx512f,avx512ifma")]
+fn fixed_bases(
+    scalars: &[[[u8; X25519_LEN]; LANES]],
+    comb: &Comb,
+    out: &mut [[[u8; X25519_LEN]; LANES]],
+) {
+    let n = out.len().min(scalars.len());
+    let mut num = [Fe::constant(0); crate::GROUP];
+    let mut den = [Fe::constant(0); crate::GROUP];
+    for r in 0..n {
+        let p = fixed_base(&scalars[r], comb);
+        num[r] = p.z.add(p.y);
+        den[r] = p.z.sub(p.y);
+    }
+    Fe::invert_batch(&mut den[..n]);
+    for r in 0..n {
+        out[r] = num[r].mul(den[r]).canonical().to_bytes();
+    }
+    // The public keys are public, but projective coordinates can reveal bits of the scalar
+    // (Naccache, Smart and Stern, "Projective coordinates leak", Eurocrypt 2004).
+    super::wipe(&mut num);
+    super::wipe(&mut den);
 }
 
 /// `[k]B` for each lane's clamped scalar k < 2^255, as the sum over its 64 signed radix-16
 /// digits eᵢ of eᵢ·16^i·B: the odd digits from the 32 rows, times 16 (four doublings), then
-/// the even digits (ref10's order); then u = (1 + y)/(1 − y). Every clamped k is a nonzero
-/// multiple of 8 below 8ℓ, so [k]B is never the identity and Z − Y is never zero.
+/// the even digits (ref10's order). [`fixed_bases`] maps it to u = (1 + y)/(1 − y): every
+/// clamped k is a nonzero multiple of 8 below 8ℓ, so [k]B is never the identity and Z − Y is
+/// never zero.
+#[inline]
 #[target_feature(enable = "avx512f,avx512ifma")]
-fn fixed_base(scalars: &[[u8; X25519_LEN]; LANES], comb: &Comb) -> [[u8; X25519_LEN]; LANES] {
+fn fixed_base(scalars: &[[u8; X25519_LEN]; LANES], comb: &Comb) -> Ext {
     let mut kd = [[0i8; 64]; LANES];
     for (d, k) in kd.iter_mut().zip(scalars) {
         let mut clamped = clamp(k);
@@ -505,19 +542,5 @@ fn fixed_base(scalars: &[[u8; X25519_LEN]; LANES], comb: &Comb) -> [[u8; X25519_
     }
     // The digits are the scalars.
     kd.zeroize();
-    let u = acc
-        .z
-        .add(acc.y)
-        .mul(acc.z.sub(acc.y).invert())
-        .canonical()
-        .to_limbs();
-    let mut out = [[0u8; X25519_LEN]; LANES];
-    for (o, limbs) in out.iter_mut().zip(u) {
-        let mut w = [0u64; 4];
-        for (i, limb) in limbs.iter().enumerate() {
-            put_bits(&mut w, 52 * i, *limb);
-        }
-        *o = bytes_of_words(&w);
-    }
-    out
+    acc
 }
