@@ -106,19 +106,34 @@ pub(crate) fn validate_stored_leaves(
     credential_types_in_use: &HashSet<u16>,
 ) -> Result<()> {
     let parsed: Vec<ParsedLeaf<'_>> = leaves.iter().map(|(_, leaf)| leaf.parse()).collect();
+    // The group id's length header, the same in every LeafNodeTBS of a leaf in the group; its
+    // error (a group id of 2^30 bytes or more) is each such leaf's, in leaf order.
+    let group_id_header = {
+        let mut header = Vec::with_capacity(4);
+        codec::encode_varint_length(group_id.len(), &mut header).map(|_| header)
+    };
     let contents: Vec<Result<Vec<u8>>> = leaves
         .iter()
         .zip(&parsed)
         .map(|(&(i, _), leaf)| {
             let unsigned = leaf.unsigned_body();
-            let mut tbs = Vec::with_capacity(unsigned.len() + group_id.len() + 8);
-            tbs.extend_from_slice(unsigned);
-            if leaf.source() != Some(LeafNodeSource::KeyPackage) {
-                codec::encode_varint_length(group_id.len(), &mut tbs)?;
-                tbs.extend_from_slice(group_id);
-                tbs.extend_from_slice(&i.0.to_be_bytes());
+            let in_group = leaf.source() != Some(LeafNodeSource::KeyPackage);
+            let tbs_len = if in_group {
+                let header = group_id_header.as_ref().map_err(Clone::clone)?;
+                unsigned.len() + header.len() + group_id.len() + 4
+            } else {
+                unsigned.len()
+            };
+            // `labeled_pair("LeafNodeTBS", tbs)` in one buffer: no buffer of the TBS's own to
+            // build and copy, for each of up to 50,000 leaves.
+            let mut content = labels::labeled_pair_header(b"LeafNodeTBS", tbs_len)?;
+            content.extend_from_slice(unsigned);
+            if let (true, Ok(header)) = (in_group, &group_id_header) {
+                content.extend_from_slice(header);
+                content.extend_from_slice(group_id);
+                content.extend_from_slice(&i.0.to_be_bytes());
             }
-            Ok(labels::labeled_pair(b"LeafNodeTBS", &tbs)?)
+            Ok(content)
         })
         .collect();
     let items: Vec<(&[u8], &[u8], &[u8])> = parsed
