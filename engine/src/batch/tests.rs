@@ -439,3 +439,25 @@ fn beside_returns_both_results_and_runs_main_on_the_caller() {
     }
     assert_eq!(checked, 2);
 }
+
+/// `lane_block` stays a multiple of its minimum within [min, max], grows only while every
+/// thread still gets `BLOCKS_PER_THREAD` blocks, and reaches its maximum on large batches.
+#[test]
+fn lane_blocks_grow_with_the_batch_in_steps_of_the_minimum() {
+    let threads = super::worker_threads();
+    let mut checked = 0;
+    for n in [0, 1, 17, 100, 1_000, 8_000, 49_999, 1 << 20] {
+        let b = super::lane_block(n, 8, 64);
+        assert_eq!(b % 8, 0, "{n}");
+        assert!((8..=64).contains(&b), "{n}: {b}");
+        assert!(b == 8 || n / b >= threads * super::BLOCKS_PER_THREAD, "{n}: {b}");
+        // One step larger would leave a thread short.
+        assert!(b == 64 || n / (b + 8) < threads * super::BLOCKS_PER_THREAD, "{n}: {b}");
+        checked += 1;
+    }
+    assert_eq!(checked, 8);
+    assert_eq!(super::lane_block(17, 8, 64), 8);
+    assert_eq!(super::lane_block(1 << 20, 8, 64), 64);
+    assert_eq!(super::lane_block(10, 0, 0), 1);
+    assert_eq!(super::lane_block(1 << 20, 16, 8), 16);
+}

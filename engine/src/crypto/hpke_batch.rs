@@ -80,6 +80,10 @@ const MAX_NH: usize = 64;
 /// lanes (AVX-512 IFMA), or two of AVX2's.
 pub(crate) const SEAL_CUTOFF: usize = 8;
 
+/// The most seals per task, in a large batch ([`crate::batch::lane_block`]): eight registers of
+/// the AVX-512 IFMA lanes, which share one inversion.
+pub(crate) const SEAL_BLOCK_MAX: usize = 64;
+
 /// The HPKE key schedule of one (suite, `info`) in base mode, with everything that does not
 /// depend on the recipient or the ephemeral key computed.
 #[derive(Debug, Clone)]

@@ -14,7 +14,8 @@ use crate::error::ApiMisuse;
 use crate::key_package::{check_lifetime, Clock};
 use std::collections::HashSet;
 
-use crate::crypto::hpke_batch::{SealContext, SealRequest, SEAL_CUTOFF};
+use crate::batch::lane_block;
+use crate::crypto::hpke_batch::{SealContext, SealRequest, SEAL_BLOCK_MAX, SEAL_CUTOFF};
 use crate::crypto::Secret;
 use crate::error::{Error, Result};
 use crate::framing::sign_content;
@@ -784,12 +785,12 @@ impl Group {
             .map(|(position, &(leaf, kp))| (position as u32, leaf, kp))
             .collect();
         let ephemeral = self.ephemeral(b"welcome ephemeral")?;
-        // One `seal_batch` per block of SEAL_CUTOFF new members (`seal_group_secrets` is the
+        // One `seal_batch` per block of SEAL_CUTOFF to SEAL_BLOCK_MAX new members (`seal_group_secrets` is the
         // plain path, one member at a time, with the same output).
         let entries = self
             .public
             .executor
-            .try_map_blocks(&jobs, SEAL_CUTOFF, |_, block| {
+            .try_map_blocks(&jobs, lane_block(jobs.len(), SEAL_CUTOFF, SEAL_BLOCK_MAX), |_, block| {
                 let mut plaintexts = Vec::with_capacity(block.len());
                 let mut ikms = Vec::with_capacity(block.len());
                 for (position, leaf, _) in block {

@@ -3,12 +3,12 @@
 use super::private::{next_path_secret, node_key_pairs, node_private_keys_for};
 use super::TreeKemPrivate;
 use crate::error::{ApiMisuse, PeerMisbehaved};
-use crate::batch::Executor;
+use crate::batch::{self, Executor};
 use crate::codec::{
     self, GroupContext, HpkeCiphertext, HpkePublicKey, LeafNode, LeafNodeSourceData, LeafNodeTbs,
     ParentHashInput, ParentNode, UpdatePath, UpdatePathNode, VLBytes,
 };
-use crate::crypto::hpke_batch::SEAL_CUTOFF;
+use crate::crypto::hpke_batch::{SEAL_BLOCK_MAX, SEAL_CUTOFF};
 use crate::crypto::{OpenContext, Provider, SealContext, SealRequest, Secret, SignaturePrivateKey};
 use crate::error::{Error, Result};
 use crate::tree::{math, LeafIndex, NodeIndex, RatchetTree, StoredNode};
@@ -778,9 +778,9 @@ impl PathPlan {
     /// GroupContext (its `tree_hash` that of the merged tree); it is hashed into HPKE's key
     /// schedule once for the whole batch ([`SealContext`]). Each seal's ephemeral key comes
     /// from `ephemeral` by position, so the bytes do not depend on the executor. The seals run
-    /// in blocks of `SEAL_CUTOFF`, each one [`SealContext::seal_batch`] (its X25519 in
-    /// SIMD lanes on the provider's backend); [`SealJob::seal`] is the plain path, one seal at
-    /// a time, with the same output.
+    /// in blocks of `SEAL_CUTOFF` to `SEAL_BLOCK_MAX` seals (`batch::lane_block`), each one
+    /// [`SealContext::seal_batch`] (its X25519 in SIMD lanes on the provider's backend);
+    /// [`SealJob::seal`] is the plain path, one seal at a time, with the same output.
     ///
     /// Errors are the engine's: [`Error::Crypto`] for a seal that fails.
     pub fn seal(
@@ -792,7 +792,8 @@ impl PathPlan {
     ) -> Result<UpdatePath> {
         let jobs = self.seal_jobs();
         let context = SealContext::new(provider, b"UpdatePathNode", group_context)?;
-        let ciphertexts = executor.try_map_blocks(&jobs, SEAL_CUTOFF, |_, block| {
+        let block = batch::lane_block(jobs.len(), SEAL_CUTOFF, SEAL_BLOCK_MAX);
+        let ciphertexts = executor.try_map_blocks(&jobs, block, |_, block| {
             seal_block(provider, &context, ephemeral, block)
         })?;
         self.assemble(ciphertexts)

@@ -45,6 +45,9 @@ use crate::tree::TreeError;
 /// (eight each), about 0.15 ms of work per task with them and 0.6 ms without, small enough to
 /// balance over the cores (see [`crate::batch`]).
 const LEAF_BATCH: usize = 16;
+/// The most leaves per task, in a large tree ([`batch::lane_block`]): eight registers, which
+/// share one inversion.
+const LEAF_BATCH_MAX: usize = 64;
 /// Number of key shards for the uniqueness check: a few per core, each scanning all nodes
 /// (a pointer and a byte test per node) and hashing its own share of the keys.
 const KEY_SHARDS: usize = 8;
@@ -102,7 +105,8 @@ impl RatchetTree {
     fn check_leaves<J: Join>(&self, provider: &Provider, group_id: &[u8]) -> Result<()> {
         let credential_types: HashSet<u16> = self.credential_types().collect();
         let leaves: Vec<(LeafIndex, LeafRef<'_>)> = self.leaves().collect();
-        let batches: Vec<&[(LeafIndex, LeafRef<'_>)]> = leaves.chunks(LEAF_BATCH).collect();
+        let block = batch::lane_block(leaves.len(), LEAF_BATCH, LEAF_BATCH_MAX);
+        let batches: Vec<&[(LeafIndex, LeafRef<'_>)]> = leaves.chunks(block).collect();
         batch::try_map::<J, _, _, _>(&batches, 1, |_, leaves| {
             validate_stored_leaves(provider, leaves, group_id, &credential_types)
         })
