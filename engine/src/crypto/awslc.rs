@@ -212,18 +212,33 @@ pub fn aead_open(
     aad: &[u8],
     ciphertext: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
-    counters::aead(ciphertext.len());
+    let mut in_out = ciphertext.to_vec();
+    aead_open_in_place(alg, key, nonce, aad, &mut in_out)?;
+    Ok(in_out)
+}
+
+/// [`aead_open`] in the ciphertext's own buffer: on success `in_out` holds the plaintext (the
+/// tag cut off). On failure its contents are unspecified (part may be decrypted), so a caller
+/// must not read them. For a Welcome's encrypted GroupInfo, megabytes long, whose buffer the
+/// joiner owns: no second buffer and none of its fresh pages.
+pub fn aead_open_in_place(
+    alg: AeadAlg,
+    key: &[u8],
+    nonce: &[u8],
+    aad: &[u8],
+    in_out: &mut Vec<u8>,
+) -> Result<(), CryptoError> {
+    counters::aead(in_out.len());
     let (key, nonce) = aead_key(alg, key, nonce)?;
-    if ciphertext.len() < AEAD_TAG_LEN {
+    if in_out.len() < AEAD_TAG_LEN {
         return Err(CryptoError::AeadOpenFailed);
     }
-    let mut in_out = ciphertext.to_vec();
     let len = key
-        .open_in_place(nonce, aead::Aad::from(aad), &mut in_out)
+        .open_in_place(nonce, aead::Aad::from(aad), in_out)
         .map_err(|_| CryptoError::AeadOpenFailed)?
         .len();
     in_out.truncate(len);
-    Ok(in_out)
+    Ok(())
 }
 
 /// The u-coordinates of small order on Curve25519 and its twist (RFC 7748 §7), with bit 255

@@ -290,6 +290,18 @@ impl Provider {
         awslc::aead_open(self.aead(), key, nonce, aad, ct)
     }
 
+    /// [`Provider::aead_open`] in the ciphertext's buffer ([`awslc::aead_open_in_place`]):
+    /// `in_out` holds the plaintext on success and must not be read on failure.
+    pub fn aead_open_in_place(
+        &self,
+        key: &[u8],
+        nonce: &[u8],
+        aad: &[u8],
+        in_out: &mut Vec<u8>,
+    ) -> Result<()> {
+        awslc::aead_open_in_place(self.aead(), key, nonce, aad, in_out)
+    }
+
     // ----- signatures (RFC 9420 §5.1.2) -----
 
     /// `SignWithLabel(sk, label, content)`: the suite's signature over

@@ -202,6 +202,18 @@ fn tampered_aead_ciphertext_fails() {
             p.aead_open(&key, &nonce, b"aad", &ct[..10]),
             Err(CryptoError::AeadOpenFailed)
         );
+        // In place: the same plaintext and the same errors.
+        let mut in_out = ct.clone();
+        p.aead_open_in_place(&key, &nonce, b"aad", &mut in_out)
+            .unwrap();
+        assert_eq!(in_out, b"hello");
+        for (aad, ct) in [(&b"aad"[..], &bad[..]), (b"aaD", &ct[..]), (b"aad", &ct[..10])] {
+            let mut in_out = ct.to_vec();
+            assert_eq!(
+                p.aead_open_in_place(&key, &nonce, aad, &mut in_out),
+                Err(CryptoError::AeadOpenFailed)
+            );
+        }
     }
 }
 

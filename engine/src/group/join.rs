@@ -146,9 +146,9 @@ impl Group {
         // The signer's key is looked up in the tree, which may come from the GroupInfo: the
         // closure decodes and stashes it (validation follows once the GroupInfo is known).
         let mut tree_slot: Option<Result<RatchetTree>> = None;
-        let joined = welcome::join_with(
+        let joined = welcome::join_with_owned(
             &provider,
-            &w,
+            w,
             key_package,
             &secrets.init_key,
             |id: &PreSharedKeyId| match &id.source {
