@@ -53,8 +53,9 @@
 //
 // `portable` is the reference (safe code). `backend::avx512ifma` and `backend::avx2` hold every
 // `unsafe` block of the crate: the `#[target_feature]` ladders, and the safe wrappers that check
-// the CPU before calling them. This file splits a batch into full lanes and a tail, which is
-// padded to a full register (the padding lanes are computed and discarded).
+// the CPU before calling them. This file splits a batch into calls of up to `GROUP` registers,
+// whose inversions the backend shares, and pads the last register to full width (the padding
+// lanes are computed and discarded).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 

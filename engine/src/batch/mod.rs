@@ -46,7 +46,7 @@
 //!   HKDF-Expand) wants chunks of at least 64 items.
 //! - Work in SIMD lanes (seals, signature checks) gains from larger blocks too: canopy-simd
 //!   inverts up to eight registers with one exponentiation where a register alone pays one.
-//!   [`lane_block`] grows a block from its small size while every thread still gets several.
+//!   `lane_block` grows a block from its small size while every thread still gets several.
 //!
 //! A cutoff of 0 is treated as 1.
 //
