@@ -5,7 +5,8 @@
 //! comb on the Edwards form on AVX-512 IFMA ([`x25519_base_batch`]). And the group arithmetic of
 //! Ed25519 verification in the same lanes ([`ed25519_double_base_batch`]: the key decoded by
 //! aws-lc's rule and `[s]B − [k]A`, eight per AVX-512 IFMA register; the other backends run its
-//! serial reference).
+//! serial reference), and the hash before it, SHA-512 of eight messages at once
+//! ([`sha512_batch`]).
 //!
 //! | [`Backend`] | lanes | field arithmetic |
 //! |---|---:|---|
@@ -67,8 +68,10 @@ use zeroize::Zeroize;
 mod backend;
 mod ed25519;
 mod portable;
+mod sha512;
 
 pub use ed25519::{ed25519_double_base_batch, ed25519_key_bytes_ok, DoubleBaseInput};
+pub use sha512::{sha512_batch, SHA512_LEN};
 
 /// Bytes of an X25519 scalar, u-coordinate or shared secret.
 pub const X25519_LEN: usize = 32;

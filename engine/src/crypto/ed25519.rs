@@ -35,8 +35,10 @@
 //!   IFMA register, which decodes the key by the same rule 3 (its own byte checks and square
 //!   root, tested against its serial reference and, through this module, against aws-lc).
 //!
-//! Rules 1, 2 and 4 and the final comparison are this module's in both, and hashing is
-//! aws-lc's SHA-512, so this adds no hash implementation to the engine.
+//! Rules 1, 2 and 4 and the final comparison are this module's in both. [`verify`] hashes
+//! with aws-lc's SHA-512; [`verify_lanes`] hashes its batch eight messages at a time in the
+//! same registers (canopy-simd's `sha512_batch`, held equal to aws-lc's digest in its tests and
+//! here through every verification the agreement tests decide).
 
 use aws_lc_rs::digest;
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
@@ -73,6 +75,9 @@ pub fn verify_lanes(items: &[(&[u8], &[u8], &[u8])]) -> Vec<Result<(), CryptoErr
     let mut inputs = Vec::with_capacity(items.len());
     // Where each lane's input came from, and the `R` its result must equal.
     let mut lanes: Vec<(usize, [u8; 32])> = Vec::with_capacity(items.len());
+    // Rules 1 and 2 item by item; the `(R, A, M)` of the items that pass, hashed together.
+    let mut hashed: Vec<[&[u8]; 3]> = Vec::with_capacity(items.len());
+    let mut s_values = Vec::with_capacity(items.len());
     for (i, &(pk, msg, sig)) in items.iter().enumerate() {
         counters::ed25519_verify(msg.len());
         let Ok(pk) = <&[u8; ED25519_PUBLIC_KEY_LEN]>::try_from(pk) else {
@@ -85,15 +90,28 @@ pub fn verify_lanes(items: &[(&[u8], &[u8], &[u8])]) -> Vec<Result<(), CryptoErr
         };
         // Rejected for now; a lane whose encoding matches `R` turns it into an acceptance.
         results.push(Err(CryptoError::InvalidSignature));
-        let Some((s, k)) = scalars(pk, msg, sig) else {
+        let Some(s) = canonical_s(sig) else {
             continue;
         };
         let mut r = [0u8; 32];
         r.copy_from_slice(&sig[..32]);
         lanes.push((i, r));
+        hashed.push([&sig[..32], pk, msg]);
+        s_values.push((*pk, s));
+    }
+    // Rule 4 for the whole batch.
+    let messages: Vec<&[&[u8]]> = hashed.iter().map(|parts| parts.as_slice()).collect();
+    let mut digests = vec![[0u8; canopy_simd::SHA512_LEN]; messages.len()];
+    if let Err(e) =
+        canopy_simd::sha512_batch(canopy_simd::Backend::Avx512Ifma, &messages, &mut digests)
+    {
+        let e = CryptoError::Backend(format!("SHA-512 lanes: {e}"));
+        return vec![Err(e); items.len()];
+    }
+    for ((key, s), digest) in s_values.into_iter().zip(&digests) {
         inputs.push(canopy_simd::DoubleBaseInput {
-            key: *pk,
-            k: k.to_bytes(),
+            key,
+            k: Scalar::from_bytes_mod_order_wide(digest).to_bytes(),
             s: s.to_bytes(),
         });
     }
@@ -115,13 +133,18 @@ pub fn verify_lanes(items: &[(&[u8], &[u8], &[u8])]) -> Vec<Result<(), CryptoErr
     results
 }
 
+/// Rule 2: the signature's `s` if it is below ℓ.
+fn canonical_s(sig: &[u8; 64]) -> Option<Scalar> {
+    let mut s_bytes = [0u8; 32];
+    s_bytes.copy_from_slice(&sig[32..]);
+    // `from_canonical_bytes` refuses exactly the s ≥ ℓ (which includes a set top bit).
+    Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes))
+}
+
 /// Rules 2 and 4: `s` if it is below ℓ, and `k = SHA-512(R ‖ A ‖ M) mod ℓ`.
 fn scalars(pk: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> Option<(Scalar, Scalar)> {
-    let (r, s) = sig.split_at(32);
-    let mut s_bytes = [0u8; 32];
-    s_bytes.copy_from_slice(s);
-    // Rule 2: `from_canonical_bytes` refuses exactly the s ≥ ℓ (which includes a set top bit).
-    let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes))?;
+    let r = &sig[..32];
+    let s = canonical_s(sig)?;
     let mut h = digest::Context::new(&digest::SHA512);
     h.update(r);
     h.update(pk);

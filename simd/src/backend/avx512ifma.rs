@@ -37,7 +37,9 @@ use zeroize::Zeroize;
 use crate::{bit_field, bytes_of_words, clamped_words, put_bits, u_words, A24, X25519_LEN};
 
 mod ed25519;
+mod sha512;
 pub(super) use ed25519::{double_base_lanes, x25519_base_lanes};
+pub(super) use sha512::sha512_lanes;
 
 const LANES: usize = 8;
 const MASK52: u64 = (1 << 52) - 1;

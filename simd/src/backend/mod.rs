@@ -170,3 +170,20 @@ pub(crate) fn avx512ifma_double_base(
         None
     }
 }
+
+/// SHA-512 of up to eight messages in the lanes of AVX-512 registers (each message the
+/// concatenation of its parts), or `None` when the CPU lacks AVX512F or AVX512IFMA.
+pub(crate) fn avx512_sha512(
+    messages: &[&[&[u8]]],
+    out: &mut [[u8; crate::sha512::SHA512_LEN]],
+) -> Option<()> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        avx512ifma::sha512_lanes(messages, out)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (messages, out);
+        None
+    }
+}
