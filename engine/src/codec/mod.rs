@@ -224,9 +224,18 @@ pub fn decode_vec_each<T: Deserialize>(
     bytes: &[u8],
     mut each: impl FnMut(T),
 ) -> Result<(), CodecError> {
+    decode_vec_each_with_bytes(bytes, |element, _| each(element))
+}
+
+/// [`decode_vec_each`], handing each element over with the bytes it was decoded from.
+pub fn decode_vec_each_with_bytes<T: Deserialize>(
+    bytes: &[u8],
+    mut each: impl FnMut(T, &[u8]),
+) -> Result<(), CodecError> {
     let _hint = big_bytes::InputLenHint::set(bytes.len());
     let mut rest = bytes;
     let (length, _) = tls_codec::vlen::read_length(&mut rest).map_err(from_decode_error)?;
+    let body = bytes.len() - rest.len();
     let mut sub = std::io::Read::take(&mut rest, length as u64);
     while sub.limit() > 0 {
         let before = sub.limit();
@@ -237,7 +246,9 @@ pub fn decode_vec_each<T: Deserialize>(
                 "Vector element consumed 0 bytes; refusing to loop".into(),
             )));
         }
-        each(element);
+        // The element's bytes: those the reader consumed for it, within the vector's body.
+        let (start, end) = (length as u64 - before, length as u64 - sub.limit());
+        each(element, &bytes[body + start as usize..body + end as usize]);
     }
     if rest.is_empty() {
         Ok(())

@@ -20,8 +20,11 @@
 //! # Invariant
 //!
 //! A [`StoredNode`] is only made by encoding a [`Node`] ([`StoredNode::encode`] and its
-//! siblings), so its bytes are a well-formed encoding that the codec decodes back to the
-//! same node. The views rely on that: a malformed length header cannot occur, and the few
+//! siblings), or from the bytes a [`Node`] was just decoded from
+//! ([`StoredNode::decoded_from`]), which are the same bytes: the codec decodes only minimal
+//! encodings (minimal length headers, presence bytes 0 and 1, known enum values), so
+//! decoding then encoding gives back the input. Either way its bytes are a well-formed
+//! encoding that the codec decodes back to the same node. The views rely on that: a malformed length header cannot occur, and the few
 //! places that would meet one say so.
 
 use core::ops::Range;
@@ -42,6 +45,17 @@ impl StoredNode {
     /// `node`, encoded.
     pub fn encode(node: &Node) -> Result<Self, CodecError> {
         Ok(StoredNode(codec::encode(node)?.into_boxed_slice()))
+    }
+
+    /// `node` as the bytes it was decoded from (`node_type` first): what [`StoredNode::encode`]
+    /// gives (module docs), without encoding it again. Debug builds check that they are.
+    pub fn decoded_from(node: &Node, wire: &[u8]) -> Self {
+        debug_assert_eq!(
+            codec::encode(node).ok().as_deref(),
+            Some(wire),
+            "a decoded node re-encodes to its bytes"
+        );
+        StoredNode(wire.into())
     }
 
     /// The leaf node `leaf`, encoded (no copy of the struct).

@@ -32,7 +32,11 @@ impl RatchetTree {
     /// 12 MiB the stored nodes take.
     pub fn from_wire_bytes(bytes: &[u8], hash_len: usize) -> crate::Result<Self> {
         let mut building = FromWire::default();
-        codec::decode_vec_each(bytes, |n| building.push(n))?;
+        // Each node is stored as the bytes it was decoded from (after its presence byte), which
+        // are its encoding: a 50,000-member tree's 100,000 nodes are not encoded again.
+        codec::decode_vec_each_with_bytes(bytes, |n: Option<Node>, wire| {
+            building.push_with(n, |node| Ok(StoredNode::decoded_from(node, &wire[1..])))
+        })?;
         Ok(building.finish(hash_len)?)
     }
 
@@ -332,6 +336,15 @@ struct FromWire {
 
 impl FromWire {
     fn push(&mut self, n: Option<Node>) {
+        self.push_with(n, StoredNode::encode);
+    }
+
+    /// [`FromWire::push`] with `store` making the stored node.
+    fn push_with(
+        &mut self,
+        n: Option<Node>,
+        store: impl FnOnce(&Node) -> Result<StoredNode, codec::CodecError>,
+    ) {
         let i = self.stored.len() as u32;
         let leaf_slot = i.is_multiple_of(2);
         if let Some(n) = &n {
@@ -339,7 +352,7 @@ impl FromWire {
                 self.wrong_type.get_or_insert(i);
             }
         }
-        let stored = n.map(|n| StoredNode::encode(&n));
+        let stored = n.as_ref().map(store);
         self.stored.push(match stored {
             None => None,
             Some(Ok(s)) => Some(s),
