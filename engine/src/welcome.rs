@@ -119,8 +119,10 @@ pub fn decrypt_group_secrets(
     // The plaintext holds the secrets: it is a `Secret`, zeroized when dropped (on every
     // path), and decoding copies the secrets from it straight into `Secret`s.
     // `OpenContext` hashes the context (the encrypted GroupInfo, megabytes in a large group)
-    // where it lies; `Provider::decrypt_with_label` would copy it twice, behind its label and
-    // behind HPKE's, before hashing it. The same result and the same counts.
+    // where it lies; `Provider::decrypt_with_label` (hpke-rs) would copy it twice, behind its
+    // label and behind HPKE's, before hashing it, and would also derive the recipient's public
+    // key a second time and an exporter secret: the same result, one X25519 public key and
+    // one HKDF-Expand fewer.
     let plaintext = Secret::new(
         OpenContext::new(provider, b"Welcome", welcome.encrypted_group_info.as_slice())?.open(
             init_priv,
