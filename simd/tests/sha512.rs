@@ -37,7 +37,8 @@ fn fips_examples_in_every_backend() {
                2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f";
     let two_block = "8e959b75dae313da8cf4f72814fc143f8f7779c6eb9f7fa17299aeadb6889018\
                      501d289e4900f7e4331b99dec4b5433ac7d329eeb6dd26545e96e55b874be909";
-    let long: &[u8] = b"abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu";
+    let long: &[u8] = b"abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmn\
+                        hijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu";
     for backend in backends_under_test("sha512") {
         let messages: [&[&[u8]]; 3] = [&[b"abc"], &[b"a", b"", b"bc"], &[long]];
         let mut out = [[0u8; SHA512_LEN]; 3];

@@ -785,12 +785,13 @@ impl Group {
             .map(|(position, &(leaf, kp))| (position as u32, leaf, kp))
             .collect();
         let ephemeral = self.ephemeral(b"welcome ephemeral")?;
-        // One `seal_batch` per block of SEAL_CUTOFF to SEAL_BLOCK_MAX new members (`seal_group_secrets` is the
-        // plain path, one member at a time, with the same output).
+        // One `seal_batch` per block of SEAL_CUTOFF to SEAL_BLOCK_MAX new members
+        // (`seal_group_secrets` is the plain path, one member at a time, with the same output).
+        let block = lane_block(jobs.len(), SEAL_CUTOFF, SEAL_BLOCK_MAX);
         let entries = self
             .public
             .executor
-            .try_map_blocks(&jobs, lane_block(jobs.len(), SEAL_CUTOFF, SEAL_BLOCK_MAX), |_, block| {
+            .try_map_blocks(&jobs, block, |_, block| {
                 let mut plaintexts = Vec::with_capacity(block.len());
                 let mut ikms = Vec::with_capacity(block.len());
                 for (position, leaf, _) in block {

@@ -682,8 +682,9 @@ impl PublicGroup {
         if !adds.is_empty() {
             let clock = self.clock;
             let (ext, req) = (&extensions, required.as_ref());
+            let block = lane_block(adds.len(), KEY_PACKAGE_BLOCK, KEY_PACKAGE_BLOCK_MAX);
             self.executor
-                .try_map_blocks(&adds, lane_block(adds.len(), KEY_PACKAGE_BLOCK, KEY_PACKAGE_BLOCK_MAX), |_, block| {
+                .try_map_blocks(&adds, block, |_, block| {
                     let kps: Vec<&KeyPackage> = block.iter().map(|(_, kp)| *kp).collect();
                     let valid = validate_key_packages(&provider, &kps, clock, &credentials);
                     for (kp, valid) in kps.iter().zip(valid) {

@@ -24,8 +24,8 @@
 //! ([`StoredNode::decoded_from`]), which are the same bytes: the codec decodes only minimal
 //! encodings (minimal length headers, presence bytes 0 and 1, known enum values), so
 //! decoding then encoding gives back the input. Either way its bytes are a well-formed
-//! encoding that the codec decodes back to the same node. The views rely on that: a malformed length header cannot occur, and the few
-//! places that would meet one say so.
+//! encoding that the codec decodes back to the same node. The views rely on that: a malformed
+//! length header cannot occur, and the few places that would meet one say so.
 
 use core::ops::Range;
 
