@@ -17,6 +17,10 @@
 //!
 //! `GAP_MS=5` pauses before each run, so that it starts with rayon's workers asleep and the
 //! caches cold, as `canopy compare`'s samples do; without it the runs follow each other, warm.
+//! `GAP_MODE` says how the pause is spent: `sleep` (the default), `spin` (the caller stays
+//! busy, so only the pool's workers fall asleep) or `flush` (the caller sweeps 64 MiB, so the
+//! caches are cold but no core idles). Comparing the three tells the workers' wake-up from
+//! the caches' refill.
 //! `FLOOR=1` also prints compare's crypto floor of one run (measured costs, this pool's
 //! threads) and the median's ratio to it.
 //!
@@ -78,10 +82,11 @@ fn main() -> Result<()> {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
+    let gap_mode = std::env::var("GAP_MODE").ok();
     let mut work = None;
     for input in &mut inputs {
         if gap > 0 {
-            std::thread::sleep(std::time::Duration::from_millis(gap));
+            spend_gap(gap, gap_mode.as_deref());
         }
         let c0 = counters::snapshot();
         let t = Instant::now();
@@ -105,4 +110,28 @@ fn main() -> Result<()> {
         println!("floor {floor:.3} ms, median / floor {:.2}x", median / floor);
     }
     Ok(())
+}
+
+/// A pause of `ms` before a run, spent as `mode` says (module docs).
+fn spend_gap(ms: u64, mode: Option<&str>) {
+    let until = Instant::now() + std::time::Duration::from_millis(ms);
+    match mode {
+        Some("spin") => {
+            while Instant::now() < until {
+                std::hint::spin_loop();
+            }
+        }
+        Some("flush") => {
+            let mut sweep = vec![0u8; 64 << 20];
+            let mut round = 0u8;
+            while Instant::now() < until {
+                for line in sweep.iter_mut().step_by(64) {
+                    *line = line.wrapping_add(round);
+                }
+                round = round.wrapping_add(1);
+            }
+            std::hint::black_box(&sweep);
+        }
+        _ => std::thread::sleep(until.saturating_duration_since(Instant::now())),
+    }
 }

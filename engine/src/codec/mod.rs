@@ -116,7 +116,7 @@ fn from_decode_error(e: tls_codec::Error) -> CodecError {
 }
 
 /// Map a tls_codec error from the encoding path.
-fn from_encode_error(e: tls_codec::Error) -> CodecError {
+pub(crate) fn from_encode_error(e: tls_codec::Error) -> CodecError {
     use tls_codec::Error as E;
     match e {
         E::InvalidVectorLength => CodecError::LengthTooLarge,

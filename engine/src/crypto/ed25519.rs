@@ -55,15 +55,92 @@ pub const ED25519_SIGNATURE_LEN: usize = 64;
 /// key that is not 32 bytes, [`CryptoError::InvalidSignature`] for every other rejection.
 /// Counted as one `ed25519_verify` whatever the outcome, like the aws-lc path.
 pub fn verify(pk: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), CryptoError> {
-    counters::ed25519_verify(msg.len());
-    let pk: &[u8; ED25519_PUBLIC_KEY_LEN] =
-        pk.try_into().map_err(|_| CryptoError::InvalidPublicKey)?;
-    let sig: &[u8; ED25519_SIGNATURE_LEN] =
-        sig.try_into().map_err(|_| CryptoError::InvalidSignature)?;
-    if accepts(pk, msg, sig) {
+    let mut v = Verification::new(pk, sig);
+    v.update(msg);
+    v.finish()
+}
+
+/// [`verify`] of a message given in pieces, as it is written (`io::Write`): the message need
+/// not be in one buffer. A GroupInfo carrying the ratchet tree is 12.7 MB at 50,000 members,
+/// and building its `SignContent` only to hash it costs a copy and fresh pages; serialized
+/// into a `Verification` it is hashed where its fields lie. [`verify`] is this with one
+/// piece, so the two decide alike by construction, and the agreement tests decide every case
+/// through it.
+pub struct Verification<'a> {
+    pk: &'a [u8],
+    sig: &'a [u8],
+    /// `SHA-512(R ‖ A ‖ …)` so far; `None` when the key or the signature has the wrong
+    /// length (rejected by [`Verification::finish`] whatever the message).
+    hash: Option<digest::Context>,
+    len: usize,
+}
+
+impl<'a> Verification<'a> {
+    /// A verification of `sig` by `pk` over the message written next.
+    pub fn new(pk: &'a [u8], sig: &'a [u8]) -> Self {
+        let hash = (pk.len() == ED25519_PUBLIC_KEY_LEN && sig.len() == ED25519_SIGNATURE_LEN)
+            .then(|| {
+                // Rule 4's hash starts with the bytes of `R` and `A` as received.
+                let mut h = digest::Context::new(&digest::SHA512);
+                h.update(&sig[..32]);
+                h.update(pk);
+                h
+            });
+        Verification {
+            pk,
+            sig,
+            hash,
+            len: 0,
+        }
+    }
+
+    /// The next piece of the message.
+    pub fn update(&mut self, piece: &[u8]) {
+        if let Some(h) = &mut self.hash {
+            h.update(piece);
+        }
+        self.len += piece.len();
+    }
+
+    /// The verdict over the message written: [`verify`]'s result and count for it.
+    pub fn finish(self) -> Result<(), CryptoError> {
+        counters::ed25519_verify(self.len);
+        let pk: &[u8; ED25519_PUBLIC_KEY_LEN] =
+            self.pk.try_into().map_err(|_| CryptoError::InvalidPublicKey)?;
+        let sig: &[u8; ED25519_SIGNATURE_LEN] = self
+            .sig
+            .try_into()
+            .map_err(|_| CryptoError::InvalidSignature)?;
+        // Invariant: with both lengths right, `new` started the hash.
+        let hash = self.hash.ok_or(CryptoError::InvalidSignature)?;
+        let digest = hash.finish();
+        let mut wide = [0u8; 64];
+        // Invariant: a SHA-512 digest is 64 bytes.
+        wide.copy_from_slice(digest.as_ref());
+        if accepts(pk, sig, &Scalar::from_bytes_mod_order_wide(&wide)) {
+            Ok(())
+        } else {
+            Err(CryptoError::InvalidSignature)
+        }
+    }
+}
+
+impl std::fmt::Debug for Verification<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verification")
+            .field("written", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::io::Write for Verification<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
-    } else {
-        Err(CryptoError::InvalidSignature)
     }
 }
 
@@ -141,25 +218,11 @@ fn canonical_s(sig: &[u8; 64]) -> Option<Scalar> {
     Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes))
 }
 
-/// Rules 2 and 4: `s` if it is below ℓ, and `k = SHA-512(R ‖ A ‖ M) mod ℓ`.
-fn scalars(pk: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> Option<(Scalar, Scalar)> {
+/// Rules 2, 3 and 5, with rule 4's `k = SHA-512(R ‖ A ‖ M) mod ℓ` given.
+fn accepts(pk: &[u8; 32], sig: &[u8; 64], k: &Scalar) -> bool {
     let r = &sig[..32];
-    let s = canonical_s(sig)?;
-    let mut h = digest::Context::new(&digest::SHA512);
-    h.update(r);
-    h.update(pk);
-    h.update(msg);
-    let h = h.finish();
-    let mut wide = [0u8; 64];
-    // Invariant: a SHA-512 digest is 64 bytes.
-    wide.copy_from_slice(h.as_ref());
-    Some((s, Scalar::from_bytes_mod_order_wide(&wide)))
-}
-
-fn accepts(pk: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> bool {
-    let r = &sig[..32];
-    // Rules 2 and 4.
-    let Some((s, k)) = scalars(pk, msg, sig) else {
+    // Rule 2.
+    let Some(s) = canonical_s(sig) else {
         return false;
     };
     // Rule 3.
@@ -170,7 +233,7 @@ fn accepts(pk: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> bool {
     // point is negated, as aws-lc does, not the scalar: −k as a scalar is ℓ − k, and
     // [ℓ − k]A = −[k]A + [ℓ]A differs from −[k]A by [ℓ]A, which is not zero for a key with a
     // torsion component.
-    let check = EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &-a, &s);
+    let check = EdwardsPoint::vartime_double_scalar_mul_basepoint(k, &-a, &s);
     check.compress().as_bytes() == r
 }
 

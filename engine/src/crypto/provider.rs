@@ -352,6 +352,51 @@ impl Provider {
         .map_err(CryptoError::from)
     }
 
+    /// `VerifyWithLabel(pk, label, content, sig)` for a `content` of `content_len` bytes
+    /// written into the returned [`LabeledVerification`] (`io::Write`), then
+    /// [`LabeledVerification::finish`]ed: the verdict and errors of [`Provider::verify_labeled`]
+    /// over `labeled_pair(label, content)`.
+    ///
+    /// A large Ed25519 content is hashed as it is written, where its pieces lie, and never
+    /// gathered: a GroupInfo carrying the ratchet tree is 12.7 MB at 50,000 members, and
+    /// building its `SignContent` only to hash it costs a copy and 12.7 MB of fresh pages.
+    /// That takes this module's second implementation of aws-lc's rule
+    /// ([`super::ed25519::Verification`]), so it runs where the backend is not aws-lc (which
+    /// takes the message in one buffer); on aws-lc, for small contents and for the other
+    /// schemes the content is gathered and verified as `verify_labeled` does.
+    pub fn labeled_verification<'a>(
+        &'a self,
+        pk: &'a [u8],
+        label: &[u8],
+        content_len: usize,
+        sig: &'a [u8],
+    ) -> Result<LabeledVerification<'a>> {
+        let header = labels::labeled_header(label, content_len)?;
+        let backend = match self.ed25519 {
+            Some(b) => Some(b),
+            None => super::backend::selected().ok(),
+        };
+        let streamed = self.signature_scheme() == SignatureScheme::Ed25519
+            && !self.is_simulated()
+            && content_len >= STREAMED_VERIFY_MIN_BYTES
+            && backend.is_some_and(|b| b != super::backend::CryptoBackend::Portable);
+        let inner = if streamed {
+            let mut v = super::ed25519::Verification::new(pk, sig);
+            v.update(&header);
+            Labeled::Streamed(v)
+        } else {
+            let mut sign_content = header;
+            sign_content.reserve_exact(content_len);
+            Labeled::Gathered {
+                provider: self,
+                pk,
+                sig,
+                sign_content,
+            }
+        };
+        Ok(LabeledVerification { inner, written: 0 })
+    }
+
     /// [`Provider::verify_labeled`] of many `(key, SignContent, signature)`: one result per
     /// item, in order, each what `verify_labeled` returns for it. Ed25519 verifications share
     /// the registers of the AVX-512 IFMA lanes where `CANOPY_CRYPTO` selects them
@@ -724,5 +769,76 @@ impl Provider {
         // report an entropy failure), so `rand::fill` cannot fail.
         awslc::fill_random(&mut out).expect("aws-lc RAND_bytes does not fail");
         out
+    }
+}
+
+/// The content size from which [`Provider::labeled_verification`] hashes an Ed25519 content
+/// as it is written: below it, gathering it costs less than a page of copying, and the
+/// verification runs where `verify_labeled` runs it.
+const STREAMED_VERIFY_MIN_BYTES: usize = 64 << 10;
+
+/// A `VerifyWithLabel` whose content is being written ([`Provider::labeled_verification`]).
+pub struct LabeledVerification<'a> {
+    inner: Labeled<'a>,
+    written: usize,
+}
+
+enum Labeled<'a> {
+    /// Hashed as written (Ed25519 off aws-lc).
+    Streamed(super::ed25519::Verification<'a>),
+    /// Gathered into the `SignContent`, for [`Provider::verify_labeled`].
+    Gathered {
+        provider: &'a Provider,
+        pk: &'a [u8],
+        sig: &'a [u8],
+        sign_content: Vec<u8>,
+    },
+}
+
+impl std::fmt::Debug for LabeledVerification<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let how = match self.inner {
+            Labeled::Streamed(_) => "streamed",
+            Labeled::Gathered { .. } => "gathered",
+        };
+        f.debug_struct("LabeledVerification")
+            .field("content", &how)
+            .field("written", &self.written)
+            .finish()
+    }
+}
+
+impl LabeledVerification<'_> {
+    /// The content's bytes written so far (the label's header not included).
+    pub fn written(&self) -> usize {
+        self.written
+    }
+
+    /// The verdict over the content written.
+    pub fn finish(self) -> Result<()> {
+        match self.inner {
+            Labeled::Streamed(v) => v.finish(),
+            Labeled::Gathered {
+                provider,
+                pk,
+                sig,
+                sign_content,
+            } => provider.verify_labeled(pk, &sign_content, sig),
+        }
+    }
+}
+
+impl std::io::Write for LabeledVerification<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match &mut self.inner {
+            Labeled::Streamed(v) => v.update(buf),
+            Labeled::Gathered { sign_content, .. } => sign_content.extend_from_slice(buf),
+        }
+        self.written += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
