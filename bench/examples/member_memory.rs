@@ -29,15 +29,20 @@ const NOW: u64 = 1_800_000_000;
 const SEED: [u8; 32] = [0x6d; 32];
 
 fn rss_kib() -> Result<u64> {
+    status_kib("VmRSS:")
+}
+
+/// A `/proc/self/status` figure in KiB: `VmRSS:` now, `VmHWM:` the peak so far.
+fn status_kib(field: &str) -> Result<u64> {
     let status = std::fs::read_to_string("/proc/self/status")?;
     let line = status
         .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .ok_or_else(|| anyhow!("no VmRSS"))?;
+        .find(|l| l.starts_with(field))
+        .ok_or_else(|| anyhow!("no {field}"))?;
     Ok(line
         .split_whitespace()
         .nth(1)
-        .ok_or_else(|| anyhow!("bad VmRSS"))?
+        .ok_or_else(|| anyhow!("bad {field}"))?
         .parse()?)
 }
 
@@ -64,6 +69,9 @@ fn main() -> Result<()> {
         // Read before the Welcome is dropped: freeing it can return its pages (glibc maps a
         // block this large on its own), which would take them off the growth measured.
         let after = rss_kib()?;
+        // The peak includes the join's transient buffers (the opened GroupInfo, the tree's
+        // bytes being decoded), which the growth above does not.
+        let peak = status_kib("VmHWM:")?;
         drop(welcome);
         let tree = group.tree();
         let width = tree.width() as usize;
@@ -77,13 +85,14 @@ fn main() -> Result<()> {
         println!(
             "members {} join {join_ms:.0} ms; RSS growth across join {:.1} MiB (upper bound); \
              tree estimate {:.1} MiB = node slots {:.1} + node contents (encoded) {:.1} + \
-             hash cache {:.1}",
+             hash cache {:.1}; peak RSS growth during join {:.1} MiB",
             group.member_count(),
             (after.saturating_sub(before)) as f64 / 1024.0,
             (slots + node_heap + hashes) as f64 / (1 << 20) as f64,
             slots as f64 / (1 << 20) as f64,
             node_heap as f64 / (1 << 20) as f64,
             hashes as f64 / (1 << 20) as f64,
+            (peak.saturating_sub(before)) as f64 / 1024.0,
         );
         // The key index is part of this figure: it is built when the tree is decoded.
         return Ok(());
