@@ -165,7 +165,8 @@ fn open_encrypted_group_info(
 ) -> Result<GroupInfo> {
     let (key, nonce) = schedule::welcome_key_nonce(provider, welcome_secret.as_bytes())?;
     provider.aead_open_in_place(key.as_bytes(), nonce.as_bytes(), &[], &mut encrypted_group_info)?;
-    let group_info: GroupInfo = codec::decode(&encrypted_group_info)?;
+    // The tree extension keeps the opened buffer rather than a copy of its bytes.
+    let group_info = codec::decode_group_info_owned(encrypted_group_info)?;
     check_suite(provider, group_info.group_context.cipher_suite)?;
     Ok(group_info)
 }

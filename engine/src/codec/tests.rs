@@ -379,3 +379,95 @@ fn key_package_and_group_info_tbs() {
         full[..full.len() - 66]
     );
 }
+
+/// `decode_group_info_owned` is `decode::<GroupInfo>`: the same GroupInfo, or the same error,
+/// for GroupInfos with large extensions in every position (below, at and above the size from
+/// which one is kept) and for seeded mutations of an encoding (bit flips, truncations, inserted
+/// and deleted bytes, most of them in the headers around the large extension). Where the
+/// largest extension is 64 KiB or more, its data is the handed-over buffer itself.
+#[test]
+fn owned_group_info_decoding_is_decoding() {
+    use rand::{Rng, SeedableRng};
+    let big = |n: usize, seed: u8| Extension {
+        extension_type: ExtensionType::RATCHET_TREE,
+        extension_data: (0..n)
+            .map(|i| (i as u8).wrapping_mul(seed))
+            .collect::<Vec<_>>()
+            .into(),
+    };
+    let small = |t: u16| Extension {
+        extension_type: ExtensionType(t),
+        extension_data: vl(&[t as u8; 5]).into(),
+    };
+    let group_info = |extensions| GroupInfo {
+        group_context: group_context(),
+        extensions,
+        confirmation_tag: Mac(vl(&[1; 32])),
+        signer: 3,
+        signature: vl(&[2; 64]),
+    };
+    let lists = vec![
+        vec![],
+        vec![small(4)],
+        vec![big(70_000, 3)],
+        vec![small(4), big(70_000, 3)],
+        vec![big(70_000, 3), small(4)],
+        vec![small(5), big(100_000, 7), small(4)],
+        vec![big(70_000, 3), big(100_000, 7)],
+        vec![big(100_000, 7), big(70_000, 3)],
+        vec![big(65_535, 1)],
+        vec![big(65_536, 1)],
+    ];
+    let mut kept = 0;
+    for extensions in lists {
+        let gi = group_info(extensions);
+        let handed = encode(&gi).unwrap();
+        let buffer = handed.as_ptr();
+        let got = decode_group_info_owned(handed).unwrap();
+        assert_eq!(got, gi);
+        let largest = gi
+            .extensions
+            .iter()
+            .map(|e| e.extension_data.as_slice().len())
+            .max()
+            .unwrap_or(0);
+        let in_buffer = got
+            .extensions
+            .iter()
+            .filter(|e| e.extension_data.as_slice().as_ptr() == buffer)
+            .count();
+        assert_eq!(in_buffer, usize::from(largest >= 64 << 10), "{largest}");
+        kept += in_buffer;
+    }
+    assert_eq!(kept, 7);
+
+    let base = encode(&group_info(vec![small(5), big(100_000, 7), small(4)])).unwrap();
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(11);
+    let (mut decoded, mut refused) = (0, 0);
+    for _ in 0..4_000 {
+        let mut m = base.clone();
+        // Mostly the first 300 bytes (group context and the headers up to the large data's)
+        // and the last 300 (the data's end, the extension after it, tag, signer, signature).
+        let at = match rng.random_range(0..4) {
+            0 => rng.random_range(0..300),
+            1 => m.len() - rng.random_range(1..300),
+            _ => rng.random_range(0..m.len()),
+        };
+        match rng.random_range(0..5) {
+            0 | 1 => m[at] ^= 1 << rng.random_range(0..8),
+            2 => m.truncate(at),
+            3 => m.insert(at, rng.random()),
+            _ => {
+                m.remove(at);
+            }
+        }
+        let expected = decode::<GroupInfo>(&m);
+        match &expected {
+            Ok(_) => decoded += 1,
+            Err(_) => refused += 1,
+        }
+        assert_eq!(decode_group_info_owned(m), expected);
+    }
+    eprintln!("owned GroupInfo decoding: {decoded} mutations decoded alike, {refused} refused alike");
+    assert!(decoded > 100 && refused > 100, "{decoded} {refused}");
+}
