@@ -64,7 +64,7 @@ pub fn labeled_pair_header(label: &[u8], second_len: usize) -> Result<Vec<u8>, C
 
 /// [`labeled_pair_header`] in a buffer of its own size, for a `second` that is not appended
 /// to it (hashed as it is written, [`super::Provider::labeled_verification`]).
-pub fn labeled_header(label: &[u8], second_len: usize) -> Result<Vec<u8>, CryptoError> {
+pub(crate) fn labeled_header(label: &[u8], second_len: usize) -> Result<Vec<u8>, CryptoError> {
     let mut out = Vec::with_capacity(MLS_LABEL_PREFIX.len() + label.len() + 8);
     put_vector(&mut out, &[MLS_LABEL_PREFIX, label])?;
     put_varint(&mut out, second_len)?;

@@ -43,7 +43,7 @@ pub mod x25519;
 pub(crate) use aead_tail::TailSeal;
 pub use hpke_backend::{HpkeAwsLc, HpkeRng, WithHpkeRng};
 pub use hpke_batch::{OpenContext, SealContext, SealRequest};
-pub use provider::{LabeledVerification, Provider, Result};
+pub use provider::{Provider, Result};
 pub use secret::{HpkePrivateKey, Secret, SignaturePrivateKey};
 pub use suite::{CipherSuite, Kem, SignatureScheme};
 pub use x25519::{X25519Backend, X25519BackendError};

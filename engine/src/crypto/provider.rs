@@ -364,7 +364,7 @@ impl Provider {
     /// ([`super::ed25519::Verification`]), so it runs where the backend is not aws-lc (which
     /// takes the message in one buffer); on aws-lc, for small contents and for the other
     /// schemes the content is gathered and verified as `verify_labeled` does.
-    pub fn labeled_verification<'a>(
+    pub(crate) fn labeled_verification<'a>(
         &'a self,
         pk: &'a [u8],
         label: &[u8],
@@ -778,7 +778,7 @@ impl Provider {
 const STREAMED_VERIFY_MIN_BYTES: usize = 64 << 10;
 
 /// A `VerifyWithLabel` whose content is being written ([`Provider::labeled_verification`]).
-pub struct LabeledVerification<'a> {
+pub(crate) struct LabeledVerification<'a> {
     inner: Labeled<'a>,
     written: usize,
 }
@@ -810,12 +810,12 @@ impl std::fmt::Debug for LabeledVerification<'_> {
 
 impl LabeledVerification<'_> {
     /// The content's bytes written so far (the label's header not included).
-    pub fn written(&self) -> usize {
+    pub(crate) fn written(&self) -> usize {
         self.written
     }
 
     /// The verdict over the content written.
-    pub fn finish(self) -> Result<()> {
+    pub(crate) fn finish(self) -> Result<()> {
         match self.inner {
             Labeled::Streamed(v) => v.finish(),
             Labeled::Gathered {
