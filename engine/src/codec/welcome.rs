@@ -67,6 +67,8 @@ pub fn decode_group_info_owned(bytes: Vec<u8>) -> Result<GroupInfo, crate::Codec
 struct ExtensionSplit {
     /// The extensions vector's length header.
     list_header: std::ops::Range<usize>,
+    /// The length it gives.
+    list_len: usize,
     /// That extension's data length header.
     data_header: std::ops::Range<usize>,
     /// Its data.
@@ -100,6 +102,7 @@ fn find_large_extension(bytes: &[u8]) -> Option<ExtensionSplit> {
         if data.len() >= KEPT_EXTENSION_MIN_BYTES && larger {
             best = Some(ExtensionSplit {
                 list_header: start..start + list_header_len,
+                list_len: list_len as usize,
                 data_header: header_start..data_start,
                 data: data.clone(),
                 index,
@@ -118,9 +121,10 @@ fn find_large_extension(bytes: &[u8]) -> Option<ExtensionSplit> {
 /// GroupInfo whose encoding is `bytes`.
 fn decode_without(bytes: &[u8], split: &ExtensionSplit) -> Option<GroupInfo> {
     // The list loses the data and its header, and gains a one-byte header for no data.
-    let (list_len, _) = super::decode_varint_length(bytes.get(split.list_header.clone())?).ok()?;
-    let new_list_len =
-        (list_len as usize).checked_sub(split.data_header.len() + split.data.len())? + 1;
+    let new_list_len = split
+        .list_len
+        .checked_sub(split.data_header.len() + split.data.len())?
+        + 1;
     let mut without = Vec::with_capacity(bytes.len() - split.data.len() + 8);
     without.extend_from_slice(&bytes[..split.list_header.start]);
     super::encode_varint_length(new_list_len, &mut without).ok()?;

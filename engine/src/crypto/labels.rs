@@ -56,16 +56,19 @@ pub fn labeled_pair(label: &[u8], second: &[u8]) -> Result<Vec<u8>, CryptoError>
 /// ~12.7 MB at 50,000 members, and copying it once more costs a fresh 12.7 MB and its page
 /// faults on every signature and verification.
 pub fn labeled_pair_header(label: &[u8], second_len: usize) -> Result<Vec<u8>, CryptoError> {
-    let mut out = Vec::with_capacity(MLS_LABEL_PREFIX.len() + label.len() + second_len + 8);
-    put_vector(&mut out, &[MLS_LABEL_PREFIX, label])?;
-    put_varint(&mut out, second_len)?;
-    Ok(out)
+    header_with_room(label, second_len, second_len)
 }
 
 /// [`labeled_pair_header`] in a buffer of its own size, for a `second` that is not appended
 /// to it (hashed as it is written, [`super::Provider::labeled_verification`]).
 pub(crate) fn labeled_header(label: &[u8], second_len: usize) -> Result<Vec<u8>, CryptoError> {
-    let mut out = Vec::with_capacity(MLS_LABEL_PREFIX.len() + label.len() + 8);
+    header_with_room(label, second_len, 0)
+}
+
+/// The label vector and the header of a second vector of `second_len` bytes, with room for
+/// `room` more bytes.
+fn header_with_room(label: &[u8], second_len: usize, room: usize) -> Result<Vec<u8>, CryptoError> {
+    let mut out = Vec::with_capacity(MLS_LABEL_PREFIX.len() + label.len() + room + 8);
     put_vector(&mut out, &[MLS_LABEL_PREFIX, label])?;
     put_varint(&mut out, second_len)?;
     Ok(out)
